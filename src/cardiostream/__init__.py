@@ -1,0 +1,35 @@
+"""cardiostream: real-time ECG analysis, identical live and offline.
+
+The public API re-exported here is the stable surface; see the README for a tour.
+"""
+
+from cardiostream import samples
+from cardiostream.beats import DetectorParams, RPeakDetector, detect_rpeaks, hrv
+from cardiostream.dsp import ECGCleaner, Resampler, clean_ecg, resample, signal_quality
+from cardiostream.errors import InputError
+from cardiostream.io import ParquetStore, convert, read
+from cardiostream.record import Annotations, BeatTable, Record, RhythmTable
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "Annotations",
+    "BeatTable",
+    "DetectorParams",
+    "ECGCleaner",
+    "InputError",
+    "ParquetStore",
+    "RPeakDetector",
+    "Record",
+    "Resampler",
+    "RhythmTable",
+    "__version__",
+    "clean_ecg",
+    "convert",
+    "detect_rpeaks",
+    "hrv",
+    "read",
+    "resample",
+    "samples",
+    "signal_quality",
+]

@@ -1,0 +1,556 @@
+"""The compiled sample-by-sample core of the R-peak detector.
+
+All state lives in plain numpy arrays owned by :class:`cardiostream.beats.detector.RPeakDetector`,
+so the kernel is a pure function of (state, samples): feeding a signal in one call or in any
+number of chunks walks through exactly the same sequence of states. The layout of the state
+arrays is described by the index constants below; ``detector.py`` allocates them.
+"""
+
+from __future__ import annotations
+
+import numba as nb
+import numpy as np
+import numpy.typing as npt
+
+# Float state (``fv``).
+F_XLAST = 0  # last finite input sample, held through NaN runs
+F_MWI_SUM = 1  # running sum of the moving-window integrator
+F_CUR_MAX = 2  # height of the rising MWI peak being tracked
+F_PEND_H = 3  # height of the candidate held during pre-blanking
+F_LAST_SLOPE = 4  # maximum slope of the last accepted QRS
+F_QL = 5  # median QRS height
+F_NL = 6  # median noise height
+F_RR = 7  # median RR interval in samples (0 while unknown)
+F_QSLOPE = 8  # median slope of the recent QRS complexes
+N_FV = 9
+
+# Integer state (``iv``).
+I_N = 0  # absolute index of the next sample
+I_CUR_MAX_T = 1
+I_PEND_T = 2  # MWI peak time of the held candidate
+I_PEND_CNT = 3  # samples left in pre-blanking, 0 when nothing is held
+I_LAST_R = 4  # last accepted R peak, -1 before the first
+I_INVALID_UNTIL = 5  # samples before this index are inside or just after a NaN run
+I_INIT = 6  # 1 once the thresholds are learned
+I_NQ = 7  # number of QRS heights seen (caps at the buffer length)
+I_NN = 8  # number of noise heights seen
+I_NRR = 9  # number of RR intervals seen
+I_NCAND = 10  # candidates kept for search-back (or for the learning replay)
+I_QHEAD = 11  # confirmed-peak queue: read position
+I_QTAIL = 12  # confirmed-peak queue: write position
+I_STARTED = 13  # 1 once the first finite sample has set the filter state
+I_SLOT = 14  # write position in the integrator's ring
+I_NS = 15  # number of QRS slopes seen
+I_RR_PUSHED = 16  # 1 if the last accepted QRS put an RR interval into its buffer
+N_IV = 17
+
+# Float parameters (``pf``).
+P_TH_COEF = 0
+P_SB_COEF = 1  # search-back threshold, as a fraction of the detection threshold
+P_SB_RR = 2  # search-back after this many mean RR intervals without a QRS
+P_T_SLOPE = 3  # a candidate this close after a QRS is a T wave if its slope is below this share
+P_DECAY_PER_S = 4  # threshold decay per second once no QRS has been seen for a while
+P_SB_MIN_RR = 5  # a search-back beat lies at least this share of the mean RR after the last QRS
+P_SB_SLOPE = 6  # and is at least this steep relative to the last QRS
+P_POWER = 7  # the integrator sums |derivative| ** power
+P_REPLACE_SLOPE = 8  # a QRS this much steeper than the last, unreported one may replace it:
+P_REPLACE_WEAK = 9  # within Q_REPLACE, if the last was less steep than this share of the median
+P_MERGE_WEAK = 10  # later, if the last was less steep than this share of the median,
+P_MERGE_RR = 11  # the RR interval without it is below this many mean RR intervals
+P_MERGE_SPREAD = 12  # and the recent RR intervals lie within this ratio of each other
+N_PF = 13
+
+# Integer parameters (``pi``).
+Q_DIFF = 0  # derivative lag
+Q_MWI = 1  # moving-window width
+Q_FALL = 2  # an MWI maximum not exceeded for this long is a peak
+Q_BLANK = 3  # pre-blanking: a peak must stay the largest for this long
+Q_TWAVE = 4  # T-wave discrimination window after a QRS
+Q_REFRACT = 5  # no two QRS closer than this
+Q_DELAY = 6  # fixed output delay: a peak at r is reported once sample r + delay is in
+Q_LEARN = 7  # learning period at the start of the stream
+Q_SEARCH = 8  # how far before the MWI peak the R peak is looked for
+Q_GROUP_DELAY = 9  # bandpass group delay, subtracted from the located extremum
+Q_SETTLE = 10  # samples after a NaN run during which no peak is taken
+Q_STALL = 11  # without a QRS for this long, the threshold starts to decay
+Q_RR_DEFAULT = 12  # mean RR assumed before any RR interval is known
+Q_FS = 13
+Q_REPLACE = 14  # a QRS this soon after a weak one may replace it whatever the rhythm
+N_PI = 15
+
+# Rounding noise of the filters on a constant signal is ~1e-16 of its level: anything below
+# this share of the signal's level is no peak, whatever the signal's scale.
+FLOOR = 1e-10
+
+N_BUF = 8  # QRS heights, noise heights, RR intervals and QRS slopes kept for the levels
+B_QRS, B_NOISE, B_RR, B_SLOPE = 0, 1, 2, 3
+I_COUNT = (7, 8, 9, 15)  # the integer-state slot counting the values put in each buffer
+CAND_T, CAND_H, CAND_SLOPE = 0, 1, 2
+
+
+@nb.njit(cache=True, inline="always")
+def _median(buf: npt.NDArray[np.float64], count: int) -> float:
+    n = min(count, buf.size)
+    if n == 0:
+        return 0.0
+    tmp = np.sort(buf[:n])
+    if n % 2:
+        return float(tmp[n // 2])
+    return float(0.5 * (tmp[n // 2 - 1] + tmp[n // 2]))
+
+
+@nb.njit(cache=True)
+def _threshold(
+    n: int,
+    fv: npt.NDArray[np.float64],
+    iv: npt.NDArray[np.int64],
+    pf: npt.NDArray[np.float64],
+    pi: npt.NDArray[np.int64],
+) -> float:
+    ql = fv[F_QL]
+    nl = fv[F_NL]
+    return float((nl + pf[P_TH_COEF] * (ql - nl)) * _decay(n, iv, pf, pi))
+
+
+@nb.njit(cache=True)
+def _decay(
+    n: int, iv: npt.NDArray[np.int64], pf: npt.NDArray[np.float64], pi: npt.NDArray[np.int64]
+) -> float:
+    """After a long silence the levels may simply be wrong (a gain change, a new electrode
+    position): let the thresholds sink so that the beats are found again."""
+    if iv[I_LAST_R] < 0:
+        return 1.0
+    idle = n - iv[I_LAST_R] - pi[Q_STALL]
+    if idle <= 0:
+        return 1.0
+    return float(pf[P_DECAY_PER_S] ** (idle / pi[Q_FS]))
+
+
+@nb.njit(cache=True)
+def _push(
+    bufs: npt.NDArray[np.float64], which: int, iv: npt.NDArray[np.int64], value: float
+) -> float:
+    """Put a value into one of the level buffers and return the buffer's new median."""
+    slot = I_COUNT[which]
+    bufs[which, iv[slot] % N_BUF] = value
+    iv[slot] += 1
+    return _median(bufs[which], iv[slot])
+
+
+@nb.njit(cache=True)
+def _mean_rr(fv: npt.NDArray[np.float64], default: int) -> float:
+    return fv[F_RR] if fv[F_RR] > 0.0 else float(default)
+
+
+@nb.njit(cache=True)
+def _accept(
+    r: int,
+    h: float,
+    slope: float,
+    fv: npt.NDArray[np.float64],
+    iv: npt.NDArray[np.int64],
+    bufs: npt.NDArray[np.float64],
+    queue: npt.NDArray[np.int64],
+    pi: npt.NDArray[np.int64],
+) -> None:
+    last = iv[I_LAST_R]
+    iv[I_RR_PUSHED] = 0
+    if last >= 0 and r - last > pi[Q_STALL]:
+        # The first beat after a stall (a gap, a lead change, a gain change) sets the levels
+        # afresh: the old ones are what made the detector miss everything since.
+        for j in range(N_BUF):
+            bufs[B_QRS, j] = h
+            bufs[B_SLOPE, j] = slope
+        iv[I_NQ] = N_BUF
+        iv[I_NS] = N_BUF
+        fv[F_QL] = h
+        fv[F_QSLOPE] = slope
+        fv[F_LAST_SLOPE] = slope
+        iv[I_LAST_R] = r
+        queue[iv[I_QTAIL] % queue.size] = r
+        iv[I_QTAIL] += 1
+        iv[I_NCAND] = 0
+        return
+    if last >= 0:
+        rr = r - last
+        mean_rr = _mean_rr(fv, pi[Q_RR_DEFAULT])
+        # A beat found after a long gap does not define the rhythm: keep the RR estimate
+        # from being dragged up by pauses, missed beats and signal drop-outs.
+        if iv[I_NRR] == 0 or rr < 1.8 * mean_rr:
+            fv[F_RR] = _push(bufs, B_RR, iv, float(rr))
+            iv[I_RR_PUSHED] = 1
+    fv[F_QL] = _push(bufs, B_QRS, iv, h)
+    fv[F_QSLOPE] = _push(bufs, B_SLOPE, iv, slope)
+    fv[F_LAST_SLOPE] = slope
+    iv[I_LAST_R] = r
+    queue[iv[I_QTAIL] % queue.size] = r
+    iv[I_QTAIL] += 1
+    iv[I_NCAND] = 0
+
+
+@nb.njit(cache=True)
+def _regular(bufs: npt.NDArray[np.float64], iv: npt.NDArray[np.int64], spread: float) -> bool:
+    """Whether the RR intervals before the last QRS all lie within ``spread`` of each other."""
+    if iv[I_NRR] < N_BUF:
+        return False
+    skip = (iv[I_NRR] - 1) % N_BUF if iv[I_RR_PUSHED] == 1 else -1
+    lo = np.inf
+    hi = 0.0
+    for j in range(N_BUF):
+        if j != skip:
+            lo = min(lo, bufs[B_RR, j])
+            hi = max(hi, bufs[B_RR, j])
+    return bool(hi < spread * lo)
+
+
+@nb.njit(cache=True)
+def _replaces_last(
+    r: int,
+    slope: float,
+    fv: npt.NDArray[np.float64],
+    iv: npt.NDArray[np.int64],
+    bufs: npt.NDArray[np.float64],
+    queue: npt.NDArray[np.int64],
+    pf: npt.NDArray[np.float64],
+    pi: npt.NDArray[np.int64],
+) -> bool:
+    """Whether a QRS-sized candidate shows that the last QRS, still unreported, was not one.
+
+    A tall P wave or a burst of noise passes the threshold but is much less steep than the
+    QRS complexes around it. When a much steeper candidate follows shortly after it (where a
+    QRS follows a P wave), or where dropping it leaves the RR interval of a regular rhythm,
+    the steeper one is the beat. Premature beats of any shape still stand: they shorten the
+    interval, and they are not much less steep than the median QRS.
+    """
+    last_slope = fv[F_LAST_SLOPE]
+    if iv[I_QHEAD] == iv[I_QTAIL] or slope <= pf[P_REPLACE_SLOPE] * last_slope:
+        return False
+    since = r - iv[I_LAST_R]
+    if since < pi[Q_REPLACE] and last_slope < pf[P_REPLACE_WEAK] * fv[F_QSLOPE]:
+        return True
+    if iv[I_QTAIL] < 2 or last_slope >= pf[P_MERGE_WEAK] * fv[F_QSLOPE]:
+        return False
+    before = queue[(iv[I_QTAIL] - 2) % queue.size]
+    merged = r - before < pf[P_MERGE_RR] * _mean_rr(fv, pi[Q_RR_DEFAULT])
+    return merged and _regular(bufs, iv, pf[P_MERGE_SPREAD])
+
+
+@nb.njit(cache=True)
+def _replace_last(
+    r: int,
+    h: float,
+    slope: float,
+    fv: npt.NDArray[np.float64],
+    iv: npt.NDArray[np.int64],
+    bufs: npt.NDArray[np.float64],
+    queue: npt.NDArray[np.int64],
+) -> None:
+    """Move the last accepted QRS, not yet reported, to ``r``, and its levels with it."""
+    queue[(iv[I_QTAIL] - 1) % queue.size] = r
+    bufs[B_QRS, (iv[I_NQ] - 1) % N_BUF] = h
+    bufs[B_SLOPE, (iv[I_NS] - 1) % N_BUF] = slope
+    fv[F_QL] = _median(bufs[B_QRS], iv[I_NQ])
+    fv[F_QSLOPE] = _median(bufs[B_SLOPE], iv[I_NS])
+    if iv[I_RR_PUSHED] == 1:
+        # The interval ending at the dropped QRS becomes the one ending at its successor.
+        bufs[B_RR, (iv[I_NRR] - 1) % N_BUF] += r - iv[I_LAST_R]
+        fv[F_RR] = _median(bufs[B_RR], iv[I_NRR])
+    fv[F_LAST_SLOPE] = slope
+    iv[I_LAST_R] = r
+    iv[I_NCAND] = 0
+
+
+@nb.njit(cache=True)
+def _classify(
+    n: int,
+    r: int,
+    h: float,
+    slope: float,
+    fv: npt.NDArray[np.float64],
+    iv: npt.NDArray[np.int64],
+    bufs: npt.NDArray[np.float64],
+    cand: npt.NDArray[np.float64],
+    queue: npt.NDArray[np.int64],
+    pf: npt.NDArray[np.float64],
+    pi: npt.NDArray[np.int64],
+) -> None:
+    last = iv[I_LAST_R]
+    since = r - last if last >= 0 else 1 << 40
+    is_qrs = False
+    above = h > _threshold(n, fv, iv, pf, pi)
+    if above and last >= 0 and _replaces_last(r, slope, fv, iv, bufs, queue, pf, pi):
+        _replace_last(r, h, slope, fv, iv, bufs, queue)
+        return
+    if since >= pi[Q_REFRACT] and above:
+        is_qrs = not (since < pi[Q_TWAVE] and slope < pf[P_T_SLOPE] * fv[F_LAST_SLOPE])
+    if is_qrs:
+        _accept(r, h, slope, fv, iv, bufs, queue, pi)
+        return
+    fv[F_NL] = _push(bufs, B_NOISE, iv, h)
+    if since >= pi[Q_TWAVE]:
+        k = iv[I_NCAND]
+        if k == cand.shape[0]:
+            cand[:-1] = cand[1:]
+            k -= 1
+        cand[k, CAND_T] = r
+        cand[k, CAND_H] = h
+        cand[k, CAND_SLOPE] = slope
+        iv[I_NCAND] = k + 1
+
+
+@nb.njit(cache=True)
+def _search_back(
+    n: int,
+    fv: npt.NDArray[np.float64],
+    iv: npt.NDArray[np.int64],
+    bufs: npt.NDArray[np.float64],
+    cand: npt.NDArray[np.float64],
+    queue: npt.NDArray[np.int64],
+    pf: npt.NDArray[np.float64],
+    pi: npt.NDArray[np.int64],
+) -> None:
+    limit = pf[P_SB_COEF] * _threshold(n, fv, iv, pf, pi)
+    best = -1
+    best_h = limit
+    oldest = n - pi[Q_DELAY]  # a peak older than the output delay can no longer be reported
+    earliest = iv[I_LAST_R] + pf[P_SB_MIN_RR] * _mean_rr(fv, pi[Q_RR_DEFAULT])
+    min_slope = pf[P_SB_SLOPE] * fv[F_LAST_SLOPE] * _decay(n, iv, pf, pi)
+    for k in range(iv[I_NCAND]):
+        if (
+            cand[k, CAND_H] > best_h
+            and cand[k, CAND_T] > oldest
+            and cand[k, CAND_T] >= earliest
+            and cand[k, CAND_SLOPE] >= min_slope
+        ):
+            best = k
+            best_h = cand[k, CAND_H]
+    if best < 0:
+        return
+    r = int(cand[best, CAND_T])
+    slope = cand[best, CAND_SLOPE]
+    # Keep the later candidates: a second missed beat may follow the one recovered here.
+    keep = 0
+    for k in range(best + 1, iv[I_NCAND]):
+        if cand[k, CAND_T] - r >= pi[Q_TWAVE]:
+            cand[keep] = cand[k]
+            keep += 1
+    _accept(r, best_h, slope, fv, iv, bufs, queue, pi)
+    iv[I_NCAND] = keep
+
+
+@nb.njit(cache=True)
+def _initialise(
+    n: int,
+    fv: npt.NDArray[np.float64],
+    iv: npt.NDArray[np.int64],
+    bufs: npt.NDArray[np.float64],
+    cand: npt.NDArray[np.float64],
+    queue: npt.NDArray[np.int64],
+    pf: npt.NDArray[np.float64],
+    pi: npt.NDArray[np.int64],
+) -> None:
+    """Set the levels from the learning period, then replay its candidates through them."""
+    count = iv[I_NCAND]
+    top = 0.0
+    for k in range(count):
+        top = max(top, cand[k, CAND_H])
+    for k in range(N_BUF):
+        bufs[B_QRS, k] = top
+    iv[I_NQ] = N_BUF
+    iv[I_NN] = 0
+    fv[F_QL] = top
+    fv[F_NL] = 0.0
+    iv[I_INIT] = 1
+    saved = cand[:count].copy()
+    iv[I_NCAND] = 0
+    top_k = 0
+    for k in range(count):
+        if saved[k, CAND_H] > saved[top_k, CAND_H]:
+            top_k = k
+    for k in range(count):
+        # The stream may start on the T or P wave of a beat it never saw. The largest
+        # candidate of the learning period is taken as a QRS; anything before it that is much
+        # less steep is not one.
+        if k < top_k and saved[k, CAND_SLOPE] < pf[P_T_SLOPE] * saved[top_k, CAND_SLOPE]:
+            fv[F_NL] = _push(bufs, B_NOISE, iv, saved[k, CAND_H])
+            continue
+        _classify(
+            n,
+            int(saved[k, CAND_T]),
+            saved[k, CAND_H],
+            saved[k, CAND_SLOPE],
+            fv,
+            iv,
+            bufs,
+            cand,
+            queue,
+            pf,
+            pi,
+        )
+
+
+@nb.njit(cache=True)
+def _finalise_candidate(
+    n: int,
+    fv: npt.NDArray[np.float64],
+    iv: npt.NDArray[np.int64],
+    ring: npt.NDArray[np.float64],
+    bufs: npt.NDArray[np.float64],
+    cand: npt.NDArray[np.float64],
+    queue: npt.NDArray[np.int64],
+    pf: npt.NDArray[np.float64],
+    pi: npt.NDArray[np.int64],
+) -> None:
+    t_mwi = iv[I_PEND_T]
+    h = fv[F_PEND_H]
+    iv[I_PEND_CNT] = 0
+    fv[F_PEND_H] = 0.0
+    mask = ring.size - 1
+    oldest = max(n - ring.size + 2, 1)
+    lo = max(t_mwi - pi[Q_SEARCH], oldest)
+    slope = 0.0
+    peak = t_mwi
+    best_a = -1.0
+    for j in range(lo, t_mwi + 1):
+        v = ring[j & mask]
+        if abs(v) > best_a:
+            best_a = abs(v)
+            peak = j
+        s = abs(v - ring[(j - 1) & mask])
+        if s > slope:
+            slope = s
+    r = max(peak - pi[Q_GROUP_DELAY], 0)
+    if r < iv[I_INVALID_UNTIL] or t_mwi < iv[I_INVALID_UNTIL]:
+        return
+    if iv[I_INIT] == 0:
+        k = iv[I_NCAND]
+        if k < cand.shape[0]:
+            cand[k, CAND_T] = r
+            cand[k, CAND_H] = h
+            cand[k, CAND_SLOPE] = slope
+            iv[I_NCAND] = k + 1
+        return
+    _classify(n, r, h, slope, fv, iv, bufs, cand, queue, pf, pi)
+
+
+@nb.njit(cache=True)
+def process(
+    x: npt.NDArray[np.float64],
+    sos: npt.NDArray[np.float64],
+    zi_unit: npt.NDArray[np.float64],
+    zi: npt.NDArray[np.float64],
+    ring: npt.NDArray[np.float64],
+    mring: npt.NDArray[np.float64],
+    fv: npt.NDArray[np.float64],
+    iv: npt.NDArray[np.int64],
+    bufs: npt.NDArray[np.float64],
+    cand: npt.NDArray[np.float64],
+    queue: npt.NDArray[np.int64],
+    pf: npt.NDArray[np.float64],
+    pi: npt.NDArray[np.int64],
+    out: npt.NDArray[np.int64],
+    final: bool,
+) -> int:
+    """Advance the detector over ``x``; write the peaks now due into ``out``, return their count."""
+    n_sections = sos.shape[0]
+    mask = ring.size - 1
+    width = mring.size
+    power = pf[P_POWER]
+    n_out = 0
+    for i in range(x.size):
+        n = iv[I_N]
+        v = x[i]
+        if np.isfinite(v):
+            fv[F_XLAST] = v
+            valid = True
+        else:
+            v = fv[F_XLAST]
+            iv[I_INVALID_UNTIL] = n + pi[Q_SETTLE]
+            valid = False
+        if iv[I_STARTED] == 0:
+            if not valid:
+                iv[I_N] = n + 1
+                continue
+            # Start the filter as if the first sample had always been there: no step transient.
+            for s in range(n_sections):
+                zi[s, 0] = zi_unit[s, 0] * v
+                zi[s, 1] = zi_unit[s, 1] * v
+            iv[I_STARTED] = 1
+            # The signal's slope at the first sample still makes a filter transient.
+            iv[I_INVALID_UNTIL] = n + pi[Q_SETTLE]
+        for s in range(n_sections):
+            y = sos[s, 0] * v + zi[s, 0]
+            zi[s, 0] = sos[s, 1] * v - sos[s, 4] * y + zi[s, 1]
+            zi[s, 1] = sos[s, 2] * v - sos[s, 5] * y
+            v = y
+        ring[n & mask] = v
+        a = abs(v - ring[(n - pi[Q_DIFF]) & mask]) if valid else 0.0
+        if power == 2.0:
+            a = a * a
+        slot = iv[I_SLOT]
+        fv[F_MWI_SUM] += a - mring[slot]
+        mring[slot] = a
+        iv[I_SLOT] = slot + 1 if slot + 1 < width else 0
+        mwi = fv[F_MWI_SUM] / width
+        if mwi <= FLOOR * abs(fv[F_XLAST]):
+            mwi = 0.0
+
+        # Peak finding: a maximum of the integrator counts once the signal has fallen to half
+        # of it or has not exceeded it for a while.
+        peak_h = 0.0
+        peak_t = -1
+        if mwi > fv[F_CUR_MAX]:
+            fv[F_CUR_MAX] = mwi
+            iv[I_CUR_MAX_T] = n
+        elif fv[F_CUR_MAX] > 0.0 and (
+            mwi < 0.5 * fv[F_CUR_MAX] or n - iv[I_CUR_MAX_T] >= pi[Q_FALL]
+        ):
+            peak_h = fv[F_CUR_MAX]
+            peak_t = iv[I_CUR_MAX_T]
+            fv[F_CUR_MAX] = 0.0
+
+        # Pre-blanking: the largest peak within the blanking time wins.
+        if peak_t >= 0 and (iv[I_PEND_CNT] == 0 or peak_h > fv[F_PEND_H]):
+            fv[F_PEND_H] = peak_h
+            iv[I_PEND_T] = peak_t
+            iv[I_PEND_CNT] = pi[Q_BLANK]
+        elif iv[I_PEND_CNT] > 0:
+            iv[I_PEND_CNT] -= 1
+            if iv[I_PEND_CNT] == 0:
+                _finalise_candidate(n, fv, iv, ring, bufs, cand, queue, pf, pi)
+
+        if iv[I_INIT] == 0:
+            if n >= pi[Q_LEARN] and iv[I_NCAND] > 0:
+                _initialise(n, fv, iv, bufs, cand, queue, pf, pi)
+        elif iv[I_LAST_R] >= 0 and iv[I_NCAND] > 0:
+            mean_rr = _mean_rr(fv, pi[Q_RR_DEFAULT])
+            if n - iv[I_LAST_R] > pf[P_SB_RR] * mean_rr:
+                _search_back(n, fv, iv, bufs, cand, queue, pf, pi)
+
+        iv[I_N] = n + 1
+        while iv[I_QHEAD] < iv[I_QTAIL] and queue[iv[I_QHEAD] % queue.size] + pi[Q_DELAY] <= n:
+            out[n_out] = queue[iv[I_QHEAD] % queue.size]
+            n_out += 1
+            iv[I_QHEAD] += 1
+
+    if final:
+        n = iv[I_N]
+        if fv[F_CUR_MAX] > 0.0:
+            if iv[I_PEND_CNT] == 0 or fv[F_CUR_MAX] > fv[F_PEND_H]:
+                fv[F_PEND_H] = fv[F_CUR_MAX]
+                iv[I_PEND_T] = iv[I_CUR_MAX_T]
+                iv[I_PEND_CNT] = 1
+            fv[F_CUR_MAX] = 0.0
+        if iv[I_PEND_CNT] > 0:
+            _finalise_candidate(n, fv, iv, ring, bufs, cand, queue, pf, pi)
+        if iv[I_INIT] == 0 and iv[I_NCAND] > 0:
+            _initialise(n, fv, iv, bufs, cand, queue, pf, pi)
+        if iv[I_INIT] == 1 and iv[I_LAST_R] >= 0 and iv[I_NCAND] > 0:
+            mean_rr = _mean_rr(fv, pi[Q_RR_DEFAULT])
+            if n - iv[I_LAST_R] > pf[P_SB_RR] * mean_rr:
+                _search_back(n, fv, iv, bufs, cand, queue, pf, pi)
+        while iv[I_QHEAD] < iv[I_QTAIL]:
+            out[n_out] = queue[iv[I_QHEAD] % queue.size]
+            n_out += 1
+            iv[I_QHEAD] += 1
+    return n_out

@@ -1,0 +1,321 @@
+"""The ``cardiostream`` command.
+
+Every command exits 0 on success and 2 with a one-line message on bad input, never with a
+traceback. Heavy imports happen inside the commands so that ``--help`` stays instant.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Annotated, Any, TypeVar
+
+import typer
+from rich.console import Console
+
+from cardiostream.errors import InputError
+
+app = typer.Typer(
+    name="cardiostream",
+    help="Real-time ECG analysis: records, filters, R peaks, HRV and signal quality.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+bench_app = typer.Typer(help="Benchmarks that print a table, peers measured in the same run.")
+app.add_typer(bench_app, name="bench")
+
+console = Console()
+err_console = Console(stderr=True)
+
+T = TypeVar("T")
+
+
+def _fail(message: str) -> None:
+    err_console.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
+    raise typer.Exit(2)
+
+
+def _guard(func: Callable[[], T]) -> T:
+    """Run a command body, turning bad input into a one-line message and exit code 2."""
+    try:
+        return func()
+    except InputError as exc:
+        _fail(str(exc).splitlines()[0] if str(exc) else type(exc).__name__)
+    except (FileNotFoundError, IsADirectoryError, PermissionError) as exc:
+        _fail(f"{exc.filename}: {exc.strerror}")
+    except KeyboardInterrupt:
+        err_console.print("interrupted")
+        raise typer.Exit(130) from None
+    raise AssertionError("unreachable")
+
+
+def _resolve(path: Path | None, sample: str | None) -> Path:
+    if (path is None) == (sample is None):
+        raise InputError("give either a FILE or --sample NAME")
+    if sample is not None:
+        from cardiostream.samples import sample_path
+
+        return sample_path(sample)
+    assert path is not None
+    return path
+
+
+@app.command()
+def info(
+    path: Annotated[Path, typer.Argument(help="A record: WFDB .hea, EDF, CSV, Parquet or store.")],
+) -> None:
+    """Describe a record: format, rate, duration, leads, annotations, missing samples."""
+
+    def body() -> None:
+        import numpy as np
+
+        from cardiostream.io import detect_format, read
+
+        rec = read(path)
+        beats, rhythms = rec.annotations.beats, rec.annotations.rhythms
+        nan_share = float(np.mean(~np.isfinite(rec.signal))) if rec.signal.size else 0.0
+        console.print(f"[bold]{rec.name}[/]  ({detect_format(path)})", highlight=False)
+        console.print(f"  sampling rate  {rec.fs:g} Hz")
+        console.print(f"  duration       {rec.duration:.1f} s ({rec.n_samples} samples)")
+        console.print(f"  leads          {', '.join(rec.leads)}")
+        console.print(f"  missing        {100 * nan_share:.2f} % of samples")
+        console.print(f"  beats          {len(beats)} annotated")
+        if len(rhythms):
+            labels = sorted(set(rhythms.label.tolist()))
+            console.print(f"  rhythms        {len(rhythms)} intervals: {', '.join(labels)}")
+        for key, value in rec.meta.items():
+            if isinstance(value, str | int | float):
+                console.print(f"  {key:<14} {value}", highlight=False)
+
+    _guard(body)
+
+
+@app.command()
+def convert(
+    sources: Annotated[list[Path], typer.Argument(help="Record files or folders (walked).")],
+    store: Annotated[Path, typer.Option("--store", help="The Parquet store to write into.")],
+) -> None:
+    """Write records into the partitioned Parquet store (one partition per record, zstd)."""
+
+    def body() -> None:
+        from rich.progress import Progress
+
+        from cardiostream.io import convert as convert_records
+
+        skipped: list[str] = []
+        with Progress(console=err_console, transient=True) as progress:
+            task = progress.add_task("converting", total=None)
+
+            def step(done: int, total: int, current: Path) -> None:
+                progress.update(task, completed=done, total=total, description=current.name)
+
+            ids = convert_records(
+                list(sources),
+                store,
+                on_skip=lambda p, why: skipped.append(f"{p}: {why}"),
+                progress=step,
+            )
+        for line in skipped:
+            err_console.print(f"skipped {line}", highlight=False)
+        console.print(f"wrote {len(ids)} record(s) to {store}: {', '.join(ids)}", highlight=False)
+
+    _guard(body)
+
+
+@app.command()
+def rpeaks(
+    path: Annotated[Path, typer.Argument(help="A record file.")],
+    lead: Annotated[str, typer.Option(help="Lead index or name.")] = "0",
+    fmt: Annotated[str, typer.Option("--format", help="csv or json.")] = "csv",
+    out: Annotated[Path | None, typer.Option(help="Write here instead of standard output.")] = None,
+) -> None:
+    """Detect R peaks causally and print them (sample index and time in seconds)."""
+
+    def body() -> None:
+        from cardiostream.beats import RPeakDetector, detect_rpeaks
+        from cardiostream.io import read
+
+        if fmt not in ("csv", "json"):
+            raise InputError(f"--format: expected csv or json, got {fmt!r}")
+        rec = read(path)
+        signal = rec.lead(int(lead) if lead.lstrip("-").isdigit() else lead)
+        peaks = detect_rpeaks(signal, rec.fs)
+        if fmt == "csv":
+            lines = ["sample,time_s"] + [f"{p},{p / rec.fs:.4f}" for p in peaks]
+            text = "\n".join(lines) + "\n"
+        else:
+            doc = {
+                "record": rec.name,
+                "fs": rec.fs,
+                "lead": rec.leads[rec.leads.index(lead)]
+                if lead in rec.leads
+                else rec.leads[int(lead)],
+                "delay_s": RPeakDetector(rec.fs).delay_s,
+                "rpeaks": peaks.tolist(),
+                "times_s": [round(p / rec.fs, 4) for p in peaks.tolist()],
+            }
+            text = json.dumps(doc) + "\n"
+        if out is None:
+            sys.stdout.write(text)
+        else:
+            out.write_text(text)
+            err_console.print(f"{len(peaks)} R peaks written to {out}", highlight=False)
+
+    _guard(body)
+
+
+@app.command()
+def report(
+    path: Annotated[Path | None, typer.Argument(help="A record file.")] = None,
+    sample: Annotated[str | None, typer.Option(help="A bundled sample instead of a file.")] = None,
+    lead: Annotated[str, typer.Option(help="Lead index or name.")] = "0",
+    plot: Annotated[Path | None, typer.Option(help="Write a figure (PNG, SVG or PDF).")] = None,
+) -> None:
+    """Read a record, clean it, find the beats; print HR, HRV and signal quality."""
+
+    def body() -> None:
+        from cardiostream.evaluate.quicklook import plot_quicklook, print_quicklook, quicklook
+        from cardiostream.io import read
+
+        rec = read(_resolve(path, sample))
+        result = quicklook(rec, int(lead) if lead.lstrip("-").isdigit() else lead)
+        print_quicklook(result, console)
+        if plot is not None:
+            plot_quicklook(result, plot)
+            console.print(f"figure written to {plot}", highlight=False)
+
+    _guard(body)
+
+
+@app.command()
+def samples() -> None:
+    """List the ECG excerpts bundled with the package."""
+
+    def body() -> None:
+        from rich.table import Table
+
+        from cardiostream.samples import SAMPLES
+
+        table = Table("name", "rhythm", "seconds", "source", title="bundled samples (PhysioNet)")
+        for info in SAMPLES.values():
+            table.add_row(info.name, info.rhythm, f"{info.duration_s:g}", info.source)
+        console.print(table)
+
+    _guard(body)
+
+
+def _single_thread() -> None:
+    # Benchmarks compare one core against one core.
+    for var in ("NUMBA_NUM_THREADS", "OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+        os.environ.setdefault(var, "1")
+
+
+@bench_app.command("rpeaks")
+def bench_rpeaks(
+    data: Annotated[Path, typer.Option(help="A WFDB database folder with .atr beats (MITDB).")],
+    records: Annotated[
+        str | None, typer.Option(help="Comma-separated record names; all by default.")
+    ] = None,
+    lead: Annotated[int, typer.Option(help="Lead index.")] = 0,
+    detectors: Annotated[
+        str | None,
+        typer.Option(help="Comma-separated detectors; default: cardiostream and every peer."),
+    ] = None,
+    flutter: Annotated[
+        bool,
+        typer.Option(
+            help="Count ventricular flutter waves (!) as beats, as WFDB's isqrs does; "
+            "--no-flutter gives the classic 109,494-beat MITDB reference."
+        ),
+    ] = True,
+    max_seconds: Annotated[
+        float | None, typer.Option(help="Use only the first seconds of each record.")
+    ] = None,
+    repeat: Annotated[int, typer.Option(help="Time each call up to this many times.")] = 3,
+    json_out: Annotated[
+        Path | None, typer.Option("--json", help="Write the results as JSON.")
+    ] = None,
+    markdown: Annotated[Path | None, typer.Option(help="Write the summary as Markdown.")] = None,
+    worst: Annotated[int, typer.Option(help="Also list this many worst records.")] = 8,
+) -> None:
+    """Accuracy (±150 ms, gross) and speed of R-peak detectors on the same records."""
+    _single_thread()
+
+    def body() -> None:
+        from cardiostream.evaluate import BEAT_SYMBOLS_NO_FLUTTER
+        from cardiostream.evaluate import bench_rpeaks as bench
+        from cardiostream.record import BEAT_SYMBOLS
+
+        if not data.is_dir():
+            raise InputError(f"{data}: no such folder")
+        names = [r.strip() for r in records.split(",")] if records else None
+        wanted = [d.strip() for d in detectors.split(",")] if detectors else None
+        specs, skipped = bench.default_detectors(wanted)
+        for name, why in skipped.items():
+            err_console.print(f"{name} skipped: {why}", highlight=False)
+        result = bench.run_rpeak_benchmark(
+            data,
+            specs,
+            records=names,
+            lead=lead,
+            max_seconds=max_seconds,
+            beat_symbols=BEAT_SYMBOLS if flutter else BEAT_SYMBOLS_NO_FLUTTER,
+            repeat=repeat,
+            console=err_console,
+        )
+        console.print(bench.summary_table(result))
+        if worst and "cardiostream" in specs:
+            console.print(bench.record_table(result, "cardiostream", worst=worst))
+        bench.write_outputs(result, json_path=json_out, markdown_path=markdown)
+
+    _guard(body)
+
+
+@bench_app.command("store")
+def bench_store(
+    hours: Annotated[float, typer.Option(help="Length of the long record, in hours.")] = 24.0,
+) -> None:
+    """Reading a 15 s slice from the Parquet store: a long record against a short one."""
+    _single_thread()
+
+    def body() -> None:
+        from rich.table import Table
+
+        from cardiostream.io.store_bench import bench_store_slice
+
+        figures: dict[str, Any] = bench_store_slice(hours=(hours, 1.0))
+        table = Table(
+            title=f"{figures['slice_s']:g} s slice of one lead from the Parquet store",
+            caption=f"{figures['n_leads']} leads at {figures['fs']:g} Hz, "
+            f"{figures['row_group_seconds']:g} s row groups; cold = first read of the record "
+            "(reads its footer), warm = later reads",
+        )
+        columns: dict[str, Callable[[dict[str, Any]], str]] = {
+            "record (h)": lambda r: f"{r['hours']:g}",
+            "file MB": lambda r: f"{r['file_bytes'] / 1e6:.1f}",
+            "row groups": lambda r: str(r["row_groups"]),
+            "cold ms": lambda r: f"{r['cold_ms']:.2f}",
+            "warm ms": lambda r: f"{r['warm_ms']:.2f}",
+            "warm KB read": lambda r: f"{r['warm_bytes'] / 1e3:.1f}",
+            "row groups read": lambda r: str(r["row_groups_read"]),
+        }
+        for name in columns:
+            table.add_column(name, justify="right")
+        for row in figures["records"]:
+            table.add_row(*[cell(row) for cell in columns.values()])
+        console.print(table)
+
+    _guard(body)
+
+
+def main() -> None:
+    """Entry point of the ``cardiostream`` script."""
+    app()
+
+
+if __name__ == "__main__":
+    main()

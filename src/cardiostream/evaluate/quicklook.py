@@ -1,0 +1,149 @@
+"""A first look at one lead of a record: cleaned trace, beats, heart rate, HRV and quality.
+
+This is what ``cardiostream report`` prints and draws.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+from rich.console import Console
+from rich.table import Table
+
+from cardiostream.beats import detect_rpeaks, hrv
+from cardiostream.dsp import SignalQuality, clean_ecg, quality_windows, signal_quality
+from cardiostream.errors import InputError
+from cardiostream.record import Record
+
+
+@dataclass
+class QuickLook:
+    """Everything ``report`` shows about one lead."""
+
+    record: Record
+    lead: str
+    cleaned: npt.NDArray[np.float64]
+    rpeaks: npt.NDArray[np.int64]
+    hrv: dict[str, float]
+    quality: SignalQuality
+    windows: list[SignalQuality]
+
+
+def quicklook(record: Record, lead: int | str = 0) -> QuickLook:
+    """Clean one lead, detect its R peaks, and measure HRV and signal quality.
+
+    Parameters
+    ----------
+    record : Record
+        The recording.
+    lead : int or str
+        Lead index or name.
+
+    Returns
+    -------
+    QuickLook
+    """
+    signal = record.lead(lead).astype(np.float64)
+    if signal.size == 0:
+        raise InputError(f"{record.name}: the signal is empty")
+    if not np.isfinite(signal).any():
+        raise InputError(f"{record.name}: every sample of lead {lead!r} is missing (NaN)")
+    name = lead if isinstance(lead, str) else record.leads[lead]
+    cleaned = clean_ecg(signal, record.fs)
+    peaks = detect_rpeaks(signal, record.fs)
+    return QuickLook(
+        record=record,
+        lead=name,
+        cleaned=cleaned,
+        rpeaks=peaks,
+        hrv=hrv(peaks, record.fs),
+        quality=signal_quality(signal, record.fs, rpeaks=peaks),
+        windows=quality_windows(signal, record.fs, rpeaks=peaks),
+    )
+
+
+def _num(value: float, unit: str, digits: int = 1) -> str:
+    return "—" if not np.isfinite(value) else f"{value:.{digits}f} {unit}".strip()
+
+
+def print_quicklook(result: QuickLook, console: Console) -> None:
+    """Print the figures of a :class:`QuickLook` as a table."""
+    rec, h, q = result.record, result.hrv, result.quality
+    table = Table(title=f"{rec.name} · lead {result.lead} · {rec.duration:.0f} s at {rec.fs:g} Hz")
+    table.add_column("measure")
+    table.add_column("value", justify="right")
+    table.add_row("beats found", str(result.rpeaks.size))
+    table.add_row("heart rate", _num(h["heart_rate_bpm"], "bpm"))
+    table.add_row("mean RR", _num(h["mean_rr_ms"], "ms", 0))
+    table.add_row("SDNN", _num(h["sdnn_ms"], "ms"))
+    table.add_row("RMSSD", _num(h["rmssd_ms"], "ms"))
+    table.add_row("pNN50", _num(100 * h["pnn50"], "%"))
+    usable = sum(w.usable for w in result.windows)
+    verdict = "usable" if q.usable else "unusable"
+    table.add_row("signal quality", f"{verdict}, score {q.score:.2f}")
+    table.add_row("usable 10 s windows", f"{usable} of {len(result.windows)}")
+    if q.reasons:
+        table.add_row("problems", ", ".join(q.reasons))
+    console.print(table)
+
+
+def plot_quicklook(result: QuickLook, path: Path, seconds: float = 10.0) -> None:
+    """Draw the cleaned trace with its beats on ECG paper, and the heart rate over time."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    rec, fs = result.record, result.record.fs
+    n = min(result.cleaned.size, int(seconds * fs))
+    t = np.arange(n) / fs
+    fig, (ax_ecg, ax_hr) = plt.subplots(
+        2, 1, figsize=(11, 6), gridspec_kw={"height_ratios": [2, 1]}, constrained_layout=True
+    )
+    _paper(ax_ecg, seconds, result.cleaned[:n])
+    ax_ecg.plot(t, result.cleaned[:n], color="black", lw=0.8)
+    shown = result.rpeaks[result.rpeaks < n]
+    ax_ecg.plot(shown / fs, result.cleaned[shown], "v", color="tab:blue", ms=6, label="R peak")
+    ax_ecg.set_title(f"{rec.name}, lead {result.lead}: first {n / fs:.0f} s, cleaned")
+    ax_ecg.set_xlabel("time (s)")
+    ax_ecg.set_ylabel("mV")
+    ax_ecg.legend(loc="upper right")
+
+    peaks = result.rpeaks
+    if peaks.size > 1:
+        rr = np.diff(peaks) / fs
+        ax_hr.plot(peaks[1:] / fs, 60.0 / rr, ".", ms=3, color="tab:red")
+    for i, window in enumerate(result.windows):
+        if not window.usable:
+            ax_hr.axvspan(i * 10.0, min((i + 1) * 10.0, rec.duration), color="0.85", lw=0)
+    h = result.hrv
+    ax_hr.set_title(
+        f"heart rate {_num(h['heart_rate_bpm'], 'bpm')} · SDNN {_num(h['sdnn_ms'], 'ms')} · "
+        f"RMSSD {_num(h['rmssd_ms'], 'ms')} · grey: unusable 10 s windows"
+    )
+    ax_hr.set_xlabel("time (s)")
+    ax_hr.set_ylabel("bpm")
+    ax_hr.set_xlim(0, rec.duration)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=110)
+    plt.close(fig)
+
+
+def _paper(ax: Any, seconds: float, y: npt.NDArray[np.float64]) -> None:
+    """ECG paper: 0.04 s by 0.1 mV small squares, 0.2 s by 0.5 mV large ones."""
+    finite = y[np.isfinite(y)]
+    lo = float(np.floor((finite.min() if finite.size else -1.0) * 2) / 2 - 0.5)
+    hi = float(np.ceil((finite.max() if finite.size else 1.0) * 2) / 2 + 0.5)
+    ax.set_xlim(0, seconds)
+    ax.set_ylim(lo, hi)
+    ax.set_xticks(np.arange(0, seconds + 1e-9, 1.0))
+    ax.set_xticks(np.arange(0, seconds + 1e-9, 0.2), minor=True)
+    ax.set_yticks(np.arange(lo, hi + 1e-9, 0.5))
+    ax.set_yticks(np.arange(lo, hi + 1e-9, 0.1), minor=True)
+    ax.grid(which="major", color="#f4a6a6", lw=0.8)
+    ax.grid(which="minor", color="#fbdada", lw=0.4)
+    ax.set_axisbelow(True)

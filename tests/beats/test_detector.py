@@ -1,0 +1,199 @@
+"""The causal R-peak detector: chunking, delay, invariances, awkward signals, bad input."""
+
+from __future__ import annotations
+
+import json
+from fractions import Fraction
+
+import numpy as np
+import numpy.typing as npt
+import pytest
+import wfdb
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from scipy.signal import resample_poly
+
+from cardiostream.beats.detector import RPeakDetector, detect_rpeaks
+from cardiostream.errors import InputError
+from cardiostream.evaluate.rpeaks import match_beats
+from cardiostream.record import BEAT_SYMBOLS
+from cardiostream.samples import sample_path
+
+FS = 360.0
+
+
+def _load(name: str) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.int64]]:
+    path = str(sample_path(name).with_suffix(""))
+    rec = wfdb.rdrecord(path)
+    ann = wfdb.rdann(path, "atr")
+    beats = np.array(
+        [s for s, sym in zip(ann.sample, ann.symbol, strict=True) if sym in BEAT_SYMBOLS]
+    )
+    return rec.p_signal[:, 0].astype(np.float64), beats.astype(np.int64)
+
+
+@pytest.fixture(scope="module")
+def nsr() -> tuple[npt.NDArray[np.float64], npt.NDArray[np.int64]]:
+    return _load("mitdb-100-nsr")
+
+
+@pytest.fixture(scope="module")
+def af() -> tuple[npt.NDArray[np.float64], npt.NDArray[np.int64]]:
+    return _load("mitdb-201-af")
+
+
+def _f1(reference: npt.NDArray[np.int64], detected: npt.NDArray[np.int64], fs: float) -> float:
+    # A beat in the last 0.3 s of a signal has not been seen whole; neither has one in the
+    # first 0.3 s, which the detector skips while its filters settle.
+    end = max(int(reference.max(initial=0)), int(detected.max(initial=0)))
+    keep = (reference > 0.3 * fs) & (reference < end - 0.3 * fs)
+    reference = reference[keep]
+    detected = detected[(detected > 0.3 * fs) & (detected < end - 0.3 * fs)]
+    m = match_beats(reference, detected, fs)
+    return 2 * m.tp / (2 * m.tp + m.fp + m.fn)
+
+
+def _run_chunked(
+    x: npt.NDArray[np.float64], sizes: list[int], fs: float = FS
+) -> npt.NDArray[np.int64]:
+    det = RPeakDetector(fs)
+    out, pos = [], 0
+    for size in sizes:
+        out.append(det.push(x[pos : pos + size]))
+        pos += size
+    out.append(det.push(x[pos:]))
+    out.append(det.flush())
+    return np.concatenate(out)
+
+
+def test_finds_the_annotated_beats(nsr, af):
+    for signal, reference in (nsr, af):
+        assert _f1(reference, detect_rpeaks(signal, FS), FS) > 0.995
+
+
+@settings(max_examples=25, deadline=None)
+@given(st.lists(st.integers(min_value=0, max_value=3000), max_size=30))
+def test_any_chunking_equals_the_whole_signal(af, sizes):
+    signal, _ = af
+    np.testing.assert_array_equal(_run_chunked(signal, sizes), detect_rpeaks(signal, FS))
+
+
+def test_single_sample_chunks_equal_the_whole_signal(nsr):
+    signal = nsr[0][: int(8 * FS)]
+    np.testing.assert_array_equal(
+        _run_chunked(signal, [1] * signal.size), detect_rpeaks(signal, FS)
+    )
+
+
+def test_peaks_come_out_exactly_after_the_fixed_delay(af):
+    signal, _ = af
+    final = detect_rpeaks(signal, FS)
+    det = RPeakDetector(FS)
+    seen: list[int] = []
+    rng = np.random.default_rng(0)
+    pos = 0
+    while pos < signal.size:
+        size = int(rng.integers(1, 700))
+        seen.extend(det.push(signal[pos : pos + size]).tolist())
+        pos = min(pos + size, signal.size)
+        due = final[final + det.delay_samples <= pos - 1]
+        np.testing.assert_array_equal(seen, due)
+
+
+def test_output_never_depends_on_later_samples(nsr):
+    signal, _ = nsr
+    cut = int(30 * FS)
+    altered = signal.copy()
+    altered[cut:] = np.random.default_rng(1).normal(0, 2, signal.size - cut)
+    det_a, det_b = RPeakDetector(FS), RPeakDetector(FS)
+    np.testing.assert_array_equal(det_a.push(signal[:cut]), det_b.push(altered[:cut]))
+
+
+def test_state_survives_a_json_round_trip(af):
+    signal, _ = af
+    cut = int(23.7 * FS)
+    det = RPeakDetector(FS)
+    first = det.push(signal[:cut])
+    restored = RPeakDetector(FS)
+    restored.load_state_dict(json.loads(json.dumps(det.state_dict())))
+    rest = np.concatenate([restored.push(signal[cut:]), restored.flush()])
+    np.testing.assert_array_equal(np.concatenate([first, rest]), detect_rpeaks(signal, FS))
+
+
+@pytest.mark.parametrize("fs_out", [100, 128, 250, 500, 1000])
+def test_sampling_rate_does_not_matter(af, fs_out):
+    signal, reference = af
+    ratio = Fraction(fs_out) / Fraction(int(FS))
+    resampled = resample_poly(signal, ratio.numerator, ratio.denominator)
+    peaks_s = detect_rpeaks(resampled, fs_out) / fs_out
+    assert _f1(reference, np.round(peaks_s * FS).astype(np.int64), FS) > 0.99
+
+
+@pytest.mark.parametrize("scale", [1e-3, 1e-1, 10.0, 1e3])
+def test_amplitude_does_not_matter(nsr, scale):
+    signal, _ = nsr
+    np.testing.assert_array_equal(detect_rpeaks(signal * scale, FS), detect_rpeaks(signal, FS))
+
+
+def test_inverted_ecg_gives_the_same_beats(af):
+    signal, reference = af
+    assert _f1(reference, detect_rpeaks(-signal, FS), FS) > 0.995
+
+
+@pytest.mark.parametrize("value", [0.0, 1.7, np.nan])
+def test_constant_and_missing_signals_have_no_beats(value):
+    assert detect_rpeaks(np.full(int(60 * FS), value), FS).size == 0
+
+
+def test_empty_signal_has_no_beats():
+    assert detect_rpeaks(np.zeros(0), FS).size == 0
+
+
+def test_recovers_after_a_nan_gap(nsr):
+    signal, reference = nsr
+    x = signal.copy()
+    lo, hi = int(20 * FS), int(32 * FS)
+    x[lo:hi] = np.nan
+    peaks = detect_rpeaks(x, FS)
+    assert not np.any((peaks >= lo) & (peaks < hi))
+    after = reference[reference > hi + 3 * FS]
+    assert _f1(after, peaks[peaks > hi + 3 * FS], FS) > 0.99
+
+
+def test_flat_and_saturated_stretches_give_no_flood(nsr):
+    signal, reference = nsr
+    x = signal.copy()
+    flat = slice(int(10 * FS), int(25 * FS))
+    x[flat] = 0.0
+    rail = slice(int(35 * FS), int(45 * FS))
+    x[rail] = 5.0
+    peaks = detect_rpeaks(x, FS)
+    assert np.sum((peaks >= flat.start) & (peaks < flat.stop)) == 0
+    assert np.sum((peaks >= rail.start) & (peaks < rail.stop)) <= 1
+    tail = reference[reference > 50 * FS]
+    assert _f1(tail, peaks[peaks > 50 * FS], FS) > 0.99
+
+
+def test_amplitude_drop_is_followed(nsr):
+    signal, reference = nsr
+    x = signal.copy()
+    x[int(30 * FS) :] *= 0.05
+    peaks = detect_rpeaks(x, FS)
+    late = reference[reference > 40 * FS]
+    assert _f1(late, peaks[peaks > 40 * FS], FS) > 0.99
+
+
+@pytest.mark.parametrize("fs", [0, -250, np.nan, 20])
+def test_bad_sampling_rate_is_refused(fs):
+    with pytest.raises(InputError, match="fs"):
+        detect_rpeaks(np.zeros(1000), fs)
+
+
+def test_multichannel_input_is_refused():
+    with pytest.raises(InputError, match="signal"):
+        detect_rpeaks(np.zeros((1000, 2)), 250)
+
+
+def test_state_from_another_rate_is_refused():
+    with pytest.raises(InputError, match="state"):
+        RPeakDetector(250).load_state_dict(RPeakDetector(360).state_dict())

@@ -1,0 +1,106 @@
+"""The command line: every command on real data, and bad input giving exit 2 and one line."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from pathlib import Path
+
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+from cardiostream.beats import detect_rpeaks
+from cardiostream.cli import app
+from cardiostream.io import read
+from cardiostream.samples import sample_path
+
+runner = CliRunner()
+NSR = sample_path("mitdb-100-nsr")
+
+
+def _ok(*args: str) -> str:
+    result = runner.invoke(app, list(args))
+    assert result.exit_code == 0, result.output
+    return result.stdout
+
+
+def test_info_describes_a_record():
+    out = _ok("info", str(NSR))
+    assert "360 Hz" in out and "MLII" in out and "beats" in out
+
+
+def test_rpeaks_csv_matches_the_library():
+    out = _ok("rpeaks", str(NSR), "--format", "csv")
+    lines = out.strip().splitlines()
+    assert lines[0] == "sample,time_s"
+    samples = np.array([int(line.split(",")[0]) for line in lines[1:]])
+    rec = read(NSR)
+    np.testing.assert_array_equal(samples, detect_rpeaks(rec.lead(0), rec.fs))
+
+
+def test_rpeaks_json_by_lead_name(tmp_path: Path):
+    out_file = tmp_path / "peaks.json"
+    _ok("rpeaks", str(NSR), "--lead", "V5", "--format", "json", "--out", str(out_file))
+    doc = json.loads(out_file.read_text())
+    assert doc["lead"] == "V5" and doc["fs"] == 360.0 and len(doc["rpeaks"]) > 60
+
+
+def test_report_prints_figures_and_writes_a_plot(tmp_path: Path):
+    png = tmp_path / "look.png"
+    out = _ok("report", "--sample", "mitdb-201-af", "--plot", str(png))
+    assert "heart rate" in out and "RMSSD" in out and "signal quality" in out
+    assert png.stat().st_size > 10_000
+
+
+def test_convert_then_read_back_from_the_store(tmp_path: Path):
+    store = tmp_path / "store"
+    _ok("convert", str(NSR), str(sample_path("mitdb-201-af")), "--store", str(store))
+    out = _ok("info", str(store / "record=mitdb-100-nsr"))
+    assert "360 Hz" in out
+    np.testing.assert_array_equal(read(store / "record=mitdb-100-nsr").signal, read(NSR).signal)
+
+
+def test_samples_are_listed():
+    out = _ok("samples")
+    assert "mitdb-201-af" in out and "cinc2017" in out
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["info", "no/such/record.hea"],
+        ["rpeaks", "no/such/file.csv"],
+        ["rpeaks", str(NSR), "--format", "xml"],
+        ["rpeaks", str(NSR), "--lead", "aVR"],
+        ["report", "--sample", "no-such-sample"],
+        ["report"],
+        ["convert", "no/such/dir", "--store", "/tmp/never-written"],
+    ],
+)
+def test_bad_input_exits_2_with_one_line(args: list[str]):
+    result = runner.invoke(app, args)
+    assert result.exit_code == 2
+    assert "Traceback" not in result.output
+    assert len(result.stderr.strip().splitlines()) == 1
+
+
+def test_bad_file_content_exits_2_from_a_real_process(tmp_path: Path):
+    bad = tmp_path / "zero_rate.csv"
+    bad.write_text("sample,II\n0,0.1\n1,0.2\n")
+    broken = tmp_path / "broken.hea"
+    broken.write_text("broken 1 360 1000\nbroken.dat 16 200 11 1024 0 0 0 MLII\n")
+    for path in (bad, broken, tmp_path / "unknown.xyz"):
+        if path.suffix == ".xyz":
+            path.write_text("what is this")
+        proc = subprocess.run(
+            [sys.executable, "-m", "cardiostream.cli", "info", str(path)],
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        assert proc.returncode == 2, proc.stderr
+        assert "Traceback" not in proc.stderr
+        assert len(proc.stderr.strip().splitlines()) == 1
+        assert path.name in proc.stderr or path.stem in proc.stderr
