@@ -174,6 +174,21 @@ def test_flat_and_saturated_stretches_give_no_flood(nsr):
     assert _f1(tail, peaks[peaks > 50 * FS], FS) > 0.99
 
 
+@pytest.mark.parametrize("name", ["nsr", "af"])
+def test_tall_p_waves_are_not_taken_for_beats(request, name):
+    # A smooth bump 0.25 s before each QRS, 80 % as tall as the QRS: a P wave that passes the
+    # threshold but is far less steep than the QRS that follows it.
+    signal, reference = request.getfixturevalue(name)
+    x = signal.copy()
+    t = np.arange(x.size)
+    for r in reference:
+        centre = r - round(0.25 * FS)
+        lo, hi = max(centre - 40, 0), min(centre + 40, x.size)
+        height = 0.8 * np.ptp(signal[max(r - 20, 0) : r + 20])
+        x[lo:hi] += height * np.exp(-0.5 * ((t[lo:hi] - centre) / (0.03 * FS)) ** 2)
+    assert _f1(reference, detect_rpeaks(x, FS), FS) > 0.99
+
+
 def test_amplitude_drop_is_followed(nsr):
     signal, reference = nsr
     x = signal.copy()

@@ -1,15 +1,9 @@
-"""Fixtures for the dsp tests: the shared PhysioNet data and a synthetic ECG."""
+"""Fixtures for the dsp tests: a synthetic ECG."""
 
 from __future__ import annotations
 
-import os
-from pathlib import Path
-
 import numpy as np
 import numpy.typing as npt
-import pytest
-
-REPO_ROOT = Path(__file__).resolve().parents[2]
 
 # (amplitude mV, offset s from the R peak, width s) of the P, Q, R, S and T waves.
 _WAVES = (
@@ -40,22 +34,3 @@ def synthetic_ecg(
             lo, hi = np.searchsorted(t, [centre - 5 * width, centre + 5 * width])
             x[lo:hi] += amp * np.exp(-0.5 * ((t[lo:hi] - centre) / width) ** 2)
     return x, np.round(np.array(beats) * fs).astype(np.int64)
-
-
-def _shared_data_dir() -> Path | None:
-    env = os.environ.get("CARDIOSTREAM_DATA")
-    candidates = [Path(env)] if env else []
-    candidates.append(REPO_ROOT.parent / "shared" / "data")
-    for candidate in candidates:
-        if candidate.is_dir():
-            return candidate
-    return None
-
-
-@pytest.fixture(scope="session")
-def shared_data() -> Path:
-    """The PhysioNet databases (mitdb, nstdb); skips the test when absent."""
-    found = _shared_data_dir()
-    if found is None:
-        pytest.skip("PhysioNet data not found (set CARDIOSTREAM_DATA or provide ../shared/data)")
-    return found

@@ -1,38 +1,15 @@
-"""Fixtures for the io tests: the shared PhysioNet data and small generated records."""
+"""Fixtures for the io tests: small generated records."""
 
 from __future__ import annotations
 
-import os
 from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
 import numpy.typing as npt
-import pytest
 import wfdb
 
 from cardiostream.record import Annotations, BeatTable, Record, RhythmTable
-
-REPO_ROOT = Path(__file__).resolve().parents[2]
-
-
-def _shared_data_dir() -> Path | None:
-    env = os.environ.get("CARDIOSTREAM_DATA")
-    candidates = [Path(env)] if env else []
-    candidates.append(REPO_ROOT.parent / "shared" / "data")
-    for candidate in candidates:
-        if candidate.is_dir():
-            return candidate
-    return None
-
-
-@pytest.fixture(scope="session")
-def shared_data() -> Path:
-    """The PhysioNet databases (mitdb, cinc2017, nstdb); skips the test when absent."""
-    found = _shared_data_dir()
-    if found is None:
-        pytest.skip("PhysioNet data not found (set CARDIOSTREAM_DATA or provide ../shared/data)")
-    return found
 
 
 def make_record(

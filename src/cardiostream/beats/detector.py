@@ -7,6 +7,12 @@ QRS and noise levels, T-wave rejection by slope, and a search-back for missed be
 RR interval. Every parameter is in seconds, every level is relative, so the result does not depend
 on the sampling rate or the amplitude or polarity of the signal.
 
+One rule is added to that design, made possible by the output delay: an accepted QRS that is
+still unreported is replaced by a much steeper one that follows it, if it was itself much less
+steep than the median QRS and either the new one comes within ``replace_s`` (a tall P wave
+before its QRS) or, in a regular rhythm, dropping it leaves a normal RR interval (noise between
+two beats).
+
 Causality and delay
 -------------------
 The detector sees each sample once, in order. A beat whose R peak is at sample ``r`` is decided
@@ -67,6 +73,11 @@ class DetectorParams:
     searchback_min_rr: float = 0.0
     searchback_slope: float = 0.5
     power: float = 1.0
+    # Replacing a weak QRS by a steeper successor (see the module notes): the successor is at
+    # least ``replace_slope`` times as steep; within ``replace_s`` the replaced one is less steep
+    # than ``replace_weak`` times the median QRS, later less than ``merge_weak`` times, the RR
+    # interval without it is below ``merge_rr`` mean RR intervals and the last RR intervals lie
+    # within a ratio of ``merge_spread``.
     replace_slope: float = 1.5
     replace_weak: float = 0.7
     replace_s: float = 0.27

@@ -18,10 +18,15 @@ from numpy.lib.stride_tricks import sliding_window_view
 from cardiostream.errors import InputError
 
 __all__ = [
+    "RR_ALPHA",
+    "RR_DISPERSION_WINDOW",
+    "RR_ECTOPIC_OFFSET",
+    "RR_ECTOPIC_SLOPE",
+    "RR_LONG_SHORT_LIMIT",
     "RR_MAX_MS",
     "RR_MIN_MS",
     "RR_NEIGHBOURS",
-    "RR_TOLERANCE",
+    "RR_THRESHOLD_FLOOR_MS",
     "accepted_rr",
     "hrv",
 ]
@@ -30,48 +35,149 @@ __all__ = [
 RR_MIN_MS = 300.0
 #: Longest RR interval accepted as a heartbeat, in ms (30 bpm).
 RR_MAX_MS = 2000.0
-#: Intervals on each side of an interval that form its neighbourhood (11 intervals in all).
+#: Intervals on each side of an interval that form its median reference (11 intervals in all).
 RR_NEIGHBOURS = 5
-#: Largest accepted relative deviation of an interval from its local reference.
-RR_TOLERANCE = 0.2
+#: Values (interval changes or deviations) over which the local dispersion is measured.
+RR_DISPERSION_WINDOW = 91
+#: Detection threshold in quartile deviations of the local dispersion.
+RR_ALPHA = 5.2
+#: Smallest threshold in ms: changes below it are never artefacts, however regular the rhythm.
+RR_THRESHOLD_FLOOR_MS = 20.0
+#: Slope ``c1`` of the ectopic decision boundary in the normalised (dRR, s12) plane.
+RR_ECTOPIC_SLOPE = 0.13
+#: Offset ``c2`` of the ectopic decision boundary, in thresholds.
+RR_ECTOPIC_OFFSET = 0.17
+#: Deviation from the local median, in thresholds, beyond which an interval is long or short.
+RR_LONG_SHORT_LIMIT = 3.0
+
+
+def _windows(x: npt.NDArray[np.float64], width: int) -> tuple[npt.NDArray[np.float64], int]:
+    """Sorted windows of ``width`` values of ``x`` and how many positions each end repeats.
+
+    Near the ends the first or last full window stands in for the centred one: padding the
+    ends (by repetition or reflection) would let one premature beat near the edge of a short
+    window weigh several times in its own neighbourhood. With ``width`` or fewer values there
+    is one window, all of ``x``.
+    """
+    if x.size <= width:
+        return np.sort(x)[np.newaxis, :], 0
+    return np.sort(sliding_window_view(x, width), axis=1), (width - 1) // 2
+
+
+def _quantile(ordered: npt.NDArray[np.float64], q: float) -> npt.NDArray[np.float64]:
+    """Quantile ``q`` of each row of ``ordered`` (sorted rows), interpolated linearly."""
+    position = q * (ordered.shape[1] - 1)
+    low = math.floor(position)
+    high = min(low + 1, ordered.shape[1] - 1)
+    fraction = position - low
+    return ordered[:, low] + fraction * (ordered[:, high] - ordered[:, low])
+
+
+def _spread(row: npt.NDArray[np.float64], size: int, head: int) -> npt.NDArray[np.float64]:
+    """One value per position from one value per window (the end windows repeated)."""
+    if row.size == 1:
+        return np.full(size, row[0])
+    tail = size - row.size - head
+    return np.concatenate([np.full(head, row[0]), row, np.full(tail, row[-1])])
 
 
 def _local_median(x: npt.NDArray[np.float64], half: int) -> npt.NDArray[np.float64]:
-    """Median of ``x[i - half : i + half + 1]``; near the ends, of the first or last full window.
+    """Median of the ``2 * half + 1`` values centred on each value of ``x``."""
+    if x.size == 0:
+        return x.copy()
+    ordered, head = _windows(x, 2 * half + 1)
+    return _spread(_quantile(ordered, 0.5), x.size, head)
 
-    Padding the ends (by repetition or reflection) would let one premature beat near the
-    edge of a short window weigh several times in its own neighbourhood; a window that
-    stays inside the data keeps every value's weight equal.
-    """
-    width = 2 * half + 1
-    if x.size <= width:
-        # The common case of a short live window: sorting directly skips np.median's overhead.
-        ordered = np.sort(x)
-        mid = x.size // 2
-        if x.size == 0:
-            return ordered
-        middle = ordered[mid] if x.size % 2 else 0.5 * (ordered[mid - 1] + ordered[mid])
-        return np.full(x.size, middle)
-    core = np.median(sliding_window_view(x, width), axis=1)
-    return np.concatenate([np.full(half, core[0]), core, np.full(half, core[-1])])
+
+def _threshold(x: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
+    """``RR_ALPHA`` local quartile deviations of ``|x|``, at least ``RR_THRESHOLD_FLOOR_MS``."""
+    if x.size == 0:
+        return x.copy()
+    ordered, head = _windows(np.abs(x), RR_DISPERSION_WINDOW)
+    deviation = 0.5 * (_quantile(ordered, 0.75) - _quantile(ordered, 0.25))
+    return np.maximum(_spread(RR_ALPHA * deviation, x.size, head), RR_THRESHOLD_FLOOR_MS)
+
+
+def _artefacts(rr: npt.NDArray[np.float64]) -> npt.NDArray[np.bool_]:
+    """Mark the intervals of ``rr`` (all in bounds) that touch an ectopic beat or are artefacts."""
+    n = rr.size
+    bad = np.zeros(n, dtype=np.bool_)
+    if n < 2:
+        return bad
+    # drr[k] is the change across the beat that ends rr[k] and starts rr[k + 1], in units of
+    # its local threshold: AF, irregular everywhere, gets wide thresholds, sinus narrow ones.
+    drr = np.diff(rr)
+    drr /= _threshold(drr)
+    # Each change between its neighbours; a missing neighbour (at an end) never decides.
+    before = np.concatenate([[np.nan], drr[:-1]])
+    after = np.concatenate([drr[1:], [np.nan]])
+    rises = drr > 1.0
+    falls = drr < -1.0
+    # s12: the neighbouring change closest to cancelling this one.
+    s12 = np.where(rises, np.fmax(before, after), np.fmin(before, after))
+    ectopic = (rises & (s12 < -RR_ECTOPIC_SLOPE * drr - RR_ECTOPIC_OFFSET)) | (
+        falls & (s12 > -RR_ECTOPIC_SLOPE * drr + RR_ECTOPIC_OFFSET)
+    )
+    bad[:-1] |= ectopic  # the interval ending at the ectopic beat
+    bad[1:] |= ectopic  # and the one starting there
+
+    # Long and short intervals: into[j] is the change into rr[j], s22[j] the larger (after a
+    # fall) or smaller (after a rise) of the two changes out of rr[j] and out of rr[j + 1].
+    into = np.concatenate([[np.nan], drr])
+    out1 = np.concatenate([drr, [np.nan]])
+    out2 = np.concatenate([drr[1:], [np.nan, np.nan]])
+    s22 = np.where(into >= 0.0, np.fmin(out1, out2), np.fmax(out1, out2))
+    long = (into > 1.0) & (s22 < -1.0)
+    short = (into < -1.0) & (s22 > 1.0)
+    median = _local_median(rr, RR_NEIGHBOURS)
+    deviation = rr - median
+    # Shortened intervals count double: a premature beat shortens less than a missed one lengthens.
+    deviation[deviation < 0.0] *= 2.0
+    limit = _threshold(deviation)
+    far = np.abs(deviation) > RR_LONG_SHORT_LIMIT * limit
+    bad |= long | short | far
+    # An extra detection splits one interval into two whose sum is the usual interval: both go.
+    extra = (short | far) & (deviation < 0.0)
+    extra[:-1] &= np.abs(rr[:-1] + rr[1:] - median[:-1]) < limit[:-1]
+    extra[-1] = False
+    bad[1:] |= extra[:-1]
+    return bad
 
 
 def accepted_rr(rr_ms: npt.ArrayLike) -> npt.NDArray[np.bool_]:
     """Mark the RR intervals that count as normal-to-normal (NN) intervals.
 
-    An interval is accepted when both hold:
+    A beat classification after Lipponen & Tarvainen (2019), the method behind Kubios HRV's
+    automatic correction, with thresholds that scale with the local dispersion of the rhythm,
+    so that it catches an isolated premature beat in a steady sinus rhythm and keeps the
+    irregularity of atrial fibrillation. An interval is rejected when
 
-    1. it lies within physiological bounds, ``RR_MIN_MS <= rr <= RR_MAX_MS``
-       (300 ms to 2000 ms): missed and spurious detections mostly fall outside;
-    2. it differs by at most ``RR_TOLERANCE`` (20 %) from a local reference: the median,
-       over the ``2 * RR_NEIGHBOURS + 1`` (11) positions centred on it, of the mean of each
-       in-bounds interval and the next one (the first or last 11 near the ends; all of them
-       when there are fewer). This is the percentage filter of Malik et al. (1989) and
-       Kamath & Fallen (1995) with a robust reference. A premature beat's short coupling
-       interval and the compensatory pause after it both fail, while gradual changes of
-       heart rate pass. Averaging pairs first keeps the reference at the sinus interval
-       even in sustained bigeminy, where a plain median of alternating short and long
-       intervals would be one of the two and accept half the ectopic intervals.
+    1. it lies outside the physiological bounds ``RR_MIN_MS`` to ``RR_MAX_MS`` (300 ms to
+       2000 ms); the steps below run on the intervals within them, in order;
+    2. it touches an ectopic beat. Let ``dRR`` be the change from one interval to the next,
+       divided by the threshold ``Th1``: ``RR_ALPHA`` (5.2) times the quartile deviation
+       ``(Q3 - Q1) / 2`` of ``|dRR|`` over ``RR_DISPERSION_WINDOW`` (91) changes centred on it
+       (the first or last 91 near the ends; all when fewer), and at least
+       ``RR_THRESHOLD_FLOOR_MS`` (20 ms). A beat is ectopic when the change across it is
+       large and a neighbouring change undoes it: ``dRR > 1`` and
+       ``s12 < -c1 * dRR - c2`` with ``s12`` the larger of the changes before and after
+       (a short interval then a long one: a premature beat and its compensatory pause), or
+       ``dRR < -1`` and ``s12 > -c1 * dRR + c2`` with ``s12`` the smaller (long-short);
+       ``c1`` is ``RR_ECTOPIC_SLOPE`` (0.13), ``c2`` ``RR_ECTOPIC_OFFSET`` (0.17). Both
+       intervals around the beat go;
+    3. it is long or short: the change into it is a rise (fall) beyond the threshold and one
+       of the next two changes a fall (rise) beyond it (``s22``), or its deviation ``mRR``
+       from the median of the ``2 * RR_NEIGHBOURS + 1`` (11) intervals centred on it
+       (shortenings doubled) exceeds ``RR_LONG_SHORT_LIMIT`` (3) times ``Th2``, defined as
+       ``Th1`` but over ``|mRR|``. These are missed beats (an interval near twice the
+       median) and spurious detections; when a short interval and the next one add up to
+       the median within ``Th2``, the detection between them is spurious and the next
+       interval goes too.
+
+    In sinus rhythm ``Th1`` is a few tens of ms and a premature beat's changes of hundreds of
+    ms stand out; in sustained bigeminy every change is large and undone by the next, so no
+    interval touching a premature beat is kept. In atrial fibrillation the changes are large
+    everywhere, ``Th1`` is several hundred ms, and only gross outliers go.
 
     Parameters
     ----------
@@ -85,23 +191,22 @@ def accepted_rr(rr_ms: npt.ArrayLike) -> npt.NDArray[np.bool_]:
 
     Notes
     -----
-    The filter sees only timing: a late-coupled premature beat whose intervals differ by less
-    than 20 % from the reference passes. In atrial fibrillation, whose intervals are
-    irregular by nature, it also drops the most irregular of them (about a third of the
-    intervals on MITDB 201 and 203); pass ``correct_ectopics=False`` to :func:`hrv` to
-    measure the irregularity itself.
+    The classification sees only timing: a late-coupled premature beat whose changes stay
+    within the threshold passes, and so does one among several in a short window, which
+    widen the threshold themselves. Unlike Kubios, rejected intervals are dropped rather
+    than replaced by interpolation; :func:`hrv` takes successive differences only between
+    two accepted intervals.
+
+    References
+    ----------
+    J. A. Lipponen and M. P. Tarvainen, "A robust algorithm for heart rate variability time
+    series artefact correction using novel beat classification", Journal of Medical
+    Engineering & Technology 43(3), 173-181, 2019.
     """
     rr = np.asarray(rr_ms, dtype=np.float64)
     in_bounds = (rr >= RR_MIN_MS) & (rr <= RR_MAX_MS)
-    kept = rr[in_bounds]
-    if kept.size >= 2:
-        pairs = 0.5 * (kept[:-1] + kept[1:])
-        pairs = np.append(pairs, pairs[-1])  # one value per interval
-    else:
-        pairs = kept
-    reference = _local_median(pairs, RR_NEIGHBOURS)
     accepted = in_bounds.copy()
-    accepted[in_bounds] = np.abs(kept - reference) <= RR_TOLERANCE * reference
+    accepted[in_bounds] = ~_artefacts(rr[in_bounds])
     return accepted
 
 

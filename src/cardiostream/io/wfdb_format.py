@@ -9,7 +9,6 @@ from typing import Any
 
 import numpy as np
 import numpy.typing as npt
-import wfdb
 
 from cardiostream.errors import InputError
 from cardiostream.io.checks import check_fs, check_signal, foreign_errors
@@ -87,6 +86,8 @@ def read_wfdb(path: str | Path, *, annotator: str | None = None) -> Record:
         When a file is missing, truncated or disagrees with the header, or when the
         header or annotations cannot be parsed.
     """
+    import wfdb  # pandas comes with it: import only when a WFDB file is read
+
     stem = wfdb_stem(path)
     if stem is None:
         raise InputError(f"{path}: no such WFDB record (expected a .hea header)")
@@ -171,6 +172,8 @@ def _read_single_segment(
     stem: Path, hea: Path, header: Any
 ) -> tuple[npt.NDArray[np.float32], list[str], list[str], list[float]]:
     """Read the digital samples and convert them to float32 physical units (not yet mV)."""
+    import wfdb  # pandas comes with it: import only when a WFDB file is read
+
     n_sig = int(header.n_sig or 0)
     if n_sig <= 0:
         raise InputError(f"{hea}: the header declares no signals")
@@ -223,6 +226,8 @@ def _read_multi_segment(
     stem: Path, hea: Path
 ) -> tuple[npt.NDArray[np.float32], list[str], list[str], list[float]]:
     """Read a multi-segment record; wfdb joins the segments and marks gaps as NaN."""
+    import wfdb  # pandas comes with it: import only when a WFDB file is read
+
     with foreign_errors(hea, "reading the WFDB multi-segment record"):
         rec = wfdb.rdrecord(str(stem), physical=True, m2s=True)
     physical = np.asarray(rec.p_signal, dtype=np.float32)
@@ -280,6 +285,8 @@ def _check_signal_files(folder: Path, hea: Path, header: Any) -> None:
 
 def _read_annotations(stem: Path, annotator: str | None, n_samples: int) -> Annotations:
     """Read beats and rhythm intervals from an annotation file next to the record."""
+    import wfdb  # pandas comes with it: import only when a WFDB file is read
+
     extension = annotator or "atr"
     ann_path = Path(f"{stem}.{extension}")
     if not ann_path.is_file():
