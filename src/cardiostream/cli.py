@@ -240,6 +240,9 @@ def bench_rpeaks(
         Path | None, typer.Option("--json", help="Write the results as JSON.")
     ] = None,
     markdown: Annotated[Path | None, typer.Option(help="Write the summary as Markdown.")] = None,
+    plot: Annotated[
+        Path | None, typer.Option(help="Draw per-record F1 and speed (PNG, SVG, PDF).")
+    ] = None,
     worst: Annotated[int, typer.Option(help="Also list this many worst records.")] = 8,
 ) -> None:
     """Accuracy (±150 ms, gross) and speed of R-peak detectors on the same records."""
@@ -271,6 +274,11 @@ def bench_rpeaks(
         if worst and "cardiostream" in specs:
             console.print(bench.record_table(result, "cardiostream", worst=worst))
         bench.write_outputs(result, json_path=json_out, markdown_path=markdown)
+        if plot is not None:
+            from cardiostream.evaluate.bench_plot import plot_benchmark
+
+            plot_benchmark(result, plot)
+            err_console.print(f"figure written to {plot}", highlight=False)
 
     _guard(body)
 
