@@ -97,20 +97,93 @@ def test_bigeminy_filter_recovers_sinus_only_measures() -> None:
 
 
 @pytest.mark.shared_data
-@pytest.mark.parametrize("record", ["119", "208"])
-def test_filter_lowers_rmssd_on_records_with_ectopy(shared_data: Path, record: str) -> None:
+@pytest.mark.parametrize(
+    ("record", "max_rmssd_ratio", "min_caught"),
+    [
+        ("119", 0.1, 0.99),  # bigeminy and trigeminy: every premature beat caught
+        ("208", 0.8, 0.3),  # ectopy of several kinds mixed: only the clearer ones
+    ],
+)
+def test_filter_lowers_rmssd_on_records_with_ectopy(
+    shared_data: Path, record: str, max_rmssd_ratio: float, min_caught: float
+) -> None:
     peaks, symbols = _beats(str(shared_data / "mitdb" / record))
     raw = hrv(peaks, FS, correct_ectopics=False)
     corrected = hrv(peaks, FS)
-    assert corrected["rmssd_ms"] < 0.5 * raw["rmssd_ms"]
-    # Most intervals next to a ventricular beat are rejected (not all: the filter sees only
-    # timing, and late-coupled PVCs in 208 pass), almost no normal-to-normal one.
+    assert corrected["rmssd_ms"] < max_rmssd_ratio * raw["rmssd_ms"]
     rr = np.diff(peaks) / FS * 1000
     ok = accepted_rr(rr)
     touches_v = (symbols[:-1] == "V") | (symbols[1:] == "V")
     normal = (symbols[:-1] == "N") & (symbols[1:] == "N")
-    assert np.mean(~ok[touches_v]) > 0.5
-    assert np.mean(~ok[normal]) < 0.02
+    assert np.mean(~ok[touches_v]) > min_caught
+    assert np.mean(~ok[normal]) < 0.005
+
+
+@pytest.mark.parametrize("name", ["mitdb-201-af", "mitdb-203-af"])
+def test_atrial_fibrillation_keeps_its_irregularity(name: str) -> None:
+    # The percentage filter this replaced dropped 33 of 88 intervals of 201 (RMSSD 205 -> 95 ms).
+    peaks, _ = _sample_beats(name)
+    raw = hrv(peaks, FS, correct_ectopics=False)
+    corrected = hrv(peaks, FS)
+    assert corrected["n_rejected"] <= 0.1 * (peaks.size - 1)
+    assert corrected["rmssd_ms"] == pytest.approx(raw["rmssd_ms"], rel=0.15)
+    assert corrected["pnn50"] > 0.7
+
+
+def _afib_episodes(record: str) -> list[tuple[int, int]]:
+    """Sample ranges ``[start, end)`` of the episodes that ``record``'s rhythm labels call AFIB."""
+    ann = wfdb.rdann(record, "atr")
+    changes = [
+        (int(sample), note.strip("\x00 "))
+        for sample, symbol, note in zip(ann.sample, ann.symbol, ann.aux_note, strict=True)
+        if symbol == "+"
+    ]
+    ends = [sample for sample, _ in changes[1:]] + [int(ann.sample[-1]) + 1]
+    return [
+        (start, end) for (start, label), end in zip(changes, ends, strict=True) if label == "(AFIB"
+    ]
+
+
+@pytest.mark.slow
+@pytest.mark.shared_data
+def test_atrial_fibrillation_episodes_of_mitdb(shared_data: Path) -> None:
+    # Per record, over whole episodes: 201 3.3 %, 202 6.8, 203 4.8, 210 8.7, 219 7.5, 221 2.9,
+    # 222 13.2 (short episodes); part of it next to ventricular beats, which count as ectopic.
+    # In the 10 s windows of the live engine, with fewer values to measure the dispersion on,
+    # about 10.5 % go (the percentage filter this replaced: 37 %).
+    total = rejected = windowed = windowed_rejected = 0
+    width = int(10 * FS)
+    for record in ["201", "202", "203", "210", "219", "221", "222"]:
+        path = str(shared_data / "mitdb" / record)
+        peaks, _ = _beats(path)
+        n = bad = 0
+        for start, end in _afib_episodes(path):
+            rr = np.diff(peaks[(peaks >= start) & (peaks < end)]) / FS * 1000
+            n += rr.size
+            bad += int(np.count_nonzero(~accepted_rr(rr)))
+            for t in range(start, end - width + 1, width):
+                rr = np.diff(peaks[(peaks >= t) & (peaks < t + width)]) / FS * 1000
+                windowed += rr.size
+                windowed_rejected += int(np.count_nonzero(~accepted_rr(rr)))
+        assert n > 150, record
+        assert bad <= 0.15 * n, record
+        total += n
+        rejected += bad
+    assert rejected <= 0.07 * total
+    assert windowed_rejected <= 0.13 * windowed
+
+
+def test_trigeminy_rejects_every_interval_touching_a_premature_beat() -> None:
+    # N N V repeated over a sinus rhythm with a slow variation: the recurring intervals keep
+    # the threshold at the sinus level, and the interval before each coupling interval stays.
+    # Each premature beat comes 35 % early and takes the place of a sinus beat, whose
+    # successor keeps its time (a full compensatory pause).
+    peaks = _sinus(61, 800.0, 1000.0, wobble_ms=20.0)
+    premature = np.arange(peaks.size) % 3 == 2
+    peaks[premature] -= 0.35 * (peaks[premature] - peaks[np.flatnonzero(premature) - 1])
+    rr = np.diff(peaks)
+    touches = premature[:-1] | premature[1:]
+    np.testing.assert_array_equal(accepted_rr(rr), ~touches)
 
 
 def test_sustained_bigeminy_leaves_no_nn_interval_but_a_heart_rate() -> None:
@@ -169,9 +242,21 @@ def test_single_pvc_barely_changes_rmssd_with_correction() -> None:
 
 
 def test_missed_beat_and_spurious_detection_are_rejected() -> None:
+    # 1620: a missed beat; 100 and 2500 out of bounds; 700, the rest of the interval that the
+    # spurious detection split, is early against a rhythm this regular.
     rr = np.array([800, 810, 1620, 805, 795, 100, 700, 800, 790, 2500, 800], dtype=float)
     ok = accepted_rr(rr)
-    assert ok.tolist() == [True, True, False, True, True, False, True, True, True, False, True]
+    assert ok.tolist() == [True, True, False, True, True, False, False, True, True, False, True]
+
+
+def test_extra_detection_rejects_both_halves() -> None:
+    rr = np.array([800, 810, 790, 805, 300, 500, 795, 800, 810, 790, 800], dtype=float)
+    assert np.flatnonzero(~accepted_rr(rr)).tolist() == [4, 5]
+
+
+def test_missed_beat_at_the_end_of_a_window_is_rejected() -> None:
+    rr = np.array([800, 810, 790, 805, 795, 800, 1610], dtype=float)
+    assert np.flatnonzero(~accepted_rr(rr)).tolist() == [6]
 
 
 def test_no_difference_across_a_rejected_interval() -> None:
