@@ -53,19 +53,20 @@ P_DECAY_PER_S = 4  # threshold decay per second once no QRS has been seen for a 
 P_SB_MIN_RR = 5  # a search-back beat lies at least this share of the mean RR after the last QRS
 P_SB_SLOPE = 6  # and is at least this steep relative to the last QRS
 P_POWER = 7  # the integrator sums |derivative| ** power
-P_REPLACE_SLOPE = 8  # a QRS this much steeper than the last, unreported one may replace it:
-P_REPLACE_WEAK = 9  # within Q_REPLACE, if the last was less steep than this share of the median
-P_MERGE_WEAK = 10  # later, if the last was less steep than this share of the median,
-P_MERGE_RR = 11  # the RR interval without it is below this many mean RR intervals
-P_MERGE_SPREAD = 12  # and the recent RR intervals lie within this ratio of each other
-N_PF = 13
+P_REPLACE_SLOPE = 8  # a QRS this much steeper than the last, unreported one
+P_REPLACE_STEEP = 9  # or this steep relative to the median QRS may replace it:
+P_REPLACE_WEAK = 10  # within Q_REPLACE, if the last was less steep than this share of the median
+P_MERGE_WEAK = 11  # later, if the last was less steep than this share of the median,
+P_MERGE_RR = 12  # the RR interval without it is below this many mean RR intervals
+P_MERGE_SPREAD = 13  # and the recent RR intervals lie within this ratio of each other
+N_PF = 14
 
 # Integer parameters (``pi``).
 Q_DIFF = 0  # derivative lag
 Q_MWI = 1  # moving-window width
 Q_FALL = 2  # an MWI maximum not exceeded for this long is a peak
 Q_BLANK = 3  # pre-blanking: a peak must stay the largest for this long
-Q_TWAVE = 4  # T-wave discrimination window after a QRS
+Q_TWAVE = 4  # T-wave discrimination window after a QRS, at an RR interval of one second
 Q_REFRACT = 5  # no two QRS closer than this
 Q_DELAY = 6  # fixed output delay: a peak at r is reported once sample r + delay is in
 Q_LEARN = 7  # learning period at the start of the stream
@@ -76,7 +77,9 @@ Q_STALL = 11  # without a QRS for this long, the threshold starts to decay
 Q_RR_DEFAULT = 12  # mean RR assumed before any RR interval is known
 Q_FS = 13
 Q_REPLACE = 14  # a QRS this soon after a weak one may replace it whatever the rhythm
-N_PI = 15
+Q_TWAVE_MIN = 15  # bounds of the T-wave window at fast and slow rates
+Q_TWAVE_MAX = 16
+N_PI = 17
 
 # Rounding noise of the filters on a constant signal is ~1e-16 of its level: anything below
 # this share of the signal's level is no peak, whatever the signal's scale.
@@ -140,6 +143,19 @@ def _push(
 @nb.njit(cache=True)
 def _mean_rr(fv: npt.NDArray[np.float64], default: int) -> float:
     return fv[F_RR] if fv[F_RR] > 0.0 else float(default)
+
+
+@nb.njit(cache=True)
+def _twave_window(fv: npt.NDArray[np.float64], pi: npt.NDArray[np.int64]) -> float:
+    """The T-wave window after a QRS, in samples.
+
+    The T wave ends with the QT interval, which shortens with the RR interval roughly as its
+    square root (Bazett): a fixed window would miss early beats at fast rates and take late T
+    waves for beats at slow ones.
+    """
+    rr_s = _mean_rr(fv, pi[Q_RR_DEFAULT]) / pi[Q_FS]
+    window = pi[Q_TWAVE] * np.sqrt(rr_s)
+    return float(min(max(window, pi[Q_TWAVE_MIN]), pi[Q_TWAVE_MAX]))
 
 
 @nb.njit(cache=True)
@@ -217,13 +233,15 @@ def _replaces_last(
     """Whether a QRS-sized candidate shows that the last QRS, still unreported, was not one.
 
     A tall P wave or a burst of noise passes the threshold but is much less steep than the
-    QRS complexes around it. When a much steeper candidate follows shortly after it (where a
-    QRS follows a P wave), or where dropping it leaves the RR interval of a regular rhythm,
-    the steeper one is the beat. Premature beats of any shape still stand: they shorten the
-    interval, and they are not much less steep than the median QRS.
+    QRS complexes around it. When a much steeper candidate, or one as steep as a typical QRS,
+    follows shortly after it (where a QRS follows a P wave), or where dropping it leaves the
+    RR interval of a regular rhythm, the steeper one is the beat. Premature beats of any shape
+    still stand: they shorten the interval, and they are not much less steep than the median
+    QRS.
     """
     last_slope = fv[F_LAST_SLOPE]
-    if iv[I_QHEAD] == iv[I_QTAIL] or slope <= pf[P_REPLACE_SLOPE] * last_slope:
+    steeper = slope > pf[P_REPLACE_SLOPE] * last_slope or slope > pf[P_REPLACE_STEEP] * fv[F_QSLOPE]
+    if iv[I_QHEAD] == iv[I_QTAIL] or not steeper:
         return False
     since = r - iv[I_LAST_R]
     if since < pi[Q_REPLACE] and last_slope < pf[P_REPLACE_WEAK] * fv[F_QSLOPE]:
@@ -282,11 +300,14 @@ def _classify(
         _replace_last(r, h, slope, fv, iv, bufs, queue)
         return
     if since >= pi[Q_REFRACT] and above:
-        is_qrs = not (since < pi[Q_TWAVE] and slope < pf[P_T_SLOPE] * fv[F_LAST_SLOPE])
+        twave = since < _twave_window(fv, pi)
+        is_qrs = not (twave and slope < pf[P_T_SLOPE] * fv[F_LAST_SLOPE])
     if is_qrs:
         _accept(r, h, slope, fv, iv, bufs, queue, pi)
         return
     fv[F_NL] = _push(bufs, B_NOISE, iv, h)
+    # Search-back looks only beyond the T-wave window at a one-second RR, whatever the rate:
+    # at fast rates the T waves of wide beats still reach that far.
     if since >= pi[Q_TWAVE]:
         k = iv[I_NCAND]
         if k == cand.shape[0]:

@@ -3,22 +3,24 @@
 The method follows Hamilton and Tompkins' adaptive-threshold detector (the design behind
 EP Limited's open-source OSEA): a Butterworth bandpass, the absolute derivative, a moving-window
 integrator, peaks that must stay the largest for a blanking time, thresholds between the median
-QRS and noise levels, T-wave rejection by slope, and a search-back for missed beats after a long
-RR interval. Every parameter is in seconds, every level is relative, so the result does not depend
+QRS and noise levels, T-wave rejection by slope (within a window that scales with the square root
+of the RR interval, as the QT interval does), and a search-back for missed beats after a long
+RR interval. Every time is in seconds, every level is relative, so the result does not depend
 on the sampling rate or the amplitude or polarity of the signal.
 
 One rule is added to that design, made possible by the output delay: an accepted QRS that is
-still unreported is replaced by a much steeper one that follows it, if it was itself much less
-steep than the median QRS and either the new one comes within ``replace_s`` (a tall P wave
-before its QRS) or, in a regular rhythm, dropping it leaves a normal RR interval (noise between
-two beats).
+still unreported is replaced by a steeper one that follows it (much steeper, or as steep as a
+typical QRS), if it was itself clearly less steep than the median QRS and either the new one
+comes within ``replace_s`` (a tall P wave before its QRS) or, in a regular rhythm, dropping it
+leaves a normal RR interval (noise between two beats).
 
 Causality and delay
 -------------------
 The detector sees each sample once, in order. A beat whose R peak is at sample ``r`` is decided
 using samples up to ``r + delay`` at most, and :meth:`RPeakDetector.push` reports it as soon as
 sample ``r + delay`` has been pushed: ``delay`` (``delay_s``, 1.0 s by default) is the fixed,
-documented latency of the detector. Search-back can only recover beats younger than that delay.
+documented latency of the detector. Search-back can only recover, and the replacement rule can
+only move, beats younger than that delay.
 :func:`detect_rpeaks` runs the same detector over the whole signal and flushes it, so chunked
 and whole-signal results are identical by construction.
 
@@ -58,7 +60,9 @@ class DetectorParams:
     mwi_s: float = 0.12
     fall_s: float = 0.095
     blank_s: float = 0.2
-    twave_s: float = 0.36
+    twave_s: float = 0.4
+    twave_min_s: float = 0.28
+    twave_max_s: float = 0.5
     refractory_s: float = 0.2
     learn_s: float = 1.0
     search_s: float = 0.15
@@ -74,11 +78,12 @@ class DetectorParams:
     searchback_slope: float = 0.5
     power: float = 1.0
     # Replacing a weak QRS by a steeper successor (see the module notes): the successor is at
-    # least ``replace_slope`` times as steep; within ``replace_s`` the replaced one is less steep
-    # than ``replace_weak`` times the median QRS, later less than ``merge_weak`` times, the RR
-    # interval without it is below ``merge_rr`` mean RR intervals and the last RR intervals lie
-    # within a ratio of ``merge_spread``.
+    # least ``replace_slope`` times as steep or ``replace_steep`` times the median QRS slope;
+    # within ``replace_s`` the replaced one is less steep than ``replace_weak`` times the median,
+    # later less than ``merge_weak`` times, the RR interval without it is below ``merge_rr`` mean
+    # RR intervals and the last RR intervals lie within a ratio of ``merge_spread``.
     replace_slope: float = 1.5
+    replace_steep: float = 0.8
     replace_weak: float = 0.7
     replace_s: float = 0.27
     merge_weak: float = 0.8
@@ -146,6 +151,8 @@ class RPeakDetector:
         self._pi[k.Q_FALL] = samples(p.fall_s)
         self._pi[k.Q_BLANK] = samples(p.blank_s)
         self._pi[k.Q_TWAVE] = samples(p.twave_s)
+        self._pi[k.Q_TWAVE_MIN] = samples(p.twave_min_s)
+        self._pi[k.Q_TWAVE_MAX] = samples(p.twave_max_s)
         self._pi[k.Q_REFRACT] = samples(p.refractory_s)
         self._pi[k.Q_DELAY] = samples(self.delay_s)
         self._pi[k.Q_LEARN] = samples(p.learn_s)
@@ -166,6 +173,7 @@ class RPeakDetector:
         self._pf[k.P_SB_SLOPE] = p.searchback_slope
         self._pf[k.P_POWER] = p.power
         self._pf[k.P_REPLACE_SLOPE] = p.replace_slope
+        self._pf[k.P_REPLACE_STEEP] = p.replace_steep
         self._pf[k.P_REPLACE_WEAK] = p.replace_weak
         self._pf[k.P_MERGE_WEAK] = p.merge_weak
         self._pf[k.P_MERGE_RR] = p.merge_rr
@@ -295,7 +303,8 @@ def detect_rpeaks(
         Sampling rate in Hz.
     delay_s : float
         The detector's fixed delay (see the module notes); it changes which late search-back
-        beats can still be recovered, nothing else.
+        beats can still be recovered and which accepted beats can still be replaced, nothing
+        else.
     params : DetectorParams, optional
         Tuning.
 
