@@ -50,16 +50,14 @@ P_SB_COEF = 1  # search-back threshold, as a fraction of the detection threshold
 P_SB_RR = 2  # search-back after this many mean RR intervals without a QRS
 P_T_SLOPE = 3  # a candidate this close after a QRS is a T wave if its slope is below this share
 P_DECAY_PER_S = 4  # threshold decay per second once no QRS has been seen for a while
-P_SB_MIN_RR = 5  # a search-back beat lies at least this share of the mean RR after the last QRS
-P_SB_SLOPE = 6  # and is at least this steep relative to the last QRS
-P_POWER = 7  # the integrator sums |derivative| ** power
-P_REPLACE_SLOPE = 8  # a QRS this much steeper than the last, unreported one
-P_REPLACE_STEEP = 9  # or this steep relative to the median QRS may replace it:
-P_REPLACE_WEAK = 10  # within Q_REPLACE, if the last was less steep than this share of the median
-P_MERGE_WEAK = 11  # later, if the last was less steep than this share of the median,
-P_MERGE_RR = 12  # the RR interval without it is below this many mean RR intervals
-P_MERGE_SPREAD = 13  # and the recent RR intervals lie within this ratio of each other
-N_PF = 14
+P_SB_SLOPE = 5  # a search-back beat is at least this steep relative to the last QRS
+P_REPLACE_SLOPE = 6  # a QRS this much steeper than the last, unreported one
+P_REPLACE_STEEP = 7  # or this steep relative to the median QRS may replace it:
+P_REPLACE_WEAK = 8  # within Q_REPLACE, if the last was less steep than this share of the median
+P_MERGE_WEAK = 9  # later, if the last was less steep than this share of the median,
+P_MERGE_RR = 10  # the RR interval without it is below this many mean RR intervals
+P_MERGE_SPREAD = 11  # and the recent RR intervals lie within this ratio of each other
+N_PF = 12
 
 # Integer parameters (``pi``).
 Q_DIFF = 0  # derivative lag
@@ -334,13 +332,11 @@ def _search_back(
     best = -1
     best_h = limit
     oldest = n - pi[Q_DELAY]  # a peak older than the output delay can no longer be reported
-    earliest = iv[I_LAST_R] + pf[P_SB_MIN_RR] * _mean_rr(fv, pi[Q_RR_DEFAULT])
     min_slope = pf[P_SB_SLOPE] * fv[F_LAST_SLOPE] * _decay(n, iv, pf, pi)
     for k in range(iv[I_NCAND]):
         if (
             cand[k, CAND_H] > best_h
             and cand[k, CAND_T] > oldest
-            and cand[k, CAND_T] >= earliest
             and cand[k, CAND_SLOPE] >= min_slope
         ):
             best = k
@@ -476,7 +472,6 @@ def process(
     n_sections = sos.shape[0]
     mask = ring.size - 1
     width = mring.size
-    power = pf[P_POWER]
     n_out = 0
     for i in range(x.size):
         n = iv[I_N]
@@ -506,8 +501,6 @@ def process(
             v = y
         ring[n & mask] = v
         a = abs(v - ring[(n - pi[Q_DIFF]) & mask]) if valid else 0.0
-        if power == 2.0:
-            a = a * a
         slot = iv[I_SLOT]
         fv[F_MWI_SUM] += a - mring[slot]
         mring[slot] = a

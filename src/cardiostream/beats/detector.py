@@ -32,6 +32,7 @@ the integrator, and no peak is taken inside them or for 0.3 s after them.
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from typing import Any
 
@@ -74,9 +75,7 @@ class DetectorParams:
     searchback_rr: float = 1.5
     twave_slope: float = 0.5
     decay_per_s: float = 0.5
-    searchback_min_rr: float = 0.0
     searchback_slope: float = 0.5
-    power: float = 1.0
     # Replacing a weak QRS by a steeper successor (see the module notes): the successor is at
     # least ``replace_slope`` times as steep or ``replace_steep`` times the median QRS slope;
     # within ``replace_s`` the replaced one is less steep than ``replace_weak`` times the median,
@@ -132,15 +131,8 @@ class RPeakDetector:
         if delay_s < p.learn_s:
             raise InputError(f"delay_s: must be at least the learning time {p.learn_s} s")
         self.delay_s = float(delay_s)
-        nyq = 0.5 * self.fs
-        lo, hi = p.band_hz
-        hi = min(hi, 0.45 * self.fs)
-        self._sos = np.ascontiguousarray(
-            butter(p.filter_order, [lo / nyq, hi / nyq], btype="band", output="sos"), np.float64
-        )
-        self._zi_unit = np.ascontiguousarray(sosfilt_zi(self._sos), np.float64)
-        centre = np.sqrt(lo * hi)
-        gd = _sos_group_delay(self._sos, centre, self.fs)
+        sos, zi_unit, gd = _design(self.fs, p.band_hz, p.filter_order)
+        self._sos, self._zi_unit = sos.copy(), zi_unit.copy()
 
         def samples(seconds: float) -> int:
             return max(1, round(seconds * self.fs))
@@ -169,9 +161,7 @@ class RPeakDetector:
         self._pf[k.P_SB_RR] = p.searchback_rr
         self._pf[k.P_T_SLOPE] = p.twave_slope
         self._pf[k.P_DECAY_PER_S] = p.decay_per_s
-        self._pf[k.P_SB_MIN_RR] = p.searchback_min_rr
         self._pf[k.P_SB_SLOPE] = p.searchback_slope
-        self._pf[k.P_POWER] = p.power
         self._pf[k.P_REPLACE_SLOPE] = p.replace_slope
         self._pf[k.P_REPLACE_STEEP] = p.replace_steep
         self._pf[k.P_REPLACE_WEAK] = p.replace_weak
@@ -276,6 +266,24 @@ class RPeakDetector:
                     f"state: field {name!r} has shape {value.shape}, expected {current.shape}"
                 )
             setattr(self, f"_{name}", np.ascontiguousarray(value))
+
+
+@functools.lru_cache(maxsize=32)
+def _design(
+    fs: float, band_hz: tuple[float, float], order: int
+) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64], float]:
+    """The band-pass, its unit steady state and its group delay in samples.
+
+    Cached: designing costs about a millisecond, as much as detecting 2 min of ECG.
+    """
+    lo, hi = band_hz
+    hi = min(hi, 0.45 * fs)
+    nyq = 0.5 * fs
+    sos = np.ascontiguousarray(
+        butter(order, [lo / nyq, hi / nyq], btype="band", output="sos"), np.float64
+    )
+    zi_unit = np.ascontiguousarray(sosfilt_zi(sos), np.float64)
+    return sos, zi_unit, _sos_group_delay(sos, float(np.sqrt(lo * hi)), fs)
 
 
 def _sos_group_delay(sos: npt.NDArray[np.float64], freq: float, fs: float) -> float:
