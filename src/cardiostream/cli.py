@@ -28,8 +28,9 @@ app = typer.Typer(
 bench_app = typer.Typer(help="Benchmarks that print a table, peers measured in the same run.")
 app.add_typer(bench_app, name="bench")
 
-console = Console()
-err_console = Console(stderr=True)
+# Tables stay whole when the output goes to a file or a pipe (rich assumes 80 columns there).
+console = Console(width=None if sys.stdout.isatty() else 120)
+err_console = Console(stderr=True, width=None if sys.stderr.isatty() else 120)
 
 T = TypeVar("T")
 

@@ -613,8 +613,10 @@ def _speed(x: float) -> str:
 
 def _summary_rows(result: BenchResult) -> list[list[str]]:
     rows = []
+    first_time = next(iter(result.detectors.values())).total_time_s if result.detectors else 0.0
     for name, res in result.detectors.items():
         g = res.gross
+        ratio = res.total_time_s / first_time if first_time > 0 else math.nan
         rows.append(
             [
                 name,
@@ -626,6 +628,7 @@ def _summary_rows(result: BenchResult) -> list[list[str]]:
                 str(g.fn),
                 f"{res.total_time_s:.3f}",
                 _speed(result.x_real_time(name)),
+                "n/a" if math.isnan(ratio) else f"{ratio:,.2f}",
                 "n/a" if math.isnan(res.first_call_s) else f"{res.first_call_s:.3f}",
             ]
         )
@@ -642,6 +645,7 @@ _SUMMARY_HEADER = [
     "FN",
     "time s",
     "× real time",
+    "time ratio",
     "1st call s",
 ]
 
@@ -671,12 +675,13 @@ def summary_table(result: BenchResult) -> Table:
         title="R-peak detection", caption=_caption(result), box=box.SIMPLE_HEAD, pad_edge=False
     )
     keep = [i for i, col in enumerate(_SUMMARY_HEADER) if col != "TP"]
-    short = {"× real time": "× RT", "1st call s": "1st s"}
+    short = {"× real time": "× RT", "time ratio": "ratio", "1st call s": "1st s"}
     for i in keep:
         col = _SUMMARY_HEADER[i]
         table.add_column(short.get(col, col), justify="left" if i == 0 else "right", no_wrap=True)
     table.caption = (
         f"{table.caption}\n× RT: times real time (signal duration / detection time); "
+        "ratio: detection time over the first row's; "
         "1st s: untimed first call, with compilation"
     )
     for row in _summary_rows(result):
@@ -731,7 +736,7 @@ def markdown_table(result: BenchResult) -> str:
         "| --- | " + " | ".join(["---:"] * (len(_SUMMARY_HEADER) - 1)) + " |",
     ]
     lines += ["| " + " | ".join(row) + " |" for row in _summary_rows(result)]
-    lines += ["", _caption(result) + "."]
+    lines += ["", _caption(result) + "; time ratio: detection time over the first row's."]
     lines += [f"{name} skipped: {why}." for name, why in result.skipped.items()]
     return "\n".join(lines) + "\n"
 
