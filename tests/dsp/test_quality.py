@@ -94,6 +94,13 @@ def test_given_rpeaks_decide_no_beats() -> None:
     assert q.metrics["beat_rate_bpm"] == pytest.approx(6.0)
 
 
+def test_beats_found_in_noise_do_not_make_it_usable() -> None:
+    noise = np.random.default_rng(5).standard_normal(int(10 * FS))
+    regular = np.arange(int(0.5 * FS), noise.size, int(0.8 * FS))
+    q = check(window_quality(noise, FS, rpeaks=regular))
+    assert not q.usable and "no_beats" in q.reasons
+
+
 def test_score_falls_as_noise_grows() -> None:
     rng = np.random.default_rng(3)
     x = ecg()

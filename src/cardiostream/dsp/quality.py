@@ -16,18 +16,18 @@ clipping              ``clip_fraction``: share of samples in runs of 10 ms (and 
 high_frequency_noise  ``hf_ratio``: power 40-100 Hz over power 5-15 Hz (the QRS       > 0.5
                       band); NaN, never flagged, when fs < 90 Hz
 baseline_wander       ``bw_ratio``: power below 0.5 Hz over power below 40 Hz         > 0.85
-no_beats              ``beat_rate_bpm`` below 12 (fewer than 2 beats in 10 s); or,    see left
-                      without given R peaks, ``qrs_snr`` below 4: QRS complexes do
-                      not stand out from the background
+no_beats              ``beat_rate_bpm`` below 12 (fewer than 2 beats in 10 s), or     see left
+                      ``qrs_snr`` below 4: QRS complexes do not stand out from the
+                      background (with given R peaks too: they are then noise)
 too_short             ``duration_s`` below 3 s (nothing else is computed)             < 3 s
 ====================  ==============================================================  =======
 
 The kurtosis of the 0.5-40 Hz band-passed signal (``kurtosis``, the kSQI: > 5 for ECG, 3 for
-Gaussian noise) lowers the score without naming a reason, as does ``qrs_snr`` when R peaks are
-given. Without ``rpeaks`` beats are counted by a small QRS-energy detector (8-20 Hz zero-phase
-band-pass, 100 ms mean of the magnitude, peaks at least 250 ms apart and above 30 % of the 99th
-percentile); ``qrs_snr`` is the median height of those peaks over the median energy. This is
-an evidence count, not an R-peak detector: use :mod:`cardiostream.beats` for beat positions.
+Gaussian noise) lowers the score without naming a reason. Beats are counted from ``rpeaks``
+when given, else by a small QRS-energy detector (8-20 Hz zero-phase band-pass, 100 ms mean of
+the magnitude, peaks at least 250 ms apart and above 30 % of the 99th percentile), which also
+gives ``qrs_snr``: the median height of its peaks over the median energy. This is an evidence
+count, not an R-peak detector: use :mod:`cardiostream.beats` for beat positions.
 
 Sub-scores fall linearly from 1 at a "good" value through 0.5 at the threshold to 0, and the
 ``score`` is their product (1 = clean). A window is ``usable`` when no reason is flagged.
@@ -337,12 +337,10 @@ def window_quality(
         beat_rate_bpm=rate,
     )
 
-    return judge(metrics, cfg, given_rpeaks=rpeaks is not None)
+    return judge(metrics, cfg)
 
 
-def judge(
-    metrics: dict[str, float], config: QualityConfig | None = None, given_rpeaks: bool = False
-) -> SignalQuality:
+def judge(metrics: dict[str, float], config: QualityConfig | None = None) -> SignalQuality:
     """Turn the metrics of one window into sub-scores, reasons and a verdict.
 
     Parameters
@@ -351,8 +349,6 @@ def judge(
         As computed by :func:`window_quality` (all keys present).
     config : QualityConfig, optional
         Thresholds.
-    given_rpeaks : bool
-        Whether the beat count came from given R peaks; ``qrs_snr`` then only lowers the score.
     """
     cfg = config or DEFAULT_CONFIG
     m = metrics
@@ -374,8 +370,9 @@ def judge(
         "clipping": m["clip_fraction"] > cfg.clip_max,
         "high_frequency_noise": m["hf_ratio"] > cfg.hf_max,
         "baseline_wander": m["bw_ratio"] > cfg.bw_max,
-        "no_beats": m["beat_rate_bpm"] < cfg.rate_min_bpm
-        or (not given_rpeaks and m["qrs_snr"] < cfg.qrs_snr_min),
+        # Detected "beats" in a window whose QRS complexes do not stand out from the
+        # background are noise taken for beats: the energy test applies with given peaks too.
+        "no_beats": m["beat_rate_bpm"] < cfg.rate_min_bpm or m["qrs_snr"] < cfg.qrs_snr_min,
     }
     reasons: list[str] = [r for r in REASONS if flags.get(r, False)]
     return SignalQuality(not reasons, float(np.prod(subs)), reasons, dict(metrics))
