@@ -14,7 +14,7 @@ $(STAMP): pyproject.toml
 	touch $(STAMP)
 
 demo: $(STAMP)
-	$(BIN)/cardiostream report --sample mitdb-201-af --plot docs/figures/demo.png
+	$(BIN)/cardiostream report --sample mitdb-201-af --plot out/demo.png
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests
