@@ -7,10 +7,13 @@ STAMP := $(VENV)/.installed
 
 .PHONY: demo test lint typecheck bench clean
 
+# torch goes in through pip, which finds the local CPU wheel of 2.13.0 (pip's configuration
+# points at it); uv then sees the pin satisfied and installs the rest in seconds.
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip uv
-	$(BIN)/uv pip install -q --python $(BIN)/python -e ".[dev]"
+	$(BIN)/python -m pip install -q "torch==2.13.0"
+	$(BIN)/uv pip install -q --python $(BIN)/python -e ".[dev,train]"
 	touch $(STAMP)
 
 demo: $(STAMP)
