@@ -1,0 +1,5 @@
+"""Rhythm: the causal CNN, its data, training, calibration and export.
+
+The network and its training need torch (the ``train`` extra); nothing here imports it at
+package import time.
+"""
