@@ -209,6 +209,81 @@ def samples() -> None:
     _guard(body)
 
 
+@app.command()
+def train(
+    data: Annotated[Path, typer.Option(help="The CinC 2017 folder (REFERENCE.csv and records).")],
+    out: Annotated[
+        Path, typer.Option(help="Where the model, its ONNX graph and figures go.")
+    ] = Path("out/rhythm"),
+    noise: Annotated[
+        Path | None,
+        typer.Option(help="NSTDB folder for noise augmentation (default: beside data)."),
+    ] = None,
+    cache: Annotated[Path, typer.Option(help="Cache of the preprocessed records.")] = Path(
+        "out/cache"
+    ),
+    seed: Annotated[int, typer.Option(help="Seed of folds, initialisation and augmentation.")] = 0,
+    folds: Annotated[int, typer.Option(help="Cross-validation folds.")] = 5,
+    epochs: Annotated[int, typer.Option(help="Epochs per training run.")] = 20,
+    limit: Annotated[int | None, typer.Option(help="Use only the first N records.")] = None,
+    final: Annotated[bool, typer.Option(help="Train the final model on every record.")] = True,
+) -> None:
+    """Cross-validate the rhythm network on CinC 2017, calibrate it, train the final model."""
+
+    def body() -> None:
+        try:
+            from cardiostream.rhythm.cv import run_training
+            from cardiostream.rhythm.train import TrainConfig
+        except ImportError as exc:
+            raise InputError(
+                f"training needs the train extra (torch): pip install 'cardiostream[train]' ({exc})"
+            ) from None
+        from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+        from cardiostream.rhythm.datasets import cached_cinc, load_noise
+
+        if not (data / "REFERENCE.csv").is_file():
+            raise InputError(f"{data}: no REFERENCE.csv, not a CinC 2017 folder")
+        noise_dir = noise if noise is not None else data.parent / "nstdb"
+        dataset = cached_cinc(data, cache, limit=limit, progress=True)
+        noise_records = load_noise(noise_dir) if noise_dir.is_dir() else None
+        cfg = TrainConfig(epochs=epochs, seed=seed)
+        columns = (
+            TextColumn("{task.description}"),
+            BarColumn(),
+            TextColumn("epoch {task.completed}/{task.total} loss {task.fields[loss]:.3f}"),
+            TimeElapsedColumn(),
+        )
+        with Progress(*columns, console=err_console) as bar:
+            tasks: dict[str, Any] = {}
+
+            def step(stage: str, epoch: int, total: int, loss: float) -> None:
+                if stage not in tasks:
+                    tasks[stage] = bar.add_task(stage, total=total, loss=float("nan"))
+                bar.update(tasks[stage], completed=epoch, loss=loss)
+
+            summary = run_training(
+                dataset, out, cfg, k=folds, noise=noise_records, progress=step, final=final
+            )
+        f1 = summary["f1_mean"]
+        sd = summary["f1_sd"]
+        console.print(
+            f"CV ({folds} folds): CinC score {summary['cinc_mean']:.3f} "
+            f"± {summary['cinc_sd']:.3f}; "
+            + ", ".join(
+                f"F1 {c} {m:.3f} ± {s:.3f}"
+                for c, m, s in zip(summary["classes"], f1, sd, strict=True)
+            )
+        )
+        console.print(
+            f"temperature {summary['temperature']:.2f}: ECE {summary['ece_before']:.3f} -> "
+            f"{summary['ece_after']:.3f}; written to {out}",
+            highlight=False,
+        )
+
+    _guard(body)
+
+
 def _single_thread() -> None:
     # Benchmarks compare one core against one core.
     for var in ("NUMBA_NUM_THREADS", "OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):

@@ -22,7 +22,7 @@ def test_onnx_matches_torch(tmp_path: Path) -> None:
     path = export_onnx(model, tmp_path / "rhythm.onnx")
     session = ort.InferenceSession(str(path), providers=["CPUExecutionProvider"])
     for batch, seconds in ((1, 10), (3, 47)):
-        x = np.random.default_rng(seconds).standard_normal((batch, 1, seconds * FRAME))
+        x = np.random.default_rng(seconds).standard_normal((batch, 2, seconds * FRAME))
         x = x.astype(np.float32)
         (onnx_out,) = session.run(None, {"ecg": x})
         with torch.no_grad():

@@ -18,7 +18,7 @@ def export_onnx(model: RhythmNet, path: str | Path) -> Path:
     out = Path(path)
     out.parent.mkdir(parents=True, exist_ok=True)
     model = model.eval()
-    example = torch.zeros(1, 1, 12 * FRAME)
+    example = torch.zeros(1, model.config.inputs, 12 * FRAME)
     frames = torch.export.Dim("frames", min=1, max=100_000)
     batch = torch.export.Dim("batch", min=1, max=4096)
     torch.onnx.export(

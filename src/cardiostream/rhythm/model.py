@@ -20,7 +20,8 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-CLASSES = ("normal", "af", "other", "noise")
+from cardiostream.rhythm.datasets import CLASSES
+
 FRAME = 250  # samples per output frame at the model's rate: one verdict per second
 NORM_WINDOW = 500  # samples of the causal RMS normalisation (2 s)
 NORM_EPS = 0.01  # mV: a flat line stays (near) zero instead of being blown up
@@ -30,6 +31,7 @@ NORM_EPS = 0.01  # mV: a flat line stays (near) zero instead of being blown up
 class NetConfig:
     """Widths and kernel sizes. ``(kernel, stride)`` per layer; the strides multiply to 250."""
 
+    inputs: int = 2  # the ECG, and the RR channel of rhythm.features
     widths: tuple[int, ...] = (16, 24, 32, 48, 48, 48)
     layers: tuple[tuple[int, int], ...] = ((10, 5), (10, 5), (5, 1), (10, 10), (4, 1), (6, 1))
     dropout: float = 0.1
@@ -58,8 +60,8 @@ class CausalConv(nn.Module):
 class RhythmNet(nn.Module):
     """The causal rhythm CNN.
 
-    ``forward(x)`` takes ``[batch, 1, samples]`` at 250 Hz (samples a multiple of 250) and
-    returns logits ``[batch, 4, samples // 250]``.
+    ``forward(x)`` takes ``[batch, inputs, samples]`` at 250 Hz (samples a multiple of 250;
+    channel 0 the ECG, channel 1 the RR channel) and returns logits ``[batch, 4, samples // 250]``.
     """
 
     def __init__(self, config: NetConfig | None = None) -> None:
@@ -72,7 +74,7 @@ class RhythmNet(nn.Module):
         if stride != FRAME or len(cfg.widths) != len(cfg.layers):
             raise ValueError("the layers' strides must multiply to 250, one width per layer")
         blocks: list[nn.Module] = []
-        c_in = 1
+        c_in = cfg.inputs
         for width, (kernel, s) in zip(cfg.widths, cfg.layers, strict=True):
             blocks.append(CausalConv(c_in, width, kernel, s))
             blocks.append(nn.BatchNorm1d(width))
@@ -84,9 +86,10 @@ class RhythmNet(nn.Module):
 
     @staticmethod
     def normalise(x: torch.Tensor) -> torch.Tensor:
-        """Divide by the causal RMS of the last 2 s (zero before the start)."""
-        power = F.avg_pool1d(F.pad(x * x, (NORM_WINDOW - 1, 0)), NORM_WINDOW, stride=1)
-        return x / torch.sqrt(power + NORM_EPS**2)
+        """Divide the ECG (channel 0) by its causal RMS of the last 2 s (zero before the start)."""
+        ecg = x[:, :1]
+        power = F.avg_pool1d(F.pad(ecg * ecg, (NORM_WINDOW - 1, 0)), NORM_WINDOW, stride=1)
+        return torch.cat([ecg / torch.sqrt(power + NORM_EPS**2), x[:, 1:]], dim=1)
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         h = self.body(self.normalise(x))
@@ -111,7 +114,7 @@ def count_parameters(model: nn.Module) -> int:
 class StreamingRhythmNet(nn.Module):
     """The same network, fed in chunks: each layer keeps its left context between calls.
 
-    ``forward(chunk)`` takes ``[batch, 1, 250 * m]`` and returns the ``m`` new frames; the
+    ``forward(chunk)`` takes ``[batch, inputs, 250 * m]`` and returns the ``m`` new frames; the
     frames equal those of :class:`RhythmNet` run over the concatenated input (to float
     rounding). ``reset()`` starts a new stream. The wrapped model must be in eval mode.
     """
@@ -130,12 +133,13 @@ class StreamingRhythmNet(nn.Module):
         if chunk.shape[-1] % FRAME:
             raise ValueError(f"chunks must hold a multiple of {FRAME} samples")
         batch = chunk.shape[0]
+        ecg = chunk[:, :1]
         if self._norm_ctx is None:
             self._norm_ctx = chunk.new_zeros(batch, 1, NORM_WINDOW - 1)
-        x = torch.cat([self._norm_ctx, chunk], dim=-1)
+        x = torch.cat([self._norm_ctx, ecg], dim=-1)
         self._norm_ctx = x[..., -(NORM_WINDOW - 1) :]
         power = F.avg_pool1d(x * x, NORM_WINDOW, stride=1)
-        h = chunk / torch.sqrt(power + NORM_EPS**2)
+        h = torch.cat([ecg / torch.sqrt(power + NORM_EPS**2), chunk[:, 1:]], dim=1)
         for i, layer in enumerate(self.model.body):
             if isinstance(layer, CausalConv):
                 ctx = self._ctx.get(i)

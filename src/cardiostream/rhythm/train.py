@@ -20,7 +20,9 @@ import numpy.typing as npt
 import torch
 from torch.nn import functional as F
 
-from cardiostream.rhythm.model import CLASSES, FRAME, NetConfig, RhythmNet
+from cardiostream.rhythm.datasets import CLASSES
+from cardiostream.rhythm.features import rr_channel
+from cardiostream.rhythm.model import FRAME, NetConfig, RhythmNet
 
 FloatArray = npt.NDArray[np.float32]
 
@@ -54,7 +56,9 @@ class Augmenter:
     def __init__(
         self, noise: dict[str, FloatArray] | None, rng: np.random.Generator, noise_p: float
     ) -> None:
-        self.noise = [n for n in (noise or {}).values() if n.size > 250 * 60]
+        leads = [n.reshape(n.shape[0], -1) for n in (noise or {}).values()]
+        self.noise = [np.ascontiguousarray(a[:, j]) for a in leads for j in range(a.shape[1])]
+        self.noise = [n for n in self.noise if n.size > 250 * 60]
         self.rng = rng
         self.noise_p = noise_p
 
@@ -82,17 +86,16 @@ class Augmenter:
 def _crop(
     x: FloatArray, cfg: TrainConfig, rng: np.random.Generator | None
 ) -> tuple[FloatArray, int]:
-    """A frame-aligned crop (the whole record without ``rng``), left-padded to ``min_s``.
-
-    Returns the crop and its padding in frames.
+    """A frame-aligned crop of ``[channels, samples]`` (the whole record without ``rng``),
+    left-padded to ``min_s``. Returns the crop and its padding in frames.
     """
-    n_frames = x.size // FRAME
+    n_frames = x.shape[-1] // FRAME
     take = n_frames if rng is None else min(n_frames, cfg.crop_s)
     start = 0 if rng is None else int(rng.integers(0, n_frames - take + 1))
-    piece = x[start * FRAME : (start + take) * FRAME]
+    piece = x[:, start * FRAME : (start + take) * FRAME]
     pad = max(cfg.min_s - take, 0)
     if pad:
-        piece = np.concatenate([np.zeros(pad * FRAME, np.float32), piece])
+        piece = np.concatenate([np.zeros((x.shape[0], pad * FRAME), np.float32), piece], axis=1)
     return piece, pad
 
 
@@ -105,16 +108,18 @@ def _batch(
     """Stack crops (left-padded to the longest) and the mask of frames that count."""
     crops, pads = [], []
     for x in signals:
-        piece, pad = _crop(augment(x) if augment else x, cfg, rng)
+        # The RR channel comes from the (augmented) signal itself, as it would live.
+        ecg = augment(x) if augment else x
+        piece, pad = _crop(np.stack([ecg, rr_channel(ecg)]), cfg, rng)
         crops.append(piece)
         pads.append(pad)
-    longest = max(c.size for c in crops) // FRAME
-    xb = np.zeros((len(crops), 1, longest * FRAME), np.float32)
+    longest = max(c.shape[-1] for c in crops) // FRAME
+    xb = np.zeros((len(crops), cfg.net.inputs, longest * FRAME), np.float32)
     mask = np.zeros((len(crops), longest), bool)
     for i, (c, pad) in enumerate(zip(crops, pads, strict=True)):
-        frames = c.size // FRAME
+        frames = c.shape[-1] // FRAME
         offset = longest - frames
-        xb[i, 0, offset * FRAME :] = c
+        xb[i, :, offset * FRAME :] = c[: cfg.net.inputs]
         first_real = offset + pad
         mask[i, min(first_real + cfg.warmup_s, longest - 1) :] = True
     return torch.from_numpy(xb), torch.from_numpy(mask)
@@ -172,7 +177,7 @@ def train_model(
             loss.backward()  # type: ignore[no-untyped-call]
             opt.step()
             sched.step()
-            total += float(loss) * len(idx)
+            total += float(loss.detach()) * len(idx)
         if on_epoch is not None:
             on_epoch(epoch, total / len(signals))
     model.eval()

@@ -1,0 +1,127 @@
+"""Record-level stratified cross-validation of the rhythm network, then the final fit.
+
+``run_training`` is what ``cardiostream train`` does: k folds, each trained on the other
+folds and predicting its own records (out-of-fold logits); per-fold and mean ± sd scores;
+a temperature fitted on all out-of-fold logits; then one network trained on every record,
+saved with its temperature, its ONNX graph and a JSON summary.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from collections.abc import Callable
+from dataclasses import asdict
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+import torch
+
+from cardiostream.evaluate.classification import expected_calibration_error, score_classification
+from cardiostream.rhythm.calibrate import calibrated, fit_temperature
+from cardiostream.rhythm.datasets import CLASSES, CincDataset, stratified_folds
+from cardiostream.rhythm.model import RhythmNet, count_parameters
+from cardiostream.rhythm.train import TrainConfig, record_logits, train_model
+
+Progress = Callable[[str, int, int, float], None]
+
+
+def cross_validate(
+    data: CincDataset,
+    cfg: TrainConfig,
+    *,
+    k: int = 5,
+    noise: dict[str, npt.NDArray[np.float32]] | None = None,
+    progress: Progress | None = None,
+) -> tuple[npt.NDArray[np.float32], npt.NDArray[np.int64], list[dict[str, Any]]]:
+    """Out-of-fold record logits, the fold of each record, and per-fold scores."""
+    folds = stratified_folds(data.labels, k=k, seed=cfg.seed)
+    oof = np.zeros((len(data.names), len(CLASSES)), np.float32)
+    per_fold = []
+    for fold in range(k):
+        train_idx = np.flatnonzero(folds != fold)
+        test_idx = np.flatnonzero(folds == fold)
+
+        def on_epoch(epoch: int, loss: float, fold: int = fold) -> None:
+            if progress is not None:
+                progress(f"fold {fold + 1}/{k}", epoch + 1, cfg.epochs, loss)
+
+        model = train_model(
+            [data.signals[i] for i in train_idx],
+            data.labels[train_idx],
+            cfg,
+            noise=noise,
+            on_epoch=on_epoch,
+        )
+        oof[test_idx] = record_logits(model, [data.signals[i] for i in test_idx], cfg)
+        s = score_classification(data.labels[test_idx], oof[test_idx].argmax(1))
+        per_fold.append({"fold": fold, "f1": s.f1.tolist(), "cinc": s.cinc})
+    return oof, folds, per_fold
+
+
+def summarise(
+    labels: npt.NDArray[np.int64],
+    oof: npt.NDArray[np.float32],
+    per_fold: list[dict[str, Any]],
+    temperature: float,
+) -> dict[str, Any]:
+    """CV figures: per-fold, mean ± sd, pooled confusion, ECE before and after scaling."""
+    f1 = np.array([f["f1"] for f in per_fold])
+    cinc = np.array([f["cinc"] for f in per_fold])
+    pooled = score_classification(labels, oof.argmax(1))
+    return {
+        "classes": list(CLASSES),
+        "folds": per_fold,
+        "f1_mean": f1.mean(0).tolist(),
+        "f1_sd": f1.std(0, ddof=1).tolist() if len(per_fold) > 1 else [0.0] * len(CLASSES),
+        "cinc_mean": float(cinc.mean()),
+        "cinc_sd": float(cinc.std(ddof=1)) if len(per_fold) > 1 else 0.0,
+        "pooled_f1": pooled.f1.tolist(),
+        "pooled_cinc": pooled.cinc,
+        "confusion": pooled.matrix.tolist(),
+        "temperature": temperature,
+        "ece_before": expected_calibration_error(calibrated(oof, 1.0), labels),
+        "ece_after": expected_calibration_error(calibrated(oof, temperature), labels),
+    }
+
+
+def run_training(
+    data: CincDataset,
+    out_dir: str | Path,
+    cfg: TrainConfig,
+    *,
+    k: int = 5,
+    noise: dict[str, npt.NDArray[np.float32]] | None = None,
+    progress: Progress | None = None,
+    final: bool = True,
+) -> dict[str, Any]:
+    """Cross-validate, calibrate, train the final model and write everything to ``out_dir``."""
+    out = Path(out_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    started = time.perf_counter()
+    oof, folds, per_fold = cross_validate(data, cfg, k=k, noise=noise, progress=progress)
+    temperature = fit_temperature(oof, data.labels)
+    summary = summarise(data.labels, oof, per_fold, temperature)
+    np.savez_compressed(
+        out / "oof.npz", names=np.array(data.names), labels=data.labels, logits=oof, folds=folds
+    )
+    summary["cv_seconds"] = time.perf_counter() - started
+    summary["config"] = asdict(cfg)
+    if final:
+        from cardiostream.rhythm.export import export_onnx
+
+        def on_epoch(epoch: int, loss: float) -> None:
+            if progress is not None:
+                progress("final", epoch + 1, cfg.epochs, loss)
+
+        model: RhythmNet = train_model(
+            data.signals, data.labels, cfg, noise=noise, on_epoch=on_epoch
+        )
+        torch.save(model.state_dict(), out / "rhythm.pt")
+        export_onnx(model, out / "rhythm.onnx")
+        summary["parameters"] = count_parameters(model)
+    summary["seconds"] = time.perf_counter() - started
+    (out / "training.json").write_text(json.dumps(summary, indent=2) + "\n")
+    return summary

@@ -1,0 +1,48 @@
+"""The beat-timing input of the rhythm network: the latest RR interval, as a signal.
+
+Atrial fibrillation is first of all an irregular rhythm, and a small network learns RR
+irregularity far more easily from the RR intervals themselves than from 10 s of waveform. So
+the network gets a second input channel: at each 250 Hz sample, the most recent RR interval
+in seconds, as found by the package's causal R-peak detector (0 until two beats are known).
+The detector reports a beat one second after it happens (its fixed delay); the channel is
+therefore built from beats at least :data:`RR_DELAY` samples old, so offline and live runs
+see the same values at every sample.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import numpy.typing as npt
+
+from cardiostream.beats import detect_rpeaks
+from cardiostream.rhythm.preprocess import MODEL_FS
+
+#: Beats enter the channel this many samples after their R peak (the detector's delay).
+RR_DELAY = 250
+#: RR intervals are clipped to this range (s), so a pause or a missed beat stays bounded.
+RR_RANGE = (0.2, 3.0)
+
+
+def rr_channel_from_peaks(peaks: npt.ArrayLike, n_samples: int) -> npt.NDArray[np.float32]:
+    """The RR channel for ``n_samples`` samples at 250 Hz, given R-peak sample indices."""
+    p = np.sort(np.asarray(peaks, np.int64))
+    out = np.zeros(n_samples, np.float32)
+    if p.size < 2:
+        return out
+    rr = np.clip(np.diff(p) / MODEL_FS, *RR_RANGE).astype(np.float32)
+    # Interval i (between beats i and i+1) is known from sample p[i + 1] + RR_DELAY on.
+    starts = p[1:] + RR_DELAY
+    keep = starts < n_samples
+    starts, rr = starts[keep], rr[keep]
+    if starts.size == 0:
+        return out
+    index = np.searchsorted(starts, np.arange(n_samples), side="right") - 1
+    valid = index >= 0
+    out[valid] = rr[index[valid]]
+    return out
+
+
+def rr_channel(ecg: npt.ArrayLike) -> npt.NDArray[np.float32]:
+    """The RR channel of a preprocessed 250 Hz ECG (beats from :func:`detect_rpeaks`)."""
+    x = np.asarray(ecg, np.float32)
+    return rr_channel_from_peaks(detect_rpeaks(x, MODEL_FS), x.size)

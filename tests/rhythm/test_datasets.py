@@ -1,0 +1,296 @@
+"""Dataset builders: the CinC loader and its cache, folds, NSTDB noise, labelled WFDB windows."""
+
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from cardiostream.errors import InputError
+from cardiostream.io import read
+from cardiostream.record import Annotations, BeatTable, Record, RhythmTable
+from cardiostream.rhythm.datasets import (
+    CINC_CODES,
+    CLASSES,
+    EXCLUDED,
+    af_episodes,
+    afl_intervals,
+    cached_cinc,
+    cinc_cache_key,
+    load_cinc,
+    load_noise,
+    read_reference,
+    rhythm_windows,
+    stratified_folds,
+)
+from cardiostream.rhythm.preprocess import preprocess
+from cardiostream.samples import sample_path
+
+CINC_SAMPLES = sample_path("cinc2017-A00004").parent
+NORMAL, AF, OTHER = CLASSES.index("normal"), CLASSES.index("af"), CLASSES.index("other")
+
+
+@pytest.fixture
+def cinc_copy(tmp_path: Path) -> Path:
+    """The bundled CinC records and REFERENCE.csv in a folder of their own."""
+    folder = tmp_path / "cinc"
+    folder.mkdir()
+    for path in CINC_SAMPLES.iterdir():
+        if path.name.startswith("A0") or path.name == "REFERENCE.csv":
+            shutil.copy(path, folder / path.name)
+    return folder
+
+
+def test_classes_and_codes() -> None:
+    assert CLASSES == ("normal", "af", "other", "noise")
+    assert {CLASSES[i] for i in CINC_CODES.values()} == set(CLASSES)
+
+
+def test_load_cinc_bundled_records() -> None:
+    data = load_cinc(CINC_SAMPLES, progress=False)
+    assert data.names == ["A00012", "A00004", "A00020", "A00034"]
+    assert data.labels.tolist() == [0, 1, 2, 3]
+    assert data.labels.dtype == np.int64
+    assert data.fs == 250.0
+    assert data.class_counts() == {"normal": 1, "af": 1, "other": 1, "noise": 1}
+    for name, signal in zip(data.names, data.signals, strict=True):
+        assert signal.dtype == np.float32
+        assert signal.shape == (7500,)  # 30 s at 250 Hz
+        expected = preprocess(read(CINC_SAMPLES / f"{name}.hea").lead(0), 300.0)
+        np.testing.assert_array_equal(signal, expected)
+    assert len(load_cinc(CINC_SAMPLES, limit=2, progress=False)) == 2
+
+
+def test_read_reference_rejects_bad_files(tmp_path: Path) -> None:
+    ref = tmp_path / "REFERENCE.csv"
+    with pytest.raises(InputError, match=r"REFERENCE\.csv"):
+        read_reference(ref)
+    ref.write_text("A00001,N\nA00002,X\n")
+    with pytest.raises(InputError, match="line 2: label 'X'"):
+        read_reference(ref)
+    ref.write_text("A00001,N,extra\n")
+    with pytest.raises(InputError, match="line 1"):
+        read_reference(ref)
+    ref.write_text("A00001,N\nA00001,A\n")
+    with pytest.raises(InputError, match="more than once"):
+        read_reference(ref)
+    ref.write_text("A00001,N\n\nA00002,~\n")
+    names, labels = read_reference(ref)
+    assert names == ["A00001", "A00002"]
+    assert labels.tolist() == [0, 3]
+
+
+def test_load_cinc_names_a_missing_record(cinc_copy: Path) -> None:
+    (cinc_copy / "A00020.hea").unlink()
+    with pytest.raises(InputError, match="A00020"):
+        load_cinc(cinc_copy, progress=False)
+
+
+def test_cache_round_trip_and_key(cinc_copy: Path, tmp_path: Path) -> None:
+    cache = tmp_path / "cache"
+    built = cached_cinc(cinc_copy, cache, progress=False)
+    files = list(cache.glob("*.npz"))
+    assert len(files) == 1
+    assert cinc_cache_key(cinc_copy) in files[0].name
+    # Reading back gives the same data; the records themselves are not touched.
+    for path in cinc_copy.glob("*.mat"):
+        path.unlink()
+    loaded = cached_cinc(cinc_copy, cache, progress=False)
+    assert loaded.names == built.names
+    assert loaded.labels.tolist() == built.labels.tolist()
+    for a, b in zip(loaded.signals, built.signals, strict=True):
+        np.testing.assert_array_equal(a, b)
+    # Another REFERENCE.csv is another dataset.
+    key = cinc_cache_key(cinc_copy)
+    (cinc_copy / "REFERENCE.csv").write_text("A00012,N\n")
+    assert cinc_cache_key(cinc_copy) != key
+    assert cinc_cache_key(cinc_copy, limit=1) != cinc_cache_key(cinc_copy)
+
+
+def test_corrupt_cache_raises(cinc_copy: Path, tmp_path: Path) -> None:
+    cache = tmp_path / "cache"
+    cache.mkdir()
+    (cache / f"cinc2017-{cinc_cache_key(cinc_copy)}.npz").write_bytes(b"not a zip")
+    with pytest.raises(InputError, match="cache"):
+        cached_cinc(cinc_copy, cache, progress=False)
+
+
+def test_stratified_folds() -> None:
+    # The CinC 2017 class mix, scaled down.
+    labels = np.repeat([0, 1, 2, 3], [379, 55, 184, 21])
+    folds = stratified_folds(labels, k=5, seed=0)
+    assert folds.shape == labels.shape
+    assert set(folds.tolist()) == set(range(5))
+    sizes = np.bincount(folds)
+    assert sizes.max() - sizes.min() <= 1
+    for c in range(4):
+        per_fold = np.bincount(folds[labels == c], minlength=5)
+        assert per_fold.max() - per_fold.min() <= 1
+    np.testing.assert_array_equal(folds, stratified_folds(labels, k=5, seed=0))
+    assert not np.array_equal(folds, stratified_folds(labels, k=5, seed=1))
+    # Folds are a partition: each held-out set and its training set are disjoint and complete.
+    for f in range(5):
+        held, train = np.flatnonzero(folds == f), np.flatnonzero(folds != f)
+        assert np.intersect1d(held, train).size == 0
+        assert held.size + train.size == labels.size
+
+
+def test_stratified_folds_rejects_bad_input() -> None:
+    with pytest.raises(InputError, match="k"):
+        stratified_folds([0, 1, 0], k=1)
+    with pytest.raises(InputError, match="k"):
+        stratified_folds([0, 1, 0], k=4)
+    with pytest.raises(InputError, match="labels"):
+        stratified_folds([[0, 1]], k=2)
+    with pytest.raises(InputError, match="labels"):
+        stratified_folds([0.5, 1.0], k=2)
+
+
+def test_load_noise_needs_records(tmp_path: Path) -> None:
+    with pytest.raises(InputError, match="NSTDB"):
+        load_noise(tmp_path)
+
+
+@pytest.mark.shared_data
+def test_load_noise_nstdb(shared_data: Path) -> None:
+    noise = load_noise(shared_data / "nstdb")
+    assert {"bw", "ma"} <= set(noise)
+    for x in noise.values():
+        assert x.dtype == np.float32
+        assert x.shape == (-(-650000 * 25 // 36), 2)  # 30 min at 360 Hz -> 250 Hz, two leads
+        assert np.isfinite(x).all()
+        assert abs(float(x[2500:].mean())) < 0.05  # the high-pass took out the offset
+
+
+# Windows of annotated records ---------------------------------------------------------------
+
+
+def test_bundled_af_excerpt_is_all_af() -> None:
+    record = read(sample_path("mitdb-201-af"))
+    windows = rhythm_windows(record)
+    np.testing.assert_allclose(windows.end_s, [10, 20, 30, 40, 50, 60])
+    np.testing.assert_allclose(windows.start_s, windows.end_s - 10)
+    assert windows.label.tolist() == [AF] * 6
+    np.testing.assert_allclose(windows.af_fraction, 1.0)
+    assert af_episodes(record) == [(0.0, 60.0)]
+    assert afl_intervals(record) == []
+
+
+def test_bundled_sinus_excerpt_is_all_normal() -> None:
+    record = read(sample_path("mitdb-100-nsr"))
+    windows = rhythm_windows(record, hop_s=1.0)
+    assert len(windows) == 51
+    assert (windows.label == NORMAL).all()
+    assert (windows.af_fraction == 0).all()
+    assert af_episodes(record) == []
+
+
+def test_bundled_bigeminy_excerpt() -> None:
+    # Rhythm changes between N and ventricular bigeminy (B) at 5.3, 17.5, 25.9, 39.9, 46.5 s.
+    record = read(sample_path("mitdb-119-pvc"))
+    assert rhythm_windows(record).label.tolist() == [EXCLUDED] * 5 + [OTHER]
+    windows = rhythm_windows(record, window_s=5.0, hop_s=1.0)
+    by_end = dict(zip(windows.end_s.tolist(), windows.label.tolist(), strict=True))
+    assert by_end[52.0] == OTHER  # 47-52 s: bigeminy
+    assert by_end[23.0] in (NORMAL, OTHER)  # 18-23 s: sinus, normal unless an ectopic beat
+    assert by_end[18.0] == EXCLUDED  # 13-18 s spans the change at 17.5 s
+
+
+def _record(
+    rhythms: list[tuple[float, float, str]],
+    beats: list[tuple[float, str]] | None = None,
+    seconds: float = 60.0,
+    fs: float = 100.0,
+) -> Record:
+    """A flat record with the given rhythm intervals (s) and beats (s, symbol); by default a
+    normal beat every second."""
+    if beats is None:
+        beats = [(t + 0.5, "N") for t in range(int(seconds))]
+    return Record(
+        signal=np.zeros((round(seconds * fs), 1), np.float32),
+        fs=fs,
+        leads=["I"],
+        name="synthetic",
+        annotations=Annotations(
+            beats=BeatTable(
+                np.array([round(t * fs) for t, _ in beats], dtype=np.int64),
+                np.array([s for _, s in beats], dtype="<U1"),
+            ),
+            rhythms=RhythmTable(
+                np.array([round(a * fs) for a, _, _ in rhythms], dtype=np.int64),
+                np.array([round(b * fs) for _, b, _ in rhythms], dtype=np.int64),
+                np.array([lab for _, _, lab in rhythms], dtype="<U8"),
+            ),
+        ),
+    )
+
+
+def test_window_rules() -> None:
+    beats = [(t + 0.5, "N") for t in range(60)]
+    beats[12] = (12.5, "V")  # in 10-20 s
+    beats[23] = (23.5, "L")  # in 20-30 s: still normal
+    beats[33] = (33.5, "Q")  # in 30-40 s: unclassifiable, excluded
+    record = _record(
+        [(2.0, 40.0, "N"), (40.0, 45.0, "AFIB"), (45.0, 50.0, "AFL"), (50.0, 60.0, "SBR")],
+        beats,
+    )
+    windows = rhythm_windows(record)
+    assert windows.label.tolist() == [EXCLUDED, OTHER, NORMAL, EXCLUDED, EXCLUDED, OTHER]
+    np.testing.assert_allclose(windows.af_fraction, [0, 0, 0, 0, 0.5, 0])
+    assert af_episodes(record) == [(40.0, 45.0)]
+    assert afl_intervals(record) == [(45.0, 50.0)]
+    short = rhythm_windows(record, window_s=5.0)
+    # 30-35 s has the Q beat, 35-40 s is sinus, 40-45 s AF, 45-50 s flutter.
+    assert short.label.tolist()[6:10] == [EXCLUDED, NORMAL, AF, EXCLUDED]
+
+
+def test_window_rules_missing_samples_and_empty_windows() -> None:
+    record = _record([(0.0, 30.0, "AFIB")], seconds=30.0)
+    record.signal[1500, 0] = np.nan  # at 15 s
+    assert rhythm_windows(record).label.tolist() == [AF, EXCLUDED, AF]
+    no_beats = _record([(0.0, 30.0, "N")], beats=[], seconds=30.0)
+    assert (rhythm_windows(no_beats).label == EXCLUDED).all()
+    unannotated = _record([], seconds=30.0)
+    assert (rhythm_windows(unannotated).label == EXCLUDED).all()
+    assert af_episodes(unannotated) == []
+    assert len(rhythm_windows(_record([], seconds=5.0))) == 0  # shorter than one window
+
+
+def test_contiguous_af_intervals_form_one_episode() -> None:
+    record = _record([(0.0, 10.0, "AFIB"), (10.0, 20.0, "AFIB"), (25.0, 30.0, "AFIB")])
+    assert af_episodes(record) == [(0.0, 20.0), (25.0, 30.0)]
+
+
+def test_hops_and_bad_arguments() -> None:
+    record = _record([(0.0, 60.0, "N")])
+    windows = rhythm_windows(record, window_s=10.0, hop_s=1.0)
+    assert len(windows) == 51
+    assert windows.end_s[0] == 10.0 and windows.end_s[-1] == 60.0
+    assert windows.counts() == {"normal": 51, "af": 0, "other": 0, "noise": 0, "excluded": 0}
+    with pytest.raises(InputError, match="window_s"):
+        rhythm_windows(record, window_s=0.0)
+    with pytest.raises(InputError, match="hop_s"):
+        rhythm_windows(record, hop_s=-1.0)
+    with pytest.raises(InputError, match="lead"):
+        rhythm_windows(record, lead=3)
+
+
+MITDB_AF_RECORDS = {"201", "202", "203", "210", "217", "219", "221", "222"}
+
+
+@pytest.mark.shared_data
+@pytest.mark.slow
+def test_mitdb_af_episodes(shared_data: Path) -> None:
+    mitdb = shared_data / "mitdb"
+    with_af = set()
+    for header in sorted(mitdb.glob("*.hea")):
+        record = read(header)
+        episodes = af_episodes(record)
+        if episodes:
+            with_af.add(record.name)
+            windows = rhythm_windows(record)
+            assert (windows.label == AF).any()
+            assert ((windows.label == AF) <= (windows.af_fraction == 1.0)).all()
+    assert with_af == MITDB_AF_RECORDS

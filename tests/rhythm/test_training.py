@@ -1,0 +1,45 @@
+"""Training end to end on the bundled CinC records: it runs, it is seeded, it writes its outputs."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch", reason="torch is in the train extra")
+pytest.importorskip("onnxscript", reason="ONNX export needs onnxscript (train extra)")
+
+from cardiostream.rhythm.cv import run_training  # noqa: E402
+from cardiostream.rhythm.datasets import CincDataset, load_cinc  # noqa: E402
+from cardiostream.rhythm.train import TrainConfig, record_logits, train_model  # noqa: E402
+from cardiostream.samples import sample_path  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def tiny() -> CincDataset:
+    data = load_cinc(sample_path("cinc2017-A00004").parent, progress=False)
+    # Eight records (each bundled one twice) so that two folds both hold every class.
+    return CincDataset(data.names * 2, np.concatenate([data.labels] * 2), data.signals * 2)
+
+
+def test_same_seed_same_model(tiny: CincDataset) -> None:
+    cfg = TrainConfig(epochs=1, batch_size=4, crop_s=12)
+    a = train_model(tiny.signals, tiny.labels, cfg)
+    b = train_model(tiny.signals, tiny.labels, cfg)
+    la, lb = record_logits(a, tiny.signals, cfg), record_logits(b, tiny.signals, cfg)
+    np.testing.assert_array_equal(la, lb)
+    assert la.shape == (len(tiny), 4) and np.isfinite(la).all()
+
+
+def test_run_training_writes_model_onnx_and_summary(tiny: CincDataset, tmp_path: Path) -> None:
+    cfg = TrainConfig(epochs=1, batch_size=4, crop_s=12)
+    summary = run_training(tiny, tmp_path, cfg, k=2)
+    for name in ("rhythm.pt", "rhythm.onnx", "oof.npz", "training.json"):
+        assert (tmp_path / name).stat().st_size > 0
+    saved = json.loads((tmp_path / "training.json").read_text())
+    assert saved["classes"] == ["normal", "af", "other", "noise"]
+    assert len(saved["folds"]) == 2 and saved["temperature"] > 0
+    assert summary["parameters"] < 100_000
+    assert np.array(saved["confusion"]).sum() == len(tiny)
