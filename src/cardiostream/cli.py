@@ -210,6 +210,73 @@ def samples() -> None:
 
 
 @app.command()
+def classify(
+    paths: Annotated[list[Path], typer.Argument(help="Record files or folders (walked).")],
+    fmt: Annotated[str, typer.Option("--format", help="csv, json or table.")] = "table",
+    lead: Annotated[int, typer.Option(help="Lead index.")] = 0,
+    backend: Annotated[str, typer.Option(help="onnx, cpu, cuda or mps.")] = "onnx",
+    model: Annotated[
+        Path | None, typer.Option(help="A model folder instead of the shipped one.")
+    ] = None,
+) -> None:
+    """Rhythm verdict per record: normal, af, other, noise, or uncertain; with probabilities."""
+
+    def body() -> None:
+        from rich.progress import Progress
+
+        from cardiostream.io import find_records, read
+        from cardiostream.rhythm.infer import RhythmModel
+
+        if fmt not in ("csv", "json", "table"):
+            raise InputError(f"--format: expected csv, json or table, got {fmt!r}")
+        rhythm = RhythmModel(model, backend=backend)
+        files: list[tuple[Path, bool]] = []
+        for path in paths:
+            if path.is_dir():
+                files += [(p, False) for p in find_records(path)]
+            else:
+                files.append((path, True))
+        names, signals, rates = [], [], []
+        with Progress(console=err_console, transient=True) as bar:
+            task = bar.add_task("reading", total=len(files))
+            for path, named in files:
+                try:
+                    rec = read(path)
+                except InputError:
+                    if named:
+                        raise
+                    bar.advance(task)
+                    continue  # a non-record file met while walking a folder (REFERENCE.csv)
+                names.append(rec.name)
+                signals.append(rec.lead(lead))
+                rates.append(rec.fs)
+                bar.advance(task)
+            bar.update(task, description="classifying")
+            predictions = rhythm.predict_many(signals, rates)
+        order = ("normal", "af", "other", "noise")
+        text_rows = [
+            [name, p.label, p.raw_label, *(p.probabilities[c] for c in order)]
+            for name, p in zip(names, predictions, strict=True)
+        ]
+        if fmt == "csv":
+            lines = ["record,label,raw_label,p_normal,p_af,p_other,p_noise"]
+            lines += [",".join([*map(str, r[:3]), *(f"{v:.4f}" for v in r[3:])]) for r in text_rows]
+            sys.stdout.write("\n".join(lines) + "\n")
+        elif fmt == "json":
+            doc = [{"record": n, **p.to_dict()} for n, p in zip(names, predictions, strict=True)]
+            sys.stdout.write(json.dumps(doc) + "\n")
+        else:
+            from rich.table import Table
+
+            table = Table("record", "label", "raw", *order)
+            for r in text_rows:
+                table.add_row(*map(str, r[:3]), *(f"{v:.2f}" for v in r[3:]))
+            console.print(table)
+
+    _guard(body)
+
+
+@app.command()
 def train(
     data: Annotated[Path, typer.Option(help="The CinC 2017 folder (REFERENCE.csv and records).")],
     out: Annotated[

@@ -32,3 +32,27 @@ def fit_temperature(logits: npt.ArrayLike, truth: npt.ArrayLike) -> float:
 def calibrated(logits: npt.ArrayLike, temperature: float) -> npt.NDArray[np.float64]:
     """Probabilities after temperature scaling."""
     return np.asarray(softmax(np.asarray(logits, np.float64) / temperature, axis=1))
+
+
+def choose_threshold(
+    probabilities: npt.ArrayLike,
+    truth: npt.ArrayLike,
+    target_accuracy: float = 0.9,
+    bounds: tuple[float, float] = (0.5, 0.8),
+) -> float:
+    """The lowest confidence threshold whose confident verdicts reach ``target_accuracy``.
+
+    Verdicts with a calibrated top probability at or above the threshold keep their label; the
+    rest become ``uncertain``. The threshold is the smallest value (on a 0.01 grid within
+    ``bounds``) at which the kept verdicts of the out-of-fold data are right at least
+    ``target_accuracy`` of the time; the upper bound if none is.
+    """
+    p = np.asarray(probabilities, np.float64)
+    t = np.asarray(truth, np.int64)
+    conf = p.max(1)
+    right = p.argmax(1) == t
+    for threshold in np.arange(bounds[0], bounds[1] + 1e-9, 0.01):
+        kept = conf >= threshold
+        if kept.any() and right[kept].mean() >= target_accuracy:
+            return float(round(threshold, 2))
+    return float(bounds[1])

@@ -20,7 +20,7 @@ import numpy.typing as npt
 import torch
 
 from cardiostream.evaluate.classification import expected_calibration_error, score_classification
-from cardiostream.rhythm.calibrate import calibrated, fit_temperature
+from cardiostream.rhythm.calibrate import calibrated, choose_threshold, fit_temperature
 from cardiostream.rhythm.datasets import CLASSES, CincDataset, stratified_folds
 from cardiostream.rhythm.model import RhythmNet, count_parameters
 from cardiostream.rhythm.train import TrainConfig, record_logits, train_model
@@ -104,6 +104,13 @@ def run_training(
     oof, folds, per_fold = cross_validate(data, cfg, k=k, noise=noise, progress=progress)
     temperature = fit_temperature(oof, data.labels)
     summary = summarise(data.labels, oof, per_fold, temperature)
+    probs = calibrated(oof, temperature)
+    threshold = choose_threshold(probs, data.labels)
+    kept = probs.max(1) >= threshold
+    summary["threshold"] = threshold
+    summary["coverage"] = float(kept.mean())
+    right = probs.argmax(1) == data.labels
+    summary["confident_accuracy"] = float(right[kept].mean()) if kept.any() else float("nan")
     np.savez_compressed(
         out / "oof.npz", names=np.array(data.names), labels=data.labels, logits=oof, folds=folds
     )
@@ -122,6 +129,16 @@ def run_training(
         torch.save(model.state_dict(), out / "rhythm.pt")
         export_onnx(model, out / "rhythm.onnx")
         summary["parameters"] = count_parameters(model)
+        meta = {
+            "classes": list(CLASSES),
+            "fs": 250.0,
+            "temperature": temperature,
+            "threshold": threshold,
+            "net": cfg.net.to_dict(),
+            "parameters": summary["parameters"],
+            "cv": {key: summary[key] for key in ("cinc_mean", "cinc_sd", "f1_mean", "f1_sd")},
+        }
+        (out / "model.json").write_text(json.dumps(meta, indent=2) + "\n")
     summary["seconds"] = time.perf_counter() - started
     (out / "training.json").write_text(json.dumps(summary, indent=2) + "\n")
     return summary
