@@ -9,12 +9,14 @@ from __future__ import annotations
 import json
 import os
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 from cardiostream.errors import InputError
 
@@ -36,7 +38,8 @@ T = TypeVar("T")
 
 
 def _fail(message: str) -> None:
-    err_console.print(f"[bold red]error:[/] {message}", highlight=False, soft_wrap=True)
+    # Escaped: messages quote things like 'cardiostream[train]' that rich would take as markup.
+    err_console.print(f"[bold red]error:[/] {escape(message)}", highlight=False, soft_wrap=True)
     raise typer.Exit(2)
 
 
@@ -276,6 +279,28 @@ def classify(
     _guard(body)
 
 
+@contextmanager
+def _epoch_bars() -> Iterator[Callable[[str, int, int, float], None]]:
+    """Progress bars of training: one per stage (fold, variant), advanced every epoch."""
+    from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
+
+    columns = (
+        TextColumn("{task.description}"),
+        BarColumn(),
+        TextColumn("epoch {task.completed}/{task.total} loss {task.fields[loss]:.3f}"),
+        TimeElapsedColumn(),
+    )
+    with Progress(*columns, console=err_console) as bar:
+        tasks: dict[str, Any] = {}
+
+        def step(stage: str, epoch: int, total: int, loss: float) -> None:
+            if stage not in tasks:
+                tasks[stage] = bar.add_task(stage, total=total, loss=float("nan"))
+            bar.update(tasks[stage], completed=epoch, loss=loss)
+
+        yield step
+
+
 @app.command()
 def train(
     data: Annotated[Path, typer.Option(help="The CinC 2017 folder (REFERENCE.csv and records).")],
@@ -305,8 +330,6 @@ def train(
             raise InputError(
                 f"training needs the train extra (torch): pip install 'cardiostream[train]' ({exc})"
             ) from None
-        from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
-
         from cardiostream.rhythm.datasets import cached_cinc, load_noise
 
         if not (data / "REFERENCE.csv").is_file():
@@ -315,20 +338,7 @@ def train(
         dataset = cached_cinc(data, cache, limit=limit, progress=True)
         noise_records = load_noise(noise_dir) if noise_dir.is_dir() else None
         cfg = TrainConfig(epochs=epochs, seed=seed)
-        columns = (
-            TextColumn("{task.description}"),
-            BarColumn(),
-            TextColumn("epoch {task.completed}/{task.total} loss {task.fields[loss]:.3f}"),
-            TimeElapsedColumn(),
-        )
-        with Progress(*columns, console=err_console) as bar:
-            tasks: dict[str, Any] = {}
-
-            def step(stage: str, epoch: int, total: int, loss: float) -> None:
-                if stage not in tasks:
-                    tasks[stage] = bar.add_task(stage, total=total, loss=float("nan"))
-                bar.update(tasks[stage], completed=epoch, loss=loss)
-
+        with _epoch_bars() as step:
             summary = run_training(
                 dataset, out, cfg, k=folds, noise=noise_records, progress=step, final=final
             )
@@ -347,6 +357,96 @@ def train(
             f"{summary['ece_after']:.3f}; written to {out}",
             highlight=False,
         )
+
+    _guard(body)
+
+
+@app.command()
+def evaluate(
+    training: Annotated[
+        Path, typer.Option(help="Output folder of cardiostream train (training.json, oof.npz).")
+    ] = Path("out/rhythm"),
+    data: Annotated[
+        Path, typer.Option(help="Folder holding mitdb/ (and cinc2017/, nstdb/ for the ablation).")
+    ] = Path("../shared/data"),
+    out: Annotated[Path, typer.Option(help="Where report.md and its figures go.")] = Path(
+        "docs/rhythm"
+    ),
+    model: Annotated[
+        Path | None, typer.Option(help="Model folder (default: the shipped weights).")
+    ] = None,
+    run_ablation: Annotated[
+        bool, typer.Option(help="Train the ablation variants first (slow: about 30 min).")
+    ] = False,
+    ablation_epochs: Annotated[int, typer.Option(help="Epochs per ablation variant.")] = 16,
+    cache: Annotated[Path, typer.Option(help="Cache of the preprocessed CinC records.")] = Path(
+        "out/cache"
+    ),
+) -> None:
+    """Write the rhythm model's evaluation report (markdown and figures) into docs/."""
+
+    def body() -> None:
+        from cardiostream.evaluate.rhythm_report import write_report
+
+        ablation_json = out / "ablation.json"
+        if run_ablation:
+            _run_ablation(data, cache, ablation_json, ablation_epochs)
+        path = write_report(
+            training,
+            out,
+            mitdb_dir=data / "mitdb",
+            ablation_json=ablation_json,
+            model_folder=model,
+        )
+        console.print(f"report written to {path}", highlight=False)
+
+    _guard(body)
+
+
+def _run_ablation(data: Path, cache: Path, path: Path, epochs: int) -> None:
+    try:
+        from cardiostream.rhythm.ablation import default_variants, run_ablation
+        from cardiostream.rhythm.train import TrainConfig
+    except ImportError as exc:
+        raise InputError(
+            f"the ablation trains networks and needs the train extra (torch) ({exc})"
+        ) from None
+    from cardiostream.rhythm.datasets import cached_cinc, load_noise
+
+    cinc = data / "cinc2017"
+    if not (cinc / "REFERENCE.csv").is_file():
+        raise InputError(f"{cinc}: no REFERENCE.csv, not a CinC 2017 folder")
+    dataset = cached_cinc(cinc, cache, progress=True)
+    noise = load_noise(data / "nstdb") if (data / "nstdb").is_dir() else None
+    with _epoch_bars() as step:
+        rows = run_ablation(
+            dataset, TrainConfig(epochs=epochs), default_variants(), noise=noise, progress=step
+        )
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(json.dumps({"rows": rows}, indent=2) + "\n")
+
+
+@app.command()
+def export(
+    fmt: Annotated[str, typer.Argument(metavar="FORMAT", help="onnx or coreml.")],
+    out: Annotated[
+        Path | None,
+        typer.Option(
+            "--out", help="File or folder to write (default: rhythm.onnx or rhythm.mlpackage here)."
+        ),
+    ] = None,
+    model: Annotated[
+        Path | None, typer.Option(help="A model folder instead of the shipped one.")
+    ] = None,
+) -> None:
+    """Write the rhythm network as ONNX, or as Core ML (needs coremltools; usually on macOS)."""
+
+    def body() -> None:
+        from cardiostream.rhythm.export import FORMATS, export_model
+
+        target = out if out is not None else Path(FORMATS.get(fmt, "rhythm"))
+        path = export_model(fmt, target, model)
+        console.print(f"wrote {path}", highlight=False)
 
     _guard(body)
 

@@ -15,6 +15,8 @@ from cardiostream.rhythm.model import (  # noqa: E402
     count_parameters,
 )
 
+C = NetConfig().inputs
+
 
 @pytest.fixture(scope="module")
 def model() -> RhythmNet:
@@ -29,16 +31,16 @@ def model() -> RhythmNet:
 
 
 def test_one_frame_per_second_and_small(model: RhythmNet) -> None:
-    x = torch.randn(2, 2, 37 * FRAME)
+    x = torch.randn(2, C, 37 * FRAME)
     assert model(x).shape == (2, 4, 37)
     assert count_parameters(model) < 100_000
     assert 9 * FRAME <= model.receptive_field <= 10 * FRAME
 
 
 def test_frames_never_see_the_future(model: RhythmNet) -> None:
-    x = torch.randn(1, 2, 30 * FRAME)
+    x = torch.randn(1, C, 30 * FRAME)
     y = x.clone()
-    y[..., 12 * FRAME :] = torch.randn(1, 2, 18 * FRAME)
+    y[..., 12 * FRAME :] = torch.randn(1, C, 18 * FRAME)
     with torch.no_grad():
         a, b = model(x), model(y)
     torch.testing.assert_close(a[..., :12], b[..., :12], rtol=0, atol=0)
@@ -46,7 +48,7 @@ def test_frames_never_see_the_future(model: RhythmNet) -> None:
 
 
 def test_gain_does_not_matter(model: RhythmNet) -> None:
-    x = torch.randn(1, 2, 20 * FRAME)
+    x = torch.randn(1, C, 20 * FRAME)
     louder = x.clone()
     louder[:, 0] *= 50.0
     with torch.no_grad():
@@ -56,7 +58,7 @@ def test_gain_does_not_matter(model: RhythmNet) -> None:
 
 @pytest.mark.parametrize("chunks", [[1] * 25, [3, 1, 7, 14], [25]])
 def test_streaming_equals_offline(model: RhythmNet, chunks: list[int]) -> None:
-    x = torch.randn(2, 2, sum(chunks) * FRAME)
+    x = torch.randn(2, C, sum(chunks) * FRAME)
     with torch.no_grad():
         whole = model(x)
         stream = StreamingRhythmNet(model)
@@ -74,10 +76,10 @@ def test_strides_must_make_one_second() -> None:
 
 def test_chunks_must_be_whole_frames(model: RhythmNet) -> None:
     with pytest.raises(ValueError, match="multiple"):
-        StreamingRhythmNet(model)(torch.zeros(1, 2, 300))
+        StreamingRhythmNet(model)(torch.zeros(1, C, 300))
 
 
 def test_flat_input_stays_finite(model: RhythmNet) -> None:
     with torch.no_grad():
-        out = model(torch.zeros(1, 2, 12 * FRAME))
+        out = model(torch.zeros(1, C, 12 * FRAME))
     assert np.isfinite(out.numpy()).all()

@@ -23,6 +23,7 @@ from cardiostream.evaluate.classification import expected_calibration_error, sco
 from cardiostream.rhythm.calibrate import calibrated, choose_threshold, fit_temperature
 from cardiostream.rhythm.datasets import CLASSES, CincDataset, stratified_folds
 from cardiostream.rhythm.model import RhythmNet, count_parameters
+from cardiostream.rhythm.model_card import model_card
 from cardiostream.rhythm.train import TrainConfig, record_logits, train_model
 
 Progress = Callable[[str, int, int, float], None]
@@ -116,6 +117,7 @@ def run_training(
     )
     summary["cv_seconds"] = time.perf_counter() - started
     summary["config"] = asdict(cfg)
+    summary["class_counts"] = data.class_counts()
     if final:
         from cardiostream.rhythm.export import export_onnx
 
@@ -139,6 +141,7 @@ def run_training(
             "cv": {key: summary[key] for key in ("cinc_mean", "cinc_sd", "f1_mean", "f1_sd")},
         }
         (out / "model.json").write_text(json.dumps(meta, indent=2) + "\n")
+        (out / "MODEL_CARD.md").write_text(model_card(summary))
     summary["seconds"] = time.perf_counter() - started
     (out / "training.json").write_text(json.dumps(summary, indent=2) + "\n")
     return summary

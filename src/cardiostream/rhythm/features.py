@@ -42,6 +42,42 @@ def rr_channel_from_peaks(peaks: npt.ArrayLike, n_samples: int) -> npt.NDArray[n
     return out
 
 
+def rr_change_from_peaks(peaks: npt.ArrayLike, n_samples: int) -> npt.NDArray[np.float32]:
+    """The RR-change channel: ``|RR_i - RR_(i-1)| / RR_i`` of the latest interval, held like
+    :func:`rr_channel_from_peaks` (0 until three beats are known).
+
+    Irregularity is what sets AF apart; handing the network the successive difference saves it
+    learning a difference of two step functions a second apart.
+    """
+    p = np.sort(np.asarray(peaks, np.int64))
+    out = np.zeros(n_samples, np.float32)
+    if p.size < 3:
+        return out
+    rr = np.clip(np.diff(p) / MODEL_FS, *RR_RANGE)
+    change = np.minimum(np.abs(np.diff(rr)) / rr[1:], 2.0).astype(np.float32)
+    starts = p[2:] + RR_DELAY
+    keep = starts < n_samples
+    starts, change = starts[keep], change[keep]
+    if starts.size == 0:
+        return out
+    index = np.searchsorted(starts, np.arange(n_samples), side="right") - 1
+    valid = index >= 0
+    out[valid] = change[index[valid]]
+    return out
+
+
+def model_inputs(
+    ecg: npt.ArrayLike, peaks: npt.ArrayLike, channels: int = 2
+) -> npt.NDArray[np.float32]:
+    """The network's input ``[channels, samples]``: the ECG, the RR channel and (with 3
+    channels) the RR-change channel."""
+    x = np.asarray(ecg, np.float32)
+    parts = [x, rr_channel_from_peaks(peaks, x.size)]
+    if channels >= 3:
+        parts.append(rr_change_from_peaks(peaks, x.size))
+    return np.stack(parts[:channels])
+
+
 def rr_channel(ecg: npt.ArrayLike) -> npt.NDArray[np.float32]:
     """The RR channel of a preprocessed 250 Hz ECG (beats from :func:`detect_rpeaks`)."""
     x = np.asarray(ecg, np.float32)

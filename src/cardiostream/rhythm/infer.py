@@ -1,34 +1,80 @@
 """Running the shipped rhythm model: ONNX Runtime by default, torch when it is installed.
 
-A record's verdict is the mean of its frames' probabilities over the frames whose receptive
-field lies wholly in the record (every frame from the 10th second on; the last frame alone for
-a record shorter than that, which is left-padded with zeros to 10 s), then temperature-scaled.
-``label`` is ``uncertain`` when the calibrated top probability is below the model's threshold,
-when the signal is unusable, or when no R peaks are found; ``raw_label`` is always the
-network's own verdict.
+Input rules
+    One lead (1-D, or ``[n, 1]``) of real numbers in mV at ``fs`` Hz. Refused with an
+    :class:`~cardiostream.errors.InputError` naming the field: a rate outside
+    [:data:`MIN_FS`, :data:`MAX_FS`] Hz or without a small rational ratio to 250 Hz (``fs``);
+    several leads, an empty or entirely missing signal, non-numeric values, magnitudes above
+    :data:`MAX_ABS_MV`, or less than :data:`MIN_INPUT_S` second of samples (``signal``).
+    Non-finite samples are missing: the network sees them as a flat line, and the quality check
+    sees them as missing.
+Length
+    A record shorter than :data:`MIN_SECONDS` (10 s, the network's receptive field) is
+    left-padded with zeros to 10 s, as a live stream that has just started is. Signal quality
+    needs 3 s, so a record of 1 to 3 s is always ``uncertain`` (reason ``too_short``).
+Signal quality
+    :func:`cardiostream.dsp.quality_windows` on the input itself (its own rate and units,
+    before any filtering, so flat lines, lead-off steps, clipping, missing samples and baseline
+    wander stay visible), in 10 s windows, with the model's R peaks. A window counts as usable
+    when it is usable there and its score is at least :data:`MIN_QUALITY_SCORE` (else reason
+    ``low_quality``: a square wave or a sine passes every named test); the record is usable
+    when at least half of its windows are, and its reasons are those of at least a quarter of
+    its windows, as in :func:`cardiostream.dsp.signal_quality`.
+Verdict
+    The mean of the frames' probabilities over the frames whose receptive field lies wholly in
+    the record (every frame from the 10th second on; the last frame alone for a record shorter
+    than that), then temperature-scaled. Of those frames, only the ones whose 10 s lie wholly in
+    usable quality windows count when the record is usable, so a lead-off stretch in an
+    otherwise clean record does not sway the verdict.
+``label``
+    ``uncertain`` when the calibrated top probability is below the model's threshold (reason
+    ``low_confidence``), when the record is unusable (the quality reasons), or when no R peaks
+    are found (``no_beats``); otherwise ``raw_label``, the network's own verdict (``noise``
+    included).
 """
 
 from __future__ import annotations
 
 import json
+from collections import Counter
 from dataclasses import dataclass, field
 from functools import cached_property
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 import numpy as np
 import numpy.typing as npt
 
 from cardiostream.beats import detect_rpeaks
-from cardiostream.dsp import signal_quality
+from cardiostream.dsp import (
+    REASONS,
+    SignalQuality,
+    quality_windows,
+    rational_ratio,
+    window_bounds,
+)
+from cardiostream.dsp.quality import MIN_FS
 from cardiostream.errors import InputError
 from cardiostream.rhythm.datasets import CLASSES
-from cardiostream.rhythm.features import rr_channel_from_peaks
-from cardiostream.rhythm.preprocess import MODEL_FS, preprocess
+from cardiostream.rhythm.features import model_inputs
+from cardiostream.rhythm.preprocess import MODEL_FS, Preprocessor
 
 FRAME = 250
+#: Seconds of input behind a full verdict (the network's receptive field); shorter is padded.
 MIN_SECONDS = 10
+#: Shortest input accepted, in seconds.
+MIN_INPUT_S = 1.0
+#: Highest sampling rate accepted, in Hz (the lowest is the quality check's, 50 Hz).
+MAX_FS = 20_000.0
+#: Largest magnitude accepted: no ECG in mV comes near it, and float32 arithmetic stays finite.
+MAX_ABS_MV = 1e9
+#: A window that passes every quality test but scores below this is not an ECG either (a
+#: square wave, a sine): no usable 10 s window of MITDB lead 0 (8,640) or of the first 1,500
+#: CinC 2017 records (4,781) scores under 0.2; a 1.2 Hz square wave scores 0.01, a sine 0.13.
+MIN_QUALITY_SCORE = 0.15
+#: The reason given for such windows, beside those of :data:`cardiostream.dsp.REASONS`.
+LOW_QUALITY = "low_quality"
 BACKENDS = ("onnx", "cpu", "cuda", "mps")
 
 
@@ -39,7 +85,20 @@ def weights_dir() -> Path:
 
 @dataclass
 class Prediction:
-    """The verdict on one record or window."""
+    """The verdict on one record or window.
+
+    Attributes
+    ----------
+    label : str
+        ``normal``, ``af``, ``other``, ``noise`` or ``uncertain`` (see the module notes).
+    raw_label : str
+        The network's own verdict, one of the four classes.
+    probabilities : dict of str to float
+        Calibrated probabilities of the four classes, summing to 1.
+    quality : dict
+        ``{"usable": bool, "reasons": [str, ...]}``: the signal-quality reasons, then
+        ``low_confidence`` and ``no_beats`` when they apply.
+    """
 
     label: str
     raw_label: str
@@ -83,6 +142,7 @@ class RhythmModel:
         self.threshold = float(self.meta["threshold"])
         self.backend = backend
         self.threads = threads
+        self.channels = int(self.meta.get("net", {}).get("inputs", 2))
 
     @cached_property
     def _runner(self) -> Any:
@@ -118,83 +178,208 @@ class RhythmModel:
         return run
 
     def frame_logits(self, inputs: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:
-        """Run the network on ``[batch, 2, samples]`` (samples a multiple of 250)."""
+        """Run the network on ``[batch, channels, samples]`` (samples a multiple of 250)."""
         return np.asarray(self._runner(np.ascontiguousarray(inputs, np.float32)), np.float32)
 
     def predict(self, signal: npt.ArrayLike, fs: float) -> Prediction:
-        """Verdict on one lead of any rate and length (see the module notes)."""
-        return self.predict_many([np.asarray(signal)], [fs])[0]
+        """Verdict on one lead of any rate and length (see the module notes).
+
+        Raises
+        ------
+        InputError
+            For a malformed signal or rate (the message names ``signal`` or ``fs``).
+        """
+        return self._predict_prepared([_prepare(signal, fs, self.channels)])[0]
 
     def predict_many(self, signals: list[npt.NDArray[Any]], rates: list[float]) -> list[Prediction]:
-        """Verdicts on many records, run in batches of similar length."""
-        prepared = [_prepare(s, fs) for s, fs in zip(signals, rates, strict=True)]
+        """Verdicts on many records, in their order, run in batches of similar length.
+
+        Raises
+        ------
+        InputError
+            When a record is malformed (the message starts with ``record <index>:``), or when
+            ``signals`` and ``rates`` differ in length.
+        """
+        if len(signals) != len(rates):
+            raise InputError(f"rates: {len(rates)} rates for {len(signals)} signals")
+        prepared = []
+        for i, (s, fs) in enumerate(zip(signals, rates, strict=True)):
+            try:
+                prepared.append(_prepare(s, fs, self.channels))
+            except InputError as exc:
+                raise InputError(f"record {i}: {exc}") from None
+        return self._predict_prepared(prepared)
+
+    def _predict_prepared(self, prepared: list[_Prepared]) -> list[Prediction]:
         results: list[Prediction | None] = [None] * len(prepared)
-        order = sorted(range(len(prepared)), key=lambda i: prepared[i][0].shape[-1])
+        order = sorted(range(len(prepared)), key=lambda i: prepared[i].inputs.shape[-1])
         for lo in range(0, len(order), 32):
             idx = order[lo : lo + 32]
-            longest = max(prepared[i][0].shape[-1] for i in idx)
-            batch = np.zeros((len(idx), 2, longest), np.float32)
+            longest = max(prepared[i].inputs.shape[-1] for i in idx)
+            batch = np.zeros((len(idx), self.channels, longest), np.float32)
             for j, i in enumerate(idx):
-                x = prepared[i][0]
+                x = prepared[i].inputs
                 batch[j, :, longest - x.shape[-1] :] = x
             logits = self.frame_logits(batch)
             for j, i in enumerate(idx):
-                x, n_real, quality, n_beats = prepared[i]
-                frames = logits[j, :, logits.shape[-1] - x.shape[-1] // FRAME :]
-                results[i] = self._decide(frames, n_real, quality, n_beats)
+                n_frames = prepared[i].inputs.shape[-1] // FRAME
+                results[i] = self._decide(logits[j, :, logits.shape[-1] - n_frames :], prepared[i])
         return [r for r in results if r is not None]
 
-    def _decide(
-        self, frames: npt.NDArray[np.float32], n_real: int, quality: dict[str, Any], n_beats: int
-    ) -> Prediction:
-        n_frames = frames.shape[-1]
+    def frame_probabilities(
+        self, signal: npt.ArrayLike, fs: float
+    ) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]:
+        """Calibrated probabilities of every one-second frame of a long recording.
+
+        The input rules are :meth:`predict`'s; no quality check or threshold is applied.
+
+        Returns
+        -------
+        end_s : ndarray of float64, shape (n_frames,)
+            Time (s, on the input's clock) at which each frame's ~10 s window ends; frames
+            before 10 s see zeros on their left, as a live stream that has just started does.
+        probs : ndarray of float64, shape (n_frames, 4)
+            Temperature-scaled probabilities in :data:`CLASSES` order.
+        """
+        prep = _prepare(signal, fs, self.channels, pad=False, quality=False)
+        z = self.frame_logits(prep.inputs[None])[0].T.astype(np.float64) / self.temperature
+        p = np.exp(z - z.max(1, keepdims=True))
+        p /= p.sum(1, keepdims=True)
+        return (np.arange(prep.n_real, dtype=np.float64) + 1.0), p
+
+    def _decide(self, frames: npt.NDArray[np.float32], prep: _Prepared) -> Prediction:
+        n_frames, n_real = frames.shape[-1], prep.n_real
         first = min(MIN_SECONDS - 1 + (n_frames - n_real), n_frames - 1)
-        z = frames[:, first:].astype(np.float64)
+        usable = bool(prep.quality["usable"])
+        # Real second at which each candidate frame ends; its receptive field is the 10 s
+        # before. When the record is usable, only frames that see nothing but usable seconds
+        # vote: there is always one, since a usable record has a usable 10 s window.
+        ends = np.arange(first, n_frames) - (n_frames - n_real)
+        bad = np.concatenate([[0], np.cumsum(~prep.second_ok)])
+        clean = bad[ends + 1] - bad[np.maximum(ends - (MIN_SECONDS - 1), 0)] == 0
+        keep = (
+            first + np.flatnonzero(clean) if usable and clean.any() else np.arange(first, n_frames)
+        )
+        z = frames[:, keep].astype(np.float64)
         p = np.exp(z - z.max(0))
         p /= p.sum(0)
         mean = np.log(np.clip(p.mean(1), 1e-12, None))
         scaled = np.exp(mean / self.temperature)
         probs = scaled / scaled.sum()
         raw = CLASSES[int(np.argmax(probs))]
-        reasons = list(quality.get("reasons", []))
-        label = raw
-        if not quality.get("usable", True) or n_beats == 0 or probs.max() < self.threshold:
-            label = "uncertain"
-            if probs.max() < self.threshold:
-                reasons.append("low_confidence")
-            if n_beats == 0 and "no_beats" not in reasons:
-                reasons.append("no_beats")
+        reasons = list(prep.quality["reasons"])
+        confident = bool(probs.max() >= self.threshold)
+        if not confident:
+            reasons.append("low_confidence")
+        if prep.n_beats == 0 and "no_beats" not in reasons:
+            reasons.append("no_beats")
+        label = raw if usable and confident and prep.n_beats > 0 else "uncertain"
         return Prediction(
             label,
             raw,
             {c: float(v) for c, v in zip(CLASSES, probs, strict=True)},
-            {"usable": bool(quality.get("usable", True)), "reasons": reasons},
+            {"usable": usable, "reasons": reasons},
         )
 
 
-def _prepare(
-    signal: npt.NDArray[Any], fs: float
-) -> tuple[npt.NDArray[np.float32], int, dict[str, Any], int]:
-    """Inputs ``[2, samples]``, the number of real frames, quality and beat count."""
-    x = np.asarray(signal, np.float64)
+class _Prepared(NamedTuple):
+    inputs: npt.NDArray[np.float32]  # [channels, samples], left-padded to 10 s unless asked not
+    n_real: int  # whole seconds of real input
+    quality: dict[str, Any]  # {"usable", "reasons", "score"} of the whole record
+    second_ok: npt.NDArray[np.bool_]  # per real second: in a usable quality window
+    n_beats: int
+
+
+def _check_rate(fs: Any) -> float:
+    try:
+        rate = float(fs)
+    except (TypeError, ValueError):
+        raise InputError(f"fs: expected a sampling rate in Hz, got {fs!r}") from None
+    if not np.isfinite(rate) or not MIN_FS <= rate <= MAX_FS:
+        raise InputError(f"fs: expected {MIN_FS:g} to {MAX_FS:g} Hz, got {rate:g}")
+    try:
+        rational_ratio(rate, MODEL_FS)
+    except InputError:
+        raise InputError(
+            f"fs: {rate:g} Hz has no simple ratio to the model's {MODEL_FS:g} Hz"
+        ) from None
+    return rate
+
+
+def _check_signal(signal: npt.ArrayLike, fs: float) -> npt.NDArray[np.float64]:
+    try:
+        raw = np.asarray(signal)
+    except (TypeError, ValueError) as exc:  # ragged nested sequences
+        raise InputError(f"signal: not an array of samples ({exc})") from None
+    if raw.dtype.kind not in "iuf":
+        raise InputError(f"signal: expected real numbers, got dtype {raw.dtype}")
+    x = raw.astype(np.float64)
     if x.ndim == 2 and x.shape[1] == 1:
         x = x[:, 0]
     if x.ndim != 1:
         raise InputError(f"signal: expected one lead (1-D), got shape {x.shape}")
-    if x.size == 0 or not np.isfinite(x).any():
+    finite = np.isfinite(x)
+    if not finite.any():
         raise InputError("signal: empty or entirely missing")
-    ecg = preprocess(x, fs)
+    if x.size < MIN_INPUT_S * fs:
+        raise InputError(
+            f"signal: {x.size} samples at {fs:g} Hz is under {MIN_INPUT_S:g} s, the minimum"
+        )
+    peak = float(np.abs(x[finite]).max())
+    if peak > MAX_ABS_MV:
+        raise InputError(f"signal: magnitude {peak:g} is not an ECG in mV (limit {MAX_ABS_MV:g})")
+    return x
+
+
+def _summary(windows: list[SignalQuality], ok: npt.NDArray[np.bool_]) -> dict[str, Any]:
+    """The record's quality from its windows', by the rule of
+    :func:`cardiostream.dsp.signal_quality`, with ``ok`` (usable and scoring at least
+    :data:`MIN_QUALITY_SCORE`) as a window's verdict."""
+    n = len(windows)
+    counts = Counter(r for w in windows for r in w.reasons)
+    counts[LOW_QUALITY] = sum(w.usable and not k for w, k in zip(windows, ok, strict=True))
+    names = (*REASONS, LOW_QUALITY)
+    reasons = [r for r in names if counts[r] >= 0.25 * n]
+    usable = bool(ok.mean() >= 0.5)
+    if not usable and not reasons:
+        top = max(counts.values())
+        reasons = [next(r for r in names if counts[r] == top)]
+    return {
+        "usable": usable,
+        "reasons": reasons,
+        "score": float(np.mean([w.score for w in windows])),
+    }
+
+
+def _prepare(
+    signal: npt.ArrayLike, fs: Any, channels: int = 2, pad: bool = True, quality: bool = True
+) -> _Prepared:
+    """Check the input, condition it, find the beats and judge the quality."""
+    rate = _check_rate(fs)
+    x = _check_signal(signal, rate)
+    pre = Preprocessor(rate)
+    ecg = pre.process(x)
     peaks = detect_rpeaks(ecg, MODEL_FS)
-    quality = signal_quality(ecg, MODEL_FS, rpeaks=peaks).to_dict()
     n_real = ecg.size // FRAME
-    if n_real == 0:
-        raise InputError("signal: shorter than one second")
+    second_ok = np.ones(n_real, np.bool_)
+    verdict: dict[str, Any] = {"usable": True, "reasons": [], "score": 1.0}
+    if quality:
+        # Beat positions on the input's clock, for the quality check's beat count.
+        raw_peaks = np.round((peaks / MODEL_FS - pre.delay_s) * rate).astype(np.int64)
+        raw_peaks = raw_peaks[(raw_peaks >= 0) & (raw_peaks < x.size)]
+        windows = quality_windows(x, rate, rpeaks=raw_peaks)
+        ok = np.array([w.usable and w.score >= MIN_QUALITY_SCORE for w in windows], np.bool_)
+        verdict = _summary(windows, ok)
+        # A second belongs to the window that holds its middle.
+        starts = np.array([b[0] for b in window_bounds(x.size, rate)], np.float64)
+        which = np.searchsorted(starts, (np.arange(n_real) + 0.5) * rate, side="right") - 1
+        second_ok = ok[which]
     ecg = ecg[: n_real * FRAME]
-    inputs = np.stack([ecg, rr_channel_from_peaks(peaks, ecg.size)])
-    pad = max(MIN_SECONDS - n_real, 0) * FRAME
-    if pad:
-        inputs = np.concatenate([np.zeros((2, pad), np.float32), inputs], axis=1)
-    return inputs.astype(np.float32), n_real, quality, int(peaks.size)
+    inputs = model_inputs(ecg, peaks, channels)
+    left = max(MIN_SECONDS - n_real, 0) * FRAME if pad else 0
+    if left:
+        inputs = np.concatenate([np.zeros((channels, left), np.float32), inputs], axis=1)
+    return _Prepared(inputs.astype(np.float32), n_real, verdict, second_ok, int(peaks.size))
 
 
 def _config_from_json(data: dict[str, Any]) -> dict[str, Any]:

@@ -2,7 +2,7 @@
 
 One lead at 250 Hz in, one frame of four logits (normal, af, other, noise) per second out.
 Every layer is causal and strided so that frame ``j`` depends only on input samples up to
-``250 * (j + 1) - 1``; its receptive field is about 9.5 s. Run over a whole record, the
+``250 * (j + 1) - 1``; its receptive field is about 9.9 s. Run over a whole record, the
 network therefore gives every second's verdict on the preceding ~10 s at the cost of one
 pass, and the same layers run on 1 s chunks with a cached left context give exactly the same
 frames (:class:`StreamingRhythmNet`), which is what the streaming engine needs.
@@ -31,9 +31,18 @@ NORM_EPS = 0.01  # mV: a flat line stays (near) zero instead of being blown up
 class NetConfig:
     """Widths and kernel sizes. ``(kernel, stride)`` per layer; the strides multiply to 250."""
 
-    inputs: int = 2  # the ECG, and the RR channel of rhythm.features
-    widths: tuple[int, ...] = (16, 24, 32, 48, 48, 48)
-    layers: tuple[tuple[int, int], ...] = ((10, 5), (10, 5), (5, 1), (10, 10), (4, 1), (6, 1))
+    inputs: int = 3  # the ECG, the RR and RR-change channels of rhythm.features
+    widths: tuple[int, ...] = (16, 24, 32, 40, 48, 56, 56, 56)
+    layers: tuple[tuple[int, int], ...] = (
+        (10, 5),
+        (10, 5),
+        (5, 1),
+        (5, 1),
+        (10, 10),
+        (4, 1),
+        (4, 1),
+        (3, 1),
+    )
     dropout: float = 0.1
 
     def to_dict(self) -> dict[str, object]:

@@ -20,8 +20,9 @@ import numpy.typing as npt
 import torch
 from torch.nn import functional as F
 
+from cardiostream.beats import detect_rpeaks
 from cardiostream.rhythm.datasets import CLASSES
-from cardiostream.rhythm.features import rr_channel
+from cardiostream.rhythm.features import model_inputs
 from cardiostream.rhythm.model import FRAME, NetConfig, RhythmNet
 
 FloatArray = npt.NDArray[np.float32]
@@ -114,7 +115,8 @@ def _batch(
     for x in signals:
         # The RR channel comes from the (augmented) signal itself, as it would live.
         ecg = augment(x) if augment else x
-        piece, pad = _crop(np.stack([ecg, rr_channel(ecg)]), cfg, rng)
+        inputs = model_inputs(ecg, detect_rpeaks(ecg, 250.0), cfg.net.inputs)
+        piece, pad = _crop(inputs, cfg, rng)
         crops.append(piece)
         pads.append(pad)
     longest = max(c.shape[-1] for c in crops) // FRAME

@@ -1,0 +1,562 @@
+"""External test of the rhythm model's AF detection on annotated WFDB records (MITDB).
+
+The model never trains on the MIT-BIH Arrhythmia Database, so this is a test on unseen
+patients, recorders and annotators. Each record is read at its own rate (lead 0), the model
+gives calibrated probabilities of one frame a second over the whole record (it resamples
+itself), and two tests are scored from them:
+
+Window test
+    Non-overlapping 10 s windows labelled by
+    :func:`cardiostream.rhythm.datasets.rhythm_windows`: ``af`` windows lie wholly in AF,
+    non-AF windows (``normal`` and ``other``) wholly in one other rhythm; windows in atrial
+    flutter, across a rhythm change or with missing samples are left out. The verdict on the
+    window ending at ``t`` is the frame ending at ``t``, which judges the same 10 s; AF is
+    called when ``af`` has the largest probability (the network's own verdict). Reported: AF
+    window sensitivity, non-AF window specificity, and the share of windows whose calibrated
+    top probability is below the model's threshold (the live engine calls those
+    ``uncertain``).
+Episode test
+    Per-second AF verdicts (largest probability ``af``) become episodes by
+    :func:`cardiostream.evaluate.af_episodes.frames_to_episodes` with its fixed defaults and
+    are scored against the reference ``AFIB`` intervals by
+    :func:`~cardiostream.evaluate.af_episodes.score_episodes`, atrial flutter left out.
+
+Gross figures sum counts and durations over records and take ratios last. Times are on the
+record's clock; the model's output lags it by the preprocessing delay (40 ms at 360 Hz),
+which is negligible at these scales.
+"""
+
+from __future__ import annotations
+
+import math
+import time
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field, fields
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from cardiostream.errors import InputError
+from cardiostream.evaluate.af_episodes import (
+    EpisodeScore,
+    Interval,
+    frames_to_episodes,
+    gross,
+    score_episodes,
+)
+from cardiostream.io import read
+from cardiostream.rhythm.datasets import CLASSES, af_episodes, afl_intervals, rhythm_windows
+from cardiostream.rhythm.infer import RhythmModel
+
+__all__ = [
+    "MitdbAfResult",
+    "RecordAfResult",
+    "WindowCounts",
+    "evaluate_mitdb_af",
+    "evaluate_record",
+    "list_annotated_records",
+    "plot_af_timeline",
+    "to_json",
+    "to_markdown",
+]
+
+#: Length of the test windows, in seconds: the model's own window.
+WINDOW_S = 10.0
+
+#: The lead the model is tested on.
+LEAD = 0
+
+_AF = CLASSES.index("af")
+_NON_AF = (CLASSES.index("normal"), CLASSES.index("other"))
+
+
+@dataclass(frozen=True)
+class WindowCounts:
+    """Outcome of the window test.
+
+    Attributes
+    ----------
+    tp, fn : int
+        AF windows called AF, and not.
+    tn, fp : int
+        Non-AF windows not called AF, and called AF.
+    uncertain_af, uncertain_non_af : int
+        AF and non-AF windows whose calibrated top probability is below the threshold.
+    excluded : int
+        Windows left out (flutter, rhythm change, missing samples, no frame for them).
+    """
+
+    tp: int = 0
+    fn: int = 0
+    tn: int = 0
+    fp: int = 0
+    uncertain_af: int = 0
+    uncertain_non_af: int = 0
+    excluded: int = 0
+
+    @property
+    def n_af(self) -> int:
+        """AF windows scored."""
+        return self.tp + self.fn
+
+    @property
+    def n_non_af(self) -> int:
+        """Non-AF windows scored."""
+        return self.tn + self.fp
+
+    @property
+    def n_scored(self) -> int:
+        """Windows scored."""
+        return self.n_af + self.n_non_af
+
+    @property
+    def se(self) -> float:
+        """AF window sensitivity ``tp / n_af`` (NaN without AF windows)."""
+        return self.tp / self.n_af if self.n_af else math.nan
+
+    @property
+    def sp(self) -> float:
+        """Non-AF window specificity ``tn / n_non_af`` (NaN without non-AF windows)."""
+        return self.tn / self.n_non_af if self.n_non_af else math.nan
+
+    @property
+    def uncertain_fraction(self) -> float:
+        """Share of scored windows below the model's threshold."""
+        n = self.uncertain_af + self.uncertain_non_af
+        return n / self.n_scored if self.n_scored else math.nan
+
+    def __add__(self, other: WindowCounts) -> WindowCounts:
+        return WindowCounts(
+            *(getattr(self, f.name) + getattr(other, f.name) for f in fields(WindowCounts))
+        )
+
+    def to_dict(self) -> dict[str, Any]:
+        """Counts and ratios; NaN becomes ``None``."""
+        out: dict[str, Any] = {f.name: getattr(self, f.name) for f in fields(WindowCounts)}
+        for key in ("se", "sp", "uncertain_fraction"):
+            out[key] = _json_float(getattr(self, key))
+        return out
+
+
+@dataclass
+class RecordAfResult:
+    """Both tests on one record.
+
+    Attributes
+    ----------
+    record : str
+        Record name.
+    duration_s : float
+        Length of the record.
+    windows : WindowCounts
+        The window test.
+    episodes : EpisodeScore
+        The episode test.
+    reference, detected, excluded : list of (float, float)
+        Reference AF episodes, detected ones, and atrial flutter intervals, in seconds.
+    time_s : float
+        Seconds spent on the record (reading, model, scoring).
+    """
+
+    record: str
+    duration_s: float
+    windows: WindowCounts
+    episodes: EpisodeScore
+    reference: list[Interval] = field(default_factory=list)
+    detected: list[Interval] = field(default_factory=list)
+    excluded: list[Interval] = field(default_factory=list)
+    time_s: float = 0.0
+
+    def to_dict(self) -> dict[str, Any]:
+        """Plain data for JSON."""
+        return {
+            "record": self.record,
+            "duration_s": self.duration_s,
+            "windows": self.windows.to_dict(),
+            "episodes": self.episodes.to_dict(),
+            "reference": [list(e) for e in self.reference],
+            "detected": [list(e) for e in self.detected],
+            "excluded": [list(e) for e in self.excluded],
+            "time_s": self.time_s,
+        }
+
+
+@dataclass
+class MitdbAfResult:
+    """Outcome of :func:`evaluate_mitdb_af`.
+
+    Attributes
+    ----------
+    database : str
+        Name of the data folder.
+    records : list of RecordAfResult
+        One entry per record, in evaluation order.
+    settings : dict
+        Window length, episode rules, the model's folder and threshold.
+    elapsed_s : float
+        Wall-clock time of the whole run.
+    """
+
+    database: str
+    records: list[RecordAfResult]
+    settings: dict[str, Any] = field(default_factory=dict)
+    elapsed_s: float = 0.0
+
+    @property
+    def windows(self) -> WindowCounts:
+        """Window counts summed over records."""
+        total = WindowCounts()
+        for r in self.records:
+            total = total + r.windows
+        return total
+
+    @property
+    def episodes(self) -> EpisodeScore:
+        """Episode counts and durations summed over records."""
+        return gross(r.episodes for r in self.records)
+
+    @property
+    def duration_s(self) -> float:
+        """Total length of the records."""
+        return float(sum(r.duration_s for r in self.records))
+
+
+def list_annotated_records(data_dir: str | Path) -> list[Path]:
+    """Headers of the annotated WFDB records of a folder.
+
+    The folder's ``RECORDS`` file names them when present; otherwise every ``*.hea`` with an
+    ``.atr`` file beside it, sorted.
+
+    Raises
+    ------
+    InputError
+        If the folder is missing or holds no annotated record.
+    """
+    folder = Path(data_dir)
+    if not folder.is_dir():
+        raise InputError(f"{folder}: not a folder")
+    listing = folder / "RECORDS"
+    if listing.is_file():
+        names = [ln.strip() for ln in listing.read_text().splitlines() if ln.strip()]
+        return [folder / f"{name}.hea" for name in names]
+    found = sorted(p for p in folder.glob("*.hea") if p.with_suffix(".atr").is_file())
+    if not found:
+        raise InputError(f"{folder}: no annotated WFDB records (no .hea with an .atr beside it)")
+    return found
+
+
+def _resolve(folder: Path, records: Sequence[str | Path]) -> list[Path]:
+    paths: list[Path] = []
+    for item in records:
+        given = Path(item)
+        header = given if given.suffix == ".hea" else Path(f"{given}.hea")
+        if not header.is_absolute() and not header.is_file():
+            header = folder / header
+        if not header.is_file():
+            raise InputError(f"{header}: record header not found")
+        paths.append(header)
+    return paths
+
+
+def evaluate_record(path: str | Path, model: RhythmModel) -> RecordAfResult:
+    """Run the window and episode tests on one annotated record (see the module notes).
+
+    Raises
+    ------
+    InputError
+        If the record cannot be read or has no reference rhythm annotations.
+    """
+    started = time.perf_counter()
+    record = read(path)
+    if len(record.annotations.rhythms) == 0:
+        raise InputError(f"{path}: no reference rhythm annotations")
+    end_s, probs = model.frame_probabilities(record.lead(LEAD), record.fs)
+    verdict = np.argmax(probs, axis=1)
+    confident = probs.max(axis=1) >= model.threshold
+
+    windows = rhythm_windows(record, lead=LEAD, window_s=WINDOW_S)
+    # The frame ending where a window ends judges exactly that window.
+    idx = np.minimum(np.searchsorted(end_s, windows.end_s - 1e-6), max(end_s.size - 1, 0))
+    has_frame = (end_s.size > 0) & (np.abs(end_s[idx] - windows.end_s) < 1e-6)
+    is_af = has_frame & (windows.label == _AF)
+    non_af = has_frame & np.isin(windows.label, _NON_AF)
+    called_af = verdict[idx] == _AF
+    unsure = ~confident[idx]
+    counts = WindowCounts(
+        tp=int(np.sum(is_af & called_af)),
+        fn=int(np.sum(is_af & ~called_af)),
+        tn=int(np.sum(non_af & ~called_af)),
+        fp=int(np.sum(non_af & called_af)),
+        uncertain_af=int(np.sum(is_af & unsure)),
+        uncertain_non_af=int(np.sum(non_af & unsure)),
+        excluded=int(np.sum(~(is_af | non_af))),
+    )
+
+    reference = af_episodes(record)
+    flutter = afl_intervals(record)
+    detected = [
+        (a, min(b, record.duration))
+        for a, b in frames_to_episodes(end_s, verdict == _AF)
+        if a < record.duration
+    ]
+    score = score_episodes(reference, detected, duration_s=record.duration, excluded=flutter)
+    return RecordAfResult(
+        record=record.name,
+        duration_s=float(record.duration),
+        windows=counts,
+        episodes=score,
+        reference=reference,
+        detected=detected,
+        excluded=flutter,
+        time_s=time.perf_counter() - started,
+    )
+
+
+def evaluate_mitdb_af(
+    data_dir: str | Path,
+    model: RhythmModel | None = None,
+    records: Sequence[str | Path] | None = None,
+    progress: bool = True,
+) -> MitdbAfResult:
+    """Test the rhythm model's AF detection on the annotated records of a folder.
+
+    Parameters
+    ----------
+    data_dir : str or Path
+        Folder of WFDB records with ``.atr`` reference annotations (MITDB).
+    model : RhythmModel, optional
+        The model to test; the shipped one by default.
+    records : sequence of str or Path, optional
+        Record names in ``data_dir`` (``"201"``) or header paths; by default the ``RECORDS``
+        file's list, else every annotated record (:func:`list_annotated_records`).
+    progress : bool
+        Show a progress bar over records.
+
+    Returns
+    -------
+    MitdbAfResult
+        Per-record and gross figures of the window and episode tests.
+
+    Raises
+    ------
+    InputError
+        If the folder or a record is missing, unreadable or without rhythm annotations.
+    """
+    from rich.progress import (
+        BarColumn,
+        MofNCompleteColumn,
+        Progress,
+        TextColumn,
+        TimeElapsedColumn,
+        TimeRemainingColumn,
+    )
+
+    started = time.perf_counter()
+    folder = Path(data_dir)
+    if not folder.is_dir():
+        raise InputError(f"{folder}: not a folder")
+    paths = list_annotated_records(folder) if records is None else _resolve(folder, records)
+    if not paths:
+        raise InputError("records: no records to evaluate")
+    model = model if model is not None else RhythmModel()
+    results: list[RecordAfResult] = []
+    columns = (
+        TextColumn("[bold]AF test {task.fields[record]}"),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        TimeRemainingColumn(),
+    )
+    with Progress(*columns, disable=not progress) as bar:
+        task = bar.add_task("records", total=len(paths), record="")
+        for path in paths:
+            bar.update(task, record=path.stem)
+            results.append(evaluate_record(path, model))
+            bar.advance(task)
+    settings = {
+        "window_s": WINDOW_S,
+        "lead": LEAD,
+        "episode_rules": {"window_s": WINDOW_S, "close_gap_s": 10.0, "min_duration_s": 10.0},
+        "verdict": "argmax",
+        "model": str(model.folder),
+        "threshold": model.threshold,
+    }
+    return MitdbAfResult(
+        database=folder.name,
+        records=results,
+        settings=settings,
+        elapsed_s=time.perf_counter() - started,
+    )
+
+
+# --------------------------------------------------------------------------- outputs
+
+
+def _json_float(x: float) -> float | None:
+    return x if math.isfinite(x) else None
+
+
+def to_json(result: MitdbAfResult) -> dict[str, Any]:
+    """Settings, gross and per-record figures as plain data (NaN as ``None``)."""
+    return {
+        "database": result.database,
+        "n_records": len(result.records),
+        "duration_s": result.duration_s,
+        "elapsed_s": result.elapsed_s,
+        "settings": dict(result.settings),
+        "gross": {"windows": result.windows.to_dict(), "episodes": result.episodes.to_dict()},
+        "records": [r.to_dict() for r in result.records],
+    }
+
+
+def _pct(x: float) -> str:
+    return "–" if math.isnan(x) else f"{100 * x:.1f}"
+
+
+def _row(cells: Iterable[object]) -> str:
+    return "| " + " | ".join(str(c) for c in cells) + " |"
+
+
+def to_markdown(result: MitdbAfResult) -> str:
+    """A per-record table and a gross summary, in Markdown.
+
+    Percentages have one decimal; ``–`` marks a figure without a denominator (no AF in the
+    record, no detection).
+    """
+    head = (
+        "record",
+        "min",
+        "AF win",
+        "win Se %",
+        "non-AF win",
+        "FP win",
+        "win Sp %",
+        "uncertain %",
+        "ref ep",
+        "det ep",
+        "ep Se %",
+        "ep +P %",
+        "dur Se %",
+        "dur +P %",
+    )
+    lines = [_row(head), _row("---:" if i else "---" for i in range(len(head)))]
+    for r in result.records:
+        w, e = r.windows, r.episodes
+        lines.append(
+            _row(
+                (
+                    r.record,
+                    f"{r.duration_s / 60:.1f}",
+                    w.n_af,
+                    _pct(w.se),
+                    w.n_non_af,
+                    w.fp,
+                    _pct(w.sp),
+                    _pct(w.uncertain_fraction),
+                    e.n_ref,
+                    e.n_det,
+                    _pct(e.episode_se),
+                    _pct(e.episode_ppv),
+                    _pct(e.duration_se),
+                    _pct(e.duration_ppv),
+                )
+            )
+        )
+    w, e = result.windows, result.episodes
+    unsure = w.uncertain_af + w.uncertain_non_af
+    summary = [
+        _row(("gross over records", "%", "counts")),
+        _row(("---", "---:", "---:")),
+        _row(("AF-window sensitivity", _pct(w.se), f"{w.tp} / {w.n_af} windows")),
+        _row(("non-AF-window specificity", _pct(w.sp), f"{w.tn} / {w.n_non_af} windows")),
+        _row(("windows left uncertain", _pct(w.uncertain_fraction), f"{unsure} / {w.n_scored}")),
+        _row(("AF episode sensitivity", _pct(e.episode_se), f"{e.tp_se} / {e.n_ref} episodes")),
+        _row(("AF episode +P", _pct(e.episode_ppv), f"{e.tp_ppv} / {e.n_det} episodes")),
+        _row(
+            (
+                "AF duration sensitivity",
+                _pct(e.duration_se),
+                f"{e.overlap_s / 60:.1f} / {e.ref_s / 60:.1f} min",
+            )
+        ),
+        _row(
+            (
+                "AF duration +P",
+                _pct(e.duration_ppv),
+                f"{e.overlap_s / 60:.1f} / {e.det_s / 60:.1f} min",
+            )
+        ),
+    ]
+    intro = (
+        f"{len(result.records)} records of {result.database}, "
+        f"{result.duration_s / 3600:.1f} h, lead {result.settings.get('lead', LEAD)}; "
+        f"{w.excluded} windows of {WINDOW_S:g} s left out (flutter, rhythm change, "
+        "missing samples)."
+    )
+    return "\n".join([intro, "", *summary, "", *lines]) + "\n"
+
+
+def plot_af_timeline(
+    result: MitdbAfResult, path: str | Path, records: Sequence[str] | None = None
+) -> Path:
+    """Draw reference and detected AF episodes of each record as bars over time (PNG).
+
+    Parameters
+    ----------
+    result : MitdbAfResult
+        The test's outcome.
+    path : str or Path
+        Where the PNG goes; its folder is created.
+    records : sequence of str, optional
+        Which records to draw; by default those with reference or detected AF.
+
+    Returns
+    -------
+    Path
+        The file written.
+    """
+    from matplotlib.backends.backend_agg import FigureCanvasAgg
+    from matplotlib.figure import Figure
+    from matplotlib.patches import Patch
+
+    chosen = [
+        r
+        for r in result.records
+        if (r.record in records if records is not None else (r.reference or r.detected))
+    ]
+    fig = Figure(figsize=(8.0, 1.0 + 0.32 * max(len(chosen), 1)), dpi=120)
+    FigureCanvasAgg(fig)
+    ax = fig.add_subplot()
+    for row, r in enumerate(reversed(chosen)):
+        for spans, offset, colour in (
+            (r.excluded, 0.0, "0.75"),
+            (r.reference, 0.18, "tab:red"),
+            (r.detected, -0.18, "tab:blue"),
+        ):
+            bars = [(a / 60, (b - a) / 60) for a, b in spans]
+            height = 0.3 if colour != "0.75" else 0.7
+            ax.broken_barh(bars, (row + offset - height / 2, height), facecolors=colour)
+        ax.plot([0, r.duration_s / 60], [row - 0.45] * 2, color="0.85", lw=0.6)
+    ax.set_yticks(range(len(chosen)), [r.record for r in reversed(chosen)])
+    ax.set_ylim(-0.6, max(len(chosen), 1) - 0.4)
+    ax.set_xlim(0, max((r.duration_s for r in chosen), default=60.0) / 60)
+    ax.set_xlabel("time (min)")
+    ax.set_title(f"AF episodes on {result.database}")
+    fig.legend(
+        handles=[
+            Patch(color="tab:red", label="reference AF"),
+            Patch(color="tab:blue", label="detected AF"),
+            Patch(color="0.75", label="atrial flutter (not scored)"),
+        ],
+        loc="lower center",
+        ncol=3,
+        frameon=False,
+        fontsize="small",
+    )
+    # Keep a fixed strip (in inches) under the axes for the legend, whatever the row count.
+    fig.tight_layout(rect=(0.0, 0.3 / fig.get_figheight(), 1.0, 1.0))
+    out = Path(path)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(out)
+    return out

@@ -1,0 +1,82 @@
+"""The model card that ships beside the weights, written from the training summary."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from cardiostream.rhythm.datasets import CLASSES
+
+
+def model_card(summary: dict[str, Any]) -> str:
+    """Markdown model card: data, classes, inputs, CV scores, calibration, limits, licence."""
+    cfg = summary.get("config", {})
+    net = cfg.get("net", {})
+    counts = summary.get("class_counts", {})
+    f1 = "\n".join(
+        f"| {c} | {m:.3f} ± {s:.3f} |"
+        for c, m, s in zip(CLASSES, summary["f1_mean"], summary["f1_sd"], strict=True)
+    )
+    data_line = ", ".join(f"{k} {v:,}" for k, v in counts.items()) if counts else "see below"
+    return f"""# Model card: cardiostream rhythm network
+
+## What it does
+
+Labels one ECG lead as **normal** sinus rhythm, **af** (atrial fibrillation), **other**
+arrhythmia or **noise**, once per second over the preceding ~10 s, with temperature-calibrated
+probabilities. A record's verdict is the mean of its frames' probabilities. `label` becomes
+`uncertain` when the calibrated top probability is below {summary["threshold"]:.2f}, when the
+signal is unusable, or when no R peaks are found; `raw_label` is always the network's verdict.
+
+A decision-support and research tool, not a certified medical device.
+
+## The network
+
+- Causal, fully convolutional 1-D CNN, {summary.get("parameters", 0):,} parameters; one output
+  frame per second, receptive field about 9.5 s, every layer cacheable for streaming.
+- Input: any rate and length, resampled to 250 Hz and filtered (0.5-40 Hz) by the package's
+  own causal chain; {net.get("inputs", 2)} channels: the ECG (normalised by its causal RMS over
+  2 s, so gain and units do not matter), the latest RR interval from the package's R-peak
+  detector, and its relative change.
+- Records shorter than 10 s are left-padded with zeros (less context, less confidence);
+  under 1 s they are refused.
+- Files: `rhythm.onnx` (ONNX Runtime, the default backend), `rhythm.pt` (torch state dict),
+  `model.json` (classes, temperature, threshold, architecture).
+
+## Data
+
+Trained on the development split of the PhysioNet/Computing in Cardiology Challenge 2017
+(single-lead AliveCor recordings at 300 Hz, 9-61 s): {data_line}. Augmented with amplitude,
+polarity, baseline drift and real noise from the MIT-BIH Noise Stress Test Database (bw, ma,
+em). MIT-BIH Arrhythmia was never used for training or tuning: it is the external AF test.
+
+## Cross-validation (record-level stratified 5-fold, mean ± sd)
+
+| class | F1 |
+|---|---:|
+{f1}
+
+CinC score (mean F1 of normal, AF, other):
+**{summary["cinc_mean"]:.3f} ± {summary["cinc_sd"]:.3f}**.
+
+Calibration: temperature {summary["temperature"]:.3f}; expected calibration error
+{summary["ece_before"]:.3f} before, {summary["ece_after"]:.3f} after (out-of-fold). At the
+threshold the model commits on {summary["coverage"]:.1%} of records and is right on
+{summary["confident_accuracy"]:.1%} of those.
+
+The full report, with the external MITDB test and the ablation, is `docs/rhythm/report.md`.
+
+## Limits
+
+- One lead; trained on handheld lead-I-like recordings, so other leads and electrode
+  placements (Holter lead II, V1) shift its inputs. On MITDB it over-calls AF in records with
+  frequent ectopic beats or paced rhythm (see the report).
+- "other" is a broad class (any non-AF arrhythmia in CinC's labelling) and the weakest.
+- Verdicts on the first 10 s of a stream see less context.
+
+## Licence of the data
+
+CinC 2017 and the MIT-BIH databases are distributed by PhysioNet under the Open Data Commons
+Attribution License v1.0 (ODC-By). Cite: Clifford GD et al., AF Classification from a Short
+Single Lead ECG Recording: the PhysioNet/Computing in Cardiology Challenge 2017, CinC 2017;
+Goldberger AL et al., PhysioBank, PhysioToolkit, and PhysioNet, Circulation 101(23), 2000.
+"""

@@ -1,0 +1,70 @@
+"""The rhythm report: sections, figures and tables from a real (tiny) training run."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+torch = pytest.importorskip("torch", reason="torch is in the train extra")
+pytest.importorskip("onnxscript", reason="ONNX export needs onnxscript (train extra)")
+
+from cardiostream.evaluate.rhythm_figures import plot_ablation, plot_confusion  # noqa: E402
+from cardiostream.evaluate.rhythm_latency import latency_markdown, measure_latency  # noqa: E402
+from cardiostream.evaluate.rhythm_report import write_report  # noqa: E402
+from cardiostream.rhythm.cv import run_training  # noqa: E402
+from cardiostream.rhythm.datasets import load_cinc  # noqa: E402
+from cardiostream.rhythm.infer import RhythmModel  # noqa: E402
+from cardiostream.rhythm.train import TrainConfig  # noqa: E402
+from cardiostream.samples import sample_path  # noqa: E402
+
+
+@pytest.fixture(scope="module")
+def run_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    out = tmp_path_factory.mktemp("run")
+    data = load_cinc(sample_path("cinc2017-A00004").parent, progress=False)
+    run_training(data, out, TrainConfig(epochs=1, batch_size=4, crop_s=12), k=2)
+    return out
+
+
+def test_report_has_every_section_and_figure(run_dir: Path, tmp_path: Path) -> None:
+    rows = [
+        {
+            "width": w,
+            "window_s": s,
+            "parameters": 1000 * w,
+            "receptive_field_s": s - 0.5,
+            "cinc": 0.5 + w / 10,
+            "f1": [0.9, 0.6, 0.5, 0.4],
+            "onnx_ms": w * s / 10,
+            "epochs": 3,
+        }
+        for s in (10, 5)
+        for w in (0.5, 1.0, 1.4)
+    ]
+    ablation = tmp_path / "ablation.json"
+    ablation.write_text(json.dumps({"rows": rows}))
+    path = write_report(run_dir, tmp_path / "docs", ablation_json=ablation, model_folder=run_dir)
+    text = path.read_text()
+    for heading in ("Cross-validation", "Calibration", "External AF test", "Ablation", "cost"):
+        assert heading in text
+    assert "MITDB was not found" in text
+    assert "| x1.4 | 5 s |" in text
+    for png in ("confusion.png", "reliability.png", "ablation.png"):
+        assert (tmp_path / "docs" / png).stat().st_size > 1000
+
+
+def test_latency_rows_compare_backends(run_dir: Path) -> None:
+    rows = measure_latency(RhythmModel(run_dir), repeat=5)
+    assert [r["backend"] for r in rows] == ["ONNX Runtime", "torch CPU", "torch CPU"]
+    assert rows[0]["ratio"] == 1.0
+    assert all(r["ms"] > 0 for r in rows)
+    assert latency_markdown(rows).count("\n") == len(rows) + 2
+
+
+def test_confusion_and_ablation_plots(tmp_path: Path) -> None:
+    m = np.array([[50, 2, 3, 1], [1, 8, 1, 0], [5, 1, 20, 1], [1, 0, 1, 3]])
+    assert plot_confusion(m, tmp_path / "c.png").stat().st_size > 1000
+    assert plot_ablation([], tmp_path / "a.png").is_file()
