@@ -51,6 +51,10 @@ def test_report_prints_figures_and_writes_a_plot(tmp_path: Path):
     png = tmp_path / "look.png"
     out = _ok("report", "--sample", "mitdb-201-af", "--plot", str(png))
     assert "heart rate" in out and "RMSSD" in out and "signal quality" in out
+    # The shipped rhythm model on a clean minute of atrial fibrillation.
+    rhythm = next(line for line in out.splitlines() if "rhythm" in line)
+    assert rhythm.replace("│", " ").split()[-1] == "af"
+    assert "probabilities" in out
     assert png.stat().st_size > 10_000
 
 

@@ -228,7 +228,7 @@ def classify(
         from rich.progress import Progress
 
         from cardiostream.io import find_records, read
-        from cardiostream.rhythm.infer import RhythmModel
+        from cardiostream.rhythm.infer import Prediction, RhythmModel
 
         if fmt not in ("csv", "json", "table"):
             raise InputError(f"--format: expected csv, json or table, got {fmt!r}")
@@ -239,26 +239,45 @@ def classify(
                 files += [(p, False) for p in find_records(path)]
             else:
                 files.append((path, True))
-        names, signals, rates = [], [], []
+        # Records are read and conditioned one at a time and classified in blocks, so memory
+        # stays flat for thousands of records and one bad record is reported, not fatal.
+        names: list[str] = []
+        predictions: list[Prediction | None] = []
+        block: list[Any] = []
+        slots: list[int] = []
+
+        def flush() -> None:
+            for slot, p in zip(slots, rhythm.predict_prepared(block), strict=True):
+                predictions[slot] = p
+            block.clear()
+            slots.clear()
+
         with Progress(console=err_console, transient=True) as bar:
-            task = bar.add_task("reading", total=len(files))
+            task = bar.add_task("classifying", total=len(files))
             for path, named in files:
+                bar.advance(task)
                 try:
                     rec = read(path)
                 except InputError:
                     if named:
                         raise
-                    bar.advance(task)
                     continue  # a non-record file met while walking a folder (REFERENCE.csv)
                 names.append(rec.name)
-                signals.append(rec.lead(lead))
-                rates.append(rec.fs)
-                bar.advance(task)
-            bar.update(task, description="classifying")
-            predictions = rhythm.predict_many(signals, rates)
+                predictions.append(None)
+                try:
+                    block.append(rhythm.prepare(rec.lead(lead), rec.fs))
+                    slots.append(len(predictions) - 1)
+                except InputError as exc:
+                    err_console.print(f"{rec.name}: not classified: {escape(str(exc))}")
+                if len(block) >= 256:
+                    flush()
+            flush()
         order = ("normal", "af", "other", "noise")
+        # A record the model refused is still listed: uncertain, no raw verdict, NaN probabilities.
         text_rows = [
             [name, p.label, p.raw_label, *(p.probabilities[c] for c in order)]
+            if p is not None
+            else [name, "uncertain", "", *([float("nan")] * 4)]
             for name, p in zip(names, predictions, strict=True)
         ]
         if fmt == "csv":
@@ -266,7 +285,12 @@ def classify(
             lines += [",".join([*map(str, r[:3]), *(f"{v:.4f}" for v in r[3:])]) for r in text_rows]
             sys.stdout.write("\n".join(lines) + "\n")
         elif fmt == "json":
-            doc = [{"record": n, **p.to_dict()} for n, p in zip(names, predictions, strict=True)]
+            doc = [
+                {"record": n, **p.to_dict()}
+                if p is not None
+                else {"record": n, "label": "uncertain", "raw_label": None, "error": True}
+                for n, p in zip(names, predictions, strict=True)
+            ]
             sys.stdout.write(json.dumps(doc) + "\n")
         else:
             from rich.table import Table

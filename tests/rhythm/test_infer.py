@@ -78,3 +78,20 @@ def test_classify_csv_contract(model_dir: Path) -> None:
     for r in rows:
         assert r[1] in ("normal", "af", "other", "noise", "uncertain")
         assert abs(sum(float(v) for v in r[3:]) - 1.0) < 2e-3
+
+
+def test_classify_lists_refused_records_and_goes_on(model_dir: Path, tmp_path: Path) -> None:
+    src = sample_path("cinc2017-A00004")
+    for suffix in (".hea", ".mat"):
+        (tmp_path / f"A00004{suffix}").write_bytes(src.with_suffix(suffix).read_bytes())
+    t = np.arange(0, 0.5, 1 / 250)
+    (tmp_path / "blip.csv").write_text("time,ecg\n" + "\n".join(f"{v:.3f},0.1" for v in t) + "\n")
+    result = CliRunner().invoke(
+        app, ["classify", str(tmp_path), "--format", "csv", "--model", str(model_dir)]
+    )
+    assert result.exit_code == 0, result.output
+    rows = {r.split(",")[0]: r.split(",") for r in result.stdout.strip().splitlines()[1:]}
+    assert rows["blip"][1:3] == ["uncertain", ""]
+    assert all(v == "nan" for v in rows["blip"][3:])
+    assert rows["A00004"][2] in ("normal", "af", "other", "noise")
+    assert "blip: not classified" in result.stderr

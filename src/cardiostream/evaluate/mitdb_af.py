@@ -21,6 +21,10 @@ Episode test
     are scored against the reference ``AFIB`` intervals by
     :func:`~cardiostream.evaluate.af_episodes.score_episodes`, atrial flutter left out.
 
+Both tests are scored twice: on the network's verdict (its most probable class) and on the
+label the package reports, where a second whose calibrated top probability is below the
+threshold is ``uncertain`` and so not an AF call.
+
 Gross figures sum counts and durations over records and take ratios last. Times are on the
 record's clock; the model's output lags it by the preprocessing delay (40 ms at 360 Hz),
 which is negligible at these scales.
@@ -157,6 +161,10 @@ class RecordAfResult:
         Reference AF episodes, detected ones, and atrial flutter intervals, in seconds.
     time_s : float
         Seconds spent on the record (reading, model, scoring).
+    committed_windows, committed_episodes : WindowCounts, EpisodeScore
+        The same tests on the label the package reports: AF only where ``af`` is the most
+        probable class *and* its calibrated probability reaches the threshold (an
+        ``uncertain`` second is not an AF call).
     """
 
     record: str
@@ -167,6 +175,8 @@ class RecordAfResult:
     detected: list[Interval] = field(default_factory=list)
     excluded: list[Interval] = field(default_factory=list)
     time_s: float = 0.0
+    committed_windows: WindowCounts = field(default_factory=lambda: WindowCounts())
+    committed_episodes: EpisodeScore | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """Plain data for JSON."""
@@ -175,6 +185,10 @@ class RecordAfResult:
             "duration_s": self.duration_s,
             "windows": self.windows.to_dict(),
             "episodes": self.episodes.to_dict(),
+            "committed_windows": self.committed_windows.to_dict(),
+            "committed_episodes": (
+                self.committed_episodes.to_dict() if self.committed_episodes else None
+            ),
             "reference": [list(e) for e in self.reference],
             "detected": [list(e) for e in self.detected],
             "excluded": [list(e) for e in self.excluded],
@@ -215,6 +229,19 @@ class MitdbAfResult:
     def episodes(self) -> EpisodeScore:
         """Episode counts and durations summed over records."""
         return gross(r.episodes for r in self.records)
+
+    @property
+    def committed_windows(self) -> WindowCounts:
+        """Window counts of the committed label, summed over records."""
+        total = WindowCounts()
+        for r in self.records:
+            total = total + r.committed_windows
+        return total
+
+    @property
+    def committed_episodes(self) -> EpisodeScore:
+        """Episode counts of the committed label, summed over records."""
+        return gross(r.committed_episodes for r in self.records if r.committed_episodes)
 
     @property
     def duration_s(self) -> float:
@@ -281,26 +308,40 @@ def evaluate_record(path: str | Path, model: RhythmModel) -> RecordAfResult:
     has_frame = (end_s.size > 0) & (np.abs(end_s[idx] - windows.end_s) < 1e-6)
     is_af = has_frame & (windows.label == _AF)
     non_af = has_frame & np.isin(windows.label, _NON_AF)
-    called_af = verdict[idx] == _AF
     unsure = ~confident[idx]
-    counts = WindowCounts(
-        tp=int(np.sum(is_af & called_af)),
-        fn=int(np.sum(is_af & ~called_af)),
-        tn=int(np.sum(non_af & ~called_af)),
-        fp=int(np.sum(non_af & called_af)),
-        uncertain_af=int(np.sum(is_af & unsure)),
-        uncertain_non_af=int(np.sum(non_af & unsure)),
-        excluded=int(np.sum(~(is_af | non_af))),
-    )
+
+    def window_counts(called_af: np.ndarray) -> WindowCounts:
+        return WindowCounts(
+            tp=int(np.sum(is_af & called_af)),
+            fn=int(np.sum(is_af & ~called_af)),
+            tn=int(np.sum(non_af & ~called_af)),
+            fp=int(np.sum(non_af & called_af)),
+            uncertain_af=int(np.sum(is_af & unsure)),
+            uncertain_non_af=int(np.sum(non_af & unsure)),
+            excluded=int(np.sum(~(is_af | non_af))),
+        )
+
+    counts = window_counts(verdict[idx] == _AF)
+    committed = window_counts((verdict[idx] == _AF) & confident[idx])
 
     reference = af_episodes(record)
     flutter = afl_intervals(record)
-    detected = [
-        (a, min(b, record.duration))
-        for a, b in frames_to_episodes(end_s, verdict == _AF)
-        if a < record.duration
-    ]
+
+    def episodes(is_af_frame: np.ndarray) -> list[Interval]:
+        return [
+            (a, min(b, record.duration))
+            for a, b in frames_to_episodes(end_s, is_af_frame)
+            if a < record.duration
+        ]
+
+    detected = episodes(verdict == _AF)
     score = score_episodes(reference, detected, duration_s=record.duration, excluded=flutter)
+    committed_score = score_episodes(
+        reference,
+        episodes((verdict == _AF) & confident),
+        duration_s=record.duration,
+        excluded=flutter,
+    )
     return RecordAfResult(
         record=record.name,
         duration_s=float(record.duration),
@@ -310,6 +351,8 @@ def evaluate_record(path: str | Path, model: RhythmModel) -> RecordAfResult:
         detected=detected,
         excluded=flutter,
         time_s=time.perf_counter() - started,
+        committed_windows=committed,
+        committed_episodes=committed_score,
     )
 
 
@@ -405,7 +448,12 @@ def to_json(result: MitdbAfResult) -> dict[str, Any]:
         "duration_s": result.duration_s,
         "elapsed_s": result.elapsed_s,
         "settings": dict(result.settings),
-        "gross": {"windows": result.windows.to_dict(), "episodes": result.episodes.to_dict()},
+        "gross": {
+            "windows": result.windows.to_dict(),
+            "episodes": result.episodes.to_dict(),
+            "committed_windows": result.committed_windows.to_dict(),
+            "committed_episodes": result.committed_episodes.to_dict(),
+        },
         "records": [r.to_dict() for r in result.records],
     }
 
@@ -464,27 +512,76 @@ def to_markdown(result: MitdbAfResult) -> str:
             )
         )
     w, e = result.windows, result.episodes
+    cw, ce = result.committed_windows, result.committed_episodes
     unsure = w.uncertain_af + w.uncertain_non_af
+
+    def both(raw: str, raw_n: str, com: str, com_n: str) -> tuple[str, str]:
+        return f"{raw} ({raw_n})", f"{com} ({com_n})"
+
     summary = [
-        _row(("gross over records", "%", "counts")),
+        _row(("gross over records", "network's verdict", "reported label")),
         _row(("---", "---:", "---:")),
-        _row(("AF-window sensitivity", _pct(w.se), f"{w.tp} / {w.n_af} windows")),
-        _row(("non-AF-window specificity", _pct(w.sp), f"{w.tn} / {w.n_non_af} windows")),
-        _row(("windows left uncertain", _pct(w.uncertain_fraction), f"{unsure} / {w.n_scored}")),
-        _row(("AF episode sensitivity", _pct(e.episode_se), f"{e.tp_se} / {e.n_ref} episodes")),
-        _row(("AF episode +P", _pct(e.episode_ppv), f"{e.tp_ppv} / {e.n_det} episodes")),
+        _row(
+            (
+                "AF-window sensitivity",
+                *both(_pct(w.se), f"{w.tp}/{w.n_af}", _pct(cw.se), f"{cw.tp}/{cw.n_af}"),
+            )
+        ),
+        _row(
+            (
+                "non-AF-window specificity",
+                *both(_pct(w.sp), f"{w.tn}/{w.n_non_af}", _pct(cw.sp), f"{cw.tn}/{cw.n_non_af}"),
+            )
+        ),
+        _row(
+            (
+                "AF episode sensitivity",
+                *both(
+                    _pct(e.episode_se),
+                    f"{e.tp_se}/{e.n_ref}",
+                    _pct(ce.episode_se),
+                    f"{ce.tp_se}/{ce.n_ref}",
+                ),
+            )
+        ),
+        _row(
+            (
+                "AF episode +P",
+                *both(
+                    _pct(e.episode_ppv),
+                    f"{e.tp_ppv}/{e.n_det}",
+                    _pct(ce.episode_ppv),
+                    f"{ce.tp_ppv}/{ce.n_det}",
+                ),
+            )
+        ),
         _row(
             (
                 "AF duration sensitivity",
-                _pct(e.duration_se),
-                f"{e.overlap_s / 60:.1f} / {e.ref_s / 60:.1f} min",
+                *both(
+                    _pct(e.duration_se),
+                    f"{e.overlap_s / 60:.0f}/{e.ref_s / 60:.0f} min",
+                    _pct(ce.duration_se),
+                    f"{ce.overlap_s / 60:.0f}/{ce.ref_s / 60:.0f} min",
+                ),
             )
         ),
         _row(
             (
                 "AF duration +P",
-                _pct(e.duration_ppv),
-                f"{e.overlap_s / 60:.1f} / {e.det_s / 60:.1f} min",
+                *both(
+                    _pct(e.duration_ppv),
+                    f"{e.overlap_s / 60:.0f}/{e.det_s / 60:.0f} min",
+                    _pct(ce.duration_ppv),
+                    f"{ce.overlap_s / 60:.0f}/{ce.det_s / 60:.0f} min",
+                ),
+            )
+        ),
+        _row(
+            (
+                "windows left uncertain",
+                f"{_pct(w.uncertain_fraction)} ({unsure}/{w.n_scored})",
+                "",
             )
         ),
     ]

@@ -1,4 +1,5 @@
-"""A first look at one lead of a record: cleaned trace, beats, heart rate, HRV and quality.
+"""A first look at one lead of a record: cleaned trace, beats, heart rate, HRV, quality and
+the rhythm verdict (the shipped model), with its probabilities second by second.
 
 This is what ``cardiostream report`` prints and draws.
 """
@@ -18,6 +19,7 @@ from cardiostream.beats import detect_rpeaks, hrv
 from cardiostream.dsp import SignalQuality, clean_ecg, quality_windows, signal_quality
 from cardiostream.errors import InputError
 from cardiostream.record import Record
+from cardiostream.rhythm.infer import Prediction, RhythmModel
 
 
 @dataclass
@@ -31,10 +33,14 @@ class QuickLook:
     hrv: dict[str, float]
     quality: SignalQuality
     windows: list[SignalQuality]
+    rhythm: Prediction | None = None
+    frame_end_s: npt.NDArray[np.float64] | None = None
+    frame_probs: npt.NDArray[np.float64] | None = None
+    threshold: float = float("nan")
 
 
-def quicklook(record: Record, lead: int | str = 0) -> QuickLook:
-    """Clean one lead, detect its R peaks, and measure HRV and signal quality.
+def quicklook(record: Record, lead: int | str = 0, rhythm: bool = True) -> QuickLook:
+    """Clean one lead, detect its R peaks, measure HRV and signal quality, classify the rhythm.
 
     Parameters
     ----------
@@ -42,6 +48,8 @@ def quicklook(record: Record, lead: int | str = 0) -> QuickLook:
         The recording.
     lead : int or str
         Lead index or name.
+    rhythm : bool
+        Run the rhythm model (needs at least 1 s of signal).
 
     Returns
     -------
@@ -55,7 +63,7 @@ def quicklook(record: Record, lead: int | str = 0) -> QuickLook:
     name = lead if isinstance(lead, str) else record.leads[lead]
     cleaned = clean_ecg(signal, record.fs)
     peaks = detect_rpeaks(signal, record.fs)
-    return QuickLook(
+    look = QuickLook(
         record=record,
         lead=name,
         cleaned=cleaned,
@@ -64,6 +72,12 @@ def quicklook(record: Record, lead: int | str = 0) -> QuickLook:
         quality=signal_quality(signal, record.fs, rpeaks=peaks),
         windows=quality_windows(signal, record.fs, rpeaks=peaks),
     )
+    if rhythm:
+        model = RhythmModel()
+        look.rhythm = model.predict(signal, record.fs)
+        look.frame_end_s, look.frame_probs = model.frame_probabilities(signal, record.fs)
+        look.threshold = model.threshold
+    return look
 
 
 def _num(value: float, unit: str, digits: int = 1) -> str:
@@ -88,6 +102,12 @@ def print_quicklook(result: QuickLook, console: Console) -> None:
     table.add_row("usable 10 s windows", f"{usable} of {len(result.windows)}")
     if q.reasons:
         table.add_row("problems", ", ".join(q.reasons))
+    if result.rhythm is not None:
+        r = result.rhythm
+        probs = " · ".join(f"{c} {p:.2f}" for c, p in r.probabilities.items())
+        label = r.label if r.label == r.raw_label else f"{r.label} (model: {r.raw_label})"
+        table.add_row("rhythm", label)
+        table.add_row("probabilities", probs)
     console.print(table)
 
 
@@ -101,9 +121,15 @@ def plot_quicklook(result: QuickLook, path: Path, seconds: float = 10.0) -> None
     rec, fs = result.record, result.record.fs
     n = min(result.cleaned.size, int(seconds * fs))
     t = np.arange(n) / fs
-    fig, (ax_ecg, ax_hr) = plt.subplots(
-        2, 1, figsize=(11, 6), gridspec_kw={"height_ratios": [2, 1]}, constrained_layout=True
+    strip = result.frame_probs is not None and result.frame_end_s is not None
+    fig, axes = plt.subplots(
+        3 if strip else 2,
+        1,
+        figsize=(11, 8 if strip else 6),
+        gridspec_kw={"height_ratios": [2, 1, 1] if strip else [2, 1]},
+        constrained_layout=True,
     )
+    ax_ecg, ax_hr = axes[0], axes[1]
     _paper(ax_ecg, seconds, result.cleaned[:n])
     ax_ecg.plot(t, result.cleaned[:n], color="black", lw=0.8)
     shown = result.rpeaks[result.rpeaks < n]
@@ -128,9 +154,28 @@ def plot_quicklook(result: QuickLook, path: Path, seconds: float = 10.0) -> None
     ax_hr.set_xlabel("time (s)")
     ax_hr.set_ylabel("bpm")
     ax_hr.set_xlim(0, rec.duration)
+    if strip:
+        _rhythm_strip(axes[2], result, rec.duration)
     path.parent.mkdir(parents=True, exist_ok=True)
     fig.savefig(path, dpi=110)
     plt.close(fig)
+
+
+def _rhythm_strip(ax: Any, result: QuickLook, duration: float) -> None:
+    """Each class's calibrated probability per second, and the uncertain threshold."""
+    assert result.frame_probs is not None and result.frame_end_s is not None
+    colours = {"normal": "tab:green", "af": "tab:red", "other": "tab:orange", "noise": "0.5"}
+    for i, (name, colour) in enumerate(colours.items()):
+        ax.plot(result.frame_end_s, result.frame_probs[:, i], color=colour, lw=1.2, label=name)
+    ax.axhline(result.threshold, color="black", lw=0.8, ls="--", label="uncertain below")
+    r = result.rhythm
+    verdict = f": record verdict {r.label}" if r is not None else ""
+    ax.set_title(f"rhythm, each second over the preceding 10 s{verdict}")
+    ax.set_xlabel("time (s)")
+    ax.set_ylabel("probability")
+    ax.set_ylim(0, 1)
+    ax.set_xlim(0, duration)
+    ax.legend(loc="center left", bbox_to_anchor=(1.0, 0.5), fontsize=8)
 
 
 def _paper(ax: Any, seconds: float, y: npt.NDArray[np.float64]) -> None:

@@ -210,7 +210,19 @@ class RhythmModel:
                 raise InputError(f"record {i}: {exc}") from None
         return self._predict_prepared(prepared)
 
-    def _predict_prepared(self, prepared: list[_Prepared]) -> list[Prediction]:
+    def prepare(self, signal: npt.ArrayLike, fs: float) -> PreparedRecord:
+        """Check and condition one record for :meth:`predict_prepared` (raises InputError)."""
+        return _prepare(np.asarray(signal), fs, self.channels)
+
+    def predict_prepared(self, prepared: list[PreparedRecord]) -> list[Prediction]:
+        """Verdicts on records conditioned by :meth:`prepare`, in their order.
+
+        For callers that read records one by one and want one bad record to be reported
+        rather than stop the rest (``cardiostream classify``).
+        """
+        return self._predict_prepared(prepared)
+
+    def _predict_prepared(self, prepared: list[PreparedRecord]) -> list[Prediction]:
         results: list[Prediction | None] = [None] * len(prepared)
         order = sorted(range(len(prepared)), key=lambda i: prepared[i].inputs.shape[-1])
         for lo in range(0, len(order), 32):
@@ -247,7 +259,7 @@ class RhythmModel:
         p /= p.sum(1, keepdims=True)
         return (np.arange(prep.n_real, dtype=np.float64) + 1.0), p
 
-    def _decide(self, frames: npt.NDArray[np.float32], prep: _Prepared) -> Prediction:
+    def _decide(self, frames: npt.NDArray[np.float32], prep: PreparedRecord) -> Prediction:
         n_frames, n_real = frames.shape[-1], prep.n_real
         first = min(MIN_SECONDS - 1 + (n_frames - n_real), n_frames - 1)
         usable = bool(prep.quality["usable"])
@@ -282,7 +294,9 @@ class RhythmModel:
         )
 
 
-class _Prepared(NamedTuple):
+class PreparedRecord(NamedTuple):
+    """One record checked and conditioned for the network (see :meth:`RhythmModel.prepare`)."""
+
     inputs: npt.NDArray[np.float32]  # [channels, samples], left-padded to 10 s unless asked not
     n_real: int  # whole seconds of real input
     quality: dict[str, Any]  # {"usable", "reasons", "score"} of the whole record
@@ -353,7 +367,7 @@ def _summary(windows: list[SignalQuality], ok: npt.NDArray[np.bool_]) -> dict[st
 
 def _prepare(
     signal: npt.ArrayLike, fs: Any, channels: int = 2, pad: bool = True, quality: bool = True
-) -> _Prepared:
+) -> PreparedRecord:
     """Check the input, condition it, find the beats and judge the quality."""
     rate = _check_rate(fs)
     x = _check_signal(signal, rate)
@@ -379,7 +393,7 @@ def _prepare(
     left = max(MIN_SECONDS - n_real, 0) * FRAME if pad else 0
     if left:
         inputs = np.concatenate([np.zeros((channels, left), np.float32), inputs], axis=1)
-    return _Prepared(inputs.astype(np.float32), n_real, verdict, second_ok, int(peaks.size))
+    return PreparedRecord(inputs.astype(np.float32), n_real, verdict, second_ok, int(peaks.size))
 
 
 def _config_from_json(data: dict[str, Any]) -> dict[str, Any]:
