@@ -9,6 +9,7 @@ from cardiostream.dsp import ECGCleaner, Resampler, clean_ecg, resample, signal_
 from cardiostream.errors import InputError
 from cardiostream.io import ParquetStore, convert, read
 from cardiostream.record import Annotations, BeatTable, Record, RhythmTable
+from cardiostream.rhythm import Prediction, RhythmModel
 
 __version__ = "0.1.0"
 
@@ -19,9 +20,11 @@ __all__ = [
     "ECGCleaner",
     "InputError",
     "ParquetStore",
+    "Prediction",
     "RPeakDetector",
     "Record",
     "Resampler",
+    "RhythmModel",
     "RhythmTable",
     "__version__",
     "clean_ecg",

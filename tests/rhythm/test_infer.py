@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from pathlib import Path
 
 import numpy as np
@@ -95,3 +97,9 @@ def test_classify_lists_refused_records_and_goes_on(model_dir: Path, tmp_path: P
     assert all(v == "nan" for v in rows["blip"][3:])
     assert rows["A00004"][2] in ("normal", "af", "other", "noise")
     assert "blip: not classified" in result.stderr
+
+
+def test_the_package_imports_without_loading_torch() -> None:
+    code = "import sys, cardiostream; print('torch' in sys.modules)"
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True)
+    assert out.stdout.strip() == "False"

@@ -3,3 +3,8 @@
 The network and its training need torch (the ``train`` extra); nothing here imports it at
 package import time.
 """
+
+from cardiostream.rhythm.datasets import CLASSES
+from cardiostream.rhythm.infer import Prediction, RhythmModel
+
+__all__ = ["CLASSES", "Prediction", "RhythmModel"]
