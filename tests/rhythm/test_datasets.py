@@ -21,6 +21,7 @@ from cardiostream.rhythm.datasets import (
     cinc_cache_key,
     load_cinc,
     load_noise,
+    load_windows,
     read_reference,
     rhythm_windows,
     stratified_folds,
@@ -294,3 +295,23 @@ def test_mitdb_af_episodes(shared_data: Path) -> None:
             assert (windows.label == AF).any()
             assert ((windows.label == AF) <= (windows.af_fraction == 1.0)).all()
     assert with_af == MITDB_AF_RECORDS
+
+
+def test_load_windows_cuts_labelled_windows_at_250_hz() -> None:
+    data = load_windows([sample_path("mitdb-201-af"), sample_path("mitdb-100-nsr")], progress=False)
+    assert data.x.shape[1] == 2500 and data.x.dtype == np.float32
+    assert len(data) == data.x.shape[0] == len(data.records) == data.start_s.size
+    assert set(data.records) == {"mitdb-201-af", "mitdb-100-nsr"}
+    assert (data.labels[np.array(data.records) == "mitdb-201-af"] == AF).all()
+    assert EXCLUDED not in data.labels
+    # A window is the record's conditioned signal at its start time, not a re-filtered piece.
+    rec = read(sample_path("mitdb-201-af"))
+    whole = preprocess(rec.lead(0), rec.fs)
+    i = data.records.index("mitdb-201-af") + 2
+    start = round(data.start_s[i] * 250)
+    np.testing.assert_array_equal(data.x[i], whole[start : start + 2500])
+
+
+def test_load_windows_with_hop_overlaps() -> None:
+    data = load_windows([sample_path("mitdb-201-af")], hop_s=5.0, progress=False)
+    np.testing.assert_allclose(np.diff(data.start_s), 5.0)
