@@ -15,7 +15,9 @@ from __future__ import annotations
 
 import importlib.util
 import json
+import logging
 import shutil
+import warnings
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
@@ -58,17 +60,27 @@ def export_onnx(model: RhythmNet, path: str | Path) -> Path:
     example = torch.zeros(1, model.config.inputs, 12 * FRAME)
     frames = torch.export.Dim("frames", min=1, max=100_000)
     batch = torch.export.Dim("batch", min=1, max=4096)
-    torch.onnx.export(
-        model,
-        (example,),
-        str(out),
-        input_names=["ecg"],
-        output_names=["logits"],
-        dynamic_shapes={"x": {0: batch, 2: FRAME * frames}},
-        external_data=False,
-        opset_version=18,
-        verbose=False,
-    )
+    # The exporter logs every operator library it skips (torchvision) and deprecation notes of
+    # its own internals; none concern this network, and they would bury the command's output.
+    exporter_log = logging.getLogger("torch.onnx")
+    level = exporter_log.level
+    exporter_log.setLevel(logging.ERROR)
+    try:
+        with warnings.catch_warnings():
+            warnings.simplefilter("ignore", FutureWarning)
+            torch.onnx.export(
+                model,
+                (example,),
+                str(out),
+                input_names=["ecg"],
+                output_names=["logits"],
+                dynamic_shapes={"x": {0: batch, 2: FRAME * frames}},
+                external_data=False,
+                opset_version=18,
+                verbose=False,
+            )
+    finally:
+        exporter_log.setLevel(level)
     return out
 
 
