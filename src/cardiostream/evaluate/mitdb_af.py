@@ -49,6 +49,7 @@ from cardiostream.evaluate.af_episodes import (
     gross,
     score_episodes,
 )
+from cardiostream.evaluate.bench_rpeaks import list_records
 from cardiostream.io import read
 from cardiostream.rhythm.datasets import CLASSES, af_episodes, afl_intervals, rhythm_windows
 from cardiostream.rhythm.infer import RhythmModel
@@ -263,10 +264,8 @@ def list_annotated_records(data_dir: str | Path) -> list[Path]:
     folder = Path(data_dir)
     if not folder.is_dir():
         raise InputError(f"{folder}: not a folder")
-    listing = folder / "RECORDS"
-    if listing.is_file():
-        names = [ln.strip() for ln in listing.read_text().splitlines() if ln.strip()]
-        return [folder / f"{name}.hea" for name in names]
+    if (folder / "RECORDS").is_file():
+        return [folder / f"{name}.hea" for name in list_records(folder)]
     found = sorted(p for p in folder.glob("*.hea") if p.with_suffix(".atr").is_file())
     if not found:
         raise InputError(f"{folder}: no annotated WFDB records (no .hea with an .atr beside it)")

@@ -22,6 +22,15 @@ def _pyplot() -> Any:
     return plt
 
 
+def _save(plt: Any, fig: Any, path: str | Path) -> Path:
+    fig.tight_layout()
+    out = Path(path)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(out)
+    plt.close(fig)
+    return out
+
+
 def plot_confusion(matrix: npt.ArrayLike, path: str | Path, title: str = "") -> Path:
     """Counts, shaded by the fraction of each true class (rows)."""
     plt = _pyplot()
@@ -38,12 +47,7 @@ def plot_confusion(matrix: npt.ArrayLike, path: str | Path, title: str = "") -> 
     ax.set_xlabel("predicted")
     ax.set_ylabel("reference")
     ax.set_title(title or "Out-of-fold confusion")
-    fig.tight_layout()
-    out = Path(path)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(out)
-    plt.close(fig)
-    return out
+    return _save(plt, fig, path)
 
 
 def plot_reliability(
@@ -72,12 +76,7 @@ def plot_reliability(
     ax.set_title("Reliability of the top class (out-of-fold)")
     hist.set_xlabel("confidence (top-class probability)")
     hist.set_ylabel("records")
-    fig.tight_layout()
-    out = Path(path)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(out)
-    plt.close(fig)
-    return out
+    return _save(plt, fig, path)
 
 
 def plot_ablation(rows: Sequence[dict[str, Any]], path: str | Path) -> Path:
@@ -107,9 +106,4 @@ def plot_ablation(rows: Sequence[dict[str, Any]], path: str | Path) -> Path:
     ax.set_title("Width and window length: accuracy against cost")
     ax.grid(alpha=0.3)
     ax.legend()
-    fig.tight_layout()
-    out = Path(path)
-    out.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(out)
-    plt.close(fig)
-    return out
+    return _save(plt, fig, path)

@@ -23,23 +23,29 @@ RR_DELAY = 250
 RR_RANGE = (0.2, 3.0)
 
 
+def _hold(
+    known_at: npt.NDArray[np.int64], values: npt.NDArray[np.float32], n_samples: int
+) -> npt.NDArray[np.float32]:
+    """Each value from its sample ``known_at`` on, until the next; 0 before the first."""
+    out = np.zeros(n_samples, np.float32)
+    keep = known_at < n_samples
+    known_at, values = known_at[keep], values[keep]
+    if known_at.size == 0:
+        return out
+    index = np.searchsorted(known_at, np.arange(n_samples), side="right") - 1
+    valid = index >= 0
+    out[valid] = values[index[valid]]
+    return out
+
+
 def rr_channel_from_peaks(peaks: npt.ArrayLike, n_samples: int) -> npt.NDArray[np.float32]:
     """The RR channel for ``n_samples`` samples at 250 Hz, given R-peak sample indices."""
     p = np.sort(np.asarray(peaks, np.int64))
-    out = np.zeros(n_samples, np.float32)
     if p.size < 2:
-        return out
+        return np.zeros(n_samples, np.float32)
     rr = np.clip(np.diff(p) / MODEL_FS, *RR_RANGE).astype(np.float32)
     # Interval i (between beats i and i+1) is known from sample p[i + 1] + RR_DELAY on.
-    starts = p[1:] + RR_DELAY
-    keep = starts < n_samples
-    starts, rr = starts[keep], rr[keep]
-    if starts.size == 0:
-        return out
-    index = np.searchsorted(starts, np.arange(n_samples), side="right") - 1
-    valid = index >= 0
-    out[valid] = rr[index[valid]]
-    return out
+    return _hold(p[1:] + RR_DELAY, rr, n_samples)
 
 
 def rr_change_from_peaks(peaks: npt.ArrayLike, n_samples: int) -> npt.NDArray[np.float32]:
@@ -50,20 +56,11 @@ def rr_change_from_peaks(peaks: npt.ArrayLike, n_samples: int) -> npt.NDArray[np
     learning a difference of two step functions a second apart.
     """
     p = np.sort(np.asarray(peaks, np.int64))
-    out = np.zeros(n_samples, np.float32)
     if p.size < 3:
-        return out
+        return np.zeros(n_samples, np.float32)
     rr = np.clip(np.diff(p) / MODEL_FS, *RR_RANGE)
     change = np.minimum(np.abs(np.diff(rr)) / rr[1:], 2.0).astype(np.float32)
-    starts = p[2:] + RR_DELAY
-    keep = starts < n_samples
-    starts, change = starts[keep], change[keep]
-    if starts.size == 0:
-        return out
-    index = np.searchsorted(starts, np.arange(n_samples), side="right") - 1
-    valid = index >= 0
-    out[valid] = change[index[valid]]
-    return out
+    return _hold(p[2:] + RR_DELAY, change, n_samples)
 
 
 def model_inputs(
