@@ -364,7 +364,14 @@ def train(
         cfg = TrainConfig(epochs=epochs, seed=seed)
         with _epoch_bars() as step:
             summary = run_training(
-                dataset, out, cfg, k=folds, noise=noise_records, progress=step, final=final
+                dataset,
+                out,
+                cfg,
+                k=folds,
+                noise=noise_records,
+                progress=step,
+                final=final,
+                raw_dir=data,
             )
         f1 = summary["f1_mean"]
         sd = summary["f1_sd"]
@@ -376,6 +383,16 @@ def train(
                 for c, m, s in zip(summary["classes"], f1, sd, strict=True)
             )
         )
+        head = summary.get("record_head")
+        if head is not None:
+            console.print(
+                f"with the record head: CinC score {head['cinc_mean']:.3f} "
+                f"± {head['cinc_sd']:.3f}; "
+                + ", ".join(
+                    f"F1 {c} {m:.3f}"
+                    for c, m in zip(summary["classes"], head["f1_mean"], strict=True)
+                )
+            )
         console.print(
             f"temperature {summary['temperature']:.2f}: ECE {summary['ece_before']:.3f} -> "
             f"{summary['ece_after']:.3f}; written to {out}",

@@ -95,6 +95,72 @@ def cv_section(training_dir: Path, out_dir: Path) -> str:
     return "\n".join(lines)
 
 
+def head_section(training_dir: Path, out_dir: Path) -> str:
+    """The record verdict with the record head, beside the plain mean of the frames."""
+    summary = json.loads((training_dir / "training.json").read_text()).get("record_head")
+    oof_path = training_dir / "head_oof.npz"
+    header = "## The record verdict: the record head\n\n"
+    if summary is None or not oof_path.is_file():
+        return header + "No record head was fitted (`cardiostream train` fits one).\n\n"
+    with np.load(oof_path) as z:
+        labels = z["labels"]
+        logits = z["head_logits"]
+    temperature = float(summary["temperature"])
+    plot_confusion(
+        summary["confusion"], out_dir / "confusion_head.png", "Out-of-fold confusion, record head"
+    )
+    raw = calibrated(logits, 1.0)
+    scaled = calibrated(logits, temperature)
+    plot_reliability(
+        [
+            ("before", raw, expected_calibration_error(raw, labels)),
+            (f"after, T = {temperature:.2f}", scaled, expected_calibration_error(scaled, labels)),
+        ],
+        labels,
+        out_dir / "reliability_head.png",
+    )
+    plain = summary["plain"]
+    lines = [
+        header,
+        "A record's verdict combines its voting frames (per class: log mean, highest and share "
+        "of frames) with RR statistics of the whole record (rate, dispersion, successive "
+        "differences, outliers, Poincaré shape, lag-1 and lag-2 correlation) in a small network "
+        f"(one hidden layer, L2 {summary['l2']:g}; `rhythm/record_head.py`). Its inputs for "
+        "each record come from the fold network that did not see the record, run through the "
+        "exact inference path (raw file, quality, voting frames); the head is cross-fitted on "
+        "the same folds, so every figure here is out-of-fold.",
+        "",
+        "| class | F1, mean of frames | F1, record head |",
+        "|---|---:|---:|",
+    ]
+    for c, a, sa, b, sb in zip(
+        CLASSES,
+        plain["f1_mean"],
+        plain["f1_sd"],
+        summary["f1_mean"],
+        summary["f1_sd"],
+        strict=True,
+    ):
+        lines.append(f"| {c} | {a:.3f} ± {sa:.3f} | {b:.3f} ± {sb:.3f} |")
+    lines += [
+        f"| **CinC score** | {plain['cinc_mean']:.3f} ± {plain['cinc_sd']:.3f} | "
+        f"**{summary['cinc_mean']:.3f} ± {summary['cinc_sd']:.3f}** |",
+        "",
+        "Per fold (head): " + ", ".join(f"{f['cinc']:.3f}" for f in summary["folds"]) + ".",
+        "",
+        f"Calibration: T = {temperature:.3f}, ECE {summary['ece_before']:.3f} before, "
+        f"**{summary['ece_after']:.3f} after**. Threshold {summary['threshold']:.2f} (the same "
+        f"90 % rule): the head commits on {summary['coverage']:.1%} of the records and is right "
+        f"on {summary['confident_accuracy']:.1%} of those. `cardiostream classify` and "
+        "`RhythmModel.predict` use the head; the per-second verdicts of a stream use the frames.",
+        "",
+        "![confusion, record head](confusion_head.png) "
+        "![reliability, record head](reliability_head.png)",
+        "",
+    ]
+    return "\n".join(lines) + "\n"
+
+
 def mitdb_section(mitdb_dir: Path | None, out_dir: Path, model: RhythmModel) -> tuple[str, Any]:
     """The external AF test; a note when MITDB is not there."""
     header = "## External AF test: MIT-BIH Arrhythmia (never trained on)\n\n"
@@ -187,6 +253,7 @@ def write_report(
         "Produced by `cardiostream evaluate` from the cross-validation run, the shipped model "
         "and the data named below.\n\n",
         cv_section(Path(training_dir), out),
+        head_section(Path(training_dir), out),
     ]
     mitdb_text, mitdb_json = mitdb_section(
         Path(mitdb_dir) if mitdb_dir is not None else None, out, model

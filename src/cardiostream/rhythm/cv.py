@@ -36,8 +36,13 @@ def cross_validate(
     k: int = 5,
     noise: dict[str, npt.NDArray[np.float32]] | None = None,
     progress: Progress | None = None,
+    save_dir: Path | None = None,
 ) -> tuple[npt.NDArray[np.float32], npt.NDArray[np.int64], list[dict[str, Any]]]:
-    """Out-of-fold record logits, the fold of each record, and per-fold scores."""
+    """Out-of-fold record logits, the fold of each record, and per-fold scores.
+
+    With ``save_dir``, each fold's network is saved there as ``fold<i>.pt`` (a state dict), so
+    that out-of-fold outputs other than the record logits can be computed later.
+    """
     folds = stratified_folds(data.labels, k=k, seed=cfg.seed)
     oof = np.zeros((len(data.names), len(CLASSES)), np.float32)
     per_fold = []
@@ -56,6 +61,9 @@ def cross_validate(
             noise=noise,
             on_epoch=on_epoch,
         )
+        if save_dir is not None:
+            save_dir.mkdir(parents=True, exist_ok=True)
+            torch.save(model.state_dict(), save_dir / f"fold{fold}.pt")
         oof[test_idx] = record_logits(model, [data.signals[i] for i in test_idx], cfg)
         s = score_classification(data.labels[test_idx], oof[test_idx].argmax(1))
         per_fold.append({"fold": fold, "f1": s.f1.tolist(), "cinc": s.cinc})
@@ -97,12 +105,19 @@ def run_training(
     noise: dict[str, npt.NDArray[np.float32]] | None = None,
     progress: Progress | None = None,
     final: bool = True,
+    raw_dir: str | Path | None = None,
 ) -> dict[str, Any]:
-    """Cross-validate, calibrate, train the final model and write everything to ``out_dir``."""
+    """Cross-validate, calibrate, train the final model and write everything to ``out_dir``.
+
+    With ``raw_dir`` (the CinC folder the dataset was read from), the record head is then
+    fitted on the folds' out-of-fold evidence (:mod:`cardiostream.rhythm.head_training`).
+    """
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
     started = time.perf_counter()
-    oof, folds, per_fold = cross_validate(data, cfg, k=k, noise=noise, progress=progress)
+    oof, folds, per_fold = cross_validate(
+        data, cfg, k=k, noise=noise, progress=progress, save_dir=out / "folds"
+    )
     temperature = fit_temperature(oof, data.labels)
     summary = summarise(data.labels, oof, per_fold, temperature)
     probs = calibrated(oof, temperature)
@@ -144,4 +159,14 @@ def run_training(
         (out / "MODEL_CARD.md").write_text(model_card(summary))
     summary["seconds"] = time.perf_counter() - started
     (out / "training.json").write_text(json.dumps(summary, indent=2) + "\n")
+    if final and raw_dir is not None:
+        from cardiostream.rhythm.head_training import fit_record_head
+
+        def step(done: int, total: int) -> None:
+            if progress is not None:
+                progress("record head: evidence", done, total, float("nan"))
+
+        summary["record_head"] = fit_record_head(out, raw_dir, step)
+        summary["seconds"] = time.perf_counter() - started
+        (out / "training.json").write_text(json.dumps(summary, indent=2) + "\n")
     return summary

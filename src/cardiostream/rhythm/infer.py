@@ -25,7 +25,10 @@ Verdict
     the record (every frame from the 10th second on; the last frame alone for a record shorter
     than that), then temperature-scaled. Of those frames, only the ones whose 10 s lie wholly in
     usable quality windows count when the record is usable, so a lead-off stretch in an
-    otherwise clean record does not sway the verdict.
+    otherwise clean record does not sway the verdict. When the model has a record head
+    (:mod:`cardiostream.rhythm.record_head`, in ``model.json``), those frames' probabilities
+    and the record's RR statistics go through it instead of the plain mean, with the head's
+    own temperature and threshold.
 ``label``
     ``uncertain`` when the calibrated top probability is below the model's threshold (reason
     ``low_confidence``), when the record is unusable (the quality reasons), or when no R peaks
@@ -59,6 +62,7 @@ from cardiostream.errors import InputError
 from cardiostream.rhythm.datasets import CLASSES
 from cardiostream.rhythm.features import model_inputs
 from cardiostream.rhythm.preprocess import MODEL_FS, Preprocessor
+from cardiostream.rhythm.record_head import RecordHead, record_features
 
 FRAME = 250
 #: Seconds of input behind a full verdict (the network's receptive field); shorter is padded.
@@ -143,6 +147,10 @@ class RhythmModel:
         self.backend = backend
         self.threads = threads
         self.channels = int(self.meta.get("net", {}).get("inputs", 2))
+        head = self.meta.get("record_head")
+        self.head = RecordHead.from_dict(head) if head else None
+        self.head_temperature = float(head.get("temperature", 1.0)) if head else 1.0
+        self.record_threshold = float(head["threshold"]) if head else self.threshold
 
     @cached_property
     def _runner(self) -> Any:
@@ -260,27 +268,21 @@ class RhythmModel:
         return (np.arange(prep.n_real, dtype=np.float64) + 1.0), p
 
     def _decide(self, frames: npt.NDArray[np.float32], prep: PreparedRecord) -> Prediction:
-        n_frames, n_real = frames.shape[-1], prep.n_real
-        first = min(MIN_SECONDS - 1 + (n_frames - n_real), n_frames - 1)
-        usable = bool(prep.quality["usable"])
-        # Real second at which each candidate frame ends; its receptive field is the 10 s
-        # before. When the record is usable, only frames that see nothing but usable seconds
-        # vote: there is always one, since a usable record has a usable 10 s window.
-        ends = np.arange(first, n_frames) - (n_frames - n_real)
-        bad = np.concatenate([[0], np.cumsum(~prep.second_ok)])
-        clean = bad[ends + 1] - bad[np.maximum(ends - (MIN_SECONDS - 1), 0)] == 0
-        keep = (
-            first + np.flatnonzero(clean) if usable and clean.any() else np.arange(first, n_frames)
-        )
-        z = frames[:, keep].astype(np.float64)
+        z = frames[:, voting_frames(frames.shape[-1], prep)].astype(np.float64)
         p = np.exp(z - z.max(0))
         p /= p.sum(0)
-        mean = np.log(np.clip(p.mean(1), 1e-12, None))
-        scaled = np.exp(mean / self.temperature)
-        probs = scaled / scaled.sum()
+        if self.head is not None:
+            features = record_features(p.T, prep.peaks, MODEL_FS, prep.n_real)
+            logits = self.head.logits(features)[0]
+            probs = np.exp((logits - logits.max()) / self.head_temperature)
+        else:
+            mean = np.log(np.clip(p.mean(1), 1e-12, None))
+            probs = np.exp(mean / self.temperature)
+        probs = probs / probs.sum()
+        usable = bool(prep.quality["usable"])
         raw = CLASSES[int(np.argmax(probs))]
         reasons = list(prep.quality["reasons"])
-        confident = bool(probs.max() >= self.threshold)
+        confident = bool(probs.max() >= self.record_threshold)
         if not confident:
             reasons.append("low_confidence")
         if prep.n_beats == 0 and "no_beats" not in reasons:
@@ -294,6 +296,23 @@ class RhythmModel:
         )
 
 
+def voting_frames(n_frames: int, prep: PreparedRecord) -> npt.NDArray[np.int64]:
+    """Indices of the frames (of ``n_frames``, the last ``prep.n_real`` real) that vote on a
+    record's verdict: those with a full 10 s of context (the last frame alone for a record
+    shorter than that) and, when the record is usable, only those whose 10 s lie wholly in
+    usable quality windows; there is always one, since a usable record has a usable window.
+    """
+    n_real = prep.n_real
+    first = min(MIN_SECONDS - 1 + (n_frames - n_real), n_frames - 1)
+    # Real second at which each candidate frame ends; its receptive field is the 10 s before.
+    ends = np.arange(first, n_frames) - (n_frames - n_real)
+    bad = np.concatenate([[0], np.cumsum(~prep.second_ok)])
+    clean = bad[ends + 1] - bad[np.maximum(ends - (MIN_SECONDS - 1), 0)] == 0
+    if prep.quality["usable"] and clean.any():
+        return (first + np.flatnonzero(clean)).astype(np.int64)
+    return np.arange(first, n_frames, dtype=np.int64)
+
+
 class PreparedRecord(NamedTuple):
     """One record checked and conditioned for the network (see :meth:`RhythmModel.prepare`)."""
 
@@ -302,6 +321,7 @@ class PreparedRecord(NamedTuple):
     quality: dict[str, Any]  # {"usable", "reasons", "score"} of the whole record
     second_ok: npt.NDArray[np.bool_]  # per real second: in a usable quality window
     n_beats: int
+    peaks: npt.NDArray[np.int64]  # R peaks at 250 Hz on the conditioned signal
 
 
 def _check_rate(fs: Any) -> float:
@@ -393,7 +413,9 @@ def _prepare(
     left = max(MIN_SECONDS - n_real, 0) * FRAME if pad else 0
     if left:
         inputs = np.concatenate([np.zeros((channels, left), np.float32), inputs], axis=1)
-    return PreparedRecord(inputs.astype(np.float32), n_real, verdict, second_ok, int(peaks.size))
+    return PreparedRecord(
+        inputs.astype(np.float32), n_real, verdict, second_ok, int(peaks.size), peaks
+    )
 
 
 def _config_from_json(data: dict[str, Any]) -> dict[str, Any]:

@@ -17,13 +17,32 @@ def model_card(summary: dict[str, Any]) -> str:
         for c, m, s in zip(CLASSES, summary["f1_mean"], summary["f1_sd"], strict=True)
     )
     data_line = ", ".join(f"{k} {v:,}" for k, v in counts.items()) if counts else "see below"
+    head = summary.get("record_head")
+    head_text = ""
+    if head:
+        head_f1 = ", ".join(
+            f"{c} {m:.3f} ± {s:.3f}"
+            for c, m, s in zip(CLASSES, head["f1_mean"], head["f1_sd"], strict=True)
+        )
+        head_text = f"""
+### The record verdict with the record head
+
+A record's verdict goes through the record head (`record_head` in `model.json`): its voting
+frames and the RR statistics of the whole record in a small network, cross-fitted on the same
+folds. Out-of-fold F1: {head_f1}; CinC score **{head["cinc_mean"]:.3f} ± {head["cinc_sd"]:.3f}**.
+Temperature {head["temperature"]:.3f}, ECE {head["ece_before"]:.3f} before,
+{head["ece_after"]:.3f} after; threshold {head["threshold"]:.2f}, at which it commits on
+{head["coverage"]:.1%} of records and is right on {head["confident_accuracy"]:.1%} of those.
+The per-second verdicts of a stream come from the frames alone (the table above).
+"""
     return f"""# Model card: cardiostream rhythm network
 
 ## What it does
 
 Labels one ECG lead as **normal** sinus rhythm, **af** (atrial fibrillation), **other**
 arrhythmia or **noise**, once per second over the preceding ~10 s, with temperature-calibrated
-probabilities. A record's verdict is the mean of its frames' probabilities. `label` becomes
+probabilities. A record's verdict is the mean of its frames' probabilities, or, when the
+model has one, the record head's verdict on its frames and beats (below). `label` becomes
 `uncertain` when the calibrated top probability is below {summary["threshold"]:.2f}, when the
 signal is unusable, or when no R peaks are found; `raw_label` is always the network's verdict.
 
@@ -62,7 +81,7 @@ Calibration: temperature {summary["temperature"]:.3f}; expected calibration erro
 {summary["ece_before"]:.3f} before, {summary["ece_after"]:.3f} after (out-of-fold). At the
 threshold the model commits on {summary["coverage"]:.1%} of records and is right on
 {summary["confident_accuracy"]:.1%} of those.
-
+{head_text}
 The full report, with the external MITDB test and the ablation, is `docs/rhythm/report.md`.
 
 ## Limits

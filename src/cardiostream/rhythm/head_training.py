@@ -1,0 +1,174 @@
+"""Fitting the record head on out-of-fold evidence (needs torch: the train extra).
+
+After cross-validation, every CinC record is run through the exact inference path of
+:class:`cardiostream.rhythm.infer.RhythmModel` (raw file, conditioning, quality, the frames
+that vote) by the network of the fold that did not see it. The resulting evidence
+(:func:`cardiostream.rhythm.record_head.record_features`) is honest out-of-fold input for the
+head, which is cross-fitted on the same folds (its out-of-fold figures are the ones reported),
+temperature-scaled, given its threshold, and finally fitted on every record.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+import torch
+from scipy.special import softmax
+
+from cardiostream.errors import InputError
+from cardiostream.evaluate.classification import expected_calibration_error, score_classification
+from cardiostream.io import read
+from cardiostream.rhythm.calibrate import calibrated, choose_threshold, fit_temperature
+from cardiostream.rhythm.infer import FRAME, _config_from_json, _prepare, voting_frames
+from cardiostream.rhythm.model import NetConfig, RhythmNet
+from cardiostream.rhythm.model_card import model_card
+from cardiostream.rhythm.preprocess import MODEL_FS
+from cardiostream.rhythm.record_head import (
+    DEFAULT_L2,
+    FEATURES,
+    cross_fit,
+    fit_head,
+    record_features,
+)
+
+Step = Callable[[int, int], None]
+
+
+def oof_evidence(
+    data_dir: Path,
+    names: list[str],
+    folds: npt.NDArray[np.int64],
+    training_dir: Path,
+    step: Step | None = None,
+) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]:
+    """Record features and the plain record logits (log of the voting frames' mean
+    probability), each from the network of the record's own fold."""
+    meta = json.loads((training_dir / "training.json").read_text())
+    cfg = NetConfig(**_config_from_json(meta["config"]["net"]))
+    nets: dict[int, RhythmNet] = {}
+    for fold in np.unique(folds):
+        path = training_dir / "folds" / f"fold{fold}.pt"
+        if not path.is_file():
+            raise InputError(f"{path}: missing (cardiostream train saves one network per fold)")
+        net = RhythmNet(cfg)
+        net.load_state_dict(torch.load(path, map_location="cpu"))
+        nets[int(fold)] = net.eval()
+    prepared = []
+    for i, name in enumerate(names):
+        record = read(data_dir / f"{name}.hea")
+        prepared.append(_prepare(record.lead(0), record.fs, cfg.inputs))
+        if step is not None:
+            step(i + 1, len(names))
+    features = np.zeros((len(names), len(FEATURES)))
+    plain = np.zeros((len(names), 4))
+    # Batched as RhythmModel batches: similar lengths together, left-padded with zeros.
+    for fold, net in nets.items():
+        members = np.flatnonzero(folds == fold)
+        members = members[np.argsort([prepared[i].inputs.shape[-1] for i in members])]
+        for lo in range(0, members.size, 32):
+            idx = members[lo : lo + 32]
+            longest = max(prepared[i].inputs.shape[-1] for i in idx)
+            batch = np.zeros((idx.size, cfg.inputs, longest), np.float32)
+            for j, i in enumerate(idx):
+                batch[j, :, longest - prepared[i].inputs.shape[-1] :] = prepared[i].inputs
+            with torch.no_grad():
+                out = net(torch.from_numpy(batch)).numpy()
+            for j, i in enumerate(idx):
+                prep = prepared[i]
+                n_frames = prep.inputs.shape[-1] // FRAME
+                frames = out[j, :, out.shape[-1] - n_frames :].astype(np.float64)
+                p = softmax(frames[:, voting_frames(n_frames, prep)], 0)
+                features[i] = record_features(p.T, prep.peaks, MODEL_FS, prep.n_real)
+                plain[i] = np.log(np.clip(p.mean(1), 1e-12, None))
+    return features, plain
+
+
+def _scores(
+    labels: npt.NDArray[np.int64], logits: npt.NDArray[np.float64], folds: npt.NDArray[np.int64]
+) -> dict[str, Any]:
+    per_fold = [
+        score_classification(labels[folds == f], logits[folds == f].argmax(1))
+        for f in np.unique(folds)
+    ]
+    f1 = np.array([s.f1 for s in per_fold])
+    cinc = np.array([s.cinc for s in per_fold])
+    pooled = score_classification(labels, logits.argmax(1))
+    return {
+        "f1_mean": f1.mean(0).tolist(),
+        "f1_sd": f1.std(0, ddof=1).tolist(),
+        "cinc_mean": float(cinc.mean()),
+        "cinc_sd": float(cinc.std(ddof=1)),
+        "folds": [
+            {"fold": int(f), "f1": s.f1.tolist(), "cinc": s.cinc}
+            for f, s in zip(np.unique(folds), per_fold, strict=True)
+        ],
+        "confusion": pooled.matrix.tolist(),
+        "pooled_cinc": pooled.cinc,
+    }
+
+
+def fit_record_head(
+    training_dir: str | Path, data_dir: str | Path, step: Step | None = None
+) -> dict[str, Any]:
+    """Fit the head from a training run's folds; update its ``model.json`` and
+    ``training.json``; write ``head_oof.npz``. Returns the head's summary."""
+    training_dir, data_dir = Path(training_dir), Path(data_dir)
+    with np.load(training_dir / "oof.npz") as z:
+        names = [str(n) for n in z["names"]]
+        labels = np.asarray(z["labels"], np.int64)
+        folds = np.asarray(z["folds"], np.int64)
+    features, plain = oof_evidence(data_dir, names, folds, training_dir, step)
+    l2 = DEFAULT_L2
+    head_oof = cross_fit(features, labels, folds, l2)
+    temperature = fit_temperature(head_oof, labels)
+    probs = calibrated(head_oof, temperature)
+    threshold = choose_threshold(probs, labels)
+    kept = probs.max(1) >= threshold
+    right = probs.argmax(1) == labels
+    plain_t = fit_temperature(plain, labels)
+    summary: dict[str, Any] = {
+        **_scores(labels, head_oof, folds),
+        "l2": l2,
+        "temperature": temperature,
+        "threshold": threshold,
+        "coverage": float(kept.mean()),
+        "confident_accuracy": float(right[kept].mean()) if kept.any() else float("nan"),
+        "ece_before": expected_calibration_error(calibrated(head_oof, 1.0), labels),
+        "ece_after": expected_calibration_error(probs, labels),
+        "plain": {
+            **_scores(labels, plain, folds),
+            "ece_after": expected_calibration_error(calibrated(plain, plain_t), labels),
+        },
+    }
+    np.savez_compressed(
+        training_dir / "head_oof.npz",
+        names=np.array(names),
+        labels=labels,
+        folds=folds,
+        features=features,
+        plain_logits=plain,
+        head_logits=head_oof,
+    )
+    head = fit_head(features, labels, l2)
+    meta_path = training_dir / "model.json"
+    if meta_path.is_file():
+        meta = json.loads(meta_path.read_text())
+        meta["record_head"] = {
+            **head.to_dict(),
+            "temperature": temperature,
+            "threshold": threshold,
+            "cv": {k: summary[k] for k in ("cinc_mean", "cinc_sd", "f1_mean", "f1_sd")},
+        }
+        meta_path.write_text(json.dumps(meta, indent=2) + "\n")
+    train_path = training_dir / "training.json"
+    train_summary = json.loads(train_path.read_text())
+    train_summary["record_head"] = summary
+    train_path.write_text(json.dumps(train_summary, indent=2) + "\n")
+    if "parameters" in train_summary:
+        (training_dir / "MODEL_CARD.md").write_text(model_card(train_summary))
+    return summary

@@ -1,0 +1,130 @@
+"""The record head: its RR evidence, its fit, its storage and its use by RhythmModel."""
+
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from cardiostream.rhythm.record_head import (
+    FEATURES,
+    RR_FEATURES,
+    RecordHead,
+    cross_fit,
+    fit_head,
+    frame_features,
+    record_features,
+    rr_features,
+)
+
+FS = 250.0
+
+
+def _peaks(rr_s: np.ndarray) -> np.ndarray:
+    return np.round(np.concatenate([[0.5], 0.5 + np.cumsum(rr_s)]) * FS).astype(np.int64)
+
+
+def _feature(values: np.ndarray, name: str) -> float:
+    return float(values[RR_FEATURES.index(name)])
+
+
+def test_rr_evidence_tells_regular_irregular_and_bigeminal_rhythms_apart() -> None:
+    rng = np.random.default_rng(0)
+    regular = rr_features(_peaks(np.full(40, 0.8) + rng.normal(0, 0.01, 40)), FS, 34)
+    af = rr_features(_peaks(rng.uniform(0.4, 1.0, 50)), FS, 36)
+    bigeminy = rr_features(_peaks(np.tile([0.5, 1.0], 20)), FS, 31)
+    assert _feature(regular, "rr_cv") < 0.03 < 0.2 < _feature(af, "rr_cv")
+    assert _feature(regular, "pnn50") < 0.1 < 0.5 < _feature(af, "pnn50")
+    # Alternation: strongly negative lag-1 and positive lag-2 correlation; AF has neither.
+    assert _feature(bigeminy, "lag1_corr") < -0.9
+    assert _feature(bigeminy, "lag2_corr") > 0.9
+    assert abs(_feature(af, "lag1_corr")) < 0.4
+    assert _feature(regular, "log_median_rr") == pytest.approx(np.log(0.8), abs=0.02)
+    assert _feature(regular, "few_beats") == 0.0
+
+
+def test_rr_evidence_of_a_record_without_beats_is_neutral_and_flagged() -> None:
+    values = rr_features(np.array([100, 400]), FS, 12)
+    assert np.all(np.isfinite(values))
+    assert _feature(values, "few_beats") == 1.0
+    assert _feature(values, "log_duration") == pytest.approx(np.log(12))
+
+
+def test_frame_evidence_is_log_mean_max_and_share() -> None:
+    p = np.array([[0.7, 0.1, 0.1, 0.1], [0.1, 0.8, 0.05, 0.05], [0.6, 0.2, 0.1, 0.1]])
+    values = frame_features(p)
+    np.testing.assert_allclose(values[:4], np.log(p.mean(0)))
+    np.testing.assert_allclose(values[4:8], p.max(0))
+    np.testing.assert_allclose(values[8:], [2 / 3, 1 / 3, 0, 0])
+    with pytest.raises(ValueError, match="no frames"):
+        frame_features(np.zeros((0, 4)))
+    assert record_features(p, _peaks(np.full(20, 0.8)), FS, 17).size == len(FEATURES)
+
+
+def _toy(n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:
+    """Four classes that a line cannot separate: the class is the quadrant of two features."""
+    rng = np.random.default_rng(seed)
+    x = rng.normal(size=(n, len(FEATURES)))
+    y = (x[:, 0] > 0).astype(np.int64) + 2 * (x[:, 0] * x[:, 1] > 0)
+    return x, y
+
+
+def test_the_head_learns_a_non_linear_rule_and_generalises() -> None:
+    x, y = _toy(1200, 0)
+    head = fit_head(x, y, l2=1e-4)
+    x_new, y_new = _toy(600, 1)
+    accuracy = float((head.logits(x_new).argmax(1) == y_new).mean())
+    assert accuracy > 0.85  # chance is 0.25; a linear head stays near 0.5 on the XOR part
+
+
+def test_cross_fit_predicts_each_fold_from_the_others() -> None:
+    x, y = _toy(600, 2)
+    folds = np.arange(600) % 3
+    oof = cross_fit(x, y, folds, l2=1e-4)
+    assert oof.shape == (600, 4)
+    assert float((oof.argmax(1) == y).mean()) > 0.75
+
+
+def test_head_round_trips_through_json_and_refuses_other_features() -> None:
+    x, y = _toy(300, 3)
+    head = fit_head(x, y, l2=1e-3)
+    data = json.loads(json.dumps(head.to_dict()))
+    again = RecordHead.from_dict(data)
+    np.testing.assert_allclose(again.logits(x[:5]), head.logits(x[:5]))
+    data["features"] = data["features"][:-1]
+    with pytest.raises(ValueError, match="features differ"):
+        RecordHead.from_dict(data)
+    with pytest.raises(ValueError, match="expected"):
+        head.logits(np.zeros((1, 3)))
+
+
+def test_rhythm_model_uses_a_head_from_model_json(tmp_path: Path) -> None:
+    from cardiostream import read, samples
+    from cardiostream.rhythm.infer import RhythmModel, weights_dir
+
+    folder = tmp_path / "model"
+    shutil.copytree(weights_dir(), folder)
+    meta = json.loads((folder / "model.json").read_text())
+    meta.pop("record_head", None)
+    (folder / "model.json").write_text(json.dumps(meta))
+    record = read(samples.sample_path("mitdb-201-af"))
+    plain = RhythmModel(folder).predict(record.lead(0), record.fs)
+
+    # A head that always says "noise" with certainty must take over the record verdict.
+    d = len(FEATURES)
+    head = RecordHead(
+        np.zeros(d), np.ones(d), np.zeros((d, 2)), np.zeros(2),
+        np.zeros((2, 4)), np.array([0.0, 0.0, 0.0, 20.0]), 1e-3,
+    )  # fmt: skip
+    meta["record_head"] = {**head.to_dict(), "temperature": 1.0, "threshold": 0.5}
+    (folder / "model.json").write_text(json.dumps(meta))
+    model = RhythmModel(folder)
+    with_head = model.predict(record.lead(0), record.fs)
+    assert model.head is not None
+    assert with_head.raw_label == "noise"
+    assert with_head.probabilities["noise"] > 0.99
+    assert plain.raw_label == "af"
+    assert sum(with_head.probabilities.values()) == pytest.approx(1.0)
