@@ -29,7 +29,6 @@ from cardiostream.rhythm.model import NetConfig, RhythmNet
 from cardiostream.rhythm.model_card import model_card
 from cardiostream.rhythm.preprocess import MODEL_FS
 from cardiostream.rhythm.record_head import (
-    DEFAULT_L2,
     FEATURES,
     cross_fit,
     fit_head,
@@ -123,8 +122,7 @@ def fit_record_head(
         labels = np.asarray(z["labels"], np.int64)
         folds = np.asarray(z["folds"], np.int64)
     features, plain = oof_evidence(data_dir, names, folds, training_dir, step)
-    l2 = DEFAULT_L2
-    head_oof = cross_fit(features, labels, folds, l2)
+    head_oof, l2 = cross_fit(features, labels, folds)
     temperature = fit_temperature(head_oof, labels)
     probs = calibrated(head_oof, temperature)
     threshold = choose_threshold(probs, labels)
