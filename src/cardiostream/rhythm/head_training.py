@@ -112,16 +112,25 @@ def _scores(
 
 
 def fit_record_head(
-    training_dir: str | Path, data_dir: str | Path, step: Step | None = None
+    training_dir: str | Path,
+    data_dir: str | Path,
+    step: Step | None = None,
+    evidence: tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]] | None = None,
 ) -> dict[str, Any]:
     """Fit the head from a training run's folds; update its ``model.json`` and
-    ``training.json``; write ``head_oof.npz``. Returns the head's summary."""
+    ``training.json``; write ``head_oof.npz``. Returns the head's summary.
+
+    ``evidence`` is the output of :func:`oof_evidence` for the run's records when it was
+    already computed; otherwise it is computed here.
+    """
     training_dir, data_dir = Path(training_dir), Path(data_dir)
     with np.load(training_dir / "oof.npz") as z:
         names = [str(n) for n in z["names"]]
         labels = np.asarray(z["labels"], np.int64)
         folds = np.asarray(z["folds"], np.int64)
-    features, plain = oof_evidence(data_dir, names, folds, training_dir, step)
+    if evidence is None:
+        evidence = oof_evidence(data_dir, names, folds, training_dir, step)
+    features, plain = evidence
     head_oof, l2 = cross_fit(features, labels, folds)
     temperature = fit_temperature(head_oof, labels)
     probs = calibrated(head_oof, temperature)
