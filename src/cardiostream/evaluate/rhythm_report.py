@@ -92,16 +92,16 @@ def cv_section(training_dir: Path, out_dir: Path) -> str:
         "![reliability](reliability.png)",
         "",
     ]
-    return "\n".join(lines)
+    return "\n".join(lines) + "\n"
 
 
 def head_section(training_dir: Path, out_dir: Path) -> str:
     """The record verdict with the record head, beside the plain mean of the frames."""
     summary = json.loads((training_dir / "training.json").read_text()).get("record_head")
     oof_path = training_dir / "head_oof.npz"
-    header = "## The record verdict: the record head\n\n"
+    header = "## The record verdict: the record head\n"
     if summary is None or not oof_path.is_file():
-        return header + "No record head was fitted (`cardiostream train` fits one).\n\n"
+        return header + "\nNo record head was fitted (`cardiostream train` fits one).\n\n"
     with np.load(oof_path) as z:
         labels = z["labels"]
         logits = z["head_logits"]
