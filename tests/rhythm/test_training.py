@@ -43,3 +43,27 @@ def test_run_training_writes_model_onnx_and_summary(tiny: CincDataset, tmp_path:
     assert len(saved["folds"]) == 2 and saved["temperature"] > 0
     assert summary["parameters"] < 100_000
     assert np.array(saved["confusion"]).sum() == len(tiny)
+
+
+def test_run_training_fits_the_record_head_from_the_raw_records(
+    tiny: CincDataset, tmp_path: Path
+) -> None:
+    from cardiostream import read
+    from cardiostream.rhythm.infer import RhythmModel
+
+    raw_dir = sample_path("cinc2017-A00004").parent
+    cfg = TrainConfig(epochs=1, batch_size=4, crop_s=12)
+    summary = run_training(tiny, tmp_path, cfg, k=2, raw_dir=raw_dir)
+    head = summary["record_head"]
+    assert 0.0 <= head["cinc_mean"] <= 1.0 and head["temperature"] > 0
+    assert sorted(p.name for p in (tmp_path / "folds").iterdir()) == ["fold0.pt", "fold1.pt"]
+    meta = json.loads((tmp_path / "model.json").read_text())
+    assert meta["record_head"]["threshold"] == head["threshold"]
+    assert "record head" in (tmp_path / "MODEL_CARD.md").read_text()
+    with np.load(tmp_path / "head_oof.npz") as z:
+        assert z["features"].shape[0] == len(tiny) and np.isfinite(z["features"]).all()
+    model = RhythmModel(tmp_path)
+    assert model.head is not None
+    record = read(sample_path("cinc2017-A00004"))
+    verdict = model.predict(record.lead(0), record.fs)
+    assert sum(verdict.probabilities.values()) == pytest.approx(1.0)
