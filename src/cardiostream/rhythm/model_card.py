@@ -43,15 +43,16 @@ Labels one ECG lead as **normal** sinus rhythm, **af** (atrial fibrillation), **
 arrhythmia or **noise**, once per second over the preceding ~10 s, with temperature-calibrated
 probabilities. A record's verdict is the mean of its frames' probabilities, or, when the
 model has one, the record head's verdict on its frames and beats (below). `label` becomes
-`uncertain` when the calibrated top probability is below {summary["threshold"]:.2f}, when the
-signal is unusable, or when no R peaks are found; `raw_label` is always the network's verdict.
+`uncertain` when the calibrated top probability is below {summary["threshold"]:.2f} (the threshold
+of the frames' mean; the record head has its own, below), when the signal is unusable, or
+when no R peaks are found; `raw_label` is always the network's verdict.
 
 A decision-support and research tool, not a certified medical device.
 
 ## The network
 
 - Causal, fully convolutional 1-D CNN, {summary.get("parameters", 0):,} parameters; one output
-  frame per second, receptive field about 9.5 s, every layer cacheable for streaming.
+  frame per second, receptive field about 9.9 s, every layer cacheable for streaming.
 - Input: any rate and length, resampled to 250 Hz and filtered (0.5-40 Hz) by the package's
   own causal chain; {net.get("inputs", 2)} channels: the ECG (normalised by its causal RMS over
   2 s, so gain and units do not matter), the latest RR interval from the package's R-peak
@@ -65,8 +66,9 @@ A decision-support and research tool, not a certified medical device.
 
 Trained on the development split of the PhysioNet/Computing in Cardiology Challenge 2017
 (single-lead AliveCor recordings at 300 Hz, 9-61 s): {data_line}. Augmented with amplitude,
-polarity, baseline drift and real noise from the MIT-BIH Noise Stress Test Database (bw, ma,
-em). MIT-BIH Arrhythmia was never used for training or tuning: it is the external AF test.
+polarity, baseline drift and real noise from the MIT-BIH Noise Stress Test Database (its bw,
+ma and em noise records, those present beside the training data). MIT-BIH Arrhythmia was
+never used for training or tuning: it is the external AF test.
 
 ## Cross-validation (record-level stratified 5-fold, mean ± sd)
 
@@ -88,7 +90,7 @@ The full report, with the external MITDB test and the ablation, is `docs/rhythm/
 
 - One lead; trained on handheld lead-I-like recordings, so other leads and electrode
   placements (Holter lead II, V1) shift its inputs. On MITDB it over-calls AF in records with
-  frequent ectopic beats or paced rhythm (see the report).
+  frequent ectopic beats or pauses (see the report).
 - "other" is a broad class (any non-AF arrhythmia in CinC's labelling) and the weakest.
 - Verdicts on the first 10 s of a stream see less context.
 
