@@ -33,13 +33,8 @@ def _load_training(training_dir: Path) -> tuple[dict[str, Any], Any]:
     return json.loads(summary_path.read_text()), np.load(oof_path)
 
 
-def cv_section(training_dir: Path, out_dir: Path) -> str:
-    """Per-class F1, CinC score, confusion matrix and reliability diagram from the CV run."""
-    summary, oof = _load_training(training_dir)
-    labels = oof["labels"]
-    logits = oof["logits"]
-    temperature = float(summary["temperature"])
-    plot_confusion(summary["confusion"], out_dir / "confusion.png")
+def _reliability(logits: Any, labels: Any, temperature: float, path: Path) -> tuple[float, float]:
+    """Draw the reliability diagram before and after scaling; return both ECEs."""
     raw = calibrated(logits, 1.0)
     scaled = calibrated(logits, temperature)
     ece_raw = expected_calibration_error(raw, labels)
@@ -47,8 +42,19 @@ def cv_section(training_dir: Path, out_dir: Path) -> str:
     plot_reliability(
         [("before", raw, ece_raw), (f"after, T = {temperature:.2f}", scaled, ece_scaled)],
         labels,
-        out_dir / "reliability.png",
+        path,
     )
+    return ece_raw, ece_scaled
+
+
+def cv_section(training_dir: Path, out_dir: Path) -> str:
+    """Per-class F1, CinC score, confusion matrix and reliability diagram from the CV run."""
+    summary, oof = _load_training(training_dir)
+    labels = oof["labels"]
+    logits = oof["logits"]
+    temperature = float(summary["temperature"])
+    plot_confusion(summary["confusion"], out_dir / "confusion.png")
+    ece_raw, ece_scaled = _reliability(logits, labels, temperature, out_dir / "reliability.png")
     k = len(summary["folds"])
     cfg = summary.get("config", {})
     lines = [
@@ -109,16 +115,7 @@ def head_section(training_dir: Path, out_dir: Path) -> str:
     plot_confusion(
         summary["confusion"], out_dir / "confusion_head.png", "Out-of-fold confusion, record head"
     )
-    raw = calibrated(logits, 1.0)
-    scaled = calibrated(logits, temperature)
-    plot_reliability(
-        [
-            ("before", raw, expected_calibration_error(raw, labels)),
-            (f"after, T = {temperature:.2f}", scaled, expected_calibration_error(scaled, labels)),
-        ],
-        labels,
-        out_dir / "reliability_head.png",
-    )
+    _reliability(logits, labels, temperature, out_dir / "reliability_head.png")
     plain = summary["plain"]
     lines = [
         header,

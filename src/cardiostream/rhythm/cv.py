@@ -70,18 +70,26 @@ def cross_validate(
     return oof, folds, per_fold
 
 
-def summarise(
-    labels: npt.NDArray[np.int64],
-    oof: npt.NDArray[np.float32],
-    per_fold: list[dict[str, Any]],
-    temperature: float,
+def fold_scores(
+    labels: npt.NDArray[np.int64], logits: npt.ArrayLike, folds: npt.NDArray[np.int64]
+) -> list[dict[str, Any]]:
+    """Per-fold F1 and CinC score of out-of-fold logits."""
+    z = np.asarray(logits)
+    out = []
+    for fold in np.unique(folds):
+        s = score_classification(labels[folds == fold], z[folds == fold].argmax(1))
+        out.append({"fold": int(fold), "f1": s.f1.tolist(), "cinc": s.cinc})
+    return out
+
+
+def fold_summary(
+    labels: npt.NDArray[np.int64], logits: npt.ArrayLike, per_fold: list[dict[str, Any]]
 ) -> dict[str, Any]:
-    """CV figures: per-fold, mean ± sd, pooled confusion, ECE before and after scaling."""
+    """Per-fold scores, their mean ± sd, and the pooled F1 and confusion of the logits."""
     f1 = np.array([f["f1"] for f in per_fold])
     cinc = np.array([f["cinc"] for f in per_fold])
-    pooled = score_classification(labels, oof.argmax(1))
+    pooled = score_classification(labels, np.asarray(logits).argmax(1))
     return {
-        "classes": list(CLASSES),
         "folds": per_fold,
         "f1_mean": f1.mean(0).tolist(),
         "f1_sd": f1.std(0, ddof=1).tolist() if len(per_fold) > 1 else [0.0] * len(CLASSES),
@@ -90,6 +98,19 @@ def summarise(
         "pooled_f1": pooled.f1.tolist(),
         "pooled_cinc": pooled.cinc,
         "confusion": pooled.matrix.tolist(),
+    }
+
+
+def summarise(
+    labels: npt.NDArray[np.int64],
+    oof: npt.NDArray[np.float32],
+    per_fold: list[dict[str, Any]],
+    temperature: float,
+) -> dict[str, Any]:
+    """CV figures: per-fold, mean ± sd, pooled confusion, ECE before and after scaling."""
+    return {
+        "classes": list(CLASSES),
+        **fold_summary(labels, oof, per_fold),
         "temperature": temperature,
         "ece_before": expected_calibration_error(calibrated(oof, 1.0), labels),
         "ece_after": expected_calibration_error(calibrated(oof, temperature), labels),

@@ -21,10 +21,16 @@ import torch
 from scipy.special import softmax
 
 from cardiostream.errors import InputError
-from cardiostream.evaluate.classification import expected_calibration_error, score_classification
+from cardiostream.evaluate.classification import expected_calibration_error
 from cardiostream.io import read
 from cardiostream.rhythm.calibrate import calibrated, choose_threshold, fit_temperature
-from cardiostream.rhythm.infer import FRAME, _config_from_json, _prepare, voting_frames
+from cardiostream.rhythm.cv import fold_scores, fold_summary
+from cardiostream.rhythm.infer import (
+    _config_from_json,
+    _prepare,
+    batched_frame_logits,
+    voting_frames,
+)
 from cardiostream.rhythm.model import NetConfig, RhythmNet
 from cardiostream.rhythm.model_card import model_card
 from cardiostream.rhythm.preprocess import MODEL_FS
@@ -50,13 +56,13 @@ def oof_evidence(
     meta = json.loads((training_dir / "training.json").read_text())
     cfg = NetConfig(**_config_from_json(meta["config"]["net"]))
     nets: dict[int, RhythmNet] = {}
-    for fold in np.unique(folds):
-        path = training_dir / "folds" / f"fold{fold}.pt"
+    for fold_id in (int(f) for f in np.unique(folds)):
+        path = training_dir / "folds" / f"fold{fold_id}.pt"
         if not path.is_file():
             raise InputError(f"{path}: missing (cardiostream train saves one network per fold)")
         net = RhythmNet(cfg)
         net.load_state_dict(torch.load(path, map_location="cpu"))
-        nets[int(fold)] = net.eval()
+        nets[fold_id] = net.eval()
     prepared = []
     for i, name in enumerate(names):
         record = read(data_dir / f"{name}.hea")
@@ -65,50 +71,29 @@ def oof_evidence(
             step(i + 1, len(names))
     features = np.zeros((len(names), len(FEATURES)))
     plain = np.zeros((len(names), 4))
-    # Batched as RhythmModel batches: similar lengths together, left-padded with zeros.
     for fold, net in nets.items():
         members = np.flatnonzero(folds == fold)
-        members = members[np.argsort([prepared[i].inputs.shape[-1] for i in members])]
-        for lo in range(0, members.size, 32):
-            idx = members[lo : lo + 32]
-            longest = max(prepared[i].inputs.shape[-1] for i in idx)
-            batch = np.zeros((idx.size, cfg.inputs, longest), np.float32)
-            for j, i in enumerate(idx):
-                batch[j, :, longest - prepared[i].inputs.shape[-1] :] = prepared[i].inputs
+
+        def run(x: npt.NDArray[np.float32], net: RhythmNet = net) -> npt.NDArray[np.float32]:
             with torch.no_grad():
-                out = net(torch.from_numpy(batch)).numpy()
-            for j, i in enumerate(idx):
-                prep = prepared[i]
-                n_frames = prep.inputs.shape[-1] // FRAME
-                frames = out[j, :, out.shape[-1] - n_frames :].astype(np.float64)
-                p = softmax(frames[:, voting_frames(n_frames, prep)], 0)
-                features[i] = record_features(p.T, prep.peaks, MODEL_FS, prep.n_real)
-                plain[i] = np.log(np.clip(p.mean(1), 1e-12, None))
+                out: npt.NDArray[np.float32] = net(torch.from_numpy(x)).numpy()
+            return out
+
+        # Batched exactly as RhythmModel batches, so the evidence is what inference sees.
+        member_frames = batched_frame_logits([prepared[i] for i in members], run, cfg.inputs)
+        for row, frames in zip(members, member_frames, strict=True):
+            prep = prepared[row]
+            z = frames.astype(np.float64)[:, voting_frames(frames.shape[-1], prep)]
+            p = softmax(z, 0)
+            features[row] = record_features(p.T, prep.peaks, MODEL_FS, prep.n_real)
+            plain[row] = np.log(np.clip(p.mean(1), 1e-12, None))
     return features, plain
 
 
 def _scores(
     labels: npt.NDArray[np.int64], logits: npt.NDArray[np.float64], folds: npt.NDArray[np.int64]
 ) -> dict[str, Any]:
-    per_fold = [
-        score_classification(labels[folds == f], logits[folds == f].argmax(1))
-        for f in np.unique(folds)
-    ]
-    f1 = np.array([s.f1 for s in per_fold])
-    cinc = np.array([s.cinc for s in per_fold])
-    pooled = score_classification(labels, logits.argmax(1))
-    return {
-        "f1_mean": f1.mean(0).tolist(),
-        "f1_sd": f1.std(0, ddof=1).tolist(),
-        "cinc_mean": float(cinc.mean()),
-        "cinc_sd": float(cinc.std(ddof=1)),
-        "folds": [
-            {"fold": int(f), "f1": s.f1.tolist(), "cinc": s.cinc}
-            for f, s in zip(np.unique(folds), per_fold, strict=True)
-        ],
-        "confusion": pooled.matrix.tolist(),
-        "pooled_cinc": pooled.cinc,
-    }
+    return fold_summary(labels, logits, fold_scores(labels, logits, folds))
 
 
 def fit_record_head(

@@ -40,6 +40,7 @@ from __future__ import annotations
 
 import json
 from collections import Counter
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
 from importlib import resources
@@ -231,20 +232,8 @@ class RhythmModel:
         return self._predict_prepared(prepared)
 
     def _predict_prepared(self, prepared: list[PreparedRecord]) -> list[Prediction]:
-        results: list[Prediction | None] = [None] * len(prepared)
-        order = sorted(range(len(prepared)), key=lambda i: prepared[i].inputs.shape[-1])
-        for lo in range(0, len(order), 32):
-            idx = order[lo : lo + 32]
-            longest = max(prepared[i].inputs.shape[-1] for i in idx)
-            batch = np.zeros((len(idx), self.channels, longest), np.float32)
-            for j, i in enumerate(idx):
-                x = prepared[i].inputs
-                batch[j, :, longest - x.shape[-1] :] = x
-            logits = self.frame_logits(batch)
-            for j, i in enumerate(idx):
-                n_frames = prepared[i].inputs.shape[-1] // FRAME
-                results[i] = self._decide(logits[j, :, logits.shape[-1] - n_frames :], prepared[i])
-        return [r for r in results if r is not None]
+        frames = batched_frame_logits(prepared, self.frame_logits, self.channels)
+        return [self._decide(f, p) for f, p in zip(frames, prepared, strict=True)]
 
     def frame_probabilities(
         self, signal: npt.ArrayLike, fs: float
@@ -294,6 +283,30 @@ class RhythmModel:
             {c: float(v) for c, v in zip(CLASSES, probs, strict=True)},
             {"usable": usable, "reasons": reasons},
         )
+
+
+def batched_frame_logits(
+    prepared: Sequence[PreparedRecord],
+    run: Callable[[npt.NDArray[np.float32]], npt.NDArray[np.float32]],
+    channels: int,
+    batch_size: int = 32,
+) -> list[npt.NDArray[np.float32]]:
+    """Each record's frame logits ``[4, n_frames]`` from ``run`` (a network on ``[batch,
+    channels, samples]``), in batches of similar length left-padded with zeros."""
+    results: list[npt.NDArray[np.float32]] = [np.zeros((0, 0), np.float32)] * len(prepared)
+    order = sorted(range(len(prepared)), key=lambda i: prepared[i].inputs.shape[-1])
+    for lo in range(0, len(order), batch_size):
+        idx = order[lo : lo + batch_size]
+        longest = max(prepared[i].inputs.shape[-1] for i in idx)
+        batch = np.zeros((len(idx), channels, longest), np.float32)
+        for j, i in enumerate(idx):
+            x = prepared[i].inputs
+            batch[j, :, longest - x.shape[-1] :] = x
+        logits = run(batch)
+        for j, i in enumerate(idx):
+            n_frames = prepared[i].inputs.shape[-1] // FRAME
+            results[i] = logits[j, :, logits.shape[-1] - n_frames :]
+    return results
 
 
 def voting_frames(n_frames: int, prep: PreparedRecord) -> npt.NDArray[np.int64]:

@@ -28,7 +28,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 from scipy.optimize import minimize
-from scipy.special import log_softmax, softmax
+from scipy.special import log_softmax
 
 from cardiostream.rhythm.datasets import CLASSES
 
@@ -279,11 +279,6 @@ def cross_fit(
         oof[f == held] = outer[(held, choice)]
     overall = {l2: float(np.mean([_nll(outer[(h, l2)], y[f == h]) for h in ids])) for l2 in l2_grid}
     return oof, min(overall, key=lambda k: overall[k])
-
-
-def head_probabilities(head: RecordHead, features: npt.ArrayLike, temperature: float) -> FloatArray:
-    """Calibrated probabilities of feature rows."""
-    return np.asarray(softmax(head.logits(features) / temperature, axis=1))
 
 
 __all__ = [
