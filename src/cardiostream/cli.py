@@ -7,6 +7,7 @@ traceback. Heavy imports happen inside the commands so that ``--help`` stays ins
 from __future__ import annotations
 
 import json
+import math
 import os
 import sys
 from collections.abc import Callable, Iterator
@@ -301,6 +302,286 @@ def classify(
             console.print(table)
 
     _guard(body)
+
+
+def _lead_arg(lead: str) -> int | str:
+    return int(lead) if lead.lstrip("-").isdigit() else lead
+
+
+def _jsonl(obj: dict[str, Any]) -> str:
+    # The engine emits None for missing measures, so strict JSON needs no NaN handling here.
+    return json.dumps(obj, allow_nan=False, separators=(", ", ": "))
+
+
+def _walk(paths: list[Path]) -> list[tuple[Path, bool]]:
+    from cardiostream.io import find_records
+
+    files: list[tuple[Path, bool]] = []
+    for path in paths:
+        if path.is_dir():
+            files += [(p, False) for p in find_records(path)]
+        else:
+            files.append((path, True))
+    return files
+
+
+@app.command()
+def analyze(
+    paths: Annotated[list[Path], typer.Argument(help="Record files or folders (walked).")],
+    fmt: Annotated[str, typer.Option("--format", help="table, json, jsonl or csv.")] = "table",
+    out: Annotated[
+        Path | None, typer.Option(help="Also write <record>.jsonl and <record>.csv here.")
+    ] = None,
+    summary: Annotated[
+        Path | None, typer.Option(help="Write the per-file summary (.csv or .json).")
+    ] = None,
+    lead: Annotated[str, typer.Option(help="Lead index or name.")] = "0",
+    hop: Annotated[int, typer.Option(help="Seconds between windows.")] = 1,
+    window: Annotated[int, typer.Option(help="Window length in seconds (10 to 600).")] = 10,
+    model: Annotated[
+        Path | None, typer.Option(help="A model folder instead of the shipped one.")
+    ] = None,
+) -> None:
+    """Windows every second, AF episodes and a summary for whole recordings (the streaming
+    engine run offline: the same lines as `cardiostream stream`)."""
+
+    def body() -> None:
+        from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
+
+        from cardiostream.io import read
+        from cardiostream.stream.analyze import (
+            CSV_COLUMNS,
+            Analysis,
+            analyze,
+            total_summary,
+            window_rows,
+        )
+
+        if fmt not in ("table", "json", "jsonl", "csv"):
+            raise InputError(f"--format: expected table, json, jsonl or csv, got {fmt!r}")
+        if summary is not None and summary.suffix not in (".csv", ".json"):
+            raise InputError(f"--summary: {summary}: expected a .csv or .json file name")
+        if out is not None:
+            out.mkdir(parents=True, exist_ok=True)
+        files = _walk(paths)
+        done: list[Analysis] = []
+        if fmt == "csv":
+            sys.stdout.write(",".join(CSV_COLUMNS) + "\n")
+        columns = (TextColumn("{task.description}"), BarColumn(), TimeRemainingColumn())
+        with Progress(*columns, console=err_console, transient=True) as bar:
+            task = bar.add_task("analysing", total=len(files))
+            for path, named in files:
+                try:
+                    rec = read(path)
+                except InputError:
+                    if named:
+                        raise
+                    bar.advance(task)
+                    continue  # a non-record file met while walking a folder
+                sub = bar.add_task(f"  {rec.name}", total=rec.duration)
+
+                def advance(seconds: float, sub: Any = sub) -> None:
+                    bar.update(sub, completed=seconds)
+
+                try:
+                    result = analyze(
+                        rec,
+                        lead=_lead_arg(lead),
+                        hop_s=hop,
+                        window_s=window,
+                        model=model,
+                        progress=advance,
+                    )
+                except InputError as exc:
+                    if named and len(files) == 1:
+                        raise
+                    err_console.print(f"{rec.name}: not analysed: {escape(str(exc))}")
+                    bar.remove_task(sub)
+                    bar.advance(task)
+                    continue
+                bar.remove_task(sub)
+                bar.advance(task)
+                done.append(result)
+                _write_analysis(result, fmt, out, len(files) > 1, window_rows)
+        totals = [a.summary() for a in done] + ([total_summary(done)] if done else [])
+        if summary is not None:
+            _write_summary(summary, totals)
+        if fmt == "json":
+            doc = {
+                "records": [{**a.summary(), "events": a.events} for a in done],
+                "total": total_summary(done),
+            }
+            sys.stdout.write(json.dumps(doc) + "\n")
+        elif fmt == "table":
+            _summary_table(totals)
+
+    _guard(body)
+
+
+def _write_analysis(
+    result: Any, fmt: str, out: Path | None, several: bool, rows: Callable[[Any], list[Any]]
+) -> None:
+    lines = [_jsonl(x) for x in result.lines]
+    if fmt == "jsonl":
+        if several:
+            sys.stdout.write(_jsonl({"type": "record", "record": result.name}) + "\n")
+        sys.stdout.write("".join(line + "\n" for line in lines))
+    elif fmt == "csv":
+        sys.stdout.write("".join(_csv_line(r) + "\n" for r in rows(result)))
+    if out is not None:
+        from cardiostream.stream.analyze import CSV_COLUMNS
+
+        (out / f"{result.name}.jsonl").write_text("".join(line + "\n" for line in lines))
+        text = ",".join(CSV_COLUMNS) + "\n" + "".join(_csv_line(r) + "\n" for r in rows(result))
+        (out / f"{result.name}.csv").write_text(text)
+
+
+def _csv_line(row: list[Any]) -> str:
+    return ",".join("" if v is None else str(v) for v in row)
+
+
+def _summary_columns() -> tuple[str, ...]:
+    return (
+        "record",
+        "duration_s",
+        "processing_s",
+        "real_time_factor",
+        "windows",
+        "usable_fraction",
+        "af_burden",
+        "af_episodes",
+        "mean_hr_bpm",
+    )
+
+
+def _write_summary(path: Path, totals: list[dict[str, Any]]) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if path.suffix == ".json":
+        path.write_text(json.dumps(totals, indent=1) + "\n")
+        return
+    cols = _summary_columns()
+    labels = ("normal", "af", "other", "noise", "uncertain")
+    lines = [",".join([*cols, *(f"n_{k}" for k in labels)])]
+    for t in totals:
+        lines.append(_csv_line([t[c] for c in cols] + [t["labels"][k] for k in labels]))
+    path.write_text("\n".join(lines) + "\n")
+
+
+def _summary_table(totals: list[dict[str, Any]]) -> None:
+    from rich.table import Table
+
+    table = Table("record", "duration", "x real time", "usable", "AF burden", "episodes", "mean HR")
+
+    def pct(v: float | None) -> str:
+        return "-" if v is None else f"{100 * v:.1f} %"
+
+    for t in totals:
+        hours = t["duration_s"] / 3600
+        table.add_row(
+            t["record"],
+            f"{hours:.2f} h" if hours >= 1 else f"{t['duration_s'] / 60:.1f} min",
+            "-" if t["real_time_factor"] is None else f"{t['real_time_factor']:,.0f}",
+            pct(t["usable_fraction"]),
+            pct(t["af_burden"]),
+            str(t["af_episodes"]),
+            "-" if t["mean_hr_bpm"] is None else f"{t['mean_hr_bpm']:.0f}",
+        )
+    console.print(table)
+
+
+@app.command()
+def stream(
+    path: Annotated[Path, typer.Argument(help="A record file, played as a live source.")],
+    speed: Annotated[str, typer.Option(help="1 (real time), 10, any factor, or max.")] = "1",
+    fmt: Annotated[str, typer.Option("--format", help="console or jsonl.")] = "console",
+    lead: Annotated[str, typer.Option(help="Lead index or name.")] = "0",
+    chunk: Annotated[float, typer.Option(help="Seconds of signal per pushed chunk.")] = 0.25,
+    model: Annotated[
+        Path | None, typer.Option(help="A model folder instead of the shipped one.")
+    ] = None,
+) -> None:
+    """Play a recording through the streaming engine at a given pace: a line per second
+    (time, heart rate, rhythm, quality) and AF events as they happen."""
+
+    def body() -> None:
+        import time
+
+        from cardiostream.io import read
+        from cardiostream.stream.processor import StreamProcessor
+
+        if fmt not in ("console", "jsonl"):
+            raise InputError(f"--format: expected console or jsonl, got {fmt!r}")
+        try:
+            factor = math.inf if speed == "max" else float(speed)
+        except ValueError:
+            raise InputError(f"--speed: expected a number or max, got {speed!r}") from None
+        if not factor > 0:
+            raise InputError(f"--speed: must be positive, got {speed!r}")
+        if not 0.001 <= chunk <= 60:
+            raise InputError(f"--chunk: expected 0.001 to 60 s, got {chunk:g}")
+        rec = read(path)
+        signal = rec.lead(_lead_arg(lead))
+        proc = StreamProcessor(rec.fs, model=model)
+        step = max(round(chunk * rec.fs), 1)
+        started = time.monotonic()
+
+        def show(items: list[dict[str, Any]]) -> None:
+            for item in items:
+                if fmt == "jsonl":
+                    sys.stdout.write(_jsonl(item) + "\n")
+                else:
+                    console.print(_console_line(item), highlight=False)
+            if fmt == "jsonl" and items:
+                sys.stdout.flush()
+
+        for lo in range(0, signal.size, step):
+            show(proc.push(signal[lo : lo + step]))
+            if math.isfinite(factor):
+                due = started + (lo + step) / rec.fs / factor
+                pause = due - time.monotonic()
+                if pause > 0:
+                    time.sleep(pause)
+        show(proc.flush())
+
+    _guard(body)
+
+
+_LABEL_STYLE = {
+    "normal": "green",
+    "af": "bold red",
+    "other": "yellow",
+    "noise": "magenta",
+    "uncertain": "dim",
+}
+
+
+def _console_line(item: dict[str, Any]) -> str:
+    kind = item["type"]
+    if kind == "window":
+        hr = item["heart_rate_bpm"]
+        q = item["quality"]
+        label = item["label"]
+        style = _LABEL_STYLE[label]
+        p_top = item["probabilities"][item["raw_label"]]
+        quality = "ok" if q["usable"] else ", ".join(q["reasons"]) or "unusable"
+        if q["usable"] and q["reasons"]:
+            quality = "ok (" + ", ".join(q["reasons"]) + ")"
+        hr_text = "  --" if hr is None else f"{hr:4.0f}"
+        return (
+            f"{item['t_end']:9.1f} s  HR {hr_text} bpm  [{style}]{label:<9}[/]"
+            f" p={p_top:.2f}  quality {escape(quality)}"
+        )
+    if kind == "event_open":
+        return f"[bold red]AF episode started[/] at {item['start_s']:.1f} s"
+    if kind == "event":
+        reason = f" ({item['reason']})" if "reason" in item else ""
+        conf = item["confidence"]
+        conf_text = "-" if conf is None else f"{conf:.2f}"
+        return (
+            f"[bold red]AF episode[/] {item['start_s']:.1f}-{item['end_s']:.1f} s, "
+            f"confidence {conf_text}{reason}"
+        )
+    return f"[cyan]{kind}[/] {escape(json.dumps(item))}"
 
 
 @contextmanager

@@ -217,10 +217,14 @@ def polyphase_kernel(
         centre = pos - half_len
         i0 = centre // up
         i1 = i0 if centre - i0 * up == 0 else i0 + 1
+        # Unsigned indices spare numba's negative-index checks (same arithmetic, ~2x faster).
+        row = np.uint64(p)
+        base = np.uint64(i - first)
         for c in range(n_leads):
             acc = 0.0
-            for t in range(n_taps):
-                acc += phases[p, t] * ext[i - t - first, c]
+            uc = np.uint64(c)
+            for t in range(np.uint64(0), np.uint64(n_taps)):
+                acc += phases[row, t] * ext[base - t, uc]
             if ext_missing[i0 - first, c] or ext_missing[i1 - first, c]:
                 acc = np.nan
             y[j, c] = acc

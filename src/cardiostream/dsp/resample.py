@@ -144,6 +144,10 @@ class Resampler(StreamFilter):
     ----------
     fs_in, fs_out : float
         Input and output sampling rates in Hz.
+    exact : bool
+        Compute every output with the same kernel, so that any chunking gives bit-identical
+        output; by default chunks of 2,048 samples or more go through
+        ``scipy.signal.upfirdn``, equal to rounding.
 
     Attributes
     ----------
@@ -157,8 +161,9 @@ class Resampler(StreamFilter):
 
     _state_names = ("_hist", "_hist_missing", "_hold", "_started", "_n_in", "_n_out")
 
-    def __init__(self, fs_in: float, fs_out: float) -> None:
+    def __init__(self, fs_in: float, fs_out: float, *, exact: bool = False) -> None:
         super().__init__()
+        self.exact = bool(exact)
         self.up, self.down = rational_ratio(fs_in, fs_out)
         self.fs_in = float(fs_in)
         self.fs_out = self.fs_in * self.up / self.down
@@ -227,7 +232,7 @@ class Resampler(StreamFilter):
         first = self._n_in - self._hist_len
         total_in = self._n_in + n
         k0, k_end = self._n_out, -(-total_in * self.up // self.down)
-        if n >= _UPFIRDN_MIN_SAMPLES:
+        if n >= _UPFIRDN_MIN_SAMPLES and not self.exact:
             y = self._run_upfirdn(ext, ext_missing, first, k0, k_end)
         else:
             y = np.empty((k_end - k0, n_leads))

@@ -155,7 +155,7 @@ def run_training(
     summary["config"] = asdict(cfg)
     summary["class_counts"] = data.class_counts()
     if final:
-        from cardiostream.rhythm.export import export_onnx
+        from cardiostream.rhythm.export import export_fast, export_onnx
 
         def on_epoch(epoch: int, loss: float) -> None:
             if progress is not None:
@@ -166,6 +166,7 @@ def run_training(
         )
         torch.save(model.state_dict(), out / "rhythm.pt")
         export_onnx(model, out / "rhythm.onnx")
+        export_fast(model, out / "rhythm.npz")
         summary["parameters"] = count_parameters(model)
         meta = {
             "classes": list(CLASSES),

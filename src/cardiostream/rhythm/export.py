@@ -84,6 +84,59 @@ def export_onnx(model: RhythmNet, path: str | Path) -> Path:
     return out
 
 
+def fold_weights(model: RhythmNet) -> dict[str, np.ndarray]:
+    """The network's weights for :class:`~cardiostream.rhythm.fast_net.FastRhythmNet`, each
+    batch normalisation folded into the convolution before it (needs torch).
+
+    Keys: ``w<i>`` ``[kernel, c_in, c_out]`` and ``b<i>`` float32 per layer, the 1x1 head last,
+    ``strides`` and ``relu``. Dropout is the identity at inference and is left out.
+    """
+    import torch
+
+    from cardiostream.rhythm.model import CausalConv
+
+    model = model.eval()
+    out: dict[str, Any] = {}
+    strides: list[int] = []
+    relu: list[bool] = []
+    body = list(model.body)
+    with torch.no_grad():
+        for i in range(0, len(body), 3):
+            conv, bn = body[i], body[i + 1]
+            if not isinstance(conv, CausalConv) or not isinstance(bn, torch.nn.BatchNorm1d):
+                raise InputError("model: expected convolution, batch norm, ReLU blocks")
+            if bn.running_var is None or bn.running_mean is None or conv.conv.bias is None:
+                raise InputError("model: batch norm without running statistics, or no bias")
+            scale = bn.weight / torch.sqrt(bn.running_var + bn.eps)
+            w = conv.conv.weight * scale[:, None, None]
+            b = (conv.conv.bias - bn.running_mean) * scale + bn.bias
+            n = len(strides)
+            out[f"w{n}"] = w.permute(2, 1, 0).contiguous().numpy().astype(np.float32)
+            out[f"b{n}"] = b.numpy().astype(np.float32)
+            strides.append(conv.stride)
+            relu.append(True)
+        n = len(strides)
+        out[f"w{n}"] = model.head.weight.permute(2, 1, 0).contiguous().numpy().astype(np.float32)
+        head_bias = model.head.bias
+        if head_bias is None:
+            raise InputError("model: the head has no bias")
+        out[f"b{n}"] = head_bias.numpy().astype(np.float32)
+    strides.append(1)
+    relu.append(False)
+    out["strides"] = np.array(strides, np.int64)
+    out["relu"] = np.array(relu, np.bool_)
+    return out
+
+
+def export_fast(model: RhythmNet, path: str | Path) -> Path:
+    """Write ``rhythm.npz``, the folded weights of the streaming engine's network (needs torch)."""
+    target = Path(path)
+    target.parent.mkdir(parents=True, exist_ok=True)
+    with target.open("wb") as fh:
+        np.savez(fh, **fold_weights(model))  # type: ignore[arg-type]
+    return target
+
+
 def export_model(
     fmt: str, out: str | Path, folder: str | Path | None = None, *, reexport: bool | None = None
 ) -> Path:

@@ -208,6 +208,12 @@ class EventTracker:
         self.reset()
         return out
 
+    def interrupt(self) -> list[Event]:
+        """The stream was interrupted: close an open episode now (reason ``"gap"``, subject
+        to ``min_duration_s``) and reset both runs, keeping the time of the last window, so
+        the next window must still come later."""
+        return self._close("gap")
+
     def _af_window(self, t: float, p: float) -> list[Event]:
         cfg, out, continued = self.config, list[Event](), False
         if self._open:

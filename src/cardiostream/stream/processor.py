@@ -1,0 +1,621 @@
+"""The streaming engine: samples in, a window verdict every second and AF events out.
+
+:class:`StreamProcessor` is the one pipeline of the package, for live streams and files alike:
+
+    samples ─► resampler ─► cleaner ─► R peaks ─► RR inputs ─► rhythm network ─► decision
+       │        (250 Hz)    0.5-40 Hz  (1 s delay)               (cached context)      │
+       └──────── quality sums per second (raw input, band filters, beats) ─────────────┴─► events
+
+Every stage carries its state between calls and computes each output value with the same
+operations whatever the chunking, so any split of a recording into chunks gives exactly the
+same windows and events as one call over the whole of it; :func:`cardiostream.stream.analyze`
+is that one call. The network runs once per second of signal on the new second only (each
+layer keeps its left context), so a window costs O(hop), not O(window).
+
+Windows
+    Every ``hop_s`` seconds of stream, from ``t_end = window_s`` on, a ``{"type": "window"}``
+    dict (see ``DESIGN.md``) for the span ``[t_end - window_s, t_end]``:
+
+    - ``probabilities``: the network's calibrated frame for the 10 s ending at ``t_end`` (its
+      receptive field); for ``window_s`` above 10, the mean of the frames whose 10 s lie in the
+      window.
+    - ``raw_label``: the most probable class. ``label``: ``raw_label`` when the window is
+      usable, its top probability reaches the model's threshold and it has beats; else
+      ``uncertain``, and ``quality.reasons`` says why (the quality reasons of
+      :mod:`cardiostream.stream.sqi`, then ``low_confidence``).
+    - ``heart_rate_bpm`` and ``hrv`` over the beats confirmed by ``t_end`` (the detector's
+      delay is 1 s; see :mod:`cardiostream.stream.window_beats`); ``n_beats``.
+    - ``quality``: ``usable``, ``reasons``, ``score``.
+
+    Times are on the stream's clock: 0 at the first sample, or the ``t`` of the first
+    :meth:`~StreamProcessor.push`. The filters delay the signal by a few tens of milliseconds
+    (40 ms for the resampler from rates above 250 Hz), which the times do not subtract.
+Events
+    ``event_open`` and ``event`` dicts of :class:`~cardiostream.stream.events.EventTracker`,
+    right after the window that causes them.
+Gaps and faults
+    Non-finite samples are missing: their windows are flagged ``missing_samples`` when they are
+    more than a tenth of the window, hence ``uncertain``, and uncertain windows neither open
+    nor close an episode. A ``push`` whose ``t`` is later than the stream's next sample time
+    is a dropped stretch: up to ``max_fill_s`` it is filled with missing samples; beyond, the
+    pipeline restarts at ``t`` and an open episode is closed (reason ``gap``). Either way a
+    ``{"type": "gap", "t_start", "t_end", "action": "filled" | "restart"}`` notice says so. A
+    ``t`` earlier than the next sample time (by more than half a sample) is refused.
+Bad input
+    An :class:`~cardiostream.errors.InputError` naming the argument, raised before any state
+    changes: non-numeric or complex chunks, more than two dimensions, a lead that does not
+    exist, a number of leads that changes, magnitudes above 1e9, a non-finite or backward
+    ``t``. Empty chunks are a no-op.
+"""
+
+from __future__ import annotations
+
+import base64
+import json
+import math
+import time
+from dataclasses import replace
+from functools import lru_cache
+from pathlib import Path
+from typing import Any, Literal
+
+import numba
+import numpy as np
+import numpy.typing as npt
+from scipy import signal as sps
+
+from cardiostream.beats import RPeakDetector
+from cardiostream.dsp import BandpassFilter, ECGCleaner, Resampler
+from cardiostream.dsp.filters import SOSFilter
+from cardiostream.dsp.quality import REASONS, QualityConfig
+from cardiostream.errors import InputError
+from cardiostream.rhythm.datasets import CLASSES
+from cardiostream.rhythm.fast_net import FRAME, FastRhythmNet
+from cardiostream.rhythm.infer import MAX_ABS_MV, weights_dir
+from cardiostream.rhythm.preprocess import MODEL_FS
+from cardiostream.stream import sqi
+from cardiostream.stream.events import EventConfig, EventTracker
+from cardiostream.stream.window_beats import (
+    H_AMP,
+    H_BEATS,
+    H_MEAN,
+    H_PNN50,
+    H_RATE,
+    H_RMSSD,
+    H_SDNN,
+    N_HRV,
+    fill_rr,
+    initial_rr_state,
+    window_hrv,
+)
+
+#: The network's receptive field in seconds: windows are at least this long.
+NET_WINDOW_S = 10
+#: Longest window accepted, in seconds.
+MAX_WINDOW_S = 600
+_NEAR = np.arange(-10, 11)  # samples around a beat mark searched for its height
+#: Columns of the buffered partial frame: network input (3), then the quality signals (5).
+_NET_COLS = 3
+_SIG_COLS = 5
+
+
+@lru_cache(maxsize=8)
+def _load_model(folder: str) -> tuple[FastRhythmNet, float, float]:
+    path = Path(folder)
+    meta_path = path / "model.json"
+    if not meta_path.is_file():
+        raise InputError(f"{meta_path}: no rhythm model here (train one: cardiostream train)")
+    meta = json.loads(meta_path.read_text())
+    net = FastRhythmNet.from_file(path / "rhythm.npz")
+    return net, float(meta["temperature"]), float(meta["threshold"])
+
+
+@numba.njit(cache=True)
+def _window_probs(
+    logits: npt.NDArray[np.float32],
+    ends: npt.NDArray[np.int64],
+    span: int,
+    temperature: float,
+    out: npt.NDArray[np.float64],
+) -> None:  # pragma: no cover - compiled
+    """Mean over the ``span`` frames ending at row ``ends[w]`` of ``logits`` of their
+    temperature-scaled softmax, for every window ``w``."""
+    k = logits.shape[1]
+    p = np.empty(k)
+    for w in range(out.shape[0]):
+        out[w, :] = 0.0
+        for f in range(ends[w] - span + 1, ends[w] + 1):
+            top = -np.inf
+            for c in range(k):
+                top = max(top, logits[f, c] / temperature)
+            total = 0.0
+            for c in range(k):
+                p[c] = math.exp(logits[f, c] / temperature - top)
+                total += p[c]
+            for c in range(k):
+                out[w, c] += p[c] / total
+        for c in range(k):
+            out[w, c] /= span
+
+
+def _butter(cutoff: float, kind: Literal["lowpass", "highpass"]) -> SOSFilter:
+    """An order-2 Butterworth at 250 Hz, for the quality sums."""
+    return SOSFilter(sps.butter(2, cutoff, btype=kind, fs=MODEL_FS, output="sos"), MODEL_FS)
+
+
+#: The stages of :attr:`StreamProcessor.stage_seconds`.
+STAGES = ("filters", "peaks", "hrv", "quality", "model", "events", "windows")
+
+
+def _tick(clock: dict[str, float], stage: str, since: float) -> float:
+    """Add the time since ``since`` to ``stage``; return now."""
+    now = time.perf_counter()
+    clock[stage] += now - since
+    return now
+
+
+def _finite(x: float) -> float | None:
+    """JSON has no NaN: a missing measure is None (``null``)."""
+    return x if math.isfinite(x) else None
+
+
+class StreamProcessor:
+    """One ECG stream through the whole pipeline (see the module notes for what it emits).
+
+    Parameters
+    ----------
+    fs : float
+        Sampling rate of the input in Hz (50 to 20,000, with a small rational ratio to 250).
+    hop_s : int
+        Seconds between windows.
+    window_s : int
+        Length of each window in seconds, 10 to 600.
+    model : path, optional
+        Folder with ``model.json`` and ``rhythm.npz``; the shipped model by default.
+    events : EventConfig, optional
+        Episode rules; ``hop_s`` and ``window_s`` are set from this processor's.
+    lead : int
+        Which column of two-dimensional chunks to analyse.
+    max_fill_s : float
+        Longest time jump filled with missing samples; a longer one restarts the pipeline.
+    quality : QualityConfig, optional
+        Signal-quality thresholds.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> from cardiostream.samples import load_sample  # doctest: +SKIP
+    >>> proc = StreamProcessor(fs=360.0)
+    >>> out = []
+    >>> for chunk in np.array_split(signal, 100):  # doctest: +SKIP
+    ...     out += proc.push(chunk)
+    >>> out += proc.flush()  # doctest: +SKIP
+    """
+
+    def __init__(
+        self,
+        fs: float,
+        *,
+        hop_s: int = 1,
+        window_s: int = 10,
+        model: str | Path | None = None,
+        events: EventConfig | None = None,
+        lead: int = 0,
+        max_fill_s: float = 10.0,
+        quality: QualityConfig | None = None,
+    ) -> None:
+        for name, value, low, high in (
+            ("hop_s", hop_s, 1, MAX_WINDOW_S),
+            ("window_s", window_s, NET_WINDOW_S, MAX_WINDOW_S),
+        ):
+            if isinstance(value, bool) or not isinstance(value, int) or not low <= value <= high:
+                raise InputError(f"{name}: expected a whole number of seconds from {low} to {high}")
+        if isinstance(lead, bool) or not isinstance(lead, int) or lead < 0:
+            raise InputError(f"lead: expected a column index of at least 0, got {lead!r}")
+        if not (isinstance(max_fill_s, int | float) and 0 <= max_fill_s <= 3600):
+            raise InputError(f"max_fill_s: expected 0 to 3600 s, got {max_fill_s!r}")
+        # Raises InputError for an unusable rate; exact: any chunking gives the same samples.
+        self.resampler = Resampler(fs, MODEL_FS, exact=True)
+        self.fs = self.resampler.fs_in
+        if not 50.0 <= self.fs <= 20_000.0:
+            raise InputError(f"fs: expected 50 to 20000 Hz, got {self.fs:g}")
+        self.hop_s, self.window_s, self.lead = hop_s, window_s, lead
+        self.max_fill_s = float(max_fill_s)
+        self.quality_config = quality or sqi.STREAM_CONFIG
+        self.model_folder = str(Path(model) if model is not None else weights_dir())
+        self.net, self.temperature, self.threshold = _load_model(self.model_folder)
+        cfg = events or EventConfig()
+        self.event_config = replace(cfg, hop_s=float(hop_s), window_s=float(window_s))
+        self._den = 250 * self.resampler.down
+        q = self.quality_config
+        self._long_run = max(round(q.constant_run_s * self.fs), 2)
+        self._min_run = max(round(q.clip_run_s * self.fs), 3)
+        self._has_hf = self.fs >= 90.0
+        self.t0 = 0.0
+        #: Seconds spent in each of :data:`STAGES` since construction (not part of the state).
+        self.stage_seconds = dict.fromkeys(STAGES, 0.0)
+        self.reset()
+
+    # ----------------------------------------------------------------- state
+    def reset(self) -> None:
+        """Forget the stream: the next sample starts a new one (at time :attr:`t0`)."""
+        self.resampler.reset()
+        self.cleaner = ECGCleaner(MODEL_FS)
+        self.filters: list[SOSFilter] = [
+            BandpassFilter(MODEL_FS, 5.0, 15.0),
+            _butter(40.0, "highpass"),
+            _butter(0.5, "lowpass"),
+        ]
+        self.detector = RPeakDetector(MODEL_FS)
+        self.tracker = EventTracker(self.event_config)
+        self._net_state = self.net.initial_state()
+        self._rr_state = initial_rr_state()
+        self._block_state = sqi.initial_block_state()
+        self._n_in = 0  # input samples since the (re)start
+        self._n_250 = 0  # 250 Hz samples
+        self._partial = [np.zeros(0, np.float32)] * _NET_COLS + [np.zeros(0)] * _SIG_COLS
+        self._tail = np.zeros(FRAME + 8, np.float32)  # last cleaned samples, for beat heights
+        keep = self.window_s + 1
+        self._blocks = np.zeros((0, sqi.N_BLOCK))  # rows of seconds not yet in a window
+        self._frames = np.zeros((0, sqi.N_FRAME))
+        self._logits = np.zeros((0, 4), np.float32)
+        self._first = 0  # index (second) of the first row kept in _blocks/_frames/_logits
+        self._n_emitted = 0  # seconds whose window decision was made (emitted or skipped)
+        self._peaks = np.zeros(0, np.int64)
+        self._amps = np.zeros(0, np.float64)
+        self._keep = keep
+
+    @property
+    def n_samples(self) -> int:
+        """Input samples since the stream (re)started."""
+        return self._n_in
+
+    @property
+    def time(self) -> float:
+        """Stream time of the next input sample, in seconds."""
+        return self.t0 + self._n_in / self.fs
+
+    # ----------------------------------------------------------------- input
+    def _check_chunk(self, chunk: npt.ArrayLike) -> npt.NDArray[np.float64]:
+        try:
+            raw = np.asarray(chunk)
+        except (TypeError, ValueError) as exc:
+            raise InputError(f"chunk: not an array of samples ({exc})") from None
+        if raw.dtype.kind not in "iuf":
+            raise InputError(f"chunk: expected real numbers, got dtype {raw.dtype}")
+        if raw.ndim == 2:
+            if raw.shape[0] and self.lead >= raw.shape[1]:
+                raise InputError(f"chunk: has {raw.shape[1]} leads, lead {self.lead} was asked for")
+            raw = raw[:, self.lead] if raw.shape[0] else raw.reshape(0)
+        elif raw.ndim != 1:
+            raise InputError(f"chunk: expected 1-D samples or [n, leads], got shape {raw.shape}")
+        x = raw.astype(np.float64)
+        finite = np.isfinite(x)
+        if not finite.all():
+            x[~finite] = np.nan
+            finite_x = x[finite]
+        else:
+            finite_x = x
+        if finite_x.size and float(np.abs(finite_x).max()) > MAX_ABS_MV:
+            raise InputError(f"chunk: magnitude above {MAX_ABS_MV:g} is not an ECG in mV")
+        return x
+
+    def push(self, chunk: npt.ArrayLike, t: float | None = None) -> list[dict[str, Any]]:
+        """Feed the next samples; return the windows, events and notices they complete.
+
+        Parameters
+        ----------
+        chunk : array_like, shape (n,) or (n, n_leads)
+            Samples in mV at ``fs``; NaN or infinity marks a missing sample.
+        t : float, optional
+            Stream time of the chunk's first sample, for sources that timestamp their
+            packets: a jump forward is a dropped stretch (see the module notes).
+        """
+        x = self._check_chunk(chunk)
+        out: list[dict[str, Any]] = []
+        if t is not None:
+            t = float(t)
+            if not math.isfinite(t):
+                raise InputError(f"t: expected a finite time in seconds, got {t!r}")
+            if self._n_in == 0 and not self._n_emitted:
+                self.t0 = t
+            else:
+                expected = self.time
+                jump = t - expected
+                if jump < -0.5 / self.fs:
+                    raise InputError(
+                        f"t: {t:.3f} s is before the stream's next sample time {expected:.3f} s"
+                    )
+                if jump > 0.5 / self.fs:
+                    out += self._gap(expected, t)
+                    if self._n_in:  # filled: the missing samples go first
+                        missing = np.full(round(jump * self.fs), np.nan)
+                        x = np.concatenate([missing, x])
+        if x.size:
+            out += self._process(x)
+        return out
+
+    def _gap(self, start: float, end: float) -> list[dict[str, Any]]:
+        notice: dict[str, Any] = {"type": "gap", "t_start": round(start, 3), "t_end": round(end, 3)}
+        if end - start <= self.max_fill_s:
+            notice["action"] = "filled"
+            return [notice]
+        notice["action"] = "restart"
+        closed = self.tracker.interrupt()
+        tracker = self.tracker
+        self.reset()
+        self.tracker = tracker  # keeps the time order and the episode rules across the gap
+        self.t0 = end
+        return [notice, *closed]
+
+    def flush(self) -> list[dict[str, Any]]:
+        """End the stream: close an open episode (reason ``end_of_stream``) and reset.
+
+        The last partial second gives no window. The next push starts a new stream at time 0
+        (or its ``t``).
+        """
+        out: list[dict[str, Any]] = list(self.tracker.flush())
+        self.t0 = 0.0
+        self.reset()
+        return out
+
+    # ------------------------------------------------------------- pipeline
+    def _process(self, x: npt.NDArray[np.float64]) -> list[dict[str, Any]]:
+        clock = self.stage_seconds
+        t = time.perf_counter()
+        rows = np.empty((x.size // max(int(self.fs) - 1, 1) + 2, sqi.N_BLOCK))
+        n_rows = sqi.input_blocks(
+            x, self._n_in, self.resampler.up, self._den, self._min_run, self._long_run,
+            self._block_state, rows,
+        )  # fmt: skip
+        if n_rows:
+            self._blocks = np.concatenate([self._blocks, rows[:n_rows]])
+        self._n_in += x.size
+        t = _tick(clock, "quality", t)
+        raw = self.resampler.process(x)
+        clean = self.cleaner.process(raw)
+        ecg = clean.astype(np.float32)
+        ecg[~np.isfinite(clean)] = 0.0
+        t = _tick(clock, "filters", t)
+        n0 = self._n_250
+        peaks = self.detector.push(ecg)
+        self._n_250 += ecg.size
+        joined = np.concatenate([self._tail, ecg])
+        if peaks.size:
+            # The beat's height: the largest cleaned magnitude within 40 ms of the mark.
+            at = peaks - (n0 - self._tail.size)
+            near = joined[at[:, None] + _NEAR]
+            amps = np.abs(near).max(axis=1).astype(np.float64)
+            self._peaks = np.concatenate([self._peaks, peaks])
+            self._amps = np.concatenate([self._amps, amps])
+        self._tail = joined[joined.size - self._tail.size :]
+        rr = np.empty(ecg.size, np.float32)
+        change = np.empty(ecg.size, np.float32)
+        fill_rr(n0, peaks, self._rr_state, rr, change)
+        t = _tick(clock, "peaks", t)
+        signals: list[npt.NDArray[Any]] = [ecg, rr, change, raw, clean]
+        signals += [f.process(raw) for f in self.filters]
+        t = _tick(clock, "quality", t)
+        cols = signals
+        if self._partial[0].size:
+            cols = [np.concatenate([p, s]) for p, s in zip(self._partial, signals, strict=True)]
+        n_frames = cols[0].size // FRAME
+        cut = n_frames * FRAME
+        self._partial = [c[cut:].copy() for c in cols]
+        if n_frames:
+            logits = self.net.run(np.stack([c[:cut] for c in cols[:_NET_COLS]]), self._net_state)
+            self._logits = np.concatenate([self._logits, logits])
+            t = _tick(clock, "model", t)
+            sums = np.empty((n_frames, sqi.N_FRAME))
+            raw_f, clean_f, qrs_f, high_f, low_f = (c[:cut] for c in cols[_NET_COLS:])
+            sqi.frame_sums(raw_f, clean_f, qrs_f, high_f, low_f, sums)
+            self._frames = np.concatenate([self._frames, sums])
+            t = _tick(clock, "quality", t)
+        return self._windows()
+
+    def _windows(self) -> list[dict[str, Any]]:
+        """Decide every second that has both its frame and its block; emit the due windows."""
+        n_ready = self._first + min(self._frames.shape[0], self._blocks.shape[0])
+        w = self.window_s
+        first_end = max(self._n_emitted, w - 1)  # index of the first second ending a window
+        ends = np.arange(first_end, n_ready, dtype=np.int64)
+        ends = ends[(ends + 1) % self.hop_s == 0]
+        out: list[dict[str, Any]] = []
+        if ends.size:
+            out = self._emit(ends)
+        self._n_emitted = max(self._n_emitted, n_ready)
+        self._trim()
+        return out
+
+    def _emit(self, ends: npt.NDArray[np.int64]) -> list[dict[str, Any]]:
+        w, base = self.window_s, self._first
+        n = ends.size
+        clock = self.stage_seconds
+        t = time.perf_counter()
+        starts = ends - (w - 1) - base  # row of each window's first second
+        metrics = np.empty((n, len(sqi.METRICS)))
+        hrv = np.empty((n, N_HRV))
+        window_hrv(self._peaks, self._amps, (ends - w) * FRAME, ends * FRAME, hrv)
+        t = _tick(clock, "hrv", t)
+        sqi.window_metrics(
+            self._blocks, self._frames, starts, w, self.quality_config.flat_ptp_mv,
+            hrv[:, H_BEATS].copy(), hrv[:, H_AMP].copy(), self._has_hf, metrics,
+        )  # fmt: skip
+        usable, score, flags = sqi.judge_windows(metrics, self.quality_config)
+        t = _tick(clock, "quality", t)
+        span = w - NET_WINDOW_S + 1
+        probs = np.empty((n, 4))
+        _window_probs(self._logits, ends - base, span, self.temperature, probs)
+        t = _tick(clock, "model", t)
+        events = 0.0
+        out: list[dict[str, Any]] = []
+        tops = np.argmax(probs, axis=1)
+        confident = probs[np.arange(n), tops] >= self.threshold
+        p_list = np.round(probs, 6).tolist()
+        h_list = np.round(hrv, 2).tolist()
+        pnn50 = np.round(hrv[:, H_PNN50], 4).tolist()
+        scores = np.round(score, 4).tolist()
+        usable_l, confident_l = usable.tolist(), confident.tolist()
+        t_ends = np.round(self.t0 + (ends + 1.0), 3).tolist()
+        for i in range(n):
+            p, h = p_list[i], h_list[i]
+            reasons: list[str] = []
+            if not usable_l[i]:
+                reasons = [REASONS[k] for k in np.flatnonzero(flags[i])]
+            if not confident_l[i]:
+                reasons.append("low_confidence")
+            raw = CLASSES[tops[i]]
+            ok = usable_l[i] and confident_l[i] and h[H_BEATS] >= 2
+            t_end = t_ends[i]
+            window = {
+                "type": "window",
+                "t_start": round(t_end - w, 3),
+                "t_end": t_end,
+                "label": raw if ok else "uncertain",
+                "raw_label": raw,
+                "probabilities": dict(zip(CLASSES, p, strict=True)),
+                "heart_rate_bpm": _finite(h[H_RATE]),
+                "hrv": {
+                    "mean_rr_ms": _finite(h[H_MEAN]),
+                    "sdnn_ms": _finite(h[H_SDNN]),
+                    "rmssd_ms": _finite(h[H_RMSSD]),
+                    "pnn50": _finite(pnn50[i]),
+                },
+                "n_beats": int(h[H_BEATS]),
+                "quality": {"usable": usable_l[i], "reasons": reasons, "score": scores[i]},
+            }
+            out.append(window)
+            t1 = time.perf_counter()
+            out += self.tracker.update(t_end, window["label"], p[1])
+            events += time.perf_counter() - t1
+        clock["events"] += events
+        clock["windows"] += time.perf_counter() - t - events
+        return out
+
+    def _trim(self) -> None:
+        """Drop the seconds and beats that no future window needs (bounded state)."""
+        keep_from = max(self._n_emitted - self._keep, 0)
+        drop = keep_from - self._first
+        if drop > 0:
+            self._blocks = self._blocks[drop:]
+            self._frames = self._frames[drop:]
+            self._logits = self._logits[drop:]
+            self._first = keep_from
+        cut = np.searchsorted(self._peaks, (keep_from - 1) * FRAME)
+        if cut:
+            self._peaks = self._peaks[cut:]
+            self._amps = self._amps[cut:]
+
+    # ------------------------------------------------------------ state dict
+    def state_dict(self) -> dict[str, Any]:
+        """The complete state as plain Python data (JSON-serialisable, bounded in size)."""
+        return {
+            "type": type(self).__name__,
+            "config": self._config(),
+            "t0": self.t0,
+            "n_in": self._n_in,
+            "n_250": self._n_250,
+            "first": self._first,
+            "n_emitted": self._n_emitted,
+            "resampler": self.resampler.state_dict(),
+            "cleaner": self.cleaner.state_dict(),
+            "filters": [f.state_dict() for f in self.filters],
+            "detector": self.detector.state_dict(),
+            "tracker": self.tracker.state_dict(),
+            "net": {k: _pack(v) for k, v in self._net_state.items()},
+            "rr": _pack(self._rr_state),
+            "block_state": _pack(self._block_state),
+            "partial": [_pack(p) for p in self._partial],
+            "tail": _pack(self._tail),
+            "blocks": _pack(self._blocks),
+            "frames": _pack(self._frames),
+            "logits": _pack(self._logits),
+            "peaks": _pack(self._peaks),
+            "amps": _pack(self._amps),
+        }
+
+    def _config(self) -> dict[str, Any]:
+        return {
+            "fs": self.fs,
+            "hop_s": self.hop_s,
+            "window_s": self.window_s,
+            "lead": self.lead,
+            "max_fill_s": self.max_fill_s,
+            "model": self.model_folder,
+        }
+
+    def load_state_dict(self, state: dict[str, Any]) -> None:
+        """Restore a state from :meth:`state_dict` of a processor with the same settings.
+
+        Raises
+        ------
+        InputError
+            If the state is of another type or configuration, or malformed; the processor is
+            then left as it was.
+        """
+        if not isinstance(state, dict) or state.get("type") != type(self).__name__:
+            raise InputError("state: not a StreamProcessor state")
+        config = state.get("config")
+        if config != self._config():
+            raise InputError(f"state: config {config} differs from this processor's")
+        backup = self.state_dict()
+        try:
+            self._restore(state)
+        except (KeyError, TypeError, ValueError, IndexError) as exc:
+            self._restore(backup)
+            raise InputError(f"state: malformed ({exc})") from None
+
+    def _restore(self, state: dict[str, Any]) -> None:
+        self.reset()
+        self.t0 = float(state["t0"])
+        self._n_in, self._n_250 = int(state["n_in"]), int(state["n_250"])
+        self._first, self._n_emitted = int(state["first"]), int(state["n_emitted"])
+        self.resampler.load_state_dict(state["resampler"])
+        self.cleaner.load_state_dict(state["cleaner"])
+        for f, s in zip(self.filters, state["filters"], strict=True):
+            f.load_state_dict(s)
+        self.detector.load_state_dict(state["detector"])
+        self.tracker.load_state_dict(state["tracker"])
+        for key, value in self._net_state.items():
+            self._net_state[key] = _unpack(state["net"][key], value.dtype, value.shape)
+        self._rr_state = _unpack(state["rr"], np.float64, (4,))
+        self._block_state = _unpack(state["block_state"], np.float64, (sqi.N_STATE,))
+        partial = state["partial"]
+        if len(partial) != _NET_COLS + _SIG_COLS:
+            raise ValueError("partial has the wrong number of columns")
+        self._partial = [
+            _unpack(p, np.float32 if i < _NET_COLS else np.float64, None)
+            for i, p in enumerate(partial)
+        ]
+        if len({p.size for p in self._partial}) != 1 or self._partial[0].size >= FRAME:
+            raise ValueError("partial columns differ in length")
+        self._tail = _unpack(state["tail"], np.float32, self._tail.shape)
+        self._blocks = _unpack(state["blocks"], np.float64, (-1, sqi.N_BLOCK))
+        self._frames = _unpack(state["frames"], np.float64, (-1, sqi.N_FRAME))
+        self._logits = _unpack(state["logits"], np.float32, (-1, 4))
+        self._peaks = _unpack(state["peaks"], np.int64, None)
+        self._amps = _unpack(state["amps"], np.float64, self._peaks.shape)
+
+
+def _pack(a: npt.NDArray[Any]) -> dict[str, Any]:
+    """An array as plain JSON data: dtype, shape and its bytes in base64 (exact and compact)."""
+    return {
+        "dtype": a.dtype.str,
+        "shape": list(a.shape),
+        "data": base64.b64encode(np.ascontiguousarray(a).tobytes()).decode("ascii"),
+    }
+
+
+def _unpack(d: dict[str, Any], dtype: Any, shape: tuple[int, ...] | None) -> npt.NDArray[Any]:
+    """The array of :func:`_pack`, checked against the expected dtype and shape (-1: any)."""
+    want = np.dtype(dtype)
+    if np.dtype(d["dtype"]) != want:
+        raise ValueError(f"dtype {d['dtype']} is not {want.str}")
+    a = np.frombuffer(base64.b64decode(d["data"]), want).copy()
+    got = tuple(int(n) for n in d["shape"])
+    a = a.reshape(got)
+    if shape is not None and (
+        len(got) != len(shape) or any(s not in (-1, g) for s, g in zip(shape, got, strict=True))
+    ):
+        raise ValueError(f"shape {got} is not {shape}")
+    return a
