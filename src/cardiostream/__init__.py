@@ -10,6 +10,7 @@ from cardiostream.errors import InputError
 from cardiostream.io import ParquetStore, convert, read
 from cardiostream.record import Annotations, BeatTable, Record, RhythmTable
 from cardiostream.rhythm import Prediction, RhythmModel
+from cardiostream.stream import EventConfig, StreamProcessor, analyze
 
 __version__ = "0.1.0"
 
@@ -18,6 +19,7 @@ __all__ = [
     "BeatTable",
     "DetectorParams",
     "ECGCleaner",
+    "EventConfig",
     "InputError",
     "ParquetStore",
     "Prediction",
@@ -26,7 +28,9 @@ __all__ = [
     "Resampler",
     "RhythmModel",
     "RhythmTable",
+    "StreamProcessor",
     "__version__",
+    "analyze",
     "clean_ecg",
     "convert",
     "detect_rpeaks",

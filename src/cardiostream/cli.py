@@ -779,6 +779,50 @@ def _single_thread() -> None:
         os.environ.setdefault(var, "1")
 
 
+@bench_app.command("pipeline")
+def bench_pipeline(
+    data: Annotated[Path, typer.Option(help="A WFDB database folder (MITDB).")],
+    records: Annotated[
+        str | None, typer.Option(help="Comma-separated record names; all by default.")
+    ] = None,
+    live_records: Annotated[int, typer.Option(help="Records also streamed 1 s at a time.")] = 4,
+    peer_records: Annotated[int, typer.Option(help="Records the slow peers run on.")] = 4,
+    json_out: Annotated[
+        Path | None, typer.Option("--json", help="Write the results as JSON.")
+    ] = None,
+    markdown: Annotated[Path | None, typer.Option(help="Write the tables as Markdown.")] = None,
+) -> None:
+    """Speed of the whole pipeline (offline and live, where the time goes), peers beside."""
+    _single_thread()
+
+    def body() -> None:
+        from rich.markdown import Markdown
+
+        from cardiostream.evaluate import bench_pipeline as bench
+
+        if not data.is_dir():
+            raise InputError(f"{data}: no such folder")
+        names = [r.strip() for r in records.split(",")] if records else None
+        with err_console.status("benchmark") as status:
+            result = bench.run_pipeline_benchmark(
+                data,
+                names,
+                live_records=live_records,
+                peer_records=peer_records,
+                progress=lambda text: status.update(text),
+            )
+        text = bench.to_markdown(result)
+        console.print(Markdown(text))
+        if markdown is not None:
+            markdown.parent.mkdir(parents=True, exist_ok=True)
+            markdown.write_text(text)
+        if json_out is not None:
+            json_out.parent.mkdir(parents=True, exist_ok=True)
+            json_out.write_text(json.dumps(result.to_dict(), indent=1) + "\n")
+
+    _guard(body)
+
+
 @bench_app.command("rpeaks")
 def bench_rpeaks(
     data: Annotated[Path, typer.Option(help="A WFDB database folder with .atr beats (MITDB).")],

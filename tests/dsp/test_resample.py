@@ -167,3 +167,57 @@ def test_long_chunks_equal_short_chunks(fs_in: int, fs_out: int) -> None:
     chunked = run_chunked(Resampler(fs_in, fs_out), x, [250, 0, 3001, 1])
     np.testing.assert_array_equal(np.isnan(chunked), np.isnan(whole))
     np.testing.assert_allclose(chunked, whole, rtol=0, atol=1e-9, equal_nan=True)
+
+
+def _random_sizes(rng: np.random.Generator, total: int) -> list[int]:
+    """Chunk sizes covering ``total``: empty, tiny, around and well over the 2,048 cut-over."""
+    sizes: list[int] = []
+    while sum(sizes) < total:
+        sizes.append(int(rng.choice([0, 1, 7, 250, 2047, 2048, 2049, 5000, 9001])))
+    return sizes
+
+
+@pytest.mark.parametrize("n_leads", [1, 2])
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_exact_resampler_is_bit_identical_under_any_chunking(seed: int, n_leads: int) -> None:
+    x = signal_with_gaps(20 + seed, 30_000, n_leads, 3)
+    if n_leads == 1:
+        x = x[:, 0]
+    whole = Resampler(360, 250, exact=True).process(x)
+    assert whole.shape[0] == -(-x.shape[0] * 25 // 36)
+    rng = np.random.default_rng(seed)
+    for _ in range(3):
+        sizes = _random_sizes(rng, x.shape[0])
+        assert max(sizes) > 2048
+        res = Resampler(360, 250, exact=True)
+        chunked = run_chunked(res, x, sizes)
+        assert res.n_in == x.shape[0] and res.n_out == whole.shape[0]
+        assert np.array_equal(chunked, whole, equal_nan=True)
+    # One sample at a time too, for a stretch.
+    res = Resampler(360, 250, exact=True)
+    head = np.concatenate([res.process(x[i : i + 1]) for i in range(3000)])
+    assert np.array_equal(head, whole[: head.shape[0]], equal_nan=True)
+
+
+def test_exact_resampler_equals_the_default_one() -> None:
+    x = signal_with_gaps(31, 40_000, 2, 4)
+    exact = Resampler(360, 250, exact=True).process(x)
+    default = Resampler(360, 250).process(x)  # one long chunk: the upfirdn path
+    assert Resampler(360, 250, exact=True).exact and not Resampler(360, 250).exact
+    np.testing.assert_array_equal(np.isnan(exact), np.isnan(default))
+    assert np.isnan(exact).any()
+    np.testing.assert_allclose(exact, default, rtol=0, atol=1e-9, equal_nan=True)
+    np.testing.assert_allclose(
+        exact, resample_causal(x, 360, 250), rtol=0, atol=1e-9, equal_nan=True
+    )
+
+
+def test_the_default_resampler_on_long_chunks_is_only_equal_to_rounding() -> None:
+    """Why ``exact`` exists: the ``upfirdn`` path rounds differently from the kernel."""
+    x = signal_with_gaps(32, 20_000, 1, 0)[:, 0]
+    long_chunk = Resampler(360, 250).process(x)
+    short_chunks = run_chunked(Resampler(360, 250), x, [1000])
+    np.testing.assert_allclose(long_chunk, short_chunks, rtol=0, atol=1e-9)
+    # Not bit-identical, so the chunking tests of the exact resampler above have teeth.
+    assert not np.array_equal(long_chunk, short_chunks)
+    assert np.array_equal(run_chunked(Resampler(360, 250, exact=True), x, [1000]), short_chunks)

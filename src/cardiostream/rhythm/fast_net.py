@@ -16,6 +16,7 @@ The weights are ``rhythm.npz`` beside the other model files, written from ``rhyt
 
 from __future__ import annotations
 
+import zipfile
 from pathlib import Path
 from typing import Any
 
@@ -203,7 +204,21 @@ def load_weights(path: str | Path) -> dict[str, npt.NDArray[Any]]:
     if not p.is_file():
         raise InputError(f"{p}: missing (export it: cardiostream.rhythm.export.export_fast)")
     try:
-        with np.load(p) as data:
-            return {k: data[k] for k in data.files}
-    except (OSError, ValueError) as exc:
+        data = np.load(p, allow_pickle=False)
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile) as exc:
         raise InputError(f"{p}: not a weights file ({exc})") from None
+    if not isinstance(data, np.lib.npyio.NpzFile):
+        raise InputError(f"{p}: not a weights file (a single array, not an .npz archive)")
+    try:
+        with data:
+            weights = {k: data[k] for k in data.files}
+    except (OSError, ValueError, EOFError, zipfile.BadZipFile) as exc:
+        raise InputError(f"{p}: not a weights file ({exc})") from None
+    missing = [k for k in ("strides", "relu", "w0", "b0") if k not in weights]
+    if missing:
+        raise InputError(f"{p}: not a weights file (no {', '.join(missing)})")
+    n = np.asarray(weights["strides"]).size
+    absent = [k for i in range(n) for k in (f"w{i}", f"b{i}") if k not in weights]
+    if absent:
+        raise InputError(f"{p}: incomplete weights (no {', '.join(absent)})")
+    return weights

@@ -12,8 +12,9 @@ index is obtained differs where a whole-window computation does not stream:
     As in :mod:`cardiostream.dsp.quality`, on the raw input (share of missing samples; share of
     1 s blocks whose peak-to-peak range is under 0.1 mV).
 ``constant_fraction`` (lead off)
-    Samples in runs of exactly equal values once the run has lasted 0.5 s (the first 0.5 s of
-    each run is not counted: it is only known to be a long run afterwards).
+    Samples in runs of exactly equal values lasting 0.5 s or more, as in the quality module;
+    a run is only known to be long once it has lasted 0.5 s, so its first 0.5 s are booked to
+    the second in which that happens (at most that second's length).
 ``clip_fraction``
     Samples in runs of equal values of 10 ms (and 3 samples) to 0.5 s at the highest or lowest
     such run value of their block, when that is the block's maximum or minimum.
@@ -188,9 +189,12 @@ def input_blocks(
             r[B_CONST] = min(st[S_CONST], st[S_N])
             clip = 0.0
             tol = 1e-6 * max(r[B_PTP], 0.0)
-            if st[S_HI_VAL] >= st[S_MAX] - tol:
+            high = st[S_HI_N] > 0 and st[S_HI_VAL] >= st[S_MAX] - tol
+            if high:
                 clip += st[S_HI_N]
-            if st[S_LO_VAL] <= st[S_MIN] + tol and st[S_LO_VAL] != st[S_HI_VAL]:
+            # One run can be both the highest and the lowest (a block with a single run).
+            low = st[S_LO_N] > 0 and st[S_LO_VAL] <= st[S_MIN] + tol
+            if low and not (high and st[S_LO_VAL] == st[S_HI_VAL]):
                 clip += st[S_LO_N]
             r[B_CLIP] = min(clip, st[S_N])
             rows += 1

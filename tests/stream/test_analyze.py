@@ -1,0 +1,114 @@
+"""Offline analysis and its commands: the streaming engine's lines, summaries, files."""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+from cardiostream import StreamProcessor, analyze, read
+from cardiostream.cli import app
+from cardiostream.samples import sample_path
+from cardiostream.stream.analyze import CSV_COLUMNS, total_summary
+
+runner = CliRunner()
+AF = sample_path("mitdb-201-af")
+NSR = sample_path("mitdb-100-nsr")
+
+
+def _ok(*args: str) -> str:
+    result = runner.invoke(app, list(args))
+    assert result.exit_code == 0, result.output
+    return result.stdout
+
+
+def test_analyze_equals_a_stream_of_small_chunks() -> None:
+    rec = read(AF)
+    result = analyze(rec, block_s=7.3)
+    proc = StreamProcessor(rec.fs)
+    x = rec.lead(0)
+    live = []
+    for lo in range(0, x.size, 90):
+        live += proc.push(x[lo : lo + 90])
+    live += proc.flush()
+    assert result.lines == live
+    assert result.lines == analyze(AF).lines  # a path, one block
+    assert result.lines == analyze(x, rec.fs).lines  # an array
+
+
+def test_summary_figures() -> None:
+    result = analyze(AF)
+    s = result.summary()
+    assert s["record"] == "mitdb-201-af" and s["duration_s"] == 60.0
+    assert s["windows"] == 51 and s["af_episodes"] == 1
+    assert s["af_burden"] == 1.0  # the episode spans the whole minute
+    assert 70 < s["mean_hr_bpm"] < 120 and s["real_time_factor"] > 0
+    assert sum(s["labels"].values()) == 51
+    assert set(result.stage_seconds) >= {"filters", "peaks", "model", "quality", "events"}
+    total = total_summary([result, analyze(NSR)])
+    assert total["duration_s"] == 120.0 and total["af_episodes"] == 1
+    assert total["af_burden"] == 0.5
+
+
+def test_analyze_refuses_an_array_without_rate() -> None:
+    from cardiostream import InputError
+
+    with pytest.raises(InputError, match="fs"):
+        analyze(np.zeros(1000))
+
+
+def test_cli_jsonl_of_analyze_and_stream_max_are_the_same_lines() -> None:
+    a = _ok("analyze", str(AF), "--format", "jsonl")
+    b = _ok("stream", str(AF), "--speed", "max", "--format", "jsonl")
+    assert a == b
+    lines = [json.loads(line) for line in a.splitlines()]
+    assert lines == analyze(AF).lines
+
+
+def test_cli_csv_table_json_summary_and_out(tmp_path: Path) -> None:
+    text = _ok("analyze", str(AF), str(NSR), "--format", "csv")
+    rows = list(csv.reader(io.StringIO(text)))
+    assert tuple(rows[0]) == CSV_COLUMNS and len(rows) == 1 + 51 + 51
+    assert {r[0] for r in rows[1:]} == {"mitdb-201-af", "mitdb-100-nsr"}
+    table = _ok("analyze", str(AF), str(NSR), "--summary", str(tmp_path / "s.csv"))
+    assert "mitdb-201-af" in table and "total" in table
+    summary = list(csv.DictReader((tmp_path / "s.csv").open()))
+    assert [r["record"] for r in summary] == ["mitdb-201-af", "mitdb-100-nsr", "total"]
+    assert summary[0]["af_episodes"] == "1" and summary[1]["af_episodes"] == "0"
+    doc = json.loads(_ok("analyze", str(AF), "--format", "json", "--out", str(tmp_path / "o")))
+    assert doc["records"][0]["events"][0]["kind"] == "af"
+    written = (tmp_path / "o" / "mitdb-201-af.jsonl").read_text().splitlines()
+    assert [json.loads(x) for x in written] == analyze(AF).lines
+    assert (tmp_path / "o" / "mitdb-201-af.csv").read_text().startswith("record,t_start")
+    _ok("analyze", str(tmp_path / "o"), str(AF), "--summary", str(tmp_path / "s.json"))
+    assert json.loads((tmp_path / "s.json").read_text())[-1]["record"] == "total"
+
+
+def test_cli_stream_console_shows_lines_and_events() -> None:
+    out = _ok("stream", str(AF), "--speed", "max")
+    assert "60.0 s" in out and "AF episode started" in out and "AF episode 0.0-60.0 s" in out
+
+
+@pytest.mark.parametrize(
+    "args",
+    [
+        ["analyze", str(AF), "--format", "xml"],
+        ["analyze", "/nonexistent.hea"],
+        ["analyze", str(AF), "--window", "3"],
+        ["analyze", str(AF), "--summary", "s.txt"],
+        ["analyze", str(AF), "--lead", "V9"],
+        ["stream", str(AF), "--speed", "fast"],
+        ["stream", str(AF), "--speed", "0"],
+        ["stream", str(AF), "--format", "xml"],
+    ],
+)
+def test_cli_bad_input_exits_2_with_one_line(args: list[str]) -> None:
+    result = runner.invoke(app, args)
+    assert result.exit_code == 2, result.output
+    assert len(result.output.strip().splitlines()) == 1
+    assert "Traceback" not in result.output
