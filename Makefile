@@ -18,6 +18,7 @@ $(STAMP): pyproject.toml
 
 demo: $(STAMP)
 	$(BIN)/cardiostream report --sample mitdb-201-af --plot out/demo.png
+	$(BIN)/cardiostream analyze src/cardiostream/samples/data --summary out/demo_summary.csv
 
 lint: $(STAMP)
 	$(BIN)/ruff check src tests
@@ -31,6 +32,7 @@ test: lint typecheck
 
 bench: $(STAMP)
 	$(BIN)/cardiostream bench rpeaks --data ../shared/data/mitdb
+	$(BIN)/cardiostream bench pipeline --data ../shared/data/mitdb
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache
