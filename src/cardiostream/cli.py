@@ -589,6 +589,58 @@ def _console_line(item: dict[str, Any]) -> str:
     return f"[cyan]{kind}[/] {escape(json.dumps(item))}"
 
 
+@app.command()
+def serve(
+    host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port.")] = 8000,
+    token: Annotated[
+        str | None,
+        typer.Option(help="Bearer token(s), comma-separated (else $CARDIOSTREAM_TOKEN, else new)."),
+    ] = None,
+    no_auth: Annotated[
+        bool, typer.Option("--no-auth", help="No token (only on a loopback address).")
+    ] = False,
+    store: Annotated[
+        Path | None, typer.Option(help="Parquet store for the records API (and --record).")
+    ] = None,
+    record: Annotated[bool, typer.Option(help="Record live streams into the store.")] = False,
+    max_streams: Annotated[int, typer.Option(help="Live streams at once.")] = 2000,
+    model: Annotated[
+        Path | None, typer.Option(help="A model folder instead of the shipped one.")
+    ] = None,
+) -> None:
+    """Serve REST predictions, live WebSocket streams and stored recordings (OpenAPI at /docs)."""
+
+    def body() -> None:
+        from cardiostream.serve import TOKEN_ENV, ServeConfig, new_token, run
+
+        tokens = [t for t in (token or os.environ.get(TOKEN_ENV, "")).split(",") if t]
+        created = not tokens and not no_auth
+        if created:
+            tokens = [new_token()]
+        config = ServeConfig(
+            tokens=tokens,
+            auth=not no_auth,
+            host=host,
+            store=store,
+            record=record,
+            max_streams=max_streams,
+            model=model,
+        )
+        where = f"http://{host}:{port}"
+        if created:
+            err_console.print(
+                f"access token (new): {tokens[0]}\n"
+                f"use it as:  curl -H 'Authorization: Bearer {tokens[0]}' {where}/healthz\n"
+                f"set {TOKEN_ENV} or --token to keep one across restarts",
+                highlight=False,
+            )
+        err_console.print(f"serving on {where} (API docs at {where}/docs)", highlight=False)
+        run(config, port=port)
+
+    _guard(body)
+
+
 @contextmanager
 def _epoch_bars() -> Iterator[Callable[[str, int, int, float], None]]:
     """Progress bars of training: one per stage (fold, variant), advanced every epoch."""

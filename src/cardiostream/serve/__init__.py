@@ -1,0 +1,22 @@
+"""The server: ``cardiostream serve``.
+
+:func:`create_app` builds the FastAPI application (REST ``/v1/predict``, WebSocket
+``/v1/stream``, the records API over the Parquet store, ``/metrics``, ``/healthz``);
+:func:`run` serves it with uvicorn.
+"""
+
+from __future__ import annotations
+
+from cardiostream.serve.app import create_app
+from cardiostream.serve.config import TOKEN_ENV, ServeConfig, new_token
+
+
+def run(config: ServeConfig, port: int = 8000, log_level: str = "warning") -> None:
+    """Serve ``config`` on ``config.host:port`` until interrupted."""
+    import uvicorn
+
+    uvicorn.run(create_app(config), host=config.host, port=port, log_level=log_level,
+                ws_max_size=4 * 1024 * 1024)  # fmt: skip
+
+
+__all__ = ["TOKEN_ENV", "ServeConfig", "create_app", "new_token", "run"]

@@ -1,0 +1,338 @@
+"""The FastAPI application: REST predict, WebSocket streams, recordings, metrics, health.
+
+(No ``from __future__ import annotations`` here: FastAPI reads the dependencies from the
+annotations of functions defined inside :func:`create_app`, which must therefore be live.)
+
+Every route but ``/healthz`` and ``/docs`` needs ``Authorization: Bearer <token>`` when
+authentication is on (WebSockets may pass ``?token=`` instead, for browsers). The server
+opens no outbound connection; it only answers.
+"""
+
+
+import json
+import math
+import time
+from collections import OrderedDict
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from functools import partial
+from typing import Annotated, Any
+
+import numpy as np
+from fastapi import Depends, FastAPI, HTTPException, Query, Request, WebSocket
+from fastapi.responses import JSONResponse, Response
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from pydantic import BaseModel, Field
+from starlette.websockets import WebSocketDisconnect, WebSocketState
+
+from cardiostream.errors import InputError
+from cardiostream.serve import protocol as proto
+from cardiostream.serve.config import ServeConfig
+from cardiostream.serve.hub import Batcher, Hub
+from cardiostream.serve.metrics import Metrics
+from cardiostream.stream.processor import StreamProcessor
+
+#: Longest slice of ``/v1/records/{id}/signal``, in seconds.
+MAX_SLICE_S = 600.0
+#: Default slice: about 15-20 beats at resting rates.
+DEFAULT_SLICE_S = 15.0
+
+
+class PredictRequest(BaseModel):
+    """One stretch of one lead for ``POST /v1/predict`` (JSON form)."""
+
+    fs: float = Field(gt=0, description="Sampling rate in Hz (50 to 20000).")
+    samples: list[float | None] = Field(description="Samples; null marks a missing one.")
+    units: str = Field("mV", description="mV, uV or V.")
+
+
+def _json(obj: Any) -> str:
+    return json.dumps(obj, allow_nan=False)
+
+
+def create_app(config: ServeConfig) -> FastAPI:
+    """Build the application for ``config`` (see :mod:`cardiostream.serve`)."""
+    metrics = Metrics()
+    hub = Hub(config, metrics)
+    state: dict[str, Any] = {}
+
+    @asynccontextmanager
+    async def lifespan(_: FastAPI) -> AsyncIterator[None]:
+        batcher = Batcher(hub, metrics, config.batch_max, config.batch_wait_ms)
+        batcher.start()
+        state["batcher"] = batcher
+        # Compile or load the engine's kernels before the first client waits for them.
+        await batcher.run_call(lambda: StreamProcessor(250.0, model=config.model).push(
+            np.zeros(3000)))  # fmt: skip
+        yield
+        await batcher.stop()
+
+    app = FastAPI(
+        title="cardiostream",
+        version="0.1.0",
+        description="Real-time ECG analysis: R peaks, HRV, signal quality, rhythm and AF events.",
+        lifespan=lifespan,
+    )
+    app.state.hub = hub
+    app.state.metrics = metrics
+    bearer = HTTPBearer(auto_error=False)
+
+    def require_owner(
+        creds: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
+    ) -> str:
+        owner = config.owner(creds.credentials if creds else None)
+        if owner is None:
+            metrics.errors.labels("auth").inc()
+            raise HTTPException(401, "a valid bearer token is required",
+                                headers={"WWW-Authenticate": "Bearer"})  # fmt: skip
+        return owner
+
+    Owner = Annotated[str, Depends(require_owner)]
+
+    @app.exception_handler(InputError)
+    async def input_error(_: Request, exc: InputError) -> JSONResponse:
+        metrics.errors.labels("input").inc()
+        return JSONResponse({"detail": str(exc)}, status_code=422)
+
+    @app.get("/healthz")
+    def healthz() -> dict[str, Any]:
+        """Liveness: always 200 while the server runs."""
+        return {"status": "ok", "streams": hub.n_connected()}
+
+    @app.get("/metrics")
+    def prometheus(_: Owner) -> Response:
+        """Prometheus metrics (text format)."""
+        return Response(metrics.render(), media_type="text/plain; version=0.0.4")
+
+    @app.post("/v1/predict")
+    async def predict(
+        request: Request,
+        _: Owner,
+        fs: Annotated[float | None, Query(description="Rate, for a binary body.")] = None,
+        format: Annotated[str, Query(description="float32 or int16, for a binary body.")] = (
+            "float32"
+        ),
+        units: Annotated[str, Query(description="mV, uV or V, for a binary body.")] = "mV",
+        gain: Annotated[float, Query(description="ADC units per mV, for int16.")] = 200.0,
+    ) -> dict[str, Any]:
+        """The window object for the last 10 s of a stretch of one lead (at least 10 s).
+
+        Send JSON ``{"fs": 250, "samples": [...], "units": "mV"}``, or a binary body
+        (``application/octet-stream``, little-endian float32 or int16) with ``fs`` and
+        ``format`` in the query.
+        """
+        body = await request.body()
+        kind = request.headers.get("content-type", "").split(";")[0].strip()
+        if kind == "application/octet-stream":
+            if fs is None:
+                raise InputError("fs: required in the query for a binary body")
+            spec = proto.parse_format(fs, format, units, gain)
+            if spec.format == "json":
+                raise InputError("format: a binary body is float32 or int16")
+            x = spec.decode_bytes(body)
+        else:
+            try:
+                doc = PredictRequest.model_validate_json(body)
+            except ValueError as exc:
+                raise HTTPException(422, f"body: {str(exc).splitlines()[0]}") from None
+            spec = proto.parse_format(doc.fs, "json", doc.units, 200.0)
+            x = spec.decode_list(doc.samples)
+        if x.size < 10 * spec.fs:
+            raise InputError(
+                f"samples: {x.size} at {spec.fs:g} Hz is under the 10 s a window needs"
+            )
+        if x.size > config.max_predict_s * spec.fs:
+            raise InputError(f"samples: over the {config.max_predict_s:g} s limit")
+
+        def run() -> list[dict[str, Any]]:
+            proc = StreamProcessor(spec.fs, model=config.model)
+            return proc.push(x)
+
+        items = await state["batcher"].run_call(run)
+        windows = [i for i in items if i["type"] == "window"]
+        metrics.predictions.inc()
+        result: dict[str, Any] = windows[-1]
+        return result
+
+    @app.websocket("/v1/stream")
+    async def stream(ws: WebSocket) -> None:
+        """Live streams: see :mod:`cardiostream.serve.protocol` for the messages."""
+        await _stream(ws, config, hub, metrics, state)
+
+    _records_routes(app, config, metrics, Owner)
+    return app
+
+
+async def _stream(
+    ws: WebSocket, config: ServeConfig, hub: Hub, metrics: Metrics, state: dict[str, Any]
+) -> None:
+    token = ws.query_params.get("token")
+    header = ws.headers.get("authorization", "")
+    if header.lower().startswith("bearer "):
+        token = header[7:].strip()
+    owner = config.owner(token)
+    await ws.accept()
+    if owner is None:
+        metrics.errors.labels("auth").inc()
+        await ws.close(proto.CLOSE_POLICY, "a valid bearer token is required")
+        return
+    batcher: Batcher = state["batcher"]
+    session = None
+    try:
+        try:
+            start = json.loads(await ws.receive_text())
+            stream_id, spec, lead = proto.parse_start(start)
+            session, resumed = hub.open(owner, stream_id, spec.fs, lead)
+        except (InputError, ValueError, KeyError) as exc:
+            metrics.errors.labels("start").inc()
+            await ws.close(proto.CLOSE_BAD_DATA, _reason(exc))
+            return
+        except OverflowError as exc:
+            metrics.errors.labels("busy").inc()
+            await ws.close(proto.CLOSE_TRY_LATER, _reason(exc))
+            return
+        await ws.send_text(_json({
+            "type": "ready", "stream_id": stream_id, "samples": session.consumed,
+            "resumed": resumed, "hop_s": 1, "window_s": 10,
+        }))  # fmt: skip
+        while True:
+            message = await ws.receive()
+            if message["type"] == "websocket.disconnect":
+                break
+            arrived = time.perf_counter()
+            data, text = message.get("bytes"), message.get("text")
+            try:
+                if data is not None:
+                    x = spec.decode_bytes(data)
+                else:
+                    doc = json.loads(text or "")
+                    if isinstance(doc, dict) and doc.get("type") == "stop":
+                        items = await batcher.run_call(partial(hub.close, session))
+                        for item in items:
+                            await ws.send_text(_json(item))
+                        await ws.send_text(_json({"type": "end", "samples": session.consumed}))
+                        session = None
+                        await ws.close(proto.CLOSE_NORMAL)
+                        return
+                    if spec.format != "json" or not isinstance(doc, dict):
+                        raise InputError('frame: expected binary samples or {"type": "stop"}')
+                    x = spec.decode_list(doc.get("samples"))
+                if x.size > config.max_frame_samples:
+                    metrics.errors.labels("too_big").inc()
+                    await ws.close(proto.CLOSE_TOO_BIG,
+                                   f"frame: over {config.max_frame_samples} samples")  # fmt: skip
+                    break
+                items = await batcher.submit(session, x)
+            except (InputError, ValueError) as exc:
+                metrics.errors.labels("frame").inc()
+                await ws.close(proto.CLOSE_BAD_DATA, _reason(exc))
+                break
+            metrics.samples.inc(x.size)
+            for item in items:
+                await ws.send_text(_json(item))
+                if item["type"] == "window":
+                    metrics.windows.inc()
+                elif item["type"] in ("event", "event_open"):
+                    metrics.events.inc()
+            await ws.send_text(_json({"type": "ack", "samples": session.consumed}))
+            metrics.hop_latency.observe(time.perf_counter() - arrived)
+    except WebSocketDisconnect:
+        pass
+    except Exception as exc:  # a bug must cost this stream only
+        metrics.errors.labels("internal").inc()
+        if ws.client_state == WebSocketState.CONNECTED:
+            await ws.close(proto.CLOSE_ERROR, _reason(exc))
+    finally:
+        if session is not None:
+            hub.disconnect(session)
+
+
+def _reason(exc: BaseException) -> str:
+    # A close reason is at most 123 bytes.
+    return str(exc).splitlines()[0].encode()[:120].decode(errors="ignore") or type(exc).__name__
+
+
+def _records_routes(app: FastAPI, config: ServeConfig, metrics: Metrics, owner: Any) -> None:
+    """``/v1/records``: the Parquet store, read only (ids are checked: no path escapes it)."""
+    from cardiostream.io import ParquetStore
+    from cardiostream.io.store import validate_record_id
+
+    store = ParquetStore(config.store) if config.store is not None else None
+    events_cache: OrderedDict[tuple[str, str], list[dict[str, Any]]] = OrderedDict()
+
+    def get_store() -> ParquetStore:
+        if store is None:
+            raise HTTPException(404, "this server has no record store (start it with --store)")
+        return store
+
+    def known(record_id: str) -> str:
+        try:
+            validate_record_id(record_id)
+        except InputError:
+            raise HTTPException(404, "no such record") from None
+        if record_id not in get_store():
+            raise HTTPException(404, "no such record")
+        return record_id
+
+    def lead_arg(lead: str) -> int | str:
+        return int(lead) if lead.lstrip("-").isdigit() else lead
+
+    @app.get("/v1/records")
+    def records(_: owner) -> list[dict[str, Any]]:
+        """Every stored record: id, name, rate, leads, length."""
+        keys = ("id", "name", "fs", "leads", "n_samples", "duration_s")
+        return [{k: m.get(k) for k in keys} for m in get_store().list()]
+
+    @app.get("/v1/records/{record_id}")
+    def record(record_id: str, _: owner) -> dict[str, Any]:
+        """One record's metadata."""
+        return get_store().meta(known(record_id))
+
+    @app.get("/v1/records/{record_id}/signal")
+    def signal(
+        record_id: str,
+        _: owner,
+        lead: Annotated[str, Query(description="Lead index or name.")] = "0",
+        start: Annotated[float, Query(ge=0, description="Start in seconds.")] = 0.0,
+        duration: Annotated[
+            float, Query(gt=0, le=MAX_SLICE_S, description="Seconds (default 15).")
+        ] = DEFAULT_SLICE_S,
+    ) -> dict[str, Any]:
+        """A slice of one lead in mV, read from only the row groups it touches."""
+        if not (math.isfinite(start) and math.isfinite(duration)):
+            raise InputError("start, duration: must be finite")
+        x, fs = get_store().read_slice(known(record_id), lead_arg(lead), start, duration)
+        values = [None if not math.isfinite(v) else v for v in x.astype(float).tolist()]
+        return {"record": record_id, "lead": lead, "fs": fs, "start_s": start, "samples": values}
+
+    @app.get("/v1/records/{record_id}/annotations")
+    def annotations(record_id: str, _: owner) -> dict[str, Any]:
+        """Beats (sample, symbol) and rhythm intervals (start, end, label) in samples."""
+        ann = get_store().annotations(known(record_id))
+        return {
+            "record": record_id,
+            "beats": {"sample": ann.beats.sample.tolist(), "symbol": ann.beats.symbol.tolist()},
+            "rhythms": {
+                "start": ann.rhythms.start.tolist(),
+                "end": ann.rhythms.end.tolist(),
+                "label": ann.rhythms.label.tolist(),
+            },
+        }
+
+    @app.get("/v1/records/{record_id}/events")
+    def events(
+        record_id: str,
+        _: owner,
+        lead: Annotated[str, Query(description="Lead index or name.")] = "0",
+    ) -> dict[str, Any]:
+        """The AF episodes the streaming engine finds in the record (computed once, cached)."""
+        from cardiostream.stream.analyze import analyze
+
+        key = (known(record_id), lead)
+        if key not in events_cache:
+            rec = get_store().read(record_id)
+            result = analyze(rec, lead=lead_arg(lead), model=config.model)
+            events_cache[key] = result.events
+            while len(events_cache) > 32:
+                events_cache.popitem(last=False)
+        return {"record": record_id, "lead": lead, "events": events_cache[key]}

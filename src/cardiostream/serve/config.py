@@ -1,0 +1,99 @@
+"""Settings of the server, and its access tokens."""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import ipaddress
+import secrets
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from cardiostream.errors import InputError
+
+#: Environment variable holding the access token(s) (comma-separated) of ``cardiostream serve``.
+TOKEN_ENV = "CARDIOSTREAM_TOKEN"
+
+
+@dataclass
+class ServeConfig:
+    """How the server runs.
+
+    Attributes
+    ----------
+    tokens : list of str
+        Accepted bearer tokens; each one is its own tenant and sees only its own streams.
+    auth : bool
+        Whether a token is required (``False`` is only allowed on a loopback address).
+    host : str
+        Address the server is bound to (checked against ``auth``).
+    store : path, optional
+        The Parquet store served by the records API, and where ``record`` writes.
+    record : bool
+        Record live streams into the store (in parts of ``record_part_s`` seconds).
+    max_streams : int
+        Live streams open at once, over all tokens; more are refused (close code 1013).
+    max_frame_samples : int
+        Samples in one WebSocket frame; a larger frame closes the stream (1009).
+    batch_max : int
+        Most stream pushes processed in one batch.
+    batch_wait_ms : float
+        Longest a push waits for others to join its batch.
+    resume_ttl_s : float
+        How long a disconnected stream's state is kept for the same id to resume it.
+    max_predict_s : float
+        Longest signal accepted by ``POST /v1/predict``.
+    model : path, optional
+        Model folder; the shipped model by default.
+    """
+
+    tokens: list[str] = field(default_factory=list)
+    auth: bool = True
+    host: str = "127.0.0.1"
+    store: Path | None = None
+    record: bool = False
+    max_streams: int = 2000
+    max_frame_samples: int = 20_000
+    batch_max: int = 256
+    batch_wait_ms: float = 2.0
+    resume_ttl_s: float = 300.0
+    record_part_s: float = 600.0
+    max_predict_s: float = 600.0
+    model: Path | None = None
+
+    def __post_init__(self) -> None:
+        if self.auth and not self.tokens:
+            raise InputError("tokens: authentication is on but no token is configured")
+        if not self.auth and not is_loopback(self.host):
+            raise InputError(f"--no-auth: only allowed on a loopback address, not {self.host!r}")
+        if self.record and self.store is None:
+            raise InputError("--record: needs --store, the Parquet store to record into")
+        for name in ("max_streams", "max_frame_samples", "batch_max"):
+            if getattr(self, name) < 1:
+                raise InputError(f"{name}: must be at least 1")
+
+    def owner(self, token: str | None) -> str | None:
+        """The tenant of a presented token (a short digest), or None when it is not accepted."""
+        if not self.auth:
+            return "local"
+        if not token:
+            return None
+        for known in self.tokens:
+            if hmac.compare_digest(known.encode(), token.encode()):
+                return hashlib.sha256(known.encode()).hexdigest()[:12]
+        return None
+
+
+def new_token() -> str:
+    """A fresh random bearer token."""
+    return secrets.token_urlsafe(24)
+
+
+def is_loopback(host: str) -> bool:
+    """Whether ``host`` is a loopback address (``localhost`` counts)."""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False

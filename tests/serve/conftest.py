@@ -1,0 +1,66 @@
+"""A real uvicorn server on 127.0.0.1, in a thread, for the server tests."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import pytest
+import uvicorn
+
+from cardiostream.io import ParquetStore, read
+from cardiostream.samples import sample_path
+from cardiostream.serve import ServeConfig, create_app
+
+TOKEN = "test-token-a"
+OTHER = "test-token-b"
+
+
+@dataclass
+class Live:
+    """A running server: its base URL, ws URL and config."""
+
+    url: str
+    ws: str
+    config: ServeConfig
+    app: object
+
+
+def start_server(config: ServeConfig) -> tuple[uvicorn.Server, threading.Thread, Live]:
+    app = create_app(config)
+    server = uvicorn.Server(
+        uvicorn.Config(app, host="127.0.0.1", port=0, log_level="error", ws_max_size=4 << 20)
+    )
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 60
+    while not server.started:
+        if time.monotonic() > deadline or not thread.is_alive():
+            raise RuntimeError("the test server did not start")
+        time.sleep(0.02)
+    port = server.servers[0].sockets[0].getsockname()[1]
+    return server, thread, Live(f"http://127.0.0.1:{port}", f"ws://127.0.0.1:{port}", config, app)
+
+
+@pytest.fixture(scope="session")
+def store_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    path = tmp_path_factory.mktemp("store")
+    store = ParquetStore(path)
+    for name in ("mitdb-201-af", "mitdb-100-nsr"):
+        store.write(read(sample_path(name)), name)
+    return path
+
+
+@pytest.fixture(scope="session")
+def live(store_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Live]:
+    record_dir = tmp_path_factory.mktemp("recorded")
+    del record_dir
+    config = ServeConfig(tokens=[TOKEN, OTHER], store=store_dir, batch_wait_ms=1.0,
+                         resume_ttl_s=60.0, max_frame_samples=5000)  # fmt: skip
+    server, thread, info = start_server(config)
+    yield info
+    server.should_exit = True
+    thread.join(10)
