@@ -8,7 +8,6 @@ authentication is on (WebSockets may pass ``?token=`` instead, for browsers). Th
 opens no outbound connection; it only answers.
 """
 
-
 import json
 import math
 import time
@@ -104,7 +103,18 @@ def create_app(config: ServeConfig) -> FastAPI:
         """Prometheus metrics (text format)."""
         return Response(metrics.render(), media_type="text/plain; version=0.0.4")
 
-    @app.post("/v1/predict")
+    @app.post(
+        "/v1/predict",
+        openapi_extra={
+            "requestBody": {
+                "required": True,
+                "content": {
+                    "application/json": {"schema": PredictRequest.model_json_schema()},
+                    "application/octet-stream": {"schema": {"type": "string", "format": "binary"}},
+                },
+            }
+        },
+    )
     async def predict(
         request: Request,
         _: Owner,

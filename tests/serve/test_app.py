@@ -1,0 +1,337 @@
+"""The server, over real HTTP and WebSocket connections to a uvicorn server on 127.0.0.1."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from pathlib import Path
+from typing import Any
+
+import httpx
+import numpy as np
+import pytest
+import websockets
+
+from cardiostream import analyze, read
+from cardiostream.io import ParquetStore
+from cardiostream.samples import sample_path
+from cardiostream.serve import ServeConfig
+
+from .conftest import OTHER, TOKEN, Live, start_server
+
+AUTH = {"Authorization": f"Bearer {TOKEN}"}
+AF = read(sample_path("mitdb-201-af"))
+SIGNAL = AF.lead(0)
+
+
+def _get(live: Live, path: str, token: str | None = TOKEN, **params: Any) -> httpx.Response:
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
+    return httpx.get(live.url + path, headers=headers, params=params, timeout=30)
+
+
+async def _stream(
+    live: Live,
+    frames: list[bytes | str],
+    start: dict[str, Any],
+    token: str = TOKEN,
+    stop: bool = True,
+) -> tuple[dict[str, Any], list[dict[str, Any]], int]:
+    """Send a start message and frames; collect everything until the close. Returns the
+    ready message, the objects received (acks removed), and the close code."""
+    headers = {"Authorization": f"Bearer {token}"}
+    out: list[dict[str, Any]] = []
+    async with websockets.connect(live.ws + "/v1/stream", additional_headers=headers) as ws:
+        await ws.send(json.dumps(start))
+        ready = json.loads(await ws.recv())
+        acked = 0
+        try:
+            for frame in frames:
+                await ws.send(frame)
+                while True:
+                    msg = json.loads(await ws.recv())
+                    if msg["type"] == "ack":
+                        assert msg["samples"] >= acked
+                        acked = msg["samples"]
+                        break
+                    out.append(msg)
+            if not stop:  # the client goes away without a word
+                return ready, out, 1000
+            await ws.send(json.dumps({"type": "stop"}))
+            while True:
+                out.append(json.loads(await ws.recv()))
+        except websockets.ConnectionClosed as closed:
+            code = closed.rcvd.code if closed.rcvd else 1006
+        return ready, out, code
+
+
+def _float_frames(x: np.ndarray, sizes: list[int]) -> list[bytes | str]:
+    frames: list[bytes | str] = []
+    lo = 0
+    for n in sizes:
+        frames.append(x[lo : lo + n].astype("<f4").tobytes())
+        lo += n
+    return frames
+
+
+def test_health_needs_no_token_and_metrics_do(live: Live) -> None:
+    assert _get(live, "/healthz", token=None).json()["status"] == "ok"
+    assert _get(live, "/metrics", token=None).status_code == 401
+    assert _get(live, "/metrics", token="wrong").status_code == 401
+    text = _get(live, "/metrics").text
+    assert "cardiostream_hop_latency_seconds" in text and "cardiostream_batch_size" in text
+    assert _get(live, "/docs", token=None).status_code == 200
+
+
+def test_predict_json_and_binary_give_the_window_of_analyze(live: Live) -> None:
+    x = SIGNAL[: int(20 * AF.fs)]
+    expected = analyze(x, AF.fs).windows[-1]
+    got = httpx.post(
+        live.url + "/v1/predict", json={"fs": AF.fs, "samples": x.tolist()}, headers=AUTH
+    )
+    assert got.status_code == 200 and got.json() == expected
+    binary = httpx.post(
+        live.url + "/v1/predict",
+        content=x.astype("<f4").tobytes(),
+        params={"fs": AF.fs},
+        headers={**AUTH, "content-type": "application/octet-stream"},
+    )
+    assert binary.json() == expected
+    adu = np.round(x * 200).astype("<i2")
+    as_int = httpx.post(
+        live.url + "/v1/predict",
+        content=adu.tobytes(),
+        params={"fs": AF.fs, "format": "int16", "gain": 200},
+        headers={**AUTH, "content-type": "application/octet-stream"},
+    )
+    assert as_int.status_code == 200 and as_int.json()["label"] == expected["label"]
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "status"),
+    [
+        ({"content": b"{not json", "headers": {"content-type": "application/json"}}, 422),
+        ({"json": {"fs": 1e9, "samples": [0.0] * 100}}, 422),
+        ({"json": {"fs": 250, "samples": [0.0] * 100}}, 422),  # under 10 s
+        ({"json": {"fs": 250, "samples": "abc"}}, 422),
+        ({"json": {"fs": 250, "samples": [0.0] * 2500, "units": "furlong"}}, 422),
+        (
+            {
+                "content": b"\x00\x00\x80",
+                "params": {"fs": 250},
+                "headers": {"content-type": "application/octet-stream"},
+            },
+            422,
+        ),
+        (
+            {
+                "content": b"\x00" * 40000,
+                "params": {"fs": 250, "format": "float64"},
+                "headers": {"content-type": "application/octet-stream"},
+            },
+            422,
+        ),
+    ],
+)
+def test_predict_bad_input_is_4xx(live: Live, kwargs: dict[str, Any], status: int) -> None:
+    headers = {**AUTH, **kwargs.pop("headers", {})}
+    r = httpx.post(live.url + "/v1/predict", headers=headers, **kwargs)
+    assert r.status_code == status, r.text
+    assert "detail" in r.json()
+
+
+def test_predict_needs_a_token(live: Live) -> None:
+    body = {"fs": 250, "samples": [0.0] * 2500}
+    assert httpx.post(live.url + "/v1/predict", json=body).status_code == 401
+    wrong = {"Authorization": "Bearer nope"}
+    assert httpx.post(live.url + "/v1/predict", json=body, headers=wrong).status_code == 401
+
+
+def test_a_streamed_record_gives_exactly_what_analyze_gives(live: Live) -> None:
+    rng = np.random.default_rng(0)
+    sizes = list(rng.integers(50, 1500, size=200))
+    frames = _float_frames(SIGNAL, sizes)
+    start = {"type": "start", "stream_id": "exact", "fs": AF.fs}
+    ready, got, code = asyncio.run(_stream(live, frames, start))
+    assert ready == {"type": "ready", "stream_id": "exact", "samples": 0, "resumed": False,
+                     "hop_s": 1, "window_s": 10}  # fmt: skip
+    assert code == 1000
+    assert got[-1] == {"type": "end", "samples": SIGNAL.size}
+    assert got[:-1] == analyze(AF).lines
+
+
+def test_json_frames_and_microvolts(live: Live) -> None:
+    x = SIGNAL[: int(30 * AF.fs)]
+    frames: list[bytes | str] = [
+        json.dumps({"samples": (x[lo : lo + 360] * 1000).tolist()}) for lo in range(0, x.size, 360)
+    ]
+    start = {"type": "start", "stream_id": "json", "fs": AF.fs, "format": "json", "units": "uV"}
+    _, got, _ = asyncio.run(_stream(live, frames, start))
+    windows = [g for g in got if g["type"] == "window"]
+    expected = analyze(x, AF.fs).windows
+    assert [w["label"] for w in windows] == [w["label"] for w in expected]
+    assert np.allclose(
+        [w["probabilities"]["af"] for w in windows], [w["probabilities"]["af"] for w in expected],
+        atol=1e-5,
+    )  # fmt: skip
+
+
+def test_resume_after_a_disconnect_continues_the_state(live: Live) -> None:
+    half = int(35 * AF.fs)
+    frames = _float_frames(SIGNAL, [360] * (half // 360))
+    start = {"type": "start", "stream_id": "resume", "fs": AF.fs}
+    _, first, _ = asyncio.run(_stream(live, frames, start, stop=False))
+    ready, second, _ = asyncio.run(_stream(live, _float_frames(SIGNAL[half:], [500] * 40), start))
+    assert ready["resumed"] and ready["samples"] == half
+    assert first + second[:-1] == analyze(AF).lines
+    # Another token does not see the stream: the same id is a new stream there.
+    ready, _, _ = asyncio.run(_stream(live, [], {**start, "stream_id": "resume2"}, token=OTHER))
+    assert not ready["resumed"]
+
+
+def test_one_bad_stream_does_not_disturb_another(live: Live) -> None:
+    async def both() -> tuple[Any, Any]:
+        good = _stream(live, _float_frames(SIGNAL, [720] * 30),
+                       {"type": "start", "stream_id": "good", "fs": AF.fs})  # fmt: skip
+        bad = _stream(live, [b"\x00\x01\x02"], {"type": "start", "stream_id": "bad", "fs": AF.fs})
+        return await asyncio.gather(good, bad)
+
+    (_, good, good_code), (_, bad, bad_code) = asyncio.run(both())
+    assert bad_code == 1003 and not bad
+    assert good_code == 1000 and len([g for g in good if g["type"] == "window"]) == 51
+
+
+@pytest.mark.parametrize(
+    ("start", "frames", "code"),
+    [
+        ({"type": "hello"}, [], 1003),
+        ({"type": "start", "stream_id": "../x", "fs": 250}, [], 1003),
+        ({"type": "start", "stream_id": "a", "fs": 1e7}, [], 1003),
+        ({"type": "start", "stream_id": "a", "fs": 250, "format": "float64"}, [], 1003),
+        ({"type": "start", "stream_id": "big", "fs": 250}, [b"\x00" * 4 * 6000], 1009),
+        ({"type": "start", "stream_id": "nan", "fs": 250}, ['{"samples": [1, 2]}'], 1003),
+        (
+            {"type": "start", "stream_id": "huge", "fs": 250},
+            [np.full(10, 1e12, "<f4").tobytes()],
+            1003,
+        ),
+    ],
+)
+def test_bad_streams_are_closed_with_a_code_and_reason(
+    live: Live, start: dict[str, Any], frames: list[bytes | str], code: int
+) -> None:
+    async def run() -> tuple[int, str]:
+        async with websockets.connect(live.ws + "/v1/stream", additional_headers=AUTH) as ws:
+            await ws.send(json.dumps(start))
+            try:
+                msg = json.loads(await ws.recv())
+                assert msg["type"] == "ready"
+                for f in frames:
+                    await ws.send(f)
+                await ws.recv()
+            except websockets.ConnectionClosed as closed:
+                assert closed.rcvd is not None
+                return closed.rcvd.code, closed.rcvd.reason
+        raise AssertionError("not closed")
+
+    got, reason = asyncio.run(run())
+    assert got == code and reason
+
+
+def test_streams_without_a_valid_token_are_closed_1008(live: Live) -> None:
+    async def run(headers: dict[str, str]) -> int:
+        async with websockets.connect(live.ws + "/v1/stream", additional_headers=headers) as ws:
+            try:
+                await ws.recv()
+            except websockets.ConnectionClosed as closed:
+                return closed.rcvd.code if closed.rcvd else 0
+        return 0
+
+    assert asyncio.run(run({})) == 1008
+    assert asyncio.run(run({"Authorization": "Bearer wrong"})) == 1008
+
+
+def test_records_api(live: Live) -> None:
+    ids = [r["id"] for r in _get(live, "/v1/records").json()]
+    assert set(ids) >= {"mitdb-201-af", "mitdb-100-nsr"}
+    meta = _get(live, "/v1/records/mitdb-201-af").json()
+    assert meta["fs"] == 360.0
+    part = _get(live, "/v1/records/mitdb-201-af/signal", lead="MLII", start=5).json()
+    assert len(part["samples"]) == 15 * 360 and part["start_s"] == 5
+    np.testing.assert_allclose(part["samples"], SIGNAL[5 * 360 : 20 * 360], atol=1e-6)
+    ann = _get(live, "/v1/records/mitdb-201-af/annotations").json()
+    assert len(ann["beats"]["sample"]) > 50
+    events = _get(live, "/v1/records/mitdb-201-af/events").json()["events"]
+    assert [e["kind"] for e in events] == ["af"]
+    assert _get(live, "/v1/records", token=None).status_code == 401
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/v1/records/nothere",
+        "/v1/records/..%2F..%2Fetc",
+        "/v1/records/%2E%2E",
+        "/v1/records/..",
+        "/v1/records/.hidden/signal",
+        "/v1/records/mitdb-201-af%2F..%2F..%2Fmeta.json/signal",
+    ],
+)
+def test_records_cannot_be_walked_out_of_the_store(live: Live, path: str) -> None:
+    assert _get(live, path).status_code == 404
+
+
+def test_record_slice_bad_parameters(live: Live) -> None:
+    base = "/v1/records/mitdb-201-af/signal"
+    assert _get(live, base, duration=10_000).status_code == 422
+    assert _get(live, base, start=-1).status_code == 422
+    assert _get(live, base, start=1e6).status_code == 422
+    assert _get(live, base, lead="V9").status_code == 422
+
+
+def test_live_streams_are_recorded_into_the_store(tmp_path: Path) -> None:
+    config = ServeConfig(tokens=[TOKEN], store=tmp_path, record=True)
+    server, thread, live = start_server(config)
+    try:
+        x = SIGNAL[: int(20 * AF.fs)]
+        start = {"type": "start", "stream_id": "bed7", "fs": AF.fs}
+        asyncio.run(_stream(live, _float_frames(x, [360] * 20), start))
+        store = ParquetStore(tmp_path)
+        (record_id,) = store.ids()
+        assert "bed7" in record_id
+        np.testing.assert_allclose(store.read(record_id).lead(0), x.astype(np.float32))
+        assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]
+    finally:
+        server.should_exit = True
+        thread.join(10)
+
+
+def test_stream_limit_turns_new_streams_away(tmp_path: Path) -> None:
+    server, thread, live = start_server(ServeConfig(tokens=[TOKEN], max_streams=1))
+
+    async def run() -> int:
+        async with websockets.connect(live.ws + "/v1/stream", additional_headers=AUTH) as one:
+            await one.send(json.dumps({"type": "start", "stream_id": "one", "fs": 250}))
+            await one.recv()
+            async with websockets.connect(live.ws + "/v1/stream", additional_headers=AUTH) as two:
+                await two.send(json.dumps({"type": "start", "stream_id": "two", "fs": 250}))
+                try:
+                    await two.recv()
+                except websockets.ConnectionClosed as closed:
+                    return closed.rcvd.code if closed.rcvd else 0
+        return 0
+
+    try:
+        assert asyncio.run(run()) == 1013
+    finally:
+        server.should_exit = True
+        thread.join(10)
+
+
+def test_no_auth_only_on_loopback() -> None:
+    from cardiostream import InputError
+
+    with pytest.raises(InputError, match="loopback"):
+        ServeConfig(auth=False, host="0.0.0.0")
+    with pytest.raises(InputError, match="token"):
+        ServeConfig(tokens=[])
+    assert ServeConfig(auth=False, host="127.0.0.1").owner(None) == "local"
