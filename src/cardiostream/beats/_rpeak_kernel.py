@@ -83,6 +83,9 @@ N_PI = 17
 # this share of the signal's level is no peak, whatever the signal's scale.
 FLOOR = 1e-10
 
+# "Never" and, negated, "at once", for the sample at which the candidate logic is next due.
+NEVER = 1 << 62
+
 N_BUF = 8  # QRS heights, noise heights, RR intervals and QRS slopes kept for the levels
 B_QRS, B_NOISE, B_RR, B_SLOPE = 0, 1, 2, 3
 I_COUNT = (7, 8, 9, 15)  # the integer-state slot counting the values put in each buffer
@@ -90,14 +93,37 @@ CAND_T, CAND_H, CAND_SLOPE = 0, 1, 2
 
 
 @nb.njit(cache=True, inline="always")
-def _median(buf: npt.NDArray[np.float64], count: int) -> float:
-    n = min(count, buf.size)
+def _median(bufs: npt.NDArray[np.float64], which: int, count: int) -> float:
+    """The median of the values in one of the level buffers."""
+    # The row is read in place: a view of it costs two reference-count updates per call.
+    n = min(count, bufs.shape[1])
     if n == 0:
         return 0.0
-    tmp = np.sort(buf[:n])
+    # The values at sorted positions n // 2 - 1 and n // 2 (NaN last, as np.sort puts it), by
+    # counting for each value the values before it and equal to it: for at most N_BUF values
+    # this beats sorting a copy, whose allocation alone costs more.
+    hi = n // 2
+    lo = hi - 1 if n % 2 == 0 else hi
+    v_lo = v_hi = 0.0
+    for i in range(n):
+        v = bufs[which, i]
+        before = 0
+        same = 0
+        for j in range(n):
+            w = bufs[which, j]
+            if v != v:
+                before += w == w
+                same += w != w
+            else:
+                before += w < v
+                same += w == v
+        if before <= lo < before + same:
+            v_lo = v
+        if before <= hi < before + same:
+            v_hi = v
     if n % 2:
-        return float(tmp[n // 2])
-    return float(0.5 * (tmp[n // 2 - 1] + tmp[n // 2]))
+        return float(v_hi)
+    return float(0.5 * (v_lo + v_hi))
 
 
 @nb.njit(cache=True)
@@ -135,7 +161,7 @@ def _push(
     slot = I_COUNT[which]
     bufs[which, iv[slot] % N_BUF] = value
     iv[slot] += 1
-    return _median(bufs[which], iv[slot])
+    return _median(bufs, which, iv[slot])
 
 
 @nb.njit(cache=True)
@@ -265,12 +291,12 @@ def _replace_last(
     queue[(iv[I_QTAIL] - 1) % queue.size] = r
     bufs[B_QRS, (iv[I_NQ] - 1) % N_BUF] = h
     bufs[B_SLOPE, (iv[I_NS] - 1) % N_BUF] = slope
-    fv[F_QL] = _median(bufs[B_QRS], iv[I_NQ])
-    fv[F_QSLOPE] = _median(bufs[B_SLOPE], iv[I_NS])
+    fv[F_QL] = _median(bufs, B_QRS, iv[I_NQ])
+    fv[F_QSLOPE] = _median(bufs, B_SLOPE, iv[I_NS])
     if iv[I_RR_PUSHED] == 1:
         # The interval ending at the dropped QRS becomes the one ending at its successor.
         bufs[B_RR, (iv[I_NRR] - 1) % N_BUF] += r - iv[I_LAST_R]
-        fv[F_RR] = _median(bufs[B_RR], iv[I_NRR])
+        fv[F_RR] = _median(bufs, B_RR, iv[I_NRR])
     fv[F_LAST_SLOPE] = slope
     iv[I_LAST_R] = r
     iv[I_NCAND] = 0
@@ -451,6 +477,21 @@ def _finalise_candidate(
 
 
 @nb.njit(cache=True)
+def _first_above(limit: float) -> int:
+    """The smallest integer ``k`` with ``k > limit``, ``k`` taken as float64 as in ``n - r > x``."""
+    if not abs(limit) < 2.0**52:
+        # NaN and +inf are above every integer, -inf below; beyond 2**52 no sample index gets.
+        return NEVER if not limit < 0.0 else -NEVER
+    # Stepping from the truncation settles any doubt about rounding.
+    k = int(limit)
+    while float(k) <= limit:
+        k += 1
+    while float(k - 1) > limit:
+        k -= 1
+    return k
+
+
+@nb.njit(cache=True)
 def process(
     x: npt.NDArray[np.float64],
     sos: npt.NDArray[np.float64],
@@ -476,81 +517,166 @@ def process(
     qmask = queue.size - 1
     width = mring.size
     inv_width = 1.0 / width
+    q_diff = pi[Q_DIFF]
+    q_fall = pi[Q_FALL]
+    q_blank = pi[Q_BLANK]
+    q_settle = pi[Q_SETTLE]
+    q_learn = pi[Q_LEARN]
+    q_delay = pi[Q_DELAY]
+    q_rr_default = pi[Q_RR_DEFAULT]
+    sb_rr = pf[P_SB_RR]
+    # The per-sample state lives in locals, which the compiler keeps in registers: through the
+    # arrays every sample would store and reload it, as the arrays may alias one another.
+    n = iv[I_N]
+    xlast = fv[F_XLAST]
+    invalid_until = iv[I_INVALID_UNTIL]
+    started = iv[I_STARTED]
+    slot = iv[I_SLOT]
+    mwi_sum = fv[F_MWI_SUM]
+    cur_max = fv[F_CUR_MAX]
+    cur_max_t = iv[I_CUR_MAX_T]
+    pend_h = fv[F_PEND_H]
+    pend_t = iv[I_PEND_T]
+    pend_cnt = iv[I_PEND_CNT]
+    # The default band-pass is two sections: those get their coefficients and state in
+    # registers too, any other order runs through the arrays.
+    two = n_sections == 2
+    b00 = b01 = b02 = a01 = a02 = b10 = b11 = b12 = a11 = a12 = 0.0
+    z00 = z01 = z10 = z11 = 0.0
+    if two:
+        b00, b01, b02, a01, a02 = sos[0, 0], sos[0, 1], sos[0, 2], sos[0, 4], sos[0, 5]
+        b10, b11, b12, a11, a12 = sos[1, 0], sos[1, 1], sos[1, 2], sos[1, 4], sos[1, 5]
+        z00, z01, z10, z11 = zi[0, 0], zi[0, 1], zi[1, 0], zi[1, 1]
+    # Search-back that found nothing finds nothing until the thresholds start to decay: its
+    # candidates and thresholds stay as they are, only the oldest candidates drop out.
+    quiet_until = -NEVER
+    # The sample at which the candidate logic below is next due; the first sample finds out.
+    due = -NEVER
     n_out = 0
     for i in range(x.size):
-        n = iv[I_N]
         v = x[i]
         if np.isfinite(v):
-            fv[F_XLAST] = v
+            xlast = v
             valid = True
         else:
-            v = fv[F_XLAST]
-            iv[I_INVALID_UNTIL] = n + pi[Q_SETTLE]
+            v = xlast
+            invalid_until = n + q_settle
             valid = False
-        if iv[I_STARTED] == 0:
+        if started == 0:
             if not valid:
-                iv[I_N] = n + 1
+                n += 1
                 continue
             # Start the filter as if the first sample had always been there: no step transient.
-            for s in range(n_sections):
-                zi[s, 0] = zi_unit[s, 0] * v
-                zi[s, 1] = zi_unit[s, 1] * v
-            iv[I_STARTED] = 1
+            if two:
+                z00, z01 = zi_unit[0, 0] * v, zi_unit[0, 1] * v
+                z10, z11 = zi_unit[1, 0] * v, zi_unit[1, 1] * v
+            else:
+                for s in range(n_sections):
+                    zi[s, 0] = zi_unit[s, 0] * v
+                    zi[s, 1] = zi_unit[s, 1] * v
+            started = 1
             # The signal's slope at the first sample still makes a filter transient.
-            iv[I_INVALID_UNTIL] = n + pi[Q_SETTLE]
-        for s in range(n_sections):
-            y = sos[s, 0] * v + zi[s, 0]
-            zi[s, 0] = sos[s, 1] * v - sos[s, 4] * y + zi[s, 1]
-            zi[s, 1] = sos[s, 2] * v - sos[s, 5] * y
-            v = y
+            invalid_until = n + q_settle
+        if two:
+            y = b00 * v + z00
+            z00 = b01 * v - a01 * y + z01
+            z01 = b02 * v - a02 * y
+            v = b10 * y + z10
+            z10 = b11 * y - a11 * v + z11
+            z11 = b12 * y - a12 * v
+        else:
+            for s in range(n_sections):
+                y = sos[s, 0] * v + zi[s, 0]
+                zi[s, 0] = sos[s, 1] * v - sos[s, 4] * y + zi[s, 1]
+                zi[s, 1] = sos[s, 2] * v - sos[s, 5] * y
+                v = y
         ring[n & mask] = v
-        a = abs(v - ring[(n - pi[Q_DIFF]) & mask]) if valid else 0.0
-        slot = iv[I_SLOT]
-        fv[F_MWI_SUM] += a - mring[slot]
+        a = abs(v - ring[(n - q_diff) & mask]) if valid else 0.0
+        mwi_sum += a - mring[slot]
         mring[slot] = a
-        iv[I_SLOT] = slot + 1 if slot + 1 < width else 0
-        mwi = fv[F_MWI_SUM] * inv_width
-        if mwi <= FLOOR * abs(fv[F_XLAST]):
+        slot = slot + 1 if slot + 1 < width else 0
+        mwi = mwi_sum * inv_width
+        if mwi <= FLOOR * abs(xlast):
             mwi = 0.0
 
         # Peak finding: a maximum of the integrator counts once the signal has fallen to half
         # of it or has not exceeded it for a while.
         peak_h = 0.0
         peak_t = -1
-        if mwi > fv[F_CUR_MAX]:
-            fv[F_CUR_MAX] = mwi
-            iv[I_CUR_MAX_T] = n
-        elif fv[F_CUR_MAX] > 0.0 and (
-            mwi < 0.5 * fv[F_CUR_MAX] or n - iv[I_CUR_MAX_T] >= pi[Q_FALL]
-        ):
-            peak_h = fv[F_CUR_MAX]
-            peak_t = iv[I_CUR_MAX_T]
-            fv[F_CUR_MAX] = 0.0
+        if mwi > cur_max:
+            cur_max = mwi
+            cur_max_t = n
+        elif cur_max > 0.0 and (mwi < 0.5 * cur_max or n - cur_max_t >= q_fall):
+            peak_h = cur_max
+            peak_t = cur_max_t
+            cur_max = 0.0
 
         # Pre-blanking: the largest peak within the blanking time wins.
-        if peak_t >= 0 and (iv[I_PEND_CNT] == 0 or peak_h > fv[F_PEND_H]):
-            fv[F_PEND_H] = peak_h
-            iv[I_PEND_T] = peak_t
-            iv[I_PEND_CNT] = pi[Q_BLANK]
-        elif iv[I_PEND_CNT] > 0:
-            iv[I_PEND_CNT] -= 1
-            if iv[I_PEND_CNT] == 0:
+        finalise = False
+        if peak_t >= 0 and (pend_cnt == 0 or peak_h > pend_h):
+            pend_h = peak_h
+            pend_t = peak_t
+            pend_cnt = q_blank
+        elif pend_cnt > 0:
+            pend_cnt -= 1
+            finalise = pend_cnt == 0
+
+        if finalise or n >= due:
+            iv[I_INVALID_UNTIL] = invalid_until
+            fv[F_PEND_H] = pend_h
+            iv[I_PEND_T] = pend_t
+            iv[I_PEND_CNT] = pend_cnt
+            if finalise:
                 _finalise_candidate(n, fv, iv, ring, bufs, cand, queue, pf, pi)
-
-        if iv[I_INIT] == 0:
-            if n >= pi[Q_LEARN] and iv[I_NCAND] > 0:
-                _initialise(n, fv, iv, bufs, cand, queue, pf, pi)
-        elif iv[I_LAST_R] >= 0 and iv[I_NCAND] > 0:
-            mean_rr = _mean_rr(fv, pi[Q_RR_DEFAULT])
-            if n - iv[I_LAST_R] > pf[P_SB_RR] * mean_rr:
+                quiet_until = -NEVER
+            if iv[I_INIT] == 0:
+                if n >= q_learn and iv[I_NCAND] > 0:
+                    _initialise(n, fv, iv, bufs, cand, queue, pf, pi)
+                    quiet_until = -NEVER
+            elif (
+                iv[I_LAST_R] >= 0
+                and iv[I_NCAND] > 0
+                and n - iv[I_LAST_R] > sb_rr * _mean_rr(fv, q_rr_default)
+            ):
+                tail = iv[I_QTAIL]
                 _search_back(n, fv, iv, bufs, cand, queue, pf, pi)
+                # Every accepted beat enters the queue: an unchanged tail means none.
+                stall_end = iv[I_LAST_R] + pi[Q_STALL]
+                found = iv[I_QTAIL] != tail
+                quiet_until = stall_end + 1 if not found and n <= stall_end else -NEVER
+            while iv[I_QHEAD] < iv[I_QTAIL] and queue[iv[I_QHEAD] & qmask] + q_delay <= n:
+                out[n_out] = queue[iv[I_QHEAD] & qmask]
+                n_out += 1
+                iv[I_QHEAD] += 1
+            pend_h = fv[F_PEND_H]
+            pend_cnt = iv[I_PEND_CNT]
+            # Until the first sample at which one of the tests above can pass, every sample may
+            # skip them: nothing they read changes outside this block, and each of them only
+            # turns true as the sample index grows.
+            due = NEVER
+            if iv[I_INIT] == 0:
+                if iv[I_NCAND] > 0:
+                    due = q_learn
+            elif iv[I_LAST_R] >= 0 and iv[I_NCAND] > 0:
+                sb_due = iv[I_LAST_R] + _first_above(sb_rr * _mean_rr(fv, q_rr_default))
+                due = max(sb_due, quiet_until)
+            if iv[I_QHEAD] < iv[I_QTAIL]:
+                due = min(due, queue[iv[I_QHEAD] & qmask] + q_delay)
+        n += 1
 
-        iv[I_N] = n + 1
-        while iv[I_QHEAD] < iv[I_QTAIL] and queue[iv[I_QHEAD] & qmask] + pi[Q_DELAY] <= n:
-            out[n_out] = queue[iv[I_QHEAD] & qmask]
-            n_out += 1
-            iv[I_QHEAD] += 1
-
+    iv[I_N] = n
+    fv[F_XLAST] = xlast
+    iv[I_INVALID_UNTIL] = invalid_until
+    iv[I_STARTED] = started
+    iv[I_SLOT] = slot
+    fv[F_MWI_SUM] = mwi_sum
+    fv[F_CUR_MAX] = cur_max
+    iv[I_CUR_MAX_T] = cur_max_t
+    fv[F_PEND_H] = pend_h
+    iv[I_PEND_T] = pend_t
+    iv[I_PEND_CNT] = pend_cnt
+    if two:
+        zi[0, 0], zi[0, 1], zi[1, 0], zi[1, 1] = z00, z01, z10, z11
     if final:
         n = iv[I_N]
         if fv[F_CUR_MAX] > 0.0:
