@@ -880,6 +880,47 @@ def bench_pipeline(
     _guard(body)
 
 
+@bench_app.command("serve")
+def bench_serve(
+    streams: Annotated[
+        str, typer.Option(help="Comma-separated numbers of concurrent 250 Hz streams.")
+    ] = "100,250,500,1000",
+    seconds: Annotated[int, typer.Option(help="Seconds each load level runs.")] = 30,
+    predict: Annotated[int, typer.Option(help="Sequential /v1/predict requests.")] = 100,
+    json_out: Annotated[
+        Path | None, typer.Option("--json", help="Write the results as JSON.")
+    ] = None,
+    markdown: Annotated[Path | None, typer.Option(help="Write the tables as Markdown.")] = None,
+) -> None:
+    """Load test of the server on loopback: REST latency, then N live streams at once."""
+
+    def body() -> None:
+        from rich.markdown import Markdown
+
+        from cardiostream.evaluate import bench_serve as bench
+
+        try:
+            levels = [int(v) for v in streams.split(",") if v.strip()]
+        except ValueError:
+            raise InputError(f"--streams: expected numbers, got {streams!r}") from None
+        if not levels or min(levels) < 1 or seconds < 2:
+            raise InputError("--streams: at least one level of 1 or more; --seconds: 2 or more")
+        with err_console.status("benchmark") as status:
+            result = bench.run_serve_benchmark(
+                levels, seconds, predict, progress=lambda text: status.update(text)
+            )
+        text = bench.to_markdown(result)
+        console.print(Markdown(text))
+        if markdown is not None:
+            markdown.parent.mkdir(parents=True, exist_ok=True)
+            markdown.write_text(text)
+        if json_out is not None:
+            json_out.parent.mkdir(parents=True, exist_ok=True)
+            json_out.write_text(json.dumps(result.to_dict(), indent=1) + "\n")
+
+    _guard(body)
+
+
 @bench_app.command("rpeaks")
 def bench_rpeaks(
     data: Annotated[Path, typer.Option(help="A WFDB database folder with .atr beats (MITDB).")],

@@ -33,7 +33,9 @@ State
 from __future__ import annotations
 
 from abc import ABC, abstractmethod
-from typing import Any, ClassVar
+from collections.abc import Sequence
+from functools import lru_cache
+from typing import Any, ClassVar, Literal
 
 import numpy as np
 import numpy.typing as npt
@@ -49,6 +51,31 @@ _FFT_MIN_WORK = 4_000_000
 
 #: Frequency (Hz) at which the group delay of IIR filters is reported.
 QRS_REF_FREQ = 10.0
+
+
+BType = Literal["lowpass", "highpass", "bandpass", "bandstop"]
+
+
+@lru_cache(maxsize=256)
+def _butter_cached(
+    order: int, cutoff: float | tuple[float, float], btype: BType, fs: float
+) -> FloatArray:
+    wn = list(cutoff) if isinstance(cutoff, tuple) else cutoff
+    sos = np.asarray(sps.butter(order, wn, btype=btype, fs=fs, output="sos"), np.float64)
+    sos.setflags(write=False)
+    return sos
+
+
+def butter_sos(order: int, cutoff: float | Sequence[float], btype: BType, fs: float) -> FloatArray:
+    """Butterworth second-order sections, designed once per set of arguments.
+
+    A live server builds a filter chain per stream; the design (``scipy.signal.butter``) is
+    most of that cost, so designs are cached (the returned array is read-only: copy to edit).
+    """
+    if isinstance(cutoff, int | float):
+        return _butter_cached(int(order), float(cutoff), btype, float(fs))
+    lo, hi = (float(c) for c in cutoff)
+    return _butter_cached(int(order), (lo, hi), btype, float(fs))
 
 
 def _check_fs(fs: float, name: str = "fs") -> float:
@@ -308,7 +335,7 @@ class BandpassFilter(SOSFilter):
         fs = _check_fs(fs)
         _check_band(fs, low, high)
         self.low, self.high, self.order = float(low), float(high), _check_order(order)
-        sos = sps.butter(self.order, [self.low, self.high], btype="bandpass", fs=fs, output="sos")
+        sos = butter_sos(self.order, (self.low, self.high), "bandpass", fs)
         super().__init__(sos, fs)
 
     @property
@@ -367,7 +394,7 @@ class BaselineFilter(SOSFilter):
         fs = _check_fs(fs)
         _check_band(fs, cutoff, None)
         self.cutoff, self.order = float(cutoff), _check_order(order)
-        sos = sps.butter(self.order, self.cutoff, btype="highpass", fs=fs, output="sos")
+        sos = butter_sos(self.order, self.cutoff, "highpass", fs)
         super().__init__(sos, fs)
 
     @property
@@ -416,9 +443,9 @@ class ECGCleaner(SOSFilter):
         self.high = None if high is None else float(high)
         self.notch = None if notch is None else float(notch)
         self.notch_q = float(notch_q)
-        parts = [sps.butter(self.order, self.low, btype="highpass", fs=fs, output="sos")]
+        parts = [butter_sos(self.order, self.low, "highpass", fs)]
         if self.high is not None:
-            parts.append(sps.butter(self.order, self.high, btype="lowpass", fs=fs, output="sos"))
+            parts.append(butter_sos(self.order, self.high, "lowpass", fs))
         if self.notch is not None:
             parts.append(NotchFilter(fs, self.notch, self.notch_q).sos)
         super().__init__(np.vstack(parts), fs)

@@ -192,7 +192,10 @@ async def _stream(
         try:
             start = json.loads(await ws.receive_text())
             stream_id, spec, lead = proto.parse_start(start)
-            session, resumed = hub.open(owner, stream_id, spec.fs, lead)
+            # Building a processor designs its filters (a few ms): not on the event loop.
+            session, resumed = await batcher.run_call(
+                partial(hub.open, owner, stream_id, spec.fs, lead)
+            )
         except (InputError, ValueError, KeyError) as exc:
             metrics.errors.labels("start").inc()
             await ws.close(proto.CLOSE_BAD_DATA, _reason(exc))

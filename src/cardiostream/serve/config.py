@@ -55,7 +55,7 @@ class ServeConfig:
     max_streams: int = 2000
     max_frame_samples: int = 20_000
     batch_max: int = 256
-    batch_wait_ms: float = 2.0
+    batch_wait_ms: float = 0.5
     resume_ttl_s: float = 300.0
     record_part_s: float = 600.0
     max_predict_s: float = 600.0

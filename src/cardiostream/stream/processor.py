@@ -62,11 +62,10 @@ from typing import Any, Literal
 import numba
 import numpy as np
 import numpy.typing as npt
-from scipy import signal as sps
 
 from cardiostream.beats import RPeakDetector
 from cardiostream.dsp import BandpassFilter, ECGCleaner, Resampler
-from cardiostream.dsp.filters import SOSFilter
+from cardiostream.dsp.filters import SOSFilter, butter_sos
 from cardiostream.dsp.quality import REASONS, QualityConfig
 from cardiostream.errors import InputError
 from cardiostream.rhythm.datasets import CLASSES
@@ -140,7 +139,7 @@ def _window_probs(
 
 def _butter(cutoff: float, kind: Literal["lowpass", "highpass"]) -> SOSFilter:
     """An order-2 Butterworth at 250 Hz, for the quality sums."""
-    return SOSFilter(sps.butter(2, cutoff, btype=kind, fs=MODEL_FS, output="sos"), MODEL_FS)
+    return SOSFilter(butter_sos(2, cutoff, kind, MODEL_FS), MODEL_FS)
 
 
 #: The stages of :attr:`StreamProcessor.stage_seconds`.
@@ -237,17 +236,27 @@ class StreamProcessor:
         self.reset()
 
     # ----------------------------------------------------------------- state
-    def reset(self) -> None:
-        """Forget the stream: the next sample starts a new one (at time :attr:`t0`)."""
+    def reset(self, *, keep_events: bool = False) -> None:
+        """Forget the stream: the next sample starts a new one (at time :attr:`t0`).
+
+        With ``keep_events`` the episode tracker keeps its clock (a restart after a gap).
+        """
+        if not hasattr(self, "cleaner"):  # designed once; resetting only clears their state
+            self.cleaner = ECGCleaner(MODEL_FS)
+            self.filters: list[SOSFilter] = [
+                BandpassFilter(MODEL_FS, 5.0, 15.0),
+                _butter(40.0, "highpass"),
+                _butter(0.5, "lowpass"),
+            ]
+            self.detector = RPeakDetector(MODEL_FS)
+            self.tracker = EventTracker(self.event_config)
         self.resampler.reset()
-        self.cleaner = ECGCleaner(MODEL_FS)
-        self.filters: list[SOSFilter] = [
-            BandpassFilter(MODEL_FS, 5.0, 15.0),
-            _butter(40.0, "highpass"),
-            _butter(0.5, "lowpass"),
-        ]
-        self.detector = RPeakDetector(MODEL_FS)
-        self.tracker = EventTracker(self.event_config)
+        self.cleaner.reset()
+        for f in self.filters:
+            f.reset()
+        self.detector.reset()
+        if not keep_events:
+            self.tracker.reset()
         self._net_state = self.net.initial_state()
         self._rr_state = initial_rr_state()
         self._block_state = sqi.initial_block_state()
@@ -342,9 +351,7 @@ class StreamProcessor:
             return [notice]
         notice["action"] = "restart"
         closed = self.tracker.interrupt()
-        tracker = self.tracker
-        self.reset()
-        self.tracker = tracker  # keeps the time order and the episode rules across the gap
+        self.reset(keep_events=True)  # the tracker keeps the time order across the gap
         self.t0 = end
         return [notice, *closed]
 
