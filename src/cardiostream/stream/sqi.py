@@ -291,16 +291,41 @@ def window_metrics(
         o[8] = 60.0 * beat_counts[w] / width
 
 
-def _ramp(values: FloatArray, good: float, threshold: float) -> FloatArray:
-    """Vector form of the quality module's ramp (NaN scores 1)."""
-    r = np.clip(1.0 - 0.5 * (values - good) / (threshold - good), 0.0, 1.0)
-    return np.where(np.isnan(values), 1.0, r)
+@numba.njit(cache=True)
+def _judge(
+    metrics: FloatArray,
+    goods: FloatArray,
+    limits: FloatArray,
+    score: FloatArray,
+    flags: npt.NDArray[np.bool_],
+) -> None:  # pragma: no cover - compiled
+    """Scores (product of ramps; NaN scores 1) and flags of :data:`REASONS` for each row."""
+    for w in range(metrics.shape[0]):
+        m = metrics[w]
+        total = 1.0
+        for i in range(m.size):
+            v = m[i]
+            if v == v:
+                r = 1.0 - 0.5 * (v - goods[i]) / (limits[i] - goods[i])
+                total *= min(max(r, 0.0), 1.0)
+        score[w] = total
+        f = flags[w]
+        f[0] = False  # too_short: windows are never shorter than 10 s
+        f[1] = m[0] > limits[0]
+        f[2] = m[1] > limits[1]
+        f[3] = m[2] >= limits[2]
+        f[4] = m[3] > limits[3]
+        f[5] = m[4] > limits[4]
+        f[6] = m[5] > limits[5]
+        f[7] = m[8] < limits[8] or m[7] < limits[7]
 
 
 def judge_windows(
     metrics: FloatArray, config: QualityConfig | None = None
 ) -> tuple[npt.NDArray[np.bool_], FloatArray, npt.NDArray[np.bool_]]:
-    """Verdicts of many windows at once (as :func:`cardiostream.dsp.quality.judge`).
+    """Verdicts of many windows at once (as :func:`cardiostream.dsp.quality.judge`): each
+    metric's sub-score falls from 1 at its "good" value through 0.5 at its threshold, the
+    score is their product, and a metric past its threshold flags its reason.
 
     Returns
     -------
@@ -310,32 +335,17 @@ def judge_windows(
         Which of :data:`REASONS` each window is flagged for.
     """
     cfg = config or STREAM_CONFIG
-    m = {name: metrics[:, i] for i, name in enumerate(METRICS)}
-    subs = (
-        _ramp(m["nan_fraction"], 0.0, cfg.nan_max),
-        _ramp(m["constant_fraction"], 0.0, cfg.constant_max),
-        _ramp(m["flat_fraction"], 0.0, cfg.flat_max),
-        _ramp(m["clip_fraction"], 0.0, cfg.clip_max),
-        _ramp(m["hf_ratio"], cfg.hf_good, cfg.hf_max),
-        _ramp(m["bw_ratio"], cfg.bw_good, cfg.bw_max),
-        _ramp(m["kurtosis"], cfg.kurtosis_good, cfg.kurtosis_min),
-        _ramp(m["qrs_snr"], cfg.qrs_snr_good, cfg.qrs_snr_min),
-        _ramp(m["beat_rate_bpm"], cfg.rate_good_bpm, cfg.rate_min_bpm),
-    )
-    score = subs[0].copy()
-    for s in subs[1:]:
-        score *= s
-    with np.errstate(invalid="ignore"):
-        named = {
-            "too_short": np.zeros(metrics.shape[0], np.bool_),
-            "missing_samples": m["nan_fraction"] > cfg.nan_max,
-            "lead_off": m["constant_fraction"] > cfg.constant_max,
-            "flat": m["flat_fraction"] >= cfg.flat_max,
-            "clipping": m["clip_fraction"] > cfg.clip_max,
-            "high_frequency_noise": m["hf_ratio"] > cfg.hf_max,
-            "baseline_wander": m["bw_ratio"] > cfg.bw_max,
-            "no_beats": (m["beat_rate_bpm"] < cfg.rate_min_bpm) | (m["qrs_snr"] < cfg.qrs_snr_min),
-        }
-    flags = np.stack([named[r] for r in REASONS], axis=1)
+    goods = np.array(
+        [0.0, 0.0, 0.0, 0.0, cfg.hf_good, cfg.bw_good, cfg.kurtosis_good, cfg.qrs_snr_good,
+         cfg.rate_good_bpm]
+    )  # fmt: skip
+    limits = np.array(
+        [cfg.nan_max, cfg.constant_max, cfg.flat_max, cfg.clip_max, cfg.hf_max, cfg.bw_max,
+         cfg.kurtosis_min, cfg.qrs_snr_min, cfg.rate_min_bpm]
+    )  # fmt: skip
+    m = np.ascontiguousarray(metrics, np.float64)
+    score = np.empty(m.shape[0])
+    flags = np.zeros((m.shape[0], len(REASONS)), np.bool_)
+    _judge(m, goods, limits, score, flags)
     usable = np.logical_not(np.any(flags, axis=1))
     return usable, score, flags
