@@ -8,16 +8,15 @@ authentication is on (WebSockets may pass ``?token=`` instead, for browsers). Th
 opens no outbound connection; it only answers.
 """
 
+import contextlib
 import json
 import math
 import time
 from collections import OrderedDict
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from functools import partial
 from typing import Annotated, Any
 
-import numpy as np
 from fastapi import Depends, FastAPI, HTTPException, Query, Request, WebSocket
 from fastapi.responses import JSONResponse, Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
@@ -27,9 +26,8 @@ from starlette.websockets import WebSocketDisconnect, WebSocketState
 from cardiostream.errors import InputError
 from cardiostream.serve import protocol as proto
 from cardiostream.serve.config import ServeConfig
-from cardiostream.serve.hub import Batcher, Hub
+from cardiostream.serve.hub import Batcher, EngineError
 from cardiostream.serve.metrics import Metrics
-from cardiostream.stream.processor import StreamProcessor
 
 #: Longest slice of ``/v1/records/{id}/signal``, in seconds.
 MAX_SLICE_S = 600.0
@@ -52,17 +50,13 @@ def _json(obj: Any) -> str:
 def create_app(config: ServeConfig) -> FastAPI:
     """Build the application for ``config`` (see :mod:`cardiostream.serve`)."""
     metrics = Metrics()
-    hub = Hub(config, metrics)
     state: dict[str, Any] = {}
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
-        batcher = Batcher(hub, metrics, config.batch_max, config.batch_wait_ms)
-        batcher.start()
+        batcher = Batcher(config, metrics)
+        await batcher.start()
         state["batcher"] = batcher
-        # Compile or load the engine's kernels before the first client waits for them.
-        await batcher.run_call(lambda: StreamProcessor(250.0, model=config.model).push(
-            np.zeros(3000)))  # fmt: skip
         yield
         await batcher.stop()
 
@@ -72,7 +66,6 @@ def create_app(config: ServeConfig) -> FastAPI:
         description="Real-time ECG analysis: R peaks, HRV, signal quality, rhythm and AF events.",
         lifespan=lifespan,
     )
-    app.state.hub = hub
     app.state.metrics = metrics
     bearer = HTTPBearer(auto_error=False)
 
@@ -96,7 +89,7 @@ def create_app(config: ServeConfig) -> FastAPI:
     @app.get("/healthz")
     def healthz() -> dict[str, Any]:
         """Liveness: always 200 while the server runs."""
-        return {"status": "ok", "streams": hub.n_connected()}
+        return {"status": "ok", "streams": int(metrics.streams._value.get())}
 
     @app.get("/metrics")
     def prometheus(_: Owner) -> Response:
@@ -154,12 +147,7 @@ def create_app(config: ServeConfig) -> FastAPI:
         if x.size > config.max_predict_s * spec.fs:
             raise InputError(f"samples: over the {config.max_predict_s:g} s limit")
 
-        def run() -> list[dict[str, Any]]:
-            proc = StreamProcessor(spec.fs, model=config.model)
-            return proc.push(x)
-
-        items = await state["batcher"].run_call(run)
-        windows = [i for i in items if i["type"] == "window"]
+        windows = await state["batcher"].call("predict", spec.fs, x.tobytes())
         metrics.predictions.inc()
         result: dict[str, Any] = windows[-1]
         return result
@@ -167,14 +155,14 @@ def create_app(config: ServeConfig) -> FastAPI:
     @app.websocket("/v1/stream")
     async def stream(ws: WebSocket) -> None:
         """Live streams: see :mod:`cardiostream.serve.protocol` for the messages."""
-        await _stream(ws, config, hub, metrics, state)
+        await _stream(ws, config, metrics, state)
 
     _records_routes(app, config, metrics, Owner)
     return app
 
 
 async def _stream(
-    ws: WebSocket, config: ServeConfig, hub: Hub, metrics: Metrics, state: dict[str, Any]
+    ws: WebSocket, config: ServeConfig, metrics: Metrics, state: dict[str, Any]
 ) -> None:
     token = ws.query_params.get("token")
     header = ws.headers.get("authorization", "")
@@ -187,15 +175,13 @@ async def _stream(
         await ws.close(proto.CLOSE_POLICY, "a valid bearer token is required")
         return
     batcher: Batcher = state["batcher"]
-    session = None
+    key: tuple[str, str] | None = None
     try:
         try:
             start = json.loads(await ws.receive_text())
             stream_id, spec, lead = proto.parse_start(start)
-            # Building a processor designs its filters (a few ms): not on the event loop.
-            session, resumed = await batcher.run_call(
-                partial(hub.open, owner, stream_id, spec.fs, lead)
-            )
+            consumed, resumed = await batcher.call("open", owner, stream_id, spec.fs, lead)
+            key = (owner, stream_id)
         except (InputError, ValueError, KeyError) as exc:
             metrics.errors.labels("start").inc()
             await ws.close(proto.CLOSE_BAD_DATA, _reason(exc))
@@ -205,7 +191,7 @@ async def _stream(
             await ws.close(proto.CLOSE_TRY_LATER, _reason(exc))
             return
         await ws.send_text(_json({
-            "type": "ready", "stream_id": stream_id, "samples": session.consumed,
+            "type": "ready", "stream_id": stream_id, "samples": consumed,
             "resumed": resumed, "hop_s": 1, "window_s": 10,
         }))  # fmt: skip
         while True:
@@ -220,11 +206,11 @@ async def _stream(
                 else:
                     doc = json.loads(text or "")
                     if isinstance(doc, dict) and doc.get("type") == "stop":
-                        items = await batcher.run_call(partial(hub.close, session))
-                        for item in items:
-                            await ws.send_text(_json(item))
-                        await ws.send_text(_json({"type": "end", "samples": session.consumed}))
-                        session = None
+                        lines, consumed = await batcher.call("close", *key)
+                        key = None
+                        for _, line in lines:
+                            await ws.send_text(line)
+                        await ws.send_text(_json({"type": "end", "samples": consumed}))
                         await ws.close(proto.CLOSE_NORMAL)
                         return
                     if spec.format != "json" or not isinstance(doc, dict):
@@ -235,19 +221,19 @@ async def _stream(
                     await ws.close(proto.CLOSE_TOO_BIG,
                                    f"frame: over {config.max_frame_samples} samples")  # fmt: skip
                     break
-                items = await batcher.submit(session, x)
+                lines, consumed = await batcher.call("push", *key, x.tobytes())
             except (InputError, ValueError) as exc:
                 metrics.errors.labels("frame").inc()
                 await ws.close(proto.CLOSE_BAD_DATA, _reason(exc))
                 break
             metrics.samples.inc(x.size)
-            for item in items:
-                await ws.send_text(_json(item))
-                if item["type"] == "window":
+            for kind, line in lines:
+                await ws.send_text(line)
+                if kind == "window":
                     metrics.windows.inc()
-                elif item["type"] in ("event", "event_open"):
+                elif kind in ("event", "event_open"):
                     metrics.events.inc()
-            await ws.send_text(_json({"type": "ack", "samples": session.consumed}))
+            await ws.send_text(_json({"type": "ack", "samples": consumed}))
             metrics.hop_latency.observe(time.perf_counter() - arrived)
     except WebSocketDisconnect:
         pass
@@ -256,8 +242,9 @@ async def _stream(
         if ws.client_state == WebSocketState.CONNECTED:
             await ws.close(proto.CLOSE_ERROR, _reason(exc))
     finally:
-        if session is not None:
-            hub.disconnect(session)
+        if key is not None:
+            with contextlib.suppress(EngineError):
+                await batcher.call("disconnect", *key)
 
 
 def _reason(exc: BaseException) -> str:

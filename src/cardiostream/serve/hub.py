@@ -1,22 +1,28 @@
-"""Live streams of the server: one StreamProcessor each, processed in batches off the loop.
+"""Live streams of the server, computed in an engine process of their own, in batches.
+
+The web process only moves bytes: it decodes frames and forwards them, and the replies come
+back as ready-made JSON text. The streams' processors live in one engine process (started
+with ``spawn``), so their computation runs on another core than the event loop and never
+holds its interpreter lock. The :class:`Batcher` gathers the requests of all streams that
+arrive within ``batch_wait_ms`` of each other (at most ``batch_max``) and sends them to the
+engine as one message; its reply carries every result.
 
 Each WebSocket handler submits one frame at a time and waits for its results before reading
-the next frame, so a client that sends faster than the server computes is slowed down by TCP
-flow control instead of filling memory (backpressure). The :class:`Batcher` collects the
-frames of all streams that arrive within ``batch_wait_ms`` of each other (at most
-``batch_max``) and runs them in one call on a worker thread, so the event loop only moves
-bytes and the per-frame cost of waking the worker is shared.
+the next frame, so a client that sends faster than the engine computes is slowed down by TCP
+flow control instead of filling memory (backpressure).
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
-import threading
+import json
+import multiprocessing as mp
 import time
-from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
+from multiprocessing.connection import Connection
+from pathlib import Path
 from typing import Any
 
 import numpy as np
@@ -27,6 +33,12 @@ from cardiostream.record import Record
 from cardiostream.serve.config import ServeConfig
 from cardiostream.serve.metrics import Metrics
 from cardiostream.stream.processor import StreamProcessor
+
+Key = tuple[str, str]  # (token owner, stream id)
+
+
+class EngineError(RuntimeError):
+    """The engine process failed or went away."""
 
 
 @dataclass
@@ -44,86 +56,94 @@ class Session:
     recorded: list[npt.NDArray[np.float32]] = field(default_factory=list)
     recorded_n: int = 0
     part: int = 0
-    lock: threading.Lock = field(default_factory=threading.Lock)
+
+
+def _lines(items: list[dict[str, Any]]) -> list[tuple[str, str]]:
+    """The emitted objects as (type, JSON text): serialised in the engine, not the web loop."""
+    return [(item["type"], json.dumps(item, allow_nan=False)) for item in items]
 
 
 class Hub:
-    """All live streams, keyed by (token owner, stream id)."""
+    """All live streams, keyed by (token owner, stream id); lives in the engine process."""
 
-    def __init__(self, config: ServeConfig, metrics: Metrics) -> None:
+    def __init__(self, config: ServeConfig) -> None:
         self.config = config
-        self.metrics = metrics
-        self.sessions: dict[tuple[str, str], Session] = {}
+        self.sessions: dict[Key, Session] = {}
         self._store: Any = None
         if config.store is not None:
             from cardiostream.io import ParquetStore
 
             self._store = ParquetStore(config.store)
 
-    def open(self, owner: str, stream_id: str, fs: float, lead: str) -> tuple[Session, bool]:
-        """The session for a start message: a new one, or the same id's to resume.
+    def n_connected(self) -> int:
+        return sum(1 for s in self.sessions.values() if s.connected)
+
+    def open(self, owner: str, stream_id: str, fs: float, lead: str) -> tuple[int, bool]:
+        """Start or resume a stream; return the samples consumed so far and whether resumed.
 
         Raises
         ------
         InputError
-            When the stream is already connected, its rate differs, or the server is full.
+            When the stream is already connected or its rate differs.
+        OverflowError
+            When the server is at its stream limit.
         """
         self.expire()
-        key = (owner, stream_id)
-        old = self.sessions.get(key)
+        old = self.sessions.get((owner, stream_id))
         if old is not None:
             if old.connected:
-                raise InputError(f"stream_id: {stream_id!r} is already connected")
+                raise OverflowError(f"stream_id: {stream_id!r} is already connected")
             if old.fs != fs:
                 raise InputError(f"fs: {stream_id!r} was started at {old.fs:g} Hz, not {fs:g}")
             old.connected = True
-            return old, True
-        if sum(1 for s in self.sessions.values() if s.connected) >= self.config.max_streams:
+            return old.consumed, True
+        if self.n_connected() >= self.config.max_streams:
             raise OverflowError("the server is at its stream limit")
         proc = StreamProcessor(fs, model=self.config.model)
-        session = Session(owner, stream_id, proc.fs, proc, lead=lead, connected=True)
-        self.sessions[key] = session
-        self.metrics.streams.set(self.n_connected())
-        return session, False
+        self.sessions[(owner, stream_id)] = Session(
+            owner, stream_id, proc.fs, proc, lead=lead, connected=True
+        )
+        return 0, False
 
-    def n_connected(self) -> int:
-        return sum(1 for s in self.sessions.values() if s.connected)
+    def push(self, owner: str, stream_id: str, samples: bytes) -> tuple[list[Any], int]:
+        """Process one frame (float64 bytes); return its output lines and the samples consumed."""
+        session = self.sessions[(owner, stream_id)]
+        x = np.frombuffer(samples, np.float64)
+        out = session.processor.push(x)  # refuses bad samples before any state changes
+        session.consumed += x.size
+        if self.config.record:
+            session.recorded.append(x.astype(np.float32))
+            session.recorded_n += x.size
+            if session.recorded_n >= self.config.record_part_s * session.fs:
+                self._save_recording(session, final=False)
+        return _lines(out), session.consumed
 
-    def disconnect(self, session: Session) -> None:
+    def disconnect(self, owner: str, stream_id: str) -> None:
         """The client went away without ``stop``: keep the state for ``resume_ttl_s``."""
-        session.connected = False
-        session.left_at = time.monotonic()
-        self.metrics.streams.set(self.n_connected())
+        session = self.sessions.get((owner, stream_id))
+        if session is not None:
+            session.connected = False
+            session.left_at = time.monotonic()
 
-    def close(self, session: Session) -> list[dict[str, Any]]:
+    def close(self, owner: str, stream_id: str) -> tuple[list[Any], int]:
         """``stop``: flush the processor, save the recording, forget the stream."""
-        with session.lock:
-            out = session.processor.flush()
-            self._save_recording(session, final=True)
-        self.sessions.pop((session.owner, session.stream_id), None)
-        self.metrics.streams.set(self.n_connected())
-        return out
+        session = self.sessions.pop((owner, stream_id))
+        out = session.processor.flush()
+        self._save_recording(session, final=True)
+        return _lines(out), session.consumed
+
+    def predict(self, fs: float, samples: bytes) -> list[dict[str, Any]]:
+        """The windows of a stretch of signal through a fresh processor."""
+        proc = StreamProcessor(fs, model=self.config.model)
+        return [i for i in proc.push(np.frombuffer(samples, np.float64)) if i["type"] == "window"]
 
     def expire(self) -> None:
         """Drop disconnected streams older than the resume window (saving their recording)."""
         now = time.monotonic()
         for key, s in list(self.sessions.items()):
             if not s.connected and now - s.left_at > self.config.resume_ttl_s:
-                with s.lock:
-                    self._save_recording(s, final=True)
+                self._save_recording(s, final=True)
                 del self.sessions[key]
-
-    def process(self, session: Session, samples: npt.NDArray[np.float64]) -> list[dict[str, Any]]:
-        """Push one frame (on the worker thread)."""
-        with session.lock:
-            out = session.processor.push(samples)
-            session.consumed += samples.size
-            if self.config.record:
-                session.recorded.append(samples.astype(np.float32))
-                session.recorded_n += samples.size
-                if session.recorded_n >= self.config.record_part_s * session.fs:
-                    self._save_recording(session, final=False)
-        return out
 
     def _save_recording(self, session: Session, final: bool) -> None:
         if not self.config.record or self._store is None or not session.recorded:
@@ -146,46 +166,107 @@ class Hub:
         self._store.write(record, name)
 
 
+def _engine_main(conn: Connection, config: dict[str, Any]) -> None:  # pragma: no cover
+    """The engine process: answer batches of (operation, arguments) until told to stop."""
+    paths = {
+        k: Path(v) if v is not None else None for k, v in config.items() if k in ("store", "model")
+    }
+    hub = Hub(ServeConfig(**{**config, **paths}))
+    # Load the compiled kernels before the first stream waits for them.
+    StreamProcessor(250.0, model=hub.config.model).push(np.zeros(3000))
+    conn.send("ready")
+    while True:
+        try:
+            batch = conn.recv()
+        except EOFError:
+            return
+        if batch is None:
+            for s in list(hub.sessions.values()):
+                hub._save_recording(s, final=True)
+            return
+        replies: list[tuple[str, Any]] = []
+        for op, args in batch:
+            try:
+                replies.append(("ok", getattr(hub, op)(*args)))
+            except InputError as exc:
+                replies.append(("input", str(exc)))
+            except OverflowError as exc:
+                replies.append(("busy", str(exc)))
+            except Exception as exc:  # one stream's failure must not stop the others
+                replies.append(("error", f"{type(exc).__name__}: {exc}"))
+        conn.send((replies, hub.n_connected()))
+
+
 @dataclass
 class _Job:
-    session: Session
-    samples: npt.NDArray[np.float64]
-    future: asyncio.Future[list[dict[str, Any]]]
-    arrived: float
+    op: str
+    args: tuple[Any, ...]
+    future: asyncio.Future[Any]
 
 
 class Batcher:
-    """Runs stream pushes in batches on one worker thread (see the module notes)."""
+    """Sends requests to the engine process in batches (see the module notes)."""
 
-    def __init__(self, hub: Hub, metrics: Metrics, batch_max: int, wait_ms: float) -> None:
-        self.hub, self.metrics = hub, metrics
-        self.batch_max, self.wait_s = batch_max, wait_ms / 1000.0
+    def __init__(self, config: ServeConfig, metrics: Metrics) -> None:
+        self.config, self.metrics = config, metrics
+        self.batch_max, self.wait_s = config.batch_max, config.batch_wait_ms / 1000.0
         self._queue: asyncio.Queue[_Job] = asyncio.Queue()
-        self._worker = ThreadPoolExecutor(1, thread_name_prefix="cardiostream-batch")
+        self._pipe = ThreadPoolExecutor(1, thread_name_prefix="cardiostream-engine-pipe")
         self._task: asyncio.Task[None] | None = None
+        self._conn: Connection | None = None
+        self._proc: Any = None
 
-    def start(self) -> None:
-        self._task = asyncio.get_running_loop().create_task(self._run())
+    async def start(self) -> None:
+        """Start the engine process and wait until it is ready."""
+        ctx = mp.get_context("spawn")
+        parent, child = ctx.Pipe()
+        settings = asdict(self.config)
+        settings = {k: str(v) if isinstance(v, Path) else v for k, v in settings.items()}
+        self._proc = ctx.Process(target=_engine_main, args=(child, settings), daemon=True)
+        self._proc.start()
+        child.close()
+        self._conn = parent
+        loop = asyncio.get_running_loop()
+        ready = await loop.run_in_executor(self._pipe, self._recv)
+        if ready != "ready":
+            raise EngineError("the engine process did not start")
+        self._task = loop.create_task(self._run())
 
     async def stop(self) -> None:
         if self._task is not None:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
-        self._worker.shutdown(wait=True)
+        if self._conn is not None:
+            with contextlib.suppress(OSError, ValueError):
+                self._conn.send(None)
+        if self._proc is not None:
+            self._proc.join(10)
+            if self._proc.is_alive():
+                self._proc.kill()
+        self._pipe.shutdown(wait=False)
 
-    async def submit(
-        self, session: Session, samples: npt.NDArray[np.float64]
-    ) -> list[dict[str, Any]]:
-        """Queue one frame of one stream; return what the processor emitted for it."""
-        loop = asyncio.get_running_loop()
-        job = _Job(session, samples, loop.create_future(), time.perf_counter())
+    def _recv(self) -> Any:
+        assert self._conn is not None
+        try:
+            return self._conn.recv()
+        except (EOFError, OSError) as exc:
+            raise EngineError(f"the engine process went away ({exc})") from None
+
+    def _exchange(self, batch: list[tuple[str, tuple[Any, ...]]]) -> Any:
+        assert self._conn is not None
+        try:
+            self._conn.send(batch)
+        except (OSError, ValueError) as exc:
+            raise EngineError(f"the engine process went away ({exc})") from None
+        return self._recv()
+
+    async def call(self, op: str, *args: Any) -> Any:
+        """Run one engine operation (``open``, ``push``, ``close``, ``disconnect``,
+        ``predict``); raises InputError, OverflowError or EngineError as the engine says."""
+        job = _Job(op, args, asyncio.get_running_loop().create_future())
         await self._queue.put(job)
         return await job.future
-
-    async def run_call(self, func: Callable[[], Any]) -> Any:
-        """Run ``func`` on the worker thread, in turn with the batches."""
-        return await asyncio.get_running_loop().run_in_executor(self._worker, func)
 
     async def _run(self) -> None:
         loop = asyncio.get_running_loop()
@@ -203,20 +284,24 @@ class Batcher:
             while len(batch) < self.batch_max and not self._queue.empty():
                 batch.append(self._queue.get_nowait())
             self.metrics.batch_size.observe(len(batch))
-            results = await loop.run_in_executor(self._worker, self._process, batch)
-            for job, result in zip(batch, results, strict=True):
+            try:
+                replies, connected = await loop.run_in_executor(
+                    self._pipe, self._exchange, [(j.op, j.args) for j in batch]
+                )
+            except EngineError as exc:
+                for job in batch:
+                    if not job.future.done():
+                        job.future.set_exception(exc)
+                continue
+            self.metrics.streams.set(connected)
+            for job, (status, value) in zip(batch, replies, strict=True):
                 if job.future.done():
                     continue
-                if isinstance(result, BaseException):
-                    job.future.set_exception(result)
+                if status == "ok":
+                    job.future.set_result(value)
+                elif status == "input":
+                    job.future.set_exception(InputError(value))
+                elif status == "busy":
+                    job.future.set_exception(OverflowError(value))
                 else:
-                    job.future.set_result(result)
-
-    def _process(self, batch: list[_Job]) -> list[list[dict[str, Any]] | BaseException]:
-        out: list[list[dict[str, Any]] | BaseException] = []
-        for job in batch:
-            try:
-                out.append(self.hub.process(job.session, job.samples))
-            except Exception as exc:  # one stream's failure must not stop the others
-                out.append(exc)
-        return out
+                    job.future.set_exception(EngineError(value))
