@@ -6,8 +6,9 @@ load generator is this process, one asyncio loop. Each simulated stream sends on
 time, the streams' phases spread over the second; the round trip of a hop is from sending a
 frame to receiving its ``ack``, which the server sends after the window and events that
 frame completes. Samples lost = samples sent - samples the server acknowledged at the end.
-Server CPU is its user + system time over the run per wall second (1.0 = one core), and
-memory its resident set at the end.
+Server CPU is the user + system time of the web process and its engine process over the run
+per wall second (1.0 = one core, the generator's own not included), and memory their
+resident sets at the end.
 """
 
 from __future__ import annotations
@@ -103,17 +104,44 @@ class _Server:
                     raise RuntimeError("the server did not start") from None
                 time.sleep(0.2)
 
+    def _pids(self) -> list[int]:
+        """The server and its children (the engine process)."""
+        pids = [self.proc.pid]
+        for entry in os.listdir("/proc"):
+            if entry.isdigit():
+                try:
+                    with open(f"/proc/{entry}/stat") as fh:
+                        ppid = int(fh.read().rsplit(")", 1)[1].split()[1])
+                except (OSError, ValueError, IndexError):
+                    continue
+                if ppid == self.proc.pid:
+                    pids.append(int(entry))
+        return pids
+
     def cpu_seconds(self) -> float:
-        with open(f"/proc/{self.proc.pid}/stat") as fh:
-            fields = fh.read().rsplit(")", 1)[1].split()
-        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        """User + system CPU time of the server and its engine process."""
+        total = 0.0
+        for pid in self._pids():
+            try:
+                with open(f"/proc/{pid}/stat") as fh:
+                    fields = fh.read().rsplit(")", 1)[1].split()
+            except OSError:
+                continue
+            total += (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        return total
 
     def rss_mb(self) -> float:
-        with open(f"/proc/{self.proc.pid}/status") as fh:
-            for line in fh:
-                if line.startswith("VmRSS:"):
-                    return int(line.split()[1]) / 1024
-        return float("nan")
+        """Resident memory of the server and its engine process."""
+        total = 0.0
+        for pid in self._pids():
+            try:
+                with open(f"/proc/{pid}/status") as fh:
+                    for line in fh:
+                        if line.startswith("VmRSS:"):
+                            total += int(line.split()[1]) / 1024
+            except OSError:
+                continue
+        return total
 
     def stop(self) -> None:
         self.proc.send_signal(signal.SIGINT)
