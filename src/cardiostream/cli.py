@@ -836,6 +836,21 @@ def _single_thread() -> None:
         os.environ.setdefault(var, "1")
 
 
+def _show_bench(
+    text: str, doc: dict[str, Any], markdown: Path | None, json_out: Path | None
+) -> None:
+    """Print a benchmark's Markdown tables; write them and its JSON where asked."""
+    from rich.markdown import Markdown
+
+    console.print(Markdown(text))
+    if markdown is not None:
+        markdown.parent.mkdir(parents=True, exist_ok=True)
+        markdown.write_text(text)
+    if json_out is not None:
+        json_out.parent.mkdir(parents=True, exist_ok=True)
+        json_out.write_text(json.dumps(doc, indent=1) + "\n")
+
+
 @bench_app.command("pipeline")
 def bench_pipeline(
     data: Annotated[Path, typer.Option(help="A WFDB database folder (MITDB).")],
@@ -853,8 +868,6 @@ def bench_pipeline(
     _single_thread()
 
     def body() -> None:
-        from rich.markdown import Markdown
-
         from cardiostream.evaluate import bench_pipeline as bench
 
         if not data.is_dir():
@@ -868,14 +881,7 @@ def bench_pipeline(
                 peer_records=peer_records,
                 progress=lambda text: status.update(text),
             )
-        text = bench.to_markdown(result)
-        console.print(Markdown(text))
-        if markdown is not None:
-            markdown.parent.mkdir(parents=True, exist_ok=True)
-            markdown.write_text(text)
-        if json_out is not None:
-            json_out.parent.mkdir(parents=True, exist_ok=True)
-            json_out.write_text(json.dumps(result.to_dict(), indent=1) + "\n")
+        _show_bench(bench.to_markdown(result), result.to_dict(), markdown, json_out)
 
     _guard(body)
 
@@ -895,8 +901,6 @@ def bench_serve(
     """Load test of the server on loopback: REST latency, then N live streams at once."""
 
     def body() -> None:
-        from rich.markdown import Markdown
-
         from cardiostream.evaluate import bench_serve as bench
 
         try:
@@ -909,14 +913,7 @@ def bench_serve(
             result = bench.run_serve_benchmark(
                 levels, seconds, predict, progress=lambda text: status.update(text)
             )
-        text = bench.to_markdown(result)
-        console.print(Markdown(text))
-        if markdown is not None:
-            markdown.parent.mkdir(parents=True, exist_ok=True)
-            markdown.write_text(text)
-        if json_out is not None:
-            json_out.parent.mkdir(parents=True, exist_ok=True)
-            json_out.write_text(json.dumps(result.to_dict(), indent=1) + "\n")
+        _show_bench(bench.to_markdown(result), result.to_dict(), markdown, json_out)
 
     _guard(body)
 
