@@ -32,7 +32,14 @@ class Live:
 def start_server(config: ServeConfig) -> tuple[uvicorn.Server, threading.Thread, Live]:
     app = create_app(config)
     server = uvicorn.Server(
-        uvicorn.Config(app, host="127.0.0.1", port=0, log_level="error", ws_max_size=4 << 20)
+        uvicorn.Config(
+            app,
+            host="127.0.0.1",
+            port=0,
+            log_level="error",
+            ws_max_size=4 << 20,
+            ws_per_message_deflate=False,
+        )
     )
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()

@@ -3,6 +3,9 @@
 :func:`create_app` builds the FastAPI application (REST ``/v1/predict``, WebSocket
 ``/v1/stream``, the records API over the Parquet store, ``/metrics``, ``/healthz``);
 :func:`run` serves it with uvicorn.
+
+The streams' engine is a process started with ``spawn``, which imports the main module again:
+a script that calls :func:`run` must do so under ``if __name__ == "__main__":``.
 """
 
 from __future__ import annotations
@@ -15,8 +18,10 @@ def run(config: ServeConfig, port: int = 8000, log_level: str = "warning") -> No
     """Serve ``config`` on ``config.host:port`` until interrupted."""
     import uvicorn
 
+    # No per-message compression: ECG samples hardly compress, and zlib on every small frame
+    # costs more CPU than the engine's work at a thousand streams.
     uvicorn.run(create_app(config), host=config.host, port=port, log_level=log_level,
-                ws_max_size=4 * 1024 * 1024)  # fmt: skip
+                ws_max_size=4 * 1024 * 1024, ws_per_message_deflate=False)  # fmt: skip
 
 
 __all__ = ["TOKEN_ENV", "ServeConfig", "create_app", "new_token", "run"]
