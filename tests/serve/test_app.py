@@ -47,18 +47,17 @@ async def _stream(
         try:
             for frame in frames:
                 await ws.send(frame)
-                while True:
-                    msg = json.loads(await ws.recv())
-                    if msg["type"] == "ack":
-                        assert msg["samples"] >= acked
-                        acked = msg["samples"]
-                        break
-                    out.append(msg)
+                lines = [json.loads(line) for line in (await ws.recv()).split("\n")]
+                ack = lines.pop()
+                assert ack["type"] == "ack" and ack["samples"] >= acked
+                assert all(m["type"] != "ack" for m in lines)
+                acked = ack["samples"]
+                out += lines
             if not stop:  # the client goes away without a word
                 return ready, out, 1000
             await ws.send(json.dumps({"type": "stop"}))
             while True:
-                out.append(json.loads(await ws.recv()))
+                out += [json.loads(line) for line in (await ws.recv()).split("\n")]
         except websockets.ConnectionClosed as closed:
             code = closed.rcvd.code if closed.rcvd else 1006
         return ready, out, code

@@ -14,6 +14,7 @@ resident sets at the end.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import signal
@@ -196,19 +197,16 @@ async def _one_stream(
             sent_at = time.perf_counter()
             await ws.send(x[lo : lo + 250].tobytes())
             sent += 250
-            while True:
-                text = await ws.recv()
-                # The generator must not be the bottleneck: only acks are parsed.
-                if isinstance(text, str) and text.startswith(_ACK):
-                    acked = json.loads(text)["samples"]
-                    break
+            text = await ws.recv()
+            # The generator must not be the bottleneck: only the ack (the last line) is parsed.
+            last = text[text.rfind("\n") + 1 :] if isinstance(text, str) else ""
+            if not last.startswith(_ACK):
+                raise RuntimeError(f"stream s{i}: expected an ack, got {last[:80]!r}")
+            acked = json.loads(last)["samples"]
             rtts.append(time.perf_counter() - sent_at)
         await ws.send(json.dumps({"type": "stop"}))
-        try:
-            while json.loads(await ws.recv())["type"] != "end":
-                pass
-        except websockets.ConnectionClosed:
-            pass
+        with contextlib.suppress(websockets.ConnectionClosed):
+            await ws.recv()  # the closing events and the end
     return sent, acked
 
 

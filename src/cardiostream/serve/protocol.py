@@ -12,11 +12,13 @@ Server to client
     - ``{"type": "ready", "stream_id", "samples", "resumed", "hop_s", "window_s"}`` after the
       start message; ``samples`` is how many the server has consumed of this stream id (more
       than 0 when a disconnected stream is resumed: send from there).
-    - For every frame, the objects it completes (``window``, ``event_open``, ``event``,
-      ``gap``; see ``DESIGN.md``), then ``{"type": "ack", "samples": n}``, the total consumed:
-      a client that keeps what it sent until acknowledged loses nothing.
-    - After ``stop``: the closing events, then ``{"type": "end", "samples": n}``, and a
-      normal close (1000).
+    - For every frame, one text message of JSON lines: the objects the frame completes
+      (``window``, ``event_open``, ``event``, ``gap``; see ``DESIGN.md``), one per line, and
+      last ``{"type": "ack", "samples": n}``, the total consumed: a client that keeps what it
+      sent until acknowledged loses nothing. (One message rather than one per object halves
+      the sends, which is what the web process spends its time on.)
+    - After ``stop``: one message with the closing events and ``{"type": "end", "samples":
+      n}`` last, then a normal close (1000).
 Close codes (with a reason)
     1008 no or wrong token; 1003 malformed start message or frame, wrong sample format, or
     samples the engine refuses; 1009 a frame over the size limit; 1013 the server is at its
