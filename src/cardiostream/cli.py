@@ -20,6 +20,7 @@ from rich.console import Console
 from rich.markup import escape
 
 from cardiostream.errors import InputError
+from cardiostream.record import lead_selector
 
 app = typer.Typer(
     name="cardiostream",
@@ -147,7 +148,7 @@ def rpeaks(
         if fmt not in ("csv", "json"):
             raise InputError(f"--format: expected csv or json, got {fmt!r}")
         rec = read(path)
-        signal = rec.lead(int(lead) if lead.lstrip("-").isdigit() else lead)
+        signal = rec.lead(lead_selector(lead))
         peaks = detect_rpeaks(signal, rec.fs)
         if fmt == "csv":
             lines = ["sample,time_s"] + [f"{p},{p / rec.fs:.4f}" for p in peaks]
@@ -187,7 +188,7 @@ def report(
         from cardiostream.io import read
 
         rec = read(_resolve(path, sample))
-        result = quicklook(rec, int(lead) if lead.lstrip("-").isdigit() else lead)
+        result = quicklook(rec, lead_selector(lead))
         print_quicklook(result, console)
         if plot is not None:
             plot_quicklook(result, plot)
@@ -304,10 +305,6 @@ def classify(
     _guard(body)
 
 
-def _lead_arg(lead: str) -> int | str:
-    return int(lead) if lead.lstrip("-").isdigit() else lead
-
-
 def _jsonl(obj: dict[str, Any]) -> str:
     # The engine emits None for missing measures, so strict JSON needs no NaN handling here.
     return json.dumps(obj, allow_nan=False, separators=(", ", ": "))
@@ -389,7 +386,7 @@ def analyze(
                 try:
                     result = analyze(
                         rec,
-                        lead=_lead_arg(lead),
+                        lead=lead_selector(lead),
                         hop_s=hop,
                         window_s=window,
                         model=model,
@@ -525,7 +522,7 @@ def stream(
         if not 0.001 <= chunk <= 60:
             raise InputError(f"--chunk: expected 0.001 to 60 s, got {chunk:g}")
         rec = read(path)
-        signal = rec.lead(_lead_arg(lead))
+        signal = rec.lead(lead_selector(lead))
         proc = StreamProcessor(rec.fs, model=model)
         step = max(round(chunk * rec.fs), 1)
         started = time.monotonic()

@@ -144,3 +144,8 @@ class Record:
                     f"{self.name}: lead index {idx} out of range 0..{len(self.leads) - 1}"
                 )
         return self.signal[:, idx]
+
+
+def lead_selector(text: str) -> int | str:
+    """A lead as typed on a command line or in a query: an index (``"0"``, ``"-1"``) or a name."""
+    return int(text) if text.lstrip("-").isdigit() else text

@@ -24,6 +24,7 @@ from pydantic import BaseModel, Field
 from starlette.websockets import WebSocketDisconnect, WebSocketState
 
 from cardiostream.errors import InputError
+from cardiostream.record import lead_selector
 from cardiostream.serve import protocol as proto
 from cardiostream.serve.config import ServeConfig
 from cardiostream.serve.hub import Batcher, EngineError
@@ -275,9 +276,6 @@ def _records_routes(app: FastAPI, config: ServeConfig, metrics: Metrics, owner: 
             raise HTTPException(404, "no such record")
         return record_id
 
-    def lead_arg(lead: str) -> int | str:
-        return int(lead) if lead.lstrip("-").isdigit() else lead
-
     @app.get("/v1/records")
     def records(_: owner) -> list[dict[str, Any]]:
         """Every stored record: id, name, rate, leads, length."""
@@ -302,7 +300,7 @@ def _records_routes(app: FastAPI, config: ServeConfig, metrics: Metrics, owner: 
         """A slice of one lead in mV, read from only the row groups it touches."""
         if not (math.isfinite(start) and math.isfinite(duration)):
             raise InputError("start, duration: must be finite")
-        x, fs = get_store().read_slice(known(record_id), lead_arg(lead), start, duration)
+        x, fs = get_store().read_slice(known(record_id), lead_selector(lead), start, duration)
         values = [None if not math.isfinite(v) else v for v in x.astype(float).tolist()]
         return {"record": record_id, "lead": lead, "fs": fs, "start_s": start, "samples": values}
 
@@ -332,7 +330,7 @@ def _records_routes(app: FastAPI, config: ServeConfig, metrics: Metrics, owner: 
         key = (known(record_id), lead)
         if key not in events_cache:
             rec = get_store().read(record_id)
-            result = analyze(rec, lead=lead_arg(lead), model=config.model)
+            result = analyze(rec, lead=lead_selector(lead), model=config.model)
             events_cache[key] = result.events
             while len(events_cache) > 32:
                 events_cache.popitem(last=False)

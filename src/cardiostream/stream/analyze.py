@@ -87,24 +87,7 @@ class Analysis:
     def summary(self) -> dict[str, Any]:
         """Per-record figures: duration, processing time, real-time factor, AF burden (share of
         the recording inside AF episodes), episodes, mean heart rate, usable share, labels."""
-        windows = self.windows
-        rates = [w["heart_rate_bpm"] for w in windows if w["heart_rate_bpm"] is not None]
-        af_s = sum(e["end_s"] - e["start_s"] for e in self.events)
-        labels = Counter(w["label"] for w in windows)
-        return {
-            "record": self.name,
-            "duration_s": round(self.duration_s, 3),
-            "processing_s": round(self.processing_s, 4),
-            "real_time_factor": _ratio(self.duration_s, self.processing_s),
-            "windows": len(windows),
-            "usable_fraction": _ratio(sum(w["quality"]["usable"] for w in windows), len(windows)),
-            "af_burden": _ratio(af_s, self.duration_s),
-            "af_episodes": len(self.events),
-            "mean_hr_bpm": round(float(np.mean(rates)), 1) if rates else None,
-            "labels": {
-                k: labels.get(k, 0) for k in ("normal", "af", "other", "noise", "uncertain")
-            },
-        }
+        return _summary(self.name, [self])
 
 
 def _ratio(a: float, b: float) -> float | None:
@@ -114,21 +97,26 @@ def _ratio(a: float, b: float) -> float | None:
 def total_summary(analyses: list[Analysis]) -> dict[str, Any]:
     """The figures of :meth:`Analysis.summary` over many recordings (durations summed, AF
     burden and heart rate weighted by duration and by window)."""
+    return _summary("total", analyses)
+
+
+def _summary(name: str, analyses: list[Analysis]) -> dict[str, Any]:
     duration = sum(a.duration_s for a in analyses)
     processing = sum(a.processing_s for a in analyses)
     windows = [w for a in analyses for w in a.windows]
+    events = [e for a in analyses for e in a.events]
     rates = [w["heart_rate_bpm"] for w in windows if w["heart_rate_bpm"] is not None]
-    af_s = sum(e["end_s"] - e["start_s"] for a in analyses for e in a.events)
+    af_s = sum(e["end_s"] - e["start_s"] for e in events)
     labels = Counter(w["label"] for w in windows)
     return {
-        "record": "total",
+        "record": name,
         "duration_s": round(duration, 3),
         "processing_s": round(processing, 4),
         "real_time_factor": _ratio(duration, processing),
         "windows": len(windows),
         "usable_fraction": _ratio(sum(w["quality"]["usable"] for w in windows), len(windows)),
         "af_burden": _ratio(af_s, duration),
-        "af_episodes": sum(len(a.events) for a in analyses),
+        "af_episodes": len(events),
         "mean_hr_bpm": round(float(np.mean(rates)), 1) if rates else None,
         "labels": {k: labels.get(k, 0) for k in ("normal", "af", "other", "noise", "uncertain")},
     }

@@ -264,7 +264,6 @@ class StreamProcessor:
         self._n_250 = 0  # 250 Hz samples
         self._partial = [np.zeros(0, np.float32)] * _NET_COLS + [np.zeros(0)] * _SIG_COLS
         self._tail = np.zeros(FRAME + 8, np.float32)  # last cleaned samples, for beat heights
-        keep = self.window_s + 1
         self._blocks = np.zeros((0, sqi.N_BLOCK))  # rows of seconds not yet in a window
         self._frames = np.zeros((0, sqi.N_FRAME))
         self._logits = np.zeros((0, 4), np.float32)
@@ -272,7 +271,6 @@ class StreamProcessor:
         self._n_emitted = 0  # seconds whose window decision was made (emitted or skipped)
         self._peaks = np.zeros(0, np.int64)
         self._amps = np.zeros(0, np.float64)
-        self._keep = keep
 
     @property
     def n_samples(self) -> int:
@@ -501,7 +499,7 @@ class StreamProcessor:
 
     def _trim(self) -> None:
         """Drop the seconds and beats that no future window needs (bounded state)."""
-        keep_from = max(self._n_emitted - self._keep, 0)
+        keep_from = max(self._n_emitted - (self.window_s + 1), 0)
         drop = keep_from - self._first
         if drop > 0:
             self._blocks = self._blocks[drop:]
