@@ -71,3 +71,11 @@ def live(store_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[
     yield info
     server.should_exit = True
     thread.join(10)
+
+
+@pytest.fixture(scope="session")
+def browser(tmp_path_factory: pytest.TempPathFactory) -> Iterator[object]:
+    """Headless Chromium through Playwright (skipped with the reason when missing)."""
+    from tests.serve.browser import launch
+
+    yield from launch(tmp_path_factory.mktemp("playwright"))

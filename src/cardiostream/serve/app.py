@@ -8,6 +8,7 @@ authentication is on (WebSockets may pass ``?token=`` instead, for browsers). Th
 opens no outbound connection; it only answers.
 """
 
+import asyncio
 import contextlib
 import json
 import math
@@ -15,10 +16,11 @@ import time
 from collections import OrderedDict
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
+from pathlib import Path
 from typing import Annotated, Any
 
 from fastapi import Depends, FastAPI, HTTPException, Query, Request, WebSocket
-from fastapi.responses import JSONResponse, Response
+from fastapi.responses import FileResponse, JSONResponse, Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel, Field
 from starlette.websockets import WebSocketDisconnect, WebSocketState
@@ -29,9 +31,12 @@ from cardiostream.serve import protocol as proto
 from cardiostream.serve.config import ServeConfig
 from cardiostream.serve.hub import Batcher, EngineError
 from cardiostream.serve.metrics import Metrics
+from cardiostream.serve.watch import Watch, pump
 
 #: Longest slice of ``/v1/records/{id}/signal``, in seconds.
 MAX_SLICE_S = 600.0
+#: Seconds of signal the R-peak detector sees before a slice.
+RPEAK_LEAD_IN_S = 8.0
 #: Default slice: about 15-20 beats at resting rates.
 DEFAULT_SLICE_S = 15.0
 
@@ -58,6 +63,7 @@ def create_app(config: ServeConfig) -> FastAPI:
         batcher = Batcher(config, metrics)
         await batcher.start()
         state["batcher"] = batcher
+        state["watch"] = Watch(config.resume_ttl_s)
         yield
         await batcher.stop()
 
@@ -158,13 +164,33 @@ def create_app(config: ServeConfig) -> FastAPI:
         """Live streams: see :mod:`cardiostream.serve.protocol` for the messages."""
         await _stream(ws, config, metrics, state)
 
+    @app.websocket("/v1/watch")
+    async def watch_streams(ws: WebSocket) -> None:
+        """Dashboards: see :mod:`cardiostream.serve.watch` for the messages."""
+        await _watch(ws, config, metrics, state)
+
+    @app.get("/v1/streams")
+    def streams(owner: Owner) -> dict[str, Any]:
+        """The token's live streams (recently disconnected ones too), as ``/v1/watch``
+        describes them first: id, rate, leads, state, the last window, events and trend."""
+        return {"streams": state["watch"].listing(owner)}
+
+    @app.get("/v1/asyncapi.json")
+    def asyncapi() -> dict[str, Any]:
+        """The AsyncAPI description of the WebSocket endpoints ``/v1/stream`` and
+        ``/v1/watch``."""
+        from cardiostream.serve.asyncapi import document
+
+        return document()
+
+    _static_routes(app)
+
     _records_routes(app, config, metrics, Owner)
     return app
 
 
-async def _stream(
-    ws: WebSocket, config: ServeConfig, metrics: Metrics, state: dict[str, Any]
-) -> None:
+async def _accept(ws: WebSocket, config: ServeConfig, metrics: Metrics) -> str | None:
+    """Accept a WebSocket; its token's owner, or None (closed with 1008) without one."""
     token = ws.query_params.get("token")
     header = ws.headers.get("authorization", "")
     if header.lower().startswith("bearer "):
@@ -174,15 +200,28 @@ async def _stream(
     if owner is None:
         metrics.errors.labels("auth").inc()
         await ws.close(proto.CLOSE_POLICY, "a valid bearer token is required")
+    return owner
+
+
+async def _stream(
+    ws: WebSocket, config: ServeConfig, metrics: Metrics, state: dict[str, Any]
+) -> None:
+    owner = await _accept(ws, config, metrics)
+    if owner is None:
         return
     batcher: Batcher = state["batcher"]
+    watch: Watch = state["watch"]
     key: tuple[str, str] | None = None
     try:
         try:
             start = json.loads(await ws.receive_text())
-            stream_id, spec, lead = proto.parse_start(start)
-            consumed, resumed = await batcher.call("open", owner, stream_id, spec.fs, lead)
+            begin = proto.parse_start(start)
+            stream_id, spec, n_leads = begin.stream_id, begin.format, len(begin.leads)
+            consumed, resumed = await batcher.call(
+                "open", owner, stream_id, spec.fs, begin.leads, begin.lead
+            )
             key = (owner, stream_id)
+            watch.opened(owner, stream_id, spec.fs, begin.leads, begin.lead)
         except (InputError, ValueError, KeyError) as exc:
             metrics.errors.labels("start").inc()
             await ws.close(proto.CLOSE_BAD_DATA, _reason(exc))
@@ -209,6 +248,7 @@ async def _stream(
                     if isinstance(doc, dict) and doc.get("type") == "stop":
                         lines, consumed = await batcher.call("close", *key)
                         key = None
+                        watch.left(owner, stream_id, ended=True)
                         end = _json({"type": "end", "samples": consumed})
                         await ws.send_text("\n".join([*(line for _, line in lines), end]))
                         await ws.close(proto.CLOSE_NORMAL)
@@ -216,6 +256,9 @@ async def _stream(
                     if spec.format != "json" or not isinstance(doc, dict):
                         raise InputError('frame: expected binary samples or {"type": "stop"}')
                     x = spec.decode_list(doc.get("samples"))
+                if x.size % n_leads:
+                    raise InputError(f"frame: {x.size} samples is not a whole number of "
+                                     f"{n_leads}-lead rows")  # fmt: skip
                 if x.size > config.max_frame_samples:
                     metrics.errors.labels("too_big").inc()
                     await ws.close(proto.CLOSE_TOO_BIG,
@@ -227,11 +270,17 @@ async def _stream(
                 await ws.close(proto.CLOSE_BAD_DATA, _reason(exc))
                 break
             metrics.samples.inc(x.size)
+            watched = False
             for kind, _ in lines:
                 if kind == "window":
                     metrics.windows.inc()
                 elif kind in ("event", "event_open"):
                     metrics.events.inc()
+                elif kind == "display":
+                    watched = True
+            watch.frame(owner, stream_id, lines)
+            if watched:  # display lines are for dashboards only
+                lines = [item for item in lines if item[0] != "display"]
             # One message per frame: its objects, one per line, the ack last (written directly:
             # exactly what json.dumps gives, without its cost on every frame).
             ack = f'{{"type": "ack", "samples": {int(consumed)}}}'
@@ -245,8 +294,53 @@ async def _stream(
             await ws.close(proto.CLOSE_ERROR, _reason(exc))
     finally:
         if key is not None:
+            watch.left(*key, ended=False)
             with contextlib.suppress(EngineError):
                 await batcher.call("disconnect", *key)
+
+
+async def _watch(
+    ws: WebSocket, config: ServeConfig, metrics: Metrics, state: dict[str, Any]
+) -> None:
+    owner = await _accept(ws, config, metrics)
+    if owner is None:
+        return
+    batcher: Batcher = state["batcher"]
+    watch: Watch = state["watch"]
+    dash, first = watch.subscribe(owner)
+    sender: asyncio.Task[None] | None = None
+    try:
+        if first:
+            await batcher.call("watch", owner, True)
+        await ws.send_text(_json({"type": "streams", "streams": watch.listing(owner)}))
+        sender = asyncio.create_task(pump(dash, ws.send_text))
+        while True:  # read-only: what a dashboard sends is ignored, until it leaves
+            message = await ws.receive()
+            if message["type"] == "websocket.disconnect":
+                break
+    except (WebSocketDisconnect, RuntimeError):
+        pass
+    finally:
+        if sender is not None:
+            sender.cancel()
+            with contextlib.suppress(asyncio.CancelledError, Exception):
+                await sender
+        if watch.unsubscribe(dash):
+            with contextlib.suppress(EngineError):
+                await batcher.call("watch", owner, False)
+
+
+def _static_routes(app: FastAPI) -> None:
+    """The dashboard: ``/`` and ``/static/*``, shipped inside the package."""
+    from fastapi.staticfiles import StaticFiles
+
+    static = Path(__file__).with_name("static")
+
+    @app.get("/", include_in_schema=False)
+    def index() -> FileResponse:
+        return FileResponse(static / "index.html", headers={"Cache-Control": "no-cache"})
+
+    app.mount("/static", StaticFiles(directory=static), name="static")
 
 
 def _reason(exc: BaseException) -> str:
@@ -258,6 +352,7 @@ def _records_routes(app: FastAPI, config: ServeConfig, metrics: Metrics, owner: 
     """``/v1/records``: the Parquet store, read only (ids are checked: no path escapes it)."""
     from cardiostream.io import ParquetStore
     from cardiostream.io.store import validate_record_id
+    from cardiostream.serve.annotation_routes import add_annotation_routes
 
     store = ParquetStore(config.store) if config.store is not None else None
     events_cache: OrderedDict[tuple[str, str], list[dict[str, Any]]] = OrderedDict()
@@ -304,6 +399,34 @@ def _records_routes(app: FastAPI, config: ServeConfig, metrics: Metrics, owner: 
         values = [None if not math.isfinite(v) else v for v in x.astype(float).tolist()]
         return {"record": record_id, "lead": lead, "fs": fs, "start_s": start, "samples": values}
 
+    @app.get("/v1/records/{record_id}/rpeaks")
+    def rpeaks(
+        record_id: str,
+        _: owner,
+        lead: Annotated[str, Query(description="Lead index or name.")] = "0",
+        start: Annotated[float, Query(ge=0, description="Start in seconds.")] = 0.0,
+        duration: Annotated[
+            float, Query(gt=0, le=MAX_SLICE_S, description="Seconds (default 15).")
+        ] = DEFAULT_SLICE_S,
+    ) -> dict[str, Any]:
+        """The package's R peaks in a slice (seconds from the record's start).
+
+        The detector runs from ``RPEAK_LEAD_IN_S`` before the slice so that its thresholds
+        have settled by the slice's first beat.
+        """
+        from cardiostream.beats import detect_rpeaks
+
+        if not (math.isfinite(start) and math.isfinite(duration)):
+            raise InputError("start, duration: must be finite")
+        begin = max(start - RPEAK_LEAD_IN_S, 0.0)
+        x, fs = get_store().read_slice(
+            known(record_id), lead_selector(lead), begin, duration + start - begin
+        )
+        t = begin + detect_rpeaks(x, fs) / fs
+        t = t[(t >= start) & (t < start + duration)]
+        return {"record": record_id, "lead": lead, "fs": fs,
+                "peaks_s": [round(float(v), 4) for v in t]}  # fmt: skip
+
     @app.get("/v1/records/{record_id}/annotations")
     def annotations(record_id: str, _: owner) -> dict[str, Any]:
         """Beats (sample, symbol) and rhythm intervals (start, end, label) in samples."""
@@ -335,3 +458,5 @@ def _records_routes(app: FastAPI, config: ServeConfig, metrics: Metrics, owner: 
             while len(events_cache) > 32:
                 events_cache.popitem(last=False)
         return {"record": record_id, "lead": lead, "events": events_cache[key]}
+
+    add_annotation_routes(app, owner, get_store, known)

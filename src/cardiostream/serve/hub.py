@@ -50,18 +50,73 @@ class Session:
     stream_id: str
     fs: float
     processor: StreamProcessor
-    lead: str = "ECG"
+    leads: tuple[str, ...] = ("ECG",)
+    lead: int = 0  # index in leads of the analysed one
     consumed: int = 0  # samples processed and acknowledged
     connected: bool = False
     left_at: float = 0.0  # monotonic time of the last disconnect
     recorded: list[npt.NDArray[np.float32]] = field(default_factory=list)
     recorded_n: int = 0
     part: int = 0
+    display: dict[int, DisplayFilter] = field(default_factory=dict)  # the other leads'
 
 
 def _lines(items: list[dict[str, Any]]) -> list[tuple[str, str]]:
     """The emitted objects as (type, JSON text): serialised in the engine, not the web loop."""
     return [(item["type"], json.dumps(item, allow_nan=False)) for item in items]
+
+
+DISPLAY_FS = 125.0
+_DISPLAY_STEP = 2  # 250 Hz / DISPLAY_FS
+
+
+class DisplayFilter:
+    """A lead that is shown but not analysed: resampled to 250 Hz and cleaned like the
+    analysed one, so dashboards draw every lead alike."""
+
+    def __init__(self, fs: float) -> None:
+        from cardiostream.dsp import ECGCleaner
+        from cardiostream.dsp.resample import Resampler
+
+        self.resampler = Resampler(fs, 250.0, exact=True)
+        self.cleaner = ECGCleaner(250.0)
+
+    def process(self, x: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
+        out: npt.NDArray[np.float64] = self.cleaner.process(self.resampler.process(x))
+        return out
+
+
+def _display_values(x: npt.NDArray[np.float64], offset: int) -> list[float | None]:
+    kept = np.round(x[offset::_DISPLAY_STEP], 3)
+    return [None if v != v else v for v in kept.tolist()]  # NaN (a gap) becomes null
+
+
+def display_line(session: Session, x: npt.NDArray[np.float64]) -> str:
+    """What dashboards draw of one frame: every lead cleaned at 125 Hz, and the new R peaks.
+
+    ``t`` is the stream time of the first sample; peaks are stream times in seconds.
+    """
+    proc = session.processor
+    n0, clean = proc.last_start, proc.last_clean
+    offset = (-n0) % _DISPLAY_STEP  # keep samples of even index: chunks join seamlessly
+    leads: dict[str, list[float | None]] = {}
+    for i, label in enumerate(session.leads):
+        if i == session.lead:
+            y = clean
+        else:
+            filt = session.display.get(i)
+            if filt is None:
+                filt = session.display[i] = DisplayFilter(session.fs)
+            y = filt.process(x[:, i])
+            y = np.pad(y, (0, max(clean.size - y.size, 0)))[: clean.size]
+        leads[label] = _display_values(y, offset)
+    t = proc.t0 + (n0 + offset) / 250.0
+    peaks = [round(proc.t0 + int(p) / 250.0, 3) for p in proc.last_peaks]
+    return json.dumps(
+        {"type": "display", "t": round(t, 4), "fs": DISPLAY_FS,
+         "lead": session.leads[session.lead], "leads": leads, "peaks": peaks},
+        allow_nan=False,
+    )  # fmt: skip
 
 
 class Hub:
@@ -70,6 +125,8 @@ class Hub:
     def __init__(self, config: ServeConfig) -> None:
         self.config = config
         self.sessions: dict[Key, Session] = {}
+        #: Owners with a dashboard open: their streams' frames also give a display line.
+        self.watched: set[str] = set()
         self._store: Any = None
         if config.store is not None:
             from cardiostream.io import ParquetStore
@@ -79,7 +136,19 @@ class Hub:
     def n_connected(self) -> int:
         return sum(1 for s in self.sessions.values() if s.connected)
 
-    def open(self, owner: str, stream_id: str, fs: float, lead: str) -> tuple[int, bool]:
+    def watch(self, owner: str, on: bool) -> None:
+        """Start or stop the display lines of ``owner``'s streams."""
+        if on:
+            self.watched.add(owner)
+        else:
+            self.watched.discard(owner)
+            for s in self.sessions.values():
+                if s.owner == owner:
+                    s.display.clear()
+
+    def open(
+        self, owner: str, stream_id: str, fs: float, leads: tuple[str, ...], lead: int
+    ) -> tuple[int, bool]:
         """Start or resume a stream; return the samples consumed so far and whether resumed.
 
         Raises
@@ -96,13 +165,15 @@ class Hub:
                 raise OverflowError(f"stream_id: {stream_id!r} is already connected")
             if old.fs != fs:
                 raise InputError(f"fs: {stream_id!r} was started at {old.fs:g} Hz, not {fs:g}")
+            if old.leads != tuple(leads) or old.lead != lead:
+                raise InputError(f"leads: {stream_id!r} was started with other leads")
             old.connected = True
             return old.consumed, True
         if self.n_connected() >= self.config.max_streams:
             raise OverflowError("the server is at its stream limit")
-        proc = StreamProcessor(fs, model=self.config.model)
+        proc = StreamProcessor(fs, model=self.config.model, lead=lead)
         self.sessions[(owner, stream_id)] = Session(
-            owner, stream_id, proc.fs, proc, lead=lead, connected=True
+            owner, stream_id, proc.fs, proc, leads=tuple(leads), lead=lead, connected=True
         )
         return 0, False
 
@@ -110,14 +181,20 @@ class Hub:
         """Process one frame (float64 bytes); return its output lines and the samples consumed."""
         session = self.sessions[(owner, stream_id)]
         x = np.frombuffer(samples, np.float64)
+        if len(session.leads) > 1:
+            x = x.reshape(-1, len(session.leads))  # the web process checked the size
         out = session.processor.push(x)  # refuses bad samples before any state changes
-        session.consumed += x.size
+        n = x.shape[0]
+        session.consumed += n
+        lines = _lines(out)
+        if owner in self.watched:
+            lines.append(("display", display_line(session, x)))
         if self.config.record:
             session.recorded.append(x.astype(np.float32))
-            session.recorded_n += x.size
+            session.recorded_n += n
             if session.recorded_n >= self.config.record_part_s * session.fs:
                 self._save_recording(session, final=False)
-        return _lines(out), session.consumed
+        return lines, session.consumed
 
     def disconnect(self, owner: str, stream_id: str) -> None:
         """The client went away without ``stop``: keep the state for ``resume_ttl_s``."""
@@ -151,16 +228,21 @@ class Hub:
             return
         from cardiostream.io.store import safe_record_id
 
-        signal = np.concatenate(session.recorded)[:, None]
+        signal = np.concatenate(session.recorded).reshape(-1, len(session.leads))
         session.recorded, session.recorded_n = [], 0
         name = safe_record_id(f"{session.owner}-{session.stream_id}-part{session.part:04d}")
         session.part += 1
         record = Record(
             signal=signal,
             fs=session.fs,
-            leads=[session.lead],
+            leads=list(session.leads),
             name=name,
-            meta={"stream_id": session.stream_id, "owner": session.owner, "final": final},
+            meta={
+                "stream_id": session.stream_id,
+                "owner": session.owner,
+                "final": final,
+                "analysed_lead": session.leads[session.lead],
+            },
         )
         # The store writes a hidden temporary partition and renames it into place, so a crash
         # never leaves a half-written record visible.

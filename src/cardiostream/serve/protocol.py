@@ -6,6 +6,9 @@ Client to server
        (little-endian binary frames) or ``json`` (text frames ``{"samples": [...]}``);
        ``units`` is ``mV``, ``uV`` or ``V``; int16 samples are ADC units, divided by ``gain``
        (units per mV, default 200). ``stream_id``: 1-100 letters, digits and ``. _ -``.
+       Several leads: ``"leads": ["I", "II", "V1"], "lead": "II"``; frames then interleave
+       the leads sample by sample (``[n, 3]`` in row order) and ``lead`` is the one analysed
+       (all are recorded and shown to dashboards).
     2. Frames of samples, at most ``max_frame_samples`` each. NaN marks a missing sample.
     3. Optionally ``{"type": "stop"}``: the stream ends, open episodes are closed.
 Server to client
@@ -45,6 +48,9 @@ FORMATS: dict[str, np.dtype[Any] | None] = {
 }
 UNITS = {"mV": 1.0, "uV": 1e-3, "µV": 1e-3, "V": 1e3}
 _STREAM_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}")
+
+#: Most leads one stream may carry.
+MAX_LEADS = 12
 
 CLOSE_NORMAL = 1000
 CLOSE_BAD_DATA = 1003
@@ -94,8 +100,34 @@ class StreamFormat:
         return x * factor if factor != 1.0 else x
 
 
-def parse_start(msg: Any) -> tuple[str, StreamFormat, str]:
-    """Check a start message; return the stream id, its format and its lead label."""
+@dataclass(frozen=True)
+class Start:
+    """A checked start message."""
+
+    stream_id: str
+    format: StreamFormat
+    #: Labels of the leads in each frame, in order (one unless the start names several).
+    leads: tuple[str, ...]
+    #: Index in :attr:`leads` of the lead that is analysed.
+    lead: int
+
+    @property
+    def lead_label(self) -> str:
+        return self.leads[self.lead]
+
+
+def _label(value: Any, field: str) -> str:
+    if not isinstance(value, str) or not 0 < len(value) <= 32:
+        raise InputError(f"{field}: expected a short label such as 'II'")
+    return value
+
+
+def parse_start(msg: Any) -> Start:
+    """Check a start message (see the module notes).
+
+    With ``leads`` (a list of up to 12 labels) every frame interleaves that many leads,
+    sample by sample, and ``lead`` names the one analysed (the first by default).
+    """
     if not isinstance(msg, dict) or msg.get("type") != "start":
         raise InputError('start: the first message must be {"type": "start", ...}')
     stream_id = msg.get("stream_id")
@@ -103,10 +135,18 @@ def parse_start(msg: Any) -> tuple[str, StreamFormat, str]:
         raise InputError("stream_id: 1-100 letters, digits and . _ - expected")
     fmt = parse_format(msg.get("fs"), msg.get("format", "float32"), msg.get("units", "mV"),
                        msg.get("gain", 200.0))  # fmt: skip
-    lead = msg.get("lead", "ECG")
-    if not isinstance(lead, str) or not 0 < len(lead) <= 32:
-        raise InputError("lead: expected a short label such as 'II'")
-    return stream_id, fmt, lead
+    leads = msg.get("leads")
+    if leads is None:
+        return Start(stream_id, fmt, (_label(msg.get("lead", "ECG"), "lead"),), 0)
+    if not isinstance(leads, list) or not 1 <= len(leads) <= MAX_LEADS:
+        raise InputError(f"leads: expected a list of 1 to {MAX_LEADS} lead labels")
+    labels = tuple(_label(v, "leads") for v in leads)
+    if len(set(labels)) != len(labels):
+        raise InputError("leads: labels must differ")
+    lead = msg.get("lead", labels[0])
+    if lead not in labels:
+        raise InputError(f"lead: {lead!r} is not one of the stream's leads")
+    return Start(stream_id, fmt, labels, labels.index(lead))
 
 
 def parse_format(fs: Any, fmt: Any, units: Any, gain: Any) -> StreamFormat:

@@ -271,6 +271,11 @@ class StreamProcessor:
         self._n_emitted = 0  # seconds whose window decision was made (emitted or skipped)
         self._peaks = np.zeros(0, np.int64)
         self._amps = np.zeros(0, np.float64)
+        #: The cleaned 250 Hz signal and the R peaks (250 Hz sample indices since the restart)
+        #: that the last push added, and the index of its first sample: what a display draws.
+        self.last_clean: npt.NDArray[np.float64] = np.zeros(0)
+        self.last_peaks: npt.NDArray[np.int64] = np.zeros(0, np.int64)
+        self.last_start = 0
 
     @property
     def n_samples(self) -> int:
@@ -394,6 +399,8 @@ class StreamProcessor:
             self._peaks = np.concatenate([self._peaks, peaks])
             self._amps = np.concatenate([self._amps, amps])
         self._tail = joined[joined.size - self._tail.size :]
+        # For displays (not part of the state): what this chunk added at 250 Hz.
+        self.last_clean, self.last_peaks, self.last_start = clean, peaks, n0
         rr = np.empty(ecg.size, np.float32)
         change = np.empty(ecg.size, np.float32)
         fill_rr(n0, peaks, self._rr_state, rr, change)

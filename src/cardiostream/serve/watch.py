@@ -1,0 +1,203 @@
+"""Dashboards' read-only view of the live streams (``WS /v1/watch``, ``GET /v1/streams``).
+
+The web process sees every frame's reply on its way to the streaming client; this module
+keeps, per stream, what a dashboard needs to start drawing (the last window, the last
+events, a trend of the recent windows) and forwards each frame's results to the dashboards
+of the stream's token. The engine adds a ``display`` line (cleaned samples at 125 Hz and the
+new R peaks) to a frame's reply only while a dashboard of that token is open, so a server
+nobody watches pays nothing for the feature.
+
+Watching never slows a stream: each dashboard has a bounded queue, and a dashboard that
+falls behind loses display messages (counted, and told with a ``dropped`` message) rather
+than holding up a stream's reply.
+
+Messages to a dashboard (text, JSON lines, like ``/v1/stream``):
+
+``{"type": "streams", "streams": [stream, ...]}``
+    First, the token's streams, each ``{"stream_id", "fs", "leads", "lead", "state"
+    ("live" | "disconnected" | "ended"), "since", "last_frame_age_s", "window" (the last
+    window object or null), "events" (the last ones), "trend" (recent windows: ``t_end``,
+    ``heart_rate_bpm``, ``label``, ``probabilities``, ``usable``)}``.
+``{"type": "stream", "stream": stream}``
+    A stream started, resumed, disconnected or ended.
+Per frame of a stream, one message of lines, each with ``stream_id`` added:
+    ``display`` (``t``, ``fs``, ``lead``, ``leads`` {label: samples in mV or null},
+    ``peaks`` stream times in s), then the frame's ``window``, ``event_open``, ``event`` and
+    ``gap`` objects as ``/v1/stream`` sends them.
+``{"type": "dropped", "messages": n}``
+    This dashboard was too slow and missed ``n`` messages.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import json
+import time
+from collections import deque
+from dataclasses import dataclass, field
+from typing import Any
+
+#: Windows kept per watched stream for the trend (10 minutes at a 1 s hop).
+TREND_WINDOWS = 600
+#: Events kept per stream.
+EVENTS_KEPT = 20
+#: Messages a dashboard may fall behind before it loses some.
+QUEUE_SIZE = 512
+
+Key = tuple[str, str]
+
+
+@dataclass
+class LiveStream:
+    """What the web process knows of one live stream."""
+
+    owner: str
+    stream_id: str
+    fs: float
+    leads: tuple[str, ...]
+    lead: int
+    state: str = "live"
+    since: float = field(default_factory=time.time)
+    last_frame: float = field(default_factory=time.monotonic)
+    window: str | None = None  # the last window object, as JSON text
+    events: deque[str] = field(default_factory=lambda: deque(maxlen=EVENTS_KEPT))
+    trend: deque[dict[str, Any]] = field(default_factory=lambda: deque(maxlen=TREND_WINDOWS))
+
+    def describe(self) -> dict[str, Any]:
+        return {
+            "stream_id": self.stream_id,
+            "fs": self.fs,
+            "leads": list(self.leads),
+            "lead": self.leads[self.lead],
+            "state": self.state,
+            "since": round(self.since, 3),
+            "last_frame_age_s": round(time.monotonic() - self.last_frame, 3),
+            "window": json.loads(self.window) if self.window else None,
+            "events": [json.loads(e) for e in self.events],
+            "trend": list(self.trend),
+        }
+
+
+def _trend_point(window: dict[str, Any]) -> dict[str, Any]:
+    return {
+        "t_end": window.get("t_end"),
+        "heart_rate_bpm": window.get("heart_rate_bpm"),
+        "label": window.get("label"),
+        "probabilities": window.get("probabilities"),
+        "usable": (window.get("quality") or {}).get("usable"),
+    }
+
+
+class Dashboard:
+    """One open ``/v1/watch`` connection: a bounded queue of messages to send."""
+
+    def __init__(self, owner: str) -> None:
+        self.owner = owner
+        self.queue: asyncio.Queue[str] = asyncio.Queue(QUEUE_SIZE)
+        self.dropped = 0
+
+    def offer(self, message: str) -> None:
+        try:
+            self.queue.put_nowait(message)
+        except asyncio.QueueFull:
+            self.dropped += 1
+
+
+class Watch:
+    """The live streams of every token, and the dashboards watching them."""
+
+    def __init__(self, resume_ttl_s: float) -> None:
+        self.resume_ttl_s = resume_ttl_s
+        self.streams: dict[Key, LiveStream] = {}
+        self.dashboards: dict[str, set[Dashboard]] = {}
+        #: Owners that have had a dashboard: only their streams keep a trend.
+        self.trended: set[str] = set()
+
+    # ------------------------------------------------------------ streams
+    def opened(self, owner: str, stream_id: str, fs: float, leads: tuple[str, ...],
+               lead: int) -> None:  # fmt: skip
+        key = (owner, stream_id)
+        info = self.streams.get(key)
+        if info is None:
+            info = self.streams[key] = LiveStream(owner, stream_id, fs, leads, lead)
+        info.state, info.last_frame = "live", time.monotonic()
+        self._announce(info)
+
+    def left(self, owner: str, stream_id: str, ended: bool) -> None:
+        info = self.streams.get((owner, stream_id))
+        if info is None:
+            return
+        info.state = "ended" if ended else "disconnected"
+        info.last_frame = time.monotonic()
+        self._announce(info)
+        if ended:
+            del self.streams[(owner, stream_id)]
+
+    def frame(self, owner: str, stream_id: str, lines: list[tuple[str, str]]) -> None:
+        """A frame's reply lines (``(type, JSON)``), display lines included."""
+        info = self.streams.get((owner, stream_id))
+        if info is None:
+            return
+        info.last_frame = time.monotonic()
+        for kind, line in lines:
+            if kind == "window":
+                info.window = line
+                if owner in self.trended:
+                    info.trend.append(_trend_point(json.loads(line)))
+            elif kind == "event":
+                info.events.append(line)
+        watchers = self.dashboards.get(owner)
+        if not watchers or not lines:
+            return
+        prefix = f'{{"stream_id": "{stream_id}", '  # ids are letters, digits and . _ -
+        message = "\n".join(prefix + line[1:] for _, line in lines)
+        for dash in watchers:
+            dash.offer(message)
+
+    def listing(self, owner: str) -> list[dict[str, Any]]:
+        self._expire()
+        return [s.describe() for (o, _), s in sorted(self.streams.items()) if o == owner]
+
+    def _announce(self, info: LiveStream) -> None:
+        watchers = self.dashboards.get(info.owner)
+        if watchers:
+            message = json.dumps({"type": "stream", "stream": info.describe()})
+            for dash in watchers:
+                dash.offer(message)
+
+    def _expire(self) -> None:
+        now = time.monotonic()
+        for key, s in list(self.streams.items()):
+            if s.state == "disconnected" and now - s.last_frame > self.resume_ttl_s:
+                del self.streams[key]
+
+    # --------------------------------------------------------- dashboards
+    def subscribe(self, owner: str) -> tuple[Dashboard, bool]:
+        """A new dashboard; the flag says it is the owner's first (display lines go on)."""
+        dash = Dashboard(owner)
+        watchers = self.dashboards.setdefault(owner, set())
+        first = not watchers
+        watchers.add(dash)
+        self.trended.add(owner)
+        return dash, first
+
+    def unsubscribe(self, dash: Dashboard) -> bool:
+        """Forget a dashboard; the flag says it was the owner's last (display lines go off)."""
+        watchers = self.dashboards.get(dash.owner, set())
+        watchers.discard(dash)
+        if not watchers:
+            self.dashboards.pop(dash.owner, None)
+            return True
+        return False
+
+
+async def pump(dash: Dashboard, send: Any) -> None:
+    """Send a dashboard's queued messages until cancelled (``send``: an async callable)."""
+    while True:
+        message = await dash.queue.get()
+        await send(message)
+        if dash.dropped:
+            n, dash.dropped = dash.dropped, 0
+            with contextlib.suppress(Exception):
+                await send(json.dumps({"type": "dropped", "messages": n}))

@@ -1,0 +1,56 @@
+"""Playwright driving Debian's Chromium, for the dashboard tests (see ENVIRONMENT notes)."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+CHROMIUM = Path("/usr/bin/chromium")
+FFMPEG = Path("/usr/bin/ffmpeg")
+#: Playwright 1.65.2 looks for its ffmpeg (video recording) under this folder name.
+FFMPEG_DIR = "ffmpeg-1013"
+ARGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--no-first-run",
+]
+
+
+@dataclass
+class PageLog:
+    """What a page said: console errors and uncaught exceptions."""
+
+    errors: list[str] = field(default_factory=list)
+
+    def attach(self, page: Any) -> None:
+        page.on("console", lambda m: m.type == "error" and self.errors.append(m.text))
+        page.on("pageerror", lambda e: self.errors.append(f"uncaught: {e}"))
+
+
+def launch(tmp: Path) -> Iterator[Any]:
+    """A headless Chromium (skips with the reason when it or Playwright is missing)."""
+    if not CHROMIUM.exists():
+        pytest.skip("Debian's Chromium is missing (/usr/bin/chromium): `make test` installs it")
+    sync_api = pytest.importorskip("playwright.sync_api", reason="playwright is not installed")
+    if FFMPEG.exists():
+        # Video needs an ffmpeg where Playwright looks for its own (whose download fails).
+        (tmp / FFMPEG_DIR).mkdir(parents=True, exist_ok=True)
+        link = tmp / FFMPEG_DIR / "ffmpeg-linux"
+        if not link.exists():
+            link.symlink_to(FFMPEG)
+        os.environ["PLAYWRIGHT_BROWSERS_PATH"] = str(tmp)
+    with sync_api.sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=str(CHROMIUM), args=ARGS)
+        try:
+            yield browser
+        finally:
+            browser.close()
