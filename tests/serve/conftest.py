@@ -29,13 +29,15 @@ class Live:
     app: object
 
 
-def start_server(config: ServeConfig) -> tuple[uvicorn.Server, threading.Thread, Live]:
+def start_server(
+    config: ServeConfig, port: int = 0
+) -> tuple[uvicorn.Server, threading.Thread, Live]:
     app = create_app(config)
     server = uvicorn.Server(
         uvicorn.Config(
             app,
             host="127.0.0.1",
-            port=0,
+            port=port,
             log_level="error",
             ws_max_size=4 << 20,
             ws_per_message_deflate=False,
@@ -79,3 +81,17 @@ def browser(tmp_path_factory: pytest.TempPathFactory) -> Iterator[object]:
     from tests.serve.browser import launch
 
     yield from launch(tmp_path_factory.mktemp("playwright"))
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    """Print what the dashboard tests measured (``record_property("measured", ...)``)."""
+    lines = [
+        f"{report.nodeid.split('::')[-1]}: {value}"
+        for report in terminalreporter.stats.get("passed", [])
+        for name, value in getattr(report, "user_properties", [])
+        if name == "measured"
+    ]
+    if lines:
+        terminalreporter.section("measured in the browser")
+        for line in lines:
+            terminalreporter.write_line(line)

@@ -27,6 +27,10 @@ class Feeder:
     chunk_s: float = 0.25
     loop: bool = True
     stop_event: threading.Event = field(default_factory=threading.Event)
+    #: While set, nothing is sent (the connection stays open): a stream that stalls.
+    pause: threading.Event = field(default_factory=threading.Event)
+    #: When set, the connection is dropped without a stop message.
+    drop: threading.Event = field(default_factory=threading.Event)
     windows: list[dict[str, object]] = field(default_factory=list)
     error: BaseException | None = None
 
@@ -56,6 +60,12 @@ class Feeder:
             t_next = time.monotonic()
             i = 0
             while not self.stop_event.is_set():
+                if self.drop.is_set():
+                    return
+                if self.pause.is_set():
+                    time.sleep(0.05)
+                    t_next = time.monotonic()
+                    continue
                 if i >= len(x):
                     if not self.loop:
                         break
