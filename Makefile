@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint typecheck bench clean
+.PHONY: demo test lint typecheck bench clean browser
 
 # torch goes in through pip, which finds the local CPU wheel of 2.13.0 (pip's configuration
 # points at it); uv then sees the pin satisfied and installs the rest in seconds.
@@ -27,7 +27,17 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy
 
-test: lint typecheck
+# The dashboard tests drive Debian's Chromium (and record video with Debian's ffmpeg); they
+# skip, saying why, where neither can be installed.
+browser:
+	@if [ ! -x /usr/bin/chromium ] || [ ! -x /usr/bin/ffmpeg ]; then \
+	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
+	  $$SUDO apt-get install -y -q chromium ffmpeg >/dev/null 2>&1 || \
+	  { $$SUDO apt-get update -q >/dev/null 2>&1 && $$SUDO apt-get install -y -q chromium ffmpeg >/dev/null 2>&1; } || \
+	  echo "could not install chromium and ffmpeg: the browser tests will be skipped"; \
+	fi
+
+test: lint typecheck browser
 	$(BIN)/python -m pytest -n 2
 
 bench: $(STAMP)

@@ -215,3 +215,37 @@ def test_the_dashboard_is_served_from_the_package(live: Live) -> None:
         r = httpx.get(f"{live.url}/static/{name}")
         assert r.status_code == 200 and len(r.content) > 100, name
     assert httpx.get(f"{live.url}/static/../app.py").status_code == 404
+
+
+def test_a_steerable_source_gets_control_lines_and_others_refuse_them(live: Live) -> None:
+    async def go() -> None:
+        sim = await _open(live, "steer-me", 250, controls=["nsr", "af"])
+        plain = await _open(live, "not-steerable", 250)
+        url = f"{live.url}/v1/streams"
+        asked = httpx.post(f"{url}/steer-me/control", json={"mode": "af"}, headers=AUTH)
+        assert asked.status_code == 202
+        for ws in (sim, plain):
+            await ws.send(np.zeros(250, np.float32).tobytes())
+        reply = _lines(await sim.recv())
+        assert {"type": "control", "mode": "af"} in reply and reply[-1]["type"] == "ack"
+        assert all(i["type"] != "control" for i in _lines(await plain.recv()))
+        await sim.send(np.zeros(250, np.float32).tobytes())  # delivered once
+        assert all(i["type"] != "control" for i in _lines(await sim.recv()))
+        for path, body, status in [
+            ("steer-me", {"mode": "noise"}, 422),
+            ("not-steerable", {"mode": "af"}, 422),
+            ("nobody", {"mode": "af"}, 404),
+            ("steer-me", {"mode": "af", "hr_bpm": 500}, 422),
+        ]:
+            r = httpx.post(f"{url}/{path}/control", json=body, headers=AUTH)
+            assert r.status_code == status, (path, body, r.text)
+        other = {"Authorization": f"Bearer {OTHER}"}
+        assert httpx.post(f"{url}/steer-me/control", json={"mode": "af"},
+                          headers=other).status_code == 404  # fmt: skip
+        listed = httpx.get(url, headers=AUTH).json()["streams"]
+        steer = next(s for s in listed if s["stream_id"] == "steer-me")
+        assert steer["controls"] == ["nsr", "af"] and steer["mode"] == "af"
+        for ws in (sim, plain):
+            await ws.close()
+
+    asyncio.run(go())

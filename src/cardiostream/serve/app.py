@@ -49,6 +49,13 @@ class PredictRequest(BaseModel):
     units: str = Field("mV", description="mV, uV or V.")
 
 
+class ControlRequest(BaseModel):
+    """A mode switch for a steerable source."""
+
+    mode: str = Field(min_length=1, max_length=32, description="One of the stream's controls.")
+    hr_bpm: float | None = Field(None, ge=20, le=250, description="Heart rate, where it applies.")
+
+
 def _json(obj: Any) -> str:
     return json.dumps(obj, allow_nan=False)
 
@@ -175,6 +182,21 @@ def create_app(config: ServeConfig) -> FastAPI:
         describes them first: id, rate, leads, state, the last window, events and trend."""
         return {"streams": state["watch"].listing(owner)}
 
+    @app.post("/v1/streams/{stream_id}/control", status_code=202)
+    def control(stream_id: str, body: ControlRequest, owner: Owner) -> dict[str, Any]:
+        """Ask a steerable source (one whose start message listed ``controls``, such as
+        ``cardiostream simulate``) to switch mode: the request reaches it as a ``control`` line
+        in its stream's next reply. The verdict follows once the window has filled with the
+        new rhythm (up to 10 s), passing through ``uncertain`` on the way."""
+        command = body.model_dump(exclude_none=True)
+        try:
+            state["watch"].control(owner, stream_id, command)
+        except KeyError:
+            raise HTTPException(404, f"no live stream {stream_id!r} for this token") from None
+        except ValueError as exc:
+            raise HTTPException(422, str(exc)) from None
+        return {"stream_id": stream_id, "queued": command}
+
     @app.get("/v1/asyncapi.json")
     def asyncapi() -> dict[str, Any]:
         """The AsyncAPI description of the WebSocket endpoints ``/v1/stream`` and
@@ -221,7 +243,7 @@ async def _stream(
                 "open", owner, stream_id, spec.fs, begin.leads, begin.lead
             )
             key = (owner, stream_id)
-            watch.opened(owner, stream_id, spec.fs, begin.leads, begin.lead)
+            watch.opened(owner, stream_id, spec.fs, begin.leads, begin.lead, begin.controls)
         except (InputError, ValueError, KeyError) as exc:
             metrics.errors.labels("start").inc()
             await ws.close(proto.CLOSE_BAD_DATA, _reason(exc))
@@ -284,7 +306,8 @@ async def _stream(
             # One message per frame: its objects, one per line, the ack last (written directly:
             # exactly what json.dumps gives, without its cost on every frame).
             ack = f'{{"type": "ack", "samples": {int(consumed)}}}'
-            await ws.send_text("\n".join([*(line for _, line in lines), ack]))
+            controls = watch.take_controls(owner, stream_id) if begin.controls else []
+            await ws.send_text("\n".join([*(line for _, line in lines), *controls, ack]))
             metrics.hop_latency.observe(time.perf_counter() - arrived)
     except WebSocketDisconnect:
         pass

@@ -8,7 +8,8 @@ Client to server
        (units per mV, default 200). ``stream_id``: 1-100 letters, digits and ``. _ -``.
        Several leads: ``"leads": ["I", "II", "V1"], "lead": "II"``; frames then interleave
        the leads sample by sample (``[n, 3]`` in row order) and ``lead`` is the one analysed
-       (all are recorded and shown to dashboards).
+       (all are recorded and shown to dashboards). A steerable source (a simulator) lists
+       the modes it accepts: ``"controls": ["nsr", "af", "noise", "leadoff"]``.
     2. Frames of samples, at most ``max_frame_samples`` each. NaN marks a missing sample.
     3. Optionally ``{"type": "stop"}``: the stream ends, open episodes are closed.
 Server to client
@@ -20,6 +21,8 @@ Server to client
       last ``{"type": "ack", "samples": n}``, the total consumed: a client that keeps what it
       sent until acknowledged loses nothing. (One message rather than one per object halves
       the sends, which is what the web process spends its time on.)
+    - ``{"type": "control", "mode": "af", ...}`` lines, before the ack, for a source that
+      listed ``controls``: a dashboard or ``cardiostream control`` asked it to switch mode.
     - After ``stop``: one message with the closing events and ``{"type": "end", "samples":
       n}`` last, then a normal close (1000).
 Close codes (with a reason)
@@ -110,6 +113,8 @@ class Start:
     leads: tuple[str, ...]
     #: Index in :attr:`leads` of the lead that is analysed.
     lead: int
+    #: Modes a source accepts from ``control`` lines (a simulator's), empty for a device.
+    controls: tuple[str, ...] = ()
 
     @property
     def lead_label(self) -> str:
@@ -135,9 +140,10 @@ def parse_start(msg: Any) -> Start:
         raise InputError("stream_id: 1-100 letters, digits and . _ - expected")
     fmt = parse_format(msg.get("fs"), msg.get("format", "float32"), msg.get("units", "mV"),
                        msg.get("gain", 200.0))  # fmt: skip
+    controls = _controls(msg.get("controls", []))
     leads = msg.get("leads")
     if leads is None:
-        return Start(stream_id, fmt, (_label(msg.get("lead", "ECG"), "lead"),), 0)
+        return Start(stream_id, fmt, (_label(msg.get("lead", "ECG"), "lead"),), 0, controls)
     if not isinstance(leads, list) or not 1 <= len(leads) <= MAX_LEADS:
         raise InputError(f"leads: expected a list of 1 to {MAX_LEADS} lead labels")
     labels = tuple(_label(v, "leads") for v in leads)
@@ -146,7 +152,16 @@ def parse_start(msg: Any) -> Start:
     lead = msg.get("lead", labels[0])
     if lead not in labels:
         raise InputError(f"lead: {lead!r} is not one of the stream's leads")
-    return Start(stream_id, fmt, labels, labels.index(lead))
+    return Start(stream_id, fmt, labels, labels.index(lead), controls)
+
+
+def _controls(value: Any) -> tuple[str, ...]:
+    if not isinstance(value, list) or len(value) > 16:
+        raise InputError("controls: expected a list of up to 16 mode names")
+    for v in value:
+        if not isinstance(v, str) or not _STREAM_ID.fullmatch(v) or len(v) > 32:
+            raise InputError("controls: mode names are short words such as 'af'")
+    return tuple(value)
 
 
 def parse_format(fs: Any, fmt: Any, units: Any, gain: Any) -> StreamFormat:

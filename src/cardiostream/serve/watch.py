@@ -57,12 +57,15 @@ class LiveStream:
     fs: float
     leads: tuple[str, ...]
     lead: int
+    controls: tuple[str, ...] = ()
     state: str = "live"
     since: float = field(default_factory=time.time)
     last_frame: float = field(default_factory=time.monotonic)
     window: str | None = None  # the last window object, as JSON text
     events: deque[str] = field(default_factory=lambda: deque(maxlen=EVENTS_KEPT))
     trend: deque[dict[str, Any]] = field(default_factory=lambda: deque(maxlen=TREND_WINDOWS))
+    pending: list[str] = field(default_factory=list)  # control lines for the next reply
+    mode: str | None = None  # the last mode asked for
 
     def describe(self) -> dict[str, Any]:
         return {
@@ -70,6 +73,8 @@ class LiveStream:
             "fs": self.fs,
             "leads": list(self.leads),
             "lead": self.leads[self.lead],
+            "controls": list(self.controls),
+            "mode": self.mode,
             "state": self.state,
             "since": round(self.since, 3),
             "last_frame_age_s": round(time.monotonic() - self.last_frame, 3),
@@ -116,12 +121,12 @@ class Watch:
 
     # ------------------------------------------------------------ streams
     def opened(self, owner: str, stream_id: str, fs: float, leads: tuple[str, ...],
-               lead: int) -> None:  # fmt: skip
+               lead: int, controls: tuple[str, ...] = ()) -> None:  # fmt: skip
         key = (owner, stream_id)
         info = self.streams.get(key)
         if info is None:
-            info = self.streams[key] = LiveStream(owner, stream_id, fs, leads, lead)
-        info.state, info.last_frame = "live", time.monotonic()
+            info = self.streams[key] = LiveStream(owner, stream_id, fs, leads, lead, controls)
+        info.state, info.last_frame, info.controls = "live", time.monotonic(), controls
         self._announce(info)
 
     def left(self, owner: str, stream_id: str, ended: bool) -> None:
@@ -154,6 +159,34 @@ class Watch:
         message = "\n".join(prefix + line[1:] for _, line in lines)
         for dash in watchers:
             dash.offer(message)
+
+    def control(self, owner: str, stream_id: str, command: dict[str, Any]) -> None:
+        """Queue a ``control`` line for a steerable stream's next reply.
+
+        Raises
+        ------
+        KeyError
+            No such live stream for this owner.
+        ValueError
+            The stream takes no control, or not this mode.
+        """
+        info = self.streams.get((owner, stream_id))
+        if info is None or info.state != "live":
+            raise KeyError(stream_id)
+        mode = command.get("mode")
+        if mode not in info.controls:
+            allowed = ", ".join(info.controls) or "none"
+            raise ValueError(f"mode: {stream_id!r} accepts {allowed}, not {mode!r}")
+        info.pending.append(json.dumps({"type": "control", **command}))
+        info.mode = str(mode)
+        self._announce(info)
+
+    def take_controls(self, owner: str, stream_id: str) -> list[str]:
+        info = self.streams.get((owner, stream_id))
+        if info is None or not info.pending:
+            return []
+        lines, info.pending = info.pending, []
+        return lines
 
     def listing(self, owner: str) -> list[dict[str, Any]]:
         self._expire()

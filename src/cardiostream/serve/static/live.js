@@ -105,7 +105,7 @@ class LiveView {
   upsert(info, snapshot) {
     let s = this.streams.get(info.stream_id);
     if (!s) {
-      s = new StreamTile(info, () => this.openDetail(s));
+      s = new StreamTile(info, () => this.openDetail(s), this.ctx.api);
       this.streams.set(info.stream_id, s);
       this.tiles.append(s.el);
       s.sweep.resize();
@@ -186,7 +186,8 @@ function push(a, v) {
 
 /** One stream: its data and its tile. */
 class StreamTile {
-  constructor(info, onOpen) {
+  constructor(info, onOpen, api) {
+    this.api = api;
     this.id = info.stream_id;
     this.leads = info.leads;
     this.lead = info.lead;
@@ -222,7 +223,12 @@ class StreamTile {
           <div><dt>Signal</dt><dd data-testid="quality">–</dd></div>
         </dl>
       </div>
-      <ul class="events" data-testid="events"></ul>`;
+      <ul class="events" data-testid="events"></ul>
+      <div class="controls" data-testid="controls" hidden>
+        <label>Mode <select data-testid="control-mode"></select></label>
+        <button type="button" data-testid="control-apply">Switch</button>
+        <span class="control-note hint" data-testid="control-note" role="status"></span>
+      </div>`;
     this.el.querySelector(".sid").textContent = this.id;
     const select = this.el.querySelector(".lead");
     for (const l of this.leads) select.append(new Option(l, l, false, l === this.lead));
@@ -231,14 +237,39 @@ class StreamTile {
     select.addEventListener("click", (e) => e.stopPropagation());
     this.el.addEventListener("click", onOpen);
     this.el.addEventListener("keydown", (e) => { if (e.key === "Enter") onOpen(); });
+    this.setupControls(info);
     this.badge = this.el.querySelector(".badge");
     this.staleNote = this.el.querySelector(".stale-note");
     this.sweep = new Sweep(this.el.querySelector(".paper"), this.el.querySelector(".pen"));
     this.renderStatus();
   }
 
+  setupControls(info) {
+    const box = this.el.querySelector(".controls");
+    box.hidden = !(info.controls && info.controls.length);
+    if (box.hidden) return;
+    const select = box.querySelector("select");
+    select.replaceChildren(...info.controls.map((m) => new Option(m, m, false, m === info.mode)));
+    for (const el of box.querySelectorAll("select, button, label")) el.addEventListener("click", (e) => e.stopPropagation());
+    box.querySelector("button").addEventListener("click", () => this.switchMode(select.value));
+  }
+
+  async switchMode(mode) {
+    const note = this.el.querySelector(".control-note");
+    note.textContent = `asking for ${mode}…`;
+    try {
+      await this.api.post(`/v1/streams/${encodeURIComponent(this.id)}/control`, { mode });
+      // Say what will happen rather than hide it: the 10 s window must fill with the new
+      // rhythm, and the verdict passes through "uncertain" on the way.
+      note.textContent = `switched to ${mode}; the verdict follows within about 10 s`;
+    } catch (err) {
+      note.textContent = `could not switch: ${err.message}`;
+    }
+  }
+
   update(info, snapshot) {
     this.state = info.state;
+    if (info.controls?.length && this.el.querySelector(".controls").hidden) this.setupControls(info);
     if (snapshot) {
       if (info.window) this.setWindow(info.window);
       this.events = info.events.slice(-20);
