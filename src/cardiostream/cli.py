@@ -6,6 +6,7 @@ traceback. Heavy imports happen inside the commands so that ``--help`` stays ins
 
 from __future__ import annotations
 
+import contextlib
 import json
 import math
 import os
@@ -633,7 +634,58 @@ def serve(
                 highlight=False,
             )
         err_console.print(f"serving on {where} (API docs at {where}/docs)", highlight=False)
+        if tokens:
+            err_console.print(f"dashboard: {where}/?token={tokens[0]}", highlight=False)
+        else:
+            err_console.print(f"dashboard: {where}/", highlight=False)
         run(config, port=port)
+
+    _guard(body)
+
+
+@app.command()
+def control(
+    stream_id: Annotated[str, typer.Argument(help="The live stream to steer.")],
+    mode: Annotated[str, typer.Option(help="The mode to switch to (one of its controls).")],
+    hr: Annotated[float | None, typer.Option(help="Heart rate (bpm), where it applies.")] = None,
+    server: Annotated[str, typer.Option(help="The server's base URL.")] = ("http://127.0.0.1:8000"),
+    token: Annotated[
+        str | None, typer.Option(help="Bearer token (else $CARDIOSTREAM_TOKEN).")
+    ] = None,
+) -> None:
+    """Switch a steerable source (``cardiostream simulate``, the demo's patients) to another
+    mode while it streams; its verdict follows within about 10 s, through ``uncertain``."""
+
+    def body() -> None:
+        import urllib.error
+        import urllib.request
+
+        from cardiostream.serve import TOKEN_ENV
+
+        key = token or os.environ.get(TOKEN_ENV, "").split(",")[0]
+        command: dict[str, Any] = {"mode": mode}
+        if hr is not None:
+            command["hr_bpm"] = hr
+        url = f"{server.rstrip('/')}/v1/streams/{stream_id}/control"
+        request = urllib.request.Request(url, data=json.dumps(command).encode(), method="POST")
+        request.add_header("Content-Type", "application/json")
+        if key:
+            request.add_header("Authorization", f"Bearer {key}")
+        try:
+            with urllib.request.urlopen(request, timeout=10) as response:
+                answer = json.loads(response.read())
+        except urllib.error.HTTPError as exc:
+            detail = exc.read().decode(errors="replace")
+            with contextlib.suppress(ValueError):
+                detail = str(json.loads(detail).get("detail", detail))
+            raise InputError(f"{url}: {exc.code} {detail}") from None
+        except urllib.error.URLError as exc:
+            raise InputError(f"{server}: cannot be reached ({exc.reason})") from None
+        err_console.print(
+            f"{stream_id}: switching to {answer['queued']['mode']}; the window needs up to "
+            "10 s to fill with the new rhythm, and the verdict passes through uncertain",
+            highlight=False,
+        )
 
     _guard(body)
 

@@ -249,3 +249,24 @@ def test_a_steerable_source_gets_control_lines_and_others_refuse_them(live: Live
             await ws.close()
 
     asyncio.run(go())
+
+
+def test_the_control_command_steers_a_source_and_explains_refusals(live: Live) -> None:
+    from typer.testing import CliRunner
+
+    from cardiostream.cli import app
+
+    async def go() -> None:
+        sim = await _open(live, "cli-steer", 250, controls=["nsr", "af"])
+        runner = CliRunner()
+        args = ["control", "cli-steer", "--server", live.url, "--token", TOKEN]
+        result = await asyncio.to_thread(runner.invoke, app, [*args, "--mode", "af"])
+        assert result.exit_code == 0, result.output
+        assert "uncertain" in result.output
+        await sim.send(np.zeros(250, np.float32).tobytes())
+        assert {"type": "control", "mode": "af"} in _lines(await sim.recv())
+        refused = await asyncio.to_thread(runner.invoke, app, [*args, "--mode", "noise"])
+        assert refused.exit_code != 0 and "accepts nsr, af" in refused.output
+        await sim.close()
+
+    asyncio.run(go())
