@@ -8,9 +8,11 @@ Layout::
                              one row group per ``row_group_seconds`` of signal
         annotations.parquet  kind (beat | rhythm), sample, end, label
         meta.json            fs, leads, columns, n_samples, source, the record's meta
+        user_annotations.json  reviewers' annotations (:mod:`cardiostream.io.user_annotations`)
 
 A partition appears at once or not at all: it is written into a hidden temporary folder
-in the store and renamed into place.
+in the store and renamed into place. Writing a record again keeps its reviewers'
+annotations, which are not part of the record's data.
 """
 
 from __future__ import annotations
@@ -44,6 +46,9 @@ PARTITION_PREFIX = "record="
 SIGNAL_FILE = "part-0.parquet"
 ANNOTATION_FILE = "annotations.parquet"
 META_FILE = "meta.json"
+USER_ANNOTATION_FILE = "user_annotations.json"
+#: Files that a rewrite of a partition carries over: added beside the record, not from it.
+KEPT_FILES = (USER_ANNOTATION_FILE,)
 SAMPLE_COLUMN = "sample"
 #: Seconds of signal per Parquet row group: a slice reads the row groups it overlaps.
 ROW_GROUP_SECONDS = 60.0
@@ -381,11 +386,23 @@ def _publish(tmp: Path, final: Path) -> None:
     old = final.with_name(f".old-{final.name[len(PARTITION_PREFIX) :]}-{uuid.uuid4().hex}")
     os.replace(final, old)
     try:
+        # Copied only once the old folder is out of the way: a user-annotation save racing
+        # this rewrite then either lands before the copy or fails (its folder is gone),
+        # never silently into the discarded folder.
+        _carry_over(old, tmp)
         os.replace(tmp, final)
     except BaseException:
         os.replace(old, final)
         raise
     shutil.rmtree(old, ignore_errors=True)
+
+
+def _carry_over(old: Path, tmp: Path) -> None:
+    for name in KEPT_FILES:
+        if (old / name).is_file():
+            shutil.copy2(old / name, tmp / name)
+            with (tmp / name).open("rb") as f:
+                os.fsync(f.fileno())
 
 
 def _jsonable(value: Any) -> Any:

@@ -251,6 +251,11 @@ class Hub:
 
 def _engine_main(conn: Connection, config: dict[str, Any]) -> None:  # pragma: no cover
     """The engine process: answer batches of (operation, arguments) until told to stop."""
+    import signal
+
+    # Ctrl-C reaches the whole process group; the web process decides when the engine stops
+    # (after saving recordings), so the engine ignores it rather than dying mid-batch.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
     paths = {
         k: Path(v) if v is not None else None for k, v in config.items() if k in ("store", "model")
     }

@@ -1,0 +1,496 @@
+"""Reviewers' annotations ("user annotations"), kept beside each record in the store.
+
+A reviewer either gives a verdict on an episode the engine detected (``status`` confirmed
+or rejected, with the detected ``event`` as the client saw it) or marks an episode by hand
+(``status`` marked). The annotations of a record live in ``user_annotations.json`` in its
+partition folder (``store/record=<id>/``), a JSON object ``{"version": 1, "annotations":
+[...]}`` sorted by start. A save writes a temporary file in the same folder, fsyncs it and
+renames it over the old one, so a reader sees the old list or the new one, never half of
+one; :meth:`ParquetStore.write <cardiostream.io.store.ParquetStore.write>` carries the file
+over when a record is written again.
+
+Read-modify-write cycles (:func:`add`, :func:`update`, :func:`remove`) hold a lock per store
+folder, so the threads of one server never lose each other's changes. Other processes
+writing the same file are not coordinated.
+
+A file that cannot be read or written raises :class:`AnnotationStoreError`: the server
+answers 500 with its message, and refuses to overwrite a corrupt file (which would lose
+what it holds) until someone repairs or removes it.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import csv
+import io
+import json
+import logging
+import math
+import os
+import re
+import tempfile
+import threading
+import uuid
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from cardiostream.errors import InputError
+from cardiostream.io.store import USER_ANNOTATION_FILE, ParquetStore
+
+_log = logging.getLogger(__name__)
+
+KINDS = ("af", "other", "noise", "normal")
+STATUSES = ("confirmed", "rejected", "marked")
+#: Longest note, in characters.
+MAX_NOTE = 2000
+#: Most annotations one record may hold: bounds the file every request reads and rewrites.
+MAX_ANNOTATIONS = 10_000
+#: Aux notes of the WFDB rhythm changes. ``(AFIB`` and ``(N`` are PhysioNet's rhythm codes;
+#: PhysioNet has none for noise or other rhythms, so these two are our own.
+RHYTHM_CODES = {"af": "(AFIB", "normal": "(N", "noise": "(NOISE", "other": "(OTHER"}
+CSV_COLUMNS = (
+    "id", "kind", "status", "start_s", "end_s", "note", "author", "created", "updated",
+    "event_start_s", "event_end_s", "event_confidence",
+)  # fmt: skip
+FILE_VERSION = 1
+
+_ANNOTATION_ID = re.compile(r"[0-9a-f]{32}")
+_locks: dict[Path, threading.Lock] = {}
+_locks_guard = threading.Lock()
+
+
+class AnnotationStoreError(InputError):
+    """A record's ``user_annotations.json`` cannot be read (corrupt) or written."""
+
+
+class NoSuchAnnotation(LookupError):
+    """No annotation of that id in the record."""
+
+
+@dataclass(frozen=True)
+class ReviewedEvent:
+    """The detected event a verdict is about, as the client gave it."""
+
+    start_s: float
+    end_s: float
+    confidence: float | None = None
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"start_s": self.start_s, "end_s": self.end_s, "confidence": self.confidence}
+
+
+@dataclass(frozen=True)
+class UserAnnotation:
+    """One reviewer's annotation of a stretch of a record (times in seconds from its start)."""
+
+    id: str
+    kind: str
+    status: str
+    start_s: float
+    end_s: float
+    note: str
+    event: ReviewedEvent | None
+    author: str
+    created: str
+    updated: str
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "id": self.id, "kind": self.kind, "status": self.status,
+            "start_s": self.start_s, "end_s": self.end_s, "note": self.note,
+            "event": None if self.event is None else self.event.to_dict(),
+            "author": self.author, "created": self.created, "updated": self.updated,
+        }  # fmt: skip
+
+
+# -- validation ----------------------------------------------------------------------------
+
+
+def validate_annotation_id(annotation_id: Any) -> str:
+    """Return ``annotation_id`` when it is 32 lower-case hex digits (a uuid4 hex), else raise."""
+    if not isinstance(annotation_id, str) or not _ANNOTATION_ID.fullmatch(annotation_id):
+        raise InputError("id: an annotation id is 32 lower-case hex digits")
+    return annotation_id
+
+
+def _time(value: Any, field: str) -> float:
+    # bool is an int to Python, but true is no time.
+    if isinstance(value, bool) or not isinstance(value, int | float):
+        raise InputError(f"{field}: expected a number of seconds")
+    try:
+        seconds = float(value)
+    except OverflowError:  # an integer past the float range
+        seconds = math.inf
+    if not math.isfinite(seconds) or seconds < 0:
+        raise InputError(f"{field}: must be a finite time >= 0, got {seconds}")
+    return seconds
+
+
+def _text(value: Any, field: str, longest: int) -> str:
+    if not isinstance(value, str):
+        raise InputError(f"{field}: expected a string")
+    if len(value) > longest:
+        raise InputError(f"{field}: at most {longest} characters, got {len(value)}")
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:  # a lone surrogate from a JSON escape: no response could hold it
+        raise InputError(f"{field}: not valid Unicode text") from None
+    return value
+
+
+def _choice(value: Any, field: str, allowed: Sequence[str]) -> str:
+    if value not in allowed:
+        raise InputError(f"{field}: {str(value)[:40]!r} is not one of {', '.join(allowed)}")
+    return str(value)
+
+
+def _event(value: Any) -> ReviewedEvent | None:
+    if value is None:
+        return None
+    if not isinstance(value, Mapping):
+        raise InputError("event: expected null or {start_s, end_s, confidence}")
+    unknown = set(value) - {"start_s", "end_s", "confidence"}
+    if unknown:
+        raise InputError(f"event: unknown field(s) {', '.join(sorted(map(str, unknown)))}")
+    start = _time(value.get("start_s"), "event.start_s")
+    end = _time(value.get("end_s"), "event.end_s")
+    if end < start:
+        raise InputError(f"event.end_s: {end} is before event.start_s {start}")
+    confidence = value.get("confidence")
+    if confidence is not None:
+        if isinstance(confidence, bool) or not isinstance(confidence, int | float):
+            raise InputError("event.confidence: expected null or a number in [0, 1]")
+        if not 0 <= confidence <= 1:  # NaN fails this too
+            raise InputError("event.confidence: must be in [0, 1]")
+        confidence = float(confidence)
+    return ReviewedEvent(start, end, confidence)
+
+
+def check_fields(fields: Mapping[str, Any], duration_s: float | None = None) -> dict[str, Any]:
+    """Check what a client sets on an annotation; return the fields, normalised.
+
+    Parameters
+    ----------
+    fields : mapping
+        ``kind``, ``status`` (default ``marked``), ``start_s``, ``end_s``, ``note`` (default
+        empty) and ``event`` (default null). Other keys are refused.
+    duration_s : float, optional
+        The record's length: ``end_s`` may not pass it.
+
+    Returns
+    -------
+    dict
+        The same keys, with ``event`` a :class:`ReviewedEvent` or None.
+
+    Raises
+    ------
+    InputError
+        Naming the field at fault.
+    """
+    allowed = {"kind", "status", "start_s", "end_s", "note", "event"}
+    unknown = set(fields) - allowed
+    if unknown:
+        raise InputError(f"{', '.join(sorted(map(str, unknown)))}: unknown field(s)")
+    start, end = _time(fields.get("start_s"), "start_s"), _time(fields.get("end_s"), "end_s")
+    if not start < end:
+        raise InputError(f"end_s: {end} must be after start_s {start}")
+    if duration_s is not None and end > duration_s:
+        raise InputError(f"end_s: {end} is past the end of the record ({duration_s:g} s)")
+    return {
+        "kind": _choice(fields.get("kind"), "kind", KINDS),
+        "status": _choice(fields.get("status", "marked"), "status", STATUSES),
+        "start_s": start,
+        "end_s": end,
+        "note": _text(fields.get("note", ""), "note", MAX_NOTE),
+        "event": _event(fields.get("event")),
+    }
+
+
+def from_dict(doc: Any) -> UserAnnotation:
+    """Read one stored annotation (as :meth:`UserAnnotation.to_dict` gives it), checked."""
+    if not isinstance(doc, Mapping):
+        raise InputError("annotation: expected an object")
+    server = ("id", "author", "created", "updated")
+    fields = check_fields({k: v for k, v in doc.items() if k not in server})
+    return UserAnnotation(
+        id=validate_annotation_id(doc.get("id")),
+        author=_text(doc.get("author"), "author", 200),
+        created=_text(doc.get("created"), "created", 64),
+        updated=_text(doc.get("updated"), "updated", 64),
+        **fields,
+    )
+
+
+# -- load and save -------------------------------------------------------------------------
+
+
+def annotation_path(store: ParquetStore, record_id: str) -> Path:
+    """The ``user_annotations.json`` of a record (it may not exist)."""
+    return store.partition_dir(record_id) / USER_ANNOTATION_FILE
+
+
+def _order(annotations: Iterable[UserAnnotation]) -> list[UserAnnotation]:
+    return sorted(annotations, key=lambda a: (a.start_s, a.end_s, a.created, a.id))
+
+
+def load(store: ParquetStore, record_id: str) -> list[UserAnnotation]:
+    """Read a record's annotations, sorted by start; none when the file is missing.
+
+    Raises
+    ------
+    InputError
+        When the store has no such record.
+    AnnotationStoreError
+        When the file is not a valid annotation file.
+    """
+    store.meta(record_id)  # the record must exist, whether or not it has annotations
+    path = annotation_path(store, record_id)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        return []
+    except (OSError, UnicodeDecodeError) as exc:
+        raise _corrupt(path, record_id, f"cannot read it ({exc})") from None
+    try:
+        doc = json.loads(text)
+        if not isinstance(doc, dict) or not isinstance(doc.get("annotations"), list):
+            raise InputError('expected {"version": 1, "annotations": [...]}')
+        annotations = [from_dict(item) for item in doc["annotations"]]
+    except (ValueError, RecursionError) as exc:  # InputError and JSONDecodeError among them
+        raise _corrupt(path, record_id, str(exc).splitlines()[0]) from None
+    return _order(annotations)
+
+
+def _corrupt(path: Path, record_id: str, why: str) -> AnnotationStoreError:
+    _log.error("%s: unreadable user annotations: %s", path, why)
+    return AnnotationStoreError(
+        f"{path.name} of record {record_id!r} is unreadable ({why}); repair or remove the file"
+    )
+
+
+def save(store: ParquetStore, record_id: str, annotations: Iterable[UserAnnotation]) -> None:
+    """Replace a record's annotations, atomically: the old file stays whole if this fails.
+
+    Raises
+    ------
+    InputError
+        When the store has no such record.
+    AnnotationStoreError
+        When the file cannot be written.
+    """
+    store.meta(record_id)
+    path = annotation_path(store, record_id)
+    doc = {"version": FILE_VERSION, "annotations": [a.to_dict() for a in _order(annotations)]}
+    tmp: str | None = None
+    try:
+        fd, tmp = tempfile.mkstemp(prefix=f".{USER_ANNOTATION_FILE}.", dir=path.parent)
+        with os.fdopen(fd, "w", encoding="utf-8") as f:
+            json.dump(doc, f, indent=1, allow_nan=False)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+        tmp = None
+        _fsync_dir(path.parent)  # makes the rename itself survive a power cut
+    except OSError as exc:
+        # Also what a save meets when the record is rewritten under it (its folder is
+        # swapped out): trying again then reads the carried-over file.
+        raise AnnotationStoreError(
+            f"{path.name} of record {record_id!r}: cannot save ({exc.strerror or exc}); try again"
+        ) from None
+    finally:
+        if tmp is not None:
+            with contextlib.suppress(OSError):
+                os.unlink(tmp)
+
+
+def _fsync_dir(folder: Path) -> None:
+    fd = os.open(folder, os.O_RDONLY)
+    try:
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def _lock(store: ParquetStore) -> threading.Lock:
+    key = store.path.resolve()
+    with _locks_guard:
+        return _locks.setdefault(key, threading.Lock())
+
+
+def _duration(store: ParquetStore, record_id: str) -> float:
+    meta = store.meta(record_id)
+    if meta.get("duration_s") is not None:
+        return float(meta["duration_s"])
+    return float(meta["n_samples"]) / float(meta["fs"])
+
+
+def _now() -> str:
+    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+# -- changes -------------------------------------------------------------------------------
+
+
+def add(
+    store: ParquetStore, record_id: str, fields: Mapping[str, Any], author: str
+) -> UserAnnotation:
+    """Check ``fields`` (see :func:`check_fields`) and add them as a new annotation.
+
+    Returns
+    -------
+    UserAnnotation
+        The stored annotation, with a fresh id, ``author`` and the time.
+    """
+    checked = check_fields(fields, _duration(store, record_id))
+    now = _now()
+    new = UserAnnotation(id=uuid.uuid4().hex, author=author, created=now, updated=now, **checked)
+    with _lock(store):
+        annotations = load(store, record_id)
+        if len(annotations) >= MAX_ANNOTATIONS:
+            raise InputError(f"record {record_id!r}: already {MAX_ANNOTATIONS} annotations")
+        save(store, record_id, [*annotations, new])
+    return new
+
+
+def update(
+    store: ParquetStore,
+    record_id: str,
+    annotation_id: str,
+    fields: Mapping[str, Any],
+    author: str,
+) -> UserAnnotation:
+    """Replace what a client sets on an annotation; it keeps its id and creation time, and
+    ``author`` becomes whoever changed it last.
+
+    Raises
+    ------
+    NoSuchAnnotation
+        When the record has no annotation ``annotation_id``.
+    """
+    validate_annotation_id(annotation_id)
+    checked = check_fields(fields, _duration(store, record_id))
+    with _lock(store):
+        annotations = load(store, record_id)
+        old = _find(annotations, annotation_id, record_id)
+        new = replace(old, author=author, updated=_now(), **checked)
+        save(store, record_id, [new if a is old else a for a in annotations])
+    return new
+
+
+def remove(store: ParquetStore, record_id: str, annotation_id: str) -> None:
+    """Delete one annotation.
+
+    Raises
+    ------
+    NoSuchAnnotation
+        When the record has no annotation ``annotation_id``.
+    """
+    validate_annotation_id(annotation_id)
+    with _lock(store):
+        annotations = load(store, record_id)
+        old = _find(annotations, annotation_id, record_id)
+        save(store, record_id, [a for a in annotations if a is not old])
+
+
+def _find(
+    annotations: Sequence[UserAnnotation], annotation_id: str, record_id: str
+) -> UserAnnotation:
+    for annotation in annotations:
+        if annotation.id == annotation_id:
+            return annotation
+    raise NoSuchAnnotation(f"record {record_id!r} has no annotation {annotation_id}")
+
+
+# -- export --------------------------------------------------------------------------------
+
+
+def _cell(text: str) -> str:
+    # A spreadsheet runs a cell that starts like a formula; notes come from other tokens.
+    return "'" + text if text[:1] in ("=", "+", "-", "@", "\t", "\r") else text
+
+
+def to_csv(annotations: Iterable[UserAnnotation]) -> str:
+    """The annotations as CSV (RFC 4180 quoting), one row each, columns :data:`CSV_COLUMNS`.
+
+    Rejected verdicts are rows too. The event columns are empty without an event. A note or
+    author starting with ``= + - @`` (or a tab or carriage return) gets a leading ``'``,
+    so that spreadsheets show it rather than run it as a formula.
+    """
+    out = io.StringIO()
+    writer = csv.writer(out)
+    writer.writerow(CSV_COLUMNS)
+    for a in annotations:
+        event = a.event
+        writer.writerow([
+            a.id, a.kind, a.status, repr(a.start_s), repr(a.end_s), _cell(a.note),
+            _cell(a.author), a.created, a.updated,
+            "" if event is None else repr(event.start_s),
+            "" if event is None else repr(event.end_s),
+            "" if event is None or event.confidence is None else repr(event.confidence),
+        ])  # fmt: skip
+    return out.getvalue()
+
+
+def rhythm_changes(annotations: Iterable[UserAnnotation], fs: float) -> list[tuple[int, str]]:
+    """The WFDB rhythm changes ``(sample, aux note)`` of the confirmed and marked annotations.
+
+    Each episode opens with its code (:data:`RHYTHM_CODES`) at its first sample and, unless
+    the next episode starts there or earlier, closes with ``(N`` at its end. Rejected ones
+    are left out: they say that there was no episode. Where episodes overlap, the one that
+    starts later takes over from its start. An episode is at least one sample long.
+    """
+    episodes = sorted(
+        (round(a.start_s * fs), round(a.end_s * fs), RHYTHM_CODES[a.kind])
+        for a in annotations
+        if a.status != "rejected"
+    )
+    changes: list[tuple[int, str]] = []
+    for i, (start, end, code) in enumerate(episodes):
+        changes.append((start, code))
+        following = episodes[i + 1][0] if i + 1 < len(episodes) else None
+        if following is None or following > max(end, start + 1):
+            changes.append((max(end, start + 1), "(N"))
+    return changes
+
+
+def to_wfdb(annotations: Iterable[UserAnnotation], record_name: str, fs: float) -> bytes:
+    """The annotations as a WFDB annotation file (``<record>.usr``), rhythm changes only.
+
+    See :func:`rhythm_changes` for what is written: ``+`` annotations whose aux notes are
+    ``(AFIB``, ``(N``, ``(NOISE`` or ``(OTHER``. With nothing to write, the file holds one
+    comment annotation (``"``) at sample 0, since ``wfdb.wrann`` writes no empty file
+    (``wfdb.rdann`` reads that back as no annotations).
+
+    Parameters
+    ----------
+    annotations : iterable of UserAnnotation
+        The annotations.
+    record_name : str
+        The record; only names the file while it is written (the bytes do not hold it).
+    fs : float
+        The record's sampling rate, written into the file.
+    """
+    import wfdb  # pandas comes with it: import only when a WFDB file is written
+
+    changes = rhythm_changes(annotations, fs)
+    symbols = ["+"] * len(changes)
+    if not changes:
+        changes, symbols = [(0, "no confirmed or marked user annotations")], ['"']
+    # wfdb accepts letters, digits, - and _ in record names.
+    name = re.sub(r"[^A-Za-z0-9_-]", "_", record_name) or "record"
+    with tempfile.TemporaryDirectory(prefix="cardiostream-wfdb-") as folder:
+        wfdb.wrann(
+            name,
+            "usr",
+            sample=np.asarray([s for s, _ in changes], dtype=np.int64),
+            symbol=symbols,
+            aux_note=[note for _, note in changes],
+            fs=fs,
+            write_dir=folder,
+        )
+        return (Path(folder) / f"{name}.usr").read_bytes()
