@@ -32,7 +32,11 @@ class PageLog:
     errors: list[str] = field(default_factory=list)
 
     def attach(self, page: Any) -> None:
-        page.on("console", lambda m: m.type == "error" and self.errors.append(m.text))
+        def console(message: Any) -> None:
+            if message.type == "error":
+                self.errors.append(message.text)
+
+        page.on("console", console)
         page.on("pageerror", lambda e: self.errors.append(f"uncaught: {e}"))
 
 
