@@ -5,7 +5,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: demo test lint typecheck bench clean browser
+.PHONY: demo report test lint typecheck bench clean browser
 
 # torch goes in through pip, which finds the local CPU wheel of 2.13.0 (pip's configuration
 # points at it); uv then sees the pin satisfied and installs the rest in seconds.
@@ -16,7 +16,13 @@ $(STAMP): pyproject.toml
 	$(BIN)/uv pip install -q --python $(BIN)/python -e ".[dev,train]"
 	touch $(STAMP)
 
+# The server, its dashboard and six live patients, until Ctrl-C (PORT=8000 by default).
+PORT ?= 8000
 demo: $(STAMP)
+	$(BIN)/cardiostream demo --port $(PORT)
+
+# The offline counterpart: a bundled AF excerpt on ECG paper, then every bundled sample.
+report: $(STAMP)
 	$(BIN)/cardiostream report --sample mitdb-201-af --plot out/demo.png
 	$(BIN)/cardiostream analyze src/cardiostream/samples/data --summary out/demo_summary.csv
 

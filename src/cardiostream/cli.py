@@ -549,6 +549,114 @@ def stream(
     _guard(body)
 
 
+@app.command()
+def simulate(
+    to: Annotated[str, typer.Option("--to", help="The server's ws://HOST:PORT/v1/stream.")],
+    mode: Annotated[str, typer.Option(help="nsr, af, noise, leadoff or rate.")] = "nsr",
+    hr: Annotated[float, typer.Option(help="Sinus heart rate, bpm.")] = 70.0,
+    fs: Annotated[float, typer.Option(help="Sampling rate, Hz.")] = 250.0,
+    token: Annotated[
+        str | None, typer.Option(help="Bearer token (else $CARDIOSTREAM_TOKEN).")
+    ] = None,
+    stream_id: Annotated[str, typer.Option("--id", help="Stream id; the same id resumes.")] = "sim",
+    synthetic_af: Annotated[
+        bool, typer.Option("--synthetic-af", help="Synthetic AF instead of real recordings.")
+    ] = False,
+    seed: Annotated[int, typer.Option(help="Seed of the simulation.")] = 0,
+    duration: Annotated[
+        float | None, typer.Option(help="Stop after this many seconds of signal.")
+    ] = None,
+    speed: Annotated[float, typer.Option(help="How many times faster than real time.")] = 1.0,
+    noise_dir: Annotated[
+        Path | None,
+        typer.Option(
+            help="NSTDB folder for noise (default: $CARDIOSTREAM_DATA/nstdb or "
+            "../shared/data/nstdb, else synthetic noise)."
+        ),
+    ] = None,
+) -> None:
+    """Stream a simulated ECG to a server, a line per window; control lines switch its mode."""
+
+    def body() -> None:
+        from cardiostream.sim import MODES, Simulator
+
+        sim = Simulator(fs, mode, hr, seed, noise_dir, real_af=not synthetic_af)
+        err_console.print(f"simulating {mode} at {fs:g} Hz to {to} as {stream_id}", highlight=False)
+        if mode == "noise":
+            err_console.print(f"noise: {sim.noise_source}", highlight=False)
+        _send_live(sim, to, token, stream_id, speed, duration, list(MODES))
+
+    _guard(body)
+
+
+@app.command()
+def play(
+    files: Annotated[list[str], typer.Argument(help="Record files or bundled sample names.")],
+    to: Annotated[str, typer.Option("--to", help="The server's ws://HOST:PORT/v1/stream.")],
+    token: Annotated[
+        str | None, typer.Option(help="Bearer token (else $CARDIOSTREAM_TOKEN).")
+    ] = None,
+    stream_id: Annotated[
+        str, typer.Option("--id", help="Stream id; the same id resumes.")
+    ] = "play",
+    lead: Annotated[str, typer.Option(help="Lead index or name, or all.")] = "0",
+    speed: Annotated[float, typer.Option(help="How many times faster than real time.")] = 1.0,
+    loop: Annotated[
+        bool, typer.Option("--loop/--no-loop", help="Start again after the last.")
+    ] = True,
+) -> None:
+    """Stream records to a server as a live source, in turn, a line per window."""
+
+    def body() -> None:
+        from cardiostream.sim import Playback
+
+        source = Playback(files, loop=loop, lead=None if lead == "all" else lead_selector(lead))
+        err_console.print(f"playing {', '.join(source.names)} to {to} as {stream_id}",
+                          highlight=False)  # fmt: skip
+        _send_live(source, to, token, stream_id, speed, None, None)
+
+    _guard(body)
+
+
+def _send_live(
+    source: Any,
+    to: str,
+    token: str | None,
+    stream_id: str,
+    speed: float,
+    duration: float | None,
+    controls: list[str] | None,
+) -> None:
+    """Run the sender; print windows and events as they come back (Ctrl-C sends stop)."""
+    import asyncio
+
+    from cardiostream.serve.config import TOKEN_ENV
+    from cardiostream.sim import StreamRefused, TokenRefused, send
+
+    if not to.startswith(("ws://", "wss://")):
+        raise InputError(f"--to: expected ws://HOST:PORT/v1/stream, got {to!r}")
+    if not speed > 0:
+        raise InputError(f"--speed: must be positive, got {speed:g}")
+    key = token or os.environ.get(TOKEN_ENV, "").split(",")[0] or None
+
+    def show(item: dict[str, Any]) -> None:
+        if item["type"] in ("window", "event_open", "event", "gap"):
+            console.print(_console_line(item), highlight=False)
+
+    def status(text: str) -> None:
+        err_console.print(escape(text), highlight=False)
+
+    try:
+        result = asyncio.run(send(source, to, token=key, stream_id=stream_id, speed=speed,
+                                  controls=controls, stop_after_s=duration, on_item=show,
+                                  on_status=status))  # fmt: skip
+    except StreamRefused as exc:
+        hint = f" (give --token or set {TOKEN_ENV})" if isinstance(exc, TokenRefused) else ""
+        raise InputError(f"{exc}{hint}") from None
+    err_console.print(f"sent {result.sent / source.fs:.1f} s, the server acknowledged "
+                      f"{result.acknowledged / source.fs:.1f} s", highlight=False)  # fmt: skip
+
+
 _LABEL_STYLE = {
     "normal": "green",
     "af": "bold red",
@@ -639,6 +747,40 @@ def serve(
         else:
             err_console.print(f"dashboard: {where}/", highlight=False)
         run(config, port=port)
+
+    _guard(body)
+
+
+@app.command()
+def demo(
+    host: Annotated[str, typer.Option(help="Address to listen on (loopback by default).")] = (
+        "127.0.0.1"
+    ),
+    port: Annotated[int, typer.Option(help="Port (0: any free one).")] = 8000,
+    token: Annotated[
+        str | None, typer.Option(help="Access token (else $CARDIOSTREAM_TOKEN, else new).")
+    ] = None,
+    store: Annotated[
+        Path | None,
+        typer.Option(help="Parquet store for the recordings browser (else a temporary one)."),
+    ] = None,
+) -> None:
+    """Start the server, its dashboard and six live patients (sinus rhythm, real AF, noise,
+    lead-off every minute, one you steer, ectopic beats); print the dashboard's URL and token.
+    Ctrl-C or SIGTERM stops everything."""
+
+    def body() -> None:
+        import asyncio
+
+        from cardiostream.serve import TOKEN_ENV, new_token
+        from cardiostream.serve.demo import run_demo
+
+        key = token or os.environ.get(TOKEN_ENV, "").split(",")[0] or new_token()
+
+        def say(line: str) -> None:
+            print(line, flush=True)
+
+        asyncio.run(run_demo(host, port, key, store, say))
 
     _guard(body)
 
@@ -942,6 +1084,9 @@ def bench_serve(
     ] = "100,250,500,1000",
     seconds: Annotated[int, typer.Option(help="Seconds each load level runs.")] = 30,
     predict: Annotated[int, typer.Option(help="Sequential /v1/predict requests.")] = 100,
+    dashboards: Annotated[
+        str, typer.Option(help="Comma-separated numbers of dashboards watching 16 streams.")
+    ] = "0",
     json_out: Annotated[
         Path | None, typer.Option("--json", help="Write the results as JSON.")
     ] = None,
@@ -958,9 +1103,19 @@ def bench_serve(
             raise InputError(f"--streams: expected numbers, got {streams!r}") from None
         if not levels or min(levels) < 1 or seconds < 2:
             raise InputError("--streams: at least one level of 1 or more; --seconds: 2 or more")
+        try:
+            watching = [int(v) for v in dashboards.split(",") if v.strip()]
+        except ValueError:
+            raise InputError(f"--dashboards: expected numbers, got {dashboards!r}") from None
+        if not watching or min(watching) < 0:
+            raise InputError("--dashboards: numbers of 0 or more")
         with err_console.status("benchmark") as status:
             result = bench.run_serve_benchmark(
-                levels, seconds, predict, progress=lambda text: status.update(text)
+                levels,
+                seconds,
+                predict,
+                progress=lambda text: status.update(text),
+                dashboards=watching,
             )
         _show_bench(bench.to_markdown(result), result.to_dict(), markdown, json_out)
 

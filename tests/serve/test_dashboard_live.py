@@ -244,3 +244,46 @@ def test_a_server_restart_is_said_in_words_and_recovered_from(browser: Any) -> N
     # outage this test makes, not a fault of the page.
     assert all("WebSocket" in e for e in log.errors)
     page.close()
+
+
+def test_a_simulated_patient_is_steered_from_its_tile(browser: Any) -> None:
+    import asyncio
+    import contextlib
+    import threading
+
+    from cardiostream.sim import Simulator, send
+
+    server, thread, live = start_server(ServeConfig(tokens=[TOKEN], batch_wait_ms=1.0))
+    loop = asyncio.new_event_loop()
+    sim = Simulator(250.0, mode="nsr", hr_bpm=70, seed=7)
+    task = loop.create_task(send(sim, f"{live.ws}/v1/stream", token=TOKEN, stream_id="steer",
+                                 fs=250.0, speed=4.0, controls=["nsr", "af"]))  # fmt: skip
+
+    def run() -> None:
+        with contextlib.suppress(asyncio.CancelledError):
+            loop.run_until_complete(task)
+
+    runner = threading.Thread(target=run, daemon=True)
+    runner.start()
+    try:
+        page = browser.new_page(viewport=VIEWPORT)
+        log = PageLog()
+        log.attach(page)
+        page.goto(f"{live.url}/?token={TOKEN}#/live")
+        tile = _tile(page, "steer")
+        badge = tile.locator("[data-testid=badge]")
+        _wait(lambda: badge.get_attribute("data-status") == "normal", 30, "normal first")
+        tile.locator("[data-testid=control-mode]").select_option("af")
+        tile.locator("[data-testid=control-apply]").click()
+        note = tile.locator("[data-testid=control-note]")
+        _wait(lambda: "switched to af" in note.inner_text(), 10, "the switch said")
+        _wait(lambda: sim.mode == "af", 10, "the simulator switched")
+        # The window must fill with the new rhythm: the badge turns AF some seconds later.
+        _wait(lambda: badge.get_attribute("data-status") == "af", 60, "the AF badge")
+        assert log.errors == []
+        page.close()
+    finally:
+        loop.call_soon_threadsafe(task.cancel)
+        runner.join(15)
+        server.should_exit = True
+        thread.join(10)

@@ -9,6 +9,11 @@ frame completes. Samples lost = samples sent - samples the server acknowledged a
 Server CPU is the user + system time of the web process and its engine process over the run
 per wall second (1.0 = one core, the generator's own not included), and memory their
 resident sets at the end.
+
+With dashboards, the first :data:`WARD` streams belong to a second token (a ward), and each
+dashboard watches that token over ``/v1/watch`` (samples, R peaks, windows of 16 streams),
+reading everything it is sent: the round trips then say whether watching disturbs the
+streams.
 """
 
 from __future__ import annotations
@@ -32,6 +37,9 @@ import numpy as np
 import numpy.typing as npt
 
 TOKEN = "bench-token"
+WARD_TOKEN = "ward-token"
+#: Streams a benchmark dashboard watches (a central monitor's page).
+WARD = 16
 _ACK = '{"type": "ack"'
 
 
@@ -50,6 +58,8 @@ class StreamRun:
     failed_streams: int
     server_cpu: float
     server_rss_mb: float
+    dashboards: int = 0
+    dashboard_messages: int = 0
 
     @property
     def meets_target(self) -> bool:
@@ -91,7 +101,7 @@ def _signal_250() -> npt.NDArray[np.float32]:
 class _Server:
     def __init__(self, max_streams: int) -> None:
         self.port = _free_port()
-        env = {**os.environ, "CARDIOSTREAM_TOKEN": TOKEN}
+        env = {**os.environ, "CARDIOSTREAM_TOKEN": f"{TOKEN},{WARD_TOKEN}"}
         cmd = [sys.executable, "-m", "cardiostream", "serve", "--port", str(self.port),
                "--max-streams", str(max_streams)]  # fmt: skip
         self.proc = subprocess.Popen(cmd, env=env, stderr=subprocess.DEVNULL)
@@ -178,11 +188,12 @@ async def _one_stream(
     seconds: int,
     t0: float,
     rtts: list[float],
+    token: str = TOKEN,
 ) -> tuple[int, int]:
     import websockets
 
     sent = 0
-    headers = {"Authorization": f"Bearer {TOKEN}"}
+    headers = {"Authorization": f"Bearer {token}"}
     offset = i / n  # independent devices: phases spread evenly over the second
     async with websockets.connect(ws_url, additional_headers=headers, max_size=None) as ws:
         await ws.send(json.dumps({"type": "start", "stream_id": f"s{i}", "fs": 250}))
@@ -211,12 +222,32 @@ async def _one_stream(
     return sent, acked
 
 
-async def _streams(ws_url: str, n: int, seconds: int, x: npt.NDArray[np.float32]) -> Any:
+async def _dashboard(watch_url: str, counts: list[int]) -> None:
+    import websockets
+
+    async with websockets.connect(f"{watch_url}?token={WARD_TOKEN}", max_size=None) as ws:
+        async for _ in ws:
+            counts[0] += 1
+
+
+async def _streams(
+    ws_url: str, n: int, seconds: int, x: npt.NDArray[np.float32], dashboards: int = 0
+) -> Any:
     rtts: list[float] = []
+    counts = [0]
+    watch_url = ws_url.replace("/v1/stream", "/v1/watch")
+    watchers = [asyncio.create_task(_dashboard(watch_url, counts)) for _ in range(dashboards)]
     t0 = time.perf_counter() + 2.0 + n / 200  # time to connect everyone first
-    tasks = [_one_stream(ws_url, i, n, x, seconds, t0, rtts) for i in range(n)]
+    ward = WARD if dashboards else 0
+    tasks = [
+        _one_stream(ws_url, i, n, x, seconds, t0, rtts, WARD_TOKEN if i < ward else TOKEN)
+        for i in range(n)
+    ]
     results = await asyncio.gather(*tasks, return_exceptions=True)
-    return results, rtts
+    for w in watchers:
+        w.cancel()
+    await asyncio.gather(*watchers, return_exceptions=True)
+    return results, rtts, counts[0]
 
 
 def run_serve_benchmark(
@@ -224,6 +255,7 @@ def run_serve_benchmark(
     seconds: int = 30,
     predict_n: int = 100,
     progress: Callable[[str], None] | None = None,
+    dashboards: Sequence[int] = (0,),
 ) -> ServeBench:
     """Run the benchmark (see the module notes)."""
     say = progress or (lambda _: None)
@@ -238,11 +270,11 @@ def run_serve_benchmark(
         ok, times = _predict(server.url, x, predict_n)
         lat = np.array(times) * 1e3
         runs = []
-        for n in streams:
-            say(f"{n} streams for {seconds} s")
+        for n, k in [(n, k) for n in streams for k in dashboards]:
+            say(f"{n} streams, {k} dashboards, for {seconds} s")
             cpu0, wall0 = server.cpu_seconds(), time.perf_counter()
             ws_url = f"ws://127.0.0.1:{server.port}/v1/stream"
-            results, rtts = asyncio.run(_streams(ws_url, n, seconds, x))
+            results, rtts, messages = asyncio.run(_streams(ws_url, n, seconds, x, k))
             cpu = (server.cpu_seconds() - cpu0) / (time.perf_counter() - wall0)
             good = [r for r in results if not isinstance(r, BaseException)]
             r = np.array(rtts) * 1e3 if rtts else np.array([np.nan])
@@ -259,6 +291,8 @@ def run_serve_benchmark(
                     failed_streams=len(results) - len(good),
                     server_cpu=cpu,
                     server_rss_mb=server.rss_mb(),
+                    dashboards=k,
+                    dashboard_messages=messages,
                 )
             )
     finally:
@@ -279,17 +313,23 @@ def to_markdown(bench: ServeBench) -> str:
         f"{bench.predict_ok} succeeded, p50 {bench.predict_p50_ms:.1f} ms, "
         f"p99 {bench.predict_p99_ms:.1f} ms.",
         "",
-        "| streams (250 Hz) | seconds | hops | round trip p50 (ms) | p99 (ms) | max (ms) | "
-        "samples lost | failed streams | server CPU (cores) | server memory (MB) | target |",
-        "| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |",
+        "| streams (250 Hz) | dashboards | seconds | hops | round trip p50 (ms) | p99 (ms) | "
+        "max (ms) | samples lost | failed streams | server CPU (cores) | server memory (MB) | "
+        "target |",
+        "| ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |",
     ]
     for r in bench.runs:
         verdict = "met" if r.meets_target else "missed"
         lines.append(
-            f"| {r.streams:,} | {r.seconds} | {r.hops:,} | {r.rtt_p50_ms:.1f} | "
+            f"| {r.streams:,} | {r.dashboards} | {r.seconds} | {r.hops:,} | {r.rtt_p50_ms:.1f} | "
             f"{r.rtt_p99_ms:.1f} | {r.rtt_max_ms:.0f} | {r.samples_lost} | {r.failed_streams} | "
             f"{r.server_cpu:.2f} | {r.server_rss_mb:.0f} | {verdict} |"
         )
+    if any(r.dashboards for r in bench.runs):
+        lines += ["", f"Each dashboard watches the {WARD} streams of a second token and reads "
+                  "everything it is sent (messages received per run: "
+                  + ", ".join(f"{r.dashboard_messages:,}" for r in bench.runs if r.dashboards)
+                  + ")."]  # fmt: skip
     met = [r.streams for r in bench.runs if r.meets_target]
     lines += ["", f"Largest load meeting p99 ≤ 20 ms with nothing lost: "
               f"{max(met):,} streams." if met else "No load met the target."]  # fmt: skip
