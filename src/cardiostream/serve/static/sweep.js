@@ -39,8 +39,8 @@ export class SampleRing {
 
   /** Append samples starting at stream time t (a jump back or far ahead restarts). */
   push(t, samples) {
-    let start = this.t0 === null ? -1 : Math.round((t - this.t0) * this.fs);
-    if (start < this.end - 2 || start > this.end + this.n) {
+    let start = this.t0 === null ? 0 : Math.round((t - this.t0) * this.fs);
+    if (this.t0 === null || start < this.end - 2 || start > this.end + this.n) {
       this.t0 = t;
       this.end = 0;
       this.values.fill(NaN);
