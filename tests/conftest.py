@@ -28,3 +28,17 @@ def shared_data() -> Path:
     if path is None:
         pytest.skip("PhysioNet data not found: set CARDIOSTREAM_DATA or put it at ../shared/data")
     return path
+
+
+def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
+    """Print what the dashboard tests measured (``record_property("measured", ...)``)."""
+    lines = [
+        f"{report.nodeid.split('::')[-1]}: {value}"
+        for report in terminalreporter.stats.get("passed", [])
+        for name, value in getattr(report, "user_properties", [])
+        if name == "measured"
+    ]
+    if lines:
+        terminalreporter.section("measured in the browser")
+        for line in lines:
+            terminalreporter.write_line(line)

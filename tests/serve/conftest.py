@@ -81,17 +81,3 @@ def browser(tmp_path_factory: pytest.TempPathFactory) -> Iterator[object]:
     from tests.serve.browser import launch
 
     yield from launch(tmp_path_factory.mktemp("playwright"))
-
-
-def pytest_terminal_summary(terminalreporter: pytest.TerminalReporter) -> None:
-    """Print what the dashboard tests measured (``record_property("measured", ...)``)."""
-    lines = [
-        f"{report.nodeid.split('::')[-1]}: {value}"
-        for report in terminalreporter.stats.get("passed", [])
-        for name, value in getattr(report, "user_properties", [])
-        if name == "measured"
-    ]
-    if lines:
-        terminalreporter.section("measured in the browser")
-        for line in lines:
-            terminalreporter.write_line(line)
