@@ -110,6 +110,10 @@ async def run_demo(
     announce: Callable[[str], None] = print,
 ) -> None:
     """Serve, start the patients, and run until SIGINT or SIGTERM."""
+    announce(
+        "starting the server and six patients (the first run after an install also "
+        "compiles the signal kernels, once: up to a minute)"
+    )
     temporary = store is None
     store_dir = Path(tempfile.mkdtemp(prefix="cardiostream-demo-")) if store is None else store
     try:

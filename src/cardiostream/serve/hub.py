@@ -249,6 +249,20 @@ class Hub:
         self._store.write(record, name)
 
 
+def _warm_up(model: Path | None) -> None:
+    """Compile every kernel before the first stream waits for one: 15 s of a real record
+    (beats, windows, an episode) at a rate that needs resampling. On a fresh install numba
+    compiles them here once (tens of seconds) and caches them; afterwards this takes well
+    under a second."""
+    from cardiostream.io import read
+    from cardiostream.samples import sample_path
+
+    rec = read(sample_path("mitdb-201-af"))
+    proc = StreamProcessor(rec.fs, model=model)
+    proc.push(rec.lead(0)[: int(15 * rec.fs)])
+    proc.flush()
+
+
 def _engine_main(conn: Connection, config: dict[str, Any]) -> None:  # pragma: no cover
     """The engine process: answer batches of (operation, arguments) until told to stop."""
     import signal
@@ -260,8 +274,7 @@ def _engine_main(conn: Connection, config: dict[str, Any]) -> None:  # pragma: n
         k: Path(v) if v is not None else None for k, v in config.items() if k in ("store", "model")
     }
     hub = Hub(ServeConfig(**{**config, **paths}))
-    # Load the compiled kernels before the first stream waits for them.
-    StreamProcessor(250.0, model=hub.config.model).push(np.zeros(3000))
+    _warm_up(hub.config.model)
     # Streams create no reference cycles worth hunting at every allocation burst; with a
     # thousand processors alive, frequent collections cost tens of milliseconds each.
     gc.freeze()
