@@ -405,33 +405,29 @@ def _records_routes(app: FastAPI, config: ServeConfig, metrics: Metrics, owner: 
         """One record's metadata."""
         return get_store().meta(known(record_id))
 
-    @app.get("/v1/records/{record_id}/signal")
-    def signal(
-        record_id: str,
-        _: owner,
+    def slice_query(
         lead: Annotated[str, Query(description="Lead index or name.")] = "0",
         start: Annotated[float, Query(ge=0, description="Start in seconds.")] = 0.0,
         duration: Annotated[
             float, Query(gt=0, le=MAX_SLICE_S, description="Seconds (default 15).")
         ] = DEFAULT_SLICE_S,
-    ) -> dict[str, Any]:
-        """A slice of one lead in mV, read from only the row groups it touches."""
+    ) -> tuple[str, float, float]:
         if not (math.isfinite(start) and math.isfinite(duration)):
             raise InputError("start, duration: must be finite")
+        return lead, start, duration
+
+    SliceQuery = Annotated[tuple[str, float, float], Depends(slice_query)]
+
+    @app.get("/v1/records/{record_id}/signal")
+    def signal(record_id: str, _: owner, where: SliceQuery) -> dict[str, Any]:
+        """A slice of one lead in mV, read from only the row groups it touches."""
+        lead, start, duration = where
         x, fs = get_store().read_slice(known(record_id), lead_selector(lead), start, duration)
         values = [None if not math.isfinite(v) else v for v in x.astype(float).tolist()]
         return {"record": record_id, "lead": lead, "fs": fs, "start_s": start, "samples": values}
 
     @app.get("/v1/records/{record_id}/rpeaks")
-    def rpeaks(
-        record_id: str,
-        _: owner,
-        lead: Annotated[str, Query(description="Lead index or name.")] = "0",
-        start: Annotated[float, Query(ge=0, description="Start in seconds.")] = 0.0,
-        duration: Annotated[
-            float, Query(gt=0, le=MAX_SLICE_S, description="Seconds (default 15).")
-        ] = DEFAULT_SLICE_S,
-    ) -> dict[str, Any]:
+    def rpeaks(record_id: str, _: owner, where: SliceQuery) -> dict[str, Any]:
         """The package's R peaks in a slice (seconds from the record's start).
 
         The detector runs from ``RPEAK_LEAD_IN_S`` before the slice so that its thresholds
@@ -439,8 +435,7 @@ def _records_routes(app: FastAPI, config: ServeConfig, metrics: Metrics, owner: 
         """
         from cardiostream.beats import detect_rpeaks
 
-        if not (math.isfinite(start) and math.isfinite(duration)):
-            raise InputError("start, duration: must be finite")
+        lead, start, duration = where
         begin = max(start - RPEAK_LEAD_IN_S, 0.0)
         x, fs = get_store().read_slice(
             known(record_id), lead_selector(lead), begin, duration + start - begin
