@@ -211,8 +211,11 @@ def create_app(config: ServeConfig) -> FastAPI:
     return app
 
 
-async def _accept(ws: WebSocket, config: ServeConfig, metrics: Metrics) -> str | None:
-    """Accept a WebSocket; its token's owner, or None (closed with 1008) without one."""
+async def _accept(
+    ws: WebSocket, config: ServeConfig, metrics: Metrics, state: dict[str, Any]
+) -> tuple[str, Batcher, Watch] | None:
+    """Accept a WebSocket: its token's owner, the batcher and the watch; None (closed with
+    1008) without a valid token."""
     token = ws.query_params.get("token")
     header = ws.headers.get("authorization", "")
     if header.lower().startswith("bearer "):
@@ -222,17 +225,17 @@ async def _accept(ws: WebSocket, config: ServeConfig, metrics: Metrics) -> str |
     if owner is None:
         metrics.errors.labels("auth").inc()
         await ws.close(proto.CLOSE_POLICY, "a valid bearer token is required")
-    return owner
+        return None
+    return owner, state["batcher"], state["watch"]
 
 
 async def _stream(
     ws: WebSocket, config: ServeConfig, metrics: Metrics, state: dict[str, Any]
 ) -> None:
-    owner = await _accept(ws, config, metrics)
-    if owner is None:
+    accepted = await _accept(ws, config, metrics, state)
+    if accepted is None:
         return
-    batcher: Batcher = state["batcher"]
-    watch: Watch = state["watch"]
+    owner, batcher, watch = accepted
     key: tuple[str, str] | None = None
     try:
         try:
@@ -325,11 +328,10 @@ async def _stream(
 async def _watch(
     ws: WebSocket, config: ServeConfig, metrics: Metrics, state: dict[str, Any]
 ) -> None:
-    owner = await _accept(ws, config, metrics)
-    if owner is None:
+    accepted = await _accept(ws, config, metrics, state)
+    if accepted is None:
         return
-    batcher: Batcher = state["batcher"]
-    watch: Watch = state["watch"]
+    owner, batcher, watch = accepted
     dash, first = watch.subscribe(owner)
     sender: asyncio.Task[None] | None = None
     try:
