@@ -3,7 +3,10 @@
 Python blocks run as they are (in a temporary folder); a block that talks to a server runs
 against a real one started here, with ``127.0.0.1:8000`` pointed at it and its token in
 ``CARDIOSTREAM_TOKEN``. Every ``cardiostream`` command of a shell block must name a real
-subcommand and only options that subcommand has; ``make`` targets must exist.
+subcommand and only options that subcommand has, and runs, in a folder holding the files it
+names (made from the bundled samples); the ones that stream to a server run against the
+real one, bounded in time. ``serve`` runs until stopped and is left to the server tests, as
+is ``control`` (it needs a live steerable stream). ``make`` targets must exist.
 """
 
 from __future__ import annotations
@@ -93,6 +96,69 @@ def test_python_blocks_run(
         body = body.replace(SERVER_MARK, live.url.split("//")[1])
         monkeypatch.setenv("CARDIOSTREAM_TOKEN", live.config.tokens[0])
     exec(compile(body, str(README), "exec"), {"__name__": "readme"})
+
+
+#: Commands that run until stopped, or need a live stream of their own.
+NOT_RUN = {"serve", "control"}
+#: Bounds for the commands that stream to the server.
+BOUNDED = {
+    "simulate": ["--duration", "12", "--speed", "20"],
+    "play": ["--no-loop", "--speed", "50"],
+}
+
+
+def _workspace(folder: Path) -> None:
+    """The files the README's commands name, made from the bundled samples."""
+    from cardiostream.io import read
+    from cardiostream.io.csv_format import write_csv
+    from cardiostream.io.edf_format import write_edf
+    from cardiostream.samples import sample_path
+
+    def wfdb_copy(name: str, target: Path) -> None:
+        src = sample_path(name)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        header = src.read_text().replace(name, target.stem)
+        target.write_text(header)
+        for ext in (".dat", ".atr"):
+            if src.with_suffix(ext).exists():
+                target.with_suffix(ext).write_bytes(src.with_suffix(ext).read_bytes())
+
+    for target in ("recording.hea", "rec.hea", "archive/a.hea", "holter/h1.hea"):
+        wfdb_copy("mitdb-201-af", folder / target)
+    wfdb_copy("mitdb-100-nsr", folder / "archive/b.hea")
+    record = read(sample_path("mitdb-201-af"))
+    write_edf(record, folder / "recording.edf")
+    write_csv(record, folder / "recording.csv")
+    (folder / "recordings").mkdir()
+    for name in ("cinc2017-A00004", "cinc2017-A00012"):
+        src = sample_path(name)
+        for ext in (".hea", ".mat"):
+            (folder / "recordings" / (src.stem + ext)).write_bytes(
+                src.with_suffix(ext).read_bytes()
+            )
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [argv for lang, body in BLOCKS if lang == "bash" for argv in _commands(body)
+     if argv[0] not in NOT_RUN],
+    ids=lambda argv: " ".join(argv)[:60],
+)  # fmt: skip
+def test_every_cardiostream_command_in_the_readme_runs(
+    argv: list[str],
+    tmp_path: Path,
+    monkeypatch: pytest.MonkeyPatch,
+    request: pytest.FixtureRequest,
+) -> None:
+    _workspace(tmp_path)
+    monkeypatch.chdir(tmp_path)
+    argv = list(argv)
+    if any(SERVER_MARK in a for a in argv):
+        live = request.getfixturevalue("readme_server")
+        argv = [a.replace(SERVER_MARK, live.url.split("//")[1]) for a in argv]
+        argv += ["--token", live.config.tokens[0], *BOUNDED.get(argv[0], [])]
+    result = CliRunner().invoke(app, argv)
+    assert result.exit_code == 0, (argv, result.output[-2000:], result.exception)
 
 
 @pytest.fixture(scope="module")
