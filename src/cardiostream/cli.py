@@ -1077,6 +1077,17 @@ def bench_pipeline(
     _guard(body)
 
 
+def _numbers(text: str, option: str, minimum: int) -> list[int]:
+    """A comma-separated list of whole numbers, at least one, none below ``minimum``."""
+    try:
+        values = [int(v) for v in text.split(",") if v.strip()]
+    except ValueError:
+        raise InputError(f"{option}: expected numbers, got {text!r}") from None
+    if not values or min(values) < minimum:
+        raise InputError(f"{option}: at least one number, each {minimum} or more")
+    return values
+
+
 @bench_app.command("serve")
 def bench_serve(
     streams: Annotated[
@@ -1097,18 +1108,10 @@ def bench_serve(
     def body() -> None:
         from cardiostream.evaluate import bench_serve as bench
 
-        try:
-            levels = [int(v) for v in streams.split(",") if v.strip()]
-        except ValueError:
-            raise InputError(f"--streams: expected numbers, got {streams!r}") from None
-        if not levels or min(levels) < 1 or seconds < 2:
-            raise InputError("--streams: at least one level of 1 or more; --seconds: 2 or more")
-        try:
-            watching = [int(v) for v in dashboards.split(",") if v.strip()]
-        except ValueError:
-            raise InputError(f"--dashboards: expected numbers, got {dashboards!r}") from None
-        if not watching or min(watching) < 0:
-            raise InputError("--dashboards: numbers of 0 or more")
+        levels = _numbers(streams, "--streams", 1)
+        watching = _numbers(dashboards, "--dashboards", 0)
+        if seconds < 2:
+            raise InputError("--seconds: 2 or more")
         with err_console.status("benchmark") as status:
             result = bench.run_serve_benchmark(
                 levels,

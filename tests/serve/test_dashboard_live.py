@@ -8,7 +8,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
-import socket
+import subprocess
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -17,6 +17,7 @@ from typing import Any
 import numpy as np
 import pytest
 
+from cardiostream.evaluate.bench_serve import _free_port
 from cardiostream.io import read
 from cardiostream.samples import sample_path
 from cardiostream.serve import ServeConfig
@@ -42,12 +43,6 @@ def _wait(check: Callable[[], Any], timeout: float, what: str) -> Any:
             return value
         time.sleep(0.1)
     raise AssertionError(f"{what}: not within {timeout} s")
-
-
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
 
 
 @pytest.fixture(scope="module")
@@ -169,8 +164,20 @@ def test_sixteen_live_streams_sweep_and_alarm_as_they_should(
     context.close()
     assert all(f.error is None for f in feeders.values())
     if WRITE_DOCS and video is not None:
-        (DOCS / "media").mkdir(exist_ok=True)
-        shutil.copy(video.path(), DOCS / "media" / "dashboard_live.webm")
+        _keep_video(Path(video.path()), DOCS / "media" / "dashboard_live.webm")
+
+
+def _keep_video(recorded: Path, target: Path) -> None:
+    """The recorder's video, re-encoded smaller (VP9, 1000 px wide) where ffmpeg is there."""
+    target.parent.mkdir(exist_ok=True)
+    if shutil.which("ffmpeg") is None:
+        shutil.copy(recorded, target)
+        return
+    subprocess.run(
+        ["ffmpeg", "-loglevel", "error", "-y", "-i", str(recorded), "-vf", "scale=1000:-2",
+         "-c:v", "libvpx-vp9", "-b:v", "0", "-crf", "42", "-row-mt", "1", "-an", str(target)],
+        check=True, timeout=300,
+    )  # fmt: skip
 
 
 def test_a_stalled_stream_greys_out_and_says_so_then_recovers(
