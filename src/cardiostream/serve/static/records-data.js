@@ -81,7 +81,10 @@ export class SliceCache {
     this.onChange();
   }
 
-  /** Loaded chunks overlapping [t0, t1], in time order, and whether some are still missing. */
+  /**
+   * Loaded chunks overlapping [t0, t1], in time order, and whether some of their signal or
+   * R peaks are still missing.
+   */
   chunks(t0, t1) {
     const found = [];
     let missing = false;
@@ -89,6 +92,7 @@ export class SliceCache {
       const c = this.signal.get(i);
       if (c && c !== PENDING) found.push(c);
       else missing = true;
+      if (!this.peaksMissing && !Array.isArray(this.peaks.get(i))) missing = true;
     }
     return { found, missing };
   }

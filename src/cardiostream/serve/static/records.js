@@ -358,7 +358,8 @@ export function mount(root, ctx) {
     state: () => ({
       record: s.record, lead: s.lead, start_s: s.start, duration_s: s.duration,
       n_peaks_drawn: s.drawn.n_peaks, n_beats_drawn: s.drawn.n_beats, n_events: s.events.length,
-      events_state: s.eventsState, loading: s.drawn.loading, n_user_annotations: panel.annotations.length,
+      // A paint still pending counts as loading: the counts above are then the last view's.
+      events_state: s.eventsState, loading: s.drawn.loading || raf !== 0, n_user_annotations: panel.annotations.length,
     }),
   });
 
