@@ -870,6 +870,10 @@ def train(
     seed: Annotated[int, typer.Option(help="Seed of folds, initialisation and augmentation.")] = 0,
     folds: Annotated[int, typer.Option(help="Cross-validation folds.")] = 5,
     epochs: Annotated[int, typer.Option(help="Epochs per training run.")] = 20,
+    record_loss: Annotated[
+        float,
+        typer.Option(help="Weight of the record-verdict loss beside the per-second loss (0-1)."),
+    ] = 0.0,
     limit: Annotated[int | None, typer.Option(help="Use only the first N records.")] = None,
     final: Annotated[bool, typer.Option(help="Train the final model on every record.")] = True,
 ) -> None:
@@ -890,7 +894,9 @@ def train(
         noise_dir = noise if noise is not None else data.parent / "nstdb"
         dataset = cached_cinc(data, cache, limit=limit, progress=True)
         noise_records = load_noise(noise_dir) if noise_dir.is_dir() else None
-        cfg = TrainConfig(epochs=epochs, seed=seed)
+        if not 0.0 <= record_loss <= 1.0:
+            raise InputError(f"--record-loss: expected 0 to 1, got {record_loss:g}")
+        cfg = TrainConfig(epochs=epochs, seed=seed, record_loss=record_loss)
         with _epoch_bars() as step:
             summary = run_training(
                 dataset,

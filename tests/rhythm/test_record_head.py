@@ -11,11 +11,13 @@ import pytest
 
 from cardiostream.rhythm.record_head import (
     FEATURES,
+    MORPHOLOGY_FEATURES,
     RR_FEATURES,
     RecordHead,
     cross_fit,
     fit_head,
     frame_features,
+    morphology_features,
     record_features,
     rr_features,
 )
@@ -61,7 +63,53 @@ def test_frame_evidence_is_log_mean_max_and_share() -> None:
     np.testing.assert_allclose(values[8:], [2 / 3, 1 / 3, 0, 0])
     with pytest.raises(ValueError, match="no frames"):
         frame_features(np.zeros((0, 4)))
-    assert record_features(p, _peaks(np.full(20, 0.8)), FS, 17).size == len(FEATURES)
+    peaks = _peaks(np.full(20, 0.8))
+    ecg = np.zeros(int(17 * FS))
+    assert record_features(p, peaks, FS, 17, ecg).size == len(FEATURES)
+
+
+def _beats(
+    peaks: np.ndarray, n: int, p_wave: bool, odd: set[int], rng: np.random.Generator
+) -> np.ndarray:
+    """A synthetic ECG: a narrow QRS at each peak (a wide, inverted one for the ``odd``
+    beats), a P wave 160 ms before it when asked, else fibrillatory waves, and a little noise."""
+    t = np.arange(n) / FS
+    x = rng.normal(0, 0.01, n)
+    if not p_wave:
+        x += 0.05 * np.sin(2 * np.pi * 6.3 * t + rng.uniform(0, 6)) * (1 + 0.5 * np.sin(t))
+    for i, r in enumerate(peaks / FS):
+        if i in odd:
+            x += -0.8 * np.exp(-(((t - r) / 0.04) ** 2))
+        else:
+            x += np.exp(-(((t - r) / 0.012) ** 2))
+        if p_wave:
+            x += 0.12 * np.exp(-(((t - r + 0.16) / 0.025) ** 2))
+    return x
+
+
+def _morph(values: np.ndarray, name: str) -> float:
+    return float(values[MORPHOLOGY_FEATURES.index(name)])
+
+
+def test_shape_evidence_sees_p_waves_and_odd_beats() -> None:
+    rng = np.random.default_rng(1)
+    peaks = _peaks(rng.uniform(0.55, 1.0, 30))
+    n = int(peaks[-1] + FS)
+    sinus = morphology_features(_beats(peaks, n, True, set(), rng), peaks, FS)
+    af = morphology_features(_beats(peaks, n, False, set(), rng), peaks, FS)
+    ectopic = morphology_features(_beats(peaks, n, True, {3, 9, 15, 21}, rng), peaks, FS)
+    assert _morph(sinus, "p_corr") > 0.9 > 0.5 > _morph(af, "p_corr")
+    assert _morph(sinus, "p_share") > 0.9 > 0.5 > _morph(af, "p_share")
+    assert _morph(sinus, "log_p_snr") > _morph(af, "log_p_snr") + 2
+    assert _morph(sinus, "log_p_qrs") > _morph(af, "log_p_qrs")
+    assert _morph(sinus, "qrs_odd_share") == 0.0
+    assert _morph(ectopic, "qrs_odd_share") == pytest.approx(4 / len(peaks), abs=0.01)
+    assert _morph(af, "qrs_corr") > 0.95
+
+
+def test_shape_evidence_without_beats_is_zero() -> None:
+    assert not morphology_features(np.zeros(3000), np.array([100, 400, 700]), FS).any()
+    assert not morphology_features(np.zeros(100), np.array([], np.int64), FS).any()
 
 
 def _toy(n: int, seed: int) -> tuple[np.ndarray, np.ndarray]:

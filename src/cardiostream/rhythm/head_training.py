@@ -85,7 +85,7 @@ def oof_evidence(
             prep = prepared[row]
             z = frames.astype(np.float64)[:, voting_frames(frames.shape[-1], prep)]
             p = softmax(z, 0)
-            features[row] = record_features(p.T, prep.peaks, MODEL_FS, prep.n_real)
+            features[row] = record_features(p.T, prep.peaks, MODEL_FS, prep.n_real, prep.ecg)
             plain[row] = np.log(np.clip(p.mean(1), 1e-12, None))
     return features, plain
 

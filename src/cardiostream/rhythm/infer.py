@@ -261,7 +261,7 @@ class RhythmModel:
         p = np.exp(z - z.max(0))
         p /= p.sum(0)
         if self.head is not None:
-            features = record_features(p.T, prep.peaks, MODEL_FS, prep.n_real)
+            features = record_features(p.T, prep.peaks, MODEL_FS, prep.n_real, prep.ecg)
             logits = self.head.logits(features)[0]
             probs = np.exp((logits - logits.max()) / self.head_temperature)
         else:
@@ -335,6 +335,11 @@ class PreparedRecord(NamedTuple):
     second_ok: npt.NDArray[np.bool_]  # per real second: in a usable quality window
     n_beats: int
     peaks: npt.NDArray[np.int64]  # R peaks at 250 Hz on the conditioned signal
+
+    @property
+    def ecg(self) -> npt.NDArray[np.float32]:
+        """The conditioned signal of the real seconds (250 Hz), which ``peaks`` index."""
+        return self.inputs[0, self.inputs.shape[-1] - self.n_real * FRAME :]
 
 
 def _check_rate(fs: Any) -> float:

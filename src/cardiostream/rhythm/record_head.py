@@ -11,7 +11,10 @@ record's evidence into one verdict:
 * statistics of the record's RR intervals from the package's detector (:data:`RR_FEATURES`):
   rate, dispersion, successive differences, the share of outlying intervals, Poincaré shape
   and the lag-1 and lag-2 correlation of the RR deviations (alternation marks bigeminy rather
-  than AF).
+  than AF);
+* the beats' shape (:data:`MORPHOLOGY_FEATURES`): how alike the QRS complexes are (ectopic
+  beats differ; AF beats do not), and whether a P wave comes before them, which is what
+  sets an irregular rhythm with P waves ("other": ectopy, sinus arrhythmia) apart from AF.
 
 A small network (standardised inputs, one hidden layer of :data:`HIDDEN` tanh units, an L2
 penalty chosen by inner cross-validation) maps them to four logits, fitted by maximum
@@ -53,7 +56,15 @@ RR_FEATURES: tuple[str, ...] = (
     "log_duration",
     "few_beats",
 )
-FEATURES: tuple[str, ...] = FRAME_FEATURES + RR_FEATURES
+MORPHOLOGY_FEATURES: tuple[str, ...] = (
+    "qrs_corr",
+    "qrs_odd_share",
+    "p_corr",
+    "p_share",
+    "log_p_qrs",
+    "log_p_snr",
+)
+FEATURES: tuple[str, ...] = FRAME_FEATURES + RR_FEATURES + MORPHOLOGY_FEATURES
 
 #: RR intervals outside this range (s) are detection errors or pauses, not rhythm; clipped.
 RR_RANGE = (0.2, 3.0)
@@ -113,11 +124,81 @@ def rr_features(peaks: npt.ArrayLike, fs: float, duration_s: float) -> FloatArra
     return np.array([values[name] for name in RR_FEATURES], np.float64)
 
 
+#: The P-wave window, seconds before the R peak: late enough to miss the previous T wave at
+#: ordinary rates, early enough to miss the Q wave.
+P_WINDOW = (0.30, 0.08)
+#: The QRS window, seconds before and after the R peak.
+QRS_WINDOW = (0.06, 0.08)
+#: Beats after a shorter interval than this (s) have their P wave in the previous T wave.
+P_MIN_RR = 0.45
+
+
+def _corr_with(rows: FloatArray, template: FloatArray) -> FloatArray:
+    """Pearson correlation of each row with the template."""
+    a = rows - rows.mean(1, keepdims=True)
+    b = template - template.mean()
+    den = np.sqrt((a * a).sum(1) * (b * b).sum()) + 1e-12
+    return np.asarray(a @ b / den)
+
+
+def _segments(x: FloatArray, at: npt.NDArray[np.int64], before: int, after: int) -> FloatArray:
+    keep = at[(at - before >= 0) & (at + after <= x.size)]
+    if keep.size == 0:
+        return np.zeros((0, before + after))
+    return np.stack([x[i - before : i + after] for i in keep])
+
+
+def morphology_features(ecg: npt.ArrayLike, peaks: npt.ArrayLike, fs: float) -> FloatArray:
+    """The shape part of the evidence (:data:`MORPHOLOGY_FEATURES`) from the conditioned ECG.
+
+    Each beat's QRS and the stretch before it are compared with the record's median beat:
+    ``qrs_corr`` is the median correlation of the QRS complexes with the median complex,
+    ``qrs_odd_share`` the share below 0.8; ``p_corr`` and ``p_share`` (the share above 0.5)
+    do the same for the P-wave window, whose median is sizeable against the QRS
+    (``log_p_qrs``) and against the beat-to-beat scatter (``log_p_snr``) when there is a P
+    wave, and averages away when the atria fibrillate. Records with fewer than four usable
+    beats get the values of no evidence (zeros).
+    """
+    x = np.asarray(ecg, np.float64)
+    p = np.sort(np.asarray(peaks, np.int64))
+    out = np.zeros(len(MORPHOLOGY_FEATURES))
+    q = _segments(x, p, round(QRS_WINDOW[0] * fs), round(QRS_WINDOW[1] * fs))
+    if q.shape[0] < 4:
+        return out
+    q_template = np.median(q, 0)
+    q_corr = _corr_with(q, q_template)
+    out[0] = np.median(q_corr)
+    out[1] = np.mean(q_corr < 0.8)
+    after_long = p[1:][np.diff(p) >= P_MIN_RR * fs]
+    start, end = round(P_WINDOW[0] * fs), round(P_WINDOW[1] * fs)
+    w = _segments(x, after_long, start, 0)[:, : start - end]
+    if w.shape[0] < 4:
+        return out
+    w = w - w.mean(1, keepdims=True)
+    p_template = np.median(w, 0)
+    p_corr = _corr_with(w, p_template)
+    out[2] = np.median(p_corr)
+    out[3] = np.mean(p_corr > 0.5)
+    out[4] = np.log(p_template.std() / (q_template.std() + 1e-9) + 1e-4)
+    out[5] = np.log(p_template.var() / ((w - p_template).var() + 1e-12) + 1e-4)
+    return out
+
+
 def record_features(
-    probabilities: npt.ArrayLike, peaks: npt.ArrayLike, fs: float, duration_s: float
+    probabilities: npt.ArrayLike,
+    peaks: npt.ArrayLike,
+    fs: float,
+    duration_s: float,
+    ecg: npt.ArrayLike,
 ) -> FloatArray:
-    """All of :data:`FEATURES` for one record."""
-    return np.concatenate([frame_features(probabilities), rr_features(peaks, fs, duration_s)])
+    """All of :data:`FEATURES` for one record (``ecg``: the conditioned signal of ``peaks``)."""
+    return np.concatenate(
+        [
+            frame_features(probabilities),
+            rr_features(peaks, fs, duration_s),
+            morphology_features(ecg, peaks, fs),
+        ]
+    )
 
 
 #: Hidden units of the head. On RR statistics alone, 5-fold CV on the CinC development split
@@ -287,6 +368,7 @@ __all__ = [
     "cross_fit",
     "fit_head",
     "frame_features",
+    "morphology_features",
     "record_features",
     "rr_features",
 ]

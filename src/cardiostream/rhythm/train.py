@@ -4,7 +4,11 @@ Each record is preprocessed once (``rhythm.preprocess``: the package's causal re
 filter, 250 Hz). A training example is a random crop of up to ``crop_s`` seconds, aligned to
 the one-second frames, left-padded with zeros to at least ``min_s``. The loss is the
 class-weighted cross-entropy of every frame whose 10 s receptive field lies at least
-``warmup_s`` seconds into real signal, against the record's label. A record's verdict is the
+``warmup_s`` seconds into real signal, against the record's label; with ``record_loss`` > 0,
+that share of the loss is the cross-entropy of the crop's verdict (the mean of those frames'
+probabilities) instead, which asks the frames to agree on the record rather than each to be
+sure of it (a record labelled "other" often shows its arrhythmia in a few seconds only). A
+record's verdict is the
 mean of the frames' probabilities over its full-context frames (all frames after the first
 ``warmup_s`` seconds; the last frame alone for a record that short).
 """
@@ -40,6 +44,7 @@ class TrainConfig:
     min_s: int = 10
     warmup_s: int = 5
     noise_p: float = 0.3
+    record_loss: float = 0.0
     seed: int = 0
     net: NetConfig = field(default_factory=NetConfig)
 
@@ -149,6 +154,15 @@ def record_logits(
     return out
 
 
+def _record_nll(
+    logits: torch.Tensor, mask: torch.Tensor, y: torch.Tensor, weights: torch.Tensor
+) -> torch.Tensor:
+    """Cross-entropy of the record verdict: the mean frame probability over counted frames."""
+    m = mask.unsqueeze(1).float()
+    mean = (F.softmax(logits, dim=1) * m).sum(-1) / m.sum(-1).clamp(min=1)
+    return F.nll_loss(torch.log(mean.clamp(min=1e-7)), y, weight=weights)
+
+
 def train_model(
     signals: Sequence[FloatArray],
     labels: npt.NDArray[np.int64],
@@ -179,6 +193,10 @@ def train_model(
             target = y[:, None].expand(-1, logits.shape[-1])
             loss_all = F.cross_entropy(logits, target, weight=weights, reduction="none")
             loss = (loss_all * mask).sum() / mask.sum().clamp(min=1)
+            if cfg.record_loss > 0:
+                loss = (1 - cfg.record_loss) * loss + cfg.record_loss * _record_nll(
+                    logits, mask, y, weights
+                )
             opt.zero_grad()
             loss.backward()  # type: ignore[no-untyped-call]
             opt.step()
