@@ -67,3 +67,31 @@ def test_run_training_fits_the_record_head_from_the_raw_records(
     record = read(sample_path("cinc2017-A00004"))
     verdict = model.predict(record.lead(0), record.fs)
     assert sum(verdict.probabilities.values()) == pytest.approx(1.0)
+
+
+def test_record_loss_is_the_cross_entropy_of_the_mean_frame_probability() -> None:
+    from cardiostream.rhythm.train import _record_nll
+
+    # Two records, three frames; the second record's last frame does not count.
+    logits = torch.log(
+        torch.tensor(
+            [
+                [[0.7, 0.1, 0.5], [0.1, 0.7, 0.3], [0.1, 0.1, 0.1], [0.1, 0.1, 0.1]],
+                [[0.2, 0.4, 0.9], [0.6, 0.4, 0.05], [0.1, 0.1, 0.03], [0.1, 0.1, 0.02]],
+            ]
+        )
+    )
+    mask = torch.tensor([[True, True, True], [True, True, False]])
+    y = torch.tensor([0, 1])
+    got = float(_record_nll(logits, mask, y, torch.ones(4)))
+    mean0 = (0.7 + 0.1 + 0.5) / 3
+    mean1 = (0.6 + 0.4) / 2
+    assert got == pytest.approx(-(np.log(mean0) + np.log(mean1)) / 2, rel=1e-5)
+
+
+def test_training_with_the_record_loss_runs_and_differs(tiny: CincDataset) -> None:
+    plain = TrainConfig(epochs=1, batch_size=4, crop_s=12)
+    mixed = TrainConfig(epochs=1, batch_size=4, crop_s=12, record_loss=0.5)
+    a = record_logits(train_model(tiny.signals, tiny.labels, plain), tiny.signals, plain)
+    b = record_logits(train_model(tiny.signals, tiny.labels, mixed), tiny.signals, mixed)
+    assert np.isfinite(b).all() and not np.allclose(a, b)
