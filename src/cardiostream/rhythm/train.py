@@ -136,6 +136,14 @@ def _batch(
     return torch.from_numpy(xb), torch.from_numpy(mask)
 
 
+def verdict_log_probs(logits: torch.Tensor, mask: torch.Tensor) -> torch.Tensor:
+    """Log of the mean frame probability over the frames of ``mask``: ``[batch, 4]`` from
+    logits ``[batch, 4, frames]`` (the record verdict, as training and scoring both use it)."""
+    m = mask.unsqueeze(1).float()
+    mean = (F.softmax(logits, dim=1) * m).sum(-1) / m.sum(-1).clamp(min=1)
+    return torch.log(mean.clamp(min=1e-7))
+
+
 def record_logits(
     model: RhythmNet, signals: Sequence[FloatArray], cfg: TrainConfig, batch_size: int = 64
 ) -> npt.NDArray[np.float32]:
@@ -147,10 +155,7 @@ def record_logits(
         for lo in range(0, len(order), batch_size):
             idx = order[lo : lo + batch_size]
             x, mask = _batch([signals[i] for i in idx], cfg, None, None)
-            probs = F.softmax(model(x), dim=1)
-            m = mask.unsqueeze(1).float()
-            mean = (probs * m).sum(-1) / m.sum(-1).clamp(min=1)
-            out[idx] = torch.log(mean.clamp(min=1e-7)).numpy()
+            out[idx] = verdict_log_probs(model(x), mask).numpy()
     return out
 
 
@@ -158,9 +163,7 @@ def _record_nll(
     logits: torch.Tensor, mask: torch.Tensor, y: torch.Tensor, weights: torch.Tensor
 ) -> torch.Tensor:
     """Cross-entropy of the record verdict: the mean frame probability over counted frames."""
-    m = mask.unsqueeze(1).float()
-    mean = (F.softmax(logits, dim=1) * m).sum(-1) / m.sum(-1).clamp(min=1)
-    return F.nll_loss(torch.log(mean.clamp(min=1e-7)), y, weight=weights)
+    return F.nll_loss(verdict_log_probs(logits, mask), y, weight=weights)
 
 
 def train_model(
