@@ -81,6 +81,7 @@ def test_samples_are_listed():
         ["report", "--sample", "no-such-sample"],
         ["report"],
         ["convert", "no/such/dir", "--store", "/tmp/never-written"],
+        ["fit-heads", "--training", "no/such/run"],
     ],
 )
 def test_bad_input_exits_2_with_one_line(args: list[str]):

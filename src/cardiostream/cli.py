@@ -918,21 +918,67 @@ def train(
                 for c, m, s in zip(summary["classes"], f1, sd, strict=True)
             )
         )
-        head = summary.get("record_head")
-        if head is not None:
-            console.print(
-                f"with the record head: CinC score {head['cinc_mean']:.3f} "
-                f"± {head['cinc_sd']:.3f}; "
-                + ", ".join(
-                    f"F1 {c} {m:.3f}"
-                    for c, m in zip(summary["classes"], head["f1_mean"], strict=True)
-                )
-            )
+        _print_heads(summary)
         console.print(
             f"temperature {summary['temperature']:.2f}: ECE {summary['ece_before']:.3f} -> "
             f"{summary['ece_after']:.3f}; written to {out}",
             highlight=False,
         )
+
+    _guard(body)
+
+
+def _print_heads(summary: dict[str, Any]) -> None:
+    for key, what in (("record_head", "records"), ("window_head", "10 s windows")):
+        head = summary.get(key)
+        if head is not None:
+            console.print(
+                f"{key.replace('_', ' ')} ({what}): CinC score {head['cinc_mean']:.3f} "
+                f"± {head['cinc_sd']:.3f} (without it {head['plain']['cinc_mean']:.3f}); "
+                + ", ".join(
+                    f"F1 {c} {m:.3f}"
+                    for c, m in zip(summary["classes"], head["f1_mean"], strict=True)
+                )
+                + f"; threshold {head['threshold']:.2f}, coverage {head['coverage']:.1%}",
+                highlight=False,
+            )
+
+
+@app.command("fit-heads")
+def fit_heads_command(
+    training: Annotated[
+        Path, typer.Option(help="Output folder of cardiostream train (oof.npz, folds/).")
+    ] = Path("out/rhythm"),
+    data: Annotated[Path, typer.Option(help="The CinC 2017 folder the run trained on.")] = Path(
+        "../shared/data/cinc2017"
+    ),
+) -> None:
+    """Refit the record and window heads of a training run on its folds' out-of-fold output.
+
+    What ``cardiostream train`` does last, on its own: for a run whose networks are kept.
+    """
+
+    def body() -> None:
+        try:
+            from cardiostream.rhythm.head_training import fit_heads
+        except ImportError as exc:
+            raise InputError(
+                f"fitting the heads needs the train extra (torch): "
+                f"pip install 'cardiostream[train]' ({exc})"
+            ) from None
+        if not (training / "oof.npz").is_file():
+            raise InputError(f"{training}: no oof.npz, not the output of cardiostream train")
+        if not (data / "REFERENCE.csv").is_file():
+            raise InputError(f"{data}: no REFERENCE.csv, not a CinC 2017 folder")
+        with _epoch_bars() as step:
+
+            def evidence(done: int, total: int) -> None:
+                step("heads: evidence", done, total, float("nan"))
+
+            fit_heads(training, data, evidence)
+        summary = json.loads((training / "training.json").read_text())
+        _print_heads(summary)
+        console.print(f"written to {training}", highlight=False)
 
     _guard(body)
 

@@ -72,7 +72,7 @@ def test_folder_of_samples_is_scored(samples_result: MitdbAfResult, model: Rhyth
     # The CinC samples in the same folder have no .atr and are not listed.
     assert [r.record for r in res.records] == MITDB_SAMPLES
     assert res.database == SAMPLES.name
-    assert res.settings["threshold"] == model.threshold
+    assert res.settings["threshold"] == model.window_threshold
     assert res.elapsed_s >= sum(r.time_s for r in res.records) > 0
     for rec in res.records:
         check_consistent(rec)
@@ -90,16 +90,16 @@ def test_folder_of_samples_is_scored(samples_result: MitdbAfResult, model: Rhyth
     assert res.duration_s == pytest.approx(240.0)
 
 
-def test_window_verdicts_are_the_frames_ending_with_the_windows(
+def test_window_verdicts_are_the_verdicts_ending_with_the_windows(
     samples_result: MitdbAfResult, model: RhythmModel
 ) -> None:
     record = read(sample_path("mitdb-201-af"))
-    end_s, probs = model.frame_probabilities(record.lead(0), record.fs)
+    end_s, probs = model.window_probabilities(record.lead(0), record.fs)
     windows = rhythm_windows(record, window_s=10.0)
     at = np.searchsorted(end_s, windows.end_s)
     assert np.array_equal(end_s[at], windows.end_s)
     called = np.argmax(probs[at], axis=1) == CLASSES.index("af")
-    unsure = probs[at].max(axis=1) < model.threshold
+    unsure = probs[at].max(axis=1) < model.window_threshold
     rec = {r.record: r for r in samples_result.records}["mitdb-201-af"]
     assert rec.windows.tp == int(called.sum())
     assert rec.windows.fn == int((~called).sum())

@@ -62,11 +62,36 @@ def test_run_training_fits_the_record_head_from_the_raw_records(
     assert "record head" in (tmp_path / "MODEL_CARD.md").read_text()
     with np.load(tmp_path / "head_oof.npz") as z:
         assert z["features"].shape[0] == len(tiny) and np.isfinite(z["features"]).all()
+    window = summary["window_head"]
+    assert meta["window_head"]["threshold"] == window["threshold"]
+    with np.load(tmp_path / "window_oof.npz") as z:
+        # Every third second from the 10th of each 30 s record: 7 windows each.
+        assert z["head_logits"].shape == (7 * len(tiny), 4)
+        assert (np.bincount(z["record"]) == 7).all()
+    with np.load(tmp_path / "window_features.npz") as z:
+        assert z["features"].shape == (7 * len(tiny), 22) and np.isfinite(z["features"]).all()
     model = RhythmModel(tmp_path)
-    assert model.head is not None
+    assert model.head is not None and model.window_head is not None
     record = read(sample_path("cinc2017-A00004"))
     verdict = model.predict(record.lead(0), record.fs)
     assert sum(verdict.probabilities.values()) == pytest.approx(1.0)
+    _, probs = model.window_probabilities(record.lead(0), record.fs)
+    _, frames = model.frame_probabilities(record.lead(0), record.fs)
+    np.testing.assert_allclose(probs.sum(1), 1.0)
+    np.testing.assert_array_equal(probs[:9], frames[:9])
+    assert not np.allclose(probs[9:], frames[9:])
+    # The command refits both heads on the same folds, to the same result.
+    from typer.testing import CliRunner
+
+    from cardiostream.cli import app
+
+    result = CliRunner().invoke(
+        app, ["fit-heads", "--training", str(tmp_path), "--data", str(raw_dir)]
+    )
+    assert result.exit_code == 0, result.output
+    assert "window head" in result.stdout
+    again = json.loads((tmp_path / "model.json").read_text())
+    assert again["window_head"] == meta["window_head"]
 
 
 def test_record_loss_is_the_cross_entropy_of_the_mean_frame_probability() -> None:

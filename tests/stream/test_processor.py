@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -12,7 +13,7 @@ import pytest
 
 from cardiostream import InputError, StreamProcessor, read
 from cardiostream.rhythm.datasets import CLASSES
-from cardiostream.rhythm.infer import RhythmModel
+from cardiostream.rhythm.infer import RhythmModel, weights_dir
 from cardiostream.samples import sample_path
 from cardiostream.stream import EventConfig
 
@@ -102,14 +103,39 @@ def test_any_chunking_gives_exactly_the_same_output(name: str) -> None:
         assert _run(x, fs, np.random.default_rng(seed), high) == whole
 
 
-def test_probabilities_equal_the_offline_network(
-    af_sample: tuple[npt.NDArray[np.float64], float],
-) -> None:
-    x, fs = af_sample
+def _probabilities(windows: Items) -> npt.NDArray[np.float64]:
+    return np.array([[w["probabilities"][c] for c in CLASSES] for w in windows])  # type: ignore[index]
+
+
+@pytest.mark.parametrize("name", ["mitdb-201-af", "mitdb-119-pvc"])
+def test_probabilities_equal_the_offline_verdicts(name: str) -> None:
+    x, fs = _sample(name)
     windows = _windows(_run(x, fs))
-    _, frames = RhythmModel().frame_probabilities(x, fs)
-    got = np.array([[w["probabilities"][c] for c in CLASSES] for w in windows])  # type: ignore[index]
-    assert np.abs(got - frames[9 : 9 + len(windows)]).max() < 1e-5
+    model = RhythmModel()
+    assert model.window_head is not None
+    _, offline = model.window_probabilities(x, fs)
+    assert np.abs(_probabilities(windows) - offline[9 : 9 + len(windows)]).max() < 1e-5
+    # The head is what the windows report, not the network's frames alone.
+    _, frames = model.frame_probabilities(x, fs)
+    assert np.abs(_probabilities(windows) - frames[9 : 9 + len(windows)]).max() > 0.01
+
+
+def test_without_a_window_head_the_windows_are_the_network_frames(
+    af_sample: tuple[npt.NDArray[np.float64], float], tmp_path: Path
+) -> None:
+    for f in weights_dir().iterdir():
+        if f.is_file():
+            shutil.copy(f, tmp_path / f.name)
+    meta = json.loads((tmp_path / "model.json").read_text())
+    del meta["window_head"]
+    (tmp_path / "model.json").write_text(json.dumps(meta))
+    x, fs = af_sample
+    windows = _windows(_run(x, fs, model=tmp_path))
+    model = RhythmModel(tmp_path)
+    assert model.window_head is None and model.window_threshold == model.threshold
+    _, frames = model.frame_probabilities(x, fs)
+    np.testing.assert_array_equal(model.window_probabilities(x, fs)[1], frames)
+    assert np.abs(_probabilities(windows) - frames[9 : 9 + len(windows)]).max() < 1e-5
 
 
 def test_state_restored_mid_episode_continues_exactly(

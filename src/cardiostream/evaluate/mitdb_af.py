@@ -2,8 +2,9 @@
 
 The model never trains on the MIT-BIH Arrhythmia Database, so this is a test on unseen
 patients, recorders and annotators. Each record is read at its own rate (lead 0), the model
-gives calibrated probabilities of one frame a second over the whole record (it resamples
-itself), and two tests are scored from them:
+gives its calibrated per-second verdicts over the whole record (it resamples itself;
+:meth:`~cardiostream.rhythm.infer.RhythmModel.window_probabilities`, the window head's when
+the model has one, as the live engine reports them), and two tests are scored from them:
 
 Window test
     Non-overlapping 10 s windows labelled by
@@ -11,9 +12,9 @@ Window test
     non-AF windows (``normal`` and ``other``) wholly in one other rhythm; windows in atrial
     flutter, across a rhythm change or with missing samples are left out. The verdict on the
     window ending at ``t`` is the frame ending at ``t``, which judges the same 10 s; AF is
-    called when ``af`` has the largest probability (the network's own verdict). Reported: AF
+    called when ``af`` has the largest probability (the model's own verdict). Reported: AF
     window sensitivity, non-AF window specificity, and the share of windows whose calibrated
-    top probability is below the model's threshold (the live engine calls those
+    top probability is below the model's window threshold (the live engine calls those
     ``uncertain``).
 Episode test
     Per-second AF verdicts (largest probability ``af``) become episodes by
@@ -21,7 +22,7 @@ Episode test
     are scored against the reference ``AFIB`` intervals by
     :func:`~cardiostream.evaluate.af_episodes.score_episodes`, atrial flutter left out.
 
-Both tests are scored twice: on the network's verdict (its most probable class) and on the
+Both tests are scored twice: on the model's verdict (its most probable class) and on the
 label the package reports, where a second whose calibrated top probability is below the
 threshold is ``uncertain`` and so not an AF call.
 
@@ -297,9 +298,9 @@ def evaluate_record(path: str | Path, model: RhythmModel) -> RecordAfResult:
     record = read(path)
     if len(record.annotations.rhythms) == 0:
         raise InputError(f"{path}: no reference rhythm annotations")
-    end_s, probs = model.frame_probabilities(record.lead(LEAD), record.fs)
+    end_s, probs = model.window_probabilities(record.lead(LEAD), record.fs)
     verdict = np.argmax(probs, axis=1)
-    confident = probs.max(axis=1) >= model.threshold
+    confident = probs.max(axis=1) >= model.window_threshold
 
     windows = rhythm_windows(record, lead=LEAD, window_s=WINDOW_S)
     # The frame ending where a window ends judges exactly that window.
@@ -422,7 +423,7 @@ def evaluate_mitdb_af(
         "episode_rules": {"window_s": WINDOW_S, "close_gap_s": 10.0, "min_duration_s": 10.0},
         "verdict": "argmax",
         "model": str(model.folder),
-        "threshold": model.threshold,
+        "threshold": model.window_threshold,
     }
     return MitdbAfResult(
         database=folder.name,
@@ -518,7 +519,7 @@ def to_markdown(result: MitdbAfResult) -> str:
         return f"{raw} ({raw_n})", f"{com} ({com_n})"
 
     summary = [
-        _row(("gross over records", "network's verdict", "reported label")),
+        _row(("gross over records", "top class (raw_label)", "reported label")),
         _row(("---", "---:", "---:")),
         _row(
             (

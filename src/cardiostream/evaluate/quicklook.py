@@ -75,8 +75,8 @@ def quicklook(record: Record, lead: int | str = 0, rhythm: bool = True) -> Quick
     if rhythm:
         model = RhythmModel()
         look.rhythm = model.predict(signal, record.fs)
-        look.frame_end_s, look.frame_probs = model.frame_probabilities(signal, record.fs)
-        look.threshold = model.threshold
+        look.frame_end_s, look.frame_probs = model.window_probabilities(signal, record.fs)
+        look.threshold = model.window_threshold
     return look
 
 

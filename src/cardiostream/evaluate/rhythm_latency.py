@@ -78,10 +78,38 @@ def measure_latency(model: RhythmModel | None = None, repeat: int = 200) -> list
             )
         finally:
             torch.set_num_threads(threads)
+    if onnx.window_head is not None:
+        rows.append(_window_head_row(onnx, repeat))
     base = rows[0]["ms"]
     for row in rows:
         row["ratio"] = row["ms"] / base
     return rows
+
+
+def _window_head_row(model: RhythmModel, repeat: int) -> dict[str, Any]:
+    """One per-second verdict of the window head on real beats: the features of 10 s of a
+    bundled AF record (RR statistics, beat shapes) and the head's network."""
+    from cardiostream.io import read
+    from cardiostream.rhythm.infer import _prepare
+    from cardiostream.rhythm.window_head import window_rows_at
+    from cardiostream.samples import sample_path
+
+    assert model.window_head is not None
+    record = read(sample_path("mitdb-201-af"))
+    prep = _prepare(record.lead(0), record.fs, model.channels, pad=False, quality=False)
+    ecg = prep.ecg.astype(np.float64)
+    logits = np.zeros((1, 4))
+    ends = np.array([30 * FRAME])
+    head = model.window_head
+
+    def one() -> None:
+        head.log_probabilities(window_rows_at(logits, ecg, 0, prep.peaks, ends))
+
+    return {
+        "what": "window head, one verdict (10 s of beats)",
+        "backend": "numba",
+        "ms": _median_ms(one, repeat),
+    }
 
 
 def latency_markdown(rows: list[dict[str, Any]]) -> str:

@@ -93,7 +93,7 @@ def cv_section(training_dir: Path, out_dir: Path) -> str:
         "at which the confident out-of-fold verdicts are right at least 90 % of the time. "
         f"At it the model commits on {summary['coverage']:.1%} of the records, and those "
         f"verdicts are right {summary['confident_accuracy']:.1%} of the time; the rest are "
-        "`uncertain` (with `raw_label` still the network's verdict).",
+        "`uncertain` (with `raw_label` still the model's verdict).",
         "",
         "![reliability](reliability.png)",
         "",
@@ -151,10 +151,74 @@ def head_section(training_dir: Path, out_dir: Path) -> str:
         f"**{summary['ece_after']:.3f} after**. Threshold {summary['threshold']:.2f} (the same "
         f"90 % rule): the head commits on {summary['coverage']:.1%} of the records and is right "
         f"on {summary['confident_accuracy']:.1%} of those. `cardiostream classify` and "
-        "`RhythmModel.predict` use the head; the per-second verdicts of a stream use the frames.",
+        "`RhythmModel.predict` use the head; the per-second verdicts of a stream use the "
+        "window head below.",
         "",
         "![confusion, record head](confusion_head.png) "
         "![reliability, record head](reliability_head.png)",
+        "",
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def window_section(training_dir: Path, out_dir: Path) -> str:
+    """The per-second verdict with the window head, beside the network's frame alone."""
+    summary = json.loads((training_dir / "training.json").read_text()).get("window_head")
+    oof_path = training_dir / "window_oof.npz"
+    header = "## The per-second verdict: the window head\n"
+    if summary is None or not oof_path.is_file():
+        return header + "\nNo window head was fitted (`cardiostream fit-heads` fits one).\n\n"
+    with np.load(oof_path) as z:
+        labels = z["labels"]
+        logits = z["head_logits"]
+    temperature = float(summary["temperature"])
+    plot_confusion(
+        summary["confusion"],
+        out_dir / "confusion_window.png",
+        "Out-of-fold confusion, 10 s windows, window head",
+    )
+    _reliability(logits, labels, temperature, out_dir / "reliability_window.png")
+    plain = summary["plain"]
+    af = summary["af_windows"]
+    lines = [
+        header,
+        "Every second, a stream reports its verdict on the 10 s that end there. The window head "
+        "(`rhythm/window_head.py`) gives it from the network's frame for those 10 s (its "
+        "log-probabilities) with the RR statistics and the beat shapes of the same 10 s, in the "
+        f"record head's small network (L2 {summary['l2']:g}). It is fitted on the out-of-fold "
+        f"frames of one second in {summary['step_s']} with a full 10 s of context "
+        f"({summary['n_windows']:,} windows), each labelled with its record's class (so an "
+        "'other' record's normal stretches count as 'other': the scores below understate "
+        "both columns alike), cross-fitted on the records' folds.",
+        "",
+        "| class | F1, network frame | F1, window head |",
+        "|---|---:|---:|",
+    ]
+    for c, a, sa, b, sb in zip(
+        CLASSES,
+        plain["f1_mean"],
+        plain["f1_sd"],
+        summary["f1_mean"],
+        summary["f1_sd"],
+        strict=True,
+    ):
+        lines.append(f"| {c} | {a:.3f} ± {sa:.3f} | {b:.3f} ± {sb:.3f} |")
+    lines += [
+        f"| **CinC score** | {plain['cinc_mean']:.3f} ± {plain['cinc_sd']:.3f} | "
+        f"**{summary['cinc_mean']:.3f} ± {summary['cinc_sd']:.3f}** |",
+        f"| AF-window sensitivity | {af['frames']['sensitivity']:.1%} | "
+        f"{af['head']['sensitivity']:.1%} |",
+        f"| AF-window specificity | {af['frames']['specificity']:.1%} | "
+        f"{af['head']['specificity']:.1%} |",
+        "",
+        f"Calibration: T = {temperature:.3f}, ECE {summary['ece_before']:.3f} before, "
+        f"**{summary['ece_after']:.3f} after**. Threshold {summary['threshold']:.2f} (the "
+        f"90 % rule, within 0.50-0.80): the head commits on {summary['coverage']:.1%} of the "
+        f"windows and is right on {summary['confident_accuracy']:.1%} of those; the rest are "
+        "`uncertain`.",
+        "",
+        "![confusion, window head](confusion_window.png) "
+        "![reliability, window head](reliability_window.png)",
         "",
     ]
     return "\n".join(lines) + "\n"
@@ -174,8 +238,9 @@ def mitdb_section(mitdb_dir: Path | None, out_dir: Path, model: RhythmModel) -> 
         "Lead 0 of all 48 records at 360 Hz, resampled by the model's own chain. Windows: "
         "non-overlapping 10 s windows labelled from the reference rhythm intervals (AF: wholly "
         "inside AFIB; non-AF: wholly inside one other rhythm; atrial flutter, rhythm changes and "
-        "missing samples excluded); the verdict on a window is the network's frame at the "
-        "window's end, AF when AF is its most probable class. Episodes: AF frames, each placed "
+        "missing samples excluded); the verdict on a window is the per-second verdict at the "
+        "window's end (the window head's, as a stream reports it), AF when AF is its most "
+        "probable class. Episodes: AF seconds, each placed "
         "at the centre of its 10 s window, joined across gaps under 10 s, episodes under 10 s "
         "dropped (rules fixed before looking at MITDB); EC57-style scoring with atrial flutter "
         f"time removed. Run time {seconds:.0f} s.\n\n"
@@ -253,6 +318,7 @@ def write_report(
         "and the data named below.\n\n",
         cv_section(Path(training_dir), out),
         head_section(Path(training_dir), out),
+        window_section(Path(training_dir), out),
     ]
     mitdb_text, mitdb_json = mitdb_section(
         Path(mitdb_dir) if mitdb_dir is not None else None, out, model

@@ -182,13 +182,13 @@ def run_training(
     summary["seconds"] = time.perf_counter() - started
     (out / "training.json").write_text(json.dumps(summary, indent=2) + "\n")
     if final and raw_dir is not None:
-        from cardiostream.rhythm.head_training import fit_record_head
+        from cardiostream.rhythm.head_training import fit_heads
 
         def step(done: int, total: int) -> None:
             if progress is not None:
-                progress("record head: evidence", done, total, float("nan"))
+                progress("heads: evidence", done, total, float("nan"))
 
-        summary["record_head"] = fit_record_head(out, raw_dir, step)
+        summary.update(fit_heads(out, raw_dir, step))
         summary["seconds"] = time.perf_counter() - started
         (out / "training.json").write_text(json.dumps(summary, indent=2) + "\n")
     return summary

@@ -64,6 +64,7 @@ from cardiostream.rhythm.datasets import CLASSES
 from cardiostream.rhythm.features import model_inputs
 from cardiostream.rhythm.preprocess import MODEL_FS, Preprocessor
 from cardiostream.rhythm.record_head import RecordHead, record_features
+from cardiostream.rhythm.window_head import WindowHead, record_window_features
 
 FRAME = 250
 #: Seconds of input behind a full verdict (the network's receptive field); shorter is padded.
@@ -152,6 +153,10 @@ class RhythmModel:
         self.head = RecordHead.from_dict(head) if head else None
         self.head_temperature = float(head.get("temperature", 1.0)) if head else 1.0
         self.record_threshold = float(head["threshold"]) if head else self.threshold
+        window = self.meta.get("window_head")
+        self.window_head = WindowHead(window) if window else None
+        #: The confidence threshold of a per-second verdict (:meth:`window_probabilities`).
+        self.window_threshold = self.window_head.threshold if self.window_head else self.threshold
 
     @cached_property
     def _runner(self) -> Any:
@@ -253,6 +258,34 @@ class RhythmModel:
         prep = _prepare(signal, fs, self.channels, pad=False, quality=False)
         z = self.frame_logits(prep.inputs[None])[0].T.astype(np.float64) / self.temperature
         p = np.exp(z - z.max(1, keepdims=True))
+        p /= p.sum(1, keepdims=True)
+        return (np.arange(prep.n_real, dtype=np.float64) + 1.0), p
+
+    def window_probabilities(
+        self, signal: npt.ArrayLike, fs: float
+    ) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]:
+        """Calibrated per-second verdicts on the 10 s ending at each second of a recording,
+        as the streaming engine gives them.
+
+        With a window head (:mod:`cardiostream.rhythm.window_head`) every frame from the
+        10th second on goes through it, with the beats and the shape of its 10 s; the first
+        nine frames, and every frame of a model without that head, are those of
+        :meth:`frame_probabilities`. The input rules are :meth:`predict`'s; no quality check
+        or threshold is applied (the threshold is :attr:`window_threshold`).
+
+        Returns
+        -------
+        end_s, probs
+            As :meth:`frame_probabilities`.
+        """
+        prep = _prepare(signal, fs, self.channels, pad=False, quality=False)
+        z = self.frame_logits(prep.inputs[None])[0].astype(np.float64)
+        log_p = (z / self.temperature).T
+        if self.window_head is not None and prep.n_real >= MIN_SECONDS:
+            at = np.arange(MIN_SECONDS - 1, prep.n_real)
+            rows = record_window_features(z, prep.ecg, prep.peaks, at)
+            log_p[at] = self.window_head.log_probabilities(rows)
+        p = np.exp(log_p - log_p.max(1, keepdims=True))
         p /= p.sum(1, keepdims=True)
         return (np.arange(prep.n_real, dtype=np.float64) + 1.0), p
 

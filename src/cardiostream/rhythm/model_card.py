@@ -34,7 +34,24 @@ Out-of-fold F1: {head_f1}; CinC score **{head["cinc_mean"]:.3f} ± {head["cinc_s
 Temperature {head["temperature"]:.3f}, ECE {head["ece_before"]:.3f} before,
 {head["ece_after"]:.3f} after; threshold {head["threshold"]:.2f}, at which it commits on
 {head["coverage"]:.1%} of records and is right on {head["confident_accuracy"]:.1%} of those.
-The per-second verdicts of a stream come from the frames alone (the table above).
+"""
+    window = summary.get("window_head")
+    if window:
+        window_f1 = ", ".join(
+            f"{c} {m:.3f}" for c, m in zip(CLASSES, window["f1_mean"], strict=True)
+        )
+        head_text += f"""
+### The per-second verdict with the window head
+
+A stream's verdict on the 10 s ending each second goes through the window head
+(`window_head` in `model.json`): the network's frame, the RR statistics and the beat shapes of
+those 10 s, in the same small network, fitted on out-of-fold frames of one second in
+{window["step_s"]} ({window["n_windows"]:,} windows labelled with their record's class).
+Out-of-fold F1: {window_f1}; CinC score **{window["cinc_mean"]:.3f} ± {window["cinc_sd"]:.3f}**
+(the network's frames alone: {window["plain"]["cinc_mean"]:.3f}). Temperature
+{window["temperature"]:.3f}, ECE {window["ece_after"]:.3f}; threshold {window["threshold"]:.2f},
+at which it commits on {window["coverage"]:.1%} of windows and is right on
+{window["confident_accuracy"]:.1%} of those.
 """
     return f"""# Model card: cardiostream rhythm network
 
@@ -46,7 +63,7 @@ probabilities. A record's verdict is the mean of its frames' probabilities, or, 
 model has one, the record head's verdict on its frames and beats (below). `label` becomes
 `uncertain` when the calibrated top probability is below {summary["threshold"]:.2f} (the threshold
 of the frames' mean; the record head has its own, below), when the signal is unusable, or
-when no R peaks are found; `raw_label` is always the network's verdict.
+when no R peaks are found; `raw_label` is always the model's own verdict (its top class).
 
 A decision-support and research tool, not a certified medical device.
 

@@ -33,6 +33,7 @@ import numpy.typing as npt
 from scipy.optimize import minimize
 from scipy.special import log_softmax
 
+from cardiostream.rhythm._beat_kernels import head_logits, morphology_values, rr_values
 from cardiostream.rhythm.datasets import CLASSES
 
 FloatArray = npt.NDArray[np.float64]
@@ -79,13 +80,6 @@ def frame_features(probabilities: npt.ArrayLike) -> FloatArray:
     return np.concatenate([np.log(np.clip(p.mean(0), 1e-7, None)), p.max(0), share])
 
 
-def _corr(a: FloatArray, b: FloatArray) -> float:
-    sa, sb = a.std(), b.std()
-    if a.size < 3 or sa < 1e-9 or sb < 1e-9:
-        return 0.0
-    return float(np.mean((a - a.mean()) * (b - b.mean())) / (sa * sb))
-
-
 def rr_features(peaks: npt.ArrayLike, fs: float, duration_s: float) -> FloatArray:
     """The beats' part of the evidence (:data:`RR_FEATURES`) from R-peak sample indices.
 
@@ -93,35 +87,14 @@ def rr_features(peaks: npt.ArrayLike, fs: float, duration_s: float) -> FloatArra
     """
     p = np.sort(np.asarray(peaks, np.int64))
     duration = max(float(duration_s), 1.0)
+    out = np.zeros(len(RR_FEATURES))
     if p.size < 4:
-        out = np.zeros(len(RR_FEATURES))
         out[RR_FEATURES.index("log_median_rr")] = np.log(1.0)
         out[RR_FEATURES.index("log_duration")] = np.log(duration)
         out[RR_FEATURES.index("few_beats")] = 1.0
         return out
-    rr = np.clip(np.diff(p) / fs, *RR_RANGE)
-    med = float(np.median(rr))
-    drr = np.diff(rr)
-    dev = rr - med
-    sd1 = np.std(drr) / np.sqrt(2)
-    sd2 = np.sqrt(max(2 * float(np.var(rr)) - float(np.var(drr)) / 2, 1e-12))
-    values = {
-        "log_median_rr": np.log(med),
-        "rr_cv": rr.std() / rr.mean(),
-        "rmssd_rel": np.sqrt(np.mean(drr**2)) / med,
-        "median_drr_rel": np.median(np.abs(drr)) / med,
-        "pnn50": np.mean(np.abs(drr) > 0.05),
-        "outlier_share": np.mean(np.abs(dev) > 0.2 * med),
-        "sd1_sd2": min(sd1 / sd2, 3.0),
-        "log_max_rr_rel": np.log(rr.max() / med),
-        "log_min_rr_rel": np.log(rr.min() / med),
-        "lag1_corr": _corr(dev[:-1], dev[1:]),
-        "lag2_corr": _corr(dev[:-2], dev[2:]),
-        "beats_per_rr": min(p.size * med / duration, 3.0),
-        "log_duration": np.log(duration),
-        "few_beats": 0.0,
-    }
-    return np.array([values[name] for name in RR_FEATURES], np.float64)
+    rr_values(p, float(fs), duration, RR_RANGE, out)
+    return out
 
 
 #: The P-wave window, seconds before the R peak: late enough to miss the previous T wave at
@@ -131,21 +104,6 @@ P_WINDOW = (0.30, 0.08)
 QRS_WINDOW = (0.06, 0.08)
 #: Beats after a shorter interval than this (s) have their P wave in the previous T wave.
 P_MIN_RR = 0.45
-
-
-def _corr_with(rows: FloatArray, template: FloatArray) -> FloatArray:
-    """Pearson correlation of each row with the template."""
-    a = rows - rows.mean(1, keepdims=True)
-    b = template - template.mean()
-    den = np.sqrt((a * a).sum(1) * (b * b).sum()) + 1e-12
-    return np.asarray(a @ b / den)
-
-
-def _segments(x: FloatArray, at: npt.NDArray[np.int64], before: int, after: int) -> FloatArray:
-    keep = at[(at - before >= 0) & (at + after <= x.size)]
-    if keep.size == 0:
-        return np.zeros((0, before + after))
-    return np.stack([x[i - before : i + after] for i in keep])
 
 
 def morphology_features(ecg: npt.ArrayLike, peaks: npt.ArrayLike, fs: float) -> FloatArray:
@@ -159,28 +117,12 @@ def morphology_features(ecg: npt.ArrayLike, peaks: npt.ArrayLike, fs: float) -> 
     wave, and averages away when the atria fibrillate. Records with fewer than four usable
     beats get the values of no evidence (zeros).
     """
-    x = np.asarray(ecg, np.float64)
+    x = np.ascontiguousarray(ecg, np.float64)
     p = np.sort(np.asarray(peaks, np.int64))
     out = np.zeros(len(MORPHOLOGY_FEATURES))
-    q = _segments(x, p, round(QRS_WINDOW[0] * fs), round(QRS_WINDOW[1] * fs))
-    if q.shape[0] < 4:
-        return out
-    q_template = np.median(q, 0)
-    q_corr = _corr_with(q, q_template)
-    out[0] = np.median(q_corr)
-    out[1] = np.mean(q_corr < 0.8)
-    after_long = p[1:][np.diff(p) >= P_MIN_RR * fs]
-    start, end = round(P_WINDOW[0] * fs), round(P_WINDOW[1] * fs)
-    w = _segments(x, after_long, start, 0)[:, : start - end]
-    if w.shape[0] < 4:
-        return out
-    w = w - w.mean(1, keepdims=True)
-    p_template = np.median(w, 0)
-    p_corr = _corr_with(w, p_template)
-    out[2] = np.median(p_corr)
-    out[3] = np.mean(p_corr > 0.5)
-    out[4] = np.log(p_template.std() / (q_template.std() + 1e-9) + 1e-4)
-    out[5] = np.log(p_template.var() / ((w - p_template).var() + 1e-12) + 1e-4)
+    qrs = (round(QRS_WINDOW[0] * fs), round(QRS_WINDOW[1] * fs))
+    p_window = (round(P_WINDOW[0] * fs), round(P_WINDOW[1] * fs))
+    morphology_values(x, p, qrs, p_window, P_MIN_RR * fs, out)
     return out
 
 
@@ -218,19 +160,22 @@ class RecordHead:
     w2: FloatArray  # [hidden, n_classes]
     b2: FloatArray
     l2: float
+    #: The names of its inputs, in order: :data:`FEATURES` for the record head.
+    features: tuple[str, ...] = FEATURES
 
     def logits(self, features: npt.ArrayLike) -> FloatArray:
         """Logits ``[n, 4]`` of feature rows ``[n, n_features]`` (or one row)."""
-        x = np.atleast_2d(np.asarray(features, np.float64))
+        x = np.ascontiguousarray(np.atleast_2d(np.asarray(features, np.float64)))
         if x.shape[1] != self.mean.size:
-            raise ValueError(f"record head: expected {self.mean.size} features, got {x.shape[1]}")
-        z = (x - self.mean) / self.scale
-        return np.asarray(np.tanh(z @ self.w1 + self.b1) @ self.w2 + self.b2)
+            raise ValueError(f"head: expected {self.mean.size} features, got {x.shape[1]}")
+        out = np.empty((x.shape[0], self.b2.size))
+        head_logits(x, self.mean, self.scale, self.w1, self.b1, self.w2, self.b2, out)
+        return out
 
     def to_dict(self) -> dict[str, Any]:
         """Plain data for ``model.json``."""
         return {
-            "features": list(FEATURES),
+            "features": list(self.features),
             "mean": self.mean.tolist(),
             "scale": self.scale.tolist(),
             "w1": self.w1.tolist(),
@@ -241,10 +186,11 @@ class RecordHead:
         }
 
     @classmethod
-    def from_dict(cls, data: dict[str, Any]) -> RecordHead:
-        """Inverse of :meth:`to_dict`; refuses a head made for other features."""
-        if list(data.get("features", [])) != list(FEATURES):
-            raise ValueError("record head: its features differ from this version's")
+    def from_dict(cls, data: dict[str, Any], features: tuple[str, ...] = FEATURES) -> RecordHead:
+        """Inverse of :meth:`to_dict`; refuses a head made for other ``features`` than this
+        version computes."""
+        if list(data.get("features", [])) != list(features):
+            raise ValueError("head: its features differ from this version's")
 
         def array(key: str) -> FloatArray:
             return np.asarray(data[key], np.float64)
@@ -257,16 +203,26 @@ class RecordHead:
             array("w2"),
             array("b2"),
             float(data["l2"]),
+            features,
         )
 
 
-def fit_head(features: npt.ArrayLike, truth: npt.ArrayLike, l2: float, seed: int = 0) -> RecordHead:
+def fit_head(
+    features: npt.ArrayLike,
+    truth: npt.ArrayLike,
+    l2: float,
+    seed: int = 0,
+    names: tuple[str, ...] = FEATURES,
+) -> RecordHead:
     """Maximum-likelihood fit of the head (L-BFGS) with an L2 penalty on the weights.
 
-    ``l2`` multiplies the sum of squared weights, relative to the mean log-likelihood.
+    ``l2`` multiplies the sum of squared weights, relative to the mean log-likelihood;
+    ``names`` are the columns of ``features``.
     """
     x = np.asarray(features, np.float64)
     y = np.asarray(truth, np.int64)
+    if x.ndim != 2 or x.shape[1] != len(names):
+        raise ValueError(f"fit_head: features of shape {x.shape} for {len(names)} names")
     n_classes = len(CLASSES)
     mean = x.mean(0)
     # A near-constant input (a fold network that barely varies) must not be blown up.
@@ -308,7 +264,7 @@ def fit_head(features: npt.ArrayLike, truth: npt.ArrayLike, l2: float, seed: int
     with threadpool_limits(1):
         res = minimize(loss, theta0, jac=True, method="L-BFGS-B", options={"maxiter": 1000})
     w1, b1, w2, b2 = unpack(res.x)
-    return RecordHead(mean, scale, w1, b1, w2, b2, float(l2))
+    return RecordHead(mean, scale, w1, b1, w2, b2, float(l2), tuple(names))
 
 
 #: Candidate L2 penalties, chosen by inner cross-validation. On out-of-fold evidence of two
@@ -325,6 +281,7 @@ def cross_fit(
     truth: npt.ArrayLike,
     folds: npt.ArrayLike,
     l2_grid: tuple[float, ...] = L2_GRID,
+    names: tuple[str, ...] = FEATURES,
 ) -> tuple[FloatArray, float]:
     """Out-of-fold logits of the head, and the penalty for the final fit.
 
@@ -341,7 +298,7 @@ def cross_fit(
     outer: dict[tuple[int, float], FloatArray] = {}
     for held in ids:
         for l2 in l2_grid:
-            head = fit_head(x[f != held], y[f != held], l2)
+            head = fit_head(x[f != held], y[f != held], l2, names=names)
             outer[(held, l2)] = head.logits(x[f == held])
     oof = np.zeros((y.size, len(CLASSES)))
     for held in ids:
@@ -353,7 +310,7 @@ def cross_fit(
                 scores = []
                 for inner in inner_ids:
                     train = (f != held) & (f != inner)
-                    head = fit_head(x[train], y[train], l2)
+                    head = fit_head(x[train], y[train], l2, names=names)
                     scores.append(_nll(head.logits(x[f == inner]), y[f == inner]))
                 losses[l2] = float(np.mean(scores))
             choice = min(losses, key=lambda k: losses[k])

@@ -2,9 +2,9 @@
 
 :class:`StreamProcessor` is the one pipeline of the package, for live streams and files alike:
 
-    samples ─► resampler ─► cleaner ─► R peaks ─► RR inputs ─► rhythm network ─► decision
-       │        (250 Hz)    0.5-40 Hz  (1 s delay)               (cached context)      │
-       └──────── quality sums per second (raw input, band filters, beats) ─────────────┴─► events
+    samples ─► resampler ─► cleaner ─► R peaks ─► RR inputs ─► rhythm network ─► window head
+       │        (250 Hz)    0.5-40 Hz  (1 s delay)               (cached context)     │
+       └──────── quality sums per second (raw input, band filters, beats) ────────────┴─► events
 
 Every stage carries its state between calls and computes each output value with the same
 operations whatever the chunking, so any split of a recording into chunks gives exactly the
@@ -16,11 +16,14 @@ Windows
     Every ``hop_s`` seconds of stream, from ``t_end = window_s`` on, a ``{"type": "window"}``
     dict (see ``DESIGN.md``) for the span ``[t_end - window_s, t_end]``:
 
-    - ``probabilities``: the network's calibrated frame for the 10 s ending at ``t_end`` (its
-      receptive field); for ``window_s`` above 10, the mean of the frames whose 10 s lie in the
-      window.
+    - ``probabilities``: the calibrated verdict on the 10 s ending at ``t_end`` (the network's
+      receptive field): the window head's (:mod:`cardiostream.rhythm.window_head`: the
+      network's frame with the RR statistics and beat shapes of those 10 s) when the model has
+      one, else the network's frame; for ``window_s`` above 10, the mean of the verdicts whose
+      10 s lie in the window.
     - ``raw_label``: the most probable class. ``label``: ``raw_label`` when the window is
-      usable, its top probability reaches the model's threshold and it has beats; else
+      usable, its top probability reaches the window threshold (the window head's; the
+      model's without one) and it has beats; else
       ``uncertain``, and ``quality.reasons`` says why (the quality reasons of
       :mod:`cardiostream.stream.sqi`, then ``low_confidence``).
     - ``heart_rate_bpm`` and ``hrv`` over the beats confirmed by ``t_end`` (the detector's
@@ -72,6 +75,7 @@ from cardiostream.rhythm.datasets import CLASSES
 from cardiostream.rhythm.fast_net import FRAME, FastRhythmNet
 from cardiostream.rhythm.infer import MAX_ABS_MV, weights_dir
 from cardiostream.rhythm.preprocess import MODEL_FS
+from cardiostream.rhythm.window_head import WINDOW_S, WindowHead, window_rows_at
 from cardiostream.stream import sqi
 from cardiostream.stream.events import EventConfig, EventTracker
 from cardiostream.stream.window_beats import (
@@ -99,25 +103,27 @@ _SIG_COLS = 5
 
 
 @lru_cache(maxsize=8)
-def _load_model(folder: str) -> tuple[FastRhythmNet, float, float]:
+def _load_model(folder: str) -> tuple[FastRhythmNet, float, float, WindowHead | None]:
     path = Path(folder)
     meta_path = path / "model.json"
     if not meta_path.is_file():
         raise InputError(f"{meta_path}: no rhythm model here (train one: cardiostream train)")
     meta = json.loads(meta_path.read_text())
     net = FastRhythmNet.from_file(path / "rhythm.npz")
-    return net, float(meta["temperature"]), float(meta["threshold"])
+    head = WindowHead(meta["window_head"]) if meta.get("window_head") else None
+    threshold = head.threshold if head is not None else float(meta["threshold"])
+    return net, float(meta["temperature"]), threshold, head
 
 
 @numba.njit(cache=True)
 def _window_probs(
-    logits: npt.NDArray[np.float32],
+    logits: npt.NDArray[np.float64],
     ends: npt.NDArray[np.int64],
     span: int,
     temperature: float,
     out: npt.NDArray[np.float64],
 ) -> None:  # pragma: no cover - compiled
-    """Mean over the ``span`` frames ending at row ``ends[w]`` of ``logits`` of their
+    """Mean over the ``span`` rows ending at row ``ends[w]`` of ``logits`` of their
     temperature-scaled softmax, for every window ``w``."""
     k = logits.shape[1]
     p = np.empty(k)
@@ -222,7 +228,9 @@ class StreamProcessor:
         self.max_fill_s = float(max_fill_s)
         self.quality_config = quality or sqi.STREAM_CONFIG
         self.model_folder = str(Path(model) if model is not None else weights_dir())
-        self.net, self.temperature, self.threshold = _load_model(self.model_folder)
+        self.net, self.temperature, self.threshold, self.window_head = _load_model(
+            self.model_folder
+        )
         cfg = events or EventConfig()
         self.event_config = replace(cfg, hop_s=float(hop_s), window_s=float(window_s))
         self._den = 250 * self.resampler.down
@@ -267,6 +275,10 @@ class StreamProcessor:
         self._blocks = np.zeros((0, sqi.N_BLOCK))  # rows of seconds not yet in a window
         self._frames = np.zeros((0, sqi.N_FRAME))
         self._logits = np.zeros((0, 4), np.float32)
+        # Per second: calibrated log-probabilities of the 10 s ending there (the verdict).
+        self._verdicts = np.zeros((0, 4), np.float64)
+        # The cleaned signal of the last 10 s of whole frames, for the window head.
+        self._recent = np.zeros(0, np.float32)
         self._first = 0  # index (second) of the first row kept in _blocks/_frames/_logits
         self._n_emitted = 0  # seconds whose window decision was made (emitted or skipped)
         self._peaks = np.zeros(0, np.int64)
@@ -416,6 +428,7 @@ class StreamProcessor:
         self._partial = [c[cut:].copy() for c in cols]
         if n_frames:
             logits = self.net.run(np.stack([c[:cut] for c in cols[:_NET_COLS]]), self._net_state)
+            self._verdicts = np.concatenate([self._verdicts, self._verdict(logits, cols[0][:cut])])
             self._logits = np.concatenate([self._logits, logits])
             t = _tick(clock, "model", t)
             sums = np.empty((n_frames, sqi.N_FRAME))
@@ -424,6 +437,25 @@ class StreamProcessor:
             self._frames = np.concatenate([self._frames, sums])
             t = _tick(clock, "quality", t)
         return self._windows()
+
+    def _verdict(
+        self, logits: npt.NDArray[np.float32], ecg: npt.NDArray[np.float32]
+    ) -> npt.NDArray[np.float64]:
+        """Per-second verdicts of new frames (``logits``, over ``ecg``): the window head's
+        from the 10th second on when the model has one, else the network's; updates
+        :attr:`_recent`. The same as :meth:`RhythmModel.window_probabilities` offline."""
+        first = self._first + self._logits.shape[0]  # index of the first new frame
+        out = logits.astype(np.float64) / self.temperature
+        joined = np.concatenate([self._recent, ecg])
+        origin = (first + logits.shape[0]) * FRAME - joined.size  # sample index of joined[0]
+        head = self.window_head
+        ready = np.arange(first, first + logits.shape[0]) >= WINDOW_S - 1
+        if head is not None and ready.any():
+            ends = (np.flatnonzero(ready) + first + 1) * FRAME
+            rows = window_rows_at(logits[ready], joined, origin, self._peaks, ends)
+            out[ready] = head.log_probabilities(rows)
+        self._recent = joined[max(joined.size - WINDOW_S * FRAME, 0) :]
+        return out
 
     def _windows(self) -> list[dict[str, Any]]:
         """Decide every second that has both its frame and its block; emit the due windows."""
@@ -457,7 +489,7 @@ class StreamProcessor:
         t = _tick(clock, "quality", t)
         span = w - NET_WINDOW_S + 1
         probs = np.empty((n, 4))
-        _window_probs(self._logits, ends - base, span, self.temperature, probs)
+        _window_probs(self._verdicts, ends - base, span, 1.0, probs)
         t = _tick(clock, "model", t)
         events = 0.0
         out: list[dict[str, Any]] = []
@@ -512,6 +544,7 @@ class StreamProcessor:
             self._blocks = self._blocks[drop:]
             self._frames = self._frames[drop:]
             self._logits = self._logits[drop:]
+            self._verdicts = self._verdicts[drop:]
             self._first = keep_from
         cut = np.searchsorted(self._peaks, (keep_from - 1) * FRAME)
         if cut:
@@ -542,6 +575,8 @@ class StreamProcessor:
             "blocks": _pack(self._blocks),
             "frames": _pack(self._frames),
             "logits": _pack(self._logits),
+            "verdicts": _pack(self._verdicts),
+            "recent": _pack(self._recent),
             "peaks": _pack(self._peaks),
             "amps": _pack(self._amps),
         }
@@ -605,6 +640,10 @@ class StreamProcessor:
         self._blocks = _unpack(state["blocks"], np.float64, (-1, sqi.N_BLOCK))
         self._frames = _unpack(state["frames"], np.float64, (-1, sqi.N_FRAME))
         self._logits = _unpack(state["logits"], np.float32, (-1, 4))
+        self._verdicts = _unpack(state["verdicts"], np.float64, self._logits.shape)
+        self._recent = _unpack(state["recent"], np.float32, None)
+        if self._recent.ndim != 1 or self._recent.size > WINDOW_S * FRAME:
+            raise ValueError("recent signal has the wrong shape")
         self._peaks = _unpack(state["peaks"], np.int64, None)
         self._amps = _unpack(state["amps"], np.float64, self._peaks.shape)
 

@@ -1,0 +1,290 @@
+"""Compiled kernels of the heads (:mod:`cardiostream.rhythm.record_head`,
+:mod:`cardiostream.rhythm.window_head`): beat statistics and the heads' small network.
+
+The window head runs every second of every stream, over a dozen beats: in numpy, per-call
+overhead made that ~0.5 ms a second, more than the network itself. These loops compute the
+same statistics (to float rounding) in a few microseconds, and each output by the same
+operations however many are asked for at once; the streaming engine and the offline path
+both call them, so live and offline stay identical.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numba
+import numpy as np
+import numpy.typing as npt
+
+FloatArray = npt.NDArray[np.float64]
+IntArray = npt.NDArray[np.int64]
+
+
+@numba.njit(cache=True)
+def _corr(a: FloatArray, b: FloatArray) -> float:  # pragma: no cover - compiled
+    """Pearson correlation of two series; 0 when too short or flat."""
+    n = a.size
+    if n < 3:
+        return 0.0
+    sa, sb = a.std(), b.std()
+    if sa < 1e-9 or sb < 1e-9:
+        return 0.0
+    ma, mb = a.mean(), b.mean()
+    total = 0.0
+    for i in range(n):
+        total += (a[i] - ma) * (b[i] - mb)
+    return float(total / n / (sa * sb))
+
+
+@numba.njit(cache=True)
+def rr_values(
+    peaks: IntArray, fs: float, duration: float, rr_range: tuple[float, float], out: FloatArray
+) -> None:  # pragma: no cover - compiled
+    """RR statistics of sorted ``peaks`` (at least four) into ``out``, in the order of
+    :data:`cardiostream.rhythm.record_head.RR_FEATURES`."""
+    rr = np.empty(peaks.size - 1)
+    for i in range(rr.size):
+        rr[i] = min(max((peaks[i + 1] - peaks[i]) / fs, rr_range[0]), rr_range[1])
+    med = np.median(rr)
+    drr = rr[1:] - rr[:-1]
+    dev = rr - med
+    sd1 = drr.std() / math.sqrt(2.0)
+    sd2 = math.sqrt(max(2.0 * rr.var() - drr.var() / 2.0, 1e-12))
+    abs_drr = np.abs(drr)
+    out[0] = math.log(med)
+    out[1] = rr.std() / rr.mean()
+    out[2] = math.sqrt(np.mean(drr * drr)) / med
+    out[3] = np.median(abs_drr) / med
+    out[4] = np.mean(abs_drr > 0.05)
+    out[5] = np.mean(np.abs(dev) > 0.2 * med)
+    out[6] = min(sd1 / sd2, 3.0)
+    out[7] = math.log(rr.max() / med)
+    out[8] = math.log(rr.min() / med)
+    out[9] = _corr(dev[:-1], dev[1:])
+    out[10] = _corr(dev[:-2], dev[2:])
+    out[11] = min(peaks.size * med / duration, 3.0)
+    out[12] = math.log(duration)
+    out[13] = 0.0
+
+
+@numba.njit(cache=True)
+def _segments(
+    x: FloatArray, at: IntArray, before: int, after: int, width: int
+) -> FloatArray:  # pragma: no cover - compiled
+    """Rows ``x[i - before : i - before + width]`` for the ``i`` of ``at`` whose span
+    ``[i - before, i + after)`` lies in ``x``."""
+    keep = 0
+    for i in at:
+        if i - before >= 0 and i + after <= x.size:
+            keep += 1
+    rows = np.empty((keep, width))
+    k = 0
+    for i in at:
+        if i - before >= 0 and i + after <= x.size:
+            rows[k] = x[i - before : i - before + width]
+            k += 1
+    return rows
+
+
+@numba.njit(cache=True)
+def _kth(buf: FloatArray, n: int, k: int) -> float:  # pragma: no cover - compiled
+    """The ``k``-th smallest of ``buf[:n]`` (0-based), by counting ranks: n² comparisons
+    without data-dependent branches, which beats sorting a dozen values whose order the
+    branch predictor cannot guess."""
+    for i in range(n):
+        v = buf[i]
+        less = 0
+        equal = 0
+        for j in range(n):
+            less += buf[j] < v
+            equal += buf[j] == v
+        if less <= k < less + equal:
+            return float(v)
+    return float(buf[0])  # not reached for finite values
+
+
+@numba.njit(cache=True)
+def _sorted_median(buf: FloatArray, n: int) -> float:  # pragma: no cover - compiled
+    """Median of ``buf[:n]`` (the mean of the two middle values when ``n`` is even)."""
+    half = n // 2
+    if n % 2:
+        return _kth(buf, n, half)
+    return 0.5 * (_kth(buf, n, half - 1) + _kth(buf, n, half))
+
+
+@numba.njit(cache=True)
+def _column_median(rows: FloatArray) -> FloatArray:  # pragma: no cover - compiled
+    n = rows.shape[0]
+    buf = np.empty(n)
+    out = np.empty(rows.shape[1])
+    for c in range(rows.shape[1]):
+        for r in range(n):
+            buf[r] = rows[r, c]
+        out[c] = _sorted_median(buf, n)
+    return out
+
+
+@numba.njit(cache=True)
+def _corr_with(rows: FloatArray, template: FloatArray) -> FloatArray:  # pragma: no cover
+    """Pearson correlation of each row with the template (loops: no temporaries)."""
+    n, m = rows.shape
+    tm = template.mean()
+    bb = 0.0
+    for i in range(m):
+        bb += (template[i] - tm) ** 2
+    out = np.empty(n)
+    for r in range(n):
+        rm = 0.0
+        for i in range(m):
+            rm += rows[r, i]
+        rm /= m
+        ab = 0.0
+        aa = 0.0
+        for i in range(m):
+            a = rows[r, i] - rm
+            ab += a * (template[i] - tm)
+            aa += a * a
+        out[r] = ab / (math.sqrt(aa * bb) + 1e-12)
+    return out
+
+
+@numba.njit(cache=True)
+def morphology_values(
+    x: FloatArray,
+    peaks: IntArray,
+    qrs: tuple[int, int],
+    p_window: tuple[int, int],
+    p_min_rr: float,
+    out: FloatArray,
+) -> None:  # pragma: no cover - compiled
+    """Beat-shape statistics into ``out`` (zeros first), in the order of
+    :data:`cardiostream.rhythm.record_head.MORPHOLOGY_FEATURES`; windows in samples."""
+    out[:] = 0.0
+    q = _segments(x, peaks, qrs[0], qrs[1], qrs[0] + qrs[1])
+    if q.shape[0] < 4:
+        return
+    q_template = _column_median(q)
+    q_corr = _corr_with(q, q_template)
+    out[1] = np.mean(q_corr < 0.8)
+    out[0] = _sorted_median(q_corr, q_corr.size)
+    n_long = 0
+    for i in range(1, peaks.size):
+        if peaks[i] - peaks[i - 1] >= p_min_rr:
+            n_long += 1
+    after_long = np.empty(n_long, np.int64)
+    k = 0
+    for i in range(1, peaks.size):
+        if peaks[i] - peaks[i - 1] >= p_min_rr:
+            after_long[k] = peaks[i]
+            k += 1
+    start, end = p_window
+    w = _segments(x, after_long, start, 0, start - end)
+    if w.shape[0] < 4:
+        return
+    n, m = w.shape
+    for r in range(n):
+        mean = 0.0
+        for i in range(m):
+            mean += w[r, i]
+        mean /= m
+        for i in range(m):
+            w[r, i] -= mean
+    p_template = _column_median(w)
+    p_corr = _corr_with(w, p_template)
+    out[3] = np.mean(p_corr > 0.5)
+    out[2] = _sorted_median(p_corr, p_corr.size)
+    out[4] = math.log(p_template.std() / (q_template.std() + 1e-9) + 1e-4)
+    # The variance of the residuals about the template, over every sample of every beat.
+    total = 0.0
+    for r in range(n):
+        for i in range(m):
+            total += w[r, i] - p_template[i]
+    mean = total / (n * m)
+    total = 0.0
+    for r in range(n):
+        for i in range(m):
+            total += (w[r, i] - p_template[i] - mean) ** 2
+    out[5] = math.log(p_template.var() / (total / (n * m) + 1e-12) + 1e-4)
+
+
+@numba.njit(cache=True)
+def window_rows(
+    logits: FloatArray,
+    ecg: FloatArray,
+    origin: int,
+    peaks: IntArray,
+    ends: IntArray,
+    window: int,
+    delay: int,
+    fs: float,
+    log_floor: float,
+    rr_range: tuple[float, float],
+    qrs: tuple[int, int],
+    p_window: tuple[int, int],
+    p_min_rr: float,
+    out: FloatArray,
+) -> None:  # pragma: no cover - compiled
+    """The window head's features of frames ending at samples ``ends`` into ``out`` rows.
+
+    ``logits[k]`` are frame ``k``'s, ``ecg[i]`` is sample ``origin + i``, ``peaks`` are
+    sorted sample indices. Each row: the log-softmax of the logits (floored at
+    ``log_floor``), the RR statistics of the peaks in ``[end - window, end - delay)`` less the
+    last two (duration terms), then the shape statistics of ``ecg`` over
+    ``[end - window, end)`` with those peaks.
+    """
+    n_classes = logits.shape[1]
+    n_rr = out.shape[1] - n_classes - 6
+    rr = np.empty(n_rr + 2)
+    shape = np.empty(6)
+    for k in range(ends.size):
+        end = ends[k]
+        z = logits[k]
+        top = z.max()
+        total = np.sum(np.exp(z - top))
+        for c in range(n_classes):
+            out[k, c] = max(z[c] - top - math.log(total), log_floor)
+        lo = max(end - window, 0)
+        a = np.searchsorted(peaks, lo)
+        b = np.searchsorted(peaks, end - delay)
+        p = peaks[a:b] - lo
+        if p.size >= 4:
+            rr_values(p, fs, window / fs, rr_range, rr)
+        else:
+            rr[:] = 0.0
+        out[k, n_classes : n_classes + n_rr] = rr[:n_rr]
+        # A copy: a contiguous array compiles to faster code than a slice of one.
+        seg = ecg[lo - origin : end - origin].copy()
+        morphology_values(seg, p, qrs, p_window, p_min_rr, shape)
+        out[k, n_classes + n_rr :] = shape
+
+
+@numba.njit(cache=True)
+def head_logits(
+    x: FloatArray,
+    mean: FloatArray,
+    scale: FloatArray,
+    w1: FloatArray,
+    b1: FloatArray,
+    w2: FloatArray,
+    b2: FloatArray,
+    out: FloatArray,
+) -> None:  # pragma: no cover - compiled
+    """``tanh(((x - mean) / scale) @ w1 + b1) @ w2 + b2`` row by row, each row by the same
+    loops whatever the number of rows (a BLAS product may block differently), so that a
+    stream's verdicts do not depend on how many seconds one push completes."""
+    d, h = w1.shape
+    z = np.empty(d)
+    a = np.empty(h)
+    for r in range(x.shape[0]):
+        for i in range(d):
+            z[i] = (x[r, i] - mean[i]) / scale[i]
+        for j in range(h):
+            total = b1[j]
+            for i in range(d):
+                total += z[i] * w1[i, j]
+            a[j] = math.tanh(total)
+        for c in range(w2.shape[1]):
+            total = b2[c]
+            for j in range(h):
+                total += a[j] * w2[j, c]
+            out[r, c] = total

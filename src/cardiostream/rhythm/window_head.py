@@ -1,0 +1,172 @@
+"""The per-second verdict: the network's frame with the beats and their shape over its 10 s.
+
+Every second the network gives a frame, its view of the 10 s that end there. Those 10 s also
+hold a dozen beats whose timing and shape the record head (:mod:`cardiostream.rhythm.record_head`)
+has shown to tell AF from other irregular rhythms: the P waves before the QRS complexes,
+and the alternation of ectopic beats. The window head is the record head's small network
+applied to one frame at a time, with the evidence of those 10 s (:data:`WINDOW_FEATURES`):
+
+* the frame's log-probabilities (the network's own, before temperature scaling);
+* the RR statistics of :func:`~cardiostream.rhythm.record_head.rr_features` over the beats
+  the detector has confirmed by the frame's end (it reports a beat :data:`BEAT_DELAY` samples
+  late, so the last second's beats are not yet known, live or offline);
+* the shape statistics of :func:`~cardiostream.rhythm.record_head.morphology_features` over
+  the conditioned signal of the 10 s.
+
+It is fitted on out-of-fold frames of the CinC 2017 development split (every third second
+with a full 10 s of context, each labelled with its record's class; see
+:mod:`cardiostream.rhythm.head_training`), temperature-scaled, and given its own confidence
+threshold. The streaming engine (:mod:`cardiostream.stream.processor`) and
+:meth:`cardiostream.rhythm.infer.RhythmModel.window_probabilities` compute the same features
+from the same samples, so live and offline verdicts agree.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import numpy.typing as npt
+
+from cardiostream.rhythm._beat_kernels import window_rows
+from cardiostream.rhythm.datasets import CLASSES
+from cardiostream.rhythm.record_head import (
+    MORPHOLOGY_FEATURES,
+    P_MIN_RR,
+    P_WINDOW,
+    QRS_WINDOW,
+    RR_FEATURES,
+    RR_RANGE,
+    RecordHead,
+)
+
+FloatArray = npt.NDArray[np.float64]
+
+#: Seconds of signal behind one verdict (the network's receptive field).
+WINDOW_S = 10
+#: Samples per second at the model's rate.
+FRAME = 250
+#: The detector's output delay in samples: beats younger than this are not known yet.
+BEAT_DELAY = 250
+#: The RR statistics used: a window always lasts 10 s, so duration terms carry nothing.
+#: (The last two of RR_FEATURES, which the compiled loop leaves out.)
+WINDOW_RR: tuple[str, ...] = RR_FEATURES[:-2]
+WINDOW_FEATURES: tuple[str, ...] = (
+    tuple(f"log_p_{c}" for c in CLASSES) + WINDOW_RR + MORPHOLOGY_FEATURES
+)
+LOG_P_FLOOR = float(np.log(1e-7))
+
+
+def window_features(
+    logits: npt.ArrayLike, ecg: npt.ArrayLike, peaks: npt.ArrayLike, fs: float = 250.0
+) -> FloatArray:
+    """:data:`WINDOW_FEATURES` of one frame.
+
+    Parameters
+    ----------
+    logits : array_like, shape (4,)
+        The network's logits for the frame.
+    ecg : array_like
+        The conditioned signal of the frame's 10 s (fewer samples at the start of a stream),
+        ending at the frame's end.
+    peaks : array_like of int
+        R peaks as sample indices into ``ecg``, confirmed by the frame's end (see
+        :func:`confirmed_peaks`).
+    fs : float
+        Sampling rate of ``ecg``.
+    """
+    x = np.asarray(ecg, np.float64)
+    z = np.asarray(logits, np.float64).reshape(1, len(CLASSES))
+    # The peaks given are already the confirmed ones: no delay to apply again.
+    p = np.sort(np.asarray(peaks, np.int64))
+    p = p[p < x.size]
+    row: FloatArray = window_rows_at(z, x, 0, p, np.array([x.size]), fs, delay=0)[0]
+    return row
+
+
+def confirmed_peaks(peaks: npt.ArrayLike, end: int) -> tuple[int, npt.NDArray[np.int64]]:
+    """The start of the 10 s ending at sample ``end`` and, relative to it, the R peaks in
+    them that the detector has reported by then (``peaks``: sorted sample indices)."""
+    p = np.asarray(peaks, np.int64)
+    lo = max(end - WINDOW_S * FRAME, 0)
+    a, b = np.searchsorted(p, [lo, end - BEAT_DELAY])
+    return lo, p[a:b] - lo
+
+
+def window_rows_at(
+    logits: npt.ArrayLike,
+    ecg: npt.ArrayLike,
+    origin: int,
+    peaks: npt.ArrayLike,
+    ends: npt.ArrayLike,
+    fs: float = 250.0,
+    delay: int = BEAT_DELAY,
+) -> FloatArray:
+    """Feature rows of the frames ending at samples ``ends`` (one compiled loop for all).
+
+    ``logits`` are their ``[n, 4]`` logits, ``ecg`` the conditioned signal from sample
+    ``origin`` on (covering each frame's 10 s), ``peaks`` sorted R-peak sample indices on the
+    same clock; a frame uses the peaks of its 10 s at least ``delay`` samples before its end
+    (the detector's delay: the beats known by then).
+    """
+    z = np.ascontiguousarray(logits, np.float64).reshape(-1, len(CLASSES))
+    e = np.asarray(ends, np.int64).reshape(-1)
+    out = np.zeros((e.size, len(WINDOW_FEATURES)))
+    window = round(WINDOW_S * fs)
+    if e.size and (np.maximum(e - window, 0).min() < origin or e.max() > origin + np.size(ecg)):
+        raise ValueError("window_rows_at: the signal does not cover the frames' 10 s")
+    window_rows(
+        z,
+        np.ascontiguousarray(ecg, np.float64),
+        int(origin),
+        np.ascontiguousarray(peaks, np.int64),
+        e,
+        window,
+        int(delay),
+        float(fs),
+        LOG_P_FLOOR,
+        RR_RANGE,
+        (round(QRS_WINDOW[0] * fs), round(QRS_WINDOW[1] * fs)),
+        (round(P_WINDOW[0] * fs), round(P_WINDOW[1] * fs)),
+        P_MIN_RR * fs,
+        out,
+    )
+    return out
+
+
+def record_window_features(
+    logits: npt.ArrayLike, ecg: npt.ArrayLike, peaks: npt.ArrayLike, frames: npt.ArrayLike
+) -> FloatArray:
+    """Feature rows ``[len(frames), n]`` of a whole record's frames.
+
+    ``logits`` are the network's ``[4, n_frames]`` over ``ecg`` (the conditioned 250 Hz
+    signal, frame ``j`` ending at sample ``250 (j + 1)``), ``peaks`` its R peaks from
+    :func:`cardiostream.beats.detect_rpeaks`, ``frames`` the frame indices wanted.
+    """
+    idx = np.asarray(frames, np.int64)
+    z = np.asarray(logits, np.float64)[:, idx].T
+    return window_rows_at(z, ecg, 0, peaks, FRAME * (idx + 1))
+
+
+class WindowHead:
+    """A fitted window head with its calibration and threshold (``window_head`` in
+    ``model.json``)."""
+
+    def __init__(self, data: dict[str, object]) -> None:
+        self.head = RecordHead.from_dict(data, WINDOW_FEATURES)
+        self.temperature = float(data.get("temperature", 1.0))  # type: ignore[arg-type]
+        self.threshold = float(data["threshold"])  # type: ignore[arg-type]
+
+    def log_probabilities(self, features: npt.ArrayLike) -> FloatArray:
+        """Calibrated log-probabilities ``[n, 4]`` of feature rows ``[n, n_features]``."""
+        z = self.head.logits(features) / self.temperature
+        z -= z.max(1, keepdims=True)
+        return np.asarray(z - np.log(np.exp(z).sum(1, keepdims=True)))
+
+
+__all__ = [
+    "WINDOW_FEATURES",
+    "WindowHead",
+    "confirmed_peaks",
+    "record_window_features",
+    "window_features",
+    "window_rows_at",
+]
