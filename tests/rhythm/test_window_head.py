@@ -16,6 +16,7 @@ from cardiostream.rhythm.window_head import (
     confirmed_peaks,
     record_window_features,
     window_features,
+    window_rows_at,
 )
 
 
@@ -93,3 +94,23 @@ def test_fitted_head_round_trips_and_refuses_other_features() -> None:
         WindowHead({**data, "features": data["features"][:-1]})
     with pytest.raises(ValueError, match="names"):
         fit_head(x[:, :-1], y, 1e-2, names=WINDOW_FEATURES)
+
+
+def test_one_call_verdicts_equal_features_then_head() -> None:
+    rng = np.random.default_rng(3)
+    x = rng.normal(size=(300, len(WINDOW_FEATURES)))
+    y = rng.integers(0, 4, 300)
+    head = fit_head(x, y, 1e-2, names=WINDOW_FEATURES)
+    window = WindowHead({**head.to_dict(), "temperature": 1.5, "threshold": 0.6})
+    ecg, peaks = _beats(rng.uniform(0.5, 1.0, 40))
+    ecg32 = ecg.astype(np.float32)
+    logits = rng.normal(size=(20, 4)).astype(np.float32)
+    ends = 250 * (np.arange(9, 29) + 1)
+    want = window.log_probabilities(window_rows_at(logits, ecg32, 0, peaks, ends))
+    np.testing.assert_allclose(window.verdicts(logits, ecg32, 0, peaks, ends), want, atol=1e-12)
+    # From a later origin (a stream keeps only the last 10 s), the same values.
+    origin = ends[5] - 2500
+    got = window.verdicts(logits[5:], ecg32[origin:], origin, peaks, ends[5:])
+    np.testing.assert_array_equal(got, window.verdicts(logits[5:], ecg32, 0, peaks, ends[5:]))
+    with pytest.raises(ValueError, match="does not cover"):
+        window.verdicts(logits, ecg32[origin:], origin, peaks, ends)

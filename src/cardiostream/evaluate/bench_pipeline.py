@@ -13,7 +13,8 @@ What is measured, on one core (native thread pools and numba limited to one thre
     The obvious streaming plan, for a few minutes of each of ``peer_records`` records: every
     second, the last 10 s are conditioned, their R peaks found, their HRV and quality computed
     (:func:`cardiostream.hrv`, :func:`cardiostream.dsp.quality.window_quality`) and the ONNX
-    network run on them. Same outputs in spirit, ten times the work and a Python call per stage.
+    network and the window head run on them. Same outputs in spirit, ten times the work and a
+    Python call per stage.
 ``NeuroKit2 ecg_process``
     When NeuroKit2 is installed: its whole-record cleaning, peaks, rate and quality
     (``ecg_process``) over the same ``peer_records`` records; no rhythm model, so a lower bound
@@ -104,7 +105,10 @@ def _recompute_every_window(x: npt.NDArray[Any], fs: float) -> None:
         peaks = detect_rpeaks(ecg, 250.0)
         hrv(peaks, 250.0)
         window_quality(window, fs)
-        model.frame_logits(model_inputs(ecg, peaks, 3)[None])
+        logits = model.frame_logits(model_inputs(ecg, peaks, 3)[None])
+        if model.window_head is not None:
+            last = np.ascontiguousarray(logits[0, :, -1:].T)
+            model.window_head.verdicts(last, ecg.astype(np.float32), 0, peaks, np.array([2500]))
 
 
 def run_pipeline_benchmark(

@@ -212,10 +212,12 @@ def window_section(training_dir: Path, out_dir: Path) -> str:
         f"{af['head']['specificity']:.1%} |",
         "",
         f"Calibration: T = {temperature:.3f}, ECE {summary['ece_before']:.3f} before, "
-        f"**{summary['ece_after']:.3f} after**. Threshold {summary['threshold']:.2f} (the "
-        f"90 % rule, within 0.50-0.80): the head commits on {summary['coverage']:.1%} of the "
-        f"windows and is right on {summary['confident_accuracy']:.1%} of those; the rest are "
-        "`uncertain`.",
+        f"**{summary['ece_after']:.3f} after**. Threshold {summary['threshold']:.2f}: the 90 % "
+        "rule applied, as for the frames, to records (the mean of each record's per-second "
+        "verdicts), since the labels are the records'; against them no window threshold up "
+        "to 0.80 makes 90 % of the confident windows right. At it the head commits on "
+        f"{summary['coverage']:.1%} of the windows, and {summary['confident_accuracy']:.1%} "
+        "of those agree with their record's label; the rest are `uncertain`.",
         "",
         "![confusion, window head](confusion_window.png) "
         "![reliability, window head](reliability_window.png)",

@@ -87,10 +87,17 @@ def _segments(
 
 
 @numba.njit(cache=True)
-def _kth(buf: FloatArray, n: int, k: int) -> float:  # pragma: no cover - compiled
-    """The ``k``-th smallest of ``buf[:n]`` (0-based), by counting ranks: n² comparisons
-    without data-dependent branches, which beats sorting a dozen values whose order the
-    branch predictor cannot guess."""
+def _sorted_median(buf: FloatArray, n: int) -> float:  # pragma: no cover - compiled
+    """Median of ``buf[:n]`` (the mean of the two middle values when ``n`` is even).
+
+    By counting ranks: for each value, how many are below and equal, n comparisons without
+    data-dependent branches, until both middle ranks are found. For a dozen values whose
+    order the branch predictor cannot guess, that beats sorting them.
+    """
+    half = n // 2
+    want_low = half - 1 if n % 2 == 0 else half
+    low = high = 0.0
+    found_low = found_high = False
     for i in range(n):
         v = buf[i]
         less = 0
@@ -98,18 +105,13 @@ def _kth(buf: FloatArray, n: int, k: int) -> float:  # pragma: no cover - compil
         for j in range(n):
             less += buf[j] < v
             equal += buf[j] == v
-        if less <= k < less + equal:
-            return float(v)
-    return float(buf[0])  # not reached for finite values
-
-
-@numba.njit(cache=True)
-def _sorted_median(buf: FloatArray, n: int) -> float:  # pragma: no cover - compiled
-    """Median of ``buf[:n]`` (the mean of the two middle values when ``n`` is even)."""
-    half = n // 2
-    if n % 2:
-        return _kth(buf, n, half)
-    return 0.5 * (_kth(buf, n, half - 1) + _kth(buf, n, half))
+        if not found_low and less <= want_low < less + equal:
+            low, found_low = v, True
+        if not found_high and less <= half < less + equal:
+            high, found_high = v, True
+        if found_low and found_high:
+            break
+    return float(0.5 * (low + high))
 
 
 @numba.njit(cache=True)
@@ -238,11 +240,14 @@ def window_rows(
     shape = np.empty(6)
     for k in range(ends.size):
         end = ends[k]
-        z = logits[k]
-        top = z.max()
-        total = np.sum(np.exp(z - top))
+        top = -np.inf
         for c in range(n_classes):
-            out[k, c] = max(z[c] - top - math.log(total), log_floor)
+            top = max(top, float(logits[k, c]))
+        total = 0.0
+        for c in range(n_classes):
+            total += math.exp(float(logits[k, c]) - top)
+        for c in range(n_classes):
+            out[k, c] = max(float(logits[k, c]) - top - math.log(total), log_floor)
         lo = max(end - window, 0)
         a = np.searchsorted(peaks, lo)
         b = np.searchsorted(peaks, end - delay)
@@ -252,8 +257,8 @@ def window_rows(
         else:
             rr[:] = 0.0
         out[k, n_classes : n_classes + n_rr] = rr[:n_rr]
-        # A copy: a contiguous array compiles to faster code than a slice of one.
-        seg = ecg[lo - origin : end - origin].copy()
+        # A float64 copy (exact from float32): contiguous arrays compile to faster code.
+        seg = ecg[lo - origin : end - origin].astype(np.float64)
         morphology_values(seg, p, qrs, p_window, p_min_rr, shape)
         out[k, n_classes + n_rr :] = shape
 
@@ -288,3 +293,46 @@ def head_logits(
             for j in range(h):
                 total += a[j] * w2[j, c]
             out[r, c] = total
+
+
+@numba.njit(cache=True)
+def window_verdicts(
+    logits: FloatArray,
+    ecg: FloatArray,
+    origin: int,
+    peaks: IntArray,
+    ends: IntArray,
+    window: int,
+    delay: int,
+    fs: float,
+    log_floor: float,
+    rr_range: tuple[float, float],
+    qrs: tuple[int, int],
+    p_window: tuple[int, int],
+    p_min_rr: float,
+    head: tuple[FloatArray, FloatArray, FloatArray, FloatArray, FloatArray, FloatArray],
+    temperature: float,
+    out: FloatArray,
+) -> None:  # pragma: no cover - compiled
+    """The window head's calibrated log-probabilities of the frames ending at ``ends``: the
+    features of :func:`window_rows`, the head's network, then a log-softmax at
+    ``temperature``, in one call (a stream makes one a second: call overhead counts)."""
+    n_features = head[0].size
+    rows = np.empty((ends.size, n_features))
+    window_rows(
+        logits, ecg, origin, peaks, ends, window, delay, fs, log_floor, rr_range, qrs,
+        p_window, p_min_rr, rows,
+    )  # fmt: skip
+    mean, scale, w1, b1, w2, b2 = head
+    head_logits(rows, mean, scale, w1, b1, w2, b2, out)
+    for k in range(ends.size):
+        top = -np.inf
+        for c in range(out.shape[1]):
+            out[k, c] /= temperature
+            top = max(top, out[k, c])
+        total = 0.0
+        for c in range(out.shape[1]):
+            total += math.exp(out[k, c] - top)
+        log_total = top + math.log(total)
+        for c in range(out.shape[1]):
+            out[k, c] -= log_total

@@ -64,7 +64,7 @@ from cardiostream.rhythm.datasets import CLASSES
 from cardiostream.rhythm.features import model_inputs
 from cardiostream.rhythm.preprocess import MODEL_FS, Preprocessor
 from cardiostream.rhythm.record_head import RecordHead, record_features
-from cardiostream.rhythm.window_head import WindowHead, record_window_features
+from cardiostream.rhythm.window_head import WindowHead
 
 FRAME = 250
 #: Seconds of input behind a full verdict (the network's receptive field); shorter is padded.
@@ -283,8 +283,9 @@ class RhythmModel:
         log_p = (z / self.temperature).T
         if self.window_head is not None and prep.n_real >= MIN_SECONDS:
             at = np.arange(MIN_SECONDS - 1, prep.n_real)
-            rows = record_window_features(z, prep.ecg, prep.peaks, at)
-            log_p[at] = self.window_head.log_probabilities(rows)
+            logits = np.ascontiguousarray(z[:, at].T)
+            ends = FRAME * (at + 1)
+            log_p[at] = self.window_head.verdicts(logits, prep.ecg, 0, prep.peaks, ends)
         p = np.exp(log_p - log_p.max(1, keepdims=True))
         p /= p.sum(1, keepdims=True)
         return (np.arange(prep.n_real, dtype=np.float64) + 1.0), p

@@ -23,10 +23,12 @@ from the same samples, so live and offline verdicts agree.
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import numpy.typing as npt
 
-from cardiostream.rhythm._beat_kernels import window_rows
+from cardiostream.rhythm._beat_kernels import window_rows, window_verdicts
 from cardiostream.rhythm.datasets import CLASSES
 from cardiostream.rhythm.record_head import (
     MORPHOLOGY_FEATURES,
@@ -91,6 +93,27 @@ def confirmed_peaks(peaks: npt.ArrayLike, end: int) -> tuple[int, npt.NDArray[np
     return lo, p[a:b] - lo
 
 
+def _arguments(fs: float) -> tuple[Any, ...]:
+    """The compiled loop's fixed arguments at rate ``fs``."""
+    return (
+        round(WINDOW_S * fs),
+        float(fs),
+        LOG_P_FLOOR,
+        RR_RANGE,
+        (round(QRS_WINDOW[0] * fs), round(QRS_WINDOW[1] * fs)),
+        (round(P_WINDOW[0] * fs), round(P_WINDOW[1] * fs)),
+        P_MIN_RR * fs,
+    )
+
+
+_AT_250 = _arguments(250.0)
+
+
+def _check(ends: npt.NDArray[np.int64], window: int, origin: int, n: int) -> None:
+    if ends.size and (max(int(ends[0]) - window, 0) < origin or int(ends[-1]) > origin + n):
+        raise ValueError("window head: the signal does not cover the frames' 10 s")
+
+
 def window_rows_at(
     logits: npt.ArrayLike,
     ecg: npt.ArrayLike,
@@ -100,35 +123,24 @@ def window_rows_at(
     fs: float = 250.0,
     delay: int = BEAT_DELAY,
 ) -> FloatArray:
-    """Feature rows of the frames ending at samples ``ends`` (one compiled loop for all).
+    """Feature rows of the frames ending at samples ``ends`` (increasing; one compiled loop
+    for all).
 
     ``logits`` are their ``[n, 4]`` logits, ``ecg`` the conditioned signal from sample
     ``origin`` on (covering each frame's 10 s), ``peaks`` sorted R-peak sample indices on the
     same clock; a frame uses the peaks of its 10 s at least ``delay`` samples before its end
     (the detector's delay: the beats known by then).
     """
-    z = np.ascontiguousarray(logits, np.float64).reshape(-1, len(CLASSES))
+    z = np.ascontiguousarray(logits).reshape(-1, len(CLASSES))
     e = np.asarray(ends, np.int64).reshape(-1)
+    x = np.ascontiguousarray(ecg)
+    window, rate, floor, rr_range, qrs, p_window, p_min_rr = _arguments(fs)
+    _check(e, window, origin, x.size)
     out = np.zeros((e.size, len(WINDOW_FEATURES)))
-    window = round(WINDOW_S * fs)
-    if e.size and (np.maximum(e - window, 0).min() < origin or e.max() > origin + np.size(ecg)):
-        raise ValueError("window_rows_at: the signal does not cover the frames' 10 s")
     window_rows(
-        z,
-        np.ascontiguousarray(ecg, np.float64),
-        int(origin),
-        np.ascontiguousarray(peaks, np.int64),
-        e,
-        window,
-        int(delay),
-        float(fs),
-        LOG_P_FLOOR,
-        RR_RANGE,
-        (round(QRS_WINDOW[0] * fs), round(QRS_WINDOW[1] * fs)),
-        (round(P_WINDOW[0] * fs), round(P_WINDOW[1] * fs)),
-        P_MIN_RR * fs,
-        out,
-    )
+        z, x, int(origin), np.ascontiguousarray(peaks, np.int64), e, window, int(delay), rate,
+        floor, rr_range, qrs, p_window, p_min_rr, out,
+    )  # fmt: skip
     return out
 
 
@@ -150,16 +162,43 @@ class WindowHead:
     """A fitted window head with its calibration and threshold (``window_head`` in
     ``model.json``)."""
 
-    def __init__(self, data: dict[str, object]) -> None:
+    def __init__(self, data: dict[str, Any]) -> None:
         self.head = RecordHead.from_dict(data, WINDOW_FEATURES)
-        self.temperature = float(data.get("temperature", 1.0))  # type: ignore[arg-type]
-        self.threshold = float(data["threshold"])  # type: ignore[arg-type]
+        self.temperature = float(data.get("temperature", 1.0))
+        self.threshold = float(data["threshold"])
+        h = self.head
+
+        def c(a: FloatArray) -> FloatArray:
+            return np.ascontiguousarray(a, np.float64)
+
+        self._arrays = (c(h.mean), c(h.scale), c(h.w1), c(h.b1), c(h.w2), c(h.b2))
 
     def log_probabilities(self, features: npt.ArrayLike) -> FloatArray:
         """Calibrated log-probabilities ``[n, 4]`` of feature rows ``[n, n_features]``."""
         z = self.head.logits(features) / self.temperature
         z -= z.max(1, keepdims=True)
         return np.asarray(z - np.log(np.exp(z).sum(1, keepdims=True)))
+
+    def verdicts(
+        self,
+        logits: npt.NDArray[Any],
+        ecg: npt.NDArray[Any],
+        origin: int,
+        peaks: npt.NDArray[np.int64],
+        ends: npt.NDArray[np.int64],
+    ) -> FloatArray:
+        """Calibrated log-probabilities ``[n, 4]`` of the frames ending at samples ``ends``
+        (250 Hz), from their logits ``[n, 4]``, the conditioned signal from sample ``origin``
+        on and the R peaks (as :func:`window_rows_at`): features and head in one compiled
+        call, the same values as :meth:`log_probabilities` of those rows."""
+        window, rate, floor, rr_range, qrs, p_window, p_min_rr = _AT_250
+        _check(ends, window, origin, ecg.size)
+        out = np.empty((ends.size, len(CLASSES)))
+        window_verdicts(
+            logits, ecg, origin, peaks, ends, window, BEAT_DELAY, rate, floor, rr_range, qrs,
+            p_window, p_min_rr, self._arrays, self.temperature, out,
+        )  # fmt: skip
+        return out
 
 
 __all__ = [

@@ -75,7 +75,7 @@ from cardiostream.rhythm.datasets import CLASSES
 from cardiostream.rhythm.fast_net import FRAME, FastRhythmNet
 from cardiostream.rhythm.infer import MAX_ABS_MV, weights_dir
 from cardiostream.rhythm.preprocess import MODEL_FS
-from cardiostream.rhythm.window_head import WINDOW_S, WindowHead, window_rows_at
+from cardiostream.rhythm.window_head import WINDOW_S, WindowHead
 from cardiostream.stream import sqi
 from cardiostream.stream.events import EventConfig, EventTracker
 from cardiostream.stream.window_beats import (
@@ -449,11 +449,10 @@ class StreamProcessor:
         joined = np.concatenate([self._recent, ecg])
         origin = (first + logits.shape[0]) * FRAME - joined.size  # sample index of joined[0]
         head = self.window_head
-        ready = np.arange(first, first + logits.shape[0]) >= WINDOW_S - 1
-        if head is not None and ready.any():
-            ends = (np.flatnonzero(ready) + first + 1) * FRAME
-            rows = window_rows_at(logits[ready], joined, origin, self._peaks, ends)
-            out[ready] = head.log_probabilities(rows)
+        k0 = max(WINDOW_S - 1 - first, 0)  # the first new frame with 10 s behind it
+        if head is not None and k0 < logits.shape[0]:
+            ends = (np.arange(first + k0, first + logits.shape[0]) + 1) * FRAME
+            out[k0:] = head.verdicts(logits[k0:], joined, origin, self._peaks, ends)
         self._recent = joined[max(joined.size - WINDOW_S * FRAME, 0) :]
         return out
 
