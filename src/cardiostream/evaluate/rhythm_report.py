@@ -101,6 +101,22 @@ def cv_section(training_dir: Path, out_dir: Path) -> str:
     return "\n".join(lines) + "\n"
 
 
+def _f1_rows(plain: dict[str, Any], head: dict[str, Any]) -> list[str]:
+    """Table rows: each class's F1 (mean ± sd over folds) without and with a head, then the
+    CinC score."""
+    rows = [
+        f"| {c} | {a:.3f} ± {sa:.3f} | {b:.3f} ± {sb:.3f} |"
+        for c, a, sa, b, sb in zip(
+            CLASSES, plain["f1_mean"], plain["f1_sd"], head["f1_mean"], head["f1_sd"], strict=True
+        )
+    ]
+    rows.append(
+        f"| **CinC score** | {plain['cinc_mean']:.3f} ± {plain['cinc_sd']:.3f} | "
+        f"**{head['cinc_mean']:.3f} ± {head['cinc_sd']:.3f}** |"
+    )
+    return rows
+
+
 def head_section(training_dir: Path, out_dir: Path) -> str:
     """The record verdict with the record head, beside the plain mean of the frames."""
     summary = json.loads((training_dir / "training.json").read_text()).get("record_head")
@@ -132,18 +148,8 @@ def head_section(training_dir: Path, out_dir: Path) -> str:
         "| class | F1, mean of frames | F1, record head |",
         "|---|---:|---:|",
     ]
-    for c, a, sa, b, sb in zip(
-        CLASSES,
-        plain["f1_mean"],
-        plain["f1_sd"],
-        summary["f1_mean"],
-        summary["f1_sd"],
-        strict=True,
-    ):
-        lines.append(f"| {c} | {a:.3f} ± {sa:.3f} | {b:.3f} ± {sb:.3f} |")
+    lines += _f1_rows(plain, summary)
     lines += [
-        f"| **CinC score** | {plain['cinc_mean']:.3f} ± {plain['cinc_sd']:.3f} | "
-        f"**{summary['cinc_mean']:.3f} ± {summary['cinc_sd']:.3f}** |",
         "",
         "Per fold (head): " + ", ".join(f"{f['cinc']:.3f}" for f in summary["folds"]) + ".",
         "",
@@ -194,18 +200,8 @@ def window_section(training_dir: Path, out_dir: Path) -> str:
         "| class | F1, network frame | F1, window head |",
         "|---|---:|---:|",
     ]
-    for c, a, sa, b, sb in zip(
-        CLASSES,
-        plain["f1_mean"],
-        plain["f1_sd"],
-        summary["f1_mean"],
-        summary["f1_sd"],
-        strict=True,
-    ):
-        lines.append(f"| {c} | {a:.3f} ± {sa:.3f} | {b:.3f} ± {sb:.3f} |")
+    lines += _f1_rows(plain, summary)
     lines += [
-        f"| **CinC score** | {plain['cinc_mean']:.3f} ± {plain['cinc_sd']:.3f} | "
-        f"**{summary['cinc_mean']:.3f} ± {summary['cinc_sd']:.3f}** |",
         f"| AF-window sensitivity | {af['frames']['sensitivity']:.1%} | "
         f"{af['head']['sensitivity']:.1%} |",
         f"| AF-window specificity | {af['frames']['specificity']:.1%} | "

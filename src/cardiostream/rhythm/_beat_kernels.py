@@ -18,6 +18,12 @@ import numpy.typing as npt
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
+#: The window loops' fixed arguments: window and detector delay (samples), rate (Hz), the
+#: log-probability floor, the RR clip range (s), the QRS and P windows (samples before, after
+#: / before, end before the R peak) and the shortest RR with a visible P wave (samples).
+WindowParams = tuple[
+    int, int, float, float, tuple[float, float], tuple[int, int], tuple[int, int], float
+]
 
 
 @numba.njit(cache=True)
@@ -216,14 +222,7 @@ def window_rows(
     origin: int,
     peaks: IntArray,
     ends: IntArray,
-    window: int,
-    delay: int,
-    fs: float,
-    log_floor: float,
-    rr_range: tuple[float, float],
-    qrs: tuple[int, int],
-    p_window: tuple[int, int],
-    p_min_rr: float,
+    params: WindowParams,
     out: FloatArray,
 ) -> None:  # pragma: no cover - compiled
     """The window head's features of frames ending at samples ``ends`` into ``out`` rows.
@@ -234,6 +233,7 @@ def window_rows(
     last two (duration terms), then the shape statistics of ``ecg`` over
     ``[end - window, end)`` with those peaks.
     """
+    window, delay, fs, log_floor, rr_range, qrs, p_window, p_min_rr = params
     n_classes = logits.shape[1]
     n_rr = out.shape[1] - n_classes - 6
     rr = np.empty(n_rr + 2)
@@ -302,14 +302,7 @@ def window_verdicts(
     origin: int,
     peaks: IntArray,
     ends: IntArray,
-    window: int,
-    delay: int,
-    fs: float,
-    log_floor: float,
-    rr_range: tuple[float, float],
-    qrs: tuple[int, int],
-    p_window: tuple[int, int],
-    p_min_rr: float,
+    params: WindowParams,
     head: tuple[FloatArray, FloatArray, FloatArray, FloatArray, FloatArray, FloatArray],
     temperature: float,
     out: FloatArray,
@@ -319,10 +312,7 @@ def window_verdicts(
     ``temperature``, in one call (a stream makes one a second: call overhead counts)."""
     n_features = head[0].size
     rows = np.empty((ends.size, n_features))
-    window_rows(
-        logits, ecg, origin, peaks, ends, window, delay, fs, log_floor, rr_range, qrs,
-        p_window, p_min_rr, rows,
-    )  # fmt: skip
+    window_rows(logits, ecg, origin, peaks, ends, params, rows)
     mean, scale, w1, b1, w2, b2 = head
     head_logits(rows, mean, scale, w1, b1, w2, b2, out)
     for k in range(ends.size):

@@ -28,7 +28,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from cardiostream.rhythm._beat_kernels import window_rows, window_verdicts
+from cardiostream.rhythm._beat_kernels import WindowParams, window_rows, window_verdicts
 from cardiostream.rhythm.datasets import CLASSES
 from cardiostream.rhythm.record_head import (
     MORPHOLOGY_FEATURES,
@@ -93,10 +93,11 @@ def confirmed_peaks(peaks: npt.ArrayLike, end: int) -> tuple[int, npt.NDArray[np
     return lo, p[a:b] - lo
 
 
-def _arguments(fs: float) -> tuple[Any, ...]:
-    """The compiled loop's fixed arguments at rate ``fs``."""
+def _arguments(fs: float, delay: int = BEAT_DELAY) -> WindowParams:
+    """The compiled loops' fixed arguments at rate ``fs``."""
     return (
         round(WINDOW_S * fs),
+        int(delay),
         float(fs),
         LOG_P_FLOOR,
         RR_RANGE,
@@ -134,13 +135,10 @@ def window_rows_at(
     z = np.ascontiguousarray(logits).reshape(-1, len(CLASSES))
     e = np.asarray(ends, np.int64).reshape(-1)
     x = np.ascontiguousarray(ecg)
-    window, rate, floor, rr_range, qrs, p_window, p_min_rr = _arguments(fs)
-    _check(e, window, origin, x.size)
+    params = _arguments(fs, delay)
+    _check(e, params[0], origin, x.size)
     out = np.zeros((e.size, len(WINDOW_FEATURES)))
-    window_rows(
-        z, x, int(origin), np.ascontiguousarray(peaks, np.int64), e, window, int(delay), rate,
-        floor, rr_range, qrs, p_window, p_min_rr, out,
-    )  # fmt: skip
+    window_rows(z, x, int(origin), np.ascontiguousarray(peaks, np.int64), e, params, out)
     return out
 
 
@@ -191,13 +189,11 @@ class WindowHead:
         (250 Hz), from their logits ``[n, 4]``, the conditioned signal from sample ``origin``
         on and the R peaks (as :func:`window_rows_at`): features and head in one compiled
         call, the same values as :meth:`log_probabilities` of those rows."""
-        window, rate, floor, rr_range, qrs, p_window, p_min_rr = _AT_250
-        _check(ends, window, origin, ecg.size)
+        _check(ends, _AT_250[0], origin, ecg.size)
         out = np.empty((ends.size, len(CLASSES)))
         window_verdicts(
-            logits, ecg, origin, peaks, ends, window, BEAT_DELAY, rate, floor, rr_range, qrs,
-            p_window, p_min_rr, self._arrays, self.temperature, out,
-        )  # fmt: skip
+            logits, ecg, origin, peaks, ends, _AT_250, self._arrays, self.temperature, out
+        )
         return out
 
 
