@@ -834,22 +834,26 @@ def control(
 
 @contextmanager
 def _epoch_bars() -> Iterator[Callable[[str, int, int, float], None]]:
-    """Progress bars of training: one per stage (fold, variant), advanced every epoch."""
+    """Progress bars of training: one per stage (fold, variant), advanced every epoch; a
+    stage without a loss (the heads' evidence, record by record) counts records."""
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
     columns = (
         TextColumn("{task.description}"),
         BarColumn(),
-        TextColumn("epoch {task.completed}/{task.total} loss {task.fields[loss]:.3f}"),
+        TextColumn("{task.fields[what]} {task.completed}/{task.total}{task.fields[loss]}"),
         TimeElapsedColumn(),
     )
     with Progress(*columns, console=err_console) as bar:
         tasks: dict[str, Any] = {}
 
         def step(stage: str, epoch: int, total: int, loss: float) -> None:
+            counts_epochs = math.isfinite(loss)
             if stage not in tasks:
-                tasks[stage] = bar.add_task(stage, total=total, loss=float("nan"))
-            bar.update(tasks[stage], completed=epoch, loss=loss)
+                what = "epoch" if counts_epochs else "record"
+                tasks[stage] = bar.add_task(stage, total=total, what=what, loss="")
+            shown = f" loss {loss:.3f}" if counts_epochs else ""
+            bar.update(tasks[stage], completed=epoch, loss=shown)
 
         yield step
 
