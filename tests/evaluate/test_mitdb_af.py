@@ -106,6 +106,20 @@ def test_window_verdicts_are_the_verdicts_ending_with_the_windows(
     assert rec.windows.uncertain_af == int(unsure.sum())
 
 
+def test_frames_alone_are_scored_with_the_frames_threshold(model: RhythmModel) -> None:
+    res = evaluate_mitdb_af(SAMPLES, model=model, records=["mitdb-201-af"], verdicts="frames")
+    assert res.settings["verdicts"] == "frames"
+    assert res.settings["threshold"] == model.threshold
+    record = read(sample_path("mitdb-201-af"))
+    end_s, probs = model.frame_probabilities(record.lead(0), record.fs)
+    windows = rhythm_windows(record, window_s=10.0)
+    at = np.searchsorted(end_s, windows.end_s)
+    called = np.argmax(probs[at], axis=1) == CLASSES.index("af")
+    assert res.records[0].windows.tp == int(called.sum())
+    with pytest.raises(InputError, match="verdicts"):
+        evaluate_mitdb_af(SAMPLES, model=model, records=["mitdb-201-af"], verdicts="record")
+
+
 def test_named_records_and_paths(model: RhythmModel) -> None:
     res = evaluate_mitdb_af(
         SAMPLES, model=model, records=["mitdb-203-af", sample_path("mitdb-100-nsr")], progress=True

@@ -286,8 +286,16 @@ def _resolve(folder: Path, records: Sequence[str | Path]) -> list[Path]:
     return paths
 
 
-def evaluate_record(path: str | Path, model: RhythmModel) -> RecordAfResult:
-    """Run the window and episode tests on one annotated record (see the module notes).
+#: The per-second verdicts the tests can score: the model's as a stream reports them (the
+#: window head's when it has one), or the network's frames alone, for comparison.
+VERDICTS = ("window", "frames")
+
+
+def evaluate_record(
+    path: str | Path, model: RhythmModel, verdicts: str = "window"
+) -> RecordAfResult:
+    """Run the window and episode tests on one annotated record (see the module notes), on
+    the ``verdicts`` of :data:`VERDICTS`.
 
     Raises
     ------
@@ -298,9 +306,16 @@ def evaluate_record(path: str | Path, model: RhythmModel) -> RecordAfResult:
     record = read(path)
     if len(record.annotations.rhythms) == 0:
         raise InputError(f"{path}: no reference rhythm annotations")
-    end_s, probs = model.window_probabilities(record.lead(LEAD), record.fs)
+    if verdicts not in VERDICTS:
+        raise InputError(f"verdicts: expected one of {', '.join(VERDICTS)}, got {verdicts!r}")
+    if verdicts == "window":
+        end_s, probs = model.window_probabilities(record.lead(LEAD), record.fs)
+        threshold = model.window_threshold
+    else:
+        end_s, probs = model.frame_probabilities(record.lead(LEAD), record.fs)
+        threshold = model.threshold
     verdict = np.argmax(probs, axis=1)
-    confident = probs.max(axis=1) >= model.window_threshold
+    confident = probs.max(axis=1) >= threshold
 
     windows = rhythm_windows(record, lead=LEAD, window_s=WINDOW_S)
     # The frame ending where a window ends judges exactly that window.
@@ -361,6 +376,7 @@ def evaluate_mitdb_af(
     model: RhythmModel | None = None,
     records: Sequence[str | Path] | None = None,
     progress: bool = True,
+    verdicts: str = "window",
 ) -> MitdbAfResult:
     """Test the rhythm model's AF detection on the annotated records of a folder.
 
@@ -375,6 +391,9 @@ def evaluate_mitdb_af(
         file's list, else every annotated record (:func:`list_annotated_records`).
     progress : bool
         Show a progress bar over records.
+    verdicts : {"window", "frames"}
+        Score the per-second verdicts a stream reports (the window head's, with its
+        threshold), or the network's frames alone (with the frames' threshold).
 
     Returns
     -------
@@ -415,15 +434,16 @@ def evaluate_mitdb_af(
         task = bar.add_task("records", total=len(paths), record="")
         for path in paths:
             bar.update(task, record=path.stem)
-            results.append(evaluate_record(path, model))
+            results.append(evaluate_record(path, model, verdicts))
             bar.advance(task)
     settings = {
         "window_s": WINDOW_S,
         "lead": LEAD,
         "episode_rules": {"window_s": WINDOW_S, "close_gap_s": 10.0, "min_duration_s": 10.0},
         "verdict": "argmax",
+        "verdicts": verdicts,
         "model": str(model.folder),
-        "threshold": model.window_threshold,
+        "threshold": model.window_threshold if verdicts == "window" else model.threshold,
     }
     return MitdbAfResult(
         database=folder.name,

@@ -244,6 +244,9 @@ def mitdb_section(mitdb_dir: Path | None, out_dir: Path, model: RhythmModel) -> 
         f"time removed. Run time {seconds:.0f} s.\n\n"
     )
     text += to_markdown(result)
+    if model.window_head is not None:
+        frames = evaluate_mitdb_af(mitdb_dir, model=model, progress=True, verdicts="frames")
+        text += "\n" + _verdicts_comparison(frames, result, model)
     try:
         from cardiostream.evaluate.mitdb_af import plot_af_timeline
 
@@ -252,6 +255,42 @@ def mitdb_section(mitdb_dir: Path | None, out_dir: Path, model: RhythmModel) -> 
     except ImportError:
         pass
     return text + "\n", to_json(result)
+
+
+def _verdicts_comparison(frames: Any, window: Any, model: RhythmModel) -> str:
+    """The same tests on the network's frames alone and on the window head's verdicts."""
+
+    def pct(x: float) -> str:
+        return f"{100 * x:.1f} %"
+
+    rows = [
+        ("AF-window sensitivity", "windows", "se"),
+        ("non-AF-window specificity", "windows", "sp"),
+        ("AF episode sensitivity", "episodes", "episode_se"),
+        ("AF episode +P", "episodes", "episode_ppv"),
+        ("AF duration sensitivity", "episodes", "duration_se"),
+        ("AF-window sensitivity, uncertain withheld", "committed_windows", "se"),
+        ("non-AF-window specificity, uncertain withheld", "committed_windows", "sp"),
+        ("AF episode sensitivity, uncertain withheld", "committed_episodes", "episode_se"),
+        ("windows left uncertain", "windows", "uncertain_fraction"),
+    ]
+
+    def get(result: Any, part: str, name: str) -> float:
+        return float(getattr(getattr(result, part), name))
+
+    lines = [
+        "The same tests on the network's frames alone, beside the window head's verdicts "
+        "(the table above), in the same run:",
+        "",
+        f"| | network frames (threshold {model.threshold:.2f}) | "
+        f"window head (threshold {model.window_threshold:.2f}) |",
+        "|---|---:|---:|",
+    ]
+    lines += [
+        f"| {name} | {pct(get(frames, part, key))} | {pct(get(window, part, key))} |"
+        for name, part, key in rows
+    ]
+    return "\n".join(lines) + "\n"
 
 
 def ablation_section(ablation_json: Path | None, out_dir: Path) -> str:
