@@ -91,19 +91,18 @@ def _window_head_row(model: RhythmModel, repeat: int) -> dict[str, Any]:
     bundled AF record (RR statistics, beat shapes) and the head's network."""
     from cardiostream.io import read
     from cardiostream.rhythm.infer import _prepare
-    from cardiostream.rhythm.window_head import window_rows_at
     from cardiostream.samples import sample_path
 
     assert model.window_head is not None
     record = read(sample_path("mitdb-201-af"))
     prep = _prepare(record.lead(0), record.fs, model.channels, pad=False, quality=False)
-    ecg = prep.ecg.astype(np.float64)
-    logits = np.zeros((1, 4))
+    logits = np.zeros((1, 4), np.float32)
     ends = np.array([30 * FRAME])
     head = model.window_head
 
     def one() -> None:
-        head.log_probabilities(window_rows_at(logits, ecg, 0, prep.peaks, ends))
+        # The call a stream makes every second: features and head in one compiled loop.
+        head.verdicts(logits, prep.ecg, 0, prep.peaks, ends)
 
     return {
         "what": "window head, one verdict (10 s of beats)",

@@ -120,10 +120,18 @@ def morphology_features(ecg: npt.ArrayLike, peaks: npt.ArrayLike, fs: float) -> 
     x = np.ascontiguousarray(ecg, np.float64)
     p = np.sort(np.asarray(peaks, np.int64))
     out = np.zeros(len(MORPHOLOGY_FEATURES))
-    qrs = (round(QRS_WINDOW[0] * fs), round(QRS_WINDOW[1] * fs))
-    p_window = (round(P_WINDOW[0] * fs), round(P_WINDOW[1] * fs))
-    morphology_values(x, p, qrs, p_window, P_MIN_RR * fs, out)
+    morphology_values(x, p, *shape_windows(fs), out)
     return out
+
+
+def shape_windows(fs: float) -> tuple[tuple[int, int], tuple[int, int], float]:
+    """:data:`QRS_WINDOW`, :data:`P_WINDOW` and :data:`P_MIN_RR` in samples at ``fs``, as the
+    compiled shape statistics take them."""
+    return (
+        (round(QRS_WINDOW[0] * fs), round(QRS_WINDOW[1] * fs)),
+        (round(P_WINDOW[0] * fs), round(P_WINDOW[1] * fs)),
+        P_MIN_RR * fs,
+    )
 
 
 def record_features(

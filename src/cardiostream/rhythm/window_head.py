@@ -30,24 +30,22 @@ import numpy.typing as npt
 
 from cardiostream.rhythm._beat_kernels import WindowParams, window_rows, window_verdicts
 from cardiostream.rhythm.datasets import CLASSES
+from cardiostream.rhythm.fast_net import FRAME
+from cardiostream.rhythm.features import RR_DELAY
 from cardiostream.rhythm.record_head import (
     MORPHOLOGY_FEATURES,
-    P_MIN_RR,
-    P_WINDOW,
-    QRS_WINDOW,
     RR_FEATURES,
     RR_RANGE,
     RecordHead,
+    shape_windows,
 )
 
 FloatArray = npt.NDArray[np.float64]
 
 #: Seconds of signal behind one verdict (the network's receptive field).
 WINDOW_S = 10
-#: Samples per second at the model's rate.
-FRAME = 250
 #: The detector's output delay in samples: beats younger than this are not known yet.
-BEAT_DELAY = 250
+BEAT_DELAY = RR_DELAY
 #: The RR statistics used: a window always lasts 10 s, so duration terms carry nothing.
 #: (The last two of RR_FEATURES, which the compiled loop leaves out.)
 WINDOW_RR: tuple[str, ...] = RR_FEATURES[:-2]
@@ -95,16 +93,7 @@ def confirmed_peaks(peaks: npt.ArrayLike, end: int) -> tuple[int, npt.NDArray[np
 
 def _arguments(fs: float, delay: int = BEAT_DELAY) -> WindowParams:
     """The compiled loops' fixed arguments at rate ``fs``."""
-    return (
-        round(WINDOW_S * fs),
-        int(delay),
-        float(fs),
-        LOG_P_FLOOR,
-        RR_RANGE,
-        (round(QRS_WINDOW[0] * fs), round(QRS_WINDOW[1] * fs)),
-        (round(P_WINDOW[0] * fs), round(P_WINDOW[1] * fs)),
-        P_MIN_RR * fs,
-    )
+    return (round(WINDOW_S * fs), int(delay), float(fs), LOG_P_FLOOR, RR_RANGE, *shape_windows(fs))
 
 
 _AT_250 = _arguments(250.0)

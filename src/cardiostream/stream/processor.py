@@ -92,8 +92,9 @@ from cardiostream.stream.window_beats import (
     window_hrv,
 )
 
-#: The network's receptive field in seconds: windows are at least this long.
-NET_WINDOW_S = 10
+#: The network's receptive field in seconds (the window head's too): windows are at least
+#: this long.
+NET_WINDOW_S = WINDOW_S
 #: Longest window accepted, in seconds.
 MAX_WINDOW_S = 600
 _NEAR = np.arange(-10, 11)  # samples around a beat mark searched for its height
@@ -117,25 +118,24 @@ def _load_model(folder: str) -> tuple[FastRhythmNet, float, float, WindowHead | 
 
 @numba.njit(cache=True)
 def _window_probs(
-    logits: npt.NDArray[np.float64],
+    log_probs: npt.NDArray[np.float64],
     ends: npt.NDArray[np.int64],
     span: int,
-    temperature: float,
     out: npt.NDArray[np.float64],
 ) -> None:  # pragma: no cover - compiled
-    """Mean over the ``span`` rows ending at row ``ends[w]`` of ``logits`` of their
-    temperature-scaled softmax, for every window ``w``."""
-    k = logits.shape[1]
+    """Mean over the ``span`` rows ending at row ``ends[w]`` of ``log_probs`` (calibrated
+    per-second verdicts) of their softmax, for every window ``w``."""
+    k = log_probs.shape[1]
     p = np.empty(k)
     for w in range(out.shape[0]):
         out[w, :] = 0.0
         for f in range(ends[w] - span + 1, ends[w] + 1):
             top = -np.inf
             for c in range(k):
-                top = max(top, logits[f, c] / temperature)
+                top = max(top, log_probs[f, c])
             total = 0.0
             for c in range(k):
-                p[c] = math.exp(logits[f, c] / temperature - top)
+                p[c] = math.exp(log_probs[f, c] - top)
                 total += p[c]
             for c in range(k):
                 out[w, c] += p[c] / total
@@ -449,11 +449,11 @@ class StreamProcessor:
         joined = np.concatenate([self._recent, ecg])
         origin = (first + logits.shape[0]) * FRAME - joined.size  # sample index of joined[0]
         head = self.window_head
-        k0 = max(WINDOW_S - 1 - first, 0)  # the first new frame with 10 s behind it
+        k0 = max(NET_WINDOW_S - 1 - first, 0)  # the first new frame with 10 s behind it
         if head is not None and k0 < logits.shape[0]:
             ends = (np.arange(first + k0, first + logits.shape[0]) + 1) * FRAME
             out[k0:] = head.verdicts(logits[k0:], joined, origin, self._peaks, ends)
-        self._recent = joined[max(joined.size - WINDOW_S * FRAME, 0) :]
+        self._recent = joined[max(joined.size - NET_WINDOW_S * FRAME, 0) :]
         return out
 
     def _windows(self) -> list[dict[str, Any]]:
@@ -488,7 +488,7 @@ class StreamProcessor:
         t = _tick(clock, "quality", t)
         span = w - NET_WINDOW_S + 1
         probs = np.empty((n, 4))
-        _window_probs(self._verdicts, ends - base, span, 1.0, probs)
+        _window_probs(self._verdicts, ends - base, span, probs)
         t = _tick(clock, "model", t)
         events = 0.0
         out: list[dict[str, Any]] = []
@@ -641,7 +641,7 @@ class StreamProcessor:
         self._logits = _unpack(state["logits"], np.float32, (-1, 4))
         self._verdicts = _unpack(state["verdicts"], np.float64, self._logits.shape)
         self._recent = _unpack(state["recent"], np.float32, None)
-        if self._recent.ndim != 1 or self._recent.size > WINDOW_S * FRAME:
+        if self._recent.ndim != 1 or self._recent.size > NET_WINDOW_S * FRAME:
             raise ValueError("recent signal has the wrong shape")
         self._peaks = _unpack(state["peaks"], np.int64, None)
         self._amps = _unpack(state["amps"], np.float64, self._peaks.shape)
