@@ -83,3 +83,12 @@ def test_flat_input_stays_finite(model: RhythmNet) -> None:
     with torch.no_grad():
         out = model(torch.zeros(1, C, 12 * FRAME))
     assert np.isfinite(out.numpy()).all()
+
+
+def test_training_normalisation_equals_inference() -> None:
+    # Training divides by running sums instead of the pool the graph and the stream use.
+    x = torch.randn(3, C, 30 * FRAME) * torch.tensor([0.01, 1.0, 20.0])[:, None, None]
+    x[1, 0, 5 * FRAME : 9 * FRAME] = 0.0  # a flat stretch, where the floor takes over
+    torch.testing.assert_close(
+        RhythmNet.normalise_by_sums(x), RhythmNet.normalise(x), rtol=1e-5, atol=1e-6
+    )

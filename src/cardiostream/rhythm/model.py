@@ -100,8 +100,21 @@ class RhythmNet(nn.Module):
         power = F.avg_pool1d(F.pad(ecg * ecg, (NORM_WINDOW - 1, 0)), NORM_WINDOW, stride=1)
         return torch.cat([ecg / torch.sqrt(power + NORM_EPS**2), x[:, 1:]], dim=1)
 
+    @staticmethod
+    def normalise_by_sums(x: torch.Tensor) -> torch.Tensor:
+        """:meth:`normalise` through running sums in float64, equal to float32 rounding.
+
+        The 500-sample average pool costs about 70 % of a training step's forward pass on
+        24 s crops; the difference of two running sums costs a twentieth of it. Inference and
+        the exported graph keep the pool, which is what the streaming layers mirror.
+        """
+        ecg = x[:, :1]
+        sums = torch.cumsum(F.pad(ecg.double() ** 2, (NORM_WINDOW, 0)), dim=-1)
+        power = ((sums[..., NORM_WINDOW:] - sums[..., :-NORM_WINDOW]) / NORM_WINDOW).float()
+        return torch.cat([ecg / torch.sqrt(power + NORM_EPS**2), x[:, 1:]], dim=1)
+
     def forward(self, x: torch.Tensor) -> torch.Tensor:
-        h = self.body(self.normalise(x))
+        h = self.body(self.normalise_by_sums(x) if self.training else self.normalise(x))
         out: torch.Tensor = self.head(self.dropout(h))
         return out
 

@@ -303,11 +303,20 @@ def cross_fit(
     y = np.asarray(truth, np.int64)
     f = np.asarray(folds, np.int64)
     ids = [int(i) for i in np.unique(f)]
+    # The inner fit that leaves out folds a and b serves both (a, b) and (b, a): the fits
+    # are deterministic, so each is made once.
+    fits: dict[tuple[frozenset[int], float], RecordHead] = {}
+
+    def without(left_out: frozenset[int], l2: float) -> RecordHead:
+        if (left_out, l2) not in fits:
+            train = ~np.isin(f, list(left_out))
+            fits[(left_out, l2)] = fit_head(x[train], y[train], l2, names=names)
+        return fits[(left_out, l2)]
+
     outer: dict[tuple[int, float], FloatArray] = {}
     for held in ids:
         for l2 in l2_grid:
-            head = fit_head(x[f != held], y[f != held], l2, names=names)
-            outer[(held, l2)] = head.logits(x[f == held])
+            outer[(held, l2)] = without(frozenset({held}), l2).logits(x[f == held])
     oof = np.zeros((y.size, len(CLASSES)))
     for held in ids:
         inner_ids = [i for i in ids if i != held]
@@ -317,8 +326,7 @@ def cross_fit(
             for l2 in l2_grid:
                 scores = []
                 for inner in inner_ids:
-                    train = (f != held) & (f != inner)
-                    head = fit_head(x[train], y[train], l2, names=names)
+                    head = without(frozenset({held, inner}), l2)
                     scores.append(_nll(head.logits(x[f == inner]), y[f == inner]))
                 losses[l2] = float(np.mean(scores))
             choice = min(losses, key=lambda k: losses[k])
