@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from cardiostream.io import read
-from cardiostream.rhythm.features import RR_DELAY, rr_channel, rr_channel_from_peaks
+from cardiostream.rhythm.features import RR_DELAY, _hold, rr_channel, rr_channel_from_peaks
 from cardiostream.rhythm.preprocess import preprocess
 from cardiostream.samples import sample_path
 
@@ -37,3 +37,19 @@ def test_channel_of_a_real_record_never_looks_ahead() -> None:
     np.testing.assert_array_equal(early, full[:cut])
     irregular = full[full > 0]
     assert 0.3 < irregular.mean() < 1.2 and irregular.std() > 0.1
+
+
+def test_held_values_are_the_latest_known_at_each_sample() -> None:
+    # Against the definition: at sample s, the value of the last start <= s (0 before any);
+    # starts may repeat, fall before the record or after its end.
+    rng = np.random.default_rng(0)
+    for _ in range(100):
+        n = int(rng.integers(1, 1000))
+        known_at = np.sort(rng.integers(-50, n + 100, int(rng.integers(0, 30))))
+        values = rng.random(known_at.size).astype(np.float32)
+        expected = np.zeros(n, np.float32)
+        for s in range(n):
+            latest = np.flatnonzero(known_at <= s)
+            if latest.size:
+                expected[s] = values[latest[-1]]
+        np.testing.assert_array_equal(_hold(known_at, values, n), expected)

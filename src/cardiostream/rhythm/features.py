@@ -32,9 +32,11 @@ def _hold(
     known_at, values = known_at[keep], values[keep]
     if known_at.size == 0:
         return out
-    index = np.searchsorted(known_at, np.arange(n_samples), side="right") - 1
-    valid = index >= 0
-    out[valid] = values[index[valid]]
+    # Runs of each value up to the next one's start (a later value wins a shared start).
+    starts = np.maximum(known_at, 0)
+    first = int(starts[0])
+    lengths = np.diff(np.append(starts, n_samples))
+    out[first:] = np.repeat(values, lengths)
     return out
 
 
