@@ -75,9 +75,13 @@ def live(store_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[
     thread.join(10)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def browser(tmp_path_factory: pytest.TempPathFactory) -> Iterator[object]:
-    """Headless Chromium through Playwright (skipped with the reason when missing)."""
+    """Headless Chromium through Playwright (skipped with the reason when missing).
+
+    Per module: Playwright's sync API holds an event loop on the thread while it runs, so a
+    later test of the same process calling ``asyncio.run`` would fail if it outlived its tests.
+    """
     from tests.serve.browser import launch
 
     yield from launch(tmp_path_factory.mktemp("playwright"))
