@@ -873,7 +873,7 @@ def train(
     ),
     seed: Annotated[int, typer.Option(help="Seed of folds, initialisation and augmentation.")] = 0,
     folds: Annotated[int, typer.Option(help="Cross-validation folds.")] = 5,
-    epochs: Annotated[int, typer.Option(help="Epochs per training run.")] = 40,
+    epochs: Annotated[int, typer.Option(help="Epochs per training run.")] = 60,
     record_loss: Annotated[
         float,
         typer.Option(help="Weight of the record-verdict loss beside the per-second loss (0-1)."),

@@ -36,7 +36,7 @@ FloatArray = npt.NDArray[np.float32]
 class TrainConfig:
     """Hyper-parameters of one training run."""
 
-    epochs: int = 40
+    epochs: int = 60
     batch_size: int = 64
     lr: float = 3e-3
     weight_decay: float = 1e-3
