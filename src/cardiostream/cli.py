@@ -835,7 +835,7 @@ def control(
 @contextmanager
 def _epoch_bars() -> Iterator[Callable[[str, int, int, float], None]]:
     """Progress bars of training: one per stage (fold, variant), advanced every epoch; a
-    stage without a loss (the heads' evidence, record by record) counts records."""
+    stage without a loss counts records (the heads' evidence) or fits (the heads' cross-fit)."""
     from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
     columns = (
@@ -850,7 +850,7 @@ def _epoch_bars() -> Iterator[Callable[[str, int, int, float], None]]:
         def step(stage: str, epoch: int, total: int, loss: float) -> None:
             counts_epochs = math.isfinite(loss)
             if stage not in tasks:
-                what = "epoch" if counts_epochs else "record"
+                what = "epoch" if counts_epochs else "fit" if stage.endswith("fits") else "record"
                 tasks[stage] = bar.add_task(stage, total=total, what=what, loss="")
             shown = f" loss {loss:.3f}" if counts_epochs else ""
             bar.update(tasks[stage], completed=epoch, loss=shown)
@@ -976,10 +976,10 @@ def fit_heads_command(
             raise InputError(f"{data}: no REFERENCE.csv, not a CinC 2017 folder")
         with _epoch_bars() as step:
 
-            def evidence(done: int, total: int) -> None:
-                step("heads: evidence", done, total, float("nan"))
+            def stage(name: str, done: int, total: int) -> None:
+                step(name, done, total, float("nan"))
 
-            fit_heads(training, data, evidence)
+            fit_heads(training, data, stage)
         summary = json.loads((training / "training.json").read_text())
         _print_heads(summary)
         console.print(f"written to {training}", highlight=False)

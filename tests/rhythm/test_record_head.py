@@ -8,9 +8,12 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from scipy.special import log_softmax
 
+from cardiostream.rhythm._beat_kernels import head_hidden, head_nll
 from cardiostream.rhythm.record_head import (
     FEATURES,
+    HIDDEN,
     MORPHOLOGY_FEATURES,
     RR_FEATURES,
     RecordHead,
@@ -135,6 +138,47 @@ def test_cross_fit_predicts_each_fold_from_the_others() -> None:
     assert oof.shape == (600, 4)
     assert l2 == 1e-4  # the toy rule is clean: the weaker penalty fits it better
     assert float((oof.argmax(1) == y).mean()) > 0.75
+
+
+def test_cross_fit_in_worker_processes_gives_the_same_result() -> None:
+    x, y = _toy(300, 4)
+    folds = np.arange(300) % 3
+    done: list[tuple[int, int]] = []
+    one = cross_fit(x, y, folds, l2_grid=(1e-3, 1e-1))
+    two = cross_fit(x, y, folds, l2_grid=(1e-3, 1e-1), workers=2, step=lambda *a: done.append(a))
+    np.testing.assert_array_equal(one[0], two[0])
+    assert one[1] == two[1]
+    # Three outer and three inner splits, two penalties each.
+    assert done == [(i, 12) for i in range(1, 13)]
+
+
+def test_fitting_loss_and_gradient_match_numpy() -> None:
+    rng = np.random.default_rng(5)
+    n, d, h = 50, 6, HIDDEN
+    z = rng.normal(size=(n, d))
+    y = rng.integers(0, 4, n)
+    w1, b1 = rng.normal(size=(d, h)), rng.normal(size=h)
+    w2, b2 = rng.normal(size=(h, 4)), rng.normal(size=4)
+    a = np.empty((n, h))
+    head_hidden(z, w1, b1, a)
+    np.testing.assert_allclose(a, z @ w1 + b1, rtol=1e-12)
+    np.tanh(a, out=a)
+    grads = (np.empty((d, h)), np.empty(h), np.empty((4, h)), np.empty(4))
+    nll = head_nll(z, y, a, np.ascontiguousarray(w2.T), b2, grads)
+    lp = log_softmax(a @ w2 + b2, axis=1)
+    assert nll == pytest.approx(-lp[np.arange(n), y].mean(), rel=1e-12)
+    err = (np.exp(lp) - np.eye(4)[y]) / n
+    back = (err @ w2.T) * (1 - a * a)
+    for got, want in zip(grads, (z.T @ back, back.sum(0), (a.T @ err).T, err.sum(0)), strict=True):
+        np.testing.assert_allclose(got, want, rtol=1e-10, atol=1e-14)
+    # And the gradient is the loss's: a finite difference along one weight of w1.
+    step = 1e-6
+    w1[2, 3] += step
+    head_hidden(z, w1, b1, a)
+    np.tanh(a, out=a)
+    spare = tuple(np.empty_like(g) for g in grads)
+    moved = head_nll(z, y, a, np.ascontiguousarray(w2.T), b2, spare)
+    assert (moved - nll) / step == pytest.approx(grads[0][2, 3], rel=1e-4, abs=1e-9)
 
 
 def test_head_round_trips_through_json_and_refuses_other_features() -> None:

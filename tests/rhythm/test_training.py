@@ -65,11 +65,11 @@ def test_run_training_fits_the_record_head_from_the_raw_records(
     window = summary["window_head"]
     assert meta["window_head"]["threshold"] == window["threshold"]
     with np.load(tmp_path / "window_oof.npz") as z:
-        # Every third second from the 10th of each 30 s record: 7 windows each.
-        assert z["head_logits"].shape == (7 * len(tiny), 4)
-        assert (np.bincount(z["record"]) == 7).all()
+        # Every sixth second from the 10th of each 30 s record: 4 windows each.
+        assert z["head_logits"].shape == (4 * len(tiny), 4)
+        assert (np.bincount(z["record"]) == 4).all()
     with np.load(tmp_path / "window_features.npz") as z:
-        assert z["features"].shape == (7 * len(tiny), 22) and np.isfinite(z["features"]).all()
+        assert z["features"].shape == (4 * len(tiny), 22) and np.isfinite(z["features"]).all()
     model = RhythmModel(tmp_path)
     assert model.head is not None and model.window_head is not None
     record = read(sample_path("cinc2017-A00004"))

@@ -184,9 +184,9 @@ def run_training(
     if final and raw_dir is not None:
         from cardiostream.rhythm.head_training import fit_heads
 
-        def step(done: int, total: int) -> None:
+        def step(stage: str, done: int, total: int) -> None:
             if progress is not None:
-                progress("heads: evidence", done, total, float("nan"))
+                progress(stage, done, total, float("nan"))
 
         summary.update(fit_heads(out, raw_dir, step))
         summary["seconds"] = time.perf_counter() - started

@@ -25,6 +25,10 @@ the head is about a thousand numbers in ``model.json``.
 
 from __future__ import annotations
 
+import multiprocessing
+from collections.abc import Callable, Iterator
+from concurrent.futures import ProcessPoolExecutor
+from contextlib import ExitStack
 from dataclasses import dataclass
 from typing import Any
 
@@ -33,7 +37,13 @@ import numpy.typing as npt
 from scipy.optimize import minimize
 from scipy.special import log_softmax
 
-from cardiostream.rhythm._beat_kernels import head_logits, morphology_values, rr_values
+from cardiostream.rhythm._beat_kernels import (
+    head_hidden,
+    head_logits,
+    head_nll,
+    morphology_values,
+    rr_values,
+)
 from cardiostream.rhythm.datasets import CLASSES
 
 FloatArray = npt.NDArray[np.float64]
@@ -235,12 +245,13 @@ def fit_head(
     mean = x.mean(0)
     # A near-constant input (a fold network that barely varies) must not be blown up.
     scale = np.maximum(x.std(0), 0.05)
-    z = (x - mean) / scale
-    onehot = np.eye(n_classes)[y]
+    z = np.ascontiguousarray((x - mean) / scale)
     n, d = z.shape
     h = HIDDEN
     shapes = [(d, h), (h,), (h, n_classes), (n_classes,)]
     sizes = [int(np.prod(sh)) for sh in shapes]
+    hidden = np.empty((n, h))
+    grads = (np.empty((d, h)), np.empty(h), np.empty((n_classes, h)), np.empty(n_classes))
 
     def unpack(theta: FloatArray) -> list[FloatArray]:
         parts = np.split(theta, np.cumsum(sizes)[:-1])
@@ -248,13 +259,13 @@ def fit_head(
 
     def loss(theta: FloatArray) -> tuple[float, FloatArray]:
         w1, b1, w2, b2 = unpack(theta)
-        a = np.tanh(z @ w1 + b1)
-        lp = log_softmax(a @ w2 + b2, axis=1)
-        err = (np.exp(lp) - onehot) / n
-        value = -float((lp * onehot).sum()) / n + l2 * float((w1 * w1).sum() + (w2 * w2).sum())
-        back = (err @ w2.T) * (1 - a * a)
-        grads = [z.T @ back + 2 * l2 * w1, back.sum(0), a.T @ err + 2 * l2 * w2, err.sum(0)]
-        return value, np.concatenate([g.ravel() for g in grads])
+        head_hidden(z, w1, b1, hidden)
+        np.tanh(hidden, out=hidden)
+        nll = head_nll(z, y, hidden, np.ascontiguousarray(w2.T), b2, grads)
+        g1, gb1, g2t, gb2 = grads
+        value = nll + l2 * float((w1 * w1).sum() + (w2 * w2).sum())
+        parts = [g1 + 2 * l2 * w1, gb1, g2t.T + 2 * l2 * w2, gb2]
+        return value, np.concatenate([g.ravel() for g in parts])
 
     rng = np.random.default_rng(seed)
     prior = np.log(np.bincount(y, minlength=n_classes) + 1.0)
@@ -290,6 +301,8 @@ def cross_fit(
     folds: npt.ArrayLike,
     l2_grid: tuple[float, ...] = L2_GRID,
     names: tuple[str, ...] = FEATURES,
+    workers: int = 1,
+    step: Callable[[int, int], None] | None = None,
 ) -> tuple[FloatArray, float]:
     """Out-of-fold logits of the head, and the penalty for the final fit.
 
@@ -297,26 +310,25 @@ def cross_fit(
     had the lowest log-loss in an inner cross-validation over those other folds alone, so the
     logits are honest out-of-fold estimates. The returned penalty is the one with the lowest
     log-loss over all outer folds. With two folds there is no inner split and the middle of
-    the grid is used.
+    the grid is used. ``workers`` processes share the fits, which are independent and
+    deterministic: the result does not depend on it. ``step(done, total)`` follows the fits.
     """
     x = np.asarray(features, np.float64)
     y = np.asarray(truth, np.int64)
     f = np.asarray(folds, np.int64)
     ids = [int(i) for i in np.unique(f)]
-    # The inner fit that leaves out folds a and b serves both (a, b) and (b, a): the fits
-    # are deterministic, so each is made once.
-    fits: dict[tuple[frozenset[int], float], RecordHead] = {}
-
-    def without(left_out: frozenset[int], l2: float) -> RecordHead:
-        if (left_out, l2) not in fits:
-            train = ~np.isin(f, list(left_out))
-            fits[(left_out, l2)] = fit_head(x[train], y[train], l2, names=names)
-        return fits[(left_out, l2)]
+    # The inner fit that leaves out folds a and b serves both (a, b) and (b, a), so each
+    # is made once.
+    left_outs = [frozenset({held}) for held in ids]
+    if len(ids) > 2:
+        left_outs += [frozenset({a, b}) for n, a in enumerate(ids) for b in ids[n + 1 :]]
+    keys = [(left_out, l2) for left_out in left_outs for l2 in l2_grid]
+    fits = dict(zip(keys, _fit_all(x, y, f, keys, names, workers, step), strict=True))
 
     outer: dict[tuple[int, float], FloatArray] = {}
     for held in ids:
         for l2 in l2_grid:
-            outer[(held, l2)] = without(frozenset({held}), l2).logits(x[f == held])
+            outer[(held, l2)] = fits[(frozenset({held}), l2)].logits(x[f == held])
     oof = np.zeros((y.size, len(CLASSES)))
     for held in ids:
         inner_ids = [i for i in ids if i != held]
@@ -326,13 +338,64 @@ def cross_fit(
             for l2 in l2_grid:
                 scores = []
                 for inner in inner_ids:
-                    head = without(frozenset({held, inner}), l2)
+                    head = fits[(frozenset({held, inner}), l2)]
                     scores.append(_nll(head.logits(x[f == inner]), y[f == inner]))
                 losses[l2] = float(np.mean(scores))
             choice = min(losses, key=lambda k: losses[k])
         oof[f == held] = outer[(held, choice)]
     overall = {l2: float(np.mean([_nll(outer[(h, l2)], y[f == h]) for h in ids])) for l2 in l2_grid}
     return oof, min(overall, key=lambda k: overall[k])
+
+
+#: The rows a worker process fits on, set once per process by :func:`_share`.
+_SHARED: dict[str, Any] = {}
+
+
+def _share(
+    x: FloatArray, y: npt.NDArray[np.int64], f: npt.NDArray[np.int64], names: tuple[str, ...]
+) -> None:
+    _SHARED.update(x=x, y=y, f=f, names=names)
+
+
+def _fit_without(key: tuple[frozenset[int], float]) -> RecordHead:
+    left_out, l2 = key
+    train = ~np.isin(_SHARED["f"], list(left_out))
+    return fit_head(_SHARED["x"][train], _SHARED["y"][train], l2, names=_SHARED["names"])
+
+
+def _fit_all(
+    x: FloatArray,
+    y: npt.NDArray[np.int64],
+    f: npt.NDArray[np.int64],
+    keys: list[tuple[frozenset[int], float]],
+    names: tuple[str, ...],
+    workers: int,
+    step: Callable[[int, int], None] | None,
+) -> list[RecordHead]:
+    """The heads fitted without each key's folds at its penalty, in ``workers`` processes."""
+    heads: list[RecordHead] = []
+    with ExitStack() as stack:
+        if workers > 1:
+            # Spawned, not forked: the parent may hold threads (torch, numba) that fork would
+            # copy mid-lock.
+            pool = stack.enter_context(
+                ProcessPoolExecutor(
+                    min(workers, len(keys)),
+                    mp_context=multiprocessing.get_context("spawn"),
+                    initializer=_share,
+                    initargs=(x, y, f, names),
+                )
+            )
+            made: Iterator[RecordHead] = pool.map(_fit_without, keys)
+        else:
+            _share(x, y, f, names)
+            stack.callback(_SHARED.clear)
+            made = map(_fit_without, keys)
+        for head in made:
+            heads.append(head)
+            if step is not None:
+                step(len(heads), len(keys))
+    return heads
 
 
 __all__ = [
