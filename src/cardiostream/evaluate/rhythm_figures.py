@@ -105,5 +105,6 @@ def plot_ablation(rows: Sequence[dict[str, Any]], path: str | Path) -> Path:
     ax.set_ylabel("CinC score (held-out fold)")
     ax.set_title("Width and window length: accuracy against cost")
     ax.grid(alpha=0.3)
-    ax.legend()
+    if ax.get_lines():  # rows of other window lengths only: nothing to label
+        ax.legend()
     return _save(plt, fig, path)

@@ -13,7 +13,7 @@ applied to one frame at a time, with the evidence of those 10 s (:data:`WINDOW_F
 * the shape statistics of :func:`~cardiostream.rhythm.record_head.morphology_features` over
   the conditioned signal of the 10 s.
 
-It is fitted on out-of-fold frames of the CinC 2017 development split (every third second
+It is fitted on out-of-fold frames of the CinC 2017 development split (every sixth second
 with a full 10 s of context, each labelled with its record's class; see
 :mod:`cardiostream.rhythm.head_training`), temperature-scaled, and given its own confidence
 threshold. The streaming engine (:mod:`cardiostream.stream.processor`) and
