@@ -12,12 +12,14 @@ from scipy.special import log_softmax
 
 from cardiostream.rhythm._beat_kernels import head_hidden, head_nll
 from cardiostream.rhythm.record_head import (
+    ENTROPY_TOLERANCE,
     FEATURES,
     HIDDEN,
     MORPHOLOGY_FEATURES,
     RR_FEATURES,
     RecordHead,
     cross_fit,
+    entropy_features,
     fit_head,
     frame_features,
     morphology_features,
@@ -138,6 +140,27 @@ def test_cross_fit_predicts_each_fold_from_the_others() -> None:
     assert oof.shape == (600, 4)
     assert l2 == 1e-4  # the toy rule is clean: the weaker penalty fits it better
     assert float((oof.argmax(1) == y).mean()) > 0.75
+
+
+def _cosen_by_definition(rr: np.ndarray, r: float) -> float:
+    pairs = [(i, j) for i in range(rr.size - 1) for j in range(i + 1, rr.size - 1)]
+    b = sum(abs(rr[i] - rr[j]) <= r for i, j in pairs)
+    a = sum(abs(rr[i] - rr[j]) <= r and abs(rr[i + 1] - rr[j + 1]) <= r for i, j in pairs)
+    return float(-np.log((a + 0.5) / (b + 0.5)) + np.log(2 * r / rr.mean()))
+
+
+def test_cosen_matches_its_definition_and_tells_af_from_ectopy() -> None:
+    rng = np.random.default_rng(6)
+    af = rng.uniform(0.4, 1.1, 40)
+    bigeminy = np.tile([0.55, 0.95], 20) + rng.normal(0, 0.005, 40)
+    for rr in (af, bigeminy):
+        (value,) = entropy_features(_peaks(rr), FS)
+        # The peaks round to samples: the intervals the feature sees.
+        seen = np.diff(_peaks(rr)) / FS
+        assert value == pytest.approx(_cosen_by_definition(seen, ENTROPY_TOLERANCE), abs=1e-12)
+    # Ectopy repeats its pattern, AF does not.
+    assert entropy_features(_peaks(af), FS)[0] > entropy_features(_peaks(bigeminy), FS)[0] + 1
+    assert not entropy_features(_peaks(np.full(4, 0.8)), FS).any()
 
 
 def test_cross_fit_in_worker_processes_gives_the_same_result() -> None:

@@ -137,9 +137,10 @@ def head_section(training_dir: Path, out_dir: Path) -> str:
         header,
         "A record's verdict combines its voting frames (per class: log mean, highest and share "
         "of frames) with RR statistics of the whole record (rate, dispersion, successive "
-        "differences, outliers, Poincaré shape, lag-1 and lag-2 correlation) and the shape of "
-        "its beats (how alike the QRS complexes are; whether a consistent P wave precedes "
-        "them, which AF lacks) in a small network "
+        "differences, outliers, Poincaré shape, lag-1 and lag-2 correlation), their entropy "
+        "(COSEn: whether the irregularity repeats itself, as ectopy's does and AF's does not) "
+        "and the shape of its beats (how alike the QRS complexes are; whether a consistent P "
+        "wave precedes them, which AF lacks) in a small network "
         f"(one hidden layer, L2 {summary['l2']:g}; `rhythm/record_head.py`). Its inputs for "
         "each record come from the fold network that did not see the record, run through the "
         "exact inference path (raw file, quality, voting frames); the head is cross-fitted on "

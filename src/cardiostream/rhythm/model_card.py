@@ -28,8 +28,8 @@ def model_card(summary: dict[str, Any]) -> str:
 ### The record verdict with the record head
 
 A record's verdict goes through the record head (`record_head` in `model.json`): its voting
-frames, the RR statistics of the whole record and the shape of its beats (QRS likeness, P waves)
-in a small network, cross-fitted on the same folds.
+frames, the RR statistics of the whole record, their entropy (COSEn) and the shape of its beats
+(QRS likeness, P waves) in a small network, cross-fitted on the same folds.
 Out-of-fold F1: {head_f1}; CinC score **{head["cinc_mean"]:.3f} ± {head["cinc_sd"]:.3f}**.
 Temperature {head["temperature"]:.3f}, ECE {head["ece_before"]:.3f} before,
 {head["ece_after"]:.3f} after; threshold {head["threshold"]:.2f}, at which it commits on
