@@ -79,7 +79,10 @@ def _prepare_file(path: Path, channels: int) -> PreparedRecord:
 
 
 def default_workers() -> int:
-    """Processes for the heads' evidence and fits: one a core (each runs single-threaded)."""
+    """Processes for the heads' evidence and fits: one a core this process may use (each
+    runs single-threaded)."""
+    if hasattr(os, "sched_getaffinity"):
+        return max(1, len(os.sched_getaffinity(0)))
     return max(1, os.cpu_count() or 1)
 
 
