@@ -15,11 +15,8 @@ with its record's class, its folds those of its record.
 from __future__ import annotations
 
 import json
-import multiprocessing
 import os
 from collections.abc import Callable
-from concurrent.futures import ProcessPoolExecutor
-from contextlib import ExitStack
 from itertools import repeat
 from pathlib import Path
 from typing import Any, NamedTuple
@@ -44,6 +41,7 @@ from cardiostream.rhythm.infer import (
 )
 from cardiostream.rhythm.model import NetConfig, RhythmNet
 from cardiostream.rhythm.model_card import model_card
+from cardiostream.rhythm.parallel import process_map
 from cardiostream.rhythm.preprocess import MODEL_FS
 from cardiostream.rhythm.record_head import (
     FEATURES,
@@ -108,15 +106,8 @@ def oof_evidence(
         nets[fold_id] = net.eval()
     paths = [data_dir / f"{name}.hea" for name in names]
     prepared: list[PreparedRecord] = []
-    with ExitStack() as stack:
-        if workers > 1:
-            pool = stack.enter_context(
-                ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context("spawn"))
-            )
-            made = pool.map(_prepare_file, paths, repeat(cfg.inputs), chunksize=32)
-        else:
-            made = map(_prepare_file, paths, repeat(cfg.inputs))
-        for prep in made:
+    with process_map(workers, chunksize=32) as pool_map:
+        for prep in pool_map(_prepare_file, paths, repeat(cfg.inputs)):
             prepared.append(prep)
             if step is not None:
                 step(len(prepared), len(names))

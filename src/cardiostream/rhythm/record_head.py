@@ -27,10 +27,7 @@ the head is about a thousand numbers in ``model.json``.
 
 from __future__ import annotations
 
-import multiprocessing
-from collections.abc import Callable, Iterator
-from concurrent.futures import ProcessPoolExecutor
-from contextlib import ExitStack
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -48,6 +45,7 @@ from cardiostream.rhythm._beat_kernels import (
     rr_values,
 )
 from cardiostream.rhythm.datasets import CLASSES
+from cardiostream.rhythm.parallel import process_map
 
 FloatArray = npt.NDArray[np.float64]
 
@@ -403,27 +401,14 @@ def _fit_all(
 ) -> list[RecordHead]:
     """The heads fitted without each key's folds at its penalty, in ``workers`` processes."""
     heads: list[RecordHead] = []
-    with ExitStack() as stack:
-        if workers > 1:
-            # Spawned, not forked: the parent may hold threads (torch, numba) that fork would
-            # copy mid-lock.
-            pool = stack.enter_context(
-                ProcessPoolExecutor(
-                    min(workers, len(keys)),
-                    mp_context=multiprocessing.get_context("spawn"),
-                    initializer=_share,
-                    initargs=(x, y, f, names),
-                )
-            )
-            made: Iterator[RecordHead] = pool.map(_fit_without, keys)
-        else:
-            _share(x, y, f, names)
-            stack.callback(_SHARED.clear)
-            made = map(_fit_without, keys)
-        for head in made:
-            heads.append(head)
-            if step is not None:
-                step(len(heads), len(keys))
+    try:
+        with process_map(min(workers, len(keys)), _share, (x, y, f, names)) as pool_map:
+            for head in pool_map(_fit_without, keys):
+                heads.append(head)
+                if step is not None:
+                    step(len(heads), len(keys))
+    finally:
+        _SHARED.clear()
     return heads
 
 

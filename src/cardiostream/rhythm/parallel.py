@@ -1,0 +1,40 @@
+"""An ordered map over worker processes, for the heads' evidence and fits during training."""
+
+from __future__ import annotations
+
+import multiprocessing
+from collections.abc import Callable, Iterator
+from concurrent.futures import ProcessPoolExecutor
+from contextlib import contextmanager
+from typing import Any
+
+
+@contextmanager
+def process_map(
+    workers: int,
+    initializer: Callable[..., None] | None = None,
+    initargs: tuple[Any, ...] = (),
+    chunksize: int = 1,
+) -> Iterator[Callable[..., Iterator[Any]]]:
+    """A ``map(fn, *iterables)`` whose calls run in ``workers`` processes, results in order.
+
+    Each process first runs ``initializer(*initargs)``. With one worker it is the builtin
+    ``map`` in this process, after the initializer has run here. Processes are spawned, not
+    forked: the parent may hold threads (torch, numba) that a fork would copy mid-lock.
+    """
+    if workers <= 1:
+        if initializer is not None:
+            initializer(*initargs)
+        yield map
+        return
+    with ProcessPoolExecutor(
+        workers,
+        mp_context=multiprocessing.get_context("spawn"),
+        initializer=initializer,
+        initargs=initargs,
+    ) as pool:
+
+        def ordered(fn: Callable[..., Any], *iterables: Any) -> Iterator[Any]:
+            return pool.map(fn, *iterables, chunksize=chunksize)
+
+        yield ordered
