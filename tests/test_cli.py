@@ -82,6 +82,8 @@ def test_samples_are_listed():
         ["report"],
         ["convert", "no/such/dir", "--store", "/tmp/never-written"],
         ["fit-heads", "--training", "no/such/run"],
+        ["train", "--data", str(sample_path("cinc2017-A00004").parent), "--warp", "0.9"],
+        ["train", "--data", str(sample_path("cinc2017-A00004").parent), "--record-loss", "2"],
     ],
 )
 def test_bad_input_exits_2_with_one_line(args: list[str]):

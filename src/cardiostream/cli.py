@@ -878,6 +878,10 @@ def train(
         float,
         typer.Option(help="Weight of the record-verdict loss beside the per-second loss (0-1)."),
     ] = 0.0,
+    warp: Annotated[
+        float,
+        typer.Option(help="Random time stretch of half the crops, up to exp(±WARP) (0-0.5)."),
+    ] = 0.0,
     limit: Annotated[int | None, typer.Option(help="Use only the first N records.")] = None,
     final: Annotated[bool, typer.Option(help="Train the final model on every record.")] = True,
 ) -> None:
@@ -895,12 +899,14 @@ def train(
 
         if not (data / "REFERENCE.csv").is_file():
             raise InputError(f"{data}: no REFERENCE.csv, not a CinC 2017 folder")
+        if not 0.0 <= record_loss <= 1.0:
+            raise InputError(f"--record-loss: expected 0 to 1, got {record_loss:g}")
+        if not 0.0 <= warp <= 0.5:
+            raise InputError(f"--warp: expected 0 to 0.5, got {warp:g}")
         noise_dir = noise if noise is not None else data.parent / "nstdb"
         dataset = cached_cinc(data, cache, limit=limit, progress=True)
         noise_records = load_noise(noise_dir) if noise_dir.is_dir() else None
-        if not 0.0 <= record_loss <= 1.0:
-            raise InputError(f"--record-loss: expected 0 to 1, got {record_loss:g}")
-        cfg = TrainConfig(epochs=epochs, seed=seed, record_loss=record_loss)
+        cfg = TrainConfig(epochs=epochs, seed=seed, record_loss=record_loss, warp=warp)
         with _epoch_bars() as step:
             summary = run_training(
                 dataset,

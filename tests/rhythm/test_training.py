@@ -120,3 +120,37 @@ def test_training_with_the_record_loss_runs_and_differs(tiny: CincDataset) -> No
     a = record_logits(train_model(tiny.signals, tiny.labels, plain), tiny.signals, plain)
     b = record_logits(train_model(tiny.signals, tiny.labels, mixed), tiny.signals, mixed)
     assert np.isfinite(b).all() and not np.allclose(a, b)
+
+
+def test_time_stretch_keeps_the_signal_within_its_bound() -> None:
+    from cardiostream.rhythm.train import Augmenter
+
+    x = np.sin(np.arange(2500) / 40.0).astype(np.float32)
+    augment = Augmenter(None, np.random.default_rng(3), noise_p=0.0, warp=0.15)
+    lengths = {augment(x).size for _ in range(40)}
+    assert len(lengths) > 2, "half of the crops should be stretched, by different amounts"
+    assert min(lengths) >= int(2500 * np.exp(-0.15)) and max(lengths) <= int(2500 * np.exp(0.15))
+    assert all(augment(x).dtype == np.float32 for _ in range(5))
+
+
+def test_no_stretch_leaves_the_random_stream_of_the_shipped_augmentation() -> None:
+    from cardiostream.rhythm.train import Augmenter
+
+    x = np.sin(np.arange(2500) / 40.0).astype(np.float32)
+    a = Augmenter(None, np.random.default_rng(5), noise_p=0.3)
+    b = Augmenter(None, np.random.default_rng(5), noise_p=0.3, warp=0.0)
+    for _ in range(10):
+        np.testing.assert_array_equal(a(x), b(x))
+
+
+def test_training_without_augmentation_or_with_smoothed_labels_runs_and_differs(
+    tiny: CincDataset,
+) -> None:
+    plain = TrainConfig(epochs=1, batch_size=4, crop_s=12)
+    base = record_logits(train_model(tiny.signals, tiny.labels, plain), tiny.signals, plain)
+    for cfg in (
+        TrainConfig(epochs=1, batch_size=4, crop_s=12, augment=False),
+        TrainConfig(epochs=1, batch_size=4, crop_s=12, label_smoothing=0.1),
+    ):
+        z = record_logits(train_model(tiny.signals, tiny.labels, cfg), tiny.signals, cfg)
+        assert np.isfinite(z).all() and not np.allclose(base, z)
