@@ -185,8 +185,8 @@ def report(
     """Read a record, clean it, find the beats; print HR, HRV and signal quality."""
 
     def body() -> None:
-        from cardiostream.evaluate.quicklook import plot_quicklook, print_quicklook, quicklook
         from cardiostream.io import read
+        from cardiostream.report.quicklook import plot_quicklook, print_quicklook, quicklook
 
         rec = read(_resolve(path, sample))
         result = quicklook(rec, lead_selector(lead))
@@ -889,13 +889,13 @@ def train(
 
     def body() -> None:
         try:
-            from cardiostream.rhythm.cv import run_training
-            from cardiostream.rhythm.train import TrainConfig
+            from cardiostream.training.cv import run_training
+            from cardiostream.training.train import TrainConfig
         except ImportError as exc:
             raise InputError(
                 f"training needs the train extra (torch): pip install 'cardiostream[train]' ({exc})"
             ) from None
-        from cardiostream.rhythm.datasets import cached_cinc, load_noise
+        from cardiostream.training.datasets import cached_cinc, load_noise
 
         if not (data / "REFERENCE.csv").is_file():
             raise InputError(f"{data}: no REFERENCE.csv, not a CinC 2017 folder")
@@ -970,7 +970,7 @@ def fit_heads_command(
 
     def body() -> None:
         try:
-            from cardiostream.rhythm.head_training import fit_heads
+            from cardiostream.training.heads import fit_heads
         except ImportError as exc:
             raise InputError(
                 f"fitting the heads needs the train extra (torch): "
@@ -1018,7 +1018,7 @@ def evaluate(
     """Write the rhythm model's evaluation report (markdown and figures) into docs/."""
 
     def body() -> None:
-        from cardiostream.evaluate.rhythm_report import write_report
+        from cardiostream.training.report import write_report
 
         ablation_json = out / "ablation.json"
         if run_ablation:
@@ -1037,13 +1037,13 @@ def evaluate(
 
 def _run_ablation(data: Path, cache: Path, path: Path, epochs: int) -> None:
     try:
-        from cardiostream.rhythm.ablation import default_variants, run_ablation
-        from cardiostream.rhythm.train import TrainConfig
+        from cardiostream.training.ablation import default_variants, run_ablation
+        from cardiostream.training.train import TrainConfig
     except ImportError as exc:
         raise InputError(
             f"the ablation trains networks and needs the train extra (torch) ({exc})"
         ) from None
-    from cardiostream.rhythm.datasets import cached_cinc, load_noise
+    from cardiostream.training.datasets import cached_cinc, load_noise
 
     cinc = data / "cinc2017"
     if not (cinc / "REFERENCE.csv").is_file():
@@ -1074,7 +1074,7 @@ def export(
     """Write the rhythm network as ONNX, or as Core ML (needs coremltools; usually on macOS)."""
 
     def body() -> None:
-        from cardiostream.rhythm.export import FORMATS, export_model
+        from cardiostream.training.export import FORMATS, export_model
 
         target = out if out is not None else Path(FORMATS.get(fmt, "rhythm"))
         path = export_model(fmt, target, model)
@@ -1121,7 +1121,7 @@ def bench_pipeline(
     _single_thread()
 
     def body() -> None:
-        from cardiostream.evaluate import bench_pipeline as bench
+        from cardiostream.evaluate.bench import pipeline as bench
 
         if not data.is_dir():
             raise InputError(f"{data}: no such folder")
@@ -1168,7 +1168,7 @@ def bench_serve(
     """Load test of the server on loopback: REST latency, then N live streams at once."""
 
     def body() -> None:
-        from cardiostream.evaluate import bench_serve as bench
+        from cardiostream.evaluate.bench import serve as bench
 
         levels = _numbers(streams, "--streams", 1)
         watching = _numbers(dashboards, "--dashboards", 0)
@@ -1223,7 +1223,7 @@ def bench_rpeaks(
 
     def body() -> None:
         from cardiostream.evaluate import BEAT_SYMBOLS_NO_FLUTTER
-        from cardiostream.evaluate import bench_rpeaks as bench
+        from cardiostream.evaluate.bench import rpeaks as bench
         from cardiostream.record import BEAT_SYMBOLS
 
         if not data.is_dir():
@@ -1248,7 +1248,7 @@ def bench_rpeaks(
             console.print(bench.record_table(result, "cardiostream", worst=worst))
         bench.write_outputs(result, json_path=json_out, markdown_path=markdown)
         if plot is not None:
-            from cardiostream.evaluate.bench_plot import plot_benchmark
+            from cardiostream.evaluate.bench.plot import plot_benchmark
 
             plot_benchmark(result, plot)
             err_console.print(f"figure written to {plot}", highlight=False)
@@ -1266,7 +1266,7 @@ def bench_store(
     def body() -> None:
         from rich.table import Table
 
-        from cardiostream.io.store_bench import bench_store_slice
+        from cardiostream.evaluate.bench.store import bench_store_slice
 
         figures: dict[str, Any] = bench_store_slice(hours=(hours, 1.0))
         table = Table(

@@ -26,9 +26,10 @@ from cardiostream.evaluate.mitdb_af import (
     to_json,
     to_markdown,
 )
+from cardiostream.evaluate.reference import af_episodes, afl_intervals, rhythm_windows
 from cardiostream.io import read
-from cardiostream.rhythm.datasets import CLASSES, af_episodes, afl_intervals, rhythm_windows
 from cardiostream.rhythm.infer import RhythmModel
+from cardiostream.rhythm.verdict import CLASSES
 from cardiostream.samples import sample_path
 
 SAMPLES = sample_path("mitdb-201-af").parent

@@ -7,7 +7,7 @@ import numpy.typing as npt
 import pytest
 
 from cardiostream.io import read
-from cardiostream.rhythm.infer import _prepare
+from cardiostream.rhythm.infer import prepare_record
 from cardiostream.rhythm.record_head import (
     P_MIN_RR,
     P_WINDOW,
@@ -93,7 +93,7 @@ def _reference_morphology(x: F, p: npt.NDArray[np.int64], fs: float) -> F:
 @pytest.mark.parametrize("name", ["mitdb-201-af", "mitdb-119-pvc", "cinc2017-A00020"])
 def test_kernels_match_the_numpy_definitions_on_real_beats(name: str) -> None:
     record = read(sample_path(name))
-    prep = _prepare(record.lead(0), record.fs, 2, pad=False, quality=False)
+    prep = prepare_record(record.lead(0), record.fs, 2, pad=False, quality=False)
     ecg, peaks = prep.ecg.astype(np.float64), prep.peaks
     n_checked = 0
     for end in range(2500, ecg.size + 1, 1000):

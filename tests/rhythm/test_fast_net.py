@@ -10,8 +10,9 @@ import pytest
 
 from cardiostream.errors import InputError
 from cardiostream.io import read
+from cardiostream.rhythm.bundle import weights_dir
 from cardiostream.rhythm.fast_net import FRAME, FastRhythmNet, load_weights
-from cardiostream.rhythm.infer import RhythmModel, _prepare, weights_dir
+from cardiostream.rhythm.infer import RhythmModel, prepare_record
 from cardiostream.samples import sample_path
 
 Inputs = npt.NDArray[np.float32]
@@ -26,7 +27,7 @@ def shipped() -> FastRhythmNet:
 def af_inputs() -> Inputs:
     """The network's 3-channel input for 40 s of MITDB 201 (atrial fibrillation)."""
     rec = read(sample_path("mitdb-201-af"))
-    prep = _prepare(rec.lead(0)[: round(40 * rec.fs)], rec.fs, 3, pad=False, quality=False)
+    prep = prepare_record(rec.lead(0)[: round(40 * rec.fs)], rec.fs, 3, pad=False, quality=False)
     return prep.inputs
 
 
@@ -97,7 +98,7 @@ def _torch_logits(net: object, x: Inputs) -> Inputs:
 @pytest.mark.parametrize("seed", [0, 1])
 def test_folded_weights_equal_the_torch_network(seed: int, af_inputs: Inputs) -> None:
     net = _randomised_net(seed)
-    from cardiostream.rhythm.export import fold_weights
+    from cardiostream.training.export import fold_weights
 
     weights = fold_weights(net)  # type: ignore[arg-type]
     fast = FastRhythmNet(weights)
@@ -111,7 +112,7 @@ def test_folded_weights_equal_the_torch_network(seed: int, af_inputs: Inputs) ->
 
 def test_folding_changes_with_the_running_statistics(af_inputs: Inputs) -> None:
     """Folding reads the running statistics: other statistics, other weights and logits."""
-    from cardiostream.rhythm.export import fold_weights
+    from cardiostream.training.export import fold_weights
 
     a, b = _randomised_net(3), _randomised_net(4)
     fa, fb = fold_weights(a), fold_weights(b)  # type: ignore[arg-type]
@@ -123,7 +124,7 @@ def test_folding_changes_with_the_running_statistics(af_inputs: Inputs) -> None:
 
 def test_export_fast_round_trips(tmp_path: Path, af_inputs: Inputs) -> None:
     net = _randomised_net(5)
-    from cardiostream.rhythm.export import export_fast, fold_weights
+    from cardiostream.training.export import export_fast, fold_weights
 
     path = export_fast(net, tmp_path / "sub" / "rhythm.npz")  # type: ignore[arg-type]
     assert path == tmp_path / "sub" / "rhythm.npz" and path.is_file()

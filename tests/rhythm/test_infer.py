@@ -16,11 +16,11 @@ pytest.importorskip("onnxscript", reason="ONNX export needs onnxscript (train ex
 from cardiostream.cli import app  # noqa: E402
 from cardiostream.errors import InputError  # noqa: E402
 from cardiostream.io import read  # noqa: E402
-from cardiostream.rhythm.cv import run_training  # noqa: E402
-from cardiostream.rhythm.datasets import load_cinc  # noqa: E402
 from cardiostream.rhythm.infer import RhythmModel  # noqa: E402
-from cardiostream.rhythm.train import TrainConfig  # noqa: E402
 from cardiostream.samples import sample_path  # noqa: E402
+from cardiostream.training.cv import run_training  # noqa: E402
+from cardiostream.training.datasets import load_cinc  # noqa: E402
+from cardiostream.training.train import TrainConfig  # noqa: E402
 
 CINC = sample_path("cinc2017-A00004").parent
 

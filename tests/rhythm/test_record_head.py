@@ -18,14 +18,13 @@ from cardiostream.rhythm.record_head import (
     MORPHOLOGY_FEATURES,
     RR_FEATURES,
     RecordHead,
-    cross_fit,
     entropy_features,
-    fit_head,
     frame_features,
     morphology_features,
     record_features,
     rr_features,
 )
+from cardiostream.training.record_head_fit import cross_fit, fit_head
 
 FS = 250.0
 
@@ -219,7 +218,8 @@ def test_head_round_trips_through_json_and_refuses_other_features() -> None:
 
 def test_rhythm_model_uses_a_head_from_model_json(tmp_path: Path) -> None:
     from cardiostream import read, samples
-    from cardiostream.rhythm.infer import RhythmModel, weights_dir
+    from cardiostream.rhythm.bundle import weights_dir
+    from cardiostream.rhythm.infer import RhythmModel
 
     folder = tmp_path / "model"
     shutil.copytree(weights_dir(), folder)

@@ -7,7 +7,7 @@ import pytest
 
 pytest.importorskip("threadpoolctl", reason="fitting a head needs the train extra")
 
-from cardiostream.rhythm.record_head import RR_FEATURES, fit_head
+from cardiostream.rhythm.record_head import RR_FEATURES
 from cardiostream.rhythm.window_head import (
     BEAT_DELAY,
     LOG_P_FLOOR,
@@ -18,6 +18,7 @@ from cardiostream.rhythm.window_head import (
     window_features,
     window_rows_at,
 )
+from cardiostream.training.record_head_fit import fit_head
 
 
 def _beats(rr_s: np.ndarray, fs: float = 250.0, n: int = 15000) -> tuple[np.ndarray, np.ndarray]:

@@ -17,7 +17,7 @@ from typing import Any
 import numpy as np
 import pytest
 
-from cardiostream.evaluate.bench_serve import _free_port
+from cardiostream.evaluate.bench.serve import _free_port
 from cardiostream.io import read
 from cardiostream.samples import sample_path
 from cardiostream.serve import ServeConfig

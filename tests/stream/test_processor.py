@@ -12,8 +12,9 @@ import numpy.typing as npt
 import pytest
 
 from cardiostream import InputError, StreamProcessor, read
-from cardiostream.rhythm.datasets import CLASSES
-from cardiostream.rhythm.infer import RhythmModel, weights_dir
+from cardiostream.rhythm.bundle import weights_dir
+from cardiostream.rhythm.infer import RhythmModel
+from cardiostream.rhythm.verdict import CLASSES
 from cardiostream.samples import sample_path
 from cardiostream.stream import EventConfig
 

@@ -1,7 +1,7 @@
 """Scoring of the pipeline's outputs against reference annotations, and benchmarks.
 
 :mod:`cardiostream.evaluate.rpeaks` scores R-peak detections beat by beat;
-:mod:`cardiostream.evaluate.bench_rpeaks` runs detectors over a WFDB database and tabulates
+:mod:`cardiostream.evaluate.bench.rpeaks` runs detectors over a WFDB database and tabulates
 accuracy and speed.
 """
 

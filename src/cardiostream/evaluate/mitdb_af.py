@@ -8,7 +8,7 @@ the model has one, as the live engine reports them), and two tests are scored fr
 
 Window test
     Non-overlapping 10 s windows labelled by
-    :func:`cardiostream.rhythm.datasets.rhythm_windows`: ``af`` windows lie wholly in AF,
+    :func:`cardiostream.training.datasets.rhythm_windows`: ``af`` windows lie wholly in AF,
     non-AF windows (``normal`` and ``other``) wholly in one other rhythm; windows in atrial
     flutter, across a rhythm change or with missing samples are left out. The verdict on the
     window ending at ``t`` is the frame ending at ``t``, which judges the same 10 s; AF is
@@ -50,10 +50,11 @@ from cardiostream.evaluate.af_episodes import (
     gross,
     score_episodes,
 )
-from cardiostream.evaluate.bench_rpeaks import list_records
+from cardiostream.evaluate.bench.rpeaks import list_records
+from cardiostream.evaluate.reference import af_episodes, afl_intervals, rhythm_windows
 from cardiostream.io import read
-from cardiostream.rhythm.datasets import CLASSES, af_episodes, afl_intervals, rhythm_windows
 from cardiostream.rhythm.infer import RhythmModel
+from cardiostream.rhythm.verdict import CLASSES
 
 __all__ = [
     "MitdbAfResult",

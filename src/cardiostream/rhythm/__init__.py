@@ -4,7 +4,7 @@ The network and its training need torch (the ``train`` extra); nothing here impo
 package import time.
 """
 
-from cardiostream.rhythm.datasets import CLASSES
 from cardiostream.rhythm.infer import Prediction, RhythmModel
+from cardiostream.rhythm.verdict import CLASSES
 
 __all__ = ["CLASSES", "Prediction", "RhythmModel"]

@@ -11,7 +11,7 @@ Why not ONNX Runtime here: a per-call cost of ~55 us and results that depend on 
 length (its kernels block differently), so live and offline would only agree to rounding.
 
 The weights are ``rhythm.npz`` beside the other model files, written from ``rhythm.pt`` by
-:func:`cardiostream.rhythm.export.export_fast`.
+:func:`cardiostream.training.export.export_fast`.
 """
 
 from __future__ import annotations
@@ -225,7 +225,7 @@ def load_weights(path: str | Path) -> dict[str, npt.NDArray[Any]]:
     """Read ``rhythm.npz``; an :class:`InputError` names the file when it is missing or bad."""
     p = Path(path)
     if not p.is_file():
-        raise InputError(f"{p}: missing (export it: cardiostream.rhythm.export.export_fast)")
+        raise InputError(f"{p}: missing (export it: cardiostream.training.export.export_fast)")
     try:
         data = np.load(p, allow_pickle=False)
     except (OSError, ValueError, EOFError, zipfile.BadZipFile) as exc:

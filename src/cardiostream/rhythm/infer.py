@@ -38,12 +38,10 @@ Verdict
 
 from __future__ import annotations
 
-import json
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
-from importlib import resources
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -60,11 +58,11 @@ from cardiostream.dsp import (
 )
 from cardiostream.dsp.quality import MIN_FS
 from cardiostream.errors import InputError
-from cardiostream.rhythm.datasets import CLASSES
+from cardiostream.rhythm.bundle import config_from_json, read_bundle
 from cardiostream.rhythm.features import model_inputs
 from cardiostream.rhythm.preprocess import MODEL_FS, Preprocessor
-from cardiostream.rhythm.record_head import RecordHead, record_features
-from cardiostream.rhythm.window_head import WindowHead
+from cardiostream.rhythm.record_head import record_features
+from cardiostream.rhythm.verdict import CLASSES, MIN_BEATS_RECORD, NO_BEATS, decide
 
 FRAME = 250
 #: Seconds of input behind a full verdict (the network's receptive field); shorter is padded.
@@ -82,11 +80,6 @@ MIN_QUALITY_SCORE = 0.15
 #: The reason given for such windows, beside those of :data:`cardiostream.dsp.REASONS`.
 LOW_QUALITY = "low_quality"
 BACKENDS = ("onnx", "cpu", "cuda", "mps")
-
-
-def weights_dir() -> Path:
-    """Folder of the shipped model files."""
-    return Path(str(resources.files("cardiostream.rhythm") / "weights"))
 
 
 @dataclass
@@ -139,24 +132,20 @@ class RhythmModel:
     ) -> None:
         if backend not in BACKENDS:
             raise InputError(f"backend: expected one of {', '.join(BACKENDS)}, got {backend!r}")
-        self.folder = Path(folder) if folder is not None else weights_dir()
-        meta_path = self.folder / "model.json"
-        if not meta_path.is_file():
-            raise InputError(f"{meta_path}: no rhythm model here (train one: cardiostream train)")
-        self.meta: dict[str, Any] = json.loads(meta_path.read_text())
-        self.temperature = float(self.meta["temperature"])
-        self.threshold = float(self.meta["threshold"])
+        bundle = read_bundle(folder)
+        self.folder = bundle.folder
+        self.meta: dict[str, Any] = bundle.meta
+        self.temperature = bundle.temperature
+        self.threshold = bundle.threshold
         self.backend = backend
         self.threads = threads
-        self.channels = int(self.meta.get("net", {}).get("inputs", 2))
-        head = self.meta.get("record_head")
-        self.head = RecordHead.from_dict(head) if head else None
-        self.head_temperature = float(head.get("temperature", 1.0)) if head else 1.0
-        self.record_threshold = float(head["threshold"]) if head else self.threshold
-        window = self.meta.get("window_head")
-        self.window_head = WindowHead(window) if window else None
+        self.channels = bundle.channels
+        self.head = bundle.record_head
+        self.head_temperature = bundle.record_temperature
+        self.record_threshold = bundle.record_threshold
+        self.window_head = bundle.window_head
         #: The confidence threshold of a per-second verdict (:meth:`window_probabilities`).
-        self.window_threshold = self.window_head.threshold if self.window_head else self.threshold
+        self.window_threshold = bundle.window_threshold
 
     @cached_property
     def _runner(self) -> Any:
@@ -179,7 +168,7 @@ class RhythmModel:
                 f"backend {self.backend!r} needs torch (the train extra): {exc}"
             ) from None
         device = torch.device(self.backend)
-        cfg = NetConfig(**_config_from_json(self.meta["net"]))
+        cfg = NetConfig(**config_from_json(self.meta["net"]))
         net = RhythmNet(cfg)
         net.load_state_dict(torch.load(self.folder / "rhythm.pt", map_location="cpu"))
         net = net.to(device).eval()
@@ -203,7 +192,7 @@ class RhythmModel:
         InputError
             For a malformed signal or rate (the message names ``signal`` or ``fs``).
         """
-        return self._predict_prepared([_prepare(signal, fs, self.channels)])[0]
+        return self._predict_prepared([prepare_record(signal, fs, self.channels)])[0]
 
     def predict_many(self, signals: list[npt.NDArray[Any]], rates: list[float]) -> list[Prediction]:
         """Verdicts on many records, in their order, run in batches of similar length.
@@ -219,14 +208,14 @@ class RhythmModel:
         prepared = []
         for i, (s, fs) in enumerate(zip(signals, rates, strict=True)):
             try:
-                prepared.append(_prepare(s, fs, self.channels))
+                prepared.append(prepare_record(s, fs, self.channels))
             except InputError as exc:
                 raise InputError(f"record {i}: {exc}") from None
         return self._predict_prepared(prepared)
 
     def prepare(self, signal: npt.ArrayLike, fs: float) -> PreparedRecord:
         """Check and condition one record for :meth:`predict_prepared` (raises InputError)."""
-        return _prepare(np.asarray(signal), fs, self.channels)
+        return prepare_record(np.asarray(signal), fs, self.channels)
 
     def predict_prepared(self, prepared: list[PreparedRecord]) -> list[Prediction]:
         """Verdicts on records conditioned by :meth:`prepare`, in their order.
@@ -255,7 +244,7 @@ class RhythmModel:
         probs : ndarray of float64, shape (n_frames, 4)
             Temperature-scaled probabilities in :data:`CLASSES` order.
         """
-        prep = _prepare(signal, fs, self.channels, pad=False, quality=False)
+        prep = prepare_record(signal, fs, self.channels, pad=False, quality=False)
         z = self.frame_logits(prep.inputs[None])[0].T.astype(np.float64) / self.temperature
         p = np.exp(z - z.max(1, keepdims=True))
         p /= p.sum(1, keepdims=True)
@@ -278,7 +267,7 @@ class RhythmModel:
         end_s, probs
             As :meth:`frame_probabilities`.
         """
-        prep = _prepare(signal, fs, self.channels, pad=False, quality=False)
+        prep = prepare_record(signal, fs, self.channels, pad=False, quality=False)
         z = self.frame_logits(prep.inputs[None])[0].astype(np.float64)
         log_p = (z / self.temperature).T
         if self.window_head is not None and prep.n_real >= MIN_SECONDS:
@@ -302,20 +291,20 @@ class RhythmModel:
             mean = np.log(np.clip(p.mean(1), 1e-12, None))
             probs = np.exp(mean / self.temperature)
         probs = probs / probs.sum()
-        usable = bool(prep.quality["usable"])
-        raw = CLASSES[int(np.argmax(probs))]
-        reasons = list(prep.quality["reasons"])
-        confident = bool(probs.max() >= self.record_threshold)
-        if not confident:
-            reasons.append("low_confidence")
-        if prep.n_beats == 0 and "no_beats" not in reasons:
-            reasons.append("no_beats")
-        label = raw if usable and confident and prep.n_beats > 0 else "uncertain"
+        verdict = decide(
+            probs,
+            self.record_threshold,
+            min_beats=MIN_BEATS_RECORD,
+            n_beats=prep.n_beats,
+            usable=bool(prep.quality["usable"]),
+            reasons=prep.quality["reasons"],
+            beats_reason=NO_BEATS,
+        )
         return Prediction(
-            label,
-            raw,
+            verdict.label,
+            verdict.raw_label,
             {c: float(v) for c, v in zip(CLASSES, probs, strict=True)},
-            {"usable": usable, "reasons": reasons},
+            {"usable": bool(prep.quality["usable"]), "reasons": verdict.reasons},
         )
 
 
@@ -437,7 +426,7 @@ def _summary(windows: list[SignalQuality], ok: npt.NDArray[np.bool_]) -> dict[st
     }
 
 
-def _prepare(
+def prepare_record(
     signal: npt.ArrayLike, fs: Any, channels: int = 2, pad: bool = True, quality: bool = True
 ) -> PreparedRecord:
     """Check the input, condition it, find the beats and judge the quality."""
@@ -468,11 +457,3 @@ def _prepare(
     return PreparedRecord(
         inputs.astype(np.float32), n_real, verdict, second_ok, int(peaks.size), peaks
     )
-
-
-def _config_from_json(data: dict[str, Any]) -> dict[str, Any]:
-    out = dict(data)
-    for key in ("widths",):
-        out[key] = tuple(out[key])
-    out["layers"] = tuple(tuple(layer) for layer in out["layers"])
-    return out

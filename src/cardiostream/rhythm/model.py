@@ -20,7 +20,7 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
-from cardiostream.rhythm.datasets import CLASSES
+from cardiostream.rhythm.verdict import CLASSES
 
 FRAME = 250  # samples per output frame at the model's rate: one verdict per second
 NORM_WINDOW = 500  # samples of the causal RMS normalisation (2 s)

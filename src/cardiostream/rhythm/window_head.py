@@ -15,7 +15,7 @@ applied to one frame at a time, with the evidence of those 10 s (:data:`WINDOW_F
 
 It is fitted on out-of-fold frames of the CinC 2017 development split (every sixth second
 with a full 10 s of context, each labelled with its record's class; see
-:mod:`cardiostream.rhythm.head_training`), temperature-scaled, and given its own confidence
+:mod:`cardiostream.training.heads`), temperature-scaled, and given its own confidence
 threshold. The streaming engine (:mod:`cardiostream.stream.processor`) and
 :meth:`cardiostream.rhythm.infer.RhythmModel.window_probabilities` compute the same features
 from the same samples, so live and offline verdicts agree.
@@ -29,7 +29,6 @@ import numpy as np
 import numpy.typing as npt
 
 from cardiostream.rhythm._beat_kernels import WindowParams, window_rows, window_verdicts
-from cardiostream.rhythm.datasets import CLASSES
 from cardiostream.rhythm.fast_net import FRAME
 from cardiostream.rhythm.features import RR_DELAY
 from cardiostream.rhythm.record_head import (
@@ -39,6 +38,7 @@ from cardiostream.rhythm.record_head import (
     RecordHead,
     shape_windows,
 )
+from cardiostream.rhythm.verdict import CLASSES
 
 FloatArray = npt.NDArray[np.float64]
 

@@ -23,6 +23,7 @@ import numpy.typing as npt
 
 from cardiostream.errors import InputError
 from cardiostream.record import Record
+from cardiostream.rhythm.verdict import CLASSES, LABELS
 from cardiostream.stream.events import EventConfig
 from cardiostream.stream.processor import STAGES, StreamProcessor
 
@@ -118,7 +119,7 @@ def _summary(name: str, analyses: list[Analysis]) -> dict[str, Any]:
         "af_burden": _ratio(af_s, duration),
         "af_episodes": len(events),
         "mean_hr_bpm": round(float(np.mean(rates)), 1) if rates else None,
-        "labels": {k: labels.get(k, 0) for k in ("normal", "af", "other", "noise", "uncertain")},
+        "labels": {k: labels.get(k, 0) for k in LABELS},
     }
 
 
@@ -206,10 +207,7 @@ def window_rows(analysis: Analysis) -> list[list[Any]]:
                 w["t_end"],
                 w["label"],
                 w["raw_label"],
-                p["normal"],
-                p["af"],
-                p["other"],
-                p["noise"],
+                *(p[c] for c in CLASSES),
                 w["heart_rate_bpm"],
                 h["mean_rr_ms"],
                 h["sdnn_ms"],

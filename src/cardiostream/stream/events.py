@@ -64,9 +64,9 @@ from dataclasses import asdict, dataclass
 from typing import Any
 
 from cardiostream.errors import InputError
+from cardiostream.rhythm.verdict import CLASSES, LABELS
 
-LABELS = ("normal", "af", "other", "noise", "uncertain")
-NON_AF = frozenset({"normal", "other", "noise"})
+NON_AF = frozenset(c for c in CLASSES if c != "af")
 CONFIDENCE_MODES = ("mean", "peak", "p90")
 HIST_BINS = 200  # grid of the p90 histogram: 1/200, so 201 bins from 0 to 1 inclusive
 GAP_HOPS = 1.5

@@ -54,7 +54,6 @@ Bad input
 from __future__ import annotations
 
 import base64
-import json
 import math
 import time
 from dataclasses import replace
@@ -71,11 +70,18 @@ from cardiostream.dsp import BandpassFilter, ECGCleaner, Resampler
 from cardiostream.dsp.filters import SOSFilter, butter_sos
 from cardiostream.dsp.quality import REASONS, QualityConfig
 from cardiostream.errors import InputError
-from cardiostream.rhythm.datasets import CLASSES
+from cardiostream.rhythm.bundle import ModelBundle, cached_bundle, weights_dir
 from cardiostream.rhythm.fast_net import FRAME, FastRhythmNet
-from cardiostream.rhythm.infer import MAX_ABS_MV, weights_dir
+from cardiostream.rhythm.infer import MAX_ABS_MV
 from cardiostream.rhythm.preprocess import MODEL_FS
-from cardiostream.rhythm.window_head import WINDOW_S, WindowHead
+from cardiostream.rhythm.verdict import (
+    CLASSES,
+    LOW_CONFIDENCE,
+    MIN_BEATS_WINDOW,
+    N_CLASSES,
+    decide_many,
+)
+from cardiostream.rhythm.window_head import WINDOW_S
 from cardiostream.stream import sqi
 from cardiostream.stream.events import EventConfig, EventTracker
 from cardiostream.stream.window_beats import (
@@ -104,16 +110,9 @@ _SIG_COLS = 5
 
 
 @lru_cache(maxsize=8)
-def _load_model(folder: str) -> tuple[FastRhythmNet, float, float, WindowHead | None]:
-    path = Path(folder)
-    meta_path = path / "model.json"
-    if not meta_path.is_file():
-        raise InputError(f"{meta_path}: no rhythm model here (train one: cardiostream train)")
-    meta = json.loads(meta_path.read_text())
-    net = FastRhythmNet.from_file(path / "rhythm.npz")
-    head = WindowHead(meta["window_head"]) if meta.get("window_head") else None
-    threshold = head.threshold if head is not None else float(meta["threshold"])
-    return net, float(meta["temperature"]), threshold, head
+def _load_model(folder: str) -> tuple[FastRhythmNet, ModelBundle]:
+    bundle = cached_bundle(folder)
+    return FastRhythmNet.from_file(bundle.folder / "rhythm.npz"), bundle
 
 
 @numba.njit(cache=True)
@@ -228,9 +227,10 @@ class StreamProcessor:
         self.max_fill_s = float(max_fill_s)
         self.quality_config = quality or sqi.STREAM_CONFIG
         self.model_folder = str(Path(model) if model is not None else weights_dir())
-        self.net, self.temperature, self.threshold, self.window_head = _load_model(
-            self.model_folder
-        )
+        self.net, bundle = _load_model(self.model_folder)
+        self.temperature = bundle.temperature
+        self.threshold = bundle.window_threshold
+        self.window_head = bundle.window_head
         cfg = events or EventConfig()
         self.event_config = replace(cfg, hop_s=float(hop_s), window_s=float(window_s))
         self._den = 250 * self.resampler.down
@@ -274,9 +274,9 @@ class StreamProcessor:
         self._tail = np.zeros(FRAME + 8, np.float32)  # last cleaned samples, for beat heights
         self._blocks = np.zeros((0, sqi.N_BLOCK))  # rows of seconds not yet in a window
         self._frames = np.zeros((0, sqi.N_FRAME))
-        self._logits = np.zeros((0, 4), np.float32)
+        self._logits = np.zeros((0, N_CLASSES), np.float32)
         # Per second: calibrated log-probabilities of the 10 s ending there (the verdict).
-        self._verdicts = np.zeros((0, 4), np.float64)
+        self._verdicts = np.zeros((0, N_CLASSES), np.float64)
         # The cleaned signal of the last 10 s of whole frames, for the window head.
         self._recent = np.zeros(0, np.float32)
         self._first = 0  # index (second) of the first row kept in _blocks/_frames/_logits
@@ -487,18 +487,24 @@ class StreamProcessor:
         usable, score, flags = sqi.judge_windows(metrics, self.quality_config)
         t = _tick(clock, "quality", t)
         span = w - NET_WINDOW_S + 1
-        probs = np.empty((n, 4))
+        probs = np.empty((n, N_CLASSES))
         _window_probs(self._verdicts, ends - base, span, probs)
         t = _tick(clock, "model", t)
         events = 0.0
         out: list[dict[str, Any]] = []
-        tops = np.argmax(probs, axis=1)
-        confident = probs[np.arange(n), tops] >= self.threshold
+        verdicts = decide_many(
+            probs,
+            self.threshold,
+            min_beats=MIN_BEATS_WINDOW,
+            n_beats=hrv[:, H_BEATS],
+            usable=usable,
+        )
+        labels, raws = verdicts.labels(), verdicts.raw_labels()
         p_list = np.round(probs, 6).tolist()
         h_list = np.round(hrv, 2).tolist()
         pnn50 = np.round(hrv[:, H_PNN50], 4).tolist()
         scores = np.round(score, 4).tolist()
-        usable_l, confident_l = usable.tolist(), confident.tolist()
+        usable_l, confident_l = usable.tolist(), verdicts.confident.tolist()
         t_ends = np.round(self.t0 + (ends + 1.0), 3).tolist()
         for i in range(n):
             p, h = p_list[i], h_list[i]
@@ -506,16 +512,14 @@ class StreamProcessor:
             if not usable_l[i]:
                 reasons = [REASONS[k] for k in np.flatnonzero(flags[i])]
             if not confident_l[i]:
-                reasons.append("low_confidence")
-            raw = CLASSES[tops[i]]
-            ok = usable_l[i] and confident_l[i] and h[H_BEATS] >= 2
+                reasons.append(LOW_CONFIDENCE)
             t_end = t_ends[i]
             window = {
                 "type": "window",
                 "t_start": round(t_end - w, 3),
                 "t_end": t_end,
-                "label": raw if ok else "uncertain",
-                "raw_label": raw,
+                "label": labels[i],
+                "raw_label": raws[i],
                 "probabilities": dict(zip(CLASSES, p, strict=True)),
                 "heart_rate_bpm": _finite(h[H_RATE]),
                 "hrv": {
@@ -638,7 +642,7 @@ class StreamProcessor:
         self._tail = _unpack(state["tail"], np.float32, self._tail.shape)
         self._blocks = _unpack(state["blocks"], np.float64, (-1, sqi.N_BLOCK))
         self._frames = _unpack(state["frames"], np.float64, (-1, sqi.N_FRAME))
-        self._logits = _unpack(state["logits"], np.float32, (-1, 4))
+        self._logits = _unpack(state["logits"], np.float32, (-1, N_CLASSES))
         self._verdicts = _unpack(state["verdicts"], np.float64, self._logits.shape)
         self._recent = _unpack(state["recent"], np.float32, None)
         if self._recent.ndim != 1 or self._recent.size > NET_WINDOW_S * FRAME:

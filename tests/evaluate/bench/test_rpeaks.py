@@ -14,7 +14,7 @@ from rich.console import Console
 from scipy.signal import find_peaks
 
 from cardiostream.errors import InputError
-from cardiostream.evaluate.bench_rpeaks import (
+from cardiostream.evaluate.bench.rpeaks import (
     BenchResult,
     DetectorSpec,
     default_detectors,

@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from cardiostream.evaluate.classification import expected_calibration_error
-from cardiostream.rhythm.calibrate import calibrated, fit_temperature
+from cardiostream.training.calibrate import calibrated, fit_temperature
 
 
 def test_recovers_a_known_temperature() -> None:

@@ -13,11 +13,12 @@ import pytest
 from cardiostream.beats import detect_rpeaks
 from cardiostream.errors import InputError
 from cardiostream.io import read
-from cardiostream.rhythm.export import export_model
+from cardiostream.rhythm.bundle import weights_dir
 from cardiostream.rhythm.features import model_inputs
-from cardiostream.rhythm.infer import RhythmModel, weights_dir
+from cardiostream.rhythm.infer import RhythmModel
 from cardiostream.rhythm.preprocess import MODEL_FS, preprocess
 from cardiostream.samples import sample_path
+from cardiostream.training.export import export_model
 
 FRAME = 250
 
@@ -45,8 +46,8 @@ def run_onnx(path: Path, x: npt.NDArray[np.float32]) -> npt.NDArray[np.float32]:
 def test_onnx_matches_torch(tmp_path: Path) -> None:
     torch = pytest.importorskip("torch", reason="torch is in the train extra")
     pytest.importorskip("onnxscript", reason="ONNX export needs onnxscript (train extra)")
-    from cardiostream.rhythm.export import export_onnx
     from cardiostream.rhythm.model import RhythmNet
+    from cardiostream.training.export import export_onnx
 
     torch.manual_seed(1)
     model = RhythmNet().eval()

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from cardiostream.evaluate.bench_pipeline import run_pipeline_benchmark, to_markdown
+from cardiostream.evaluate.bench.pipeline import run_pipeline_benchmark, to_markdown
 from cardiostream.samples import sample_path
 
 

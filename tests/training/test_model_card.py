@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from cardiostream.rhythm.model_card import model_card
+from cardiostream.training.model_card import model_card
 
 
 def test_card_carries_the_cv_and_calibration_figures() -> None:

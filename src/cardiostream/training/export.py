@@ -172,7 +172,7 @@ def export_model(
     """
     if fmt not in FORMATS:
         raise InputError(f"format: expected one of {', '.join(FORMATS)}, got {fmt!r}")
-    from cardiostream.rhythm.infer import weights_dir
+    from cardiostream.rhythm.bundle import weights_dir
 
     src = Path(folder) if folder is not None else weights_dir()
     meta_path = src / "model.json"
@@ -194,13 +194,13 @@ def _has(module: str) -> bool:
 def _load_net(src: Path, meta: dict[str, Any]) -> RhythmNet:
     import torch
 
-    from cardiostream.rhythm.infer import _config_from_json
+    from cardiostream.rhythm.bundle import config_from_json
     from cardiostream.rhythm.model import NetConfig, RhythmNet
 
     weights = src / "rhythm.pt"
     if not weights.is_file():
         raise InputError(f"{weights}: missing (the torch weights are needed to convert)")
-    net = RhythmNet(NetConfig(**_config_from_json(meta["net"])))
+    net = RhythmNet(NetConfig(**config_from_json(meta["net"])))
     net.load_state_dict(torch.load(weights, map_location="cpu"))
     return net.eval()
 

@@ -11,10 +11,10 @@ import pytest
 torch = pytest.importorskip("torch", reason="torch is in the train extra")
 pytest.importorskip("onnxscript", reason="ONNX export needs onnxscript (train extra)")
 
-from cardiostream.rhythm.cv import run_training  # noqa: E402
-from cardiostream.rhythm.datasets import CincDataset, load_cinc  # noqa: E402
-from cardiostream.rhythm.train import TrainConfig, record_logits, train_model  # noqa: E402
 from cardiostream.samples import sample_path  # noqa: E402
+from cardiostream.training.cv import run_training  # noqa: E402
+from cardiostream.training.datasets import CincDataset, load_cinc  # noqa: E402
+from cardiostream.training.train import TrainConfig, record_logits, train_model  # noqa: E402
 
 
 @pytest.fixture(scope="module")
@@ -95,7 +95,7 @@ def test_run_training_fits_the_record_head_from_the_raw_records(
 
 
 def test_record_loss_is_the_cross_entropy_of_the_mean_frame_probability() -> None:
-    from cardiostream.rhythm.train import _record_nll
+    from cardiostream.training.train import _record_nll
 
     # Two records, three frames; the second record's last frame does not count.
     logits = torch.log(
@@ -123,7 +123,7 @@ def test_training_with_the_record_loss_runs_and_differs(tiny: CincDataset) -> No
 
 
 def test_time_stretch_keeps_the_signal_within_its_bound() -> None:
-    from cardiostream.rhythm.train import Augmenter
+    from cardiostream.training.train import Augmenter
 
     x = np.sin(np.arange(2500) / 40.0).astype(np.float32)
     augment = Augmenter(None, np.random.default_rng(3), noise_p=0.0, warp=0.15)
@@ -134,7 +134,7 @@ def test_time_stretch_keeps_the_signal_within_its_bound() -> None:
 
 
 def test_no_stretch_leaves_the_random_stream_of_the_shipped_augmentation() -> None:
-    from cardiostream.rhythm.train import Augmenter
+    from cardiostream.training.train import Augmenter
 
     # Without a stretch the first draw is still the gain, so seeded runs stay as shipped.
     x = np.sin(np.arange(2500) / 40.0).astype(np.float32)

@@ -17,11 +17,11 @@ import numpy as np
 
 from cardiostream.errors import InputError
 from cardiostream.evaluate.classification import expected_calibration_error
-from cardiostream.evaluate.rhythm_figures import plot_ablation, plot_confusion, plot_reliability
-from cardiostream.evaluate.rhythm_latency import latency_markdown, measure_latency
-from cardiostream.rhythm.calibrate import calibrated
-from cardiostream.rhythm.datasets import CLASSES
 from cardiostream.rhythm.infer import RhythmModel
+from cardiostream.rhythm.verdict import CLASSES
+from cardiostream.training.calibrate import calibrated
+from cardiostream.training.figures import plot_ablation, plot_confusion, plot_reliability
+from cardiostream.training.latency import latency_markdown, measure_latency
 
 
 def _load_training(training_dir: Path) -> tuple[dict[str, Any], Any]:

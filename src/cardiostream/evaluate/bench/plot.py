@@ -7,7 +7,7 @@ from pathlib import Path
 
 import numpy as np
 
-from cardiostream.evaluate.bench_rpeaks import BenchResult
+from cardiostream.evaluate.bench.rpeaks import BenchResult
 
 _COLOURS = ("tab:blue", "tab:orange", "tab:green", "tab:red", "tab:purple")
 
@@ -18,7 +18,7 @@ def plot_benchmark(result: BenchResult, path: str | Path) -> Path:
     Parameters
     ----------
     result : BenchResult
-        Output of :func:`cardiostream.evaluate.bench_rpeaks.run_rpeak_benchmark`.
+        Output of :func:`cardiostream.evaluate.bench.rpeaks.run_rpeak_benchmark`.
     path : str or Path
         Where to write the figure; the suffix picks the format (PNG, SVG, PDF).
 

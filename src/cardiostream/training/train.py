@@ -25,9 +25,9 @@ import torch
 from torch.nn import functional as F
 
 from cardiostream.beats import detect_rpeaks
-from cardiostream.rhythm.datasets import CLASSES
 from cardiostream.rhythm.features import model_inputs
 from cardiostream.rhythm.model import FRAME, NetConfig, RhythmNet
+from cardiostream.rhythm.verdict import CLASSES
 
 FloatArray = npt.NDArray[np.float32]
 

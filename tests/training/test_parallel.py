@@ -6,7 +6,7 @@ import os
 
 import pytest
 
-from cardiostream.rhythm.parallel import process_map
+from cardiostream.training.parallel import process_map
 
 _OFFSET: dict[str, int] = {}
 

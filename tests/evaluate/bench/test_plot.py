@@ -5,8 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 from cardiostream.beats import detect_rpeaks
-from cardiostream.evaluate.bench_plot import plot_benchmark
-from cardiostream.evaluate.bench_rpeaks import run_rpeak_benchmark
+from cardiostream.evaluate.bench.plot import plot_benchmark
+from cardiostream.evaluate.bench.rpeaks import run_rpeak_benchmark
 from cardiostream.samples import sample_path
 
 

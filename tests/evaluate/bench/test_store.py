@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from cardiostream.io.store_bench import bench_store_slice, synthetic_ecg
+from cardiostream.evaluate.bench.store import bench_store_slice, synthetic_ecg
 
 
 def test_bench_store_slice_small(tmp_path: Path) -> None:

@@ -13,7 +13,8 @@ from typing import Any
 
 import numpy as np
 
-from cardiostream.rhythm.infer import RhythmModel, _config_from_json
+from cardiostream.rhythm.bundle import config_from_json
+from cardiostream.rhythm.infer import RhythmModel
 
 FRAME = 250
 
@@ -60,7 +61,7 @@ def measure_latency(model: RhythmModel | None = None, repeat: int = 200) -> list
                     "ms": _median_ms(lambda: cpu.frame_logits(window), repeat),
                 }
             )
-            net = RhythmNet(NetConfig(**_config_from_json(onnx.meta["net"])))
+            net = RhythmNet(NetConfig(**config_from_json(onnx.meta["net"])))
             net.load_state_dict(torch.load(onnx.folder / "rhythm.pt", map_location="cpu"))
             stream = StreamingRhythmNet(net)
             hop = torch.from_numpy(window[..., :FRAME].copy())
@@ -90,12 +91,12 @@ def _window_head_row(model: RhythmModel, repeat: int) -> dict[str, Any]:
     """One per-second verdict of the window head on real beats: the features of 10 s of a
     bundled AF record (RR statistics, beat shapes) and the head's network."""
     from cardiostream.io import read
-    from cardiostream.rhythm.infer import _prepare
+    from cardiostream.rhythm.infer import prepare_record
     from cardiostream.samples import sample_path
 
     assert model.window_head is not None
     record = read(sample_path("mitdb-201-af"))
-    prep = _prepare(record.lead(0), record.fs, model.channels, pad=False, quality=False)
+    prep = prepare_record(record.lead(0), record.fs, model.channels, pad=False, quality=False)
     logits = np.zeros((1, 4), np.float32)
     ends = np.array([30 * FRAME])
     head = model.window_head

@@ -20,9 +20,9 @@ import numpy as np
 import numpy.typing as npt
 
 from cardiostream.evaluate.classification import score_classification
-from cardiostream.rhythm.datasets import CincDataset, stratified_folds
 from cardiostream.rhythm.model import FRAME, NetConfig, RhythmNet, count_parameters
-from cardiostream.rhythm.train import TrainConfig, record_logits, train_model
+from cardiostream.training.datasets import CincDataset, stratified_folds
+from cardiostream.training.train import TrainConfig, record_logits, train_model
 
 #: Layers whose receptive field fits a 5 s window (4.9 s): the last three kernels shortened.
 SHORT_LAYERS: tuple[tuple[int, int], ...] = (
@@ -58,7 +58,7 @@ def onnx_latency_ms(model: RhythmNet, window_s: int, repeat: int = 200) -> float
     """Median time of one ONNX Runtime call on one window, one thread, in milliseconds."""
     import onnxruntime as ort
 
-    from cardiostream.rhythm.export import export_onnx
+    from cardiostream.training.export import export_onnx
 
     with tempfile.TemporaryDirectory() as tmp:
         path = export_onnx(model, Path(tmp) / "variant.onnx")

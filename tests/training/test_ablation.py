@@ -9,11 +9,11 @@ import pytest
 torch = pytest.importorskip("torch", reason="torch is in the train extra")
 pytest.importorskip("onnxscript", reason="ONNX export needs onnxscript (train extra)")
 
-from cardiostream.rhythm.ablation import Variant, default_variants, run_ablation  # noqa: E402
-from cardiostream.rhythm.datasets import load_cinc  # noqa: E402
 from cardiostream.rhythm.model import FRAME, RhythmNet, count_parameters  # noqa: E402
-from cardiostream.rhythm.train import TrainConfig  # noqa: E402
 from cardiostream.samples import sample_path  # noqa: E402
+from cardiostream.training.ablation import Variant, default_variants, run_ablation  # noqa: E402
+from cardiostream.training.datasets import load_cinc  # noqa: E402
+from cardiostream.training.train import TrainConfig  # noqa: E402
 
 
 def test_default_variants_cover_three_widths_and_two_windows() -> None:

@@ -29,28 +29,23 @@ from scipy.special import softmax
 from cardiostream.errors import InputError
 from cardiostream.evaluate.classification import expected_calibration_error
 from cardiostream.io import read
-from cardiostream.rhythm.calibrate import calibrated, choose_threshold, fit_temperature
-from cardiostream.rhythm.cv import fold_scores, fold_summary
-from cardiostream.rhythm.datasets import CLASSES
+from cardiostream.rhythm.bundle import config_from_json
 from cardiostream.rhythm.infer import (
     PreparedRecord,
-    _config_from_json,
-    _prepare,
     batched_frame_logits,
+    prepare_record,
     voting_frames,
 )
 from cardiostream.rhythm.model import NetConfig, RhythmNet
-from cardiostream.rhythm.model_card import model_card
-from cardiostream.rhythm.parallel import process_map
 from cardiostream.rhythm.preprocess import MODEL_FS
-from cardiostream.rhythm.record_head import (
-    FEATURES,
-    L2_GRID,
-    cross_fit,
-    fit_head,
-    record_features,
-)
+from cardiostream.rhythm.record_head import FEATURES, record_features
+from cardiostream.rhythm.verdict import CLASSES
 from cardiostream.rhythm.window_head import WINDOW_FEATURES, WINDOW_S, record_window_features
+from cardiostream.training.calibrate import calibrated, choose_threshold, fit_temperature
+from cardiostream.training.cv import fold_scores, fold_summary
+from cardiostream.training.model_card import model_card
+from cardiostream.training.parallel import process_map
+from cardiostream.training.record_head_fit import L2_GRID, cross_fit, fit_head
 
 Step = Callable[[int, int], None]
 #: Seconds between the frames that train the window head: neighbouring frames share 9 s of
@@ -73,7 +68,7 @@ class Evidence(NamedTuple):
 
 def _prepare_file(path: Path, channels: int) -> PreparedRecord:
     record = read(path)
-    return _prepare(record.lead(0), record.fs, channels)
+    return prepare_record(record.lead(0), record.fs, channels)
 
 
 def default_workers() -> int:
@@ -95,7 +90,7 @@ def oof_evidence(
     """Record and window features and the plain record logits, each record's from the
     network of its own fold; ``workers`` processes read and condition the records."""
     meta = json.loads((training_dir / "training.json").read_text())
-    cfg = NetConfig(**_config_from_json(meta["config"]["net"]))
+    cfg = NetConfig(**config_from_json(meta["config"]["net"]))
     nets: dict[int, RhythmNet] = {}
     for fold_id in (int(f) for f in np.unique(folds)):
         path = training_dir / "folds" / f"fold{fold_id}.pt"

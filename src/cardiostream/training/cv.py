@@ -20,11 +20,12 @@ import numpy.typing as npt
 import torch
 
 from cardiostream.evaluate.classification import expected_calibration_error, score_classification
-from cardiostream.rhythm.calibrate import calibrated, choose_threshold, fit_temperature
-from cardiostream.rhythm.datasets import CLASSES, CincDataset, stratified_folds
 from cardiostream.rhythm.model import RhythmNet, count_parameters
-from cardiostream.rhythm.model_card import model_card
-from cardiostream.rhythm.train import TrainConfig, record_logits, train_model
+from cardiostream.rhythm.verdict import CLASSES
+from cardiostream.training.calibrate import calibrated, choose_threshold, fit_temperature
+from cardiostream.training.datasets import CincDataset, stratified_folds
+from cardiostream.training.model_card import model_card
+from cardiostream.training.train import TrainConfig, record_logits, train_model
 
 Progress = Callable[[str, int, int, float], None]
 
@@ -131,7 +132,7 @@ def run_training(
     """Cross-validate, calibrate, train the final model and write everything to ``out_dir``.
 
     With ``raw_dir`` (the CinC folder the dataset was read from), the record head is then
-    fitted on the folds' out-of-fold evidence (:mod:`cardiostream.rhythm.head_training`).
+    fitted on the folds' out-of-fold evidence (:mod:`cardiostream.training.heads`).
     """
     out = Path(out_dir)
     out.mkdir(parents=True, exist_ok=True)
@@ -155,7 +156,7 @@ def run_training(
     summary["config"] = asdict(cfg)
     summary["class_counts"] = data.class_counts()
     if final:
-        from cardiostream.rhythm.export import export_fast, export_onnx
+        from cardiostream.training.export import export_fast, export_onnx
 
         def on_epoch(epoch: int, loss: float) -> None:
             if progress is not None:
@@ -182,7 +183,7 @@ def run_training(
     summary["seconds"] = time.perf_counter() - started
     (out / "training.json").write_text(json.dumps(summary, indent=2) + "\n")
     if final and raw_dir is not None:
-        from cardiostream.rhythm.head_training import fit_heads
+        from cardiostream.training.heads import fit_heads
 
         def step(stage: str, done: int, total: int) -> None:
             if progress is not None:

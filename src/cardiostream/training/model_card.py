@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from cardiostream.rhythm.datasets import CLASSES
+from cardiostream.rhythm.verdict import CLASSES
 
 
 def model_card(summary: dict[str, Any]) -> str:

@@ -11,14 +11,14 @@ import pytest
 torch = pytest.importorskip("torch", reason="torch is in the train extra")
 pytest.importorskip("onnxscript", reason="ONNX export needs onnxscript (train extra)")
 
-from cardiostream.evaluate.rhythm_figures import plot_ablation, plot_confusion  # noqa: E402
-from cardiostream.evaluate.rhythm_latency import latency_markdown, measure_latency  # noqa: E402
-from cardiostream.evaluate.rhythm_report import write_report  # noqa: E402
-from cardiostream.rhythm.cv import run_training  # noqa: E402
-from cardiostream.rhythm.datasets import load_cinc  # noqa: E402
 from cardiostream.rhythm.infer import RhythmModel  # noqa: E402
-from cardiostream.rhythm.train import TrainConfig  # noqa: E402
 from cardiostream.samples import sample_path  # noqa: E402
+from cardiostream.training.cv import run_training  # noqa: E402
+from cardiostream.training.datasets import load_cinc  # noqa: E402
+from cardiostream.training.figures import plot_ablation, plot_confusion  # noqa: E402
+from cardiostream.training.latency import latency_markdown, measure_latency  # noqa: E402
+from cardiostream.training.report import write_report  # noqa: E402
+from cardiostream.training.train import TrainConfig  # noqa: E402
 
 
 @pytest.fixture(scope="module")

@@ -10,7 +10,7 @@ import numpy as np
 import numpy.typing as npt
 
 from cardiostream.evaluate.classification import reliability
-from cardiostream.rhythm.datasets import CLASSES
+from cardiostream.rhythm.verdict import CLASSES
 
 
 def _pyplot() -> Any:
