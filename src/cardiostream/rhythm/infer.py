@@ -62,7 +62,15 @@ from cardiostream.rhythm.bundle import config_from_json, read_bundle
 from cardiostream.rhythm.features import model_inputs
 from cardiostream.rhythm.preprocess import MODEL_FS, Preprocessor
 from cardiostream.rhythm.record_head import record_features
-from cardiostream.rhythm.verdict import CLASSES, MIN_BEATS_RECORD, NO_BEATS, decide
+from cardiostream.rhythm.verdict import (
+    CLASSES,
+    MIN_BEATS_RECORD,
+    MIN_BEATS_WINDOW,
+    NO_BEATS,
+    Verdicts,
+    decide,
+    decide_many,
+)
 
 FRAME = 250
 #: Seconds of input behind a full verdict (the network's receptive field); shorter is padded.
@@ -268,6 +276,47 @@ class RhythmModel:
             As :meth:`frame_probabilities`.
         """
         prep = prepare_record(signal, fs, self.channels, pad=False, quality=False)
+        return self._window_probabilities(prep)
+
+    def window_verdicts(
+        self, signal: npt.ArrayLike, fs: float, usable: npt.ArrayLike | None = None
+    ) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64], Verdicts]:
+        """:meth:`window_probabilities` with each second's decision by the engine's rule
+        (:func:`~cardiostream.rhythm.verdict.decide_many`): the window threshold, and at least
+        :data:`~cardiostream.rhythm.verdict.MIN_BEATS_WINDOW` R peaks in the 10 s ending there.
+
+        Parameters
+        ----------
+        signal, fs
+            As :meth:`predict`.
+        usable : array_like of bool, optional
+            Signal quality per second (no quality check is made here); all usable when left
+            out.
+
+        Returns
+        -------
+        end_s, probs
+            As :meth:`frame_probabilities`.
+        verdicts : Verdicts
+            One decision per second.
+        """
+        prep = prepare_record(signal, fs, self.channels, pad=False, quality=False)
+        end_s, probs = self._window_probabilities(prep)
+        ends = np.arange(1, prep.n_real + 1, dtype=np.int64) * FRAME
+        peaks = np.asarray(prep.peaks, np.int64)
+        n_beats = np.searchsorted(peaks, ends) - np.searchsorted(peaks, ends - MIN_SECONDS * FRAME)
+        verdicts = decide_many(
+            probs,
+            self.window_threshold,
+            min_beats=MIN_BEATS_WINDOW,
+            n_beats=n_beats,
+            usable=usable,
+        )
+        return end_s, probs, verdicts
+
+    def _window_probabilities(
+        self, prep: PreparedRecord
+    ) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]]:
         z = self.frame_logits(prep.inputs[None])[0].astype(np.float64)
         log_p = (z / self.temperature).T
         if self.window_head is not None and prep.n_real >= MIN_SECONDS:
