@@ -13,7 +13,7 @@ $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip uv
 	$(BIN)/python -m pip install -q "torch==2.13.0"
-	$(BIN)/uv pip install -q --python $(BIN)/python -e ".[dev,train]"
+	$(BIN)/uv pip install -q --python $(BIN)/python -e ".[dev,train,serve,plot]"
 	touch $(STAMP)
 
 # The server, its dashboard and six live patients, until Ctrl-C (PORT=8000 by default).

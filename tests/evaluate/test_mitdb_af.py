@@ -183,3 +183,24 @@ def test_real_mitdb_records(shared_data: Path, model: RhythmModel) -> None:
     assert r202.excluded and r202.episodes.n_ref == 4
     assert r202.episodes.ref_s == pytest.approx(sum(b - a for a, b in r202.reference))
     assert r202.episodes.scored_s < r202.duration_s
+
+
+def test_engine_verdicts_are_the_engines_own_labels_and_events(model: RhythmModel) -> None:
+    from cardiostream.stream import analyze
+
+    res = evaluate_mitdb_af(SAMPLES, model=model, records=["mitdb-203-af"], verdicts="engine")
+    assert res.settings["verdicts"] == "engine"
+    assert res.settings["threshold"] == model.window_threshold
+    record = read(sample_path("mitdb-203-af"))
+    lines = analyze(record).lines
+    labels = {w["t_end"]: w["label"] for w in lines if w["type"] == "window"}
+    windows = rhythm_windows(record, window_s=10.0)
+    af = windows.label == CLASSES.index("af")
+    ends = windows.end_s[af]
+    rec = res.records[0]
+    assert rec.committed_windows.tp == sum(labels[e] == "af" for e in ends)
+    assert rec.windows.uncertain_af == sum(labels[e] == "uncertain" for e in ends)
+    events = [(e["start_s"], e["end_s"]) for e in lines if e["type"] == "event"]
+    assert events, "the AF excerpt should give the engine an AF event"
+    assert rec.committed_episodes is not None
+    assert rec.committed_episodes.n_det == len(events)

@@ -41,6 +41,7 @@ from pathlib import Path
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 
 from cardiostream.errors import InputError
 from cardiostream.evaluate.af_episodes import (
@@ -53,8 +54,10 @@ from cardiostream.evaluate.af_episodes import (
 from cardiostream.evaluate.bench.rpeaks import list_records
 from cardiostream.evaluate.reference import af_episodes, afl_intervals, rhythm_windows
 from cardiostream.io import read
+from cardiostream.record import Record
 from cardiostream.rhythm.infer import RhythmModel
-from cardiostream.rhythm.verdict import CLASSES
+from cardiostream.rhythm.verdict import CLASSES, UNCERTAIN, decide_many
+from cardiostream.stream.processor import StreamProcessor
 
 __all__ = [
     "MitdbAfResult",
@@ -287,9 +290,12 @@ def _resolve(folder: Path, records: Sequence[str | Path]) -> list[Path]:
     return paths
 
 
-#: The per-second verdicts the tests can score: the model's as a stream reports them (the
-#: window head's when it has one), or the network's frames alone, for comparison.
-VERDICTS = ("window", "frames")
+#: The per-second verdicts the tests can score: the streaming engine's own windows and AF
+#: events (``engine``: what a user of the package sees), the model's per-second verdicts as a
+#: stream reports them computed offline (``window``: the window head's when it has one, the
+#: committed label by the rule without the engine's quality check), or the network's frames
+#: alone (``frames``), for comparison.
+VERDICTS = ("engine", "window", "frames")
 
 
 def evaluate_record(
@@ -309,14 +315,21 @@ def evaluate_record(
         raise InputError(f"{path}: no reference rhythm annotations")
     if verdicts not in VERDICTS:
         raise InputError(f"verdicts: expected one of {', '.join(VERDICTS)}, got {verdicts!r}")
-    if verdicts == "window":
-        end_s, probs = model.window_probabilities(record.lead(LEAD), record.fs)
-        threshold = model.window_threshold
+    events: list[Interval] | None = None
+    if verdicts == "engine":
+        end_s, verdict, committed_af, unsure_s, events = _engine_verdicts(record, model)
     else:
-        end_s, probs = model.frame_probabilities(record.lead(LEAD), record.fs)
-        threshold = model.threshold
-    verdict = np.argmax(probs, axis=1)
-    confident = probs.max(axis=1) >= threshold
+        if verdicts == "window":
+            end_s, probs = model.window_probabilities(record.lead(LEAD), record.fs)
+            threshold = model.window_threshold
+        else:
+            end_s, probs = model.frame_probabilities(record.lead(LEAD), record.fs)
+            threshold = model.threshold
+        # No quality or beat count here: the rule on the probabilities alone.
+        decided = decide_many(probs, threshold, min_beats=0)
+        verdict = decided.top
+        committed_af = decided.committed & (verdict == _AF)
+        unsure_s = ~decided.committed
 
     windows = rhythm_windows(record, lead=LEAD, window_s=WINDOW_S)
     # The frame ending where a window ends judges exactly that window.
@@ -324,7 +337,7 @@ def evaluate_record(
     has_frame = (end_s.size > 0) & (np.abs(end_s[idx] - windows.end_s) < 1e-6)
     is_af = has_frame & (windows.label == _AF)
     non_af = has_frame & np.isin(windows.label, _NON_AF)
-    unsure = ~confident[idx]
+    unsure = unsure_s[idx]
 
     def window_counts(called_af: np.ndarray) -> WindowCounts:
         return WindowCounts(
@@ -338,7 +351,7 @@ def evaluate_record(
         )
 
     counts = window_counts(verdict[idx] == _AF)
-    committed = window_counts((verdict[idx] == _AF) & confident[idx])
+    committed = window_counts(committed_af[idx])
 
     reference = af_episodes(record)
     flutter = afl_intervals(record)
@@ -352,11 +365,9 @@ def evaluate_record(
 
     detected = episodes(verdict == _AF)
     score = score_episodes(reference, detected, duration_s=record.duration, excluded=flutter)
+    committed_episodes = episodes(committed_af) if events is None else events
     committed_score = score_episodes(
-        reference,
-        episodes((verdict == _AF) & confident),
-        duration_s=record.duration,
-        excluded=flutter,
+        reference, committed_episodes, duration_s=record.duration, excluded=flutter
     )
     return RecordAfResult(
         record=record.name,
@@ -370,6 +381,33 @@ def evaluate_record(
         committed_windows=committed,
         committed_episodes=committed_score,
     )
+
+
+def _engine_verdicts(
+    record: Record, model: RhythmModel
+) -> tuple[
+    npt.NDArray[np.float64],
+    npt.NDArray[np.int64],
+    npt.NDArray[np.bool_],
+    npt.NDArray[np.bool_],
+    list[Interval],
+]:
+    """The streaming engine on one lead of a record: each window's end, top class, whether its
+    label is ``af`` and whether it is ``uncertain``, and the AF episodes of its events."""
+    proc = StreamProcessor(record.fs, model=model.folder)
+    lines = proc.push(record.lead(LEAD)) + proc.flush()
+    windows = [w for w in lines if w["type"] == "window"]
+    end_s = np.array([w["t_end"] for w in windows], np.float64)
+    top = np.array([CLASSES.index(w["raw_label"]) for w in windows], np.int64)
+    labels = [w["label"] for w in windows]
+    committed_af = np.array([lab == "af" for lab in labels], np.bool_)
+    unsure = np.array([lab == UNCERTAIN for lab in labels], np.bool_)
+    events = [
+        (float(e["start_s"]), min(float(e["end_s"]), record.duration))
+        for e in lines
+        if e["type"] == "event" and e.get("kind") == "af"
+    ]
+    return end_s, top, committed_af, unsure, events
 
 
 def evaluate_mitdb_af(
@@ -444,8 +482,10 @@ def evaluate_mitdb_af(
         "verdict": "argmax",
         "verdicts": verdicts,
         "model": str(model.folder),
-        "threshold": model.window_threshold if verdicts == "window" else model.threshold,
+        "threshold": model.threshold if verdicts == "frames" else model.window_threshold,
     }
+    if verdicts == "engine":
+        settings["committed_episodes"] = "the engine's AF events (EventConfig defaults)"
     return MitdbAfResult(
         database=folder.name,
         records=results,

@@ -19,7 +19,11 @@ import numpy as np
 import numpy.typing as npt
 import torch
 
-from cardiostream.evaluate.classification import expected_calibration_error, score_classification
+from cardiostream.evaluate.classification import (
+    expected_calibration_error,
+    fold_summary,
+    score_classification,
+)
 from cardiostream.rhythm.model import RhythmNet, count_parameters
 from cardiostream.rhythm.verdict import CLASSES
 from cardiostream.training.calibrate import calibrated, choose_threshold, fit_temperature
@@ -69,37 +73,6 @@ def cross_validate(
         s = score_classification(data.labels[test_idx], oof[test_idx].argmax(1))
         per_fold.append({"fold": fold, "f1": s.f1.tolist(), "cinc": s.cinc})
     return oof, folds, per_fold
-
-
-def fold_scores(
-    labels: npt.NDArray[np.int64], logits: npt.ArrayLike, folds: npt.NDArray[np.int64]
-) -> list[dict[str, Any]]:
-    """Per-fold F1 and CinC score of out-of-fold logits."""
-    z = np.asarray(logits)
-    out = []
-    for fold in np.unique(folds):
-        s = score_classification(labels[folds == fold], z[folds == fold].argmax(1))
-        out.append({"fold": int(fold), "f1": s.f1.tolist(), "cinc": s.cinc})
-    return out
-
-
-def fold_summary(
-    labels: npt.NDArray[np.int64], logits: npt.ArrayLike, per_fold: list[dict[str, Any]]
-) -> dict[str, Any]:
-    """Per-fold scores, their mean ± sd, and the pooled F1 and confusion of the logits."""
-    f1 = np.array([f["f1"] for f in per_fold])
-    cinc = np.array([f["cinc"] for f in per_fold])
-    pooled = score_classification(labels, np.asarray(logits).argmax(1))
-    return {
-        "folds": per_fold,
-        "f1_mean": f1.mean(0).tolist(),
-        "f1_sd": f1.std(0, ddof=1).tolist() if len(per_fold) > 1 else [0.0] * len(CLASSES),
-        "cinc_mean": float(cinc.mean()),
-        "cinc_sd": float(cinc.std(ddof=1)) if len(per_fold) > 1 else 0.0,
-        "pooled_f1": pooled.f1.tolist(),
-        "pooled_cinc": pooled.cinc,
-        "confusion": pooled.matrix.tolist(),
-    }
 
 
 def summarise(

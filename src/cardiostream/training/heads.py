@@ -27,7 +27,11 @@ import torch
 from scipy.special import softmax
 
 from cardiostream.errors import InputError
-from cardiostream.evaluate.classification import expected_calibration_error
+from cardiostream.evaluate.classification import (
+    expected_calibration_error,
+    fold_scores,
+    fold_summary,
+)
 from cardiostream.io import read
 from cardiostream.rhythm.bundle import config_from_json
 from cardiostream.rhythm.infer import (
@@ -42,7 +46,6 @@ from cardiostream.rhythm.record_head import FEATURES, record_features
 from cardiostream.rhythm.verdict import CLASSES
 from cardiostream.rhythm.window_head import WINDOW_FEATURES, WINDOW_S, record_window_features
 from cardiostream.training.calibrate import calibrated, choose_threshold, fit_temperature
-from cardiostream.training.cv import fold_scores, fold_summary
 from cardiostream.training.model_card import model_card
 from cardiostream.training.parallel import process_map
 from cardiostream.training.record_head_fit import L2_GRID, cross_fit, fit_head

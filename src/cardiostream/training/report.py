@@ -231,17 +231,18 @@ def mitdb_section(mitdb_dir: Path | None, out_dir: Path, model: RhythmModel) -> 
     from cardiostream.evaluate.mitdb_af import evaluate_mitdb_af, to_json, to_markdown
 
     started = time.perf_counter()
-    result = evaluate_mitdb_af(mitdb_dir, model=model, progress=True)
+    result = evaluate_mitdb_af(mitdb_dir, model=model, progress=True, verdicts="engine")
     seconds = time.perf_counter() - started
     text = header + (
         "Lead 0 of all 48 records at 360 Hz, resampled by the model's own chain. Windows: "
         "non-overlapping 10 s windows labelled from the reference rhythm intervals (AF: wholly "
         "inside AFIB; non-AF: wholly inside one other rhythm; atrial flutter, rhythm changes and "
-        "missing samples excluded); the verdict on a window is the per-second verdict at the "
-        "window's end (the window head's, as a stream reports it), AF when AF is its most "
-        "probable class. Episodes: AF seconds, each placed "
+        "missing samples excluded); the verdict on a window is the streaming engine's window "
+        "ending there (`cardiostream analyze`): its top class (`raw_label`), and its reported "
+        "`label` (uncertain withheld). Episodes of the top class: AF seconds, each placed "
         "at the centre of its 10 s window, joined across gaps under 10 s, episodes under 10 s "
-        "dropped (rules fixed before looking at MITDB); EC57-style scoring with atrial flutter "
+        "dropped (rules fixed before looking at MITDB); episodes of the reported label: the "
+        "engine's own AF events. EC57-style scoring with atrial flutter "
         f"time removed. Run time {seconds:.0f} s.\n\n"
     )
     text += to_markdown(result)
