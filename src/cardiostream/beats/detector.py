@@ -43,6 +43,8 @@ from scipy.signal import butter, group_delay, sosfilt_zi
 from cardiostream.beats import _rpeak_kernel as k
 from cardiostream.errors import InputError
 
+#: The fixed output delay by default, in seconds (see the module notes).
+DEFAULT_DELAY_S = 1.0
 MIN_FS = 50.0
 MAX_FS = 10_000.0
 
@@ -123,7 +125,7 @@ class RPeakDetector:
     """
 
     def __init__(
-        self, fs: float, *, delay_s: float = 1.0, params: DetectorParams | None = None
+        self, fs: float, *, delay_s: float = DEFAULT_DELAY_S, params: DetectorParams | None = None
     ) -> None:
         self.fs = _check_fs(fs)
         self.params = params or DetectorParams()
@@ -298,7 +300,7 @@ def detect_rpeaks(
     signal: npt.ArrayLike,
     fs: float,
     *,
-    delay_s: float = 1.0,
+    delay_s: float = DEFAULT_DELAY_S,
     params: DetectorParams | None = None,
 ) -> npt.NDArray[np.int64]:
     """Detect R peaks causally in a single-lead ECG.

@@ -25,8 +25,8 @@ import numpy as np
 import numpy.typing as npt
 
 from cardiostream.errors import InputError
+from cardiostream.rhythm.preprocess import FRAME
 
-FRAME = 250  # input samples per output frame
 NORM_WINDOW = 500  # the causal RMS normalisation of the ECG channel, as in RhythmNet
 NORM_EPS = 0.01
 

@@ -15,10 +15,11 @@ import numpy as np
 import numpy.typing as npt
 
 from cardiostream.beats import detect_rpeaks
+from cardiostream.beats.detector import DEFAULT_DELAY_S
 from cardiostream.rhythm.preprocess import MODEL_FS
 
 #: Beats enter the channel this many samples after their R peak (the detector's delay).
-RR_DELAY = 250
+RR_DELAY = round(DEFAULT_DELAY_S * MODEL_FS)
 #: RR intervals are clipped to this range (s), so a pause or a missed beat stays bounded.
 RR_RANGE = (0.2, 3.0)
 

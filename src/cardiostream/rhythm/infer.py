@@ -60,7 +60,7 @@ from cardiostream.dsp.quality import MIN_FS
 from cardiostream.errors import InputError
 from cardiostream.rhythm.bundle import config_from_json, read_bundle
 from cardiostream.rhythm.features import model_inputs
-from cardiostream.rhythm.preprocess import MODEL_FS, Preprocessor
+from cardiostream.rhythm.preprocess import FRAME, MODEL_FS, Preprocessor
 from cardiostream.rhythm.record_head import record_features
 from cardiostream.rhythm.verdict import (
     CLASSES,
@@ -72,7 +72,6 @@ from cardiostream.rhythm.verdict import (
     decide_many,
 )
 
-FRAME = 250
 #: Seconds of input behind a full verdict (the network's receptive field); shorter is padded.
 MIN_SECONDS = 10
 #: Shortest input accepted, in seconds.

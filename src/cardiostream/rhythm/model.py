@@ -20,9 +20,9 @@ import torch
 from torch import nn
 from torch.nn import functional as F
 
+from cardiostream.rhythm.preprocess import FRAME
 from cardiostream.rhythm.verdict import CLASSES
 
-FRAME = 250  # samples per output frame at the model's rate: one verdict per second
 NORM_WINDOW = 500  # samples of the causal RMS normalisation (2 s)
 NORM_EPS = 0.01  # mV: a flat line stays (near) zero instead of being blown up
 

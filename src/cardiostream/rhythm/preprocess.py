@@ -38,6 +38,8 @@ from cardiostream.errors import InputError
 
 #: Sampling rate of the rhythm model's input, in Hz.
 MODEL_FS = 250.0
+#: Samples per output frame of the network at :data:`MODEL_FS`: one verdict a second.
+FRAME = round(MODEL_FS)
 
 Float32Array = npt.NDArray[np.float32]
 BoolArray = npt.NDArray[np.bool_]

@@ -39,6 +39,7 @@ from cardiostream.rhythm._beat_kernels import (
     morphology_values,
     rr_values,
 )
+from cardiostream.rhythm.features import RR_RANGE
 from cardiostream.rhythm.verdict import CLASSES
 
 FloatArray = npt.NDArray[np.float64]
@@ -74,9 +75,6 @@ MORPHOLOGY_FEATURES: tuple[str, ...] = (
 #: :func:`entropy_features`).
 ENTROPY_FEATURES: tuple[str, ...] = ("cosen",)
 FEATURES: tuple[str, ...] = FRAME_FEATURES + RR_FEATURES + MORPHOLOGY_FEATURES + ENTROPY_FEATURES
-
-#: RR intervals outside this range (s) are detection errors or pauses, not rhythm; clipped.
-RR_RANGE = (0.2, 3.0)
 
 
 def frame_features(probabilities: npt.ArrayLike) -> FloatArray:

@@ -29,12 +29,11 @@ import numpy as np
 import numpy.typing as npt
 
 from cardiostream.rhythm._beat_kernels import WindowParams, window_rows, window_verdicts
-from cardiostream.rhythm.fast_net import FRAME
-from cardiostream.rhythm.features import RR_DELAY
+from cardiostream.rhythm.features import RR_DELAY, RR_RANGE
+from cardiostream.rhythm.preprocess import FRAME
 from cardiostream.rhythm.record_head import (
     MORPHOLOGY_FEATURES,
     RR_FEATURES,
-    RR_RANGE,
     RecordHead,
     shape_windows,
 )

@@ -71,9 +71,9 @@ from cardiostream.dsp.filters import SOSFilter, butter_sos
 from cardiostream.dsp.quality import REASONS, QualityConfig
 from cardiostream.errors import InputError
 from cardiostream.rhythm.bundle import ModelBundle, cached_bundle, weights_dir
-from cardiostream.rhythm.fast_net import FRAME, FastRhythmNet
+from cardiostream.rhythm.fast_net import FastRhythmNet
 from cardiostream.rhythm.infer import MAX_ABS_MV
-from cardiostream.rhythm.preprocess import MODEL_FS
+from cardiostream.rhythm.preprocess import FRAME, MODEL_FS
 from cardiostream.rhythm.verdict import (
     CLASSES,
     LOW_CONFIDENCE,

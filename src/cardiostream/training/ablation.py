@@ -20,7 +20,8 @@ import numpy as np
 import numpy.typing as npt
 
 from cardiostream.evaluate.classification import score_classification
-from cardiostream.rhythm.model import FRAME, NetConfig, RhythmNet, count_parameters
+from cardiostream.rhythm.model import NetConfig, RhythmNet, count_parameters
+from cardiostream.rhythm.preprocess import FRAME
 from cardiostream.training.datasets import CincDataset, stratified_folds
 from cardiostream.training.train import TrainConfig, record_logits, train_model
 

@@ -52,7 +52,7 @@ def export_onnx(model: RhythmNet, path: str | Path) -> Path:
     """
     import torch
 
-    from cardiostream.rhythm.model import FRAME
+    from cardiostream.rhythm.preprocess import FRAME
 
     out = Path(path)
     out.parent.mkdir(parents=True, exist_ok=True)

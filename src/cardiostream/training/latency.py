@@ -15,8 +15,7 @@ import numpy as np
 
 from cardiostream.rhythm.bundle import config_from_json
 from cardiostream.rhythm.infer import RhythmModel
-
-FRAME = 250
+from cardiostream.rhythm.preprocess import FRAME
 
 
 def _median_ms(fn: Callable[[], object], repeat: int) -> float:

@@ -26,7 +26,8 @@ from torch.nn import functional as F
 
 from cardiostream.beats import detect_rpeaks
 from cardiostream.rhythm.features import model_inputs
-from cardiostream.rhythm.model import FRAME, NetConfig, RhythmNet
+from cardiostream.rhythm.model import NetConfig, RhythmNet
+from cardiostream.rhythm.preprocess import FRAME
 from cardiostream.rhythm.verdict import CLASSES
 
 FloatArray = npt.NDArray[np.float32]

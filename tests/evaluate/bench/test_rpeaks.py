@@ -27,7 +27,7 @@ from cardiostream.evaluate.bench.rpeaks import (
 )
 from cardiostream.record import BEAT_SYMBOLS
 
-REPO = Path(__file__).resolve().parents[2]
+REPO = Path(__file__).resolve().parents[3]
 
 
 def _mitdb() -> Path | None:
