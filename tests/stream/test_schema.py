@@ -159,3 +159,24 @@ def test_protocol_messages_validate(check: Check) -> None:
         assert check(item) == [], item
     assert check({"type": "start", "stream_id": "x", "fs": 250, "format": "float64"})
     assert check({"type": "ack"})
+
+
+def test_types_without_a_json_form_are_refused() -> None:
+    from typing import TypedDict
+
+    class Odd(TypedDict):
+        when: complex
+
+    with pytest.raises(TypeError, match="no JSON Schema"):
+        gen.definitions([Odd], "#/$defs/")
+
+    def named_window() -> type:
+        class Window(TypedDict):
+            t: float
+
+        return Window
+
+    from cardiostream.stream.messages import Window
+
+    with pytest.raises(TypeError, match="two messages named Window"):
+        gen.definitions([Window, named_window()], "#/$defs/")

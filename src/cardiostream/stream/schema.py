@@ -58,7 +58,8 @@ _PRIMITIVES: dict[object, str] = {
 
 def _describe(text: str | None) -> str:
     """The first paragraph of a docstring, on one line."""
-    return " ".join((text or "").strip().split("\n\n")[0].split())
+    # Single backticks: descriptions are read as Markdown, not reStructuredText.
+    return " ".join((text or "").strip().split("\n\n")[0].split()).replace("``", "`")
 
 
 class _Builder:
@@ -67,6 +68,7 @@ class _Builder:
     def __init__(self, ref_prefix: str) -> None:
         self.ref_prefix = ref_prefix
         self.defs: dict[str, JsonSchema] = {}
+        self.classes: dict[str, Any] = {}
 
     def schema(self, tp: Any) -> JsonSchema:
         origin, args = get_origin(tp), get_args(tp)
@@ -98,6 +100,8 @@ class _Builder:
 
     def ref(self, cls: Any) -> JsonSchema:
         name = cls.__name__
+        if self.classes.setdefault(name, cls) is not cls:
+            raise TypeError(f"two messages named {name}: definitions are by class name")
         if name not in self.defs:
             self.defs[name] = {}  # taken before the walk: recursive types end here
             hints = typing.get_type_hints(cls, include_extras=True)
@@ -110,8 +114,6 @@ class _Builder:
                 "required": [key for key in hints if key in required],
                 "additionalProperties": cls in protocol_messages.EXTENSIBLE,
             }
-        elif self.defs[name].get("title", name) != name:  # pragma: no cover - a guard
-            raise TypeError(f"two messages named {name}")
         return {"$ref": self.ref_prefix + name}
 
 
