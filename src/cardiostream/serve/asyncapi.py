@@ -2,6 +2,8 @@
 
 OpenAPI cannot describe WebSockets; this document does, from the same words as the
 protocol modules (:mod:`cardiostream.serve.protocol`, :mod:`cardiostream.serve.watch`).
+The payload schemas are those of the published JSON Schema, generated from the message
+types (:mod:`cardiostream.stream.schema`), so the two cannot disagree.
 """
 
 from __future__ import annotations
@@ -9,53 +11,14 @@ from __future__ import annotations
 from typing import Any
 
 from cardiostream.serve import protocol, watch
+from cardiostream.stream import messages as m
+from cardiostream.stream import protocol_messages as pm
+from cardiostream.stream.schema import asyncapi_schemas
 
 
-def _obj(description: str, props: dict[str, Any], required: list[str]) -> dict[str, Any]:
-    return {"type": "object", "description": description, "properties": props, "required": required}
-
-
-_TYPE = {"type": "string"}
-_NUM = {"type": "number"}
-_WINDOW = _obj(
-    "A window result: the last 10 s, every second (see DESIGN.md).",
-    {
-        "type": {"const": "window"},
-        "t_start": _NUM,
-        "t_end": _NUM,
-        "label": {"enum": ["normal", "af", "other", "noise", "uncertain"]},
-        "raw_label": _TYPE,
-        "probabilities": {"type": "object"},
-        "heart_rate_bpm": {"type": ["number", "null"]},
-        "hrv": {"type": "object"},
-        "quality": {"type": "object"},
-    },
-    ["type", "t_start", "t_end", "label"],
-)
-_EVENT = _obj(
-    "An AF episode, opened (event_open) or closed (event).",
-    {
-        "type": {"enum": ["event", "event_open"]},
-        "kind": _TYPE,
-        "start_s": _NUM,
-        "end_s": _NUM,
-        "confidence": _NUM,
-    },
-    ["type", "kind", "start_s"],
-)
-_DISPLAY = _obj(
-    "Samples to draw: every lead cleaned at 125 Hz (null: missing), new R peaks.",
-    {
-        "type": {"const": "display"},
-        "stream_id": _TYPE,
-        "t": _NUM,
-        "fs": _NUM,
-        "lead": _TYPE,
-        "leads": {"type": "object", "additionalProperties": {"type": "array"}},
-        "peaks": {"type": "array", "items": _NUM},
-    },
-    ["type", "stream_id", "t", "fs", "lead", "leads", "peaks"],
-)
+def _ref(message: type) -> dict[str, Any]:
+    """The payload of a message: its schema in ``components.schemas``."""
+    return {"$ref": f"#/components/schemas/{message.__name__}"}
 
 
 def _message(name: str, summary: str, payload: dict[str, Any]) -> dict[str, Any]:
@@ -73,7 +36,8 @@ def document() -> dict[str, Any]:
             "title": "cardiostream WebSockets",
             "version": "0.1.0",
             "description": "Live ECG streams in, results out; and a read-only view for "
-            "dashboards. Every message of the server is text made of JSON lines.",
+            "dashboards. Every message of the server is text made of JSON lines. Message "
+            f"schemas: cardiostream messages version {m.SCHEMA_VERSION}.",
         },
         "servers": {"local": {"host": "127.0.0.1:8000", "protocol": "ws"}},
         "channels": {
@@ -81,74 +45,45 @@ def document() -> dict[str, Any]:
                 "address": "/v1/stream",
                 "description": stream_doc,
                 "messages": {
-                    "start": _message(
-                        "start",
-                        "The first client message.",
-                        _obj(
-                            "Opens or resumes a stream.",
-                            {
-                                "type": {"const": "start"},
-                                "stream_id": _TYPE,
-                                "fs": _NUM,
-                                "format": {"enum": list(protocol.FORMATS)},
-                                "units": {"enum": ["mV", "uV", "V"]},
-                                "gain": _NUM,
-                                "lead": _TYPE,
-                                "leads": {
-                                    "type": "array",
-                                    "items": _TYPE,
-                                    "maxItems": protocol.MAX_LEADS,
-                                },
-                            },
-                            ["type", "stream_id", "fs"],
-                        ),
-                    ),
+                    "start": _message("start", "The first client message.", _ref(pm.Start)),
                     "samples": _message(
                         "samples",
                         "Binary float32 or int16 (little-endian), or JSON {samples}.",
-                        {"type": "string", "format": "binary"},
+                        {"oneOf": [{"type": "string", "format": "binary"}, _ref(pm.JsonSamples)]},
                     ),
-                    "stop": _message(
-                        "stop", "Ends the stream.", _obj("", {"type": {"const": "stop"}}, ["type"])
+                    "stop": _message("stop", "Ends the stream.", _ref(pm.Stop)),
+                    "ready": _message("ready", "The reply to start.", _ref(pm.Ready)),
+                    "window": _message(
+                        "window", "One per second once 10 s are in.", _ref(m.Window)
                     ),
-                    "window": _message("window", "One per second once 10 s are in.", _WINDOW),
-                    "event": _message("event", "AF episodes.", _EVENT),
-                    "ack": _message(
-                        "ack",
-                        "Last line of every reply.",
-                        _obj(
-                            "Samples consumed so far.",
-                            {"type": {"const": "ack"}, "samples": {"type": "integer"}},
-                            ["type", "samples"],
-                        ),
+                    "event_open": _message(
+                        "event_open", "An AF episode opened.", _ref(m.EventOpen)
                     ),
+                    "event": _message("event", "An AF episode closed.", _ref(m.Event)),
+                    "gap": _message("gap", "A jump in the stream's time.", _ref(m.Gap)),
+                    "control": _message("control", "For a steerable source.", _ref(pm.Control)),
+                    "ack": _message("ack", "Last line of every reply.", _ref(pm.Ack)),
+                    "end": _message("end", "Last line of the reply to stop.", _ref(pm.End)),
                 },
             },
             "watch": {
                 "address": "/v1/watch",
                 "description": watch_doc,
                 "messages": {
-                    "streams": _message(
-                        "streams",
-                        "First: the token's streams.",
-                        _obj(
-                            "",
-                            {"type": {"const": "streams"}, "streams": {"type": "array"}},
-                            ["type", "streams"],
-                        ),
-                    ),
+                    "streams": _message("streams", "First: the token's streams.", _ref(pm.Streams)),
                     "stream": _message(
-                        "stream",
-                        "A stream started, left or ended.",
-                        _obj(
-                            "",
-                            {"type": {"const": "stream"}, "stream": {"type": "object"}},
-                            ["type", "stream"],
-                        ),
+                        "stream", "A stream started, left or ended.", _ref(pm.StreamChanged)
                     ),
-                    "display": _message("display", "Per frame, first line.", _DISPLAY),
-                    "window": _message("window", "Per frame, with stream_id.", _WINDOW),
-                    "event": _message("event", "Per frame, with stream_id.", _EVENT),
+                    "display": _message("display", "Per frame, first line.", _ref(pm.Display)),
+                    "window": _message(
+                        "window", "Per frame, with stream_id.", _ref(pm.WatchedWindow)
+                    ),
+                    "event_open": _message(
+                        "event_open", "Per frame, with stream_id.", _ref(pm.WatchedEventOpen)
+                    ),
+                    "event": _message("event", "Per frame, with stream_id.", _ref(pm.WatchedEvent)),
+                    "gap": _message("gap", "Per frame, with stream_id.", _ref(pm.WatchedGap)),
+                    "dropped": _message("dropped", "This dashboard fell behind.", _ref(pm.Dropped)),
                 },
             },
         },
@@ -170,6 +105,7 @@ def document() -> dict[str, Any]:
             },
         },
         "components": {
+            "schemas": asyncapi_schemas(),
             "securitySchemes": {
                 "token": {
                     "type": "httpApiKey",
@@ -178,6 +114,6 @@ def document() -> dict[str, Any]:
                     "description": "The bearer token, as ?token= (browsers) or an "
                     "Authorization: Bearer header.",
                 }
-            }
+            },
         },
     }

@@ -13,7 +13,7 @@ import gc
 import math
 import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -23,26 +23,30 @@ import numpy.typing as npt
 
 from cardiostream.errors import InputError
 from cardiostream.record import Record
-from cardiostream.rhythm.verdict import CLASSES, LABELS
+from cardiostream.rhythm.verdict import LABELS
 from cardiostream.stream.events import EventConfig
+from cardiostream.stream.messages import (
+    Event,
+    Hrv,
+    Message,
+    Probabilities,
+    Window,
+    as_dicts,
+    as_messages,
+)
 from cardiostream.stream.processor import STAGES, StreamProcessor
 
-#: Columns of the per-window CSV of ``cardiostream analyze --format csv``.
+#: Columns of the per-window CSV of ``cardiostream analyze --format csv``: a window's keys,
+#: flattened (``probabilities`` as ``p_<class>``, ``hrv`` and ``quality`` by their keys).
 CSV_COLUMNS = (
     "record",
     "t_start",
     "t_end",
     "label",
     "raw_label",
-    "p_normal",
-    "p_af",
-    "p_other",
-    "p_noise",
+    *(f"p_{c}" for c in Probabilities.__annotations__),
     "heart_rate_bpm",
-    "mean_rr_ms",
-    "sdnn_ms",
-    "rmssd_ms",
-    "pnn50",
+    *Hrv.__annotations__,
     "usable",
     "reasons",
 )
@@ -60,7 +64,7 @@ class Analysis:
         Its sampling rate.
     duration_s : float
         Seconds of signal analysed.
-    lines : list of dict
+    lines : list of Message
         Every emitted object (windows, events, gap notices), in the order emitted.
     processing_s : float
         Wall-clock seconds spent in the engine (reading the file not included).
@@ -71,19 +75,24 @@ class Analysis:
     name: str
     fs: float
     duration_s: float
-    lines: list[dict[str, Any]] = field(default_factory=list)
+    lines: list[Message] = field(default_factory=list)
     processing_s: float = 0.0
     stage_seconds: dict[str, float] = field(default_factory=dict)
 
     @property
-    def windows(self) -> list[dict[str, Any]]:
+    def windows(self) -> list[Window]:
         """The ``window`` objects."""
         return [x for x in self.lines if x["type"] == "window"]
 
     @property
-    def events(self) -> list[dict[str, Any]]:
+    def closed_events(self) -> list[Event]:
         """The closed AF episodes (``event`` objects)."""
         return [x for x in self.lines if x["type"] == "event"]
+
+    @property
+    def events(self) -> list[dict[str, Any]]:
+        """:attr:`closed_events` as plain dicts, for callers that store them as such."""
+        return as_dicts(self.closed_events)
 
     def summary(self) -> dict[str, Any]:
         """Per-record figures: duration, processing time, real-time factor, AF burden (share of
@@ -105,10 +114,10 @@ def _summary(name: str, analyses: list[Analysis]) -> dict[str, Any]:
     duration = sum(a.duration_s for a in analyses)
     processing = sum(a.processing_s for a in analyses)
     windows = [w for a in analyses for w in a.windows]
-    events = [e for a in analyses for e in a.events]
+    events = [e for a in analyses for e in a.closed_events]
     rates = [w["heart_rate_bpm"] for w in windows if w["heart_rate_bpm"] is not None]
     af_s = sum(e["end_s"] - e["start_s"] for e in events)
-    labels = Counter(w["label"] for w in windows)
+    labels = Counter[str](w["label"] for w in windows)
     return {
         "record": name,
         "duration_s": round(duration, 3),
@@ -183,10 +192,10 @@ def analyze(
     started = time.perf_counter()
     try:
         for lo in range(0, signal.size, step):
-            out.lines += proc.push(signal[lo : lo + step])
+            out.lines += as_messages(proc.push(signal[lo : lo + step]))
             if progress is not None:
                 progress(min(lo + step, signal.size) / proc.fs)
-        out.lines += proc.flush()
+        out.lines += as_messages(proc.flush())
     finally:
         out.processing_s = time.perf_counter() - started
         if collecting:
@@ -199,7 +208,9 @@ def window_rows(analysis: Analysis) -> list[list[Any]]:
     """The per-window rows of :data:`CSV_COLUMNS` (None where a measure is missing)."""
     rows = []
     for w in analysis.windows:
-        p, h = w["probabilities"], w["hrv"]
+        # Mappings: the keys are walked, as for CSV_COLUMNS.
+        p: Mapping[str, object] = w["probabilities"]
+        h: Mapping[str, object] = w["hrv"]
         rows.append(
             [
                 analysis.name,
@@ -207,12 +218,9 @@ def window_rows(analysis: Analysis) -> list[list[Any]]:
                 w["t_end"],
                 w["label"],
                 w["raw_label"],
-                *(p[c] for c in CLASSES),
+                *(p[c] for c in Probabilities.__annotations__),
                 w["heart_rate_bpm"],
-                h["mean_rr_ms"],
-                h["sdnn_ms"],
-                h["rmssd_ms"],
-                h["pnn50"],
+                *(h[k] for k in Hrv.__annotations__),
                 w["quality"]["usable"],
                 ";".join(w["quality"]["reasons"]),
             ]

@@ -65,13 +65,12 @@ from typing import Any
 
 from cardiostream.errors import InputError
 from cardiostream.rhythm.verdict import CLASSES, LABELS
+from cardiostream.stream.messages import CloseReason, EpisodeMessage, Event, EventOpen
 
 NON_AF = frozenset(c for c in CLASSES if c != "af")
 CONFIDENCE_MODES = ("mean", "peak", "p90")
 HIST_BINS = 200  # grid of the p90 histogram: 1/200, so 201 bins from 0 to 1 inclusive
 GAP_HOPS = 1.5
-
-Event = dict[str, Any]
 
 
 @dataclass(frozen=True)
@@ -153,7 +152,7 @@ class EventTracker:
         self._peak = 0.0
         self._hist = [0] * (HIST_BINS + 1)
 
-    def update(self, t_end: float, label: str, p_af: float) -> list[Event]:
+    def update(self, t_end: float, label: str, p_af: float) -> list[EpisodeMessage]:
         """Take one window's verdict; return the events it causes (usually none).
 
         Parameters
@@ -167,8 +166,8 @@ class EventTracker:
 
         Returns
         -------
-        list of dict
-            ``event`` and ``event_open`` dicts, in the order they happened.
+        list of EventOpen and Event
+            ``event_open`` and ``event`` dicts, in the order they happened.
 
         Raises
         ------
@@ -178,7 +177,7 @@ class EventTracker:
         t, p = self._check_time(t_end, strict=True), _check_p(p_af)
         if not isinstance(label, str) or label not in LABELS:
             raise InputError(f"label: unknown label {label!r}, expected one of {', '.join(LABELS)}")
-        cfg, out = self.config, []
+        cfg, out = self.config, list[EpisodeMessage]()
         if self._last_t is not None and t - self._last_t > GAP_HOPS * cfg.hop_s:
             out += self._close("gap")
         self._last_t = t
@@ -193,7 +192,7 @@ class EventTracker:
                     out += self._close(None)
         return out
 
-    def flush(self, t_end: float | None = None) -> list[Event]:
+    def flush(self, t_end: float | None = None) -> list[EpisodeMessage]:
         """End the stream: close an open episode (reason ``"end_of_stream"``) and reset.
 
         Parameters
@@ -208,14 +207,14 @@ class EventTracker:
         self.reset()
         return out
 
-    def interrupt(self) -> list[Event]:
+    def interrupt(self) -> list[EpisodeMessage]:
         """The stream was interrupted: close an open episode now (reason ``"gap"``, subject
         to ``min_duration_s``) and reset both runs, keeping the time of the last window, so
         the next window must still come later."""
         return self._close("gap")
 
-    def _af_window(self, t: float, p: float) -> list[Event]:
-        cfg, out, continued = self.config, list[Event](), False
+    def _af_window(self, t: float, p: float) -> list[EpisodeMessage]:
+        cfg, out, continued = self.config, list[EpisodeMessage](), False
         if self._open:
             self._non_af_run = 0
             if self._announced and t - self._start > cfg.max_duration_s:
@@ -239,20 +238,29 @@ class EventTracker:
             and (continued or t - self._start >= cfg.min_duration_s)
         ):
             self._announced = True
-            out.append(self._event("event_open"))
+            out.append(self._opened())
         return out
 
-    def _close(self, reason: str | None) -> list[Event]:
+    def _close(self, reason: CloseReason | None) -> list[EpisodeMessage]:
         """Close the episode or opening run; the event only if the episode was announced."""
-        out = [self._event("event", reason)] if self._open and self._announced else []
+        out: list[EpisodeMessage] = []
+        if self._open and self._announced:
+            out.append(self._closed(reason))
         self._clear_episode()
         return out
 
-    def _event(self, type_: str, reason: str | None = None) -> Event:
-        event: Event = {"type": type_, "kind": "af", "start_s": round(self._start, 3)}
-        if type_ == "event":
-            event["end_s"] = round(self._last_af, 3)
-        event["confidence"] = self._confidence()
+    def _opened(self) -> EventOpen:
+        start, confidence = round(self._start, 3), self._confidence()
+        return {"type": "event_open", "kind": "af", "start_s": start, "confidence": confidence}
+
+    def _closed(self, reason: CloseReason | None) -> Event:
+        event: Event = {
+            "type": "event",
+            "kind": "af",
+            "start_s": round(self._start, 3),
+            "end_s": round(self._last_af, 3),
+            "confidence": self._confidence(),
+        }
         if reason is not None:
             event["reason"] = reason
         return event
@@ -350,7 +358,7 @@ def af_episodes(
 
     Returns
     -------
-    list of dict
+    list of Event
         The ``event`` dicts (not the ``event_open`` ones), the stream flushed at its end.
     """
     n = len(t_end)

@@ -59,7 +59,7 @@ import time
 from dataclasses import replace
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
 import numba
 import numpy as np
@@ -84,6 +84,7 @@ from cardiostream.rhythm.verdict import (
 from cardiostream.rhythm.window_head import WINDOW_S
 from cardiostream.stream import sqi
 from cardiostream.stream.events import EventConfig, EventTracker
+from cardiostream.stream.messages import Gap, Message, Window, as_dicts
 from cardiostream.stream.window_beats import (
     H_AMP,
     H_BEATS,
@@ -336,7 +337,7 @@ class StreamProcessor:
             packets: a jump forward is a dropped stretch (see the module notes).
         """
         x = self._check_chunk(chunk)
-        out: list[dict[str, Any]] = []
+        out: list[Message] = []
         if t is not None:
             t = float(t)
             if not math.isfinite(t):
@@ -357,10 +358,10 @@ class StreamProcessor:
                         x = np.concatenate([missing, x])
         if x.size:
             out += self._process(x)
-        return out
+        return as_dicts(out)
 
-    def _gap(self, start: float, end: float) -> list[dict[str, Any]]:
-        notice: dict[str, Any] = {"type": "gap", "t_start": round(start, 3), "t_end": round(end, 3)}
+    def _gap(self, start: float, end: float) -> list[Message]:
+        notice = cast(Gap, {"type": "gap", "t_start": round(start, 3), "t_end": round(end, 3)})
         if end - start <= self.max_fill_s:
             notice["action"] = "filled"
             return [notice]
@@ -376,13 +377,13 @@ class StreamProcessor:
         The last partial second gives no window. The next push starts a new stream at time 0
         (or its ``t``).
         """
-        out: list[dict[str, Any]] = list(self.tracker.flush())
+        out: list[Message] = list(self.tracker.flush())
         self.t0 = 0.0
         self.reset()
-        return out
+        return as_dicts(out)
 
     # ------------------------------------------------------------- pipeline
-    def _process(self, x: npt.NDArray[np.float64]) -> list[dict[str, Any]]:
+    def _process(self, x: npt.NDArray[np.float64]) -> list[Message]:
         clock = self.stage_seconds
         t = time.perf_counter()
         rows = np.empty((x.size // max(int(self.fs) - 1, 1) + 2, sqi.N_BLOCK))
@@ -456,21 +457,21 @@ class StreamProcessor:
         self._recent = joined[max(joined.size - NET_WINDOW_S * FRAME, 0) :]
         return out
 
-    def _windows(self) -> list[dict[str, Any]]:
+    def _windows(self) -> list[Message]:
         """Decide every second that has both its frame and its block; emit the due windows."""
         n_ready = self._first + min(self._frames.shape[0], self._blocks.shape[0])
         w = self.window_s
         first_end = max(self._n_emitted, w - 1)  # index of the first second ending a window
         ends = np.arange(first_end, n_ready, dtype=np.int64)
         ends = ends[(ends + 1) % self.hop_s == 0]
-        out: list[dict[str, Any]] = []
+        out: list[Message] = []
         if ends.size:
             out = self._emit(ends)
         self._n_emitted = max(self._n_emitted, n_ready)
         self._trim()
         return out
 
-    def _emit(self, ends: npt.NDArray[np.int64]) -> list[dict[str, Any]]:
+    def _emit(self, ends: npt.NDArray[np.int64]) -> list[Message]:
         w, base = self.window_s, self._first
         n = ends.size
         clock = self.stage_seconds
@@ -491,7 +492,7 @@ class StreamProcessor:
         _window_probs(self._verdicts, ends - base, span, probs)
         t = _tick(clock, "model", t)
         events = 0.0
-        out: list[dict[str, Any]] = []
+        out: list[Message] = []
         verdicts = decide_many(
             probs,
             self.threshold,
@@ -531,7 +532,7 @@ class StreamProcessor:
                 "n_beats": int(h[H_BEATS]),
                 "quality": {"usable": usable_l[i], "reasons": reasons, "score": scores[i]},
             }
-            out.append(window)
+            out.append(cast(Window, window))
             t1 = time.perf_counter()
             out += self.tracker.update(t_end, window["label"], p[1])
             events += time.perf_counter() - t1

@@ -1,0 +1,137 @@
+"""The engine's output lines as types: one definition for code, JSON Schema and AsyncAPI.
+
+:class:`~cardiostream.stream.StreamProcessor` emits :data:`Message` objects (``window``,
+``event_open``, ``event``, ``gap``), plain dicts that go to JSON unchanged;
+``cardiostream analyze --format jsonl`` writes a :class:`RecordLine` before each record's
+lines when it analyses several. The server's own messages are in
+:mod:`cardiostream.stream.protocol_messages`. :mod:`cardiostream.stream.schema` turns these
+types into the published JSON Schema.
+
+Conventions
+    Times are seconds on the stream's clock, rounded to 3 decimals. A measure that could not
+    be computed is ``None`` (JSON ``null``), never NaN. Keys marked ``NotRequired`` may be
+    absent; no other key is ever present, so a client may rely on the key set.
+"""
+
+# No ``from __future__ import annotations``: on Python 3.11 a TypedDict reads NotRequired
+# when the class is created, which string annotations hide from it.
+from collections.abc import Mapping, Sequence
+from typing import Annotated, Any, Literal, NotRequired, TypeAlias, TypedDict, cast
+
+from cardiostream.dsp.quality import Reason
+
+#: Version of the message contract: any change to a message, added keys included, bumps it.
+SCHEMA_VERSION = "1"
+
+#: A class of the rhythm model, as :data:`cardiostream.rhythm.verdict.CLASSES`.
+RhythmClass: TypeAlias = Literal["normal", "af", "other", "noise"]
+#: A label a user sees, as :data:`cardiostream.rhythm.verdict.LABELS`.
+Label: TypeAlias = Literal["normal", "af", "other", "noise", "uncertain"]
+#: Why a window is uncertain: the quality reasons, then the verdict's own.
+QualityReason: TypeAlias = Literal[Reason, "low_confidence"]
+#: Why an episode closed other than by the ``close_after`` rule.
+CloseReason: TypeAlias = Literal["gap", "end_of_stream", "max_duration"]
+
+Seconds: TypeAlias = Annotated[float, "Seconds on the stream's clock."]
+
+
+class Probabilities(TypedDict):
+    """Calibrated class probabilities of a window (6 decimals), summing to 1."""
+
+    normal: float
+    af: float
+    other: float
+    noise: float
+
+
+class Hrv(TypedDict):
+    """Heart-rate variability over the window's confirmed beats (null: too few beats)."""
+
+    mean_rr_ms: float | None
+    sdnn_ms: float | None
+    rmssd_ms: float | None
+    pnn50: Annotated[float | None, "Share of successive RR differences above 50 ms."]
+
+
+class Quality(TypedDict):
+    """Signal quality of a window."""
+
+    usable: bool
+    reasons: Annotated[list[QualityReason], "Empty for a usable, confident window."]
+    score: Annotated[float, "From 0 (unusable) to 1."]
+
+
+class Window(TypedDict):
+    """One window verdict, every ``hop_s`` seconds once ``window_s`` seconds are in."""
+
+    type: Literal["window"]
+    t_start: Seconds
+    t_end: Seconds
+    label: Annotated[Label, "raw_label, or uncertain when the signal does not support it."]
+    raw_label: Annotated[RhythmClass, "The most probable class."]
+    probabilities: Probabilities
+    heart_rate_bpm: float | None
+    hrv: Hrv
+    n_beats: int
+    quality: Quality
+
+
+class EventOpen(TypedDict):
+    """An AF episode has lasted ``min_duration_s``: exactly one ``event`` follows."""
+
+    type: Literal["event_open"]
+    kind: Literal["af"]
+    start_s: Seconds
+    confidence: Annotated[float | None, "AF probability over the episode so far."]
+
+
+class Event(TypedDict):
+    """A closed AF episode, from the start of its first AF window to the end of its last."""
+
+    type: Literal["event"]
+    kind: Literal["af"]
+    start_s: Seconds
+    end_s: Seconds
+    confidence: Annotated[float | None, "AF probability over the episode."]
+    reason: NotRequired[Annotated[CloseReason, "Absent when closed by non-AF windows."]]
+
+
+class Gap(TypedDict):
+    """A jump in the stream's time: filled with missing samples, or a restart."""
+
+    type: Literal["gap"]
+    t_start: Seconds
+    t_end: Seconds
+    action: Literal["filled", "restart"]
+
+
+class RecordLine(TypedDict):
+    """In ``analyze --format jsonl`` over several records: the lines after it are this
+    record's."""
+
+    type: Literal["record"]
+    record: str
+
+
+#: What :class:`~cardiostream.stream.StreamProcessor` emits.
+Message: TypeAlias = Window | EventOpen | Event | Gap
+#: What an AF episode tracker emits.
+EpisodeMessage: TypeAlias = EventOpen | Event
+#: A line of ``cardiostream analyze --format jsonl``.
+AnalysisLine: TypeAlias = Message | RecordLine
+
+#: The engine's messages, in the order the schema lists them.
+ENGINE_MESSAGES: tuple[type, ...] = (Window, EventOpen, Event, Gap, RecordLine)
+
+
+def as_messages(lines: list[dict[str, Any]]) -> list[Message]:
+    """What :meth:`~cardiostream.stream.StreamProcessor.push` or
+    :meth:`~cardiostream.stream.StreamProcessor.flush` returned, typed as the messages it is
+    (no copy, no check)."""
+    return cast("list[Message]", lines)
+
+
+def as_dicts(messages: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
+    """The messages typed as the plain dicts they are, for callers that take
+    ``dict[str, Any]`` (which a ``TypedDict`` is not, to a type checker)."""
+    return cast("list[dict[str, Any]]", messages)
