@@ -14,7 +14,8 @@ layer keeps its left context), so a window costs O(hop), not O(window).
 
 Windows
     Every ``hop_s`` seconds of stream, from ``t_end = window_s`` on, a ``{"type": "window"}``
-    dict (see ``DESIGN.md``) for the span ``[t_end - window_s, t_end]``:
+    dict (:class:`~cardiostream.stream.messages.Window`, published in ``docs/schema/``) for
+    the span ``[t_end - window_s, t_end]``:
 
     - ``probabilities``: the calibrated verdict on the 10 s ending at ``t_end`` (the network's
       receptive field): the window head's (:mod:`cardiostream.rhythm.window_head`: the
