@@ -1297,6 +1297,3 @@ def main() -> None:
     """Entry point of the ``cardiostream`` script."""
     app()
 
-
-if __name__ == "__main__":
-    main()
