@@ -230,18 +230,14 @@ def classify(
     def body() -> None:
         from rich.progress import Progress
 
-        from cardiostream.io import find_records, read
+        from cardiostream.io import read
+        from cardiostream.io.listing import walk_records
         from cardiostream.rhythm.infer import Prediction, RhythmModel
 
         if fmt not in ("csv", "json", "table"):
             raise InputError(f"--format: expected csv, json or table, got {fmt!r}")
         rhythm = RhythmModel(model, backend=backend)
-        files: list[tuple[Path, bool]] = []
-        for path in paths:
-            if path.is_dir():
-                files += [(p, False) for p in find_records(path)]
-            else:
-                files.append((path, True))
+        files = walk_records(paths)
         # Records are read and conditioned one at a time and classified in blocks, so memory
         # stays flat for thousands of records and one bad record is reported, not fatal.
         names: list[str] = []
@@ -311,18 +307,6 @@ def _jsonl(obj: dict[str, Any]) -> str:
     return json.dumps(obj, allow_nan=False, separators=(", ", ": "))
 
 
-def _walk(paths: list[Path]) -> list[tuple[Path, bool]]:
-    from cardiostream.io import find_records
-
-    files: list[tuple[Path, bool]] = []
-    for path in paths:
-        if path.is_dir():
-            files += [(p, False) for p in find_records(path)]
-        else:
-            files.append((path, True))
-    return files
-
-
 @app.command()
 def analyze(
     paths: Annotated[list[Path], typer.Argument(help="Record files or folders (walked).")],
@@ -348,6 +332,7 @@ def analyze(
         from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 
         from cardiostream.io import read
+        from cardiostream.io.listing import walk_records
         from cardiostream.stream.analyze import (
             CSV_COLUMNS,
             Analysis,
@@ -362,7 +347,7 @@ def analyze(
             raise InputError(f"--summary: {summary}: expected a .csv or .json file name")
         if out is not None:
             out.mkdir(parents=True, exist_ok=True)
-        files = _walk(paths)
+        files = walk_records(paths)
         done: list[Analysis] = []
         # Load the compiled kernels first, so the first file's timing is the engine's alone.
         analyze(np.zeros(3000), 250.0, model=model)
@@ -1296,4 +1281,3 @@ def bench_store(
 def main() -> None:
     """Entry point of the ``cardiostream`` script."""
     app()
-
