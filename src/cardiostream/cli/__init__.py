@@ -6,7 +6,6 @@ traceback. Heavy imports happen inside the commands so that ``--help`` stays ins
 
 from __future__ import annotations
 
-import contextlib
 import json
 import math
 import os
@@ -230,71 +229,34 @@ def classify(
     def body() -> None:
         from rich.progress import Progress
 
-        from cardiostream.io import read
         from cardiostream.io.listing import walk_records
-        from cardiostream.rhythm.infer import Prediction, RhythmModel
+        from cardiostream.rhythm.batch import ORDER, classify_paths
+        from cardiostream.rhythm.infer import RhythmModel
 
         if fmt not in ("csv", "json", "table"):
             raise InputError(f"--format: expected csv, json or table, got {fmt!r}")
         rhythm = RhythmModel(model, backend=backend)
         files = walk_records(paths)
-        # Records are read and conditioned one at a time and classified in blocks, so memory
-        # stays flat for thousands of records and one bad record is reported, not fatal.
-        names: list[str] = []
-        predictions: list[Prediction | None] = []
-        block: list[Any] = []
-        slots: list[int] = []
 
-        def flush() -> None:
-            for slot, p in zip(slots, rhythm.predict_prepared(block), strict=True):
-                predictions[slot] = p
-            block.clear()
-            slots.clear()
+        def refused(name: str, exc: InputError) -> None:
+            err_console.print(f"{name}: not classified: {escape(str(exc))}")
 
         with Progress(console=err_console, transient=True) as bar:
             task = bar.add_task("classifying", total=len(files))
-            for path, named in files:
-                bar.advance(task)
-                try:
-                    rec = read(path)
-                except InputError:
-                    if named:
-                        raise
-                    continue  # a non-record file met while walking a folder (REFERENCE.csv)
-                names.append(rec.name)
-                predictions.append(None)
-                try:
-                    block.append(rhythm.prepare(rec.lead(lead), rec.fs))
-                    slots.append(len(predictions) - 1)
-                except InputError as exc:
-                    err_console.print(f"{rec.name}: not classified: {escape(str(exc))}")
-                if len(block) >= 256:
-                    flush()
-            flush()
-        order = ("normal", "af", "other", "noise")
-        # A record the model refused is still listed: uncertain, no raw verdict, NaN probabilities.
-        text_rows = [
-            [name, p.label, p.raw_label, *(p.probabilities[c] for c in order)]
-            if p is not None
-            else [name, "uncertain", "", *([float("nan")] * 4)]
-            for name, p in zip(names, predictions, strict=True)
-        ]
+            result = classify_paths(
+                files, rhythm, lead=lead, on_refused=refused, on_step=lambda _: bar.advance(task)
+            )
+        text_rows = result.rows()
         if fmt == "csv":
             lines = ["record,label,raw_label,p_normal,p_af,p_other,p_noise"]
             lines += [",".join([*map(str, r[:3]), *(f"{v:.4f}" for v in r[3:])]) for r in text_rows]
             sys.stdout.write("\n".join(lines) + "\n")
         elif fmt == "json":
-            doc = [
-                {"record": n, **p.to_dict()}
-                if p is not None
-                else {"record": n, "label": "uncertain", "raw_label": None, "error": True}
-                for n, p in zip(names, predictions, strict=True)
-            ]
-            sys.stdout.write(json.dumps(doc) + "\n")
+            sys.stdout.write(json.dumps(result.documents()) + "\n")
         else:
             from rich.table import Table
 
-            table = Table("record", "label", "raw", *order)
+            table = Table("record", "label", "raw", *ORDER)
             for r in text_rows:
                 table.add_row(*map(str, r[:3]), *(f"{v:.2f}" for v in r[3:]))
             console.print(table)
@@ -339,6 +301,7 @@ def analyze(
             analyze,
             total_summary,
             window_rows,
+            write_summary,
         )
 
         if fmt not in ("table", "json", "jsonl", "csv"):
@@ -391,7 +354,7 @@ def analyze(
                 _write_analysis(result, fmt, out, len(files) > 1, window_rows)
         totals = [a.summary() for a in done] + ([total_summary(done)] if done else [])
         if summary is not None:
-            _write_summary(summary, totals)
+            write_summary(summary, totals)
         if fmt == "json":
             doc = {
                 "records": [{**a.summary(), "events": a.events} for a in done],
@@ -407,50 +370,19 @@ def analyze(
 def _write_analysis(
     result: Any, fmt: str, out: Path | None, several: bool, rows: Callable[[Any], list[Any]]
 ) -> None:
+    from cardiostream.stream.analyze import CSV_COLUMNS, csv_line
+
     lines = [_jsonl(x) for x in result.lines]
     if fmt == "jsonl":
         if several:
             sys.stdout.write(_jsonl({"type": "record", "record": result.name}) + "\n")
         sys.stdout.write("".join(line + "\n" for line in lines))
     elif fmt == "csv":
-        sys.stdout.write("".join(_csv_line(r) + "\n" for r in rows(result)))
+        sys.stdout.write("".join(csv_line(r) + "\n" for r in rows(result)))
     if out is not None:
-        from cardiostream.stream.analyze import CSV_COLUMNS
-
         (out / f"{result.name}.jsonl").write_text("".join(line + "\n" for line in lines))
-        text = ",".join(CSV_COLUMNS) + "\n" + "".join(_csv_line(r) + "\n" for r in rows(result))
+        text = ",".join(CSV_COLUMNS) + "\n" + "".join(csv_line(r) + "\n" for r in rows(result))
         (out / f"{result.name}.csv").write_text(text)
-
-
-def _csv_line(row: list[Any]) -> str:
-    return ",".join("" if v is None else str(v) for v in row)
-
-
-def _summary_columns() -> tuple[str, ...]:
-    return (
-        "record",
-        "duration_s",
-        "processing_s",
-        "real_time_factor",
-        "windows",
-        "usable_fraction",
-        "af_burden",
-        "af_episodes",
-        "mean_hr_bpm",
-    )
-
-
-def _write_summary(path: Path, totals: list[dict[str, Any]]) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    if path.suffix == ".json":
-        path.write_text(json.dumps(totals, indent=1) + "\n")
-        return
-    cols = _summary_columns()
-    labels = ("normal", "af", "other", "noise", "uncertain")
-    lines = [",".join([*cols, *(f"n_{k}" for k in labels)])]
-    for t in totals:
-        lines.append(_csv_line([t[c] for c in cols] + [t["labels"][k] for k in labels]))
-    path.write_text("\n".join(lines) + "\n")
 
 
 def _summary_table(totals: list[dict[str, Any]]) -> None:
@@ -615,14 +547,14 @@ def _send_live(
     """Run the sender; print windows and events as they come back (Ctrl-C sends stop)."""
     import asyncio
 
-    from cardiostream.serve.config import TOKEN_ENV
+    from cardiostream.serve.config import TOKEN_ENV, token_from_env
     from cardiostream.sim import StreamRefused, TokenRefused, send
 
     if not to.startswith(("ws://", "wss://")):
         raise InputError(f"--to: expected ws://HOST:PORT/v1/stream, got {to!r}")
     if not speed > 0:
         raise InputError(f"--speed: must be positive, got {speed:g}")
-    key = token or os.environ.get(TOKEN_ENV, "").split(",")[0] or None
+    key = token_from_env(token)
 
     def show(item: dict[str, Any]) -> None:
         if item["type"] in ("window", "event_open", "event", "gap"):
@@ -704,8 +636,9 @@ def serve(
 
     def body() -> None:
         from cardiostream.serve import TOKEN_ENV, ServeConfig, new_token, run
+        from cardiostream.serve.config import tokens_from_env
 
-        tokens = [t for t in (token or os.environ.get(TOKEN_ENV, "")).split(",") if t]
+        tokens = tokens_from_env(token)
         created = not tokens and not no_auth
         if created:
             tokens = [new_token()]
@@ -757,10 +690,11 @@ def demo(
     def body() -> None:
         import asyncio
 
-        from cardiostream.serve import TOKEN_ENV, new_token
+        from cardiostream.serve import new_token
+        from cardiostream.serve.config import token_from_env
         from cardiostream.serve.demo import run_demo
 
-        key = token or os.environ.get(TOKEN_ENV, "").split(",")[0] or new_token()
+        key = token_from_env(token) or new_token()
 
         def say(line: str) -> None:
             print(line, flush=True)
@@ -784,30 +718,13 @@ def control(
     mode while it streams; its verdict follows within about 10 s, through ``uncertain``."""
 
     def body() -> None:
-        import urllib.error
-        import urllib.request
+        from cardiostream.serve.client import send_control
+        from cardiostream.serve.config import token_from_env
 
-        from cardiostream.serve import TOKEN_ENV
-
-        key = token or os.environ.get(TOKEN_ENV, "").split(",")[0]
         command: dict[str, Any] = {"mode": mode}
         if hr is not None:
             command["hr_bpm"] = hr
-        url = f"{server.rstrip('/')}/v1/streams/{stream_id}/control"
-        request = urllib.request.Request(url, data=json.dumps(command).encode(), method="POST")
-        request.add_header("Content-Type", "application/json")
-        if key:
-            request.add_header("Authorization", f"Bearer {key}")
-        try:
-            with urllib.request.urlopen(request, timeout=10) as response:
-                answer = json.loads(response.read())
-        except urllib.error.HTTPError as exc:
-            detail = exc.read().decode(errors="replace")
-            with contextlib.suppress(ValueError):
-                detail = str(json.loads(detail).get("detail", detail))
-            raise InputError(f"{url}: {exc.code} {detail}") from None
-        except urllib.error.URLError as exc:
-            raise InputError(f"{server}: cannot be reached ({exc.reason})") from None
+        answer = send_control(server, stream_id, command, token_from_env(token))
         err_console.print(
             f"{stream_id}: switching to {answer['queued']['mode']}; the window needs up to "
             "10 s to fill with the new rhythm, and the verdict passes through uncertain",
@@ -880,10 +797,9 @@ def train(
             raise InputError(
                 f"training needs the train extra (torch): pip install 'cardiostream[train]' ({exc})"
             ) from None
-        from cardiostream.training.datasets import cached_cinc, load_noise
+        from cardiostream.training.datasets import cached_cinc, check_cinc_folder, load_noise
 
-        if not (data / "REFERENCE.csv").is_file():
-            raise InputError(f"{data}: no REFERENCE.csv, not a CinC 2017 folder")
+        check_cinc_folder(data)
         if not 0.0 <= record_loss <= 1.0:
             raise InputError(f"--record-loss: expected 0 to 1, got {record_loss:g}")
         if not 0.0 <= warp <= 0.5:
@@ -963,8 +879,9 @@ def fit_heads_command(
             ) from None
         if not (training / "oof.npz").is_file():
             raise InputError(f"{training}: no oof.npz, not the output of cardiostream train")
-        if not (data / "REFERENCE.csv").is_file():
-            raise InputError(f"{data}: no REFERENCE.csv, not a CinC 2017 folder")
+        from cardiostream.training.datasets import check_cinc_folder
+
+        check_cinc_folder(data)
         with _epoch_bars() as step:
 
             def stage(name: str, done: int, total: int) -> None:
@@ -1028,11 +945,10 @@ def _run_ablation(data: Path, cache: Path, path: Path, epochs: int) -> None:
         raise InputError(
             f"the ablation trains networks and needs the train extra (torch) ({exc})"
         ) from None
-    from cardiostream.training.datasets import cached_cinc, load_noise
+    from cardiostream.training.datasets import cached_cinc, check_cinc_folder, load_noise
 
     cinc = data / "cinc2017"
-    if not (cinc / "REFERENCE.csv").is_file():
-        raise InputError(f"{cinc}: no REFERENCE.csv, not a CinC 2017 folder")
+    check_cinc_folder(cinc)
     dataset = cached_cinc(cinc, cache, progress=True)
     noise = load_noise(data / "nstdb") if (data / "nstdb").is_dir() else None
     with _epoch_bars() as step:
