@@ -5,22 +5,18 @@ from __future__ import annotations
 import json
 import math
 import sys
-from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.markup import escape
 
-from cardiostream.cli._common import (
-    _console_line,
-    _guard,
-    app,
-    console,
-    err_console,
-)
+from cardiostream.cli._common import _console_line, _guard, app, console, err_console
 from cardiostream.errors import InputError
 from cardiostream.record import lead_selector
+
+if TYPE_CHECKING:
+    from cardiostream.stream.analyze import Analysis
 
 
 @app.command()
@@ -106,10 +102,8 @@ def analyze(
         from cardiostream.io.listing import walk_records
         from cardiostream.stream.analyze import (
             CSV_COLUMNS,
-            Analysis,
             analyze,
             total_summary,
-            window_rows,
             write_summary,
         )
 
@@ -160,7 +154,7 @@ def analyze(
                 bar.remove_task(sub)
                 bar.advance(task)
                 done.append(result)
-                _write_analysis(result, fmt, out, len(files) > 1, window_rows)
+                _write_analysis(result, fmt, out, len(files) > 1)
         totals = [a.summary() for a in done] + ([total_summary(done)] if done else [])
         if summary is not None:
             write_summary(summary, totals)
@@ -176,10 +170,9 @@ def analyze(
     _guard(body)
 
 
-def _write_analysis(
-    result: Any, fmt: str, out: Path | None, several: bool, rows: Callable[[Any], list[Any]]
-) -> None:
-    from cardiostream.stream.analyze import CSV_COLUMNS, csv_line
+def _write_analysis(result: Analysis, fmt: str, out: Path | None, several: bool) -> None:
+    """Print one recording's lines in ``fmt``; write its JSONL and CSV files into ``out``."""
+    from cardiostream.stream.analyze import CSV_COLUMNS, csv_line, window_rows
 
     lines = [_jsonl(x) for x in result.lines]
     if fmt == "jsonl":
@@ -187,10 +180,11 @@ def _write_analysis(
             sys.stdout.write(_jsonl({"type": "record", "record": result.name}) + "\n")
         sys.stdout.write("".join(line + "\n" for line in lines))
     elif fmt == "csv":
-        sys.stdout.write("".join(csv_line(r) + "\n" for r in rows(result)))
+        sys.stdout.write("".join(csv_line(r) + "\n" for r in window_rows(result)))
     if out is not None:
         (out / f"{result.name}.jsonl").write_text("".join(line + "\n" for line in lines))
-        text = ",".join(CSV_COLUMNS) + "\n" + "".join(csv_line(r) + "\n" for r in rows(result))
+        rows = "".join(csv_line(r) + "\n" for r in window_rows(result))
+        text = ",".join(CSV_COLUMNS) + "\n" + rows
         (out / f"{result.name}.csv").write_text(text)
 
 

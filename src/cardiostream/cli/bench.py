@@ -10,12 +10,7 @@ from typing import Annotated, Any
 
 import typer
 
-from cardiostream.cli._common import (
-    _guard,
-    app,
-    console,
-    err_console,
-)
+from cardiostream.cli._common import _guard, app, console, err_console
 from cardiostream.errors import InputError
 
 bench_app = typer.Typer(help="Benchmarks that print a table, peers measured in the same run.")

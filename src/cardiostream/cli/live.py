@@ -8,13 +8,7 @@ from typing import Annotated, Any
 import typer
 from rich.markup import escape
 
-from cardiostream.cli._common import (
-    _console_line,
-    _guard,
-    app,
-    console,
-    err_console,
-)
+from cardiostream.cli._common import _console_line, _guard, app, console, err_console
 from cardiostream.errors import InputError
 from cardiostream.record import lead_selector
 

@@ -9,13 +9,7 @@ from typing import Annotated
 
 import typer
 
-from cardiostream.cli._common import (
-    _guard,
-    _resolve,
-    app,
-    console,
-    err_console,
-)
+from cardiostream.cli._common import _guard, _resolve, app, console, err_console
 from cardiostream.errors import InputError
 from cardiostream.record import lead_selector
 

@@ -11,12 +11,7 @@ from typing import Annotated, Any
 
 import typer
 
-from cardiostream.cli._common import (
-    _guard,
-    app,
-    console,
-    err_console,
-)
+from cardiostream.cli._common import _guard, app, console, err_console
 from cardiostream.errors import InputError
 
 
