@@ -21,13 +21,13 @@ from cardiostream.evaluate.mitdb_af import (
     RecordAfResult,
     WindowCounts,
     evaluate_mitdb_af,
-    list_annotated_records,
     plot_af_timeline,
     to_json,
     to_markdown,
 )
 from cardiostream.evaluate.reference import af_episodes, afl_intervals, rhythm_windows
 from cardiostream.io import read
+from cardiostream.io.listing import list_annotated_records
 from cardiostream.rhythm.infer import RhythmModel
 from cardiostream.rhythm.verdict import CLASSES
 from cardiostream.samples import sample_path

@@ -51,9 +51,9 @@ from cardiostream.evaluate.af_episodes import (
     gross,
     score_episodes,
 )
-from cardiostream.evaluate.bench.rpeaks import list_records
 from cardiostream.evaluate.reference import af_episodes, afl_intervals, rhythm_windows
 from cardiostream.io import read
+from cardiostream.io.listing import list_annotated_records
 from cardiostream.record import Record
 from cardiostream.rhythm.infer import RhythmModel
 from cardiostream.rhythm.verdict import CLASSES, UNCERTAIN, decide_many
@@ -65,7 +65,6 @@ __all__ = [
     "WindowCounts",
     "evaluate_mitdb_af",
     "evaluate_record",
-    "list_annotated_records",
     "plot_af_timeline",
     "to_json",
     "to_markdown",
@@ -253,28 +252,6 @@ class MitdbAfResult:
     def duration_s(self) -> float:
         """Total length of the records."""
         return float(sum(r.duration_s for r in self.records))
-
-
-def list_annotated_records(data_dir: str | Path) -> list[Path]:
-    """Headers of the annotated WFDB records of a folder.
-
-    The folder's ``RECORDS`` file names them when present; otherwise every ``*.hea`` with an
-    ``.atr`` file beside it, sorted.
-
-    Raises
-    ------
-    InputError
-        If the folder is missing or holds no annotated record.
-    """
-    folder = Path(data_dir)
-    if not folder.is_dir():
-        raise InputError(f"{folder}: not a folder")
-    if (folder / "RECORDS").is_file():
-        return [folder / f"{name}.hea" for name in list_records(folder)]
-    found = sorted(p for p in folder.glob("*.hea") if p.with_suffix(".atr").is_file())
-    if not found:
-        raise InputError(f"{folder}: no annotated WFDB records (no .hea with an .atr beside it)")
-    return found
 
 
 def _resolve(folder: Path, records: Sequence[str | Path]) -> list[Path]:

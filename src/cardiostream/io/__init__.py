@@ -2,8 +2,9 @@
 
 from cardiostream.io.csv_format import read_csv, write_csv
 from cardiostream.io.edf_format import read_edf, write_edf
+from cardiostream.io.listing import find_records
 from cardiostream.io.parquet_format import read_parquet
-from cardiostream.io.read import detect_format, find_records, read
+from cardiostream.io.read import detect_format, read
 from cardiostream.io.store import (
     ParquetStore,
     convert,

@@ -2,18 +2,18 @@
 
 from __future__ import annotations
 
-import os
 from pathlib import Path
 
 from cardiostream.errors import InputError
-from cardiostream.io.csv_format import ANNOTATION_SUFFIX, read_csv
+from cardiostream.io.csv_format import read_csv
 from cardiostream.io.edf_format import read_edf
 from cardiostream.io.parquet_format import read_parquet
 from cardiostream.io.store import PARTITION_PREFIX, is_partition, read_partition
 from cardiostream.io.wfdb_format import read_wfdb, wfdb_stem
 from cardiostream.record import Record
 
-_CSV_SUFFIXES = (".csv", ".tsv", ".csv.gz", ".tsv.gz")
+#: File name endings read as CSV records.
+CSV_SUFFIXES = (".csv", ".tsv", ".csv.gz", ".tsv.gz")
 #: How the first bytes of a file betray its format when the extension does not.
 _EDF_MAGIC = b"0       "
 _PARQUET_MAGIC = b"PAR1"
@@ -39,7 +39,7 @@ def detect_format(path: str | Path) -> str:
         return "wfdb"
     if lower.endswith(".edf"):
         return "edf"
-    if lower.endswith(_CSV_SUFFIXES):
+    if lower.endswith(CSV_SUFFIXES):
         return "csv"
     if lower.endswith(".parquet"):
         return "parquet"
@@ -113,30 +113,3 @@ def read(
     if fs is not None and abs(float(fs) - result.fs) > 0.01 * result.fs:
         raise InputError(f"{path}: fs={fs} given, but the record states {result.fs:g} Hz")
     return result
-
-
-def find_records(folder: str | Path) -> list[Path]:
-    """List the records under a folder, sorted: WFDB headers, EDF, CSV, Parquet, partitions.
-
-    Store partitions count as one record each and are not entered; hidden folders
-    (temporary partitions among them) are skipped, as are CSV annotation side files.
-    """
-    found: list[Path] = []
-    for root, dirs, files in os.walk(folder):
-        base = Path(root)
-        keep = []
-        for d in sorted(dirs):
-            if d.startswith("."):
-                continue
-            if is_partition(base / d):
-                found.append(base / d)
-            else:
-                keep.append(d)
-        dirs[:] = keep
-        for name in sorted(files):
-            lower = name.lower()
-            if name.startswith(".") or lower.endswith(ANNOTATION_SUFFIX):
-                continue
-            if lower.endswith((".hea", ".edf", ".parquet", *_CSV_SUFFIXES)):
-                found.append(base / name)
-    return sorted(found)

@@ -519,7 +519,7 @@ def convert(
         from cardiostream.io.read import read as reader_default
 
         reader = reader_default
-    from cardiostream.io.read import find_records
+    from cardiostream.io.listing import find_records
 
     items: list[tuple[Path, bool]] = []
     for source in sources:

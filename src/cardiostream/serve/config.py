@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import ipaddress
+import os
 import secrets
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -97,3 +98,20 @@ def is_loopback(host: str) -> bool:
         return ipaddress.ip_address(host).is_loopback
     except ValueError:
         return False
+
+
+def token_from_env(given: str | None = None) -> str | None:
+    """The token a client presents: ``given``, else the first of :data:`TOKEN_ENV`'s.
+
+    Returns
+    -------
+    str or None
+        None when neither gives one.
+    """
+    return given or os.environ.get(TOKEN_ENV, "").split(",")[0] or None
+
+
+def tokens_from_env(given: str | None = None) -> list[str]:
+    """The tokens a server accepts: those of ``given``, else of :data:`TOKEN_ENV` (both
+    comma-separated); empty when neither names one."""
+    return [t for t in (given or os.environ.get(TOKEN_ENV, "")).split(",") if t]

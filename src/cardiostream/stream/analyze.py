@@ -10,6 +10,7 @@ memory (about 60 MB a 10-minute block at 360 Hz) and pace the progress bar.
 from __future__ import annotations
 
 import gc
+import json
 import math
 import time
 from collections import Counter
@@ -108,6 +109,47 @@ def total_summary(analyses: list[Analysis]) -> dict[str, Any]:
     """The figures of :meth:`Analysis.summary` over many recordings (durations summed, AF
     burden and heart rate weighted by duration and by window)."""
     return _summary("total", analyses)
+
+
+#: Columns of the summary file, before one count per label (``n_normal``, ...).
+SUMMARY_COLUMNS = (
+    "record",
+    "duration_s",
+    "processing_s",
+    "real_time_factor",
+    "windows",
+    "usable_fraction",
+    "af_burden",
+    "af_episodes",
+    "mean_hr_bpm",
+)
+
+
+def csv_line(row: list[Any]) -> str:
+    """One CSV line without its newline; None is an empty cell."""
+    return ",".join("" if v is None else str(v) for v in row)
+
+
+def write_summary(path: Path, totals: list[dict[str, Any]]) -> None:
+    """Write summaries (:meth:`Analysis.summary`, :func:`total_summary`) as CSV or JSON.
+
+    Parameters
+    ----------
+    path : Path
+        A ``.json`` file gets the summaries as they are; any other gets CSV: the
+        :data:`SUMMARY_COLUMNS`, then the windows of each label.
+    totals : list of dict
+        One summary per row.
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if path.suffix == ".json":
+        path.write_text(json.dumps(totals, indent=1) + "\n")
+        return
+    labels = ("normal", "af", "other", "noise", "uncertain")
+    lines = [",".join([*SUMMARY_COLUMNS, *(f"n_{k}" for k in labels)])]
+    for t in totals:
+        lines.append(csv_line([t[c] for c in SUMMARY_COLUMNS] + [t["labels"][k] for k in labels]))
+    path.write_text("\n".join(lines) + "\n")
 
 
 def _summary(name: str, analyses: list[Analysis]) -> dict[str, Any]:

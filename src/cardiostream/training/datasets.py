@@ -88,6 +88,18 @@ class CincDataset:
         return {name: int(n) for name, n in zip(CLASSES, counts, strict=True)}
 
 
+def check_cinc_folder(folder: Path) -> None:
+    """Check that ``folder`` is a CinC 2017 training folder (it holds ``REFERENCE.csv``).
+
+    Raises
+    ------
+    InputError
+        When it does not.
+    """
+    if not (folder / "REFERENCE.csv").is_file():
+        raise InputError(f"{folder}: no REFERENCE.csv, not a CinC 2017 folder")
+
+
 def read_reference(path: str | Path) -> tuple[list[str], Int64Array]:
     """Read a CinC 2017 ``REFERENCE.csv`` (no header, ``record,code`` per line).
 

@@ -18,13 +18,13 @@ from cardiostream.evaluate.bench.rpeaks import (
     BenchResult,
     DetectorSpec,
     default_detectors,
-    list_records,
     markdown_table,
     record_table,
     run_rpeak_benchmark,
     summary_table,
     write_outputs,
 )
+from cardiostream.io.listing import list_records
 from cardiostream.record import BEAT_SYMBOLS
 
 REPO = Path(__file__).resolve().parents[3]

@@ -36,8 +36,9 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from cardiostream.evaluate.bench.rpeaks import _one_thread, _versions, list_records
+from cardiostream.evaluate.bench.rpeaks import _one_thread, _versions
 from cardiostream.io import read
+from cardiostream.io.listing import list_records
 from cardiostream.stream.analyze import analyze
 from cardiostream.stream.processor import STAGES, StreamProcessor
 

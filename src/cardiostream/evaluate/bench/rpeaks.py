@@ -45,6 +45,7 @@ from rich.table import Table
 
 from cardiostream.errors import InputError
 from cardiostream.evaluate.rpeaks import BeatScore, gross_score, match_beats, reference_beats
+from cardiostream.io.listing import list_records
 from cardiostream.record import BEAT_SYMBOLS, BeatTable
 
 __all__ = [
@@ -53,7 +54,6 @@ __all__ = [
     "DetectorResult",
     "DetectorSpec",
     "default_detectors",
-    "list_records",
     "markdown_table",
     "record_table",
     "run_rpeak_benchmark",
@@ -329,21 +329,6 @@ def default_detectors(
 
 
 # --------------------------------------------------------------------------- records
-
-
-def list_records(data_dir: str | Path) -> list[str]:
-    """Names of the WFDB records of a folder: its ``RECORDS`` file, else every ``*.hea``."""
-    folder = Path(data_dir)
-    if not folder.is_dir():
-        raise InputError(f"{folder}: not a folder")
-    listing = folder / "RECORDS"
-    if listing.is_file():
-        names = [ln.strip() for ln in listing.read_text().splitlines() if ln.strip()]
-    else:
-        names = sorted(p.stem for p in folder.glob("*.hea"))
-    if not names:
-        raise InputError(f"{folder}: no WFDB records (no RECORDS file and no .hea files)")
-    return names
 
 
 @dataclass(frozen=True)

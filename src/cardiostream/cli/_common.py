@@ -1,0 +1,99 @@
+"""What the commands share: the application, its consoles, bad input as exit code 2, and the
+console line of a window or event."""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+import typer
+from rich.console import Console
+from rich.markup import escape
+
+from cardiostream.errors import InputError
+
+app = typer.Typer(
+    name="cardiostream",
+    help="Real-time ECG analysis: records, filters, R peaks, HRV and signal quality.",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+
+# Tables stay whole when the output goes to a file or a pipe (rich assumes 80 columns there).
+console = Console(width=None if sys.stdout.isatty() else 120)
+err_console = Console(stderr=True, width=None if sys.stderr.isatty() else 120)
+
+T = TypeVar("T")
+
+
+def _fail(message: str) -> None:
+    # Escaped: messages quote things like 'cardiostream[train]' that rich would take as markup.
+    err_console.print(f"[bold red]error:[/] {escape(message)}", highlight=False, soft_wrap=True)
+    raise typer.Exit(2)
+
+
+def _guard(func: Callable[[], T]) -> T:
+    """Run a command body, turning bad input into a one-line message and exit code 2."""
+    try:
+        return func()
+    except InputError as exc:
+        _fail(str(exc).splitlines()[0] if str(exc) else type(exc).__name__)
+    except (FileNotFoundError, IsADirectoryError, PermissionError) as exc:
+        _fail(f"{exc.filename}: {exc.strerror}")
+    except KeyboardInterrupt:
+        err_console.print("interrupted")
+        raise typer.Exit(130) from None
+    raise AssertionError("unreachable")
+
+
+def _resolve(path: Path | None, sample: str | None) -> Path:
+    if (path is None) == (sample is None):
+        raise InputError("give either a FILE or --sample NAME")
+    if sample is not None:
+        from cardiostream.samples import sample_path
+
+        return sample_path(sample)
+    assert path is not None
+    return path
+
+
+_LABEL_STYLE = {
+    "normal": "green",
+    "af": "bold red",
+    "other": "yellow",
+    "noise": "magenta",
+    "uncertain": "dim",
+}
+
+
+def _console_line(item: dict[str, Any]) -> str:
+    kind = item["type"]
+    if kind == "window":
+        hr = item["heart_rate_bpm"]
+        q = item["quality"]
+        label = item["label"]
+        style = _LABEL_STYLE[label]
+        p_top = item["probabilities"][item["raw_label"]]
+        quality = "ok" if q["usable"] else ", ".join(q["reasons"]) or "unusable"
+        if q["usable"] and q["reasons"]:
+            quality = "ok (" + ", ".join(q["reasons"]) + ")"
+        hr_text = "  --" if hr is None else f"{hr:4.0f}"
+        return (
+            f"{item['t_end']:9.1f} s  HR {hr_text} bpm  [{style}]{label:<9}[/]"
+            f" p={p_top:.2f}  quality {escape(quality)}"
+        )
+    if kind == "event_open":
+        return f"[bold red]AF episode started[/] at {item['start_s']:.1f} s"
+    if kind == "event":
+        reason = f" ({item['reason']})" if "reason" in item else ""
+        conf = item["confidence"]
+        conf_text = "-" if conf is None else f"{conf:.2f}"
+        return (
+            f"[bold red]AF episode[/] {item['start_s']:.1f}-{item['end_s']:.1f} s, "
+            f"confidence {conf_text}{reason}"
+        )
+    return f"[cyan]{kind}[/] {escape(json.dumps(item))}"

@@ -1,0 +1,270 @@
+"""Rhythm and the streaming engine over records: ``classify``, ``analyze``, ``stream``."""
+
+from __future__ import annotations
+
+import json
+import math
+import sys
+from collections.abc import Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+from rich.markup import escape
+
+from cardiostream.cli._common import _console_line, _guard, app, console, err_console
+from cardiostream.errors import InputError
+from cardiostream.record import lead_selector
+
+if TYPE_CHECKING:
+    from cardiostream.stream.analyze import Analysis
+
+
+@app.command()
+def classify(
+    paths: Annotated[list[Path], typer.Argument(help="Record files or folders (walked).")],
+    fmt: Annotated[str, typer.Option("--format", help="csv, json or table.")] = "table",
+    lead: Annotated[int, typer.Option(help="Lead index.")] = 0,
+    backend: Annotated[str, typer.Option(help="onnx, cpu, cuda or mps.")] = "onnx",
+    model: Annotated[
+        Path | None, typer.Option(help="A model folder instead of the shipped one.")
+    ] = None,
+) -> None:
+    """Rhythm verdict per record: normal, af, other, noise, or uncertain; with probabilities."""
+
+    def body() -> None:
+        from rich.progress import Progress
+
+        from cardiostream.io.listing import walk_records
+        from cardiostream.rhythm.batch import ORDER, classify_paths
+        from cardiostream.rhythm.infer import RhythmModel
+
+        if fmt not in ("csv", "json", "table"):
+            raise InputError(f"--format: expected csv, json or table, got {fmt!r}")
+        rhythm = RhythmModel(model, backend=backend)
+        files = walk_records(paths)
+
+        def refused(name: str, exc: InputError) -> None:
+            err_console.print(f"{name}: not classified: {escape(str(exc))}")
+
+        with Progress(console=err_console, transient=True) as bar:
+            task = bar.add_task("classifying", total=len(files))
+            result = classify_paths(
+                files, rhythm, lead=lead, on_refused=refused, on_step=lambda _: bar.advance(task)
+            )
+        text_rows = result.rows()
+        if fmt == "csv":
+            lines = ["record,label,raw_label,p_normal,p_af,p_other,p_noise"]
+            lines += [",".join([*map(str, r[:3]), *(f"{v:.4f}" for v in r[3:])]) for r in text_rows]
+            sys.stdout.write("\n".join(lines) + "\n")
+        elif fmt == "json":
+            sys.stdout.write(json.dumps(result.documents()) + "\n")
+        else:
+            from rich.table import Table
+
+            table = Table("record", "label", "raw", *ORDER)
+            for r in text_rows:
+                table.add_row(*map(str, r[:3]), *(f"{v:.2f}" for v in r[3:]))
+            console.print(table)
+
+    _guard(body)
+
+
+def _jsonl(obj: Mapping[str, Any]) -> str:
+    # The engine emits None for missing measures, so strict JSON needs no NaN handling here.
+    return json.dumps(obj, allow_nan=False, separators=(", ", ": "))
+
+
+@app.command()
+def analyze(
+    paths: Annotated[list[Path], typer.Argument(help="Record files or folders (walked).")],
+    fmt: Annotated[str, typer.Option("--format", help="table, json, jsonl or csv.")] = "table",
+    out: Annotated[
+        Path | None, typer.Option(help="Also write <record>.jsonl and <record>.csv here.")
+    ] = None,
+    summary: Annotated[
+        Path | None, typer.Option(help="Write the per-file summary (.csv or .json).")
+    ] = None,
+    lead: Annotated[str, typer.Option(help="Lead index or name.")] = "0",
+    hop: Annotated[int, typer.Option(help="Seconds between windows.")] = 1,
+    window: Annotated[int, typer.Option(help="Window length in seconds (10 to 600).")] = 10,
+    model: Annotated[
+        Path | None, typer.Option(help="A model folder instead of the shipped one.")
+    ] = None,
+) -> None:
+    """Windows every second, AF episodes and a summary for whole recordings (the streaming
+    engine run offline: the same lines as `cardiostream stream`)."""
+
+    def body() -> None:
+        import numpy as np
+        from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
+
+        from cardiostream.io import read
+        from cardiostream.io.listing import walk_records
+        from cardiostream.stream.analyze import (
+            CSV_COLUMNS,
+            analyze,
+            total_summary,
+            write_summary,
+        )
+
+        if fmt not in ("table", "json", "jsonl", "csv"):
+            raise InputError(f"--format: expected table, json, jsonl or csv, got {fmt!r}")
+        if summary is not None and summary.suffix not in (".csv", ".json"):
+            raise InputError(f"--summary: {summary}: expected a .csv or .json file name")
+        if out is not None:
+            out.mkdir(parents=True, exist_ok=True)
+        files = walk_records(paths)
+        done: list[Analysis] = []
+        # Load the compiled kernels first, so the first file's timing is the engine's alone.
+        analyze(np.zeros(3000), 250.0, model=model)
+        if fmt == "csv":
+            sys.stdout.write(",".join(CSV_COLUMNS) + "\n")
+        columns = (TextColumn("{task.description}"), BarColumn(), TimeRemainingColumn())
+        with Progress(*columns, console=err_console, transient=True) as bar:
+            task = bar.add_task("analysing", total=len(files))
+            for path, named in files:
+                try:
+                    rec = read(path)
+                except InputError:
+                    if named:
+                        raise
+                    bar.advance(task)
+                    continue  # a non-record file met while walking a folder
+                sub = bar.add_task(f"  {rec.name}", total=rec.duration)
+
+                def advance(seconds: float, sub: Any = sub) -> None:
+                    bar.update(sub, completed=seconds)
+
+                try:
+                    result = analyze(
+                        rec,
+                        lead=lead_selector(lead),
+                        hop_s=hop,
+                        window_s=window,
+                        model=model,
+                        progress=advance,
+                    )
+                except InputError as exc:
+                    if named and len(files) == 1:
+                        raise
+                    err_console.print(f"{rec.name}: not analysed: {escape(str(exc))}")
+                    bar.remove_task(sub)
+                    bar.advance(task)
+                    continue
+                bar.remove_task(sub)
+                bar.advance(task)
+                done.append(result)
+                _write_analysis(result, fmt, out, len(files) > 1)
+        totals = [a.summary() for a in done] + ([total_summary(done)] if done else [])
+        if summary is not None:
+            write_summary(summary, totals)
+        if fmt == "json":
+            doc = {
+                "records": [{**a.summary(), "events": a.events} for a in done],
+                "total": total_summary(done),
+            }
+            sys.stdout.write(json.dumps(doc) + "\n")
+        elif fmt == "table":
+            _summary_table(totals)
+
+    _guard(body)
+
+
+def _write_analysis(result: Analysis, fmt: str, out: Path | None, several: bool) -> None:
+    """Print one recording's lines in ``fmt``; write its JSONL and CSV files into ``out``."""
+    from cardiostream.stream.analyze import CSV_COLUMNS, csv_line, window_rows
+
+    lines = [_jsonl(x) for x in result.lines]
+    if fmt == "jsonl":
+        if several:
+            sys.stdout.write(_jsonl({"type": "record", "record": result.name}) + "\n")
+        sys.stdout.write("".join(line + "\n" for line in lines))
+    elif fmt == "csv":
+        sys.stdout.write("".join(csv_line(r) + "\n" for r in window_rows(result)))
+    if out is not None:
+        (out / f"{result.name}.jsonl").write_text("".join(line + "\n" for line in lines))
+        rows = "".join(csv_line(r) + "\n" for r in window_rows(result))
+        text = ",".join(CSV_COLUMNS) + "\n" + rows
+        (out / f"{result.name}.csv").write_text(text)
+
+
+def _summary_table(totals: list[dict[str, Any]]) -> None:
+    from rich.table import Table
+
+    columns = ("record", "duration", "time (s)", "x real time", "usable", "AF burden")
+    table = Table(*columns, "episodes", "mean HR")
+
+    def pct(v: float | None) -> str:
+        return "-" if v is None else f"{100 * v:.1f} %"
+
+    for t in totals:
+        hours = t["duration_s"] / 3600
+        table.add_row(
+            t["record"],
+            f"{hours:.2f} h" if hours >= 1 else f"{t['duration_s'] / 60:.1f} min",
+            f"{t['processing_s']:.3f}",
+            "-" if t["real_time_factor"] is None else f"{t['real_time_factor']:,.0f}",
+            pct(t["usable_fraction"]),
+            pct(t["af_burden"]),
+            str(t["af_episodes"]),
+            "-" if t["mean_hr_bpm"] is None else f"{t['mean_hr_bpm']:.0f}",
+        )
+    console.print(table)
+
+
+@app.command()
+def stream(
+    path: Annotated[Path, typer.Argument(help="A record file, played as a live source.")],
+    speed: Annotated[str, typer.Option(help="1 (real time), 10, any factor, or max.")] = "1",
+    fmt: Annotated[str, typer.Option("--format", help="console or jsonl.")] = "console",
+    lead: Annotated[str, typer.Option(help="Lead index or name.")] = "0",
+    chunk: Annotated[float, typer.Option(help="Seconds of signal per pushed chunk.")] = 0.25,
+    model: Annotated[
+        Path | None, typer.Option(help="A model folder instead of the shipped one.")
+    ] = None,
+) -> None:
+    """Play a recording through the streaming engine at a given pace: a line per second
+    (time, heart rate, rhythm, quality) and AF events as they happen."""
+
+    def body() -> None:
+        import time
+
+        from cardiostream.io import read
+        from cardiostream.stream.processor import StreamProcessor
+
+        if fmt not in ("console", "jsonl"):
+            raise InputError(f"--format: expected console or jsonl, got {fmt!r}")
+        try:
+            factor = math.inf if speed == "max" else float(speed)
+        except ValueError:
+            raise InputError(f"--speed: expected a number or max, got {speed!r}") from None
+        if not factor > 0:
+            raise InputError(f"--speed: must be positive, got {speed!r}")
+        if not 0.001 <= chunk <= 60:
+            raise InputError(f"--chunk: expected 0.001 to 60 s, got {chunk:g}")
+        rec = read(path)
+        signal = rec.lead(lead_selector(lead))
+        proc = StreamProcessor(rec.fs, model=model)
+        step = max(round(chunk * rec.fs), 1)
+        started = time.monotonic()
+
+        def show(items: list[dict[str, Any]]) -> None:
+            for item in items:
+                if fmt == "jsonl":
+                    sys.stdout.write(_jsonl(item) + "\n")
+                else:
+                    console.print(_console_line(item), highlight=False)
+            if fmt == "jsonl" and items:
+                sys.stdout.flush()
+
+        for lo in range(0, signal.size, step):
+            show(proc.push(signal[lo : lo + step]))
+            if math.isfinite(factor):
+                due = started + (lo + step) / rec.fs / factor
+                pause = due - time.monotonic()
+                if pause > 0:
+                    time.sleep(pause)
+        show(proc.flush())
+
+    _guard(body)

@@ -1,0 +1,227 @@
+"""``cardiostream bench``: benchmarks that print a table, peers measured in the same run."""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Callable
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from cardiostream.cli._common import _guard, app, console, err_console
+from cardiostream.errors import InputError
+
+bench_app = typer.Typer(help="Benchmarks that print a table, peers measured in the same run.")
+app.add_typer(bench_app, name="bench")
+
+
+def _single_thread() -> None:
+    # Benchmarks compare one core against one core.
+    for var in ("NUMBA_NUM_THREADS", "OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
+        os.environ.setdefault(var, "1")
+
+
+def _show_bench(
+    text: str, doc: dict[str, Any], markdown: Path | None, json_out: Path | None
+) -> None:
+    """Print a benchmark's Markdown tables; write them and its JSON where asked."""
+    from rich.markdown import Markdown
+
+    console.print(Markdown(text))
+    if markdown is not None:
+        markdown.parent.mkdir(parents=True, exist_ok=True)
+        markdown.write_text(text)
+    if json_out is not None:
+        json_out.parent.mkdir(parents=True, exist_ok=True)
+        json_out.write_text(json.dumps(doc, indent=1) + "\n")
+
+
+@bench_app.command("pipeline")
+def bench_pipeline(
+    data: Annotated[Path, typer.Option(help="A WFDB database folder (MITDB).")],
+    records: Annotated[
+        str | None, typer.Option(help="Comma-separated record names; all by default.")
+    ] = None,
+    live_records: Annotated[int, typer.Option(help="Records also streamed 1 s at a time.")] = 4,
+    peer_records: Annotated[int, typer.Option(help="Records the slow peers run on.")] = 4,
+    json_out: Annotated[
+        Path | None, typer.Option("--json", help="Write the results as JSON.")
+    ] = None,
+    markdown: Annotated[Path | None, typer.Option(help="Write the tables as Markdown.")] = None,
+) -> None:
+    """Speed of the whole pipeline (offline and live, where the time goes), peers beside."""
+    _single_thread()
+
+    def body() -> None:
+        from cardiostream.evaluate.bench import pipeline as bench
+
+        if not data.is_dir():
+            raise InputError(f"{data}: no such folder")
+        names = [r.strip() for r in records.split(",")] if records else None
+        with err_console.status("benchmark") as status:
+            result = bench.run_pipeline_benchmark(
+                data,
+                names,
+                live_records=live_records,
+                peer_records=peer_records,
+                progress=lambda text: status.update(text),
+            )
+        _show_bench(bench.to_markdown(result), result.to_dict(), markdown, json_out)
+
+    _guard(body)
+
+
+def _numbers(text: str, option: str, minimum: int) -> list[int]:
+    """A comma-separated list of whole numbers, at least one, none below ``minimum``."""
+    try:
+        values = [int(v) for v in text.split(",") if v.strip()]
+    except ValueError:
+        raise InputError(f"{option}: expected numbers, got {text!r}") from None
+    if not values or min(values) < minimum:
+        raise InputError(f"{option}: at least one number, each {minimum} or more")
+    return values
+
+
+@bench_app.command("serve")
+def bench_serve(
+    streams: Annotated[
+        str, typer.Option(help="Comma-separated numbers of concurrent 250 Hz streams.")
+    ] = "100,250,500,1000",
+    seconds: Annotated[int, typer.Option(help="Seconds each load level runs.")] = 30,
+    predict: Annotated[int, typer.Option(help="Sequential /v1/predict requests.")] = 100,
+    dashboards: Annotated[
+        str, typer.Option(help="Comma-separated numbers of dashboards watching 16 streams.")
+    ] = "0",
+    json_out: Annotated[
+        Path | None, typer.Option("--json", help="Write the results as JSON.")
+    ] = None,
+    markdown: Annotated[Path | None, typer.Option(help="Write the tables as Markdown.")] = None,
+) -> None:
+    """Load test of the server on loopback: REST latency, then N live streams at once."""
+
+    def body() -> None:
+        from cardiostream.evaluate.bench import serve as bench
+
+        levels = _numbers(streams, "--streams", 1)
+        watching = _numbers(dashboards, "--dashboards", 0)
+        if seconds < 2:
+            raise InputError("--seconds: 2 or more")
+        with err_console.status("benchmark") as status:
+            result = bench.run_serve_benchmark(
+                levels,
+                seconds,
+                predict,
+                progress=lambda text: status.update(text),
+                dashboards=watching,
+            )
+        _show_bench(bench.to_markdown(result), result.to_dict(), markdown, json_out)
+
+    _guard(body)
+
+
+@bench_app.command("rpeaks")
+def bench_rpeaks(
+    data: Annotated[Path, typer.Option(help="A WFDB database folder with .atr beats (MITDB).")],
+    records: Annotated[
+        str | None, typer.Option(help="Comma-separated record names; all by default.")
+    ] = None,
+    lead: Annotated[int, typer.Option(help="Lead index.")] = 0,
+    detectors: Annotated[
+        str | None,
+        typer.Option(help="Comma-separated detectors; default: cardiostream and every peer."),
+    ] = None,
+    flutter: Annotated[
+        bool,
+        typer.Option(
+            help="Count ventricular flutter waves (!) as beats, as WFDB's isqrs does; "
+            "--no-flutter gives the classic 109,494-beat MITDB reference."
+        ),
+    ] = True,
+    max_seconds: Annotated[
+        float | None, typer.Option(help="Use only the first seconds of each record.")
+    ] = None,
+    repeat: Annotated[int, typer.Option(help="Time each call up to this many times.")] = 3,
+    json_out: Annotated[
+        Path | None, typer.Option("--json", help="Write the results as JSON.")
+    ] = None,
+    markdown: Annotated[Path | None, typer.Option(help="Write the summary as Markdown.")] = None,
+    plot: Annotated[
+        Path | None, typer.Option(help="Draw per-record F1 and speed (PNG, SVG, PDF).")
+    ] = None,
+    worst: Annotated[int, typer.Option(help="Also list this many worst records.")] = 8,
+) -> None:
+    """Accuracy (±150 ms, gross) and speed of R-peak detectors on the same records."""
+    _single_thread()
+
+    def body() -> None:
+        from cardiostream.evaluate import BEAT_SYMBOLS_NO_FLUTTER
+        from cardiostream.evaluate.bench import rpeaks as bench
+        from cardiostream.record import BEAT_SYMBOLS
+
+        if not data.is_dir():
+            raise InputError(f"{data}: no such folder")
+        names = [r.strip() for r in records.split(",")] if records else None
+        wanted = [d.strip() for d in detectors.split(",")] if detectors else None
+        specs, skipped = bench.default_detectors(wanted)
+        for name, why in skipped.items():
+            err_console.print(f"{name} skipped: {why}", highlight=False)
+        result = bench.run_rpeak_benchmark(
+            data,
+            specs,
+            records=names,
+            lead=lead,
+            max_seconds=max_seconds,
+            beat_symbols=BEAT_SYMBOLS if flutter else BEAT_SYMBOLS_NO_FLUTTER,
+            repeat=repeat,
+            console=err_console,
+        )
+        console.print(bench.summary_table(result))
+        if worst and "cardiostream" in specs:
+            console.print(bench.record_table(result, "cardiostream", worst=worst))
+        bench.write_outputs(result, json_path=json_out, markdown_path=markdown)
+        if plot is not None:
+            from cardiostream.evaluate.bench.plot import plot_benchmark
+
+            plot_benchmark(result, plot)
+            err_console.print(f"figure written to {plot}", highlight=False)
+
+    _guard(body)
+
+
+@bench_app.command("store")
+def bench_store(
+    hours: Annotated[float, typer.Option(help="Length of the long record, in hours.")] = 24.0,
+) -> None:
+    """Reading a 15 s slice from the Parquet store: a long record against a short one."""
+    _single_thread()
+
+    def body() -> None:
+        from rich.table import Table
+
+        from cardiostream.evaluate.bench.store import bench_store_slice
+
+        figures: dict[str, Any] = bench_store_slice(hours=(hours, 1.0))
+        table = Table(
+            title=f"{figures['slice_s']:g} s slice of one lead from the Parquet store",
+            caption=f"{figures['n_leads']} leads at {figures['fs']:g} Hz, "
+            f"{figures['row_group_seconds']:g} s row groups; cold = first read of the record "
+            "(reads its footer), warm = later reads",
+        )
+        columns: dict[str, Callable[[dict[str, Any]], str]] = {
+            "record (h)": lambda r: f"{r['hours']:g}",
+            "file MB": lambda r: f"{r['file_bytes'] / 1e6:.1f}",
+            "row groups": lambda r: str(r["row_groups"]),
+            "cold ms": lambda r: f"{r['cold_ms']:.2f}",
+            "warm ms": lambda r: f"{r['warm_ms']:.2f}",
+            "warm KB read": lambda r: f"{r['warm_bytes'] / 1e3:.1f}",
+            "row groups read": lambda r: str(r["row_groups_read"]),
+        }
+        for name in columns:
+            table.add_column(name, justify="right")
+        for row in figures["records"]:
+            table.add_row(*[cell(row) for cell in columns.values()])
+        console.print(table)
+
+    _guard(body)

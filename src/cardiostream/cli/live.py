@@ -1,0 +1,243 @@
+"""Live sources and the server: ``simulate``, ``play``, ``serve``, ``demo``, ``control``."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.markup import escape
+
+from cardiostream.cli._common import _console_line, _guard, app, console, err_console
+from cardiostream.errors import InputError
+from cardiostream.record import lead_selector
+
+
+@app.command()
+def simulate(
+    to: Annotated[str, typer.Option("--to", help="The server's ws://HOST:PORT/v1/stream.")],
+    mode: Annotated[str, typer.Option(help="nsr, af, noise, leadoff or rate.")] = "nsr",
+    hr: Annotated[float, typer.Option(help="Sinus heart rate, bpm.")] = 70.0,
+    fs: Annotated[float, typer.Option(help="Sampling rate, Hz.")] = 250.0,
+    token: Annotated[
+        str | None, typer.Option(help="Bearer token (else $CARDIOSTREAM_TOKEN).")
+    ] = None,
+    stream_id: Annotated[str, typer.Option("--id", help="Stream id; the same id resumes.")] = "sim",
+    synthetic_af: Annotated[
+        bool, typer.Option("--synthetic-af", help="Synthetic AF instead of real recordings.")
+    ] = False,
+    seed: Annotated[int, typer.Option(help="Seed of the simulation.")] = 0,
+    duration: Annotated[
+        float | None, typer.Option(help="Stop after this many seconds of signal.")
+    ] = None,
+    speed: Annotated[float, typer.Option(help="How many times faster than real time.")] = 1.0,
+    noise_dir: Annotated[
+        Path | None,
+        typer.Option(
+            help="NSTDB folder for noise (default: $CARDIOSTREAM_DATA/nstdb or "
+            "../shared/data/nstdb, else synthetic noise)."
+        ),
+    ] = None,
+) -> None:
+    """Stream a simulated ECG to a server, a line per window; control lines switch its mode."""
+
+    def body() -> None:
+        from cardiostream.sim import MODES, Simulator
+
+        sim = Simulator(fs, mode, hr, seed, noise_dir, real_af=not synthetic_af)
+        err_console.print(f"simulating {mode} at {fs:g} Hz to {to} as {stream_id}", highlight=False)
+        if mode == "noise":
+            err_console.print(f"noise: {sim.noise_source}", highlight=False)
+        _send_live(sim, to, token, stream_id, speed, duration, list(MODES))
+
+    _guard(body)
+
+
+@app.command()
+def play(
+    files: Annotated[list[str], typer.Argument(help="Record files or bundled sample names.")],
+    to: Annotated[str, typer.Option("--to", help="The server's ws://HOST:PORT/v1/stream.")],
+    token: Annotated[
+        str | None, typer.Option(help="Bearer token (else $CARDIOSTREAM_TOKEN).")
+    ] = None,
+    stream_id: Annotated[
+        str, typer.Option("--id", help="Stream id; the same id resumes.")
+    ] = "play",
+    lead: Annotated[str, typer.Option(help="Lead index or name, or all.")] = "0",
+    speed: Annotated[float, typer.Option(help="How many times faster than real time.")] = 1.0,
+    loop: Annotated[
+        bool, typer.Option("--loop/--no-loop", help="Start again after the last.")
+    ] = True,
+) -> None:
+    """Stream records to a server as a live source, in turn, a line per window."""
+
+    def body() -> None:
+        from cardiostream.sim import Playback
+
+        source = Playback(files, loop=loop, lead=None if lead == "all" else lead_selector(lead))
+        err_console.print(f"playing {', '.join(source.names)} to {to} as {stream_id}",
+                          highlight=False)  # fmt: skip
+        _send_live(source, to, token, stream_id, speed, None, None)
+
+    _guard(body)
+
+
+def _send_live(
+    source: Any,
+    to: str,
+    token: str | None,
+    stream_id: str,
+    speed: float,
+    duration: float | None,
+    controls: list[str] | None,
+) -> None:
+    """Run the sender; print windows and events as they come back (Ctrl-C sends stop)."""
+    import asyncio
+
+    from cardiostream.serve.config import TOKEN_ENV, token_from_env
+    from cardiostream.sim import StreamRefused, TokenRefused, send
+
+    if not to.startswith(("ws://", "wss://")):
+        raise InputError(f"--to: expected ws://HOST:PORT/v1/stream, got {to!r}")
+    if not speed > 0:
+        raise InputError(f"--speed: must be positive, got {speed:g}")
+    key = token_from_env(token)
+
+    def show(item: dict[str, Any]) -> None:
+        if item["type"] in ("window", "event_open", "event", "gap"):
+            console.print(_console_line(item), highlight=False)
+
+    def status(text: str) -> None:
+        err_console.print(escape(text), highlight=False)
+
+    try:
+        result = asyncio.run(send(source, to, token=key, stream_id=stream_id, speed=speed,
+                                  controls=controls, stop_after_s=duration, on_item=show,
+                                  on_status=status))  # fmt: skip
+    except StreamRefused as exc:
+        hint = f" (give --token or set {TOKEN_ENV})" if isinstance(exc, TokenRefused) else ""
+        raise InputError(f"{exc}{hint}") from None
+    err_console.print(f"sent {result.sent / source.fs:.1f} s, the server acknowledged "
+                      f"{result.acknowledged / source.fs:.1f} s", highlight=False)  # fmt: skip
+
+
+@app.command()
+def serve(
+    host: Annotated[str, typer.Option(help="Address to listen on.")] = "127.0.0.1",
+    port: Annotated[int, typer.Option(help="Port.")] = 8000,
+    token: Annotated[
+        str | None,
+        typer.Option(help="Bearer token(s), comma-separated (else $CARDIOSTREAM_TOKEN, else new)."),
+    ] = None,
+    no_auth: Annotated[
+        bool, typer.Option("--no-auth", help="No token (only on a loopback address).")
+    ] = False,
+    store: Annotated[
+        Path | None, typer.Option(help="Parquet store for the records API (and --record).")
+    ] = None,
+    record: Annotated[bool, typer.Option(help="Record live streams into the store.")] = False,
+    max_streams: Annotated[int, typer.Option(help="Live streams at once.")] = 2000,
+    model: Annotated[
+        Path | None, typer.Option(help="A model folder instead of the shipped one.")
+    ] = None,
+) -> None:
+    """Serve REST predictions, live WebSocket streams and stored recordings (OpenAPI at /docs)."""
+
+    def body() -> None:
+        from cardiostream.serve import TOKEN_ENV, ServeConfig, new_token, run
+        from cardiostream.serve.config import tokens_from_env
+
+        tokens = tokens_from_env(token)
+        created = not tokens and not no_auth
+        if created:
+            tokens = [new_token()]
+        config = ServeConfig(
+            tokens=tokens,
+            auth=not no_auth,
+            host=host,
+            store=store,
+            record=record,
+            max_streams=max_streams,
+            model=model,
+        )
+        where = f"http://{host}:{port}"
+        if created:
+            err_console.print(
+                f"access token (new): {tokens[0]}\n"
+                f"use it as:  curl -H 'Authorization: Bearer {tokens[0]}' {where}/healthz\n"
+                f"set {TOKEN_ENV} or --token to keep one across restarts",
+                highlight=False,
+            )
+        err_console.print(f"serving on {where} (API docs at {where}/docs)", highlight=False)
+        if tokens:
+            err_console.print(f"dashboard: {where}/?token={tokens[0]}", highlight=False)
+        else:
+            err_console.print(f"dashboard: {where}/", highlight=False)
+        run(config, port=port)
+
+    _guard(body)
+
+
+@app.command()
+def demo(
+    host: Annotated[str, typer.Option(help="Address to listen on (loopback by default).")] = (
+        "127.0.0.1"
+    ),
+    port: Annotated[int, typer.Option(help="Port (0: any free one).")] = 8000,
+    token: Annotated[
+        str | None, typer.Option(help="Access token (else $CARDIOSTREAM_TOKEN, else new).")
+    ] = None,
+    store: Annotated[
+        Path | None,
+        typer.Option(help="Parquet store for the recordings browser (else a temporary one)."),
+    ] = None,
+) -> None:
+    """Start the server, its dashboard and six live patients (sinus rhythm, real AF, noise,
+    lead-off every minute, one you steer, ectopic beats); print the dashboard's URL and token.
+    Ctrl-C or SIGTERM stops everything."""
+
+    def body() -> None:
+        import asyncio
+
+        from cardiostream.serve import new_token
+        from cardiostream.serve.config import token_from_env
+        from cardiostream.serve.demo import run_demo
+
+        key = token_from_env(token) or new_token()
+
+        def say(line: str) -> None:
+            print(line, flush=True)
+
+        asyncio.run(run_demo(host, port, key, store, say))
+
+    _guard(body)
+
+
+@app.command()
+def control(
+    stream_id: Annotated[str, typer.Argument(help="The live stream to steer.")],
+    mode: Annotated[str, typer.Option(help="The mode to switch to (one of its controls).")],
+    hr: Annotated[float | None, typer.Option(help="Heart rate (bpm), where it applies.")] = None,
+    server: Annotated[str, typer.Option(help="The server's base URL.")] = ("http://127.0.0.1:8000"),
+    token: Annotated[
+        str | None, typer.Option(help="Bearer token (else $CARDIOSTREAM_TOKEN).")
+    ] = None,
+) -> None:
+    """Switch a steerable source (``cardiostream simulate``, the demo's patients) to another
+    mode while it streams; its verdict follows within about 10 s, through ``uncertain``."""
+
+    def body() -> None:
+        from cardiostream.serve.client import send_control
+        from cardiostream.serve.config import token_from_env
+
+        command: dict[str, Any] = {"mode": mode}
+        if hr is not None:
+            command["hr_bpm"] = hr
+        answer = send_control(server, stream_id, command, token_from_env(token))
+        err_console.print(
+            f"{stream_id}: switching to {answer['queued']['mode']}; the window needs up to "
+            "10 s to fill with the new rhythm, and the verdict passes through uncertain",
+            highlight=False,
+        )
+
+    _guard(body)

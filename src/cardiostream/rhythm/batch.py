@@ -1,0 +1,133 @@
+"""Rhythm verdicts on many records: read and conditioned one at a time, predicted in blocks.
+
+Memory stays flat for thousands of records, and a record the model refuses is reported and
+listed, not fatal.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from cardiostream.errors import InputError
+from cardiostream.rhythm.infer import Prediction, PreparedRecord, RhythmModel
+
+__all__ = ["BLOCK", "ORDER", "BatchResult", "classify_paths"]
+
+#: Records predicted together.
+BLOCK = 256
+#: The classes whose probabilities a row lists, in order.
+ORDER = ("normal", "af", "other", "noise")
+
+
+@dataclass
+class BatchResult:
+    """Verdicts of the records that were read, in the order found.
+
+    Attributes
+    ----------
+    names : list of str
+        Record names.
+    predictions : list of Prediction or None
+        Each record's verdict; None for a record the model refused.
+    """
+
+    names: list[str] = field(default_factory=list)
+    predictions: list[Prediction | None] = field(default_factory=list)
+
+    def rows(self) -> list[list[Any]]:
+        """``[record, label, raw_label, p_normal, p_af, p_other, p_noise]`` per record.
+
+        A refused record is still listed: ``uncertain``, an empty raw verdict and NaN
+        probabilities.
+        """
+        return [
+            [name, p.label, p.raw_label, *(p.probabilities[c] for c in ORDER)]
+            if p is not None
+            else [name, "uncertain", "", *([float("nan")] * len(ORDER))]
+            for name, p in zip(self.names, self.predictions, strict=True)
+        ]
+
+    def documents(self) -> list[dict[str, Any]]:
+        """Plain data for JSON per record; a refused record is marked ``"error": true``."""
+        return [
+            {"record": n, **p.to_dict()}
+            if p is not None
+            else {"record": n, "label": "uncertain", "raw_label": None, "error": True}
+            for n, p in zip(self.names, self.predictions, strict=True)
+        ]
+
+
+def classify_paths(
+    found: Sequence[tuple[Path, bool]],
+    model: RhythmModel,
+    *,
+    lead: int = 0,
+    block: int = BLOCK,
+    on_refused: Callable[[str, InputError], None] | None = None,
+    on_step: Callable[[Path], None] | None = None,
+) -> BatchResult:
+    """Classify records one by one, predicting ``block`` of them at a time.
+
+    Parameters
+    ----------
+    found : sequence of (Path, bool)
+        Paths to read, each with whether it was named (see
+        :func:`cardiostream.io.listing.walk_records`). A named path that is not a record is
+        an error; one met while walking a folder is passed over.
+    model : RhythmModel
+        The model that conditions and classifies.
+    lead : int
+        Lead index of every record.
+    block : int
+        Records predicted at once.
+    on_refused : callable, optional
+        Called with ``(name, error)`` for a record the model refused.
+    on_step : callable, optional
+        Called with each path before it is read.
+
+    Returns
+    -------
+    BatchResult
+        Every record read, with its verdict or None.
+
+    Raises
+    ------
+    InputError
+        When a named path cannot be read as a record.
+    """
+    from cardiostream.io import read
+
+    result = BatchResult()
+    waiting: list[PreparedRecord] = []
+    slots: list[int] = []
+
+    def flush() -> None:
+        for slot, p in zip(slots, model.predict_prepared(waiting), strict=True):
+            result.predictions[slot] = p
+        waiting.clear()
+        slots.clear()
+
+    for path, named in found:
+        if on_step is not None:
+            on_step(path)
+        try:
+            rec = read(path)
+        except InputError:
+            if named:
+                raise
+            continue  # a non-record file met while walking a folder (REFERENCE.csv)
+        result.names.append(rec.name)
+        result.predictions.append(None)
+        try:
+            waiting.append(model.prepare(rec.lead(lead), rec.fs))
+            slots.append(len(result.predictions) - 1)
+        except InputError as exc:
+            if on_refused is not None:
+                on_refused(rec.name, exc)
+        if len(waiting) >= block:
+            flush()
+    flush()
+    return result
