@@ -12,11 +12,9 @@ import pyarrow.csv as pacsv
 from cardiostream.errors import InputError
 from cardiostream.io.annotation_table import annotation_table, annotations_from_table
 from cardiostream.io.checks import foreign_errors
+from cardiostream.io.layout import ANNOTATION_SUFFIX
 from cardiostream.io.table import record_from_columns
 from cardiostream.record import Annotations, Record
-
-#: Suffix of the side file that holds a CSV record's annotations.
-ANNOTATION_SUFFIX = ".annotations.csv"
 
 
 def annotation_path(path: str | Path) -> Path:

@@ -8,9 +8,7 @@ from collections.abc import Iterable
 from pathlib import Path
 
 from cardiostream.errors import InputError
-from cardiostream.io.csv_format import ANNOTATION_SUFFIX
-from cardiostream.io.read import CSV_SUFFIXES
-from cardiostream.io.store import is_partition
+from cardiostream.io.layout import ANNOTATION_SUFFIX, CSV_SUFFIXES, is_partition
 
 __all__ = ["find_records", "list_annotated_records", "list_records", "walk_records"]
 

@@ -8,7 +8,8 @@ import pyarrow.parquet as pq
 
 from cardiostream.errors import InputError
 from cardiostream.io.checks import foreign_errors
-from cardiostream.io.store import is_partition, read_partition
+from cardiostream.io.layout import is_partition
+from cardiostream.io.store import read_partition
 from cardiostream.io.table import record_from_columns
 from cardiostream.record import Record
 

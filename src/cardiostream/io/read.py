@@ -5,15 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 
 from cardiostream.errors import InputError
-from cardiostream.io.csv_format import read_csv
-from cardiostream.io.edf_format import read_edf
-from cardiostream.io.parquet_format import read_parquet
-from cardiostream.io.store import PARTITION_PREFIX, is_partition, read_partition
-from cardiostream.io.wfdb_format import read_wfdb, wfdb_stem
+from cardiostream.io.layout import CSV_SUFFIXES, PARTITION_PREFIX, is_partition
+from cardiostream.io.wfdb_format import wfdb_stem
 from cardiostream.record import Record
 
-#: File name endings read as CSV records.
-CSV_SUFFIXES = (".csv", ".tsv", ".csv.gz", ".tsv.gz")
 #: How the first bytes of a file betray its format when the extension does not.
 _EDF_MAGIC = b"0       "
 _PARQUET_MAGIC = b"PAR1"
@@ -95,20 +90,34 @@ def read(
     InputError
         For anything wrong with the input, with a one-line message naming the file or field.
     """
+    # Each format's reader is imported when a file needs it: pyarrow and edfio are slow to
+    # load and most programs read one format.
     if record is not None:
+        from cardiostream.io.store import read_partition
+
         return read_partition(path, record)
     kind = detect_format(path)
     if kind != "wfdb" and annotator is not None:
         raise InputError(f"{path}: annotator applies to WFDB records only")
     if kind == "wfdb":
+        from cardiostream.io.wfdb_format import read_wfdb
+
         result = read_wfdb(path, annotator=annotator)
     elif kind == "edf":
+        from cardiostream.io.edf_format import read_edf
+
         result = read_edf(path)
     elif kind == "csv":
+        from cardiostream.io.csv_format import read_csv
+
         return read_csv(path, fs=fs)
     elif kind == "parquet":
+        from cardiostream.io.parquet_format import read_parquet
+
         return read_parquet(path, fs=fs)
     else:
+        from cardiostream.io.store import read_partition
+
         result = read_partition(path)
     if fs is not None and abs(float(fs) - result.fs) > 0.01 * result.fs:
         raise InputError(f"{path}: fs={fs} given, but the record states {result.fs:g} Hz")

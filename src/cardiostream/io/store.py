@@ -24,7 +24,7 @@ import os
 import re
 import shutil
 import uuid
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import date, datetime, time
 from pathlib import Path
@@ -38,17 +38,17 @@ import pyarrow.parquet as pq
 from cardiostream.errors import InputError
 from cardiostream.io.annotation_table import annotation_table, annotations_from_table
 from cardiostream.io.checks import foreign_errors
+from cardiostream.io.layout import (
+    ANNOTATION_FILE,
+    KEPT_FILES,
+    META_FILE,
+    PARTITION_PREFIX,
+    SIGNAL_FILE,
+)
 from cardiostream.record import Annotations, Record
 
 _log = logging.getLogger(__name__)
 
-PARTITION_PREFIX = "record="
-SIGNAL_FILE = "part-0.parquet"
-ANNOTATION_FILE = "annotations.parquet"
-META_FILE = "meta.json"
-USER_ANNOTATION_FILE = "user_annotations.json"
-#: Files that a rewrite of a partition carries over: added beside the record, not from it.
-KEPT_FILES = (USER_ANNOTATION_FILE,)
 SAMPLE_COLUMN = "sample"
 #: Seconds of signal per Parquet row group: a slice reads the row groups it overlaps.
 ROW_GROUP_SECONDS = 60.0
@@ -474,80 +474,3 @@ def read_partition(path: str | Path, record: str | None = None) -> Record:
     if not path.name.startswith(PARTITION_PREFIX):
         raise InputError(f"{path}: not a store partition (expected a record=<id> folder)")
     return ParquetStore(path.parent).read(path.name[len(PARTITION_PREFIX) :])
-
-
-def is_partition(path: Path) -> bool:
-    """Tell whether ``path`` is a store partition folder or its signal file."""
-    folder = path.parent if path.name == SIGNAL_FILE else path
-    return folder.name.startswith(PARTITION_PREFIX) and (folder / META_FILE).is_file()
-
-
-def convert(
-    sources: Sequence[str | Path],
-    store_dir: str | Path,
-    *,
-    reader: Callable[[Path], Record] | None = None,
-    on_skip: Callable[[Path, str], None] | None = None,
-    progress: Callable[[int, int, Path], None] | None = None,
-) -> list[str]:
-    """Read records from files and folders and write them into a store.
-
-    Files named directly must be readable records (else InputError). Folders are walked
-    for records (WFDB headers, EDF, CSV, Parquet); a file there that turns out not to be a
-    record (a ``REFERENCE.csv``, say) is skipped and reported through ``on_skip``.
-
-    Parameters
-    ----------
-    sources : sequence of str or Path
-        Record files and folders.
-    store_dir : str or Path
-        The store's folder, created when missing.
-    reader : callable, optional
-        Reads one record from a path; :func:`cardiostream.io.read.read` by default.
-    on_skip : callable, optional
-        Called with ``(path, reason)`` for each file in a folder that is skipped; by default
-        the reason is logged as a warning.
-    progress : callable, optional
-        Called with ``(done, total, path)`` after each file, written or skipped.
-
-    Returns
-    -------
-    list of str
-        The record ids written, in order.
-    """
-    if reader is None:
-        from cardiostream.io.read import read as reader_default
-
-        reader = reader_default
-    from cardiostream.io.listing import find_records
-
-    items: list[tuple[Path, bool]] = []
-    for source in sources:
-        source = Path(source)
-        if source.is_dir() and not is_partition(source):
-            items += [(p, False) for p in find_records(source)]
-        else:
-            items.append((source, True))
-    store = ParquetStore(store_dir)
-    written: dict[str, Path] = {}
-    for done, (path, explicit) in enumerate(items, start=1):
-        try:
-            record = reader(path)
-        except InputError as exc:
-            if explicit:
-                raise
-            if on_skip is not None:
-                on_skip(path, str(exc))
-            else:
-                _log.warning("skipped %s", exc)
-        else:
-            record_id = safe_record_id(record.name)
-            if record_id in written:
-                raise InputError(
-                    f"{path}: record id {record_id!r} already taken by {written[record_id]}"
-                )
-            store.write(record, record_id)
-            written[record_id] = path
-        if progress is not None:
-            progress(done, len(items), path)
-    return list(written)

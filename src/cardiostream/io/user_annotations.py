@@ -40,7 +40,8 @@ from typing import Any
 import numpy as np
 
 from cardiostream.errors import InputError
-from cardiostream.io.store import USER_ANNOTATION_FILE, ParquetStore
+from cardiostream.io.layout import USER_ANNOTATION_FILE
+from cardiostream.io.store import ParquetStore
 
 _log = logging.getLogger(__name__)
 

@@ -12,7 +12,8 @@ from typing import Any, BinaryIO
 import numpy as np
 import numpy.typing as npt
 
-from cardiostream.io.store import ROW_GROUP_SECONDS, SIGNAL_FILE, ParquetStore
+from cardiostream.io.layout import SIGNAL_FILE
+from cardiostream.io.store import ROW_GROUP_SECONDS, ParquetStore
 from cardiostream.record import Record
 
 
