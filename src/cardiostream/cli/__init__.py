@@ -16,7 +16,9 @@ from cardiostream.cli import records as records
 from cardiostream.cli import analysis as analysis
 from cardiostream.cli import live as live
 from cardiostream.cli import training as training
+from cardiostream.cli import evaluation as evaluation
 from cardiostream.cli import bench as bench
+from cardiostream.cli import schema as schema
 
 # isort: on
 

@@ -14,6 +14,7 @@ from rich.console import Console
 from rich.markup import escape
 
 from cardiostream.errors import InputError
+from cardiostream.extras import missing_extra_message
 
 app = typer.Typer(
     name="cardiostream",
@@ -42,6 +43,11 @@ def _guard(func: Callable[[], T]) -> T:
         return func()
     except InputError as exc:
         _fail(str(exc).splitlines()[0] if str(exc) else type(exc).__name__)
+    except ModuleNotFoundError as exc:
+        message = missing_extra_message(exc)
+        if message is None:
+            raise
+        _fail(message)
     except (FileNotFoundError, IsADirectoryError, PermissionError) as exc:
         _fail(f"{exc.filename}: {exc.strerror}")
     except KeyboardInterrupt:

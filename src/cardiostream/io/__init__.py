@@ -13,7 +13,6 @@ from cardiostream.io.listing import find_records
 from cardiostream.io.read import detect_format, read
 
 if TYPE_CHECKING:
-    from cardiostream.io.store_convert import convert
     from cardiostream.io.csv_format import read_csv, write_csv
     from cardiostream.io.edf_format import read_edf, write_edf
     from cardiostream.io.parquet_format import read_parquet
@@ -24,6 +23,7 @@ if TYPE_CHECKING:
         validate_record_id,
         write_store,
     )
+    from cardiostream.io.store_convert import convert
     from cardiostream.io.wfdb_format import read_wfdb
 
 #: Where each lazily loaded name lives.

@@ -1,0 +1,63 @@
+"""``cardiostream evaluate-af``: the external AF test on an annotated database (MITDB)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from cardiostream.cli._common import _guard, app, console
+from cardiostream.errors import InputError
+
+
+@app.command("evaluate-af")
+def evaluate_af(
+    data: Annotated[
+        Path, typer.Option(help="A WFDB folder with .atr rhythm annotations (MITDB).")
+    ] = Path("../shared/data/mitdb"),
+    verdicts: Annotated[
+        str,
+        typer.Option(
+            help="engine (the streaming engine's labels and AF events), window (its per-second "
+            "verdicts offline) or frames (the network alone)."
+        ),
+    ] = "engine",
+    records: Annotated[
+        str | None, typer.Option(help="Comma-separated record names; all by default.")
+    ] = None,
+    model: Annotated[
+        Path | None, typer.Option(help="A model folder instead of the shipped one.")
+    ] = None,
+    markdown: Annotated[
+        Path | None, typer.Option(help="Write the per-record and gross tables as Markdown.")
+    ] = None,
+    json_out: Annotated[Path | None, typer.Option("--json", help="Write the results as JSON.")] = (
+        None
+    ),
+) -> None:
+    """AF-window sensitivity and specificity, AF episodes and durations against the reference
+    rhythm annotations, for the top class and for the reported label."""
+
+    def body() -> None:
+        from rich.markdown import Markdown
+
+        from cardiostream.evaluate.mitdb_af import VERDICTS, evaluate_mitdb_af, to_json, to_markdown
+        from cardiostream.rhythm.infer import RhythmModel
+
+        if verdicts not in VERDICTS:
+            raise InputError(f"--verdicts: expected one of {', '.join(VERDICTS)}, got {verdicts!r}")
+        names = [r.strip() for r in records.split(",") if r.strip()] if records else None
+        result = evaluate_mitdb_af(data, model=RhythmModel(model), records=names, verdicts=verdicts)
+        text = to_markdown(result)
+        summary = text[text.index("| gross over records") :]
+        console.print(Markdown(summary.split("\n\n")[0]))
+        if markdown is not None:
+            markdown.parent.mkdir(parents=True, exist_ok=True)
+            markdown.write_text(text)
+        if json_out is not None:
+            json_out.parent.mkdir(parents=True, exist_ok=True)
+            json_out.write_text(json.dumps(to_json(result), indent=1) + "\n")
+
+    _guard(body)

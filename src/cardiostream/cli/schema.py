@@ -1,0 +1,31 @@
+"""``cardiostream schema``: the JSON Schema of every message the engine and server send."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import Annotated
+
+import typer
+
+from cardiostream.cli._common import _guard, app, console
+
+
+@app.command()
+def schema(
+    out: Annotated[
+        Path | None,
+        typer.Option(help="Write cardiostream-messages-v<N>.json into this folder (else print)."),
+    ] = None,
+) -> None:
+    """The versioned JSON Schema of windows, events, gaps and the stream protocol's messages."""
+
+    def body() -> None:
+        from cardiostream.stream.schema import schema_text, write_schema
+
+        if out is None:
+            sys.stdout.write(schema_text())
+        else:
+            console.print(f"schema written to {write_schema(out)}", highlight=False)
+
+    _guard(body)
