@@ -44,6 +44,8 @@ CLOSE_ABNORMAL: Final = 1006
 #: Close codes after which sending the same stream again is pointless.
 CLOSE_REFUSED: Final = frozenset({CLOSE_BAD_DATA, CLOSE_TOO_BIG})
 
+#: The start message's ``format`` for binary frames of :data:`FRAME_DTYPE`.
+FRAME_FORMAT: Final = "float32"
 #: Binary frames of a ``float32`` stream: little-endian, leads interleaved sample by sample.
 FRAME_DTYPE: Final = np.dtype("<f4")
 

@@ -70,7 +70,15 @@ class Batcher:
         self._proc = ctx.Process(target=engine.main, args=(child, settings), daemon=True)
         self._proc.start()
         child.close()
-        self._conn = parent
+        await self.attach(parent)
+
+    async def attach(self, conn: Connection) -> None:
+        """Batch over ``conn`` once the engine at its other end says it is ready.
+
+        :meth:`start` calls this with its engine process's pipe; an engine served some other
+        way (:func:`cardiostream.serve.engine.serve` in a thread, say) works alike.
+        """
+        self._conn = conn
         loop = asyncio.get_running_loop()
         ready = await loop.run_in_executor(self._pipe, self._recv)
         if ready != engine.READY:

@@ -49,7 +49,7 @@ from cardiostream.errors import InputError
 # (message types, close codes, frame layout, token names) live in cardiostream.wire.
 
 FORMATS: dict[str, np.dtype[Any] | None] = {
-    "float32": wire.FRAME_DTYPE,
+    wire.FRAME_FORMAT: wire.FRAME_DTYPE,
     "int16": np.dtype("<i2"),
     "json": None,
 }
