@@ -19,6 +19,7 @@ RANK: dict[str, float] = {
     "errors": 0,
     "record": 0,
     "extras": 0,
+    "wire": 0,
     "io": 1,
     "samples": 1,
     "dsp": 2,

@@ -25,12 +25,14 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel, Field
 from starlette.websockets import WebSocketDisconnect, WebSocketState
 
+from cardiostream import wire
 from cardiostream.errors import InputError
 from cardiostream.record import lead_selector
 from cardiostream.serve import protocol as proto
+from cardiostream.serve.batcher import Batcher, EngineClient
 from cardiostream.serve.config import ServeConfig
-from cardiostream.serve.hub import Batcher, EngineError
 from cardiostream.serve.metrics import Metrics
+from cardiostream.serve.rpc import EngineError
 from cardiostream.serve.watch import Watch, pump
 
 #: Longest slice of ``/v1/records/{id}/signal``, in seconds.
@@ -69,7 +71,7 @@ def create_app(config: ServeConfig) -> FastAPI:
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
         batcher = Batcher(config, metrics)
         await batcher.start()
-        state["batcher"] = batcher
+        state["engine"] = EngineClient(batcher)
         state["watch"] = Watch(config.resume_ttl_s)
         yield
         await batcher.stop()
@@ -103,7 +105,7 @@ def create_app(config: ServeConfig) -> FastAPI:
     @app.get("/healthz")
     def healthz() -> dict[str, Any]:
         """Liveness: always 200 while the server runs."""
-        return {"status": "ok", "streams": int(metrics.streams._value.get())}
+        return {"status": "ok", "streams": metrics.live_streams()}
 
     @app.get("/metrics")
     def prometheus(_: Owner) -> Response:
@@ -161,7 +163,7 @@ def create_app(config: ServeConfig) -> FastAPI:
         if x.size > config.max_predict_s * spec.fs:
             raise InputError(f"samples: over the {config.max_predict_s:g} s limit")
 
-        windows = await state["batcher"].call("predict", spec.fs, x.tobytes())
+        windows = await state["engine"].predict(spec.fs, x.tobytes())
         metrics.predictions.inc()
         result: dict[str, Any] = windows[-1]
         return result
@@ -213,20 +215,20 @@ def create_app(config: ServeConfig) -> FastAPI:
 
 async def _accept(
     ws: WebSocket, config: ServeConfig, metrics: Metrics, state: dict[str, Any]
-) -> tuple[str, Batcher, Watch] | None:
-    """Accept a WebSocket: its token's owner, the batcher and the watch; None (closed with
+) -> tuple[str, EngineClient, Watch] | None:
+    """Accept a WebSocket: its token's owner, the engine and the watch; None (closed with
     1008) without a valid token."""
-    token = ws.query_params.get("token")
-    header = ws.headers.get("authorization", "")
-    if header.lower().startswith("bearer "):
-        token = header[7:].strip()
+    token = ws.query_params.get(wire.TOKEN_QUERY)
+    bearer = wire.bearer_token(ws.headers.get(wire.TOKEN_HEADER, ""))
+    if bearer is not None:
+        token = bearer
     owner = config.owner(token)
     await ws.accept()
     if owner is None:
         metrics.errors.labels("auth").inc()
-        await ws.close(proto.CLOSE_POLICY, "a valid bearer token is required")
+        await ws.close(wire.CLOSE_POLICY, "a valid bearer token is required")
         return None
-    return owner, state["batcher"], state["watch"]
+    return owner, state["engine"], state["watch"]
 
 
 async def _stream(
@@ -235,29 +237,28 @@ async def _stream(
     accepted = await _accept(ws, config, metrics, state)
     if accepted is None:
         return
-    owner, batcher, watch = accepted
+    owner, engine, watch = accepted
     key: tuple[str, str] | None = None
     try:
         try:
             start = json.loads(await ws.receive_text())
             begin = proto.parse_start(start)
             stream_id, spec, n_leads = begin.stream_id, begin.format, len(begin.leads)
-            consumed, resumed = await batcher.call(
-                "open", owner, stream_id, spec.fs, begin.leads, begin.lead
-            )
+            opened = await engine.open(owner, stream_id, spec.fs, begin.leads, begin.lead)
+            consumed = opened.consumed
             key = (owner, stream_id)
             watch.opened(owner, stream_id, spec.fs, begin.leads, begin.lead, begin.controls)
         except (InputError, ValueError, KeyError) as exc:
             metrics.errors.labels("start").inc()
-            await ws.close(proto.CLOSE_BAD_DATA, _reason(exc))
+            await ws.close(wire.CLOSE_BAD_DATA, _reason(exc))
             return
         except OverflowError as exc:
             metrics.errors.labels("busy").inc()
-            await ws.close(proto.CLOSE_TRY_LATER, _reason(exc))
+            await ws.close(wire.CLOSE_TRY_LATER, _reason(exc))
             return
         await ws.send_text(_json({
-            "type": "ready", "stream_id": stream_id, "samples": consumed,
-            "resumed": resumed, "hop_s": 1, "window_s": 10,
+            "type": wire.READY, "stream_id": stream_id, "samples": consumed,
+            "resumed": opened.resumed, "hop_s": opened.hop_s, "window_s": opened.window_s,
         }))  # fmt: skip
         while True:
             message = await ws.receive()
@@ -270,13 +271,13 @@ async def _stream(
                     x = spec.decode_bytes(data)
                 else:
                     doc = json.loads(text or "")
-                    if isinstance(doc, dict) and doc.get("type") == "stop":
-                        lines, consumed = await batcher.call("close", *key)
+                    if isinstance(doc, dict) and doc.get("type") == wire.STOP:
+                        lines, consumed = await engine.close(*key)
                         key = None
                         watch.left(owner, stream_id, ended=True)
-                        end = _json({"type": "end", "samples": consumed})
+                        end = _json({"type": wire.END, "samples": consumed})
                         await ws.send_text("\n".join([*(line for _, line in lines), end]))
-                        await ws.close(proto.CLOSE_NORMAL)
+                        await ws.close(wire.CLOSE_NORMAL)
                         return
                     if spec.format != "json" or not isinstance(doc, dict):
                         raise InputError('frame: expected binary samples or {"type": "stop"}')
@@ -286,29 +287,29 @@ async def _stream(
                                      f"{n_leads}-lead rows")  # fmt: skip
                 if x.size > config.max_frame_samples:
                     metrics.errors.labels("too_big").inc()
-                    await ws.close(proto.CLOSE_TOO_BIG,
+                    await ws.close(wire.CLOSE_TOO_BIG,
                                    f"frame: over {config.max_frame_samples} samples")  # fmt: skip
                     break
-                lines, consumed = await batcher.call("push", *key, x.tobytes())
+                lines, consumed = await engine.push(*key, x.tobytes())
             except (InputError, ValueError) as exc:
                 metrics.errors.labels("frame").inc()
-                await ws.close(proto.CLOSE_BAD_DATA, _reason(exc))
+                await ws.close(wire.CLOSE_BAD_DATA, _reason(exc))
                 break
             metrics.samples.inc(x.size)
             watched = False
             for kind, _ in lines:
-                if kind == "window":
+                if kind == wire.WINDOW:
                     metrics.windows.inc()
-                elif kind in ("event", "event_open"):
+                elif kind in (wire.EVENT, wire.EVENT_OPEN):
                     metrics.events.inc()
-                elif kind == "display":
+                elif kind == wire.DISPLAY:
                     watched = True
             watch.frame(owner, stream_id, lines)
             if watched:  # display lines are for dashboards only
-                lines = [item for item in lines if item[0] != "display"]
+                lines = [item for item in lines if item[0] != wire.DISPLAY]
             # One message per frame: its objects, one per line, the ack last (written directly:
             # exactly what json.dumps gives, without its cost on every frame).
-            ack = f'{{"type": "ack", "samples": {int(consumed)}}}'
+            ack = f'{{"type": "{wire.ACK}", "samples": {int(consumed)}}}'
             controls = watch.take_controls(owner, stream_id) if begin.controls else []
             await ws.send_text("\n".join([*(line for _, line in lines), *controls, ack]))
             metrics.hop_latency.observe(time.perf_counter() - arrived)
@@ -317,12 +318,12 @@ async def _stream(
     except Exception as exc:  # a bug must cost this stream only
         metrics.errors.labels("internal").inc()
         if ws.client_state == WebSocketState.CONNECTED:
-            await ws.close(proto.CLOSE_ERROR, _reason(exc))
+            await ws.close(wire.CLOSE_ERROR, _reason(exc))
     finally:
         if key is not None:
             watch.left(*key, ended=False)
             with contextlib.suppress(EngineError):
-                await batcher.call("disconnect", *key)
+                await engine.disconnect(*key)
 
 
 async def _watch(
@@ -331,12 +332,12 @@ async def _watch(
     accepted = await _accept(ws, config, metrics, state)
     if accepted is None:
         return
-    owner, batcher, watch = accepted
+    owner, engine, watch = accepted
     dash, first = watch.subscribe(owner)
     sender: asyncio.Task[None] | None = None
     try:
         if first:
-            await batcher.call("watch", owner, True)
+            await engine.watch(owner, True)
         await ws.send_text(_json({"type": "streams", "streams": watch.listing(owner)}))
         sender = asyncio.create_task(pump(dash, ws.send_text))
         while True:  # read-only: what a dashboard sends is ignored, until it leaves
@@ -352,7 +353,7 @@ async def _watch(
                 await sender
         if watch.unsubscribe(dash):
             with contextlib.suppress(EngineError):
-                await batcher.call("watch", owner, False)
+                await engine.watch(owner, False)
 
 
 def _static_routes(app: FastAPI) -> None:

@@ -36,6 +36,10 @@ class Metrics:
             "cardiostream_errors", "Requests or streams refused or failed", ["kind"], registry=r
         )
 
+    def live_streams(self) -> int:
+        """The streams open now, as :attr:`streams` last recorded them."""
+        return int(self.registry.get_sample_value("cardiostream_streams") or 0)
+
     def render(self) -> bytes:
         """The text exposition format."""
         return generate_latest(self.registry)

@@ -17,7 +17,7 @@ Server to client
       start message; ``samples`` is how many the server has consumed of this stream id (more
       than 0 when a disconnected stream is resumed: send from there).
     - For every frame, one text message of JSON lines: the objects the frame completes
-      (``window``, ``event_open``, ``event``, ``gap``; see ``DESIGN.md``), one per line, and
+      (``window``, ``event_open``, ``event``, ``gap``; see ``docs/schema/``), one per line, and
       last ``{"type": "ack", "samples": n}``, the total consumed: a client that keeps what it
       sent until acknowledged loses nothing. (One message rather than one per object halves
       the sends, which is what the web process spends its time on.)
@@ -42,10 +42,14 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from cardiostream import wire
 from cardiostream.errors import InputError
 
+# The docstring above is served as the AsyncAPI description; the constants that clients share
+# (message types, close codes, frame layout, token names) live in cardiostream.wire.
+
 FORMATS: dict[str, np.dtype[Any] | None] = {
-    "float32": np.dtype("<f4"),
+    wire.FRAME_FORMAT: wire.FRAME_DTYPE,
     "int16": np.dtype("<i2"),
     "json": None,
 }
@@ -54,13 +58,6 @@ _STREAM_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}")
 
 #: Most leads one stream may carry.
 MAX_LEADS = 12
-
-CLOSE_NORMAL = 1000
-CLOSE_BAD_DATA = 1003
-CLOSE_POLICY = 1008
-CLOSE_TOO_BIG = 1009
-CLOSE_ERROR = 1011
-CLOSE_TRY_LATER = 1013
 
 
 @dataclass(frozen=True)
@@ -133,7 +130,7 @@ def parse_start(msg: Any) -> Start:
     With ``leads`` (a list of up to 12 labels) every frame interleaves that many leads,
     sample by sample, and ``lead`` names the one analysed (the first by default).
     """
-    if not isinstance(msg, dict) or msg.get("type") != "start":
+    if not isinstance(msg, dict) or msg.get("type") != wire.START:
         raise InputError('start: the first message must be {"type": "start", ...}')
     stream_id = msg.get("stream_id")
     if not isinstance(stream_id, str) or not _STREAM_ID.fullmatch(stream_id):

@@ -1,11 +1,12 @@
 """Stream a live source to a server's ``/v1/stream``, and obey its control lines.
 
-The client side of :mod:`cardiostream.serve.protocol`: a start message, float32 frames in
-lock-step with the server's replies (one message of JSON lines per frame, the ``ack`` last),
-and ``{"type": "stop"}`` at the end, also when cancelled. Samples are kept until acknowledged;
-when the connection drops the sender reconnects with backoff and resends from what the
-server's ``ready`` says it has consumed, so nothing is lost or sent twice. A refused token
-(close 1008) or a refused stream (1003, 1009) raises at once instead of retrying.
+The client side of :mod:`cardiostream.serve.protocol`, in the terms of :mod:`cardiostream.wire`:
+a start message, float32 frames in lock-step with the server's replies (one message of JSON
+lines per frame, the ``ack`` last), and ``{"type": "stop"}`` at the end, also when cancelled.
+Samples are kept until acknowledged; when the connection drops the sender reconnects with
+backoff and resends from what the server's ``ready`` says it has consumed, so nothing is lost
+or sent twice. A refused token (close 1008) or a refused stream (1003, 1009) raises at once
+instead of retrying.
 
 Control lines
     A reply line ``{"type": "control", "mode": "af", ...params}`` (a dashboard or
@@ -28,6 +29,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from cardiostream import wire
 from cardiostream.errors import InputError
 from cardiostream.sim.sources import Controllable, LiveSource, chunks
 
@@ -108,13 +110,11 @@ class _Link:
             self.pending.popleft()
 
 
-def _frame(x: npt.NDArray[np.float32]) -> bytes:
-    return np.ascontiguousarray(x, dtype="<f4").tobytes()
-
-
 def _close_code(exc: Exception) -> tuple[int, str]:
     rcvd = getattr(exc, "rcvd", None)
-    return (rcvd.code, rcvd.reason) if rcvd is not None else (1006, "connection lost")
+    return (
+        (rcvd.code, rcvd.reason) if rcvd is not None else (wire.CLOSE_ABNORMAL, "connection lost")
+    )
 
 
 async def send(
@@ -182,15 +182,15 @@ async def send(
     labels = list(source.leads if leads is None else leads)
     if not labels:
         raise InputError("leads: expected at least one lead label")
-    start: dict[str, Any] = {"type": "start", "stream_id": stream_id, "fs": rate,
-                             "format": "float32", "units": "mV"}  # fmt: skip
+    start: dict[str, Any] = {"type": wire.START, "stream_id": stream_id, "fs": rate,
+                             "format": wire.FRAME_FORMAT, "units": "mV"}  # fmt: skip
     if len(labels) == 1:
         start["lead"] = labels[0]
     else:
         start["leads"], start["lead"] = labels, labels[0]
     if controls is not None:
         start["controls"] = list(controls)
-    headers = {"Authorization": f"Bearer {token}"} if token else {}
+    headers = wire.auth_headers(token)
     status = on_status or (lambda text: None)
     session = _Session(source, labels, controls, on_item, status)
     gen = chunks(source, chunk_s, realtime=math.isfinite(speed), speed=speed,
@@ -203,7 +203,9 @@ async def send(
                 return session.link.result
             failures = 0 if session.made_progress else failures + 1
             if max_retries is not None and failures > max_retries:
-                raise StreamRefused(1006, f"gave up after {failures} failed attempts ({why})")
+                raise StreamRefused(
+                    wire.CLOSE_ABNORMAL, f"gave up after {failures} failed attempts ({why})"
+                )
             delay = min(0.5 * 2 ** max(failures - 1, 0), MAX_BACKOFF_S)
             status(f"connection lost ({why}); reconnecting in {delay:g} s")
             await asyncio.sleep(delay)
@@ -256,9 +258,9 @@ class _Session:
                 return None
         except ConnectionClosed as exc:
             code, reason = _close_code(exc)
-            if code == 1008:
+            if code == wire.CLOSE_POLICY:
                 raise TokenRefused(code, reason) from None
-            if code in (1003, 1009):
+            if code in wire.CLOSE_REFUSED:
                 raise StreamRefused(code, reason) from None
             return f"close {code}: {reason}" if reason else f"close {code}"
         except InvalidURI as exc:
@@ -266,8 +268,8 @@ class _Session:
         except InvalidStatus as exc:
             code = exc.response.status_code
             if code in (401, 403):
-                raise TokenRefused(1008, f"HTTP {code}") from None
-            raise StreamRefused(1002, f"HTTP {code} from {url}") from None
+                raise TokenRefused(wire.CLOSE_POLICY, f"HTTP {code}") from None
+            raise StreamRefused(wire.CLOSE_PROTOCOL, f"HTTP {code} from {url}") from None
         except (OSError, TimeoutError) as exc:
             return str(exc) or type(exc).__name__
 
@@ -280,8 +282,10 @@ class _Session:
         try:
             await ws.send(json.dumps(start))
             ready = json.loads(await ws.recv())
-            if not isinstance(ready, dict) or ready.get("type") != "ready":
-                raise StreamRefused(1002, f"expected a ready message, got {str(ready)[:80]}")
+            if not isinstance(ready, dict) or ready.get("type") != wire.READY:
+                raise StreamRefused(
+                    wire.CLOSE_PROTOCOL, f"expected a ready message, got {str(ready)[:80]}"
+                )
             self.link.resume(int(ready["samples"]))
             self.made_progress = True
             if ready.get("resumed"):
@@ -312,11 +316,11 @@ class _Session:
         return x
 
     async def _push(self, ws: Any, x: npt.NDArray[np.float32]) -> None:
-        await ws.send(_frame(x))
+        await ws.send(wire.encode_frame(x))
         self._handle(await ws.recv())
 
     async def _stop(self, ws: Any) -> None:
-        await ws.send(json.dumps({"type": "stop"}))
+        await ws.send(json.dumps({"type": wire.STOP}))
         while not self.link.result.ended:
             self._handle(await ws.recv())
 
@@ -327,10 +331,10 @@ class _Session:
                 continue
             obj = json.loads(line)
             kind = obj.get("type") if isinstance(obj, dict) else None
-            if kind in ("ack", "end") and self.link.base is not None:
+            if kind in (wire.ACK, wire.END) and self.link.base is not None:
                 self.link.acked(int(obj["samples"]) - self.link.base)
-                self.link.result.ended |= kind == "end"
-            elif kind == "control":
+                self.link.result.ended |= kind == wire.END
+            elif kind == wire.CONTROL:
                 self._control(obj)
             if self.on_item is not None and isinstance(obj, dict):
                 self.on_item(obj)

@@ -60,7 +60,7 @@ import time
 from dataclasses import replace
 from functools import lru_cache
 from pathlib import Path
-from typing import Any, Literal, cast
+from typing import Any, Literal, NamedTuple, cast
 
 import numba
 import numpy as np
@@ -163,6 +163,24 @@ def _tick(clock: dict[str, float], stage: str, since: float) -> float:
 def _finite(x: float) -> float | None:
     """JSON has no NaN: a missing measure is None (``null``)."""
     return x if math.isfinite(x) else None
+
+
+class PushTrace(NamedTuple):
+    """What one push added to a stream at 250 Hz (see :attr:`StreamProcessor.last_push`).
+
+    Attributes
+    ----------
+    start : int
+        Index of its first 250 Hz sample since the pipeline (re)started.
+    clean : ndarray
+        The cleaned signal, in mV (NaN where samples were missing).
+    peaks : ndarray of int64
+        The R peaks it revealed, as 250 Hz sample indices since the (re)start.
+    """
+
+    start: int
+    clean: npt.NDArray[np.float64]
+    peaks: npt.NDArray[np.int64]
 
 
 class StreamProcessor:
@@ -285,11 +303,15 @@ class StreamProcessor:
         self._n_emitted = 0  # seconds whose window decision was made (emitted or skipped)
         self._peaks = np.zeros(0, np.int64)
         self._amps = np.zeros(0, np.float64)
-        #: The cleaned 250 Hz signal and the R peaks (250 Hz sample indices since the restart)
-        #: that the last push added, and the index of its first sample: what a display draws.
-        self.last_clean: npt.NDArray[np.float64] = np.zeros(0)
-        self.last_peaks: npt.NDArray[np.int64] = np.zeros(0, np.int64)
-        self.last_start = 0
+        self._last_push = PushTrace(0, np.zeros(0), np.zeros(0, np.int64))
+
+    @property
+    def last_push(self) -> PushTrace:
+        """What the last push added at 250 Hz: the cleaned signal and its R peaks.
+
+        For displays only; it is not part of :meth:`state_dict` and changes no output.
+        """
+        return self._last_push
 
     @property
     def n_samples(self) -> int:
@@ -413,8 +435,7 @@ class StreamProcessor:
             self._peaks = np.concatenate([self._peaks, peaks])
             self._amps = np.concatenate([self._amps, amps])
         self._tail = joined[joined.size - self._tail.size :]
-        # For displays (not part of the state): what this chunk added at 250 Hz.
-        self.last_clean, self.last_peaks, self.last_start = clean, peaks, n0
+        self._last_push = PushTrace(n0, clean, peaks)
         rr = np.empty(ecg.size, np.float32)
         change = np.empty(ecg.size, np.float32)
         fill_rr(n0, peaks, self._rr_state, rr, change)

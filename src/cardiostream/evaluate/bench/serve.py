@@ -28,6 +28,7 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.parse
 import urllib.request
 from collections.abc import Callable, Sequence
 from dataclasses import asdict, dataclass
@@ -36,11 +37,14 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from cardiostream import wire
+
 TOKEN = "bench-token"
 WARD_TOKEN = "ward-token"
 #: Streams a benchmark dashboard watches (a central monitor's page).
 WARD = 16
-_ACK = '{"type": "ack"'
+#: How an ack line starts (the server writes it exactly so; see serve/app.py).
+_ACK = f'{{"type": "{wire.ACK}"'
 
 
 @dataclass
@@ -100,8 +104,10 @@ def _signal_250() -> npt.NDArray[np.float32]:
 
 class _Server:
     def __init__(self, max_streams: int) -> None:
+        from cardiostream.serve.config import TOKEN_ENV
+
         self.port = _free_port()
-        env = {**os.environ, "CARDIOSTREAM_TOKEN": f"{TOKEN},{WARD_TOKEN}"}
+        env = {**os.environ, TOKEN_ENV: f"{TOKEN},{WARD_TOKEN}"}
         cmd = [sys.executable, "-m", "cardiostream", "serve", "--port", str(self.port),
                "--max-streams", str(max_streams)]  # fmt: skip
         self.proc = subprocess.Popen(cmd, env=env, stderr=subprocess.DEVNULL)
@@ -170,7 +176,7 @@ def _predict(url: str, x: npt.NDArray[np.float32], n: int) -> tuple[int, list[fl
         req = urllib.request.Request(
             url + "/v1/predict",
             data=body,
-            headers={"Authorization": f"Bearer {TOKEN}", "Content-Type": "application/json"},
+            headers={**wire.auth_headers(TOKEN), "Content-Type": "application/json"},
         )
         t0 = time.perf_counter()
         with urllib.request.urlopen(req, timeout=30) as resp:
@@ -193,10 +199,10 @@ async def _one_stream(
     import websockets
 
     sent = 0
-    headers = {"Authorization": f"Bearer {token}"}
+    headers = wire.auth_headers(token)
     offset = i / n  # independent devices: phases spread evenly over the second
     async with websockets.connect(ws_url, additional_headers=headers, max_size=None) as ws:
-        await ws.send(json.dumps({"type": "start", "stream_id": f"s{i}", "fs": 250}))
+        await ws.send(json.dumps({"type": wire.START, "stream_id": f"s{i}", "fs": 250}))
         json.loads(await ws.recv())
         acked = 0
         start = (i * 2500) % (x.size - 250)
@@ -207,7 +213,7 @@ async def _one_stream(
                 await asyncio.sleep(pause)
             lo = (start + 250 * k) % (x.size - 250)
             sent_at = time.perf_counter()
-            await ws.send(x[lo : lo + 250].tobytes())
+            await ws.send(wire.encode_frame(x[lo : lo + 250]))
             sent += 250
             text = await ws.recv()
             # The generator must not be the bottleneck: only the ack (the last line) is parsed.
@@ -216,7 +222,7 @@ async def _one_stream(
                 raise RuntimeError(f"stream s{i}: expected an ack, got {last[:80]!r}")
             acked = json.loads(last)["samples"]
             rtts.append(time.perf_counter() - sent_at)
-        await ws.send(json.dumps({"type": "stop"}))
+        await ws.send(json.dumps({"type": wire.STOP}))
         with contextlib.suppress(websockets.ConnectionClosed):
             await ws.recv()  # the closing events and the end
     return sent, acked
@@ -225,7 +231,8 @@ async def _one_stream(
 async def _dashboard(watch_url: str, counts: list[int]) -> None:
     import websockets
 
-    async with websockets.connect(f"{watch_url}?token={WARD_TOKEN}", max_size=None) as ws:
+    query = urllib.parse.urlencode({wire.TOKEN_QUERY: WARD_TOKEN})
+    async with websockets.connect(f"{watch_url}?{query}", max_size=None) as ws:
         async for _ in ws:
             counts[0] += 1
 

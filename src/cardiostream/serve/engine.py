@@ -1,0 +1,83 @@
+"""The engine process: every live stream's computation, away from the web process's loop.
+
+It is started with ``spawn`` by :class:`~cardiostream.serve.batcher.Batcher`, builds a
+:class:`~cardiostream.serve.hub.Hub`, compiles its kernels, says ``ready``, and then answers
+batches of requests (:mod:`cardiostream.serve.rpc`) until it receives ``None`` (stop: save the
+recordings) or its pipe closes.
+"""
+
+from __future__ import annotations
+
+import gc
+from dataclasses import asdict
+from multiprocessing.connection import Connection
+from pathlib import Path
+from typing import Any
+
+from cardiostream.serve.config import ServeConfig
+from cardiostream.serve.rpc import Engine, answer
+
+#: What the engine process sends once it can take requests.
+READY = "ready"
+_PATHS = ("store", "model")
+
+
+def settings_of(config: ServeConfig) -> dict[str, Any]:
+    """``config`` as plain values, to hand to the engine process."""
+    return {k: str(v) if isinstance(v, Path) else v for k, v in asdict(config).items()}
+
+
+def config_of(settings: dict[str, Any]) -> ServeConfig:
+    """The configuration :func:`settings_of` gave."""
+    paths = {k: Path(v) if v is not None else None for k, v in settings.items() if k in _PATHS}
+    return ServeConfig(**{**settings, **paths})
+
+
+def warm_up(model: Path | None) -> None:
+    """Compile every kernel before the first stream waits for one: 15 s of a real record
+    (beats, windows, an episode) at a rate that needs resampling. On a fresh install numba
+    compiles them here once (tens of seconds) and caches them; afterwards this takes well
+    under a second."""
+    from cardiostream.io import read
+    from cardiostream.samples import sample_path
+    from cardiostream.stream.processor import StreamProcessor
+
+    rec = read(sample_path("mitdb-201-af"))
+    proc = StreamProcessor(rec.fs, model=model)
+    proc.push(rec.lead(0)[: int(15 * rec.fs)])
+    proc.flush()
+
+
+def serve(conn: Connection, engine: Engine) -> None:
+    """Answer batches of requests on ``conn`` until told to stop or the pipe closes.
+
+    Each batch gets one message back: its replies, in order, and the streams connected.
+    """
+    while True:
+        try:
+            batch = conn.recv()
+        except EOFError:
+            return
+        if batch is None:
+            engine.save_all()
+            return
+        conn.send((answer(engine, batch), engine.n_connected()))
+
+
+def main(conn: Connection, settings: dict[str, Any]) -> None:  # pragma: no cover
+    """The engine process's entry point (see the module notes)."""
+    import signal
+
+    from cardiostream.serve.hub import Hub
+
+    # Ctrl-C reaches the whole process group; the web process decides when the engine stops
+    # (after saving recordings), so the engine ignores it rather than dying mid-batch.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    hub = Hub(config_of(settings))
+    warm_up(hub.config.model)
+    # Streams create no reference cycles worth hunting at every allocation burst; with a
+    # thousand processors alive, frequent collections cost tens of milliseconds each.
+    gc.freeze()
+    gc.set_threshold(100_000, 50, 50)
+    conn.send(READY)
+    serve(conn, hub)

@@ -1,0 +1,178 @@
+"""What the web process may ask of the engine process: typed requests and their replies.
+
+:class:`Engine` is the interface the engine process serves (the
+:class:`~cardiostream.serve.hub.Hub` implements it). The web process never names an
+operation by string: it sends one of the request tuples below (built by
+:class:`~cardiostream.serve.batcher.EngineClient`), and :func:`dispatch` maps each request
+type to its method through one ``match``. Requests are named tuples: they pickle as small as
+the plain tuples they replace, which matters with hundreds of them in every batch.
+
+A batch is a list of requests; its reply is one :data:`Reply` per request, in order, and the
+number of connected streams. :func:`answer` turns the engine's exceptions into replies and
+:func:`unwrap` turns them back into exceptions in the web process, so one stream's failure
+never costs the others.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any, Literal, NamedTuple, Protocol
+
+from cardiostream.errors import InputError
+
+#: Objects a frame completes, as (type, JSON text): serialised in the engine, not the web loop.
+Lines = list[tuple[str, str]]
+
+
+class EngineError(RuntimeError):
+    """The engine process failed or went away."""
+
+
+class Opened(NamedTuple):
+    """A stream started or resumed."""
+
+    consumed: int  # samples the engine has of this stream id already
+    resumed: bool
+    hop_s: int  # the stream's processor: seconds between windows
+    window_s: int  # and the length of each window
+
+
+class Engine(Protocol):
+    """The live streams of the server (see :class:`~cardiostream.serve.hub.Hub`)."""
+
+    def open(
+        self, owner: str, stream_id: str, fs: float, leads: tuple[str, ...], lead: int
+    ) -> Opened: ...
+
+    def push(self, owner: str, stream_id: str, samples: bytes) -> tuple[Lines, int]: ...
+
+    def close(self, owner: str, stream_id: str) -> tuple[Lines, int]: ...
+
+    def disconnect(self, owner: str, stream_id: str) -> None: ...
+
+    def expire(self) -> None: ...
+
+    def predict(self, fs: float, samples: bytes) -> list[dict[str, Any]]: ...
+
+    def watch(self, owner: str, on: bool) -> None: ...
+
+    def n_connected(self) -> int: ...
+
+    def save_all(self) -> None: ...
+
+
+class Open(NamedTuple):
+    """:meth:`Engine.open`."""
+
+    owner: str
+    stream_id: str
+    fs: float
+    leads: tuple[str, ...]
+    lead: int
+
+
+class Push(NamedTuple):
+    """:meth:`Engine.push`: one frame as float64 bytes."""
+
+    owner: str
+    stream_id: str
+    samples: bytes
+
+
+class Close(NamedTuple):
+    """:meth:`Engine.close`."""
+
+    owner: str
+    stream_id: str
+
+
+class Disconnect(NamedTuple):
+    """:meth:`Engine.disconnect`."""
+
+    owner: str
+    stream_id: str
+
+
+class Expire(NamedTuple):
+    """:meth:`Engine.expire`."""
+
+
+class Predict(NamedTuple):
+    """:meth:`Engine.predict`: a stretch of one lead as float64 bytes."""
+
+    fs: float
+    samples: bytes
+
+
+class Watch(NamedTuple):
+    """:meth:`Engine.watch`."""
+
+    owner: str
+    on: bool
+
+
+Request = Open | Push | Close | Disconnect | Expire | Predict | Watch
+
+#: How a request went: ``ok`` (the value is the result), ``input`` (an InputError),
+#: ``busy`` (an OverflowError), ``error`` (anything else); the value is then the message.
+Status = Literal["ok", "input", "busy", "error"]
+Reply = tuple[Status, Any]
+
+
+def dispatch(engine: Engine, request: Request) -> Any:
+    """Run one request on ``engine``.
+
+    Raises
+    ------
+    TypeError
+        When ``request`` is not one of the request types (mypy rejects it beforehand).
+    """
+    match request:
+        case Push(owner, stream_id, samples):
+            return engine.push(owner, stream_id, samples)
+        case Open(owner, stream_id, fs, leads, lead):
+            return engine.open(owner, stream_id, fs, leads, lead)
+        case Close(owner, stream_id):
+            return engine.close(owner, stream_id)
+        case Disconnect(owner, stream_id):
+            return engine.disconnect(owner, stream_id)
+        case Expire():
+            return engine.expire()
+        case Predict(fs, samples):
+            return engine.predict(fs, samples)
+        case Watch(owner, on):
+            return engine.watch(owner, on)
+    raise TypeError(f"not an engine request: {type(request).__name__}")
+
+
+def answer(engine: Engine, batch: Sequence[Request]) -> list[Reply]:
+    """The replies to a batch, in order."""
+    replies: list[Reply] = []
+    for request in batch:
+        try:
+            replies.append(("ok", dispatch(engine, request)))
+        except InputError as exc:
+            replies.append(("input", str(exc)))
+        except OverflowError as exc:
+            replies.append(("busy", str(exc)))
+        except Exception as exc:  # one stream's failure must not stop the others
+            replies.append(("error", f"{type(exc).__name__}: {exc}"))
+    return replies
+
+
+def unwrap(reply: Reply) -> Any:
+    """The result of a reply, or the exception it stands for raised.
+
+    Raises
+    ------
+    InputError, OverflowError, EngineError
+        As the engine said.
+    """
+    status, value = reply
+    if status == "ok":
+        return value
+    if status == "input":
+        raise InputError(value)
+    if status == "busy":
+        raise OverflowError(value)
+    raise EngineError(value)
