@@ -49,6 +49,9 @@ FRAME_FORMAT: Final = "float32"
 #: Binary frames of a ``float32`` stream: little-endian, leads interleaved sample by sample.
 FRAME_DTYPE: Final = np.dtype("<f4")
 
+#: Environment variable holding the access token(s), comma-separated: the server accepts
+#: each, a client presents the first.
+TOKEN_ENV: Final = "CARDIOSTREAM_TOKEN"
 #: Query parameter carrying the token (browsers cannot set WebSocket headers).
 TOKEN_QUERY: Final = "token"
 #: Header carrying ``Bearer <token>``, which takes precedence over the query parameter.

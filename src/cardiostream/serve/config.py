@@ -11,9 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from cardiostream.errors import InputError
-
-#: Environment variable holding the access token(s) (comma-separated) of ``cardiostream serve``.
-TOKEN_ENV = "CARDIOSTREAM_TOKEN"
+from cardiostream.wire import TOKEN_ENV as TOKEN_ENV
 
 
 @dataclass

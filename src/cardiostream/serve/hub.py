@@ -18,7 +18,6 @@ from cardiostream import wire
 from cardiostream.errors import InputError
 from cardiostream.record import Record
 from cardiostream.serve.config import ServeConfig
-from cardiostream.serve.display import display_line
 from cardiostream.serve.rpc import Lines, Opened
 from cardiostream.serve.session import Key, Session
 from cardiostream.stream.processor import StreamProcessor
@@ -100,7 +99,7 @@ class Hub:
         session.consumed += n
         lines = _lines(out)
         if owner in self.watched:
-            lines.append((wire.DISPLAY, display_line(session, x)))
+            lines.append((wire.DISPLAY, session.display_line(x)))
         if self.config.record:
             session.recorded.append(x.astype(np.float32))
             session.recorded_n += n

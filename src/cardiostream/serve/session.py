@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import json
 from dataclasses import dataclass, field
 
 import numpy as np
 import numpy.typing as npt
 
-from cardiostream.serve.display import DisplayFilter
+from cardiostream import wire
+from cardiostream.serve.display import DISPLAY_FS, DISPLAY_STEP, DisplayFilter, display_values
 from cardiostream.stream.processor import StreamProcessor
 
 Key = tuple[str, str]  # (token owner, stream id)
@@ -30,3 +32,32 @@ class Session:
     recorded_n: int = 0
     part: int = 0
     display: dict[int, DisplayFilter] = field(default_factory=dict)  # the other leads'
+
+    def display_line(self, x: npt.NDArray[np.float64]) -> str:
+        """What dashboards draw of one frame: every lead cleaned at 125 Hz, and the new R peaks.
+
+        ``t`` is the stream time of the first sample; peaks are stream times in seconds. The
+        analysed lead is drawn as the processor cleaned it (its last push), so what a dashboard
+        shows is what was analysed; the other leads go through a :class:`DisplayFilter` each.
+        """
+        proc = self.processor
+        n0, clean, new_peaks = proc.last_push
+        offset = (-n0) % DISPLAY_STEP  # keep samples of even index: chunks join seamlessly
+        leads: dict[str, list[float | None]] = {}
+        for i, label in enumerate(self.leads):
+            if i == self.lead:
+                y = clean
+            else:
+                filt = self.display.get(i)
+                if filt is None:
+                    filt = self.display[i] = DisplayFilter(self.fs)
+                y = filt.process(x[:, i])
+                y = np.pad(y, (0, max(clean.size - y.size, 0)))[: clean.size]
+            leads[label] = display_values(y, offset)
+        t = proc.t0 + (n0 + offset) / 250.0
+        peaks = [round(proc.t0 + int(p) / 250.0, 3) for p in new_peaks]
+        return json.dumps(
+            {"type": wire.DISPLAY, "t": round(t, 4), "fs": DISPLAY_FS,
+             "lead": self.leads[self.lead], "leads": leads, "peaks": peaks},
+            allow_nan=False,
+        )  # fmt: skip

@@ -104,10 +104,8 @@ def _signal_250() -> npt.NDArray[np.float32]:
 
 class _Server:
     def __init__(self, max_streams: int) -> None:
-        from cardiostream.serve.config import TOKEN_ENV
-
         self.port = _free_port()
-        env = {**os.environ, TOKEN_ENV: f"{TOKEN},{WARD_TOKEN}"}
+        env = {**os.environ, wire.TOKEN_ENV: f"{TOKEN},{WARD_TOKEN}"}
         cmd = [sys.executable, "-m", "cardiostream", "serve", "--port", str(self.port),
                "--max-streams", str(max_streams)]  # fmt: skip
         self.proc = subprocess.Popen(cmd, env=env, stderr=subprocess.DEVNULL)
