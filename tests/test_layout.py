@@ -20,6 +20,7 @@ RANK: dict[str, float] = {
     "record": 0,
     "extras": 0,
     "wire": 0,
+    "progress": 0,
     "io": 1,
     "samples": 1,
     "dsp": 2,

@@ -7,7 +7,7 @@ import json
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import Annotated, Any, TypeVar
 
 import typer
 from rich.console import Console
@@ -29,6 +29,28 @@ console = Console(width=None if sys.stdout.isatty() else 120)
 err_console = Console(stderr=True, width=None if sys.stderr.isatty() else 120)
 
 T = TypeVar("T")
+
+# Options that several commands take, spelled once.
+ModelOption = Annotated[
+    Path | None, typer.Option(help="A model folder instead of the shipped one.")
+]
+RecordsOption = Annotated[
+    str | None, typer.Option(help="Comma-separated record names; all by default.")
+]
+JsonOption = Annotated[Path | None, typer.Option("--json", help="Write the results as JSON.")]
+TokenOption = Annotated[str | None, typer.Option(help="Bearer token (else $CARDIOSTREAM_TOKEN).")]
+
+
+def _names(text: str | None) -> list[str] | None:
+    """The names of a comma-separated option, or None when it was not given."""
+    return [n.strip() for n in text.split(",") if n.strip()] if text else None
+
+
+def _folder(path: Path) -> Path:
+    """``path`` when it is a folder (else InputError)."""
+    if not path.is_dir():
+        raise InputError(f"{path}: no such folder")
+    return path
 
 
 def _fail(message: str) -> None:

@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 from rich.markup import escape
 
-from cardiostream.cli._common import _console_line, _guard, app, console, err_console
+from cardiostream.cli._common import ModelOption, _console_line, _guard, app, console, err_console
 from cardiostream.errors import InputError
 from cardiostream.record import lead_selector
 
@@ -26,9 +26,7 @@ def classify(
     fmt: Annotated[str, typer.Option("--format", help="csv, json or table.")] = "table",
     lead: Annotated[int, typer.Option(help="Lead index.")] = 0,
     backend: Annotated[str, typer.Option(help="onnx, cpu, cuda or mps.")] = "onnx",
-    model: Annotated[
-        Path | None, typer.Option(help="A model folder instead of the shipped one.")
-    ] = None,
+    model: ModelOption = None,
 ) -> None:
     """Rhythm verdict per record: normal, af, other, noise, or uncertain; with probabilities."""
 
@@ -88,9 +86,7 @@ def analyze(
     lead: Annotated[str, typer.Option(help="Lead index or name.")] = "0",
     hop: Annotated[int, typer.Option(help="Seconds between windows.")] = 1,
     window: Annotated[int, typer.Option(help="Window length in seconds (10 to 600).")] = 10,
-    model: Annotated[
-        Path | None, typer.Option(help="A model folder instead of the shipped one.")
-    ] = None,
+    model: ModelOption = None,
 ) -> None:
     """Windows every second, AF episodes and a summary for whole recordings (the streaming
     engine run offline: the same lines as `cardiostream stream`)."""
@@ -220,9 +216,7 @@ def stream(
     fmt: Annotated[str, typer.Option("--format", help="console or jsonl.")] = "console",
     lead: Annotated[str, typer.Option(help="Lead index or name.")] = "0",
     chunk: Annotated[float, typer.Option(help="Seconds of signal per pushed chunk.")] = 0.25,
-    model: Annotated[
-        Path | None, typer.Option(help="A model folder instead of the shipped one.")
-    ] = None,
+    model: ModelOption = None,
 ) -> None:
     """Play a recording through the streaming engine at a given pace: a line per second
     (time, heart rate, rhythm, quality) and AF events as they happen."""

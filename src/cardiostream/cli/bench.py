@@ -10,7 +10,16 @@ from typing import Annotated, Any
 
 import typer
 
-from cardiostream.cli._common import _guard, app, console, err_console
+from cardiostream.cli._common import (
+    JsonOption,
+    RecordsOption,
+    _folder,
+    _guard,
+    _names,
+    app,
+    console,
+    err_console,
+)
 from cardiostream.errors import InputError
 
 bench_app = typer.Typer(help="Benchmarks that print a table, peers measured in the same run.")
@@ -41,14 +50,10 @@ def _show_bench(
 @bench_app.command("pipeline")
 def bench_pipeline(
     data: Annotated[Path, typer.Option(help="A WFDB database folder (MITDB).")],
-    records: Annotated[
-        str | None, typer.Option(help="Comma-separated record names; all by default.")
-    ] = None,
+    records: RecordsOption = None,
     live_records: Annotated[int, typer.Option(help="Records also streamed 1 s at a time.")] = 4,
     peer_records: Annotated[int, typer.Option(help="Records the slow peers run on.")] = 4,
-    json_out: Annotated[
-        Path | None, typer.Option("--json", help="Write the results as JSON.")
-    ] = None,
+    json_out: JsonOption = None,
     markdown: Annotated[Path | None, typer.Option(help="Write the tables as Markdown.")] = None,
 ) -> None:
     """Speed of the whole pipeline (offline and live, where the time goes), peers beside."""
@@ -57,9 +62,8 @@ def bench_pipeline(
     def body() -> None:
         from cardiostream.evaluate.bench import pipeline as bench
 
-        if not data.is_dir():
-            raise InputError(f"{data}: no such folder")
-        names = [r.strip() for r in records.split(",")] if records else None
+        names = _names(records)
+        _folder(data)
         with err_console.status("benchmark") as status:
             result = bench.run_pipeline_benchmark(
                 data,
@@ -94,9 +98,7 @@ def bench_serve(
     dashboards: Annotated[
         str, typer.Option(help="Comma-separated numbers of dashboards watching 16 streams.")
     ] = "0",
-    json_out: Annotated[
-        Path | None, typer.Option("--json", help="Write the results as JSON.")
-    ] = None,
+    json_out: JsonOption = None,
     markdown: Annotated[Path | None, typer.Option(help="Write the tables as Markdown.")] = None,
 ) -> None:
     """Load test of the server on loopback: REST latency, then N live streams at once."""
@@ -124,9 +126,7 @@ def bench_serve(
 @bench_app.command("rpeaks")
 def bench_rpeaks(
     data: Annotated[Path, typer.Option(help="A WFDB database folder with .atr beats (MITDB).")],
-    records: Annotated[
-        str | None, typer.Option(help="Comma-separated record names; all by default.")
-    ] = None,
+    records: RecordsOption = None,
     lead: Annotated[int, typer.Option(help="Lead index.")] = 0,
     detectors: Annotated[
         str | None,
@@ -143,9 +143,7 @@ def bench_rpeaks(
         float | None, typer.Option(help="Use only the first seconds of each record.")
     ] = None,
     repeat: Annotated[int, typer.Option(help="Time each call up to this many times.")] = 3,
-    json_out: Annotated[
-        Path | None, typer.Option("--json", help="Write the results as JSON.")
-    ] = None,
+    json_out: JsonOption = None,
     markdown: Annotated[Path | None, typer.Option(help="Write the summary as Markdown.")] = None,
     plot: Annotated[
         Path | None, typer.Option(help="Draw per-record F1 and speed (PNG, SVG, PDF).")
@@ -160,10 +158,9 @@ def bench_rpeaks(
         from cardiostream.evaluate.bench import rpeaks as bench
         from cardiostream.record import BEAT_SYMBOLS
 
-        if not data.is_dir():
-            raise InputError(f"{data}: no such folder")
-        names = [r.strip() for r in records.split(",")] if records else None
-        wanted = [d.strip() for d in detectors.split(",")] if detectors else None
+        names = _names(records)
+        _folder(data)
+        wanted = _names(detectors)
         specs, skipped = bench.default_detectors(wanted)
         for name, why in skipped.items():
             err_console.print(f"{name} skipped: {why}", highlight=False)

@@ -8,7 +8,15 @@ from typing import Annotated
 
 import typer
 
-from cardiostream.cli._common import _guard, app, console
+from cardiostream.cli._common import (
+    JsonOption,
+    ModelOption,
+    RecordsOption,
+    _guard,
+    _names,
+    app,
+    console,
+)
 from cardiostream.errors import InputError
 
 
@@ -24,18 +32,12 @@ def evaluate_af(
             "verdicts offline) or frames (the network alone)."
         ),
     ] = "engine",
-    records: Annotated[
-        str | None, typer.Option(help="Comma-separated record names; all by default.")
-    ] = None,
-    model: Annotated[
-        Path | None, typer.Option(help="A model folder instead of the shipped one.")
-    ] = None,
+    records: RecordsOption = None,
+    model: ModelOption = None,
     markdown: Annotated[
         Path | None, typer.Option(help="Write the per-record and gross tables as Markdown.")
     ] = None,
-    json_out: Annotated[Path | None, typer.Option("--json", help="Write the results as JSON.")] = (
-        None
-    ),
+    json_out: JsonOption = None,
 ) -> None:
     """AF-window sensitivity and specificity, AF episodes and durations against the reference
     rhythm annotations, for the top class and for the reported label."""
@@ -48,7 +50,7 @@ def evaluate_af(
 
         if verdicts not in VERDICTS:
             raise InputError(f"--verdicts: expected one of {', '.join(VERDICTS)}, got {verdicts!r}")
-        names = [r.strip() for r in records.split(",") if r.strip()] if records else None
+        names = _names(records)
         result = evaluate_mitdb_af(data, model=RhythmModel(model), records=names, verdicts=verdicts)
         text = to_markdown(result)
         summary = text[text.index("| gross over records") :]

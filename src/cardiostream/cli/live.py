@@ -8,7 +8,15 @@ from typing import Annotated, Any
 import typer
 from rich.markup import escape
 
-from cardiostream.cli._common import _console_line, _guard, app, console, err_console
+from cardiostream.cli._common import (
+    ModelOption,
+    TokenOption,
+    _console_line,
+    _guard,
+    app,
+    console,
+    err_console,
+)
 from cardiostream.errors import InputError
 from cardiostream.record import lead_selector
 
@@ -19,9 +27,7 @@ def simulate(
     mode: Annotated[str, typer.Option(help="nsr, af, noise, leadoff or rate.")] = "nsr",
     hr: Annotated[float, typer.Option(help="Sinus heart rate, bpm.")] = 70.0,
     fs: Annotated[float, typer.Option(help="Sampling rate, Hz.")] = 250.0,
-    token: Annotated[
-        str | None, typer.Option(help="Bearer token (else $CARDIOSTREAM_TOKEN).")
-    ] = None,
+    token: TokenOption = None,
     stream_id: Annotated[str, typer.Option("--id", help="Stream id; the same id resumes.")] = "sim",
     synthetic_af: Annotated[
         bool, typer.Option("--synthetic-af", help="Synthetic AF instead of real recordings.")
@@ -57,9 +63,7 @@ def simulate(
 def play(
     files: Annotated[list[str], typer.Argument(help="Record files or bundled sample names.")],
     to: Annotated[str, typer.Option("--to", help="The server's ws://HOST:PORT/v1/stream.")],
-    token: Annotated[
-        str | None, typer.Option(help="Bearer token (else $CARDIOSTREAM_TOKEN).")
-    ] = None,
+    token: TokenOption = None,
     stream_id: Annotated[
         str, typer.Option("--id", help="Stream id; the same id resumes.")
     ] = "play",
@@ -137,9 +141,7 @@ def serve(
     ] = None,
     record: Annotated[bool, typer.Option(help="Record live streams into the store.")] = False,
     max_streams: Annotated[int, typer.Option(help="Live streams at once.")] = 2000,
-    model: Annotated[
-        Path | None, typer.Option(help="A model folder instead of the shipped one.")
-    ] = None,
+    model: ModelOption = None,
 ) -> None:
     """Serve REST predictions, live WebSocket streams and stored recordings (OpenAPI at /docs)."""
 
@@ -219,9 +221,7 @@ def control(
     mode: Annotated[str, typer.Option(help="The mode to switch to (one of its controls).")],
     hr: Annotated[float | None, typer.Option(help="Heart rate (bpm), where it applies.")] = None,
     server: Annotated[str, typer.Option(help="The server's base URL.")] = ("http://127.0.0.1:8000"),
-    token: Annotated[
-        str | None, typer.Option(help="Bearer token (else $CARDIOSTREAM_TOKEN).")
-    ] = None,
+    token: TokenOption = None,
 ) -> None:
     """Switch a steerable source (``cardiostream simulate``, the demo's patients) to another
     mode while it streams; its verdict follows within about 10 s, through ``uncertain``."""

@@ -11,7 +11,7 @@ from typing import Annotated, Any
 
 import typer
 
-from cardiostream.cli._common import _guard, app, console, err_console
+from cardiostream.cli._common import ModelOption, _guard, app, console, err_console
 from cardiostream.errors import InputError
 
 
@@ -249,9 +249,7 @@ def export(
             "--out", help="File or folder to write (default: rhythm.onnx or rhythm.mlpackage here)."
         ),
     ] = None,
-    model: Annotated[
-        Path | None, typer.Option(help="A model folder instead of the shipped one.")
-    ] = None,
+    model: ModelOption = None,
 ) -> None:
     """Write the rhythm network as ONNX, or as Core ML (needs coremltools; usually on macOS)."""
 

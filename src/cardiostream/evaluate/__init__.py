@@ -1,30 +1,14 @@
-"""Scoring of the pipeline's outputs against reference annotations, and benchmarks.
+"""Scoring of the pipeline's outputs against references, and the benchmarks.
 
-:mod:`cardiostream.evaluate.rpeaks` scores R-peak detections beat by beat;
-:mod:`cardiostream.evaluate.bench.rpeaks` runs detectors over a WFDB database and tabulates
-accuracy and speed.
+Scoring: R peaks beat by beat (:mod:`~cardiostream.evaluate.rpeaks`, re-exported here),
+reference rhythm labels (:mod:`~cardiostream.evaluate.reference`), AF episodes
+(:mod:`~cardiostream.evaluate.af_episodes`), classification
+(:mod:`~cardiostream.evaluate.classification`) and the MITDB AF test
+(:mod:`~cardiostream.evaluate.mitdb_af`). :mod:`cardiostream.evaluate.bench` holds the
+benchmark harnesses, their tables and plots.
 """
 
-from cardiostream.evaluate.rpeaks import (
-    BEAT_SYMBOLS_NO_FLUTTER,
-    BeatScore,
-    MatchResult,
-    gross_score,
-    match_beats,
-    reference_beats,
-    score_records,
-    score_rpeaks,
-    score_table,
-)
+from cardiostream.evaluate.rpeaks import *  # noqa: F403
+from cardiostream.evaluate.rpeaks import __all__ as _scoring
 
-__all__ = [
-    "BEAT_SYMBOLS_NO_FLUTTER",
-    "BeatScore",
-    "MatchResult",
-    "gross_score",
-    "match_beats",
-    "reference_beats",
-    "score_records",
-    "score_rpeaks",
-    "score_table",
-]
+__all__ = list(_scoring)

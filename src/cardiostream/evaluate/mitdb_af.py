@@ -54,6 +54,7 @@ from cardiostream.evaluate.af_episodes import (
 from cardiostream.evaluate.reference import af_episodes, afl_intervals, rhythm_windows
 from cardiostream.io import read
 from cardiostream.io.listing import list_annotated_records
+from cardiostream.progress import counted_bar
 from cardiostream.record import Record
 from cardiostream.rhythm.infer import RhythmModel
 from cardiostream.rhythm.verdict import CLASSES, UNCERTAIN, decide_many
@@ -421,15 +422,6 @@ def evaluate_mitdb_af(
     InputError
         If the folder or a record is missing, unreadable or without rhythm annotations.
     """
-    from rich.progress import (
-        BarColumn,
-        MofNCompleteColumn,
-        Progress,
-        TextColumn,
-        TimeElapsedColumn,
-        TimeRemainingColumn,
-    )
-
     started = time.perf_counter()
     folder = Path(data_dir)
     if not folder.is_dir():
@@ -439,14 +431,7 @@ def evaluate_mitdb_af(
         raise InputError("records: no records to evaluate")
     model = model if model is not None else RhythmModel()
     results: list[RecordAfResult] = []
-    columns = (
-        TextColumn("[bold]AF test {task.fields[record]}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        TimeRemainingColumn(),
-    )
-    with Progress(*columns, disable=not progress) as bar:
+    with counted_bar("[bold]AF test {task.fields[record]}", enabled=progress) as bar:
         task = bar.add_task("records", total=len(paths), record="")
         for path in paths:
             bar.update(task, record=path.stem)

@@ -38,10 +38,8 @@ LABELS: tuple[str, ...] = (*CLASSES, UNCERTAIN)
 LOW_CONFIDENCE = "low_confidence"
 #: Reason given for a record without R peaks.
 NO_BEATS = "no_beats"
-#: Beats a window of the engine needs for a label: one RR interval.
-MIN_BEATS_WINDOW = 2
-#: Beats a whole record needs for a label.
-MIN_BEATS_RECORD = 1
+#: Beats a label needs: a 10 s window of the engine one RR interval, a whole record one beat.
+MIN_BEATS_WINDOW, MIN_BEATS_RECORD = 2, 1
 
 
 @dataclass(frozen=True)

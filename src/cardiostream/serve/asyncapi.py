@@ -21,8 +21,42 @@ def _ref(message: type) -> dict[str, Any]:
     return {"$ref": f"#/components/schemas/{message.__name__}"}
 
 
-def _message(name: str, summary: str, payload: dict[str, Any]) -> dict[str, Any]:
-    return {"name": name, "summary": summary, "contentType": "application/json", "payload": payload}
+#: Each socket's messages: name, summary and payload schema.
+_STREAM_MESSAGES: tuple[tuple[str, str, dict[str, Any]], ...] = (
+    ("start", "The first client message.", _ref(pm.Start)),
+    (
+        "samples",
+        "Binary float32 or int16 (little-endian), or JSON {samples}.",
+        {"oneOf": [{"type": "string", "format": "binary"}, _ref(pm.JsonSamples)]},
+    ),
+    ("stop", "Ends the stream.", _ref(pm.Stop)),
+    ("ready", "The reply to start.", _ref(pm.Ready)),
+    ("window", "One per second once 10 s are in.", _ref(m.Window)),
+    ("event_open", "An AF episode opened.", _ref(m.EventOpen)),
+    ("event", "An AF episode closed.", _ref(m.Event)),
+    ("gap", "A jump in the stream's time.", _ref(m.Gap)),
+    ("control", "For a steerable source.", _ref(pm.Control)),
+    ("ack", "Last line of every reply.", _ref(pm.Ack)),
+    ("end", "Last line of the reply to stop.", _ref(pm.End)),
+)
+_WATCH_MESSAGES: tuple[tuple[str, str, dict[str, Any]], ...] = (
+    ("streams", "First: the token's streams.", _ref(pm.Streams)),
+    ("stream", "A stream started, left or ended.", _ref(pm.StreamChanged)),
+    ("display", "Per frame, first line.", _ref(pm.Display)),
+    ("window", "Per frame, with stream_id.", _ref(pm.WatchedWindow)),
+    ("event_open", "Per frame, with stream_id.", _ref(pm.WatchedEventOpen)),
+    ("event", "Per frame, with stream_id.", _ref(pm.WatchedEvent)),
+    ("gap", "Per frame, with stream_id.", _ref(pm.WatchedGap)),
+    ("dropped", "This dashboard fell behind.", _ref(pm.Dropped)),
+)
+
+
+def _messages(table: tuple[tuple[str, str, dict[str, Any]], ...]) -> dict[str, Any]:
+    return {
+        name: {"name": name, "summary": summary, "contentType": "application/json",
+               "payload": payload}
+        for name, summary, payload in table
+    }  # fmt: skip
 
 
 def document() -> dict[str, Any]:
@@ -44,47 +78,12 @@ def document() -> dict[str, Any]:
             "stream": {
                 "address": "/v1/stream",
                 "description": stream_doc,
-                "messages": {
-                    "start": _message("start", "The first client message.", _ref(pm.Start)),
-                    "samples": _message(
-                        "samples",
-                        "Binary float32 or int16 (little-endian), or JSON {samples}.",
-                        {"oneOf": [{"type": "string", "format": "binary"}, _ref(pm.JsonSamples)]},
-                    ),
-                    "stop": _message("stop", "Ends the stream.", _ref(pm.Stop)),
-                    "ready": _message("ready", "The reply to start.", _ref(pm.Ready)),
-                    "window": _message(
-                        "window", "One per second once 10 s are in.", _ref(m.Window)
-                    ),
-                    "event_open": _message(
-                        "event_open", "An AF episode opened.", _ref(m.EventOpen)
-                    ),
-                    "event": _message("event", "An AF episode closed.", _ref(m.Event)),
-                    "gap": _message("gap", "A jump in the stream's time.", _ref(m.Gap)),
-                    "control": _message("control", "For a steerable source.", _ref(pm.Control)),
-                    "ack": _message("ack", "Last line of every reply.", _ref(pm.Ack)),
-                    "end": _message("end", "Last line of the reply to stop.", _ref(pm.End)),
-                },
+                "messages": _messages(_STREAM_MESSAGES),
             },
             "watch": {
                 "address": "/v1/watch",
                 "description": watch_doc,
-                "messages": {
-                    "streams": _message("streams", "First: the token's streams.", _ref(pm.Streams)),
-                    "stream": _message(
-                        "stream", "A stream started, left or ended.", _ref(pm.StreamChanged)
-                    ),
-                    "display": _message("display", "Per frame, first line.", _ref(pm.Display)),
-                    "window": _message(
-                        "window", "Per frame, with stream_id.", _ref(pm.WatchedWindow)
-                    ),
-                    "event_open": _message(
-                        "event_open", "Per frame, with stream_id.", _ref(pm.WatchedEventOpen)
-                    ),
-                    "event": _message("event", "Per frame, with stream_id.", _ref(pm.WatchedEvent)),
-                    "gap": _message("gap", "Per frame, with stream_id.", _ref(pm.WatchedGap)),
-                    "dropped": _message("dropped", "This dashboard fell behind.", _ref(pm.Dropped)),
-                },
+                "messages": _messages(_WATCH_MESSAGES),
             },
         },
         "operations": {

@@ -103,13 +103,7 @@ def run_ablation(
                 progress(name, epoch + 1, total, loss)
 
         started = time.perf_counter()
-        model = train_model(
-            [data.signals[i] for i in train_idx],
-            data.labels[train_idx],
-            cfg,
-            noise=noise,
-            on_epoch=on_epoch,
-        )
+        model = train_model(*data.take(train_idx), cfg, noise=noise, on_epoch=on_epoch)
         seconds = time.perf_counter() - started
         logits = record_logits(model, [data.signals[i] for i in test_idx], cfg)
         score = score_classification(data.labels[test_idx], logits.argmax(1))

@@ -59,13 +59,7 @@ def cross_validate(
             if progress is not None:
                 progress(f"fold {fold + 1}/{k}", epoch + 1, cfg.epochs, loss)
 
-        model = train_model(
-            [data.signals[i] for i in train_idx],
-            data.labels[train_idx],
-            cfg,
-            noise=noise,
-            on_epoch=on_epoch,
-        )
+        model = train_model(*data.take(train_idx), cfg, noise=noise, on_epoch=on_epoch)
         if save_dir is not None:
             save_dir.mkdir(parents=True, exist_ok=True)
             torch.save(model.state_dict(), save_dir / f"fold{fold}.pt")

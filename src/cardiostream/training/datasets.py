@@ -27,19 +27,12 @@ from pathlib import Path
 
 import numpy as np
 import numpy.typing as npt
-from rich.progress import (
-    BarColumn,
-    MofNCompleteColumn,
-    Progress,
-    TaskID,
-    TextColumn,
-    TimeElapsedColumn,
-    TimeRemainingColumn,
-)
+from rich.progress import Progress, TaskID
 
 from cardiostream.errors import InputError
-from cardiostream.evaluate.reference import EXCLUDED, rhythm_windows
+from cardiostream.evaluate.reference import EXCLUDED, Float64Array, Int64Array, rhythm_windows
 from cardiostream.io import read
+from cardiostream.progress import counted_bar
 from cardiostream.rhythm.preprocess import MODEL_FS, Preprocessor
 from cardiostream.rhythm.verdict import CLASSES
 
@@ -53,9 +46,7 @@ _CACHE_VERSION = 1
 #: artefact, electrode motion.
 NSTDB_NOISE = ("bw", "ma", "em")
 
-Int64Array = npt.NDArray[np.int64]
 Float32Array = npt.NDArray[np.float32]
-Float64Array = npt.NDArray[np.float64]
 
 
 @dataclass
@@ -86,6 +77,11 @@ class CincDataset:
         """Number of records per class name."""
         counts = np.bincount(self.labels, minlength=len(CLASSES))
         return {name: int(n) for name, n in zip(CLASSES, counts, strict=True)}
+
+    def take(self, idx: npt.ArrayLike) -> tuple[list[Float32Array], Int64Array]:
+        """The signals and labels of the records at ``idx``."""
+        rows = np.asarray(idx, np.int64)
+        return [self.signals[i] for i in rows], self.labels[rows]
 
 
 def check_cinc_folder(folder: Path) -> None:
@@ -137,14 +133,7 @@ def read_reference(path: str | Path) -> tuple[list[str], Int64Array]:
 
 @contextmanager
 def _progress(enabled: bool, description: str, total: int) -> Iterator[tuple[Progress, TaskID]]:
-    columns = (
-        TextColumn("[bold]{task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        TimeRemainingColumn(),
-    )
-    with Progress(*columns, disable=not enabled) as bar:
+    with counted_bar("[bold]{task.description}", enabled=enabled) as bar:
         yield bar, bar.add_task(description, total=total)
 
 

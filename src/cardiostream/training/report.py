@@ -117,21 +117,34 @@ def _f1_rows(plain: dict[str, Any], head: dict[str, Any]) -> list[str]:
     return rows
 
 
+def _head_run(training_dir: Path, key: str, oof_name: str) -> tuple[Any, Any, Any] | None:
+    """A head's summary in ``training.json`` and its out-of-fold labels and logits, or None
+    when the run fitted no such head."""
+    summary = json.loads((training_dir / "training.json").read_text()).get(key)
+    oof_path = training_dir / oof_name
+    if summary is None or not oof_path.is_file():
+        return None
+    with np.load(oof_path) as z:
+        return summary, z["labels"], z["head_logits"]
+
+
+def _head_figures(run: tuple[Any, Any, Any], out_dir: Path, name: str, title: str) -> Any:
+    """Draw a head's out-of-fold confusion and reliability (``confusion_<name>.png``,
+    ``reliability_<name>.png``); returns its summary."""
+    summary, labels, logits = run
+    plot_confusion(summary["confusion"], out_dir / f"confusion_{name}.png", title)
+    _reliability(logits, labels, float(summary["temperature"]), out_dir / f"reliability_{name}.png")
+    return summary
+
+
 def head_section(training_dir: Path, out_dir: Path) -> str:
     """The record verdict with the record head, beside the plain mean of the frames."""
-    summary = json.loads((training_dir / "training.json").read_text()).get("record_head")
-    oof_path = training_dir / "head_oof.npz"
     header = "## The record verdict: the record head\n"
-    if summary is None or not oof_path.is_file():
+    run = _head_run(training_dir, "record_head", "head_oof.npz")
+    if run is None:
         return header + "\nNo record head was fitted (`cardiostream train` fits one).\n\n"
-    with np.load(oof_path) as z:
-        labels = z["labels"]
-        logits = z["head_logits"]
+    summary = _head_figures(run, out_dir, "head", "Out-of-fold confusion, record head")
     temperature = float(summary["temperature"])
-    plot_confusion(
-        summary["confusion"], out_dir / "confusion_head.png", "Out-of-fold confusion, record head"
-    )
-    _reliability(logits, labels, temperature, out_dir / "reliability_head.png")
     plain = summary["plain"]
     lines = [
         header,
@@ -170,21 +183,14 @@ def head_section(training_dir: Path, out_dir: Path) -> str:
 
 def window_section(training_dir: Path, out_dir: Path) -> str:
     """The per-second verdict with the window head, beside the network's frame alone."""
-    summary = json.loads((training_dir / "training.json").read_text()).get("window_head")
-    oof_path = training_dir / "window_oof.npz"
     header = "## The per-second verdict: the window head\n"
-    if summary is None or not oof_path.is_file():
+    run = _head_run(training_dir, "window_head", "window_oof.npz")
+    if run is None:
         return header + "\nNo window head was fitted (`cardiostream fit-heads` fits one).\n\n"
-    with np.load(oof_path) as z:
-        labels = z["labels"]
-        logits = z["head_logits"]
-    temperature = float(summary["temperature"])
-    plot_confusion(
-        summary["confusion"],
-        out_dir / "confusion_window.png",
-        "Out-of-fold confusion, 10 s windows, window head",
+    summary = _head_figures(
+        run, out_dir, "window", "Out-of-fold confusion, 10 s windows, window head"
     )
-    _reliability(logits, labels, temperature, out_dir / "reliability_window.png")
+    temperature = float(summary["temperature"])
     plain = summary["plain"]
     af = summary["af_windows"]
     lines = [

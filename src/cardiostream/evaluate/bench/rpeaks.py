@@ -33,19 +33,12 @@ import numpy as np
 import numpy.typing as npt
 from rich import box
 from rich.console import Console
-from rich.progress import (
-    BarColumn,
-    MofNCompleteColumn,
-    Progress,
-    TextColumn,
-    TimeElapsedColumn,
-    TimeRemainingColumn,
-)
 from rich.table import Table
 
 from cardiostream.errors import InputError
 from cardiostream.evaluate.rpeaks import BeatScore, gross_score, match_beats, reference_beats
 from cardiostream.io.listing import list_records
+from cardiostream.progress import counted_bar
 from cardiostream.record import BEAT_SYMBOLS, BeatTable
 
 __all__ = [
@@ -536,15 +529,7 @@ def run_rpeak_benchmark(
     results = {name: DetectorResult() for name in specs}
     durations: dict[str, float] = {}
     console = console or Console(stderr=True)
-    bar = Progress(
-        TextColumn("[bold]R peaks[/] {task.description}"),
-        BarColumn(),
-        MofNCompleteColumn(),
-        TimeElapsedColumn(),
-        TimeRemainingColumn(),
-        console=console,
-        disable=not progress,
-    )
+    bar = counted_bar("[bold]R peaks[/] {task.description}", enabled=progress, console=console)
     with _one_thread() as thread_info, bar:
         task = bar.add_task("warm-up", total=len(names) * len(specs))
         for i, rec in enumerate(names):
