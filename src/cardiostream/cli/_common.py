@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
@@ -98,7 +98,7 @@ _LABEL_STYLE = {
 }
 
 
-def _console_line(item: dict[str, Any]) -> str:
+def _console_line(item: Mapping[str, Any]) -> str:
     kind = item["type"]
     if kind == "window":
         hr = item["heart_rate_bpm"]

@@ -18,6 +18,7 @@ from cardiostream.record import lead_selector
 
 if TYPE_CHECKING:
     from cardiostream.stream.analyze import Analysis
+    from cardiostream.stream.messages import Message
 
 
 @app.command()
@@ -243,7 +244,7 @@ def stream(
         step = max(round(chunk * rec.fs), 1)
         started = time.monotonic()
 
-        def show(items: list[dict[str, Any]]) -> None:
+        def show(items: list[Message]) -> None:
             for item in items:
                 if fmt == "jsonl":
                     sys.stdout.write(_jsonl(item) + "\n")

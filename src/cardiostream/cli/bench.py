@@ -30,6 +30,13 @@ def _single_thread() -> None:
     # Benchmarks compare one core against one core.
     for var in ("NUMBA_NUM_THREADS", "OMP_NUM_THREADS", "OPENBLAS_NUM_THREADS", "MKL_NUM_THREADS"):
         os.environ.setdefault(var, "1")
+    # numba read its settings when the package was imported, and reads them again at every
+    # compilation: once its threads have started, a thread count that differs from the one
+    # it started with is an error. Reading them now, before any thread starts, keeps the two
+    # equal, so a kernel compiled mid-benchmark (a cold cache) does not stop it.
+    from numba.core import config
+
+    config.reload_config()
 
 
 def _show_bench(

@@ -42,6 +42,7 @@ from cardiostream.serve.rpc import (
     Watch,
     unwrap,
 )
+from cardiostream.stream.messages import Window
 
 
 @dataclass
@@ -193,10 +194,10 @@ class EngineClient:
         """Drop the disconnected streams whose resume window has passed."""
         await self._batcher.submit(Expire())
 
-    async def predict(self, fs: float, samples: bytes) -> list[dict[str, Any]]:
+    async def predict(self, fs: float, samples: bytes) -> list[Window]:
         """The windows of a stretch of one lead (float64 bytes)."""
         result = await self._batcher.submit(Predict(fs, samples))
-        return cast(list[dict[str, Any]], result)
+        return cast(list[Window], result)
 
     async def watch(self, owner: str, on: bool) -> None:
         """Start or stop the display lines of ``owner``'s streams."""

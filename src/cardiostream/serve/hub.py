@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -20,10 +21,11 @@ from cardiostream.record import Record
 from cardiostream.serve.config import ServeConfig
 from cardiostream.serve.rpc import Lines, Opened
 from cardiostream.serve.session import Key, Session
+from cardiostream.stream.messages import Window
 from cardiostream.stream.processor import StreamProcessor
 
 
-def _lines(items: list[dict[str, Any]]) -> Lines:
+def _lines(items: Sequence[Mapping[str, Any]]) -> Lines:
     """The emitted objects as (type, JSON text): serialised in the engine, not the web loop."""
     return [(item["type"], json.dumps(item, allow_nan=False)) for item in items]
 
@@ -121,7 +123,7 @@ class Hub:
         self._save_recording(session, final=True)
         return _lines(out), session.consumed
 
-    def predict(self, fs: float, samples: bytes) -> list[dict[str, Any]]:
+    def predict(self, fs: float, samples: bytes) -> list[Window]:
         """The windows of a stretch of signal through a fresh processor."""
         proc = StreamProcessor(fs, model=self.config.model)
         out = proc.push(np.frombuffer(samples, np.float64))

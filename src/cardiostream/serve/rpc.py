@@ -19,6 +19,7 @@ from collections.abc import Sequence
 from typing import Any, Literal, NamedTuple, Protocol
 
 from cardiostream.errors import InputError
+from cardiostream.stream.messages import Window
 
 #: Objects a frame completes, as (type, JSON text): serialised in the engine, not the web loop.
 Lines = list[tuple[str, str]]
@@ -52,7 +53,7 @@ class Engine(Protocol):
 
     def expire(self) -> None: ...
 
-    def predict(self, fs: float, samples: bytes) -> list[dict[str, Any]]: ...
+    def predict(self, fs: float, samples: bytes) -> list[Window]: ...
 
     def watch(self, owner: str, on: bool) -> None: ...
 

@@ -33,7 +33,6 @@ from cardiostream.stream.messages import (
     Probabilities,
     Window,
     as_dicts,
-    as_messages,
 )
 from cardiostream.stream.processor import STAGES, StreamProcessor
 
@@ -234,10 +233,10 @@ def analyze(
     started = time.perf_counter()
     try:
         for lo in range(0, signal.size, step):
-            out.lines += as_messages(proc.push(signal[lo : lo + step]))
+            out.lines += proc.push(signal[lo : lo + step])
             if progress is not None:
                 progress(min(lo + step, signal.size) / proc.fs)
-        out.lines += as_messages(proc.flush())
+        out.lines += proc.flush()
     finally:
         out.processing_s = time.perf_counter() - started
         if collecting:

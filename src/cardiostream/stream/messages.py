@@ -124,13 +124,6 @@ AnalysisLine: TypeAlias = Message | RecordLine
 ENGINE_MESSAGES: tuple[type, ...] = (Window, EventOpen, Event, Gap, RecordLine)
 
 
-def as_messages(lines: list[dict[str, Any]]) -> list[Message]:
-    """What :meth:`~cardiostream.stream.StreamProcessor.push` or
-    :meth:`~cardiostream.stream.StreamProcessor.flush` returned, typed as the messages it is
-    (no copy, no check)."""
-    return cast("list[Message]", lines)
-
-
 def as_dicts(messages: Sequence[Mapping[str, Any]]) -> list[dict[str, Any]]:
     """The messages typed as the plain dicts they are, for callers that take
     ``dict[str, Any]`` (which a ``TypedDict`` is not, to a type checker)."""

@@ -85,7 +85,7 @@ from cardiostream.rhythm.verdict import (
 from cardiostream.rhythm.window_head import WINDOW_S
 from cardiostream.stream import sqi
 from cardiostream.stream.events import EventConfig, EventTracker
-from cardiostream.stream.messages import Gap, Message, Window, as_dicts
+from cardiostream.stream.messages import Gap, Message, Window
 from cardiostream.stream.window_beats import (
     H_AMP,
     H_BEATS,
@@ -348,7 +348,7 @@ class StreamProcessor:
             raise InputError(f"chunk: magnitude above {MAX_ABS_MV:g} is not an ECG in mV")
         return x
 
-    def push(self, chunk: npt.ArrayLike, t: float | None = None) -> list[dict[str, Any]]:
+    def push(self, chunk: npt.ArrayLike, t: float | None = None) -> list[Message]:
         """Feed the next samples; return the windows, events and notices they complete.
 
         Parameters
@@ -381,7 +381,7 @@ class StreamProcessor:
                         x = np.concatenate([missing, x])
         if x.size:
             out += self._process(x)
-        return as_dicts(out)
+        return out
 
     def _gap(self, start: float, end: float) -> list[Message]:
         notice = cast(Gap, {"type": "gap", "t_start": round(start, 3), "t_end": round(end, 3)})
@@ -394,7 +394,7 @@ class StreamProcessor:
         self.t0 = end
         return [notice, *closed]
 
-    def flush(self) -> list[dict[str, Any]]:
+    def flush(self) -> list[Message]:
         """End the stream: close an open episode (reason ``end_of_stream``) and reset.
 
         The last partial second gives no window. The next push starts a new stream at time 0
@@ -403,7 +403,7 @@ class StreamProcessor:
         out: list[Message] = list(self.tracker.flush())
         self.t0 = 0.0
         self.reset()
-        return as_dicts(out)
+        return out
 
     # ------------------------------------------------------------- pipeline
     def _process(self, x: npt.NDArray[np.float64]) -> list[Message]:

@@ -10,8 +10,8 @@ with :mod:`cardiostream.evaluate.rpeaks` (whole records, ±150 ms, gross sums).
 The speed figure is *times real time*: the total duration of the signals divided by the total
 time spent in detection calls. Figures are meant for one core: :func:`run_rpeak_benchmark`
 limits numba and the BLAS/OpenMP pools to one thread while it runs (via ``threadpoolctl``), and
-the command line also sets ``NUMBA_NUM_THREADS=1`` and ``OMP_NUM_THREADS=1`` before any import,
-which is the only way to bind pools that libraries create at import time.
+the command line also sets ``NUMBA_NUM_THREADS=1`` and ``OMP_NUM_THREADS=1`` before the
+benchmark imports its peers, which binds the pools those libraries create at import time.
 """
 
 from __future__ import annotations
