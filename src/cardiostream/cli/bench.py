@@ -36,7 +36,7 @@ def _single_thread() -> None:
     # equal, so a kernel compiled mid-benchmark (a cold cache) does not stop it.
     from numba.core import config
 
-    config.reload_config()
+    config.reload_config()  # type: ignore[no-untyped-call]
 
 
 def _show_bench(
