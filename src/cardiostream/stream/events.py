@@ -177,7 +177,8 @@ class EventTracker:
         t, p = self._check_time(t_end, strict=True), _check_p(p_af)
         if not isinstance(label, str) or label not in LABELS:
             raise InputError(f"label: unknown label {label!r}, expected one of {', '.join(LABELS)}")
-        cfg, out = self.config, list[EpisodeMessage]()
+        cfg = self.config
+        out: list[EpisodeMessage] = []
         if self._last_t is not None and t - self._last_t > GAP_HOPS * cfg.hop_s:
             out += self._close("gap")
         self._last_t = t
@@ -214,7 +215,8 @@ class EventTracker:
         return self._close("gap")
 
     def _af_window(self, t: float, p: float) -> list[EpisodeMessage]:
-        cfg, out, continued = self.config, list[EpisodeMessage](), False
+        cfg, continued = self.config, False
+        out: list[EpisodeMessage] = []
         if self._open:
             self._non_af_run = 0
             if self._announced and t - self._start > cfg.max_duration_s:
