@@ -266,7 +266,7 @@ def mitdb_section(mitdb_dir: Path | None, out_dir: Path, model: RhythmModel) -> 
 
 
 def _verdicts_comparison(frames: Any, window: Any, model: RhythmModel) -> str:
-    """The same tests on the network's frames alone and on the window head's verdicts."""
+    """The same tests on the network's frames alone and on the engine's windows."""
 
     def pct(x: float) -> str:
         return f"{100 * x:.1f} %"
@@ -287,11 +287,12 @@ def _verdicts_comparison(frames: Any, window: Any, model: RhythmModel) -> str:
         return float(getattr(getattr(result, part), name))
 
     lines = [
-        "The same tests on the network's frames alone, beside the window head's verdicts "
-        "(the table above), in the same run:",
+        "The same tests on the network's frames alone, beside the engine's windows with the "
+        "window head (the table above), in the same run; with uncertain withheld, the frames' "
+        "episodes follow the 10 s rules and the engine's are its AF events:",
         "",
         f"| | network frames (threshold {model.threshold:.2f}) | "
-        f"window head (threshold {model.window_threshold:.2f}) |",
+        f"engine, window head (threshold {model.window_threshold:.2f}) |",
         "|---|---:|---:|",
     ]
     lines += [
