@@ -35,8 +35,9 @@ def classify(
         from rich.progress import Progress
 
         from cardiostream.io.listing import walk_records
-        from cardiostream.rhythm.batch import ORDER, classify_paths
+        from cardiostream.rhythm.batch import classify_paths
         from cardiostream.rhythm.infer import RhythmModel
+        from cardiostream.rhythm.verdict import CLASSES
 
         if fmt not in ("csv", "json", "table"):
             raise InputError(f"--format: expected csv, json or table, got {fmt!r}")
@@ -61,7 +62,7 @@ def classify(
         else:
             from rich.table import Table
 
-            table = Table("record", "label", "raw", *ORDER)
+            table = Table("record", "label", "raw", *CLASSES)
             for r in text_rows:
                 table.add_row(*map(str, r[:3]), *(f"{v:.2f}" for v in r[3:]))
             console.print(table)

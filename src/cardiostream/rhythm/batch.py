@@ -13,13 +13,12 @@ from typing import Any
 
 from cardiostream.errors import InputError
 from cardiostream.rhythm.infer import Prediction, PreparedRecord, RhythmModel
+from cardiostream.rhythm.verdict import CLASSES, UNCERTAIN
 
-__all__ = ["BLOCK", "ORDER", "BatchResult", "classify_paths"]
+__all__ = ["BLOCK", "BatchResult", "classify_paths"]
 
 #: Records predicted together.
 BLOCK = 256
-#: The classes whose probabilities a row lists, in order.
-ORDER = ("normal", "af", "other", "noise")
 
 
 @dataclass
@@ -44,9 +43,9 @@ class BatchResult:
         probabilities.
         """
         return [
-            [name, p.label, p.raw_label, *(p.probabilities[c] for c in ORDER)]
+            [name, p.label, p.raw_label, *(p.probabilities[c] for c in CLASSES)]
             if p is not None
-            else [name, "uncertain", "", *([float("nan")] * len(ORDER))]
+            else [name, UNCERTAIN, "", *([float("nan")] * len(CLASSES))]
             for name, p in zip(self.names, self.predictions, strict=True)
         ]
 
@@ -55,7 +54,7 @@ class BatchResult:
         return [
             {"record": n, **p.to_dict()}
             if p is not None
-            else {"record": n, "label": "uncertain", "raw_label": None, "error": True}
+            else {"record": n, "label": UNCERTAIN, "raw_label": None, "error": True}
             for n, p in zip(self.names, self.predictions, strict=True)
         ]
 

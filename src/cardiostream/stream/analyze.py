@@ -144,10 +144,9 @@ def write_summary(path: Path, totals: list[dict[str, Any]]) -> None:
     if path.suffix == ".json":
         path.write_text(json.dumps(totals, indent=1) + "\n")
         return
-    labels = ("normal", "af", "other", "noise", "uncertain")
-    lines = [",".join([*SUMMARY_COLUMNS, *(f"n_{k}" for k in labels)])]
+    lines = [",".join([*SUMMARY_COLUMNS, *(f"n_{k}" for k in LABELS)])]
     for t in totals:
-        lines.append(csv_line([t[c] for c in SUMMARY_COLUMNS] + [t["labels"][k] for k in labels]))
+        lines.append(csv_line([t[c] for c in SUMMARY_COLUMNS] + [t["labels"][k] for k in LABELS]))
     path.write_text("\n".join(lines) + "\n")
 
 
