@@ -7,22 +7,32 @@ STAMP := $(VENV)/.installed
 
 .PHONY: demo report test lint typecheck bench clean browser
 
-# torch goes in through pip, which finds the local CPU wheel of 2.13.0 (pip's configuration
-# points at it); uv then sees the pin satisfied and installs the rest in seconds.
-$(STAMP): pyproject.toml
+# Two installs into the one .venv. The demo needs the core with the serve and plot extras: no
+# torch, no test tools. The tests and the benchmarks need everything; torch goes in through
+# pip, which finds the local CPU wheel of 2.13.0 (pip's configuration points at it), and uv
+# then sees the pin satisfied and installs the rest in seconds.
+DEMO_STAMP := $(VENV)/.demo-installed
+
+$(VENV)/bin/uv:
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install -q --upgrade pip uv
+
+$(DEMO_STAMP): pyproject.toml | $(VENV)/bin/uv
+	$(BIN)/uv pip install -q --python $(BIN)/python -e ".[serve,plot]"
+	touch $(DEMO_STAMP)
+
+$(STAMP): pyproject.toml | $(VENV)/bin/uv
 	$(BIN)/python -m pip install -q "torch==2.13.0"
 	$(BIN)/uv pip install -q --python $(BIN)/python -e ".[dev,train,serve,plot]"
-	touch $(STAMP)
+	touch $(STAMP) $(DEMO_STAMP)
 
 # The server, its dashboard and six live patients, until Ctrl-C (PORT=8000 by default).
 PORT ?= 8000
-demo: $(STAMP)
+demo: $(DEMO_STAMP)
 	$(BIN)/cardiostream demo --port $(PORT)
 
 # The offline counterpart: a bundled AF excerpt on ECG paper, then every bundled sample.
-report: $(STAMP)
+report: $(DEMO_STAMP)
 	$(BIN)/cardiostream report --sample mitdb-201-af --plot out/demo.png
 	$(BIN)/cardiostream analyze src/cardiostream/samples/data --summary out/demo_summary.csv
 
