@@ -138,6 +138,23 @@ def test_predict_bad_input_is_4xx(live: Live, kwargs: dict[str, Any], status: in
     assert "detail" in r.json()
 
 
+@pytest.mark.parametrize(
+    ("kwargs", "detail"),
+    [
+        ({"json": {"fs": 0, "samples": [0.0] * 3000}}, "fs: input should be greater than 0, got 0"),
+        ({"json": {"samples": [0.0] * 3000}}, "fs: field required"),
+        ({"json": {"fs": 250, "samples": "abc"}}, "samples: input should be a valid array"),
+        ({"json": [1, 2]}, "body: expected a JSON object"),
+        ({"content": b"{not json", "headers": {"content-type": "application/json"}}, "body: not"),
+    ],
+)
+def test_predict_errors_name_the_field(live: Live, kwargs: dict[str, Any], detail: str) -> None:
+    headers = {**AUTH, **kwargs.pop("headers", {})}
+    r = httpx.post(live.url + "/v1/predict", headers=headers, **kwargs)
+    assert r.status_code == 422
+    assert r.json()["detail"].startswith(detail), r.json()
+
+
 def test_predict_needs_a_token(live: Live) -> None:
     body = {"fs": 250, "samples": [0.0] * 2500}
     assert httpx.post(live.url + "/v1/predict", json=body).status_code == 401

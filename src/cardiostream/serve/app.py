@@ -22,7 +22,7 @@ from typing import Annotated, Any
 from fastapi import Depends, FastAPI, HTTPException, Query, Request, WebSocket
 from fastapi.responses import FileResponse, JSONResponse, Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, ValidationError
 from starlette.websockets import WebSocketDisconnect, WebSocketState
 
 from cardiostream import wire
@@ -56,6 +56,20 @@ class ControlRequest(BaseModel):
 
     mode: str = Field(min_length=1, max_length=32, description="One of the stream's controls.")
     hr_bpm: float | None = Field(None, ge=20, le=250, description="Heart rate, where it applies.")
+
+
+def body_error(exc: ValidationError) -> str:
+    """One line naming the field of a JSON body at fault (the first, when several are)."""
+    first = exc.errors()[0]
+    if first["type"] == "json_invalid":
+        return "body: not valid JSON"
+    if not first["loc"]:
+        return 'body: expected a JSON object such as {"fs": 250, "samples": [...]}'
+    field = ".".join(str(part) for part in first["loc"])
+    given = first.get("input")
+    quiet = first["type"] == "missing" or given is None or len(repr(given)) > 40
+    shown = "" if quiet else f", got {given!r}"
+    return f"{field}: {first['msg'][0].lower()}{first['msg'][1:]}{shown}"
 
 
 def _json(obj: Any) -> str:
@@ -152,8 +166,8 @@ def create_app(config: ServeConfig) -> FastAPI:
         else:
             try:
                 doc = PredictRequest.model_validate_json(body)
-            except ValueError as exc:
-                raise HTTPException(422, f"body: {str(exc).splitlines()[0]}") from None
+            except ValidationError as exc:
+                raise InputError(body_error(exc)) from None
             spec = proto.parse_format(doc.fs, "json", doc.units, 200.0)
             x = spec.decode_list(doc.samples)
         if x.size < 10 * spec.fs:
