@@ -56,9 +56,11 @@ browser:
 test: lint typecheck browser
 	$(BIN)/python -m pytest -n 2
 
+# The data folder of `cardiostream download` (README, "Get the PhysioNet data").
+DATA ?= $(or $(CARDIOSTREAM_DATA),../shared/data)
 bench: $(STAMP)
-	$(BIN)/cardiostream bench rpeaks --data ../shared/data/mitdb
-	$(BIN)/cardiostream bench pipeline --data ../shared/data/mitdb
+	$(BIN)/cardiostream bench rpeaks --data $(DATA)/mitdb
+	$(BIN)/cardiostream bench pipeline --data $(DATA)/mitdb
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

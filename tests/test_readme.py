@@ -6,7 +6,9 @@ against a real one started here, with ``127.0.0.1:8000`` pointed at it and its t
 subcommand and only options that subcommand has, and runs, in a folder holding the files it
 names (made from the bundled samples); the ones that stream to a server run against the
 real one, bounded in time. ``serve`` runs until stopped and is left to the server tests, as
-is ``control`` (it needs a live steerable stream). ``make`` targets must exist.
+is ``control`` (it needs a live steerable stream). ``download`` runs against a PhysioNet
+look-alike served on 127.0.0.1 (``--mirror`` pointed at it), there being no network in the
+tests. ``make`` targets must exist.
 """
 
 from __future__ import annotations
@@ -157,8 +159,18 @@ def test_every_cardiostream_command_in_the_readme_runs(
         live = request.getfixturevalue("readme_server")
         argv = [a.replace(SERVER_MARK, live.url.split("//")[1]) for a in argv]
         argv += ["--token", live.config.tokens[0], *BOUNDED.get(argv[0], [])]
+    if argv[0] == "download":
+        argv += ["--mirror", request.getfixturevalue("readme_mirror").url]
     result = CliRunner().invoke(app, argv)
     assert result.exit_code == 0, (argv, result.output[-2000:], result.exception)
+
+
+@pytest.fixture(scope="module")
+def readme_mirror(tmp_path_factory: pytest.TempPathFactory) -> Iterator[object]:
+    from tests.io.mirror import fake_physionet, serve
+
+    with serve(fake_physionet(tmp_path_factory.mktemp("physionet"))) as mirror:
+        yield mirror
 
 
 @pytest.fixture(scope="module")
