@@ -111,3 +111,11 @@ def test_bad_file_content_exits_2_from_a_real_process(tmp_path: Path):
         assert "Traceback" not in proc.stderr
         assert len(proc.stderr.strip().splitlines()) == 1
         assert path.name in proc.stderr or path.stem in proc.stderr
+
+
+def test_version_is_printed() -> None:
+    from importlib.metadata import version
+
+    result = runner.invoke(app, ["--version"])
+    assert result.exit_code == 0, result.output
+    assert result.stdout == f"cardiostream {version('cardiostream')}\n"

@@ -30,6 +30,40 @@ err_console = Console(stderr=True, width=None if sys.stderr.isatty() else 120)
 
 T = TypeVar("T")
 
+
+def _version() -> str:
+    """The installed distribution's version, else the package's own (a source checkout)."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("cardiostream")
+    except PackageNotFoundError:
+        from cardiostream import __version__
+
+        return __version__
+
+
+def _show_version(value: bool) -> None:
+    if value:
+        console.print(f"cardiostream {_version()}", highlight=False)
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version",
+            callback=_show_version,
+            is_eager=True,
+            help="Print the version and exit.",
+        ),
+    ] = False,
+) -> None:
+    """Real-time ECG analysis: records, filters, R peaks, HRV and signal quality."""
+
+
 # Options that several commands take, spelled once.
 ModelOption = Annotated[
     Path | None, typer.Option(help="A model folder instead of the shipped one.")
