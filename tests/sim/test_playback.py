@@ -40,6 +40,19 @@ def test_playback_without_loop_ends() -> None:
     assert source.describe()["record"] is None
 
 
+def test_playback_plays_once_unless_asked_to_loop() -> None:
+    source = Playback(_ramp_record("a", 50))
+    assert [len(source.read(32)) for _ in range(3)] == [32, 18, 0]
+    assert source.exhausted
+
+
+def test_the_demo_loops_its_recorded_patients() -> None:
+    from cardiostream.serve.demo import patients
+
+    played = [s for s in (p.make() for p in patients()) if isinstance(s, Playback)]
+    assert len(played) == 2 and all(s.loop for s in played)
+
+
 def test_playback_of_bundled_samples_by_name_resampled_and_all_leads() -> None:
     source = Playback("mitdb-201-af", fs=250, lead=None)
     x = source.read(500)

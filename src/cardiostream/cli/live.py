@@ -70,10 +70,11 @@ def play(
     lead: Annotated[str, typer.Option(help="Lead index or name, or all.")] = "0",
     speed: Annotated[float, typer.Option(help="How many times faster than real time.")] = 1.0,
     loop: Annotated[
-        bool, typer.Option("--loop/--no-loop", help="Start again after the last.")
-    ] = True,
+        bool, typer.Option("--loop/--no-loop", help="Start again after the last (until Ctrl-C).")
+    ] = False,
 ) -> None:
-    """Stream records to a server as a live source, in turn, a line per window."""
+    """Stream records to a server as a live source, in turn, a line per window; stop after
+    the last unless --loop."""
 
     def body() -> None:
         from cardiostream.sim import Playback

@@ -1,4 +1,4 @@
-"""Real recordings played as a live source, one after another, looping.
+"""Real recordings played as a live source, one after another, looping when asked.
 
 Examples
 --------
@@ -72,8 +72,8 @@ class Playback:
         Records to play in turn (files :func:`cardiostream.read` opens, bundled sample
         names such as ``mitdb-201-af``, or records).
     loop : bool
-        Start again with the first record after the last; otherwise :meth:`read` returns
-        fewer samples at the end, then none.
+        Start again with the first record after the last; otherwise (the default)
+        :meth:`read` returns fewer samples at the end, then none.
     fs : float, optional
         Resample to this rate (default: the first record's rate, to which the others are
         resampled when theirs differs).
@@ -91,7 +91,7 @@ class Playback:
         self,
         sources: str | Path | Record | Sequence[str | Path | Record],
         *,
-        loop: bool = True,
+        loop: bool = False,
         fs: float | None = None,
         lead: int | str | None = 0,
     ) -> None:
