@@ -119,3 +119,15 @@ def test_version_is_printed() -> None:
     result = runner.invoke(app, ["--version"])
     assert result.exit_code == 0, result.output
     assert result.stdout == f"cardiostream {version('cardiostream')}\n"
+
+
+@pytest.mark.parametrize("backend", ["cuda", "mps"])
+def test_an_unavailable_backend_is_one_line(backend: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    torch = pytest.importorskip("torch", reason="torch is in the train extra")
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    monkeypatch.setattr(torch.backends.mps, "is_available", lambda: False)
+    result = runner.invoke(app, ["classify", "--backend", backend, str(NSR)])
+    assert result.exit_code == 2, result.output
+    assert len(result.stderr.strip().splitlines()) == 1
+    assert f"backend {backend!r}: not available here" in result.stderr
+    assert "available: onnx, cpu" in result.stderr
