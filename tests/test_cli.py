@@ -131,3 +131,36 @@ def test_an_unavailable_backend_is_one_line(backend: str, monkeypatch: pytest.Mo
     assert len(result.stderr.strip().splitlines()) == 1
     assert f"backend {backend!r}: not available here" in result.stderr
     assert "available: onnx, cpu" in result.stderr
+
+
+def test_samples_are_listed_with_their_paths() -> None:
+    out = _ok("samples")
+    for name in ("mitdb-201-af", "cinc2017-A00004"):
+        line = next(ln for ln in out.splitlines() if ln.startswith(name + " "))
+        assert line.split()[-1] == str(sample_path(name))
+
+
+def test_a_sample_name_stands_for_its_file() -> None:
+    by_path = _ok("analyze", str(sample_path("mitdb-201-af")), "--format", "jsonl")
+    assert _ok("analyze", "mitdb-201-af", "--format", "jsonl") == by_path
+    for command in (["info"], ["rpeaks"], ["classify", "--format", "csv"]):
+        by_path = _ok(*command, str(sample_path("cinc2017-A00004")))
+        assert _ok(*command, "cinc2017-A00004") == by_path
+
+
+def test_a_sample_name_reaches_stream_report_and_convert(tmp_path: Path) -> None:
+    streamed = _ok("stream", "cinc2017-A00004", "--speed", "max", "--format", "jsonl")
+    assert streamed == _ok("stream", str(sample_path("cinc2017-A00004")), "--speed", "max",
+                           "--format", "jsonl")  # fmt: skip
+    assert "heart rate" in _ok("report", "mitdb-100-nsr")
+    _ok("convert", "mitdb-100-nsr", "--store", str(tmp_path / "store"))
+    assert (tmp_path / "store" / "record=mitdb-100-nsr").is_dir()
+
+
+def test_a_file_named_like_a_sample_wins(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # The normal-rhythm record (leads MLII, V5) under the AF sample's name.
+    for ext in (".hea", ".dat"):
+        text = NSR.with_suffix(ext).read_bytes().replace(b"mitdb-100-nsr", b"mitdb-201-af")
+        (tmp_path / f"mitdb-201-af{ext}").write_bytes(text)
+    monkeypatch.chdir(tmp_path)
+    assert "V5" in _ok("info", "mitdb-201-af")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -115,3 +116,14 @@ def test_chunks_refuses_bad_arguments() -> None:
         asyncio.run(_collect(Simulator(250), chunk_s=0))
     with pytest.raises(InputError, match="speed"):
         asyncio.run(_collect(Simulator(250), speed=-1))
+
+
+def test_a_file_named_like_a_sample_is_played_rather_than_the_sample(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    nsr = sample_path("mitdb-100-nsr")
+    for ext in (".hea", ".dat"):
+        text = nsr.with_suffix(ext).read_bytes().replace(b"mitdb-100-nsr", b"mitdb-201-af")
+        (tmp_path / f"mitdb-201-af{ext}").write_bytes(text)
+    monkeypatch.chdir(tmp_path)
+    assert Playback("mitdb-201-af", lead=None).leads == ("MLII", "V5")

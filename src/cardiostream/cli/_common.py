@@ -65,6 +65,9 @@ def _root(
 
 
 # Options that several commands take, spelled once.
+#: The help of an argument that takes a record.
+RECORD_HELP = "A record file, or a bundled sample's name (see cardiostream samples)."
+RECORDS_HELP = "Record files or folders (walked), or bundled samples' names."
 ModelOption = Annotated[
     Path | None, typer.Option(help="A model folder instead of the shipped one.")
 ]
@@ -112,6 +115,13 @@ def _guard(func: Callable[[], T]) -> T:
     raise AssertionError("unreachable")
 
 
+def _record_path(path: Path) -> Path:
+    """``path``, or a bundled sample's header when ``path`` names one and no file does."""
+    from cardiostream.samples import resolve
+
+    return resolve(path)
+
+
 def _resolve(path: Path | None, sample: str | None) -> Path:
     if (path is None) == (sample is None):
         raise InputError("give either a FILE or --sample NAME")
@@ -120,7 +130,7 @@ def _resolve(path: Path | None, sample: str | None) -> Path:
 
         return sample_path(sample)
     assert path is not None
-    return path
+    return _record_path(path)
 
 
 _LABEL_STYLE = {

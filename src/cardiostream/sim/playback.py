@@ -35,15 +35,13 @@ def af_playlist() -> list[Path]:
 
 def load_record(source: str | Path | Record) -> Record:
     """A record from a :class:`Record`, a file that :func:`cardiostream.read` opens, or the
-    name of a bundled sample."""
+    name of a bundled sample (a file of that name wins)."""
     if isinstance(source, Record):
         return source
     from cardiostream.io import read
-    from cardiostream.samples import SAMPLES, sample_path
+    from cardiostream.samples import resolve
 
-    if isinstance(source, str) and source in SAMPLES:
-        return read(sample_path(source))
-    return read(source)
+    return read(resolve(source))
 
 
 def _resampled(x: npt.NDArray[np.float32], fs_in: float, fs_out: float) -> Float32Array:
