@@ -164,3 +164,44 @@ def test_a_file_named_like_a_sample_wins(tmp_path: Path, monkeypatch: pytest.Mon
         (tmp_path / f"mitdb-201-af{ext}").write_bytes(text)
     monkeypatch.chdir(tmp_path)
     assert "V5" in _ok("info", "mitdb-201-af")
+
+
+def _index_only_csv(folder: Path) -> Path:
+    """A minute of MITDB lead MLII as a table with a sample index and no time column."""
+    path = folder / "indexed.csv"
+    x = read(sample_path("mitdb-201-af")).lead(0)
+    rows = "".join(f"{i},{v:.4f}\n" for i, v in enumerate(x.tolist()))
+    path.write_text("sample,II_mV\n" + rows)
+    return path
+
+
+def test_a_table_without_times_needs_fs_and_names_the_option(tmp_path: Path) -> None:
+    result = runner.invoke(app, ["info", str(_index_only_csv(tmp_path))])
+    assert result.exit_code == 2
+    assert len(result.stderr.strip().splitlines()) == 1 and "--fs" in result.stderr
+
+
+@pytest.mark.parametrize(
+    "command",
+    [["info"], ["rpeaks"], ["report"], ["analyze", "--format", "jsonl"],
+     ["classify", "--format", "csv"], ["stream", "--speed", "max", "--format", "jsonl"],
+     ["convert", "--store"]],
+    ids=lambda c: c[0],
+)  # fmt: skip
+def test_fs_reads_a_table_without_times(command: list[str], tmp_path: Path) -> None:
+    csv = _index_only_csv(tmp_path)
+    args = [*command, str(tmp_path / "store")] if command[0] == "convert" else command
+    out = _ok(*args, str(csv), "--fs", "360")
+    if command[0] == "info":
+        assert "360 Hz" in out and "60.0 s" in out
+    if command[0] == "classify":
+        assert out.splitlines()[1].startswith("indexed,af,")
+    if command[0] == "convert":
+        assert read(tmp_path / "store" / "record=indexed").fs == 360.0
+
+
+def test_fs_must_agree_with_a_record_that_states_its_rate() -> None:
+    result = runner.invoke(app, ["info", "mitdb-201-af", "--fs", "250"])
+    assert result.exit_code == 2
+    assert len(result.stderr.strip().splitlines()) == 1 and "360 Hz" in result.stderr
+    assert "360 Hz" in _ok("info", "mitdb-201-af", "--fs", "360.5")

@@ -68,6 +68,15 @@ def _root(
 #: The help of an argument that takes a record.
 RECORD_HELP = "A record file, or a bundled sample's name (see cardiostream samples)."
 RECORDS_HELP = "Record files or folders (walked), or bundled samples' names."
+FsOption = Annotated[
+    float | None,
+    typer.Option(
+        "--fs",
+        metavar="HZ",
+        help="Sampling rate of a CSV or Parquet table without a time column; a record that "
+        "states its rate must agree within 1 %.",
+    ),
+]
 ModelOption = Annotated[
     Path | None, typer.Option(help="A model folder instead of the shipped one.")
 ]

@@ -14,6 +14,7 @@ from rich.markup import escape
 
 from cardiostream.cli._common import (
     RECORDS_HELP,
+    FsOption,
     ModelOption,
     _console_line,
     _guard,
@@ -37,6 +38,7 @@ def classify(
     lead: Annotated[int, typer.Option(help="Lead index.")] = 0,
     backend: Annotated[str, typer.Option(help="onnx, cpu, cuda or mps.")] = "onnx",
     model: ModelOption = None,
+    fs: FsOption = None,
 ) -> None:
     """Rhythm verdict per record: normal, af, other, noise, or uncertain; with probabilities."""
 
@@ -59,7 +61,12 @@ def classify(
         with Progress(console=err_console, transient=True) as bar:
             task = bar.add_task("classifying", total=len(files))
             result = classify_paths(
-                files, rhythm, lead=lead, on_refused=refused, on_step=lambda _: bar.advance(task)
+                files,
+                rhythm,
+                lead=lead,
+                fs=fs,
+                on_refused=refused,
+                on_step=lambda _: bar.advance(task),
             )
         text_rows = result.rows()
         if fmt == "csv":
@@ -98,6 +105,7 @@ def analyze(
     hop: Annotated[int, typer.Option(help="Seconds between windows.")] = 1,
     window: Annotated[int, typer.Option(help="Window length in seconds (10 to 600).")] = 10,
     model: ModelOption = None,
+    fs: FsOption = None,
 ) -> None:
     """Windows every second, AF episodes and a summary for whole recordings (the streaming
     engine run offline: the same lines as `cardiostream stream`)."""
@@ -132,7 +140,7 @@ def analyze(
             task = bar.add_task("analysing", total=len(files))
             for path, named in files:
                 try:
-                    rec = read(path)
+                    rec = read(path, fs=fs)
                 except InputError:
                     if named:
                         raise
@@ -231,6 +239,7 @@ def stream(
     lead: Annotated[str, typer.Option(help="Lead index or name.")] = "0",
     chunk: Annotated[float, typer.Option(help="Seconds of signal per pushed chunk.")] = 0.25,
     model: ModelOption = None,
+    fs: FsOption = None,
 ) -> None:
     """Play a recording through the streaming engine at a given pace: a line per second
     (time, heart rate, rhythm, quality) and AF events as they happen."""
@@ -251,7 +260,7 @@ def stream(
             raise InputError(f"--speed: must be positive, got {speed!r}")
         if not 0.001 <= chunk <= 60:
             raise InputError(f"--chunk: expected 0.001 to 60 s, got {chunk:g}")
-        rec = read(_record_path(path))
+        rec = read(_record_path(path), fs=fs)
         signal = rec.lead(lead_selector(lead))
         proc = StreamProcessor(rec.fs, model=model)
         step = max(round(chunk * rec.fs), 1)

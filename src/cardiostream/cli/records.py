@@ -12,6 +12,7 @@ import typer
 from cardiostream.cli._common import (
     RECORD_HELP,
     RECORDS_HELP,
+    FsOption,
     _guard,
     _record_path,
     _resolve,
@@ -32,6 +33,7 @@ def info(
             "sample's name."
         ),
     ],
+    fs: FsOption = None,
 ) -> None:
     """Describe a record: format, rate, duration, leads, annotations, missing samples."""
 
@@ -41,7 +43,7 @@ def info(
         from cardiostream.io import detect_format, read
 
         path_ = _record_path(path)
-        rec = read(path_)
+        rec = read(path_, fs=fs)
         beats, rhythms = rec.annotations.beats, rec.annotations.rhythms
         nan_share = float(np.mean(~np.isfinite(rec.signal))) if rec.signal.size else 0.0
         console.print(f"[bold]{rec.name}[/]  ({detect_format(path_)})", highlight=False)
@@ -64,6 +66,7 @@ def info(
 def convert(
     sources: Annotated[list[Path], typer.Argument(help=RECORDS_HELP)],
     store: Annotated[Path, typer.Option("--store", help="The Parquet store to write into.")],
+    fs: FsOption = None,
 ) -> None:
     """Write records into the partitioned Parquet store (one partition per record, zstd)."""
 
@@ -71,6 +74,7 @@ def convert(
         from rich.progress import Progress
 
         from cardiostream.io import convert as convert_records
+        from cardiostream.io import read
 
         skipped: list[str] = []
         with Progress(console=err_console, transient=True) as progress:
@@ -82,6 +86,7 @@ def convert(
             ids = convert_records(
                 [_record_path(s) for s in sources],
                 store,
+                reader=lambda p: read(p, fs=fs),
                 on_skip=lambda p, why: skipped.append(f"{p}: {why}"),
                 progress=step,
             )
@@ -98,6 +103,7 @@ def rpeaks(
     lead: Annotated[str, typer.Option(help="Lead index or name.")] = "0",
     fmt: Annotated[str, typer.Option("--format", help="csv or json.")] = "csv",
     out: Annotated[Path | None, typer.Option(help="Write here instead of standard output.")] = None,
+    fs: FsOption = None,
 ) -> None:
     """Detect R peaks causally and print them (sample index and time in seconds)."""
 
@@ -107,7 +113,7 @@ def rpeaks(
 
         if fmt not in ("csv", "json"):
             raise InputError(f"--format: expected csv or json, got {fmt!r}")
-        rec = read(_record_path(path))
+        rec = read(_record_path(path), fs=fs)
         signal = rec.lead(lead_selector(lead))
         peaks = detect_rpeaks(signal, rec.fs)
         if fmt == "csv":
@@ -140,6 +146,7 @@ def report(
     sample: Annotated[str | None, typer.Option(help="A bundled sample instead of a file.")] = None,
     lead: Annotated[str, typer.Option(help="Lead index or name.")] = "0",
     plot: Annotated[Path | None, typer.Option(help="Write a figure (PNG, SVG or PDF).")] = None,
+    fs: FsOption = None,
 ) -> None:
     """Read a record, clean it, find the beats; print HR, HRV and signal quality."""
 
@@ -147,7 +154,7 @@ def report(
         from cardiostream.io import read
         from cardiostream.report.quicklook import plot_quicklook, print_quicklook, quicklook
 
-        rec = read(_resolve(path, sample))
+        rec = read(_resolve(path, sample), fs=fs)
         result = quicklook(rec, lead_selector(lead))
         print_quicklook(result, console)
         if plot is not None:
