@@ -149,6 +149,7 @@ def serve(
     def body() -> None:
         from cardiostream.serve import TOKEN_ENV, ServeConfig, new_token, run
         from cardiostream.serve.config import tokens_from_env
+        from cardiostream.serve.ports import check_port
 
         tokens = tokens_from_env(token)
         created = not tokens and not no_auth
@@ -163,6 +164,8 @@ def serve(
             max_streams=max_streams,
             model=model,
         )
+        # Before any line about where it serves: a taken port is then the only thing said.
+        check_port(host, port)
         where = f"http://{host}:{port}"
         if created:
             err_console.print(
@@ -205,7 +208,9 @@ def demo(
         from cardiostream.serve import new_token
         from cardiostream.serve.config import token_from_env
         from cardiostream.serve.demo import run_demo
+        from cardiostream.serve.ports import check_port
 
+        check_port(host, port)
         key = token_from_env(token) or new_token()
 
         def say(line: str) -> None:
