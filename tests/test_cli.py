@@ -111,3 +111,97 @@ def test_bad_file_content_exits_2_from_a_real_process(tmp_path: Path):
         assert "Traceback" not in proc.stderr
         assert len(proc.stderr.strip().splitlines()) == 1
         assert path.name in proc.stderr or path.stem in proc.stderr
+
+
+def test_version_is_printed() -> None:
+    from importlib.metadata import version
+
+    result = runner.invoke(app, ["--version"])
+    assert result.exit_code == 0, result.output
+    assert result.stdout == f"cardiostream {version('cardiostream')}\n"
+
+
+@pytest.mark.parametrize("backend", ["cuda", "mps"])
+def test_an_unavailable_backend_is_one_line(backend: str, monkeypatch: pytest.MonkeyPatch) -> None:
+    torch = pytest.importorskip("torch", reason="torch is in the train extra")
+    monkeypatch.setattr(torch.cuda, "is_available", lambda: False)
+    monkeypatch.setattr(torch.backends.mps, "is_available", lambda: False)
+    result = runner.invoke(app, ["classify", "--backend", backend, str(NSR)])
+    assert result.exit_code == 2, result.output
+    assert len(result.stderr.strip().splitlines()) == 1
+    assert f"backend {backend!r}: not available here" in result.stderr
+    assert "available: onnx, cpu" in result.stderr
+
+
+def test_samples_are_listed_with_their_paths() -> None:
+    out = _ok("samples")
+    for name in ("mitdb-201-af", "cinc2017-A00004"):
+        line = next(ln for ln in out.splitlines() if ln.startswith(name + " "))
+        assert line.split()[-1] == str(sample_path(name))
+
+
+def test_a_sample_name_stands_for_its_file() -> None:
+    by_path = _ok("analyze", str(sample_path("mitdb-201-af")), "--format", "jsonl")
+    assert _ok("analyze", "mitdb-201-af", "--format", "jsonl") == by_path
+    for command in (["info"], ["rpeaks"], ["classify", "--format", "csv"]):
+        by_path = _ok(*command, str(sample_path("cinc2017-A00004")))
+        assert _ok(*command, "cinc2017-A00004") == by_path
+
+
+def test_a_sample_name_reaches_stream_report_and_convert(tmp_path: Path) -> None:
+    streamed = _ok("stream", "cinc2017-A00004", "--speed", "max", "--format", "jsonl")
+    assert streamed == _ok("stream", str(sample_path("cinc2017-A00004")), "--speed", "max",
+                           "--format", "jsonl")  # fmt: skip
+    assert "heart rate" in _ok("report", "mitdb-100-nsr")
+    _ok("convert", "mitdb-100-nsr", "--store", str(tmp_path / "store"))
+    assert (tmp_path / "store" / "record=mitdb-100-nsr").is_dir()
+
+
+def test_a_file_named_like_a_sample_wins(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    # The normal-rhythm record (leads MLII, V5) under the AF sample's name.
+    for ext in (".hea", ".dat"):
+        text = NSR.with_suffix(ext).read_bytes().replace(b"mitdb-100-nsr", b"mitdb-201-af")
+        (tmp_path / f"mitdb-201-af{ext}").write_bytes(text)
+    monkeypatch.chdir(tmp_path)
+    assert "V5" in _ok("info", "mitdb-201-af")
+
+
+def _index_only_csv(folder: Path) -> Path:
+    """A minute of MITDB lead MLII as a table with a sample index and no time column."""
+    path = folder / "indexed.csv"
+    x = read(sample_path("mitdb-201-af")).lead(0)
+    rows = "".join(f"{i},{v:.4f}\n" for i, v in enumerate(x.tolist()))
+    path.write_text("sample,II_mV\n" + rows)
+    return path
+
+
+def test_a_table_without_times_needs_fs_and_names_the_option(tmp_path: Path) -> None:
+    result = runner.invoke(app, ["info", str(_index_only_csv(tmp_path))])
+    assert result.exit_code == 2
+    assert len(result.stderr.strip().splitlines()) == 1 and "--fs" in result.stderr
+
+
+@pytest.mark.parametrize(
+    "command",
+    [["info"], ["rpeaks"], ["report"], ["analyze", "--format", "jsonl"],
+     ["classify", "--format", "csv"], ["stream", "--speed", "max", "--format", "jsonl"],
+     ["convert", "--store"]],
+    ids=lambda c: c[0],
+)  # fmt: skip
+def test_fs_reads_a_table_without_times(command: list[str], tmp_path: Path) -> None:
+    csv = _index_only_csv(tmp_path)
+    args = [*command, str(tmp_path / "store")] if command[0] == "convert" else command
+    out = _ok(*args, str(csv), "--fs", "360")
+    if command[0] == "info":
+        assert "360 Hz" in out and "60.0 s" in out
+    if command[0] == "classify":
+        assert out.splitlines()[1].startswith("indexed,af,")
+    if command[0] == "convert":
+        assert read(tmp_path / "store" / "record=indexed").fs == 360.0
+
+
+def test_fs_must_agree_with_a_record_that_states_its_rate() -> None:
+    result = runner.invoke(app, ["info", "mitdb-201-af", "--fs", "250"])
+    assert result.exit_code == 2
+    assert len(result.stderr.strip().splitlines()) == 1 and "360 Hz" in result.stderr
+    assert "360 Hz" in _ok("info", "mitdb-201-af", "--fs", "360.5")

@@ -84,6 +84,30 @@ def test_json_blocks_parse() -> None:
                 json.loads(line)
 
 
+def _json_objects(body: str) -> list[dict[str, object]]:
+    text = re.sub(r"\n(?=[^{])", " ", body.strip())  # objects wrapped over lines
+    return [json.loads(line) for line in text.splitlines()]
+
+
+def test_the_analyze_example_is_what_analyze_prints_today() -> None:
+    from cardiostream import analyze
+    from cardiostream.samples import sample_path
+
+    text = README.read_text()
+    intro = text.index("from `cardiostream analyze` on the bundled `mitdb-201-af` excerpt:")
+    block = FENCE.search(text, intro)
+    assert block is not None and block.group(1) == "json"
+    shown = _json_objects(block.group(2))
+    lines = json.loads(json.dumps(analyze(sample_path("mitdb-201-af")).lines))
+    assert shown
+    for item in shown:
+        if item["type"] == "window":
+            same = [x for x in lines if x["type"] == "window" and x["t_end"] == item["t_end"]]
+        else:
+            same = [x for x in lines if x["type"] == item["type"]]
+        assert same == [item], (item, same)
+
+
 @pytest.mark.parametrize(
     "body",
     [body for lang, body in BLOCKS if lang == "python"],

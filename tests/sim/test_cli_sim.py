@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 from typer.testing import CliRunner
 
@@ -59,6 +61,26 @@ def test_play_streams_a_record_to_its_end(server: Live, monkeypatch: pytest.Monk
     )
     assert result.exit_code == 0, result.output
     assert "af" in result.stdout
+    assert "sent 30.0 s" in result.stderr
+
+
+def test_play_stops_after_the_last_record_by_default(
+    server: Live, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from cardiostream.sim import Playback
+
+    def once(*args: Any, **kwargs: Any) -> Playback:
+        # A looping source would stream for ever: fail instead of hanging.
+        assert not kwargs["loop"], "play loops without --loop"
+        return Playback(*args, **kwargs)
+
+    monkeypatch.setattr("cardiostream.sim.Playback", once)
+    result = runner.invoke(
+        app,
+        ["play", "cinc2017-A00004", "--to", server.ws + "/v1/stream", "--token", TOKEN,
+         "--id", "cli-play-once", "--speed", "inf"],
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
     assert "sent 30.0 s" in result.stderr
 
 

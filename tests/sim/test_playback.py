@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import time
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -38,6 +39,19 @@ def test_playback_without_loop_ends() -> None:
     assert sizes == [32, 32, 16, 0]
     assert source.exhausted
     assert source.describe()["record"] is None
+
+
+def test_playback_plays_once_unless_asked_to_loop() -> None:
+    source = Playback(_ramp_record("a", 50))
+    assert [len(source.read(32)) for _ in range(3)] == [32, 18, 0]
+    assert source.exhausted
+
+
+def test_the_demo_loops_its_recorded_patients() -> None:
+    from cardiostream.serve.demo import patients
+
+    played = [s for s in (p.make() for p in patients()) if isinstance(s, Playback)]
+    assert len(played) == 2 and all(s.loop for s in played)
 
 
 def test_playback_of_bundled_samples_by_name_resampled_and_all_leads() -> None:
@@ -102,3 +116,14 @@ def test_chunks_refuses_bad_arguments() -> None:
         asyncio.run(_collect(Simulator(250), chunk_s=0))
     with pytest.raises(InputError, match="speed"):
         asyncio.run(_collect(Simulator(250), speed=-1))
+
+
+def test_a_file_named_like_a_sample_is_played_rather_than_the_sample(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    nsr = sample_path("mitdb-100-nsr")
+    for ext in (".hea", ".dat"):
+        text = nsr.with_suffix(ext).read_bytes().replace(b"mitdb-100-nsr", b"mitdb-201-af")
+        (tmp_path / f"mitdb-201-af{ext}").write_bytes(text)
+    monkeypatch.chdir(tmp_path)
+    assert Playback("mitdb-201-af", lead=None).leads == ("MLII", "V5")

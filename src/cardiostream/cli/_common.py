@@ -30,7 +30,53 @@ err_console = Console(stderr=True, width=None if sys.stderr.isatty() else 120)
 
 T = TypeVar("T")
 
+
+def _version() -> str:
+    """The installed distribution's version, else the package's own (a source checkout)."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("cardiostream")
+    except PackageNotFoundError:
+        from cardiostream import __version__
+
+        return __version__
+
+
+def _show_version(value: bool) -> None:
+    if value:
+        console.print(f"cardiostream {_version()}", highlight=False)
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    version: Annotated[
+        bool,
+        typer.Option(
+            "--version",
+            callback=_show_version,
+            is_eager=True,
+            help="Print the version and exit.",
+        ),
+    ] = False,
+) -> None:
+    """Real-time ECG analysis: records, filters, R peaks, HRV and signal quality."""
+
+
 # Options that several commands take, spelled once.
+#: The help of an argument that takes a record.
+RECORD_HELP = "A record file, or a bundled sample's name (see cardiostream samples)."
+RECORDS_HELP = "Record files or folders (walked), or bundled samples' names."
+FsOption = Annotated[
+    float | None,
+    typer.Option(
+        "--fs",
+        metavar="HZ",
+        help="Sampling rate of a CSV or Parquet table without a time column; a record that "
+        "states its rate must agree within 1 %.",
+    ),
+]
 ModelOption = Annotated[
     Path | None, typer.Option(help="A model folder instead of the shipped one.")
 ]
@@ -78,6 +124,13 @@ def _guard(func: Callable[[], T]) -> T:
     raise AssertionError("unreachable")
 
 
+def _record_path(path: Path) -> Path:
+    """``path``, or a bundled sample's header when ``path`` names one and no file does."""
+    from cardiostream.samples import resolve
+
+    return resolve(path)
+
+
 def _resolve(path: Path | None, sample: str | None) -> Path:
     if (path is None) == (sample is None):
         raise InputError("give either a FILE or --sample NAME")
@@ -86,7 +139,7 @@ def _resolve(path: Path | None, sample: str | None) -> Path:
 
         return sample_path(sample)
     assert path is not None
-    return path
+    return _record_path(path)
 
 
 _LABEL_STYLE = {

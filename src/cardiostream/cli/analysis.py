@@ -12,7 +12,17 @@ from typing import TYPE_CHECKING, Annotated, Any
 import typer
 from rich.markup import escape
 
-from cardiostream.cli._common import ModelOption, _console_line, _guard, app, console, err_console
+from cardiostream.cli._common import (
+    RECORDS_HELP,
+    FsOption,
+    ModelOption,
+    _console_line,
+    _guard,
+    _record_path,
+    app,
+    console,
+    err_console,
+)
 from cardiostream.errors import InputError
 from cardiostream.record import lead_selector
 
@@ -23,11 +33,12 @@ if TYPE_CHECKING:
 
 @app.command()
 def classify(
-    paths: Annotated[list[Path], typer.Argument(help="Record files or folders (walked).")],
+    paths: Annotated[list[Path], typer.Argument(help=RECORDS_HELP)],
     fmt: Annotated[str, typer.Option("--format", help="csv, json or table.")] = "table",
     lead: Annotated[int, typer.Option(help="Lead index.")] = 0,
     backend: Annotated[str, typer.Option(help="onnx, cpu, cuda or mps.")] = "onnx",
     model: ModelOption = None,
+    fs: FsOption = None,
 ) -> None:
     """Rhythm verdict per record: normal, af, other, noise, or uncertain; with probabilities."""
 
@@ -42,7 +53,7 @@ def classify(
         if fmt not in ("csv", "json", "table"):
             raise InputError(f"--format: expected csv, json or table, got {fmt!r}")
         rhythm = RhythmModel(model, backend=backend)
-        files = walk_records(paths)
+        files = walk_records(_record_path(p) for p in paths)
 
         def refused(name: str, exc: InputError) -> None:
             err_console.print(f"{name}: not classified: {escape(str(exc))}")
@@ -50,7 +61,12 @@ def classify(
         with Progress(console=err_console, transient=True) as bar:
             task = bar.add_task("classifying", total=len(files))
             result = classify_paths(
-                files, rhythm, lead=lead, on_refused=refused, on_step=lambda _: bar.advance(task)
+                files,
+                rhythm,
+                lead=lead,
+                fs=fs,
+                on_refused=refused,
+                on_step=lambda _: bar.advance(task),
             )
         text_rows = result.rows()
         if fmt == "csv":
@@ -77,7 +93,7 @@ def _jsonl(obj: Mapping[str, Any]) -> str:
 
 @app.command()
 def analyze(
-    paths: Annotated[list[Path], typer.Argument(help="Record files or folders (walked).")],
+    paths: Annotated[list[Path], typer.Argument(help=RECORDS_HELP)],
     fmt: Annotated[str, typer.Option("--format", help="table, json, jsonl or csv.")] = "table",
     out: Annotated[
         Path | None, typer.Option(help="Also write <record>.jsonl and <record>.csv here.")
@@ -89,6 +105,7 @@ def analyze(
     hop: Annotated[int, typer.Option(help="Seconds between windows.")] = 1,
     window: Annotated[int, typer.Option(help="Window length in seconds (10 to 600).")] = 10,
     model: ModelOption = None,
+    fs: FsOption = None,
 ) -> None:
     """Windows every second, AF episodes and a summary for whole recordings (the streaming
     engine run offline: the same lines as `cardiostream stream`)."""
@@ -112,7 +129,7 @@ def analyze(
             raise InputError(f"--summary: {summary}: expected a .csv or .json file name")
         if out is not None:
             out.mkdir(parents=True, exist_ok=True)
-        files = walk_records(paths)
+        files = walk_records(_record_path(p) for p in paths)
         done: list[Analysis] = []
         # Load the compiled kernels first, so the first file's timing is the engine's alone.
         analyze(np.zeros(3000), 250.0, model=model)
@@ -123,7 +140,7 @@ def analyze(
             task = bar.add_task("analysing", total=len(files))
             for path, named in files:
                 try:
-                    rec = read(path)
+                    rec = read(path, fs=fs)
                 except InputError:
                     if named:
                         raise
@@ -213,12 +230,16 @@ def _summary_table(totals: list[dict[str, Any]]) -> None:
 
 @app.command()
 def stream(
-    path: Annotated[Path, typer.Argument(help="A record file, played as a live source.")],
+    path: Annotated[
+        Path,
+        typer.Argument(help="A record file, played as a live source, or a bundled sample's name."),
+    ],
     speed: Annotated[str, typer.Option(help="1 (real time), 10, any factor, or max.")] = "1",
     fmt: Annotated[str, typer.Option("--format", help="console or jsonl.")] = "console",
     lead: Annotated[str, typer.Option(help="Lead index or name.")] = "0",
     chunk: Annotated[float, typer.Option(help="Seconds of signal per pushed chunk.")] = 0.25,
     model: ModelOption = None,
+    fs: FsOption = None,
 ) -> None:
     """Play a recording through the streaming engine at a given pace: a line per second
     (time, heart rate, rhythm, quality) and AF events as they happen."""
@@ -239,7 +260,7 @@ def stream(
             raise InputError(f"--speed: must be positive, got {speed!r}")
         if not 0.001 <= chunk <= 60:
             raise InputError(f"--chunk: expected 0.001 to 60 s, got {chunk:g}")
-        rec = read(path)
+        rec = read(_record_path(path), fs=fs)
         signal = rec.lead(lead_selector(lead))
         proc = StreamProcessor(rec.fs, model=model)
         step = max(round(chunk * rec.fs), 1)

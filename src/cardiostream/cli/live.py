@@ -70,10 +70,11 @@ def play(
     lead: Annotated[str, typer.Option(help="Lead index or name, or all.")] = "0",
     speed: Annotated[float, typer.Option(help="How many times faster than real time.")] = 1.0,
     loop: Annotated[
-        bool, typer.Option("--loop/--no-loop", help="Start again after the last.")
-    ] = True,
+        bool, typer.Option("--loop/--no-loop", help="Start again after the last (until Ctrl-C).")
+    ] = False,
 ) -> None:
-    """Stream records to a server as a live source, in turn, a line per window."""
+    """Stream records to a server as a live source, in turn, a line per window; stop after
+    the last unless --loop."""
 
     def body() -> None:
         from cardiostream.sim import Playback
@@ -148,6 +149,7 @@ def serve(
     def body() -> None:
         from cardiostream.serve import TOKEN_ENV, ServeConfig, new_token, run
         from cardiostream.serve.config import tokens_from_env
+        from cardiostream.serve.ports import check_port
 
         tokens = tokens_from_env(token)
         created = not tokens and not no_auth
@@ -162,6 +164,8 @@ def serve(
             max_streams=max_streams,
             model=model,
         )
+        # Before any line about where it serves: a taken port is then the only thing said.
+        check_port(host, port)
         where = f"http://{host}:{port}"
         if created:
             err_console.print(
@@ -204,7 +208,9 @@ def demo(
         from cardiostream.serve import new_token
         from cardiostream.serve.config import token_from_env
         from cardiostream.serve.demo import run_demo
+        from cardiostream.serve.ports import check_port
 
+        check_port(host, port)
         key = token_from_env(token) or new_token()
 
         def say(line: str) -> None:

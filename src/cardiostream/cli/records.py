@@ -9,14 +9,31 @@ from typing import Annotated
 
 import typer
 
-from cardiostream.cli._common import _guard, _resolve, app, console, err_console
+from cardiostream.cli._common import (
+    RECORD_HELP,
+    RECORDS_HELP,
+    FsOption,
+    _guard,
+    _record_path,
+    _resolve,
+    app,
+    console,
+    err_console,
+)
 from cardiostream.errors import InputError
 from cardiostream.record import lead_selector
 
 
 @app.command()
 def info(
-    path: Annotated[Path, typer.Argument(help="A record: WFDB .hea, EDF, CSV, Parquet or store.")],
+    path: Annotated[
+        Path,
+        typer.Argument(
+            help="A record (WFDB .hea, EDF, CSV, Parquet or store partition), or a bundled "
+            "sample's name."
+        ),
+    ],
+    fs: FsOption = None,
 ) -> None:
     """Describe a record: format, rate, duration, leads, annotations, missing samples."""
 
@@ -25,10 +42,11 @@ def info(
 
         from cardiostream.io import detect_format, read
 
-        rec = read(path)
+        path_ = _record_path(path)
+        rec = read(path_, fs=fs)
         beats, rhythms = rec.annotations.beats, rec.annotations.rhythms
         nan_share = float(np.mean(~np.isfinite(rec.signal))) if rec.signal.size else 0.0
-        console.print(f"[bold]{rec.name}[/]  ({detect_format(path)})", highlight=False)
+        console.print(f"[bold]{rec.name}[/]  ({detect_format(path_)})", highlight=False)
         console.print(f"  sampling rate  {rec.fs:g} Hz")
         console.print(f"  duration       {rec.duration:.1f} s ({rec.n_samples} samples)")
         console.print(f"  leads          {', '.join(rec.leads)}")
@@ -46,8 +64,9 @@ def info(
 
 @app.command()
 def convert(
-    sources: Annotated[list[Path], typer.Argument(help="Record files or folders (walked).")],
+    sources: Annotated[list[Path], typer.Argument(help=RECORDS_HELP)],
     store: Annotated[Path, typer.Option("--store", help="The Parquet store to write into.")],
+    fs: FsOption = None,
 ) -> None:
     """Write records into the partitioned Parquet store (one partition per record, zstd)."""
 
@@ -55,6 +74,7 @@ def convert(
         from rich.progress import Progress
 
         from cardiostream.io import convert as convert_records
+        from cardiostream.io import read
 
         skipped: list[str] = []
         with Progress(console=err_console, transient=True) as progress:
@@ -64,8 +84,9 @@ def convert(
                 progress.update(task, completed=done, total=total, description=current.name)
 
             ids = convert_records(
-                list(sources),
+                [_record_path(s) for s in sources],
                 store,
+                reader=lambda p: read(p, fs=fs),
                 on_skip=lambda p, why: skipped.append(f"{p}: {why}"),
                 progress=step,
             )
@@ -78,10 +99,11 @@ def convert(
 
 @app.command()
 def rpeaks(
-    path: Annotated[Path, typer.Argument(help="A record file.")],
+    path: Annotated[Path, typer.Argument(help=RECORD_HELP)],
     lead: Annotated[str, typer.Option(help="Lead index or name.")] = "0",
     fmt: Annotated[str, typer.Option("--format", help="csv or json.")] = "csv",
     out: Annotated[Path | None, typer.Option(help="Write here instead of standard output.")] = None,
+    fs: FsOption = None,
 ) -> None:
     """Detect R peaks causally and print them (sample index and time in seconds)."""
 
@@ -91,7 +113,7 @@ def rpeaks(
 
         if fmt not in ("csv", "json"):
             raise InputError(f"--format: expected csv or json, got {fmt!r}")
-        rec = read(path)
+        rec = read(_record_path(path), fs=fs)
         signal = rec.lead(lead_selector(lead))
         peaks = detect_rpeaks(signal, rec.fs)
         if fmt == "csv":
@@ -120,10 +142,11 @@ def rpeaks(
 
 @app.command()
 def report(
-    path: Annotated[Path | None, typer.Argument(help="A record file.")] = None,
+    path: Annotated[Path | None, typer.Argument(help=RECORD_HELP)] = None,
     sample: Annotated[str | None, typer.Option(help="A bundled sample instead of a file.")] = None,
     lead: Annotated[str, typer.Option(help="Lead index or name.")] = "0",
     plot: Annotated[Path | None, typer.Option(help="Write a figure (PNG, SVG or PDF).")] = None,
+    fs: FsOption = None,
 ) -> None:
     """Read a record, clean it, find the beats; print HR, HRV and signal quality."""
 
@@ -131,7 +154,7 @@ def report(
         from cardiostream.io import read
         from cardiostream.report.quicklook import plot_quicklook, print_quicklook, quicklook
 
-        rec = read(_resolve(path, sample))
+        rec = read(_resolve(path, sample), fs=fs)
         result = quicklook(rec, lead_selector(lead))
         print_quicklook(result, console)
         if plot is not None:
@@ -148,11 +171,23 @@ def samples() -> None:
     def body() -> None:
         from rich.table import Table
 
-        from cardiostream.samples import SAMPLES
+        from cardiostream.samples import SAMPLES, sample_path
 
-        table = Table("name", "rhythm", "seconds", "source", title="bundled samples (PhysioNet)")
+        table = Table(
+            "name",
+            "rhythm",
+            "seconds",
+            "source",
+            title="bundled samples (PhysioNet)",
+            caption="Any command that reads a record takes a sample's name for its file.",
+        )
         for info in SAMPLES.values():
             table.add_row(info.name, info.rhythm, f"{info.duration_s:g}", info.source)
         console.print(table)
+        # The paths whole, on lines of their own: a table cell would wrap them.
+        for info in SAMPLES.values():
+            console.print(
+                f"{info.name:<16} {sample_path(info.name)}", highlight=False, soft_wrap=True
+            )
 
     _guard(body)

@@ -182,8 +182,8 @@ def record_from_columns(
     elif fs is None:
         what = f"only a sample index column {names[index_cols[0]]!r}" if index_cols else "none"
         raise InputError(
-            f"{where}: fs unknown: give fs or a time column in seconds (time, t, time_s, "
-            f"seconds); time columns found: {what}"
+            f"{where}: fs unknown: give fs (--fs on the command line) or a time column in "
+            f"seconds (time, t, time_s, seconds); time columns found: {what}"
         )
 
     n = len(columns[lead_idx[0]])

@@ -64,6 +64,7 @@ def classify_paths(
     model: RhythmModel,
     *,
     lead: int = 0,
+    fs: float | None = None,
     block: int = BLOCK,
     on_refused: Callable[[str, InputError], None] | None = None,
     on_step: Callable[[Path], None] | None = None,
@@ -80,6 +81,9 @@ def classify_paths(
         The model that conditions and classifies.
     lead : int
         Lead index of every record.
+    fs : float, optional
+        Sampling rate of tables without a time column, passed to
+        :func:`cardiostream.io.read` (a record that states its rate must agree).
     block : int
         Records predicted at once.
     on_refused : callable, optional
@@ -113,7 +117,7 @@ def classify_paths(
         if on_step is not None:
             on_step(path)
         try:
-            rec = read(path)
+            rec = read(path, fs=fs)
         except InputError:
             if named:
                 raise

@@ -121,6 +121,34 @@ class Prediction:
         }
 
 
+def _torch_device(backend: str) -> Any:
+    """The torch device of a torch backend (``cpu``, ``cuda`` or ``mps``).
+
+    Raises
+    ------
+    InputError
+        When torch is not installed, or the device is not available on this machine (the
+        message names the backends that are).
+    """
+    try:
+        import torch
+    except ImportError as exc:
+        raise InputError(f"backend {backend!r} needs torch (the train extra): {exc}") from None
+    usable = {"cpu": True, "cuda": torch.cuda.is_available(), "mps": _mps_available(torch)}
+    if not usable[backend]:
+        available = ", ".join(["onnx", *(name for name, ok in usable.items() if ok)])
+        raise InputError(
+            f"backend {backend!r}: not available here (torch finds no {backend.upper()} "
+            f"device); available: {available}"
+        )
+    return torch.device(backend)
+
+
+def _mps_available(torch: Any) -> bool:
+    mps = getattr(torch.backends, "mps", None)
+    return bool(mps is not None and mps.is_available())
+
+
 class RhythmModel:
     """The rhythm network with its calibration and decision threshold.
 
@@ -153,6 +181,10 @@ class RhythmModel:
         self.window_head = bundle.window_head
         #: The confidence threshold of a per-second verdict (:meth:`window_probabilities`).
         self.window_threshold = bundle.window_threshold
+        if backend != "onnx":
+            # Refused here, before any record is read, rather than as torch's traceback on the
+            # first batch.
+            _torch_device(backend)
 
     @cached_property
     def _runner(self) -> Any:
@@ -166,15 +198,11 @@ class RhythmModel:
                 str(self.folder / "rhythm.onnx"), opts, providers=["CPUExecutionProvider"]
             )
             return lambda x: session.run(None, {"ecg": x})[0]
-        try:
-            import torch
+        import torch
 
-            from cardiostream.rhythm.model import NetConfig, RhythmNet
-        except ImportError as exc:
-            raise InputError(
-                f"backend {self.backend!r} needs torch (the train extra): {exc}"
-            ) from None
-        device = torch.device(self.backend)
+        from cardiostream.rhythm.model import NetConfig, RhythmNet
+
+        device = _torch_device(self.backend)
         cfg = NetConfig(**config_from_json(self.meta["net"]))
         net = RhythmNet(cfg)
         net.load_state_dict(torch.load(self.folder / "rhythm.pt", map_location="cpu"))

@@ -28,7 +28,7 @@ from pathlib import Path
 
 from cardiostream.errors import InputError
 
-__all__ = ["SAMPLES", "SampleInfo", "list_samples", "sample_path"]
+__all__ = ["SAMPLES", "SampleInfo", "list_samples", "resolve", "sample_path"]
 
 
 @dataclass(frozen=True)
@@ -154,6 +154,36 @@ def sample_path(name: str) -> Path:
     if isinstance(header, Path):
         return header
     return _extract(info.record, data)
+
+
+def resolve(path: str | Path) -> Path:
+    """A record path as given, or a bundled sample's header when ``path`` is its name.
+
+    A file or WFDB record of that name on disk wins over the sample, so a name only stands
+    for a sample where nothing else answers to it.
+
+    Parameters
+    ----------
+    path : str or Path
+        A path to a record, or the name of a bundled sample (see :func:`list_samples`).
+
+    Returns
+    -------
+    pathlib.Path
+        ``path`` unchanged, or :func:`sample_path` of the name.
+
+    Examples
+    --------
+    >>> resolve("mitdb-201-af") == sample_path("mitdb-201-af")
+    True
+    >>> resolve("recording.csv") == Path("recording.csv")
+    True
+    """
+    given = Path(path)
+    name = str(path)
+    if name not in SAMPLES or given.exists() or Path(name + ".hea").exists():
+        return given
+    return sample_path(name)
 
 
 def _extract(record: str, data: Traversable) -> Path:

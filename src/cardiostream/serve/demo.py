@@ -48,7 +48,7 @@ def patients(fs: float = 250.0) -> list[Patient]:
         Patient("bed-1-sinus", "synthetic sinus rhythm, 68 bpm",
                 lambda: Simulator(fs, mode="nsr", hr_bpm=68, seed=1)),
         Patient("bed-2-af", "real AF, rotating through the bundled MIT-BIH and CinC excerpts",
-                lambda: Playback(af_playlist())),
+                lambda: Playback(af_playlist(), loop=True)),
         Patient("bed-3-noisy", "sinus rhythm under real electrode-motion and muscle noise",
                 lambda: Simulator(fs, mode="noise", hr_bpm=82, seed=3)),
         Patient("bed-4-lead-off", "sinus rhythm whose electrode comes off for 10 s a minute",
@@ -57,7 +57,7 @@ def patients(fs: float = 250.0) -> list[Patient]:
                 lambda: Simulator(fs, mode="nsr", hr_bpm=72, seed=5),
                 controls=tuple(STEER_MODES)),
         Patient("bed-6-ectopy", "real recording with frequent ventricular ectopic beats",
-                lambda: Playback([sample_path("mitdb-119-pvc")])),
+                lambda: Playback([sample_path("mitdb-119-pvc")], loop=True)),
     ]  # fmt: skip
 
 

@@ -1,4 +1,4 @@
-"""Real recordings played as a live source, one after another, looping.
+"""Real recordings played as a live source, one after another, looping when asked.
 
 Examples
 --------
@@ -35,15 +35,13 @@ def af_playlist() -> list[Path]:
 
 def load_record(source: str | Path | Record) -> Record:
     """A record from a :class:`Record`, a file that :func:`cardiostream.read` opens, or the
-    name of a bundled sample."""
+    name of a bundled sample (a file of that name wins)."""
     if isinstance(source, Record):
         return source
     from cardiostream.io import read
-    from cardiostream.samples import SAMPLES, sample_path
+    from cardiostream.samples import resolve
 
-    if isinstance(source, str) and source in SAMPLES:
-        return read(sample_path(source))
-    return read(source)
+    return read(resolve(source))
 
 
 def _resampled(x: npt.NDArray[np.float32], fs_in: float, fs_out: float) -> Float32Array:
@@ -72,8 +70,8 @@ class Playback:
         Records to play in turn (files :func:`cardiostream.read` opens, bundled sample
         names such as ``mitdb-201-af``, or records).
     loop : bool
-        Start again with the first record after the last; otherwise :meth:`read` returns
-        fewer samples at the end, then none.
+        Start again with the first record after the last; otherwise (the default)
+        :meth:`read` returns fewer samples at the end, then none.
     fs : float, optional
         Resample to this rate (default: the first record's rate, to which the others are
         resampled when theirs differs).
@@ -91,7 +89,7 @@ class Playback:
         self,
         sources: str | Path | Record | Sequence[str | Path | Record],
         *,
-        loop: bool = True,
+        loop: bool = False,
         fs: float | None = None,
         lead: int | str | None = 0,
     ) -> None:
