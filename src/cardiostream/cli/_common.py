@@ -5,11 +5,13 @@ from __future__ import annotations
 
 import json
 import sys
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated, Any, TypeVar
 
 import typer
+from numba.core.event import Listener
 from rich.console import Console
 from rich.markup import escape
 
@@ -108,7 +110,8 @@ def _fail(message: str) -> None:
 def _guard(func: Callable[[], T]) -> T:
     """Run a command body, turning bad input into a one-line message and exit code 2."""
     try:
-        return func()
+        with _compile_notice():
+            return func()
     except InputError as exc:
         _fail(str(exc).splitlines()[0] if str(exc) else type(exc).__name__)
     except ModuleNotFoundError as exc:
@@ -129,6 +132,97 @@ def _record_path(path: Path) -> Path:
     from cardiostream.samples import resolve
 
     return resolve(path)
+
+
+#: What a command says while numba compiles the signal kernels (once after an install).
+COMPILING = "compiling the signal kernels, once after an install (about a minute on two cores)"
+
+
+class _CompileNotice(Listener):
+    """Says :data:`COMPILING` on the error console while numba compiles (a fresh install),
+    and nothing otherwise: it listens to numba's compile events, and the line goes once the
+    compiles have stopped for a moment (they come in bursts, one kernel after another)."""
+
+    def __init__(self, console: Console, quiet_s: float = 0.5) -> None:
+        import threading
+
+        self.console = console
+        self.quiet_s = quiet_s
+        self.depth = 0
+        self.live: Any = None
+        self.said = False
+        self.lock = threading.Lock()
+        self.timer: Any = None
+
+    def on_start(self, event: Any) -> None:
+        """A compile starts: show the line (once a command), hold off taking it away."""
+        with self.lock:
+            self.depth += 1
+            if self.timer is not None:
+                self.timer.cancel()
+                self.timer = None
+            if self.live is None and not self.said:
+                self._show()
+
+    def on_end(self, event: Any) -> None:
+        """A compile ended: take the line away unless another starts soon."""
+        import threading
+
+        with self.lock:
+            self.depth = max(self.depth - 1, 0)
+            if self.depth == 0 and self.live is not None:
+                self.timer = threading.Timer(self.quiet_s, self.stop)
+                self.timer.start()
+
+    def _show(self) -> None:
+        from rich.errors import LiveError
+
+        self.said = True
+        try:
+            self.live = self.console.status(COMPILING)
+            self.live.start()
+        except LiveError:  # a progress bar is showing: a plain line instead
+            self.live = None
+            self.console.print(COMPILING, highlight=False)
+
+    def stop(self) -> None:
+        """Take the line away now (if it is showing)."""
+        with self.lock:
+            if self.timer is not None:
+                self.timer.cancel()
+                self.timer = None
+            if self.live is not None:
+                self.live.stop()
+                self.live = None
+
+
+#: The notice of the command that is running, if any.
+_notices: list[_CompileNotice] = []
+
+
+@contextmanager
+def _compile_notice() -> Iterator[None]:
+    from numba.core import event
+
+    notice = _CompileNotice(err_console)
+    event.register("numba:compile", notice)  # type: ignore[no-untyped-call]
+    _notices.append(notice)
+    try:
+        yield
+    finally:
+        _notices.remove(notice)
+        event.unregister("numba:compile", notice)  # type: ignore[no-untyped-call]
+        notice.stop()
+
+
+def _warm(model: Path | None = None, *, records: bool = False) -> None:
+    """Load the compiled kernels before the command's own work, so that what it times and
+    shows is the work itself (on a fresh install numba compiles them here, once)."""
+    from cardiostream.stream.warm import warm_up
+
+    warm_up(model, records=records)
+    for notice in _notices:  # the compiling is over: no line over the command's own output
+        notice.stop()
 
 
 def _resolve(path: Path | None, sample: str | None) -> Path:

@@ -19,6 +19,7 @@ from cardiostream.cli._common import (
     _console_line,
     _guard,
     _record_path,
+    _warm,
     app,
     console,
     err_console,
@@ -111,7 +112,6 @@ def analyze(
     engine run offline: the same lines as `cardiostream stream`)."""
 
     def body() -> None:
-        import numpy as np
         from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
 
         from cardiostream.io import read
@@ -132,7 +132,7 @@ def analyze(
         files = walk_records(_record_path(p) for p in paths)
         done: list[Analysis] = []
         # Load the compiled kernels first, so the first file's timing is the engine's alone.
-        analyze(np.zeros(3000), 250.0, model=model)
+        _warm(model)
         if fmt == "csv":
             sys.stdout.write(",".join(CSV_COLUMNS) + "\n")
         columns = (TextColumn("{task.description}"), BarColumn(), TimeRemainingColumn())
@@ -262,6 +262,7 @@ def stream(
             raise InputError(f"--chunk: expected 0.001 to 60 s, got {chunk:g}")
         rec = read(_record_path(path), fs=fs)
         signal = rec.lead(lead_selector(lead))
+        _warm(model)  # so that the first seconds play at their pace, not after a compile
         proc = StreamProcessor(rec.fs, model=model)
         step = max(round(chunk * rec.fs), 1)
         started = time.monotonic()

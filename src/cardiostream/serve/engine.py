@@ -16,6 +16,7 @@ from typing import Any
 
 from cardiostream.serve.config import ServeConfig
 from cardiostream.serve.rpc import Engine, answer
+from cardiostream.stream.warm import warm_up
 
 #: What the engine process sends once it can take requests.
 READY = "ready"
@@ -31,21 +32,6 @@ def config_of(settings: dict[str, Any]) -> ServeConfig:
     """The configuration :func:`settings_of` gave."""
     paths = {k: Path(v) if v is not None else None for k, v in settings.items() if k in _PATHS}
     return ServeConfig(**{**settings, **paths})
-
-
-def warm_up(model: Path | None) -> None:
-    """Compile every kernel before the first stream waits for one: 15 s of a real record
-    (beats, windows, an episode) at a rate that needs resampling. On a fresh install numba
-    compiles them here once (tens of seconds) and caches them; afterwards this takes well
-    under a second."""
-    from cardiostream.io import read
-    from cardiostream.samples import sample_path
-    from cardiostream.stream.processor import StreamProcessor
-
-    rec = read(sample_path("mitdb-201-af"))
-    proc = StreamProcessor(rec.fs, model=model)
-    proc.push(rec.lead(0)[: int(15 * rec.fs)])
-    proc.flush()
 
 
 def serve(conn: Connection, engine: Engine) -> None:
