@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -351,3 +352,25 @@ def test_no_auth_only_on_loopback() -> None:
     with pytest.raises(InputError, match="token"):
         ServeConfig(tokens=[])
     assert ServeConfig(auth=False, host="127.0.0.1").owner(None) == "local"
+
+
+def test_a_body_over_the_limit_is_refused_without_being_read_whole() -> None:
+    server, thread, live = start_server(ServeConfig(tokens=[TOKEN], max_body_bytes=100_000))
+    try:
+        url = live.url + "/v1/predict"
+        declared = httpx.post(url, headers=AUTH, content=b"0" * 200_000)
+        assert declared.status_code == 413
+        assert declared.json()["detail"].startswith("body: over the")
+
+        def chunks() -> Iterator[bytes]:  # no Content-Length: counted as it arrives
+            for _ in range(50):
+                yield b"0" * 10_000
+
+        streamed = httpx.post(url, headers=AUTH, content=chunks())
+        assert streamed.status_code == 413
+        x = SIGNAL[: int(12 * AF.fs)]
+        ok = httpx.post(url, headers=AUTH, json={"fs": AF.fs, "samples": x.tolist()})
+        assert ok.status_code == 200 and ok.json()["type"] == "window"
+    finally:
+        server.should_exit = True
+        thread.join(10)

@@ -19,7 +19,10 @@ from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Annotated, Any
 
+import numpy as np
+import numpy.typing as npt
 from fastapi import Depends, FastAPI, HTTPException, Query, Request, WebSocket
+from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import FileResponse, JSONResponse, Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel, Field, ValidationError
@@ -70,6 +73,32 @@ def body_error(exc: ValidationError) -> str:
     quiet = first["type"] == "missing" or given is None or len(repr(given)) > 40
     shown = "" if quiet else f", got {given!r}"
     return f"{field}: {first['msg'][0].lower()}{first['msg'][1:]}{shown}"
+
+
+async def _read_body(request: Request, limit: int) -> bytes:
+    """The request body, refused with a 413 as soon as it passes ``limit`` bytes (whatever
+    its Content-Length says), so that a huge body is never held whole."""
+    declared = request.headers.get("content-length", "")
+    if declared.isdigit() and int(declared) > limit:
+        raise HTTPException(413, f"body: over the {limit / 2**20:g} MiB limit")
+    parts: list[bytes] = []
+    size = 0
+    async for chunk in request.stream():
+        size += len(chunk)
+        if size > limit:
+            raise HTTPException(413, f"body: over the {limit / 2**20:g} MiB limit")
+        parts.append(chunk)
+    return b"".join(parts)
+
+
+def _decode_json(body: bytes) -> tuple[proto.StreamFormat, npt.NDArray[np.float64]]:
+    """The rate, units and samples of a JSON ``/v1/predict`` body (raises InputError)."""
+    try:
+        doc = PredictRequest.model_validate_json(body)
+    except ValidationError as exc:
+        raise InputError(body_error(exc)) from None
+    spec = proto.parse_format(doc.fs, "json", doc.units, 200.0)
+    return spec, spec.decode_list(doc.samples)
 
 
 def _json(obj: Any) -> str:
@@ -154,7 +183,7 @@ def create_app(config: ServeConfig) -> FastAPI:
         (``application/octet-stream``, little-endian float32 or int16) with ``fs`` and
         ``format`` in the query.
         """
-        body = await request.body()
+        body = await _read_body(request, config.max_body_bytes)
         kind = request.headers.get("content-type", "").split(";")[0].strip()
         if kind == "application/octet-stream":
             if fs is None:
@@ -162,14 +191,11 @@ def create_app(config: ServeConfig) -> FastAPI:
             spec = proto.parse_format(fs, format, units, gain)
             if spec.format == "json":
                 raise InputError("format: a binary body is float32 or int16")
-            x = spec.decode_bytes(body)
+            x = await run_in_threadpool(spec.decode_bytes, body)
         else:
-            try:
-                doc = PredictRequest.model_validate_json(body)
-            except ValidationError as exc:
-                raise InputError(body_error(exc)) from None
-            spec = proto.parse_format(doc.fs, "json", doc.units, 200.0)
-            x = spec.decode_list(doc.samples)
+            # Parsing a large JSON body takes long enough to stall every live stream's
+            # replies if it ran on the event loop.
+            spec, x = await run_in_threadpool(_decode_json, body)
         if x.size < 10 * spec.fs:
             raise InputError(
                 f"samples: {x.size} at {spec.fs:g} Hz is under the 10 s a window needs"

@@ -42,6 +42,8 @@ class ServeConfig:
         How long a disconnected stream's state is kept for the same id to resume it.
     max_predict_s : float
         Longest signal accepted by ``POST /v1/predict``.
+    max_body_bytes : int
+        Largest request body accepted by ``POST /v1/predict`` (413 above it, read no further).
     model : path, optional
         Model folder; the shipped model by default.
     """
@@ -58,6 +60,7 @@ class ServeConfig:
     resume_ttl_s: float = 300.0
     record_part_s: float = 600.0
     max_predict_s: float = 600.0
+    max_body_bytes: int = 64 * 2**20
     model: Path | None = None
 
     def __post_init__(self) -> None:
@@ -67,7 +70,7 @@ class ServeConfig:
             raise InputError(f"--no-auth: only allowed on a loopback address, not {self.host!r}")
         if self.record and self.store is None:
             raise InputError("--record: needs --store, the Parquet store to record into")
-        for name in ("max_streams", "max_frame_samples", "batch_max"):
+        for name in ("max_streams", "max_frame_samples", "batch_max", "max_body_bytes"):
             if getattr(self, name) < 1:
                 raise InputError(f"{name}: must be at least 1")
 
