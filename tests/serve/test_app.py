@@ -4,6 +4,9 @@ from __future__ import annotations
 
 import asyncio
 import json
+import multiprocessing
+import os
+import signal
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -371,6 +374,27 @@ def test_a_body_over_the_limit_is_refused_without_being_read_whole() -> None:
         x = SIGNAL[: int(12 * AF.fs)]
         ok = httpx.post(url, headers=AUTH, json={"fs": AF.fs, "samples": x.tolist()})
         assert ok.status_code == 200 and ok.json()["type"] == "window"
+    finally:
+        server.should_exit = True
+        thread.join(10)
+
+
+def test_a_dead_engine_is_said_not_hidden() -> None:
+    before = {p.pid for p in multiprocessing.active_children()}
+    server, thread, live = start_server(ServeConfig(tokens=[TOKEN]))
+    try:
+        assert httpx.get(live.url + "/healthz").json()["status"] == "ok"
+        (engine,) = [p for p in multiprocessing.active_children() if p.pid not in before]
+        os.kill(engine.pid, signal.SIGKILL)  # as an out-of-memory kill would
+        engine.join(10)
+        health = httpx.get(live.url + "/healthz")
+        assert health.status_code == 503 and health.json()["status"] == "degraded"
+        x = SIGNAL[: int(12 * AF.fs)]
+        r = httpx.post(
+            live.url + "/v1/predict", headers=AUTH, json={"fs": AF.fs, "samples": x.tolist()}
+        )
+        assert r.status_code == 503
+        assert r.json()["detail"].startswith("the engine is unavailable")
     finally:
         server.should_exit = True
         thread.join(10)

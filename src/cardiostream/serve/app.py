@@ -115,6 +115,7 @@ def create_app(config: ServeConfig) -> FastAPI:
         batcher = Batcher(config, metrics)
         await batcher.start()
         state["engine"] = EngineClient(batcher)
+        state["batcher"] = batcher
         state["watch"] = Watch(config.resume_ttl_s)
         yield
         await batcher.stop()
@@ -145,9 +146,19 @@ def create_app(config: ServeConfig) -> FastAPI:
         metrics.errors.labels("input").inc()
         return JSONResponse({"detail": str(exc)}, status_code=422)
 
-    @app.get("/healthz")
-    def healthz() -> dict[str, Any]:
-        """Liveness: always 200 while the server runs."""
+    @app.exception_handler(EngineError)
+    async def engine_error(_: Request, exc: EngineError) -> JSONResponse:
+        metrics.errors.labels("engine").inc()
+        return JSONResponse({"detail": f"the engine is unavailable: {exc}"}, status_code=503)
+
+    @app.get("/healthz", response_model=None)
+    def healthz() -> dict[str, Any] | JSONResponse:
+        """Liveness: 200 while the server and its engine run; 503 ``degraded`` while the
+        engine process is down (every stream and prediction needs it)."""
+        batcher = state.get("batcher")
+        if batcher is not None and not batcher.engine_alive():
+            body = {"status": "degraded", "reason": "the engine process is down", "streams": 0}
+            return JSONResponse(body, status_code=503)
         return {"status": "ok", "streams": metrics.live_streams()}
 
     @app.get("/metrics")

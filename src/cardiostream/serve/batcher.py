@@ -101,6 +101,10 @@ class Batcher:
                 self._proc.kill()
         self._pipe.shutdown(wait=False)
 
+    def engine_alive(self) -> bool:
+        """Whether the engine process runs (True for an engine this batcher did not start)."""
+        return self._proc is None or bool(self._proc.is_alive())
+
     def _recv(self) -> Any:
         assert self._conn is not None
         try:
