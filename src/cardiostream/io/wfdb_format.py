@@ -13,6 +13,7 @@ import numpy.typing as npt
 from cardiostream.errors import InputError
 from cardiostream.io.checks import check_fs, check_signal, foreign_errors
 from cardiostream.io.units import mv_per_unit
+from cardiostream.io.wfdb_checks import check_annotation_bytes, check_header
 from cardiostream.record import BEAT_SYMBOLS, Annotations, BeatTable, Record, RhythmTable
 
 #: Bytes per sample of each WFDB storage format (212 packs two samples into three bytes,
@@ -94,7 +95,7 @@ def read_wfdb(path: str | Path, *, annotator: str | None = None) -> Record:
     hea = Path(str(stem) + ".hea")
     if not hea.is_file():
         raise InputError(f"{hea}: no such file")
-    _check_record_line(hea)
+    _check_header(hea)
     with foreign_errors(hea, "reading the WFDB header"):
         header = wfdb.rdheader(str(stem))
     fs = check_fs(header.fs, hea, "sampling frequency")
@@ -144,28 +145,16 @@ def read_wfdb(path: str | Path, *, annotator: str | None = None) -> Record:
     )
 
 
-def _check_record_line(hea: Path) -> None:
-    """Check the sampling frequency on the header's record line.
+def _check_header(hea: Path) -> None:
+    """Check the header's record line and signal gains before wfdb parses it.
 
-    wfdb falls back to 250 Hz when the field does not parse (``-250``, say), which would
-    silently give a wrong time axis, so the field is checked here first.
+    wfdb falls back to 250 Hz when the sampling frequency does not parse (``+360``, say) and
+    drops a lead whose gain does not parse, which would silently give a wrong time axis or
+    analyse another lead, so the header is checked here first.
     """
     with foreign_errors(hea, "reading the WFDB header"):
         text = hea.read_text(encoding="latin-1")
-    for line in text.splitlines():
-        tokens = line.split("#", 1)[0].split()
-        if not tokens:
-            continue
-        if len(tokens) >= 3:
-            field = tokens[2].split("/", 1)[0]
-            try:
-                fs = float(field)
-            except ValueError:
-                raise InputError(
-                    f"{hea}: sampling frequency {tokens[2]!r} on the record line is not a number"
-                ) from None
-            check_fs(fs, hea, "sampling frequency")
-        return
+    check_header(hea, text)
 
 
 def _read_single_segment(
@@ -293,6 +282,10 @@ def _read_annotations(stem: Path, annotator: str | None, n_samples: int) -> Anno
         if annotator is not None:
             raise InputError(f"{ann_path}: no such annotation file")
         return Annotations()
+    with foreign_errors(ann_path, "reading the annotations"):
+        data = ann_path.read_bytes()
+    # wfdb reads a truncated file in part and loops forever on some malformed ones.
+    check_annotation_bytes(ann_path, data)
     with foreign_errors(ann_path, "reading the annotations"):
         ann = wfdb.rdann(str(stem), extension)
     samples = np.asarray(ann.sample, dtype=np.int64)

@@ -1,0 +1,225 @@
+"""Strict checks of WFDB headers and annotation files, made before wfdb reads them.
+
+wfdb's parsers are lenient: a record line it cannot parse gets a default sampling rate of
+250 Hz, a signal line it cannot parse loses its lead, a truncated annotation file gives fewer
+annotations, and some annotation files make it loop forever. These checks refuse such files
+with an :class:`InputError` that names the file and the field instead.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from dataclasses import dataclass
+from pathlib import Path
+
+from cardiostream.errors import InputError
+from cardiostream.io.checks import check_fs
+
+#: A plain unsigned decimal (``360``, ``128.5``, ``.5``): what the WFDB header format allows
+#: for the sampling and counter frequencies.
+_DECIMAL = r"(?:\d+\.?\d*|\.\d+)"
+_NAME = re.compile(r"[-\w]+(?:/\d+)?")
+_COUNT = re.compile(r"\d+")
+_FS = re.compile(_DECIMAL)
+_FS_SPEC = re.compile(rf"(?P<fs>{_DECIMAL})(?:/{_DECIMAL}(?:\(-?{_DECIMAL}\))?)?")
+# The forms wfdb's own header parser accepts for the base time and date.
+_BASE_TIME = re.compile(r"\d{,2}:?\d{,2}:?\d{,2}\.?\d{,6}")
+_BASE_DATE = re.compile(r"\d{,2}/?\d{,2}/?\d{,4}")
+#: A gain as wfdb's signal-line parser reads it whole: digits, a point, a lower-case exponent.
+_GAIN = re.compile(rf"{_DECIMAL}(?:e[+-]?\d+)?")
+_GAIN_SPEC = re.compile(r"(?P<gain>[^(/]*)(?:\([^)]*\))?(?:/.*)?")
+
+# Annotation codes of the MIT format that are not annotations themselves.
+_SKIP, _NUM, _SUB, _CHN, _AUX = 59, 60, 61, 62, 63
+_NOTE = 22  # The code wfdb reads file-level definitions from (at sample 0).
+_TIME_RESOLUTION = re.compile(r"## time resolution: (?P<fs>\d+\.?\d*)")
+_CUSTOM_LABEL = re.compile(r"(?P<label_store>\d+) (?P<symbol>\S+) (?P<description>.+)")
+
+
+def check_header(hea: Path, text: str) -> None:
+    """Check the record line and the signal gains of a WFDB header.
+
+    Parameters
+    ----------
+    hea : Path
+        The header file, named in error messages.
+    text : str
+        Its content.
+
+    Raises
+    ------
+    InputError
+        When the record line does not follow
+        ``name[/segments] n_sig [fs[/counter_freq[(base_counter)]] [n_samples [base_time
+        [base_date]]]]`` with a positive plain decimal ``fs``, or when a signal's ADC gain is
+        not a finite, non-negative number.
+    """
+    lines = [tokens for line in text.splitlines() if (tokens := line.split("#", 1)[0].split())]
+    if not lines:
+        return  # wfdb's own parser reports an empty header.
+    record, signals = lines[0], lines[1:]
+    _check_record_line(hea, record)
+    if "/" in record[0]:
+        return  # The lines that follow name segments, which are headers of their own.
+    for j, tokens in enumerate(signals[: int(record[1])]):
+        _check_gain(hea, j, tokens)
+
+
+def _check_record_line(hea: Path, tokens: list[str]) -> None:
+    """Check each field of the record line against the WFDB header format."""
+    fields = ("name", "number of signals", "fs", "number of samples", "base time", "base date")
+    if len(tokens) > len(fields):
+        raise InputError(
+            f"{hea}: the record line has {len(tokens)} fields, at most {len(fields)} are defined "
+            f"(name, signals, fs, samples, base time, base date)"
+        )
+    patterns = (_NAME, _COUNT, _FS_SPEC, _COUNT, _BASE_TIME, _BASE_DATE)
+    if len(tokens) < 2:
+        raise InputError(f"{hea}: the record line {' '.join(tokens)!r} has no number of signals")
+    for token, field, pattern in zip(tokens, fields, patterns, strict=False):
+        match = pattern.fullmatch(token)
+        if match is None:
+            if field == "fs" and _FS.fullmatch(token.split("/", 1)[0]):
+                field = "counter frequency"
+            raise InputError(
+                f"{hea}: record line: {field} {token!r} is not valid"
+                + (" (a plain positive decimal such as 360 or 128.5)" if field == "fs" else "")
+            )
+        if field == "fs":
+            check_fs(float(match["fs"]), hea, "record line: fs")
+
+
+def _check_gain(hea: Path, j: int, tokens: list[str]) -> None:
+    """Check the ADC gain of signal ``j``: a gain of 0 means uncalibrated and is allowed."""
+    if len(tokens) < 3:
+        return  # No gain: WFDB's default applies.
+    lead = " ".join(tokens[8:]) or f"signal {j}"
+    spec = _GAIN_SPEC.fullmatch(tokens[2])
+    text = spec["gain"] if spec is not None else tokens[2]
+    if text == "":
+        return
+    if _GAIN.fullmatch(text) is None:
+        try:
+            value = float(text)
+        except ValueError:
+            value = math.nan
+        problem = "is negative" if value < 0 else "is not a number"
+        raise InputError(f"{hea}: lead {lead!r}: adc gain {text!r} {problem}")
+    if not math.isfinite(float(text)):
+        raise InputError(f"{hea}: lead {lead!r}: adc gain {text!r} is not finite")
+
+
+@dataclass(frozen=True)
+class _Annotation:
+    sample: int
+    code: int
+    aux: str
+
+
+def check_annotation_bytes(path: Path, data: bytes) -> None:
+    """Walk an MIT-format annotation file and refuse it when it is malformed or cut short.
+
+    The file is a sequence of 16-bit little-endian words, each a 6-bit code and a 10-bit time
+    difference or length; a zero word ends it. A file that wfdb would read only in part, or
+    would not finish reading, is refused.
+
+    Parameters
+    ----------
+    path : Path
+        The annotation file, named in error messages.
+    data : bytes
+        Its content.
+
+    Raises
+    ------
+    InputError
+        When the file does not end with the end marker right after its last annotation, when
+        a field runs past the end, or when its definition notes would make wfdb loop forever.
+    """
+    if len(data) % 2:
+        raise InputError(f"{path}: annotations: odd length ({len(data)} bytes), truncated")
+    words = [data[k] | (data[k + 1] << 8) for k in range(0, len(data), 2)]
+    n = len(words)
+    annotations: list[_Annotation] = []
+    sample = 0
+    i = 0
+
+    def fail(at: int, why: str) -> InputError:
+        return InputError(f"{path}: annotations: malformed at byte {2 * at} ({why})")
+
+    while True:
+        if i >= n:
+            raise InputError(
+                f"{path}: annotations: no end marker after {len(annotations)} annotations "
+                f"({len(data)} bytes): truncated"
+            )
+        if words[i] == 0:
+            if i != n - 1:
+                raise fail(i, f"{2 * (n - 1 - i)} bytes after the end marker")
+            break
+        code, low = words[i] >> 10, words[i] & 0x3FF
+        if code == _SKIP:
+            if i + 3 >= n or words[i + 3] == 0:
+                raise fail(i, "a skip with no annotation after it")
+            skip = (words[i + 1] << 16) | words[i + 2]
+            sample += skip - (1 << 32) if skip >= 1 << 31 else skip
+            i += 3
+            continue
+        if code > _SKIP:
+            raise fail(i, f"field code {code} with no annotation before it")
+        sample += low
+        i += 1
+        aux = ""
+        while i < n and words[i] >> 10 > _SKIP:
+            field, length = words[i] >> 10, words[i] & 0x3FF
+            i += 1
+            if field != _AUX:
+                continue
+            # wfdb reads the length from the low byte only.
+            if length > 0xFF:
+                raise fail(i - 1, f"note length {length} over 255")
+            end = i + (length + 1) // 2
+            if end >= n:
+                raise fail(i - 1, f"a {length}-byte note runs past the end of the file")
+            aux = "".join(chr(b) for b in data[2 * i : 2 * i + length])
+            i = end
+        annotations.append(_Annotation(sample, code, aux))
+    _check_definitions(path, annotations)
+
+
+def _check_definitions(path: Path, annotations: list[_Annotation]) -> None:
+    """Refuse the definition notes (``## ...`` at sample 0) that wfdb cannot read.
+
+    wfdb reads one note per note annotation at sample 0, by position in the file, and loops
+    forever on a ``## `` note it does not recognise, so its walk is repeated here with a bound.
+    """
+    count = sum(1 for a in annotations if a.sample == 0 and a.code == _NOTE)
+    has_fs = False
+    i = 0
+    while i < count:
+        note = annotations[i].aux
+        if not note.startswith("## "):
+            i += 1
+            continue
+        match = _TIME_RESOLUTION.search(note)
+        if not has_fs and match is not None:
+            has_fs = float(match["fs"]) != 0
+            i += 1
+            continue
+        if note != "## annotation type definitions":
+            raise InputError(
+                f"{path}: annotations: definition note {note[:40]!r} (annotation {i}) "
+                f"cannot be read"
+            )
+        i += 1
+        while i < len(annotations) and annotations[i].aux != "## end of definitions":
+            if not _CUSTOM_LABEL.search(annotations[i].aux):
+                raise InputError(
+                    f"{path}: annotations: label definition {annotations[i].aux[:40]!r} "
+                    f"(annotation {i}) cannot be read"
+                )
+            i += 1
+        if i >= len(annotations):
+            raise InputError(f"{path}: annotations: label definitions with no end")
+        i += 1
