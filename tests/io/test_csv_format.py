@@ -122,3 +122,11 @@ def test_bad_annotation_side_file(tmp_path: Path) -> None:
     (tmp_path / "rec.annotations.csv").write_text("kind,sample,end,label\nbeat,5,6,Z\n")
     with pytest.raises(InputError, match=r"rec\.annotations\.csv"):
         read(path)
+
+
+@pytest.mark.parametrize("column", ["II_kV", "II (kV)", "temp_degC", "skin [\u00b0C]"])
+def test_units_that_are_no_ecg_are_refused(tmp_path: Path, column: str) -> None:
+    path = tmp_path / "units.csv"
+    path.write_text(f"t,{column}\n0,1\n0.004,2\n", encoding="utf-8")
+    with pytest.raises(InputError, match=r"units\.csv: column .*is not an ECG unit"):
+        read(path)
