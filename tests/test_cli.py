@@ -205,3 +205,26 @@ def test_fs_must_agree_with_a_record_that_states_its_rate() -> None:
     assert result.exit_code == 2
     assert len(result.stderr.strip().splitlines()) == 1 and "360 Hz" in result.stderr
     assert "360 Hz" in _ok("info", "mitdb-201-af", "--fs", "360.5")
+
+
+def test_info_prints_markup_in_names_as_text(tmp_path: Path) -> None:
+    path = tmp_path / "rec[b].csv"
+    path.write_text("t,[/]II,[bold]V1\n0,1,2\n0.004,2,3\n0.008,3,4\n")
+    out = _ok("info", str(path))
+    assert "rec[b]  (csv)" in out
+    assert "[/]II, [bold]V1" in out
+
+
+@pytest.mark.parametrize("lead", ["²", "--1", "[/]"])
+def test_odd_lead_is_an_unknown_lead(lead: str) -> None:
+    result = runner.invoke(app, ["analyze", str(NSR), "--lead", lead])
+    assert result.exit_code == 2, result.output
+    assert f"no lead {lead!r}" in result.output
+
+
+def test_non_utf8_header_exits_2(tmp_path: Path) -> None:
+    path = tmp_path / "latin.tsv"
+    path.write_bytes("t\tII_µV\n0\t1\n0.004\t2\n".encode("latin-1"))
+    result = runner.invoke(app, ["info", str(path)])
+    assert result.exit_code == 2, result.output
+    assert "latin.tsv: the header is not UTF-8" in result.output

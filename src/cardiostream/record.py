@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -13,6 +14,8 @@ from cardiostream.errors import InputError
 #: Annotation symbols that mark a QRS complex: exactly the codes for which WFDB's ``isqrs`` is
 #: true, ventricular flutter waves (``!``) included.
 BEAT_SYMBOLS: frozenset[str] = frozenset("NLRaVFJASEj/QB?!enfr")
+
+_INDEX = re.compile(r"-?[0-9]+", re.ASCII)
 
 
 @dataclass(frozen=True)
@@ -147,5 +150,19 @@ class Record:
 
 
 def lead_selector(text: str) -> int | str:
-    """A lead as typed on a command line or in a query: an index (``"0"``, ``"-1"``) or a name."""
-    return int(text) if text.lstrip("-").isdigit() else text
+    """A lead as typed on a command line or in a query: an index (``"0"``, ``"-1"``) or a name.
+
+    Parameters
+    ----------
+    text : str
+        The lead as typed.
+
+    Returns
+    -------
+    int or str
+        An index when ``text`` is an ASCII decimal integer with at most one leading minus sign,
+        otherwise ``text`` itself, taken as a lead name (an unknown one fails where it is used).
+    """
+    # str.isdigit() is also true for "²" and other digits int() refuses, and "--1" would pass a
+    # strip of the signs: match the ASCII form int() is sure to accept.
+    return int(text) if _INDEX.fullmatch(text) else text

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import numpy as np
@@ -121,4 +122,29 @@ def test_bad_annotation_side_file(tmp_path: Path) -> None:
     path = write_csv(make_record(), tmp_path / "rec.csv")
     (tmp_path / "rec.annotations.csv").write_text("kind,sample,end,label\nbeat,5,6,Z\n")
     with pytest.raises(InputError, match=r"rec\.annotations\.csv"):
+        read(path)
+
+
+@pytest.mark.parametrize("column", ["II_kV", "II (kV)", "temp_degC", "skin [\u00b0C]"])
+def test_units_that_are_no_ecg_are_refused(tmp_path: Path, column: str) -> None:
+    path = tmp_path / "units.csv"
+    path.write_text(f"t,{column}\n0,1\n0.004,2\n", encoding="utf-8")
+    with pytest.raises(InputError, match=r"units\.csv: column .*is not an ECG unit"):
+        read(path)
+
+
+@pytest.mark.parametrize(
+    ("name", "text"),
+    [
+        ("latin.csv", "t,II_µV\n0,1\n0.004,2\n"),
+        ("latin.tsv", "t\tII_µV\n0\t1\n0.004\t2\n"),
+        ("rec.annotations.csv", "kind,sample,end,label_µ\n"),
+    ],
+)
+def test_header_not_utf8(tmp_path: Path, name: str, text: str) -> None:
+    path = write_csv(make_record(), tmp_path / "rec.csv")
+    (tmp_path / name).write_bytes(text.encode("latin-1"))
+    if name.startswith("latin"):
+        path = tmp_path / name
+    with pytest.raises(InputError, match=re.escape(name) + ": the header is not UTF-8"):
         read(path)

@@ -146,3 +146,45 @@ def test_edf_detected_by_content(tmp_path: Path) -> None:
     renamed = tmp_path / "rec.bin"
     path.rename(renamed)
     assert read(renamed).signal.shape == (500, 2)
+
+
+def _signal_field(data: bytearray, field: int, signal: int) -> slice:
+    """The bytes of one per-signal header field (0: physical min ... 3: digital max)."""
+    ns = int(data[252:256])
+    start = 256 + ns * (16 + 80 + 8) + ns * 8 * field + 8 * signal
+    return slice(start, start + 8)
+
+
+@pytest.mark.parametrize(
+    ("field", "value", "match"),
+    [
+        (0, b"abc", "physical min is not a finite number"),
+        (1, b"inf", "physical max is not a finite number"),
+        (2, b"x", "digital min is not a finite number"),
+        (3, b"nan", "digital max is not a finite number"),
+        (1, b"COPY", "physical minimum equals physical maximum"),
+        (2, b"32767", "digital minimum 32767 is not below"),
+        (3, b"-32768", "digital minimum -32768 is not below"),
+    ],
+)
+def test_lying_signal_ranges(tmp_path: Path, field: int, value: bytes, match: str) -> None:
+    data = bytearray(write_edf(make_record(n_samples=500), tmp_path / "ok.edf").read_bytes())
+    if value == b"COPY":
+        value = bytes(data[_signal_field(data, 0, 0)]).strip()
+    data[_signal_field(data, field, 0)] = value.ljust(8)
+    (tmp_path / "bad.edf").write_bytes(bytes(data))
+    with pytest.raises(InputError, match=rf"bad\.edf: signal 'I': {match}"):
+        read(tmp_path / "bad.edf")
+
+
+def test_inverted_physical_range_is_read(tmp_path: Path) -> None:
+    record = make_record(n_samples=500)
+    data = bytearray(write_edf(record, tmp_path / "ok.edf").read_bytes())
+    low, high = data[_signal_field(data, 0, 0)], data[_signal_field(data, 1, 0)]
+    data[_signal_field(data, 0, 0)], data[_signal_field(data, 1, 0)] = high, low
+    (tmp_path / "flip.edf").write_bytes(bytes(data))
+    back = read(tmp_path / "flip.edf")
+    q = float(_quantum(record.signal)[0])
+    # Swapping the ends maps x to (low + high) - x.
+    mirrored = float(low) + float(high) - record.signal[:, 0]
+    np.testing.assert_allclose(back.signal[:, 0], mirrored, atol=2 * q)

@@ -117,6 +117,9 @@ def test_slice_reads_only_its_row_groups(tmp_path: Path, monkeypatch: pytest.Mon
         (0, 1e6, 1.0, "start_s"),
         (0, 0.0, 0.0, "duration_s"),
         (0, float("nan"), 1.0, "start_s"),
+        (0, 1e308, 1.0, "start_s"),
+        (0, float("inf"), 1.0, "start_s"),
+        (0, 0.0, float("inf"), "duration_s"),
     ],
 )
 def test_bad_slices(
@@ -244,3 +247,11 @@ def test_convert_files_and_folders(tmp_path: Path) -> None:
     write_csv(make_record(name="a"), src / "sub" / "a.csv")
     with pytest.raises(InputError, match="'a' already taken"):
         convert([src], tmp_path / "other")
+
+
+def test_huge_duration_stops_at_the_end(tmp_path: Path) -> None:
+    store = ParquetStore(tmp_path)
+    rec = make_record(name="r")
+    store.write(rec)
+    values, _ = store.read_slice("r", 0, 1.0, 1e308)
+    assert len(values) == rec.signal.shape[0] - round(rec.fs)

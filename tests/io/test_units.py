@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from cardiostream.io.units import mv_per_unit, split_unit
+from cardiostream.io.units import foreign_unit, mv_per_unit, split_unit
 
 
 @pytest.mark.parametrize(
@@ -35,3 +35,22 @@ def test_not_a_voltage(unit: str) -> None:
 )
 def test_split_unit(column: str, expected: tuple[str, str | None]) -> None:
     assert split_unit(column) == expected
+
+
+@pytest.mark.parametrize(
+    ("column", "expected"),
+    [
+        ("II_kV", "kV"),
+        ("II (kV)", "kV"),
+        ("temp_degC", "degC"),
+        ("skin [\u00b0C]", "\u00b0C"),
+        ("HR bpm", "bpm"),
+        ("II_mV", None),
+        ("II", None),
+        ("ECG_A", None),
+        ("lead_II", None),
+        ("kV", None),
+    ],
+)
+def test_foreign_unit(column: str, expected: str | None) -> None:
+    assert foreign_unit(column) == expected

@@ -308,6 +308,20 @@ def test_record_slice_bad_parameters(live: Live) -> None:
     assert _get(live, base, lead="V9").status_code == 422
 
 
+@pytest.mark.parametrize(
+    ("endpoint", "param", "value"),
+    [
+        *((e, "lead", v) for e in ["signal", "rpeaks", "events"] for v in ["²", "--1"]),
+        ("signal", "start", 1e308),
+        ("rpeaks", "start", 1e308),
+    ],
+)
+def test_record_odd_parameters_are_422(live: Live, endpoint: str, param: str, value: Any) -> None:
+    r = _get(live, f"/v1/records/mitdb-201-af/{endpoint}", **{param: value})
+    assert r.status_code == 422
+    assert param in r.text
+
+
 def test_live_streams_are_recorded_into_the_store(tmp_path: Path) -> None:
     config = ServeConfig(tokens=[TOKEN], store=tmp_path, record=True)
     server, thread, live = start_server(config)

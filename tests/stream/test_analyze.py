@@ -112,3 +112,20 @@ def test_cli_bad_input_exits_2_with_one_line(args: list[str]) -> None:
     assert result.exit_code == 2, result.output
     assert len(result.output.strip().splitlines()) == 1
     assert "Traceback" not in result.output
+
+
+def test_a_header_rate_out_of_range_fails_fast(tmp_path: Path) -> None:
+    # A CSV time step of a million seconds, and an EDF data record of 99999999 s: the rates
+    # they imply would size a resampling filter of gigabytes.
+    slow = tmp_path / "slow.csv"
+    slow.write_text("t,II\n0,1\n1000000,2\n2000000,3\n")
+    from cardiostream.io import write_edf
+
+    edf = write_edf(read(NSR), tmp_path / "rec.edf")
+    data = bytearray(edf.read_bytes())
+    data[244:252] = b"99999999"
+    edf.write_bytes(bytes(data))
+    for path in (slow, edf):
+        result = runner.invoke(app, ["analyze", str(path)])
+        assert result.exit_code == 2, result.output
+        assert "fs: expected 50 to 20000 Hz" in result.output

@@ -303,3 +303,9 @@ def test_cinc_records_stream_exactly(shared_data: Path) -> None:
         whole = _run(x, rec.fs)
         assert _windows(whole)
         assert _run(x, rec.fs, np.random.default_rng(7), 300) == whole
+
+
+@pytest.mark.parametrize("fs", [1e-6, 0.01, 1e6])
+def test_rate_out_of_range_fails_before_any_buffer(fs: float) -> None:
+    with pytest.raises(InputError, match="fs: expected 50 to 20000 Hz"):
+        StreamProcessor(fs)

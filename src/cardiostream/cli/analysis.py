@@ -57,7 +57,7 @@ def classify(
         files = walk_records(_record_path(p) for p in paths)
 
         def refused(name: str, exc: InputError) -> None:
-            err_console.print(f"{name}: not classified: {escape(str(exc))}")
+            err_console.print(f"{escape(str(name))}: not classified: {escape(str(exc))}")
 
         with Progress(console=err_console, transient=True) as bar:
             task = bar.add_task("classifying", total=len(files))
@@ -81,7 +81,7 @@ def classify(
 
             table = Table("record", "label", "raw", *CLASSES)
             for r in text_rows:
-                table.add_row(*map(str, r[:3]), *(f"{v:.2f}" for v in r[3:]))
+                table.add_row(*(escape(str(v)) for v in r[:3]), *(f"{v:.2f}" for v in r[3:]))
             console.print(table)
 
     _guard(body)
@@ -163,7 +163,7 @@ def analyze(
                 except InputError as exc:
                     if named and len(files) == 1:
                         raise
-                    err_console.print(f"{rec.name}: not analysed: {escape(str(exc))}")
+                    err_console.print(f"{escape(rec.name)}: not analysed: {escape(str(exc))}")
                     bar.remove_task(sub)
                     bar.advance(task)
                     continue
@@ -216,7 +216,7 @@ def _summary_table(totals: list[dict[str, Any]]) -> None:
     for t in totals:
         hours = t["duration_s"] / 3600
         table.add_row(
-            t["record"],
+            escape(t["record"]),
             f"{hours:.2f} h" if hours >= 1 else f"{t['duration_s'] / 60:.1f} min",
             f"{t['processing_s']:.3f}",
             "-" if t["real_time_factor"] is None else f"{t['real_time_factor']:,.0f}",

@@ -9,6 +9,7 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+from rich.markup import escape
 
 from cardiostream.cli._common import (
     JsonOption,
@@ -170,7 +171,7 @@ def bench_rpeaks(
         wanted = _names(detectors)
         specs, skipped = bench.default_detectors(wanted)
         for name, why in skipped.items():
-            err_console.print(f"{name} skipped: {why}", highlight=False)
+            err_console.print(f"{escape(name)} skipped: {escape(why)}", highlight=False)
         result = bench.run_rpeak_benchmark(
             data,
             specs,
@@ -189,7 +190,7 @@ def bench_rpeaks(
             from cardiostream.evaluate.bench.plot import plot_benchmark
 
             plot_benchmark(result, plot)
-            err_console.print(f"figure written to {plot}", highlight=False)
+            err_console.print(f"figure written to {escape(str(plot))}", highlight=False)
 
     _guard(body)
 

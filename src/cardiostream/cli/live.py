@@ -51,9 +51,12 @@ def simulate(
         from cardiostream.sim import MODES, Simulator
 
         sim = Simulator(fs, mode, hr, seed, noise_dir, real_af=not synthetic_af)
-        err_console.print(f"simulating {mode} at {fs:g} Hz to {to} as {stream_id}", highlight=False)
+        err_console.print(
+            f"simulating {mode} at {fs:g} Hz to {escape(to)} as {escape(stream_id)}",
+            highlight=False,
+        )
         if mode == "noise":
-            err_console.print(f"noise: {sim.noise_source}", highlight=False)
+            err_console.print(f"noise: {escape(str(sim.noise_source))}", highlight=False)
         _send_live(sim, to, token, stream_id, speed, duration, list(MODES))
 
     _guard(body)
@@ -80,7 +83,8 @@ def play(
         from cardiostream.sim import Playback
 
         source = Playback(files, loop=loop, lead=None if lead == "all" else lead_selector(lead))
-        err_console.print(f"playing {', '.join(source.names)} to {to} as {stream_id}",
+        err_console.print(f"playing {escape(', '.join(source.names))} to {escape(to)} as "
+                          f"{escape(stream_id)}",
                           highlight=False)  # fmt: skip
         _send_live(source, to, token, stream_id, speed, None, None)
 

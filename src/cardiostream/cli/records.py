@@ -8,6 +8,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.markup import escape
 
 from cardiostream.cli._common import (
     RECORD_HELP,
@@ -46,18 +47,18 @@ def info(
         rec = read(path_, fs=fs)
         beats, rhythms = rec.annotations.beats, rec.annotations.rhythms
         nan_share = float(np.mean(~np.isfinite(rec.signal))) if rec.signal.size else 0.0
-        console.print(f"[bold]{rec.name}[/]  ({detect_format(path_)})", highlight=False)
+        console.print(f"[bold]{escape(rec.name)}[/]  ({detect_format(path_)})", highlight=False)
         console.print(f"  sampling rate  {rec.fs:g} Hz")
         console.print(f"  duration       {rec.duration:.1f} s ({rec.n_samples} samples)")
-        console.print(f"  leads          {', '.join(rec.leads)}")
+        console.print(f"  leads          {escape(', '.join(rec.leads))}")
         console.print(f"  missing        {100 * nan_share:.2f} % of samples")
         console.print(f"  beats          {len(beats)} annotated")
         if len(rhythms):
             labels = sorted(set(rhythms.label.tolist()))
-            console.print(f"  rhythms        {len(rhythms)} intervals: {', '.join(labels)}")
+            console.print(f"  rhythms        {len(rhythms)} intervals: {escape(', '.join(labels))}")
         for key, value in rec.meta.items():
             if isinstance(value, str | int | float):
-                console.print(f"  {key:<14} {value}", highlight=False)
+                console.print(f"  {key:<14} {escape(str(value))}", highlight=False)
 
     _guard(body)
 
@@ -91,8 +92,11 @@ def convert(
                 progress=step,
             )
         for line in skipped:
-            err_console.print(f"skipped {line}", highlight=False)
-        console.print(f"wrote {len(ids)} record(s) to {store}: {', '.join(ids)}", highlight=False)
+            err_console.print(f"skipped {escape(line)}", highlight=False)
+        console.print(
+            f"wrote {len(ids)} record(s) to {escape(str(store))}: {escape(', '.join(ids))}",
+            highlight=False,
+        )
 
     _guard(body)
 
@@ -135,7 +139,9 @@ def rpeaks(
             sys.stdout.write(text)
         else:
             out.write_text(text)
-            err_console.print(f"{len(peaks)} R peaks written to {out}", highlight=False)
+            err_console.print(
+                f"{len(peaks)} R peaks written to {escape(str(out))}", highlight=False
+            )
 
     _guard(body)
 
@@ -159,7 +165,7 @@ def report(
         print_quicklook(result, console)
         if plot is not None:
             plot_quicklook(result, plot)
-            console.print(f"figure written to {plot}", highlight=False)
+            console.print(f"figure written to {escape(str(plot))}", highlight=False)
 
     _guard(body)
 

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
+from rich.markup import escape
 
 from cardiostream.cli._common import _guard, app, console
 
@@ -26,6 +27,6 @@ def schema(
         if out is None:
             sys.stdout.write(schema_text())
         else:
-            console.print(f"schema written to {write_schema(out)}", highlight=False)
+            console.print(f"schema written to {escape(str(write_schema(out)))}", highlight=False)
 
     _guard(body)

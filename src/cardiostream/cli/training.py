@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
+from rich.markup import escape
 
 from cardiostream.cli._common import ModelOption, _guard, app, console, err_console
 from cardiostream.errors import InputError
@@ -113,7 +114,7 @@ def train(
         _print_heads(summary)
         console.print(
             f"temperature {summary['temperature']:.2f}: ECE {summary['ece_before']:.3f} -> "
-            f"{summary['ece_after']:.3f}; written to {out}",
+            f"{summary['ece_after']:.3f}; written to {escape(str(out))}",
             highlight=False,
         )
 
@@ -171,7 +172,7 @@ def fit_heads_command(
             fit_heads(training, data, stage)
         summary = json.loads((training / "training.json").read_text())
         _print_heads(summary)
-        console.print(f"written to {training}", highlight=False)
+        console.print(f"written to {escape(str(training))}", highlight=False)
 
     _guard(body)
 
@@ -213,7 +214,7 @@ def evaluate(
             ablation_json=ablation_json,
             model_folder=model,
         )
-        console.print(f"report written to {path}", highlight=False)
+        console.print(f"report written to {escape(str(path))}", highlight=False)
 
     _guard(body)
 
@@ -258,6 +259,6 @@ def export(
 
         target = out if out is not None else Path(FORMATS.get(fmt, "rhythm"))
         path = export_model(fmt, target, model)
-        console.print(f"wrote {path}", highlight=False)
+        console.print(f"wrote {escape(str(path))}", highlight=False)
 
     _guard(body)

@@ -9,6 +9,7 @@ from pathlib import Path
 
 import numpy as np
 import numpy.typing as npt
+import pyarrow as pa
 
 from cardiostream.errors import InputError
 
@@ -63,3 +64,30 @@ def check_signal(signal: npt.NDArray[np.float32], where: str | Path) -> npt.NDAr
     if not np.isfinite(signal).any():
         raise InputError(f"{where}: the signal has no finite samples (all NaN)")
     return signal
+
+
+def column_names(table: pa.Table, path: str | Path) -> list[str]:
+    """Return a table's column names, or raise InputError when the header is not UTF-8.
+
+    pyarrow reads the header as bytes and decodes a name only when asked for it, so a header
+    in another encoding fails here, outside the read, with a UnicodeDecodeError.
+
+    Parameters
+    ----------
+    table : pyarrow.Table
+        The table read from ``path``.
+    path : str or Path
+        The file, named in errors.
+
+    Returns
+    -------
+    list of str
+        The column names.
+    """
+    try:
+        return [str(n) for n in table.column_names]
+    except UnicodeDecodeError as exc:
+        raise InputError(
+            f"{path}: the header is not UTF-8 text (byte {exc.object[exc.start]:#04x} at "
+            f"position {exc.start} of a column name); save the file as UTF-8"
+        ) from None

@@ -11,7 +11,7 @@ import pyarrow.csv as pacsv
 
 from cardiostream.errors import InputError
 from cardiostream.io.annotation_table import annotation_table, annotations_from_table
-from cardiostream.io.checks import foreign_errors
+from cardiostream.io.checks import column_names, foreign_errors
 from cardiostream.io.layout import ANNOTATION_SUFFIX
 from cardiostream.io.table import record_from_columns
 from cardiostream.record import Annotations, Record
@@ -77,7 +77,7 @@ def read_csv(path: str | Path, *, fs: float | None = None) -> Record:
     if not path.is_file():
         raise InputError(f"{path}: no such file")
     table = _read_table(path)
-    names = [str(n) for n in table.column_names]
+    names = column_names(table, path)
     if not names:
         raise InputError(f"{path}: no columns")
     if all(_is_number(n) for n in names):
@@ -149,4 +149,5 @@ def read_annotation_csv(path: Path, n_samples: int) -> Annotations:
                 strings_can_be_null=False,
             ),
         )
+    column_names(table, path)
     return annotations_from_table(table, path, n_samples)

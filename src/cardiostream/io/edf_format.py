@@ -98,6 +98,8 @@ def read_edf(path: str | Path) -> Record:
         if float(s.sampling_frequency) != fs
     ]
 
+    for s in kept:
+        _check_ranges(s, path)
     n_samples = min(len(s.data) for s in kept)
     true_length = _tagged_length(additional)
     if true_length is not None and 0 < true_length <= n_samples:
@@ -150,6 +152,45 @@ def _check_fixed_header(path: Path) -> None:
             raise InputError(f"{path}: header field {name!r} is not a number: {raw!r}") from None
         if not value > 0:
             raise InputError(f"{path}: header field {name!r} must be positive, got {value:g}")
+
+
+def _check_ranges(signal: edfio.EdfSignal, path: Path) -> None:
+    """Raise InputError unless a signal's physical and digital ranges can calibrate it.
+
+    edfio reads a signal whose range ends are equal or not numbers, or whose digital range is
+    inverted, as raw digital values (up to 32,768 "mV"), which would then be classified as if
+    they were an ECG.
+    A physical range may run downwards (inverted polarity, allowed by EDF); a digital one
+    may not.
+
+    Parameters
+    ----------
+    signal : edfio.EdfSignal
+        The signal whose header fields are checked.
+    path : Path
+        The file, named in errors.
+    """
+    values: dict[str, float] = {}
+    for field in ("physical_min", "physical_max", "digital_min", "digital_max"):
+        try:
+            value = float(getattr(signal, field))
+        except (ValueError, TypeError, OverflowError):
+            value = math.nan
+        if not math.isfinite(value):
+            raise InputError(
+                f"{path}: signal {signal.label!r}: {field.replace('_', ' ')} is not a finite number"
+            )
+        values[field] = value
+    if values["physical_min"] == values["physical_max"]:
+        raise InputError(
+            f"{path}: signal {signal.label!r}: physical minimum equals physical maximum "
+            f"({values['physical_min']:g})"
+        )
+    if values["digital_min"] >= values["digital_max"]:
+        raise InputError(
+            f"{path}: signal {signal.label!r}: digital minimum {values['digital_min']:g} is "
+            f"not below digital maximum {values['digital_max']:g}"
+        )
 
 
 def _check_warnings(caught: list[warnings.WarningMessage], path: Path) -> list[str]:

@@ -7,7 +7,7 @@ from pathlib import Path
 import pyarrow.parquet as pq
 
 from cardiostream.errors import InputError
-from cardiostream.io.checks import foreign_errors
+from cardiostream.io.checks import column_names, foreign_errors
 from cardiostream.io.layout import is_partition
 from cardiostream.io.store import read_partition
 from cardiostream.io.table import record_from_columns
@@ -34,7 +34,7 @@ def read_parquet(path: str | Path, *, fs: float | None = None) -> Record:
         return read_partition(path)
     with foreign_errors(path, "reading Parquet"):
         table = pq.read_table(path)
-    names = [str(n) for n in table.column_names]
+    names = column_names(table, path)
     if not names:
         raise InputError(f"{path}: no columns")
     with foreign_errors(path, "reading Parquet columns"):

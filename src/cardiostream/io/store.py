@@ -252,16 +252,23 @@ class ParquetStore:
         fs = float(meta["fs"])
         n = int(meta["n_samples"])
         column = _column_for(meta, lead, record_id)
-        if not (np.isfinite(start_s) and np.isfinite(duration_s)) or start_s < 0:
+        if not np.isfinite(start_s) or start_s < 0:
             raise InputError(f"start_s: must be a finite time >= 0, got {start_s}")
-        if duration_s <= 0:
-            raise InputError(f"duration_s: must be positive, got {duration_s}")
+        # Compare in seconds before turning times into sample counts: a huge but finite time
+        # (1e308) overflows to inf when multiplied by fs, and round(inf) raises OverflowError.
+        length_s = n / fs
+        if start_s >= length_s:
+            raise InputError(
+                f"start_s: {start_s} s is past the end of {record_id!r} ({length_s:g} s)"
+            )
+        if not np.isfinite(duration_s) or duration_s <= 0:
+            raise InputError(f"duration_s: must be a finite time > 0, got {duration_s}")
         start = round(start_s * fs)
         if start >= n:
             raise InputError(
-                f"start_s: {start_s} s is past the end of {record_id!r} ({n / fs:g} s)"
+                f"start_s: {start_s} s is past the end of {record_id!r} ({length_s:g} s)"
             )
-        stop = min(n, start + max(1, round(duration_s * fs)))
+        stop = min(n, start + max(1, round(min(duration_s, length_s) * fs)))
         first = bisect.bisect_right(part.row_starts, start) - 1
         last = bisect.bisect_right(part.row_starts, stop - 1) - 1
         path = self.partition_dir(record_id) / SIGNAL_FILE

@@ -12,7 +12,7 @@ import numpy.typing as npt
 
 from cardiostream.errors import InputError
 from cardiostream.io.checks import check_fs, check_signal
-from cardiostream.io.units import mv_per_unit, split_unit
+from cardiostream.io.units import foreign_unit, mv_per_unit, split_unit
 from cardiostream.record import Annotations, Record
 
 #: Column names (lower case, without spaces, underscores and brackets) that hold time, with
@@ -192,6 +192,11 @@ def record_from_columns(
     units: list[str] = []
     for j, i in enumerate(lead_idx):
         lead, unit = split_unit(names[i])
+        other = foreign_unit(names[i]) if unit is None else None
+        if other is not None:
+            raise InputError(
+                f"{where}: column {names[i]!r}: unit {other!r} is not an ECG unit (V, mV, uV or nV)"
+            )
         factor = 1.0 if unit is None else mv_per_unit(unit) or 1.0
         values = _numeric(columns[i], where, names[i])
         # Scale before the cast so that uV columns keep float64 precision up to the end.

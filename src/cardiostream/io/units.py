@@ -21,6 +21,31 @@ _TO_MV: dict[str, float] = {
     "volts": 1e3,
 }
 
+# Units that a column suffix may name but that no ECG lead is in: a kilovolt is a voltage, yet
+# an ECG in kV would be a million times too large to be real. Taking such a column as mV (the
+# default for a column without a unit) would read temperatures or pressures as an ECG. Only
+# spellings that cannot be part of a lead name are listed, so ``ECG_A`` stays a lead.
+_NOT_ECG: frozenset[str] = frozenset(
+    {
+        "kv",
+        "kilovolt",
+        "kilovolts",
+        "degc",
+        "degf",
+        "\u00b0c",
+        "\u00b0f",
+        "celsius",
+        "fahrenheit",
+        "bpm",
+        "mmhg",
+        "kpa",
+        "hz",
+        "ohm",
+        "kohm",
+        "%",
+    }
+)
+
 # A trailing unit on a column name: ``II_mV``, ``II (uV)``, ``II [mV]``, ``II mV``.
 _SUFFIX = re.compile(
     r"^(?P<name>.*?)(?:[\s_]*[(\[](?P<bracketed>[^)\]]+)[)\]]|[_\s]+(?P<plain>[^\s_]+))\s*$"
@@ -64,3 +89,24 @@ def split_unit(column: str) -> tuple[str, str | None]:
         if mv_per_unit(unit) is not None:
             return match.group("name").strip(), unit
     return column.strip(), None
+
+
+def foreign_unit(column: str) -> str | None:
+    """Return the unit suffix of a column name when it is a unit no ECG lead is in.
+
+    Parameters
+    ----------
+    column : str
+        The column name from a table header, such as ``II_kV`` or ``temp (degC)``.
+
+    Returns
+    -------
+    str or None
+        The suffix as written (``kV``, ``degC``), None when the column has no suffix, a voltage
+        suffix that suits an ECG, or a suffix that is not a known unit.
+    """
+    match = _SUFFIX.match(column)
+    if match is None or not match.group("name").strip():
+        return None
+    unit = (match.group("bracketed") or match.group("plain") or "").strip()
+    return unit if unit.lower() in _NOT_ECG else None

@@ -238,6 +238,14 @@ class StreamProcessor:
             raise InputError(f"lead: expected a column index of at least 0, got {lead!r}")
         if not (isinstance(max_fill_s, int | float) and 0 <= max_fill_s <= 3600):
             raise InputError(f"max_fill_s: expected 0 to 3600 s, got {max_fill_s!r}")
+        # Before the resampler, whose filter is sized from the rate: a rate far out of range
+        # would ask for gigabytes before the check below could refuse it.
+        try:
+            rate = float(fs)
+        except (TypeError, ValueError):
+            rate = None  # The resampler names what is wrong with it.
+        if rate is not None and not 50.0 <= rate <= 20_000.0:
+            raise InputError(f"fs: expected 50 to 20000 Hz, got {rate:g}")
         # Raises InputError for an unusable rate; exact: any chunking gives the same samples.
         self.resampler = Resampler(fs, MODEL_FS, exact=True)
         self.fs = self.resampler.fs_in
