@@ -6,10 +6,10 @@ import math
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
-import pyarrow as pa
 
 from cardiostream.errors import InputError
 
@@ -66,7 +66,7 @@ def check_signal(signal: npt.NDArray[np.float32], where: str | Path) -> npt.NDAr
     return signal
 
 
-def column_names(table: pa.Table, path: str | Path) -> list[str]:
+def column_names(table: Any, path: str | Path) -> list[str]:
     """Return a table's column names, or raise InputError when the header is not UTF-8.
 
     pyarrow reads the header as bytes and decodes a name only when asked for it, so a header
