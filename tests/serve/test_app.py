@@ -412,3 +412,23 @@ def test_a_dead_engine_is_said_not_hidden() -> None:
     finally:
         server.should_exit = True
         thread.join(10)
+
+
+def test_a_connection_that_never_starts_is_closed() -> None:
+    server, thread, live = start_server(ServeConfig(tokens=[TOKEN], start_timeout_s=0.5))
+
+    async def run() -> tuple[int, str]:
+        async with websockets.connect(live.ws + "/v1/stream", additional_headers=AUTH) as ws:
+            try:
+                await asyncio.wait_for(ws.recv(), 20)
+            except websockets.ConnectionClosed as closed:
+                assert closed.rcvd is not None
+                return closed.rcvd.code, closed.rcvd.reason
+        return 0, ""
+
+    try:
+        code, reason = asyncio.run(run())
+        assert code == 1002 and "no start message" in reason
+    finally:
+        server.should_exit = True
+        thread.join(10)

@@ -292,7 +292,7 @@ async def _stream(
     key: tuple[str, str] | None = None
     try:
         try:
-            start = json.loads(await ws.receive_text())
+            start = json.loads(await asyncio.wait_for(ws.receive_text(), config.start_timeout_s))
             begin = proto.parse_start(start)
             stream_id, spec, n_leads = begin.stream_id, begin.format, len(begin.leads)
             opened = await engine.open(owner, stream_id, spec.fs, begin.leads, begin.lead)
@@ -302,6 +302,11 @@ async def _stream(
         except (InputError, ValueError, KeyError) as exc:
             metrics.errors.labels("start").inc()
             await ws.close(wire.CLOSE_BAD_DATA, _reason(exc))
+            return
+        except TimeoutError:
+            metrics.errors.labels("start").inc()
+            reason = f"no start message within {config.start_timeout_s:g} s"
+            await ws.close(wire.CLOSE_PROTOCOL, reason)
             return
         except OverflowError as exc:
             metrics.errors.labels("busy").inc()

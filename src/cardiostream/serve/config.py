@@ -42,6 +42,9 @@ class ServeConfig:
         How long a disconnected stream's state is kept for the same id to resume it.
     max_predict_s : float
         Longest signal accepted by ``POST /v1/predict``.
+    start_timeout_s : float
+        How long a ``/v1/stream`` connection may wait before its start message (closed 1002
+        after it), so connections that never start do not pile up.
     max_body_bytes : int
         Largest request body accepted by ``POST /v1/predict`` (413 above it, read no further).
     model : path, optional
@@ -61,6 +64,7 @@ class ServeConfig:
     record_part_s: float = 600.0
     max_predict_s: float = 600.0
     max_body_bytes: int = 64 * 2**20
+    start_timeout_s: float = 10.0
     model: Path | None = None
 
     def __post_init__(self) -> None:
@@ -70,6 +74,8 @@ class ServeConfig:
             raise InputError(f"--no-auth: only allowed on a loopback address, not {self.host!r}")
         if self.record and self.store is None:
             raise InputError("--record: needs --store, the Parquet store to record into")
+        if not self.start_timeout_s > 0:
+            raise InputError(f"start_timeout_s: must be positive, got {self.start_timeout_s}")
         for name in ("max_streams", "max_frame_samples", "batch_max", "max_body_bytes"):
             if getattr(self, name) < 1:
                 raise InputError(f"{name}: must be at least 1")
