@@ -28,7 +28,8 @@ Server to client
 Close codes (with a reason)
     1008 no or wrong token; 1003 malformed start message or frame, wrong sample format, or
     samples the engine refuses; 1009 a frame over the size limit; 1013 the server is at its
-    stream limit or the id is already connected; 1011 an internal error. A stream closed
+    stream limit or the id is already connected; 1002 no start message within the start
+    timeout (10 s by default); 1011 an internal error. A stream closed
     for a bad frame keeps its state and can be resumed; the server goes on serving the rest.
 """
 
