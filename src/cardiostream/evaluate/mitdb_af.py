@@ -58,7 +58,7 @@ from cardiostream.progress import counted_bar
 from cardiostream.record import Record
 from cardiostream.rhythm.infer import RhythmModel
 from cardiostream.rhythm.verdict import CLASSES, UNCERTAIN, decide_many
-from cardiostream.stream.processor import StreamProcessor
+from cardiostream.stream.analyze import analyze
 
 __all__ = [
     "MitdbAfResult",
@@ -372,8 +372,7 @@ def _engine_verdicts(
 ]:
     """The streaming engine on one lead of a record: each window's end, top class, whether its
     label is ``af`` and whether it is ``uncertain``, and the AF episodes of its events."""
-    proc = StreamProcessor(record.fs, model=model.folder)
-    lines = proc.push(record.lead(LEAD)) + proc.flush()
+    lines = analyze(record, lead=LEAD, model=model.folder).lines
     windows = [w for w in lines if w["type"] == "window"]
     end_s = np.array([w["t_end"] for w in windows], np.float64)
     top = np.array([CLASSES.index(w["raw_label"]) for w in windows], np.int64)
