@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import multiprocessing as mp
 import threading
+from collections.abc import Sequence
 from typing import Any
 
 import pytest
@@ -24,6 +25,7 @@ from cardiostream.serve.rpc import (
     Opened,
     Predict,
     Push,
+    Pushed,
     Watch,
     answer,
     dispatch,
@@ -45,7 +47,7 @@ class FakeEngine:
         self.calls.append(("open", owner, stream_id, fs, leads, lead))
         return Opened(0, False, 1, 10)
 
-    def push(self, owner: str, stream_id: str, samples: bytes) -> tuple[Lines, int]:
+    def push(self, owner: str, stream_id: str, samples: bytes) -> Pushed:
         self.calls.append(("push", owner, stream_id, samples))
         if stream_id == "bad":
             raise InputError("samples: refused")
@@ -53,7 +55,7 @@ class FakeEngine:
             raise OverflowError("at the limit")
         if stream_id == "bug":
             raise KeyError(stream_id)
-        return [("ack", stream_id)], len(samples)
+        return Pushed([("ack", stream_id)], len(samples), None)
 
     def close(self, owner: str, stream_id: str) -> tuple[Lines, int]:
         self.calls.append(("close", owner, stream_id))
@@ -78,6 +80,22 @@ class FakeEngine:
 
     def save_all(self) -> None:
         self.saved = True
+
+    def restore(
+        self, open: Open, checkpoint: bytes | None, frames: Sequence[bytes], connected: bool
+    ) -> int:
+        self.calls.append(("restore", open, checkpoint, tuple(frames), connected))
+        return 0
+
+    def recover(self) -> list[str]:
+        self.calls.append(("recover",))
+        return []
+
+    def gone(self) -> list[tuple[str, str]]:
+        return []
+
+    def tick(self) -> None:
+        pass
 
 
 def test_every_request_reaches_its_method() -> None:
@@ -119,8 +137,8 @@ def test_a_batch_is_answered_in_order_and_failures_stay_with_their_request() -> 
     batch = [Push("o", name, b"ab") for name in ("a", "bad", "b", "full", "bug", "c")]
     replies = answer(fake, batch)
     assert [status for status, _ in replies] == ["ok", "input", "ok", "busy", "error", "ok"]
-    assert unwrap(replies[0]) == ([("ack", "a")], 2)
-    assert unwrap(replies[5]) == ([("ack", "c")], 2)
+    assert unwrap(replies[0]) == ([("ack", "a")], 2, None)
+    assert unwrap(replies[5]) == ([("ack", "c")], 2, None)
     with pytest.raises(InputError, match="refused"):
         unwrap(replies[1])
     with pytest.raises(OverflowError, match="at the limit"):

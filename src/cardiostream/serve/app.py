@@ -116,6 +116,7 @@ def create_app(config: ServeConfig) -> FastAPI:
         await batcher.start()
         state["engine"] = EngineClient(batcher)
         state["batcher"] = batcher
+        app.state.batcher = batcher
         state["watch"] = Watch(config.resume_ttl_s)
         yield
         await batcher.stop()
@@ -157,7 +158,8 @@ def create_app(config: ServeConfig) -> FastAPI:
         engine process is down (every stream and prediction needs it)."""
         batcher = state.get("batcher")
         if batcher is not None and not batcher.engine_alive():
-            body = {"status": "degraded", "reason": "the engine process is down", "streams": 0}
+            reason = "the engine process is down and being restarted with its streams"
+            body = {"status": "degraded", "reason": reason, "streams": 0}
             return JSONResponse(body, status_code=503)
         return {"status": "ok", "streams": metrics.live_streams()}
 

@@ -11,12 +11,21 @@ result. :class:`EngineClient` is what handlers call: one typed method per reques
 Each WebSocket handler submits one frame at a time and waits for its results before reading
 the next frame, so a client that sends faster than the engine computes is slowed down by TCP
 flow control instead of filling memory (backpressure).
+
+The batcher also supervises the engine. Every reply passes through its
+:class:`~cardiostream.serve.ledger.Ledger`, which keeps each stream's latest checkpoint and
+the frames since. When the engine process dies (killed for memory, a native crash), the death
+is noticed at once (the pipe closes; an idle engine is polled every 0.1 s), ``/healthz`` says
+``degraded``, predictions get 503, and a new engine is started and given every stream back
+(:class:`~cardiostream.serve.rpc.Restore`); then the batch in flight runs again. A client
+sees its stream pause for the restart and go on where it was, nothing lost or repeated.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import logging
 import multiprocessing as mp
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -26,6 +35,7 @@ from typing import Any, cast
 from cardiostream.errors import InputError
 from cardiostream.serve import engine
 from cardiostream.serve.config import ServeConfig
+from cardiostream.serve.ledger import Key, Ledger
 from cardiostream.serve.metrics import Metrics
 from cardiostream.serve.rpc import (
     Close,
@@ -37,12 +47,16 @@ from cardiostream.serve.rpc import (
     Opened,
     Predict,
     Push,
+    Pushed,
+    Recover,
     Reply,
     Request,
     Watch,
     unwrap,
 )
 from cardiostream.stream.messages import Window
+
+log = logging.getLogger(__name__)
 
 
 @dataclass
@@ -52,46 +66,84 @@ class _Job:
 
 
 class Batcher:
-    """Sends requests to the engine process in batches (see the module notes)."""
+    """Sends requests to the engine process in batches, and keeps it alive (see the module
+    notes)."""
 
     def __init__(self, config: ServeConfig, metrics: Metrics) -> None:
         self.config, self.metrics = config, metrics
         self.batch_max, self.wait_s = config.batch_max, config.batch_wait_ms / 1000.0
+        self.ledger = Ledger()
         self._queue: asyncio.Queue[_Job] = asyncio.Queue()
         self._pipe = ThreadPoolExecutor(1, thread_name_prefix="cardiostream-engine-pipe")
         self._task: asyncio.Task[None] | None = None
+        self._monitor: asyncio.Task[None] | None = None
+        self._recovery: asyncio.Task[None] | None = None
         self._conn: Connection | None = None
         self._proc: Any = None
+        self._supervised = False
+        self._stopping = False
+        #: Whether the engine is being restarted (streams wait; predictions get 503).
+        self.restarting = False
 
     async def start(self) -> None:
-        """Start the engine process and wait until it is ready."""
+        """Start the engine process, wait until it is ready, and watch over it: when it dies
+        it is started again with every stream where the last acknowledgement left it."""
+        self._supervised = True
+        await self._spawn()
+        await self._restore()
+        loop = asyncio.get_running_loop()
+        self._task = loop.create_task(self._run())
+        self._monitor = loop.create_task(self._watch())
+
+    async def _spawn(self) -> None:
         ctx = mp.get_context("spawn")
         parent, child = ctx.Pipe()
         settings = engine.settings_of(self.config)
         self._proc = ctx.Process(target=engine.main, args=(child, settings), daemon=True)
         self._proc.start()
         child.close()
-        await self.attach(parent)
+        self._conn = parent
+        loop = asyncio.get_running_loop()
+        ready = await loop.run_in_executor(
+            self._pipe, self._recv, self.config.engine_start_timeout_s
+        )
+        if ready != engine.READY:
+            raise EngineError("the engine process did not start")
+
+    async def _restore(self) -> None:
+        """Bring every stream of the ledger back into a new engine, then turn recordings
+        left by streams that are gone into records."""
+        loop = asyncio.get_running_loop()
+        restores = self.ledger.restores()
+        batch: list[Request] = [*restores, Recover()]
+        replies, _, gone = await loop.run_in_executor(self._pipe, self._exchange, batch)
+        self.ledger.forget(gone)
+        for request, (status, value) in zip(restores, replies, strict=False):
+            if status != "ok":  # that stream's next request fails; the others go on
+                log.error("stream %r not restored: %s", request.open.stream_id, value)
+                self.ledger.forget([(request.open.owner, request.open.stream_id)])
 
     async def attach(self, conn: Connection) -> None:
         """Batch over ``conn`` once the engine at its other end says it is ready.
 
-        :meth:`start` calls this with its engine process's pipe; an engine served some other
-        way (:func:`cardiostream.serve.engine.serve` in a thread, say) works alike.
+        An engine served some other way (:func:`cardiostream.serve.engine.serve` in a
+        thread, say) works alike, without the restarts of :meth:`start`.
         """
         self._conn = conn
         loop = asyncio.get_running_loop()
-        ready = await loop.run_in_executor(self._pipe, self._recv)
+        ready = await loop.run_in_executor(self._pipe, self._recv, None)
         if ready != engine.READY:
             raise EngineError("the engine process did not start")
         self._task = loop.create_task(self._run())
 
     async def stop(self) -> None:
         """Stop the engine process (it saves the recordings first)."""
-        if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+        self._stopping = True
+        for task in (self._monitor, self._recovery, self._task):
+            if task is not None:
+                task.cancel()
+                with contextlib.suppress(asyncio.CancelledError, EngineError):
+                    await task
         if self._conn is not None:
             with contextlib.suppress(OSError, ValueError):
                 self._conn.send(None)
@@ -102,65 +154,141 @@ class Batcher:
         self._pipe.shutdown(wait=False)
 
     def engine_alive(self) -> bool:
-        """Whether the engine process runs (True for an engine this batcher did not start)."""
-        return self._proc is None or bool(self._proc.is_alive())
+        """Whether the engine process runs and answers (True for an engine this batcher did
+        not start)."""
+        if self._proc is None:
+            return True
+        return not self.restarting and bool(self._proc.is_alive())
 
-    def _recv(self) -> Any:
+    @property
+    def engine_pid(self) -> int | None:
+        """The engine process's id (None for an engine this batcher did not start)."""
+        return None if self._proc is None else int(self._proc.pid)
+
+    def _recv(self, timeout: float | None) -> Any:
         assert self._conn is not None
         try:
+            if timeout is not None and not self._conn.poll(timeout):
+                raise EngineError(f"the engine process did not answer within {timeout:g} s")
             return self._conn.recv()
         except (EOFError, OSError) as exc:
-            raise EngineError(f"the engine process went away ({exc})") from None
+            raise EngineError(f"the engine process went away ({exc or 'pipe closed'})") from None
 
-    def _exchange(self, batch: list[Request]) -> tuple[list[Reply], int]:
+    def _exchange(self, batch: list[Request]) -> tuple[list[Reply], int, list[Key]]:
         assert self._conn is not None
         try:
             self._conn.send(batch)
         except (OSError, ValueError) as exc:
             raise EngineError(f"the engine process went away ({exc})") from None
-        reply: tuple[list[Reply], int] = self._recv()
+        reply: tuple[list[Reply], int, list[Key]] = self._recv(None)
         return reply
 
     async def submit(self, request: Request) -> Any:
         """Run one request in the next batch; raises InputError, OverflowError or
-        EngineError as the engine says."""
+        EngineError as the engine says.
+
+        While the engine is restarted, a stream's request waits for it; a prediction is
+        refused at once (EngineError), since its client can simply ask again.
+        """
+        if isinstance(request, Predict) and not self.engine_alive():
+            raise EngineError("the engine process is restarting")
         job = _Job(request, asyncio.get_running_loop().create_future())
         await self._queue.put(job)
         return await job.future
 
+    async def _watch(self) -> None:
+        """Notice an engine that dies between batches (an idle server included) at once."""
+        while True:
+            await asyncio.sleep(0.1)
+            if not self._proc.is_alive():
+                await self._recover()
+
+    async def _recover(self) -> None:
+        """Restart the engine (once, however many callers notice its death)."""
+        if self._recovery is None or self._recovery.done():
+            self._recovery = asyncio.get_running_loop().create_task(self._restart())
+        await asyncio.shield(self._recovery)
+
+    async def _restart(self) -> None:
+        self.restarting = True
+        self.metrics.engine_restarts.inc()
+        old = self._proc
+        if old is not None:
+            await asyncio.get_running_loop().run_in_executor(None, old.join, 1.0)
+        code = old.exitcode if old is not None else None
+        log.error("the engine process died (exit %s); restarting it with %d streams",
+                  code, len(self.ledger))  # fmt: skip
+        delay = 0.5
+        while not self._stopping:
+            if self._proc is not None and self._proc.is_alive():
+                self._proc.kill()
+            if self._conn is not None:
+                self._conn.close()
+            try:
+                await self._spawn()
+                await self._restore()
+            except EngineError as exc:
+                log.error("engine restart failed (%s); trying again in %g s", exc, delay)
+                await asyncio.sleep(delay)
+                delay = min(delay * 2, 10.0)
+                continue
+            log.warning("the engine is back with %d streams", len(self.ledger))
+            break
+        self.restarting = False
+
+    async def _gather(self) -> list[_Job]:
+        loop = asyncio.get_running_loop()
+        batch = [await self._queue.get()]
+        deadline = loop.time() + self.wait_s
+        while len(batch) < self.batch_max:
+            timeout = deadline - loop.time()
+            if timeout <= 0:
+                break
+            try:
+                batch.append(await asyncio.wait_for(self._queue.get(), timeout))
+            except TimeoutError:
+                break
+        while len(batch) < self.batch_max and not self._queue.empty():
+            batch.append(self._queue.get_nowait())
+        return batch
+
     async def _run(self) -> None:
         loop = asyncio.get_running_loop()
         while True:
-            batch = [await self._queue.get()]
-            deadline = loop.time() + self.wait_s
-            while len(batch) < self.batch_max:
-                timeout = deadline - loop.time()
-                if timeout <= 0:
-                    break
-                try:
-                    batch.append(await asyncio.wait_for(self._queue.get(), timeout))
-                except TimeoutError:
-                    break
-            while len(batch) < self.batch_max and not self._queue.empty():
-                batch.append(self._queue.get_nowait())
+            batch = await self._gather()
             self.metrics.batch_size.observe(len(batch))
-            try:
-                replies, connected = await loop.run_in_executor(
-                    self._pipe, self._exchange, [j.request for j in batch]
-                )
-            except EngineError as exc:
-                for job in batch:
-                    if not job.future.done():
-                        job.future.set_exception(exc)
+            for attempt in (1, 2):
+                try:
+                    replies, connected, gone = await loop.run_in_executor(
+                        self._pipe, self._exchange, [j.request for j in batch]
+                    )
+                    break
+                except EngineError as exc:
+                    # A supervised engine comes back with every stream as the ledger has
+                    # it, and the batch runs again; one that dies on the same batch twice
+                    # fails it (a request that kills the engine must not kill it forever).
+                    if self._supervised and attempt == 1:
+                        await self._recover()
+                        continue
+                    for job in batch:
+                        if not job.future.done():
+                            job.future.set_exception(exc)
+                    replies = []
+                    break
+            if not replies:
                 continue
             self.metrics.streams.set(connected)
+            self.ledger.forget(gone)
             for job, reply in zip(batch, replies, strict=True):
-                if job.future.done():
-                    continue
                 try:
-                    job.future.set_result(unwrap(reply))
+                    result = unwrap(reply)
                 except (InputError, OverflowError, EngineError) as exc:
-                    job.future.set_exception(exc)
+                    if not job.future.done():
+                        job.future.set_exception(exc)
+                    continue
+                self.ledger.record(job.request, result)
+                if not job.future.done():
+                    job.future.set_result(result)
 
 
 class EngineClient:
@@ -182,8 +310,8 @@ class EngineClient:
 
     async def push(self, owner: str, stream_id: str, samples: bytes) -> tuple[Lines, int]:
         """One frame (float64 bytes): its output lines and the samples consumed."""
-        result = await self._batcher.submit(Push(owner, stream_id, samples))
-        return cast(tuple[Lines, int], result)
+        result = cast(Pushed, await self._batcher.submit(Push(owner, stream_id, samples)))
+        return result.lines, result.consumed
 
     async def close(self, owner: str, stream_id: str) -> tuple[Lines, int]:
         """End a stream: its closing lines and the samples consumed."""

@@ -45,6 +45,15 @@ class ServeConfig:
     start_timeout_s : float
         How long a ``/v1/stream`` connection may wait before its start message (closed 1002
         after it), so connections that never start do not pile up.
+    checkpoint_s : float
+        Seconds of signal between a stream's checkpoints, which the web process keeps so
+        that a crashed engine can be restarted with every stream where it was.
+    record_sync_s : float
+        Longest a recorded sample stays in the operating system's cache before it is forced
+        to disk (it is written, and survives a killed process, before its frame's ack).
+    engine_start_timeout_s : float
+        How long the engine process may take to start (it compiles its kernels on the first
+        start of an installation) before it is started again.
     max_body_bytes : int
         Largest request body accepted by ``POST /v1/predict`` (413 above it, read no further).
     model : path, optional
@@ -65,6 +74,9 @@ class ServeConfig:
     max_predict_s: float = 600.0
     max_body_bytes: int = 64 * 2**20
     start_timeout_s: float = 10.0
+    checkpoint_s: float = 5.0
+    record_sync_s: float = 1.0
+    engine_start_timeout_s: float = 300.0
     model: Path | None = None
 
     def __post_init__(self) -> None:
@@ -74,8 +86,9 @@ class ServeConfig:
             raise InputError(f"--no-auth: only allowed on a loopback address, not {self.host!r}")
         if self.record and self.store is None:
             raise InputError("--record: needs --store, the Parquet store to record into")
-        if not self.start_timeout_s > 0:
-            raise InputError(f"start_timeout_s: must be positive, got {self.start_timeout_s}")
+        for name in ("start_timeout_s", "checkpoint_s", "record_sync_s", "engine_start_timeout_s"):
+            if not getattr(self, name) > 0:
+                raise InputError(f"{name}: must be positive, got {getattr(self, name)}")
         for name in ("max_streams", "max_frame_samples", "batch_max", "max_body_bytes"):
             if getattr(self, name) < 1:
                 raise InputError(f"{name}: must be at least 1")

@@ -37,7 +37,8 @@ def config_of(settings: dict[str, Any]) -> ServeConfig:
 def serve(conn: Connection, engine: Engine) -> None:
     """Answer batches of requests on ``conn`` until told to stop or the pipe closes.
 
-    Each batch gets one message back: its replies, in order, and the streams connected.
+    Each batch gets one message back: its replies, in order, the streams connected, and the
+    streams dropped since the last batch.
     """
     while True:
         try:
@@ -47,7 +48,9 @@ def serve(conn: Connection, engine: Engine) -> None:
         if batch is None:
             engine.save_all()
             return
-        conn.send((answer(engine, batch), engine.n_connected()))
+        replies = answer(engine, batch)
+        engine.tick()
+        conn.send((replies, engine.n_connected(), engine.gone()))
 
 
 def main(conn: Connection, settings: dict[str, Any]) -> None:  # pragma: no cover

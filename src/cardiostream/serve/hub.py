@@ -8,7 +8,10 @@ Parquet store when recording is on. It implements :class:`~cardiostream.serve.rp
 
 from __future__ import annotations
 
+import ctypes
+import gc
 import json
+import pickle
 import time
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -17,9 +20,9 @@ import numpy as np
 
 from cardiostream import wire
 from cardiostream.errors import InputError
-from cardiostream.record import Record
 from cardiostream.serve.config import ServeConfig
-from cardiostream.serve.rpc import Lines, Opened
+from cardiostream.serve.recording import Segments, Syncer
+from cardiostream.serve.rpc import Lines, Open, Opened, Pushed
 from cardiostream.serve.session import Key, Session
 from cardiostream.stream.messages import Window
 from cardiostream.stream.processor import StreamProcessor
@@ -38,11 +41,16 @@ class Hub:
         self.sessions: dict[Key, Session] = {}
         #: Owners with a dashboard open: their streams' frames also give a display line.
         self.watched: set[str] = set()
-        self._store: Any = None
-        if config.store is not None:
+        self._gone: list[Key] = []
+        self._last_expiry = time.monotonic()
+        self._segments: Segments | None = None
+        self._syncer: Syncer | None = None
+        if config.record and config.store is not None:
             from cardiostream.io import ParquetStore
 
-            self._store = ParquetStore(config.store)
+            self._segments = Segments(ParquetStore(config.store))
+            self._syncer = Syncer(self._segments, config.record_sync_s)
+            self._syncer.start()
 
     def n_connected(self) -> int:
         """Streams connected now (not those kept for resuming)."""
@@ -90,24 +98,85 @@ class Hub:
         )
         return Opened(0, False, proc.hop_s, proc.window_s)
 
-    def push(self, owner: str, stream_id: str, samples: bytes) -> tuple[Lines, int]:
-        """Process one frame (float64 bytes); return its output lines and the samples consumed."""
+    def push(self, owner: str, stream_id: str, samples: bytes) -> Pushed:
+        """Process one frame (float64 bytes): its output lines, the samples consumed, and a
+        checkpoint every ``checkpoint_s`` of signal (and whenever a recording part ends)."""
         session = self.sessions[(owner, stream_id)]
+        lines, new_part = self._push(session, samples, display=owner in self.watched)
+        checkpoint = None
+        if new_part or session.consumed - session.checkpoint_at >= self._checkpoint_n(session):
+            checkpoint = self._checkpoint(session)
+        return Pushed(lines, session.consumed, checkpoint)
+
+    def _push(self, session: Session, samples: bytes, display: bool) -> tuple[Lines, bool]:
         x = np.frombuffer(samples, np.float64)
         if len(session.leads) > 1:
             x = x.reshape(-1, len(session.leads))  # the web process checked the size
         out = session.processor.push(x)  # refuses bad samples before any state changes
-        n = x.shape[0]
-        session.consumed += n
+        session.consumed += x.shape[0]
         lines = _lines(out)
-        if owner in self.watched:
+        if display:
             lines.append((wire.DISPLAY, session.display_line(x)))
-        if self.config.record:
-            session.recorded.append(x.astype(np.float32))
-            session.recorded_n += n
-            if session.recorded_n >= self.config.record_part_s * session.fs:
-                self._save_recording(session, final=False)
-        return lines, session.consumed
+        new_part = False
+        if self._segments is not None:
+            # On disk (the OS has it) before the frame is acknowledged: a crash loses nothing.
+            self._segments.append(session.recording_part(), x.astype(np.float32))
+            if session.consumed - session.part_start >= self.config.record_part_s * session.fs:
+                self._segments.finish(session.recording_part(), final=False)
+                session.part += 1
+                session.part_start = session.consumed
+                new_part = True
+        return lines, new_part
+
+    def _checkpoint_n(self, session: Session) -> float:
+        return self.config.checkpoint_s * session.fs
+
+    def _checkpoint(self, session: Session) -> bytes:
+        session.checkpoint_at = session.consumed
+        state = {
+            "processor": session.processor.state_dict(),
+            "consumed": session.consumed,
+            "part": session.part,
+            "part_start": session.part_start,
+        }
+        return pickle.dumps(state, protocol=pickle.HIGHEST_PROTOCOL)
+
+    def restore(
+        self, open: Open, checkpoint: bytes | None, frames: Sequence[bytes], connected: bool
+    ) -> int:
+        """Bring back a stream after an engine crash: its state at ``checkpoint`` (None: its
+        start), then the frames pushed since, replayed without output (the client has it).
+        Its recording is cut back to the checkpoint first, so the replay writes each sample
+        once. Returns the samples consumed."""
+        owner, stream_id, fs, leads, lead = open
+        proc = StreamProcessor(fs, model=self.config.model, lead=lead)
+        session = Session(owner, stream_id, proc.fs, proc, leads=tuple(leads), lead=lead)
+        if checkpoint is not None:
+            state = pickle.loads(checkpoint)  # from the web process, which this one trusts
+            proc.load_state_dict(state["processor"])
+            session.consumed = session.checkpoint_at = int(state["consumed"])
+            session.part, session.part_start = int(state["part"]), int(state["part_start"])
+        if self._segments is not None:
+            self._segments.resume(session.recording_part(), session.consumed)
+        for frame in frames:
+            self._push(session, frame, display=False)
+        session.connected = connected
+        session.left_at = time.monotonic()
+        self.sessions[(owner, stream_id)] = session
+        return session.consumed
+
+    def recover(self) -> list[str]:
+        """Turn the recordings left by streams that are not live into records of their own."""
+        if self._segments is None:
+            return []
+        from cardiostream.serve.recording import recover_orphans
+
+        return recover_orphans(self._segments, set(self.sessions))
+
+    def gone(self) -> list[tuple[str, str]]:
+        """The streams dropped since the last call (their resume window passed)."""
+        gone, self._gone = self._gone, []
+        return gone
 
     def disconnect(self, owner: str, stream_id: str) -> None:
         """The client went away without ``stop``: keep the state for ``resume_ttl_s``."""
@@ -132,37 +201,52 @@ class Hub:
     def expire(self) -> None:
         """Drop disconnected streams older than the resume window (saving their recording)."""
         now = time.monotonic()
-        for key, s in list(self.sessions.items()):
-            if not s.connected and now - s.left_at > self.config.resume_ttl_s:
-                self._save_recording(s, final=True)
-                del self.sessions[key]
+        self._last_expiry = now
+        left = [(s.left_at, k) for k, s in self.sessions.items() if not s.connected]
+        # Kept for resuming, but never more of them than streams may be live: a client that
+        # opens and drops ids by the thousand does not get to fill the engine's memory.
+        over = len(left) - self.config.max_streams
+        doomed = sorted(left)[: max(over, 0)]
+        doomed += [(t, k) for t, k in left if now - t > self.config.resume_ttl_s]
+        for _, key in doomed:
+            session = self.sessions.pop(key, None)
+            if session is not None:
+                self._save_recording(session, final=True)
+                self._gone.append(key)
+        if doomed:
+            release_memory()
+
+    def tick(self) -> None:
+        """Expire streams once a second (called after every batch)."""
+        if time.monotonic() - self._last_expiry >= 1.0:
+            self.expire()
 
     def save_all(self) -> None:
         """Save what every stream has recorded and not yet written (at shutdown)."""
         for s in list(self.sessions.values()):
             self._save_recording(s, final=True)
+        if self._syncer is not None:
+            self._syncer.stop()
+            self._syncer.sync()
 
     def _save_recording(self, session: Session, final: bool) -> None:
-        if not self.config.record or self._store is None or not session.recorded:
-            return
-        from cardiostream.io.store import safe_record_id
+        if self._segments is not None:
+            self._segments.finish(session.recording_part(), final=final)
 
-        signal = np.concatenate(session.recorded).reshape(-1, len(session.leads))
-        session.recorded, session.recorded_n = [], 0
-        name = safe_record_id(f"{session.owner}-{session.stream_id}-part{session.part:04d}")
-        session.part += 1
-        record = Record(
-            signal=signal,
-            fs=session.fs,
-            leads=list(session.leads),
-            name=name,
-            meta={
-                "stream_id": session.stream_id,
-                "owner": session.owner,
-                "final": final,
-                "analysed_lead": session.leads[session.lead],
-            },
-        )
-        # The store writes a hidden temporary partition and renames it into place, so a crash
-        # never leaves a half-written record visible.
-        self._store.write(record, name)
+
+def release_memory() -> None:
+    """Collect the dropped streams now and hand the freed heap back to the system (glibc's
+    allocator keeps it otherwise, and the process would stay at its largest)."""
+    gc.collect()
+    if _malloc_trim is not None:
+        _malloc_trim(0)
+
+
+def _load_malloc_trim() -> Any:
+    try:
+        return ctypes.CDLL(None).malloc_trim
+    except (OSError, AttributeError):  # not glibc
+        return None
+
+
+_malloc_trim = _load_malloc_trim()

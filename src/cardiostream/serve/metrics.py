@@ -35,6 +35,11 @@ class Metrics:
         self.errors = Counter(
             "cardiostream_errors", "Requests or streams refused or failed", ["kind"], registry=r
         )
+        self.engine_restarts = Counter(
+            "cardiostream_engine_restarts",
+            "Times the engine process died and was started again with its streams",
+            registry=r,
+        )
 
     def live_streams(self) -> int:
         """The streams open now, as :attr:`streams` last recorded them."""

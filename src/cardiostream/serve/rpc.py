@@ -7,8 +7,9 @@ operation by string: it sends one of the request tuples below (built by
 type to its method through one ``match``. Requests are named tuples: they pickle as small as
 the plain tuples they replace, which matters with hundreds of them in every batch.
 
-A batch is a list of requests; its reply is one :data:`Reply` per request, in order, and the
-number of connected streams. :func:`answer` turns the engine's exceptions into replies and
+A batch is a list of requests; its reply is one :data:`Reply` per request, in order, the
+number of connected streams, and the streams the engine dropped since the last batch (their
+resume window passed). :func:`answer` turns the engine's exceptions into replies and
 :func:`unwrap` turns them back into exceptions in the web process, so one stream's failure
 never costs the others.
 """
@@ -38,6 +39,16 @@ class Opened(NamedTuple):
     window_s: int  # and the length of each window
 
 
+class Pushed(NamedTuple):
+    """A frame processed."""
+
+    lines: Lines
+    consumed: int  # samples of the stream processed so far
+    #: The stream's state after this frame, every few seconds of signal (None otherwise):
+    #: what :meth:`Engine.restore` takes to bring the stream back after an engine crash.
+    checkpoint: bytes | None
+
+
 class Engine(Protocol):
     """The live streams of the server (see :class:`~cardiostream.serve.hub.Hub`)."""
 
@@ -45,7 +56,7 @@ class Engine(Protocol):
         self, owner: str, stream_id: str, fs: float, leads: tuple[str, ...], lead: int
     ) -> Opened: ...
 
-    def push(self, owner: str, stream_id: str, samples: bytes) -> tuple[Lines, int]: ...
+    def push(self, owner: str, stream_id: str, samples: bytes) -> Pushed: ...
 
     def close(self, owner: str, stream_id: str) -> tuple[Lines, int]: ...
 
@@ -60,6 +71,16 @@ class Engine(Protocol):
     def n_connected(self) -> int: ...
 
     def save_all(self) -> None: ...
+
+    def restore(
+        self, open: Open, checkpoint: bytes | None, frames: Sequence[bytes], connected: bool
+    ) -> int: ...
+
+    def recover(self) -> list[str]: ...
+
+    def gone(self) -> list[tuple[str, str]]: ...
+
+    def tick(self) -> None: ...
 
 
 class Open(NamedTuple):
@@ -112,7 +133,20 @@ class Watch(NamedTuple):
     on: bool
 
 
-Request = Open | Push | Close | Disconnect | Expire | Predict | Watch
+class Restore(NamedTuple):
+    """:meth:`Engine.restore`: a stream as the web process last knew it."""
+
+    open: Open
+    checkpoint: bytes | None
+    frames: tuple[bytes, ...]  # pushed after the checkpoint, in order
+    connected: bool
+
+
+class Recover(NamedTuple):
+    """:meth:`Engine.recover`: turn the recordings of streams no longer live into records."""
+
+
+Request = Open | Push | Close | Disconnect | Expire | Predict | Watch | Restore | Recover
 
 #: How a request went: ``ok`` (the value is the result), ``input`` (an InputError),
 #: ``busy`` (an OverflowError), ``error`` (anything else); the value is then the message.
@@ -143,6 +177,10 @@ def dispatch(engine: Engine, request: Request) -> Any:
             return engine.predict(fs, samples)
         case Watch(owner, on):
             return engine.watch(owner, on)
+        case Restore(open, checkpoint, frames, connected):
+            return engine.restore(open, checkpoint, frames, connected)
+        case Recover():
+            return engine.recover()
     raise TypeError(f"not an engine request: {type(request).__name__}")
 
 

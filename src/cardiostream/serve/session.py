@@ -1,4 +1,4 @@
-"""One live stream as the engine keeps it: its processor, progress and recording buffer."""
+"""One live stream as the engine keeps it: its processor, progress and recording part."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ import numpy.typing as npt
 
 from cardiostream import wire
 from cardiostream.serve.display import DISPLAY_FS, DISPLAY_STEP, DisplayFilter, display_values
+from cardiostream.serve.recording import Part
 from cardiostream.stream.processor import StreamProcessor
 
 Key = tuple[str, str]  # (token owner, stream id)
@@ -17,7 +18,7 @@ Key = tuple[str, str]  # (token owner, stream id)
 
 @dataclass
 class Session:
-    """One live stream: its processor, what it has consumed, its recording buffer."""
+    """One live stream: its processor, what it has consumed, its recording part."""
 
     owner: str
     stream_id: str
@@ -28,10 +29,15 @@ class Session:
     consumed: int = 0  # samples processed and acknowledged
     connected: bool = False
     left_at: float = 0.0  # monotonic time of the last disconnect
-    recorded: list[npt.NDArray[np.float32]] = field(default_factory=list)
-    recorded_n: int = 0
-    part: int = 0
+    part: int = 0  # the recording part being written
+    part_start: int = 0  # the sample index where it began
+    checkpoint_at: int = 0  # samples consumed at the last checkpoint
     display: dict[int, DisplayFilter] = field(default_factory=dict)  # the other leads'
+
+    def recording_part(self) -> Part:
+        """The recording part being written (see :mod:`cardiostream.serve.recording`)."""
+        return Part(self.owner, self.stream_id, self.fs, self.leads, self.lead, self.part,
+                    self.part_start)  # fmt: skip
 
     def display_line(self, x: npt.NDArray[np.float64]) -> str:
         """What dashboards draw of one frame: every lead cleaned at 125 Hz, and the new R peaks.

@@ -1,0 +1,85 @@
+"""What the web process keeps of every live stream, so that a crashed engine loses none.
+
+For each stream the :class:`Ledger` holds how it was opened, its last checkpoint (the
+processor's ``state_dict`` and recording position, which the engine sends every
+``checkpoint_s`` of signal) and the frames pushed since. It lives in the web process, where
+a dead engine cannot take it along: a restarted engine restores every stream from its
+checkpoint and replays the frames after it (:class:`~cardiostream.serve.rpc.Restore`), which
+brings it to exactly the samples acknowledged, with no window or event given twice or lost.
+Its size is bounded: one checkpoint (about 35 kB) and at most ``checkpoint_s`` of frames per
+stream.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from typing import Any
+
+from cardiostream.serve.rpc import Close, Disconnect, Open, Opened, Push, Pushed, Request, Restore
+
+Key = tuple[str, str]  # (token owner, stream id)
+
+
+@dataclass
+class Entry:
+    """One stream as the web process knows it."""
+
+    open: Open
+    checkpoint: bytes | None = None
+    frames: list[bytes] = field(default_factory=list)
+    connected: bool = True
+
+
+class Ledger:
+    """Every stream's latest checkpoint and the frames since (see the module notes)."""
+
+    def __init__(self) -> None:
+        self.entries: dict[Key, Entry] = {}
+
+    def __len__(self) -> int:
+        return len(self.entries)
+
+    def record(self, request: Request, result: Any) -> None:
+        """Note a request the engine has carried out, with its result."""
+        match request:
+            case Open(owner, stream_id):
+                entry = self.entries.get((owner, stream_id))
+                opened: Opened = result
+                if entry is None or not opened.resumed:
+                    self.entries[(owner, stream_id)] = Entry(request)
+                else:
+                    entry.connected = True
+            case Push(owner, stream_id, samples):
+                entry = self.entries.get((owner, stream_id))
+                if entry is None:
+                    return
+                pushed: Pushed = result
+                if pushed.checkpoint is not None:
+                    entry.checkpoint = pushed.checkpoint
+                    entry.frames.clear()
+                else:
+                    entry.frames.append(samples)
+            case Close(owner, stream_id):
+                self.entries.pop((owner, stream_id), None)
+            case Disconnect(owner, stream_id):
+                entry = self.entries.get((owner, stream_id))
+                if entry is not None:
+                    entry.connected = False
+
+    def forget(self, keys: list[Key]) -> None:
+        """Drop streams the engine has dropped."""
+        for key in keys:
+            self.entries.pop(key, None)
+
+    def restores(self) -> list[Restore]:
+        """What a new engine needs to bring back every stream."""
+        return [
+            Restore(e.open, e.checkpoint, tuple(e.frames), e.connected)
+            for e in self.entries.values()
+        ]
+
+    def size_bytes(self) -> int:
+        """Bytes held in checkpoints and frames."""
+        return sum(
+            len(e.checkpoint or b"") + sum(len(f) for f in e.frames) for e in self.entries.values()
+        )
