@@ -131,3 +131,36 @@ def test_an_engine_killed_mid_stream_loses_no_window_event_or_sample(tmp_path: P
         signal_ = np.concatenate([store.read(r).lead(0) for r in parts])
         np.testing.assert_array_equal(signal_, _signal(i), err_msg=f"bed{i:02d}")
     assert not (tmp_path / ".live").exists()
+
+
+def test_a_reply_the_client_missed_is_given_when_it_resumes() -> None:
+    server, thread, live = start_server(ServeConfig(tokens=[TOKEN]))
+    x = SIGNAL[:15000].astype("<f4")
+    start = json.dumps({"type": "start", "stream_id": "bed9", "fs": AF.fs})
+
+    async def run() -> tuple[dict[str, Any], list[dict[str, Any]]]:
+        ws = await websockets.connect(live.ws + "/v1/stream", additional_headers=AUTH)
+        await ws.send(start)
+        await ws.recv()
+        await ws.send(x[:5000].tobytes())
+        await ws.recv()
+        await ws.send(x[5000:].tobytes())
+        ws.transport.abort()  # gone while its 28 s frame is analysed
+        await asyncio.sleep(0.5)
+        async with websockets.connect(live.ws + "/v1/stream", additional_headers=AUTH) as again:
+            await again.send(start)
+            ready = json.loads(await again.recv())
+            missed = [json.loads(line) for line in (await again.recv()).split("\n")]
+        return ready, missed
+
+    try:
+        ready, missed = asyncio.run(run())
+    finally:
+        server.should_exit = True
+        thread.join(10)
+    assert ready["resumed"] and ready["samples"] == 15000
+    assert missed[-1] == {"type": "ack", "samples": 15000}
+    proc = StreamProcessor(AF.fs)
+    proc.push(x[:5000].astype(np.float64))
+    want = json.loads(json.dumps(proc.push(x[5000:].astype(np.float64))))
+    assert missed[:-1] == want

@@ -318,6 +318,9 @@ async def _stream(
             "type": wire.READY, "stream_id": stream_id, "samples": consumed,
             "resumed": opened.resumed, "hop_s": opened.hop_s, "window_s": opened.window_s,
         }))  # fmt: skip
+        # What the client missed while it was away, its processing done: given once, now.
+        for missed in engine.take_unsent(owner, stream_id) if opened.resumed else []:
+            await ws.send_text(missed)
         while True:
             message = await ws.receive()
             if message["type"] == "websocket.disconnect":
@@ -369,7 +372,12 @@ async def _stream(
             # exactly what json.dumps gives, without its cost on every frame).
             ack = f'{{"type": "{wire.ACK}", "samples": {int(consumed)}}}'
             controls = watch.take_controls(owner, stream_id) if begin.controls else []
-            await ws.send_text("\n".join([*(line for _, line in lines), *controls, ack]))
+            reply = "\n".join([*(line for _, line in lines), *controls, ack])
+            try:
+                await ws.send_text(reply)
+            except Exception:  # gone while its frame was processed: kept for its resume
+                engine.keep_unsent(owner, stream_id, reply)
+                raise
             metrics.hop_latency.observe(time.perf_counter() - arrived)
     except WebSocketDisconnect:
         pass

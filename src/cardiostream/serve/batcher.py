@@ -318,6 +318,14 @@ class EngineClient:
         result = await self._batcher.submit(Close(owner, stream_id))
         return cast(tuple[Lines, int], result)
 
+    def keep_unsent(self, owner: str, stream_id: str, message: str) -> None:
+        """A reply the client did not get: sent again when the stream resumes."""
+        self._batcher.ledger.keep_unsent((owner, stream_id), message)
+
+    def take_unsent(self, owner: str, stream_id: str) -> list[str]:
+        """The replies to send a resumed stream after its ``ready``."""
+        return self._batcher.ledger.take_unsent((owner, stream_id))
+
     async def disconnect(self, owner: str, stream_id: str) -> None:
         """The client went away without ``stop``."""
         await self._batcher.submit(Disconnect(owner, stream_id))

@@ -42,7 +42,8 @@ class Hub:
         #: Owners with a dashboard open: their streams' frames also give a display line.
         self.watched: set[str] = set()
         self._gone: list[Key] = []
-        self._last_expiry = time.monotonic()
+        self._last_expiry = self._last_release = time.monotonic()
+        self._dropped = 0  # streams dropped since the memory was last given back
         self._segments: Segments | None = None
         self._syncer: Syncer | None = None
         if config.record and config.store is not None:
@@ -206,20 +207,24 @@ class Hub:
         # Kept for resuming, but never more of them than streams may be live: a client that
         # opens and drops ids by the thousand does not get to fill the engine's memory.
         over = len(left) - self.config.max_streams
-        doomed = sorted(left)[: max(over, 0)]
+        doomed = sorted(left)[:over] if over > 0 else []
         doomed += [(t, k) for t, k in left if now - t > self.config.resume_ttl_s]
         for _, key in doomed:
             session = self.sessions.pop(key, None)
             if session is not None:
                 self._save_recording(session, final=True)
                 self._gone.append(key)
-        if doomed:
-            release_memory()
+                self._dropped += 1
 
     def tick(self) -> None:
-        """Expire streams once a second (called after every batch)."""
-        if time.monotonic() - self._last_expiry >= 1.0:
+        """Expire streams once a second, and give the memory of dropped ones back every few
+        seconds (called after every batch)."""
+        now = time.monotonic()
+        if now - self._last_expiry >= 1.0:
             self.expire()
+        if self._dropped and now - self._last_release >= 5.0:
+            release_memory()  # a full collection: too slow to run for every dropped stream
+            self._dropped, self._last_release = 0, now
 
     def save_all(self) -> None:
         """Save what every stream has recorded and not yet written (at shutdown)."""

@@ -28,6 +28,9 @@ class Entry:
     checkpoint: bytes | None = None
     frames: list[bytes] = field(default_factory=list)
     connected: bool = True
+    #: Replies whose frames were processed but which could not be sent (the client left
+    #: while they were computed): sent after ``ready`` when the stream resumes.
+    unsent: list[str] = field(default_factory=list)
 
 
 class Ledger:
@@ -47,6 +50,7 @@ class Ledger:
                 opened: Opened = result
                 if entry is None or not opened.resumed:
                     self.entries[(owner, stream_id)] = Entry(request)
+                    return
                 else:
                     entry.connected = True
             case Push(owner, stream_id, samples):
@@ -65,6 +69,20 @@ class Ledger:
                 entry = self.entries.get((owner, stream_id))
                 if entry is not None:
                     entry.connected = False
+
+    def keep_unsent(self, key: Key, message: str) -> None:
+        """Hold a reply the client did not get, for its resume."""
+        entry = self.entries.get(key)
+        if entry is not None:
+            entry.unsent.append(message)
+
+    def take_unsent(self, key: Key) -> list[str]:
+        """The replies held for a resuming stream (and forget them)."""
+        entry = self.entries.get(key)
+        if entry is None:
+            return []
+        unsent, entry.unsent = entry.unsent, []
+        return unsent
 
     def forget(self, keys: list[Key]) -> None:
         """Drop streams the engine has dropped."""
