@@ -218,8 +218,15 @@ class Batcher:
         code = old.exitcode if old is not None else None
         log.error("the engine process died (exit %s); restarting it with %d streams",
                   code, len(self.ledger))  # fmt: skip
-        delay = 0.5
+        delay, tries = 0.5, 0
         while not self._stopping:
+            tries += 1
+            if tries == 4 and len(self.ledger):
+                # Three engines died bringing the streams back: one of them kills it. The
+                # server comes back without them rather than not at all.
+                log.error("restoring the streams failed 3 times; starting without %d streams",
+                          len(self.ledger))  # fmt: skip
+                self.ledger.entries.clear()
             if self._proc is not None and self._proc.is_alive():
                 self._proc.kill()
             if self._conn is not None:
