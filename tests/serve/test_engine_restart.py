@@ -127,7 +127,7 @@ def test_an_engine_killed_mid_stream_loses_no_window_event_or_sample(tmp_path: P
     # Every acknowledged sample is in the recordings, once, in order.
     store = ParquetStore(tmp_path)
     for i in range(N_STREAMS):
-        parts = sorted(r for r in store.ids() if f"bed{i:02d}-part" in r)
+        parts = sorted(r for r in store.ids() if f"-bed{i:02d}-" in r)
         signal_ = np.concatenate([store.read(r).lead(0) for r in parts])
         np.testing.assert_array_equal(signal_, _signal(i), err_msg=f"bed{i:02d}")
     assert not (tmp_path / ".live").exists()

@@ -71,7 +71,8 @@ def test_a_restored_stream_records_each_sample_once(tmp_path: Path) -> None:
     # A new engine: the segment on disk runs past the checkpoint; the restore cuts it back
     # and the replay writes the frames after it again, once.
     again = _hub(tmp_path, checkpoint_s=2.0, record_part_s=4.0)
-    assert again.restore(opening, checkpoint, since, True) == 9 * 360
+    began = hub.sessions[("o", "bed1")].began
+    assert again.restore(opening, checkpoint, since, True, began) == 9 * 360
     for frame in frames[9:]:
         again.push("o", "bed1", frame)
     again.close("o", "bed1")
@@ -135,3 +136,20 @@ def test_abandoned_streams_are_dropped_and_never_outnumber_the_limit() -> None:
     assert hub.sessions == {}
     assert sorted(hub.gone()) == sorted(("o", f"s{i}") for i in range(25))
     assert hub.gone() == []
+
+
+def test_an_id_used_again_after_a_restart_never_records_over_the_old_one(tmp_path: Path) -> None:
+    first = _hub(tmp_path)
+    first.open("o", "bed1", FS, ("MLII",), 0)
+    first.push("o", "bed1", _frames(1)[0])
+    del first  # the server is killed
+
+    second = _hub(tmp_path)
+    (recovered,) = second.recover()
+    time.sleep(0.002)  # a new start, however soon
+    second.open("o", "bed1", FS, ("MLII",), 0)  # the client comes back: a new stream
+    second.push("o", "bed1", _frames(2)[1])
+    second.close("o", "bed1")
+    store = ParquetStore(tmp_path)
+    assert len(store.ids()) == 2 and recovered in store.ids()
+    np.testing.assert_array_equal(store.read(recovered).lead(0), SIGNAL[:360].astype(np.float32))

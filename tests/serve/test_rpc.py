@@ -82,7 +82,12 @@ class FakeEngine:
         self.saved = True
 
     def restore(
-        self, open: Open, checkpoint: bytes | None, frames: Sequence[bytes], connected: bool
+        self,
+        open: Open,
+        checkpoint: bytes | None,
+        frames: Sequence[bytes],
+        connected: bool,
+        began: str = "",
     ) -> int:
         self.calls.append(("restore", open, checkpoint, tuple(frames), connected))
         return 0
@@ -199,6 +204,8 @@ def test_the_hub_answers_the_requests_it_is_sent() -> None:
 
     hub = Hub(ServeConfig(tokens=["t"]))
     replies = answer(hub, [Open("o", "s", 250.0, ("ECG",), 0), Open("o", "s", 250.0, ("ECG",), 0)])
-    assert replies[0] == ("ok", Opened(0, False, 1, 10))
+    status, opened = replies[0]
+    assert status == "ok" and opened[:4] == (0, False, 1, 10)
+    assert opened.began == hub.sessions[("o", "s")].began != ""
     assert replies[1][0] == "busy"  # already connected
     assert hub.n_connected() == 1

@@ -105,7 +105,7 @@ class Batcher:
         self._conn = parent
         loop = asyncio.get_running_loop()
         ready = await loop.run_in_executor(
-            self._pipe, self._recv, self.config.engine_start_timeout_s
+            self._pipe, _recv, parent, self.config.engine_start_timeout_s
         )
         if ready != engine.READY:
             raise EngineError("the engine process did not start")
@@ -116,7 +116,7 @@ class Batcher:
         loop = asyncio.get_running_loop()
         restores = self.ledger.restores()
         batch: list[Request] = [*restores, Recover()]
-        replies, _, gone = await loop.run_in_executor(self._pipe, self._exchange, batch)
+        replies, _, gone = await loop.run_in_executor(self._pipe, _exchange, self._conn, batch)
         self.ledger.forget(gone)
         for request, (status, value) in zip(restores, replies, strict=False):
             if status != "ok":  # that stream's next request fails; the others go on
@@ -131,7 +131,7 @@ class Batcher:
         """
         self._conn = conn
         loop = asyncio.get_running_loop()
-        ready = await loop.run_in_executor(self._pipe, self._recv, None)
+        ready = await loop.run_in_executor(self._pipe, _recv, conn, None)
         if ready != engine.READY:
             raise EngineError("the engine process did not start")
         self._task = loop.create_task(self._run())
@@ -164,24 +164,6 @@ class Batcher:
     def engine_pid(self) -> int | None:
         """The engine process's id (None for an engine this batcher did not start)."""
         return None if self._proc is None else int(self._proc.pid)
-
-    def _recv(self, timeout: float | None) -> Any:
-        assert self._conn is not None
-        try:
-            if timeout is not None and not self._conn.poll(timeout):
-                raise EngineError(f"the engine process did not answer within {timeout:g} s")
-            return self._conn.recv()
-        except (EOFError, OSError) as exc:
-            raise EngineError(f"the engine process went away ({exc or 'pipe closed'})") from None
-
-    def _exchange(self, batch: list[Request]) -> tuple[list[Reply], int, list[Key]]:
-        assert self._conn is not None
-        try:
-            self._conn.send(batch)
-        except (OSError, ValueError) as exc:
-            raise EngineError(f"the engine process went away ({exc})") from None
-        reply: tuple[list[Reply], int, list[Key]] = self._recv(None)
-        return reply
 
     async def submit(self, request: Request) -> Any:
         """Run one request in the next batch; raises InputError, OverflowError or
@@ -265,9 +247,11 @@ class Batcher:
             batch = await self._gather()
             self.metrics.batch_size.observe(len(batch))
             for attempt in (1, 2):
+                if self._recovery is not None and not self._recovery.done():
+                    await asyncio.shield(self._recovery)  # never a batch on a starting engine
                 try:
                     replies, connected, gone = await loop.run_in_executor(
-                        self._pipe, self._exchange, [j.request for j in batch]
+                        self._pipe, _exchange, self._conn, [j.request for j in batch]
                     )
                     break
                 except EngineError as exc:
@@ -296,6 +280,29 @@ class Batcher:
                 self.ledger.record(job.request, result)
                 if not job.future.done():
                     job.future.set_result(result)
+
+
+def _recv(conn: Connection | None, timeout: float | None) -> Any:
+    """The next message from the engine at the other end of ``conn``."""
+    assert conn is not None
+    try:
+        if timeout is not None and not conn.poll(timeout):
+            raise EngineError(f"the engine process did not answer within {timeout:g} s")
+        return conn.recv()
+    except (EOFError, OSError) as exc:
+        raise EngineError(f"the engine process went away ({exc or 'pipe closed'})") from None
+
+
+def _exchange(conn: Connection | None, batch: list[Request]) -> tuple[list[Reply], int, list[Key]]:
+    """One batch sent over ``conn`` (fixed for the call: a restart replaces the batcher's)
+    and its reply."""
+    assert conn is not None
+    try:
+        conn.send(batch)
+    except (OSError, ValueError) as exc:
+        raise EngineError(f"the engine process went away ({exc})") from None
+    reply: tuple[list[Reply], int, list[Key]] = _recv(conn, None)
+    return reply
 
 
 class EngineClient:

@@ -91,19 +91,21 @@ class Hub:
             if old.leads != tuple(leads) or old.lead != lead:
                 raise InputError(f"leads: {stream_id!r} was started with other leads")
             old.connected = True
-            return Opened(old.consumed, True, old.processor.hop_s, old.processor.window_s)
+            proc = old.processor
+            return Opened(old.consumed, True, proc.hop_s, proc.window_s, old.began)
         if self.n_connected() >= self.config.max_streams:
             raise OverflowError("the server is at its stream limit")
         proc = StreamProcessor(fs, model=self.config.model, lead=lead)
-        session = Session(
-            owner, stream_id, proc.fs, proc, leads=tuple(leads), lead=lead, connected=True
-        )
+        now = time.time()
+        began = time.strftime("%Y%m%dT%H%M%S", time.gmtime(now)) + f"{now % 1:.3f}"[1:]
+        session = Session(owner, stream_id, proc.fs, proc, leads=tuple(leads), lead=lead,
+                          connected=True, began=began.replace(".", "_"))  # fmt: skip
         # Streams started together would all checkpoint in the same batch; a phase of their
         # own, fixed by the id, spreads them over the interval.
         phase = zlib.crc32(stream_id.encode()) % 1000 / 1000
         session.checkpoint_at = -int(phase * self._checkpoint_n(session))
         self.sessions[(owner, stream_id)] = session
-        return Opened(0, False, proc.hop_s, proc.window_s)
+        return Opened(0, False, proc.hop_s, proc.window_s, session.began)
 
     def push(self, owner: str, stream_id: str, samples: bytes) -> Pushed:
         """Process one frame (float64 bytes): its output lines, the samples consumed, and a
@@ -149,7 +151,12 @@ class Hub:
         return pickle.dumps(state, protocol=pickle.HIGHEST_PROTOCOL)
 
     def restore(
-        self, open: Open, checkpoint: bytes | None, frames: Sequence[bytes], connected: bool
+        self,
+        open: Open,
+        checkpoint: bytes | None,
+        frames: Sequence[bytes],
+        connected: bool,
+        began: str = "",
     ) -> int:
         """Bring back a stream after an engine crash: its state at ``checkpoint`` (None: its
         start), then the frames pushed since, replayed without output (the client has it).
@@ -157,7 +164,8 @@ class Hub:
         once. Returns the samples consumed."""
         owner, stream_id, fs, leads, lead = open
         proc = StreamProcessor(fs, model=self.config.model, lead=lead)
-        session = Session(owner, stream_id, proc.fs, proc, leads=tuple(leads), lead=lead)
+        session = Session(owner, stream_id, proc.fs, proc, leads=tuple(leads), lead=lead,
+                          began=began)  # fmt: skip
         if checkpoint is not None:
             state = pickle.loads(checkpoint)  # from the web process, which this one trusts
             proc.load_state_dict(state["processor"])

@@ -25,6 +25,7 @@ class Entry:
     """One stream as the web process knows it."""
 
     open: Open
+    began: str = ""
     checkpoint: bytes | None = None
     frames: list[bytes] = field(default_factory=list)
     connected: bool = True
@@ -49,7 +50,7 @@ class Ledger:
                 entry = self.entries.get((owner, stream_id))
                 opened: Opened = result
                 if entry is None or not opened.resumed:
-                    self.entries[(owner, stream_id)] = Entry(request)
+                    self.entries[(owner, stream_id)] = Entry(request, opened.began)
                     return
                 else:
                     entry.connected = True
@@ -92,7 +93,7 @@ class Ledger:
     def restores(self) -> list[Restore]:
         """What a new engine needs to bring back every stream."""
         return [
-            Restore(e.open, e.checkpoint, tuple(e.frames), e.connected)
+            Restore(e.open, e.checkpoint, tuple(e.frames), e.connected, e.began)
             for e in self.entries.values()
         ]
 

@@ -49,13 +49,17 @@ class Part:
     lead: int  # the analysed one
     number: int
     start: int  # the stream's sample index of the part's first row
+    #: When the stream began (UTC, to the millisecond): a stream id used again after its
+    #: state was lost (a server restart) records under new names, never over the old ones.
+    began: str = ""
 
     @property
     def name(self) -> str:
         """The record id the part gets in the store."""
         from cardiostream.io.store import safe_record_id
 
-        return safe_record_id(f"{self.owner}-{self.stream_id}-part{self.number:04d}")
+        began = f"-{self.began}" if self.began else ""
+        return safe_record_id(f"{self.owner}-{self.stream_id}{began}-part{self.number:04d}")
 
     def meta(self) -> dict[str, Any]:
         return {
@@ -66,6 +70,7 @@ class Part:
             "lead": self.lead,
             "number": self.number,
             "start": self.start,
+            "began": self.began,
         }
 
     @classmethod
@@ -78,6 +83,7 @@ class Part:
             int(meta["lead"]),
             int(meta["number"]),
             int(meta["start"]),
+            str(meta.get("began", "")),
         )
 
 
@@ -160,6 +166,7 @@ class Segments:
             "final": final,
             "analysed_lead": part.leads[part.lead],
             "start_sample": part.start,
+            "began": part.began,
         }
         if recovered:
             meta["recovered"] = True

@@ -37,6 +37,7 @@ class Opened(NamedTuple):
     resumed: bool
     hop_s: int  # the stream's processor: seconds between windows
     window_s: int  # and the length of each window
+    began: str = ""  # when the stream began (its recordings are named by it)
 
 
 class Pushed(NamedTuple):
@@ -73,7 +74,12 @@ class Engine(Protocol):
     def save_all(self) -> None: ...
 
     def restore(
-        self, open: Open, checkpoint: bytes | None, frames: Sequence[bytes], connected: bool
+        self,
+        open: Open,
+        checkpoint: bytes | None,
+        frames: Sequence[bytes],
+        connected: bool,
+        began: str = "",
     ) -> int: ...
 
     def recover(self) -> list[str]: ...
@@ -140,6 +146,7 @@ class Restore(NamedTuple):
     checkpoint: bytes | None
     frames: tuple[bytes, ...]  # pushed after the checkpoint, in order
     connected: bool
+    began: str = ""
 
 
 class Recover(NamedTuple):
@@ -177,8 +184,8 @@ def dispatch(engine: Engine, request: Request) -> Any:
             return engine.predict(fs, samples)
         case Watch(owner, on):
             return engine.watch(owner, on)
-        case Restore(open, checkpoint, frames, connected):
-            return engine.restore(open, checkpoint, frames, connected)
+        case Restore(open, checkpoint, frames, connected, began):
+            return engine.restore(open, checkpoint, frames, connected, began)
         case Recover():
             return engine.recover()
     raise TypeError(f"not an engine request: {type(request).__name__}")

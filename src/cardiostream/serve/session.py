@@ -32,12 +32,13 @@ class Session:
     part: int = 0  # the recording part being written
     part_start: int = 0  # the sample index where it began
     checkpoint_at: int = 0  # samples consumed at the last checkpoint
+    began: str = ""  # when the stream began, in its recordings' names
     display: dict[int, DisplayFilter] = field(default_factory=dict)  # the other leads'
 
     def recording_part(self) -> Part:
         """The recording part being written (see :mod:`cardiostream.serve.recording`)."""
         return Part(self.owner, self.stream_id, self.fs, self.leads, self.lead, self.part,
-                    self.part_start)  # fmt: skip
+                    self.part_start, self.began)  # fmt: skip
 
     def display_line(self, x: npt.NDArray[np.float64]) -> str:
         """What dashboards draw of one frame: every lead cleaned at 125 Hz, and the new R peaks.
