@@ -77,3 +77,19 @@ def test_an_impossible_address_is_named(host: str, port: int, message: str) -> N
 
 def test_any_free_port_passes() -> None:
     check_port("127.0.0.1", 0)
+
+
+@pytest.mark.parametrize("ttl", ["-1", "nan", "100000"])
+def test_a_resume_window_out_of_range_is_refused_before_anything_starts(
+    ttl: str, taken_port: int
+) -> None:
+    # The port is taken too: the resume window is checked first, so only it is named.
+    run = subprocess.run(
+        [sys.executable, "-m", "cardiostream", "serve", "--port", str(taken_port),
+         "--resume-ttl", ttl],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )  # fmt: skip
+    assert run.returncode == 2, run.stderr
+    assert run.stderr.startswith("error: --resume-ttl: expected 0 to 86400 s"), run.stderr

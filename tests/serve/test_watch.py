@@ -33,12 +33,18 @@ async def _open(live: Live, stream_id: str, fs: float, **start: Any) -> Any:
     return ws
 
 
-async def _until(ws: Any, kind: str, timeout: float = 20.0) -> list[dict[str, Any]]:
-    """Messages from a watch socket until one holds an object of ``kind``; all their lines."""
+async def _until(
+    ws: Any, kind: str, timeout: float = 20.0, stream_id: str | None = None
+) -> list[dict[str, Any]]:
+    """Messages from a watch socket until one holds an object of ``kind`` (about
+    ``stream_id``, when given: other streams of the token may end meanwhile); all their
+    lines, those about other streams left out."""
     seen: list[dict[str, Any]] = []
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
         items = _lines(await asyncio.wait_for(ws.recv(), deadline - time.monotonic()))
+        if stream_id is not None:
+            items = [i for i in items if (i.get("stream") or i).get("stream_id") == stream_id]
         seen += items
         if any(i["type"] == kind for i in items):
             return seen
@@ -57,7 +63,7 @@ def test_a_dashboard_sees_its_tokens_streams_samples_peaks_and_windows(live: Liv
         other = await websockets.connect(f"{live.ws}/v1/watch?token={OTHER}")
         assert _lines(await other.recv())[0]["type"] == "streams"
         stream = await _open(live, "watched-100", record.fs)
-        announced = await _until(watch, "stream")
+        announced = await _until(watch, "stream", stream_id="watched-100")
         info = next(i for i in announced if i["type"] == "stream")["stream"]
         assert info["stream_id"] == "watched-100" and info["state"] == "live"
         step = int(record.fs)
@@ -89,7 +95,7 @@ def test_a_dashboard_sees_its_tokens_streams_samples_peaks_and_windows(live: Liv
             await asyncio.wait_for(other.recv(), 0.5)
         await stream.send(json.dumps({"type": "stop"}))
         await stream.recv()
-        ended = await _until(watch, "stream")
+        ended = await _until(watch, "stream", stream_id="watched-100")
         assert any(i.get("stream", {}).get("state") == "ended" for i in ended)
         for ws in (watch, other, stream):
             await ws.close()

@@ -14,7 +14,7 @@ from typer.testing import CliRunner
 from cardiostream import StreamProcessor, analyze, read
 from cardiostream.cli import app
 from cardiostream.samples import sample_path
-from cardiostream.stream.analyze import CSV_COLUMNS, total_summary
+from cardiostream.stream.analyze import CSV_COLUMNS, csv_line, total_summary, window_rows
 
 runner = CliRunner()
 AF = sample_path("mitdb-201-af")
@@ -53,6 +53,26 @@ def test_summary_figures() -> None:
     total = total_summary([result, analyze(NSR)])
     assert total["duration_s"] == 120.0 and total["af_episodes"] == 1
     assert total["af_burden"] == 0.5
+
+
+def test_summary_heart_rate_counts_usable_windows_only() -> None:
+    rec = read(NSR)
+    x = rec.lead(0).astype(np.float64)
+    noise = np.random.default_rng(0).normal(0.0, 1.0, x.size)
+    clean = analyze(x, rec.fs)
+    mixed = analyze(np.concatenate([x, noise]), rec.fs)
+    windows = mixed.windows
+    bad = [w for w in windows if not w["quality"]["usable"]]
+    assert len(bad) > 40 and all(w["heart_rate_bpm"] is None for w in bad)
+    rates = [w["heart_rate_bpm"] for w in windows if w["quality"]["usable"]]
+    assert mixed.summary()["mean_hr_bpm"] == round(float(np.mean(rates)), 1)  # type: ignore[arg-type]
+    assert abs(mixed.summary()["mean_hr_bpm"] - clean.summary()["mean_hr_bpm"]) < 2
+    assert analyze(noise, rec.fs).summary()["mean_hr_bpm"] is None
+    # The per-window CSV: empty cells for the rate and HRV of an unusable window.
+    hr_col = CSV_COLUMNS.index("heart_rate_bpm")
+    row = window_rows(mixed)[windows.index(bad[-1])]
+    assert row[hr_col : hr_col + 5] == [None] * 5
+    assert csv_line(row).split(",")[hr_col : hr_col + 5] == [""] * 5
 
 
 def test_analyze_refuses_an_array_without_rate() -> None:

@@ -96,6 +96,21 @@ def test_normal_sample_has_no_af() -> None:
     assert all(60 < h < 90 for h in hr)  # type: ignore[operator]
 
 
+def test_unusable_windows_give_no_heart_rate_or_hrv() -> None:
+    # The detector finds "beats" in noise (about 110-125 per minute here): an unusable window
+    # must not pass them off as the heart's rate.
+    rng = np.random.default_rng(0)
+    noise = _windows(_run(rng.normal(0.0, 1.0, 60 * 250), 250.0))
+    assert len(noise) == 51 and not any(w["quality"]["usable"] for w in noise)  # type: ignore[index]
+    assert all(w["heart_rate_bpm"] is None for w in noise)
+    assert all(v is None for w in noise for v in w["hrv"].values())  # type: ignore[attr-defined]
+    assert all(w["n_beats"] > 0 for w in noise)  # type: ignore[operator]
+    clean = _windows(_run(*_sample("mitdb-100-nsr")))
+    assert all(w["quality"]["usable"] for w in clean)  # type: ignore[index]
+    assert all(w["heart_rate_bpm"] is not None for w in clean)
+    assert all(v is not None for w in clean for v in w["hrv"].values())  # type: ignore[attr-defined]
+
+
 @pytest.mark.parametrize("name", ["mitdb-201-af", "mitdb-119-pvc", "cinc2017-A00004"])
 def test_any_chunking_gives_exactly_the_same_output(name: str) -> None:
     x, fs = _sample(name)

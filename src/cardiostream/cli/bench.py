@@ -131,6 +131,45 @@ def bench_serve(
     _guard(body)
 
 
+@bench_app.command("soak")
+def bench_soak(
+    streams: Annotated[int, typer.Option(help="Live 250 Hz streams at once.")] = 200,
+    duration: Annotated[float, typer.Option(help="Seconds of load.")] = 300.0,
+    speed: Annotated[float, typer.Option(help="Seconds of signal sent per second.")] = 1.0,
+    abandon: Annotated[
+        int, typer.Option(help="Stream ids started and dropped without stop during the load.")
+    ] = 0,
+    resume_ttl: Annotated[
+        float, typer.Option("--resume-ttl", help="The server's resume window, in seconds.")
+    ] = 30.0,
+    interval: Annotated[float, typer.Option(help="Seconds between readings.")] = 10.0,
+    json_out: JsonOption = None,
+    markdown: Annotated[Path | None, typer.Option(help="Write the tables as Markdown.")] = None,
+) -> None:
+    """Soak test of the server: samples sent, acknowledged and recorded, windows, and memory
+    over a long run of live streams and abandoned stream ids."""
+
+    def body() -> None:
+        from cardiostream.evaluate.bench import soak as bench
+
+        if streams < 0 or abandon < 0 or streams + abandon < 1:
+            raise InputError("--streams, --abandon: 0 or more, and at least one stream in all")
+        for name, value in (("--duration", duration), ("--speed", speed),
+                            ("--interval", interval)):  # fmt: skip
+            if not value > 0:
+                raise InputError(f"{name}: must be positive, got {value:g}")
+        if not 0 <= resume_ttl <= 3600:
+            raise InputError(f"--resume-ttl: expected 0 to 3600 s, got {resume_ttl:g}")
+
+        def say(text: str) -> None:
+            err_console.print(escape(text), highlight=False)
+
+        result = bench.run_soak(streams, duration, speed, abandon, resume_ttl, interval, say)
+        _show_bench(bench.to_markdown(result), result.to_dict(), markdown, json_out)
+
+    _guard(body)
+
+
 @bench_app.command("rpeaks")
 def bench_rpeaks(
     data: Annotated[Path, typer.Option(help="A WFDB database folder with .atr beats (MITDB).")],

@@ -146,6 +146,10 @@ def serve(
     ] = None,
     record: Annotated[bool, typer.Option(help="Record live streams into the store.")] = False,
     max_streams: Annotated[int, typer.Option(help="Live streams at once.")] = 2000,
+    resume_ttl: Annotated[
+        float,
+        typer.Option("--resume-ttl", help="Seconds a dropped stream is kept for resuming."),
+    ] = 300.0,
     model: ModelOption = None,
 ) -> None:
     """Serve REST predictions, live WebSocket streams and stored recordings (OpenAPI at /docs)."""
@@ -155,6 +159,8 @@ def serve(
         from cardiostream.serve.config import tokens_from_env
         from cardiostream.serve.ports import check_port
 
+        if not 0 <= resume_ttl <= 86_400:
+            raise InputError(f"--resume-ttl: expected 0 to 86400 s, got {resume_ttl:g}")
         tokens = tokens_from_env(token)
         created = not tokens and not no_auth
         if created:
@@ -166,6 +172,7 @@ def serve(
             store=store,
             record=record,
             max_streams=max_streams,
+            resume_ttl_s=resume_ttl,
             model=model,
         )
         # Before any line about where it serves: a taken port is then the only thing said.

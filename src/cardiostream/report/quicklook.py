@@ -17,6 +17,7 @@ from rich.table import Table
 
 from cardiostream.beats import detect_rpeaks, hrv
 from cardiostream.dsp import SignalQuality, clean_ecg, quality_windows, signal_quality
+from cardiostream.dsp.quality import window_bounds
 from cardiostream.errors import InputError
 from cardiostream.record import Record
 from cardiostream.rhythm.infer import Prediction, RhythmModel
@@ -30,7 +31,7 @@ class QuickLook:
     lead: str
     cleaned: npt.NDArray[np.float64]
     rpeaks: npt.NDArray[np.int64]
-    hrv: dict[str, float]
+    hrv: dict[str, float]  # over the beats of usable windows only (NaN: none)
     quality: SignalQuality
     windows: list[SignalQuality]
     rhythm: Prediction | None = None
@@ -63,14 +64,18 @@ def quicklook(record: Record, lead: int | str = 0, rhythm: bool = True) -> Quick
     name = lead if isinstance(lead, str) else record.leads[lead]
     cleaned = clean_ecg(signal, record.fs)
     peaks = detect_rpeaks(signal, record.fs)
+    windows = quality_windows(signal, record.fs, rpeaks=peaks)
+    trusted = usable_beats(peaks, windows, signal.size, record.fs)
     look = QuickLook(
         record=record,
         lead=name,
         cleaned=cleaned,
         rpeaks=peaks,
-        hrv=hrv(peaks, record.fs),
+        # Beats found in noise give a rate, but not the heart's: only usable windows count
+        # (intervals across an unusable window fall outside hrv's 300-2000 ms and drop out).
+        hrv=hrv(peaks[trusted], record.fs),
         quality=signal_quality(signal, record.fs, rpeaks=peaks),
-        windows=quality_windows(signal, record.fs, rpeaks=peaks),
+        windows=windows,
     )
     if rhythm:
         model = RhythmModel()
@@ -78,6 +83,34 @@ def quicklook(record: Record, lead: int | str = 0, rhythm: bool = True) -> Quick
         look.frame_end_s, look.frame_probs = model.window_probabilities(signal, record.fs)
         look.threshold = model.window_threshold
     return look
+
+
+def usable_beats(
+    peaks: npt.NDArray[np.int64], windows: list[SignalQuality], n_samples: int, fs: float
+) -> npt.NDArray[np.bool_]:
+    """Which beats lie in a usable window of :func:`quality_windows`.
+
+    Parameters
+    ----------
+    peaks : ndarray of int64
+        R-peak sample indices.
+    windows : list of SignalQuality
+        The windows' quality, as :func:`quality_windows` gives it for ``n_samples``.
+    n_samples : int
+        Length of the signal.
+    fs : float
+        Its sampling rate.
+
+    Returns
+    -------
+    ndarray of bool
+        One flag per peak.
+    """
+    keep = np.zeros(peaks.size, dtype=bool)
+    for (start, end), window in zip(window_bounds(n_samples, fs), windows, strict=True):
+        if window.usable:
+            keep |= (peaks >= start) & (peaks < end)
+    return keep
 
 
 def _num(value: float, unit: str, digits: int = 1) -> str:
@@ -91,6 +124,7 @@ def print_quicklook(result: QuickLook, console: Console) -> None:
     table.add_column("measure")
     table.add_column("value", justify="right")
     table.add_row("beats found", str(result.rpeaks.size))
+    # Over the beats of usable windows only: none, and these rows read "—".
     table.add_row("heart rate", _num(h["heart_rate_bpm"], "bpm"))
     table.add_row("mean RR", _num(h["mean_rr_ms"], "ms", 0))
     table.add_row("SDNN", _num(h["sdnn_ms"], "ms"))
@@ -142,14 +176,18 @@ def plot_quicklook(result: QuickLook, path: Path, seconds: float = 10.0) -> None
     peaks = result.rpeaks
     if peaks.size > 1:
         rr = np.diff(peaks) / fs
-        ax_hr.plot(peaks[1:] / fs, 60.0 / rr, ".", ms=3, color="tab:red")
-    for i, window in enumerate(result.windows):
+        # No rate is drawn where either beat of an interval lies in an unusable window.
+        trusted = usable_beats(peaks, result.windows, result.cleaned.size, fs)
+        both = trusted[1:] & trusted[:-1]
+        ax_hr.plot(peaks[1:][both] / fs, 60.0 / rr[both], ".", ms=3, color="tab:red")
+    bounds = window_bounds(result.cleaned.size, fs)
+    for (start, end), window in zip(bounds, result.windows, strict=True):
         if not window.usable:
-            ax_hr.axvspan(i * 10.0, min((i + 1) * 10.0, rec.duration), color="0.85", lw=0)
+            ax_hr.axvspan(start / fs, end / fs, color="0.85", lw=0)
     h = result.hrv
     ax_hr.set_title(
         f"heart rate {_num(h['heart_rate_bpm'], 'bpm')} · SDNN {_num(h['sdnn_ms'], 'ms')} · "
-        f"RMSSD {_num(h['rmssd_ms'], 'ms')} · grey: unusable 10 s windows"
+        f"RMSSD {_num(h['rmssd_ms'], 'ms')} · grey: unusable 10 s windows (no rate drawn)"
     )
     ax_hr.set_xlabel("time (s)")
     ax_hr.set_ylabel("bpm")

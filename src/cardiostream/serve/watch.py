@@ -19,7 +19,8 @@ Messages to a dashboard (text, JSON lines, like ``/v1/stream``):
     window object or null), "events" (the last ones), "trend" (recent windows: ``t_end``,
     ``heart_rate_bpm``, ``label``, ``probabilities``, ``usable``)}``.
 ``{"type": "stream", "stream": stream}``
-    A stream started, resumed, disconnected or ended.
+    A stream started, resumed, disconnected or ended; a disconnected stream not resumed
+    within ``resume_ttl_s`` is announced as ended and forgotten (its resume state is gone).
 Per frame of a stream, one message of lines, each with ``stream_id`` added:
     ``display`` (``t``, ``fs``, ``lead``, ``leads`` {label: samples in mV or null},
     ``peaks`` stream times in s), then the frame's ``window``, ``event_open``, ``event`` and
@@ -34,7 +35,7 @@ import asyncio
 import contextlib
 import json
 import time
-from collections import deque
+from collections import OrderedDict, deque
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -110,11 +111,19 @@ class Dashboard:
 
 
 class Watch:
-    """The live streams of every token, and the dashboards watching them."""
+    """The live streams of every token, and the dashboards watching them.
+
+    A stream is forgotten when it ends, or ``resume_ttl_s`` after it disconnects unless it
+    resumes first, as the engine forgets its state; what is due goes at the next start,
+    disconnect, frame or listing, at a cost that does not grow with the streams kept.
+    """
 
     def __init__(self, resume_ttl_s: float) -> None:
         self.resume_ttl_s = resume_ttl_s
         self.streams: dict[Key, LiveStream] = {}
+        #: Disconnected streams by the monotonic time they left, oldest first (an OrderedDict:
+        #: taking from the front stays O(1) however many went before, which a dict's does not).
+        self.disconnected: OrderedDict[Key, float] = OrderedDict()
         self.dashboards: dict[str, set[Dashboard]] = {}
         #: Owners that have had a dashboard: only their streams keep a trend.
         self.trended: set[str] = set()
@@ -122,7 +131,9 @@ class Watch:
     # ------------------------------------------------------------ streams
     def opened(self, owner: str, stream_id: str, fs: float, leads: tuple[str, ...],
                lead: int, controls: tuple[str, ...] = ()) -> None:  # fmt: skip
+        self._expire()
         key = (owner, stream_id)
+        self.disconnected.pop(key, None)
         info = self.streams.get(key)
         if info is None:
             info = self.streams[key] = LiveStream(owner, stream_id, fs, leads, lead, controls)
@@ -130,17 +141,23 @@ class Watch:
         self._announce(info)
 
     def left(self, owner: str, stream_id: str, ended: bool) -> None:
-        info = self.streams.get((owner, stream_id))
+        self._expire()
+        key = (owner, stream_id)
+        info = self.streams.get(key)
         if info is None:
             return
         info.state = "ended" if ended else "disconnected"
         info.last_frame = time.monotonic()
         self._announce(info)
+        self.disconnected.pop(key, None)
         if ended:
-            del self.streams[(owner, stream_id)]
+            del self.streams[key]
+        else:
+            self.disconnected[key] = info.last_frame  # last in time order
 
     def frame(self, owner: str, stream_id: str, lines: list[tuple[str, str]]) -> None:
         """A frame's reply lines (``(type, JSON)``), display lines included."""
+        self._expire()
         info = self.streams.get((owner, stream_id))
         if info is None:
             return
@@ -200,10 +217,19 @@ class Watch:
                 dash.offer(message)
 
     def _expire(self) -> None:
-        now = time.monotonic()
-        for key, s in list(self.streams.items()):
-            if s.state == "disconnected" and now - s.last_frame > self.resume_ttl_s:
-                del self.streams[key]
+        """Forget the disconnected streams older than ``resume_ttl_s`` (announced as ended)."""
+        if not self.disconnected:
+            return
+        cutoff = time.monotonic() - self.resume_ttl_s
+        while self.disconnected:
+            key, left_at = next(iter(self.disconnected.items()))
+            if left_at >= cutoff:
+                break
+            self.disconnected.popitem(last=False)
+            info = self.streams.pop(key, None)
+            if info is not None:
+                info.state = "ended"
+                self._announce(info)
 
     # --------------------------------------------------------- dashboards
     def subscribe(self, owner: str) -> tuple[Dashboard, bool]:

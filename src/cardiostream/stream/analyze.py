@@ -96,7 +96,8 @@ class Analysis:
 
     def summary(self) -> dict[str, Any]:
         """Per-record figures: duration, processing time, real-time factor, AF burden (share of
-        the recording inside AF episodes), episodes, mean heart rate, usable share, labels."""
+        the recording inside AF episodes), episodes, mean heart rate (over usable windows
+        only), usable share, labels."""
         return _summary(self.name, [self])
 
 
@@ -155,7 +156,12 @@ def _summary(name: str, analyses: list[Analysis]) -> dict[str, Any]:
     processing = sum(a.processing_s for a in analyses)
     windows = [w for a in analyses for w in a.windows]
     events = [e for a in analyses for e in a.closed_events]
-    rates = [w["heart_rate_bpm"] for w in windows if w["heart_rate_bpm"] is not None]
+    # Usable windows only (the engine gives an unusable one no rate; the test holds here too).
+    rates = [
+        w["heart_rate_bpm"]
+        for w in windows
+        if w["heart_rate_bpm"] is not None and w["quality"]["usable"]
+    ]
     af_s = sum(e["end_s"] - e["start_s"] for e in events)
     labels = Counter[str](w["label"] for w in windows)
     return {

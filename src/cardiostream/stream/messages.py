@@ -45,7 +45,8 @@ class Probabilities(TypedDict):
 
 
 class Hrv(TypedDict):
-    """Heart-rate variability over the window's confirmed beats (null: too few beats)."""
+    """Heart-rate variability over the window's confirmed beats (null: too few beats, or an
+    unusable window)."""
 
     mean_rr_ms: float | None
     sdnn_ms: float | None
@@ -62,7 +63,10 @@ class Quality(TypedDict):
 
 
 class Window(TypedDict):
-    """One window verdict, every ``hop_s`` seconds once ``window_s`` seconds are in."""
+    """One window verdict, every ``hop_s`` seconds once ``window_s`` seconds are in.
+
+    ``heart_rate_bpm`` and the ``hrv`` measures are null when the window has too few beats
+    or is not usable (``quality.usable`` false); ``n_beats`` is always given."""
 
     type: Literal["window"]
     t_start: Seconds

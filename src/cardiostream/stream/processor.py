@@ -28,7 +28,9 @@ Windows
       ``uncertain``, and ``quality.reasons`` says why (the quality reasons of
       :mod:`cardiostream.stream.sqi`, then ``low_confidence``).
     - ``heart_rate_bpm`` and ``hrv`` over the beats confirmed by ``t_end`` (the detector's
-      delay is 1 s; see :mod:`cardiostream.stream.window_beats`); ``n_beats``.
+      delay is 1 s; see :mod:`cardiostream.stream.window_beats`), or None (``null``) when
+      the window is not usable: beats found in noise give a rate, but not the heart's;
+      ``n_beats`` in every window.
     - ``quality``: ``usable``, ``reasons``, ``score``.
 
     Times are on the stream's clock: 0 at the first sample, or the ``t`` of the first
@@ -85,7 +87,7 @@ from cardiostream.rhythm.verdict import (
 from cardiostream.rhythm.window_head import WINDOW_S
 from cardiostream.stream import sqi
 from cardiostream.stream.events import EventConfig, EventTracker
-from cardiostream.stream.messages import Gap, Message, Window
+from cardiostream.stream.messages import Gap, Hrv, Message, Window
 from cardiostream.stream.window_beats import (
     H_AMP,
     H_BEATS,
@@ -163,6 +165,20 @@ def _tick(clock: dict[str, float], stage: str, since: float) -> float:
 def _finite(x: float) -> float | None:
     """JSON has no NaN: a missing measure is None (``null``)."""
     return x if math.isfinite(x) else None
+
+
+#: The ``hrv`` of an unusable window: its beats are not trusted, so no measure is given.
+_NO_HRV: Hrv = {"mean_rr_ms": None, "sdnn_ms": None, "rmssd_ms": None, "pnn50": None}
+
+
+def _hrv(h: list[float], pnn50: float) -> Hrv:
+    """The ``hrv`` of a usable window from its row of :func:`window_hrv` (rounded)."""
+    return {
+        "mean_rr_ms": _finite(h[H_MEAN]),
+        "sdnn_ms": _finite(h[H_SDNN]),
+        "rmssd_ms": _finite(h[H_RMSSD]),
+        "pnn50": _finite(pnn50),
+    }
 
 
 class PushTrace(NamedTuple):
@@ -552,13 +568,8 @@ class StreamProcessor:
                 "label": labels[i],
                 "raw_label": raws[i],
                 "probabilities": dict(zip(CLASSES, p, strict=True)),
-                "heart_rate_bpm": _finite(h[H_RATE]),
-                "hrv": {
-                    "mean_rr_ms": _finite(h[H_MEAN]),
-                    "sdnn_ms": _finite(h[H_SDNN]),
-                    "rmssd_ms": _finite(h[H_RMSSD]),
-                    "pnn50": _finite(pnn50[i]),
-                },
+                "heart_rate_bpm": _finite(h[H_RATE]) if usable_l[i] else None,
+                "hrv": _hrv(h, pnn50[i]) if usable_l[i] else dict(_NO_HRV),
                 "n_beats": int(h[H_BEATS]),
                 "quality": {"usable": usable_l[i], "reasons": reasons, "score": scores[i]},
             }

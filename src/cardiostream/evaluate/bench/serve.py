@@ -103,11 +103,16 @@ def _signal_250() -> npt.NDArray[np.float32]:
 
 
 class _Server:
-    def __init__(self, max_streams: int) -> None:
+    """``cardiostream serve`` on 127.0.0.1 at a free port, in its own process.
+
+    ``options`` are further ``serve`` options (``--store``, ``--record``, ``--resume-ttl``).
+    """
+
+    def __init__(self, max_streams: int, options: Sequence[str] = ()) -> None:
         self.port = _free_port()
         env = {**os.environ, wire.TOKEN_ENV: f"{TOKEN},{WARD_TOKEN}"}
         cmd = [sys.executable, "-m", "cardiostream", "serve", "--port", str(self.port),
-               "--max-streams", str(max_streams)]  # fmt: skip
+               "--max-streams", str(max_streams), *options]  # fmt: skip
         self.proc = subprocess.Popen(cmd, env=env, stderr=subprocess.DEVNULL)
         self.url = f"http://127.0.0.1:{self.port}"
         deadline = time.monotonic() + 120
@@ -148,23 +153,42 @@ class _Server:
 
     def rss_mb(self) -> float:
         """Resident memory of the server and its engine process."""
-        total = 0.0
-        for pid in self._pids():
+        return sum(_rss_mb(pid) for pid in self._pids())
+
+    def rss_split_mb(self) -> tuple[float, float]:
+        """Resident memory of the web process, and of its children (the engine process;
+        multiprocessing's resource tracker, a few MB, is left out)."""
+        web, *children = self._pids()
+        engine = 0.0
+        for pid in children:
             try:
-                with open(f"/proc/{pid}/status") as fh:
-                    for line in fh:
-                        if line.startswith("VmRSS:"):
-                            total += int(line.split()[1]) / 1024
+                with open(f"/proc/{pid}/cmdline", "rb") as fh:
+                    if b"resource_tracker" in fh.read():
+                        continue
             except OSError:
                 continue
-        return total
+            engine += _rss_mb(pid)
+        return _rss_mb(web), engine
 
-    def stop(self) -> None:
+    def stop(self, timeout: float = 10.0) -> None:
+        """Stop it as Ctrl-C does (it saves what it records), killed after ``timeout`` s."""
         self.proc.send_signal(signal.SIGINT)
         try:
-            self.proc.wait(10)
+            self.proc.wait(timeout)
         except subprocess.TimeoutExpired:
             self.proc.kill()
+
+
+def _rss_mb(pid: int) -> float:
+    """A process's resident memory in MB (``VmRSS``; 0 when it is gone)."""
+    try:
+        with open(f"/proc/{pid}/status") as fh:
+            for line in fh:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return 0.0
 
 
 def _predict(url: str, x: npt.NDArray[np.float32], n: int) -> tuple[int, list[float]]:

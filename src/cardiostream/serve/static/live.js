@@ -104,6 +104,7 @@ class LiveView {
 
   upsert(info, snapshot) {
     let s = this.streams.get(info.stream_id);
+    if (!s && info.state === "ended") return; // one this page never showed (expired unseen)
     if (!s) {
       s = new StreamTile(info, () => this.openDetail(s), this.ctx.api);
       this.streams.set(info.stream_id, s);
