@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import time
 import multiprocessing
 import os
 import signal
@@ -330,13 +331,17 @@ def test_live_streams_are_recorded_into_the_store(tmp_path: Path) -> None:
         start = {"type": "start", "stream_id": "bed7", "fs": AF.fs}
         asyncio.run(_stream(live, _float_frames(x, [360] * 20), start))
         store = ParquetStore(tmp_path)
+        deadline = time.monotonic() + 30  # written into the store just after the stop
+        while not store.ids() and time.monotonic() < deadline:
+            time.sleep(0.05)
         (record_id,) = store.ids()
         assert "bed7" in record_id
         np.testing.assert_allclose(store.read(record_id).lead(0), x.astype(np.float32))
-        assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]
+        assert not list((tmp_path / ".live").iterdir())  # its segment is gone
     finally:
         server.should_exit = True
         thread.join(10)
+    assert not [p for p in tmp_path.iterdir() if p.name.startswith(".")]
 
 
 def test_stream_limit_turns_new_streams_away(tmp_path: Path) -> None:

@@ -66,6 +66,8 @@ def test_a_restored_stream_records_each_sample_once(tmp_path: Path) -> None:
         else:
             since.append(frame)
     assert checkpoint is not None and since  # the crash comes between checkpoints
+    assert hub._finisher is not None
+    hub._finisher.drain()  # the finished parts are in the store when the engine dies
     assert pickle.loads(checkpoint)["part"] == 2  # after two parts were finished
 
     # A new engine: the segment on disk runs past the checkpoint; the restore cuts it back
@@ -76,6 +78,7 @@ def test_a_restored_stream_records_each_sample_once(tmp_path: Path) -> None:
     for frame in frames[9:]:
         again.push("o", "bed1", frame)
     again.close("o", "bed1")
+    again.save_all()  # (the shutdown waits for records being written)
     store = ParquetStore(tmp_path)
     parts = [store.read(r).lead(0) for r in sorted(store.ids())]
     assert [p.size for p in parts] == [1440, 1440, 1080]
@@ -150,6 +153,7 @@ def test_an_id_used_again_after_a_restart_never_records_over_the_old_one(tmp_pat
     second.open("o", "bed1", FS, ("MLII",), 0)  # the client comes back: a new stream
     second.push("o", "bed1", _frames(2)[1])
     second.close("o", "bed1")
+    second.save_all()
     store = ParquetStore(tmp_path)
     assert len(store.ids()) == 2 and recovered in store.ids()
     np.testing.assert_array_equal(store.read(recovered).lead(0), SIGNAL[:360].astype(np.float32))

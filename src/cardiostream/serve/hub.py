@@ -22,7 +22,7 @@ import numpy as np
 from cardiostream import wire
 from cardiostream.errors import InputError
 from cardiostream.serve.config import ServeConfig
-from cardiostream.serve.recording import Segments, Syncer
+from cardiostream.serve.recording import Finisher, Segments, Syncer
 from cardiostream.serve.rpc import Lines, Open, Opened, Pushed
 from cardiostream.serve.session import Key, Session
 from cardiostream.stream.messages import Window
@@ -47,12 +47,15 @@ class Hub:
         self._dropped = 0  # streams dropped since the memory was last given back
         self._segments: Segments | None = None
         self._syncer: Syncer | None = None
+        self._finisher: Finisher | None = None
         if config.record and config.store is not None:
             from cardiostream.io import ParquetStore
 
             self._segments = Segments(ParquetStore(config.store))
             self._syncer = Syncer(self._segments, config.record_sync_s)
             self._syncer.start()
+            self._finisher = Finisher(self._segments)
+            self._finisher.start()
 
     def n_connected(self) -> int:
         """Streams connected now (not those kept for resuming)."""
@@ -131,7 +134,7 @@ class Hub:
             # On disk (the OS has it) before the frame is acknowledged: a crash loses nothing.
             self._segments.append(session.recording_part(), x.astype(np.float32))
             if session.consumed - session.part_start >= self.config.record_part_s * session.fs:
-                self._segments.finish(session.recording_part(), final=False)
+                self._finish(session, final=False)
                 session.part += 1
                 session.part_start = session.consumed
                 new_part = True
@@ -244,13 +247,20 @@ class Hub:
         """Save what every stream has recorded and not yet written (at shutdown)."""
         for s in list(self.sessions.values()):
             self._save_recording(s, final=True)
+        if self._finisher is not None:
+            self._finisher.drain()
+        if self._segments is not None:
+            self._segments.tidy()
         if self._syncer is not None:
             self._syncer.stop()
             self._syncer.sync()
 
     def _save_recording(self, session: Session, final: bool) -> None:
-        if self._segments is not None:
-            self._segments.finish(session.recording_part(), final=final)
+        self._finish(session, final)
+
+    def _finish(self, session: Session, final: bool) -> None:
+        if self._finisher is not None:
+            self._finisher.finish(session.recording_part(), final)
 
 
 def release_memory() -> None:

@@ -21,6 +21,7 @@ import ctypes
 import json
 import logging
 import os
+import queue
 import threading
 from dataclasses import dataclass
 from pathlib import Path
@@ -186,7 +187,10 @@ class Segments:
     def _remove(self, part: Part) -> None:
         for path in self._paths(part):
             path.unlink(missing_ok=True)
-        with contextlib.suppress(OSError):  # removed only when empty: a quiet store is clean
+
+    def tidy(self) -> None:
+        """Remove the segments' folder if it is empty (a quiet store has nothing hidden)."""
+        with contextlib.suppress(OSError):
             self.folder.rmdir()
 
     def _meta_files(self) -> list[Path]:
@@ -219,7 +223,37 @@ def recover_orphans(segments: Segments, live: set[tuple[str, str]]) -> list[str]
             continue
         if record_id is not None:
             found.append(record_id)
+    segments.tidy()
     return found
+
+
+class Finisher(threading.Thread):
+    """Writes finished parts into the store away from the engine's loop: a part's record
+    takes tens of milliseconds, and thousands of streams expiring together must not stall
+    the live ones. Until it is written, a part stays in its segment (a crash loses nothing)."""
+
+    def __init__(self, segments: Segments) -> None:
+        super().__init__(name="cardiostream-finisher", daemon=True)
+        self.segments = segments
+        self.queue: queue.Queue[tuple[Part, bool]] = queue.Queue()
+
+    def finish(self, part: Part, final: bool) -> None:
+        """Write the part into the store soon."""
+        self.queue.put((part, final))
+
+    def run(self) -> None:
+        while True:
+            part, final = self.queue.get()
+            try:
+                self.segments.finish(part, final=final)
+            except Exception as exc:  # the segment stays; the next start recovers it
+                log.error("segment %s: not written into the store (%s)", part.name, exc)
+            finally:
+                self.queue.task_done()
+
+    def drain(self) -> None:
+        """Wait until every part handed over is written."""
+        self.queue.join()
 
 
 class Syncer(threading.Thread):
