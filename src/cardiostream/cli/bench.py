@@ -143,6 +143,10 @@ def bench_soak(
         float, typer.Option("--resume-ttl", help="The server's resume window, in seconds.")
     ] = 30.0,
     interval: Annotated[float, typer.Option(help="Seconds between readings.")] = 10.0,
+    kill_engine_at: Annotated[
+        float | None,
+        typer.Option(help="Kill the engine process this many seconds into the load."),
+    ] = None,
     json_out: JsonOption = None,
     markdown: Annotated[Path | None, typer.Option(help="Write the tables as Markdown.")] = None,
 ) -> None:
@@ -164,7 +168,12 @@ def bench_soak(
         def say(text: str) -> None:
             err_console.print(escape(text), highlight=False)
 
-        result = bench.run_soak(streams, duration, speed, abandon, resume_ttl, interval, say)
+        if kill_engine_at is not None and not 0 <= kill_engine_at < duration:
+            raise InputError(f"--kill-engine-at: expected 0 to {duration:g} s (the load), "
+                             f"got {kill_engine_at:g}")  # fmt: skip
+        result = bench.run_soak(
+            streams, duration, speed, abandon, resume_ttl, interval, say, kill_engine_at
+        )
         _show_bench(bench.to_markdown(result), result.to_dict(), markdown, json_out)
 
     _guard(body)

@@ -50,3 +50,15 @@ def test_the_command_checks_its_options_and_writes_json(tmp_path: Path) -> None:
     doc = json.loads(out.read_text())
     assert doc["live"]["sent"] == doc["live"]["acked"] == doc["live"]["recorded"] == 12 * 250
     assert doc["abandoned"]["streams"] == 0
+
+
+def test_a_soak_with_the_engine_killed_loses_nothing_and_sees_it_degraded() -> None:
+    soak = run_soak(streams=4, duration_s=6.0, speed=4.0, abandon=0, resume_ttl_s=30.0,
+                    interval_s=2.0, kill_engine_at_s=2.0)  # fmt: skip
+    _consistent(soak)
+    live = soak.live
+    assert live.failed == 0 and live.sent == 4 * 24 * 250
+    assert live.acked == live.recorded == live.sent
+    assert live.windows == live.windows_expected == 4 * 15  # none lost, none twice
+    assert soak.kill is not None and soak.kill.back and soak.kill.degraded_polls >= 1
+    assert "was killed (SIGKILL) 2 s into the load" in to_markdown(soak)

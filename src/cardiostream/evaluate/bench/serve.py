@@ -170,6 +170,17 @@ class _Server:
             engine += _rss_mb(pid)
         return _rss_mb(web), engine
 
+    def engine_pid(self) -> int | None:
+        """The engine process's id (None while there is none)."""
+        for pid in self._pids()[1:]:
+            try:
+                with open(f"/proc/{pid}/cmdline", "rb") as fh:
+                    if b"resource_tracker" not in fh.read():
+                        return pid
+            except OSError:
+                continue
+        return None
+
     def stop(self, timeout: float = 10.0) -> None:
         """Stop it as Ctrl-C does (it saves what it records), killed after ``timeout`` s."""
         self.proc.send_signal(signal.SIGINT)

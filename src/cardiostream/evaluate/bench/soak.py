@@ -17,6 +17,11 @@ Accounting, separately for the live streams and the abandoned ids:
   ``unacked = sent - acked`` and ``unrecorded = acked - recorded`` are what was lost;
 - windows received, against those expected (one a second from the 10th second on).
 
+With ``kill_engine_at_s``, the engine process is killed (``SIGKILL``, as an out-of-memory
+kill would) that many seconds into the load, and ``/healthz`` is polled every 0.1 s until it
+has said ``degraded`` and then ``ok`` again: the run reports how long the server was
+degraded, and the accounting above says whether any sample or window was lost or doubled.
+
 Readings every ``interval_s`` seconds: the resident memory of the web process and of the
 engine process (``/proc/<pid>/status``), and the size of ``GET /v1/streams``.
 """
@@ -27,9 +32,12 @@ import asyncio
 import contextlib
 import gc
 import json
+import os
 import shutil
+import signal
 import tempfile
 import time
+import urllib.error
 import urllib.request
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
@@ -109,6 +117,27 @@ class Reading:
 
 
 @dataclass
+class EngineKill:
+    """What ``/healthz`` said around a killed engine."""
+
+    at_s: float  # seconds into the load
+    degraded_s: float  # from the kill to the first ``ok`` after a ``degraded``
+    polls: int
+    degraded_polls: int  # 503 answers
+    back: bool  # whether it said ok again within 300 s
+
+
+def _health(url: str) -> int:
+    try:
+        with urllib.request.urlopen(url + "/healthz", timeout=5) as resp:
+            return int(resp.status)
+    except urllib.error.HTTPError as exc:
+        return int(exc.code)
+    except OSError:
+        return 0
+
+
+@dataclass
 class Soak:
     """The figures of one run (see the module notes)."""
 
@@ -120,6 +149,7 @@ class Soak:
     live: Tally
     abandoned: Tally
     readings: list[Reading] = field(default_factory=list)
+    kill: EngineKill | None = None
 
     def memory(self, key: str) -> dict[str, float]:
         """``start``, ``peak`` and ``end`` of a reading's field over the run."""
@@ -218,6 +248,7 @@ class _Run:
         self.gone: list[_Stream] = []
         self.readings: list[Reading] = []
         self.t_start = time.perf_counter()
+        self.kill: EngineKill | None = None
 
     async def read(self, phase: str) -> Reading:
         web, engine = self.server.rss_split_mb()
@@ -260,8 +291,35 @@ class _Run:
             jobs.append(asyncio.create_task(_guarded(_drop(self.ws_url, k, self.x, one), one)))
         await asyncio.gather(*jobs)
 
+    async def kill_engine(self, at: float, after_s: float) -> None:
+        """Kill the engine at ``at`` (perf_counter time) and watch ``/healthz``."""
+        await asyncio.sleep(max(at - time.perf_counter(), 0.0))
+        pid = self.server.engine_pid()
+        if pid is None:
+            raise RuntimeError("no engine process to kill")
+        os.kill(pid, signal.SIGKILL)
+        killed = time.perf_counter()
+        self.say(f"killed the engine (pid {pid}) {after_s:g} s into the load")
+        codes: list[int] = []
+        while time.perf_counter() - killed < 300:
+            codes.append(await asyncio.to_thread(_health, self.server.url))
+            if codes[-1] == 200 and 503 in codes:
+                break
+            await asyncio.sleep(0.1)
+        back = bool(codes) and codes[-1] == 200 and 503 in codes
+        self.kill = EngineKill(after_s, round(time.perf_counter() - killed, 2), len(codes),
+                               codes.count(503), back)  # fmt: skip
+        self.say(f"/healthz: degraded for {self.kill.degraded_s:g} s, then "
+                 f"{'ok' if back else 'not ok'}")  # fmt: skip
+
     async def load(
-        self, streams: int, duration_s: float, speed: float, abandon: int, interval_s: float
+        self,
+        streams: int,
+        duration_s: float,
+        speed: float,
+        abandon: int,
+        interval_s: float,
+        kill_engine_at_s: float | None = None,
     ) -> None:
         await self.read("start")
         period = 1.0 / speed
@@ -274,7 +332,10 @@ class _Run:
             _guarded(_live(self.ws_url, i, streams, self.x, frames, period, t0, one), one)
             for i, one in enumerate(self.live)
         ]
-        await asyncio.gather(*jobs, self.abandon(abandon, frames * period, t0))
+        extra = []
+        if kill_engine_at_s is not None:
+            extra.append(self.kill_engine(t0 + kill_engine_at_s, kill_engine_at_s))
+        await asyncio.gather(*jobs, self.abandon(abandon, frames * period, t0), *extra)
         done.set()
         await sampler
         await self.read("after load")
@@ -315,6 +376,7 @@ def run_soak(
     resume_ttl_s: float = 30.0,
     interval_s: float = 10.0,
     progress: Callable[[str], None] | None = None,
+    kill_engine_at_s: float | None = None,
 ) -> Soak:
     """Run the soak test (see the module notes).
 
@@ -334,6 +396,8 @@ def run_soak(
         Seconds between readings.
     progress : callable, optional
         Called with a line of text per reading.
+    kill_engine_at_s : float, optional
+        Kill the engine process this many seconds into the load.
 
     Returns
     -------
@@ -353,7 +417,7 @@ def run_soak(
             run = _Run(server, x, say)
 
             async def go() -> None:
-                await run.load(streams, duration_s, speed, abandon, interval_s)
+                await run.load(streams, duration_s, speed, abandon, interval_s, kill_engine_at_s)
                 if abandon:
                     await run.settle(resume_ttl_s + 2.0)
 
@@ -369,7 +433,9 @@ def run_soak(
         _recorded(store_dir, live, gone)
     finally:
         shutil.rmtree(store_dir, ignore_errors=True)
-    return Soak(streams, duration_s, speed, abandon, resume_ttl_s, live, gone, run.readings)
+    return Soak(
+        streams, duration_s, speed, abandon, resume_ttl_s, live, gone, run.readings, run.kill
+    )
 
 
 def to_markdown(soak: Soak) -> str:
@@ -383,6 +449,15 @@ def to_markdown(soak: Soak) -> str:
         "sent - acked | acked - recorded | recordings | windows | expected |",
         "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
     ]
+    if soak.kill is not None:
+        k = soak.kill
+        lines[1:1] = [
+            "",
+            f"The engine process was killed (SIGKILL) {k.at_s:g} s into the load: `/healthz` "
+            f"answered 503 `degraded` to {k.degraded_polls} of {k.polls} polls and "
+            + (f"`ok` again {k.degraded_s:g} s after the kill." if k.back
+               else "was not `ok` again within 300 s."),
+        ]  # fmt: skip
     for name, t in (("live", soak.live), ("abandoned", soak.abandoned)):
         lines.append(
             f"| {name} | {t.streams:,} | {t.failed:,} | {t.sent:,} | {t.acked:,} | "
