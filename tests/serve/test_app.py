@@ -257,6 +257,58 @@ def test_bad_streams_are_closed_with_a_code_and_reason(
     assert got == code and reason
 
 
+BIG = "1" + "0" * 400  # an integer past the float range
+
+
+@pytest.mark.parametrize(
+    ("start", "frame"),
+    [
+        ('{"type": "start", "stream_id": "n1", "fs": NaN}', None),
+        ('{"type": "start", "stream_id": "n2", "fs": 1e999}', None),
+        ('{"type": "start", "stream_id": "n3", "fs": -Infinity}', None),
+        ('{"type": "start", "stream_id": "n4", "fs": ' + BIG + "}", None),
+        ('{"type": "start", "stream_id": "n5", "fs": 250, "format": "int16", "gain": ' + BIG + "}",
+         None),
+        ('{"type": "start", "stream_id": "n6", "fs": 250, "gain": NaN}', None),
+        ('{"type": "start", "stream_id": "n7", "fs": "\\ud800"}', None),
+        ('{"type": "start", "stream_id": "n8", "fs": 250, "lead": "\\udc00"}', None),
+        ('{"type": "start", "stream_id": "n9", "fs": 250, "lead": ["II"]}', None),
+        ("[" * 100_000, None),
+        ('{"type": "start", "stream_id": "j1", "fs": 250, "format": "json"}',
+         '{"samples": [1, ' + BIG + "]}"),
+        ('{"type": "start", "stream_id": "j2", "fs": 250, "format": "json"}',
+         '{"samples": [1e999, 0]}'),
+        ('{"type": "start", "stream_id": "j3", "fs": 250, "format": "json"}',
+         '{"samples": [[1, 2], [3]]}'),
+        ('{"type": "start", "stream_id": "j4", "fs": 250, "format": "json"}',
+         '{"samples": [true, "1"]}'),
+        ('{"type": "start", "stream_id": "j5", "fs": 250, "format": "json"}', "[" * 100_000),
+    ],
+)  # fmt: skip
+def test_bad_numbers_and_bad_json_close_1003_not_1011(
+    live: Live, start: str, frame: str | None
+) -> None:
+    """NaN, infinities, integers past the float range, lone surrogates and JSON nested past
+    the parser's depth are the client's fault: 1003 with a reason, never an internal error
+    (1011) or "try later" (1013)."""
+
+    async def run() -> tuple[int, str]:
+        async with websockets.connect(live.ws + "/v1/stream", additional_headers=AUTH) as ws:
+            await ws.send(start)
+            try:
+                assert json.loads(await ws.recv())["type"] == "ready"
+                assert frame is not None, "the start message was accepted"
+                await ws.send(frame)
+                await ws.recv()
+            except websockets.ConnectionClosed as closed:
+                assert closed.rcvd is not None
+                return closed.rcvd.code, closed.rcvd.reason
+        raise AssertionError("not closed")
+
+    code, reason = asyncio.run(run())
+    assert (code, bool(reason)) == (1003, True), reason
+
+
 def test_streams_without_a_valid_token_are_closed_1008(live: Live) -> None:
     async def run(headers: dict[str, str]) -> int:
         async with websockets.connect(live.ws + "/v1/stream", additional_headers=headers) as ws:

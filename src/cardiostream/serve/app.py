@@ -292,7 +292,7 @@ async def _stream(
     key: tuple[str, str] | None = None
     try:
         try:
-            start = json.loads(await asyncio.wait_for(ws.receive_text(), config.start_timeout_s))
+            start = proto.loads(await asyncio.wait_for(ws.receive_text(), config.start_timeout_s))
             begin = proto.parse_start(start)
             stream_id, spec, n_leads = begin.stream_id, begin.format, len(begin.leads)
             opened = await engine.open(owner, stream_id, spec.fs, begin.leads, begin.lead)
@@ -326,7 +326,7 @@ async def _stream(
                 if data is not None:
                     x = spec.decode_bytes(data)
                 else:
-                    doc = json.loads(text or "")
+                    doc = proto.loads(text or "")
                     if isinstance(doc, dict) and doc.get("type") == wire.STOP:
                         lines, consumed = await engine.close(*key)
                         key = None
@@ -427,7 +427,10 @@ def _static_routes(app: FastAPI) -> None:
 
 def _reason(exc: BaseException) -> str:
     # A close reason is at most 123 bytes.
-    return str(exc).splitlines()[0].encode()[:120].decode(errors="ignore") or type(exc).__name__
+    # A lone surrogate (from a JSON escape) cannot be encoded: shown escaped, never raised.
+    text = str(exc).splitlines()[0] if str(exc) else ""
+    reason = text.encode(errors="backslashreplace")[:120].decode(errors="ignore")
+    return reason or type(exc).__name__
 
 
 def _records_routes(app: FastAPI, config: ServeConfig, metrics: Metrics, owner: Any) -> None:
