@@ -18,6 +18,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from starlette.concurrency import run_in_threadpool
 
 from cardiostream.io import user_annotations as ua
+from cardiostream.serve.redact import redact_text
 
 _ID = Path(pattern=r"^[0-9a-f]{32}$", description="The annotation's id (32 hex digits).")
 
@@ -107,7 +108,7 @@ def _attachment(data: bytes, media_type: str, filename: str) -> Response:
 async def _store_error(_: Request, exc: Exception) -> JSONResponse:
     # The file beside the record is broken or could not be written: the server's fault,
     # not the request's. Logged where the error is raised.
-    return JSONResponse({"detail": str(exc)}, status_code=500)
+    return JSONResponse({"detail": redact_text(str(exc))}, status_code=500)
 
 
 def add_annotation_routes(

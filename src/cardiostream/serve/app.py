@@ -35,6 +35,7 @@ from cardiostream.serve import protocol as proto
 from cardiostream.serve.batcher import Batcher, EngineClient
 from cardiostream.serve.config import ServeConfig
 from cardiostream.serve.metrics import Metrics
+from cardiostream.serve.redact import redact, redact_text
 from cardiostream.serve.rpc import EngineError
 from cardiostream.serve.watch import Watch, pump
 
@@ -144,12 +145,13 @@ def create_app(config: ServeConfig) -> FastAPI:
     @app.exception_handler(InputError)
     async def input_error(_: Request, exc: InputError) -> JSONResponse:
         metrics.errors.labels("input").inc()
-        return JSONResponse({"detail": str(exc)}, status_code=422)
+        return JSONResponse({"detail": redact_text(str(exc), config.store)}, status_code=422)
 
     @app.exception_handler(EngineError)
     async def engine_error(_: Request, exc: EngineError) -> JSONResponse:
         metrics.errors.labels("engine").inc()
-        return JSONResponse({"detail": f"the engine is unavailable: {exc}"}, status_code=503)
+        detail = redact_text(f"the engine is unavailable: {exc}")
+        return JSONResponse({"detail": detail}, status_code=503)
 
     @app.get("/healthz", response_model=None)
     def healthz() -> dict[str, Any] | JSONResponse:
@@ -440,6 +442,8 @@ def _records_routes(app: FastAPI, config: ServeConfig, metrics: Metrics, owner: 
     from cardiostream.serve.annotation_routes import add_annotation_routes
 
     store = ParquetStore(config.store) if config.store is not None else None
+    if store is not None:
+        store.clean_stale()  # what writes killed before this start left behind (logged)
     events_cache: OrderedDict[tuple[str, str], list[dict[str, Any]]] = OrderedDict()
 
     def get_store() -> ParquetStore:
@@ -458,14 +462,17 @@ def _records_routes(app: FastAPI, config: ServeConfig, metrics: Metrics, owner: 
 
     @app.get("/v1/records")
     def records(_: owner) -> list[dict[str, Any]]:
-        """Every stored record: id, name, rate, leads, length."""
+        """Every stored record: id, name, rate, leads, length. A record whose metadata cannot
+        be read is left out (and logged on the server)."""
         keys = ("id", "name", "fs", "leads", "n_samples", "duration_s")
-        return [{k: m.get(k) for k in keys} for m in get_store().list()]
+        return [redact({k: m.get(k) for k in keys}) for m in get_store().list()]
 
     @app.get("/v1/records/{record_id}")
     def record(record_id: str, _: owner) -> dict[str, Any]:
-        """One record's metadata."""
-        return get_store().meta(known(record_id))
+        """One record's metadata. Paths in it (the file it came from) are cut to file names:
+        no response names a folder of the server."""
+        meta: dict[str, Any] = redact(get_store().meta(known(record_id)))
+        return meta
 
     def slice_query(
         lead: Annotated[str, Query(description="Lead index or name.")] = "0",
