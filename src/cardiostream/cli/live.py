@@ -179,8 +179,12 @@ def serve(
                 highlight=False,
             )
         err_console.print(f"serving on {where} (API docs at {where}/docs)", highlight=False)
-        if tokens:
+        if created:
             err_console.print(f"dashboard: {where}/?token={tokens[0]}", highlight=False)
+        elif tokens:  # the operator's own token: never echoed to a terminal or a log
+            given = "--token" if token else f"${TOKEN_ENV}"
+            err_console.print(f"dashboard: {where}/ (give it the token of {given})",
+                              highlight=False)  # fmt: skip
         else:
             err_console.print(f"dashboard: {where}/", highlight=False)
         run(config, port=port)
