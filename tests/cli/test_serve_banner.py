@@ -54,3 +54,10 @@ def test_a_new_token_is_printed_once_made(started: list[ServeConfig]) -> None:
 def test_without_auth_there_is_no_token(started: list[ServeConfig]) -> None:
     out = _serve("--no-auth")
     assert started[0].auth is False and "token" not in out.replace("--token", "")
+
+
+def test_a_metrics_token_from_the_option_or_the_environment(started: list[ServeConfig]) -> None:
+    _serve("--token", SECRET, "--metrics-token", "scrape-1,scrape-2")
+    _serve("--token", SECRET, env={"CARDIOSTREAM_METRICS_TOKEN": "scrape-3"})
+    _serve("--token", SECRET)
+    assert [c.metrics_tokens for c in started] == [["scrape-1", "scrape-2"], ["scrape-3"], []]

@@ -80,6 +80,8 @@ def test_health_needs_no_token_and_metrics_do(live: Live) -> None:
     assert _get(live, "/healthz", token=None).json()["status"] == "ok"
     assert _get(live, "/metrics", token=None).status_code == 401
     assert _get(live, "/metrics", token="wrong").status_code == 401
+    # Server-wide totals are the operator's (the first token): another tenant gets 403.
+    assert _get(live, "/metrics", token=OTHER).status_code == 403
     text = _get(live, "/metrics").text
     assert "cardiostream_hop_latency_seconds" in text and "cardiostream_batch_size" in text
     assert _get(live, "/docs", token=None).status_code == 200
@@ -145,7 +147,10 @@ def test_predict_bad_input_is_4xx(live: Live, kwargs: dict[str, Any], status: in
 @pytest.mark.parametrize(
     ("kwargs", "detail"),
     [
-        ({"json": {"fs": 0, "samples": [0.0] * 3000}}, "fs: input should be greater than 0, got 0"),
+        (
+            {"json": {"fs": 0, "samples": [0.0] * 3000}},
+            "fs: input should be greater than or equal to 50, got 0",
+        ),
         ({"json": {"samples": [0.0] * 3000}}, "fs: field required"),
         ({"json": {"fs": 250, "samples": "abc"}}, "samples: input should be a valid array"),
         ({"json": [1, 2]}, "body: expected a JSON object"),

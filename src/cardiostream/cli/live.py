@@ -147,12 +147,19 @@ def serve(
     record: Annotated[bool, typer.Option(help="Record live streams into the store.")] = False,
     max_streams: Annotated[int, typer.Option(help="Live streams at once.")] = 2000,
     model: ModelOption = None,
+    metrics_token: Annotated[
+        str | None,
+        typer.Option(
+            help="Token(s) that may read /metrics, comma-separated (else "
+            "$CARDIOSTREAM_METRICS_TOKEN, else the first of the tokens)."
+        ),
+    ] = None,
 ) -> None:
     """Serve REST predictions, live WebSocket streams and stored recordings (OpenAPI at /docs)."""
 
     def body() -> None:
         from cardiostream.serve import TOKEN_ENV, ServeConfig, new_token, run
-        from cardiostream.serve.config import tokens_from_env
+        from cardiostream.serve.config import METRICS_TOKEN_ENV, tokens_from_env
         from cardiostream.serve.ports import check_port
 
         tokens = tokens_from_env(token)
@@ -167,6 +174,7 @@ def serve(
             record=record,
             max_streams=max_streams,
             model=model,
+            metrics_tokens=tokens_from_env(metrics_token, METRICS_TOKEN_ENV),
         )
         # Before any line about where it serves: a taken port is then the only thing said.
         check_port(host, port)

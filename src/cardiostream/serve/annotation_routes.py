@@ -19,7 +19,11 @@ from starlette.concurrency import run_in_threadpool
 
 from cardiostream.io import user_annotations as ua
 from cardiostream.serve.redact import redact_text
+from cardiostream.serve.responses import errors
 
+#: What every route here may answer besides success: no token, no such record or annotation,
+#: bad input, and a file beside the record that cannot be read or written.
+_CODES = (401, 404, 422, 500)
 _ID = Path(pattern=r"^[0-9a-f]{32}$", description="The annotation's id (32 hex digits).")
 
 
@@ -130,7 +134,7 @@ def add_annotation_routes(
     app.add_exception_handler(ua.AnnotationStoreError, _store_error)
     base = "/v1/records/{record_id}/user-annotations"
 
-    @app.get(base)
+    @app.get(base, responses=errors(*_CODES))
     def list_user_annotations(record_id: str, _: owner) -> dict[str, Any]:
         """Every reviewer's annotations of the record, sorted by start.
 
@@ -154,7 +158,7 @@ def add_annotation_routes(
             raise HTTPException(404, "no such annotation") from None
         return new.to_dict()
 
-    @app.post(base, status_code=201, openapi_extra=_BODY)
+    @app.post(base, status_code=201, openapi_extra=_BODY, responses=errors(*_CODES))
     async def add_user_annotation(
         record_id: str, request: Request, author: owner
     ) -> dict[str, Any]:
@@ -167,7 +171,7 @@ def add_annotation_routes(
         fields = await _parse(request)  # file work goes to a thread: the loop serves streams
         return await run_in_threadpool(add, record_id, fields, author)
 
-    @app.put(base + "/{annotation_id}", openapi_extra=_BODY)
+    @app.put(base + "/{annotation_id}", openapi_extra=_BODY, responses=errors(*_CODES))
     async def update_user_annotation(
         record_id: str, annotation_id: Annotated[str, _ID], request: Request, author: owner
     ) -> dict[str, Any]:
@@ -179,7 +183,12 @@ def add_annotation_routes(
         fields = await _parse(request)
         return await run_in_threadpool(update, record_id, annotation_id, fields, author)
 
-    @app.delete(base + "/{annotation_id}", status_code=204, response_class=Response)
+    @app.delete(
+        base + "/{annotation_id}",
+        status_code=204,
+        response_class=Response,
+        responses={204: {"description": "Deleted."}, **errors(*_CODES)},
+    )
     def delete_user_annotation(
         record_id: str, annotation_id: Annotated[str, _ID], _: owner
     ) -> Response:
@@ -200,7 +209,8 @@ def add_annotation_routes(
                     "text/csv": {"schema": {"type": "string"}},
                     "application/octet-stream": {"schema": {"type": "string", "format": "binary"}},
                 },
-            }
+            },
+            **errors(*_CODES),
         },
     )
     def export_user_annotations(
