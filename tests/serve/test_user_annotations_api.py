@@ -127,6 +127,9 @@ def test_listed_by_start(live: Live, rec: str) -> None:
         ({"colour": "red"}, "colour"),
         ({"event": {"start_s": 3, "end_s": 1}}, "event.end_s"),
         ({"event": {"start_s": 1, "end_s": 3, "confidence": 2}}, "confidence"),
+        ({"event": {"start_s": 1, "end_s": 3, "confidence": False}}, "confidence"),
+        ({"start_s": True}, "start_s"),
+        ({"end_s": "4"}, "end_s"),
     ],
 )
 def test_bad_bodies_are_422_with_words(

@@ -16,6 +16,7 @@ from fastapi import FastAPI, HTTPException, Path, Query, Request
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from starlette.concurrency import run_in_threadpool
+from starlette.convertors import Convertor, register_url_convertor
 
 from cardiostream.io import user_annotations as ua
 from cardiostream.serve.redact import redact_text
@@ -24,13 +25,31 @@ from cardiostream.serve.responses import errors
 #: What every route here may answer besides success: no token, no such record or annotation,
 #: bad input, and a file beside the record that cannot be read or written.
 _CODES = (401, 404, 422, 500)
+
+
+class _AnnotationIdConvertor(Convertor[str]):
+    """Path segments that are annotation ids: 32 lower-case hex digits. Anything else (such
+    as ``export``) matches no annotation route, so ``PUT .../export`` is a 405, not a 422."""
+
+    regex = "[0-9a-f]{32}"
+
+    def convert(self, value: str) -> str:
+        return value
+
+    def to_string(self, value: str) -> str:
+        return value
+
+
+register_url_convertor("annotation_id", _AnnotationIdConvertor())
+
 _ID = Path(pattern=r"^[0-9a-f]{32}$", description="The annotation's id (32 hex digits).")
 
 
 class ReviewedEventBody(BaseModel):
     """The detected event a verdict is about, as the client got it from ``/events``."""
 
-    model_config = ConfigDict(extra="forbid")
+    # Strict: true is no time and "1" no number (JSON numbers only; integers count).
+    model_config = ConfigDict(extra="forbid", strict=True)
 
     start_s: float = Field(ge=0, allow_inf_nan=False, description="Event start, s.")
     end_s: float = Field(ge=0, allow_inf_nan=False, description="Event end, s.")
@@ -42,7 +61,8 @@ class ReviewedEventBody(BaseModel):
 class UserAnnotationBody(BaseModel):
     """What a client sets on a user annotation; the server adds id, author and times."""
 
-    model_config = ConfigDict(extra="forbid")
+    # Strict: true is no time and "1" no number (JSON numbers only; integers count).
+    model_config = ConfigDict(extra="forbid", strict=True)
 
     kind: Literal["af", "other", "noise", "normal"] = Field(description="The rhythm.")
     status: Literal["confirmed", "rejected", "marked"] = Field(
@@ -133,6 +153,7 @@ def add_annotation_routes(
     """
     app.add_exception_handler(ua.AnnotationStoreError, _store_error)
     base = "/v1/records/{record_id}/user-annotations"
+    one = base + "/{annotation_id:annotation_id}"
 
     @app.get(base, responses=errors(*_CODES))
     def list_user_annotations(record_id: str, _: owner) -> dict[str, Any]:
@@ -171,7 +192,7 @@ def add_annotation_routes(
         fields = await _parse(request)  # file work goes to a thread: the loop serves streams
         return await run_in_threadpool(add, record_id, fields, author)
 
-    @app.put(base + "/{annotation_id}", openapi_extra=_BODY, responses=errors(*_CODES))
+    @app.put(one, openapi_extra=_BODY, responses=errors(*_CODES))
     async def update_user_annotation(
         record_id: str, annotation_id: Annotated[str, _ID], request: Request, author: owner
     ) -> dict[str, Any]:
@@ -184,7 +205,7 @@ def add_annotation_routes(
         return await run_in_threadpool(update, record_id, annotation_id, fields, author)
 
     @app.delete(
-        base + "/{annotation_id}",
+        one,
         status_code=204,
         response_class=Response,
         responses={204: {"description": "Deleted."}, **errors(*_CODES)},

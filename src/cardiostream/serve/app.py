@@ -31,6 +31,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, JSONResponse, Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel, Field, ValidationError
+from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.websockets import WebSocketDisconnect, WebSocketState
 
 from cardiostream import wire
@@ -41,7 +42,7 @@ from cardiostream.serve.batcher import Batcher, EngineClient
 from cardiostream.serve.config import ServeConfig
 from cardiostream.serve.metrics import Metrics
 from cardiostream.serve.redact import redact, redact_text
-from cardiostream.serve.responses import errors, validation_error
+from cardiostream.serve.responses import errors, http_error, validation_error
 from cardiostream.serve.rpc import EngineError
 from cardiostream.serve.watch import Watch, pump
 
@@ -152,6 +153,7 @@ def create_app(config: ServeConfig) -> FastAPI:
         redoc_url=None,
     )
     app.add_exception_handler(RequestValidationError, validation_error)
+    app.add_exception_handler(StarletteHTTPException, http_error)
     app.state.metrics = metrics
     bearer = HTTPBearer(auto_error=False)
 
@@ -303,7 +305,7 @@ def create_app(config: ServeConfig) -> FastAPI:
         return {"streams": state["watch"].listing(owner)}
 
     @app.post("/v1/streams/{stream_id}/control", status_code=202,
-              responses=errors(401, 404, 422))  # fmt: skip
+              responses=errors(400, 401, 404, 422))  # fmt: skip
     def control(stream_id: str, body: ControlRequest, owner: Owner) -> dict[str, Any]:
         """Ask a steerable source (one whose start message listed ``controls``, such as
         ``cardiostream simulate``) to switch mode: the request reaches it as a ``control`` line
