@@ -166,8 +166,7 @@ def test_kept_beside_the_record(live: Live, rec: str) -> None:
     created = _add(live, rec, note="on disk")
     assert live.config.store is not None
     store = ParquetStore(live.config.store)  # another reader of the same folder
-    file = store.partition_dir(rec) / "user_annotations.json"
-    assert file.is_file()
+    assert (store.partition_dir(rec) / "user_annotations.journal").is_file()
     assert created in [a.to_dict() for a in ua.load(store, rec)]
     _call(live, "DELETE", f"{_base(rec)}/{created['id']}")
     assert created["id"] not in [a.id for a in ua.load(store, rec)]

@@ -8,7 +8,8 @@ Layout::
                              one row group per ``row_group_seconds`` of signal
         annotations.parquet  kind (beat | rhythm), sample, end, label
         meta.json            fs, leads, columns, n_samples, source, the record's meta
-        user_annotations.json  reviewers' annotations (:mod:`cardiostream.io.user_annotations`)
+        user_annotations.json     reviewers' annotations: a snapshot and a journal of the
+        user_annotations.journal  changes since (:mod:`cardiostream.io.user_annotations`)
 
 A partition appears at once or not at all: it is written into a hidden temporary folder
 in the store and renamed into place. Writing a record again keeps its reviewers'
