@@ -514,7 +514,8 @@ def _records_routes(app: FastAPI, config: ServeConfig, metrics: Metrics, owner: 
     from cardiostream.io.store import validate_record_id
     from cardiostream.serve.annotation_routes import add_annotation_routes
 
-    store = ParquetStore(config.store) if config.store is not None else None
+    # Absolute, so that the store's messages name it whole and redact_text can cut it.
+    store = ParquetStore(Path(config.store).absolute()) if config.store is not None else None
     if store is not None:
         store.clean_stale()  # what writes killed before this start left behind (logged)
     events_cache: OrderedDict[tuple[str, str], list[dict[str, Any]]] = OrderedDict()

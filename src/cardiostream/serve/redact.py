@@ -8,6 +8,7 @@ but tell a client where the server keeps its data, so responses carry file names
 from __future__ import annotations
 
 import ntpath
+import os
 import posixpath
 import re
 from pathlib import Path
@@ -35,8 +36,9 @@ def redact_text(text: str, *roots: Path | str | None) -> str:
     for root in roots:
         if root is None:
             continue
-        for form in {str(root), str(Path(root).resolve())}:
-            text = text.replace(form.rstrip("/") + "/", "").replace(form, "the store")
+        # Absolute forms only: a relative folder name ("store") is also a plain word.
+        for form in sorted({str(Path(root).absolute()), str(Path(root).resolve())}, key=len)[::-1]:
+            text = text.replace(form + os.sep, "").replace(form, "the store")
     return _EMBEDDED.sub(lambda m: file_name(m.group(0)), text)
 
 
