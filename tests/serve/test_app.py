@@ -368,7 +368,7 @@ def test_record_slice_bad_parameters(live: Live) -> None:
 @pytest.mark.parametrize(
     ("endpoint", "param", "value"),
     [
-        *((e, "lead", v) for e in ["signal", "rpeaks", "events"] for v in ["²", "--1"]),
+        *((e, "lead", v) for e in ["signal", "rpeaks", "events"] for v in ["²", "--1", ""]),
         ("signal", "start", 1e308),
         ("rpeaks", "start", 1e308),
     ],

@@ -549,7 +549,9 @@ def _records_routes(app: FastAPI, config: ServeConfig, metrics: Metrics, owner: 
         return meta
 
     def slice_query(
-        lead: Annotated[str, Query(description="Lead index or name.")] = "0",
+        lead: Annotated[
+            str, Query(min_length=1, max_length=200, description="Lead index or name.")
+        ] = "0",
         start: Annotated[float, Query(ge=0, description="Start in seconds.")] = 0.0,
         duration: Annotated[
             float, Query(gt=0, le=MAX_SLICE_S, description="Seconds (default 15).")
@@ -606,7 +608,9 @@ def _records_routes(app: FastAPI, config: ServeConfig, metrics: Metrics, owner: 
     def events(
         record_id: str,
         _: owner,
-        lead: Annotated[str, Query(description="Lead index or name.")] = "0",
+        lead: Annotated[
+            str, Query(min_length=1, max_length=200, description="Lead index or name.")
+        ] = "0",
     ) -> dict[str, Any]:
         """The AF episodes the streaming engine finds in the record (computed once, cached)."""
         from cardiostream.stream.analyze import analyze
