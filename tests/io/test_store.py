@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import os
+import shutil
 from pathlib import Path
 
 import numpy as np
@@ -255,3 +257,46 @@ def test_huge_duration_stops_at_the_end(tmp_path: Path) -> None:
     store.write(rec)
     values, _ = store.read_slice("r", 0, 1.0, 1e308)
     assert len(values) == rec.signal.shape[0] - round(rec.fs)
+
+
+def _age_by(path: Path, seconds: float) -> None:
+    """Set back the modification times of ``path`` and what is directly in it."""
+    for p in [path, *(path.iterdir() if path.is_dir() else [])]:
+        st = p.stat()
+        os.utime(p, (st.st_atime - seconds, st.st_mtime - seconds))
+
+
+def test_stale_leftovers_of_killed_writes_are_cleaned(tmp_path: Path) -> None:
+    store = ParquetStore(tmp_path)
+    store.write(make_record(n_samples=500, name="kept"))
+    store.write(make_record(n_samples=500, name="lost"))
+    # What a write killed at each step leaves: a half-written partition, a partition
+    # swapped out by a rewrite that finished (the record is in place) or did not (it is not),
+    # and a half-written user-annotation save.
+    half = tmp_path / ".tmp-kept-0123"
+    half.mkdir()
+    (half / "part-0.parquet").write_bytes(b"PAR1 torn")
+    swapped = tmp_path / ".old-kept-4567"
+    shutil.copytree(store.partition_dir("kept"), swapped)
+    os.replace(store.partition_dir("lost"), tmp_path / ".old-lost-89ab")
+    torn = store.partition_dir("kept") / ".user_annotations.json.x1y2"
+    torn.write_text('{"version": 1, "annot')
+    fresh = tmp_path / ".tmp-kept-cdef"  # a write going on now, in another process
+    fresh.mkdir()
+    for path in (half, swapped, tmp_path / ".old-lost-89ab", torn):
+        _age_by(path, 2 * store_module.STALE_AFTER_S)
+
+    done = store.clean_stale()
+
+    assert sorted(done) == sorted([
+        ".tmp-kept-0123", ".old-kept-4567", ".old-lost-89ab -> record=lost",
+        "record=kept/.user_annotations.json.x1y2",
+    ])  # fmt: skip
+    assert sorted(p.name for p in tmp_path.iterdir()) == [
+        ".tmp-kept-cdef", "record=kept", "record=lost"
+    ]  # fmt: skip
+    assert store.ids() == ["kept", "lost"] and store.read("lost").n_samples == 500
+    assert sorted(p.name for p in store.partition_dir("kept").iterdir()) == [
+        "annotations.parquet", "meta.json", "part-0.parquet"
+    ]  # fmt: skip
+    assert store.clean_stale() == []

@@ -6,6 +6,10 @@ import csv
 import io
 import json
 import os
+import signal
+import subprocess
+import sys
+import zlib
 from pathlib import Path
 from typing import Any
 
@@ -57,14 +61,181 @@ def test_add_update_remove_round_trip(store: ParquetStore) -> None:
         ua.update(store, "r1", first.id, _fields(), "bob")
 
 
-def test_the_file_sits_beside_the_record_as_json(store: ParquetStore) -> None:
-    added = ua.add(store, "r1", _fields(), "alice")
-    path = store.partition_dir("r1") / "user_annotations.json"
-    assert ua.annotation_path(store, "r1") == path
-    doc = json.loads(path.read_text(encoding="utf-8"))
-    assert doc == {"version": 1, "annotations": [added.to_dict()]}
-    assert sorted(p.name for p in path.parent.iterdir() if p.name.startswith(".")) == []
-    assert ua.load(ParquetStore(store.path), "r1") == [added]
+def test_changes_are_appended_to_a_journal_beside_the_record(store: ParquetStore) -> None:
+    first = ua.add(store, "r1", _fields(), "alice")
+    journal = store.partition_dir("r1") / "user_annotations.journal"
+    assert ua.journal_path(store, "r1") == journal
+    assert ua.annotation_path(store, "r1") == store.partition_dir("r1") / "user_annotations.json"
+    one = journal.read_bytes()
+    second = ua.add(store, "r1", _fields(start_s=3.0, end_s=4.0), "bob")
+    ua.remove(store, "r1", first.id)
+    lines = journal.read_bytes().splitlines(keepends=True)
+    # Each change appends one line and leaves the earlier bytes as they were.
+    assert len(lines) == 3 and journal.read_bytes().startswith(one)
+    size, crc, payload = lines[1].rstrip(b"\n").split(b" ", 2)
+    assert int(size) == len(payload) and int(crc, 16) == zlib.crc32(payload)
+    assert json.loads(payload) == {"op": "put", "annotation": second.to_dict()}
+    assert json.loads(lines[2].split(b" ", 2)[2]) == {"op": "del", "id": first.id}
+    assert not ua.annotation_path(store, "r1").exists()  # no snapshot until the journal folds
+    assert sorted(p.name for p in journal.parent.iterdir() if p.name.startswith(".")) == []
+    assert ua.load(ParquetStore(store.path), "r1") == [second]
+
+
+def test_the_journal_folds_into_a_snapshot(store: ParquetStore) -> None:
+    added = [
+        ua.add(store, "r1", _fields(start_s=i * 0.01, end_s=9.0), "a")
+        for i in range(ua.COMPACT_AFTER + 5)
+    ]
+    snapshot = json.loads(ua.annotation_path(store, "r1").read_text(encoding="utf-8"))
+    # Folded when the journal reached COMPACT_AFTER lines; 5 more lines since.
+    assert [a["id"] for a in snapshot["annotations"]] == [a.id for a in added[: ua.COMPACT_AFTER]]
+    assert len(ua.journal_path(store, "r1").read_bytes().splitlines()) == 5
+    assert ua.load(ParquetStore(store.path), "r1") == added
+
+
+def test_a_snapshot_of_the_earlier_format_is_read_and_kept(store: ParquetStore) -> None:
+    old = ua.add(store, "r1", _fields(), "alice")
+    ua.save(store, "r1", [old])  # user_annotations.json alone, as before the journal
+    assert ua.journal_path(store, "r1").read_bytes() == b""
+    new = ua.add(store, "r1", _fields(start_s=4.0, end_s=5.0), "bob")
+    assert ua.load(ParquetStore(store.path), "r1") == [old, new]
+
+
+def test_replaying_the_journal_over_a_newer_snapshot_changes_nothing(store: ParquetStore) -> None:
+    """A crash between writing the snapshot and emptying the journal replays the journal
+    over a snapshot that already holds it: puts and deletes are idempotent."""
+    a = ua.add(store, "r1", _fields(), "alice")
+    b = ua.add(store, "r1", _fields(start_s=3.0, end_s=4.0), "bob")
+    b2 = ua.update(store, "r1", b.id, _fields(start_s=3.0, end_s=4.5), "carol")
+    ua.remove(store, "r1", a.id)
+    journal = ua.journal_path(store, "r1").read_bytes()
+    ua.save(store, "r1", [b2])
+    ua.journal_path(store, "r1").write_bytes(journal)  # as if the crash kept it
+    assert ua.load(ParquetStore(store.path), "r1") == [b2]
+
+
+def _history(store: ParquetStore, n: int) -> list[list[ua.UserAnnotation]]:
+    """``n`` changes; the annotations after each."""
+    states = []
+    for i in range(n):
+        ua.add(store, "r1", _fields(start_s=float(i), end_s=i + 0.5, note="é" * i), "a")
+        states.append(ua.load(store, "r1"))
+    return states
+
+
+def test_a_torn_last_line_is_left_out_and_cut_by_the_next_change(store: ParquetStore) -> None:
+    """A write killed at any byte of the last line: the earlier annotations all load, the
+    torn one is left out, and the next change is whole (not glued to the torn bytes)."""
+    states = _history(store, 3)
+    journal = ua.journal_path(store, "r1")
+    whole = journal.read_bytes()
+    last_start = whole.rindex(b"\n", 0, len(whole) - 1) + 1
+    for cut in range(last_start, len(whole)):
+        journal.write_bytes(whole[:cut])
+        fresh = ParquetStore(store.path)
+        assert ua.load(fresh, "r1") == states[1], cut
+        added = ua.add(fresh, "r1", _fields(start_s=9.0, end_s=9.5), "b")
+        assert ua.load(ParquetStore(store.path), "r1") == [*states[1], added], cut
+        assert journal.read_bytes().startswith(whole[:last_start]), cut
+
+
+def test_a_bad_line_inside_the_journal_is_corruption(store: ParquetStore) -> None:
+    _history(store, 3)
+    journal = ua.journal_path(store, "r1")
+    lines = journal.read_bytes().splitlines(keepends=True)
+    lines[1] = lines[1].replace(b'"a"', b'"b"')  # the checksum no longer holds
+    journal.write_bytes(b"".join(lines))
+    with pytest.raises(ua.AnnotationStoreError, match=r"journal of record 'r1'.*line 2"):
+        ua.load(ParquetStore(store.path), "r1")
+    with pytest.raises(ua.AnnotationStoreError, match="repair or remove"):
+        ua.add(ParquetStore(store.path), "r1", _fields(), "alice")
+    assert journal.read_bytes() == b"".join(lines)
+
+
+def test_a_failed_append_leaves_the_earlier_annotations_whole(
+    store: ParquetStore, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    kept = ua.add(store, "r1", _fields(), "alice")
+    journal = ua.journal_path(store, "r1")
+    before = journal.read_bytes()
+    real_write = os.write
+
+    def half_then_full(fd: int, data: Any) -> int:
+        real_write(fd, bytes(data[: len(data) // 2]))  # half a line, then the disk is full
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(ua.os, "write", half_then_full)
+    with pytest.raises(ua.AnnotationStoreError, match="cannot save"):
+        ua.add(store, "r1", _fields(start_s=3.0, end_s=4.0), "bob")
+    monkeypatch.undo()
+    assert journal.read_bytes() == before
+    assert ua.load(ParquetStore(store.path), "r1") == [kept]
+
+
+@pytest.mark.parametrize("failing", ["replace", "dump"])
+def test_a_failed_fold_leaves_the_old_files_whole(
+    store: ParquetStore, monkeypatch: pytest.MonkeyPatch, failing: str
+) -> None:
+    kept = ua.add(store, "r1", _fields(), "alice")
+    journal = ua.journal_path(store, "r1")
+    before = journal.read_bytes()
+
+    def fail(*args: Any, **kwargs: Any) -> None:
+        if failing == "dump":
+            args[1].write('{"version": 1, "annot')  # half a file, then the disk is full
+        raise OSError(28, "No space left on device")
+
+    monkeypatch.setattr(ua.os if failing == "replace" else ua.json, failing, fail)
+    with pytest.raises(ua.AnnotationStoreError, match="cannot save"):
+        ua.save(store, "r1", [])
+    monkeypatch.undo()
+    assert journal.read_bytes() == before and not ua.annotation_path(store, "r1").exists()
+    assert [p.name for p in journal.parent.iterdir() if p.name.startswith(".")] == []
+    assert ua.load(ParquetStore(store.path), "r1") == [kept]
+
+
+_WRITER = """
+import sys
+from cardiostream.io import ParquetStore
+from cardiostream.io import user_annotations as ua
+store = ParquetStore(sys.argv[1])
+i = 0
+while True:
+    a = ua.add(store, "r1", {"kind": "af", "start_s": (i % 900) / 100, "end_s": 9.5,
+                              "note": "x" * (i % 300)}, "writer")
+    print(a.id, flush=True)
+    i += 1
+"""
+
+
+def test_a_writer_killed_mid_write_loses_no_acknowledged_annotation(
+    store: ParquetStore,
+) -> None:
+    """kill -9 a process that adds annotations as fast as it can (so the kill lands in the
+    middle of some write), several times over, the journal folding on the way: every
+    annotation it reported added is there, and the files read without error."""
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
+    reported: list[str] = []
+    for round_ in range(3):
+        writer = subprocess.Popen(
+            [sys.executable, "-c", _WRITER, str(store.path)],
+            stdout=subprocess.PIPE, text=True, env=env,
+        )  # fmt: skip
+        assert writer.stdout is not None
+        for _ in range(60 + 100 * round_):
+            reported.append(writer.stdout.readline().strip())
+        os.kill(writer.pid, signal.SIGKILL)
+        writer.wait()
+        reported += [line.strip() for line in writer.stdout if line.strip()]
+        ids = {a.id for a in ua.load(ParquetStore(store.path), "r1")}
+        assert set(reported) <= ids, round_
+    assert len(reported) > ua.COMPACT_AFTER  # the journal folded at least once
+    # A kill during a fold may leave its temporary file; cleaning the store removes it only.
+    left = {p.name for p in store.partition_dir("r1").iterdir() if p.name.startswith(".")}
+    assert all(name.startswith(".user_annotations.json.") for name in left), left
+    store.clean_stale(older_than_s=-1)
+    assert not any(p.name.startswith(".") for p in store.partition_dir("r1").iterdir())
+    assert set(reported) <= {a.id for a in ua.load(ParquetStore(store.path), "r1")}
 
 
 @pytest.mark.parametrize(
@@ -127,28 +298,6 @@ def test_a_corrupt_file_gives_a_clear_error_and_is_not_overwritten(
     with pytest.raises(ua.AnnotationStoreError, match="repair or remove"):
         ua.add(store, "r1", _fields(), "alice")
     assert path.read_bytes() == text.encode("latin-1")
-
-
-@pytest.mark.parametrize("failing", ["replace", "dump"])
-def test_a_failed_save_leaves_the_old_file_whole(
-    store: ParquetStore, monkeypatch: pytest.MonkeyPatch, failing: str
-) -> None:
-    kept = ua.add(store, "r1", _fields(), "alice")
-    path = ua.annotation_path(store, "r1")
-    before = path.read_bytes()
-
-    def fail(*args: Any, **kwargs: Any) -> None:
-        if failing == "dump":
-            args[1].write('{"version": 1, "annot')  # half a file, then the disk is full
-        raise OSError(28, "No space left on device")
-
-    monkeypatch.setattr(ua.os if failing == "replace" else ua.json, failing, fail)
-    with pytest.raises(ua.AnnotationStoreError, match="cannot save"):
-        ua.add(store, "r1", _fields(start_s=3.0, end_s=4.0), "bob")
-    monkeypatch.undo()
-    assert path.read_bytes() == before
-    assert [p.name for p in path.parent.iterdir() if p.name.startswith(".")] == []
-    assert ua.load(store, "r1") == [kept]
 
 
 def test_annotations_survive_a_rewrite_of_the_record(store: ParquetStore) -> None:
@@ -234,8 +383,10 @@ def test_wfdb_export_without_episodes_is_a_valid_file(tmp_path: Path) -> None:
     assert ann.sample.tolist() == [] and ann.fs == 360.0
 
 
-def test_saves_leave_no_temporary_files(store: ParquetStore) -> None:
-    for i in range(5):
-        ua.add(store, "r1", _fields(start_s=float(i), end_s=i + 0.5), "a")
+def test_changes_leave_no_temporary_files(store: ParquetStore) -> None:
+    for i in range(ua.COMPACT_AFTER + 5):
+        ua.add(store, "r1", _fields(start_s=i / 100, end_s=9.0), "a")
     names = os.listdir(store.partition_dir("r1"))
-    assert sorted(n for n in names if "user" in n) == ["user_annotations.json"]
+    assert sorted(n for n in names if "user" in n) == [
+        "user_annotations.journal", "user_annotations.json"
+    ]  # fmt: skip

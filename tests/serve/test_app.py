@@ -81,6 +81,8 @@ def test_health_needs_no_token_and_metrics_do(live: Live) -> None:
     assert _get(live, "/healthz", token=None).json()["status"] == "ok"
     assert _get(live, "/metrics", token=None).status_code == 401
     assert _get(live, "/metrics", token="wrong").status_code == 401
+    # Server-wide totals are the operator's (the first token): another tenant gets 403.
+    assert _get(live, "/metrics", token=OTHER).status_code == 403
     text = _get(live, "/metrics").text
     assert "cardiostream_hop_latency_seconds" in text and "cardiostream_batch_size" in text
     assert _get(live, "/docs", token=None).status_code == 200
@@ -146,7 +148,10 @@ def test_predict_bad_input_is_4xx(live: Live, kwargs: dict[str, Any], status: in
 @pytest.mark.parametrize(
     ("kwargs", "detail"),
     [
-        ({"json": {"fs": 0, "samples": [0.0] * 3000}}, "fs: input should be greater than 0, got 0"),
+        (
+            {"json": {"fs": 0, "samples": [0.0] * 3000}},
+            "fs: input should be greater than or equal to 50, got 0",
+        ),
         ({"json": {"samples": [0.0] * 3000}}, "fs: field required"),
         ({"json": {"fs": 250, "samples": "abc"}}, "samples: input should be a valid array"),
         ({"json": [1, 2]}, "body: expected a JSON object"),
@@ -258,6 +263,58 @@ def test_bad_streams_are_closed_with_a_code_and_reason(
     assert got == code and reason
 
 
+BIG = "1" + "0" * 400  # an integer past the float range
+
+
+@pytest.mark.parametrize(
+    ("start", "frame"),
+    [
+        ('{"type": "start", "stream_id": "n1", "fs": NaN}', None),
+        ('{"type": "start", "stream_id": "n2", "fs": 1e999}', None),
+        ('{"type": "start", "stream_id": "n3", "fs": -Infinity}', None),
+        ('{"type": "start", "stream_id": "n4", "fs": ' + BIG + "}", None),
+        ('{"type": "start", "stream_id": "n5", "fs": 250, "format": "int16", "gain": ' + BIG + "}",
+         None),
+        ('{"type": "start", "stream_id": "n6", "fs": 250, "gain": NaN}', None),
+        ('{"type": "start", "stream_id": "n7", "fs": "\\ud800"}', None),
+        ('{"type": "start", "stream_id": "n8", "fs": 250, "lead": "\\udc00"}', None),
+        ('{"type": "start", "stream_id": "n9", "fs": 250, "lead": ["II"]}', None),
+        ("[" * 100_000, None),
+        ('{"type": "start", "stream_id": "j1", "fs": 250, "format": "json"}',
+         '{"samples": [1, ' + BIG + "]}"),
+        ('{"type": "start", "stream_id": "j2", "fs": 250, "format": "json"}',
+         '{"samples": [1e999, 0]}'),
+        ('{"type": "start", "stream_id": "j3", "fs": 250, "format": "json"}',
+         '{"samples": [[1, 2], [3]]}'),
+        ('{"type": "start", "stream_id": "j4", "fs": 250, "format": "json"}',
+         '{"samples": [true, "1"]}'),
+        ('{"type": "start", "stream_id": "j5", "fs": 250, "format": "json"}', "[" * 100_000),
+    ],
+)  # fmt: skip
+def test_bad_numbers_and_bad_json_close_1003_not_1011(
+    live: Live, start: str, frame: str | None
+) -> None:
+    """NaN, infinities, integers past the float range, lone surrogates and JSON nested past
+    the parser's depth are the client's fault: 1003 with a reason, never an internal error
+    (1011) or "try later" (1013)."""
+
+    async def run() -> tuple[int, str]:
+        async with websockets.connect(live.ws + "/v1/stream", additional_headers=AUTH) as ws:
+            await ws.send(start)
+            try:
+                assert json.loads(await ws.recv())["type"] == "ready"
+                assert frame is not None, "the start message was accepted"
+                await ws.send(frame)
+                await ws.recv()
+            except websockets.ConnectionClosed as closed:
+                assert closed.rcvd is not None
+                return closed.rcvd.code, closed.rcvd.reason
+        raise AssertionError("not closed")
+
+    code, reason = asyncio.run(run())
+    assert (code, bool(reason)) == (1003, True), reason
+
+
 def test_streams_without_a_valid_token_are_closed_1008(live: Live) -> None:
     async def run(headers: dict[str, str]) -> int:
         async with websockets.connect(live.ws + "/v1/stream", additional_headers=headers) as ws:
@@ -312,7 +369,7 @@ def test_record_slice_bad_parameters(live: Live) -> None:
 @pytest.mark.parametrize(
     ("endpoint", "param", "value"),
     [
-        *((e, "lead", v) for e in ["signal", "rpeaks", "events"] for v in ["²", "--1"]),
+        *((e, "lead", v) for e in ["signal", "rpeaks", "events"] for v in ["²", "--1", ""]),
         ("signal", "start", 1e308),
         ("rpeaks", "start", 1e308),
     ],

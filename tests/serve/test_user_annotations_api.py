@@ -127,6 +127,9 @@ def test_listed_by_start(live: Live, rec: str) -> None:
         ({"colour": "red"}, "colour"),
         ({"event": {"start_s": 3, "end_s": 1}}, "event.end_s"),
         ({"event": {"start_s": 1, "end_s": 3, "confidence": 2}}, "confidence"),
+        ({"event": {"start_s": 1, "end_s": 3, "confidence": False}}, "confidence"),
+        ({"start_s": True}, "start_s"),
+        ({"end_s": "4"}, "end_s"),
     ],
 )
 def test_bad_bodies_are_422_with_words(
@@ -163,8 +166,7 @@ def test_kept_beside_the_record(live: Live, rec: str) -> None:
     created = _add(live, rec, note="on disk")
     assert live.config.store is not None
     store = ParquetStore(live.config.store)  # another reader of the same folder
-    file = store.partition_dir(rec) / "user_annotations.json"
-    assert file.is_file()
+    assert (store.partition_dir(rec) / "user_annotations.journal").is_file()
     assert created in [a.to_dict() for a in ua.load(store, rec)]
     _call(live, "DELETE", f"{_base(rec)}/{created['id']}")
     assert created["id"] not in [a.id for a in ua.load(store, rec)]

@@ -151,12 +151,19 @@ def serve(
         typer.Option("--resume-ttl", help="Seconds a dropped stream is kept for resuming."),
     ] = 300.0,
     model: ModelOption = None,
+    metrics_token: Annotated[
+        str | None,
+        typer.Option(
+            help="Token(s) that may read /metrics, comma-separated (else "
+            "$CARDIOSTREAM_METRICS_TOKEN, else the first of the tokens)."
+        ),
+    ] = None,
 ) -> None:
     """Serve REST predictions, live WebSocket streams and stored recordings (OpenAPI at /docs)."""
 
     def body() -> None:
         from cardiostream.serve import TOKEN_ENV, ServeConfig, new_token, run
-        from cardiostream.serve.config import tokens_from_env
+        from cardiostream.serve.config import METRICS_TOKEN_ENV, tokens_from_env
         from cardiostream.serve.ports import check_port
 
         if not 0 <= resume_ttl <= 86_400:
@@ -174,6 +181,7 @@ def serve(
             max_streams=max_streams,
             resume_ttl_s=resume_ttl,
             model=model,
+            metrics_tokens=tokens_from_env(metrics_token, METRICS_TOKEN_ENV),
         )
         # Before any line about where it serves: a taken port is then the only thing said.
         check_port(host, port)
@@ -186,8 +194,12 @@ def serve(
                 highlight=False,
             )
         err_console.print(f"serving on {where} (API docs at {where}/docs)", highlight=False)
-        if tokens:
+        if created:
             err_console.print(f"dashboard: {where}/?token={tokens[0]}", highlight=False)
+        elif tokens:  # the operator's own token: never echoed to a terminal or a log
+            given = "--token" if token else f"${TOKEN_ENV}"
+            err_console.print(f"dashboard: {where}/ (give it the token of {given})",
+                              highlight=False)  # fmt: skip
         else:
             err_console.print(f"dashboard: {where}/", highlight=False)
         run(config, port=port)

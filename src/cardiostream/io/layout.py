@@ -12,8 +12,9 @@ SIGNAL_FILE = "part-0.parquet"
 ANNOTATION_FILE = "annotations.parquet"
 META_FILE = "meta.json"
 USER_ANNOTATION_FILE = "user_annotations.json"
+USER_ANNOTATION_JOURNAL = "user_annotations.journal"
 #: Files that a rewrite of a partition carries over: added beside the record, not from it.
-KEPT_FILES = (USER_ANNOTATION_FILE,)
+KEPT_FILES = (USER_ANNOTATION_FILE, USER_ANNOTATION_JOURNAL)
 
 #: File name endings read as CSV records.
 CSV_SUFFIXES = (".csv", ".tsv", ".csv.gz", ".tsv.gz")

@@ -8,7 +8,8 @@ Layout::
                              one row group per ``row_group_seconds`` of signal
         annotations.parquet  kind (beat | rhythm), sample, end, label
         meta.json            fs, leads, columns, n_samples, source, the record's meta
-        user_annotations.json  reviewers' annotations (:mod:`cardiostream.io.user_annotations`)
+        user_annotations.json     reviewers' annotations: a snapshot and a journal of the
+        user_annotations.journal  changes since (:mod:`cardiostream.io.user_annotations`)
 
 A partition appears at once or not at all: it is written into a hidden temporary folder
 in the store and renamed into place. Writing a record again keeps its reviewers'
@@ -23,6 +24,7 @@ import logging
 import os
 import re
 import shutil
+import time as _time
 import uuid
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -44,6 +46,7 @@ from cardiostream.io.layout import (
     META_FILE,
     PARTITION_PREFIX,
     SIGNAL_FILE,
+    USER_ANNOTATION_FILE,
 )
 from cardiostream.record import Annotations, Record
 
@@ -54,6 +57,8 @@ SAMPLE_COLUMN = "sample"
 ROW_GROUP_SECONDS = 60.0
 #: Version of the partition layout, written to meta.json.
 LAYOUT_VERSION = 1
+#: Seconds after which what a killed write left in the store counts as stale.
+STALE_AFTER_S = 3600.0
 
 _ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._+-]{0,199}")
 _UNSAFE = re.compile(r"[^A-Za-z0-9._+-]+")
@@ -173,10 +178,66 @@ class ParquetStore:
                 found.append(record_id)
         return sorted(found)
 
+    def clean_stale(self, older_than_s: float = STALE_AFTER_S) -> list[str]:
+        """Remove what killed writes left behind: temporary partition folders, partitions
+        swapped out by a rewrite, and temporary files of user-annotation saves.
+
+        Only what has not changed for ``older_than_s`` seconds goes, so that a write in
+        progress in another process is left alone. A swapped-out partition whose record is
+        missing (a rewrite killed between its two renames) is put back rather than removed.
+
+        Parameters
+        ----------
+        older_than_s : float
+            Age, from the newest modification time in it, past which a leftover is stale.
+
+        Returns
+        -------
+        list of str
+            The names (relative to the store) of what was removed or put back.
+        """
+        if not self.path.is_dir():
+            return []
+        now = _time.time()
+        done: list[str] = []
+        for entry in sorted(self.path.iterdir()):
+            name = entry.name
+            if name.startswith(PARTITION_PREFIX) and entry.is_dir():
+                for tmp in entry.glob(f".{USER_ANNOTATION_FILE}.*"):
+                    if _age(tmp, now) > older_than_s and _remove(tmp):
+                        done.append(f"{name}/{tmp.name}")
+                continue
+            if not name.startswith((".tmp-", ".old-")) or _age(entry, now) <= older_than_s:
+                continue
+            if name.startswith(".old-"):
+                record_id = name[len(".old-") :].rpartition("-")[0]
+                final = self.path / f"{PARTITION_PREFIX}{record_id}"
+                if _ID.fullmatch(record_id) and not final.exists():
+                    os.replace(entry, final)
+                    done.append(f"{name} -> {final.name}")
+                    continue
+            if _remove(entry):
+                done.append(name)
+        for what in done:
+            _log.warning("store %s: cleaned up after a killed write: %s", self.path, what)
+        return done
+
     def list(self) -> list[dict[str, Any]]:
         """Return one dict per record: ``id``, ``name``, ``fs``, ``leads``, ``n_samples``,
-        ``duration_s``, ``source``, ``n_beats``, ``n_rhythms`` and the record's ``meta``."""
-        return [self.meta(record_id) for record_id in self.ids()]
+        ``duration_s``, ``source``, ``n_beats``, ``n_rhythms`` and the record's ``meta``.
+
+        A record whose ``meta.json`` cannot be read (corrupt, not an object) is left out and
+        logged as a warning, so that one broken record does not hide all the others; reading
+        it by id still raises.
+        """
+        found = []
+        for record_id in self.ids():
+            try:
+                found.append(self.meta(record_id))
+            except InputError as exc:
+                _log.warning("store %s: record %r left out of the listing: %s",
+                             self.path, record_id, exc)  # fmt: skip
+        return found
 
     def __contains__(self, record_id: object) -> bool:
         return isinstance(record_id, str) and record_id in self.ids()
@@ -309,6 +370,30 @@ class ParquetStore:
         part = _Partition(meta=meta, metadata=metadata, row_starts=starts[:-1], version=version)
         self._cache[record_id] = part
         return part
+
+
+def _age(path: Path, now: float) -> float:
+    """Seconds since ``path``, or anything directly in it, last changed."""
+    try:
+        newest = path.stat().st_mtime
+        if path.is_dir():
+            for child in path.iterdir():
+                newest = max(newest, child.stat().st_mtime)
+    except OSError:
+        return 0.0  # gone meanwhile, or not ours to look at: leave it
+    return now - newest
+
+
+def _remove(path: Path) -> bool:
+    try:
+        if path.is_dir():
+            shutil.rmtree(path)
+        else:
+            path.unlink()
+    except OSError as exc:
+        _log.warning("cannot remove %s: %s", path, exc)
+        return False
+    return True
 
 
 def _column_for(meta: dict[str, Any], lead: int | str, record_id: str) -> str:

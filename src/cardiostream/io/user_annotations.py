@@ -2,16 +2,33 @@
 
 A reviewer either gives a verdict on an episode the engine detected (``status`` confirmed
 or rejected, with the detected ``event`` as the client saw it) or marks an episode by hand
-(``status`` marked). The annotations of a record live in ``user_annotations.json`` in its
-partition folder (``store/record=<id>/``), a JSON object ``{"version": 1, "annotations":
-[...]}`` sorted by start. A save writes a temporary file in the same folder, fsyncs it and
-renames it over the old one, so a reader sees the old list or the new one, never half of
-one; :meth:`ParquetStore.write <cardiostream.io.store.ParquetStore.write>` carries the file
-over when a record is written again.
+(``status`` marked). The annotations of a record live in its partition folder
+(``store/record=<id>/``), in two files:
 
-Read-modify-write cycles (:func:`add`, :func:`update`, :func:`remove`) hold a lock per store
-folder, so the threads of one server never lose each other's changes. Other processes
-writing the same file are not coordinated.
+``user_annotations.journal``
+    Every change appended as one line, ``<bytes> <crc32> <json>``, where the JSON is
+    ``{"op": "put", "annotation": {...}}`` or ``{"op": "del", "id": ...}``, fsynced before
+    the change is answered. A change costs one short write however many annotations the
+    record holds (rewriting the whole list made each change slower as it grew). A crash
+    can only tear the last line: its length or checksum then fails, it is left out when
+    read, and the next change cuts it off before appending.
+``user_annotations.json``
+    A snapshot, ``{"version": 1, "annotations": [...]}`` sorted by start, that the journal
+    is replayed over. Once the journal holds more lines than the record has annotations (and
+    at least :data:`COMPACT_AFTER`) it is folded in: a new snapshot is written to a temporary
+    file, fsynced and renamed over the old one, then the journal is emptied. Both operations
+    are idempotent, so a crash between the two replays a journal the snapshot already holds,
+    to the same annotations. A record annotated before the journal existed has only this file.
+
+:meth:`ParquetStore.write <cardiostream.io.store.ParquetStore.write>` carries both files
+over when a record is written again; a change that races the rewrite is appended again to
+the new files. What a killed fold leaves (its temporary file) is removed by
+:meth:`ParquetStore.clean_stale <cardiostream.io.store.ParquetStore.clean_stale>`.
+
+Changes (:func:`add`, :func:`update`, :func:`remove`) hold a lock per store folder, so the
+threads of one server never lose each other's changes; each record's annotations are kept in
+memory between changes and read again when its files change. Other processes writing the
+same files are not coordinated.
 
 A file that cannot be read or written raises :class:`AnnotationStoreError`: the server
 answers 500 with its message, and refuses to overwrite a corrupt file (which would lose
@@ -31,6 +48,7 @@ import re
 import tempfile
 import threading
 import uuid
+import zlib
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
@@ -40,7 +58,7 @@ from typing import Any
 import numpy as np
 
 from cardiostream.errors import InputError
-from cardiostream.io.layout import USER_ANNOTATION_FILE
+from cardiostream.io.layout import USER_ANNOTATION_FILE, USER_ANNOTATION_JOURNAL
 from cardiostream.io.store import ParquetStore
 
 _log = logging.getLogger(__name__)
@@ -49,7 +67,7 @@ KINDS = ("af", "other", "noise", "normal")
 STATUSES = ("confirmed", "rejected", "marked")
 #: Longest note, in characters.
 MAX_NOTE = 2000
-#: Most annotations one record may hold: bounds the file every request reads and rewrites.
+#: Most annotations one record may hold: bounds what a listing or a fold reads and writes.
 MAX_ANNOTATIONS = 10_000
 #: Aux notes of the WFDB rhythm changes. ``(AFIB`` and ``(N`` are PhysioNet's rhythm codes;
 #: PhysioNet has none for noise or other rhythms, so these two are our own.
@@ -61,7 +79,10 @@ CSV_COLUMNS = (
 FILE_VERSION = 1
 
 _ANNOTATION_ID = re.compile(r"[0-9a-f]{32}")
-_locks: dict[Path, threading.Lock] = {}
+#: Journal lines after which a change folds the journal into a new snapshot (more when the
+#: record has more annotations: the snapshot's size, so a fold costs O(1) per change).
+COMPACT_AFTER = 256
+_locks: dict[Path, threading.RLock] = {}
 _locks_guard = threading.Lock()
 
 
@@ -231,40 +252,154 @@ def from_dict(doc: Any) -> UserAnnotation:
 
 
 def annotation_path(store: ParquetStore, record_id: str) -> Path:
-    """The ``user_annotations.json`` of a record (it may not exist)."""
+    """The snapshot ``user_annotations.json`` of a record (it may not exist)."""
     return store.partition_dir(record_id) / USER_ANNOTATION_FILE
+
+
+def journal_path(store: ParquetStore, record_id: str) -> Path:
+    """The journal ``user_annotations.journal`` of a record (it may not exist)."""
+    return store.partition_dir(record_id) / USER_ANNOTATION_JOURNAL
 
 
 def _order(annotations: Iterable[UserAnnotation]) -> list[UserAnnotation]:
     return sorted(annotations, key=lambda a: (a.start_s, a.end_s, a.created, a.id))
 
 
+@dataclass
+class _State:
+    """A record's annotations as its snapshot and journal last gave them."""
+
+    by_id: dict[str, UserAnnotation]
+    #: (inode, size, mtime) of the snapshot and of the journal when read (None: no file).
+    signature: tuple[tuple[int, int, int] | None, tuple[int, int, int] | None]
+    #: Bytes of the journal up to the end of its last whole line: past them is a torn line.
+    whole: int
+    #: Lines in the journal.
+    entries: int
+
+
+#: The annotations of each record read lately, by (store folder, record id); they are read
+#: again whenever the files change (another process, a rewrite of the record).
+_states: dict[tuple[Path, str], _State] = {}
+
+
+def _signature(path: Path) -> tuple[int, int, int] | None:
+    try:
+        st = path.stat()
+    except FileNotFoundError:
+        return None
+    return (st.st_ino, st.st_size, st.st_mtime_ns)
+
+
+def _state(store: ParquetStore, record_id: str) -> _State:
+    """The record's annotations, read again only when its files changed (hold the lock)."""
+    snapshot, journal = annotation_path(store, record_id), journal_path(store, record_id)
+    signature = (_signature(snapshot), _signature(journal))
+    key = (store.path.resolve(), record_id)
+    cached = _states.get(key)
+    if cached is not None and cached.signature == signature:
+        return cached
+    by_id = {a.id: a for a in _read_snapshot(snapshot, record_id)}
+    data = _read_bytes(journal, record_id)
+    lines, whole = _journal_lines(data, journal, record_id)
+    for number, op in enumerate(lines, 1):
+        try:
+            _apply(by_id, op)
+        except (ValueError, RecursionError) as exc:
+            why = f"line {number}: {str(exc).splitlines()[0]}"
+            raise _corrupt(journal, record_id, why) from None
+    state = _State(by_id, signature, whole, len(lines))
+    _states[key] = state
+    return state
+
+
+def _read_bytes(path: Path, record_id: str) -> bytes:
+    try:
+        return path.read_bytes()
+    except FileNotFoundError:
+        return b""
+    except OSError as exc:
+        raise _corrupt(path, record_id, f"cannot read it ({exc.strerror or exc})") from None
+
+
+def _read_snapshot(path: Path, record_id: str) -> list[UserAnnotation]:
+    data = _read_bytes(path, record_id)
+    if not data:
+        return []
+    try:
+        doc = json.loads(data.decode("utf-8"))
+        if not isinstance(doc, dict) or not isinstance(doc.get("annotations"), list):
+            raise InputError('expected {"version": 1, "annotations": [...]}')
+        return [from_dict(item) for item in doc["annotations"]]
+    except (ValueError, RecursionError) as exc:  # InputError, JSON and UTF-8 errors among them
+        raise _corrupt(path, record_id, str(exc).splitlines()[0]) from None
+
+
+def _encode(op: dict[str, Any]) -> bytes:
+    """One journal line: ``<bytes> <crc32> <json>\\n`` (JSON escapes every newline)."""
+    payload = json.dumps(op, ensure_ascii=False, allow_nan=False, separators=(",", ":"))
+    data = payload.encode("utf-8")
+    return b"%d %08x " % (len(data), zlib.crc32(data)) + data + b"\n"
+
+
+def _decode(line: bytes) -> dict[str, Any] | None:
+    """A journal line's operation; None when its length or checksum does not hold."""
+    parts = line.split(b" ", 2)
+    if len(parts) != 3 or not parts[0].isdigit() or len(parts[1]) != 8:
+        return None
+    size, crc, payload = parts
+    try:
+        if int(size) != len(payload) or int(crc, 16) != zlib.crc32(payload):
+            return None
+        op = json.loads(payload.decode("utf-8"))
+    except (ValueError, RecursionError):
+        return None
+    return op if isinstance(op, dict) else None
+
+
+def _journal_lines(data: bytes, path: Path, record_id: str) -> tuple[list[dict[str, Any]], int]:
+    """The operations of a journal and the bytes they take. The last line may be torn (a
+    write cut short by a crash): it is left out. A bad line before it is corruption."""
+    ops: list[dict[str, Any]] = []
+    start = 0
+    while start < len(data):
+        end = data.find(b"\n", start)
+        op = None if end < 0 else _decode(data[start:end])
+        if op is None:
+            if end < 0 or end + 1 == len(data):
+                _log.warning("%s: a torn last line (%d bytes) left out", path, len(data) - start)
+                break
+            raise _corrupt(path, record_id, f"line {len(ops) + 1}: bad length or checksum")
+        ops.append(op)
+        start = end + 1
+    return ops, start
+
+
+def _apply(by_id: dict[str, UserAnnotation], op: dict[str, Any]) -> None:
+    """Apply one journal operation. Both are idempotent: replaying a journal over a snapshot
+    that already holds it changes nothing."""
+    if op.get("op") == "put":
+        annotation = from_dict(op.get("annotation"))
+        by_id[annotation.id] = annotation
+    elif op.get("op") == "del":
+        by_id.pop(validate_annotation_id(op.get("id")), None)
+    else:
+        raise InputError('expected {"op": "put" | "del", ...}')
+
+
 def load(store: ParquetStore, record_id: str) -> list[UserAnnotation]:
-    """Read a record's annotations, sorted by start; none when the file is missing.
+    """Read a record's annotations, sorted by start; none when it has none.
 
     Raises
     ------
     InputError
         When the store has no such record.
     AnnotationStoreError
-        When the file is not a valid annotation file.
+        When the snapshot or the journal is corrupt (a torn last journal line is not).
     """
     store.meta(record_id)  # the record must exist, whether or not it has annotations
-    path = annotation_path(store, record_id)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except FileNotFoundError:
-        return []
-    except (OSError, UnicodeDecodeError) as exc:
-        raise _corrupt(path, record_id, f"cannot read it ({exc})") from None
-    try:
-        doc = json.loads(text)
-        if not isinstance(doc, dict) or not isinstance(doc.get("annotations"), list):
-            raise InputError('expected {"version": 1, "annotations": [...]}')
-        annotations = [from_dict(item) for item in doc["annotations"]]
-    except (ValueError, RecursionError) as exc:  # InputError and JSONDecodeError among them
-        raise _corrupt(path, record_id, str(exc).splitlines()[0]) from None
-    return _order(annotations)
+    with _lock(store):
+        return _order(_state(store, record_id).by_id.values())
 
 
 def _corrupt(path: Path, record_id: str, why: str) -> AnnotationStoreError:
@@ -274,17 +409,34 @@ def _corrupt(path: Path, record_id: str, why: str) -> AnnotationStoreError:
     )
 
 
+def _cannot_save(path: Path, record_id: str, exc: OSError) -> AnnotationStoreError:
+    # Also what a change meets when the record is rewritten under it (its folder is swapped
+    # out): trying again then reads the carried-over files.
+    return AnnotationStoreError(
+        f"{path.name} of record {record_id!r}: cannot save ({exc.strerror or exc}); try again"
+    )
+
+
 def save(store: ParquetStore, record_id: str, annotations: Iterable[UserAnnotation]) -> None:
-    """Replace a record's annotations, atomically: the old file stays whole if this fails.
+    """Replace a record's annotations, atomically: a new snapshot, then an empty journal.
+
+    The snapshot is written to a temporary file, fsynced and renamed over the old one; a
+    crash before the journal is emptied leaves a journal that replays to the same state
+    (its operations are idempotent).
 
     Raises
     ------
     InputError
         When the store has no such record.
     AnnotationStoreError
-        When the file cannot be written.
+        When a file cannot be written.
     """
     store.meta(record_id)
+    with _lock(store):
+        _save(store, record_id, list(annotations))
+
+
+def _save(store: ParquetStore, record_id: str, annotations: list[UserAnnotation]) -> None:
     path = annotation_path(store, record_id)
     doc = {"version": FILE_VERSION, "annotations": [a.to_dict() for a in _order(annotations)]}
     tmp: str | None = None
@@ -297,16 +449,78 @@ def save(store: ParquetStore, record_id: str, annotations: Iterable[UserAnnotati
         os.replace(tmp, path)
         tmp = None
         _fsync_dir(path.parent)  # makes the rename itself survive a power cut
+        journal = journal_path(store, record_id)
+        if journal.exists():
+            with journal.open("r+b") as f:
+                f.truncate(0)
+                os.fsync(f.fileno())
     except OSError as exc:
-        # Also what a save meets when the record is rewritten under it (its folder is
-        # swapped out): trying again then reads the carried-over file.
-        raise AnnotationStoreError(
-            f"{path.name} of record {record_id!r}: cannot save ({exc.strerror or exc}); try again"
-        ) from None
+        raise _cannot_save(path, record_id, exc) from None
     finally:
         if tmp is not None:
             with contextlib.suppress(OSError):
                 os.unlink(tmp)
+    _states.pop((store.path.resolve(), record_id), None)
+
+
+def _append(store: ParquetStore, record_id: str, op: dict[str, Any], state: _State) -> None:
+    """Append one operation to the record's journal, fsynced, after cutting a torn last
+    line; the journal is folded into a new snapshot once it holds more lines than the record
+    has annotations (and at least :data:`COMPACT_AFTER`)."""
+    path = journal_path(store, record_id)
+    line = _encode(op)
+    try:
+        fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+    except OSError as exc:
+        raise _cannot_save(path, record_id, exc) from None
+    try:
+        size = os.fstat(fd).st_size
+        if size > state.whole:  # a torn line from a crash: cut, or the next line joins it
+            os.ftruncate(fd, state.whole)
+            size = state.whole
+        try:
+            _write_all(fd, line)
+            os.fsync(fd)
+        except OSError as exc:
+            with contextlib.suppress(OSError):
+                os.ftruncate(fd, size)  # else read as a torn line and cut by the next append
+            raise _cannot_save(path, record_id, exc) from None
+        if size == 0:
+            _fsync_dir(path.parent)  # a new file: its name must survive a power cut too
+        moved = _moved(fd, path)
+    finally:
+        os.close(fd)
+    _states.pop((store.path.resolve(), record_id), None)
+    if moved:
+        # The record was rewritten while this line was written: its folder was swapped out,
+        # and the line may have missed the copy. Operations are idempotent: append it again.
+        _append(store, record_id, op, _state(store, record_id))
+        return
+    _apply(state.by_id, op)
+    state.signature = (_signature(annotation_path(store, record_id)), _signature(path))
+    state.whole = size + len(line)
+    state.entries += 1
+    _states[(store.path.resolve(), record_id)] = state
+    if state.entries >= max(COMPACT_AFTER, len(state.by_id)):
+        _save(store, record_id, list(state.by_id.values()))
+        # What was just written is what this state holds: no need to read it back.
+        state.signature = (_signature(annotation_path(store, record_id)), _signature(path))
+        state.whole = state.entries = 0
+        _states[(store.path.resolve(), record_id)] = state
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view) :]
+
+
+def _moved(fd: int, path: Path) -> bool:
+    """Whether the file open as ``fd`` is no longer the one at ``path``."""
+    try:
+        return os.stat(path).st_ino != os.fstat(fd).st_ino
+    except FileNotFoundError:
+        return True
 
 
 def _fsync_dir(folder: Path) -> None:
@@ -317,10 +531,10 @@ def _fsync_dir(folder: Path) -> None:
         os.close(fd)
 
 
-def _lock(store: ParquetStore) -> threading.Lock:
+def _lock(store: ParquetStore) -> threading.RLock:
     key = store.path.resolve()
     with _locks_guard:
-        return _locks.setdefault(key, threading.Lock())
+        return _locks.setdefault(key, threading.RLock())
 
 
 def _duration(store: ParquetStore, record_id: str) -> float:
@@ -351,10 +565,10 @@ def add(
     now = _now()
     new = UserAnnotation(id=uuid.uuid4().hex, author=author, created=now, updated=now, **checked)
     with _lock(store):
-        annotations = load(store, record_id)
-        if len(annotations) >= MAX_ANNOTATIONS:
+        state = _state(store, record_id)
+        if len(state.by_id) >= MAX_ANNOTATIONS:
             raise InputError(f"record {record_id!r}: already {MAX_ANNOTATIONS} annotations")
-        save(store, record_id, [*annotations, new])
+        _append(store, record_id, {"op": "put", "annotation": new.to_dict()}, state)
     return new
 
 
@@ -376,10 +590,10 @@ def update(
     validate_annotation_id(annotation_id)
     checked = check_fields(fields, _duration(store, record_id))
     with _lock(store):
-        annotations = load(store, record_id)
-        old = _find(annotations, annotation_id, record_id)
+        state = _state(store, record_id)
+        old = _find(state.by_id, annotation_id, record_id)
         new = replace(old, author=author, updated=_now(), **checked)
-        save(store, record_id, [new if a is old else a for a in annotations])
+        _append(store, record_id, {"op": "put", "annotation": new.to_dict()}, state)
     return new
 
 
@@ -392,18 +606,18 @@ def remove(store: ParquetStore, record_id: str, annotation_id: str) -> None:
         When the record has no annotation ``annotation_id``.
     """
     validate_annotation_id(annotation_id)
+    store.meta(record_id)
     with _lock(store):
-        annotations = load(store, record_id)
-        old = _find(annotations, annotation_id, record_id)
-        save(store, record_id, [a for a in annotations if a is not old])
+        state = _state(store, record_id)
+        _find(state.by_id, annotation_id, record_id)
+        _append(store, record_id, {"op": "del", "id": annotation_id}, state)
 
 
 def _find(
-    annotations: Sequence[UserAnnotation], annotation_id: str, record_id: str
+    by_id: Mapping[str, UserAnnotation], annotation_id: str, record_id: str
 ) -> UserAnnotation:
-    for annotation in annotations:
-        if annotation.id == annotation_id:
-            return annotation
+    if annotation_id in by_id:
+        return by_id[annotation_id]
     raise NoSuchAnnotation(f"record {record_id!r} has no annotation {annotation_id}")
 
 

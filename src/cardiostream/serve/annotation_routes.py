@@ -16,8 +16,31 @@ from fastapi import FastAPI, HTTPException, Path, Query, Request
 from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from starlette.concurrency import run_in_threadpool
+from starlette.convertors import Convertor, register_url_convertor
 
 from cardiostream.io import user_annotations as ua
+from cardiostream.serve.redact import redact_text
+from cardiostream.serve.responses import errors
+
+#: What every route here may answer besides success: no token, no such record or annotation,
+#: bad input, and a file beside the record that cannot be read or written.
+_CODES = (401, 404, 422, 500)
+
+
+class _AnnotationIdConvertor(Convertor[str]):
+    """Path segments that are annotation ids: 32 lower-case hex digits. Anything else (such
+    as ``export``) matches no annotation route, so ``PUT .../export`` is a 405, not a 422."""
+
+    regex = "[0-9a-f]{32}"
+
+    def convert(self, value: str) -> str:
+        return value
+
+    def to_string(self, value: str) -> str:
+        return value
+
+
+register_url_convertor("annotation_id", _AnnotationIdConvertor())
 
 _ID = Path(pattern=r"^[0-9a-f]{32}$", description="The annotation's id (32 hex digits).")
 
@@ -25,7 +48,8 @@ _ID = Path(pattern=r"^[0-9a-f]{32}$", description="The annotation's id (32 hex d
 class ReviewedEventBody(BaseModel):
     """The detected event a verdict is about, as the client got it from ``/events``."""
 
-    model_config = ConfigDict(extra="forbid")
+    # Strict: true is no time and "1" no number (JSON numbers only; integers count).
+    model_config = ConfigDict(extra="forbid", strict=True)
 
     start_s: float = Field(ge=0, allow_inf_nan=False, description="Event start, s.")
     end_s: float = Field(ge=0, allow_inf_nan=False, description="Event end, s.")
@@ -37,7 +61,8 @@ class ReviewedEventBody(BaseModel):
 class UserAnnotationBody(BaseModel):
     """What a client sets on a user annotation; the server adds id, author and times."""
 
-    model_config = ConfigDict(extra="forbid")
+    # Strict: true is no time and "1" no number (JSON numbers only; integers count).
+    model_config = ConfigDict(extra="forbid", strict=True)
 
     kind: Literal["af", "other", "noise", "normal"] = Field(description="The rhythm.")
     status: Literal["confirmed", "rejected", "marked"] = Field(
@@ -107,7 +132,7 @@ def _attachment(data: bytes, media_type: str, filename: str) -> Response:
 async def _store_error(_: Request, exc: Exception) -> JSONResponse:
     # The file beside the record is broken or could not be written: the server's fault,
     # not the request's. Logged where the error is raised.
-    return JSONResponse({"detail": str(exc)}, status_code=500)
+    return JSONResponse({"detail": redact_text(str(exc))}, status_code=500)
 
 
 def add_annotation_routes(
@@ -128,8 +153,9 @@ def add_annotation_routes(
     """
     app.add_exception_handler(ua.AnnotationStoreError, _store_error)
     base = "/v1/records/{record_id}/user-annotations"
+    one = base + "/{annotation_id:annotation_id}"
 
-    @app.get(base)
+    @app.get(base, responses=errors(*_CODES))
     def list_user_annotations(record_id: str, _: owner) -> dict[str, Any]:
         """Every reviewer's annotations of the record, sorted by start.
 
@@ -153,7 +179,7 @@ def add_annotation_routes(
             raise HTTPException(404, "no such annotation") from None
         return new.to_dict()
 
-    @app.post(base, status_code=201, openapi_extra=_BODY)
+    @app.post(base, status_code=201, openapi_extra=_BODY, responses=errors(*_CODES))
     async def add_user_annotation(
         record_id: str, request: Request, author: owner
     ) -> dict[str, Any]:
@@ -166,7 +192,7 @@ def add_annotation_routes(
         fields = await _parse(request)  # file work goes to a thread: the loop serves streams
         return await run_in_threadpool(add, record_id, fields, author)
 
-    @app.put(base + "/{annotation_id}", openapi_extra=_BODY)
+    @app.put(one, openapi_extra=_BODY, responses=errors(*_CODES))
     async def update_user_annotation(
         record_id: str, annotation_id: Annotated[str, _ID], request: Request, author: owner
     ) -> dict[str, Any]:
@@ -178,7 +204,12 @@ def add_annotation_routes(
         fields = await _parse(request)
         return await run_in_threadpool(update, record_id, annotation_id, fields, author)
 
-    @app.delete(base + "/{annotation_id}", status_code=204, response_class=Response)
+    @app.delete(
+        one,
+        status_code=204,
+        response_class=Response,
+        responses={204: {"description": "Deleted."}, **errors(*_CODES)},
+    )
     def delete_user_annotation(
         record_id: str, annotation_id: Annotated[str, _ID], _: owner
     ) -> Response:
@@ -199,7 +230,8 @@ def add_annotation_routes(
                     "text/csv": {"schema": {"type": "string"}},
                     "application/octet-stream": {"schema": {"type": "string", "format": "binary"}},
                 },
-            }
+            },
+            **errors(*_CODES),
         },
     )
     def export_user_annotations(

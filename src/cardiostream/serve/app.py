@@ -3,9 +3,13 @@
 (No ``from __future__ import annotations`` here: FastAPI reads the dependencies from the
 annotations of functions defined inside :func:`create_app`, which must therefore be live.)
 
-Every route but ``/healthz`` and ``/docs`` needs ``Authorization: Bearer <token>`` when
-authentication is on (WebSockets may pass ``?token=`` instead, for browsers). The server
-opens no outbound connection; it only answers.
+Open without a token (:data:`OPEN_ROUTES`): the dashboard (``/`` and ``/static/*``, which
+ask for the token themselves), the API descriptions (``/docs``, ``/openapi.json``,
+``/v1/asyncapi.json``) and liveness (``/healthz``). Every other route needs
+``Authorization: Bearer <token>`` when authentication is on (WebSockets may pass ``?token=``
+instead, for browsers), and ``/metrics`` the operator's token. The server opens no outbound
+connection, and its pages load nothing from elsewhere: ``/docs`` is a page of its own, not
+FastAPI's Swagger UI, which loads its scripts from a public CDN.
 """
 
 import asyncio
@@ -17,15 +21,17 @@ from collections import OrderedDict
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated, Any, Literal
 
 import numpy as np
 import numpy.typing as npt
 from fastapi import Depends, FastAPI, HTTPException, Query, Request, WebSocket
 from fastapi.concurrency import run_in_threadpool
+from fastapi.exceptions import RequestValidationError
 from fastapi.responses import FileResponse, JSONResponse, Response
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel, Field, ValidationError
+from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.websockets import WebSocketDisconnect, WebSocketState
 
 from cardiostream import wire
@@ -35,8 +41,13 @@ from cardiostream.serve import protocol as proto
 from cardiostream.serve.batcher import Batcher, EngineClient
 from cardiostream.serve.config import ServeConfig
 from cardiostream.serve.metrics import Metrics
+from cardiostream.serve.redact import redact, redact_text
+from cardiostream.serve.responses import errors, http_error, validation_error
 from cardiostream.serve.rpc import EngineError
 from cardiostream.serve.watch import Watch, pump
+
+#: Routes that answer without a token (``/static`` covers every file under it).
+OPEN_ROUTES = ("/", "/static", "/docs", "/openapi.json", "/v1/asyncapi.json", "/healthz")
 
 #: Longest slice of ``/v1/records/{id}/signal``, in seconds.
 MAX_SLICE_S = 600.0
@@ -49,7 +60,7 @@ DEFAULT_SLICE_S = 15.0
 class PredictRequest(BaseModel):
     """One stretch of one lead for ``POST /v1/predict`` (JSON form)."""
 
-    fs: float = Field(gt=0, description="Sampling rate in Hz (50 to 20000).")
+    fs: float = Field(ge=50, le=20_000, description="Sampling rate in Hz (50 to 20000).")
     samples: list[float | None] = Field(description="Samples; null marks a missing one.")
     units: str = Field("mV", description="mV, uV or V.")
 
@@ -59,6 +70,17 @@ class ControlRequest(BaseModel):
 
     mode: str = Field(min_length=1, max_length=32, description="One of the stream's controls.")
     hr_bpm: float | None = Field(None, ge=20, le=250, description="Heart rate, where it applies.")
+
+
+_HEALTH_SCHEMA = {
+    "type": "object",
+    "properties": {
+        "status": {"type": "string", "enum": ["ok", "degraded"]},
+        "reason": {"type": "string"},
+        "streams": {"type": "integer"},
+    },
+    "required": ["status", "streams"],
+}
 
 
 def body_error(exc: ValidationError) -> str:
@@ -126,7 +148,13 @@ def create_app(config: ServeConfig) -> FastAPI:
         version="0.1.0",
         description="Real-time ECG analysis: R peaks, HRV, signal quality, rhythm and AF events.",
         lifespan=lifespan,
+        # FastAPI's /docs and /redoc load their scripts from a public CDN; the server opens
+        # no outbound connection and promises the same of its pages: /docs is a local page.
+        docs_url=None,
+        redoc_url=None,
     )
+    app.add_exception_handler(RequestValidationError, validation_error)
+    app.add_exception_handler(StarletteHTTPException, http_error)
     app.state.metrics = metrics
     bearer = HTTPBearer(auto_error=False)
 
@@ -145,14 +173,24 @@ def create_app(config: ServeConfig) -> FastAPI:
     @app.exception_handler(InputError)
     async def input_error(_: Request, exc: InputError) -> JSONResponse:
         metrics.errors.labels("input").inc()
-        return JSONResponse({"detail": str(exc)}, status_code=422)
+        return JSONResponse({"detail": redact_text(str(exc), config.store)}, status_code=422)
 
     @app.exception_handler(EngineError)
     async def engine_error(_: Request, exc: EngineError) -> JSONResponse:
         metrics.errors.labels("engine").inc()
-        return JSONResponse({"detail": f"the engine is unavailable: {exc}"}, status_code=503)
+        detail = redact_text(f"the engine is unavailable: {exc}")
+        return JSONResponse({"detail": detail}, status_code=503)
 
-    @app.get("/healthz", response_model=None)
+    @app.get(
+        "/healthz",
+        response_model=None,
+        responses={
+            503: {
+                "description": "Degraded: the engine process is down.",
+                "content": {"application/json": {"schema": _HEALTH_SCHEMA}},
+            }
+        },
+    )
     def healthz() -> dict[str, Any] | JSONResponse:
         """Liveness: 200 while the server and its engine run; 503 ``degraded`` while the
         engine process is down (every stream and prediction needs it)."""
@@ -163,13 +201,38 @@ def create_app(config: ServeConfig) -> FastAPI:
             return JSONResponse(body, status_code=503)
         return {"status": "ok", "streams": metrics.live_streams()}
 
-    @app.get("/metrics")
-    def prometheus(_: Owner) -> Response:
-        """Prometheus metrics (text format)."""
+    @app.get(
+        "/metrics",
+        response_class=Response,
+        responses={
+            200: {
+                "description": "The Prometheus text format.",
+                "content": {"text/plain": {"schema": {"type": "string"}}},
+            },
+            **errors(401, 403),
+        },
+    )
+    def prometheus(
+        creds: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)],
+    ) -> Response:
+        """Prometheus metrics (text format): server-wide totals, over every token's streams.
+
+        Only the operator's token reads them: the metrics token(s) of the server when it has
+        some (``--metrics-token``), else its first token (the one ``cardiostream serve`` made
+        or was given first). Other tokens get 403: they see their own streams only.
+        """
+        token = creds.credentials if creds else None
+        if not config.reads_metrics(token):
+            if config.owner(token) is None:
+                metrics.errors.labels("auth").inc()
+                raise HTTPException(401, "a valid bearer token is required",
+                                    headers={"WWW-Authenticate": "Bearer"})  # fmt: skip
+            raise HTTPException(403, "this token may not read the server's metrics")
         return Response(metrics.render(), media_type="text/plain; version=0.0.4")
 
     @app.post(
         "/v1/predict",
+        responses=errors(401, 413, 422, 503),
         openapi_extra={
             "requestBody": {
                 "required": True,
@@ -183,12 +246,18 @@ def create_app(config: ServeConfig) -> FastAPI:
     async def predict(
         request: Request,
         _: Owner,
-        fs: Annotated[float | None, Query(description="Rate, for a binary body.")] = None,
-        format: Annotated[str, Query(description="float32 or int16, for a binary body.")] = (
-            "float32"
-        ),
-        units: Annotated[str, Query(description="mV, uV or V, for a binary body.")] = "mV",
-        gain: Annotated[float, Query(description="ADC units per mV, for int16.")] = 200.0,
+        fs: Annotated[
+            float | None, Query(ge=50, le=20_000, description="Rate, for a binary body.")
+        ] = None,
+        format: Annotated[
+            Literal["float32", "int16"], Query(description="float32 or int16, for a binary body.")
+        ] = "float32",
+        units: Annotated[
+            Literal["mV", "uV", "µV", "V"], Query(description="mV, uV or V, for a binary body.")
+        ] = "mV",
+        gain: Annotated[
+            float, Query(gt=0, allow_inf_nan=False, description="ADC units per mV, for int16.")
+        ] = 200.0,
     ) -> dict[str, Any]:
         """The window object for the last 10 s of a stretch of one lead (at least 10 s).
 
@@ -231,13 +300,14 @@ def create_app(config: ServeConfig) -> FastAPI:
         """Dashboards: see :mod:`cardiostream.serve.watch` for the messages."""
         await _watch(ws, config, metrics, state)
 
-    @app.get("/v1/streams")
+    @app.get("/v1/streams", responses=errors(401))
     def streams(owner: Owner) -> dict[str, Any]:
         """The token's live streams (recently disconnected ones too), as ``/v1/watch``
         describes them first: id, rate, leads, state, the last window, events and trend."""
         return {"streams": state["watch"].listing(owner)}
 
-    @app.post("/v1/streams/{stream_id}/control", status_code=202)
+    @app.post("/v1/streams/{stream_id}/control", status_code=202,
+              responses=errors(400, 401, 404, 422))  # fmt: skip
     def control(stream_id: str, body: ControlRequest, owner: Owner) -> dict[str, Any]:
         """Ask a steerable source (one whose start message listed ``controls``, such as
         ``cardiostream simulate``) to switch mode: the request reaches it as a ``control`` line
@@ -294,7 +364,7 @@ async def _stream(
     key: tuple[str, str] | None = None
     try:
         try:
-            start = json.loads(await asyncio.wait_for(ws.receive_text(), config.start_timeout_s))
+            start = proto.loads(await asyncio.wait_for(ws.receive_text(), config.start_timeout_s))
             begin = proto.parse_start(start)
             stream_id, spec, n_leads = begin.stream_id, begin.format, len(begin.leads)
             opened = await engine.open(owner, stream_id, spec.fs, begin.leads, begin.lead)
@@ -331,7 +401,7 @@ async def _stream(
                 if data is not None:
                     x = spec.decode_bytes(data)
                 else:
-                    doc = json.loads(text or "")
+                    doc = proto.loads(text or "")
                     if isinstance(doc, dict) and doc.get("type") == wire.STOP:
                         lines, consumed = await engine.close(*key)
                         key = None
@@ -423,7 +493,8 @@ async def _watch(
 
 
 def _static_routes(app: FastAPI) -> None:
-    """The dashboard: ``/`` and ``/static/*``, shipped inside the package."""
+    """The dashboard (``/`` and ``/static/*``) and the API page (``/docs``), shipped inside
+    the package."""
     from fastapi.staticfiles import StaticFiles
 
     static = Path(__file__).with_name("static")
@@ -432,12 +503,19 @@ def _static_routes(app: FastAPI) -> None:
     def index() -> FileResponse:
         return FileResponse(static / "index.html", headers={"Cache-Control": "no-cache"})
 
+    @app.get("/docs", include_in_schema=False)
+    def docs() -> FileResponse:
+        return FileResponse(static / "docs.html", headers={"Cache-Control": "no-cache"})
+
     app.mount("/static", StaticFiles(directory=static), name="static")
 
 
 def _reason(exc: BaseException) -> str:
     # A close reason is at most 123 bytes.
-    return str(exc).splitlines()[0].encode()[:120].decode(errors="ignore") or type(exc).__name__
+    # A lone surrogate (from a JSON escape) cannot be encoded: shown escaped, never raised.
+    text = str(exc).splitlines()[0] if str(exc) else ""
+    reason = text.encode(errors="backslashreplace")[:120].decode(errors="ignore")
+    return reason or type(exc).__name__
 
 
 def _records_routes(app: FastAPI, config: ServeConfig, metrics: Metrics, owner: Any) -> None:
@@ -446,7 +524,10 @@ def _records_routes(app: FastAPI, config: ServeConfig, metrics: Metrics, owner: 
     from cardiostream.io.store import validate_record_id
     from cardiostream.serve.annotation_routes import add_annotation_routes
 
-    store = ParquetStore(config.store) if config.store is not None else None
+    # Absolute, so that the store's messages name it whole and redact_text can cut it.
+    store = ParquetStore(Path(config.store).absolute()) if config.store is not None else None
+    if store is not None:
+        store.clean_stale()  # what writes killed before this start left behind (logged)
     events_cache: OrderedDict[tuple[str, str], list[dict[str, Any]]] = OrderedDict()
 
     def get_store() -> ParquetStore:
@@ -463,19 +544,24 @@ def _records_routes(app: FastAPI, config: ServeConfig, metrics: Metrics, owner: 
             raise HTTPException(404, "no such record")
         return record_id
 
-    @app.get("/v1/records")
+    @app.get("/v1/records", responses=errors(401, 404, 422))
     def records(_: owner) -> list[dict[str, Any]]:
-        """Every stored record: id, name, rate, leads, length."""
+        """Every stored record: id, name, rate, leads, length. A record whose metadata cannot
+        be read is left out (and logged on the server)."""
         keys = ("id", "name", "fs", "leads", "n_samples", "duration_s")
-        return [{k: m.get(k) for k in keys} for m in get_store().list()]
+        return [redact({k: m.get(k) for k in keys}) for m in get_store().list()]
 
-    @app.get("/v1/records/{record_id}")
+    @app.get("/v1/records/{record_id}", responses=errors(401, 404, 422))
     def record(record_id: str, _: owner) -> dict[str, Any]:
-        """One record's metadata."""
-        return get_store().meta(known(record_id))
+        """One record's metadata. Paths in it (the file it came from) are cut to file names:
+        no response names a folder of the server."""
+        meta: dict[str, Any] = redact(get_store().meta(known(record_id)))
+        return meta
 
     def slice_query(
-        lead: Annotated[str, Query(description="Lead index or name.")] = "0",
+        lead: Annotated[
+            str, Query(min_length=1, max_length=200, description="Lead index or name.")
+        ] = "0",
         start: Annotated[float, Query(ge=0, description="Start in seconds.")] = 0.0,
         duration: Annotated[
             float, Query(gt=0, le=MAX_SLICE_S, description="Seconds (default 15).")
@@ -487,7 +573,7 @@ def _records_routes(app: FastAPI, config: ServeConfig, metrics: Metrics, owner: 
 
     SliceQuery = Annotated[tuple[str, float, float], Depends(slice_query)]
 
-    @app.get("/v1/records/{record_id}/signal")
+    @app.get("/v1/records/{record_id}/signal", responses=errors(401, 404, 422))
     def signal(record_id: str, _: owner, where: SliceQuery) -> dict[str, Any]:
         """A slice of one lead in mV, read from only the row groups it touches."""
         lead, start, duration = where
@@ -495,7 +581,7 @@ def _records_routes(app: FastAPI, config: ServeConfig, metrics: Metrics, owner: 
         values = [None if not math.isfinite(v) else v for v in x.astype(float).tolist()]
         return {"record": record_id, "lead": lead, "fs": fs, "start_s": start, "samples": values}
 
-    @app.get("/v1/records/{record_id}/rpeaks")
+    @app.get("/v1/records/{record_id}/rpeaks", responses=errors(401, 404, 422))
     def rpeaks(record_id: str, _: owner, where: SliceQuery) -> dict[str, Any]:
         """The package's R peaks in a slice (seconds from the record's start).
 
@@ -514,7 +600,7 @@ def _records_routes(app: FastAPI, config: ServeConfig, metrics: Metrics, owner: 
         return {"record": record_id, "lead": lead, "fs": fs,
                 "peaks_s": [round(float(v), 4) for v in t]}  # fmt: skip
 
-    @app.get("/v1/records/{record_id}/annotations")
+    @app.get("/v1/records/{record_id}/annotations", responses=errors(401, 404, 422))
     def annotations(record_id: str, _: owner) -> dict[str, Any]:
         """Beats (sample, symbol) and rhythm intervals (start, end, label) in samples."""
         ann = get_store().annotations(known(record_id))
@@ -528,11 +614,13 @@ def _records_routes(app: FastAPI, config: ServeConfig, metrics: Metrics, owner: 
             },
         }
 
-    @app.get("/v1/records/{record_id}/events")
+    @app.get("/v1/records/{record_id}/events", responses=errors(401, 404, 422))
     def events(
         record_id: str,
         _: owner,
-        lead: Annotated[str, Query(description="Lead index or name.")] = "0",
+        lead: Annotated[
+            str, Query(min_length=1, max_length=200, description="Lead index or name.")
+        ] = "0",
     ) -> dict[str, Any]:
         """The AF episodes the streaming engine finds in the record (computed once, cached)."""
         from cardiostream.stream.analyze import analyze

@@ -13,6 +13,9 @@ from pathlib import Path
 from cardiostream.errors import InputError
 from cardiostream.wire import TOKEN_ENV as TOKEN_ENV
 
+#: The variable that gives the tokens allowed to read ``/metrics`` (comma-separated).
+METRICS_TOKEN_ENV = "CARDIOSTREAM_METRICS_TOKEN"
+
 
 @dataclass
 class ServeConfig:
@@ -58,6 +61,9 @@ class ServeConfig:
         Largest request body accepted by ``POST /v1/predict`` (413 above it, read no further).
     model : path, optional
         Model folder; the shipped model by default.
+    metrics_tokens : list of str
+        Tokens that may read ``/metrics`` (server-wide totals, over every tenant's streams).
+        Empty: the first of ``tokens`` (the operator's) may, and no other.
     """
 
     tokens: list[str] = field(default_factory=list)
@@ -78,6 +84,7 @@ class ServeConfig:
     record_sync_s: float = 1.0
     engine_start_timeout_s: float = 300.0
     model: Path | None = None
+    metrics_tokens: list[str] = field(default_factory=list)
 
     def __post_init__(self) -> None:
         if self.auth and not self.tokens:
@@ -92,6 +99,16 @@ class ServeConfig:
         for name in ("max_streams", "max_frame_samples", "batch_max", "max_body_bytes"):
             if getattr(self, name) < 1:
                 raise InputError(f"{name}: must be at least 1")
+
+    def reads_metrics(self, token: str | None) -> bool:
+        """Whether ``token`` may read ``/metrics``: a metrics token, or without any, the first
+        of :attr:`tokens`; every client when authentication is off (loopback only)."""
+        if not self.auth:
+            return True
+        if not token:
+            return False
+        allowed = self.metrics_tokens or self.tokens[:1]
+        return any(hmac.compare_digest(known.encode(), token.encode()) for known in allowed)
 
     def owner(self, token: str | None) -> str | None:
         """The tenant of a presented token (a short digest), or None when it is not accepted."""
@@ -131,7 +148,7 @@ def token_from_env(given: str | None = None) -> str | None:
     return given or os.environ.get(TOKEN_ENV, "").split(",")[0] or None
 
 
-def tokens_from_env(given: str | None = None) -> list[str]:
-    """The tokens a server accepts: those of ``given``, else of :data:`TOKEN_ENV` (both
-    comma-separated); empty when neither names one."""
-    return [t for t in (given or os.environ.get(TOKEN_ENV, "")).split(",") if t]
+def tokens_from_env(given: str | None = None, env: str = TOKEN_ENV) -> list[str]:
+    """The tokens a server accepts: those of ``given``, else of the variable ``env``
+    (:data:`TOKEN_ENV` by default; both comma-separated); empty when neither names one."""
+    return [t for t in (given or os.environ.get(env, "")).split(",") if t]

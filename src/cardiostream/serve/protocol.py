@@ -26,15 +26,17 @@ Server to client
     - After ``stop``: one message with the closing events and ``{"type": "end", "samples":
       n}`` last, then a normal close (1000).
 Close codes (with a reason)
-    1008 no or wrong token; 1003 malformed start message or frame, wrong sample format, or
-    samples the engine refuses; 1009 a frame over the size limit; 1013 the server is at its
-    stream limit or the id is already connected; 1002 no start message within the start
-    timeout (10 s by default); 1011 an internal error. A stream closed
+    1008 no or wrong token; 1003 malformed start message or frame (not JSON, a wrong type,
+    a number that is NaN where one is needed, infinite or past the float range), wrong sample
+    format, or samples the engine refuses; 1009 a frame over the size limit; 1013 the server
+    is at its stream limit or the id is already connected; 1002 no start message within the
+    start timeout (10 s by default); 1011 an internal error. A stream closed
     for a bad frame keeps its state and can be resumed; the server goes on serving the rest.
 """
 
 from __future__ import annotations
 
+import json
 import math
 import re
 from dataclasses import dataclass
@@ -86,12 +88,14 @@ class StreamFormat:
         """JSON samples (numbers, or null for a missing one) to mV."""
         if not isinstance(values, list):
             raise InputError("samples: expected a JSON array of numbers")
+        if not all(v is None or _is_number(v) for v in values):
+            raise InputError("samples: expected numbers (or null for a missing sample)")
         try:
             x = np.array([np.nan if v is None else v for v in values], np.float64)
-        except (TypeError, ValueError):
-            raise InputError("samples: expected numbers (or null for a missing sample)") from None
-        if x.ndim != 1:
-            raise InputError("samples: expected a flat array of numbers")
+        except OverflowError:  # an integer past the float range
+            raise InputError("samples: a number past the float range") from None
+        if np.isinf(x).any():  # 1e999 and the like; NaN stays: it marks a missing sample
+            raise InputError("samples: numbers must be finite (null marks a missing sample)")
         return self._scale(x)
 
     def _scale(self, x: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
@@ -120,9 +124,17 @@ class Start:
 
 
 def _label(value: Any, field: str) -> str:
-    if not isinstance(value, str) or not 0 < len(value) <= 32:
+    if not isinstance(value, str) or not 0 < len(value) <= 32 or not _encodable(value):
         raise InputError(f"{field}: expected a short label such as 'II'")
     return value
+
+
+def _encodable(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:  # a lone surrogate from a JSON escape
+        return False
+    return True
 
 
 def parse_start(msg: Any) -> Start:
@@ -148,8 +160,8 @@ def parse_start(msg: Any) -> Start:
     if len(set(labels)) != len(labels):
         raise InputError("leads: labels must differ")
     lead = msg.get("lead", labels[0])
-    if lead not in labels:
-        raise InputError(f"lead: {lead!r} is not one of the stream's leads")
+    if not isinstance(lead, str) or lead not in labels:
+        raise InputError(f"lead: {_shown(lead)} is not one of the stream's leads")
     return Start(stream_id, fmt, labels, labels.index(lead), controls)
 
 
@@ -163,19 +175,60 @@ def _controls(value: Any) -> tuple[str, ...]:
 
 
 def parse_format(fs: Any, fmt: Any, units: Any, gain: Any) -> StreamFormat:
-    """Check a sampling rate, sample format, units and gain."""
-    if isinstance(fs, bool) or not isinstance(fs, int | float) or not math.isfinite(fs):
-        raise InputError(f"fs: expected a sampling rate in Hz, got {fs!r}")
-    if not 50 <= fs <= 20_000:
-        raise InputError(f"fs: expected 50 to 20000 Hz, got {fs:g}")
-    if fmt not in FORMATS:
-        raise InputError(f"format: expected one of {', '.join(FORMATS)}, got {fmt!r}")
-    if units not in UNITS:
-        raise InputError(f"units: expected mV, uV or V, got {units!r}")
-    if (
-        isinstance(gain, bool)
-        or not isinstance(gain, int | float)
-        or not (math.isfinite(gain) and gain > 0)
-    ):
-        raise InputError(f"gain: expected a positive number of ADC units per mV, got {gain!r}")
-    return StreamFormat(float(fs), str(fmt), str(units), float(gain))
+    """Check a sampling rate, sample format, units and gain.
+
+    Every refusal is an :class:`~cardiostream.errors.InputError` (close code 1003 on a
+    stream, 422 on ``/v1/predict``), whatever the value: NaN, an infinity, an integer past
+    the float range, a string or a list.
+    """
+    rate = _finite(fs)
+    if rate is None:
+        raise InputError(f"fs: expected a sampling rate in Hz, got {_shown(fs)}")
+    if not 50 <= rate <= 20_000:
+        raise InputError(f"fs: expected 50 to 20000 Hz, got {_shown(fs)}")
+    if not isinstance(fmt, str) or fmt not in FORMATS:
+        raise InputError(f"format: expected one of {', '.join(FORMATS)}, got {_shown(fmt)}")
+    if not isinstance(units, str) or units not in UNITS:
+        raise InputError(f"units: expected mV, uV or V, got {_shown(units)}")
+    scale = _finite(gain)
+    if scale is None or not scale > 0:
+        raise InputError(
+            f"gain: expected a positive number of ADC units per mV, got {_shown(gain)}"
+        )
+    return StreamFormat(rate, fmt, units, scale)
+
+
+def _is_number(value: Any) -> bool:
+    # bool is an int to Python, but true is no sample.
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def _finite(value: Any) -> float | None:
+    """``value`` as a finite float; None for anything else (NaN, infinities, an integer past
+    the float range, strings, bools)."""
+    if not _is_number(value):
+        return None
+    try:
+        number = float(value)
+    except OverflowError:
+        return None
+    return number if math.isfinite(number) else None
+
+
+def _shown(value: Any) -> str:
+    """A short, printable form of a client's value for an error message: ASCII only (a lone
+    surrogate from a JSON escape cannot be encoded into a close reason), at most 40
+    characters."""
+    if isinstance(value, int) and not isinstance(value, bool) and abs(value) > 10**15:
+        return "an integer past the float range" if abs(value) > 2**1024 else f"{value:.3g}"
+    text = ascii(value)
+    return text if len(text) <= 40 else text[:37] + "..."
+
+
+def loads(text: str) -> Any:
+    """Parse a JSON message of a stream; malformed or absurdly nested JSON raises
+    :class:`~cardiostream.errors.InputError` (close code 1003)."""
+    try:
+        return json.loads(text)
+    except (ValueError, RecursionError) as exc:
+        raise InputError(f"message: not valid JSON ({str(exc).splitlines()[0][:60]})") from None
