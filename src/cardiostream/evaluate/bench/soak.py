@@ -412,7 +412,7 @@ def run_soak(
     options = ["--store", str(store_dir), "--record", "--resume-ttl", f"{resume_ttl_s:g}"]
     live, gone = Tally(), Tally()
     try:
-        server = _Server(streams + abandon + 10, options)
+        server = _Server(max(streams + 10, 2000), options)  # the default limit, unless more live
         try:
             run = _Run(server, x, say)
 
