@@ -1,9 +1,11 @@
-"""Strict checks of WFDB headers and annotation files, made before wfdb reads them.
+"""Strict checks of WFDB headers, made before wfdb reads them, and the annotation decoder.
 
 wfdb's parsers are lenient: a record line it cannot parse gets a default sampling rate of
 250 Hz, a signal line it cannot parse loses its lead, a truncated annotation file gives fewer
 annotations, and some annotation files make it loop forever. These checks refuse such files
-with an :class:`InputError` that names the file and the field instead.
+with an :class:`InputError` that names the file and the field instead. Annotation files are
+decoded here from their bytes (:func:`decode_annotations`), in one bounded pass, so no foreign
+loop can hang on them.
 """
 
 from __future__ import annotations
@@ -12,6 +14,9 @@ import math
 import re
 from dataclasses import dataclass
 from pathlib import Path
+
+import numpy as np
+import numpy.typing as npt
 
 from cardiostream.errors import InputError
 from cardiostream.io.checks import check_fs
@@ -110,6 +115,16 @@ def _check_gain(hea: Path, j: int, tokens: list[str]) -> None:
         raise InputError(f"{hea}: lead {lead!r}: adc gain {text!r} is not finite")
 
 
+#: The symbol of each standard MIT annotation code (WFDB's ``ecgcodes.h``); codes not listed
+#: are undefined and read as an empty symbol, which is no beat.
+STANDARD_SYMBOLS: dict[int, str] = {
+    0: " ", 1: "N", 2: "L", 3: "R", 4: "a", 5: "V", 6: "F", 7: "J", 8: "A", 9: "S", 10: "E",
+    11: "j", 12: "/", 13: "Q", 14: "~", 16: "|", 18: "s", 19: "T", 20: "*", 21: "D", 22: '"',
+    23: "=", 24: "p", 25: "B", 26: "^", 27: "t", 28: "+", 29: "u", 30: "?", 31: "!", 32: "[",
+    33: "]", 34: "e", 35: "n", 36: "@", 37: "x", 38: "f", 39: "(", 40: ")", 41: "r",
+}  # fmt: skip
+
+
 @dataclass(frozen=True)
 class _Annotation:
     sample: int
@@ -117,12 +132,27 @@ class _Annotation:
     aux: str
 
 
+@dataclass(frozen=True)
+class AnnotationArrays:
+    """The annotations of an MIT-format file, as ``wfdb.rdann`` would return them.
+
+    Attributes
+    ----------
+    sample : ndarray of int64
+        The sample of each annotation.
+    symbol : ndarray of str
+        Its symbol: the standard one of its code, or the file's own label definition.
+    aux_note : list of str
+        Its note (``""`` when it has none).
+    """
+
+    sample: npt.NDArray[np.int64]
+    symbol: npt.NDArray[np.str_]
+    aux_note: list[str]
+
+
 def check_annotation_bytes(path: Path, data: bytes) -> None:
     """Walk an MIT-format annotation file and refuse it when it is malformed or cut short.
-
-    The file is a sequence of 16-bit little-endian words, each a 6-bit code and a 10-bit time
-    difference or length; a zero word ends it. A file that wfdb would read only in part, or
-    would not finish reading, is refused.
 
     Parameters
     ----------
@@ -134,9 +164,54 @@ def check_annotation_bytes(path: Path, data: bytes) -> None:
     Raises
     ------
     InputError
-        When the file does not end with the end marker right after its last annotation, when
-        a field runs past the end, or when its definition notes would make wfdb loop forever.
+        As :func:`decode_annotations`.
     """
+    decode_annotations(path, data)
+
+
+def decode_annotations(path: Path, data: bytes) -> AnnotationArrays:
+    """Decode an MIT-format annotation file, refusing it when it is malformed or cut short.
+
+    The file is a sequence of 16-bit little-endian words, each a 6-bit code and a 10-bit time
+    difference or length; a zero word ends it. The walk is one pass over the words with no
+    step that can stay in place, so it ends on any input, in time linear in the file's size.
+    It gives what ``wfdb.rdann`` gives for a well-formed file (the definition notes at sample
+    0 removed, custom labels applied) and refuses a file that wfdb would read only in part,
+    misread, or not finish reading.
+
+    Parameters
+    ----------
+    path : Path
+        The annotation file, named in error messages.
+    data : bytes
+        Its content.
+
+    Returns
+    -------
+    AnnotationArrays
+        The annotations in file order.
+
+    Raises
+    ------
+    InputError
+        When the file does not end with the end marker right after its last annotation, when
+        a field runs past the end or appears twice in one annotation, or when its definition
+        notes cannot be read.
+    """
+    annotations = _walk(path, data)
+    labels = _check_definitions(path, annotations)
+    symbols = {**STANDARD_SYMBOLS, **labels}
+    # As wfdb: the definition notes (notes at sample 0) and code 0 are not annotations.
+    kept = [a for a in annotations if a.code != 0 and not (a.sample == 0 and a.code == _NOTE)]
+    return AnnotationArrays(
+        sample=np.array([a.sample for a in kept], dtype=np.int64),
+        symbol=np.array([symbols.get(a.code, "") for a in kept], dtype=str),
+        aux_note=[a.aux for a in kept],
+    )
+
+
+def _walk(path: Path, data: bytes) -> list[_Annotation]:
+    """Read the annotations of a file word by word; each step moves forward."""
     if len(data) % 2:
         raise InputError(f"{path}: annotations: odd length ({len(data)} bytes), truncated")
     words = [data[k] | (data[k + 1] << 8) for k in range(0, len(data), 2)]
@@ -169,10 +244,16 @@ def check_annotation_bytes(path: Path, data: bytes) -> None:
         if code > _SKIP:
             raise fail(i, f"field code {code} with no annotation before it")
         sample += low
+        at = i
         i += 1
         aux = ""
+        seen: set[int] = set()
         while i < n and words[i] >> 10 > _SKIP:
             field, length = words[i] >> 10, words[i] & 0x3FF
+            if field in seen:
+                # wfdb would give this annotation two values and shift every later one.
+                raise fail(i, f"field code {field} twice in the annotation at byte {2 * at}")
+            seen.add(field)
             i += 1
             if field != _AUX:
                 continue
@@ -182,19 +263,25 @@ def check_annotation_bytes(path: Path, data: bytes) -> None:
             end = i + (length + 1) // 2
             if end >= n:
                 raise fail(i - 1, f"a {length}-byte note runs past the end of the file")
-            aux = "".join(chr(b) for b in data[2 * i : 2 * i + length])
+            aux = data[2 * i : 2 * i + length].decode("latin-1")
             i = end
         annotations.append(_Annotation(sample, code, aux))
-    _check_definitions(path, annotations)
+    return annotations
 
 
-def _check_definitions(path: Path, annotations: list[_Annotation]) -> None:
-    """Refuse the definition notes (``## ...`` at sample 0) that wfdb cannot read.
+def _check_definitions(path: Path, annotations: list[_Annotation]) -> dict[int, str]:
+    """Read the definition notes (``## ...`` at sample 0) as wfdb does; refuse what it cannot.
 
     wfdb reads one note per note annotation at sample 0, by position in the file, and loops
     forever on a ``## `` note it does not recognise, so its walk is repeated here with a bound.
+
+    Returns
+    -------
+    dict of int to str
+        The symbol of each label the file defines.
     """
     count = sum(1 for a in annotations if a.sample == 0 and a.code == _NOTE)
+    labels: dict[int, str] = {}
     has_fs = False
     i = 0
     while i < count:
@@ -214,12 +301,15 @@ def _check_definitions(path: Path, annotations: list[_Annotation]) -> None:
             )
         i += 1
         while i < len(annotations) and annotations[i].aux != "## end of definitions":
-            if not _CUSTOM_LABEL.search(annotations[i].aux):
+            label = _CUSTOM_LABEL.search(annotations[i].aux)
+            if label is None:
                 raise InputError(
                     f"{path}: annotations: label definition {annotations[i].aux[:40]!r} "
                     f"(annotation {i}) cannot be read"
                 )
+            labels[int(label["label_store"])] = label["symbol"]
             i += 1
         if i >= len(annotations):
             raise InputError(f"{path}: annotations: label definitions with no end")
         i += 1
+    return labels

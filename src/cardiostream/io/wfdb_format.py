@@ -13,7 +13,7 @@ import numpy.typing as npt
 from cardiostream.errors import InputError
 from cardiostream.io.checks import check_fs, check_signal, foreign_errors
 from cardiostream.io.units import mv_per_unit
-from cardiostream.io.wfdb_checks import check_annotation_bytes, check_header
+from cardiostream.io.wfdb_checks import check_header, decode_annotations
 from cardiostream.record import BEAT_SYMBOLS, Annotations, BeatTable, Record, RhythmTable
 
 #: Bytes per sample of each WFDB storage format (212 packs two samples into three bytes,
@@ -273,9 +273,12 @@ def _check_signal_files(folder: Path, hea: Path, header: Any) -> None:
 
 
 def _read_annotations(stem: Path, annotator: str | None, n_samples: int) -> Annotations:
-    """Read beats and rhythm intervals from an annotation file next to the record."""
-    import wfdb  # pandas comes with it: import only when a WFDB file is read
+    """Read beats and rhythm intervals from an annotation file next to the record.
 
+    The file is decoded from its bytes here (:func:`decode_annotations`), not by
+    ``wfdb.rdann``, which reads a truncated file in part and loops forever on some malformed
+    ones; the decoder gives the same annotations for a well-formed file and always ends.
+    """
     extension = annotator or "atr"
     ann_path = Path(f"{stem}.{extension}")
     if not ann_path.is_file():
@@ -284,18 +287,10 @@ def _read_annotations(stem: Path, annotator: str | None, n_samples: int) -> Anno
         return Annotations()
     with foreign_errors(ann_path, "reading the annotations"):
         data = ann_path.read_bytes()
-    # wfdb reads a truncated file in part and loops forever on some malformed ones.
-    check_annotation_bytes(ann_path, data)
-    with foreign_errors(ann_path, "reading the annotations"):
-        ann = wfdb.rdann(str(stem), extension)
-    samples = np.asarray(ann.sample, dtype=np.int64)
-    symbols = np.asarray(ann.symbol if ann.symbol is not None else [], dtype=str)
-    aux = list(ann.aux_note or [""] * samples.size)
-    if symbols.size != samples.size:
-        raise InputError(f"{ann_path}: {samples.size} annotation times for {symbols.size} codes")
+    ann = decode_annotations(ann_path, data)
     return Annotations(
-        beats=beats_from_symbols(samples, symbols, n_samples),
-        rhythms=rhythms_from_aux(samples, aux, n_samples),
+        beats=beats_from_symbols(ann.sample, ann.symbol, n_samples),
+        rhythms=rhythms_from_aux(ann.sample, ann.aux_note, n_samples),
     )
 
 
