@@ -63,7 +63,7 @@ ODD_VALUES: tuple[bytes, ...] = (
 #: Seconds a worker may take to import the readers.
 _STARTUP_S = 120
 
-MUTATIONS = ("truncate", "flip", "insert", "delete", "field")
+MUTATIONS = ("truncate", "flip", "insert", "delete", "field", "stack")
 
 #: Seconds of the bundled sample that the seed files hold.
 _SEED_SECONDS = 10.0
@@ -309,6 +309,10 @@ def mutate(data: bytes, mutation: str, rng: np.random.Generator, *, name: str = 
         return data[:at] + extra + data[at:]
     if mutation == "delete":
         return data[:at] + data[at + int(rng.integers(1, 17)) :]
+    if mutation == "stack":  # Two to four of the others, one after another.
+        for _ in range(int(rng.integers(2, 5))):
+            data = mutate(data, MUTATIONS[int(rng.integers(0, len(MUTATIONS) - 1))], rng, name=name)
+        return data
     if mutation == "field":
         value = ODD_VALUES[int(rng.integers(0, len(ODD_VALUES)))]
         if name.endswith(".edf"):
@@ -414,8 +418,9 @@ def check_record(record: Record) -> None:
     )
 
 
-def _worker(conn: Connection, seeds: str, work: str, memory_bytes: int) -> None:
+def _worker(conn: Connection, seeds: str, work: str, memory_bytes: int, reader: str) -> None:
     """Build and read the cases the parent sends, one at a time, until it sends None."""
+    import importlib
     import logging
     import resource
     import warnings
@@ -432,6 +437,8 @@ def _worker(conn: Connection, seeds: str, work: str, memory_bytes: int) -> None:
     import cardiostream.io.user_annotations
     import cardiostream.io.wfdb_format  # noqa: F401
 
+    module, _, name = reader.partition(":")
+    read_one: Callable[[Path], tuple[str, str]] = getattr(importlib.import_module(module), name)
     conn.send("ready")
     while True:
         case = conn.recv()
@@ -440,7 +447,7 @@ def _worker(conn: Connection, seeds: str, work: str, memory_bytes: int) -> None:
         start = time.perf_counter()
         try:
             path = build_case(case, Path(seeds), Path(work))
-            result, detail = probe(path)
+            result, detail = read_one(path)
         except BaseException as exc:
             result = "traceback"
             frames = traceback.extract_tb(exc.__traceback__)
@@ -466,6 +473,7 @@ def run_fuzz(
     memory_gb: float = 4.0,
     keep: Path | None = None,
     progress: Callable[[int, int], None] | None = None,
+    reader: str = f"{__name__}:probe",
 ) -> FuzzResult:
     """Corrupt ``n_files`` files and read each in a worker under a time limit.
 
@@ -486,6 +494,9 @@ def run_fuzz(
         A folder to keep the seed files and every failing case in.
     progress : callable, optional
         Called with (done, total) after each file.
+    reader : str
+        ``module:function`` that reads one path in a worker and returns ``("read", what)`` or
+        ``("refused", message)``: :func:`probe` unless another reader is under test.
 
     Returns
     -------
@@ -504,7 +515,7 @@ def run_fuzz(
                 raise RuntimeError(f"the valid {fmt} file written to corrupt does not read")
         work.mkdir()
         outcomes = list(
-            _run_cases(cases, seeds, work, workers, timeout_s, memory_gb, progress=progress)
+            _run_cases(cases, seeds, work, workers, timeout_s, memory_gb, reader, progress=progress)
         )
         if keep is not None:
             _keep(keep, seeds, work, [o for o in outcomes if o.result in ("hang", "traceback")])
@@ -519,6 +530,7 @@ def _run_cases(
     workers: int,
     timeout_s: float,
     memory_gb: float,
+    reader: str,
     *,
     progress: Callable[[int, int], None] | None,
 ) -> Iterator[Outcome]:
@@ -529,7 +541,7 @@ def _run_cases(
     def start() -> _Slot:
         parent, child = context.Pipe()
         process = context.Process(
-            target=_worker, args=(child, str(seeds), str(work), memory), daemon=True
+            target=_worker, args=(child, str(seeds), str(work), memory, reader), daemon=True
         )
         process.start()
         child.close()

@@ -1,0 +1,82 @@
+"""Corrupted files through every reader: each reads cleanly or is refused, and none hangs.
+
+The full probe (``cardiostream bench fuzz --files 2000``) runs the same harness on more files.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from cardiostream.evaluate.bench.fuzz import (
+    FORMATS,
+    MUTATIONS,
+    build_case,
+    mutate,
+    plan,
+    run_fuzz,
+    to_markdown,
+    write_seeds,
+)
+
+#: Files read in the suite; the seed differs from the command's default, so that the two
+#: together cover more.
+N_FILES = 600
+SEED = 2026
+
+
+def test_corrupted_files_read_or_are_refused() -> None:
+    result = run_fuzz(N_FILES, seed=SEED, workers=2, timeout_s=30)
+    assert len(result.outcomes) == N_FILES
+    assert not result.failures(), to_markdown(result)
+    counts = result.counts()
+    assert set(counts) == {*FORMATS, "all"}
+    # Both endings occur: a fuzzer whose files all read, or all fail, tests little.
+    assert counts["all"]["read"] > 0 and counts["all"]["refused"] > 0
+
+
+def test_the_harness_names_hangs_tracebacks_and_dead_workers() -> None:
+    result = run_fuzz(
+        6, seed=SEED, workers=2, timeout_s=3, reader="tests.io.fuzz_readers:misbehave"
+    )
+    by_index = {o.case.index: o for o in result.outcomes}
+    assert by_index[1].result == "hang"
+    assert by_index[2].result == "traceback" and "ValueError: a foreign error" in by_index[2].detail
+    assert by_index[3].result == "traceback" and "worker died" in by_index[3].detail
+    assert {by_index[k].result for k in (0, 4, 5)} <= {"read", "refused"}
+    text = to_markdown(result)
+    assert f"#1 {by_index[1].case.fmt}/" in text and "hang" in text
+
+
+def test_plan_covers_every_file_and_mutation() -> None:
+    targets = sum(len(names) for _, names in FORMATS.values())
+    cases = plan(targets * len(MUTATIONS), seed=0)
+    assert {(c.fmt, c.target, c.mutation) for c in cases} == {
+        (fmt, name, m) for fmt, (_, names) in FORMATS.items() for name in names for m in MUTATIONS
+    }
+    assert plan(50, seed=1) == plan(50, seed=1)
+    assert plan(50, seed=1) != plan(50, seed=2)
+
+
+@pytest.mark.parametrize("mutation", MUTATIONS)
+def test_mutations_are_deterministic(mutation: str) -> None:
+    data = bytes(range(256)) * 8 + b"rec 2 360 650000\n"
+    first = mutate(data, mutation, np.random.default_rng(7), name="rec.hea")
+    again = mutate(data, mutation, np.random.default_rng(7), name="rec.hea")
+    assert first == again
+    assert first != data
+
+
+def test_build_case_corrupts_one_file(tmp_path: Path) -> None:
+    write_seeds(tmp_path / "seeds")
+    case = plan(3, seed=0)[2]  # wfdb-212/rec.atr
+    path = build_case(case, tmp_path / "seeds", tmp_path / "work")
+    folder = path.parent
+    changed = [
+        name
+        for name in FORMATS[case.fmt][1]
+        if (folder / name).read_bytes() != (tmp_path / "seeds" / case.fmt / name).read_bytes()
+    ]
+    assert changed == [case.target]
