@@ -5,21 +5,26 @@ The full probe (``cardiostream bench fuzz --files 2000``) runs the same harness 
 
 from __future__ import annotations
 
+import json
+import re
 from pathlib import Path
 
 import numpy as np
 import pytest
 
+from cardiostream.errors import InputError
 from cardiostream.evaluate.bench.fuzz import (
     FORMATS,
     MUTATIONS,
     build_case,
     mutate,
     plan,
+    probe,
     run_fuzz,
     to_markdown,
     write_seeds,
 )
+from cardiostream.io import read
 
 #: Files read in the suite; the seed differs from the command's default, so that the two
 #: together cover more.
@@ -80,3 +85,46 @@ def test_build_case_corrupts_one_file(tmp_path: Path) -> None:
         if (folder / name).read_bytes() != (tmp_path / "seeds" / case.fmt / name).read_bytes()
     ]
     assert changed == [case.target]
+
+
+def test_a_rhythm_past_the_end_of_a_stored_record_is_refused(tmp_path: Path) -> None:
+    # Found by the fuzzer (seed 12): a flipped bit in annotations.parquet moved a rhythm
+    # interval's end past the record's, which read silently.
+    write_seeds(tmp_path / "seeds")
+    case = plan(1539, 12)[1538]
+    assert (case.fmt, case.target) == ("store", "store/record=rec/annotations.parquet")
+    path = build_case(case, tmp_path / "seeds", tmp_path / "work")
+    result, detail = probe(path)
+    assert result == "refused", detail
+    assert "annotations.parquet: annotation row" in detail and "outside the record" in detail
+
+
+@pytest.mark.parametrize(
+    ("change", "message"),
+    [
+        ({"leads": None}, "field 'leads' is missing"),
+        ({"fs": None}, "field 'fs' is missing"),
+        ({"fs": "360"}, "field 'fs' must be a positive number"),
+        ({"fs": -360.0}, "field 'fs' must be a positive number"),
+        ({"n_samples": 1.5}, "field 'n_samples' must be a whole number"),
+        ({"leads": "MLII"}, "field 'leads' must be a non-empty list"),
+        ({"columns": []}, "field 'columns' must be a non-empty list"),
+        ({"leads": ["MLII"]}, "1 leads but 2 columns"),
+        ({"meta": [1]}, "field 'meta' must be an object"),
+    ],
+)
+def test_store_metadata_checked_field_by_field(
+    tmp_path: Path, change: dict[str, object], message: str
+) -> None:
+    # Found by the fuzzer (seed 0): meta.json without "leads" or "fs" raised KeyError.
+    write_seeds(tmp_path / "seeds")
+    partition = tmp_path / "seeds" / "store" / "store" / "record=rec"
+    meta = json.loads((partition / "meta.json").read_text())
+    for key, value in change.items():
+        if value is None:
+            del meta[key]
+        else:
+            meta[key] = value
+    (partition / "meta.json").write_text(json.dumps(meta))
+    with pytest.raises(InputError, match=rf"meta\.json: .*{re.escape(message)}"):
+        read(partition)
