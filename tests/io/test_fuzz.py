@@ -19,7 +19,6 @@ from cardiostream.evaluate.bench.fuzz import (
     build_case,
     mutate,
     plan,
-    probe,
     run_fuzz,
     to_markdown,
     write_seeds,
@@ -87,16 +86,30 @@ def test_build_case_corrupts_one_file(tmp_path: Path) -> None:
     assert changed == [case.target]
 
 
-def test_a_rhythm_past_the_end_of_a_stored_record_is_refused(tmp_path: Path) -> None:
+@pytest.mark.parametrize(
+    ("row", "message"),
+    [
+        (("rhythm", 0, 3601, "N"), "row 1 (rhythm 0..3601) lies outside the record"),
+        (("rhythm", 100, 100, "N"), "row 1 (rhythm 100..100) lies outside"),
+        (("beat", 3600, 3601, "N"), "row 1 (beat 3600..3601) lies outside"),
+        (("beat", -1, 0, "N"), "row 1 (beat -1..0) lies outside"),
+    ],
+)
+def test_annotations_outside_a_stored_record_are_refused(
+    tmp_path: Path, row: tuple[str, int, int, str], message: str
+) -> None:
     # Found by the fuzzer (seed 12): a flipped bit in annotations.parquet moved a rhythm
-    # interval's end past the record's, which read silently.
+    # interval's end past the record's (3600 samples), which read silently.
+    import pyarrow as pa
+    import pyarrow.parquet as pq
+
     write_seeds(tmp_path / "seeds")
-    case = plan(1539, 12)[1538]
-    assert (case.fmt, case.target) == ("store", "store/record=rec/annotations.parquet")
-    path = build_case(case, tmp_path / "seeds", tmp_path / "work")
-    result, detail = probe(path)
-    assert result == "refused", detail
-    assert "annotations.parquet: annotation row" in detail and "outside the record" in detail
+    partition = tmp_path / "seeds" / "store" / "store" / "record=rec"
+    kind, sample, end, label = row
+    table = pa.table({"kind": [kind], "sample": [sample], "end": [end], "label": [label]})
+    pq.write_table(table, partition / "annotations.parquet")
+    with pytest.raises(InputError, match=rf"annotations\.parquet: annotation {re.escape(message)}"):
+        read(partition)
 
 
 @pytest.mark.parametrize(

@@ -15,6 +15,7 @@ named by its format, file, mutation and seed.
 from __future__ import annotations
 
 import contextlib
+import gzip
 import json
 import multiprocessing
 import re
@@ -38,9 +39,11 @@ from cardiostream.record import Record
 FORMATS: dict[str, tuple[str, tuple[str, ...]]] = {
     "wfdb-212": ("rec.hea", ("rec.hea", "rec.dat", "rec.atr")),
     "wfdb-mat": ("A00004.hea", ("A00004.hea", "A00004.mat")),
+    "wfdb-multi": ("multi.hea", ("multi.hea", "seg1.hea", "seg1.dat", "seg2.hea")),
     "edf": ("rec.edf", ("rec.edf",)),
     "csv": ("rec.csv", ("rec.csv", "rec.annotations.csv")),
     "tsv": ("rec.tsv", ("rec.tsv",)),
+    "csv-gz": ("rec.csv.gz", ("rec.csv.gz",)),
     "parquet": ("rec.parquet", ("rec.parquet",)),
     "store": (
         "store/record=rec",
@@ -185,6 +188,25 @@ def write_seeds(folder: Path) -> None:
         write_dir=str(target),
     )
 
+    target = folder / "wfdb-multi"
+    target.mkdir()
+    half = n // 2
+    for k, part in enumerate((record.signal[:half], record.signal[half:]), start=1):
+        wfdb.wrsamp(
+            f"seg{k}",
+            fs=record.fs,
+            units=["mV"] * len(record.leads),
+            sig_name=record.leads,
+            p_signal=part.astype(np.float64),
+            fmt=["16"] * len(record.leads),
+            adc_gain=[200.0] * len(record.leads),
+            baseline=[0] * len(record.leads),
+            write_dir=str(target),
+        )
+    (target / "multi.hea").write_text(
+        f"multi/2 {len(record.leads)} {record.fs:g} {n}\nseg1 {half}\nseg2 {n - half}\n"
+    )
+
     target = folder / "wfdb-mat"
     target.mkdir()
     for suffix in (".hea", ".mat"):
@@ -202,6 +224,9 @@ def write_seeds(folder: Path) -> None:
         for t, row in zip(times, record.signal, strict=True)
     ]
     (folder / "tsv" / "rec.tsv").write_text("\n".join(lines) + "\n")
+    (folder / "csv-gz").mkdir()
+    with gzip.GzipFile(folder / "csv-gz" / "rec.csv.gz", "wb", mtime=0) as f:
+        f.write((folder / "csv" / "rec.csv").read_bytes())
     (folder / "parquet").mkdir()
     columns: dict[str, Any] = {"time_s": times}
     columns.update(
