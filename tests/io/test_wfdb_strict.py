@@ -164,3 +164,28 @@ def test_annotations_with_skip_and_fields_read(tmp_path: Path) -> None:
     record = read(tmp_path / "long")
     assert record.annotations.beats.sample.tolist() == [10, 3000, 4500]
     assert record.annotations.rhythms.label.tolist() == ["N"]
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "message"),
+    [
+        ("seg1 2 360 1800", "seg1 2 +360 1800", r"seg1\.hea: record line: fs '\+360' is not valid"),
+        ("seg1 2 360 1800", "seg1 2 250 1800", r"seg1\.hea: sampling frequency 250 Hz, the record"),
+        ("200.0(0)/mV", "abc(0)/mV", r"seg1\.hea: lead 'MLII': adc gain 'abc' is not a number"),
+        ("200.0(0)/mV", "-200(0)/mV", r"seg1\.hea: lead 'MLII': adc gain '-200' is negative"),
+    ],
+)
+def test_segment_headers_checked_as_strictly(
+    tmp_path: Path, old: str, new: str, message: str
+) -> None:
+    # wfdb read these segments without the lead, at the record's rate, or with the sign flipped.
+    from cardiostream.evaluate.bench.fuzz import write_seeds
+
+    write_seeds(tmp_path / "seeds")
+    folder = tmp_path / "seeds" / "wfdb-multi"
+    assert read(folder / "multi.hea").signal.shape == (3600, 2)
+    segment = folder / "seg1.hea"
+    assert old in segment.read_text()
+    segment.write_text(segment.read_text().replace(old, new, 1))
+    with pytest.raises(InputError, match=message):
+        read(folder / "multi.hea")

@@ -42,7 +42,7 @@ _TIME_RESOLUTION = re.compile(r"## time resolution: (?P<fs>\d+\.?\d*)")
 _CUSTOM_LABEL = re.compile(r"(?P<label_store>\d+) (?P<symbol>\S+) (?P<description>.+)")
 
 
-def check_header(hea: Path, text: str) -> None:
+def check_header(hea: Path, text: str) -> float | None:
     """Check the record line and the signal gains of a WFDB header.
 
     Parameters
@@ -51,6 +51,11 @@ def check_header(hea: Path, text: str) -> None:
         The header file, named in error messages.
     text : str
         Its content.
+
+    Returns
+    -------
+    float or None
+        The sampling frequency the record line states, None when it states none.
 
     Raises
     ------
@@ -62,17 +67,18 @@ def check_header(hea: Path, text: str) -> None:
     """
     lines = [tokens for line in text.splitlines() if (tokens := line.split("#", 1)[0].split())]
     if not lines:
-        return  # wfdb's own parser reports an empty header.
+        return None  # wfdb's own parser reports an empty header.
     record, signals = lines[0], lines[1:]
-    _check_record_line(hea, record)
+    fs = _check_record_line(hea, record)
     if "/" in record[0]:
-        return  # The lines that follow name segments, which are headers of their own.
+        return fs  # The lines that follow name segments, which are headers of their own.
     for j, tokens in enumerate(signals[: int(record[1])]):
         _check_gain(hea, j, tokens)
+    return fs
 
 
-def _check_record_line(hea: Path, tokens: list[str]) -> None:
-    """Check each field of the record line against the WFDB header format."""
+def _check_record_line(hea: Path, tokens: list[str]) -> float | None:
+    """Check each field of the record line; return the sampling frequency it states."""
     fields = ("name", "number of signals", "fs", "number of samples", "base time", "base date")
     if len(tokens) > len(fields):
         raise InputError(
@@ -80,6 +86,7 @@ def _check_record_line(hea: Path, tokens: list[str]) -> None:
             f"(name, signals, fs, samples, base time, base date)"
         )
     patterns = (_NAME, _COUNT, _FS_SPEC, _COUNT, _BASE_TIME, _BASE_DATE)
+    fs: float | None = None
     if len(tokens) < 2:
         raise InputError(f"{hea}: the record line {' '.join(tokens)!r} has no number of signals")
     for token, field, pattern in zip(tokens, fields, patterns, strict=False):
@@ -92,7 +99,8 @@ def _check_record_line(hea: Path, tokens: list[str]) -> None:
                 + (" (a plain positive decimal such as 360 or 128.5)" if field == "fs" else "")
             )
         if field == "fs":
-            check_fs(float(match["fs"]), hea, "record line: fs")
+            fs = check_fs(float(match["fs"]), hea, "record line: fs")
+    return fs
 
 
 def _check_gain(hea: Path, j: int, tokens: list[str]) -> None:

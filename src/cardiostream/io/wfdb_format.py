@@ -100,6 +100,7 @@ def read_wfdb(path: str | Path, *, annotator: str | None = None) -> Record:
         header = wfdb.rdheader(str(stem))
     fs = check_fs(header.fs, hea, "sampling frequency")
     if isinstance(header, wfdb.MultiRecord):
+        _check_segments(stem.parent, hea, header, fs)
         signal, units, leads, gains = _read_multi_segment(stem, hea)
     else:
         signal, units, leads, gains = _read_single_segment(stem, hea, header)
@@ -145,16 +146,42 @@ def read_wfdb(path: str | Path, *, annotator: str | None = None) -> Record:
     )
 
 
-def _check_header(hea: Path) -> None:
+def _check_header(hea: Path) -> float | None:
     """Check the header's record line and signal gains before wfdb parses it.
 
     wfdb falls back to 250 Hz when the sampling frequency does not parse (``+360``, say) and
     drops a lead whose gain does not parse, which would silently give a wrong time axis or
     analyse another lead, so the header is checked here first.
+
+    Returns
+    -------
+    float or None
+        The sampling frequency the record line states, None when it states none.
     """
     with foreign_errors(hea, "reading the WFDB header"):
         text = hea.read_text(encoding="latin-1")
-    check_header(hea, text)
+    return check_header(hea, text)
+
+
+def _check_segments(folder: Path, hea: Path, header: Any, fs: float) -> None:
+    """Check each segment header of a multi-segment record as strictly as a record's own.
+
+    wfdb reads a segment whose gain does not parse without that lead, and a segment at
+    another rate as if it were at the record's, so each segment's header is checked here
+    and the rate it states compared with the record's.
+    """
+    for name in header.seg_name or []:
+        if not name or name == "~":
+            continue  # A gap: no header of its own.
+        segment = folder / f"{name}.hea"
+        if not segment.is_file():
+            raise InputError(f"{segment}: no such file (a segment named by {hea.name})")
+        rate = _check_header(segment)
+        if rate is not None and rate != fs:
+            raise InputError(
+                f"{segment}: sampling frequency {float(rate):g} Hz, the record ({hea.name}) "
+                f"states {fs:g} Hz"
+            )
 
 
 def _read_single_segment(

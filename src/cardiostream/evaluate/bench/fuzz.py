@@ -527,8 +527,10 @@ def run_fuzz(
     -------
     FuzzResult
     """
-    if n_files < 1 or workers < 1 or timeout_s <= 0:
+    if n_files < 1 or workers < 1 or not timeout_s > 0:
         raise InputError("--files, --workers and --timeout must be positive")
+    if seed < 0:
+        raise InputError(f"--seed: 0 or more, got {seed}")
     cases = plan(n_files, seed)
     started = time.perf_counter()
     with tempfile.TemporaryDirectory(prefix="cardiostream-fuzz-") as tmp:
