@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import shutil
 import subprocess
 import sys
@@ -189,3 +190,29 @@ def test_segment_headers_checked_as_strictly(
     segment.write_text(segment.read_text().replace(old, new, 1))
     with pytest.raises(InputError, match=message):
         read(folder / "multi.hea")
+
+
+@pytest.mark.parametrize(
+    ("line", "field"),
+    [
+        ("mitdb-201-af.dat 16 200.0(1024)/mV 1e3 0 0 0 0 MLII", "adc resolution '1e3'"),
+        ("mitdb-201-af.dat 16 200.0(1024)/mV 16 0 x 0 0 MLII", "initial value 'x'"),
+        ("mitdb-201-af.dat 16 200.0(1024)/mV 16 nan 0 0 0 MLII", "adc zero 'nan'"),
+        ("mitdb-201-af.dat 16 200.0(1024)/mV 16 0 0 1.5 0 MLII", "checksum '1.5'"),
+        ("mitdb-201-af.dat 16 200.0(1024)/mV 16 0 0 0 -1 MLII", "block size '-1'"),
+        ("mitdb-201-af.dat 16 200.0(1e3)/mV 16 0 0 0 0 MLII", "adc gain '200.0(1e3)/mV'"),
+        ("mitdb-201-af.dat 16 200.0(1024)/m«V 16 0 0 0 0 MLII", "adc gain '200.0(1024)/m«V'"),
+        ("mitdb-201-af.dat 16x 200.0(1024)/mV 16 0 0 0 0 MLII", "format '16x'"),
+        # The gain deleted: every later field moves one place left.
+        ("mitdb-201-af.dat 16 16 0 1024 0 0 MLII", "block size 'MLII'"),
+    ],
+)
+def test_signal_line_fields_refused(tmp_path: Path, line: str, field: str) -> None:
+    # wfdb's parser matches every field optionally: a field it cannot read shifts the rest of
+    # the line into the lead's name and leaves the baseline at its default.
+    hea = _sample(tmp_path, "mitdb-201-af", ("hea", "dat"))
+    lines = hea.read_text().splitlines()
+    lines[1] = line
+    hea.write_text("\n".join(lines) + "\n", encoding="latin-1")
+    with pytest.raises(InputError, match=rf"mitdb-201-af\.hea: lead .*: {re.escape(field)}"):
+        read(hea)

@@ -34,6 +34,20 @@ _BASE_DATE = re.compile(r"\d{,2}/?\d{,2}/?\d{,4}")
 #: A gain as wfdb's signal-line parser reads it whole: digits, a point, a lower-case exponent.
 _GAIN = re.compile(rf"{_DECIMAL}(?:e[+-]?\d+)?")
 _GAIN_SPEC = re.compile(r"(?P<gain>[^(/]*)(?:\([^)]*\))?(?:/.*)?")
+_INTEGER = re.compile(r"-?\d+")
+#: Each field of a signal line before the description, as wfdb's parser can read it whole:
+#: file, format (with samples per frame, skew, byte offset), gain (with baseline and units;
+#: its number is checked apart), ADC resolution, ADC zero, initial value, checksum, block size.
+_SIGNAL_FIELDS = (
+    ("file name", re.compile(r"~?[-\w]*\.?\w*")),
+    ("format", re.compile(r"\d+(?:x\d+)?(?::\d+)?(?:\+\d+)?")),
+    ("adc gain", re.compile(r"[^(/]*(?:\(-?\d+\))?(?:/[\w^\-?%/]*)?")),
+    ("adc resolution", re.compile(r"\d+")),
+    ("adc zero", _INTEGER),
+    ("initial value", _INTEGER),
+    ("checksum", _INTEGER),
+    ("block size", re.compile(r"\d+")),
+)
 
 # Annotation codes of the MIT format that are not annotations themselves.
 _SKIP, _NUM, _SUB, _CHN, _AUX = 59, 60, 61, 62, 63
@@ -73,7 +87,7 @@ def check_header(hea: Path, text: str) -> float | None:
     if "/" in record[0]:
         return fs  # The lines that follow name segments, which are headers of their own.
     for j, tokens in enumerate(signals[: int(record[1])]):
-        _check_gain(hea, j, tokens)
+        _check_signal_line(hea, j, tokens)
     return fs
 
 
@@ -103,13 +117,28 @@ def _check_record_line(hea: Path, tokens: list[str]) -> float | None:
     return fs
 
 
-def _check_gain(hea: Path, j: int, tokens: list[str]) -> None:
-    """Check the ADC gain of signal ``j``: a gain of 0 means uncalibrated and is allowed."""
-    if len(tokens) < 3:
-        return  # No gain: WFDB's default applies.
+def _check_signal_line(hea: Path, j: int, tokens: list[str]) -> None:
+    """Check the fields of signal ``j``'s line, each against the WFDB header format.
+
+    wfdb's parser matches every field optionally, so a field it cannot read (``1e3`` as the
+    ADC resolution, a deleted gain) shifts the rest of the line into the lead's name and
+    leaves the baseline at its default.
+    """
     lead = " ".join(tokens[8:]) or f"signal {j}"
-    spec = _GAIN_SPEC.fullmatch(tokens[2])
-    text = spec["gain"] if spec is not None else tokens[2]
+    for k, (token, (field, pattern)) in enumerate(zip(tokens[:8], _SIGNAL_FIELDS, strict=False)):
+        if pattern.fullmatch(token) is None:
+            raise InputError(
+                f"{hea}: lead {lead!r}: {field} {token!r} (field {k + 1} of the signal line) "
+                f"is not valid"
+            )
+    if len(tokens) >= 3:
+        _check_gain(hea, lead, tokens[2])
+
+
+def _check_gain(hea: Path, lead: str, token: str) -> None:
+    """Check the ADC gain of a lead: a gain of 0 means uncalibrated and is allowed."""
+    spec = _GAIN_SPEC.fullmatch(token)
+    text = spec["gain"] if spec is not None else token
     if text == "":
         return
     if _GAIN.fullmatch(text) is None:
