@@ -216,3 +216,14 @@ def test_signal_line_fields_refused(tmp_path: Path, line: str, field: str) -> No
     hea.write_text("\n".join(lines) + "\n", encoding="latin-1")
     with pytest.raises(InputError, match=rf"mitdb-201-af\.hea: lead .*: {re.escape(field)}"):
         read(hea)
+
+
+@pytest.mark.parametrize("line", ["seg1 1800x", "seg1 1800 7", "seg1", "seg.1 1800", "seg1 -1800"])
+def test_segment_lines_refused(tmp_path: Path, line: str) -> None:
+    from cardiostream.evaluate.bench.fuzz import write_seeds
+
+    write_seeds(tmp_path / "seeds")
+    master = tmp_path / "seeds" / "wfdb-multi" / "multi.hea"
+    master.write_text(master.read_text().replace("seg1 1800", line, 1))
+    with pytest.raises(InputError, match=rf"multi\.hea: segment line {re.escape(repr(line))}"):
+        read(master)

@@ -35,6 +35,7 @@ _BASE_DATE = re.compile(r"\d{,2}/?\d{,2}/?\d{,4}")
 _GAIN = re.compile(rf"{_DECIMAL}(?:e[+-]?\d+)?")
 _GAIN_SPEC = re.compile(r"(?P<gain>[^(/]*)(?:\([^)]*\))?(?:/.*)?")
 _INTEGER = re.compile(r"-?\d+")
+_SEGMENT = re.compile(r"[-\w]*~?")
 #: Each field of a signal line before the description, as wfdb's parser can read it whole:
 #: file, format (with samples per frame, skew, byte offset), gain (with baseline and units;
 #: its number is checked apart), ADC resolution, ADC zero, initial value, checksum, block size.
@@ -85,7 +86,14 @@ def check_header(hea: Path, text: str) -> float | None:
     record, signals = lines[0], lines[1:]
     fs = _check_record_line(hea, record)
     if "/" in record[0]:
-        return fs  # The lines that follow name segments, which are headers of their own.
+        # The lines that follow name segments, which are headers of their own.
+        for tokens in signals[: int(record[0].split("/", 1)[1])]:
+            if len(tokens) != 2 or not _SEGMENT.fullmatch(tokens[0]) or not tokens[1].isdigit():
+                raise InputError(
+                    f"{hea}: segment line {' '.join(tokens)[:60]!r} is not valid (a segment "
+                    f"name and its number of samples)"
+                )
+        return fs
     for j, tokens in enumerate(signals[: int(record[1])]):
         _check_signal_line(hea, j, tokens)
     return fs
