@@ -227,3 +227,17 @@ def test_segment_lines_refused(tmp_path: Path, line: str) -> None:
     master.write_text(master.read_text().replace("seg1 1800", line, 1))
     with pytest.raises(InputError, match=rf"multi\.hea: segment line {re.escape(repr(line))}"):
         read(master)
+
+
+@pytest.mark.parametrize("count", ["4294967296", "3", "1", "0"])
+def test_segment_count_must_match_the_segment_lines(tmp_path: Path, count: str) -> None:
+    # Found by the fuzzer (seed 3): wfdb made room for 2**32 segments (MemoryError).
+    from cardiostream.evaluate.bench.fuzz import write_seeds
+
+    write_seeds(tmp_path / "seeds")
+    master = tmp_path / "seeds" / "wfdb-multi" / "multi.hea"
+    master.write_text(master.read_text().replace("multi/2 ", f"multi/{count} ", 1))
+    with pytest.raises(
+        InputError, match=rf"multi\.hea: the record line declares {count} segments, 2 segment"
+    ):
+        read(master)

@@ -87,7 +87,14 @@ def check_header(hea: Path, text: str) -> float | None:
     fs = _check_record_line(hea, record)
     if "/" in record[0]:
         # The lines that follow name segments, which are headers of their own.
-        for tokens in signals[: int(record[0].split("/", 1)[1])]:
+        n_seg = int(record[0].split("/", 1)[1])
+        if n_seg != len(signals):
+            # wfdb makes room for every declared segment: 2**32 of them exhaust memory.
+            raise InputError(
+                f"{hea}: the record line declares {n_seg} segments, {len(signals)} segment "
+                f"lines follow"
+            )
+        for tokens in signals:
             if len(tokens) != 2 or not _SEGMENT.fullmatch(tokens[0]) or not tokens[1].isdigit():
                 raise InputError(
                     f"{hea}: segment line {' '.join(tokens)[:60]!r} is not valid (a segment "
