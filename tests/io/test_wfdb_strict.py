@@ -241,3 +241,24 @@ def test_segment_count_must_match_the_segment_lines(tmp_path: Path, count: str) 
         InputError, match=rf"multi\.hea: the record line declares {count} segments, 2 segment"
     ):
         read(master)
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "message"),
+    [
+        # Found by the fuzzer (seed 4): wfdb made room for 2**32 signals (MemoryError).
+        ("multi/2 2 ", "multi/2 4294967296 ", r"multi\.hea: the record line declares 4294967296 "),
+        ("multi/2 2 ", "multi/2 3 ", r"multi\.hea: the record line declares 3 signals, its seg"),
+        ("multi/2 2 ", "multi/2 1 ", r"seg1\.hea: 2 signals, the record \(multi\.hea\) declares 1"),
+    ],
+)
+def test_record_signals_must_match_the_segments(
+    tmp_path: Path, old: str, new: str, message: str
+) -> None:
+    from cardiostream.evaluate.bench.fuzz import write_seeds
+
+    write_seeds(tmp_path / "seeds")
+    master = tmp_path / "seeds" / "wfdb-multi" / "multi.hea"
+    master.write_text(master.read_text().replace(old, new, 1))
+    with pytest.raises(InputError, match=message):
+        read(master)

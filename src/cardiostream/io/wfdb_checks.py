@@ -14,6 +14,7 @@ import math
 import re
 from dataclasses import dataclass
 from pathlib import Path
+from typing import NamedTuple
 
 import numpy as np
 import numpy.typing as npt
@@ -57,7 +58,14 @@ _TIME_RESOLUTION = re.compile(r"## time resolution: (?P<fs>\d+\.?\d*)")
 _CUSTOM_LABEL = re.compile(r"(?P<label_store>\d+) (?P<symbol>\S+) (?P<description>.+)")
 
 
-def check_header(hea: Path, text: str) -> float | None:
+class RecordLine(NamedTuple):
+    """What a header's record line states: its number of signals and sampling frequency."""
+
+    n_sig: int
+    fs: float | None
+
+
+def check_header(hea: Path, text: str) -> RecordLine | None:
     """Check the record line and the signal gains of a WFDB header.
 
     Parameters
@@ -69,8 +77,9 @@ def check_header(hea: Path, text: str) -> float | None:
 
     Returns
     -------
-    float or None
-        The sampling frequency the record line states, None when it states none.
+    RecordLine or None
+        The number of signals and the sampling frequency (None when it states none) of the
+        record line; None for a header with no record line.
 
     Raises
     ------
@@ -100,10 +109,10 @@ def check_header(hea: Path, text: str) -> float | None:
                     f"{hea}: segment line {' '.join(tokens)[:60]!r} is not valid (a segment "
                     f"name and its number of samples)"
                 )
-        return fs
+        return RecordLine(int(record[1]), fs)
     for j, tokens in enumerate(signals[: int(record[1])]):
         _check_signal_line(hea, j, tokens)
-    return fs
+    return RecordLine(int(record[1]), fs)
 
 
 def _check_record_line(hea: Path, tokens: list[str]) -> float | None:

@@ -13,7 +13,7 @@ import numpy.typing as npt
 from cardiostream.errors import InputError
 from cardiostream.io.checks import check_fs, check_signal, foreign_errors
 from cardiostream.io.units import mv_per_unit
-from cardiostream.io.wfdb_checks import check_header, decode_annotations
+from cardiostream.io.wfdb_checks import RecordLine, check_header, decode_annotations
 from cardiostream.record import BEAT_SYMBOLS, Annotations, BeatTable, Record, RhythmTable
 
 #: Bytes per sample of each WFDB storage format (212 packs two samples into three bytes,
@@ -146,7 +146,7 @@ def read_wfdb(path: str | Path, *, annotator: str | None = None) -> Record:
     )
 
 
-def _check_header(hea: Path) -> float | None:
+def _check_header(hea: Path) -> RecordLine | None:
     """Check the header's record line and signal gains before wfdb parses it.
 
     wfdb falls back to 250 Hz when the sampling frequency does not parse (``+360``, say) and
@@ -155,8 +155,8 @@ def _check_header(hea: Path) -> float | None:
 
     Returns
     -------
-    float or None
-        The sampling frequency the record line states, None when it states none.
+    RecordLine or None
+        The number of signals and the sampling frequency the record line states.
     """
     with foreign_errors(hea, "reading the WFDB header"):
         text = hea.read_text(encoding="latin-1")
@@ -168,20 +168,35 @@ def _check_segments(folder: Path, hea: Path, header: Any, fs: float) -> None:
 
     wfdb reads a segment whose gain does not parse without that lead, and a segment at
     another rate as if it were at the record's, so each segment's header is checked here
-    and the rate it states compared with the record's.
+    and the rate it states compared with the record's. The record's number of signals must
+    be that of its widest segment (the layout header of a variable layout): wfdb makes room
+    for as many as the record line declares.
     """
+    n_sig = int(header.n_sig or 0)
+    widest = 0
     for name in header.seg_name or []:
         if not name or name == "~":
             continue  # A gap: no header of its own.
         segment = folder / f"{name}.hea"
         if not segment.is_file():
             raise InputError(f"{segment}: no such file (a segment named by {hea.name})")
-        rate = _check_header(segment)
-        if rate is not None and rate != fs:
+        line = _check_header(segment)
+        if line is None:
+            raise InputError(f"{segment}: no record line (a segment named by {hea.name})")
+        if line.fs is not None and line.fs != fs:
             raise InputError(
-                f"{segment}: sampling frequency {float(rate):g} Hz, the record ({hea.name}) "
+                f"{segment}: sampling frequency {line.fs:g} Hz, the record ({hea.name}) "
                 f"states {fs:g} Hz"
             )
+        if line.n_sig > n_sig:
+            raise InputError(
+                f"{segment}: {line.n_sig} signals, the record ({hea.name}) declares {n_sig}"
+            )
+        widest = max(widest, line.n_sig)
+    if widest < n_sig:
+        raise InputError(
+            f"{hea}: the record line declares {n_sig} signals, its segments hold at most {widest}"
+        )
 
 
 def _read_single_segment(
