@@ -426,21 +426,27 @@ def probe(path: Path) -> tuple[str, str]:
 
 
 def check_record(record: Record) -> None:
-    """Raise AssertionError unless a record read from a file is sane."""
-    fs = float(record.fs)
-    assert np.isfinite(fs) and fs > 0, f"fs {record.fs!r}"
-    signal = record.signal
-    assert isinstance(signal, np.ndarray) and signal.dtype == np.float32, "signal not float32"
-    assert signal.ndim == 2 and signal.shape[0] > 0 and signal.shape[1] > 0, f"shape {signal.shape}"
-    assert len(record.leads) == signal.shape[1], "leads do not match the signal"
-    assert np.isfinite(signal).any(), "no finite sample"
-    n = signal.shape[0]
-    beats = record.annotations.beats
-    assert ((beats.sample >= 0) & (beats.sample < n)).all(), "a beat outside the record"
-    rhythms = record.annotations.rhythms
-    assert ((rhythms.start >= 0) & (rhythms.start < rhythms.end) & (rhythms.end <= n)).all(), (
-        "a rhythm interval outside the record"
-    )
+    """Raise AssertionError unless a record read from a file is sane.
+
+    A sane record has a finite positive rate, a non-empty 2-D float32 signal with at least
+    one finite sample and one name per lead, and annotations inside it.
+    """
+    n = record.signal.shape[0] if record.signal.ndim == 2 else 0
+    beats, rhythms = record.annotations.beats, record.annotations.rhythms
+    checks = {
+        f"fs {record.fs!r}": np.isfinite(float(record.fs)) and float(record.fs) > 0,
+        "signal not float32": record.signal.dtype == np.float32,
+        f"signal shape {record.signal.shape}": n > 0 and record.signal.shape[1] > 0,
+        "leads do not match the signal": n > 0 and len(record.leads) == record.signal.shape[1],
+        "no finite sample": bool(np.isfinite(record.signal).any()),
+        "a beat outside the record": bool(((beats.sample >= 0) & (beats.sample < n)).all()),
+        "a rhythm interval outside the record": bool(
+            ((rhythms.start >= 0) & (rhythms.start < rhythms.end) & (rhythms.end <= n)).all()
+        ),
+    }
+    failed = [what for what, ok in checks.items() if not ok]
+    if failed:
+        raise AssertionError("; ".join(failed))
 
 
 def _worker(conn: Connection, seeds: str, work: str, memory_bytes: int, reader: str) -> None:
@@ -470,9 +476,11 @@ def _worker(conn: Connection, seeds: str, work: str, memory_bytes: int, reader: 
         if case is None:
             return
         start = time.perf_counter()
+        folder = Path(work) / f"case-{case.index:05d}"
         try:
             path = build_case(case, Path(seeds), Path(work))
             result, detail = read_one(path)
+            shutil.rmtree(folder)  # Only failing cases are kept.
         except BaseException as exc:
             result = "traceback"
             frames = traceback.extract_tb(exc.__traceback__)
