@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import shutil
 import subprocess
 import sys
@@ -164,3 +165,100 @@ def test_annotations_with_skip_and_fields_read(tmp_path: Path) -> None:
     record = read(tmp_path / "long")
     assert record.annotations.beats.sample.tolist() == [10, 3000, 4500]
     assert record.annotations.rhythms.label.tolist() == ["N"]
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "message"),
+    [
+        ("seg1 2 360 1800", "seg1 2 +360 1800", r"seg1\.hea: record line: fs '\+360' is not valid"),
+        ("seg1 2 360 1800", "seg1 2 250 1800", r"seg1\.hea: sampling frequency 250 Hz, the record"),
+        ("200.0(0)/mV", "abc(0)/mV", r"seg1\.hea: lead 'MLII': adc gain 'abc' is not a number"),
+        ("200.0(0)/mV", "-200(0)/mV", r"seg1\.hea: lead 'MLII': adc gain '-200' is negative"),
+    ],
+)
+def test_segment_headers_checked_as_strictly(
+    tmp_path: Path, old: str, new: str, message: str
+) -> None:
+    # wfdb read these segments without the lead, at the record's rate, or with the sign flipped.
+    from cardiostream.evaluate.bench.fuzz import write_seeds
+
+    write_seeds(tmp_path / "seeds")
+    folder = tmp_path / "seeds" / "wfdb-multi"
+    assert read(folder / "multi.hea").signal.shape == (3600, 2)
+    segment = folder / "seg1.hea"
+    assert old in segment.read_text()
+    segment.write_text(segment.read_text().replace(old, new, 1))
+    with pytest.raises(InputError, match=message):
+        read(folder / "multi.hea")
+
+
+@pytest.mark.parametrize(
+    ("line", "field"),
+    [
+        ("mitdb-201-af.dat 16 200.0(1024)/mV 1e3 0 0 0 0 MLII", "adc resolution '1e3'"),
+        ("mitdb-201-af.dat 16 200.0(1024)/mV 16 0 x 0 0 MLII", "initial value 'x'"),
+        ("mitdb-201-af.dat 16 200.0(1024)/mV 16 nan 0 0 0 MLII", "adc zero 'nan'"),
+        ("mitdb-201-af.dat 16 200.0(1024)/mV 16 0 0 1.5 0 MLII", "checksum '1.5'"),
+        ("mitdb-201-af.dat 16 200.0(1024)/mV 16 0 0 0 -1 MLII", "block size '-1'"),
+        ("mitdb-201-af.dat 16 200.0(1e3)/mV 16 0 0 0 0 MLII", "adc gain '200.0(1e3)/mV'"),
+        ("mitdb-201-af.dat 16 200.0(1024)/m«V 16 0 0 0 0 MLII", "adc gain '200.0(1024)/m«V'"),
+        ("mitdb-201-af.dat 16x 200.0(1024)/mV 16 0 0 0 0 MLII", "format '16x'"),
+        # The gain deleted: every later field moves one place left.
+        ("mitdb-201-af.dat 16 16 0 1024 0 0 MLII", "block size 'MLII'"),
+    ],
+)
+def test_signal_line_fields_refused(tmp_path: Path, line: str, field: str) -> None:
+    # wfdb's parser matches every field optionally: a field it cannot read shifts the rest of
+    # the line into the lead's name and leaves the baseline at its default.
+    hea = _sample(tmp_path, "mitdb-201-af", ("hea", "dat"))
+    lines = hea.read_text().splitlines()
+    lines[1] = line
+    hea.write_text("\n".join(lines) + "\n", encoding="latin-1")
+    with pytest.raises(InputError, match=rf"mitdb-201-af\.hea: lead .*: {re.escape(field)}"):
+        read(hea)
+
+
+@pytest.mark.parametrize("line", ["seg1 1800x", "seg1 1800 7", "seg1", "seg.1 1800", "seg1 -1800"])
+def test_segment_lines_refused(tmp_path: Path, line: str) -> None:
+    from cardiostream.evaluate.bench.fuzz import write_seeds
+
+    write_seeds(tmp_path / "seeds")
+    master = tmp_path / "seeds" / "wfdb-multi" / "multi.hea"
+    master.write_text(master.read_text().replace("seg1 1800", line, 1))
+    with pytest.raises(InputError, match=rf"multi\.hea: segment line {re.escape(repr(line))}"):
+        read(master)
+
+
+@pytest.mark.parametrize("count", ["4294967296", "3", "1", "0"])
+def test_segment_count_must_match_the_segment_lines(tmp_path: Path, count: str) -> None:
+    # Found by the fuzzer (seed 3): wfdb made room for 2**32 segments (MemoryError).
+    from cardiostream.evaluate.bench.fuzz import write_seeds
+
+    write_seeds(tmp_path / "seeds")
+    master = tmp_path / "seeds" / "wfdb-multi" / "multi.hea"
+    master.write_text(master.read_text().replace("multi/2 ", f"multi/{count} ", 1))
+    with pytest.raises(
+        InputError, match=rf"multi\.hea: the record line declares {count} segments, 2 segment"
+    ):
+        read(master)
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "message"),
+    [
+        # Found by the fuzzer (seed 4): wfdb made room for 2**32 signals (MemoryError).
+        ("multi/2 2 ", "multi/2 4294967296 ", r"multi\.hea: the record line declares 4294967296 "),
+        ("multi/2 2 ", "multi/2 3 ", r"multi\.hea: the record line declares 3 signals, its seg"),
+        ("multi/2 2 ", "multi/2 1 ", r"seg1\.hea: 2 signals, the record \(multi\.hea\) declares 1"),
+    ],
+)
+def test_record_signals_must_match_the_segments(
+    tmp_path: Path, old: str, new: str, message: str
+) -> None:
+    from cardiostream.evaluate.bench.fuzz import write_seeds
+
+    write_seeds(tmp_path / "seeds")
+    master = tmp_path / "seeds" / "wfdb-multi" / "multi.hea"
+    master.write_text(master.read_text().replace(old, new, 1))
+    with pytest.raises(InputError, match=message):
+        read(master)

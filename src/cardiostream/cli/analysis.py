@@ -162,7 +162,10 @@ def analyze(
                     )
                 except InputError as exc:
                     if named and len(files) == 1:
-                        raise
+                        # The engine names the field at fault; the file is named here.
+                        if str(exc).startswith(str(path)):
+                            raise
+                        raise InputError(f"{path}: {exc}") from exc
                     err_console.print(f"{escape(rec.name)}: not analysed: {escape(str(exc))}")
                     bar.remove_task(sub)
                     bar.advance(task)

@@ -278,3 +278,41 @@ def bench_store(
         console.print(table)
 
     _guard(body)
+
+
+@bench_app.command("fuzz")
+def bench_fuzz(
+    files: Annotated[int, typer.Option(help="How many corrupted files to read.")] = 2000,
+    seed: Annotated[int, typer.Option(help="Seed of the corruptions.")] = 0,
+    workers: Annotated[int, typer.Option(help="Worker processes.")] = 2,
+    timeout: Annotated[
+        float, typer.Option(help="Seconds a read may take before it counts as a hang.")
+    ] = 10.0,
+    keep: Annotated[
+        Path | None, typer.Option(help="Keep the valid files and every failing case here.")
+    ] = None,
+    json_out: JsonOption = None,
+    markdown: Annotated[Path | None, typer.Option(help="Write the tables as Markdown.")] = None,
+) -> None:
+    """Corrupted files through every reader: clean reads, clean refusals, hangs, tracebacks.
+
+    Exits with 1 when a file hangs a reader or raises anything but a one-line refusal.
+    """
+
+    def body() -> None:
+        from cardiostream.evaluate.bench import fuzz
+
+        with err_console.status("fuzzing") as status:
+            result = fuzz.run_fuzz(
+                files,
+                seed=seed,
+                workers=workers,
+                timeout_s=timeout,
+                keep=keep,
+                progress=lambda done, total: status.update(f"fuzzing: {done}/{total} files"),
+            )
+        _show_bench(fuzz.to_markdown(result), result.to_dict(), markdown, json_out)
+        if result.failures():
+            raise typer.Exit(1)
+
+    _guard(body)

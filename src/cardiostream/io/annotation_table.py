@@ -44,8 +44,14 @@ def annotations_from_table(table: pa.Table, where: str | Path, n_samples: int) -
     unknown = set(kind[~(beat | rhythm)].tolist())
     if unknown:
         raise InputError(f"{where}: unknown annotation kinds {sorted(map(str, unknown))}")
-    if ((sample < 0) | (sample > n_samples)).any() or (end[rhythm] < sample[rhythm]).any():
-        raise InputError(f"{where}: annotation samples outside the record (0..{n_samples})")
+    outside = beat & ((sample < 0) | (sample >= n_samples))
+    outside |= rhythm & ((sample < 0) | (end <= sample) | (end > n_samples))
+    if outside.any():
+        row = int(np.argmax(outside))
+        raise InputError(
+            f"{where}: annotation row {row + 1} ({kind[row]} {sample[row]}..{end[row]}) lies "
+            f"outside the record (samples 0..{n_samples})"
+        )
     symbols = label[beat]
     if not set(symbols.tolist()) <= BEAT_SYMBOLS:
         raise InputError(

@@ -21,6 +21,7 @@ from __future__ import annotations
 import bisect
 import json
 import logging
+import math
 import os
 import re
 import shutil
@@ -251,6 +252,7 @@ class ParquetStore:
             meta = json.loads(path.read_text(encoding="utf-8"))
         if not isinstance(meta, dict):
             raise InputError(f"{path}: not a metadata object")
+        _check_meta(meta, path)
         return meta
 
     def read(self, record_id: str) -> Record:
@@ -394,6 +396,36 @@ def _remove(path: Path) -> bool:
         _log.warning("cannot remove %s: %s", path, exc)
         return False
     return True
+
+
+def _check_meta(meta: dict[str, Any], path: Path) -> None:
+    """Raise InputError unless the fields that reading needs are present and of their type.
+
+    Parameters
+    ----------
+    meta : dict
+        The parsed ``meta.json``.
+    path : Path
+        The file, named in errors.
+    """
+    for key in ("name", "fs", "leads", "columns", "n_samples"):
+        if key not in meta:
+            raise InputError(f"{path}: field {key!r} is missing")
+    fs, n = meta["fs"], meta["n_samples"]
+    if isinstance(fs, bool) or not isinstance(fs, int | float) or not 0 < fs < math.inf:
+        raise InputError(f"{path}: field 'fs' must be a positive number, got {fs!r}")
+    if isinstance(n, bool) or not isinstance(n, int) or n < 0:
+        raise InputError(f"{path}: field 'n_samples' must be a whole number >= 0, got {n!r}")
+    if not isinstance(meta["name"], str):
+        raise InputError(f"{path}: field 'name' must be text")
+    leads, columns = meta["leads"], meta["columns"]
+    for key, value in (("leads", leads), ("columns", columns)):
+        if not isinstance(value, list) or not value or not all(isinstance(v, str) for v in value):
+            raise InputError(f"{path}: field {key!r} must be a non-empty list of names")
+    if len(leads) != len(columns):
+        raise InputError(f"{path}: {len(leads)} leads but {len(columns)} columns")
+    if "meta" in meta and not isinstance(meta["meta"], dict | None):
+        raise InputError(f"{path}: field 'meta' must be an object")
 
 
 def _column_for(meta: dict[str, Any], lead: int | str, record_id: str) -> str:

@@ -13,7 +13,7 @@ import numpy.typing as npt
 from cardiostream.errors import InputError
 from cardiostream.io.checks import check_fs, check_signal, foreign_errors
 from cardiostream.io.units import mv_per_unit
-from cardiostream.io.wfdb_checks import check_annotation_bytes, check_header
+from cardiostream.io.wfdb_checks import RecordLine, check_header, decode_annotations
 from cardiostream.record import BEAT_SYMBOLS, Annotations, BeatTable, Record, RhythmTable
 
 #: Bytes per sample of each WFDB storage format (212 packs two samples into three bytes,
@@ -100,6 +100,7 @@ def read_wfdb(path: str | Path, *, annotator: str | None = None) -> Record:
         header = wfdb.rdheader(str(stem))
     fs = check_fs(header.fs, hea, "sampling frequency")
     if isinstance(header, wfdb.MultiRecord):
+        _check_segments(stem.parent, hea, header, fs)
         signal, units, leads, gains = _read_multi_segment(stem, hea)
     else:
         signal, units, leads, gains = _read_single_segment(stem, hea, header)
@@ -145,16 +146,57 @@ def read_wfdb(path: str | Path, *, annotator: str | None = None) -> Record:
     )
 
 
-def _check_header(hea: Path) -> None:
+def _check_header(hea: Path) -> RecordLine | None:
     """Check the header's record line and signal gains before wfdb parses it.
 
     wfdb falls back to 250 Hz when the sampling frequency does not parse (``+360``, say) and
     drops a lead whose gain does not parse, which would silently give a wrong time axis or
     analyse another lead, so the header is checked here first.
+
+    Returns
+    -------
+    RecordLine or None
+        The number of signals and the sampling frequency the record line states.
     """
     with foreign_errors(hea, "reading the WFDB header"):
         text = hea.read_text(encoding="latin-1")
-    check_header(hea, text)
+    return check_header(hea, text)
+
+
+def _check_segments(folder: Path, hea: Path, header: Any, fs: float) -> None:
+    """Check each segment header of a multi-segment record as strictly as a record's own.
+
+    wfdb reads a segment whose gain does not parse without that lead, and a segment at
+    another rate as if it were at the record's, so each segment's header is checked here
+    and the rate it states compared with the record's. The record's number of signals must
+    be that of its widest segment (the layout header of a variable layout): wfdb makes room
+    for as many as the record line declares.
+    """
+    n_sig = int(header.n_sig or 0)
+    widest = 0
+    for name in header.seg_name or []:
+        if not name or name == "~":
+            continue  # A gap: no header of its own.
+        segment = folder / f"{name}.hea"
+        if not segment.is_file():
+            raise InputError(f"{segment}: no such file (a segment named by {hea.name})")
+        line = _check_header(segment)
+        if line is None:
+            raise InputError(f"{segment}: no record line (a segment named by {hea.name})")
+        if line.fs is not None and line.fs != fs:
+            raise InputError(
+                f"{segment}: sampling frequency {line.fs:g} Hz, the record ({hea.name}) "
+                f"states {fs:g} Hz"
+            )
+        if line.n_sig > n_sig:
+            raise InputError(
+                f"{segment}: {line.n_sig} signals, the record ({hea.name}) declares {n_sig}"
+            )
+        widest = max(widest, line.n_sig)
+    if widest < n_sig:
+        raise InputError(
+            f"{hea}: the record line declares {n_sig} signals, its segments hold at most {widest}"
+        )
 
 
 def _read_single_segment(
@@ -273,9 +315,12 @@ def _check_signal_files(folder: Path, hea: Path, header: Any) -> None:
 
 
 def _read_annotations(stem: Path, annotator: str | None, n_samples: int) -> Annotations:
-    """Read beats and rhythm intervals from an annotation file next to the record."""
-    import wfdb  # pandas comes with it: import only when a WFDB file is read
+    """Read beats and rhythm intervals from an annotation file next to the record.
 
+    The file is decoded from its bytes here (:func:`decode_annotations`), not by
+    ``wfdb.rdann``, which reads a truncated file in part and loops forever on some malformed
+    ones; the decoder gives the same annotations for a well-formed file and always ends.
+    """
     extension = annotator or "atr"
     ann_path = Path(f"{stem}.{extension}")
     if not ann_path.is_file():
@@ -284,18 +329,10 @@ def _read_annotations(stem: Path, annotator: str | None, n_samples: int) -> Anno
         return Annotations()
     with foreign_errors(ann_path, "reading the annotations"):
         data = ann_path.read_bytes()
-    # wfdb reads a truncated file in part and loops forever on some malformed ones.
-    check_annotation_bytes(ann_path, data)
-    with foreign_errors(ann_path, "reading the annotations"):
-        ann = wfdb.rdann(str(stem), extension)
-    samples = np.asarray(ann.sample, dtype=np.int64)
-    symbols = np.asarray(ann.symbol if ann.symbol is not None else [], dtype=str)
-    aux = list(ann.aux_note or [""] * samples.size)
-    if symbols.size != samples.size:
-        raise InputError(f"{ann_path}: {samples.size} annotation times for {symbols.size} codes")
+    ann = decode_annotations(ann_path, data)
     return Annotations(
-        beats=beats_from_symbols(samples, symbols, n_samples),
-        rhythms=rhythms_from_aux(samples, aux, n_samples),
+        beats=beats_from_symbols(ann.sample, ann.symbol, n_samples),
+        rhythms=rhythms_from_aux(ann.sample, ann.aux_note, n_samples),
     )
 
 
