@@ -164,3 +164,33 @@ def test_a_reply_the_client_missed_is_given_when_it_resumes() -> None:
     proc.push(x[:5000].astype(np.float64))
     want = json.loads(json.dumps(proc.push(x[5000:].astype(np.float64))))
     assert missed[:-1] == want
+
+
+def test_streams_the_engine_drops_leave_the_listing_too() -> None:
+    server, thread, live = start_server(ServeConfig(tokens=[TOKEN], max_streams=2))
+    frame = SIGNAL[:360].astype("<f4").tobytes()
+
+    async def visit(stream_id: str, stay: bool = False) -> None:
+        ws = await websockets.connect(live.ws + "/v1/stream", additional_headers=AUTH)
+        await ws.send(json.dumps({"type": "start", "stream_id": stream_id, "fs": AF.fs}))
+        await ws.recv()
+        await ws.send(frame)
+        await ws.recv()
+        if not stay:
+            await ws.close()  # dropped without stop: kept for resuming, up to the limit
+            await asyncio.sleep(0.2)
+
+    async def run() -> set[str]:
+        for i in range(5):
+            await visit(f"s{i}")
+        await visit("probe", stay=True)
+        r = httpx.get(live.url + "/v1/streams", headers=AUTH)
+        return {s["stream_id"] for s in r.json()["streams"]}
+
+    try:
+        listed = asyncio.run(run())
+    finally:
+        server.should_exit = True
+        thread.join(10)
+    # The engine keeps the two most recent dropped ids; the listing shows what it keeps.
+    assert listed == {"s3", "s4", "probe"}

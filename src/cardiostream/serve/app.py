@@ -134,12 +134,12 @@ def create_app(config: ServeConfig) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
-        batcher = Batcher(config, metrics)
+        watch = state["watch"] = Watch(config.resume_ttl_s)
+        batcher = Batcher(config, metrics, on_gone=watch.dropped)
         await batcher.start()
         state["engine"] = EngineClient(batcher)
         state["batcher"] = batcher
         app.state.batcher = batcher
-        state["watch"] = Watch(config.resume_ttl_s)
         yield
         await batcher.stop()
 

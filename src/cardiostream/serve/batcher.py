@@ -27,6 +27,7 @@ import asyncio
 import contextlib
 import logging
 import multiprocessing as mp
+from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from multiprocessing.connection import Connection
@@ -69,8 +70,15 @@ class Batcher:
     """Sends requests to the engine process in batches, and keeps it alive (see the module
     notes)."""
 
-    def __init__(self, config: ServeConfig, metrics: Metrics) -> None:
+    def __init__(
+        self,
+        config: ServeConfig,
+        metrics: Metrics,
+        on_gone: Callable[[list[Key]], None] | None = None,
+    ) -> None:
         self.config, self.metrics = config, metrics
+        #: Told of the streams the engine drops (the watch's listing forgets them too).
+        self.on_gone = on_gone
         self.batch_max, self.wait_s = config.batch_max, config.batch_wait_ms / 1000.0
         self.ledger = Ledger()
         self._queue: asyncio.Queue[_Job] = asyncio.Queue()
@@ -270,6 +278,8 @@ class Batcher:
                 continue
             self.metrics.streams.set(connected)
             self.ledger.forget(gone)
+            if gone and self.on_gone is not None:
+                self.on_gone(gone)
             for job, reply in zip(batch, replies, strict=True):
                 try:
                     result = unwrap(reply)

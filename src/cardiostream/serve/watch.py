@@ -155,6 +155,14 @@ class Watch:
         else:
             self.disconnected[key] = info.last_frame  # last in time order
 
+    def dropped(self, keys: list[tuple[str, str]]) -> None:
+        """Streams the engine has forgotten (their resume window passed, or too many were
+        kept): those still disconnected here end."""
+        for owner, stream_id in keys:
+            info = self.streams.get((owner, stream_id))
+            if info is not None and info.state == "disconnected":
+                self.left(owner, stream_id, ended=True)
+
     def frame(self, owner: str, stream_id: str, lines: list[tuple[str, str]]) -> None:
         """A frame's reply lines (``(type, JSON)``), display lines included."""
         self._expire()
