@@ -67,7 +67,9 @@ class FakeEngine:
     def expire(self) -> None:
         self.calls.append(("expire",))
 
-    def predict(self, fs: float, samples: bytes) -> list[dict[str, Any]]:
+    def predict(
+        self, fs: float, samples: bytes, job: str = "", part: int = 0, last: bool = True
+    ) -> list[dict[str, Any]]:
         self.calls.append(("predict", fs, samples))
         return [{"type": "window"}]
 
@@ -209,3 +211,39 @@ def test_the_hub_answers_the_requests_it_is_sent() -> None:
     assert opened.began == hub.sessions[("o", "s")].began != ""
     assert replies[1][0] == "busy"  # already connected
     assert hub.n_connected() == 1
+
+
+def test_a_long_prediction_goes_in_parts_and_gives_the_windows_of_one_piece(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    import numpy as np
+
+    from cardiostream.serve import batcher as batcher_mod
+    from cardiostream.serve.hub import Hub
+    from tests.serve.test_app import AF, SIGNAL
+
+    hub = Hub(ServeConfig(tokens=["t"]))
+    x = SIGNAL[: int(60 * AF.fs)].astype(np.float64).tobytes()
+    calls: list[Any] = []
+    serve_predict = hub.predict
+    monkeypatch.setattr(hub, "predict", lambda *a: calls.append(a[2:]) or serve_predict(*a))
+    monkeypatch.setattr(batcher_mod, "PREDICT_PART_BYTES", 8 * 5000)  # 5,000 samples a part
+    whole = hub.predict(AF.fs, x)
+    conn, thread = _served(hub)  # type: ignore[arg-type]
+
+    async def run() -> list[Any]:
+        batcher = Batcher(ServeConfig(tokens=["t"]), Metrics())
+        await batcher.attach(conn)
+        try:
+            return await EngineClient(batcher).predict(AF.fs, x)
+        finally:
+            await batcher.stop()
+
+    parts = asyncio.run(run())
+    thread.join(5)
+    assert calls[0] == ()  # the stretch in one piece, then in five parts
+    assert [(part, last) for _, part, last in calls[1:]] == [(k, k == 4) for k in range(5)]
+    assert len(whole) == 51 and parts == whole
+    assert hub._predictions == {}  # the last part ends the job
+    with pytest.raises(RuntimeError, match="lost with the engine"):
+        serve_predict(AF.fs, x[:8000], job="gone", part=3, last=False)

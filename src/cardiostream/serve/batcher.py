@@ -27,6 +27,7 @@ import asyncio
 import contextlib
 import logging
 import multiprocessing as mp
+import uuid
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -315,6 +316,10 @@ def _exchange(conn: Connection | None, batch: list[Request]) -> tuple[list[Reply
     return reply
 
 
+#: Bytes of a long prediction's part (131,072 float64 samples): a few ms of engine time.
+PREDICT_PART_BYTES = 2**20
+
+
 class EngineClient:
     """The engine as the web process calls it: each method is one request of a batch.
 
@@ -359,9 +364,23 @@ class EngineClient:
         await self._batcher.submit(Expire())
 
     async def predict(self, fs: float, samples: bytes) -> list[Window]:
-        """The windows of a stretch of one lead (float64 bytes)."""
-        result = await self._batcher.submit(Predict(fs, samples))
-        return cast(list[Window], result)
+        """The windows of a stretch of one lead (float64 bytes).
+
+        A long stretch goes in parts of ``PREDICT_PART_BYTES``, one per batch: the engine
+        processes them in turn with the live streams' batches between them, so that a 600 s
+        request at 20 kHz (a third of a second of work) never stalls the streams for longer
+        than one part takes. Any split gives the same windows.
+        """
+        if len(samples) <= PREDICT_PART_BYTES:
+            return cast(list[Window], await self._batcher.submit(Predict(fs, samples)))
+        job = uuid.uuid4().hex
+        windows: list[Window] = []
+        parts = range(0, len(samples), PREDICT_PART_BYTES)
+        for k, lo in enumerate(parts):
+            chunk = samples[lo : lo + PREDICT_PART_BYTES]
+            request = Predict(fs, chunk, job, k, lo + PREDICT_PART_BYTES >= len(samples))
+            windows += cast(list[Window], await self._batcher.submit(request))
+        return windows
 
     async def watch(self, owner: str, on: bool) -> None:
         """Start or stop the display lines of ``owner``'s streams."""

@@ -43,6 +43,8 @@ class Hub:
         #: Owners with a dashboard open: their streams' frames also give a display line.
         self.watched: set[str] = set()
         self._gone: list[Key] = []
+        #: Long predictions between their parts: processor and when it was last used.
+        self._predictions: dict[str, tuple[StreamProcessor, float]] = {}
         self._last_expiry = self._last_release = time.monotonic()
         self._dropped = 0  # streams dropped since the memory was last given back
         self._segments: Segments | None = None
@@ -210,10 +212,30 @@ class Hub:
         self._save_recording(session, final=True)
         return _lines(out), session.consumed
 
-    def predict(self, fs: float, samples: bytes) -> list[Window]:
-        """The windows of a stretch of signal through a fresh processor."""
-        proc = StreamProcessor(fs, model=self.config.model)
-        out = proc.push(np.frombuffer(samples, np.float64))
+    def predict(
+        self, fs: float, samples: bytes, job: str = "", part: int = 0, last: bool = True
+    ) -> list[Window]:
+        """The windows of a stretch of signal through a fresh processor.
+
+        A long stretch comes in parts, one per batch, so that the live streams' batches run
+        between them: ``job`` names the stretch, ``part`` counts from 0, ``last`` ends it.
+        A job whose first parts this engine never saw (it was restarted) raises.
+        """
+        if not job:
+            proc = StreamProcessor(fs, model=self.config.model)
+        elif part == 0:
+            proc = StreamProcessor(fs, model=self.config.model)
+            self._predictions[job] = (proc, time.monotonic())
+        elif job in self._predictions:
+            proc = self._predictions[job][0]
+            self._predictions[job] = (proc, time.monotonic())
+        else:
+            raise RuntimeError("the prediction was lost with the engine; ask again")
+        try:
+            out = proc.push(np.frombuffer(samples, np.float64))
+        finally:
+            if job and last:
+                self._predictions.pop(job, None)
         return [i for i in out if i["type"] == wire.WINDOW]
 
     def expire(self) -> None:
@@ -239,6 +261,9 @@ class Hub:
         now = time.monotonic()
         if now - self._last_expiry >= 1.0:
             self.expire()
+        for job, (_, used) in list(self._predictions.items()):
+            if now - used > 60.0:  # its client went away between parts
+                del self._predictions[job]
         if self._dropped and now - self._last_release >= 5.0:
             release_memory()  # a full collection: too slow to run for every dropped stream
             self._dropped, self._last_release = 0, now

@@ -65,7 +65,9 @@ class Engine(Protocol):
 
     def expire(self) -> None: ...
 
-    def predict(self, fs: float, samples: bytes) -> list[Window]: ...
+    def predict(
+        self, fs: float, samples: bytes, job: str = "", part: int = 0, last: bool = True
+    ) -> list[Window]: ...
 
     def watch(self, owner: str, on: bool) -> None: ...
 
@@ -126,10 +128,14 @@ class Expire(NamedTuple):
 
 
 class Predict(NamedTuple):
-    """:meth:`Engine.predict`: a stretch of one lead as float64 bytes."""
+    """:meth:`Engine.predict`: a stretch of one lead as float64 bytes, whole or one part of
+    a long one (``job`` names it; its parts come in order, ``last`` ends it)."""
 
     fs: float
     samples: bytes
+    job: str = ""
+    part: int = 0
+    last: bool = True
 
 
 class Watch(NamedTuple):
@@ -180,8 +186,8 @@ def dispatch(engine: Engine, request: Request) -> Any:
             return engine.disconnect(owner, stream_id)
         case Expire():
             return engine.expire()
-        case Predict(fs, samples):
-            return engine.predict(fs, samples)
+        case Predict(fs, samples, job, part, last):
+            return engine.predict(fs, samples, job, part, last)
         case Watch(owner, on):
             return engine.watch(owner, on)
         case Restore(open, checkpoint, frames, connected, began):
