@@ -52,6 +52,7 @@ FORMATS: dict[str, tuple[str, tuple[str, ...]]] = {
             "store/record=rec/part-0.parquet",
             "store/record=rec/annotations.parquet",
             "store/record=rec/user_annotations.json",
+            "store/record=rec/user_annotations.journal",
         ),
     ),
 }
@@ -153,7 +154,7 @@ def write_seeds(folder: Path) -> None:
 
     from cardiostream.io import read, write_csv, write_edf, write_store
     from cardiostream.io.store import ParquetStore
-    from cardiostream.io.user_annotations import add
+    from cardiostream.io.user_annotations import add, load, save
     from cardiostream.samples import sample_path
 
     full = read(sample_path("mitdb-201-af"))
@@ -234,8 +235,10 @@ def write_seeds(folder: Path) -> None:
     )
     pq.write_table(pa.table(columns), folder / "parquet" / "rec.parquet")
     write_store([record], folder / "store" / "store")
+    store = ParquetStore(folder / "store" / "store")
+    # Reviewers' annotations as a snapshot and a journal line after it: both get corrupted.
     add(
-        ParquetStore(folder / "store" / "store"),
+        store,
         "rec",
         {
             "kind": "af",
@@ -246,6 +249,8 @@ def write_seeds(folder: Path) -> None:
         },
         "reviewer",
     )
+    save(store, "rec", load(store, "rec"))
+    add(store, "rec", {"kind": "af", "start_s": 5.0, "end_s": 8.0}, "reviewer")
 
 
 def _excerpt(full: Record, n: int) -> Record:
