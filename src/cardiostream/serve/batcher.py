@@ -316,8 +316,8 @@ def _exchange(conn: Connection | None, batch: list[Request]) -> tuple[list[Reply
     return reply
 
 
-#: Bytes of a long prediction's part (131,072 float64 samples): a few ms of engine time.
-PREDICT_PART_BYTES = 2**20
+#: Bytes of a long prediction's part (32,768 float64 samples): about a millisecond of engine time.
+PREDICT_PART_BYTES = 2**18
 
 
 class EngineClient:
