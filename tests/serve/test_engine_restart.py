@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 import os
 import signal
@@ -194,3 +195,40 @@ def test_streams_the_engine_drops_leave_the_listing_too() -> None:
         thread.join(10)
     # The engine keeps the two most recent dropped ids; the listing shows what it keeps.
     assert listed == {"s3", "s4", "probe"}
+
+
+def test_a_dashboard_keeps_drawing_after_an_engine_restart() -> None:
+    server, thread, live = start_server(ServeConfig(tokens=[TOKEN]))
+    batcher: Any = live.app.state.batcher  # type: ignore[attr-defined]
+    x = SIGNAL[: int(20 * AF.fs)].astype("<f4")
+    step = int(AF.fs)
+
+    async def run() -> list[float]:
+        watch = await websockets.connect(f"{live.ws}/v1/watch?token={TOKEN}")
+        await watch.recv()  # the streams listing
+        ws = await websockets.connect(live.ws + "/v1/stream", additional_headers=AUTH)
+        await ws.send(json.dumps({"type": "start", "stream_id": "bed1", "fs": AF.fs}))
+        await ws.recv()
+        for k in range(20):
+            if k == 10:
+                os.kill(batcher.engine_pid, signal.SIGKILL)
+            await ws.send(x[k * step : (k + 1) * step].tobytes())
+            await ws.recv()
+        drawn: list[float] = []
+        with contextlib.suppress(TimeoutError):
+            while True:
+                for line in (await asyncio.wait_for(watch.recv(), 2.0)).split("\n"):
+                    item = json.loads(line)
+                    if item["type"] == "display":
+                        drawn.append(item["t"])
+        await ws.close()
+        await watch.close()
+        return drawn
+
+    try:
+        drawn = asyncio.run(run())
+    finally:
+        server.should_exit = True
+        thread.join(10)
+    # Every second was drawn, those after the restart included.
+    assert len(drawn) == 20 and max(drawn) > 18.0

@@ -53,6 +53,7 @@ from cardiostream.serve.rpc import (
     Recover,
     Reply,
     Request,
+    Restore,
     Watch,
     unwrap,
 )
@@ -120,15 +121,15 @@ class Batcher:
             raise EngineError("the engine process did not start")
 
     async def _restore(self) -> None:
-        """Bring every stream of the ledger back into a new engine, then turn recordings
-        left by streams that are gone into records."""
+        """Bring every stream of the ledger back into a new engine, and the dashboards'
+        display lines, then turn recordings left by streams that are gone into records."""
         loop = asyncio.get_running_loop()
         restores = self.ledger.restores()
         batch: list[Request] = [*restores, Recover()]
         replies, _, gone = await loop.run_in_executor(self._pipe, _exchange, self._conn, batch)
         self.ledger.forget(gone)
         for request, (status, value) in zip(restores, replies, strict=False):
-            if status != "ok":  # that stream's next request fails; the others go on
+            if status != "ok" and isinstance(request, Restore):  # its next request fails
                 log.error("stream %r not restored: %s", request.open.stream_id, value)
                 self.ledger.forget([(request.open.owner, request.open.stream_id)])
 

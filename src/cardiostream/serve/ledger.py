@@ -15,7 +15,17 @@ from __future__ import annotations
 from dataclasses import dataclass, field
 from typing import Any
 
-from cardiostream.serve.rpc import Close, Disconnect, Open, Opened, Push, Pushed, Request, Restore
+from cardiostream.serve.rpc import (
+    Close,
+    Disconnect,
+    Open,
+    Opened,
+    Push,
+    Pushed,
+    Request,
+    Restore,
+    Watch,
+)
 
 Key = tuple[str, str]  # (token owner, stream id)
 
@@ -39,6 +49,8 @@ class Ledger:
 
     def __init__(self) -> None:
         self.entries: dict[Key, Entry] = {}
+        #: Owners with a dashboard open: a new engine must draw their streams too.
+        self.watched: set[str] = set()
 
     def __len__(self) -> int:
         return len(self.entries)
@@ -70,6 +82,11 @@ class Ledger:
                 entry = self.entries.get((owner, stream_id))
                 if entry is not None:
                     entry.connected = False
+            case Watch(owner, on):
+                if on:
+                    self.watched.add(owner)
+                else:
+                    self.watched.discard(owner)
 
     def keep_unsent(self, key: Key, message: str) -> None:
         """Hold a reply the client did not get, for its resume."""
@@ -90,12 +107,13 @@ class Ledger:
         for key in keys:
             self.entries.pop(key, None)
 
-    def restores(self) -> list[Restore]:
-        """What a new engine needs to bring back every stream."""
-        return [
+    def restores(self) -> list[Restore | Watch]:
+        """What a new engine needs to bring back every stream, and the dashboards' lines."""
+        streams: list[Restore | Watch] = [
             Restore(e.open, e.checkpoint, tuple(e.frames), e.connected, e.began)
             for e in self.entries.values()
         ]
+        return streams + [Watch(owner, True) for owner in sorted(self.watched)]
 
     def size_bytes(self) -> int:
         """Bytes held in checkpoints and frames."""
