@@ -233,6 +233,9 @@ def test_one_bad_stream_does_not_disturb_another(live: Live) -> None:
         ({"type": "start", "stream_id": "../x", "fs": 250}, [], 1003),
         ({"type": "start", "stream_id": "a", "fs": 1e7}, [], 1003),
         ({"type": "start", "stream_id": "a", "fs": 250, "format": "float64"}, [], 1003),
+        ({"type": "start", "stream_id": "a", "fs": 250, "acked": -1}, [], 1003),
+        ({"type": "start", "stream_id": "a", "fs": 250, "acked": "12"}, [], 1003),
+        ({"type": "start", "stream_id": "a", "fs": 250, "acked": True}, [], 1003),
         ({"type": "start", "stream_id": "big", "fs": 250}, [b"\x00" * 4 * 6000], 1009),
         ({"type": "start", "stream_id": "nan", "fs": 250}, ['{"samples": [1, 2]}'], 1003),
         (

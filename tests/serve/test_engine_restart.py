@@ -232,3 +232,44 @@ def test_a_dashboard_keeps_drawing_after_an_engine_restart() -> None:
         thread.join(10)
     # Every second was drawn, those after the restart included.
     assert len(drawn) == 20 and max(drawn) > 18.0
+
+
+def test_a_client_that_says_its_last_ack_gets_every_reply_after_it() -> None:
+    server, thread, live = start_server(ServeConfig(tokens=[TOKEN]))
+    x = SIGNAL[:15000].astype("<f4")
+    start = {"type": "start", "stream_id": "bed8", "fs": AF.fs}
+
+    async def resume(acked: int | None) -> list[str]:
+        async with websockets.connect(live.ws + "/v1/stream", additional_headers=AUTH) as ws:
+            await ws.send(json.dumps(start | ({} if acked is None else {"acked": acked})))
+            json.loads(await ws.recv())
+            got: list[str] = []
+            with contextlib.suppress(TimeoutError):
+                while True:
+                    got.append(await asyncio.wait_for(ws.recv(), 1.0))
+            return got
+
+    async def run() -> tuple[list[str], list[str]]:
+        async with websockets.connect(live.ws + "/v1/stream", additional_headers=AUTH) as ws:
+            await ws.send(json.dumps(start))
+            await ws.recv()
+            await ws.send(x[:5000].tobytes())
+            await ws.recv()
+            await ws.send(x[5000:].tobytes())
+            await asyncio.sleep(1.0)  # its reply was sent, and never read
+        silent = await resume(None)  # the server cannot know the client lost it
+        told = await resume(5000)
+        return silent, told
+
+    try:
+        silent, told = asyncio.run(run())
+    finally:
+        server.should_exit = True
+        thread.join(10)
+    assert silent == []
+    (reply,) = told
+    lines = [json.loads(line) for line in reply.split("\n")]
+    assert lines[-1] == {"type": "ack", "samples": 15000}
+    proc = StreamProcessor(AF.fs)
+    proc.push(x[:5000].astype(np.float64))
+    assert lines[:-1] == json.loads(json.dumps(proc.push(x[5000:].astype(np.float64))))

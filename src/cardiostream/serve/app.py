@@ -391,7 +391,8 @@ async def _stream(
             "resumed": opened.resumed, "hop_s": opened.hop_s, "window_s": opened.window_s,
         }))  # fmt: skip
         # What the client missed while it was away, its processing done: given once, now.
-        for missed in engine.take_unsent(owner, stream_id) if opened.resumed else []:
+        missed_replies = engine.take_unsent(owner, stream_id, begin.acked)
+        for missed in missed_replies if opened.resumed else []:
             await ws.send_text(missed)
         while True:
             message = await ws.receive()
@@ -423,6 +424,7 @@ async def _stream(
                     await ws.close(wire.CLOSE_TOO_BIG,
                                    f"frame: over {config.max_frame_samples} samples")  # fmt: skip
                     break
+                before = consumed
                 lines, consumed = await engine.push(*key, x.tobytes())
             except (InputError, ValueError) as exc:
                 metrics.errors.labels("frame").inc()
@@ -445,6 +447,7 @@ async def _stream(
             ack = f'{{"type": "{wire.ACK}", "samples": {int(consumed)}}}'
             controls = watch.take_controls(owner, stream_id) if begin.controls else []
             reply = "\n".join([*(line for _, line in lines), *controls, ack])
+            engine.keep_reply(owner, stream_id, before, reply)
             try:
                 await ws.send_text(reply)
             except Exception:  # gone while its frame was processed: kept for its resume

@@ -352,9 +352,13 @@ class EngineClient:
         """A reply the client did not get: sent again when the stream resumes."""
         self._batcher.ledger.keep_unsent((owner, stream_id), message)
 
-    def take_unsent(self, owner: str, stream_id: str) -> list[str]:
+    def keep_reply(self, owner: str, stream_id: str, before: int, message: str) -> None:
+        """A reply being sent (to the frame that began at sample ``before``)."""
+        self._batcher.ledger.keep_reply((owner, stream_id), before, message)
+
+    def take_unsent(self, owner: str, stream_id: str, acked: int | None) -> list[str]:
         """The replies to send a resumed stream after its ``ready``."""
-        return self._batcher.ledger.take_unsent((owner, stream_id))
+        return self._batcher.ledger.take_unsent((owner, stream_id), acked)
 
     async def disconnect(self, owner: str, stream_id: str) -> None:
         """The client went away without ``stop``."""

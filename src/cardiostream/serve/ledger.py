@@ -12,6 +12,7 @@ stream.
 
 from __future__ import annotations
 
+from collections import deque
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -42,6 +43,9 @@ class Entry:
     #: Replies whose frames were processed but which could not be sent (the client left
     #: while they were computed): sent after ``ready`` when the stream resumes.
     unsent: list[str] = field(default_factory=list)
+    #: The last replies, each with the samples consumed before its frame: what a client
+    #: that says which ack it got last (``acked``) may have missed.
+    replies: deque[tuple[int, str]] = field(default_factory=lambda: deque(maxlen=8))
 
 
 class Ledger:
@@ -94,13 +98,26 @@ class Ledger:
         if entry is not None:
             entry.unsent.append(message)
 
-    def take_unsent(self, key: Key) -> list[str]:
-        """The replies held for a resuming stream (and forget them)."""
+    def keep_reply(self, key: Key, before: int, message: str) -> None:
+        """Note a reply (to the frame that began at sample ``before``) as it is sent."""
+        entry = self.entries.get(key)
+        if entry is not None:
+            entry.replies.append((before, message))
+
+    def take_unsent(self, key: Key, acked: int | None = None) -> list[str]:
+        """The replies a resuming stream missed (and forget them): those after its last
+        ack when it says which (``acked``), else those that could not be sent."""
         entry = self.entries.get(key)
         if entry is None:
             return []
         unsent, entry.unsent = entry.unsent, []
-        return unsent
+        if acked is None:
+            return unsent
+        missed = [text for before, text in entry.replies if before >= acked]
+        firsts = [before for before, _ in entry.replies if before >= acked]
+        if firsts and firsts[0] != acked:
+            return unsent  # older than the replies kept: the client resends from ready
+        return missed
 
     def forget(self, keys: list[Key]) -> None:
         """Drop streams the engine has dropped."""

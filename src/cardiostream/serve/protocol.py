@@ -9,7 +9,10 @@ Client to server
        Several leads: ``"leads": ["I", "II", "V1"], "lead": "II"``; frames then interleave
        the leads sample by sample (``[n, 3]`` in row order) and ``lead`` is the one analysed
        (all are recorded and shown to dashboards). A steerable source (a simulator) lists
-       the modes it accepts: ``"controls": ["nsr", "af", "noise", "leadoff"]``.
+       the modes it accepts: ``"controls": ["nsr", "af", "noise", "leadoff"]``. A client
+       resuming a stream may say the samples of the last ack it received, ``"acked": n``:
+       the replies it missed after that ack (the server keeps the last 8) are sent again
+       right after ``ready``. Without it, only replies the server could not send are.
     2. Frames of samples, at most ``max_frame_samples`` each. NaN marks a missing sample.
     3. Optionally ``{"type": "stop"}``: the stream ends, open episodes are closed.
 Server to client
@@ -117,6 +120,8 @@ class Start:
     lead: int
     #: Modes a source accepts from ``control`` lines (a simulator's), empty for a device.
     controls: tuple[str, ...] = ()
+    #: On a resume, the samples of the last ack the client received (None: not said).
+    acked: int | None = None
 
     @property
     def lead_label(self) -> str:
@@ -151,9 +156,14 @@ def parse_start(msg: Any) -> Start:
     fmt = parse_format(msg.get("fs"), msg.get("format", "float32"), msg.get("units", "mV"),
                        msg.get("gain", 200.0))  # fmt: skip
     controls = _controls(msg.get("controls", []))
+    acked = msg.get("acked")
+    if acked is not None and (isinstance(acked, bool) or not isinstance(acked, int)
+                              or not 0 <= acked < 2**53):  # fmt: skip
+        raise InputError(f"acked: expected the samples of the last ack, got {_shown(acked)}")
     leads = msg.get("leads")
     if leads is None:
-        return Start(stream_id, fmt, (_label(msg.get("lead", "ECG"), "lead"),), 0, controls)
+        label = _label(msg.get("lead", "ECG"), "lead")
+        return Start(stream_id, fmt, (label,), 0, controls, acked)
     if not isinstance(leads, list) or not 1 <= len(leads) <= MAX_LEADS:
         raise InputError(f"leads: expected a list of 1 to {MAX_LEADS} lead labels")
     labels = tuple(_label(v, "leads") for v in leads)
@@ -162,7 +172,7 @@ def parse_start(msg: Any) -> Start:
     lead = msg.get("lead", labels[0])
     if not isinstance(lead, str) or lead not in labels:
         raise InputError(f"lead: {_shown(lead)} is not one of the stream's leads")
-    return Start(stream_id, fmt, labels, labels.index(lead), controls)
+    return Start(stream_id, fmt, labels, labels.index(lead), controls, acked)
 
 
 def _controls(value: Any) -> tuple[str, ...]:

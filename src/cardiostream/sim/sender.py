@@ -279,6 +279,8 @@ class _Session:
         from websockets.protocol import State
 
         finished = False
+        if self.link.base is not None:  # a resume: the replies after our last ack come again
+            start = {**start, "acked": self.link.base + self.link.result.acknowledged}
         try:
             await ws.send(json.dumps(start))
             ready = json.loads(await ws.recv())

@@ -39,6 +39,10 @@ class Start(TypedDict):
     lead: NotRequired[Annotated[str, "The lead analysed (of leads, when given)."]]
     leads: NotRequired[Annotated[list[str], "1 to 12 labels of interleaved leads."]]
     controls: NotRequired[Annotated[list[str], "Modes a steerable source accepts."]]
+    acked: NotRequired[
+        Annotated[int, "On a resume: the samples of the last ack received; the replies after "
+                  "it are sent again, after ready."]
+    ]  # fmt: skip
 
 
 class JsonSamples(TypedDict):
