@@ -98,14 +98,23 @@ def test_a_part_finished_after_the_checkpoint_is_reopened(tmp_path: Path) -> Non
     np.testing.assert_array_equal(store.read(part.name).lead(0), rows[:600, 0])
 
 
-def test_orphans_of_live_streams_are_left_alone(tmp_path: Path) -> None:
-    segments = Segments(ParquetStore(tmp_path))
-    mine = Part("o", "live", 250.0, ("ECG",), 0, 0, 0)
+def test_segments_of_live_streams_are_left_alone_but_their_finished_parts_written(
+    tmp_path: Path,
+) -> None:
+    store = ParquetStore(tmp_path)
+    segments = Segments(store)
+    mine = Part("o", "live", 250.0, ("ECG",), 0, 1, 250, began="t1")
+    # Finished, handed to the writer, and the engine died before it wrote it:
+    earlier = Part("o", "live", 250.0, ("ECG",), 0, 0, 0, began="t1")
     gone = Part("o", "gone", 250.0, ("ECG",), 0, 3, 900)
-    for part in (mine, gone):
+    older = Part("o", "live", 250.0, ("ECG",), 0, 5, 900, began="t0")  # the id's last life
+    for part in (mine, earlier, gone, older):
         segments.append(part, np.ones((250, 1), np.float32))
-    assert recover_orphans(segments, {("o", "live")}) == [gone.name]
+    found = recover_orphans(segments, {("o", "live", "t1"): 1})
+    assert sorted(found) == sorted([earlier.name, gone.name, older.name])
     assert segments.rows(mine) == 250
+    assert "recovered" not in store.meta(earlier.name)["meta"]
+    assert store.meta(gone.name)["meta"]["recovered"] is True
 
 
 def test_the_syncer_forces_written_segments_to_disk(tmp_path: Path) -> None:

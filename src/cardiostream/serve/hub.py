@@ -191,7 +191,8 @@ class Hub:
             return []
         from cardiostream.serve.recording import recover_orphans
 
-        return recover_orphans(self._segments, set(self.sessions))
+        live = {(s.owner, s.stream_id, s.began): s.part for s in self.sessions.values()}
+        return recover_orphans(self._segments, live)
 
     def gone(self) -> list[tuple[str, str]]:
         """The streams dropped since the last call (their resume window passed)."""

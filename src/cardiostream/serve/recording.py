@@ -209,15 +209,24 @@ class Segments:
         return parts
 
 
-def recover_orphans(segments: Segments, live: set[tuple[str, str]]) -> list[str]:
-    """Turn the segments of streams not in ``live`` (owner, stream id) into records of their
-    own, marked ``recovered``; their record ids."""
+def recover_orphans(segments: Segments, live: dict[tuple[str, str, str], int]) -> list[str]:
+    """Write the segments that no live stream is writing into the store; their record ids.
+
+    ``live`` maps each live stream (owner, stream id, when it began) to the part it writes.
+    Its earlier parts still on disk were finished but not yet written when an engine died:
+    they become the records they were to be. Every other segment belongs to a stream that is
+    gone, and becomes a record of its own marked ``recovered``.
+    """
     found = []
     for part in segments.open_parts():
-        if (part.owner, part.stream_id) in live:
+        current = live.get((part.owner, part.stream_id, part.began))
+        if current is not None and part.number >= current:
             continue
         try:
-            record_id = segments.finish(part, final=True, recovered=True)
+            if current is not None:
+                record_id = segments.finish(part, final=False)
+            else:
+                record_id = segments.finish(part, final=True, recovered=True)
         except Exception as exc:  # one bad segment must not stop the server or the others
             log.warning("segment %s: not recovered (%s)", part.name, exc)
             continue
