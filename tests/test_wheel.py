@@ -19,6 +19,7 @@ NEEDED = [
     "cardiostream/samples/data/A00004.mat",
     "cardiostream/rhythm/weights/rhythm.npz",
     "cardiostream/rhythm/weights/model.json",
+    "cardiostream/beats/model/beats.json",
 ]
 CHECK = """
 import sys

@@ -15,6 +15,7 @@ from cardiostream.rhythm import Prediction, RhythmModel
 from cardiostream.stream import EventConfig, StreamProcessor, analyze
 
 if TYPE_CHECKING:
+    from cardiostream.beats.classes import classify_beats
     from cardiostream.io import ParquetStore, convert
 
 __version__ = "0.1.0"
@@ -26,6 +27,10 @@ def __getattr__(name: str) -> Any:
         from cardiostream import io
 
         return getattr(io, name)
+    if name == "classify_beats":
+        from cardiostream.beats.classes import classify_beats
+
+        return classify_beats
     raise AttributeError(f"module 'cardiostream' has no attribute {name!r}")
 
 
@@ -46,6 +51,7 @@ __all__ = [
     "StreamProcessor",
     "__version__",
     "analyze",
+    "classify_beats",
     "clean_ecg",
     "convert",
     "detect_rpeaks",

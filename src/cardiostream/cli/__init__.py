@@ -14,6 +14,7 @@ from cardiostream.cli._common import app
 # isort: off
 from cardiostream.cli import records as records
 from cardiostream.cli import analysis as analysis
+from cardiostream.cli import beats as beats
 from cardiostream.cli import live as live
 from cardiostream.cli import training as training
 from cardiostream.cli import evaluation as evaluation

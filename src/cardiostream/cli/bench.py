@@ -179,6 +179,38 @@ def bench_soak(
     _guard(body)
 
 
+@bench_app.command("beats")
+def bench_beats(
+    data: Annotated[Path, typer.Option(help="The MITDB folder (WFDB records with .atr).")],
+    model: Annotated[
+        Path | None, typer.Option(help="A beat model (beats.json or its folder).")
+    ] = None,
+    json_out: JsonOption = None,
+    markdown: Annotated[Path | None, typer.Option(help="Write the tables as Markdown.")] = None,
+) -> None:
+    """AAMI beat classes on MITDB DS2 (inter-patient): Se and +P per class, the confusion
+    matrix and per-record figures, with published results and the targets beside them."""
+
+    def body() -> None:
+        from cardiostream.beats.classes import load_beat_model
+        from cardiostream.evaluate.beat_classes import DS2, run_beat_benchmark
+        from cardiostream.progress import counted_bar
+
+        _folder(data)
+        missing = [n for n in DS2 if not (data / f"{n}.hea").is_file()]
+        if missing:
+            raise InputError(f"{data}: DS2 records missing: {', '.join(missing)}")
+        beat_model = load_beat_model(model)
+        with counted_bar("DS2 {task.description}", console=err_console) as bar:
+            task = bar.add_task("", total=len(DS2))
+            result = run_beat_benchmark(
+                data, beat_model, on_step=lambda n: bar.update(task, advance=1, description=n)
+            )
+        _show_bench(result.markdown(), result.document(), markdown, json_out)
+
+    _guard(body)
+
+
 @bench_app.command("rpeaks")
 def bench_rpeaks(
     data: Annotated[Path, typer.Option(help="A WFDB database folder with .atr beats (MITDB).")],

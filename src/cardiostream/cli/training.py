@@ -262,3 +262,54 @@ def export(
         console.print(f"wrote {escape(str(path))}", highlight=False)
 
     _guard(body)
+
+
+@app.command("train-beats")
+def train_beats(
+    data: Annotated[Path, typer.Option(help="The MITDB folder (WFDB records with .atr).")],
+    out: Annotated[
+        Path, typer.Option(help="Where beats.json and the cross-validation report go.")
+    ] = Path("out/beats"),
+    seed: Annotated[int, typer.Option(help="Seed of the folds and initialisations.")] = 0,
+    folds: Annotated[int, typer.Option(help="Folds of whole DS1 records.")] = 11,
+    maxiter: Annotated[int, typer.Option(help="L-BFGS iterations per fit.")] = 300,
+    records: Annotated[
+        str | None, typer.Option(help="Comma-separated DS1 records (all 22 by default).")
+    ] = None,
+) -> None:
+    """Train the AAMI beat classifier on MITDB DS1, every choice by leave-records-out
+    cross-validation (DS2 is never read)."""
+
+    def body() -> None:
+        from cardiostream.evaluate.beat_classes import DS1, load_records
+        from cardiostream.progress import counted_bar
+        from cardiostream.training.beats import train_beat_model
+
+        if not data.is_dir():
+            raise InputError(f"{data}: no such folder")
+        names = [n.strip() for n in records.split(",")] if records else list(DS1)
+        if not set(names) <= set(DS1):
+            raise InputError("--records: only DS1 records may train the beat classifier")
+        if not 2 <= folds <= len(names):
+            raise InputError(f"--folds: expected 2 to {len(names)}, got {folds}")
+        with counted_bar("{task.description}", console=err_console) as bar:
+            task = bar.add_task("reading DS1", total=len(names))
+            recs = load_records(data, names, on_step=lambda _: bar.advance(task))
+            fit = bar.add_task("fitting", total=None)
+
+            def step(stage: str, done: int, total: int) -> None:
+                bar.update(fit, description=stage, completed=done, total=total)
+
+            result = train_beat_model(recs, folds=folds, seed=seed, maxiter=maxiter, progress=step)
+        path = result.model.save(out)
+        (out / "cv_report.json").write_text(json.dumps(result.report, indent=1) + "\n")
+        gross = result.report["cv"]["gross"]
+        console.print(
+            f"model written to {escape(str(path))}; DS1 cross-validation: "
+            + ", ".join(
+                f"{c} Se {gross[c]['se'] or 0:.1f} +P {gross[c]['ppv'] or 0:.1f}" for c in "NSVF"
+            ),
+            highlight=False,
+        )
+
+    _guard(body)
