@@ -80,7 +80,7 @@ class ServeConfig:
     max_predict_s: float = 600.0
     max_body_bytes: int = 64 * 2**20
     start_timeout_s: float = 10.0
-    checkpoint_s: float = 5.0
+    checkpoint_s: float = 15.0
     record_sync_s: float = 1.0
     engine_start_timeout_s: float = 300.0
     model: Path | None = None

@@ -6,8 +6,8 @@ processor's ``state_dict`` and recording position, which the engine sends every
 a dead engine cannot take it along: a restarted engine restores every stream from its
 checkpoint and replays the frames after it (:class:`~cardiostream.serve.rpc.Restore`), which
 brings it to exactly the samples acknowledged, with no window or event given twice or lost.
-Its size is bounded: one checkpoint (about 35 kB) and at most ``checkpoint_s`` of frames per
-stream.
+Its size is bounded: one checkpoint (about 35 kB) and at most ``checkpoint_s`` (15 s) of
+frames per stream.
 """
 
 from __future__ import annotations
