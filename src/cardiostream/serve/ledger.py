@@ -113,11 +113,10 @@ class Ledger:
         unsent, entry.unsent = entry.unsent, []
         if acked is None:
             return unsent
-        missed = [text for before, text in entry.replies if before >= acked]
-        firsts = [before for before, _ in entry.replies if before >= acked]
-        if firsts and firsts[0] != acked:
+        after = [(before, text) for before, text in entry.replies if before >= acked]
+        if after and after[0][0] != acked:
             return unsent  # older than the replies kept: the client resends from ready
-        return missed
+        return [text for _, text in after]
 
     def forget(self, keys: list[Key]) -> None:
         """Drop streams the engine has dropped."""

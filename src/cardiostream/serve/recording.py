@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import contextlib
 import ctypes
+import glob
 import json
 import logging
 import os
@@ -95,6 +96,8 @@ class Segments:
         self.store = store  # a ParquetStore
         self.folder = Path(store.path) / LIVE_DIR
         self.written = threading.Event()  # set by every append; the Syncer clears it
+        #: Parts whose description is on disk: an append needs no look at the folder then.
+        self._described: set[str] = set()
 
     def _paths(self, part: Part) -> tuple[Path, Path]:
         base = self.folder / part.name
@@ -103,11 +106,13 @@ class Segments:
     def append(self, part: Part, rows: npt.NDArray[np.float32]) -> None:
         """Append rows (samples × leads) to the part's segment, creating it if needed."""
         data, meta = self._paths(part)
-        if not meta.exists():
-            self.folder.mkdir(parents=True, exist_ok=True)
-            tmp = meta.with_name(meta.name + ".tmp")
-            tmp.write_text(json.dumps(part.meta()), encoding="utf-8")
-            os.replace(tmp, meta)
+        if part.name not in self._described:
+            if not meta.exists():
+                self.folder.mkdir(parents=True, exist_ok=True)
+                tmp = meta.with_name(meta.name + ".tmp")
+                tmp.write_text(json.dumps(part.meta()), encoding="utf-8")
+                os.replace(tmp, meta)
+            self._described.add(part.name)
         with open(data, "ab") as f:
             f.write(np.ascontiguousarray(rows, dtype="<f4").tobytes())
         self.written.set()
@@ -128,9 +133,14 @@ class Segments:
         if data.exists():
             with open(data, "r+b") as f:
                 f.truncate(min(n_rows * 4 * len(part.leads), data.stat().st_size))
-        for other in self.open_parts():
-            same = (other.owner, other.stream_id) == (part.owner, part.stream_id)
-            if same and other.number > part.number:
+        # Only this stream's own parts (same owner, id and start) share the name's stem.
+        stem = part.name.rsplit("-part", 1)[0]
+        for path in self.folder.glob(f"{glob.escape(stem)}-part*{_META}"):
+            try:
+                other = Part.from_meta(json.loads(path.read_text(encoding="utf-8")))
+            except (OSError, ValueError, KeyError, TypeError):
+                continue
+            if other.name.rsplit("-part", 1)[0] == stem and other.number > part.number:
                 self._remove(other)
 
     def resume(self, part: Part, consumed: int) -> None:
@@ -185,6 +195,7 @@ class Segments:
         return record_id
 
     def _remove(self, part: Part) -> None:
+        self._described.discard(part.name)
         for path in self._paths(part):
             path.unlink(missing_ok=True)
 
