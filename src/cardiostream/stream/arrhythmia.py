@@ -54,7 +54,8 @@ Counts
     :meth:`ArrhythmiaTracker.counts`: beats by class, isolated VEB and SVEB (runs of one),
     couplets (runs of exactly two), runs of three or more, pauses; cumulative until
     :meth:`ArrhythmiaTracker.flush`. Beats in bigeminy or trigeminy are isolated VEBs too,
-    as a Holter report counts them.
+    as a Holter report counts them. F (fusion) beats end V and S runs and are non-V beats
+    for the patterns.
 
 Signal quality
 --------------
@@ -1004,12 +1005,19 @@ def _load(cls: type[Any], data: dict[str, Any]) -> Any:
     names = {f.name for f in fields(cls)}
     if set(data) != names:
         raise ValueError(f"{cls.__name__[1:].lower()}: fields {sorted(data)}")
-    obj = cls(**{k: v for k, v in data.items()})
+    obj = cls(**data)
     for f in fields(cls):
         v = getattr(obj, f.name)
-        if f.type in ("int", "bool") and not isinstance(v, int):
-            raise ValueError(f"{f.name}: {v!r}")
-        if f.type == "float" and not isinstance(v, int | float):
+        number = isinstance(v, int | float)
+        ok = {
+            "int": isinstance(v, int),
+            "bool": isinstance(v, bool),
+            "float": number,
+            "float | None": v is None or number,
+            "str | None": v is None or v in KINDS,
+            "list[list[float]]": isinstance(v, list),
+        }[str(f.type)]
+        if not ok:
             raise ValueError(f"{f.name}: {v!r}")
     return obj
 
@@ -1074,6 +1082,8 @@ def arrhythmia_events(
         batch = BeatBatch(bt[i:j], bl[i:j], bp[i:j])
         i = j
         events += tracker.update(t, batch, usable=ok, reasons=why, heart_rate_bpm=hr, label=lab)[1]
+    if i < len(bt):
+        raise InputError(f"beats: {len(bt) - i} beats after the last window, or no window")
     # The runs still going are closed first, as flush would, so that the counts include them.
     events += tracker._end_sequences("end_of_stream")
     counts = tracker.counts()
