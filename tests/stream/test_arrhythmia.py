@@ -173,6 +173,13 @@ def test_bigeminy_and_its_counts() -> None:
     assert counts["beats"]["V"] == 6 and counts["beats"]["N"] == 10
 
 
+def test_bigeminy_starts_at_the_n_before_its_first_v() -> None:
+    times = regular(1.0, 11, 0.8)
+    events = feed(ArrhythmiaTracker(), times, list("NNNVNVNVNNN"))[1]
+    (bi,) = closed(events)
+    assert (bi["kind"], bi["start_s"], bi["end_s"]) == ("ventricular_bigeminy", times[2], times[7])
+
+
 def test_two_bigeminy_cycles_are_not_an_episode() -> None:
     letters = ["N", "N", "V", "N", "V", "N", "N", "N"]
     assert feed(ArrhythmiaTracker(), regular(1.0, 8, 0.8), letters)[1] == []
@@ -280,6 +287,28 @@ def test_asystole_opens_before_the_next_beat() -> None:
     # 4 s without beats after 8.2 s, known once every beat up to t_end - 3 s is in: at the
     # first window from 15.2 s, while the next beat (20.2 s) is still to come.
     assert opened_at == 16.0
+
+
+def test_a_run_ends_once_no_beat_can_follow_it() -> None:
+    """A VT followed by silence closes when the horizon passes its last beat by pause_s, not
+    when the next beat comes."""
+    times = [*regular(1.0, 5, 0.8), 5.0, 5.4, 5.8, 30.0]
+    tracker, sent, closed_at = ArrhythmiaTracker(), 0, None
+    for t in np.arange(10.0, 34.0):
+        batch = [b for b in times[sent:] if b + 3.0 <= t]  # the latest a beat may come
+        letters = ["N"] * 5 + ["V"] * 3 + ["N"]
+        _, ev = tracker.update(
+            t,
+            BeatBatch(batch, letters[sent : sent + len(batch)], [0.9] * len(batch)),
+            usable=True,
+            reasons=[],
+            heart_rate_bpm=None,
+            label="uncertain",
+        )
+        sent += len(batch)
+        if closed_at is None and any(e["kind"] == "vt" and e["type"] == "event" for e in ev):
+            closed_at = t
+    assert closed_at == 11.0  # 5.8 + 2.0 + 3.0 = 10.8: the first window from then on
 
 
 @pytest.mark.parametrize("why", [["flat"], ["no_beats"]])
@@ -480,9 +509,23 @@ def test_offline_equals_streamed() -> None:
     assert sum(counts["beats"].values()) == len(times)
 
 
-def test_state_round_trip_at_every_window() -> None:
-    times, letters, probs = random_beats(3, 60)
+def composite_beats() -> tuple[list[float], list[str], list[float]]:
+    """A beat of every pattern: bigeminy, trigeminy, VT, SVT, a pause, asystole, paced."""
+    letters = list("NNNNVNVNVNVNNVNNVNNVNNVNNVVVVVNNSSSSNNN") + ["N"] * 3 + ["Q"] * 30 + ["N"] * 4
+    times, t = [], 1.0
+    for k, letter in enumerate(letters):
+        fast = letter in "VS" and k + 1 < len(letters) and letters[k + 1] == letter
+        t += 0.4 if fast or (k and letters[k - 1] in "VS" and letter == letters[k - 1]) else 0.8
+        if k in (40, 44):
+            t += 2.0 if k == 40 else 4.5  # a pause, then asystole
+        times.append(round(t, 3))
+    probs = [round(0.5 + 0.4 * k / len(letters), 3) for k in range(len(letters))]
     probs[5] = math.nan
+    return times, letters, probs
+
+
+def test_state_round_trip_at_every_window() -> None:
+    times, letters, probs = composite_beats()
     windows = list(np.arange(10.0, times[-1] + 4.0))
 
     def run(split: int | None) -> tuple[list[Any], Msgs]:
@@ -499,8 +542,8 @@ def test_state_round_trip_at_every_window() -> None:
                 BeatBatch(
                     [times[i] for i in idx], [letters[i] for i in idx], [probs[i] for i in idx]
                 ),
-                usable=int(t) % 17 != 0,
-                reasons=["lead_off"] if int(t) % 17 == 0 else [],
+                usable=int(t) != 60,
+                reasons=["lead_off"] if int(t) == 60 else [],
                 heart_rate_bpm=40.0 if t < 30 else 130.0,
                 label="normal",
             )
@@ -509,7 +552,9 @@ def test_state_round_trip_at_every_window() -> None:
         return found, events + tracker.flush()
 
     whole = run(None)
-    assert len(whole[1]) > 4
+    check_contract(whole[1])
+    expected = {"ventricular_bigeminy", "ventricular_trigeminy", "vt", "svt", "pause", "asystole"}
+    assert {e["kind"] for e in whole[1]} >= expected | {"bradycardia", "paced_rhythm"}
     for split in range(1, len(windows)):
         assert run(split) == whole, split
 
