@@ -378,6 +378,23 @@ def test_v_beats_in_unusable_windows_raise_nothing() -> None:
     assert tracker.counts()["beats"]["Q"] == 40
 
 
+def test_v_beats_of_an_unusable_span_delivered_later_raise_nothing() -> None:
+    def bad(t: float) -> bool:
+        return 16.0 <= t <= 25.0
+
+    times = [*regular(1.0, 17, 0.8), *regular(15.0, 26, 0.4), *regular(26.0, 5, 0.8)]
+    letters = ["N"] * 17 + ["V"] * 26 + ["N"] * 5
+    events = feed(
+        ArrhythmiaTracker(),
+        times,
+        letters,
+        lag=3.0,  # the V beats of 22-25 s arrive with the usable windows of 26-28 s
+        usable=lambda t: not bad(t),
+        reasons=lambda t: ["high_frequency_noise"] if bad(t) else [],
+    )[1]
+    assert events == []
+
+
 def test_an_unusable_window_ends_a_run() -> None:
     times = regular(5.0, 40, 0.4)
     events = feed(

@@ -60,7 +60,9 @@ Counts
 Signal quality
 --------------
 Unusable windows
-    A beat delivered with a window whose ``usable`` is false counts as Q. Q beats end every
+    A beat delivered with a window whose ``usable`` is false counts as Q, and so does a
+    beat within the span of an unusable window already seen when it is delivered (at or
+    before that window's ``t_end``). Q beats end every
     run and pattern and start none, so nothing is raised from an unusable window. An
     unusable window also ends the open runs and patterns at once (reason
     ``"signal_unusable"``): their last beat is the last one known to be theirs.
@@ -390,7 +392,8 @@ class _Quiet:
     """Last beat, last untrusted window and the open asystole."""
 
     last_beat: float | None = None
-    last_bad: float | None = None
+    last_bad: float | None = None  # t_end of the latest untrusted window
+    last_unusable: float | None = None  # t_end of the latest unusable window
     open: bool = False
     start: float = 0.0
     end: float = 0.0
@@ -511,8 +514,13 @@ class ArrhythmiaTracker:
             self._quiet.last_bad = t
         if not usable:
             out += self._end_sequences("signal_unusable")
+            self._quiet.last_unusable = t
+        last_unusable = self._quiet.last_unusable
         for b_t, b_l, b_p in zip(bt, bl, bp, strict=True):
-            out += self._beat(b_t, b_l if usable else "Q", b_p, usable)
+            # A beat inside an unusable window's span is not trusted, even when a later,
+            # usable window delivers it (beats are decided up to beat_delay_s late).
+            ok = last_unusable is None or b_t > last_unusable
+            out += self._beat(b_t, b_l if ok else "Q", b_p, ok)
         out += self._horizon(t - cfg.beat_delay_s)
         self._prune(t)
         out += self._window(t, usable, heart_rate_bpm, label)
@@ -669,7 +677,7 @@ class ArrhythmiaTracker:
         if run.kind is not None:
             detail = self._run_detail(run)
             out.append(self._closed(run.kind, run.start, run.last, conf, detail, reason))
-        run.__init__()  # type: ignore[misc]  # back to an empty run, in place
+        _reset(run)
         return out
 
     def _pattern_beat(
@@ -712,7 +720,7 @@ class ArrhythmiaTracker:
             detail = _pattern_detail(pat, 2 if kind == "ventricular_bigeminy" else 3)
             conf = _conf(pat.sum_p, pat.n_p)
             out.append(self._closed(kind, pat.start, pat.last, conf, detail, reason))
-        pat.__init__()  # type: ignore[misc]
+        _reset(pat)
         return out
 
     def _end_sequences(self, reason: ArrhythmiaCloseReason | None) -> list[ArrhythmiaMessage]:
@@ -968,6 +976,11 @@ class ArrhythmiaTracker:
         self._bi, self._tri = pats
         self._quiet, self._rates = quiet, rates
         self._beats, self._recent = beats, recent
+
+
+def _reset(state: _Run | _Pattern) -> None:
+    """Empty a run or pattern in place (the tracker holds it by reference)."""
+    state.__dict__.update(type(state)().__dict__)
 
 
 def _rate(run: _Run) -> float | None:
