@@ -205,6 +205,10 @@ def test_gate_api_and_bad_states() -> None:
     assert gate.judge(r[1:-1]).tolist() == [""] * (r.size - 2)
     m = gate.metrics(int(r[3]))
     assert m["nan_fraction"] == 0 and m["flat_ptp_mv"] > 1 and m["qrs_snr"] > 3
+    # A saved state carries the history only, not the whole last chunk.
+    big = BeatQualityGate(FS)
+    big.push(ecg(60)[0])
+    assert len(big.state_dict()["tail"]) <= round(5.1 * FS)
     with pytest.raises(InputError):
         BeatQualityGate(FS).load_state_dict({"fs": 250.0, "tail": [], "n": 0})
     with pytest.raises(InputError):

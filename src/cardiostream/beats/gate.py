@@ -191,9 +191,11 @@ class BeatQualityGate:
 
     def state_dict(self) -> dict[str, Any]:
         """The full state as plain Python data (JSON-serialisable; NaN as None)."""
+        # Only what the next push keeps: a long last chunk is not carried along.
+        tail = self._tail[-self._keep :]
         return {
             "fs": self.fs,
-            "tail": [None if not np.isfinite(v) else float(v) for v in self._tail],
+            "tail": [None if not np.isfinite(v) else float(v) for v in tail],
             "n": self._n,
         }
 
