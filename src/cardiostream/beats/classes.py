@@ -183,8 +183,10 @@ class Beats:
 
     def __post_init__(self) -> None:
         # Built without reasons (older callers): one empty reason per beat.
-        if self.reason.size != self.sample.size:
+        if self.reason.size == 0 and self.sample.size:
             object.__setattr__(self, "reason", np.full(self.sample.size, "", "<U20"))
+        elif self.reason.size != self.sample.size:
+            raise InputError("beats: one reason per beat expected")
 
     def __len__(self) -> int:
         return int(self.sample.size)
