@@ -154,8 +154,10 @@ def test_the_stream_classifier_equals_the_function_for_any_chunking(pvc) -> None
     samples = np.concatenate([p.sample for p in parts])
     labels = np.concatenate([p.label for p in parts])
     probs = np.concatenate([p.probabilities for p in parts])
+    reasons = np.concatenate([p.reason for p in parts])
     assert np.array_equal(samples, whole.sample) and np.array_equal(labels, whole.label)
     assert np.array_equal(probs, whole.probabilities)
+    assert np.array_equal(reasons, whole.reason) and reasons.dtype.kind == "U"
 
 
 def test_the_model_file_round_trips(tmp_path, pvc) -> None:

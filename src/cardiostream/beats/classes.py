@@ -11,6 +11,15 @@ trained and how well it does are in ``docs/beats.md``.
 The decision delay is the features': a beat is decided when the next beat is detected, at
 most ``delay_s + post_cap_s`` (1.0 + 2.0 s) after its R peak; the result is identical live
 and offline and for any chunking.
+
+No class is guessed on signal that cannot carry one. Two gates see the same samples as the
+features: the quality gate (:class:`~cardiostream.beats.gate.BeatQualityGate`: missing
+samples, lead off, flat line, clipping, high-frequency noise in the 2 s around the beat) and
+the pacemaker-spike detector (:class:`~cardiostream.dsp.pacing.PacingSpikeDetector`: a
+spike from 300 ms before to 50 ms after the R peak makes the beat paced, AAMI Q). A gated
+beat's label is ``"Q"`` and its ``reason`` says why; its ``probabilities`` stay the model's
+own, so that a consumer can still see what the model made of it (they are not the
+probabilities of the label then). ``reason`` is ``""`` where the label is the model's.
 """
 
 from __future__ import annotations
@@ -26,6 +35,8 @@ import numpy.typing as npt
 
 from cardiostream.beats.detector import DEFAULT_DELAY_S
 from cardiostream.beats.features import FEATURES, BeatFeatureExtractor
+from cardiostream.beats.gate import BeatQualityGate, GateConfig
+from cardiostream.dsp.pacing import PacingConfig, PacingSpikeDetector
 from cardiostream.errors import InputError
 
 #: The AAMI EC57 classes, in the order of the probability columns.
@@ -156,12 +167,26 @@ class Beats:
     label : ndarray of str
         Its AAMI class, one of :data:`CLASSES`.
     probabilities : ndarray of float64, shape (n_beats, 5)
-        Calibrated probabilities of N, S, V, F and Q.
+        Calibrated probabilities of N, S, V, F and Q, as the model gives them: a gated beat
+        keeps them although its label is ``"Q"``.
+    reason : ndarray of str
+        Why a beat was gated to ``"Q"`` (one of
+        :data:`~cardiostream.beats.gate.GATE_REASONS`: ``missing_samples``, ``lead_off``,
+        ``flat``, ``clipping``, ``high_frequency_noise``, ``paced``), ``""`` where the label
+        is the model's. Empty strings when omitted.
     """
 
     sample: npt.NDArray[np.int64]
     label: npt.NDArray[np.str_]
     probabilities: npt.NDArray[np.float64]
+    reason: npt.NDArray[np.str_] = field(default_factory=lambda: np.zeros(0, "<U20"))
+
+    def __post_init__(self) -> None:
+        # Built without reasons (older callers): one empty reason per beat.
+        if self.reason.size == 0 and self.sample.size:
+            object.__setattr__(self, "reason", np.full(self.sample.size, "", "<U20"))
+        elif self.reason.size != self.sample.size:
+            raise InputError("beats: one reason per beat expected")
 
     def __len__(self) -> int:
         return int(self.sample.size)
@@ -175,6 +200,7 @@ class Beats:
             np.concatenate([b.sample for b in parts]),
             np.concatenate([b.label for b in parts]).astype("<U1"),
             np.concatenate([b.probabilities for b in parts]),
+            np.concatenate([b.reason for b in parts]).astype("<U20"),
         )
 
 
@@ -188,15 +214,47 @@ class BeatClassifier:
     model : BeatModel, optional
         The classifier; the shipped one by default.
     delay_s : float
-        The R-peak detector's delay.
+        The R-peak detector's delay; at least the gate's ``post_s`` (1 s), so that the span
+        the gate judges is complete when a beat is decided.
+    gate : bool
+        Whether to gate beats on signal quality and pacing spikes (see the module notes).
+    gate_config : GateConfig, optional
+        The quality gate's span and thresholds.
+    pacing_config : PacingConfig, optional
+        The spike detector's thresholds.
     """
 
+    #: Where a pacing spike makes the beat at R peak ``r`` paced: ``r - 0.3 s`` to
+    #: ``r + 0.05 s`` (atrial and ventricular stimuli before the QRS; the detector's R peak
+    #: can fall a little before a spike merged into the QRS onset).
+    PACED_WINDOW_S: tuple[float, float] = (-0.3, 0.05)
+
     def __init__(
-        self, fs: float, *, model: BeatModel | None = None, delay_s: float = DEFAULT_DELAY_S
+        self,
+        fs: float,
+        *,
+        model: BeatModel | None = None,
+        delay_s: float = DEFAULT_DELAY_S,
+        gate: bool = True,
+        gate_config: GateConfig | None = None,
+        pacing_config: PacingConfig | None = None,
     ) -> None:
         self.model = model if model is not None else load_beat_model()
         self.features = BeatFeatureExtractor(fs, delay_s=delay_s)
         self.fs = self.features.fs
+        self.gated = bool(gate)
+        cfg = gate_config or GateConfig()
+        if self.gated and cfg.post_s > self.features.delay_s:
+            raise InputError("delay_s: the quality gate needs a detector delay of at least post_s")
+        # A beat is judged at most delay_samples after its R peak (plus a little slack for the
+        # detector's own rounding): the gate and the spike list keep that much history.
+        history_s = self.delay_samples / self.fs + 0.5
+        self.gate = BeatQualityGate(self.fs, cfg, history_s=history_s)
+        self.pacing = PacingSpikeDetector(self.fs, pacing_config)
+        lo, hi = self.PACED_WINDOW_S
+        self._paced = (round(lo * self.fs), round(hi * self.fs))
+        self._keep_spikes = round((history_s - lo) * self.fs) + 1
+        self._spikes = np.zeros(0, np.int64)
 
     @property
     def delay_samples(self) -> int:
@@ -205,27 +263,70 @@ class BeatClassifier:
 
     def _classify(self, r: npt.NDArray[np.int64], f: npt.NDArray[np.float64]) -> Beats:
         p = self.model.probabilities(f)
-        return Beats(r, self.model.labels(p).astype("<U1"), p)
+        labels = self.model.labels(p).astype("<U1")
+        if not self.gated:
+            return Beats(r, labels, p)
+        reasons = self.gate.judge(r)
+        if self._spikes.size and r.size:
+            lo, hi = self._paced
+            # Spikes are sorted: a beat is paced when one lies in [r + lo, r + hi].
+            first = np.searchsorted(self._spikes, r + lo, side="left")
+            last = np.searchsorted(self._spikes, r + hi, side="right")
+            reasons[(last > first) & (reasons == "")] = "paced"
+        labels[reasons != ""] = "Q"
+        return Beats(r, labels, p, reasons)
+
+    def _feed(self, chunk: npt.ArrayLike) -> npt.NDArray[np.float64]:
+        x = np.asarray(chunk, dtype=np.float64)
+        if x.ndim == 2 and x.shape[1] == 1:
+            x = x[:, 0]
+        if self.gated and x.ndim == 1:
+            self.gate.push(x)
+            spikes = self.pacing.push(x)
+            self._spikes = np.concatenate([self._spikes, spikes])
+        return x
 
     def push(self, chunk: npt.ArrayLike) -> Beats:
         """Feed samples; return the beats now decided."""
-        return self._classify(*self.features.push(chunk))
+        x = self._feed(chunk)
+        out = self._classify(*self.features.push(x))
+        # Spikes too old for any beat still to come are dropped after judging, so that one
+        # long chunk is judged like many short ones.
+        n = self.features.n_samples
+        self._spikes = self._spikes[self._spikes >= n - self._keep_spikes]
+        return out
 
     def flush(self) -> Beats:
         """End the stream: return the remaining beats, then reset."""
-        return self._classify(*self.features.flush())
+        out = self._classify(*self.features.flush())
+        self.reset()
+        return out
 
     def reset(self) -> None:
         """Forget everything: the next sample starts a new stream."""
         self.features.reset()
+        self.gate.reset()
+        self.pacing.reset()
+        self._spikes = np.zeros(0, np.int64)
 
     def state_dict(self) -> dict[str, Any]:
         """The full state as plain Python data (JSON-serialisable)."""
-        return self.features.state_dict()
+        return {
+            "features": self.features.state_dict(),
+            "gate": self.gate.state_dict(),
+            "pacing": self.pacing.state_dict(),
+            "spikes": self._spikes.tolist(),
+        }
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         """Restore a state produced by :meth:`state_dict`."""
-        self.features.load_state_dict(state)
+        try:
+            self.features.load_state_dict(state["features"])
+            self.gate.load_state_dict(state["gate"])
+            self.pacing.load_state_dict(state["pacing"])
+            self._spikes = np.asarray(state["spikes"], np.int64).reshape(-1)
+        except (KeyError, TypeError, ValueError) as exc:
+            raise InputError(f"state: not a beat-classifier state ({exc})") from exc
 
 
 def classify_beats(
@@ -234,6 +335,7 @@ def classify_beats(
     *,
     model: BeatModel | str | Path | None = None,
     delay_s: float = DEFAULT_DELAY_S,
+    gate: bool = True,
 ) -> Beats:
     """Detect the beats of a single-lead ECG and give each its AAMI class.
 
@@ -247,11 +349,14 @@ def classify_beats(
         The classifier; the shipped one by default.
     delay_s : float
         The R-peak detector's delay.
+    gate : bool
+        Whether beats on unusable signal or with a pacing spike are labelled ``"Q"`` with a
+        reason (see the module notes); False gives the model's classes everywhere.
 
     Returns
     -------
     Beats
-        Sample indices, AAMI letters and calibrated probabilities; equal to
+        Sample indices, AAMI letters, calibrated probabilities and gate reasons; equal to
         :class:`BeatClassifier` fed the signal in any chunks and flushed.
 
     Examples
@@ -263,5 +368,5 @@ def classify_beats(
     0
     """
     m = model if isinstance(model, BeatModel) else load_beat_model(model)
-    clf = BeatClassifier(fs, model=m, delay_s=delay_s)
+    clf = BeatClassifier(fs, model=m, delay_s=delay_s, gate=gate)
     return Beats.concatenate([clf.push(signal), clf.flush()])
