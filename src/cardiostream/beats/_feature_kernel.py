@@ -1,0 +1,400 @@
+"""The compiled per-beat core of :class:`cardiostream.beats.features.BeatFeatureExtractor`.
+
+All state lives in numpy arrays owned by the extractor (layout: the index constants below), so
+the kernel is a pure function of (state, beats): any chunking walks through the same states.
+
+The rows must equal those of the former numpy code bit for bit, so every reduction repeats
+numpy's arithmetic: sums are numpy's pairwise summation (:func:`_psum`), a mean is that sum
+divided by the count, a median of an even count is ``(a + b) / 2`` of the two middle values.
+The logarithms are left to numpy (the caller applies them to whole chunks), because numpy's
+vectorised ``log`` may differ from the C library's in the last bit.
+"""
+
+from __future__ import annotations
+
+import numba as nb
+import numpy as np
+import numpy.typing as npt
+
+# Integer state (``iv``).
+I_RR_HEAD = 0  # ring of RR intervals: slot of the oldest
+I_RR_COUNT = 1
+I_REC_HEAD = 2  # ring of recent windows: slot of the oldest
+I_REC_COUNT = 3
+I_N_GOOD = 4  # recent windows of beats that were not premature
+I_PREV_R = 5  # last beat's R peak, -1 before the first
+N_IV = 6
+
+# Float state (``fv``).
+F_LONG = 0  # long-term mean RR, NaN before the first beat
+N_FV = 1
+
+# Columns of the kernel's output, one row per beat; the caller turns them into features.
+O_PRE = 0
+O_LOCAL = 1
+O_LONG = 2
+O_CV = 3
+O_CORR_QRS = 4
+O_CORR_WINDOW = 5
+O_CORR_P = 6
+O_PTP = 7  # then the template's
+O_ENERGY = 9  # then the template's
+O_AREA = 11  # then the template's
+O_WIDTH = 13  # then the template's
+O_RESIDUAL = 15
+O_POLARITY = 16
+O_POLARITY_TEMPLATE = 17
+N_OUT = 18
+
+#: Longest array :func:`_psum` sums: numpy splits a sum once above this many values, twice
+#: above about twice as many, and only the single split is repeated here.
+PSUM_MAX = 240
+_BLOCK = 128  # numpy's PW_BLOCKSIZE
+
+
+@nb.njit(cache=True, inline="always")
+def _psum_block(
+    a: npt.NDArray[np.float64], lo: int, n: int
+) -> float:  # pragma: no cover - compiled
+    if n < 8:
+        res = 0.0
+        for i in range(lo, lo + n):
+            res += a[i]
+        return res
+    r0, r1, r2, r3 = a[lo], a[lo + 1], a[lo + 2], a[lo + 3]
+    r4, r5, r6, r7 = a[lo + 4], a[lo + 5], a[lo + 6], a[lo + 7]
+    i = 8
+    end = n - n % 8
+    while i < end:
+        j = lo + i
+        r0 += a[j]
+        r1 += a[j + 1]
+        r2 += a[j + 2]
+        r3 += a[j + 3]
+        r4 += a[j + 4]
+        r5 += a[j + 5]
+        r6 += a[j + 6]
+        r7 += a[j + 7]
+        i += 8
+    res = ((r0 + r1) + (r2 + r3)) + ((r4 + r5) + (r6 + r7))
+    while i < n:
+        res += a[lo + i]
+        i += 1
+    return float(res)
+
+
+@nb.njit(cache=True)
+def _psum(a: npt.NDArray[np.float64], n: int) -> float:  # pragma: no cover - compiled
+    """``a[:n].sum()`` as numpy computes it (pairwise), for ``n <= PSUM_MAX``."""
+    if n <= _BLOCK:
+        return _psum_block(a, 0, n)
+    n2 = n // 2
+    n2 -= n2 % 8
+    return _psum_block(a, 0, n2) + _psum_block(a, n2, n - n2)
+
+
+@nb.njit(cache=True)
+def _corr(
+    a: npt.NDArray[np.float64],
+    b: npt.NDArray[np.float64],
+    lo: int,
+    hi: int,
+    da: npt.NDArray[np.float64],
+    db: npt.NDArray[np.float64],
+    prod: npt.NDArray[np.float64],
+) -> float:  # pragma: no cover - compiled
+    """Pearson correlation of ``a[lo:hi]`` and ``b[lo:hi]``; 0 when either is flat."""
+    n = hi - lo
+    for i in range(n):
+        da[i] = a[lo + i]
+        db[i] = b[lo + i]
+    ma = _psum(da, n) / n
+    mb = _psum(db, n) / n
+    for i in range(n):
+        da[i] -= ma
+        db[i] -= mb
+    for i in range(n):
+        prod[i] = da[i] * da[i]
+    saa = _psum(prod, n)
+    for i in range(n):
+        prod[i] = db[i] * db[i]
+    den = np.sqrt(saa * _psum(prod, n))
+    if not den > 1e-12:
+        return 0.0
+    for i in range(n):
+        prod[i] = da[i] * db[i]
+    return float(_psum(prod, n) / den)
+
+
+@nb.njit(cache=True)
+def _width(
+    q: npt.NDArray[np.float64], lo: int, hi: int, step: float
+) -> float:  # pragma: no cover - compiled
+    """Time between 10 % and 90 % of the cumulative energy of ``q[lo:hi]``."""
+    total = 0.0
+    for i in range(lo, hi):
+        total += q[i] * q[i]
+    if total <= 1e-18:
+        return 0.0
+    # The cumulative sum is rebuilt in the same order to test each prefix against its share.
+    i10 = -1
+    i90 = -1
+    e = 0.0
+    for i in range(lo, hi):
+        e += q[i] * q[i]
+        f = e / total
+        if i10 < 0 and f >= 0.1:
+            i10 = i
+        if f >= 0.9:
+            i90 = i
+            break
+    return (i90 - i10) * step
+
+
+@nb.njit(cache=True)
+def _extent(
+    q: npt.NDArray[np.float64], lo: int, hi: int
+) -> tuple[float, float]:  # pragma: no cover - compiled
+    vmin = q[lo]
+    vmax = q[lo]
+    for i in range(lo + 1, hi):
+        v = q[i]
+        vmin = min(vmin, v)
+        vmax = max(vmax, v)
+    return vmin, vmax
+
+
+@nb.njit(cache=True)
+def _median_of(vals: npt.NDArray[np.float64], k: int) -> float:  # pragma: no cover - compiled
+    """Median of the sorted ``vals[:k]`` as ``np.median`` gives it."""
+    h = k // 2
+    if k % 2:
+        return float(vals[h])
+    return float((vals[h - 1] + vals[h]) / 2)
+
+
+@nb.njit(cache=True)
+def _insert(col: npt.NDArray[np.float64], n: int, v: float) -> None:  # pragma: no cover - compiled
+    j = n
+    while j > 0 and col[j - 1] > v:
+        col[j] = col[j - 1]
+        j -= 1
+    col[j] = v
+
+
+@nb.njit(cache=True)
+def _find(col: npt.NDArray[np.float64], n: int, v: float) -> int:  # pragma: no cover - compiled
+    lo, hi = 0, n
+    while lo < hi:
+        mid = (lo + hi) >> 1
+        if col[mid] < v:
+            lo = mid + 1
+        else:
+            hi = mid
+    if lo < n and col[lo] == v:
+        return lo
+    # Only a NaN (which no comparison finds) gets here: take the first unordered value.
+    for j in range(n):
+        if col[j] != col[j]:
+            return j
+    return n - 1
+
+
+@nb.njit(cache=True)
+def _remove(col: npt.NDArray[np.float64], n: int, v: float) -> None:  # pragma: no cover - compiled
+    for j in range(_find(col, n, v), n - 1):
+        col[j] = col[j + 1]
+
+
+@nb.njit(cache=True)
+def _replace(
+    col: npt.NDArray[np.float64], n: int, old: float, v: float
+) -> None:  # pragma: no cover - compiled
+    # The values between the old and the new value's places move by one: consecutive beats
+    # are alike, so this is usually a few moves rather than a removal and an insertion.
+    j = _find(col, n, old)
+    while j + 1 < n and col[j + 1] < v:
+        col[j] = col[j + 1]
+        j += 1
+    while j > 0 and col[j - 1] > v:
+        col[j] = col[j - 1]
+        j -= 1
+    col[j] = v
+
+
+@nb.njit(cache=True)
+def sort_good(
+    recent: npt.NDArray[np.float64],
+    ok: npt.NDArray[np.bool_],
+    iv: npt.NDArray[np.int64],
+    good: npt.NDArray[np.float64],
+) -> None:  # pragma: no cover - compiled
+    """Rebuild ``good`` (each column of the not-premature recent windows, sorted) from the
+    ring of recent windows, as after a restored state."""
+    cap = recent.shape[0]
+    n = 0
+    for i in range(iv[I_REC_COUNT]):
+        s = (iv[I_REC_HEAD] + i) % cap
+        if ok[s]:
+            for c in range(recent.shape[1]):
+                _insert(good[c], n, recent[s, c])
+            n += 1
+    iv[I_N_GOOD] = n
+
+
+@nb.njit(cache=True)
+def beat_kernel(
+    peaks: npt.NDArray[np.int64],
+    tail: npt.NDArray[np.float64],
+    start: int,
+    offsets: npt.NDArray[np.int64],
+    fs: float,
+    qrs: tuple[int, int],
+    p_span: tuple[int, int],
+    step: float,
+    params: tuple[float, float, float],
+    rrs: npt.NDArray[np.float64],
+    recent: npt.NDArray[np.float64],
+    ok: npt.NDArray[np.bool_],
+    good: npt.NDArray[np.float64],
+    iv: npt.NDArray[np.int64],
+    fv: npt.NDArray[np.float64],
+    out: npt.NDArray[np.float64],
+) -> None:  # pragma: no cover - compiled
+    """The beats at ``peaks``, in order: one row of ``out`` each (columns ``O_*``).
+
+    ``tail`` holds the band-passed signal from sample ``start``; ``offsets`` are the window's
+    sample offsets from the R peak; ``qrs`` and ``p_span`` are ``[lo, hi)`` index ranges of
+    the window; ``params`` are the premature ratio, the long-term mean's weight and the RR
+    assumed before any is known. ``rrs`` is a ring of the last RR intervals, ``recent`` one of
+    the last windows (``ok`` marks those not premature) and ``good`` holds, per window
+    sample, the values of the not-premature recent windows in ascending order.
+    """
+    premature, alpha, rr_default = params
+    m = offsets.size
+    n_rr_cap = rrs.size
+    n_rec_cap = recent.shape[0]
+    w = np.empty(m)
+    tpl = np.empty(m)
+    col = np.empty(n_rec_cap)
+    da = np.empty(m)
+    db = np.empty(m)
+    prod = np.empty(m)
+    last = tail.size - 1
+    q0, q1 = qrs
+    for b in range(peaks.size):
+        r = peaks[b]
+        row = out[b]
+
+        # RR context.
+        k = iv[I_RR_COUNT]
+        for i in range(k):
+            da[i] = rrs[(iv[I_RR_HEAD] + i) % n_rr_cap]
+        local = _psum(da, k) / k if k else rr_default
+        prev_r = iv[I_PREV_R]
+        pre = (r - prev_r) / fs if prev_r >= 0 else local
+        if not np.isfinite(fv[F_LONG]):
+            fv[F_LONG] = local
+        cv = 0.0
+        if k >= 2:
+            mean = _psum(da, k) / k
+            for i in range(k):
+                d = da[i] - mean
+                prod[i] = d * d
+            cv = np.sqrt(_psum(prod, k) / k) / local
+        row[O_PRE] = pre
+        row[O_LOCAL] = local
+        row[O_LONG] = fv[F_LONG]
+        row[O_CV] = cv
+
+        # The window, less its median.
+        if last < 0:
+            w[:] = 0.0
+        else:
+            for i in range(m):
+                j = min(max(r + offsets[i] - start, 0), last)
+                w[i] = tail[j]
+            med = np.median(w)
+            for i in range(m):
+                w[i] -= med
+
+        # The template.
+        n_rec = iv[I_REC_COUNT]
+        n_good = iv[I_N_GOOD]
+        if n_good >= 3:
+            for i in range(m):
+                tpl[i] = _median_of(good[i], n_good)
+        elif n_rec > 0:
+            for i in range(m):
+                for j in range(n_rec):
+                    _insert(col, j, recent[(iv[I_REC_HEAD] + j) % n_rec_cap, i])
+                tpl[i] = _median_of(col, n_rec)
+        else:
+            tpl[:] = w
+
+        # The shape against the template.
+        row[O_CORR_QRS] = _corr(w, tpl, q0, q1, da, db, prod)
+        row[O_CORR_WINDOW] = _corr(w, tpl, 0, m, da, db, prod)
+        row[O_CORR_P] = _corr(w, tpl, p_span[0], p_span[1], da, db, prod)
+        nq = q1 - q0
+        vmin, vmax = _extent(w, q0, q1)
+        tmin, tmax = _extent(tpl, q0, q1)
+        row[O_PTP] = vmax - vmin
+        row[O_PTP + 1] = tmax - tmin
+        span = vmax - vmin
+        row[O_POLARITY] = (vmax + vmin) / span if span > 1e-12 else 0.0
+        span = tmax - tmin
+        row[O_POLARITY_TEMPLATE] = (tmax + tmin) / span if span > 1e-12 else 0.0
+        for i in range(nq):
+            prod[i] = w[q0 + i] * w[q0 + i]
+        row[O_ENERGY] = _psum(prod, nq)
+        for i in range(nq):
+            prod[i] = tpl[q0 + i] * tpl[q0 + i]
+        t_energy = _psum(prod, nq)
+        row[O_ENERGY + 1] = t_energy
+        for i in range(nq):
+            prod[i] = abs(w[q0 + i])
+        row[O_AREA] = _psum(prod, nq)
+        for i in range(nq):
+            prod[i] = abs(tpl[q0 + i])
+        row[O_AREA + 1] = _psum(prod, nq)
+        row[O_WIDTH] = _width(w, q0, q1, step)
+        row[O_WIDTH + 1] = _width(tpl, q0, q1, step)
+        for i in range(nq):
+            d = w[q0 + i] - tpl[q0 + i]
+            prod[i] = d * d
+        row[O_RESIDUAL] = _psum(prod, nq) / (t_energy + 1e-12)
+
+        # This beat joins the recent windows; the oldest leaves them when the ring is full.
+        is_ok = pre >= premature * local
+        if n_rec < n_rec_cap:
+            slot = (iv[I_REC_HEAD] + n_rec) % n_rec_cap
+            iv[I_REC_COUNT] = n_rec + 1
+            was_ok = False
+        else:
+            slot = iv[I_REC_HEAD]
+            iv[I_REC_HEAD] = (slot + 1) % n_rec_cap
+            was_ok = ok[slot]
+        if was_ok and is_ok:
+            for i in range(m):
+                _replace(good[i], n_good, recent[slot, i], w[i])
+        elif was_ok:
+            for i in range(m):
+                _remove(good[i], n_good, recent[slot, i])
+            iv[I_N_GOOD] = n_good - 1
+        elif is_ok:
+            for i in range(m):
+                _insert(good[i], n_good, w[i])
+            iv[I_N_GOOD] = n_good + 1
+        recent[slot] = w
+        ok[slot] = is_ok
+
+        if prev_r >= 0:
+            if k < n_rr_cap:
+                rrs[(iv[I_RR_HEAD] + k) % n_rr_cap] = pre
+                iv[I_RR_COUNT] = k + 1
+            else:
+                rrs[iv[I_RR_HEAD]] = pre
+                iv[I_RR_HEAD] = (iv[I_RR_HEAD] + 1) % n_rr_cap
+            fv[F_LONG] += alpha * (pre - fv[F_LONG])
+        iv[I_PREV_R] = r
