@@ -164,62 +164,95 @@ def _extent(
     return vmin, vmax
 
 
+# The template is the median of each window sample over the recent not-premature beats, so
+# ``good`` keeps, for each window sample (column), those beats' values sorted down the rows: a
+# beat changes one value per column, and the template is read off the middle rows.
+
+
 @nb.njit(cache=True)
-def _median_of(vals: npt.NDArray[np.float64], k: int) -> float:  # pragma: no cover - compiled
-    """Median of the sorted ``vals[:k]`` as ``np.median`` gives it."""
+def _replace_rows(
+    sets: npt.NDArray[np.float64],
+    n: int,
+    old: npt.NDArray[np.float64],
+    new: npt.NDArray[np.float64],
+    scratch: tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]],
+) -> None:  # pragma: no cover - compiled
+    """In each column ``c`` of the sorted ``sets[:n]``, replace the value ``old[c]`` by
+    ``new[c]``, keeping the column sorted.
+
+    An ``old`` of +inf at row ``n - 1`` inserts ``new``; a ``new`` of +inf removes ``old`` (to
+    row ``n - 1``, then dropped). The values are finite, as the filtered signal is.
+    """
+    j_old, j_new = scratch
+    m = old.size
+    j_old[:] = 0
+    j_new[:] = 0
+    for t in range(n):
+        for c in range(m):
+            x = sets[t, c]
+            j_old[c] += x < old[c]
+            j_new[c] += x < new[c]
+    for c in range(m):
+        # Keeps a value absent from its column (impossible but for a non-finite signal) from
+        # writing past the set.
+        j_old[c] = min(j_old[c], n - 1)
+    # Then only the values between the old value's row and the new one's move, by one row
+    # towards the old one's: consecutive beats are alike, so these are few.
+    for c in range(m):
+        a = j_old[c]
+        b = j_new[c]
+        if b > a:
+            for t in range(a, b - 1):
+                sets[t, c] = sets[t + 1, c]
+            sets[b - 1, c] = new[c]
+        else:
+            for t in range(a, b, -1):
+                sets[t, c] = sets[t - 1, c]
+            sets[b, c] = new[c]
+
+
+@nb.njit(cache=True)
+def _insert_row(
+    sets: npt.NDArray[np.float64],
+    n: int,
+    v: npt.NDArray[np.float64],
+    inf_row: npt.NDArray[np.float64],
+    scratch: tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]],
+) -> None:  # pragma: no cover - compiled
+    sets[n] = inf_row
+    _replace_rows(sets, n + 1, inf_row, v, scratch)
+
+
+@nb.njit(cache=True)
+def _median_rows(
+    sets: npt.NDArray[np.float64], k: int, out: npt.NDArray[np.float64]
+) -> None:  # pragma: no cover - compiled
+    """Median of each column of the sorted ``sets[:k]``, as ``np.median(axis=0)`` gives it."""
     h = k // 2
     if k % 2:
-        return float(vals[h])
-    return float((vals[h - 1] + vals[h]) / 2)
+        out[:] = sets[h]
+    else:
+        for c in range(out.size):
+            out[c] = (sets[h - 1, c] + sets[h, c]) / 2
 
 
 @nb.njit(cache=True)
-def _insert(col: npt.NDArray[np.float64], n: int, v: float) -> None:  # pragma: no cover - compiled
-    j = n
-    while j > 0 and col[j - 1] > v:
-        col[j] = col[j - 1]
-        j -= 1
-    col[j] = v
+def _sort_rows(sets: npt.NDArray[np.float64], k: int) -> None:  # pragma: no cover - compiled
+    """Sort each column of ``sets[:k]`` (odd-even transposition: k passes over the rows)."""
+    for p in range(k):
+        for t in range(p % 2, k - 1, 2):
+            for c in range(sets.shape[1]):
+                lo = sets[t, c]
+                hi = sets[t + 1, c]
+                sets[t, c] = min(lo, hi)
+                sets[t + 1, c] = max(lo, hi)
 
 
-@nb.njit(cache=True)
-def _find(col: npt.NDArray[np.float64], n: int, v: float) -> int:  # pragma: no cover - compiled
-    lo, hi = 0, n
-    while lo < hi:
-        mid = (lo + hi) >> 1
-        if col[mid] < v:
-            lo = mid + 1
-        else:
-            hi = mid
-    if lo < n and col[lo] == v:
-        return lo
-    # Only a NaN (which no comparison finds) gets here: take the first unordered value.
-    for j in range(n):
-        if col[j] != col[j]:
-            return j
-    return n - 1
+def _scratch(m: int) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:
+    return np.empty(m, np.int64), np.empty(m, np.int64)
 
 
-@nb.njit(cache=True)
-def _remove(col: npt.NDArray[np.float64], n: int, v: float) -> None:  # pragma: no cover - compiled
-    for j in range(_find(col, n, v), n - 1):
-        col[j] = col[j + 1]
-
-
-@nb.njit(cache=True)
-def _replace(
-    col: npt.NDArray[np.float64], n: int, old: float, v: float
-) -> None:  # pragma: no cover - compiled
-    # The values between the old and the new value's places move by one: consecutive beats
-    # are alike, so this is usually a few moves rather than a removal and an insertion.
-    j = _find(col, n, old)
-    while j + 1 < n and col[j + 1] < v:
-        col[j] = col[j + 1]
-        j += 1
-    while j > 0 and col[j - 1] > v:
-        col[j] = col[j - 1]
-        j -= 1
-    col[j] = v
+_scratch_jit = nb.njit(cache=True)(_scratch)
 
 
 @nb.njit(cache=True)
@@ -229,15 +262,15 @@ def sort_good(
     iv: npt.NDArray[np.int64],
     good: npt.NDArray[np.float64],
 ) -> None:  # pragma: no cover - compiled
-    """Rebuild ``good`` (each column of the not-premature recent windows, sorted) from the
-    ring of recent windows, as after a restored state."""
+    """Rebuild ``good`` from the ring of recent windows, as after a restored state."""
     cap = recent.shape[0]
+    scratch = _scratch_jit(recent.shape[1])
+    inf_row = np.full(recent.shape[1], np.inf)
     n = 0
     for i in range(iv[I_REC_COUNT]):
         s = (iv[I_REC_HEAD] + i) % cap
         if ok[s]:
-            for c in range(recent.shape[1]):
-                _insert(good[c], n, recent[s, c])
+            _insert_row(good, n, recent[s], inf_row, scratch)
             n += 1
     iv[I_N_GOOD] = n
 
@@ -276,7 +309,9 @@ def beat_kernel(
     n_rec_cap = recent.shape[0]
     w = np.empty(m)
     tpl = np.empty(m)
-    col = np.empty(n_rec_cap)
+    allset = np.empty((n_rec_cap, m))
+    inf_row = np.full(m, np.inf)
+    scratch = _scratch_jit(m)
     da = np.empty(m)
     db = np.empty(m)
     prod = np.empty(m)
@@ -322,13 +357,12 @@ def beat_kernel(
         n_rec = iv[I_REC_COUNT]
         n_good = iv[I_N_GOOD]
         if n_good >= 3:
-            for i in range(m):
-                tpl[i] = _median_of(good[i], n_good)
+            _median_rows(good, n_good, tpl)
         elif n_rec > 0:
-            for i in range(m):
-                for j in range(n_rec):
-                    _insert(col, j, recent[(iv[I_REC_HEAD] + j) % n_rec_cap, i])
-                tpl[i] = _median_of(col, n_rec)
+            for j in range(n_rec):
+                allset[j] = recent[(iv[I_REC_HEAD] + j) % n_rec_cap]
+            _sort_rows(allset, n_rec)
+            _median_rows(allset, n_rec, tpl)
         else:
             tpl[:] = w
 
@@ -376,15 +410,12 @@ def beat_kernel(
             iv[I_REC_HEAD] = (slot + 1) % n_rec_cap
             was_ok = ok[slot]
         if was_ok and is_ok:
-            for i in range(m):
-                _replace(good[i], n_good, recent[slot, i], w[i])
+            _replace_rows(good, n_good, recent[slot], w, scratch)
         elif was_ok:
-            for i in range(m):
-                _remove(good[i], n_good, recent[slot, i])
+            _replace_rows(good, n_good, recent[slot], inf_row, scratch)
             iv[I_N_GOOD] = n_good - 1
         elif is_ok:
-            for i in range(m):
-                _insert(good[i], n_good, w[i])
+            _insert_row(good, n_good, w, inf_row, scratch)
             iv[I_N_GOOD] = n_good + 1
         recent[slot] = w
         ok[slot] = is_ok

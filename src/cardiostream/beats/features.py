@@ -141,7 +141,7 @@ class BeatFeatureExtractor:
         self._rrs = np.zeros(_LOCAL, np.float64)
         self._recent = np.zeros((_RECENT, _T.size), np.float64)
         self._ok = np.zeros(_RECENT, np.bool_)
-        self._good = np.zeros((_T.size, _RECENT), np.float64)
+        self._good = np.zeros((_RECENT, _T.size), np.float64)
         self._iv = np.zeros(kernel.N_IV, np.int64)
         self._iv[kernel.I_PREV_R] = -1
         self._fv = np.full(kernel.N_FV, np.nan)
