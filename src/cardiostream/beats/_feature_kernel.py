@@ -152,6 +152,55 @@ def _width(
 
 
 @nb.njit(cache=True)
+def _median(
+    w: npt.NDArray[np.float64], buf: npt.NDArray[np.float64]
+) -> float:  # pragma: no cover - compiled
+    """``np.median(w)`` of finite values; ``buf`` is scratch of the same size."""
+    n = w.size
+    buf[:] = w
+    k = n // 2
+    lo = 0
+    hi = n - 1
+    # Quickselect of the upper middle value; numba's np.median selects both middle values
+    # and allocates, about twice the time.
+    while lo < hi:
+        mid = (lo + hi) >> 1
+        a, b, c = buf[lo], buf[mid], buf[hi]
+        if (a <= b) == (b <= c):
+            p = mid
+        elif (b <= a) == (a <= c):
+            p = lo
+        else:
+            p = hi
+        pivot = buf[p]
+        buf[p] = buf[hi]
+        buf[hi] = pivot
+        store = lo
+        # Branch-free Lomuto partition: the comparison is a coin toss the predictor loses.
+        for i in range(lo, hi):
+            x = buf[i]
+            buf[i] = buf[store]
+            buf[store] = x
+            store += x < pivot
+        buf[hi] = buf[store]
+        buf[store] = pivot
+        if store == k:
+            break
+        if store < k:
+            lo = store + 1
+        else:
+            hi = store - 1
+    upper = buf[k]
+    if n % 2:
+        return float(upper)
+    # Everything before place k is at most the value there: the lower middle is their largest.
+    lower = buf[0]
+    for i in range(1, k):
+        lower = max(lower, buf[i])
+    return float((lower + upper) / 2)
+
+
+@nb.njit(cache=True)
 def _extent(
     q: npt.NDArray[np.float64], lo: int, hi: int
 ) -> tuple[float, float]:  # pragma: no cover - compiled
@@ -349,7 +398,7 @@ def beat_kernel(
             for i in range(m):
                 j = min(max(r + offsets[i] - start, 0), last)
                 w[i] = tail[j]
-            med = np.median(w)
+            med = _median(w, prod)
             for i in range(m):
                 w[i] -= med
 
