@@ -225,6 +225,14 @@ class BeatFeatureExtractor:
             ]
         )
 
+    def _due(self, r: int | None = None) -> bool:
+        """Whether the beat at ``r`` (the pending one by default) has waited ``post_cap_s``."""
+        if r is None:
+            if self._pending is None:
+                return False
+            r = self._pending[0]
+        return self._n - self.detector.delay_samples > r + self.post_cap_s * self.fs
+
     def _run(
         self, chunk: npt.ArrayLike, final: bool
     ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.float64]]:
@@ -237,6 +245,10 @@ class BeatFeatureExtractor:
         y = self._filter(x)
         self._tail = np.concatenate([self._tail, y])
         self._n += x.size
+        if peaks.size == 0 and not final and not self._due():
+            # Most chunks of a stream decide no beat: skip the dozen array calls below.
+            self._tail = self._tail[-self._keep :]
+            return np.zeros(0, np.int64), np.zeros((0, len(FEATURES)), np.float64)
         rs = np.asarray(peaks, np.int64)
         half = self._beats(rs)
         if self._pending is not None:
@@ -245,10 +257,8 @@ class BeatFeatureExtractor:
         # Each beat but the last is decided by the next; the last waits for its post RR
         # unless it has waited post_cap_s already.
         n_done = max(rs.size - 1, 0)
-        if rs.size:
-            due = self._n - self.detector.delay_samples
-            if final or due > rs[-1] + self.post_cap_s * self.fs:
-                n_done = rs.size
+        if rs.size and (final or self._due(int(rs[-1]))):
+            n_done = rs.size
         post = np.append(np.diff(rs) / self.fs, self.post_cap_s)[:n_done]
         rows = self._finish(half[:n_done], post).reshape(n_done, len(FEATURES))
         self._pending = (int(rs[-1]), half[-1].tolist()) if n_done < rs.size else None
