@@ -29,22 +29,33 @@ N_IV = 6
 F_LONG = 0  # long-term mean RR, NaN before the first beat
 N_FV = 1
 
-# Columns of the kernel's output, one row per beat; the caller turns them into features.
-O_PRE = 0
-O_LOCAL = 1
-O_LONG = 2
-O_CV = 3
-O_CORR_QRS = 4
-O_CORR_WINDOW = 5
-O_CORR_P = 6
-O_PTP = 7  # then the template's
-O_ENERGY = 9  # then the template's
-O_AREA = 11  # then the template's
-O_WIDTH = 13  # then the template's
-O_RESIDUAL = 15
-O_POLARITY = 16
-O_POLARITY_TEMPLATE = 17
-N_OUT = 18
+# Columns of the kernel's output, one row per beat: the beat's RR context and shape before its
+# post RR is known. The columns ``H_LOG`` hold the arguments of the shape's log ratios and
+# ``H_LOG1P`` that of the residual's log1p, which the caller takes with numpy.
+H_PRE = 0
+H_LOCAL = 1
+H_LONG = 2
+H_CV = 3
+H_CORR_QRS = 4
+H_CORR_WINDOW = 5
+H_CORR_P = 6
+H_AMP = 7
+H_ENERGY = 8
+H_AREA = 9
+H_WIDTH = 10
+H_WIDTH_RATIO = 11
+H_RESIDUAL = 12
+H_POLARITY = 13
+H_POLARITY_TEMPLATE = 14
+N_HALF = 15
+H_LOG = (H_AMP, H_ENERGY, H_AREA, H_WIDTH_RATIO)
+H_LOG1P = H_RESIDUAL
+
+# Columns of a finished row (``FEATURES``) that :func:`finish_rows` fills with the arguments of
+# the RR log ratios, and where the half row's shape columns go.
+R_LOG = slice(3, 8)
+R_SHAPE = 9
+
 
 #: Longest array :func:`_psum` sums: numpy splits a sum once above this many values, twice
 #: above about twice as many, and only the single split is repeated here.
@@ -200,6 +211,12 @@ def _median(
     return float((lower + upper) / 2)
 
 
+@nb.njit(cache=True, inline="always")
+def _ratio(a: float, b: float) -> float:  # pragma: no cover - compiled
+    """The argument of a feature's log ratio, as ``np.log((a + 1e-9) / (b + 1e-9))`` has it."""
+    return (a + 1e-9) / (b + 1e-9)
+
+
 @nb.njit(cache=True)
 def _extent(
     q: npt.NDArray[np.float64], lo: int, hi: int
@@ -246,7 +263,7 @@ def _replace_rows(
         # writing past the set.
         j_old[c] = min(j_old[c], n - 1)
     # Then only the values between the old value's row and the new one's move, by one row
-    # towards the old one's: consecutive beats are alike, so these are few.
+    # towards the old one's: a third of the rows on average rather than all of them.
     for c in range(m):
         a = j_old[c]
         b = j_new[c]
@@ -287,7 +304,11 @@ def _median_rows(
 
 @nb.njit(cache=True)
 def _sort_rows(sets: npt.NDArray[np.float64], k: int) -> None:  # pragma: no cover - compiled
-    """Sort each column of ``sets[:k]`` (odd-even transposition: k passes over the rows)."""
+    """Sort each column of ``sets[:k]`` (odd-even transposition: k passes over the rows).
+
+    Used only while fewer than three recent beats are not premature; the passes go over the
+    columns without branches, several times faster than sorting each column.
+    """
     for p in range(k):
         for t in range(p % 2, k - 1, 2):
             for c in range(sets.shape[1]):
@@ -295,13 +316,6 @@ def _sort_rows(sets: npt.NDArray[np.float64], k: int) -> None:  # pragma: no cov
                 hi = sets[t + 1, c]
                 sets[t, c] = min(lo, hi)
                 sets[t + 1, c] = max(lo, hi)
-
-
-def _scratch(m: int) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.int64]]:
-    return np.empty(m, np.int64), np.empty(m, np.int64)
-
-
-_scratch_jit = nb.njit(cache=True)(_scratch)
 
 
 @nb.njit(cache=True)
@@ -313,7 +327,7 @@ def sort_good(
 ) -> None:  # pragma: no cover - compiled
     """Rebuild ``good`` from the ring of recent windows, as after a restored state."""
     cap = recent.shape[0]
-    scratch = _scratch_jit(recent.shape[1])
+    scratch = (np.empty(recent.shape[1], np.int64), np.empty(recent.shape[1], np.int64))
     inf_row = np.full(recent.shape[1], np.inf)
     n = 0
     for i in range(iv[I_REC_COUNT]):
@@ -343,7 +357,7 @@ def beat_kernel(
     fv: npt.NDArray[np.float64],
     out: npt.NDArray[np.float64],
 ) -> None:  # pragma: no cover - compiled
-    """The beats at ``peaks``, in order: one row of ``out`` each (columns ``O_*``).
+    """The beats at ``peaks``, in order: one half row of ``out`` each (columns ``H_*``).
 
     ``tail`` holds the band-passed signal from sample ``start``; ``offsets`` are the window's
     sample offsets from the R peak; ``qrs`` and ``p_span`` are ``[lo, hi)`` index ranges of
@@ -360,7 +374,7 @@ def beat_kernel(
     tpl = np.empty(m)
     allset = np.empty((n_rec_cap, m))
     inf_row = np.full(m, np.inf)
-    scratch = _scratch_jit(m)
+    scratch = (np.empty(m, np.int64), np.empty(m, np.int64))
     da = np.empty(m)
     db = np.empty(m)
     prod = np.empty(m)
@@ -386,10 +400,10 @@ def beat_kernel(
                 d = da[i] - mean
                 prod[i] = d * d
             cv = np.sqrt(_psum(prod, k) / k) / local
-        row[O_PRE] = pre
-        row[O_LOCAL] = local
-        row[O_LONG] = fv[F_LONG]
-        row[O_CV] = cv
+        row[H_PRE] = pre
+        row[H_LOCAL] = local
+        row[H_LONG] = fv[F_LONG]
+        row[H_CV] = cv
 
         # The window, less its median.
         if last < 0:
@@ -416,37 +430,37 @@ def beat_kernel(
             tpl[:] = w
 
         # The shape against the template.
-        row[O_CORR_QRS] = _corr(w, tpl, q0, q1, da, db, prod)
-        row[O_CORR_WINDOW] = _corr(w, tpl, 0, m, da, db, prod)
-        row[O_CORR_P] = _corr(w, tpl, p_span[0], p_span[1], da, db, prod)
+        row[H_CORR_QRS] = _corr(w, tpl, q0, q1, da, db, prod)
+        row[H_CORR_WINDOW] = _corr(w, tpl, 0, m, da, db, prod)
+        row[H_CORR_P] = _corr(w, tpl, p_span[0], p_span[1], da, db, prod)
         nq = q1 - q0
         vmin, vmax = _extent(w, q0, q1)
         tmin, tmax = _extent(tpl, q0, q1)
-        row[O_PTP] = vmax - vmin
-        row[O_PTP + 1] = tmax - tmin
+        row[H_AMP] = _ratio(vmax - vmin, tmax - tmin)
         span = vmax - vmin
-        row[O_POLARITY] = (vmax + vmin) / span if span > 1e-12 else 0.0
+        row[H_POLARITY] = (vmax + vmin) / span if span > 1e-12 else 0.0
         span = tmax - tmin
-        row[O_POLARITY_TEMPLATE] = (tmax + tmin) / span if span > 1e-12 else 0.0
+        row[H_POLARITY_TEMPLATE] = (tmax + tmin) / span if span > 1e-12 else 0.0
         for i in range(nq):
             prod[i] = w[q0 + i] * w[q0 + i]
-        row[O_ENERGY] = _psum(prod, nq)
+        energy = _psum(prod, nq)
         for i in range(nq):
             prod[i] = tpl[q0 + i] * tpl[q0 + i]
         t_energy = _psum(prod, nq)
-        row[O_ENERGY + 1] = t_energy
+        row[H_ENERGY] = _ratio(energy, t_energy)
         for i in range(nq):
             prod[i] = abs(w[q0 + i])
-        row[O_AREA] = _psum(prod, nq)
+        area = _psum(prod, nq)
         for i in range(nq):
             prod[i] = abs(tpl[q0 + i])
-        row[O_AREA + 1] = _psum(prod, nq)
-        row[O_WIDTH] = _width(w, q0, q1, step)
-        row[O_WIDTH + 1] = _width(tpl, q0, q1, step)
+        row[H_AREA] = _ratio(area, _psum(prod, nq))
+        width = _width(w, q0, q1, step)
+        row[H_WIDTH] = width
+        row[H_WIDTH_RATIO] = _ratio(width, _width(tpl, q0, q1, step))
         for i in range(nq):
             d = w[q0 + i] - tpl[q0 + i]
             prod[i] = d * d
-        row[O_RESIDUAL] = _psum(prod, nq) / (t_energy + 1e-12)
+        row[H_RESIDUAL] = min(_psum(prod, nq) / (t_energy + 1e-12), 1e6)
 
         # This beat joins the recent windows; the oldest leaves them when the ring is full.
         is_ok = pre >= premature * local
@@ -478,3 +492,35 @@ def beat_kernel(
                 iv[I_RR_HEAD] = (iv[I_RR_HEAD] + 1) % n_rr_cap
             fv[F_LONG] += alpha * (pre - fv[F_LONG])
         iv[I_PREV_R] = r
+
+
+@nb.njit(cache=True)
+def finish_rows(
+    rs: npt.NDArray[np.int64],
+    half: npt.NDArray[np.float64],
+    n_done: int,
+    fs: float,
+    post_cap: float,
+    out: npt.NDArray[np.float64],
+) -> None:  # pragma: no cover - compiled
+    """The rows of ``FEATURES`` of the first ``n_done`` beats at ``rs`` from their half rows:
+    each beat's post RR runs to the next beat, or is ``post_cap`` for the last. Columns
+    ``R_LOG`` get the arguments of the RR log ratios; the caller takes their log."""
+    for i in range(n_done):
+        pre = half[i, H_PRE]
+        local = half[i, H_LOCAL]
+        long = half[i, H_LONG]
+        post = (rs[i + 1] - rs[i]) / fs if i + 1 < rs.size else post_cap
+        post = min(post, post_cap)
+        row = out[i]
+        row[0] = pre
+        row[1] = post
+        row[2] = local
+        row[3] = _ratio(pre, local)
+        row[4] = _ratio(post, local)
+        row[5] = _ratio(pre, post)
+        row[6] = _ratio(local, long)
+        row[7] = _ratio(pre, long)
+        row[8] = half[i, H_CV]
+        for j in range(H_CORR_QRS, N_HALF):
+            row[R_SHAPE + j - H_CORR_QRS] = half[i, j]

@@ -92,10 +92,6 @@ _RR_DEFAULT_S = 0.8
 _PREMATURE = 0.9  # a beat is premature if its pre RR is below this share of the local RR
 
 
-def _log_ratio(a: npt.NDArray[np.float64], b: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
-    return np.asarray(np.log((a + 1e-9) / (b + 1e-9)), np.float64)
-
-
 class BeatFeatureExtractor:
     """Streaming R-peak detection and beat features (see the module notes).
 
@@ -166,64 +162,31 @@ class BeatFeatureExtractor:
         return np.asarray(y, np.float64)
 
     def _beats(self, peaks: npt.NDArray[np.int64]) -> npt.NDArray[np.float64]:
-        """The pre-RR and shape part of each beat at ``peaks`` (columns: pre, local, long, cv
-        and the eleven shape features); updates the running state."""
-        raw = np.empty((peaks.size, kernel.N_OUT), np.float64)
-        if peaks.size:
-            kernel.beat_kernel(
-                peaks,
-                self._tail,
-                self._n - self._tail.size,
-                self._offsets,
-                self.fs,
-                _QRS_SPAN,
-                _P_SPAN,
-                STEP_S,
-                (_PREMATURE, _LONG_ALPHA, _RR_DEFAULT_S),
-                self._rrs,
-                self._recent,
-                self._ok,
-                self._good,
-                self._iv,
-                self._fv,
-                raw,
-            )
-        k = kernel
-        width = raw[:, k.O_WIDTH]
-        shape = [
-            raw[:, k.O_CORR_QRS],
-            raw[:, k.O_CORR_WINDOW],
-            raw[:, k.O_CORR_P],
-            _log_ratio(raw[:, k.O_PTP], raw[:, k.O_PTP + 1]),
-            _log_ratio(raw[:, k.O_ENERGY], raw[:, k.O_ENERGY + 1]),
-            _log_ratio(raw[:, k.O_AREA], raw[:, k.O_AREA + 1]),
-            width,
-            _log_ratio(width, raw[:, k.O_WIDTH + 1]),
-            np.log1p(np.minimum(raw[:, k.O_RESIDUAL], 1e6)),
-            raw[:, k.O_POLARITY],
-            raw[:, k.O_POLARITY_TEMPLATE],
-        ]
-        return np.column_stack([raw[:, : k.O_CORR_QRS], *shape])
-
-    def _finish(
-        self, half: npt.NDArray[np.float64], post: npt.NDArray[np.float64]
-    ) -> npt.NDArray[np.float64]:
-        pre, local, long, cv = half[:, 0], half[:, 1], half[:, 2], half[:, 3]
-        post = np.minimum(post, self.post_cap_s)
-        return np.column_stack(
-            [
-                pre,
-                post,
-                local,
-                _log_ratio(pre, local),
-                _log_ratio(post, local),
-                _log_ratio(pre, post),
-                _log_ratio(local, long),
-                _log_ratio(pre, long),
-                cv,
-                half[:, 4:],
-            ]
+        """The half rows (``kernel.H_*``: the RR context and shape, before the post RR is
+        known) of the beats at ``peaks``; updates the running state."""
+        half = np.empty((peaks.size, kernel.N_HALF), np.float64)
+        kernel.beat_kernel(
+            peaks,
+            self._tail,
+            self._n - self._tail.size,
+            self._offsets,
+            self.fs,
+            _QRS_SPAN,
+            _P_SPAN,
+            STEP_S,
+            (_PREMATURE, _LONG_ALPHA, _RR_DEFAULT_S),
+            self._rrs,
+            self._recent,
+            self._ok,
+            self._good,
+            self._iv,
+            self._fv,
+            half,
         )
+        for col in kernel.H_LOG:
+            np.log(half[:, col], out=half[:, col])
+        np.log1p(half[:, kernel.H_LOG1P], out=half[:, kernel.H_LOG1P])
+        return half
 
     def _due(self, r: int | None = None) -> bool:
         """Whether the beat at ``r`` (the pending one by default) has waited ``post_cap_s``."""
@@ -252,15 +215,16 @@ class BeatFeatureExtractor:
         rs = np.asarray(peaks, np.int64)
         half = self._beats(rs)
         if self._pending is not None:
-            rs = np.concatenate([[self._pending[0]], rs])
-            half = np.concatenate([np.asarray([self._pending[1]], np.float64), half])
+            rs = np.concatenate(([self._pending[0]], rs))
+            half = np.concatenate((np.asarray([self._pending[1]], np.float64), half))
         # Each beat but the last is decided by the next; the last waits for its post RR
         # unless it has waited post_cap_s already.
         n_done = max(rs.size - 1, 0)
         if rs.size and (final or self._due(int(rs[-1]))):
             n_done = rs.size
-        post = np.append(np.diff(rs) / self.fs, self.post_cap_s)[:n_done]
-        rows = self._finish(half[:n_done], post).reshape(n_done, len(FEATURES))
+        rows = np.empty((n_done, len(FEATURES)), np.float64)
+        kernel.finish_rows(rs, half, n_done, self.fs, self.post_cap_s, rows)
+        np.log(rows[:, kernel.R_LOG], out=rows[:, kernel.R_LOG])
         self._pending = (int(rs[-1]), half[-1].tolist()) if n_done < rs.size else None
         self._tail = self._tail[-self._keep :]
         out_r = rs[:n_done].copy()
