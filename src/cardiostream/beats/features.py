@@ -37,7 +37,7 @@ from typing import Any
 
 import numpy as np
 import numpy.typing as npt
-from scipy.signal import butter, sosfilt, sosfilt_zi
+from scipy.signal import butter, sosfilt_zi
 
 from cardiostream.beats import _feature_kernel as kernel
 from cardiostream.beats.detector import DEFAULT_DELAY_S, RPeakDetector, _check_fs
@@ -149,17 +149,14 @@ class BeatFeatureExtractor:
         return self._n
 
     def _filter(self, x: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
+        y = np.empty(x.size, np.float64)
         if x.size == 0:
-            return x
-        x = x.copy()
-        for i in np.flatnonzero(~np.isfinite(x)):  # held at the last finite value
-            x[i] = x[i - 1] if i > 0 else self._last
-        if x.size:
-            self._last = float(x[-1])
+            return y
         if self._zi is None:
-            self._zi = sosfilt_zi(self._sos) * x[0]
-        y, self._zi = sosfilt(self._sos, x, zi=self._zi)
-        return np.asarray(y, np.float64)
+            first = x[0] if np.isfinite(x[0]) else self._last
+            self._zi = sosfilt_zi(self._sos) * first
+        self._last = float(kernel.band_pass(self._sos, x, self._zi, self._last, y))
+        return y
 
     def _beats(self, peaks: npt.NDArray[np.int64]) -> npt.NDArray[np.float64]:
         """The half rows (``kernel.H_*``: the RR context and shape, before the post RR is
