@@ -206,7 +206,7 @@ class BeatFeatureExtractor:
         self._tail = np.concatenate([self._tail, y])
         self._n += x.size
         if peaks.size == 0 and not final and not self._due():
-            # Most chunks of a stream decide no beat: skip the dozen array calls below.
+            # Most chunks of a stream decide no beat: they skip the array calls below.
             self._tail = self._tail[-self._keep :]
             return np.zeros(0, np.int64), np.zeros((0, len(FEATURES)), np.float64)
         rs = np.asarray(peaks, np.int64)
@@ -282,7 +282,7 @@ class BeatFeatureExtractor:
                 raise ValueError(f"recent windows must have {_T.size} samples")
             p = state["pending"]
             pending = None if p is None else (int(p[0]), [float(v) for v in p[1]])
-            if pending is not None and len(pending[1]) != len(FEATURES) - 5:
+            if pending is not None and len(pending[1]) != kernel.N_HALF:
                 raise ValueError("pending row of the wrong length")
         except (KeyError, TypeError, ValueError) as exc:
             raise InputError(f"state: not a beat-feature state ({exc})") from exc
