@@ -33,13 +33,13 @@ RR at ``post_cap_s``.
 
 from __future__ import annotations
 
-from collections import deque
 from typing import Any
 
 import numpy as np
 import numpy.typing as npt
-from scipy.signal import butter, sosfilt, sosfilt_zi
+from scipy.signal import butter, sosfilt_zi
 
+from cardiostream.beats import _feature_kernel as kernel
 from cardiostream.beats.detector import DEFAULT_DELAY_S, RPeakDetector, _check_fs
 from cardiostream.errors import InputError
 
@@ -74,34 +74,22 @@ WINDOW_S = (-0.25, 0.45)
 _T = np.round(np.arange(WINDOW_S[0], WINDOW_S[1] + 1e-9, STEP_S), 6)
 _QRS = (_T >= -0.1) & (_T <= 0.12)
 _P = (_T >= -0.25) & (_T <= -0.08)
+
+
+def _span(mask: npt.NDArray[np.bool_]) -> tuple[int, int]:
+    idx = np.flatnonzero(mask)
+    assert idx.size == idx[-1] - idx[0] + 1, "the kernel takes contiguous spans"
+    return int(idx[0]), int(idx[-1]) + 1
+
+
+_QRS_SPAN = _span(_QRS)
+_P_SPAN = _span(_P)
+assert _T.size <= kernel.PSUM_MAX
 _RECENT = 20
 _LOCAL = 10
 _LONG_ALPHA = 0.01
 _RR_DEFAULT_S = 0.8
-
-
-def _corr(a: npt.NDArray[np.float64], b: npt.NDArray[np.float64]) -> float:
-    a = a - a.mean()
-    b = b - b.mean()
-    den = float(np.sqrt((a * a).sum() * (b * b).sum()))
-    return float((a * b).sum() / den) if den > 1e-12 else 0.0
-
-
-def _width(q: npt.NDArray[np.float64]) -> float:
-    e = np.cumsum(q * q)
-    if e[-1] <= 1e-18:
-        return 0.0
-    e = e / e[-1]
-    return float((np.searchsorted(e, 0.9) - np.searchsorted(e, 0.1)) * STEP_S)
-
-
-def _polarity(q: npt.NDArray[np.float64]) -> float:
-    span = float(q.max() - q.min())
-    return float((q.max() + q.min()) / span) if span > 1e-12 else 0.0
-
-
-def _log_ratio(a: float, b: float) -> float:
-    return float(np.log((a + 1e-9) / (b + 1e-9)))
+_PREMATURE = 0.9  # a beat is premature if its pre RR is below this share of the local RR
 
 
 class BeatFeatureExtractor:
@@ -143,10 +131,16 @@ class BeatFeatureExtractor:
         self._last = 0.0
         self._tail = np.zeros(0, np.float64)
         self._n = 0
-        self._rrs: deque[float] = deque(maxlen=_LOCAL)
-        self._long = float("nan")
-        self._prev_r = -1
-        self._recent: deque[tuple[npt.NDArray[np.float64], bool]] = deque(maxlen=_RECENT)
+        self._reset_beats()
+
+    def _reset_beats(self) -> None:
+        self._rrs = np.zeros(_LOCAL, np.float64)
+        self._recent = np.zeros((_RECENT, _T.size), np.float64)
+        self._ok = np.zeros(_RECENT, np.bool_)
+        self._good = np.zeros((_RECENT, _T.size), np.float64)
+        self._iv = np.zeros(kernel.N_IV, np.int64)
+        self._iv[kernel.I_PREV_R] = -1
+        self._fv = np.full(kernel.N_FV, np.nan)
         self._pending: tuple[int, list[float]] | None = None
 
     @property
@@ -155,86 +149,49 @@ class BeatFeatureExtractor:
         return self._n
 
     def _filter(self, x: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
+        y = np.empty(x.size, np.float64)
         if x.size == 0:
-            return x
-        x = x.copy()
-        for i in np.flatnonzero(~np.isfinite(x)):  # held at the last finite value
-            x[i] = x[i - 1] if i > 0 else self._last
-        if x.size:
-            self._last = float(x[-1])
+            return y
         if self._zi is None:
-            self._zi = sosfilt_zi(self._sos) * x[0]
-        y, self._zi = sosfilt(self._sos, x, zi=self._zi)
-        return np.asarray(y, np.float64)
+            first = x[0] if np.isfinite(x[0]) else self._last
+            self._zi = sosfilt_zi(self._sos) * first
+        self._last = float(kernel.band_pass(self._sos, x, self._zi, self._last, y))
+        return y
 
-    def _window(self, r: int) -> npt.NDArray[np.float64]:
-        start = self._n - self._tail.size
-        idx = np.clip(r + self._offsets - start, 0, max(self._tail.size - 1, 0))
-        if self._tail.size == 0:
-            return np.zeros(_T.size)
-        w = self._tail[idx]
-        return w - np.median(w)
+    def _beats(self, peaks: npt.NDArray[np.int64]) -> npt.NDArray[np.float64]:
+        """The half rows (``kernel.H_*``: the RR context and shape, before the post RR is
+        known) of the beats at ``peaks``; updates the running state."""
+        half = np.empty((peaks.size, kernel.N_HALF), np.float64)
+        kernel.beat_kernel(
+            peaks,
+            self._tail,
+            self._n - self._tail.size,
+            self._offsets,
+            self.fs,
+            _QRS_SPAN,
+            _P_SPAN,
+            STEP_S,
+            (_PREMATURE, _LONG_ALPHA, _RR_DEFAULT_S),
+            self._rrs,
+            self._recent,
+            self._ok,
+            self._good,
+            self._iv,
+            self._fv,
+            half,
+        )
+        for col in kernel.H_LOG:
+            np.log(half[:, col], out=half[:, col])
+        np.log1p(half[:, kernel.H_LOG1P], out=half[:, kernel.H_LOG1P])
+        return half
 
-    def _template(self) -> npt.NDArray[np.float64] | None:
-        if not self._recent:
-            return None
-        good = [w for w, ok in self._recent if ok]
-        chosen = good if len(good) >= 3 else [w for w, _ in self._recent]
-        return np.median(np.stack(chosen), axis=0)
-
-    def _shape(self, w: npt.NDArray[np.float64]) -> list[float]:
-        tpl = self._template()
-        if tpl is None:
-            tpl = w
-        q, tq = w[_QRS], tpl[_QRS]
-        width, twidth = _width(q), _width(tq)
-        res = float(((q - tq) ** 2).sum() / ((tq * tq).sum() + 1e-12))
-        return [
-            _corr(q, tq),
-            _corr(w, tpl),
-            _corr(w[_P], tpl[_P]),
-            _log_ratio(float(np.ptp(q)), float(np.ptp(tq))),
-            _log_ratio(float((q * q).sum()), float((tq * tq).sum())),
-            _log_ratio(float(np.abs(q).sum()), float(np.abs(tq).sum())),
-            width,
-            _log_ratio(width, twidth),
-            float(np.log1p(min(res, 1e6))),
-            _polarity(q),
-            _polarity(tq),
-        ]
-
-    def _beat(self, r: int) -> tuple[int, list[float]]:
-        """The pre-RR and shape part of the beat at ``r``; updates the running state."""
-        local = float(np.mean(self._rrs)) if self._rrs else _RR_DEFAULT_S
-        pre = (r - self._prev_r) / self.fs if self._prev_r >= 0 else local
-        if not np.isfinite(self._long):
-            self._long = local
-        cv = float(np.std(self._rrs) / local) if len(self._rrs) >= 2 else 0.0
-        w = self._window(r)
-        shape = self._shape(w)
-        row = [pre, local, self._long, cv, *shape]
-        self._recent.append((w, pre >= 0.9 * local))
-        if self._prev_r >= 0:
-            self._rrs.append(pre)
-            self._long += _LONG_ALPHA * (pre - self._long)
-        self._prev_r = r
-        return r, row
-
-    def _finish(self, pending: tuple[int, list[float]], post: float) -> list[float]:
-        _, (pre, local, long, cv, *shape) = pending
-        post = min(post, self.post_cap_s)
-        return [
-            pre,
-            post,
-            local,
-            _log_ratio(pre, local),
-            _log_ratio(post, local),
-            _log_ratio(pre, post),
-            _log_ratio(local, long),
-            _log_ratio(pre, long),
-            cv,
-            *shape,
-        ]
+    def _due(self, r: int | None = None) -> bool:
+        """Whether the beat at ``r`` (the pending one by default) has waited ``post_cap_s``."""
+        if r is None:
+            if self._pending is None:
+                return False
+            r = self._pending[0]
+        return self._n - self.detector.delay_samples > r + self.post_cap_s * self.fs
 
     def _run(
         self, chunk: npt.ArrayLike, final: bool
@@ -248,25 +205,29 @@ class BeatFeatureExtractor:
         y = self._filter(x)
         self._tail = np.concatenate([self._tail, y])
         self._n += x.size
-        out_r: list[int] = []
-        out_f: list[list[float]] = []
-        for r in peaks.tolist():
-            new = self._beat(int(r))
-            if self._pending is not None:
-                out_r.append(self._pending[0])
-                out_f.append(self._finish(self._pending, (r - self._pending[0]) / self.fs))
-            self._pending = new
+        if peaks.size == 0 and not final and not self._due():
+            # Most chunks of a stream decide no beat: they skip the array calls below.
+            self._tail = self._tail[-self._keep :]
+            return np.zeros(0, np.int64), np.zeros((0, len(FEATURES)), np.float64)
+        rs = np.asarray(peaks, np.int64)
+        half = self._beats(rs)
         if self._pending is not None:
-            due = self._n - self.detector.delay_samples if not final else None
-            if final or (due is not None and due > self._pending[0] + self.post_cap_s * self.fs):
-                out_r.append(self._pending[0])
-                out_f.append(self._finish(self._pending, self.post_cap_s))
-                self._pending = None
+            rs = np.concatenate(([self._pending[0]], rs))
+            half = np.concatenate((np.asarray([self._pending[1]], np.float64), half))
+        # Each beat but the last is decided by the next; the last waits for its post RR
+        # unless it has waited post_cap_s already.
+        n_done = max(rs.size - 1, 0)
+        if rs.size and (final or self._due(int(rs[-1]))):
+            n_done = rs.size
+        rows = np.empty((n_done, len(FEATURES)), np.float64)
+        kernel.finish_rows(rs, half, n_done, self.fs, self.post_cap_s, rows)
+        np.log(rows[:, kernel.R_LOG], out=rows[:, kernel.R_LOG])
+        self._pending = (int(rs[-1]), half[-1].tolist()) if n_done < rs.size else None
         self._tail = self._tail[-self._keep :]
-        rows = np.asarray(out_f, np.float64).reshape(len(out_f), len(FEATURES))
+        out_r = rs[:n_done].copy()
         if final:
             self.reset()
-        return np.asarray(out_r, np.int64), rows
+        return out_r, rows
 
     def push(self, chunk: npt.ArrayLike) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.float64]]:
         """Feed samples; return the beats now decided: their R-peak samples, and one row of
@@ -279,6 +240,10 @@ class BeatFeatureExtractor:
 
     def state_dict(self) -> dict[str, Any]:
         """The full state as plain Python data (JSON-serialisable)."""
+        iv = self._iv
+        rr_order = (iv[kernel.I_RR_HEAD] + np.arange(iv[kernel.I_RR_COUNT])) % _LOCAL
+        rec_order = (iv[kernel.I_REC_HEAD] + np.arange(iv[kernel.I_REC_COUNT])) % _RECENT
+        long = float(self._fv[kernel.F_LONG])
         return {
             "fs": self.fs,
             "delay_s": self.delay_s,
@@ -288,10 +253,10 @@ class BeatFeatureExtractor:
             "last": self._last,
             "tail": self._tail.tolist(),
             "n": self._n,
-            "rrs": list(self._rrs),
-            "long": None if not np.isfinite(self._long) else self._long,
-            "prev_r": self._prev_r,
-            "recent": [[w.tolist(), ok] for w, ok in self._recent],
+            "rrs": self._rrs[rr_order].tolist(),
+            "long": None if not np.isfinite(long) else long,
+            "prev_r": int(iv[kernel.I_PREV_R]),
+            "recent": [[self._recent[i].tolist(), bool(self._ok[i])] for i in rec_order],
             "pending": None if self._pending is None else [self._pending[0], self._pending[1]],
         }
 
@@ -303,21 +268,36 @@ class BeatFeatureExtractor:
             raise InputError("state: fs, delay_s or post_cap_s differ from this extractor's")
         try:
             self.detector.load_state_dict(state["detector"])
-            self._zi = None if state["zi"] is None else np.asarray(state["zi"], np.float64)
-            self._last = float(state["last"])
-            self._tail = np.asarray(state["tail"], np.float64)
-            self._n = int(state["n"])
-            self._rrs = deque((float(v) for v in state["rrs"]), maxlen=_LOCAL)
-            self._long = float("nan") if state["long"] is None else float(state["long"])
-            self._prev_r = int(state["prev_r"])
-            self._recent = deque(
-                ((np.asarray(w, np.float64), bool(ok)) for w, ok in state["recent"]),
-                maxlen=_RECENT,
-            )
+            zi = None if state["zi"] is None else np.asarray(state["zi"], np.float64)
+            last = float(state["last"])
+            tail = np.asarray(state["tail"], np.float64).reshape(-1)
+            n = int(state["n"])
+            # As the deques of earlier versions kept them: the newest, at most their length.
+            rrs = np.asarray([float(v) for v in state["rrs"]], np.float64)[-_LOCAL:]
+            long = float("nan") if state["long"] is None else float(state["long"])
+            prev_r = int(state["prev_r"])
+            recent = [(np.asarray(w, np.float64), bool(ok)) for w, ok in state["recent"]]
+            recent = recent[-_RECENT:]
+            if any(w.shape != (_T.size,) for w, _ in recent):
+                raise ValueError(f"recent windows must have {_T.size} samples")
             p = state["pending"]
-            self._pending = None if p is None else (int(p[0]), [float(v) for v in p[1]])
+            pending = None if p is None else (int(p[0]), [float(v) for v in p[1]])
+            if pending is not None and len(pending[1]) != kernel.N_HALF:
+                raise ValueError("pending row of the wrong length")
         except (KeyError, TypeError, ValueError) as exc:
             raise InputError(f"state: not a beat-feature state ({exc})") from exc
+        self._reset_beats()
+        self._zi, self._last, self._tail, self._n = zi, last, tail, n
+        self._rrs[: rrs.size] = rrs
+        self._iv[kernel.I_RR_COUNT] = rrs.size
+        self._fv[kernel.F_LONG] = long
+        self._iv[kernel.I_PREV_R] = prev_r
+        for i, (w, ok) in enumerate(recent):
+            self._recent[i] = w
+            self._ok[i] = ok
+        self._iv[kernel.I_REC_COUNT] = len(recent)
+        kernel.sort_good(self._recent, self._ok, self._iv, self._good)
+        self._pending = pending
 
 
 def beat_features(
