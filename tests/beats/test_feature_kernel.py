@@ -39,11 +39,12 @@ def _lr(a: float, b: float) -> float:
 
 def reference_features(x: np.ndarray, fs: float) -> tuple[np.ndarray, np.ndarray]:
     """The features of a finite signal, beat by beat with numpy, as the module notes define
-    them (whole signal at once: no chunks, no state)."""
+    them (whole signal at once: no chunks, no state): the band-passed signal at single
+    precision, the recent windows on a 1 uV grid."""
     det = RPeakDetector(fs)
     peaks = np.concatenate([det.push(x), det.flush()])
     sos = butter(2, (0.5, min(40.0, 0.45 * fs)), btype="bandpass", fs=fs, output="sos")
-    y = sosfilt(sos, x, zi=sosfilt_zi(sos) * x[0])[0]
+    y = sosfilt(sos, x, zi=sosfilt_zi(sos) * x[0])[0].astype(np.float32).astype(np.float64)
     t = np.round(np.arange(WINDOW_S[0], WINDOW_S[1] + 1e-9, STEP_S), 6)
     offsets = np.round(t * fs).astype(np.int64)
     qrs, p_wave = (t >= -0.1) & (t <= 0.12), (t >= -0.25) & (t <= -0.08)
@@ -70,7 +71,8 @@ def reference_features(x: np.ndarray, fs: float) -> tuple[np.ndarray, np.ndarray
         shape += [_lr(_width(q), _width(tq)), float(np.log1p(min(res, 1e6)))]
         shape += [_polarity(q), _polarity(tq)]
         half.append([pre, local, long, cv, *shape])
-        recent = [*recent, (w, pre >= 0.9 * local)][-20:]
+        kept = np.clip(np.round(w * 1000.0), -32767.0, 32767.0) / 1000.0  # 1 uV grid
+        recent = [*recent, (kept, pre >= 0.9 * local)][-20:]
         if prev >= 0:
             rrs = [*rrs, pre][-10:]
             long += 0.01 * (pre - long)

@@ -63,6 +63,10 @@ PSUM_MAX = 240
 _BLOCK = 128  # numpy's PW_BLOCKSIZE
 
 
+#: Steps per mV of the stored recent windows (1 uV), within int16 up to +-32.767 mV.
+WINDOW_GRID = 1000.0
+
+
 @nb.njit(cache=True, inline="always")
 def _psum_block(
     a: npt.NDArray[np.float64], lo: int, n: int
@@ -408,6 +412,7 @@ def beat_kernel(
     da = np.empty(m)
     db = np.empty(m)
     prod = np.empty(m)
+    wq = np.empty(m)
     last = tail.size - 1
     q0, q1 = qrs
     for b in range(peaks.size):
@@ -492,7 +497,11 @@ def beat_kernel(
             prod[i] = d * d
         row[H_RESIDUAL] = min(_psum(prod, nq) / (t_energy + 1e-12), 1e6)
 
-        # This beat joins the recent windows; the oldest leaves them when the ring is full.
+        # This beat joins the recent windows, on a grid of 1 uV (far below any ECG's noise)
+        # so that a saved state holds them exactly as 16-bit integers; the oldest leaves them
+        # when the ring is full.
+        for i in range(m):
+            wq[i] = min(max(np.round(w[i] * WINDOW_GRID), -32767.0), 32767.0) / WINDOW_GRID
         is_ok = pre >= premature * local
         if n_rec < n_rec_cap:
             slot = (iv[I_REC_HEAD] + n_rec) % n_rec_cap
@@ -503,14 +512,14 @@ def beat_kernel(
             iv[I_REC_HEAD] = (slot + 1) % n_rec_cap
             was_ok = ok[slot]
         if was_ok and is_ok:
-            _replace_rows(good, n_good, recent[slot], w, scratch)
+            _replace_rows(good, n_good, recent[slot], wq, scratch)
         elif was_ok:
             _replace_rows(good, n_good, recent[slot], inf_row, scratch)
             iv[I_N_GOOD] = n_good - 1
         elif is_ok:
-            _insert_row(good, n_good, w, inf_row, scratch)
+            _insert_row(good, n_good, wq, inf_row, scratch)
             iv[I_N_GOOD] = n_good + 1
-        recent[slot] = w
+        recent[slot] = wq
         ok[slot] = is_ok
 
         if prev_r >= 0:

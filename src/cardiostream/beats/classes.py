@@ -33,11 +33,16 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from cardiostream.beats.detector import DEFAULT_DELAY_S
+from cardiostream.beats.detector import DEFAULT_DELAY_S, RPeakDetector, _check_fs
 from cardiostream.beats.features import FEATURES, BeatFeatureExtractor
 from cardiostream.beats.gate import BeatQualityGate, GateConfig
+from cardiostream.dsp.filters import ECGCleaner
 from cardiostream.dsp.pacing import PacingConfig, PacingSpikeDetector
+from cardiostream.dsp.resample import Resampler
 from cardiostream.errors import InputError
+
+#: The rate the beats are found and described at: the engine's (``rhythm.preprocess.MODEL_FS``).
+MODEL_FS = 250.0
 
 #: The AAMI EC57 classes, in the order of the probability columns.
 CLASSES: tuple[str, ...] = ("N", "S", "V", "F", "Q")
@@ -207,10 +212,18 @@ class Beats:
 class BeatClassifier:
     """Streaming beat classes: R peaks, features and classes, identical for any chunking.
 
+    The beats are those of the engine (:class:`~cardiostream.stream.StreamProcessor`): the
+    signal is resampled to 250 Hz (:class:`~cardiostream.dsp.Resampler`, exact), cleaned
+    (:class:`~cardiostream.dsp.ECGCleaner`) and searched for R peaks
+    (:class:`~cardiostream.beats.RPeakDetector`); each peak's features are taken at 250 Hz
+    and the quality gate and pacing test look at the input as it came. A beat's ``sample`` is
+    at the input's rate, its 250 Hz peak moved back by the resampler's and the cleaner's delay
+    (:attr:`delay_s`), so that it sits on the R wave of the signal given.
+
     Parameters
     ----------
     fs : float
-        Sampling rate in Hz.
+        Sampling rate of the input in Hz.
     model : BeatModel, optional
         The classifier; the shipped one by default.
     delay_s : float
@@ -222,6 +235,10 @@ class BeatClassifier:
         The quality gate's span and thresholds.
     pacing_config : PacingConfig, optional
         The spike detector's thresholds.
+    shared : bool
+        Whether the resampler, cleaner and detector are the caller's: then
+        :meth:`push_parts` takes their output (what the engine does, so that it runs them
+        once), and :meth:`push` is not available.
     """
 
     #: Where a pacing spike makes the beat at R peak ``r`` paced: ``r - 0.3 s`` to
@@ -238,35 +255,59 @@ class BeatClassifier:
         gate: bool = True,
         gate_config: GateConfig | None = None,
         pacing_config: PacingConfig | None = None,
+        shared: bool = False,
     ) -> None:
         self.model = model if model is not None else load_beat_model()
-        self.features = BeatFeatureExtractor(fs, delay_s=delay_s)
-        self.fs = self.features.fs
+        # Raises InputError for an unusable rate; the same resampler as the engine's.
+        resampler = Resampler(fs, MODEL_FS, exact=True)
+        self.fs = _check_fs(resampler.fs_in)
+        self.features = BeatFeatureExtractor(MODEL_FS, delay_s=delay_s, detect=False)
+        self.shared = bool(shared)
+        cleaner = ECGCleaner(MODEL_FS)
+        #: The resampler's and cleaner's delay, in 250 Hz samples: a peak found at 250 Hz
+        #: sample ``k`` is the R wave of input time ``(k - delay) / 250``.
+        self.delay_250 = float(resampler.delay_samples + cleaner.delay_samples)
+        if not self.shared:
+            self.resampler, self.cleaner = resampler, cleaner
+            self.detector = RPeakDetector(MODEL_FS, delay_s=delay_s)
         self.gated = bool(gate)
         cfg = gate_config or GateConfig()
         if self.gated and cfg.post_s > self.features.delay_s:
             raise InputError("delay_s: the quality gate needs a detector delay of at least post_s")
-        # A beat is judged at most delay_samples after its R peak (plus a little slack for the
-        # detector's own rounding): the gate and the spike list keep that much history.
-        history_s = self.delay_samples / self.fs + 0.5
+        # A beat is judged at most delay_samples after its R peak (plus the filters' delay
+        # and a little slack): the gate and the spike list keep that much history.
+        history_s = (self.features.delay_samples + self.delay_250) / MODEL_FS + 0.5
         self.gate = BeatQualityGate(self.fs, cfg, history_s=history_s)
         self.pacing = PacingSpikeDetector(self.fs, pacing_config)
         lo, hi = self.PACED_WINDOW_S
         self._paced = (round(lo * self.fs), round(hi * self.fs))
         self._keep_spikes = round((history_s - lo) * self.fs) + 1
         self._spikes = np.zeros(0, np.int64)
+        self._n = 0  # input samples since the (re)start
+
+    @property
+    def delay_s(self) -> float:
+        """The filters' delay that a beat's ``sample`` is moved back by, in seconds."""
+        return self.delay_250 / MODEL_FS
 
     @property
     def delay_samples(self) -> int:
-        """The longest time from an R peak to its class, in samples."""
+        """The longest time from an R peak to its class, in 250 Hz samples (after the
+        peak's place in the 250 Hz signal)."""
         return self.features.delay_samples
 
-    def _classify(self, r: npt.NDArray[np.int64], f: npt.NDArray[np.float64]) -> Beats:
+    def to_input(self, peaks: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:
+        """Input sample indices of 250 Hz peaks, the filters' delay taken off."""
+        at = np.round((peaks - self.delay_250) * (self.fs / MODEL_FS))
+        return np.maximum(at, 0).astype(np.int64)
+
+    def _classify(self, r250: npt.NDArray[np.int64], f: npt.NDArray[np.float64]) -> Beats:
+        r = self.to_input(r250)
         p = self.model.probabilities(f)
         labels = self.model.labels(p).astype("<U1")
         if not self.gated:
             return Beats(r, labels, p)
-        reasons = self.gate.judge(r)
+        reasons = self.gate.judge(np.minimum(r, max(self._n - 1, 0)))
         if self._spikes.size and r.size:
             lo, hi = self._paced
             # Spikes are sorted: a beat is paced when one lies in [r + lo, r + hi].
@@ -276,57 +317,110 @@ class BeatClassifier:
         labels[reasons != ""] = "Q"
         return Beats(r, labels, p, reasons)
 
-    def _feed(self, chunk: npt.ArrayLike) -> npt.NDArray[np.float64]:
+    @staticmethod
+    def _lead(chunk: npt.ArrayLike) -> npt.NDArray[np.float64]:
         x = np.asarray(chunk, dtype=np.float64)
         if x.ndim == 2 and x.shape[1] == 1:
             x = x[:, 0]
-        if self.gated and x.ndim == 1:
-            self.gate.push(x)
-            spikes = self.pacing.push(x)
-            self._spikes = np.concatenate([self._spikes, spikes])
+        if x.ndim != 1:
+            raise InputError(f"signal: expected a 1-D array of samples, got shape {x.shape}")
         return x
 
     def push(self, chunk: npt.ArrayLike) -> Beats:
         """Feed samples; return the beats now decided."""
-        x = self._feed(chunk)
-        out = self._classify(*self.features.push(x))
+        if self.shared:
+            raise InputError("push: this classifier takes the engine's parts (push_parts)")
+        x = self._lead(chunk)
+        raw = self.resampler.process(x)
+        clean = self.cleaner.process(raw)
+        ecg = clean.astype(np.float32)
+        ecg[~np.isfinite(clean)] = 0.0
+        return self.push_parts(x, raw, self.detector.push(ecg))
+
+    def push_parts(
+        self,
+        x: npt.NDArray[np.float64],
+        raw: npt.NDArray[np.float64],
+        peaks: npt.NDArray[np.int64],
+    ) -> Beats:
+        """Feed one chunk as the engine has it: the input samples ``x``, the same resampled
+        to 250 Hz (``raw``) and the R peaks that the 250 Hz detector reported with it (250 Hz
+        sample indices since the start); return the beats now decided."""
+        if self.gated:
+            self.gate.push(x)
+            self._spikes = np.concatenate([self._spikes, self.pacing.push(x)])
+        self._n += x.size
+        out = self._classify(*self.features.push(raw, peaks))
         # Spikes too old for any beat still to come are dropped after judging, so that one
         # long chunk is judged like many short ones.
-        n = self.features.n_samples
-        self._spikes = self._spikes[self._spikes >= n - self._keep_spikes]
+        self._spikes = self._spikes[self._spikes >= self._n - self._keep_spikes]
         return out
 
     def flush(self) -> Beats:
         """End the stream: return the remaining beats, then reset."""
-        out = self._classify(*self.features.flush())
+        peaks = self.detector.flush() if not self.shared else None
+        out = self._classify(*self.features.flush(peaks))
         self.reset()
         return out
 
     def reset(self) -> None:
         """Forget everything: the next sample starts a new stream."""
+        if not self.shared:
+            self.resampler.reset()
+            self.cleaner.reset()
+            self.detector.reset()
         self.features.reset()
         self.gate.reset()
         self.pacing.reset()
         self._spikes = np.zeros(0, np.int64)
+        self._n = 0
 
     def state_dict(self) -> dict[str, Any]:
         """The full state as plain Python data (JSON-serialisable)."""
-        return {
+        out = {
             "features": self.features.state_dict(),
             "gate": self.gate.state_dict(),
             "pacing": self.pacing.state_dict(),
             "spikes": self._spikes.tolist(),
+            "n": self._n,
         }
+        if not self.shared:
+            out["resampler"] = self.resampler.state_dict()
+            out["cleaner"] = self.cleaner.state_dict()
+            out["detector"] = self.detector.state_dict()
+        return out
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         """Restore a state produced by :meth:`state_dict`."""
         try:
+            if not self.shared:
+                self.resampler.load_state_dict(state["resampler"])
+                self.cleaner.load_state_dict(state["cleaner"])
+                self.detector.load_state_dict(state["detector"])
             self.features.load_state_dict(state["features"])
             self.gate.load_state_dict(state["gate"])
             self.pacing.load_state_dict(state["pacing"])
             self._spikes = np.asarray(state["spikes"], np.int64).reshape(-1)
+            self._n = int(state["n"])
         except (KeyError, TypeError, ValueError) as exc:
             raise InputError(f"state: not a beat-classifier state ({exc})") from exc
+
+
+def beat_features_of(
+    signal: npt.ArrayLike, fs: float, *, delay_s: float = DEFAULT_DELAY_S
+) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.float64]]:
+    """The beats of a whole single-lead signal as :class:`BeatClassifier` finds them (input
+    sample indices) and their rows of :data:`~cardiostream.beats.features.FEATURES`: what the
+    classifier's model sees, for training it."""
+    clf = BeatClassifier(fs, delay_s=delay_s, gate=False)
+    x = clf._lead(signal)
+    raw = clf.resampler.process(x)
+    clean = clf.cleaner.process(raw)
+    ecg = clean.astype(np.float32)
+    ecg[~np.isfinite(clean)] = 0.0
+    r1, f1 = clf.features.push(raw, clf.detector.push(ecg))
+    r2, f2 = clf.features.flush(clf.detector.flush())
+    return clf.to_input(np.concatenate([r1, r2])), np.concatenate([f1, f2])
 
 
 def classify_beats(

@@ -42,6 +42,7 @@ from scipy.signal import butter, sosfilt_zi
 from cardiostream.beats import _feature_kernel as kernel
 from cardiostream.beats.detector import DEFAULT_DELAY_S, RPeakDetector, _check_fs
 from cardiostream.errors import InputError
+from cardiostream.packing import pack, unpack
 
 #: The names of the feature columns, in order.
 FEATURES: tuple[str, ...] = (
@@ -104,15 +105,25 @@ class BeatFeatureExtractor:
     post_cap_s : float
         The longest post RR waited for; a beat is decided at most ``delay_s + post_cap_s``
         after its R peak.
+    detect : bool
+        Whether to find the R peaks with an own :class:`RPeakDetector`; without, the caller
+        passes them to :meth:`push` as a detector with ``delay_s`` reports them (a peak at
+        ``r`` with the push that brings in sample ``r + delay_s * fs``).
     """
 
     def __init__(
-        self, fs: float, *, delay_s: float = DEFAULT_DELAY_S, post_cap_s: float = 2.0
+        self,
+        fs: float,
+        *,
+        delay_s: float = DEFAULT_DELAY_S,
+        post_cap_s: float = 2.0,
+        detect: bool = True,
     ) -> None:
         self.fs = _check_fs(fs)
         self.delay_s = float(delay_s)
         self.post_cap_s = float(post_cap_s)
-        self.detector = RPeakDetector(self.fs, delay_s=self.delay_s)
+        self.detector = RPeakDetector(self.fs, delay_s=self.delay_s) if detect else None
+        self._delay = round(self.delay_s * self.fs)
         high = min(40.0, 0.45 * self.fs)
         self._sos = butter(2, (0.5, high), btype="bandpass", fs=self.fs, output="sos")
         self._offsets = np.round(_T * self.fs).astype(np.int64)
@@ -122,11 +133,12 @@ class BeatFeatureExtractor:
     @property
     def delay_samples(self) -> int:
         """The longest time from an R peak to its row, in samples."""
-        return self.detector.delay_samples + round(self.post_cap_s * self.fs)
+        return self._delay + round(self.post_cap_s * self.fs)
 
     def reset(self) -> None:
         """Forget everything: the next sample starts a new stream."""
-        self.detector.reset()
+        if self.detector is not None:
+            self.detector.reset()
         self._zi: npt.NDArray[np.float64] | None = None
         self._last = 0.0
         self._tail = np.zeros(0, np.float64)
@@ -191,19 +203,31 @@ class BeatFeatureExtractor:
             if self._pending is None:
                 return False
             r = self._pending[0]
-        return self._n - self.detector.delay_samples > r + self.post_cap_s * self.fs
+        return self._n - self._delay > r + self.post_cap_s * self.fs
 
     def _run(
-        self, chunk: npt.ArrayLike, final: bool
+        self, chunk: npt.ArrayLike, final: bool, given: npt.ArrayLike | None
     ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.float64]]:
         x = np.asarray(chunk, dtype=np.float64)
         if x.ndim == 2 and x.shape[1] == 1:
             x = x[:, 0]
         if x.ndim != 1:
             raise InputError(f"signal: expected a 1-D array of samples, got shape {x.shape}")
-        peaks = self.detector.flush() if final else self.detector.push(x)
-        y = self._filter(x)
-        self._tail = np.concatenate([self._tail, y])
+        if self.detector is not None:
+            if given is not None:
+                raise InputError("peaks: this extractor finds its own R peaks")
+            peaks = self.detector.flush() if final else self.detector.push(x)
+        else:
+            peaks = np.asarray([] if given is None else given, np.int64).reshape(-1)
+            prev = self._pending[0] if self._pending is not None else -1
+            if peaks.size and (
+                (np.diff(peaks) <= 0).any() or peaks[0] <= prev or peaks[-1] >= self._n + x.size
+            ):
+                raise InputError("peaks: expected increasing samples after the last beat")
+        # Kept at single precision (far finer than any ECG), so that a saved state holds the
+        # tail exactly in half the bytes.
+        y = self._filter(x).astype(np.float32)
+        self._tail = np.concatenate([self._tail, y.astype(np.float64)])
         self._n += x.size
         if peaks.size == 0 and not final and not self._due():
             # Most chunks of a stream decide no beat: they skip the array calls below.
@@ -229,14 +253,19 @@ class BeatFeatureExtractor:
             self.reset()
         return out_r, rows
 
-    def push(self, chunk: npt.ArrayLike) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.float64]]:
-        """Feed samples; return the beats now decided: their R-peak samples, and one row of
-        :data:`FEATURES` each."""
-        return self._run(chunk, final=False)
+    def push(
+        self, chunk: npt.ArrayLike, peaks: npt.ArrayLike | None = None
+    ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.float64]]:
+        """Feed samples (and, without an own detector, the R peaks reported with them);
+        return the beats now decided: their R-peak samples, and one row of :data:`FEATURES`
+        each."""
+        return self._run(chunk, False, peaks)
 
-    def flush(self) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.float64]]:
+    def flush(
+        self, peaks: npt.ArrayLike | None = None
+    ) -> tuple[npt.NDArray[np.int64], npt.NDArray[np.float64]]:
         """End the stream: return the remaining beats, then reset."""
-        return self._run(np.zeros(0), final=True)
+        return self._run(np.zeros(0), True, peaks)
 
     def state_dict(self) -> dict[str, Any]:
         """The full state as plain Python data (JSON-serialisable)."""
@@ -248,15 +277,17 @@ class BeatFeatureExtractor:
             "fs": self.fs,
             "delay_s": self.delay_s,
             "post_cap_s": self.post_cap_s,
-            "detector": self.detector.state_dict(),
+            "detector": None if self.detector is None else self.detector.state_dict(),
             "zi": None if self._zi is None else self._zi.tolist(),
             "last": self._last,
-            "tail": self._tail.tolist(),
+            "tail": pack(self._tail.astype(np.float32)),
             "n": self._n,
             "rrs": self._rrs[rr_order].tolist(),
             "long": None if not np.isfinite(long) else long,
             "prev_r": int(iv[kernel.I_PREV_R]),
-            "recent": [[self._recent[i].tolist(), bool(self._ok[i])] for i in rec_order],
+            # On the kernel's grid, so exact as integers.
+            "recent": pack(np.round(self._recent[rec_order] * kernel.WINDOW_GRID).astype(np.int16)),
+            "ok": self._ok[rec_order].tolist(),
             "pending": None if self._pending is None else [self._pending[0], self._pending[1]],
         }
 
@@ -267,17 +298,26 @@ class BeatFeatureExtractor:
         if tuple(same) != (self.fs, self.delay_s, self.post_cap_s):
             raise InputError("state: fs, delay_s or post_cap_s differ from this extractor's")
         try:
-            self.detector.load_state_dict(state["detector"])
+            if self.detector is not None:
+                self.detector.load_state_dict(state["detector"])
+            elif state["detector"] is not None:
+                raise ValueError("a state with a detector, for an extractor without")
             zi = None if state["zi"] is None else np.asarray(state["zi"], np.float64)
             last = float(state["last"])
-            tail = np.asarray(state["tail"], np.float64).reshape(-1)
+            tail = unpack(state["tail"], np.float32, (-1,)).astype(np.float64)
             n = int(state["n"])
             # As the deques of earlier versions kept them: the newest, at most their length.
             rrs = np.asarray([float(v) for v in state["rrs"]], np.float64)[-_LOCAL:]
             long = float("nan") if state["long"] is None else float(state["long"])
             prev_r = int(state["prev_r"])
-            recent = [(np.asarray(w, np.float64), bool(ok)) for w, ok in state["recent"]]
-            recent = recent[-_RECENT:]
+            grid = unpack(state["recent"], np.int16, (-1, _T.size))
+            oks = [bool(v) for v in state["ok"]]
+            if len(oks) != grid.shape[0]:
+                raise ValueError("recent windows and their flags differ in number")
+            recent = [
+                (w.astype(np.float64) / kernel.WINDOW_GRID, ok)
+                for w, ok in zip(grid, oks, strict=True)
+            ][-_RECENT:]
             if any(w.shape != (_T.size,) for w, _ in recent):
                 raise ValueError(f"recent windows must have {_T.size} samples")
             p = state["pending"]

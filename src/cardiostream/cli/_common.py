@@ -262,13 +262,48 @@ def _console_line(item: Mapping[str, Any]) -> str:
             f" p={p_top:.2f}  quality {escape(quality)}"
         )
     if kind == "event_open":
-        return f"[bold red]AF episode started[/] at {item['start_s']:.1f} s"
+        return f"[bold red]{_episode_name(item)} started[/] at {item['start_s']:.1f} s"
     if kind == "event":
         reason = f" ({item['reason']})" if "reason" in item else ""
         conf = item["confidence"]
-        conf_text = "-" if conf is None else f"{conf:.2f}"
+        conf_text = "" if conf is None else f", confidence {conf:.2f}"
+        detail = item.get("detail") or {}
+        measures = ", ".join(
+            text
+            for key, text in (
+                ("n_beats", f"{detail.get('n_beats')} beats"),
+                ("rate_bpm", f"{detail.get('rate_bpm')} bpm"),
+                ("rr_s", f"RR {detail.get('rr_s')} s"),
+            )
+            if detail.get(key) is not None
+        )
         return (
-            f"[bold red]AF episode[/] {item['start_s']:.1f}-{item['end_s']:.1f} s, "
-            f"confidence {conf_text}{reason}"
+            f"[bold red]{_episode_name(item)}[/] {item['start_s']:.1f}-{item['end_s']:.1f} s"
+            f"{', ' + measures if measures else ''}{conf_text}{reason}"
         )
     return f"[cyan]{kind}[/] {escape(json.dumps(item))}"
+
+
+#: How the console names each kind of episode.
+EPISODE_NAMES = {
+    "af": "AF episode",
+    "vt": "VT",
+    "idioventricular_rhythm": "Idioventricular rhythm",
+    "svt": "SVT",
+    "ventricular_bigeminy": "Ventricular bigeminy",
+    "ventricular_trigeminy": "Ventricular trigeminy",
+    "asystole": "Asystole",
+    "pause": "Pause",
+    "bradycardia": "Bradycardia",
+    "tachycardia": "Tachycardia",
+    "sinus_tachycardia": "Sinus tachycardia",
+    "paced_rhythm": "Paced rhythm",
+}
+
+
+def _episode_name(item: Mapping[str, Any]) -> str:
+    kind = str(item.get("kind", ""))
+    name = EPISODE_NAMES.get(kind, kind)
+    if (item.get("detail") or {}).get("sustained"):
+        name = "Sustained " + name
+    return name

@@ -212,6 +212,11 @@ def _summary_table(totals: list[dict[str, Any]]) -> None:
 
     columns = ("record", "duration", "time (s)", "x real time", "usable", "AF burden")
     table = Table(*columns, "episodes", "mean HR")
+    beats = Table(
+        *("record", "N", "S", "V", "F", "Q", "V burden", "S burden", "couplets V/S"),
+        *("longest run", "pauses", "arrhythmia episodes"),
+        title="Beats and arrhythmias",
+    )
 
     def pct(v: float | None) -> str:
         return "-" if v is None else f"{100 * v:.1f} %"
@@ -228,7 +233,20 @@ def _summary_table(totals: list[dict[str, Any]]) -> None:
             str(t["af_episodes"]),
             "-" if t["mean_hr_bpm"] is None else f"{t['mean_hr_bpm']:.0f}",
         )
+        longest = t["longest_pause_s"]
+        episodes = ", ".join(f"{k.replace('_', ' ')} {n}" for k, n in t["arrhythmias"].items() if n)
+        beats.add_row(
+            escape(t["record"]),
+            *(f"{n:,}" for n in t["beats"].values()),
+            pct(t["v_burden"]),
+            pct(t["s_burden"]),
+            f"{t['veb_couplets']}/{t['sveb_couplets']}",
+            f"{t['longest_run_beats']} beats" if t["longest_run_beats"] else "-",
+            f"{t['pauses']}" + (f" (longest {longest:.1f} s)" if longest is not None else ""),
+            episodes or "-",
+        )
     console.print(table)
+    console.print(beats)
 
 
 @app.command()

@@ -18,8 +18,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from cardiostream.beats.classes import AAMI, CLASSES, BeatModel, classify_beats
-from cardiostream.beats.features import beat_features
+from cardiostream.beats.classes import AAMI, CLASSES, BeatModel, beat_features_of, classify_beats
 from cardiostream.evaluate.rpeaks import match_beats
 
 #: MITDB records of the training half (de Chazal 2004).
@@ -140,7 +139,7 @@ def record_features(path: Path, lead: int = 0) -> RecordBeats:
     from cardiostream.io import read
 
     rec = read(path)
-    det, feats = beat_features(rec.lead(lead), rec.fs)
+    det, feats = beat_features_of(rec.lead(lead), rec.fs)
     ref_s, ref_c = reference_classes(rec.annotations.beats.sample, rec.annotations.beats.symbol)
     det_idx, truth, missed, extra = _pair(rec.name, rec.fs, ref_s, ref_c, det)
     return RecordBeats(rec.name, feats[det_idx], truth, missed, extra)

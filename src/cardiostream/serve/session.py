@@ -41,14 +41,17 @@ class Session:
                     self.part_start, self.began)  # fmt: skip
 
     def display_line(self, x: npt.NDArray[np.float64]) -> str:
-        """What dashboards draw of one frame: every lead cleaned at 125 Hz, and the new R peaks.
+        """What dashboards draw of one frame: every lead cleaned at 125 Hz, the new R peaks and
+        the beats whose class was decided.
 
-        ``t`` is the stream time of the first sample; peaks are stream times in seconds. The
+        ``t`` is the stream time of the first sample; peaks are stream times in seconds;
+        ``beats`` are ``[time, letter]`` pairs (AAMI N, S, V, F, Q) of beats that may have
+        been drawn up to ~3 s earlier, on the same clock as ``peaks``. The
         analysed lead is drawn as the processor cleaned it (its last push), so what a dashboard
         shows is what was analysed; the other leads go through a :class:`DisplayFilter` each.
         """
         proc = self.processor
-        n0, clean, new_peaks = proc.last_push
+        n0, clean, new_peaks, beats = proc.last_push
         offset = (-n0) % DISPLAY_STEP  # keep samples of even index: chunks join seamlessly
         leads: dict[str, list[float | None]] = {}
         for i, label in enumerate(self.leads):
@@ -63,8 +66,12 @@ class Session:
             leads[label] = display_values(y, offset)
         t = proc.t0 + (n0 + offset) / 250.0
         peaks = [round(proc.t0 + int(p) / 250.0, 3) for p in new_peaks]
+        classes = [
+            [round(proc.t0 + int(r) / proc.fs + proc.beat_classifier.delay_s, 3), str(c)]
+            for r, c in zip(beats.sample.tolist(), beats.label.tolist(), strict=True)
+        ]
         return json.dumps(
             {"type": wire.DISPLAY, "t": round(t, 4), "fs": DISPLAY_FS,
-             "lead": self.leads[self.lead], "leads": leads, "peaks": peaks},
+             "lead": self.leads[self.lead], "leads": leads, "peaks": peaks, "beats": classes},
             allow_nan=False,
         )  # fmt: skip

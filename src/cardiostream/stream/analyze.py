@@ -22,9 +22,11 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from cardiostream.beats.classes import CLASSES as BEAT_CLASSES
 from cardiostream.errors import InputError
 from cardiostream.record import Record
 from cardiostream.rhythm.verdict import LABELS
+from cardiostream.stream.arrhythmia import KINDS as ARRHYTHMIA_KINDS
 from cardiostream.stream.events import EventConfig
 from cardiostream.stream.messages import (
     Event,
@@ -70,6 +72,11 @@ class Analysis:
         Wall-clock seconds spent in the engine (reading the file not included).
     stage_seconds : dict of str to float
         Where that time went (see :data:`cardiostream.stream.processor.STAGES`).
+    counts : dict
+        The arrhythmia tracker's counts (:meth:`ArrhythmiaTracker.counts
+        <cardiostream.stream.arrhythmia.ArrhythmiaTracker.counts>`): beats by class,
+        isolated and coupled ectopic beats, runs and pauses, over the beats decided by the
+        last window (the last ~3 s of a recording are not in them).
     """
 
     name: str
@@ -78,6 +85,7 @@ class Analysis:
     lines: list[Message] = field(default_factory=list)
     processing_s: float = 0.0
     stage_seconds: dict[str, float] = field(default_factory=dict)
+    counts: dict[str, Any] = field(default_factory=dict)
 
     @property
     def windows(self) -> list[Window]:
@@ -86,7 +94,7 @@ class Analysis:
 
     @property
     def closed_events(self) -> list[Event]:
-        """The closed AF episodes (``event`` objects)."""
+        """The closed episodes (``event`` objects): AF and arrhythmias."""
         return [x for x in self.lines if x["type"] == "event"]
 
     @property
@@ -122,6 +130,14 @@ SUMMARY_COLUMNS = (
     "af_burden",
     "af_episodes",
     "mean_hr_bpm",
+    *(f"beats_{c}" for c in BEAT_CLASSES),
+    "v_burden",
+    "s_burden",
+    "veb_couplets",
+    "sveb_couplets",
+    "longest_run_beats",
+    "pauses",
+    "longest_pause_s",
 )
 
 
@@ -147,7 +163,8 @@ def write_summary(path: Path, totals: list[dict[str, Any]]) -> None:
         return
     lines = [",".join([*SUMMARY_COLUMNS, *(f"n_{k}" for k in LABELS)])]
     for t in totals:
-        lines.append(csv_line([t[c] for c in SUMMARY_COLUMNS] + [t["labels"][k] for k in LABELS]))
+        row = [t["beats"][c[6:]] if c.startswith("beats_") else t[c] for c in SUMMARY_COLUMNS]
+        lines.append(csv_line(row + [t["labels"][k] for k in LABELS]))
     path.write_text("\n".join(lines) + "\n")
 
 
@@ -155,7 +172,8 @@ def _summary(name: str, analyses: list[Analysis]) -> dict[str, Any]:
     duration = sum(a.duration_s for a in analyses)
     processing = sum(a.processing_s for a in analyses)
     windows = [w for a in analyses for w in a.windows]
-    events = [e for a in analyses for e in a.closed_events]
+    closed = [e for a in analyses for e in a.closed_events]
+    events = [e for e in closed if e["kind"] == "af"]
     # Usable windows only (the engine gives an unusable one no rate; the test holds here too).
     rates = [
         w["heart_rate_bpm"]
@@ -175,6 +193,36 @@ def _summary(name: str, analyses: list[Analysis]) -> dict[str, Any]:
         "af_episodes": len(events),
         "mean_hr_bpm": round(float(np.mean(rates)), 1) if rates else None,
         "labels": {k: labels.get(k, 0) for k in LABELS},
+        **_beat_summary(analyses, closed),
+    }
+
+
+def _beat_summary(analyses: list[Analysis], closed: list[Event]) -> dict[str, Any]:
+    """Beats by class, ectopy burden (share of the classified beats), couplets, the longest
+    run and pauses, and the arrhythmia episodes by kind."""
+    beats = {c: sum(a.counts.get("beats", {}).get(c, 0) for a in analyses) for c in BEAT_CLASSES}
+    total = sum(beats.values())
+
+    def count(key: str) -> int:
+        return sum(int(a.counts.get(key, 0)) for a in analyses)
+
+    runs = [
+        int(e.get("detail", {}).get("n_beats", 0))
+        for e in closed
+        if e["kind"] in ("vt", "svt", "idioventricular_rhythm")
+    ]
+    pauses = [float(e.get("detail", {}).get("rr_s", 0.0)) for e in closed if e["kind"] == "pause"]
+    episodes = Counter[str](e["kind"] for e in closed if e["kind"] != "af")
+    return {
+        "beats": beats,
+        "v_burden": _ratio(beats["V"], total),
+        "s_burden": _ratio(beats["S"], total),
+        "veb_couplets": count("veb_couplets"),
+        "sveb_couplets": count("sveb_couplets"),
+        "longest_run_beats": max(runs, default=0),
+        "pauses": len(pauses),
+        "longest_pause_s": round(max(pauses), 3) if pauses else None,
+        "arrhythmias": {k: episodes.get(k, 0) for k in ARRHYTHMIA_KINDS},
     }
 
 
@@ -241,6 +289,7 @@ def analyze(
             out.lines += proc.push(signal[lo : lo + step])
             if progress is not None:
                 progress(min(lo + step, signal.size) / proc.fs)
+        out.counts = proc.arrhythmia.counts()
         out.lines += proc.flush()
     finally:
         out.processing_s = time.perf_counter() - started

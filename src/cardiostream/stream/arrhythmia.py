@@ -126,30 +126,19 @@ from __future__ import annotations
 import math
 from collections.abc import Collection, Iterable, Sequence
 from dataclasses import asdict, dataclass, field, fields
-from typing import Any, Literal, NamedTuple, NotRequired, TypeAlias, TypedDict
+from typing import Any, NamedTuple, cast
 
 from cardiostream.beats.classes import CLASSES as BEAT_CLASSES
 from cardiostream.errors import InputError
 from cardiostream.rhythm.verdict import LABELS
-
-#: What the tracker raises as episodes, in the order findings list them.
-Kind: TypeAlias = Literal[
-    "vt",
-    "idioventricular_rhythm",
-    "svt",
-    "ventricular_bigeminy",
-    "ventricular_trigeminy",
-    "asystole",
-    "pause",
-    "bradycardia",
-    "tachycardia",
-    "sinus_tachycardia",
-    "paced_rhythm",
-]
-#: Counted ectopy, reported in findings only.
-CountKind: TypeAlias = Literal["veb", "veb_couplet", "sveb", "sveb_couplet"]
-#: Why an episode closed other than by its own rule.
-ArrhythmiaCloseReason: TypeAlias = Literal["gap", "end_of_stream", "signal_unusable"]
+from cardiostream.stream.messages import (
+    ArrhythmiaCloseReason,
+    ArrhythmiaEvent,
+    ArrhythmiaEventOpen,
+    ArrhythmiaMessage,
+    Detail,
+    Finding,
+)
 
 KINDS: tuple[str, ...] = (
     "vt",
@@ -182,59 +171,19 @@ class BeatBatch(NamedTuple):
         AAMI letters, each one of ``N``, ``S``, ``V``, ``F``, ``Q``.
     p : sequence of float
         Probability of the chosen class, in [0, 1] (NaN when unknown).
+    broken : sequence of bool, optional
+        Whether the signal was interrupted between the beat and the one before it (missing
+        samples, or a beat whose class was withheld for the signal's quality): no pause or
+        asystole is measured across it, and runs and patterns end before it. Empty: none.
     """
 
     t: Sequence[float]
     label: Sequence[str]
     p: Sequence[float]
+    broken: Sequence[bool] = ()
 
 
 NO_BEATS = BeatBatch((), (), ())
-
-
-class Detail(TypedDict, total=False):
-    """Measures of an episode; which keys appear depends on its kind (module notes)."""
-
-    n_beats: int
-    rate_bpm: float | None
-    sustained: bool
-    n_cycles: int
-    rr_s: float
-    high: bool
-
-
-class ArrhythmiaEventOpen(TypedDict):
-    """An arrhythmia episode started: exactly one :class:`ArrhythmiaEvent` follows."""
-
-    type: Literal["event_open"]
-    kind: Kind
-    start_s: float
-    confidence: float | None
-    detail: NotRequired[Detail]
-
-
-class ArrhythmiaEvent(TypedDict):
-    """A closed arrhythmia episode."""
-
-    type: Literal["event"]
-    kind: Kind
-    start_s: float
-    end_s: float
-    confidence: float | None
-    detail: NotRequired[Detail]
-    reason: NotRequired[ArrhythmiaCloseReason]
-
-
-ArrhythmiaMessage: TypeAlias = ArrhythmiaEventOpen | ArrhythmiaEvent
-
-
-class Finding(TypedDict):
-    """Something present in the window ending at ``t_end``."""
-
-    kind: str  # a Kind or a CountKind
-    confidence: float | None
-    count: NotRequired[int]
-    detail: NotRequired[Detail]
 
 
 @dataclass(frozen=True)
@@ -336,6 +285,11 @@ class ArrhythmiaConfig:
             isinstance(r, str) for r in self.untrusted_reasons
         ):
             raise InputError("untrusted_reasons: must be a tuple of strings")
+
+
+def _finding(kind: str, confidence: float | None) -> Finding:
+    """A finding of a kind known to be one of :data:`KINDS` or :data:`COUNT_KINDS`."""
+    return cast(Finding, {"kind": kind, "confidence": confidence})
 
 
 def _finite(value: object) -> bool:
@@ -495,6 +449,9 @@ class ArrhythmiaTracker:
         """
         t = self._check_time(t_end, strict=True)
         bt, bl, bp = self._check_beats(beats, t)
+        broken = [bool(b) for b in beats.broken] if len(beats.broken) else [False] * len(bt)
+        if len(broken) != len(bt):
+            raise InputError(f"beats: {len(bt)} times, {len(broken)} broken flags")
         if not isinstance(label, str) or label not in LABELS:
             raise InputError(f"label: unknown label {label!r}, expected one of {', '.join(LABELS)}")
         if heart_rate_bpm is not None and (not _finite(heart_rate_bpm) or heart_rate_bpm <= 0):
@@ -516,7 +473,13 @@ class ArrhythmiaTracker:
             out += self._end_sequences("signal_unusable")
             self._quiet.last_unusable = t
         last_unusable = self._quiet.last_unusable
-        for b_t, b_l, b_p in zip(bt, bl, bp, strict=True):
+        for b_t, b_l, b_p, b_broken in zip(bt, bl, bp, broken, strict=True):
+            if b_broken:
+                # Bad signal up to this beat: it is the last bad moment for pauses and
+                # asystole, and nothing runs across it.
+                out += self._end_sequences("signal_unusable")
+                bad = self._quiet.last_bad
+                self._quiet.last_bad = b_t if bad is None else max(bad, b_t)
             # A beat inside an unusable window's span is not trusted, even when a later,
             # usable window delivers it (beats are decided up to beat_delay_s late).
             ok = last_unusable is None or b_t > last_unusable
@@ -850,24 +813,24 @@ class ArrhythmiaTracker:
         for run in (self._v, self._s):
             if run.kind is not None:
                 conf = _conf(run.sum_p, run.n_p)
-                found[run.kind] = {"kind": run.kind, "confidence": conf}
+                found[run.kind] = _finding(run.kind, conf)
                 found[run.kind]["detail"] = self._run_detail(run)
         for pat, kind, period in (
             (self._bi, "ventricular_bigeminy", 2),
             (self._tri, "ventricular_trigeminy", 3),
         ):
             if pat.open:
-                found[kind] = {"kind": kind, "confidence": _conf(pat.sum_p, pat.n_p)}
+                found[kind] = _finding(kind, _conf(pat.sum_p, pat.n_p))
                 found[kind]["detail"] = _pattern_detail(pat, period)
         if self._quiet.open:
-            found["asystole"] = {"kind": "asystole", "confidence": None}
+            found["asystole"] = _finding("asystole", None)
         for kind, s in self._rates.items():
             if s.open:
-                found[kind] = {"kind": kind, "confidence": None}
+                found[kind] = _finding(kind, None)
                 found[kind]["detail"] = {"rate_bpm": round(s.sum_hr / s.n, 1)}
         for _, kind, conf, _count, detail in reversed(self._recent):  # latest first
             if kind not in COUNT_KINDS and kind not in found:
-                found[kind] = {"kind": kind, "confidence": conf}
+                found[kind] = _finding(kind, conf)
                 if detail is not None:
                     found[kind]["detail"] = detail
         for kind in COUNT_KINDS:
@@ -875,7 +838,8 @@ class ArrhythmiaTracker:
             if items:
                 confs = [r[2] for r in items if r[2] is not None]
                 conf = round(sum(confs) / len(confs), 4) if confs else None
-                found[kind] = {"kind": kind, "confidence": conf, "count": len(items)}
+                found[kind] = _finding(kind, conf)
+                found[kind]["count"] = len(items)
         return [found[k] for k in (*KINDS, *COUNT_KINDS) if k in found]
 
     # Input checks and state
@@ -1082,6 +1046,7 @@ def arrhythmia_events(
     delay = tracker.config.beat_delay_s
     times = list(t_end)
     bt, bl, bp = list(beats[0]), list(beats[1]), list(beats[2])
+    bb = list(beats.broken) if len(beats.broken) else [False] * len(bt)
     events: list[ArrhythmiaMessage] = []
     i = 0
     rows: Iterable[tuple[float, bool, Sequence[str], float | None, str]] = zip(
@@ -1092,7 +1057,7 @@ def arrhythmia_events(
         last = w == n - 1
         while j < len(bt) and (last or bt[j] + delay <= t) and bt[j] <= t:
             j += 1
-        batch = BeatBatch(bt[i:j], bl[i:j], bp[i:j])
+        batch = BeatBatch(bt[i:j], bl[i:j], bp[i:j], bb[i:j])
         i = j
         events += tracker.update(t, batch, usable=ok, reasons=why, heart_rate_bpm=hr, label=lab)[1]
     if i < len(bt):

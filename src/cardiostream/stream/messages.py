@@ -21,7 +21,7 @@ from typing import Annotated, Any, Literal, NotRequired, TypeAlias, TypedDict, c
 from cardiostream.dsp.quality import Reason
 
 #: Version of the message contract: any change to a message, added keys included, bumps it.
-SCHEMA_VERSION = "1"
+SCHEMA_VERSION = "2"
 
 #: A class of the rhythm model, as :data:`cardiostream.rhythm.verdict.CLASSES`.
 RhythmClass: TypeAlias = Literal["normal", "af", "other", "noise"]
@@ -29,10 +29,52 @@ RhythmClass: TypeAlias = Literal["normal", "af", "other", "noise"]
 Label: TypeAlias = Literal["normal", "af", "other", "noise", "uncertain"]
 #: Why a window is uncertain: the quality reasons, then the verdict's own.
 QualityReason: TypeAlias = Literal[Reason, "low_confidence"]
-#: Why an episode closed other than by the ``close_after`` rule.
+#: Why an AF episode closed other than by the ``close_after`` rule.
 CloseReason: TypeAlias = Literal["gap", "end_of_stream", "max_duration"]
 
 Seconds: TypeAlias = Annotated[float, "Seconds on the stream's clock."]
+
+#: What the tracker raises as episodes, in the order findings list them.
+Kind: TypeAlias = Literal[
+    "vt",
+    "idioventricular_rhythm",
+    "svt",
+    "ventricular_bigeminy",
+    "ventricular_trigeminy",
+    "asystole",
+    "pause",
+    "bradycardia",
+    "tachycardia",
+    "sinus_tachycardia",
+    "paced_rhythm",
+]
+#: Counted ectopy, reported in findings only.
+CountKind: TypeAlias = Literal["veb", "veb_couplet", "sveb", "sveb_couplet"]
+#: Why an episode closed other than by its own rule.
+ArrhythmiaCloseReason: TypeAlias = Literal["gap", "end_of_stream", "signal_unusable"]
+#: What an episode is: AF (from the rhythm verdicts) or an arrhythmia from the beats
+#: (:mod:`cardiostream.stream.arrhythmia`).
+EventKind: TypeAlias = Literal["af", Kind]
+
+
+class Detail(TypedDict, total=False):
+    """Measures of an episode; which keys appear depends on its kind (module notes)."""
+
+    n_beats: int
+    rate_bpm: float | None
+    sustained: bool
+    n_cycles: int
+    rr_s: float
+    high: bool
+
+
+class Finding(TypedDict):
+    """Something present in the window ending at ``t_end``."""
+
+    kind: Literal[Kind, CountKind]
+    confidence: float | None
+    count: NotRequired[int]
+    detail: NotRequired[Detail]
 
 
 class Probabilities(TypedDict):
@@ -62,6 +104,19 @@ class Quality(TypedDict):
     score: Annotated[float, "From 0 (unusable) to 1."]
 
 
+class BeatClasses(TypedDict):
+    """How many of a window's beats have each AAMI class, counting the beats whose class is
+    final by the window's end (up to ~3 s after the beat): N normal or bundle-branch block,
+    S supraventricular ectopic, V ventricular ectopic, F fusion, Q paced, unclassifiable or
+    on unusable signal."""
+
+    N: int
+    S: int
+    V: int
+    F: int
+    Q: int
+
+
 class Window(TypedDict):
     """One window verdict, every ``hop_s`` seconds once ``window_s`` seconds are in.
 
@@ -77,27 +132,45 @@ class Window(TypedDict):
     heart_rate_bpm: float | None
     hrv: Hrv
     n_beats: int
+    beat_classes: BeatClasses
+    findings: Annotated[
+        list[Finding],
+        "The arrhythmias present in the window: open or recent episodes, counted ectopy.",
+    ]
     quality: Quality
 
 
 class EventOpen(TypedDict):
-    """An AF episode has lasted ``min_duration_s``: exactly one ``event`` follows."""
+    """An episode has begun (an AF one has lasted ``min_duration_s``): exactly one ``event``
+    of the same kind and start follows."""
 
     type: Literal["event_open"]
-    kind: Literal["af"]
+    kind: EventKind
     start_s: Seconds
-    confidence: Annotated[float | None, "AF probability over the episode so far."]
+    confidence: Annotated[
+        float | None,
+        "AF: its probability over the episode so far; a run or pattern of beats: the mean "
+        "probability of its beats' classes; null for pauses, asystole and rates.",
+    ]
+    detail: NotRequired[Annotated[Detail, "Measures of an arrhythmia; never for AF."]]
 
 
 class Event(TypedDict):
-    """A closed AF episode, from the start of its first AF window to the end of its last."""
+    """A closed episode: AF from the start of its first AF window to the end of its last; an
+    arrhythmia from its first beat (or window) to its last."""
 
     type: Literal["event"]
-    kind: Literal["af"]
+    kind: EventKind
     start_s: Seconds
     end_s: Seconds
-    confidence: Annotated[float | None, "AF probability over the episode."]
-    reason: NotRequired[Annotated[CloseReason, "Absent when closed by non-AF windows."]]
+    confidence: Annotated[float | None, "As in event_open, over the whole episode."]
+    detail: NotRequired[Annotated[Detail, "Measures of an arrhythmia; never for AF."]]
+    reason: NotRequired[
+        Annotated[
+            CloseReason | ArrhythmiaCloseReason,
+            "Absent when the episode ended by its own rule (AF: non-AF windows).",
+        ]
+    ]
 
 
 class Gap(TypedDict):
@@ -116,6 +189,11 @@ class RecordLine(TypedDict):
     type: Literal["record"]
     record: str
 
+
+#: What the arrhythmia tracker emits: the same episode messages as AF's.
+ArrhythmiaEventOpen: TypeAlias = EventOpen
+ArrhythmiaEvent: TypeAlias = Event
+ArrhythmiaMessage: TypeAlias = EventOpen | Event
 
 #: What :class:`~cardiostream.stream.StreamProcessor` emits.
 Message: TypeAlias = Window | EventOpen | Event | Gap

@@ -56,7 +56,6 @@ Bad input
 
 from __future__ import annotations
 
-import base64
 import math
 import time
 from dataclasses import replace
@@ -69,10 +68,14 @@ import numpy as np
 import numpy.typing as npt
 
 from cardiostream.beats import RPeakDetector
+from cardiostream.beats.classes import CLASSES as BEAT_CLASSES
+from cardiostream.beats.classes import BeatClassifier, Beats
 from cardiostream.dsp import BandpassFilter, ECGCleaner, Resampler
 from cardiostream.dsp.filters import SOSFilter, butter_sos
 from cardiostream.dsp.quality import REASONS, QualityConfig
 from cardiostream.errors import InputError
+from cardiostream.packing import pack as _pack
+from cardiostream.packing import unpack as _unpack
 from cardiostream.rhythm.bundle import ModelBundle, cached_bundle, weights_dir
 from cardiostream.rhythm.fast_net import FastRhythmNet
 from cardiostream.rhythm.infer import MAX_ABS_MV
@@ -86,6 +89,7 @@ from cardiostream.rhythm.verdict import (
 )
 from cardiostream.rhythm.window_head import WINDOW_S
 from cardiostream.stream import sqi
+from cardiostream.stream.arrhythmia import ArrhythmiaConfig, ArrhythmiaTracker, BeatBatch
 from cardiostream.stream.events import EventConfig, EventTracker
 from cardiostream.stream.messages import Gap, Hrv, Message, Window
 from cardiostream.stream.window_beats import (
@@ -152,7 +156,7 @@ def _butter(cutoff: float, kind: Literal["lowpass", "highpass"]) -> SOSFilter:
 
 
 #: The stages of :attr:`StreamProcessor.stage_seconds`.
-STAGES = ("filters", "peaks", "hrv", "quality", "model", "events", "windows")
+STAGES = ("filters", "peaks", "beats", "hrv", "quality", "model", "events", "windows")
 
 
 def _tick(clock: dict[str, float], stage: str, since: float) -> float:
@@ -166,6 +170,10 @@ def _finite(x: float) -> float | None:
     """JSON has no NaN: a missing measure is None (``null``)."""
     return x if math.isfinite(x) else None
 
+
+_NO_BEATS = Beats.concatenate([])
+_MAX_MISSING = 32
+_BEAT_CODE = {c: i for i, c in enumerate(BEAT_CLASSES)}
 
 #: The ``hrv`` of an unusable window: its beats are not trusted, so no measure is given.
 _NO_HRV: Hrv = {"mean_rr_ms": None, "sdnn_ms": None, "rmssd_ms": None, "pnn50": None}
@@ -192,11 +200,15 @@ class PushTrace(NamedTuple):
         The cleaned signal, in mV (NaN where samples were missing).
     peaks : ndarray of int64
         The R peaks it revealed, as 250 Hz sample indices since the (re)start.
+    beats : Beats
+        The beats whose class it decided, as input sample indices since the (re)start (their
+        R peaks are found at the input rate, so they may sit a sample or two off ``peaks``).
     """
 
     start: int
     clean: npt.NDArray[np.float64]
     peaks: npt.NDArray[np.int64]
+    beats: Beats
 
 
 class StreamProcessor:
@@ -220,6 +232,9 @@ class StreamProcessor:
         Longest time jump filled with missing samples; a longer one restarts the pipeline.
     quality : QualityConfig, optional
         Signal-quality thresholds.
+    arrhythmias : ArrhythmiaConfig, optional
+        Arrhythmia rules; ``hop_s``, ``window_s`` and ``beat_delay_s`` are set from this
+        processor's.
 
     Examples
     --------
@@ -243,6 +258,7 @@ class StreamProcessor:
         lead: int = 0,
         max_fill_s: float = 10.0,
         quality: QualityConfig | None = None,
+        arrhythmias: ArrhythmiaConfig | None = None,
     ) -> None:
         for name, value, low, high in (
             ("hop_s", hop_s, 1, MAX_WINDOW_S),
@@ -275,6 +291,7 @@ class StreamProcessor:
         self.temperature = bundle.temperature
         self.threshold = bundle.window_threshold
         self.window_head = bundle.window_head
+        self.arrhythmia_config = arrhythmias or ArrhythmiaConfig()
         cfg = events or EventConfig()
         self.event_config = replace(cfg, hop_s=float(hop_s), window_s=float(window_s))
         self._den = 250 * self.resampler.down
@@ -302,13 +319,29 @@ class StreamProcessor:
             ]
             self.detector = RPeakDetector(MODEL_FS)
             self.tracker = EventTracker(self.event_config)
+            self.beat_classifier = BeatClassifier(self.fs, shared=True)
+            # A beat's class is final this many input samples after it at the latest: the
+            # features' wait at 250 Hz, the filters' delay, and a sample of rounding each way.
+            clf = self.beat_classifier
+            lag_250 = clf.delay_samples + clf.delay_250 + 2
+            self._beat_lag = lag_250 / MODEL_FS * self.fs + 1
+            self.arrhythmia = ArrhythmiaTracker(
+                replace(
+                    self.arrhythmia_config,
+                    hop_s=float(self.hop_s),
+                    window_s=float(self.window_s),
+                    beat_delay_s=(self._beat_lag + 1) / self.fs,
+                )
+            )
         self.resampler.reset()
         self.cleaner.reset()
         for f in self.filters:
             f.reset()
         self.detector.reset()
+        self.beat_classifier.reset()
         if not keep_events:
             self.tracker.reset()
+            self.arrhythmia.flush()
         self._net_state = self.net.initial_state()
         self._rr_state = initial_rr_state()
         self._block_state = sqi.initial_block_state()
@@ -327,7 +360,18 @@ class StreamProcessor:
         self._n_emitted = 0  # seconds whose window decision was made (emitted or skipped)
         self._peaks = np.zeros(0, np.int64)
         self._amps = np.zeros(0, np.float64)
-        self._last_push = PushTrace(0, np.zeros(0), np.zeros(0, np.int64))
+        # Classified beats (input samples since the restart, class index), kept while a
+        # window may still count them; _handed of them went to the arrhythmia tracker.
+        self._beat_r = np.zeros(0, np.int64)
+        self._beat_c = np.zeros(0, np.int64)
+        self._beat_p = np.zeros(0, np.float64)
+        self._beat_b = np.zeros(0, bool)  # signal interrupted since the beat before
+        self._handed = 0
+        # Stretches of missing input (seconds since the restart) not yet behind the last
+        # classified beat, and that beat's time: no pause is measured across them.
+        self._missing: list[list[float]] = []
+        self._last_beat_s = -1.0
+        self._last_push = PushTrace(0, np.zeros(0), np.zeros(0, np.int64), _NO_BEATS)
 
     @property
     def last_push(self) -> PushTrace:
@@ -413,7 +457,7 @@ class StreamProcessor:
             notice["action"] = "filled"
             return [notice]
         notice["action"] = "restart"
-        closed = self.tracker.interrupt()
+        closed = [*self.tracker.interrupt(), *self.arrhythmia.interrupt()]
         self.reset(keep_events=True)  # the tracker keeps the time order across the gap
         self.t0 = end
         return [notice, *closed]
@@ -424,7 +468,7 @@ class StreamProcessor:
         The last partial second gives no window. The next push starts a new stream at time 0
         (or its ``t``).
         """
-        out: list[Message] = list(self.tracker.flush())
+        out: list[Message] = [*self.tracker.flush(), *self.arrhythmia.flush()]
         self.t0 = 0.0
         self.reset()
         return out
@@ -459,11 +503,21 @@ class StreamProcessor:
             self._peaks = np.concatenate([self._peaks, peaks])
             self._amps = np.concatenate([self._amps, amps])
         self._tail = joined[joined.size - self._tail.size :]
-        self._last_push = PushTrace(n0, clean, peaks)
         rr = np.empty(ecg.size, np.float32)
         change = np.empty(ecg.size, np.float32)
         fill_rr(n0, peaks, self._rr_state, rr, change)
         t = _tick(clock, "peaks", t)
+        self._note_missing(x)
+        beats = self.beat_classifier.push_parts(x, raw, peaks)
+        if len(beats):
+            self._beat_b = np.concatenate([self._beat_b, self._broken(beats)])
+            codes = np.array([_BEAT_CODE[c] for c in beats.label.tolist()], np.int64)
+            self._beat_r = np.concatenate([self._beat_r, beats.sample])
+            self._beat_c = np.concatenate([self._beat_c, codes])
+            chosen = beats.probabilities[np.arange(codes.size), codes]
+            self._beat_p = np.concatenate([self._beat_p, chosen])
+        t = _tick(clock, "beats", t)
+        self._last_push = PushTrace(n0, clean, peaks, beats)
         signals: list[npt.NDArray[Any]] = [ecg, rr, change, raw, clean]
         signals += [f.process(raw) for f in self.filters]
         t = _tick(clock, "quality", t)
@@ -547,6 +601,7 @@ class StreamProcessor:
             usable=usable,
         )
         labels, raws = verdicts.labels(), verdicts.raw_labels()
+        counts, batches = self._beat_windows(ends)
         p_list = np.round(probs, 6).tolist()
         h_list = np.round(hrv, 2).tolist()
         pnn50 = np.round(hrv[:, H_PNN50], 4).tolist()
@@ -571,15 +626,87 @@ class StreamProcessor:
                 "heart_rate_bpm": _finite(h[H_RATE]) if usable_l[i] else None,
                 "hrv": _hrv(h, pnn50[i]) if usable_l[i] else dict(_NO_HRV),
                 "n_beats": int(h[H_BEATS]),
+                "beat_classes": dict(zip(BEAT_CLASSES, counts[i], strict=True)),
                 "quality": {"usable": usable_l[i], "reasons": reasons, "score": scores[i]},
             }
-            out.append(cast(Window, window))
             t1 = time.perf_counter()
+            a, b = batches[i]
+            findings, arrhythmias = self.arrhythmia.update(
+                t_end,
+                BeatBatch(
+                    (self.t0 + self._beat_r[a:b] / self.fs).tolist(),
+                    [BEAT_CLASSES[c] for c in self._beat_c[a:b].tolist()],
+                    self._beat_p[a:b].tolist(),
+                    self._beat_b[a:b].tolist(),
+                ),
+                usable=usable_l[i],
+                reasons=reasons,
+                heart_rate_bpm=window["heart_rate_bpm"],
+                label=window["label"],
+            )
+            window["findings"] = findings
+            out.append(cast(Window, window))
             out += self.tracker.update(t_end, window["label"], p[1])
+            out += arrhythmias
             events += time.perf_counter() - t1
         clock["events"] += events
         clock["windows"] += time.perf_counter() - t - events
         return out
+
+    def _note_missing(self, x: npt.NDArray[np.float64]) -> None:
+        """Add the stretches of missing samples of the chunk ``x`` (just counted in)."""
+        bad = ~np.isfinite(x)
+        if not bad.any():
+            return
+        edges = np.flatnonzero(np.diff(np.concatenate([[False], bad, [False]]).astype(np.int8)))
+        first = (self._n_in - x.size) / self.fs
+        for a, b in edges.reshape(-1, 2).tolist():
+            start, end = first + a / self.fs, first + b / self.fs
+            if self._missing and start <= self._missing[-1][1] + 0.5 / self.fs:
+                self._missing[-1][1] = end
+            else:
+                self._missing.append([start, end])
+        while len(self._missing) > _MAX_MISSING:  # bounded: join the oldest two (wider only)
+            self._missing[0:2] = [[self._missing[0][0], self._missing[1][1]]]
+
+    def _broken(self, beats: Beats) -> npt.NDArray[np.bool_]:
+        """For each new beat: was the signal interrupted since the beat before it (missing
+        samples, or its class withheld for the signal's quality)?"""
+        out = np.zeros(len(beats), bool)
+        gated = getattr(beats, "reason", None)
+        for i, r in enumerate(beats.sample.tolist()):
+            t = r / self.fs
+            out[i] = any(b > self._last_beat_s and a <= t for a, b in self._missing)
+            if gated is not None and str(gated[i]) not in ("", "paced"):
+                out[i] = True
+            self._missing = [m for m in self._missing if m[1] > t]
+            self._last_beat_s = t
+        return out
+
+    def _beat_windows(
+        self, ends: npt.NDArray[np.int64]
+    ) -> tuple[list[list[int]], list[tuple[int, int]]]:
+        """Per window ending with second ``ends[i]``: the count of each beat class, and the
+        slice of the kept beats first final in it (handed to the arrhythmia tracker).
+
+        A beat is final in the first window that ends at least the classifier's longest delay
+        after it, whenever the push that decided it came: what a window holds does not depend
+        on the chunking. A window counts the final beats of its span, so the classes of the
+        last ~3 s of a window's beats are counted by the windows after it.
+        """
+        e = (ends + 1.0) * self.fs  # input samples since the restart at each window's end
+        final = np.searchsorted(self._beat_r, e - self._beat_lag, side="right")
+        first = np.searchsorted(self._beat_r, e - self.window_s * self.fs, side="left")
+        onehot = np.zeros((self._beat_c.size + 1, len(BEAT_CLASSES)), np.int64)
+        onehot[np.arange(1, self._beat_c.size + 1), self._beat_c] = 1
+        cum = np.cumsum(onehot, axis=0)
+        counts = (cum[final] - cum[np.minimum(first, final)]).tolist()
+        batches = []
+        for f in final.tolist():
+            start = self._handed
+            self._handed = max(self._handed, int(f))
+            batches.append((start, self._handed))
+        return counts, batches
 
     def _trim(self) -> None:
         """Drop the seconds and beats that no future window needs (bounded state)."""
@@ -595,6 +722,14 @@ class StreamProcessor:
         if cut:
             self._peaks = self._peaks[cut:]
             self._amps = self._amps[cut:]
+        oldest = (self._n_emitted - self.window_s - 1) * self.fs
+        done = min(int(np.searchsorted(self._beat_r, oldest)), self._handed)
+        if done:
+            self._beat_r = self._beat_r[done:]
+            self._beat_c = self._beat_c[done:]
+            self._beat_p = self._beat_p[done:]
+            self._beat_b = self._beat_b[done:]
+            self._handed -= done
 
     # ------------------------------------------------------------ state dict
     def state_dict(self) -> dict[str, Any]:
@@ -624,6 +759,15 @@ class StreamProcessor:
             "recent": _pack(self._recent),
             "peaks": _pack(self._peaks),
             "amps": _pack(self._amps),
+            "beat_classifier": self.beat_classifier.state_dict(),
+            "beat_r": _pack(self._beat_r),
+            "beat_c": _pack(self._beat_c),
+            "beat_p": _pack(self._beat_p),
+            "beat_b": _pack(self._beat_b),
+            "missing": self._missing,
+            "last_beat_s": self._last_beat_s,
+            "handed": self._handed,
+            "arrhythmia": self.arrhythmia.state_dict(),
         }
 
     def _config(self) -> dict[str, Any]:
@@ -691,27 +835,14 @@ class StreamProcessor:
             raise ValueError("recent signal has the wrong shape")
         self._peaks = _unpack(state["peaks"], np.int64, None)
         self._amps = _unpack(state["amps"], np.float64, self._peaks.shape)
-
-
-def _pack(a: npt.NDArray[Any]) -> dict[str, Any]:
-    """An array as plain JSON data: dtype, shape and its bytes in base64 (exact and compact)."""
-    return {
-        "dtype": a.dtype.str,
-        "shape": list(a.shape),
-        "data": base64.b64encode(np.ascontiguousarray(a).tobytes()).decode("ascii"),
-    }
-
-
-def _unpack(d: dict[str, Any], dtype: Any, shape: tuple[int, ...] | None) -> npt.NDArray[Any]:
-    """The array of :func:`_pack`, checked against the expected dtype and shape (-1: any)."""
-    want = np.dtype(dtype)
-    if np.dtype(d["dtype"]) != want:
-        raise ValueError(f"dtype {d['dtype']} is not {want.str}")
-    a = np.frombuffer(base64.b64decode(d["data"]), want).copy()
-    got = tuple(int(n) for n in d["shape"])
-    a = a.reshape(got)
-    if shape is not None and (
-        len(got) != len(shape) or any(s not in (-1, g) for s, g in zip(shape, got, strict=True))
-    ):
-        raise ValueError(f"shape {got} is not {shape}")
-    return a
+        self.beat_classifier.load_state_dict(state["beat_classifier"])
+        self._beat_r = _unpack(state["beat_r"], np.int64, None)
+        self._beat_c = _unpack(state["beat_c"], np.int64, self._beat_r.shape)
+        self._beat_p = _unpack(state["beat_p"], np.float64, self._beat_r.shape)
+        self._beat_b = _unpack(state["beat_b"], np.bool_, self._beat_r.shape)
+        self._missing = [[float(a), float(b)] for a, b in state["missing"]][-_MAX_MISSING:]
+        self._last_beat_s = float(state["last_beat_s"])
+        self._handed = int(state["handed"])
+        self.arrhythmia.load_state_dict(state["arrhythmia"])
+        if not 0 <= self._handed <= self._beat_r.size or (self._beat_c >= len(BEAT_CLASSES)).any():
+            raise ValueError("beats are malformed")

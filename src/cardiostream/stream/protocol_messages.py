@@ -102,6 +102,11 @@ class Display(TypedDict):
     lead: str
     leads: Annotated[dict[str, list[float | None]], "Samples in mV per lead; null: missing."]
     peaks: Annotated[list[float], "Stream times of the R peaks, in s."]
+    beats: Annotated[
+        list[tuple[float, Literal["N", "S", "V", "F", "Q"]]],
+        "[time, AAMI class] of the beats classified since the last frame; a beat's class "
+        "comes up to ~3 s after its peak.",
+    ]
 
 
 class WatchedWindow(Window):

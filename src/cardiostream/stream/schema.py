@@ -94,6 +94,13 @@ class _Builder:
             return {"anyOf": members}
         if origin is list:
             return {"type": "array", "items": self.schema(args[0])}
+        if origin is tuple and args and args[-1] is not Ellipsis:
+            return {
+                "type": "array",
+                "prefixItems": [self.schema(a) for a in args],
+                "minItems": len(args),
+                "maxItems": len(args),
+            }
         if origin is dict and args[0] is str:
             return {"type": "object", "additionalProperties": self.schema(args[1])}
         raise TypeError(f"no JSON Schema for {tp!r}")
