@@ -8,6 +8,12 @@ with the largest probability times a per-class decision weight (chosen by cross-
 to trade a little +P for the sensitivity of the rare S and V classes). How the model was
 trained and how well it does are in ``docs/beats.md``.
 
+The beats are the engine's: the signal is resampled to 250 Hz, cleaned, and its R peaks
+found there, exactly as :class:`~cardiostream.stream.StreamProcessor` does (which hands its
+own peaks to a shared classifier), so ``cardiostream beats`` and the engine's class counts
+agree beat for beat. The features are taken at 250 Hz; a beat's ``sample`` is given at the
+input's rate, moved back by the filters' delay (about 47 ms from 360 Hz).
+
 The decision delay is the features': a beat is decided when the next beat is detected, at
 most ``delay_s + post_cap_s`` (1.0 + 2.0 s) after its R peak; the result is identical live
 and offline and for any chunking.

@@ -29,6 +29,12 @@ or when the detector has gone ``post_cap_s`` past it without one (the post RR is
 Every quantity is updated beat by beat, in order, so the rows are identical live and offline
 and for any chunking; :meth:`BeatFeatureExtractor.flush` decides the last beat with its post
 RR at ``post_cap_s``.
+
+Precision
+---------
+The band-passed signal is kept at single precision and the recent windows that make the
+template on a 1 uV grid (MITDB's resolution is 5 uV), so that a saved state holds them
+exactly in a few kilobytes: the engine checkpoints every stream's state.
 """
 
 from __future__ import annotations

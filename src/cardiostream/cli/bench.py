@@ -211,6 +211,36 @@ def bench_beats(
     _guard(body)
 
 
+@bench_app.command("arrhythmias")
+def bench_arrhythmias(
+    data: Annotated[Path, typer.Option(help="The MITDB folder (WFDB records with .atr).")],
+    json_out: JsonOption = None,
+    markdown: Annotated[Path | None, typer.Option(help="Write the tables as Markdown.")] = None,
+) -> None:
+    """Arrhythmia events (VT, SVT, bigeminy, trigeminy, idioventricular rhythm, sinus
+    bradycardia) scored against MITDB's rhythm annotations, EC57 style: episode Se and +P
+    and duration figures, DS2 (the beat classifier's test half) and DS1, per record."""
+
+    def body() -> None:
+        from cardiostream.evaluate.arrhythmia_episodes import run_arrhythmia_benchmark
+        from cardiostream.evaluate.beat_classes import DS1, DS2
+        from cardiostream.progress import counted_bar
+
+        _folder(data)
+        names = (*DS2, *DS1)
+        missing = [n for n in names if not (data / f"{n}.hea").is_file()]
+        if missing:
+            raise InputError(f"{data}: MITDB records missing: {', '.join(missing)}")
+        with counted_bar("MITDB {task.description}", console=err_console) as bar:
+            task = bar.add_task("", total=len(names))
+            result = run_arrhythmia_benchmark(
+                data, names, on_step=lambda n: bar.update(task, advance=1, description=n)
+            )
+        _show_bench(result.markdown(), result.document(), markdown, json_out)
+
+    _guard(body)
+
+
 @bench_app.command("rpeaks")
 def bench_rpeaks(
     data: Annotated[Path, typer.Option(help="A WFDB database folder with .atr beats (MITDB).")],

@@ -4,6 +4,8 @@
 
     samples ─► resampler ─► cleaner ─► R peaks ─► RR inputs ─► rhythm network ─► window head
        │        (250 Hz)    0.5-40 Hz  (1 s delay)               (cached context)     │
+       │                                  └─► beat features, gate ─► AAMI classes ──────┤
+       │                                                               arrhythmias      │
        └──────── quality sums per second (raw input, band filters, beats) ────────────┴─► events
 
 Every stage carries its state between calls and computes each output value with the same
@@ -31,14 +33,25 @@ Windows
       delay is 1 s; see :mod:`cardiostream.stream.window_beats`), or None (``null``) when
       the window is not usable: beats found in noise give a rate, but not the heart's;
       ``n_beats`` in every window.
+    - ``beat_classes``: how many of the window's beats have each AAMI class (N, S, V, F, Q;
+      :class:`~cardiostream.beats.BeatClassifier` on the same 250 Hz signal and R peaks),
+      counting the beats whose class is final by ``t_end``: a class waits up to 3 s for the
+      next beat, so the last seconds of a window are counted by the windows after it.
+    - ``findings``: the arrhythmias present (:mod:`cardiostream.stream.arrhythmia`): open
+      or recent episodes and counted ectopy, each with a confidence.
     - ``quality``: ``usable``, ``reasons``, ``score``.
 
     Times are on the stream's clock: 0 at the first sample, or the ``t`` of the first
     :meth:`~StreamProcessor.push`. The filters delay the signal by a few tens of milliseconds
     (40 ms for the resampler from rates above 250 Hz), which the times do not subtract.
 Events
-    ``event_open`` and ``event`` dicts of :class:`~cardiostream.stream.events.EventTracker`,
-    right after the window that causes them.
+    ``event_open`` and ``event`` dicts of :class:`~cardiostream.stream.events.EventTracker`
+    (AF) and of :class:`~cardiostream.stream.arrhythmia.ArrhythmiaTracker` (VT, SVT,
+    bigeminy, pauses, asystole, rates and the rest, from the classified beats), right after
+    the window that causes them. A beat is handed to the arrhythmia tracker with the first
+    window that ends at least its longest class delay after it, so what each window and
+    event holds does not depend on the chunking; a stretch of missing samples between two
+    beats marks the later one ``broken`` (no pause or run is measured across it).
 Gaps and faults
     Non-finite samples are missing: their windows are flagged ``missing_samples`` when they are
     more than a tenth of the window, hence ``uncertain``, and uncertain windows neither open
