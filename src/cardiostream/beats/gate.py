@@ -43,14 +43,21 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from cardiostream.dsp.quality import (
-    DEFAULT_CONFIG,
-    _fill_missing,
-    _run_fractions,
-    _spectral_ratios,
-    _zero_phase,
-)
+from cardiostream.beats import _gate_kernel as _gk
+from cardiostream.dsp.quality import DEFAULT_CONFIG, _band_design
 from cardiostream.errors import InputError
+
+FloatArray = npt.NDArray[np.float64]
+
+#: The keys of :meth:`BeatQualityGate.metrics`, in the order of the tests.
+_COLUMNS: tuple[str, ...] = (
+    "nan_fraction",
+    "constant_fraction",
+    "flat_ptp_mv",
+    "clip_fraction",
+    "hf_ratio",
+    "qrs_snr",
+)
 
 #: The reasons a beat can be gated for, in the order they are tested.
 GATE_REASONS: tuple[str, ...] = (
@@ -112,9 +119,13 @@ class BeatQualityGate:
         self._pre = round(self.config.pre_s * self.fs)
         self._post = round(self.config.post_s * self.fs)
         self._keep = self._pre + int(np.ceil(history_s * self.fs)) + 1
-        self._quality = DEFAULT_CONFIG.__class__(
-            constant_run_s=self.config.constant_run_s, clip_run_s=self.config.clip_run_s
-        )
+        cfg = self.config
+        self._block = max(round(cfg.flat_block_s * self.fs), 1)
+        self._long_run = max(round(cfg.constant_run_s * self.fs), 2)
+        self._min_run = max(round(cfg.clip_run_s * self.fs), 3)
+        self._half = max(round(cfg.beat_half_width_s * self.fs), 1)
+        self._sos, self._zi = _band_design(self.fs, 0.5, 40.0)
+        self._window = np.hanning(self._pre + self._post)
         self.reset()
 
     def reset(self) -> None:
@@ -138,56 +149,86 @@ class BeatQualityGate:
         b = min(r + self._post, self._n) - start
         return self._tail[a:b] if b > a else np.zeros(0)
 
+    def _metrics(self, rs: npt.NDArray[np.int64], want_hf: bool | None) -> FloatArray:
+        """The indices of the beats at ``rs``, one row each, in :data:`_COLUMNS` order.
+
+        ``hf_ratio`` is computed for every beat with ``want_hf=True``; with ``None`` only
+        for those that no earlier test flags (the others do not need it for a reason).
+        """
+        m = np.empty((rs.size, _gk.N_METRICS))
+        rows = np.empty((rs.size, max(self._pre + self._post, 1)))
+        sizes = np.zeros(rs.size, np.int64)
+        _gk.batch_metrics(
+            self._tail,
+            self._n - self._tail.size,
+            self._n,
+            rs,
+            self._pre,
+            self._post,
+            self._block,
+            self._long_run,
+            self._min_run,
+            self._half,
+            self._sos,
+            self._zi,
+            self._window,
+            m,
+            rows,
+            sizes,
+        )
+        hf = np.full(rs.size, np.nan)
+        need = sizes > 0
+        if not want_hf:
+            cfg = self.config
+            need &= ~(
+                (m[:, _gk.M_NAN] > cfg.nan_max)
+                | (m[:, _gk.M_CONSTANT] > cfg.constant_max)
+                | (m[:, _gk.M_PTP] < cfg.flat_ptp_mv)
+                | (m[:, _gk.M_CLIP] > cfg.clip_max)
+            )
+        if self.fs >= 90:  # below, 100 Hz is past Nyquist: never flagged
+            # One batched FFT per span length: all but the first beats of a stream have
+            # the full span.
+            full = self._pre + self._post
+            sel = np.flatnonzero(need & (sizes == full))
+            hf[sel] = _band_ratio(rows[sel], self.fs)  # centred and windowed already
+            for size in np.unique(sizes[need & (sizes != full)]):
+                sel = np.flatnonzero(need & (sizes == size))
+                rest = rows[sel, :size]
+                xw = (rest - rest.mean(axis=1, keepdims=True)) * np.hanning(size)
+                hf[sel] = _band_ratio(xw, self.fs)
+        return np.column_stack([m[:, : _gk.M_SNR], hf, m[:, _gk.M_SNR]])
+
     def metrics(self, r: int) -> dict[str, float]:
         """The quality indices of the span of the beat at ``r`` (see the module notes)."""
-        x = self.span(r)
-        out = {
-            "nan_fraction": 1.0,
-            "constant_fraction": 0.0,
-            "flat_ptp_mv": 0.0,
-            "clip_fraction": 0.0,
-            "hf_ratio": float("nan"),
-            "qrs_snr": 0.0,
-        }
-        if x.size == 0:
-            return out
-        x, nan_fraction = _fill_missing(x)
-        out["nan_fraction"] = nan_fraction
-        if nan_fraction == 1.0:
-            return out
-        constant, clip = _run_fractions(x, self.fs, self._quality)
-        block = max(round(self.config.flat_block_s * self.fs), 1)
-        ptp = max(float(np.ptp(x[i : i + block])) for i in range(0, x.size, block))
-        out.update(constant_fraction=constant, flat_ptp_mv=ptp, clip_fraction=clip)
-        if ptp > 0 and x.size >= 8:
-            out["hf_ratio"] = _spectral_ratios(x, self.fs)[0]
-            c = np.abs(_zero_phase(x, self.fs, 0.5, 40.0))
-            k = r - max(r - self._pre, 0, self._n - self._tail.size)  # r within the span
-            half = max(round(self.config.beat_half_width_s * self.fs), 1)
-            near = c[max(k - half, 0) : k + half + 1]
-            base = float(c.mean())
-            if near.size and base > 0:
-                out["qrs_snr"] = float(near.max()) / base
-        return out
+        row = self._metrics(np.array([r], np.int64), True)[0]
+        return {name: float(v) for name, v in zip(_COLUMNS, row, strict=True)}
 
     def reason(self, r: int) -> str:
         """Why the beat at ``r`` is not to be classified, or ``""`` when it may be."""
-        cfg = self.config
-        m = self.metrics(r)
-        flags = (
-            ("missing_samples", m["nan_fraction"] > cfg.nan_max),
-            ("lead_off", m["constant_fraction"] > cfg.constant_max),
-            ("flat", m["flat_ptp_mv"] < cfg.flat_ptp_mv),
-            ("clipping", m["clip_fraction"] > cfg.clip_max),
-            ("high_frequency_noise", m["hf_ratio"] > cfg.hf_max),  # NaN: never
-            ("no_beats", m["qrs_snr"] < cfg.qrs_snr_min),
-        )
-        return next((name for name, bad in flags if bad), "")
+        return str(self.judge([r])[0])
 
     def judge(self, samples: npt.ArrayLike) -> npt.NDArray[np.str_]:
         """The :meth:`reason` of each beat, as a string array (``""``: usable)."""
         rs = np.asarray(samples, np.int64).reshape(-1)
-        return np.array([self.reason(int(r)) for r in rs], dtype="<U20").reshape(rs.size)
+        out = np.full(rs.size, "", dtype="<U20")
+        if rs.size == 0:
+            return out
+        cfg = self.config
+        m = self._metrics(rs, None)
+        with np.errstate(invalid="ignore"):
+            flags = (
+                ("missing_samples", m[:, 0] > cfg.nan_max),
+                ("lead_off", m[:, 1] > cfg.constant_max),
+                ("flat", m[:, 2] < cfg.flat_ptp_mv),
+                ("clipping", m[:, 3] > cfg.clip_max),
+                ("high_frequency_noise", m[:, 4] > cfg.hf_max),  # NaN: never
+                ("no_beats", m[:, 5] < cfg.qrs_snr_min),
+            )
+        # Last to first, so that the first reason flagged is the one left.
+        for name, bad in reversed(flags):
+            out[bad] = name
+        return out
 
     def state_dict(self) -> dict[str, Any]:
         """The full state as plain Python data (JSON-serialisable; NaN as None)."""
@@ -210,3 +251,26 @@ class BeatQualityGate:
             self._n = int(state["n"])
         except (KeyError, TypeError, ValueError) as exc:
             raise InputError(f"state: not a quality-gate state ({exc})") from exc
+
+
+def _band_ratio(xw: FloatArray, fs: float) -> FloatArray:
+    """``hf_ratio`` of each row of ``xw`` (spans of one length, centred and Hann-windowed;
+    fs >= 90 Hz): the power 40-100 Hz over 5-15 Hz of the periodogram, as in
+    :mod:`cardiostream.dsp.quality`."""
+    n = xw.shape[1]
+    freqs = np.fft.rfftfreq(n, 1.0 / fs)
+    spectrum = np.fft.rfft(xw, axis=1)
+
+    def band(lo: float, hi: float) -> FloatArray:
+        # Only the band's bins are squared: most of the spectrum is in neither band.
+        k = np.flatnonzero((freqs >= lo) & (freqs < hi))
+        part = spectrum[:, k[0] : k[-1] + 1] if k.size else spectrum[:, :0]
+        out: FloatArray = (part.real**2 + part.imag**2).sum(axis=1)
+        return out
+
+    qrs = band(5.0, 15.0)
+    high = band(40.0, 100.0)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        ratio = high / qrs
+    # No QRS-band power: infinitely noisy if there is any high-band power, else unknown.
+    return np.where(qrs > 0, ratio, np.where(high > 0, np.inf, np.nan))

@@ -1,0 +1,304 @@
+"""The compiled per-beat core of the quality gate and of the pacing-spike detector.
+
+:class:`cardiostream.beats.gate.BeatQualityGate` computed its indices per beat with a dozen
+numpy and scipy calls on a 2 s span: the work was small, the call overhead was not (about
+0.4 ms a beat). These kernels do the same arithmetic in one compiled pass per beat, with the
+same definitions as :mod:`cardiostream.dsp.quality` (missing samples filled by linear
+interpolation, runs of equal samples and of samples at the extremes, 0.25 s block ranges,
+the forward-backward 0.5-40 Hz band-pass started in the steady state of its first sample).
+Only the spectrum of ``hf_ratio`` stays with numpy's FFT, batched over the beats.
+"""
+
+from __future__ import annotations
+
+import numba as nb
+import numpy as np
+import numpy.typing as npt
+
+#: Columns of the metric array :func:`span_metrics` fills.
+M_NAN = 0
+M_CONSTANT = 1
+M_PTP = 2
+M_CLIP = 3
+M_SNR = 4
+N_METRICS = 5
+
+
+@nb.njit(cache=True)
+def _fill(x: npt.NDArray[np.float64], out: npt.NDArray[np.float64]) -> int:
+    """Copy ``x`` into ``out`` with NaN filled as ``np.interp`` does; return the NaN count.
+
+    Before the first finite sample and after the last one the nearest finite value is held
+    (``np.interp`` clamps); between two the line through them, with ``np.interp``'s formula.
+    """
+    n = x.size
+    prev = -1
+    missing = 0
+    for i in range(n):
+        v = x[i]
+        if np.isfinite(v):
+            if prev < i - 1:
+                # Fill the gap prev+1 .. i-1.
+                for j in range(prev + 1, i):
+                    if prev < 0:
+                        out[j] = v
+                    else:
+                        slope = (v - x[prev]) / (i - prev)
+                        out[j] = slope * (j - prev) + x[prev]
+            out[i] = v
+            prev = i
+        else:
+            missing += 1
+    if prev < 0:
+        return n
+    for j in range(prev + 1, n):
+        out[j] = x[prev]
+    return missing
+
+
+@nb.njit(cache=True)
+def _biquads(
+    sos: npt.NDArray[np.float64],
+    zi_unit: npt.NDArray[np.float64],
+    y: npt.NDArray[np.float64],
+    reverse: bool,
+) -> None:
+    """Filter ``y`` in place (forwards or backwards), each section started in the steady
+    state of the first sample it sees: the same operations in the same order as
+    ``dsp._kernels.sos_kernel`` on a finite signal, so the result is the quality module's."""
+    n = y.size
+    first = y[n - 1] if reverse else y[0]
+    for s in range(sos.shape[0]):
+        b0, b1, b2 = sos[s, 0], sos[s, 1], sos[s, 2]
+        a1, a2 = sos[s, 4], sos[s, 5]
+        z0 = zi_unit[s, 0] * first
+        z1 = zi_unit[s, 1] * first
+        for t in range(n):
+            i = n - 1 - t if reverse else t
+            v = y[i]
+            out = b0 * v + z0
+            z0 = b1 * v - a1 * out + z1
+            z1 = b2 * v - a2 * out
+            y[i] = out
+
+
+@nb.njit(cache=True)
+def _biquads_lanes(
+    sos: npt.NDArray[np.float64],
+    zi_unit: npt.NDArray[np.float64],
+    w: npt.NDArray[np.float64],
+    reverse: bool,
+) -> None:
+    """:func:`_biquads` of each column of ``w`` (``[samples, lanes]``) at once.
+
+    The biquad recursion is a chain of dependent multiply-adds: one signal at a time waits on
+    it at every sample. Running several beats' spans side by side keeps the processor busy;
+    each lane does exactly the operations of :func:`_biquads`, so the results are identical.
+    """
+    n, lanes = w.shape
+    e = n - 1 if reverse else 0
+    step = -1 if reverse else 1
+    first = w[e].copy()
+    z0 = np.empty(lanes)
+    z1 = np.empty(lanes)
+    for s in range(sos.shape[0]):
+        b0, b1, b2 = sos[s, 0], sos[s, 1], sos[s, 2]
+        a1, a2 = sos[s, 4], sos[s, 5]
+        for lane in range(lanes):
+            z0[lane] = zi_unit[s, 0] * first[lane]
+            z1[lane] = zi_unit[s, 1] * first[lane]
+        i = e
+        for _ in range(n):
+            row = w[i]
+            for lane in range(lanes):
+                v = row[lane]
+                out = b0 * v + z0[lane]
+                z0[lane] = b1 * v - a1 * out + z1[lane]
+                z1[lane] = b2 * v - a2 * out
+                row[lane] = out
+            i += step
+
+
+@nb.njit(cache=True)
+def _simple_metrics(
+    x: npt.NDArray[np.float64],
+    block: int,
+    long_run: int,
+    min_run: int,
+    filled: npt.NDArray[np.float64],
+    m: npt.NDArray[np.float64],
+) -> bool:
+    """The indices of a span ``x`` but ``qrs_snr`` into ``m``; its filled samples into
+    ``filled``. Returns whether the band-passed and spectral indices are to be computed
+    (some range and at least 8 samples), as the quality gate does."""
+    n = x.size
+    m[M_NAN] = 1.0
+    m[M_CONSTANT] = 0.0
+    m[M_PTP] = 0.0
+    m[M_CLIP] = 0.0
+    m[M_SNR] = 0.0
+    if n == 0:
+        return False
+    missing = _fill(x, filled)
+    m[M_NAN] = 1.0 - (n - missing) / n
+    if missing == n:
+        return False
+    f = filled[:n]
+    # One pass for the exactly constant runs (a run of k equal samples is k - 1 zero
+    # differences), the extremes and the largest range of a 0.25 s block (the last block
+    # may be shorter).
+    constant = 0
+    run = 1
+    top = bottom = f[0]
+    ptp = 0.0
+    lo_b = hi_b = f[0]
+    for i in range(1, n):
+        v = f[i]
+        if v == f[i - 1]:
+            run += 1
+        else:
+            if run >= long_run:
+                constant += run
+            run = 1
+        top = max(top, v)
+        bottom = min(bottom, v)
+        if i % block == 0:
+            ptp = max(ptp, hi_b - lo_b)
+            lo_b = hi_b = v
+        elif v > hi_b:
+            hi_b = v
+        elif v < lo_b:
+            lo_b = v
+    if run >= long_run:
+        constant += run
+    ptp = max(ptp, hi_b - lo_b)
+    m[M_CONSTANT] = constant / n
+    m[M_PTP] = ptp
+    # Runs at the extremes of 10 ms to 0.5 s: clipping.
+    if top != bottom:
+        tol = 1e-6 * (top - bottom)
+        hi = top - tol
+        lo = bottom + tol
+        clipped = 0
+        run = 0
+        for i in range(n):
+            if f[i] >= hi or f[i] <= lo:
+                run += 1
+            else:
+                if min_run <= run < long_run:
+                    clipped += run
+                run = 0
+        if min_run <= run < long_run:
+            clipped += run
+        m[M_CLIP] = clipped / n
+    return ptp > 0 and n >= 8
+
+
+@nb.njit(cache=True)
+def _snr(c: npt.NDArray[np.float64], k: int, half: int) -> float:
+    """The largest magnitude of the band-passed span ``c`` within ``half`` of ``k`` over
+    its mean magnitude (0 where the mean is 0)."""
+    n = c.size
+    total = 0.0
+    for i in range(n):
+        total += abs(c[i])
+    base = total / n
+    a = max(k - half, 0)
+    b = min(k + half + 1, n)
+    if b <= a or not base > 0:
+        return 0.0
+    near = 0.0
+    for i in range(a, b):
+        near = max(near, abs(c[i]))
+    return near / base
+
+
+#: Beats band-passed side by side (see :func:`_biquads_lanes`).
+LANES = 8
+
+
+@nb.njit(cache=True)
+def batch_metrics(
+    buf: npt.NDArray[np.float64],
+    start: int,
+    n_total: int,
+    rs: npt.NDArray[np.int64],
+    pre: int,
+    post: int,
+    block: int,
+    long_run: int,
+    min_run: int,
+    half: int,
+    sos: npt.NDArray[np.float64],
+    zi_unit: npt.NDArray[np.float64],
+    window: npt.NDArray[np.float64],
+    m: npt.NDArray[np.float64],
+    rows: npt.NDArray[np.float64],
+    sizes: npt.NDArray[np.int64],
+) -> None:
+    """The gate's indices of the beats at R peaks ``rs``, whose samples lie in ``buf`` from
+    the stream index ``start`` on (``n_total`` samples seen so far).
+
+    ``m[j]`` gets beat ``j``'s indices (columns ``M_*``). Where ``hf_ratio`` is to be
+    computed, ``sizes[j]`` is the span's length and ``rows[j, :sizes[j]]`` its filled
+    samples; a full span (``pre + post`` samples, the ``window``'s length) is stored
+    already centred and multiplied by ``window``, ready for the FFT. ``sizes[j]`` is 0
+    where ``hf_ratio`` is not computed.
+    """
+    full = pre + post
+    lanes = np.empty((full, LANES))
+    waiting = np.empty(LANES, np.int64)
+    peaks = np.empty(LANES, np.int64)
+    count = 0
+    for j in range(rs.size):
+        r = rs[j]
+        a0 = max(r - pre, 0, start)
+        a = a0 - start
+        b = max(min(r + post, n_total) - start, a)
+        sizes[j] = 0
+        if not _simple_metrics(buf[a:b], block, long_run, min_run, rows[j], m[j]):
+            continue
+        n = b - a
+        sizes[j] = n
+        if n < full:
+            # A span cut at the stream's start: on its own.
+            c = rows[j, :n].copy()
+            _biquads(sos, zi_unit, c, False)
+            _biquads(sos, zi_unit, c, True)
+            m[j, M_SNR] = _snr(c, r - a0, half)
+            continue
+        lanes[:, count] = rows[j]
+        waiting[count] = j
+        peaks[count] = r - a0
+        count += 1
+        if count == LANES:
+            _band_pass_lanes(sos, zi_unit, lanes, count, waiting, peaks, half, m)
+            count = 0
+        # Centred and windowed for the periodogram of hf_ratio.
+        total = 0.0
+        for i in range(full):
+            total += rows[j, i]
+        mean = total / full
+        for i in range(full):
+            rows[j, i] = (rows[j, i] - mean) * window[i]
+    if count:
+        _band_pass_lanes(sos, zi_unit, lanes, count, waiting, peaks, half, m)
+
+
+@nb.njit(cache=True)
+def _band_pass_lanes(
+    sos: npt.NDArray[np.float64],
+    zi_unit: npt.NDArray[np.float64],
+    lanes: npt.NDArray[np.float64],
+    count: int,
+    waiting: npt.NDArray[np.int64],
+    peaks: npt.NDArray[np.int64],
+    half: int,
+    m: npt.NDArray[np.float64],
+) -> None:
+    """The zero-phase band-pass and ``qrs_snr`` of the ``count`` spans waiting in ``lanes``."""
+    w = lanes[:, :count]
+    _biquads_lanes(sos, zi_unit, w, False)
+    _biquads_lanes(sos, zi_unit, w, True)
+    for lane in range(count):
+        m[waiting[lane], M_SNR] = _snr(w[:, lane].copy(), peaks[lane], half)
