@@ -32,6 +32,13 @@ def _fill(x: npt.NDArray[np.float64], out: npt.NDArray[np.float64]) -> int:
     (``np.interp`` clamps); between two the line through them, with ``np.interp``'s formula.
     """
     n = x.size
+    missing = 0
+    for i in range(n):
+        if not np.isfinite(x[i]):
+            missing += 1
+    if missing == 0:  # the usual case: a plain copy
+        out[:n] = x
+        return 0
     prev = -1
     missing = 0
     for i in range(n):
@@ -144,34 +151,28 @@ def _simple_metrics(
     if missing == n:
         return False
     f = filled[:n]
-    # One pass for the exactly constant runs (a run of k equal samples is k - 1 zero
-    # differences), the extremes and the largest range of a 0.25 s block (the last block
-    # may be shorter).
+    # The largest range of a 0.25 s block (the last block may be shorter), and the
+    # span's extremes, which are its blocks'.
+    ptp = 0.0
+    top = bottom = f[0]
+    for a in range(0, n, block):
+        lo_b = hi_b = f[a]
+        for i in range(a + 1, min(a + block, n)):
+            lo_b = min(lo_b, f[i])
+            hi_b = max(hi_b, f[i])
+        ptp = max(ptp, hi_b - lo_b)
+        top = max(top, hi_b)
+        bottom = min(bottom, lo_b)
+    # Exactly constant runs: a run of k equal samples is k - 1 zero differences. Without
+    # branches: quantised samples repeat often and at random, which a branch mispredicts.
     constant = 0
     run = 1
-    top = bottom = f[0]
-    ptp = 0.0
-    lo_b = hi_b = f[0]
     for i in range(1, n):
-        v = f[i]
-        if v == f[i - 1]:
-            run += 1
-        else:
-            if run >= long_run:
-                constant += run
-            run = 1
-        top = max(top, v)
-        bottom = min(bottom, v)
-        if i % block == 0:
-            ptp = max(ptp, hi_b - lo_b)
-            lo_b = hi_b = v
-        elif v > hi_b:
-            hi_b = v
-        elif v < lo_b:
-            lo_b = v
+        same = 1 if f[i] == f[i - 1] else 0
+        constant += run * (1 - same) * (1 if run >= long_run else 0)
+        run = run * same + 1
     if run >= long_run:
         constant += run
-    ptp = max(ptp, hi_b - lo_b)
     m[M_CONSTANT] = constant / n
     m[M_PTP] = ptp
     # Runs at the extremes of 10 ms to 0.5 s: clipping.
@@ -233,7 +234,7 @@ def batch_metrics(
     zi_unit: npt.NDArray[np.float64],
     window: npt.NDArray[np.float64],
     m: npt.NDArray[np.float64],
-    rows: npt.NDArray[np.float64],
+    rows: npt.NDArray[np.float32],
     sizes: npt.NDArray[np.int64],
 ) -> None:
     """The gate's indices of the beats at R peaks ``rs``, whose samples lie in ``buf`` from
@@ -241,14 +242,16 @@ def batch_metrics(
 
     ``m[j]`` gets beat ``j``'s indices (columns ``M_*``). Where ``hf_ratio`` is to be
     computed, ``sizes[j]`` is the span's length and ``rows[j, :sizes[j]]`` its filled
-    samples; a full span (``pre + post`` samples, the ``window``'s length) is stored
-    already centred and multiplied by ``window``, ready for the FFT. ``sizes[j]`` is 0
-    where ``hf_ratio`` is not computed.
+    samples centred and multiplied by a Hann window (``window`` for a full span of ``pre +
+    post`` samples), ready for the periodogram; ``sizes[j]`` is 0 where it is not. The rows
+    are single precision: the ratio of two band powers needs no more, and the FFT of half
+    the bytes is about twice as fast.
     """
     full = pre + post
     lanes = np.empty((full, LANES))
     waiting = np.empty(LANES, np.int64)
     peaks = np.empty(LANES, np.int64)
+    filled = np.empty(full)
     count = 0
     for j in range(rs.size):
         r = rs[j]
@@ -256,31 +259,35 @@ def batch_metrics(
         a = a0 - start
         b = max(min(r + post, n_total) - start, a)
         sizes[j] = 0
-        if not _simple_metrics(buf[a:b], block, long_run, min_run, rows[j], m[j]):
+        if not _simple_metrics(buf[a:b], block, long_run, min_run, filled, m[j]):
             continue
         n = b - a
         sizes[j] = n
+        f = filled[:n]
+        total = 0.0
+        for i in range(n):
+            total += f[i]
+        mean = total / n
         if n < full:
-            # A span cut at the stream's start: on its own.
-            c = rows[j, :n].copy()
+            # A span cut at the stream's start: on its own, with its own window (the
+            # formula of np.hanning).
+            for i in range(n):
+                w = 0.5 - 0.5 * np.cos(2.0 * np.pi * i / (n - 1))
+                rows[j, i] = (f[i] - mean) * w
+            c = f.copy()
             _biquads(sos, zi_unit, c, False)
             _biquads(sos, zi_unit, c, True)
             m[j, M_SNR] = _snr(c, r - a0, half)
             continue
-        lanes[:, count] = rows[j]
+        for i in range(full):
+            rows[j, i] = (f[i] - mean) * window[i]
+        lanes[:, count] = f
         waiting[count] = j
         peaks[count] = r - a0
         count += 1
         if count == LANES:
             _band_pass_lanes(sos, zi_unit, lanes, count, waiting, peaks, half, m)
             count = 0
-        # Centred and windowed for the periodogram of hf_ratio.
-        total = 0.0
-        for i in range(full):
-            total += rows[j, i]
-        mean = total / full
-        for i in range(full):
-            rows[j, i] = (rows[j, i] - mean) * window[i]
     if count:
         _band_pass_lanes(sos, zi_unit, lanes, count, waiting, peaks, half, m)
 

@@ -37,11 +37,15 @@ in millivolts.
 
 from __future__ import annotations
 
+import base64
+import binascii
+import zlib
 from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 import numpy.typing as npt
+import scipy.fft
 
 from cardiostream.beats import _gate_kernel as _gk
 from cardiostream.dsp.quality import DEFAULT_CONFIG, _band_design
@@ -156,7 +160,8 @@ class BeatQualityGate:
         for those that no earlier test flags (the others do not need it for a reason).
         """
         m = np.empty((rs.size, _gk.N_METRICS))
-        rows = np.empty((rs.size, max(self._pre + self._post, 1)))
+        # Zeros (not garbage) in the rows not filled: the FFT runs over all of them.
+        rows = np.zeros((rs.size, max(self._pre + self._post, 1)), np.float32)
         sizes = np.zeros(rs.size, np.int64)
         _gk.batch_metrics(
             self._tail,
@@ -190,13 +195,14 @@ class BeatQualityGate:
             # One batched FFT per span length: all but the first beats of a stream have
             # the full span.
             full = self._pre + self._post
-            sel = np.flatnonzero(need & (sizes == full))
-            hf[sel] = _band_ratio(rows[sel], self.fs)  # centred and windowed already
+            sel = need & (sizes == full)
+            if sel.any():
+                # All rows at once: selecting the few that need no FFT would cost a copy of
+                # the rest, more than their transforms.
+                hf[sel] = _band_ratio(rows, self.fs)[sel]  # centred and windowed already
             for size in np.unique(sizes[need & (sizes != full)]):
                 sel = np.flatnonzero(need & (sizes == size))
-                rest = rows[sel, :size]
-                xw = (rest - rest.mean(axis=1, keepdims=True)) * np.hanning(size)
-                hf[sel] = _band_ratio(xw, self.fs)
+                hf[sel] = _band_ratio(rows[sel, :size], self.fs)
         return np.column_stack([m[:, : _gk.M_SNR], hf, m[:, _gk.M_SNR]])
 
     def metrics(self, r: int) -> dict[str, float]:
@@ -231,41 +237,61 @@ class BeatQualityGate:
         return out
 
     def state_dict(self) -> dict[str, Any]:
-        """The full state as plain Python data (JSON-serialisable; NaN as None)."""
+        """The full state as plain JSON data; the samples packed (see :func:`pack_samples`)."""
         # Only what the next push keeps: a long last chunk is not carried along.
-        tail = self._tail[-self._keep :]
-        return {
-            "fs": self.fs,
-            "tail": [None if not np.isfinite(v) else float(v) for v in tail],
-            "n": self._n,
-        }
+        return {"fs": self.fs, "tail": pack_samples(self._tail[-self._keep :]), "n": self._n}
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
         """Restore a state produced by :meth:`state_dict` of a gate with the same fs."""
         try:
             if float(state["fs"]) != self.fs:
                 raise InputError("state: fs differs from this quality gate's")
-            self._tail = np.array(
-                [np.nan if v is None else float(v) for v in state["tail"]], np.float64
-            )
+            self._tail = unpack_samples(state["tail"])
             self._n = int(state["n"])
-        except (KeyError, TypeError, ValueError) as exc:
+        except (KeyError, TypeError, ValueError, binascii.Error, zlib.error) as exc:
             raise InputError(f"state: not a quality-gate state ({exc})") from exc
 
 
-def _band_ratio(xw: FloatArray, fs: float) -> FloatArray:
+def pack_samples(x: npt.NDArray[np.float64]) -> dict[str, str]:
+    """Samples as compact, exact JSON data: their bytes, deflated, in base64.
+
+    The gate keeps 4.5 s of samples, as a JSON list of floats some 36 KiB at 360 Hz, and an
+    engine's whole state is to stay under 64 KiB a stream. Single precision is used where it
+    holds every sample exactly (a float32 stream, the usual case: half the bytes), double
+    otherwise; NaN is kept as it is.
+    """
+    x = np.asarray(x, np.float64)
+    single = x.astype("<f4")
+    exact = np.array_equal(single.astype(np.float64), x, equal_nan=True)
+    raw = single.tobytes() if exact else x.astype("<f8").tobytes()
+    data = base64.b64encode(zlib.compress(raw, 6)).decode("ascii")
+    return {"dtype": "<f4" if exact else "<f8", "data": data}
+
+
+def unpack_samples(packed: Any) -> npt.NDArray[np.float64]:
+    """The samples of :func:`pack_samples` (or of a plain list, NaN as None)."""
+    if isinstance(packed, list):  # the states saved before the samples were packed
+        return np.array([np.nan if v is None else float(v) for v in packed], np.float64)
+    dtype = np.dtype(packed["dtype"])
+    if dtype not in (np.dtype("<f4"), np.dtype("<f8")):
+        raise ValueError(f"dtype {packed['dtype']!r}")
+    raw = zlib.decompress(base64.b64decode(packed["data"], validate=True))
+    return np.frombuffer(raw, dtype).astype(np.float64)
+
+
+def _band_ratio(xw: npt.NDArray[np.floating[Any]], fs: float) -> FloatArray:
     """``hf_ratio`` of each row of ``xw`` (spans of one length, centred and Hann-windowed;
     fs >= 90 Hz): the power 40-100 Hz over 5-15 Hz of the periodogram, as in
     :mod:`cardiostream.dsp.quality`."""
     n = xw.shape[1]
     freqs = np.fft.rfftfreq(n, 1.0 / fs)
-    spectrum = np.fft.rfft(xw, axis=1)
+    spectrum = scipy.fft.rfft(xw, axis=1)  # single precision in, single out
 
     def band(lo: float, hi: float) -> FloatArray:
         # Only the band's bins are squared: most of the spectrum is in neither band.
         k = np.flatnonzero((freqs >= lo) & (freqs < hi))
         part = spectrum[:, k[0] : k[-1] + 1] if k.size else spectrum[:, :0]
-        out: FloatArray = (part.real**2 + part.imag**2).sum(axis=1)
+        out: FloatArray = (part.real**2 + part.imag**2).sum(axis=1, dtype=np.float64)
         return out
 
     qrs = band(5.0, 15.0)
