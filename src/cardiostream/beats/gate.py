@@ -140,10 +140,14 @@ class BeatQualityGate:
     def push(self, chunk: npt.ArrayLike) -> None:
         """Feed samples (the same as the classifier's, in order)."""
         x = np.asarray(chunk, np.float64).reshape(-1)
-        x = np.where(np.isfinite(x), x, np.nan)  # inf is as missing as NaN
         # Trimmed before appending, so that every beat decided from this chunk, however
         # long it is, still has its span here.
-        self._tail = np.concatenate([self._tail[-self._keep :], x])
+        kept = self._tail[-self._keep :]
+        self._tail = np.concatenate([kept, x])
+        new = self._tail[kept.size :]
+        bad = ~np.isfinite(new)
+        if bad.any():
+            new[bad] = np.nan  # inf is as missing as NaN
         self._n += x.size
 
     def span(self, r: int) -> npt.NDArray[np.float64]:

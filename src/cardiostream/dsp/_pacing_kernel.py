@@ -40,12 +40,13 @@ def pacing_spikes_kernel(
     for k in range(first, last):
         left = x[k] - x[k - w1]
         right = x[k] - x[k + w1]
-        # NaN fails every comparison, as in the vectorised tests.
-        same = (left > 0 and right > 0) or (left < 0 and right < 0) or (left == right == 0)
-        if not same:
-            continue
+        # NaN fails every comparison, as in the vectorised tests. The height first: almost
+        # every sample fails it, so the branch is predictable.
         peak = abs(left + right) / 2
         if not peak >= min_height:
+            continue
+        same = (left > 0 and right > 0) or (left < 0 and right < 0) or (left == right == 0)
+        if not same:
             continue
         small = min(abs(left), abs(right))
         large = max(abs(left), abs(right))
