@@ -25,8 +25,38 @@ N_METRICS = 5
 
 
 @nb.njit(cache=True)
+def _sum(x: npt.NDArray[np.float64], absolute: bool) -> float:
+    """The sum of ``x`` (or of its magnitudes) in four interleaved partial sums: one running
+    sum waits on the adder's latency at every sample, four keep it busy."""
+    n = x.size
+    s0 = s1 = s2 = s3 = 0.0
+    i = 0
+    if absolute:
+        while i + 4 <= n:
+            s0 += abs(x[i])
+            s1 += abs(x[i + 1])
+            s2 += abs(x[i + 2])
+            s3 += abs(x[i + 3])
+            i += 4
+        for j in range(i, n):
+            s0 += abs(x[j])
+    else:
+        while i + 4 <= n:
+            s0 += x[i]
+            s1 += x[i + 1]
+            s2 += x[i + 2]
+            s3 += x[i + 3]
+            i += 4
+        for j in range(i, n):
+            s0 += x[j]
+    return (s0 + s1) + (s2 + s3)
+
+
+@nb.njit(cache=True)
 def _fill(x: npt.NDArray[np.float64], out: npt.NDArray[np.float64]) -> int:
     """Copy ``x`` into ``out`` with NaN filled as ``np.interp`` does; return the NaN count.
+
+    Nothing is copied where nothing is missing.
 
     Before the first finite sample and after the last one the nearest finite value is held
     (``np.interp`` clamps); between two the line through them, with ``np.interp``'s formula.
@@ -36,8 +66,7 @@ def _fill(x: npt.NDArray[np.float64], out: npt.NDArray[np.float64]) -> int:
     for i in range(n):
         if not np.isfinite(x[i]):
             missing += 1
-    if missing == 0:  # the usual case: a plain copy
-        out[:n] = x
+    if missing == 0:  # the usual case: nothing to fill, nothing copied
         return 0
     prev = -1
     missing = 0
@@ -135,9 +164,10 @@ def _simple_metrics(
     filled: npt.NDArray[np.float64],
     m: npt.NDArray[np.float64],
 ) -> bool:
-    """The indices of a span ``x`` but ``qrs_snr`` into ``m``; its filled samples into
-    ``filled``. Returns whether the band-passed and spectral indices are to be computed
-    (some range and at least 8 samples), as the quality gate does."""
+    """The indices of a span ``x`` but ``qrs_snr`` into ``m``; where samples are missing
+    (``m[M_NAN] > 0``), the span filled into ``filled``. Returns whether the band-passed
+    and spectral indices are to be computed (some range and at least 8 samples), as the
+    quality gate does."""
     n = x.size
     m[M_NAN] = 1.0
     m[M_CONSTANT] = 0.0
@@ -150,16 +180,27 @@ def _simple_metrics(
     m[M_NAN] = 1.0 - (n - missing) / n
     if missing == n:
         return False
-    f = filled[:n]
+    f = filled[:n] if missing else x
     # The largest range of a 0.25 s block (the last block may be shorter), and the
     # span's extremes, which are its blocks'.
     ptp = 0.0
     top = bottom = f[0]
     for a in range(0, n, block):
-        lo_b = hi_b = f[a]
-        for i in range(a + 1, min(a + block, n)):
+        # Two interleaved pairs of running extremes, for the same reason as in _sum.
+        lo_b = hi_b = lo2 = hi2 = f[a]
+        b = min(a + block, n)
+        i = a + 1
+        while i + 2 <= b:
             lo_b = min(lo_b, f[i])
             hi_b = max(hi_b, f[i])
+            lo2 = min(lo2, f[i + 1])
+            hi2 = max(hi2, f[i + 1])
+            i += 2
+        if i < b:
+            lo_b = min(lo_b, f[i])
+            hi_b = max(hi_b, f[i])
+        lo_b = min(lo_b, lo2)
+        hi_b = max(hi_b, hi2)
         ptp = max(ptp, hi_b - lo_b)
         top = max(top, hi_b)
         bottom = min(bottom, lo_b)
@@ -200,10 +241,7 @@ def _snr(c: npt.NDArray[np.float64], k: int, half: int) -> float:
     """The largest magnitude of the band-passed span ``c`` within ``half`` of ``k`` over
     its mean magnitude (0 where the mean is 0)."""
     n = c.size
-    total = 0.0
-    for i in range(n):
-        total += abs(c[i])
-    base = total / n
+    base = _sum(c, True) / n
     a = max(k - half, 0)
     b = min(k + half + 1, n)
     if b <= a or not base > 0:
@@ -263,11 +301,8 @@ def batch_metrics(
             continue
         n = b - a
         sizes[j] = n
-        f = filled[:n]
-        total = 0.0
-        for i in range(n):
-            total += f[i]
-        mean = total / n
+        f = filled[:n] if m[j, M_NAN] > 0 else buf[a:b]
+        mean = _sum(f, False) / n
         if n < full:
             # A span cut at the stream's start: on its own, with its own window (the
             # formula of np.hanning).
