@@ -20,8 +20,19 @@ M_NAN = 0
 M_CONSTANT = 1
 M_PTP = 2
 M_CLIP = 3
-M_SNR = 4
-N_METRICS = 5
+M_HF = 4  # left NaN here: the gate's FFT fills it
+M_SNR = 5
+N_METRICS = 6
+
+#: The integer parameters of :func:`batch_metrics`, one array (fewer arguments to check at
+#: every call: a stream calls it for every chunk).
+P_PRE = 0  # span before the R peak, samples
+P_POST = 1  # span after it
+P_BLOCK = 2  # block of the flat test
+P_LONG_RUN = 3  # a constant run this long is lead off; a clipped run is shorter
+P_MIN_RUN = 4  # the shortest clipped run
+P_HALF = 5  # half-width of the beat's window for qrs_snr
+N_PARAMS = 6
 
 
 @nb.njit(cache=True)
@@ -173,6 +184,7 @@ def _simple_metrics(
     m[M_CONSTANT] = 0.0
     m[M_PTP] = 0.0
     m[M_CLIP] = 0.0
+    m[M_HF] = np.nan
     m[M_SNR] = 0.0
     if n == 0:
         return False
@@ -262,12 +274,7 @@ def batch_metrics(
     start: int,
     n_total: int,
     rs: npt.NDArray[np.int64],
-    pre: int,
-    post: int,
-    block: int,
-    long_run: int,
-    min_run: int,
-    half: int,
+    params: npt.NDArray[np.int64],
     sos: npt.NDArray[np.float64],
     zi_unit: npt.NDArray[np.float64],
     window: npt.NDArray[np.float64],
@@ -276,7 +283,8 @@ def batch_metrics(
     sizes: npt.NDArray[np.int64],
 ) -> None:
     """The gate's indices of the beats at R peaks ``rs``, whose samples lie in ``buf`` from
-    the stream index ``start`` on (``n_total`` samples seen so far).
+    the stream index ``start`` on (``n_total`` samples seen so far); ``params`` holds the
+    ``P_*`` lengths.
 
     ``m[j]`` gets beat ``j``'s indices (columns ``M_*``). Where ``hf_ratio`` is to be
     computed, ``sizes[j]`` is the span's length and ``rows[j, :sizes[j]]`` its filled
@@ -285,6 +293,8 @@ def batch_metrics(
     are single precision: the ratio of two band powers needs no more, and the FFT of half
     the bytes is about twice as fast.
     """
+    pre, post, half = params[P_PRE], params[P_POST], params[P_HALF]
+    block, long_run, min_run = params[P_BLOCK], params[P_LONG_RUN], params[P_MIN_RUN]
     full = pre + post
     lanes = np.empty((full, LANES))
     waiting = np.empty(LANES, np.int64)

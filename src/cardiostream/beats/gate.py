@@ -131,12 +131,17 @@ class BeatQualityGate:
         self._post = round(self.config.post_s * self.fs)
         self._keep = self._pre + int(np.ceil(history_s * self.fs)) + 1
         cfg = self.config
-        self._block = max(round(cfg.flat_block_s * self.fs), 1)
-        self._long_run = max(round(cfg.constant_run_s * self.fs), 2)
-        self._min_run = max(round(cfg.clip_run_s * self.fs), 3)
-        self._half = max(round(cfg.beat_half_width_s * self.fs), 1)
+        params = np.zeros(_gk.N_PARAMS, np.int64)
+        params[_gk.P_PRE] = self._pre
+        params[_gk.P_POST] = self._post
+        params[_gk.P_BLOCK] = max(round(cfg.flat_block_s * self.fs), 1)
+        params[_gk.P_LONG_RUN] = max(round(cfg.constant_run_s * self.fs), 2)
+        params[_gk.P_MIN_RUN] = max(round(cfg.clip_run_s * self.fs), 3)
+        params[_gk.P_HALF] = max(round(cfg.beat_half_width_s * self.fs), 1)
+        self._params = params
         self._sos, self._zi = _band_design(self.fs, 0.5, 40.0)
         self._window = np.hanning(self._pre + self._post)
+        self._bins = _band_bins(self._pre + self._post, self.fs)
         self.reset()
 
     def reset(self) -> None:
@@ -172,27 +177,16 @@ class BeatQualityGate:
         """
         m = np.empty((rs.size, _gk.N_METRICS))
         # Zeros (not garbage) in the rows not filled: the FFT runs over all of them.
-        rows = np.zeros((rs.size, max(self._pre + self._post, 1)), np.float32)
+        full = self._pre + self._post
+        rows = np.zeros((rs.size, max(full, 1)), np.float32)
         sizes = np.zeros(rs.size, np.int64)
+        start = self._n - self._tail.size
         _gk.batch_metrics(
-            self._tail,
-            self._n - self._tail.size,
-            self._n,
-            rs,
-            self._pre,
-            self._post,
-            self._block,
-            self._long_run,
-            self._min_run,
-            self._half,
-            self._sos,
-            self._zi,
-            self._window,
-            m,
-            rows,
-            sizes,
-        )
-        hf = np.full(rs.size, np.nan)
+            self._tail, start, self._n, rs, self._params, self._sos, self._zi, self._window,
+            m, rows, sizes
+        )  # fmt: skip
+        if self.fs < 90:  # 100 Hz is past Nyquist: hf_ratio stays NaN, never flagged
+            return m
         need = sizes > 0
         if not want_hf:
             cfg = self.config
@@ -202,19 +196,18 @@ class BeatQualityGate:
                 | (m[:, _gk.M_PTP] < cfg.flat_ptp_mv)
                 | (m[:, _gk.M_CLIP] > cfg.clip_max)
             )
-        if self.fs >= 90:  # below, 100 Hz is past Nyquist: never flagged
-            # One batched FFT per span length: all but the first beats of a stream have
-            # the full span.
-            full = self._pre + self._post
-            sel = need & (sizes == full)
-            if sel.any():
-                # All rows at once: selecting the few that need no FFT would cost a copy of
-                # the rest, more than their transforms.
-                hf[sel] = _band_ratio(rows, self.fs)[sel]  # centred and windowed already
-            for size in np.unique(sizes[need & (sizes != full)]):
-                sel = np.flatnonzero(need & (sizes == size))
-                hf[sel] = _band_ratio(rows[sel, :size], self.fs)
-        return np.column_stack([m[:, : _gk.M_SNR], hf, m[:, _gk.M_SNR]])
+        sel = need & (sizes == full)
+        if sel.any():
+            # All rows at once: selecting the few that need no FFT would cost a copy of the
+            # rest, more than their transforms. Centred and windowed already.
+            m[sel, _gk.M_HF] = _band_ratio(rows, self._bins)[sel]
+        cut = need & (sizes != full)
+        if cut.any():  # spans cut at the stream's start: one FFT per length
+            for size in np.unique(sizes[cut]):
+                sel = need & (sizes == size)
+                bins = _band_bins(int(size), self.fs)
+                m[sel, _gk.M_HF] = _band_ratio(rows[sel, :size], bins)
+        return m
 
     def metrics(self, r: int) -> dict[str, float]:
         """The quality indices of the span of the beat at ``r`` (see the module notes)."""
@@ -235,12 +228,12 @@ class BeatQualityGate:
         m = self._metrics(rs, None)
         with np.errstate(invalid="ignore"):
             flags = (
-                ("missing_samples", m[:, 0] > cfg.nan_max),
-                ("lead_off", m[:, 1] > cfg.constant_max),
-                ("flat", m[:, 2] < cfg.flat_ptp_mv),
-                ("clipping", m[:, 3] > cfg.clip_max),
-                ("high_frequency_noise", m[:, 4] > cfg.hf_max),  # NaN: never
-                ("no_beats", m[:, 5] < cfg.qrs_snr_min),
+                ("missing_samples", m[:, _gk.M_NAN] > cfg.nan_max),
+                ("lead_off", m[:, _gk.M_CONSTANT] > cfg.constant_max),
+                ("flat", m[:, _gk.M_PTP] < cfg.flat_ptp_mv),
+                ("clipping", m[:, _gk.M_CLIP] > cfg.clip_max),
+                ("high_frequency_noise", m[:, _gk.M_HF] > cfg.hf_max),  # NaN: never
+                ("no_beats", m[:, _gk.M_SNR] < cfg.qrs_snr_min),
             )
         # Last to first, so that the first reason flagged is the one left.
         for name, bad in reversed(flags):
@@ -290,23 +283,31 @@ def unpack_samples(packed: Any) -> npt.NDArray[np.float64]:
     return np.frombuffer(raw, dtype).astype(np.float64)
 
 
-def _band_ratio(xw: npt.NDArray[np.floating[Any]], fs: float) -> FloatArray:
+def _band_bins(n: int, fs: float) -> tuple[slice, slice]:
+    """The rFFT bins of a span of ``n`` samples in 5-15 Hz and in 40-100 Hz."""
+    freqs = np.fft.rfftfreq(n, 1.0 / fs)
+
+    def band(lo: float, hi: float) -> slice:
+        k = np.flatnonzero((freqs >= lo) & (freqs < hi))
+        return slice(int(k[0]), int(k[-1]) + 1) if k.size else slice(0, 0)
+
+    return band(5.0, 15.0), band(40.0, 100.0)
+
+
+def _band_ratio(xw: npt.NDArray[np.floating[Any]], bins: tuple[slice, slice]) -> FloatArray:
     """``hf_ratio`` of each row of ``xw`` (spans of one length, centred and Hann-windowed;
     fs >= 90 Hz): the power 40-100 Hz over 5-15 Hz of the periodogram, as in
-    :mod:`cardiostream.dsp.quality`."""
-    n = xw.shape[1]
-    freqs = np.fft.rfftfreq(n, 1.0 / fs)
+    :mod:`cardiostream.dsp.quality`; ``bins`` from :func:`_band_bins`."""
     spectrum = scipy.fft.rfft(xw, axis=1)  # single precision in, single out
 
-    def band(lo: float, hi: float) -> FloatArray:
+    def band(k: slice) -> FloatArray:
         # Only the band's bins are squared: most of the spectrum is in neither band.
-        k = np.flatnonzero((freqs >= lo) & (freqs < hi))
-        part = spectrum[:, k[0] : k[-1] + 1] if k.size else spectrum[:, :0]
+        part = spectrum[:, k]
         out: FloatArray = (part.real**2 + part.imag**2).sum(axis=1, dtype=np.float64)
         return out
 
-    qrs = band(5.0, 15.0)
-    high = band(40.0, 100.0)
+    qrs = band(bins[0])
+    high = band(bins[1])
     with np.errstate(divide="ignore", invalid="ignore"):
         ratio = high / qrs
     # No QRS-band power: infinitely noisy if there is any high-band power, else unknown.
