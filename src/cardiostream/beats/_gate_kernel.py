@@ -354,3 +354,30 @@ def _band_pass_lanes(
     _biquads_lanes(sos, zi_unit, w, True)
     for lane in range(count):
         m[waiting[lane], M_SNR] = _snr(w[:, lane].copy(), peaks[lane], half)
+
+
+@nb.njit(cache=True)
+def band_ratios(
+    spectrum: npt.NDArray[np.complex64],
+    q0: int,
+    q1: int,
+    h0: int,
+    h1: int,
+    out: npt.NDArray[np.float64],
+) -> None:
+    """``hf_ratio`` of each row of an rFFT ``spectrum``: the power of bins ``h0 .. h1 - 1``
+    over that of ``q0 .. q1 - 1``, summed in double precision; with no power in the second
+    band, infinite if there is any in the first, else NaN (the quality module's rules)."""
+    for j in range(spectrum.shape[0]):
+        qrs = 0.0
+        for k in range(q0, q1):
+            v = spectrum[j, k]
+            qrs += float(v.real) ** 2 + float(v.imag) ** 2
+        high = 0.0
+        for k in range(h0, h1):
+            v = spectrum[j, k]
+            high += float(v.real) ** 2 + float(v.imag) ** 2
+        if qrs > 0:
+            out[j] = high / qrs
+        else:
+            out[j] = np.inf if high > 0 else np.nan

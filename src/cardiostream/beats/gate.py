@@ -226,15 +226,15 @@ class BeatQualityGate:
             return out
         cfg = self.config
         m = self._metrics(rs, None)
-        with np.errstate(invalid="ignore"):
-            flags = (
-                ("missing_samples", m[:, _gk.M_NAN] > cfg.nan_max),
-                ("lead_off", m[:, _gk.M_CONSTANT] > cfg.constant_max),
-                ("flat", m[:, _gk.M_PTP] < cfg.flat_ptp_mv),
-                ("clipping", m[:, _gk.M_CLIP] > cfg.clip_max),
-                ("high_frequency_noise", m[:, _gk.M_HF] > cfg.hf_max),  # NaN: never
-                ("no_beats", m[:, _gk.M_SNR] < cfg.qrs_snr_min),
-            )
+        # Comparisons with NaN are False without a warning: a NaN hf_ratio is never flagged.
+        flags = (
+            ("missing_samples", m[:, _gk.M_NAN] > cfg.nan_max),
+            ("lead_off", m[:, _gk.M_CONSTANT] > cfg.constant_max),
+            ("flat", m[:, _gk.M_PTP] < cfg.flat_ptp_mv),
+            ("clipping", m[:, _gk.M_CLIP] > cfg.clip_max),
+            ("high_frequency_noise", m[:, _gk.M_HF] > cfg.hf_max),
+            ("no_beats", m[:, _gk.M_SNR] < cfg.qrs_snr_min),
+        )
         # Last to first, so that the first reason flagged is the one left.
         for name, bad in reversed(flags):
             out[bad] = name
@@ -299,16 +299,9 @@ def _band_ratio(xw: npt.NDArray[np.floating[Any]], bins: tuple[slice, slice]) ->
     fs >= 90 Hz): the power 40-100 Hz over 5-15 Hz of the periodogram, as in
     :mod:`cardiostream.dsp.quality`; ``bins`` from :func:`_band_bins`."""
     spectrum = scipy.fft.rfft(xw, axis=1)  # single precision in, single out
-
-    def band(k: slice) -> FloatArray:
-        # Only the band's bins are squared: most of the spectrum is in neither band.
-        part = spectrum[:, k]
-        out: FloatArray = (part.real**2 + part.imag**2).sum(axis=1, dtype=np.float64)
-        return out
-
-    qrs = band(bins[0])
-    high = band(bins[1])
-    with np.errstate(divide="ignore", invalid="ignore"):
-        ratio = high / qrs
-    # No QRS-band power: infinitely noisy if there is any high-band power, else unknown.
-    return np.where(qrs > 0, ratio, np.where(high > 0, np.inf, np.nan))
+    out = np.empty(xw.shape[0])
+    qrs, high = bins
+    _gk.band_ratios(
+        spectrum.astype(np.complex64, copy=False), qrs.start, qrs.stop, high.start, high.stop, out
+    )
+    return out
