@@ -38,7 +38,7 @@ The gate runs on every beat of every stream, so its indices are computed in one 
 pass per beat (:mod:`cardiostream.beats._gate_kernel`), the zero-phase band-pass of eight
 beats side by side, and one batched FFT over the beats judged together; the periodogram of
 ``hf_ratio`` is taken in single precision (the ratio moves by about 1e-6). That is some 40 ms
-per 30-minute record at 360 Hz, against 0.9 s computing each index with numpy and scipy.
+per 30-minute record at 360 Hz, against 0.5-0.9 s computing each index with numpy and scipy.
 A saved state packs its 4.5 s of samples (:func:`pack_samples`).
 """
 
