@@ -16,7 +16,15 @@ from cardiostream.beats import (
     Beats,
     classify_beats,
 )
+from cardiostream.beats.gate import pack_samples, unpack_samples
 from cardiostream.dsp.pacing import PacingSpikeDetector, pacing_spikes
+from cardiostream.dsp.quality import (
+    DEFAULT_CONFIG,
+    _fill_missing,
+    _run_fractions,
+    _spectral_ratios,
+    _zero_phase,
+)
 from cardiostream.errors import InputError
 
 FS = 360.0
@@ -205,13 +213,79 @@ def test_gate_api_and_bad_states() -> None:
     assert gate.judge(r[1:-1]).tolist() == [""] * (r.size - 2)
     m = gate.metrics(int(r[3]))
     assert m["nan_fraction"] == 0 and m["flat_ptp_mv"] > 1 and m["qrs_snr"] > 3
-    # A saved state carries the history only, not the whole last chunk.
+    # A saved state carries the history only, not the whole last chunk, packed.
     big = BeatQualityGate(FS)
     big.push(ecg(60)[0])
-    assert len(big.state_dict()["tail"]) <= round(5.1 * FS)
+    state = big.state_dict()
+    assert unpack_samples(state["tail"]).size <= round(5.1 * FS)
+    # Noisy doubles: at most their 8 bytes a sample in base64 (a list took about 20).
+    assert len(json.dumps(state)) < 20_000
+    big.push(ecg(10)[0].astype(np.float32))  # a float32 stream: half that
+    assert len(json.dumps(big.state_dict())) < 10_000
+    with pytest.raises(InputError):
+        BeatQualityGate(FS).load_state_dict({**state, "tail": {"dtype": "<i8", "data": ""}})
+    with pytest.raises(InputError):
+        BeatQualityGate(FS).load_state_dict({**state, "tail": {"dtype": "<f8", "data": "x!"}})
     with pytest.raises(InputError):
         BeatQualityGate(FS).load_state_dict({"fs": 250.0, "tail": [], "n": 0})
     with pytest.raises(InputError):
         BeatClassifier(FS).load_state_dict({"features": {}})
     b = Beats(np.arange(3), np.array(["N"] * 3), np.full((3, 5), 0.2))
     assert b.reason.tolist() == ["", "", ""]
+
+
+def _reference_metrics(gate: BeatQualityGate, r: int) -> dict[str, float]:
+    """The gate's indices computed one by one with the quality module's functions: the
+    compiled kernel is to agree with them."""
+    x = gate.span(r)
+    out = dict.fromkeys(("constant_fraction", "flat_ptp_mv", "clip_fraction", "qrs_snr"), 0.0)
+    out.update(nan_fraction=1.0, hf_ratio=float("nan"))
+    if x.size == 0:
+        return out
+    x, out["nan_fraction"] = _fill_missing(x)
+    if out["nan_fraction"] == 1.0:
+        return out
+    cfg = gate.config
+    qcfg = type(DEFAULT_CONFIG)(constant_run_s=cfg.constant_run_s, clip_run_s=cfg.clip_run_s)
+    out["constant_fraction"], out["clip_fraction"] = _run_fractions(x, gate.fs, qcfg)
+    block = round(cfg.flat_block_s * gate.fs)
+    out["flat_ptp_mv"] = max(float(np.ptp(x[i : i + block])) for i in range(0, x.size, block))
+    if out["flat_ptp_mv"] > 0 and x.size >= 8:
+        out["hf_ratio"] = _spectral_ratios(x, gate.fs)[0]
+        c = np.abs(_zero_phase(x, gate.fs, 0.5, 40.0))
+        k = r - max(r - round(cfg.pre_s * gate.fs), 0, gate._n - gate._tail.size)
+        half = round(cfg.beat_half_width_s * gate.fs)
+        out["qrs_snr"] = float(c[max(k - half, 0) : k + half + 1].max() / c.mean())
+    return out
+
+
+def test_the_compiled_indices_are_the_quality_modules() -> None:
+    x = _troubled()
+    x[61 * 360 : 61 * 360 + 100] = np.nan  # a gap inside a span
+    gate = BeatQualityGate(FS)
+    gate.push(x)
+    # Every kind of span: cut at the stream's start and end, gaps, clipping, noise, flat.
+    for r in [0, 5, 100, *range(200, x.size, 97), x.size - 1]:
+        got, want = gate.metrics(r), _reference_metrics(gate, r)
+        assert got.keys() == want.keys()
+        for key, value in want.items():
+            # The periodogram is single precision in the gate.
+            tol = 1e-5 if key == "hf_ratio" else 1e-9
+            assert got[key] == pytest.approx(value, rel=tol, abs=1e-12, nan_ok=True), (r, key)
+    # And the verdicts come from the same indices, in one call or beat by beat.
+    rs = np.arange(0, x.size, 97)
+    assert gate.judge(rs).tolist() == [gate.reason(int(r)) for r in rs]
+
+
+def test_packed_samples_are_exact_and_old_states_load() -> None:
+    x = np.random.default_rng(0).normal(size=500)
+    x[[3, 77]] = np.nan
+    for y in (x, x.astype(np.float32).astype(np.float64)):
+        packed = json.loads(json.dumps(pack_samples(y)))
+        assert np.array_equal(unpack_samples(packed), y, equal_nan=True)
+    assert pack_samples(x.astype(np.float32).astype(np.float64))["dtype"] == "<f4"
+    assert pack_samples(x)["dtype"] == "<f8"
+    # A state saved before the samples were packed: a list with NaN as None.
+    gate = BeatQualityGate(FS)
+    gate.load_state_dict({"fs": FS, "tail": [1.0, None, 2.0], "n": 3})
+    assert np.array_equal(gate.span(1), [1.0, np.nan, 2.0], equal_nan=True)

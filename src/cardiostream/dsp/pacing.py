@@ -34,8 +34,8 @@ from typing import Any
 
 import numpy as np
 import numpy.typing as npt
-from numpy.lib.stride_tricks import sliding_window_view
 
+from cardiostream.dsp._pacing_kernel import pacing_spikes_kernel
 from cardiostream.errors import InputError
 
 
@@ -92,9 +92,12 @@ class PacingSpikeDetector:
     def push(self, chunk: npt.ArrayLike) -> npt.NDArray[np.int64]:
         """Feed samples; return the spikes now found (sample indices of their apex)."""
         x = np.asarray(chunk, np.float64).reshape(-1)
-        x = np.where(np.isfinite(x), x, np.nan)  # inf is as missing as NaN
         start = self._n - self._tail.size  # global index of buf[0]
         buf = np.concatenate([self._tail, x])
+        new = buf[self._tail.size :]
+        bad = ~np.isfinite(new)
+        if bad.any():
+            new[bad] = np.nan  # inf is as missing as NaN
         self._n += x.size
         reach = self._reach
         # Centres up to tail.size - reach - 1 were judged by the previous push; the tail
@@ -102,46 +105,30 @@ class PacingSpikeDetector:
         first = max(reach, self._tail.size - reach)
         found = np.zeros(0, np.int64)
         if buf.size - reach > first:
-            found = self._judge(buf, np.arange(first, buf.size - reach)) + start
+            found = self._judge(buf, first, buf.size - reach) + start
         self._tail = buf[-2 * reach :]
         return found
 
-    def _judge(
-        self, x: npt.NDArray[np.float64], centres: npt.NDArray[np.int64]
-    ) -> npt.NDArray[np.int64]:
+    def _judge(self, x: npt.NDArray[np.float64], first: int, last: int) -> npt.NDArray[np.int64]:
+        """The spikes among the centres ``first`` .. ``last - 1`` of ``x``."""
         cfg = self.config
-        w1, w2, ctx = self._w1, self._w2, self._ctx
-        n = x.size
-        left = np.full(n, np.nan)
-        right = np.full(n, np.nan)
-        left[w1 : n - w1] = x[w1 : n - w1] - x[: n - 2 * w1]
-        right[w1 : n - w1] = x[w1 : n - w1] - x[2 * w1 :]
-        p1 = np.abs(left + right) / 2
-        p2 = np.full(n, np.nan)
-        p2[w2 : n - w2] = np.abs(x[w2 : n - w2] - (x[: n - 2 * w2] + x[2 * w2 :]) / 2)
-        with np.errstate(invalid="ignore"):
-            small = np.minimum(np.abs(left), np.abs(right))
-            large = np.maximum(np.abs(left), np.abs(right))
-            pulse = (
-                (np.sign(left) == np.sign(right))
-                & (p1 >= cfg.min_height_mv)
-                & (small >= cfg.min_symmetry * large)
-            )
-        cand: npt.NDArray[np.int64] = np.asarray(centres[pulse[centres]], np.int64)
-        if cand.size == 0:
-            return cand
-        around = sliding_window_view(p1, 2 * w2 + 1)[cand - w2]
-        peak = p1[cand]
-        # The highest within the span: strictly above those before, at least those after,
-        # so that a flat top of two equal samples is reported once. NaN fails both.
-        top = np.all(around[:, :w2] < peak[:, None], axis=1) & np.all(
-            around[:, w2 + 1 :] <= peak[:, None], axis=1
+        # A spike is the strict maximum within +- w2: spikes lie more than w2 apart.
+        out = np.empty((last - first) // (self._w2 + 1) + 1, np.int64)
+        # One compiled pass: the vectorised tests cost ~60 ns a sample in temporaries.
+        count = pacing_spikes_kernel(
+            x,
+            first,
+            last,
+            self._w1,
+            self._w2,
+            self._ctx,
+            cfg.min_height_mv,
+            cfg.min_symmetry,
+            cfg.min_narrowness,
+            cfg.floor_mv,
+            out,
         )
-        broad = sliding_window_view(p2, 2 * ctx + 1)[cand - ctx].max(axis=1)
-        with np.errstate(invalid="ignore"):
-            narrow = peak >= cfg.min_narrowness * (broad + cfg.floor_mv)
-        out: npt.NDArray[np.int64] = cand[top & narrow]
-        return out
+        return out[:count]
 
     def state_dict(self) -> dict[str, Any]:
         """The full state as plain Python data (JSON-serialisable; NaN as None)."""
