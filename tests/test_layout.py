@@ -21,6 +21,7 @@ RANK: dict[str, float] = {
     "extras": 0,
     "wire": 0,
     "progress": 0,
+    "packing": 0,
     "io": 1,
     "samples": 1,
     "dsp": 2,

@@ -104,7 +104,7 @@ def test_the_analyze_example_is_what_analyze_prints_today() -> None:
         if item["type"] == "window":
             same = [x for x in lines if x["type"] == "window" and x["t_end"] == item["t_end"]]
         else:
-            same = [x for x in lines if x["type"] == item["type"]]
+            same = [x for x in lines if x["type"] == item["type"] and x["kind"] == item["kind"]]
         assert same == [item], (item, same)
 
 

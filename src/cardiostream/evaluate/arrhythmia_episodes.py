@@ -113,7 +113,7 @@ class ArrhythmiaBenchmark:
         def pct(v: float) -> str:
             return "–" if v != v else f"{100 * v:.1f}"
 
-        lines = []
+        lines = ["## Arrhythmia events on MITDB (EC57 episode scoring, lead 0)", ""]
         for title, names in (("DS2 (test)", DS2), ("DS1 (development)", DS1)):
             lines += [
                 f"### {title}",

@@ -16,11 +16,13 @@ Beat runs (decided beat by beat)
     ``"vt"``: at least ``min_run`` (3) consecutive V beats whose first ``min_run`` beats run
     at ``vt_rate_bpm`` (100) or faster; ``"idioventricular_rhythm"``: the same run slower.
     ``"svt"``: at least ``min_run`` consecutive S beats at ``svt_rate_bpm`` (100) or faster;
-    slower S runs are only counted. The kind is decided when the run reaches ``min_run``
-    beats (the ``event_open`` is emitted then, and its kind cannot change); the run ends at
-    the first other beat, and the event spans its first to its last beat. Its ``detail`` is
-    ``{"n_beats", "rate_bpm", "sustained"}``, the rate over the whole run, ``sustained``
-    true once the run lasts ``sustained_s`` (30 s).
+    slower S runs are only counted. In a window whose rhythm label is ``"af"``, S beats
+    are neither SVEB nor SVT (they are the fibrillating rhythm, not premature against a
+    sinus one; AF has its own episodes): they count as S and run as N. The kind is decided
+    when the run reaches ``min_run`` beats (the ``event_open`` is emitted then, and its kind
+    cannot change); the run ends at the first other beat, and the event spans its first to
+    its last beat. Its ``detail`` is ``{"n_beats", "rate_bpm", "sustained"}``, the rate
+    over the whole run, ``sustained`` true once the run lasts ``sustained_s`` (30 s).
 Patterns
     ``"ventricular_bigeminy"``: at least ``min_cycles`` (3) consecutive cycles of one non-V
     beat then one V; ``"ventricular_trigeminy"``: of two non-V beats then one V. The episode
@@ -483,7 +485,13 @@ class ArrhythmiaTracker:
             # A beat inside an unusable window's span is not trusted, even when a later,
             # usable window delivers it (beats are decided up to beat_delay_s late).
             ok = last_unusable is None or b_t > last_unusable
-            out += self._beat(b_t, b_l if ok else "Q", b_p, ok)
+            letter = b_l if ok else "Q"
+            # In atrial fibrillation there is no sinus rhythm for a beat to be premature
+            # against: S beats are the rhythm itself, neither SVEB nor SVT (AF has its own
+            # episodes).
+            out += self._beat(
+                b_t, letter, b_p, ok, "N" if letter == "S" and label == "af" else letter
+            )
         out += self._horizon(t - cfg.beat_delay_s)
         self._prune(t)
         out += self._window(t, usable, heart_rate_bpm, label)
@@ -529,7 +537,11 @@ class ArrhythmiaTracker:
 
     # Beats
 
-    def _beat(self, t: float, letter: str, p: float, usable: bool) -> list[ArrhythmiaMessage]:
+    def _beat(
+        self, t: float, letter: str, p: float, usable: bool, rhythm: str | None = None
+    ) -> list[ArrhythmiaMessage]:
+        """One beat: ``letter`` is counted, ``rhythm`` (the letter by default) drives the
+        runs and patterns."""
         cfg, q = self.config, self._quiet
         out: list[ArrhythmiaMessage] = []
         if q.last_beat is not None:
@@ -553,6 +565,7 @@ class ArrhythmiaTracker:
                 out.append(self._closed("pause", q.last_beat, t, None, detail, None))
         q.last_beat = t
         self._counts["beats"][letter] += 1
+        letter = letter if rhythm is None else rhythm
         self._beats.append([t, letter, p, usable])
         out += self._run_beat(self._v, "V", letter, t, p)
         out += self._run_beat(self._s, "S", letter, t, p)
