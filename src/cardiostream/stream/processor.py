@@ -685,12 +685,15 @@ class StreamProcessor:
     def _broken(self, beats: Beats) -> npt.NDArray[np.bool_]:
         """For each new beat: was the signal interrupted since the beat before it (missing
         samples, or its class withheld for the signal's quality)?"""
-        out = np.zeros(len(beats), bool)
-        gated = getattr(beats, "reason", None)
+        gated = beats.reason
+        out: npt.NDArray[np.bool_] = np.asarray((gated != "") & (gated != "paced"), bool)
+        if not self._missing:  # the usual case: no stretch to look for
+            if len(beats):
+                self._last_beat_s = float(beats.sample[-1]) / self.fs
+            return out
         for i, r in enumerate(beats.sample.tolist()):
             t = r / self.fs
-            out[i] = any(b > self._last_beat_s and a <= t for a, b in self._missing)
-            if gated is not None and str(gated[i]) not in ("", "paced"):
+            if any(b > self._last_beat_s and a <= t for a, b in self._missing):
                 out[i] = True
             self._missing = [m for m in self._missing if m[1] > t]
             self._last_beat_s = t
