@@ -15,6 +15,8 @@ from cardiostream.io import read
 from cardiostream.samples import sample_path
 from cardiostream.stream.analyze import Analysis, analyze
 
+from ..beats.test_gate import ecg
+
 #: Event kinds that must never come from an artefact.
 ALARMING = {"vt", "svt", "idioventricular_rhythm", "pause", "asystole"}
 
@@ -82,3 +84,24 @@ def test_a_rate_far_from_250_hz_gives_the_same_classes(up: int, down: int, fs: f
     assert base.counts["beats"]["V"] > 15
     assert other.counts["beats"] == base.counts["beats"]
     assert _kinds(other) == _kinds(base)
+
+
+def test_a_paced_stretch_gets_no_rhythm_verdict() -> None:
+    fs = 360.0
+    x, r = ecg(90, fs=fs)
+    for peak in r[(r > 30 * fs) & (r < 60 * fs)]:
+        x[peak - 36 : peak - 34] += 1.5  # a stimulus artefact 100 ms before the QRS
+    a = analyze(x, fs)
+    paced = [w for w in a.windows if "paced" in w["quality"]["reasons"]]
+    assert paced and all(w["label"] == "uncertain" for w in paced)
+    assert all(34 <= w["t_end"] <= 66 for w in paced), [w["t_end"] for w in paced]
+    assert not [w for w in a.windows if w["t_end"] < 30 and "paced" in w["quality"]["reasons"]]
+
+
+def test_a_paced_record_is_called_paced(shared_data: Path) -> None:
+    rec = read(shared_data / "mitdb" / "102.hea")
+    a = analyze(rec.lead(0)[: int(600 * rec.fs)].astype(np.float64), rec.fs)
+    paced = [w for w in a.windows if "paced" in w["quality"]["reasons"]]
+    assert len(paced) > 0.8 * len(a.windows)
+    assert all(w["label"] == "uncertain" for w in paced)
+    assert any(e["kind"] == "paced_rhythm" for e in a.lines if e["type"] == "event")

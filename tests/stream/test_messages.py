@@ -13,7 +13,9 @@ from cardiostream.samples import sample_path
 from cardiostream.stream import StreamProcessor, analyze
 from cardiostream.stream import messages as m
 from cardiostream.stream.analyze import CSV_COLUMNS
+from cardiostream.stream.arrhythmia import KINDS as ARRHYTHMIA_KINDS
 from cardiostream.stream.events import EventConfig, EventTracker
+from cardiostream.stream.processor import PACED
 
 
 def _keys(cls: Any) -> tuple[set[str], set[str]]:
@@ -29,7 +31,8 @@ def _matches(item: dict[str, Any], cls: Any) -> bool:
 def test_the_literals_are_the_engine_sets() -> None:
     assert get_args(m.Label) == LABELS
     assert get_args(m.RhythmClass) == CLASSES
-    assert set(get_args(m.QualityReason)) == {*REASONS, LOW_CONFIDENCE}
+    assert set(get_args(m.QualityReason)) == {*REASONS, LOW_CONFIDENCE, PACED}
+    assert set(get_args(m.EventKind)) == {"af", *ARRHYTHMIA_KINDS}
     assert tuple(m.Probabilities.__annotations__) == CLASSES
 
 

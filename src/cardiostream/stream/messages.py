@@ -28,7 +28,7 @@ RhythmClass: TypeAlias = Literal["normal", "af", "other", "noise"]
 #: A label a user sees, as :data:`cardiostream.rhythm.verdict.LABELS`.
 Label: TypeAlias = Literal["normal", "af", "other", "noise", "uncertain"]
 #: Why a window is uncertain: the quality reasons, then the verdict's own.
-QualityReason: TypeAlias = Literal[Reason, "low_confidence"]
+QualityReason: TypeAlias = Literal[Reason, "low_confidence", "paced"]
 #: Why an AF episode closed other than by the ``close_after`` rule.
 CloseReason: TypeAlias = Literal["gap", "end_of_stream", "max_duration"]
 

@@ -26,9 +26,11 @@ Windows
       10 s lie in the window.
     - ``raw_label``: the most probable class. ``label``: ``raw_label`` when the window is
       usable, its top probability reaches the window threshold (the window head's; the
-      model's without one) and it has beats; else
-      ``uncertain``, and ``quality.reasons`` says why (the quality reasons of
-      :mod:`cardiostream.stream.sqi`, then ``low_confidence``).
+      model's without one), it has beats and they are not mostly paced; else ``uncertain``,
+      and ``quality.reasons`` says why (the quality reasons of
+      :mod:`cardiostream.stream.sqi`, then ``low_confidence``, then ``paced``: at least
+      :data:`MIN_PACED_BEATS` beats with a pacing spike, half or more of the window's
+      classified beats; the rhythm model was not made for paced rhythms).
     - ``heart_rate_bpm`` and ``hrv`` over the beats confirmed by ``t_end`` (the detector's
       delay is 1 s; see :mod:`cardiostream.stream.window_beats`), or None (``null``) when
       the window is not usable: beats found in noise give a rate, but not the heart's;
@@ -185,6 +187,10 @@ def _finite(x: float) -> float | None:
 
 
 _NO_BEATS = Beats.concatenate([])
+#: A window with at least this many paced beats, half or more of its classified beats, is
+#: ``uncertain`` with the reason :data:`PACED`.
+MIN_PACED_BEATS = 3
+PACED = "paced"
 _MAX_MISSING = 32
 _BEAT_CODE = {c: i for i, c in enumerate(BEAT_CLASSES)}
 
@@ -379,6 +385,7 @@ class StreamProcessor:
         self._beat_c = np.zeros(0, np.int64)
         self._beat_p = np.zeros(0, np.float64)
         self._beat_b = np.zeros(0, bool)  # signal interrupted since the beat before
+        self._beat_paced = np.zeros(0, bool)  # a pacing spike made it Q
         self._handed = 0
         # Stretches of missing input (seconds since the restart) not yet behind the last
         # classified beat, and that beat's time: no pause is measured across them.
@@ -524,6 +531,7 @@ class StreamProcessor:
         beats = self.beat_classifier.push_parts(x, raw, peaks)
         if len(beats):
             self._beat_b = np.concatenate([self._beat_b, self._broken(beats)])
+            self._beat_paced = np.concatenate([self._beat_paced, beats.reason == "paced"])
             codes = np.array([_BEAT_CODE[c] for c in beats.label.tolist()], np.int64)
             self._beat_r = np.concatenate([self._beat_r, beats.sample])
             self._beat_c = np.concatenate([self._beat_c, codes])
@@ -628,18 +636,24 @@ class StreamProcessor:
                 reasons = [REASONS[k] for k in np.flatnonzero(flags[i])]
             if not confident_l[i]:
                 reasons.append(LOW_CONFIDENCE)
+            label = labels[i]
+            paced = counts[i][-1]
+            if paced >= MIN_PACED_BEATS and 2 * paced >= sum(counts[i][:-1]):
+                # The rhythm model was not made for paced rhythms: no verdict guessed.
+                label = "uncertain"
+                reasons.append(PACED)
             t_end = t_ends[i]
             window = {
                 "type": "window",
                 "t_start": round(t_end - w, 3),
                 "t_end": t_end,
-                "label": labels[i],
+                "label": label,
                 "raw_label": raws[i],
                 "probabilities": dict(zip(CLASSES, p, strict=True)),
                 "heart_rate_bpm": _finite(h[H_RATE]) if usable_l[i] else None,
                 "hrv": _hrv(h, pnn50[i]) if usable_l[i] else dict(_NO_HRV),
                 "n_beats": int(h[H_BEATS]),
-                "beat_classes": dict(zip(BEAT_CLASSES, counts[i], strict=True)),
+                "beat_classes": dict(zip(BEAT_CLASSES, counts[i][:-1], strict=True)),
                 "quality": {"usable": usable_l[i], "reasons": reasons, "score": scores[i]},
             }
             t1 = time.perf_counter()
@@ -713,8 +727,10 @@ class StreamProcessor:
         e = (ends + 1.0) * self.fs  # input samples since the restart at each window's end
         final = np.searchsorted(self._beat_r, e - self._beat_lag, side="right")
         first = np.searchsorted(self._beat_r, e - self.window_s * self.fs, side="left")
-        onehot = np.zeros((self._beat_c.size + 1, len(BEAT_CLASSES)), np.int64)
+        k = len(BEAT_CLASSES)
+        onehot = np.zeros((self._beat_c.size + 1, k + 1), np.int64)
         onehot[np.arange(1, self._beat_c.size + 1), self._beat_c] = 1
+        onehot[1:, k] = self._beat_paced  # the last column: paced beats
         cum = np.cumsum(onehot, axis=0)
         counts = (cum[final] - cum[np.minimum(first, final)]).tolist()
         batches = []
@@ -745,6 +761,7 @@ class StreamProcessor:
             self._beat_c = self._beat_c[done:]
             self._beat_p = self._beat_p[done:]
             self._beat_b = self._beat_b[done:]
+            self._beat_paced = self._beat_paced[done:]
             self._handed -= done
 
     # ------------------------------------------------------------ state dict
@@ -780,6 +797,7 @@ class StreamProcessor:
             "beat_c": _pack(self._beat_c),
             "beat_p": _pack(self._beat_p),
             "beat_b": _pack(self._beat_b),
+            "beat_paced": _pack(self._beat_paced),
             "missing": self._missing,
             "last_beat_s": self._last_beat_s,
             "handed": self._handed,
@@ -856,6 +874,7 @@ class StreamProcessor:
         self._beat_c = _unpack(state["beat_c"], np.int64, self._beat_r.shape)
         self._beat_p = _unpack(state["beat_p"], np.float64, self._beat_r.shape)
         self._beat_b = _unpack(state["beat_b"], np.bool_, self._beat_r.shape)
+        self._beat_paced = _unpack(state["beat_paced"], np.bool_, self._beat_r.shape)
         self._missing = [[float(a), float(b)] for a, b in state["missing"]][-_MAX_MISSING:]
         self._last_beat_s = float(state["last_beat_s"])
         self._handed = int(state["handed"])
