@@ -180,6 +180,59 @@ def _keep_video(recorded: Path, target: Path) -> None:
     )  # fmt: skip
 
 
+def test_beats_are_lettered_and_the_tile_names_the_arrhythmia(
+    browser: Any, ward: tuple[Live, dict[str, Feeder]], tmp_path: Path
+) -> None:
+    """MITDB 119 (ventricular bigeminy): V letters on the sweep, "Bigeminy" on the badge, the
+    ectopy counts and the episodes in the detail view; the AF stream still says AF."""
+    live, _ = ward
+    sid = "bed-04-mitdb-119-pvc"
+    page = browser.new_page(viewport=VIEWPORT)
+    log = PageLog()
+    log.attach(page)
+    page.goto(f"{live.url}/?token={TOKEN}#/live")
+    _wait(lambda: page.locator("[data-testid=tile]").count() == 16, 30, "16 tiles")
+    _wait(lambda: _stream(page, sid).get("letters", {}).get("V", 0) >= 3, 40, "V letters")
+    letters = _stream(page, sid)["letters"]
+    assert letters["N"] > 0 and letters["S"] + letters["F"] <= letters["V"]
+    nsr = _stream(page, "bed-03-mitdb-100-nsr")["letters"]
+    assert nsr["N"] > 5 and nsr["V"] <= 1  # MITDB 100: one PVC in its half hour
+
+    badge = _tile(page, sid).locator("[data-testid=badge]")
+    _wait(lambda: badge.get_attribute("data-status") == "ventricular_bigeminy", 70, "Bigeminy")
+    assert "Bigeminy" in badge.inner_text() and "▲" in badge.inner_text()
+    assert "alarm" in (badge.get_attribute("class") or "")
+    assert "cycles" in (badge.get_attribute("title") or "")
+    af = _tile(page, "bed-01-af").locator("[data-testid=badge]")
+    _wait(lambda: af.get_attribute("data-status") == "af", 30, "AF still AF")
+    assert "AF" in af.inner_text()
+    # The bigeminy episodes in the tile's list are not AF.
+    _wait(lambda: "Bigeminy" in _tile(page, sid).locator("[data-testid=events]").inner_text(),
+          60, "a bigeminy episode listed")  # fmt: skip
+    assert "AF" not in _tile(page, sid).locator("[data-testid=events]").inner_text()
+    time.sleep(0.5)
+    _tile(page, sid).screenshot(path=str(tmp_path / "tile_119.png"))
+    page.screenshot(path=str(tmp_path / "live_ward.png"))
+
+    _tile(page, sid).click()
+    detail = page.locator("[data-testid=detail]")
+    detail.wait_for(state="visible")
+    ectopy = detail.locator("[data-testid=detail-ectopy]")
+    _wait(lambda: int(ectopy.locator("tr[data-row='V beats (VEB)'] td").nth(1).inner_text()) > 3,
+          10, "V beats counted")  # fmt: skip
+    episodes = detail.locator("[data-testid=detail-episodes]")
+    _wait(lambda: episodes.locator("tr[data-kind=ventricular_bigeminy]").count() > 0, 30,
+          "the bigeminy episodes listed")  # fmt: skip
+    assert episodes.locator("tr[data-kind=af]").count() == 0
+    time.sleep(1.2)
+    page.screenshot(path=str(tmp_path / "detail_119.png"))
+    ectopy.scroll_into_view_if_needed()
+    page.screenshot(path=str(tmp_path / "detail_119_ectopy.png"))
+    page.keyboard.press("Escape")
+    assert log.errors == []
+    page.close()
+
+
 def test_a_stalled_stream_greys_out_and_says_so_then_recovers(
     browser: Any, ward: tuple[Live, dict[str, Feeder]]
 ) -> None:
