@@ -210,8 +210,22 @@ def test_beats_are_lettered_and_the_tile_names_the_arrhythmia(
     _wait(lambda: "Bigeminy" in _tile(page, sid).locator("[data-testid=events]").inner_text(),
           60, "a bigeminy episode listed")  # fmt: skip
     assert "AF" not in _tile(page, sid).locator("[data-testid=events]").inner_text()
+
+    # MITDB 203: runs and a bigeminy open and close inside its AF episode, which stays open.
+    def af_outlives_another_kind() -> bool:
+        s = _stream(page, "bed-05-mitdb-203-af")
+        af_open = [e["start_s"] for e in s.get("open", []) if e["kind"] == "af"]
+        others = [e["end_s"] for e in s.get("events", []) if e["kind"] != "af"]
+        return bool(af_open) and any(end > af_open[0] + 30 for end in others)
+
+    _wait(af_outlives_another_kind, 120, "an AF episode open past another kind's episode")
+    events_203 = _tile(page, "bed-05-mitdb-203-af").locator("[data-testid=events]")
+    assert events_203.locator("li.open[data-kind=af]").count() == 1
+    assert "AF at" in events_203.inner_text() and "ongoing" in events_203.inner_text()
+
     time.sleep(0.5)
     _tile(page, sid).screenshot(path=str(tmp_path / "tile_119.png"))
+    _tile(page, "bed-05-mitdb-203-af").screenshot(path=str(tmp_path / "tile_203.png"))
     page.screenshot(path=str(tmp_path / "live_ward.png"))
 
     _tile(page, sid).click()

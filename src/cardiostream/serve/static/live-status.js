@@ -65,8 +65,11 @@ export function statusOf(s) {
   if (ectopy) kind.word = `${kind.word} · ${ectopy}`;
   let title = kind.word;
   if (s.window && (key === "uncertain" || key === "noise")) {
+    // What the doubtful signal holds back from the badge is still said on hover.
+    const held = (s.window.findings || []).filter((f) => f.kind in ARRHYTHMIAS).map((f) => kindName(f.kind, f.detail));
     title = `${kind.word}: ${reasonsOf(s.window) || "no reason given"}` +
-      ` (model: ${s.window.raw_label}; ${probabilities(s.window)})`;
+      ` (model: ${s.window.raw_label}; ${probabilities(s.window)})` +
+      (held.length ? `; held, not shown for the signal: ${held.join(", ")}` : "");
   } else if (s.window && key !== "nosignal") {
     title = `${kind.word} (${probabilities(s.window)})`;
   } else if (key === "warming") {

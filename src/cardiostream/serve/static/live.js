@@ -48,8 +48,8 @@ class LiveView {
         id: s.id, badge: s.badge.dataset.status, lead: s.lead,
         head: s.sweep.head, label: s.window?.label ?? null, word: s.badge.querySelector(".word").textContent,
         letters: { ...s.sweep.lettered }, ectopy: s.ectopy.summary(),
-        open: [...s.openEvents.values()].map((e) => e.kind),
-        events: s.events.filter((e) => e.type === "event").map((e) => e.kind),
+        open: s.open.map((e) => ({ kind: e.kind, start_s: e.start_s })),
+        events: s.events.filter((e) => e.type === "event").map((e) => ({ kind: e.kind, start_s: e.start_s, end_s: e.end_s })),
       })),
       resetFrameStats: () => { this.frameWork = []; this.frameGaps = []; },
     };
@@ -285,6 +285,7 @@ class StreamTile {
       this.events = info.events.slice(-EVENTS_KEEP);
       // Episodes that closed while this page was away: their close was in the snapshot.
       for (const e of info.events) this.openEvents.delete(eventKey(e));
+      this.version = (this.version || 0) + 1;
       this.trend = info.trend.slice(-TREND_KEEP);
       this.renderEvents();
     }
