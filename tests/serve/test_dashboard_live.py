@@ -247,6 +247,55 @@ def test_beats_are_lettered_and_the_tile_names_the_arrhythmia(
     page.close()
 
 
+#: Windows as the engine sends them, and what the badge must say: (label, reasons, findings,
+#: expected key, colour class, word).
+BADGES = [
+    ("uncertain", ["flat"], [("asystole", None)], "asystole", "alarm", "Asystole"),
+    ("other", [], [("veb", None), ("vt", {"n_beats": 5, "rate_bpm": 160.0}),
+                   ("pause", {"rr_s": 2.4})], "vt", "alarm", "VT"),
+    ("normal", [], [("pause", {"rr_s": 2.43, "high": False})], "pause", "alarm", "Pause 2.4 s"),
+    ("af", [], [("ventricular_trigeminy", {"n_beats": 9, "n_cycles": 3})],
+     "ventricular_trigeminy", "alarm", "Trigeminy"),
+    ("af", [], [("bradycardia", {"rate_bpm": 44.0})], "af", "alarm", "AF"),
+    ("normal", [], [("bradycardia", {"rate_bpm": 42.2})], "bradycardia", "alarm", "Brady 42"),
+    ("other", [], [("tachycardia", {"rate_bpm": 130.0})], "tachycardia", "alarm", "Tachy 130"),
+    ("normal", [], [("sinus_tachycardia", {"rate_bpm": 118.0})], "sinus_tachycardia", "note",
+     "Sinus tach 118"),
+    ("uncertain", ["low_confidence"], [("tachycardia", {"rate_bpm": 130.0})], "uncertain", "warn",
+     "Uncertain"),
+    ("normal", [], [("veb", None)], "normal", "ok", "Normal · 2 VEB"),
+    ("other", [], [("idioventricular_rhythm", {"n_beats": 4, "rate_bpm": 60.0})],
+     "idioventricular_rhythm", "alarm", "IVR"),
+    ("normal", [], [], "normal", "ok", "Normal"),
+]  # fmt: skip
+
+
+def test_the_badge_names_the_most_urgent_finding(
+    browser: Any, ward: tuple[Live, dict[str, Feeder]]
+) -> None:
+    """The badge's rules, run by the page's own module in Chromium."""
+    live, _ = ward
+    page = browser.new_page(viewport=VIEWPORT)
+    page.goto(f"{live.url}/?token={TOKEN}#/live")
+    probabilities = {"normal": 0.25, "af": 0.25, "other": 0.25, "noise": 0.25}
+    for label, reasons, found, key, cls, word in BADGES:
+        findings = [
+            {"kind": k, "confidence": None, **({"detail": d} if d else {}),
+             **({"count": 2} if k in ("veb", "sveb") else {})}
+            for k, d in found
+        ]  # fmt: skip
+        quality = {"usable": not reasons, "reasons": reasons}
+        window = {"label": label, "raw_label": "normal", "probabilities": probabilities,
+                  "findings": findings, "quality": quality}  # fmt: skip
+        status = page.evaluate(
+            """async (w) => (await import("/static/live-status.js"))
+                .statusOf({ state: "live", stale: false, window: w })""",
+            window,
+        )
+        assert (status["key"], status["cls"], status["word"]) == (key, cls, word), window
+    page.close()
+
+
 def test_a_stalled_stream_greys_out_and_says_so_then_recovers(
     browser: Any, ward: tuple[Live, dict[str, Feeder]]
 ) -> None:
