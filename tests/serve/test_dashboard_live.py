@@ -211,21 +211,13 @@ def test_beats_are_lettered_and_the_tile_names_the_arrhythmia(
           60, "a bigeminy episode listed")  # fmt: skip
     assert "AF" not in _tile(page, sid).locator("[data-testid=events]").inner_text()
 
-    # MITDB 203: runs and a bigeminy open and close inside its AF episode, which stays open.
-    def af_outlives_another_kind() -> bool:
-        s = _stream(page, "bed-05-mitdb-203-af")
-        af_open = [e["start_s"] for e in s.get("open", []) if e["kind"] == "af"]
-        others = [e["end_s"] for e in s.get("events", []) if e["kind"] != "af"]
-        return bool(af_open) and any(end > af_open[0] + 30 for end in others)
-
-    _wait(af_outlives_another_kind, 120, "an AF episode open past another kind's episode")
-    events_203 = _tile(page, "bed-05-mitdb-203-af").locator("[data-testid=events]")
-    assert events_203.locator("li.open[data-kind=af]").count() == 1
-    assert "AF at" in events_203.inner_text() and "ongoing" in events_203.inner_text()
+    # Nearly every classified beat found its R mark on the sweep (the first few classes may
+    # belong to beats drawn before the page opened, the last few wait for the pen).
+    drawn = _stream(page, sid)
+    assert sum(drawn["letters"].values()) >= sum(drawn["classified"].values()) - 4, drawn
 
     time.sleep(0.5)
     _tile(page, sid).screenshot(path=str(tmp_path / "tile_119.png"))
-    _tile(page, "bed-05-mitdb-203-af").screenshot(path=str(tmp_path / "tile_203.png"))
     page.screenshot(path=str(tmp_path / "live_ward.png"))
 
     _tile(page, sid).click()
@@ -245,6 +237,41 @@ def test_beats_are_lettered_and_the_tile_names_the_arrhythmia(
     page.keyboard.press("Escape")
     assert log.errors == []
     page.close()
+
+
+def test_an_af_episode_stays_open_while_other_kinds_come_and_go(
+    browser: Any, tmp_path: Path
+) -> None:
+    """MITDB 203 from its start (a server of its own, 4x real time, watched from before the
+    first sample): SVT and VT runs and a bigeminy open and close inside its AF episode, which
+    stays listed as ongoing AF."""
+    server, thread, live = start_server(ServeConfig(tokens=[TOKEN], batch_wait_ms=1.0))
+    rec = read(sample_path("mitdb-203-af"))
+    page = browser.new_page(viewport=VIEWPORT)
+    log = PageLog()
+    log.attach(page)
+    page.goto(f"{live.url}/?token={TOKEN}#/live")
+    page.locator("[data-testid=live-empty]").wait_for()
+    feeder = Feeder(live.ws, TOKEN, "af-203", rec.signal[:, 0], rec.fs, speed=4.0).start()
+    try:
+
+        def af_outlives_another_kind() -> bool:
+            s = _stream(page, "af-203")
+            af_open = [e["start_s"] for e in s.get("open", []) if e["kind"] == "af"]
+            others = [e["end_s"] for e in s.get("events", []) if e["kind"] != "af"]
+            return bool(af_open) and any(end > af_open[0] + 30 for end in others)
+
+        _wait(af_outlives_another_kind, 60, "an AF episode open past another kind's episode")
+        events = _tile(page, "af-203").locator("[data-testid=events]")
+        assert events.locator("li.open[data-kind=af]").count() == 1
+        assert "AF at" in events.inner_text() and "ongoing" in events.inner_text()
+        _tile(page, "af-203").screenshot(path=str(tmp_path / "tile_203.png"))
+        assert log.errors == []
+        page.close()
+    finally:
+        feeder.stop()
+        server.should_exit = True
+        thread.join(10)
 
 
 #: Windows as the engine sends them, and what the badge must say: (label, reasons, findings,

@@ -47,7 +47,7 @@ class LiveView {
       streams: () => [...this.streams.values()].map((s) => ({
         id: s.id, badge: s.badge.dataset.status, lead: s.lead,
         head: s.sweep.head, label: s.window?.label ?? null, word: s.badge.querySelector(".word").textContent,
-        letters: { ...s.sweep.lettered }, ectopy: s.ectopy.summary(),
+        letters: { ...s.sweep.lettered }, classified: { ...s.ectopy.n }, ectopy: s.ectopy.summary(),
         open: s.open.map((e) => ({ kind: e.kind, start_s: e.start_s })),
         events: s.events.filter((e) => e.type === "event").map((e) => ({ kind: e.kind, start_s: e.start_s, end_s: e.end_s })),
       })),

@@ -15,6 +15,8 @@ export const LAG = 1.2;
 // A class goes to the drawn R mark within this many seconds of its beat time.
 const MATCH_S = 0.08;
 const MARKS_KEPT = 64;
+const MARK_ZONE = 10;
+const PAPER = "#0b0f13"; // the trace's background (live.css .trace): halo of marks and letters
 
 /** Draw ECG paper (1 mm and 5 mm lines) on a 2-D context of css size w x h. */
 export function drawPaper(ctx, w, h, pxPerMm) {
@@ -136,7 +138,8 @@ export class Sweep {
       const v = ring.at(t);
       const x = this.x(t);
       if (!Number.isFinite(v) || x < lastX) { pen = false; }
-      const y = this.y(Math.max(-MV_SPAN / 2, Math.min(MV_SPAN / 2, v)));
+      // The top MARK_ZONE px belong to the R marks: a tall R wave is clipped below them.
+      const y = Math.max(MARK_ZONE, this.y(Math.max(-MV_SPAN / 2, Math.min(MV_SPAN / 2, v))));
       if (Number.isFinite(v)) {
         if (pen) ctx.lineTo(x, y); else ctx.moveTo(x, y);
         pen = true;
@@ -147,6 +150,8 @@ export class Sweep {
     // Marks wait in `pending` until the pen reaches them (the detector reports a beat about
     // a second late; the pen runs LAG behind the newest sample, so it usually is on time).
     ctx.fillStyle = colour;
+    ctx.strokeStyle = PAPER; // an outline keeps the mark apart from a tall R wave under it
+    ctx.lineWidth = 1;
     let keep = 0;
     for (const p of pending) {
       if (p > target) { pending[keep++] = p; continue; }
@@ -156,7 +161,9 @@ export class Sweep {
       ctx.moveTo(x - 3.5, 2);
       ctx.lineTo(x + 3.5, 2);
       ctx.lineTo(x, 8);
+      ctx.closePath();
       ctx.fill();
+      ctx.stroke();
       this.marks.push(p);
     }
     pending.length = keep;
@@ -188,16 +195,19 @@ export class Sweep {
       const colour = BEAT_COLORS[cls] || BEAT_COLORS.Q;
       // Over the mark, recoloured, with the letter just below it on a dark halo.
       ctx.fillStyle = colour;
+      ctx.strokeStyle = PAPER;
+      ctx.lineWidth = 1;
       ctx.beginPath();
       ctx.moveTo(x - 4, 1);
       ctx.lineTo(x + 4, 1);
       ctx.lineTo(x, 9);
+      ctx.closePath();
       ctx.fill();
+      ctx.stroke();
       ctx.font = "bold 12px system-ui, sans-serif";
       ctx.textAlign = "center";
       ctx.textBaseline = "top";
       ctx.lineWidth = 3;
-      ctx.strokeStyle = "#0b0f13";
       ctx.strokeText(cls, x, 10);
       ctx.fillText(cls, x, 10);
     }
