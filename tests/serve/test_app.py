@@ -343,6 +343,10 @@ def test_records_api(live: Live) -> None:
     assert len(ann["beats"]["sample"]) > 50
     events = _get(live, "/v1/records/mitdb-201-af/events").json()["events"]
     assert [e["kind"] for e in events] == ["af"]
+    beats = _get(live, "/v1/records/mitdb-201-af/beats", lead="MLII").json()
+    assert len(beats["t_s"]) == len(beats["label"]) == len(beats["p"]) > 50
+    assert set(beats["label"]) <= set("NSVFQ") and beats["t_s"] == sorted(beats["t_s"])
+    assert _get(live, "/v1/records/mitdb-201-af/beats", lead="9").status_code == 422
     assert _get(live, "/v1/records", token=None).status_code == 401
 
 

@@ -180,6 +180,149 @@ def _keep_video(recorded: Path, target: Path) -> None:
     )  # fmt: skip
 
 
+def test_beats_are_lettered_and_the_tile_names_the_arrhythmia(
+    browser: Any, ward: tuple[Live, dict[str, Feeder]], tmp_path: Path
+) -> None:
+    """MITDB 119 (ventricular bigeminy): V letters on the sweep, "Bigeminy" on the badge, the
+    ectopy counts and the episodes in the detail view; the AF stream still says AF."""
+    live, _ = ward
+    sid = "bed-04-mitdb-119-pvc"
+    page = browser.new_page(viewport=VIEWPORT)
+    log = PageLog()
+    log.attach(page)
+    page.goto(f"{live.url}/?token={TOKEN}#/live")
+    _wait(lambda: page.locator("[data-testid=tile]").count() == 16, 30, "16 tiles")
+    _wait(lambda: _stream(page, sid).get("letters", {}).get("V", 0) >= 3, 40, "V letters")
+    letters = _stream(page, sid)["letters"]
+    assert letters["N"] > 0 and letters["S"] + letters["F"] <= letters["V"]
+    nsr = _stream(page, "bed-03-mitdb-100-nsr")["letters"]
+    assert nsr["N"] > 5 and nsr["V"] <= 1  # MITDB 100: one PVC in its half hour
+
+    badge = _tile(page, sid).locator("[data-testid=badge]")
+    _wait(lambda: badge.get_attribute("data-status") == "ventricular_bigeminy", 70, "Bigeminy")
+    assert "Bigeminy" in badge.inner_text() and "▲" in badge.inner_text()
+    assert "alarm" in (badge.get_attribute("class") or "")
+    assert "cycles" in (badge.get_attribute("title") or "")
+    af = _tile(page, "bed-01-af").locator("[data-testid=badge]")
+    _wait(lambda: af.get_attribute("data-status") == "af", 30, "AF still AF")
+    assert "AF" in af.inner_text()
+    # The bigeminy episodes in the tile's list are not AF.
+    _wait(lambda: "Bigeminy" in _tile(page, sid).locator("[data-testid=events]").inner_text(),
+          60, "a bigeminy episode listed")  # fmt: skip
+    assert "AF" not in _tile(page, sid).locator("[data-testid=events]").inner_text()
+
+    # Nearly every classified beat found its R mark on the sweep (the first few classes may
+    # belong to beats drawn before the page opened, the last few wait for the pen).
+    drawn = _stream(page, sid)
+    assert sum(drawn["letters"].values()) >= sum(drawn["classified"].values()) - 4, drawn
+
+    time.sleep(0.5)
+    _tile(page, sid).screenshot(path=str(tmp_path / "tile_119.png"))
+    page.screenshot(path=str(tmp_path / "live_ward.png"))
+
+    _tile(page, sid).click()
+    detail = page.locator("[data-testid=detail]")
+    detail.wait_for(state="visible")
+    ectopy = detail.locator("[data-testid=detail-ectopy]")
+    _wait(lambda: int(ectopy.locator("tr[data-row='V beats (VEB)'] td").nth(1).inner_text()) > 3,
+          10, "V beats counted")  # fmt: skip
+    episodes = detail.locator("[data-testid=detail-episodes]")
+    _wait(lambda: episodes.locator("tr[data-kind=ventricular_bigeminy]").count() > 0, 30,
+          "the bigeminy episodes listed")  # fmt: skip
+    assert episodes.locator("tr[data-kind=af]").count() == 0
+    time.sleep(1.2)
+    page.screenshot(path=str(tmp_path / "detail_119.png"))
+    ectopy.scroll_into_view_if_needed()
+    page.screenshot(path=str(tmp_path / "detail_119_ectopy.png"))
+    page.keyboard.press("Escape")
+    assert log.errors == []
+    page.close()
+
+
+def test_an_af_episode_stays_open_while_other_kinds_come_and_go(
+    browser: Any, tmp_path: Path
+) -> None:
+    """MITDB 203 from its start (a server of its own, 4x real time, watched from before the
+    first sample): SVT and VT runs and a bigeminy open and close inside its AF episode, which
+    stays listed as ongoing AF."""
+    server, thread, live = start_server(ServeConfig(tokens=[TOKEN], batch_wait_ms=1.0))
+    rec = read(sample_path("mitdb-203-af"))
+    page = browser.new_page(viewport=VIEWPORT)
+    log = PageLog()
+    log.attach(page)
+    page.goto(f"{live.url}/?token={TOKEN}#/live")
+    page.locator("[data-testid=live-empty]").wait_for()
+    feeder = Feeder(live.ws, TOKEN, "af-203", rec.signal[:, 0], rec.fs, speed=4.0).start()
+    try:
+
+        def af_outlives_another_kind() -> bool:
+            s = _stream(page, "af-203")
+            af_open = [e["start_s"] for e in s.get("open", []) if e["kind"] == "af"]
+            others = [e["end_s"] for e in s.get("events", []) if e["kind"] != "af"]
+            return bool(af_open) and any(end > af_open[0] + 30 for end in others)
+
+        _wait(af_outlives_another_kind, 60, "an AF episode open past another kind's episode")
+        events = _tile(page, "af-203").locator("[data-testid=events]")
+        assert events.locator("li.open[data-kind=af]").count() == 1
+        assert "AF at" in events.inner_text() and "ongoing" in events.inner_text()
+        _tile(page, "af-203").screenshot(path=str(tmp_path / "tile_203.png"))
+        assert log.errors == []
+        page.close()
+    finally:
+        feeder.stop()
+        server.should_exit = True
+        thread.join(10)
+
+
+#: Windows as the engine sends them, and what the badge must say: (label, reasons, findings,
+#: expected key, colour class, word).
+BADGES = [
+    ("uncertain", ["flat"], [("asystole", None)], "asystole", "alarm", "Asystole"),
+    ("other", [], [("veb", None), ("vt", {"n_beats": 5, "rate_bpm": 160.0}),
+                   ("pause", {"rr_s": 2.4})], "vt", "alarm", "VT"),
+    ("normal", [], [("pause", {"rr_s": 2.43, "high": False})], "pause", "alarm", "Pause 2.4 s"),
+    ("af", [], [("ventricular_trigeminy", {"n_beats": 9, "n_cycles": 3})],
+     "ventricular_trigeminy", "alarm", "Trigeminy"),
+    ("af", [], [("bradycardia", {"rate_bpm": 44.0})], "af", "alarm", "AF"),
+    ("normal", [], [("bradycardia", {"rate_bpm": 42.2})], "bradycardia", "alarm", "Brady 42"),
+    ("other", [], [("tachycardia", {"rate_bpm": 130.0})], "tachycardia", "alarm", "Tachy 130"),
+    ("normal", [], [("sinus_tachycardia", {"rate_bpm": 118.0})], "sinus_tachycardia", "note",
+     "Sinus tach 118"),
+    ("uncertain", ["low_confidence"], [("tachycardia", {"rate_bpm": 130.0})], "uncertain", "warn",
+     "Uncertain"),
+    ("normal", [], [("veb", None)], "normal", "ok", "Normal · 2 VEB"),
+    ("other", [], [("idioventricular_rhythm", {"n_beats": 4, "rate_bpm": 60.0})],
+     "idioventricular_rhythm", "alarm", "IVR"),
+    ("normal", [], [], "normal", "ok", "Normal"),
+]  # fmt: skip
+
+
+def test_the_badge_names_the_most_urgent_finding(
+    browser: Any, ward: tuple[Live, dict[str, Feeder]]
+) -> None:
+    """The badge's rules, run by the page's own module in Chromium."""
+    live, _ = ward
+    page = browser.new_page(viewport=VIEWPORT)
+    page.goto(f"{live.url}/?token={TOKEN}#/live")
+    probabilities = {"normal": 0.25, "af": 0.25, "other": 0.25, "noise": 0.25}
+    for label, reasons, found, key, cls, word in BADGES:
+        findings = [
+            {"kind": k, "confidence": None, **({"detail": d} if d else {}),
+             **({"count": 2} if k in ("veb", "sveb") else {})}
+            for k, d in found
+        ]  # fmt: skip
+        quality = {"usable": not reasons, "reasons": reasons}
+        window = {"label": label, "raw_label": "normal", "probabilities": probabilities,
+                  "findings": findings, "quality": quality}  # fmt: skip
+        status = page.evaluate(
+            """async (w) => (await import("/static/live-status.js"))
+                .statusOf({ state: "live", stale: false, window: w })""",
+            window,
+        )
+        assert (status["key"], status["cls"], status["word"]) == (key, cls, word), window
+    page.close()
+
+
 def test_a_stalled_stream_greys_out_and_says_so_then_recovers(
     browser: Any, ward: tuple[Live, dict[str, Feeder]]
 ) -> None:

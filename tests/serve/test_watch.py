@@ -217,7 +217,15 @@ def test_the_asyncapi_document_describes_both_sockets(live: Live) -> None:
 def test_the_dashboard_is_served_from_the_package(live: Live) -> None:
     page = httpx.get(live.url + "/")
     assert page.status_code == 200 and "cardiostream" in page.text
-    for name in ("app.js", "api.js", "live.js", "sweep.js", "records.js", "style.css"):
+    for name in (
+        "app.js",
+        "api.js",
+        "live.js",
+        "sweep.js",
+        "arrhythmia.js",
+        "records.js",
+        "style.css",
+    ):
         r = httpx.get(f"{live.url}/static/{name}")
         assert r.status_code == 200 and len(r.content) > 100, name
     assert httpx.get(f"{live.url}/static/../app.py").status_code == 404

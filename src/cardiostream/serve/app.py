@@ -534,6 +534,7 @@ def _records_routes(app: FastAPI, config: ServeConfig, metrics: Metrics, owner: 
     if store is not None:
         store.clean_stale()  # what writes killed before this start left behind (logged)
     events_cache: OrderedDict[tuple[str, str], list[dict[str, Any]]] = OrderedDict()
+    beats_cache: OrderedDict[tuple[str, str], dict[str, Any]] = OrderedDict()
 
     def get_store() -> ParquetStore:
         if store is None:
@@ -638,5 +639,40 @@ def _records_routes(app: FastAPI, config: ServeConfig, metrics: Metrics, owner: 
             while len(events_cache) > 32:
                 events_cache.popitem(last=False)
         return {"record": record_id, "lead": lead, "events": events_cache[key]}
+
+    @app.get("/v1/records/{record_id}/beats", responses=errors(401, 404, 422))
+    def beats(
+        record_id: str,
+        _: owner,
+        lead: Annotated[
+            str, Query(min_length=1, max_length=200, description="Lead index or name.")
+        ] = "0",
+    ) -> dict[str, Any]:
+        """The beat classifier's beats of one lead, the whole record (computed once, cached):
+        ``t_s`` the R peaks in seconds from the record's start, ``label`` their AAMI class (N,
+        S, V, F, Q), ``p`` the model's probability of that class (null when unknown; a beat
+        gated to Q for its signal or a pacing spike keeps the model's probabilities, so its
+        ``p`` may be low)."""
+        from cardiostream.beats import classify_beats
+        from cardiostream.beats.classes import CLASSES
+
+        key = (known(record_id), lead)
+        if key not in beats_cache:
+            rec = get_store().read(record_id)
+            found = classify_beats(rec.lead(lead_selector(lead)), rec.fs)
+            order = {c: i for i, c in enumerate(CLASSES)}
+            p = [
+                float(row[order[c]]) if c in order and math.isfinite(row[order[c]]) else None
+                for row, c in zip(found.probabilities.tolist(), found.label.tolist(), strict=True)
+            ]
+            beats_cache[key] = {
+                "fs": rec.fs,
+                "t_s": [round(int(n) / rec.fs, 4) for n in found.sample.tolist()],
+                "label": [str(c) for c in found.label.tolist()],
+                "p": [None if v is None else round(v, 4) for v in p],
+            }
+            while len(beats_cache) > 32:
+                beats_cache.popitem(last=False)
+        return {"record": record_id, "lead": lead, **beats_cache[key]}
 
     add_annotation_routes(app, owner, get_store, known)

@@ -1,7 +1,9 @@
-// The larger view of one stream: the last two minutes of trace as rhythm strips, the heart-rate
-// trend, the window probabilities and the AF timeline (burden per minute, episodes).
+// The larger view of one stream: the last two minutes of trace as rhythm strips (beats lettered
+// by class), the heart-rate trend, the window probabilities, the AF timeline (burden per
+// minute, episodes of every kind), ectopy counts and the list of recent episodes.
 import { drawPaper } from "./sweep.js";
 import { statusOf, fmt } from "./live-status.js";
+import { BEAT_COLORS, KINDS, PRIORITY, detailText, kindColor, kindName } from "./arrhythmia.js";
 
 const STRIP_ROWS = 4;
 const STRIP_S = 30;
@@ -36,7 +38,17 @@ export class Detail {
       <h3>Window probabilities</h3><canvas class="probs-plot" data-testid="detail-probabilities"></canvas>
       <h3>AF burden per minute and episodes <span class="burden hint" data-testid="detail-burden"></span></h3>
       <canvas class="timeline" data-testid="detail-timeline"></canvas>
-      <p class="legend hint">${CLASSES.map(([k, c]) => `<span style="color:${c}">■</span> ${k}`).join(" ")}</p>`;
+      <p class="legend hint">${CLASSES.map(([k, c]) => `<span style="color:${c}">■</span> ${k}`).join(" ")}
+        · lower lane: other episodes, coloured by kind</p>
+      <div class="detail-cols">
+        <section><h3>Ectopy <span class="hint" data-testid="ectopy-since"></span></h3>
+          <table class="ectopy" data-testid="detail-ectopy"><thead><tr><th></th><th>count</th><th>per hour</th></tr></thead>
+          <tbody></tbody></table>
+          <p class="hint beat-mix" data-testid="detail-beats"></p></section>
+        <section><h3>Episodes <span class="hint">(open first, then the latest)</span></h3>
+          <table class="episodes" data-testid="detail-episodes"><thead><tr><th>Kind</th><th>Start</th>
+            <th>End</th><th>Duration</th><th>Detail</th></tr></thead><tbody></tbody></table></section>
+      </div>`;
     this.el.querySelector("h2").textContent = stream.id;
     this.el.querySelector(".close").addEventListener("click", onClose);
     this.onKey = (e) => { if (e.key === "Escape") onClose(); };
@@ -68,6 +80,69 @@ export class Detail {
     this.trend();
     this.probabilities();
     this.timeline();
+    this.ectopy();
+    this.episodes();
+  }
+
+  ectopy() {
+    const e = this.stream.ectopy.summary();
+    const perHour = (n) => (e.hours >= 1 / 60 ? fmt(n / e.hours, 0) : "–");
+    const [vi, vc, vr] = e.runs.V;
+    const [si, sc, sr] = e.runs.S;
+    const rows = [
+      ["V", "V beats (VEB)", e.beats.V], ["V", "isolated VEB", vi], ["V", "V couplets", vc], ["V", "V runs (3+)", vr],
+      ["S", "S beats (SVEB)", e.beats.S], ["S", "isolated SVEB", si], ["S", "S couplets", sc], ["S", "S runs (3+)", sr],
+    ];
+    const tbody = this.el.querySelector(".ectopy tbody");
+    tbody.replaceChildren(...rows.map(([cls, what, n]) => {
+      const tr = document.createElement("tr");
+      tr.dataset.row = what;
+      tr.innerHTML = `<td><span class="beat-letter" style="color:${BEAT_COLORS[cls]}">${cls}</span> ${what}</td><td></td><td></td>`;
+      tr.children[1].textContent = String(n);
+      tr.children[2].textContent = perHour(n);
+      return tr;
+    }));
+    const minutes = e.hours * 60;
+    this.el.querySelector("[data-testid=ectopy-since]").textContent = e.hours > 0
+      ? `(since this page began receiving: ${minutes < 1 ? `${fmt(minutes * 60, 0)} s` : `${fmt(minutes, minutes < 10 ? 1 : 0)} min`} of beats)`
+      : "(no beats classified yet)";
+    const b = e.beats;
+    const all = b.N + b.S + b.V + b.F + b.Q;
+    const eps = Object.entries(e.episodes).sort(([a], [c]) => PRIORITY.indexOf(a) - PRIORITY.indexOf(c))
+      .map(([k, n]) => `${kindName(k)} ${n}`).join(", ");
+    this.el.querySelector("[data-testid=detail-beats]").textContent =
+      `${all} beats classified: N ${b.N} · S ${b.S} · V ${b.V} · F ${b.F} · Q ${b.Q}` +
+      (eps ? `. Episodes closed meanwhile: ${eps}.` : ".");
+  }
+
+  episodes() {
+    const s = this.stream;
+    const key = `${s.version || 0}/${s.openEvents.size}`;
+    if (key === this.episodesKey) return; // a list in use (scrolled, selected) stays put
+    this.episodesKey = key;
+    const closed = s.events.filter((e) => e.type === "event").slice(-30).reverse();
+    const rows = [...s.open.map((e) => ({ ...e, open: true })), ...closed];
+    const tbody = this.el.querySelector(".episodes tbody");
+    if (!rows.length) {
+      tbody.innerHTML = `<tr><td colspan="5" class="hint">No episode yet.</td></tr>`;
+      return;
+    }
+    tbody.replaceChildren(...rows.map((e) => {
+      const tr = document.createElement("tr");
+      tr.dataset.kind = e.kind;
+      tr.className = e.open ? `open ${KINDS[e.kind]?.cls ?? ""}` : "";
+      const dur = e.open ? "ongoing" : `${fmt(e.end_s - e.start_s, e.end_s - e.start_s < 10 ? 1 : 0)} s`;
+      const conf = e.confidence != null ? `${Math.round(e.confidence * 100)} %` : "";
+      const cells = [kindName(e.kind, e.detail), `${fmt(e.start_s, 1)} s`, e.open ? "–" : `${fmt(e.end_s, 1)} s`, dur,
+        [detailText(e.detail), conf, e.reason ? `closed: ${e.reason.replaceAll("_", " ")}` : ""].filter(Boolean).join(" · ")];
+      for (const [i, text] of cells.entries()) {
+        const td = document.createElement("td");
+        td.textContent = text;
+        if (i === 0) td.style.borderLeft = `4px solid ${kindColor(e.kind)}`;
+        tr.append(td);
+      }
+      return tr;
+    }));
   }
 
   strips() {
@@ -104,6 +179,18 @@ export class Detail {
         for (const pk of this.stream.peaks) {
           if (pk >= t0 && pk < t0 + STRIP_S) ctx.fillRect(((pk - t0) / STRIP_S) * w - 1, 2, 2, 5);
         }
+        ctx.font = "bold 11px system-ui";
+        ctx.textAlign = "center";
+        for (const [bt, cls] of this.stream.beats) {
+          if (cls === "N" || bt < t0 || bt >= t0 + STRIP_S || !Number.isFinite(ring.at(bt))) continue;
+          const x = ((bt - t0) / STRIP_S) * w;
+          ctx.lineWidth = 3;
+          ctx.strokeStyle = "#0b0f13";
+          ctx.strokeText(cls, x, 19);
+          ctx.fillStyle = BEAT_COLORS[cls] || BEAT_COLORS.Q;
+          ctx.fillText(cls, x, 19);
+        }
+        ctx.textAlign = "left";
       }
       ctx.restore();
     }
@@ -190,7 +277,7 @@ export class Detail {
       e[1] += 1;
       bins.set(b, e);
     }
-    const laneH = h - 30;
+    const laneH = h - 34;
     let af = 0;
     let all = 0;
     for (const [b, [n, m]] of bins) {
@@ -201,11 +288,13 @@ export class Detail {
       ctx.fillRect(X(b * 60), laneH - v, Math.max(X(b * 60 + 60) - X(b * 60) - 1, 1), v);
     }
     const episodes = [...s.events.filter((e) => e.type === "event")];
-    if (s.openEvent) episodes.push({ ...s.openEvent, end_s: t1 });
-    ctx.fillStyle = "#f85149";
+    for (const e of s.open) episodes.push({ ...e, end_s: t1 });
     for (const e of episodes) {
       if (e.end_s < t0) continue;
-      ctx.fillRect(X(Math.max(e.start_s, t0)), laneH + 2, Math.max(X(e.end_s) - X(Math.max(e.start_s, t0)), 2), 8);
+      // AF on the first lane (under its burden), every other kind on the second.
+      const y = e.kind === "af" ? laneH + 2 : laneH + 11;
+      ctx.fillStyle = kindColor(e.kind);
+      ctx.fillRect(X(Math.max(e.start_s, t0)), y, Math.max(X(e.end_s) - X(Math.max(e.start_s, t0)), 2), 7);
     }
     this.axes(ctx, w, h, t0, t1);
     this.el.querySelector(".burden").textContent = all

@@ -2,12 +2,15 @@
 import { SampleRing, Sweep } from "./sweep.js";
 import { Detail } from "./live-detail.js";
 import { statusOf, fmt } from "./live-status.js";
+import { KINDS, PRIORITY, detailText, kindName } from "./arrhythmia.js";
 
 const STALE_MS = 4000; // no samples for this long: the trace greys out and says so
 const ENDED_KEEP_MS = 20000; // an ended stream's tile stays this long
 const RING_S = 180; // seconds of samples kept per lead, for the detail view
 const TREND_KEEP = 600;
 const FRAME_STATS = 600;
+const EVENTS_KEEP = 100; // closed episodes kept per stream, for the detail view's list
+const BEATS_KEEP = 1200; // classified beats kept per stream (more than RING_S of them)
 
 export function mount(root, ctx) {
   const view = new LiveView(root, ctx);
@@ -43,7 +46,10 @@ class LiveView {
       frameStats: () => this.frameStats(),
       streams: () => [...this.streams.values()].map((s) => ({
         id: s.id, badge: s.badge.dataset.status, lead: s.lead,
-        head: s.sweep.head, label: s.window?.label ?? null,
+        head: s.sweep.head, label: s.window?.label ?? null, word: s.badge.querySelector(".word").textContent,
+        letters: { ...s.sweep.lettered }, classified: { ...s.ectopy.n }, ectopy: s.ectopy.summary(),
+        open: s.open.map((e) => ({ kind: e.kind, start_s: e.start_s })),
+        events: s.events.filter((e) => e.type === "event").map((e) => ({ kind: e.kind, start_s: e.start_s, end_s: e.end_s })),
       })),
       resetFrameStats: () => { this.frameWork = []; this.frameGaps = []; },
     };
@@ -195,9 +201,12 @@ class StreamTile {
     this.rings = new Map(this.leads.map((l) => [l, new SampleRing(RING_S)]));
     this.pending = [];
     this.peaks = [];
+    this.classes = []; // [time, letter] of classified beats not lettered on the sweep yet
+    this.beats = []; // [time, letter] of the recent classified beats, for the detail strips
+    this.ectopy = new Ectopy();
     this.window = null;
     this.events = [];
-    this.openEvent = null;
+    this.openEvents = new Map(); // kind@start -> event_open: AF and arrhythmias run side by side
     this.trend = [];
     this.lastData = 0;
     this.state = info.state;
@@ -273,7 +282,10 @@ class StreamTile {
     if (info.controls?.length && this.el.querySelector(".controls").hidden) this.setupControls(info);
     if (snapshot) {
       if (info.window) this.setWindow(info.window);
-      this.events = info.events.slice(-20);
+      this.events = info.events.slice(-EVENTS_KEEP);
+      // Episodes that closed while this page was away: their close was in the snapshot.
+      for (const e of info.events) this.openEvents.delete(eventKey(e));
+      this.version = (this.version || 0) + 1;
       this.trend = info.trend.slice(-TREND_KEEP);
       this.renderEvents();
     }
@@ -284,6 +296,9 @@ class StreamTile {
     for (const [lead, samples] of Object.entries(msg.leads)) this.rings.get(lead)?.push(msg.t, samples);
     for (const p of msg.peaks) { this.pending.push(p); this.peaks.push(p); }
     if (this.peaks.length > 400) this.peaks.splice(0, this.peaks.length - 400);
+    for (const b of msg.beats || []) { this.classes.push(b); this.beats.push(b); this.ectopy.add(b[0], b[1]); }
+    if (this.classes.length > 200) this.classes.splice(0, this.classes.length - 200);
+    if (this.beats.length > BEATS_KEEP) this.beats.splice(0, this.beats.length - BEATS_KEEP);
     this.lastData = Date.now();
     if (this.state !== "live") { this.state = "live"; this.renderStatus(); }
   }
@@ -308,9 +323,21 @@ class StreamTile {
   }
 
   addEvent(e) {
-    if (e.type === "event_open") this.openEvent = e;
-    else { this.openEvent = null; this.events.push(e); if (this.events.length > 20) this.events.shift(); }
+    if (e.type === "event_open") this.openEvents.set(eventKey(e), e);
+    else {
+      this.openEvents.delete(eventKey(e));
+      this.events.push(e);
+      if (this.events.length > EVENTS_KEEP) this.events.shift();
+      this.ectopy.episode(e);
+    }
+    this.version = (this.version || 0) + 1;
     this.renderEvents();
+  }
+
+  /** The open episodes, most urgent first. */
+  get open() {
+    const rank = (e) => { const i = PRIORITY.indexOf(e.kind); return i < 0 ? PRIORITY.length : i; };
+    return [...this.openEvents.values()].sort((a, b) => rank(a) - rank(b) || a.start_s - b.start_s);
   }
 
   addGap(g) {
@@ -320,14 +347,14 @@ class StreamTile {
 
   renderEvents() {
     const ul = this.el.querySelector(".events");
-    const items = [...this.events.slice(-3)].reverse();
-    if (this.openEvent) items.unshift({ ...this.openEvent, open: true });
+    const open = this.open.map((e) => ({ ...e, open: true }));
+    const items = [...open, ...this.events.slice(-Math.max(1, 3 - open.length)).reverse()].slice(0, 4);
     ul.replaceChildren(...items.map((e) => {
       const li = document.createElement("li");
-      const dur = e.open ? "ongoing" : `${fmt(e.end_s - e.start_s, 0)} s`;
-      li.textContent = `${e.kind?.toUpperCase?.() ?? e.kind} at ${fmt(e.start_s, 0)} s · ${dur}` +
-        (e.confidence != null ? ` · ${Math.round(e.confidence * 100)} %` : "");
-      li.className = e.open ? "open" : "";
+      li.textContent = eventLine(e);
+      li.title = detailText(e.detail);
+      li.className = e.open ? `open ${KINDS[e.kind]?.cls ?? ""}` : "";
+      li.dataset.kind = e.kind;
       return li;
     }));
   }
@@ -356,6 +383,62 @@ class StreamTile {
       return;
     }
     this.staleNote.hidden = true;
-    this.sweep.advance(this.rings.get(this.lead), this.pending, now, "#7ee787");
+    this.sweep.advance(this.rings.get(this.lead), this.pending, now, "#7ee787", this.classes);
+  }
+}
+
+const eventKey = (e) => `${e.kind}@${e.start_s}`;
+
+/** One line of a tile's event list: "VT at 812 s · ongoing · 160 bpm · 92 %". */
+export function eventLine(e) {
+  if (e.type === "gap") return `${e.kind} at ${fmt(e.start_s, 0)} s · ${fmt(e.end_s - e.start_s, 0)} s`;
+  const dur = e.open ? "ongoing" : `${fmt(e.end_s - e.start_s, e.end_s - e.start_s < 10 ? 1 : 0)} s`;
+  const rate = e.kind === "vt" || e.kind === "svt" || e.kind === "idioventricular_rhythm"
+    ? (e.detail?.rate_bpm != null ? ` · ${Math.round(e.detail.rate_bpm)} bpm` : "") : "";
+  return `${kindName(e.kind, e.detail)} at ${fmt(e.start_s, 0)} s · ${dur}${rate}` +
+    (e.confidence != null ? ` · ${Math.round(e.confidence * 100)} %` : "");
+}
+
+/**
+ * Ectopy tallies from the classified beats as they arrive (each beat comes once): beats per
+ * class, and V and S beats by run length (isolated, couplets, runs of three or more), as a
+ * Holter report counts them. Counted from the first beat this page received.
+ */
+export class Ectopy {
+  constructor() { this.reset(); }
+
+  reset() {
+    this.n = { N: 0, S: 0, V: 0, F: 0, Q: 0 };
+    this.runs = { V: [0, 0, 0], S: [0, 0, 0] }; // isolated, couplets, runs of 3+
+    this.episodes = {};
+    this.run = null; // [letter, length] of the run going on
+    this.first = null;
+    this.last = null;
+    this.since = Date.now();
+  }
+
+  add(t, cls) {
+    if (this.last !== null && t < this.last - 1) this.end(); // the stream restarted
+    if (this.first === null || t < this.first) this.first = t;
+    this.last = t;
+    this.n[cls] = (this.n[cls] || 0) + 1;
+    if (this.run && this.run[0] === cls) { this.run[1]++; return; }
+    this.end();
+    if (cls === "V" || cls === "S") this.run = [cls, 1];
+  }
+
+  end() {
+    if (this.run) this.runs[this.run[0]][Math.min(this.run[1], 3) - 1]++;
+    this.run = null;
+  }
+
+  episode(e) { this.episodes[e.kind] = (this.episodes[e.kind] || 0) + 1; }
+
+  /** Totals with the run going on counted as it stands. */
+  summary() {
+    const runs = { V: [...this.runs.V], S: [...this.runs.S] };
+    if (this.run) runs[this.run[0]][Math.min(this.run[1], 3) - 1]++;
+    const hours = this.first === null ? 0 : (this.last - this.first) / 3600;
+    return { beats: { ...this.n }, runs, episodes: { ...this.episodes }, hours, since: this.since };
   }
 }

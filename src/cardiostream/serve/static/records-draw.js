@@ -1,13 +1,15 @@
 // Drawing the ECG strip (paper grid, trace, overlays, calipers) and the whole-record overview.
 // Pure functions of what is to be shown: the view module decides when to redraw.
 import { KIND_COLORS, lowerBound, rhythmColor, rhythmName } from "./records-util.js";
+import { BEAT_COLORS, aamiOf, kindColor, kindName } from "./arrhythmia.js";
 
 const MM_PER_S = 25; // paper speed: a minor box is 0.04 s
 // Rows of the strip, in CSS px from the top (and bottom) of the canvas.
 const RHYTHM_H = 16;
-const BEAT_Y = 28;
-const PEAK_Y = 36;
-const TRACE_TOP = 44;
+const BEAT_Y = 28; // reference letters
+const CLASS_Y = 42; // the classifier's letters
+const PEAK_Y = 48;
+const TRACE_TOP = 56;
 const USER_H = 14;
 const MAX_LANES = 3;
 const AXIS_H = 16;
@@ -43,6 +45,12 @@ function alpha(hex, a) {
   return `rgba(${n >> 16}, ${(n >> 8) & 255}, ${n & 255}, ${a})`;
 }
 
+/** A dark shade of a colour, for a label's background ("#f85149" gives about AF's old red). */
+function dark(hex) {
+  const n = parseInt(hex.slice(1), 16);
+  return `rgba(${Math.round((n >> 16) * 0.48)}, ${Math.round(((n >> 8) & 255) * 0.48)}, ${Math.round((n & 255) * 0.48)}, 0.85)`;
+}
+
 function label(g, text, x, y, fg, bg) {
   const w = g.measureText(text).width + 6;
   g.fillStyle = bg;
@@ -76,23 +84,29 @@ export function drawTrace(canvas, v) {
     g.fillText(`${rhythmName(r.label)} (reference)`, x0 + 4, 12);
   }
 
+  let labelEnd = -Infinity; // episodes' labels never overprint: a crowded one is left out
   for (const e of v.events) {
     if (e.end_s < v.start || e.start_s > end) continue;
     const x0 = X(e.start_s);
     const x1 = X(e.end_s);
-    g.fillStyle = "rgba(248, 81, 73, 0.13)";
+    const colour = kindColor(e.kind);
+    g.fillStyle = alpha(colour, e.kind === "af" ? 0.13 : 0.1);
     g.fillRect(x0, TRACE_TOP - 6, x1 - x0, bottom - TRACE_TOP + 6);
-    g.strokeStyle = "rgba(248, 81, 73, 0.7)";
+    g.strokeStyle = alpha(colour, 0.7);
     g.lineWidth = 1;
     g.beginPath();
     g.moveTo(x0, TRACE_TOP - 6); g.lineTo(x0, bottom);
     g.moveTo(x1, TRACE_TOP - 6); g.lineTo(x1, bottom);
     g.stroke();
     const conf = Number.isFinite(e.confidence) ? ` ${Math.round(e.confidence * 100)} %` : "";
-    label(g, `AF detected${conf}`, Math.max(2, x0 + 2), TRACE_TOP + 8, t.text, "rgba(120, 30, 30, 0.85)");
+    const text = `${kindName(e.kind, e.detail)} detected${conf}`;
+    const x = Math.max(2, x0 + 2);
+    if (x < labelEnd) continue;
+    label(g, text, x, TRACE_TOP + 8, t.text, dark(colour));
+    labelEnd = x + g.measureText(text).width + 12;
   }
 
-  const drawn = { n_beats: 0, n_peaks: 0, loading: false };
+  const drawn = { n_beats: 0, n_peaks: 0, n_classified: 0, loading: false };
   if (v.cache) {
     const { found, missing } = v.cache.chunks(v.start, end);
     drawn.loading = missing;
@@ -128,13 +142,75 @@ export function drawTrace(canvas, v) {
       g.fillRect(Math.round(x), BEAT_Y - 6, 1, 5);
     }
   }
-  g.textAlign = "left";
   drawn.n_beats = i1 - i0;
+  drawn.n_classified = classified(g, v, X, t);
+  g.textAlign = "left";
+  rowNames(g, v, t);
+  found(g, v, X, bottom);
 
   userAnnotations(g, v, X, W, H, t);
   axis(g, v, X, W, H, t);
   calipers(g, v.caliper, X, H);
   return drawn;
+}
+
+/** The classifier's letters under the reference's, boxed where the two classes differ. */
+function classified(g, v, X, t) {
+  const c = v.classified;
+  if (!c || !c.t.length) return 0;
+  const end = v.start + v.duration;
+  const i0 = lowerBound(c.t, v.start);
+  const i1 = lowerBound(c.t, end);
+  let lastLetter = -Infinity;
+  g.font = "bold 11px system-ui, sans-serif";
+  for (let i = i0; i < i1; i++) {
+    const sym = c.sym[i];
+    const x = X(c.t[i]);
+    const k = lowerBound(v.beats.t, c.t[i] - 0.15);
+    const ref = k < v.beats.t.length && v.beats.t[k] <= c.t[i] + 0.15 ? aamiOf(v.beats.sym[k]) : null;
+    const differs = v.beats.t.length > 0 && ref !== sym;
+    g.fillStyle = sym === "N" ? t.muted : BEAT_COLORS[sym] || BEAT_COLORS.Q;
+    if (x - lastLetter >= 9 || sym !== "N" || differs) {
+      g.fillText(sym, x, CLASS_Y);
+      lastLetter = x;
+    } else {
+      g.fillRect(Math.round(x), CLASS_Y - 6, 1, 5);
+    }
+    if (differs) {
+      g.strokeStyle = g.fillStyle;
+      g.lineWidth = 1;
+      g.strokeRect(Math.round(x) - 5.5, CLASS_Y - 10.5, 11, 13);
+    }
+  }
+  g.font = "11px system-ui, sans-serif";
+  return i1 - i0;
+}
+
+/** Which letters are whose, on the left edge. */
+function rowNames(g, v, t) {
+  g.font = "9px system-ui, sans-serif";
+  const rows = [["ref", BEAT_Y, v.beats.t.length], ["auto", CLASS_Y, v.classified?.t.length]];
+  for (const [name, y, any] of rows) {
+    if (!any) continue;
+    const w = g.measureText(name).width + 4;
+    g.fillStyle = alpha(t.panel, 0.9);
+    g.fillRect(0, y - 9, w, 11);
+    g.fillStyle = t.muted;
+    g.fillText(name, 2, y - 1);
+  }
+  g.font = "11px system-ui, sans-serif";
+}
+
+/** The beat a "next V" or "next S" went to: a band of its class's colour. */
+function found(g, v, X, bottom) {
+  const f = v.found;
+  if (!f || f.t < v.start || f.t > v.start + v.duration) return;
+  const x = X(f.t);
+  g.fillStyle = alpha(BEAT_COLORS[f.cls] || BEAT_COLORS.Q, 0.16);
+  g.fillRect(x - 14, RHYTHM_H, 28, bottom - RHYTHM_H);
+  g.strokeStyle = alpha(BEAT_COLORS[f.cls] || BEAT_COLORS.Q, 0.8);
+  g.lineWidth = 1;
+  g.strokeRect(x - 14.5, RHYTHM_H + 0.5, 29, bottom - RHYTHM_H - 1);
 }
 
 function grid(g, v, W, H, pxPerMm, mid, t) {
@@ -311,7 +387,7 @@ export function drawOverview(canvas, v) {
     }
   };
   row(3, 9, v.rhythms, (r) => alpha(rhythmColor(r.label), 0.55));
-  row(15, 10, v.events.map((e) => ({ start: e.start_s, end: e.end_s })), () => "rgba(248, 81, 73, 0.8)");
+  row(15, 10, v.events.map((e) => ({ start: e.start_s, end: e.end_s, kind: e.kind })), (e) => alpha(kindColor(e.kind), 0.8));
   row(28, 8, v.userAnns.map((a) => ({ start: a.start_s, end: a.end_s, kind: a.kind, status: a.status })),
     (a) => alpha(KIND_COLORS[a.kind] || KIND_COLORS.other, a.status === "rejected" ? 0.35 : 0.9));
   g.font = "10px system-ui, sans-serif";

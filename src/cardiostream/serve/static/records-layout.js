@@ -7,7 +7,7 @@ const GAINS = [5, 10, 20];
 
 const option = (value, text) => h("option", { value }, text);
 
-/** on: {choose(id), lead(i), window(s), gain(mm/mV), af(dir), calipers()}. */
+/** on: {choose(id), lead(i), window(s), gain(mm/mV), af(dir), kind(k), beat(cls, dir), calipers()}. */
 export function buildLayout(root, panelElement, on) {
   const ui = {
     record: h("select", { testid: "record-select", "aria-label": "Record", onchange: () => on.choose(ui.record.value) }),
@@ -16,8 +16,15 @@ export function buildLayout(root, panelElement, on) {
       WINDOWS.map((w) => option(w, `${w} s`)), option("custom", "")),
     gain: h("select", { "aria-label": "Gain", title: "Gain (at 10 mm/mV a minor box is 0.1 mV)", onchange: () => on.gain(Number(ui.gain.value)) },
       GAINS.map((g) => option(g, `${g} mm/mV`))),
-    prev: h("button", { type: "button", testid: "prev-af", title: "Previous AF episode (p)", onclick: () => on.af(-1) }, "◀ AF"),
-    next: h("button", { type: "button", testid: "next-af", title: "Next AF episode (n)", onclick: () => on.af(1) }, "AF ▶"),
+    // "Find" as LightWAVE has it: the previous or next episode of the chosen kind, or beat of a class.
+    kind: h("select", { testid: "event-kind", "aria-label": "Episode kind to find", title: "Kind of episode ◀ ▶ (p, n) go to",
+      onchange: () => on.kind(ui.kind.value) }, option("af", "AF")),
+    prev: h("button", { type: "button", testid: "prev-af", title: "Previous episode of this kind (p)", onclick: () => on.af(-1) }, "◀"),
+    next: h("button", { type: "button", testid: "next-af", title: "Next episode of this kind (n)", onclick: () => on.af(1) }, "▶"),
+    prevV: h("button", { type: "button", testid: "prev-v", title: "Previous V beat (Shift+V)", onclick: () => on.beat("V", -1) }, "◀"),
+    nextV: h("button", { type: "button", testid: "next-v", title: "Next V beat (v)", onclick: () => on.beat("V", 1) }, "▶"),
+    prevS: h("button", { type: "button", testid: "prev-s", title: "Previous S beat (Shift+S)", onclick: () => on.beat("S", -1) }, "◀"),
+    nextS: h("button", { type: "button", testid: "next-s", title: "Next S beat (s)", onclick: () => on.beat("S", 1) }, "▶"),
     caliper: h("button", { type: "button", testid: "caliper-toggle", "aria-pressed": "false", title: "Calipers (c); Esc clears", onclick: () => on.calipers() }, "Calipers"),
     readout: h("span", { class: "rec-readout", testid: "caliper-readout", "aria-live": "polite" }),
     viewStart: h("span", { testid: "view-start" }, "0.0 s"),
@@ -30,21 +37,33 @@ export function buildLayout(root, panelElement, on) {
     listView: h("div", { class: "rec-choose", testid: "record-list" }),
   };
   // A focused select would take the arrow keys meant for the strip.
-  for (const el of [ui.record, ui.lead, ui.window, ui.gain]) el.addEventListener("change", () => el.blur());
+  for (const el of [ui.record, ui.lead, ui.window, ui.gain, ui.kind]) el.addEventListener("change", () => el.blur());
   ui.gain.value = "10";
   ui.window.value = "15";
   ui.browse = h("div", { class: "rec-browse", hidden: true },
     h("div", { class: "rec-strip" }, ui.canvas),
     ui.overview,
     h("p", { class: "hint rec-legend" },
-      "25 mm/s. Letters: reference beats · ▼ detected R peaks · red: detected AF · bars: annotations. ",
-      "Keys: ←/→ pan, +/− zoom, Home/End, n/p AF, c calipers, Esc clears. Wheel zooms, drag pans."),
+      "25 mm/s. Letters: “ref” row the reference beats, “auto” row the classifier's (V magenta, S amber, ",
+      "boxed where the two differ) · ▼ detected R peaks · shaded: detected episodes (red AF) · bars: annotations. ",
+      "Keys: ←/→ pan, +/− zoom, Home/End, n/p next/previous episode of the kind chosen, v/V and s/S next/previous ",
+      "V and S beat, c calipers, Esc clears. Wheel zooms, drag pans."),
     panelElement);
   const bar = h("div", { class: "rec-toolbar" },
-    ui.record, ui.lead, ui.window, ui.gain, ui.prev, ui.next, ui.caliper, ui.readout,
+    ui.record, ui.lead, ui.window, ui.gain,
+    h("span", { class: "rec-find" }, ui.prev, ui.kind, ui.next),
+    h("span", { class: "rec-find", title: "Ventricular ectopic beats (classifier; the reference without it)" }, ui.prevV, h("b", { class: "rec-find-v" }, "V"), ui.nextV),
+    h("span", { class: "rec-find", title: "Supraventricular ectopic beats (classifier; the reference without it)" }, ui.prevS, h("b", { class: "rec-find-s" }, "S"), ui.nextS),
+    ui.caliper, ui.readout,
     h("span", { class: "rec-pos" }, ui.viewStart, ui.viewRest), ui.peaksHint, ui.navHint);
   root.replaceChildren(h("div", { class: "rec" }, bar, ui.notice, ui.listView, ui.browse));
   return ui;
+}
+
+/** The kinds to find: AF always, then those detected in this lead, with their counts. */
+export function showKinds(ui, kinds, current) {
+  ui.kind.replaceChildren(...kinds.map(([k, text]) => option(k, text)));
+  ui.kind.value = kinds.some(([k]) => k === current) ? current : "af";
 }
 
 export function showLeads(ui, leads, lead) {

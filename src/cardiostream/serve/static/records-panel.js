@@ -1,12 +1,13 @@
 // The review panel: detected events to confirm or reject, the "mark episode" form, the
 // reviewer's annotations (kept by the server beside the record) and their export.
 import { fmtTime, h, isVanished, KIND_COLORS, recordPath } from "./records-util.js";
+import { detailText, kindColor, kindName } from "./arrhythmia.js";
 
 const KINDS = ["af", "other", "noise", "normal"];
 const SAME = 0.01; // s: an annotation reviews an event when their times agree this closely
 
 export class AnnotationPanel {
-  /** host: {jump(t0, t1), problem(err), changed()}: the view that owns the panel. */
+  /** host: {jump(t0, t1, kind), problem(err), changed()}: the view that owns the panel. */
   constructor(api, host) {
     this.api = api;
     this.host = host;
@@ -46,7 +47,7 @@ export class AnnotationPanel {
     this.exportCsv = h("button", { type: "button", testid: "export-csv", onclick: () => this.download("csv") }, "Export CSV");
     this.exportWfdb = h("button", { type: "button", testid: "export-wfdb", onclick: () => this.download("wfdb") }, "Export WFDB");
     this.element = h("div", { class: "rec-panel" },
-      h("section", {}, h("h3", {}, "Detected AF episodes"), this.eventList),
+      h("section", {}, h("h3", {}, "Detected episodes"), this.eventList),
       h("section", {}, h("h3", {}, "Mark an episode"), this.form),
       h("section", {}, h("h3", {}, "Annotations"), this.userList,
         h("div", { class: "rec-row" }, this.exportCsv, this.exportWfdb), this.message));
@@ -135,12 +136,14 @@ export class AnnotationPanel {
   }
 
   review(event, status) {
+    // The annotation kinds are rhythms: an arrhythmia is kept as "other", named in the note.
     const kind = KINDS.includes(event.kind) ? event.kind : "other";
+    const note = kind === event.kind ? "" : kindName(event.kind, event.detail);
     const body = {
-      kind, status, start_s: event.start_s, end_s: event.end_s, note: "",
+      kind, status, start_s: event.start_s, end_s: event.end_s, note,
       event: { start_s: event.start_s, end_s: event.end_s, confidence: event.confidence ?? null },
     };
-    return this.send("post", this.base(), body, `Event at ${fmtTime(event.start_s)} ${status}.`);
+    return this.send("post", this.base(), body, `${kindName(event.kind, event.detail)} at ${fmtTime(event.start_s)} ${status}.`);
   }
 
   remove(ann, what = "Annotation deleted.") {
@@ -216,24 +219,28 @@ export class AnnotationPanel {
   renderEvents() {
     const rows = [];
     if (this.eventsState === "computing") {
-      rows.push(h("li", { class: "hint rec-computing" }, "Computing the AF episodes of this record…"));
+      rows.push(h("li", { class: "hint rec-computing" }, "Computing the episodes of this record…"));
     } else if (this.eventsState === "error") {
-      rows.push(h("li", { class: "rec-bad" }, `AF episodes unavailable: ${this.eventsError}`));
+      rows.push(h("li", { class: "rec-bad" }, `Episodes unavailable: ${this.eventsError}`));
     } else if (this.eventsState === "ready" && !this.events.length) {
-      rows.push(h("li", { class: "hint" }, "No AF episode detected in this lead."));
+      rows.push(h("li", { class: "hint" }, "No episode detected in this lead."));
     }
     for (const e of this.events) {
       const review = this.reviewOf(e);
       const conf = Number.isFinite(e.confidence) ? `, ${Math.round(e.confidence * 100)} %` : "";
-      const text = h("button", { type: "button", class: "rec-link", title: "Show it", onclick: () => this.host.jump(e.start_s, e.end_s) },
-        `${e.kind.toUpperCase()} ${fmtTime(e.start_s)} – ${fmtTime(e.end_s)} (${(e.end_s - e.start_s).toFixed(0)} s${conf})`);
+      const dur = e.end_s - e.start_s;
+      const detail = detailText(e.detail);
+      const text = h("button", { type: "button", class: "rec-link", title: `Show it${detail ? ` (${detail})` : ""}; ◀ ▶ then go to the others of its kind`,
+        onclick: () => this.host.jump(e.start_s, e.end_s, e.kind) },
+        `${kindName(e.kind, e.detail)} ${fmtTime(e.start_s)} – ${fmtTime(e.end_s)} (${dur.toFixed(dur < 10 ? 1 : 0)} s${conf})`);
       const off = this.unavailable || !this.loaded;
       const actions = review
         ? [h("span", { class: `rec-badge rec-${review.status}` }, review.status),
            h("button", { type: "button", testid: "event-undo", disabled: off, onclick: () => this.remove(review, "Review undone.") }, "Undo")]
         : [h("button", { type: "button", testid: "event-confirm", disabled: off, onclick: () => this.review(e, "confirmed") }, "Confirm"),
            h("button", { type: "button", testid: "event-reject", disabled: off, onclick: () => this.review(e, "rejected") }, "Reject")];
-      rows.push(h("li", { class: "rec-event", dataset: { start: String(e.start_s) } }, text, h("span", { class: "rec-actions" }, actions)));
+      rows.push(h("li", { class: "rec-event", dataset: { start: String(e.start_s), kind: e.kind } },
+        h("span", { class: "rec-swatch", style: `background:${kindColor(e.kind)}` }), text, h("span", { class: "rec-actions" }, actions)));
     }
     this.eventList.replaceChildren(...rows);
   }

@@ -4,9 +4,10 @@
 import { SliceCache } from "./records-data.js";
 import { drawOverview, drawTrace, readTheme } from "./records-draw.js";
 import { wireKeys, wireOverview, wireStrip } from "./records-input.js";
-import { buildLayout, renderRecordList, showLeads, showWindow } from "./records-layout.js";
+import { buildLayout, renderRecordList, showKinds, showLeads, showWindow } from "./records-layout.js";
 import { AnnotationPanel } from "./records-panel.js";
-import { clamp, fmtTime, h, isAfLabel, isVanished, recordPath, stepEpisode } from "./records-util.js";
+import { clamp, fmtTime, h, isAfLabel, isVanished, lowerBound, recordPath, stepEpisode } from "./records-util.js";
+import { PRIORITY, aamiOf, kindName } from "./arrhythmia.js";
 
 const MIN_S = 2;
 const MAX_S = 120;
@@ -19,6 +20,7 @@ export function mount(root, ctx) {
     record: null, meta: null, lead: 0, start: 0, duration: 15, gain: 10, total: 0,
     beats: { t: [], sym: [] }, rhythms: [], annotationsLoaded: false,
     events: [], eventsState: "idle", caliper: { on: false, a: null, b: null },
+    classified: { t: [], sym: [] }, beatsState: "idle", kind: "af", found: null,
     drawn: { n_beats: 0, n_peaks: 0, loading: false }, list: null,
   };
   let cache = null;
@@ -30,13 +32,17 @@ export function mount(root, ctx) {
   let retry = { timer: 0, delay: 0 };
   let noticeKind = null;
 
-  const panel = new AnnotationPanel(api, { jump: (t0) => showOnset(t0), problem, changed: draw });
+  const panel = new AnnotationPanel(api, {
+    jump: (t0, t1, kind) => { if (kind) chooseKind(kind); showOnset(t0); }, problem, changed: draw,
+  });
   const ui = buildLayout(root, panel.element, {
     choose: (id) => choose(id),
     lead: (i) => setLead(i),
     window: (d) => setView(s.start, d),
     gain: (g) => { s.gain = g; draw(); },
-    af: (dir) => jumpAf(dir),
+    af: (dir) => jumpKind(dir),
+    kind: (k) => chooseKind(k),
+    beat: (cls, dir) => jumpBeat(cls, dir),
     calipers: () => toggleCalipers(),
   });
 
@@ -94,6 +100,7 @@ export function mount(root, ctx) {
     if (!s.meta) return openRecord(s.record, { lead: s.lead, start: s.start, duration: s.duration });
     if (!s.annotationsLoaded) loadAnnotations();
     if (s.eventsState !== "ready" && s.eventsState !== "computing") loadEvents();
+    if (s.beatsState !== "ready" && s.beatsState !== "computing") loadBeats();
     if (!panel.loaded && !panel.unavailable) panel.refresh();
     scheduleFetch(0);
     statusOk();
@@ -124,6 +131,7 @@ export function mount(root, ctx) {
     if (cache) cache.close();
     cache = null;
     Object.assign(s, { record: null, meta: null, events: [], eventsState: "idle", annotationsLoaded: false,
+      classified: { t: [], sym: [] }, beatsState: "idle", found: null,
       beats: { t: [], sym: [] }, rhythms: [], caliper: { on: s.caliper.on, a: null, b: null } });
     panel.setRecord(null);
     panel.setEvents("idle");
@@ -173,8 +181,29 @@ export function mount(root, ctx) {
   function startLead() {
     if (cache) cache.close();
     cache = new SliceCache(api, s.record, s.lead, s.total, { onChange: draw, onProblem: problem });
-    s.events = []; // the detector's episodes are per lead
+    s.events = []; // the detector's episodes and the classifier's beats are per lead
+    s.classified = { t: [], sym: [] };
+    s.found = null;
+    showKinds(ui, kindsToFind(), s.kind);
     loadEvents();
+    loadBeats();
+  }
+
+  async function loadBeats() {
+    const mine = gen;
+    s.beatsState = "computing";
+    try {
+      const doc = await api.get(recordPath(s.record, `/beats?lead=${s.lead}`));
+      if (mine !== gen) return;
+      s.classified = { t: Float64Array.from(doc.t_s), sym: doc.label, p: doc.p };
+      s.beatsState = "ready";
+    } catch (err) {
+      if (mine !== gen) return;
+      // A server without the route, or a classifier failure: the reference still serves.
+      s.beatsState = err.status === 0 ? "idle" : "error";
+      if (err.status === 0 || err.status === 401 || isVanished(err)) problem(err);
+    }
+    draw();
   }
 
   async function loadAnnotations() {
@@ -201,6 +230,7 @@ export function mount(root, ctx) {
       s.events = (doc.events || []).filter((e) => e.type === "event").sort((a, b) => a.start_s - b.start_s);
       s.eventsState = "ready";
       panel.setEvents("ready", s.events);
+      showKinds(ui, kindsToFind(), s.kind);
     } catch (err) {
       if (mine !== gen) return;
       s.eventsState = "error";
@@ -214,7 +244,9 @@ export function mount(root, ctx) {
   function showBrowse(on) {
     ui.browse.hidden = !on;
     ui.listView.hidden = on;
-    for (const el of [ui.lead, ui.window, ui.gain, ui.prev, ui.next, ui.caliper]) el.disabled = !on;
+    for (const el of [ui.lead, ui.window, ui.gain, ui.prev, ui.next, ui.kind, ui.prevV, ui.nextV, ui.prevS, ui.nextS, ui.caliper]) {
+      el.disabled = !on;
+    }
     ui.viewStart.parentElement.hidden = !on;
   }
 
@@ -258,6 +290,67 @@ export function mount(root, ctx) {
     const detected = s.events.filter((e) => e.kind === "af").map((e) => ({ start: e.start_s, end: e.end_s }));
     if (detected.length) return { list: detected, source: "detected" };
     return { list: s.rhythms.filter((r) => isAfLabel(r.label)), source: "reference" };
+  }
+
+  /** AF, then each kind detected in this lead, with how many episodes. */
+  function kindsToFind() {
+    const n = {};
+    for (const e of s.events) n[e.kind] = (n[e.kind] || 0) + 1;
+    const rank = (k) => (PRIORITY.includes(k) ? PRIORITY.indexOf(k) : PRIORITY.length);
+    const kinds = Object.keys(n).filter((k) => k !== "af").sort((a, b) => rank(a) - rank(b));
+    return [["af", `AF${n.af ? ` (${n.af})` : ""}`], ...kinds.map((k) => [k, `${kindName(k)} (${n[k]})`])];
+  }
+
+  function chooseKind(kind) {
+    s.kind = kind;
+    showKinds(ui, kindsToFind(), kind);
+  }
+
+  function jumpKind(dir) {
+    if (!s.meta) return;
+    if (s.kind === "af") return jumpAf(dir);
+    const name = kindName(s.kind);
+    const list = s.events.filter((e) => e.kind === s.kind).map((e) => ({ start: e.start_s, end: e.end_s, detail: e.detail }));
+    if (!list.length) return flash(`No ${name} episode detected in this lead.`);
+    const onset = (ep) => clamp(ep.start - 0.1 * s.duration, 0, Math.max(0, s.total - s.duration));
+    const i = stepEpisode(list, s.start, dir, onset);
+    if (i < 0) return flash(`No ${dir > 0 ? "later" : "earlier"} ${name} episode.`);
+    setView(onset(list[i]), s.duration);
+    flash(`${kindName(s.kind, list[i].detail)} episode ${i + 1} of ${list.length} from ${fmtTime(list[i].start)}`);
+  }
+
+  /** The classifier's beats when it answered, else the reference's as AAMI classes. */
+  function beatsToFind() {
+    if (s.classified.t.length) return { t: s.classified.t, cls: s.classified.sym, source: "classifier" };
+    return { t: s.beats.t, cls: Array.from(s.beats.sym, aamiOf), source: "reference" };
+  }
+
+  /** Centre the next (dir > 0) or previous V or S beat from the middle of the view. */
+  function jumpBeat(cls, dir) {
+    if (!s.meta) return;
+    const { t, cls: classes, source } = beatsToFind();
+    const mid = s.start + s.duration / 2;
+    const waiting = s.beatsState === "computing" ? " (the classifier is still working)" : "";
+    let i = -1;
+    if (dir > 0) {
+      for (let k = lowerBound(t, mid + 0.01); k < t.length; k++) if (classes[k] === cls) { i = k; break; }
+    } else {
+      for (let k = lowerBound(t, mid - 0.01) - 1; k >= 0; k--) if (classes[k] === cls) { i = k; break; }
+    }
+    if (i < 0) return flash(`No ${dir > 0 ? "later" : "earlier"} ${cls} beat (${source})${waiting}.`);
+    let nth = 0;
+    let all = 0;
+    for (let k = 0; k < t.length; k++) if (classes[k] === cls) { all++; if (k <= i) nth++; }
+    const ref = referenceAt(t[i]);
+    s.found = { t: t[i], cls, source, ref };
+    setView(t[i] - s.duration / 2, s.duration);
+    flash(`${cls} beat ${nth} of ${all} (${source}) at ${fmtTime(t[i])}${ref && source === "classifier" ? ` · reference: ${ref}` : ""}`);
+  }
+
+  /** The reference's beat symbol within 150 ms of t, or null. */
+  function referenceAt(t) {
+    const k = lowerBound(s.beats.t, t - 0.15);
+    return k < s.beats.t.length && s.beats.t[k] <= t + 0.15 ? s.beats.sym[k] : null;
   }
 
   function jumpAf(dir) {
@@ -329,7 +422,8 @@ export function mount(root, ctx) {
     Home: () => setView(0, s.duration), End: () => setView(s.total, s.duration),
     "+": () => zoomAt(s.start + s.duration / 2, 0.5, 1 / 1.5), "=": () => zoomAt(s.start + s.duration / 2, 0.5, 1 / 1.5),
     "-": () => zoomAt(s.start + s.duration / 2, 0.5, 1.5),
-    n: () => jumpAf(1), p: () => jumpAf(-1), c: () => s.meta && toggleCalipers(), Escape: escape,
+    n: () => jumpKind(1), p: () => jumpKind(-1), c: () => s.meta && toggleCalipers(), Escape: escape,
+    v: () => jumpBeat("V", 1), V: () => jumpBeat("V", -1), s: () => jumpBeat("S", 1), S: () => jumpBeat("S", -1),
   });
 
   // ---- drawing ----
@@ -360,6 +454,8 @@ export function mount(root, ctx) {
       n_peaks_drawn: s.drawn.n_peaks, n_beats_drawn: s.drawn.n_beats, n_events: s.events.length,
       // A paint still pending counts as loading: the counts above are then the last view's.
       events_state: s.eventsState, loading: s.drawn.loading || raf !== 0, n_user_annotations: panel.annotations.length,
+      beats_state: s.beatsState, n_classified_drawn: s.drawn.n_classified, event_kind: s.kind,
+      found: s.found ? { ...s.found } : null,
     }),
   });
 

@@ -2,6 +2,9 @@
 // of itself. Paper is 25 mm/s and 10 mm/mV; the millimetre is scaled so that the trace
 // height holds MV_SPAN millivolts, and the width then says how many seconds a sweep holds.
 // Drawing is incremental: each frame adds only the samples the pen passed since the last.
+// A beat's class comes up to ~3 s after its R mark was drawn: its letter is then written
+// above the mark, on the trace already drawn, until the pen comes round and erases both.
+import { BEAT_COLORS } from "./arrhythmia.js";
 
 export const MM_PER_S = 25;
 export const MM_PER_MV = 10;
@@ -9,6 +12,11 @@ const MV_SPAN = 3.2;
 const ERASE_S = 0.25;
 // Seconds the pen runs behind the newest sample: frames arrive in bursts, beats a second late.
 export const LAG = 1.2;
+// A class goes to the drawn R mark within this many seconds of its beat time.
+const MATCH_S = 0.08;
+const MARKS_KEPT = 64;
+const MARK_ZONE = 10;
+const PAPER = "#0b0f13"; // the trace's background (live.css .trace): halo of marks and letters
 
 /** Draw ECG paper (1 mm and 5 mm lines) on a 2-D context of css size w x h. */
 export function drawPaper(ctx, w, h, pxPerMm) {
@@ -72,6 +80,8 @@ export class Sweep {
     this.trace = trace;
     this.head = null; // stream time the pen has drawn up to
     this.offset = null; // stream time minus wall time, for a steady pen
+    this.marks = []; // stream times of the R marks drawn, oldest first (the last MARKS_KEPT)
+    this.lettered = { N: 0, S: 0, V: 0, F: 0, Q: 0 }; // letters written, for the page's test hook
     this.resize();
   }
 
@@ -90,6 +100,7 @@ export class Sweep {
     this.span = w / (this.pxPerMm * MM_PER_S);
     drawPaper(this.paper.getContext("2d"), w, h, this.pxPerMm);
     this.head = null;
+    this.marks.length = 0;
     this.trace.getContext("2d").clearRect(0, 0, w, h);
   }
 
@@ -99,9 +110,10 @@ export class Sweep {
   /**
    * Advance the pen to where the wall clock says it should be, never past the newest data
    * (the pen waits for late data rather than drawing a guess). `pending`: R-peak times not
-   * drawn yet, consumed here. Returns whether the pen moved.
+   * drawn yet, consumed here; `classes`: [time, letter] of classified beats not lettered yet,
+   * consumed once the pen has passed them. Returns whether the pen moved.
    */
-  advance(ring, pending, nowMs, colour) {
+  advance(ring, pending, nowMs, colour, classes = []) {
     const latest = ring.latest;
     if (latest === null) return false;
     const target0 = nowMs / 1000 + (this.offset ?? 0);
@@ -126,7 +138,8 @@ export class Sweep {
       const v = ring.at(t);
       const x = this.x(t);
       if (!Number.isFinite(v) || x < lastX) { pen = false; }
-      const y = this.y(Math.max(-MV_SPAN / 2, Math.min(MV_SPAN / 2, v)));
+      // The top MARK_ZONE px belong to the R marks: a tall R wave is clipped below them.
+      const y = Math.max(MARK_ZONE, this.y(Math.max(-MV_SPAN / 2, Math.min(MV_SPAN / 2, v))));
       if (Number.isFinite(v)) {
         if (pen) ctx.lineTo(x, y); else ctx.moveTo(x, y);
         pen = true;
@@ -137,6 +150,8 @@ export class Sweep {
     // Marks wait in `pending` until the pen reaches them (the detector reports a beat about
     // a second late; the pen runs LAG behind the newest sample, so it usually is on time).
     ctx.fillStyle = colour;
+    ctx.strokeStyle = PAPER; // an outline keeps the mark apart from a tall R wave under it
+    ctx.lineWidth = 1;
     let keep = 0;
     for (const p of pending) {
       if (p > target) { pending[keep++] = p; continue; }
@@ -146,11 +161,57 @@ export class Sweep {
       ctx.moveTo(x - 3.5, 2);
       ctx.lineTo(x + 3.5, 2);
       ctx.lineTo(x, 8);
+      ctx.closePath();
       ctx.fill();
+      ctx.stroke();
+      this.marks.push(p);
     }
     pending.length = keep;
+    if (this.marks.length > MARKS_KEPT) this.marks.splice(0, this.marks.length - MARKS_KEPT);
     this.head = target;
+    this.letter(ctx, classes, target);
     return true;
+  }
+
+  /** Write the letters of the classified beats the pen has passed over their R marks. */
+  letter(ctx, classes, target) {
+    if (!classes.length) return;
+    let keep = 0;
+    for (const beat of classes) {
+      const [t, cls] = beat;
+      if (t > target) { classes[keep++] = beat; continue; } // its mark is not drawn yet
+      // Erased already (or about to be): the pen is less than ERASE_S from coming round.
+      if (t < target - this.span + ERASE_S + 0.1) continue;
+      let best = null;
+      for (let i = this.marks.length - 1; i >= 0; i--) {
+        const d = Math.abs(this.marks[i] - t);
+        if (d <= MATCH_S && (best === null || d < Math.abs(best - t))) best = this.marks[i];
+        if (this.marks[i] < t - MATCH_S) break;
+      }
+      if (best === null) continue;
+      this.lettered[cls] = (this.lettered[cls] || 0) + 1;
+      const x = this.x(best);
+      if (cls === "N") continue; // normal beats keep their plain mark
+      const colour = BEAT_COLORS[cls] || BEAT_COLORS.Q;
+      // Over the mark, recoloured, with the letter just below it on a dark halo.
+      ctx.fillStyle = colour;
+      ctx.strokeStyle = PAPER;
+      ctx.lineWidth = 1;
+      ctx.beginPath();
+      ctx.moveTo(x - 4, 1);
+      ctx.lineTo(x + 4, 1);
+      ctx.lineTo(x, 9);
+      ctx.closePath();
+      ctx.fill();
+      ctx.stroke();
+      ctx.font = "bold 12px system-ui, sans-serif";
+      ctx.textAlign = "center";
+      ctx.textBaseline = "top";
+      ctx.lineWidth = 3;
+      ctx.strokeText(cls, x, 10);
+      ctx.fillText(cls, x, 10);
+    }
+    classes.length = keep;
   }
 
   erase(ctx, from, to) {
