@@ -126,8 +126,11 @@ References
 from __future__ import annotations
 
 import math
+import operator
+from bisect import bisect_right
 from collections.abc import Collection, Iterable, Sequence
 from dataclasses import asdict, dataclass, field, fields
+from itertools import pairwise
 from typing import Any, NamedTuple, cast
 
 from cardiostream.beats.classes import CLASSES as BEAT_CLASSES
@@ -160,6 +163,11 @@ COUNT_KINDS: tuple[str, ...] = ("veb", "veb_couplet", "sveb", "sveb_couplet")
 MAX_RECENT = 256
 GAP_HOPS = 1.5  # as the AF tracker: a t_end later than this many hops is an interruption
 RATE_KINDS = ("bradycardia", "tachycardia", "sinus_tachycardia", "paced_rhythm")
+_BEAT_SET = frozenset(BEAT_CLASSES)
+# Bound comparisons for map(): the checks of a batch run in C, not per beat in Python (NaN
+# fails both, and such a batch is checked again beat by beat, where NaN is allowed).
+_AT_LEAST_0 = (0.0).__le__
+_AT_MOST_1 = (1.0).__ge__
 
 
 class BeatBatch(NamedTuple):
@@ -355,6 +363,10 @@ class _Quiet:
     end: float = 0.0
 
 
+_RUN_DEFAULTS = dict(_Run().__dict__)
+_PATTERN_DEFAULTS = {k: v for k, v in _Pattern().__dict__.items() if k != "pend"}
+
+
 def _new_counts() -> dict[str, Any]:
     return {
         "beats": dict.fromkeys(BEAT_CLASSES, 0),
@@ -400,9 +412,15 @@ class ArrhythmiaTracker:
         self._tri = _Pattern()
         self._quiet = _Quiet()
         self._rates = {k: _Sustained() for k in RATE_KINDS}
-        # [t, letter, p, usable] of the last window_s's beats; [t, kind, conf, count, detail]
-        # of the last window_s's closed episodes and counted ectopy.
-        self._beats: list[list[Any]] = []
+        # Time, rhythm letter, probability and usability of the beats of the last window_s
+        # (plus beat_delay_s), in time order: parallel lists, so that a window's beats are
+        # found by bisection and counted by list.count rather than in a Python loop.
+        self._bt: list[float] = []
+        self._bl: list[str] = []
+        self._bp: list[float] = []
+        self._bok: list[bool] = []
+        # [t, kind, conf, count, detail] of the last window_s's closed episodes and counted
+        # ectopy (not in time order: a run is entered at its start when it ends).
         self._recent: list[list[Any]] = []
 
     # Public API
@@ -451,8 +469,8 @@ class ArrhythmiaTracker:
         """
         t = self._check_time(t_end, strict=True)
         bt, bl, bp = self._check_beats(beats, t)
-        broken = [bool(b) for b in beats.broken] if len(beats.broken) else [False] * len(bt)
-        if len(broken) != len(bt):
+        broken = list(map(bool, beats.broken)) if len(beats.broken) else None
+        if broken is not None and len(broken) != len(bt):
             raise InputError(f"beats: {len(bt)} times, {len(broken)} broken flags")
         if not isinstance(label, str) or label not in LABELS:
             raise InputError(f"label: unknown label {label!r}, expected one of {', '.join(LABELS)}")
@@ -465,7 +483,7 @@ class ArrhythmiaTracker:
             out += self._interrupt("gap")
         self._last_t = t
         usable = bool(usable)
-        untrusted = any(r in cfg.untrusted_reasons for r in reasons) or (
+        untrusted = (len(reasons) > 0 and any(r in cfg.untrusted_reasons for r in reasons)) or (
             not usable and "flat" not in reasons and "no_beats" not in reasons
         )
         if untrusted:
@@ -475,8 +493,9 @@ class ArrhythmiaTracker:
             out += self._end_sequences("signal_unusable")
             self._quiet.last_unusable = t
         last_unusable = self._quiet.last_unusable
-        for b_t, b_l, b_p, b_broken in zip(bt, bl, bp, broken, strict=True):
-            if b_broken:
+        af = label == "af"
+        for i, (b_t, b_l, b_p) in enumerate(zip(bt, bl, bp, strict=True)):
+            if broken is not None and broken[i]:
                 # Bad signal up to this beat: it is the last bad moment for pauses and
                 # asystole, and nothing runs across it.
                 out += self._end_sequences("signal_unusable")
@@ -489,9 +508,7 @@ class ArrhythmiaTracker:
             # In atrial fibrillation there is no sinus rhythm for a beat to be premature
             # against: S beats are the rhythm itself, neither SVEB nor SVT (AF has its own
             # episodes).
-            out += self._beat(
-                b_t, letter, b_p, ok, "N" if letter == "S" and label == "af" else letter
-            )
+            out += self._beat(b_t, letter, b_p, ok, "N" if af and letter == "S" else letter)
         out += self._horizon(t - cfg.beat_delay_s)
         self._prune(t)
         out += self._window(t, usable, heart_rate_bpm, label)
@@ -566,9 +583,15 @@ class ArrhythmiaTracker:
         q.last_beat = t
         self._counts["beats"][letter] += 1
         letter = letter if rhythm is None else rhythm
-        self._beats.append([t, letter, p, usable])
-        out += self._run_beat(self._v, "V", letter, t, p)
-        out += self._run_beat(self._s, "S", letter, t, p)
+        self._bt.append(t)
+        self._bl.append(letter)
+        self._bp.append(p)
+        self._bok.append(usable)
+        # An empty run that the letter does not extend has nothing to end (most beats).
+        if letter == "V" or self._v.n:
+            out += self._run_beat(self._v, "V", letter, t, p)
+        if letter == "S" or self._s.n:
+            out += self._run_beat(self._s, "S", letter, t, p)
         out += self._pattern_beat(self._bi, 2, "ventricular_bigeminy", letter, t, p)
         out += self._pattern_beat(self._tri, 3, "ventricular_trigeminy", letter, t, p)
         return out
@@ -665,6 +688,13 @@ class ArrhythmiaTracker:
             if len(pat.pend) < period - 1:
                 pat.pend.append([t, p])
                 return []
+            if pat.cycles == 0:
+                # No cycle yet, so nothing to close and every other field at its default:
+                # slide the pending beats (what the general path below amounts to), as in
+                # most sinus beats.
+                del pat.pend[0]
+                pat.pend.append([t, p])
+                return []
             # One non-V too many: the pattern is broken, and the latest non-V beats may start
             # the next one.
             pend = [*pat.pend[1:], [t, p]]
@@ -713,24 +743,30 @@ class ArrhythmiaTracker:
         self, t: float, usable: bool, hr: float | None, label: str
     ) -> list[ArrhythmiaMessage]:
         cfg = self.config
-        met: dict[str, bool | None] = dict.fromkeys(RATE_KINDS)
-        if usable and hr is not None and label != "noise":
-            # Shares over the window_s of beats ending at the horizon, all of which are known
-            # whenever they were delivered, so the shares do not depend on the batching.
-            h = t - cfg.beat_delay_s
-            letters = [b[1] for b in self._beats if b[3] and h - cfg.window_s < b[0] <= h]
-            n = len(letters)
-            n_share = letters.count("N") / n if n else 0.0
-            sinus = label == "normal" and n > 0 and n_share >= cfg.sinus_n_share
-            fast, af = hr >= cfg.tachy_bpm, label == "af"
-            met["bradycardia"] = hr < cfg.brady_bpm and not af
-            met["tachycardia"] = fast and not sinus and not af
-            met["sinus_tachycardia"] = fast and sinus
-            paced = n >= cfg.paced_min_beats and letters.count("Q") / n >= cfg.paced_q_share
-            met["paced_rhythm"] = paced
         out: list[ArrhythmiaMessage] = []
-        for kind in RATE_KINDS:
-            out += self._sustained(kind, met[kind], t, hr)
+        if not (usable and hr is not None and label != "noise"):
+            return out  # a neutral window: every kind's hysteresis stays as it is
+        # Shares over the window_s of beats ending at the horizon, all of which are known
+        # whenever they were delivered, so the shares do not depend on the batching. The
+        # beats are in time order: the window is a slice. Unusable beats are all Q, so the
+        # usable Q beats are the Q beats less the unusable ones.
+        h = t - cfg.beat_delay_s
+        i, j = bisect_right(self._bt, h - cfg.window_s), bisect_right(self._bt, h)
+        letters = self._bl[i:j]
+        n = self._bok[i:j].count(True)
+        n_share = letters.count("N") / n if n else 0.0
+        sinus = label == "normal" and n > 0 and n_share >= cfg.sinus_n_share
+        fast, af = hr >= cfg.tachy_bpm, label == "af"
+        paced = n >= cfg.paced_min_beats and (
+            (letters.count("Q") - (j - i - n)) / n >= cfg.paced_q_share
+        )
+        met = (hr < cfg.brady_bpm and not af, fast and not sinus and not af, fast and sinus, paced)
+        rates = self._rates
+        for kind, m in zip(RATE_KINDS, met, strict=True):
+            if not m and not rates[kind].open:
+                rates[kind].run = 0  # what _sustained does then, without the call
+            else:
+                out += self._sustained(kind, m, t, hr)
         return out
 
     def _sustained(
@@ -818,10 +854,24 @@ class ArrhythmiaTracker:
     def _prune(self, t: float) -> None:
         lo = t - self.config.window_s
         lo_beats = lo - self.config.beat_delay_s
-        self._beats = [b for b in self._beats if b[0] > lo_beats][-MAX_RECENT:]
-        self._recent = [r for r in self._recent if r[0] > lo][-MAX_RECENT:]
+        # The beats are in time order, so the old ones are a prefix: cut it in place.
+        bt = self._bt
+        k = max(bisect_right(bt, lo_beats), len(bt) - MAX_RECENT)
+        if k > 0:
+            del bt[:k], self._bl[:k], self._bp[:k], self._bok[:k]
+        if self._recent:
+            self._recent = [r for r in self._recent if r[0] > lo][-MAX_RECENT:]
 
     def _findings(self, t: float) -> list[Finding]:
+        # Most windows have nothing open and nothing recent: answer that without building.
+        if (
+            not self._recent
+            and self._v.kind is None
+            and self._s.kind is None
+            and not (self._bi.open or self._tri.open or self._quiet.open)
+            and not any([s.open for s in self._rates.values()])
+        ):
+            return []
         found: dict[str, Finding] = {}
         for run in (self._v, self._s):
             if run.kind is not None:
@@ -846,10 +896,14 @@ class ArrhythmiaTracker:
                 found[kind] = _finding(kind, conf)
                 if detail is not None:
                     found[kind]["detail"] = detail
+        counted: dict[str, list[float | None]] = {}
+        for r in self._recent:
+            if r[1] in COUNT_KINDS:
+                counted.setdefault(r[1], []).append(r[2])
         for kind in COUNT_KINDS:
-            items = [r for r in self._recent if r[1] == kind]
-            if items:
-                confs = [r[2] for r in items if r[2] is not None]
+            if kind in counted:
+                items = counted[kind]
+                confs = [c for c in items if c is not None]
                 conf = round(sum(confs) / len(confs), 4) if confs else None
                 found[kind] = _finding(kind, conf)
                 found[kind]["count"] = len(items)
@@ -873,14 +927,30 @@ class ArrhythmiaTracker:
         self, beats: BeatBatch, t_end: float
     ) -> tuple[list[float], list[str], list[float]]:
         try:
-            bt = [float(x) for x in beats[0]]
-            bl = [str(x) for x in beats[1]]
-            bp = [float(x) for x in beats[2]]
+            bt = list(map(float, beats[0]))
+            bl = list(map(str, beats[1]))
+            bp = list(map(float, beats[2]))
         except (TypeError, ValueError, IndexError) as exc:
             raise InputError(f"beats: malformed ({exc})") from None
         if not len(bt) == len(bl) == len(bp):
             raise InputError(f"beats: {len(bt)} times, {len(bl)} labels, {len(bp)} probabilities")
+        if not bt:
+            return bt, bl, bp
+        # The checks run once per window, so they are done in bulk (in C); a batch that fails
+        # one is checked again beat by beat below, which raises with the offending value (or
+        # accepts the NaN probabilities that the bulk check rejects). Increasing times whose
+        # first is finite and last at most t_end are all finite; NaN fails every comparison.
         prev = self._quiet.last_beat
+        if (
+            math.isfinite(bt[0])
+            and bt[-1] <= t_end
+            and (prev is None or bt[0] > prev)
+            and (len(bt) == 1 or all(map(operator.lt, bt, bt[1:])))
+            and _BEAT_SET.issuperset(bl)
+            and all(map(_AT_LEAST_0, bp))
+            and all(map(_AT_MOST_1, bp))
+        ):
+            return bt, bl, bp
         for t in bt:
             if not math.isfinite(t) or t > t_end or (prev is not None and t <= prev):
                 raise InputError(
@@ -907,7 +977,10 @@ class ArrhythmiaTracker:
             "tri": _pattern_state(self._tri),
             "quiet": asdict(self._quiet),
             "rates": {k: asdict(v) for k, v in self._rates.items()},
-            "beats": [[t, lab, _none(p), ok] for t, lab, p, ok in self._beats],
+            "beats": [
+                [t, lab, _none(p), ok]
+                for t, lab, p, ok in zip(self._bt, self._bl, self._bp, self._bok, strict=True)
+            ],
             "recent": [
                 [t, k, c, n, None if d is None else dict(d)] for t, k, c, n, d in self._recent
             ],
@@ -939,7 +1012,10 @@ class ArrhythmiaTracker:
                 pat.pend = [[float(t), _nan(p)] for t, p in pat.pend]
             quiet = _load(_Quiet, state["quiet"])
             rates = {k: _load(_Sustained, state["rates"][k]) for k in RATE_KINDS}
-            beats = [[float(t), str(lab), _nan(p), bool(ok)] for t, lab, p, ok in state["beats"]]
+            beats = [(float(t), str(lab), _nan(p), bool(ok)) for t, lab, p, ok in state["beats"]]
+            b_t = [b[0] for b in beats]
+            if any(a >= b for a, b in pairwise(b_t)):  # the pruning bisects them
+                raise ValueError("beats: times must increase")
             recent = [
                 [float(t), str(k), None if c is None else float(c), int(n), d]
                 for t, k, c, n, d in state["recent"]
@@ -952,12 +1028,22 @@ class ArrhythmiaTracker:
         self._v, self._s = runs
         self._bi, self._tri = pats
         self._quiet, self._rates = quiet, rates
-        self._beats, self._recent = beats, recent
+        self._bt, self._bl = b_t, [b[1] for b in beats]
+        self._bp, self._bok = [b[2] for b in beats], [b[3] for b in beats]
+        self._recent = recent
 
 
 def _reset(state: _Run | _Pattern) -> None:
-    """Empty a run or pattern in place (the tracker holds it by reference)."""
-    state.__dict__.update(type(state)().__dict__)
+    """Empty a run or pattern in place (the tracker holds it by reference).
+
+    It runs for most beats, so it copies saved defaults instead of building a new dataclass;
+    the pattern's pending list is the only mutable field and gets a fresh one.
+    """
+    if isinstance(state, _Run):
+        state.__dict__.update(_RUN_DEFAULTS)
+    else:
+        state.__dict__.update(_PATTERN_DEFAULTS)
+        state.pend = []
 
 
 def _rate(run: _Run) -> float | None:
