@@ -168,6 +168,7 @@ _BEAT_SET = frozenset(BEAT_CLASSES)
 # fails both, and such a batch is checked again beat by beat, where NaN is allowed).
 _AT_LEAST_0 = (0.0).__le__
 _AT_MOST_1 = (1.0).__ge__
+_IS_STR = str.__instancecheck__
 
 
 class BeatBatch(NamedTuple):
@@ -422,6 +423,9 @@ class ArrhythmiaTracker:
         # [t, kind, conf, count, detail] of the last window_s's closed episodes and counted
         # ectopy (not in time order: a run is entered at its start when it ends).
         self._recent: list[list[Any]] = []
+        # Findings of the recent entries, by kind, in the order of the findings; None when the
+        # entries changed since (they change a few times a minute, windows come every hop).
+        self._recent_found: dict[str, Finding] | None = None
 
     # Public API
 
@@ -467,19 +471,30 @@ class ArrhythmiaTracker:
         InputError
             On bad input, before any state changes; the message names the field.
         """
-        t = self._check_time(t_end, strict=True)
+        # The usual window is checked inline; _check_time raises with the reason otherwise.
+        try:
+            t = float(t_end)
+        except (TypeError, ValueError):
+            t = math.nan
+        last_t = self._last_t
+        if not 0.0 <= t < math.inf or (last_t is not None and t <= last_t):
+            t = self._check_time(t_end, strict=True)
         bt, bl, bp = self._check_beats(beats, t)
         broken = list(map(bool, beats.broken)) if len(beats.broken) else None
         if broken is not None and len(broken) != len(bt):
             raise InputError(f"beats: {len(bt)} times, {len(broken)} broken flags")
         if not isinstance(label, str) or label not in LABELS:
             raise InputError(f"label: unknown label {label!r}, expected one of {', '.join(LABELS)}")
-        if heart_rate_bpm is not None and (not _finite(heart_rate_bpm) or heart_rate_bpm <= 0):
+        if (
+            heart_rate_bpm is not None
+            and not (heart_rate_bpm.__class__ is float and 0.0 < heart_rate_bpm < math.inf)
+            and (not _finite(heart_rate_bpm) or heart_rate_bpm <= 0)
+        ):
             raise InputError(f"heart_rate_bpm: must be positive or None, got {heart_rate_bpm!r}")
-        if isinstance(reasons, str) or not all(isinstance(r, str) for r in reasons):
+        if isinstance(reasons, str) or not all(map(_IS_STR, reasons)):
             raise InputError(f"reasons: must be a sequence of strings, got {reasons!r}")
         cfg, out = self.config, []
-        if self._last_t is not None and t - self._last_t > GAP_HOPS * cfg.hop_s:
+        if last_t is not None and t - last_t > GAP_HOPS * cfg.hop_s:
             out += self._interrupt("gap")
         self._last_t = t
         usable = bool(usable)
@@ -509,7 +524,12 @@ class ArrhythmiaTracker:
             # against: S beats are the rhythm itself, neither SVEB nor SVT (AF has its own
             # episodes).
             out += self._beat(b_t, letter, b_p, ok, "N" if af and letter == "S" else letter)
-        out += self._horizon(t - cfg.beat_delay_s)
+        h = t - cfg.beat_delay_s
+        last = self._quiet.last_beat
+        # Before pause_s without a beat (and no asystole open) the horizon changes nothing:
+        # asystole_s is at least pause_s.
+        if last is not None and (self._quiet.open or h - last >= cfg.pause_s):
+            out += self._horizon(h)
         self._prune(t)
         out += self._window(t, usable, heart_rate_bpm, label)
         return self._findings(t), out
@@ -561,7 +581,9 @@ class ArrhythmiaTracker:
         runs and patterns."""
         cfg, q = self.config, self._quiet
         out: list[ArrhythmiaMessage] = []
-        if q.last_beat is not None:
+        # An RR under pause_s with no asystole open is neither pause nor asystole (asystole_s
+        # is at least pause_s, and the quiet time is at most the RR): skip the block.
+        if q.last_beat is not None and (q.open or t - q.last_beat >= cfg.pause_s):
             gap = t - q.last_beat
             if gap >= cfg.pause_s:
                 # Nothing runs across a pause: the same rule as _horizon, so the result does
@@ -592,8 +614,12 @@ class ArrhythmiaTracker:
             out += self._run_beat(self._v, "V", letter, t, p)
         if letter == "S" or self._s.n:
             out += self._run_beat(self._s, "S", letter, t, p)
-        out += self._pattern_beat(self._bi, 2, "ventricular_bigeminy", letter, t, p)
-        out += self._pattern_beat(self._tri, 3, "ventricular_trigeminy", letter, t, p)
+        bi, tri = self._bi, self._tri
+        if letter != "V" and letter != "Q" and bi.cycles == 0 and len(bi.pend) == 1:
+            bi.pend[0] = [t, p]  # _pattern_beat's slide of a full, cycle-less bigeminy
+        else:
+            out += self._pattern_beat(bi, 2, "ventricular_bigeminy", letter, t, p)
+        out += self._pattern_beat(tri, 3, "ventricular_trigeminy", letter, t, p)
         return out
 
     def _horizon(self, h: float) -> list[ArrhythmiaMessage]:
@@ -668,9 +694,11 @@ class ArrhythmiaTracker:
         if run.n == 1:
             self._counts[f"{name}_isolated"] += 1
             self._recent.append([run.start, name, conf, 1, None])
+            self._recent_found = None
         elif run.n == 2:
             self._counts[f"{name}_couplets"] += 1
             self._recent.append([run.start, f"{name}_couplet", conf, 1, None])
+            self._recent_found = None
         else:
             self._counts[f"{name}_runs"] += 1
         if run.kind is not None:
@@ -754,17 +782,20 @@ class ArrhythmiaTracker:
         i, j = bisect_right(self._bt, h - cfg.window_s), bisect_right(self._bt, h)
         letters = self._bl[i:j]
         n = self._bok[i:j].count(True)
-        n_share = letters.count("N") / n if n else 0.0
-        sinus = label == "normal" and n > 0 and n_share >= cfg.sinus_n_share
         fast, af = hr >= cfg.tachy_bpm, label == "af"
-        paced = n >= cfg.paced_min_beats and (
-            (letters.count("Q") - (j - i - n)) / n >= cfg.paced_q_share
+        # Sinus matters only to a fast window, and a window without Q beats is not paced:
+        # both are worked out only then.
+        sinus = fast and label == "normal" and n > 0 and letters.count("N") / n >= cfg.sinus_n_share
+        paced = (
+            n >= cfg.paced_min_beats
+            and "Q" in letters
+            and (letters.count("Q") - (j - i - n)) / n >= cfg.paced_q_share
         )
         met = (hr < cfg.brady_bpm and not af, fast and not sinus and not af, fast and sinus, paced)
-        rates = self._rates
-        for kind, m in zip(RATE_KINDS, met, strict=True):
-            if not m and not rates[kind].open:
-                rates[kind].run = 0  # what _sustained does then, without the call
+        # The dict is in the order of RATE_KINDS (built from it; kinds are only reassigned).
+        for kind, rate, m in zip(RATE_KINDS, self._rates.values(), met, strict=True):
+            if not m and not rate.open:
+                rate.run = 0  # what _sustained does then, without the call
             else:
                 out += self._sustained(kind, m, t, hr)
         return out
@@ -849,6 +880,7 @@ class ArrhythmiaTracker:
         if reason is not None:
             msg["reason"] = reason
         self._recent.append([end, kind, conf, 1, detail])
+        self._recent_found = None
         return msg
 
     def _prune(self, t: float) -> None:
@@ -860,18 +892,23 @@ class ArrhythmiaTracker:
         if k > 0:
             del bt[:k], self._bl[:k], self._bp[:k], self._bok[:k]
         if self._recent:
-            self._recent = [r for r in self._recent if r[0] > lo][-MAX_RECENT:]
+            kept = [r for r in self._recent if r[0] > lo][-MAX_RECENT:]
+            if len(kept) != len(self._recent):
+                self._recent, self._recent_found = kept, None
 
     def _findings(self, t: float) -> list[Finding]:
-        # Most windows have nothing open and nothing recent: answer that without building.
+        recent = self._recent_found
+        if recent is None:
+            recent = self._recent_found = self._recent_findings()
+        # Most windows have nothing open: the findings are those of the recent entries.
+        # Each window gets its own dicts (the details are shared, as they always were).
         if (
-            not self._recent
-            and self._v.kind is None
+            self._v.kind is None
             and self._s.kind is None
             and not (self._bi.open or self._tri.open or self._quiet.open)
             and not any([s.open for s in self._rates.values()])
         ):
-            return []
+            return [f.copy() for f in recent.values()]
         found: dict[str, Finding] = {}
         for run in (self._v, self._s):
             if run.kind is not None:
@@ -891,6 +928,14 @@ class ArrhythmiaTracker:
             if s.open:
                 found[kind] = _finding(kind, None)
                 found[kind]["detail"] = {"rate_bpm": round(s.sum_hr / s.n, 1)}
+        for kind, f in recent.items():
+            if kind not in found:  # an open episode is reported over a closed one
+                found[kind] = f.copy()
+        return [found[k] for k in (*KINDS, *COUNT_KINDS) if k in found]
+
+    def _recent_findings(self) -> dict[str, Finding]:
+        """Findings of the closed episodes and counted ectopy of the last ``window_s``."""
+        found: dict[str, Finding] = {}
         for _, kind, conf, _count, detail in reversed(self._recent):  # latest first
             if kind not in COUNT_KINDS and kind not in found:
                 found[kind] = _finding(kind, conf)
@@ -907,7 +952,7 @@ class ArrhythmiaTracker:
                 conf = round(sum(confs) / len(confs), 4) if confs else None
                 found[kind] = _finding(kind, conf)
                 found[kind]["count"] = len(items)
-        return [found[k] for k in (*KINDS, *COUNT_KINDS) if k in found]
+        return {k: found[k] for k in (*KINDS, *COUNT_KINDS) if k in found}
 
     # Input checks and state
 
@@ -1030,7 +1075,7 @@ class ArrhythmiaTracker:
         self._quiet, self._rates = quiet, rates
         self._bt, self._bl = b_t, [b[1] for b in beats]
         self._bp, self._bok = [b[2] for b in beats], [b[3] for b in beats]
-        self._recent = recent
+        self._recent, self._recent_found = recent, None
 
 
 def _reset(state: _Run | _Pattern) -> None:
