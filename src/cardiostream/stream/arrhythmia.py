@@ -164,10 +164,6 @@ MAX_RECENT = 256
 GAP_HOPS = 1.5  # as the AF tracker: a t_end later than this many hops is an interruption
 RATE_KINDS = ("bradycardia", "tachycardia", "sinus_tachycardia", "paced_rhythm")
 _BEAT_SET = frozenset(BEAT_CLASSES)
-# Bound comparisons for map(): the checks of a batch run in C, not per beat in Python (NaN
-# fails both, and such a batch is checked again beat by beat, where NaN is allowed).
-_AT_LEAST_0 = (0.0).__le__
-_AT_MOST_1 = (1.0).__ge__
 _IS_STR = str.__instancecheck__
 
 
@@ -480,9 +476,14 @@ class ArrhythmiaTracker:
         if not 0.0 <= t < math.inf or (last_t is not None and t <= last_t):
             t = self._check_time(t_end, strict=True)
         bt, bl, bp = self._check_beats(beats, t)
-        broken = list(map(bool, beats.broken)) if len(beats.broken) else None
-        if broken is not None and len(broken) != len(bt):
-            raise InputError(f"beats: {len(bt)} times, {len(broken)} broken flags")
+        # Only indexed for truth below: a list or tuple is used as it is, and dropped when no
+        # beat is broken (the usual batch).
+        flags: Sequence[Any] = beats.broken
+        if not isinstance(flags, list | tuple):
+            flags = list(map(bool, flags))
+        if len(flags) and len(flags) != len(bt):
+            raise InputError(f"beats: {len(bt)} times, {len(flags)} broken flags")
+        broken = flags if any(flags) else None
         if not isinstance(label, str) or label not in LABELS:
             raise InputError(f"label: unknown label {label!r}, expected one of {', '.join(LABELS)}")
         if (
@@ -523,14 +524,22 @@ class ArrhythmiaTracker:
             # In atrial fibrillation there is no sinus rhythm for a beat to be premature
             # against: S beats are the rhythm itself, neither SVEB nor SVT (AF has its own
             # episodes).
-            out += self._beat(b_t, letter, b_p, ok, "N" if af and letter == "S" else letter)
+            self._beat(out, b_t, letter, b_p, ok, "N" if af and letter == "S" else letter)
         h = t - cfg.beat_delay_s
         last = self._quiet.last_beat
         # Before pause_s without a beat (and no asystole open) the horizon changes nothing:
         # asystole_s is at least pause_s.
         if last is not None and (self._quiet.open or h - last >= cfg.pause_s):
             out += self._horizon(h)
-        self._prune(t)
+        # Nothing to prune (the usual window) unless the oldest beat left the span, the cap is
+        # passed, or there are recent entries (the test is _prune's own).
+        bt_kept = self._bt
+        if (
+            self._recent
+            or len(bt_kept) > MAX_RECENT
+            or (bt_kept and bt_kept[0] <= t - cfg.window_s - cfg.beat_delay_s)
+        ):
+            self._prune(t)
         out += self._window(t, usable, heart_rate_bpm, label)
         return self._findings(t), out
 
@@ -575,12 +584,17 @@ class ArrhythmiaTracker:
     # Beats
 
     def _beat(
-        self, t: float, letter: str, p: float, usable: bool, rhythm: str | None = None
-    ) -> list[ArrhythmiaMessage]:
-        """One beat: ``letter`` is counted, ``rhythm`` (the letter by default) drives the
-        runs and patterns."""
+        self,
+        out: list[ArrhythmiaMessage],
+        t: float,
+        letter: str,
+        p: float,
+        usable: bool,
+        rhythm: str | None = None,
+    ) -> None:
+        """One beat, its messages appended to ``out`` (no list per beat): ``letter`` is
+        counted, ``rhythm`` (the letter by default) drives the runs and patterns."""
         cfg, q = self.config, self._quiet
-        out: list[ArrhythmiaMessage] = []
         # An RR under pause_s with no asystole open is neither pause nor asystole (asystole_s
         # is at least pause_s, and the quiet time is at most the RR): skip the block.
         if q.last_beat is not None and (q.open or t - q.last_beat >= cfg.pause_s):
@@ -620,7 +634,6 @@ class ArrhythmiaTracker:
         else:
             out += self._pattern_beat(bi, 2, "ventricular_bigeminy", letter, t, p)
         out += self._pattern_beat(tri, 3, "ventricular_trigeminy", letter, t, p)
-        return out
 
     def _horizon(self, h: float) -> list[ArrhythmiaMessage]:
         """Every beat up to ``h`` is known: end runs and open asystole accordingly."""
@@ -791,8 +804,14 @@ class ArrhythmiaTracker:
             and "Q" in letters
             and (letters.count("Q") - (j - i - n)) / n >= cfg.paced_q_share
         )
-        met = (hr < cfg.brady_bpm and not af, fast and not sinus and not af, fast and sinus, paced)
+        brady = hr < cfg.brady_bpm and not af
+        met = (brady, fast and not sinus and not af, fast and sinus, paced)
         # The dict is in the order of RATE_KINDS (built from it; kinds are only reassigned).
+        r0, r1, r2, r3 = self._rates.values()
+        if not (brady or fast or paced or r0.open or r1.open or r2.open or r3.open):
+            # No kind met or open (the usual window): each only restarts its count.
+            r0.run = r1.run = r2.run = r3.run = 0
+            return out
         for kind, rate, m in zip(RATE_KINDS, self._rates.values(), met, strict=True):
             if not m and not rate.open:
                 rate.run = 0  # what _sustained does then, without the call
@@ -902,13 +921,14 @@ class ArrhythmiaTracker:
             recent = self._recent_found = self._recent_findings()
         # Most windows have nothing open: the findings are those of the recent entries.
         # Each window gets its own dicts (the details are shared, as they always were).
+        r0, r1, r2, r3 = self._rates.values()
         if (
             self._v.kind is None
             and self._s.kind is None
             and not (self._bi.open or self._tri.open or self._quiet.open)
-            and not any([s.open for s in self._rates.values()])
+            and not (r0.open or r1.open or r2.open or r3.open)
         ):
-            return [f.copy() for f in recent.values()]
+            return [f.copy() for f in recent.values()] if recent else []
         found: dict[str, Finding] = {}
         for run in (self._v, self._s):
             if run.kind is not None:
@@ -983,8 +1003,9 @@ class ArrhythmiaTracker:
             return bt, bl, bp
         # The checks run once per window, so they are done in bulk (in C); a batch that fails
         # one is checked again beat by beat below, which raises with the offending value (or
-        # accepts the NaN probabilities that the bulk check rejects). Increasing times whose
-        # first is finite and last at most t_end are all finite; NaN fails every comparison.
+        # accepts what the bulk check cannot tell). Increasing times whose first is finite and
+        # last at most t_end are all finite; NaN fails every comparison. min() and max() skip
+        # NaN probabilities (allowed) after a number, and return NaN when it comes first.
         prev = self._quiet.last_beat
         if (
             math.isfinite(bt[0])
@@ -992,8 +1013,8 @@ class ArrhythmiaTracker:
             and (prev is None or bt[0] > prev)
             and (len(bt) == 1 or all(map(operator.lt, bt, bt[1:])))
             and _BEAT_SET.issuperset(bl)
-            and all(map(_AT_LEAST_0, bp))
-            and all(map(_AT_MOST_1, bp))
+            and min(bp) >= 0.0
+            and max(bp) <= 1.0
         ):
             return bt, bl, bp
         for t in bt:
