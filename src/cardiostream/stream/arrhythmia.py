@@ -629,11 +629,18 @@ class ArrhythmiaTracker:
         if letter == "S" or self._s.n:
             out += self._run_beat(self._s, "S", letter, t, p)
         bi, tri = self._bi, self._tri
-        if letter != "V" and letter != "Q" and bi.cycles == 0 and len(bi.pend) == 1:
-            bi.pend[0] = [t, p]  # _pattern_beat's slide of a full, cycle-less bigeminy
+        # _pattern_beat's slide of a full, cycle-less pattern by a non-V beat, inline (most
+        # beats); anything else goes through it.
+        slide = letter != "V" and letter != "Q"
+        if slide and bi.cycles == 0 and len(bi.pend) == 1:
+            bi.pend[0] = [t, p]
         else:
             out += self._pattern_beat(bi, 2, "ventricular_bigeminy", letter, t, p)
-        out += self._pattern_beat(tri, 3, "ventricular_trigeminy", letter, t, p)
+        if slide and tri.cycles == 0 and len(tri.pend) == 2:
+            del tri.pend[0]
+            tri.pend.append([t, p])
+        else:
+            out += self._pattern_beat(tri, 3, "ventricular_trigeminy", letter, t, p)
 
     def _horizon(self, h: float) -> list[ArrhythmiaMessage]:
         """Every beat up to ``h`` is known: end runs and open asystole accordingly."""
@@ -791,19 +798,23 @@ class ArrhythmiaTracker:
         # whenever they were delivered, so the shares do not depend on the batching. The
         # beats are in time order: the window is a slice. Unusable beats are all Q, so the
         # usable Q beats are the Q beats less the unusable ones.
-        h = t - cfg.beat_delay_s
-        i, j = bisect_right(self._bt, h - cfg.window_s), bisect_right(self._bt, h)
-        letters = self._bl[i:j]
-        n = self._bok[i:j].count(True)
         fast, af = hr >= cfg.tachy_bpm, label == "af"
-        # Sinus matters only to a fast window, and a window without Q beats is not paced:
-        # both are worked out only then.
-        sinus = fast and label == "normal" and n > 0 and letters.count("N") / n >= cfg.sinus_n_share
-        paced = (
-            n >= cfg.paced_min_beats
-            and "Q" in letters
-            and (letters.count("Q") - (j - i - n)) / n >= cfg.paced_q_share
-        )
+        # Sinus matters only to a fast window, and a window without Q beats is not paced
+        # (its beats are among the kept ones): the window's beats are looked at only then.
+        sinus = paced = False
+        if fast or "Q" in self._bl:
+            h = t - cfg.beat_delay_s
+            i, j = bisect_right(self._bt, h - cfg.window_s), bisect_right(self._bt, h)
+            letters = self._bl[i:j]
+            n = self._bok[i:j].count(True)
+            sinus = (
+                fast and label == "normal" and n > 0 and letters.count("N") / n >= cfg.sinus_n_share
+            )
+            paced = (
+                n >= cfg.paced_min_beats
+                and "Q" in letters
+                and (letters.count("Q") - (j - i - n)) / n >= cfg.paced_q_share
+            )
         brady = hr < cfg.brady_bpm and not af
         met = (brady, fast and not sinus and not af, fast and sinus, paced)
         # The dict is in the order of RATE_KINDS (built from it; kinds are only reassigned).
