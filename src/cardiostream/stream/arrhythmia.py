@@ -434,6 +434,7 @@ class ArrhythmiaTracker:
         reasons: Sequence[str],
         heart_rate_bpm: float | None,
         label: str,
+        check: bool = True,
     ) -> tuple[list[Finding], list[ArrhythmiaMessage]]:
         """Take one window and the beats decided since the previous one.
 
@@ -453,6 +454,10 @@ class ArrhythmiaTracker:
         label : str
             The window's rhythm label, one of ``normal``, ``af``, ``other``, ``noise``,
             ``uncertain``.
+        check : bool
+            Check the input (the default). False is for a caller that builds it right (the
+            engine): the beats must then be lists of float, str, float and bool, and bad
+            input is not detected; ``t_end`` is checked either way.
 
         Returns
         -------
@@ -475,25 +480,19 @@ class ArrhythmiaTracker:
         last_t = self._last_t
         if not 0.0 <= t < math.inf or (last_t is not None and t <= last_t):
             t = self._check_time(t_end, strict=True)
-        bt, bl, bp = self._check_beats(beats, t)
         # Only indexed for truth below: a list or tuple is used as it is, and dropped when no
         # beat is broken (the usual batch).
         flags: Sequence[Any] = beats.broken
-        if not isinstance(flags, list | tuple):
-            flags = list(map(bool, flags))
-        if len(flags) and len(flags) != len(bt):
-            raise InputError(f"beats: {len(bt)} times, {len(flags)} broken flags")
+        if check:
+            bt, bl, bp = self._check_beats(beats, t)
+            if not isinstance(flags, list | tuple):
+                flags = list(map(bool, flags))
+            if len(flags) and len(flags) != len(bt):
+                raise InputError(f"beats: {len(bt)} times, {len(flags)} broken flags")
+            self._check_window(reasons, heart_rate_bpm, label)
+        else:
+            bt, bl, bp = beats[0], beats[1], beats[2]  # type: ignore[assignment]
         broken = flags if any(flags) else None
-        if not isinstance(label, str) or label not in LABELS:
-            raise InputError(f"label: unknown label {label!r}, expected one of {', '.join(LABELS)}")
-        if (
-            heart_rate_bpm is not None
-            and not (heart_rate_bpm.__class__ is float and 0.0 < heart_rate_bpm < math.inf)
-            and (not _finite(heart_rate_bpm) or heart_rate_bpm <= 0)
-        ):
-            raise InputError(f"heart_rate_bpm: must be positive or None, got {heart_rate_bpm!r}")
-        if isinstance(reasons, str) or not all(map(_IS_STR, reasons)):
-            raise InputError(f"reasons: must be a sequence of strings, got {reasons!r}")
         cfg, out = self.config, []
         if last_t is not None and t - last_t > GAP_HOPS * cfg.hop_s:
             out += self._interrupt("gap")
@@ -998,6 +997,23 @@ class ArrhythmiaTracker:
         if last is not None and (t <= last if strict else t < last):
             raise InputError(f"t_end: must increase, got {t:g} after {last:g}")
         return t
+
+    def _check_window(
+        self, reasons: Sequence[str], heart_rate_bpm: float | None, label: str
+    ) -> None:
+        if not isinstance(label, str) or label not in LABELS:
+            raise InputError(f"label: unknown label {label!r}, expected one of {', '.join(LABELS)}")
+        if (
+            heart_rate_bpm is not None
+            and not (heart_rate_bpm.__class__ is float and 0.0 < heart_rate_bpm < math.inf)
+            and (not _finite(heart_rate_bpm) or heart_rate_bpm <= 0)
+        ):
+            raise InputError(f"heart_rate_bpm: must be positive or None, got {heart_rate_bpm!r}")
+        # An empty list (the usual reasons) needs no look.
+        if (reasons.__class__ is not list or reasons) and (
+            isinstance(reasons, str) or not all(map(_IS_STR, reasons))
+        ):
+            raise InputError(f"reasons: must be a sequence of strings, got {reasons!r}")
 
     def _check_beats(
         self, beats: BeatBatch, t_end: float
