@@ -640,3 +640,56 @@ def test_bad_input_changes_nothing() -> None:
 def test_config_is_checked(field: dict[str, Any]) -> None:
     with pytest.raises(InputError, match=next(iter(field))):
         ArrhythmiaConfig(**field)
+
+
+def test_unchecked_updates_match_checked_ones() -> None:
+    # check=False is the engine's trusted path: the same findings and events, state included.
+    times, letters, probs = random_beats(3, 300)
+    rng = np.random.default_rng(3)
+    broken = (rng.random(len(times)) < 0.03).tolist()
+    results = []
+    for check in (True, False):
+        tracker, out, i = ArrhythmiaTracker(), [], 0
+        for k in range(int(times[-1]) + 5):
+            t = 10.0 + k
+            j = i
+            while j < len(times) and times[j] + 1.0 <= t:
+                j += 1
+            batch = BeatBatch(times[i:j], letters[i:j], probs[i:j], broken[i:j])
+            i = j
+            bad = k % 41 == 0
+            out.append(
+                tracker.update(
+                    t,
+                    batch,
+                    usable=not bad,
+                    reasons=["lead_off"] if bad else [],
+                    heart_rate_bpm=40.0 + 2.0 * (k % 60),
+                    label=["normal", "other", "af"][k // 37 % 3],
+                    check=check,
+                )
+            )
+        results.append((out, tracker.state_dict()))
+    assert results[0] == results[1]
+    assert any(findings for findings, _ in results[0][0])
+
+
+@pytest.mark.parametrize(
+    "batch",
+    [
+        BeatBatch([9.0, math.nan], ["N", "N"], [0.9, 0.9]),
+        BeatBatch([-math.inf, 9.0], ["N", "N"], [0.9, 0.9]),
+        BeatBatch([9.0, 9.0], ["N", "N"], [0.9, 0.9]),
+        BeatBatch([9.0, 9.5], ["N", "n"], [0.9, 0.9]),
+        BeatBatch([9.0, 9.5], ["N", "N"], [0.9, -0.1]),
+        BeatBatch([9.0, 9.5], ["N", "N"], [math.nan, 1.5]),
+        BeatBatch([9.0, 9.5], ["N", "N"], [1.5, math.nan]),
+        BeatBatch([9.0], ["N"], [0.9], [False, False]),
+    ],
+)
+def test_bulk_checks_reject_what_the_beat_checks_did(batch: BeatBatch) -> None:
+    tracker = ArrhythmiaTracker()
+    with pytest.raises(InputError, match="beats"):
+        tracker.update(10.0, batch, usable=True, reasons=[], heart_rate_bpm=70.0, label="normal")
+    ok = BeatBatch([9.0, 9.5], ["N", "N"], [math.nan, 0.5], np.array([False, False]))
+    tracker.update(10.0, ok, usable=True, reasons=(), heart_rate_bpm=70, label="normal")

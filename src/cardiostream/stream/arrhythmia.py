@@ -126,8 +126,11 @@ References
 from __future__ import annotations
 
 import math
+import operator
+from bisect import bisect_right
 from collections.abc import Collection, Iterable, Sequence
 from dataclasses import asdict, dataclass, field, fields
+from itertools import pairwise
 from typing import Any, NamedTuple, cast
 
 from cardiostream.beats.classes import CLASSES as BEAT_CLASSES
@@ -160,6 +163,8 @@ COUNT_KINDS: tuple[str, ...] = ("veb", "veb_couplet", "sveb", "sveb_couplet")
 MAX_RECENT = 256
 GAP_HOPS = 1.5  # as the AF tracker: a t_end later than this many hops is an interruption
 RATE_KINDS = ("bradycardia", "tachycardia", "sinus_tachycardia", "paced_rhythm")
+_BEAT_SET = frozenset(BEAT_CLASSES)
+_IS_STR = str.__instancecheck__
 
 
 class BeatBatch(NamedTuple):
@@ -355,6 +360,10 @@ class _Quiet:
     end: float = 0.0
 
 
+_RUN_DEFAULTS = dict(_Run().__dict__)
+_PATTERN_DEFAULTS = {k: v for k, v in _Pattern().__dict__.items() if k != "pend"}
+
+
 def _new_counts() -> dict[str, Any]:
     return {
         "beats": dict.fromkeys(BEAT_CLASSES, 0),
@@ -400,10 +409,19 @@ class ArrhythmiaTracker:
         self._tri = _Pattern()
         self._quiet = _Quiet()
         self._rates = {k: _Sustained() for k in RATE_KINDS}
-        # [t, letter, p, usable] of the last window_s's beats; [t, kind, conf, count, detail]
-        # of the last window_s's closed episodes and counted ectopy.
-        self._beats: list[list[Any]] = []
+        # Time, rhythm letter, probability and usability of the beats of the last window_s
+        # (plus beat_delay_s), in time order: parallel lists, so that a window's beats are
+        # found by bisection and counted by list.count rather than in a Python loop.
+        self._bt: list[float] = []
+        self._bl: list[str] = []
+        self._bp: list[float] = []
+        self._bok: list[bool] = []
+        # [t, kind, conf, count, detail] of the last window_s's closed episodes and counted
+        # ectopy (not in time order: a run is entered at its start when it ends).
         self._recent: list[list[Any]] = []
+        # Findings of the recent entries, by kind, in the order of the findings; None when the
+        # entries changed since (they change a few times a minute, windows come every hop).
+        self._recent_found: dict[str, Finding] | None = None
 
     # Public API
 
@@ -416,6 +434,7 @@ class ArrhythmiaTracker:
         reasons: Sequence[str],
         heart_rate_bpm: float | None,
         label: str,
+        check: bool = True,
     ) -> tuple[list[Finding], list[ArrhythmiaMessage]]:
         """Take one window and the beats decided since the previous one.
 
@@ -435,6 +454,10 @@ class ArrhythmiaTracker:
         label : str
             The window's rhythm label, one of ``normal``, ``af``, ``other``, ``noise``,
             ``uncertain``.
+        check : bool
+            Check the input (the default). False is for a caller that builds it right (the
+            engine): the beats must then be lists of float, str, float and bool, and bad
+            input is not detected; ``t_end`` is checked either way.
 
         Returns
         -------
@@ -449,23 +472,33 @@ class ArrhythmiaTracker:
         InputError
             On bad input, before any state changes; the message names the field.
         """
-        t = self._check_time(t_end, strict=True)
-        bt, bl, bp = self._check_beats(beats, t)
-        broken = [bool(b) for b in beats.broken] if len(beats.broken) else [False] * len(bt)
-        if len(broken) != len(bt):
-            raise InputError(f"beats: {len(bt)} times, {len(broken)} broken flags")
-        if not isinstance(label, str) or label not in LABELS:
-            raise InputError(f"label: unknown label {label!r}, expected one of {', '.join(LABELS)}")
-        if heart_rate_bpm is not None and (not _finite(heart_rate_bpm) or heart_rate_bpm <= 0):
-            raise InputError(f"heart_rate_bpm: must be positive or None, got {heart_rate_bpm!r}")
-        if isinstance(reasons, str) or not all(isinstance(r, str) for r in reasons):
-            raise InputError(f"reasons: must be a sequence of strings, got {reasons!r}")
+        # The usual window is checked inline; _check_time raises with the reason otherwise.
+        try:
+            t = float(t_end)
+        except (TypeError, ValueError):
+            t = math.nan
+        last_t = self._last_t
+        if not 0.0 <= t < math.inf or (last_t is not None and t <= last_t):
+            t = self._check_time(t_end, strict=True)
+        # Only indexed for truth below: a list or tuple is used as it is, and dropped when no
+        # beat is broken (the usual batch).
+        flags: Sequence[Any] = beats.broken
+        if check:
+            bt, bl, bp = self._check_beats(beats, t)
+            if not isinstance(flags, list | tuple):
+                flags = list(map(bool, flags))
+            if len(flags) and len(flags) != len(bt):
+                raise InputError(f"beats: {len(bt)} times, {len(flags)} broken flags")
+            self._check_window(reasons, heart_rate_bpm, label)
+        else:
+            bt, bl, bp = beats[0], beats[1], beats[2]  # type: ignore[assignment]
+        broken = flags if any(flags) else None
         cfg, out = self.config, []
-        if self._last_t is not None and t - self._last_t > GAP_HOPS * cfg.hop_s:
+        if last_t is not None and t - last_t > GAP_HOPS * cfg.hop_s:
             out += self._interrupt("gap")
         self._last_t = t
         usable = bool(usable)
-        untrusted = any(r in cfg.untrusted_reasons for r in reasons) or (
+        untrusted = (len(reasons) > 0 and any(r in cfg.untrusted_reasons for r in reasons)) or (
             not usable and "flat" not in reasons and "no_beats" not in reasons
         )
         if untrusted:
@@ -475,8 +508,9 @@ class ArrhythmiaTracker:
             out += self._end_sequences("signal_unusable")
             self._quiet.last_unusable = t
         last_unusable = self._quiet.last_unusable
-        for b_t, b_l, b_p, b_broken in zip(bt, bl, bp, broken, strict=True):
-            if b_broken:
+        af = label == "af"
+        for i, (b_t, b_l, b_p) in enumerate(zip(bt, bl, bp, strict=True)):
+            if broken is not None and broken[i]:
                 # Bad signal up to this beat: it is the last bad moment for pauses and
                 # asystole, and nothing runs across it.
                 out += self._end_sequences("signal_unusable")
@@ -489,11 +523,22 @@ class ArrhythmiaTracker:
             # In atrial fibrillation there is no sinus rhythm for a beat to be premature
             # against: S beats are the rhythm itself, neither SVEB nor SVT (AF has its own
             # episodes).
-            out += self._beat(
-                b_t, letter, b_p, ok, "N" if letter == "S" and label == "af" else letter
-            )
-        out += self._horizon(t - cfg.beat_delay_s)
-        self._prune(t)
+            self._beat(out, b_t, letter, b_p, ok, "N" if af and letter == "S" else letter)
+        h = t - cfg.beat_delay_s
+        last = self._quiet.last_beat
+        # Before pause_s without a beat (and no asystole open) the horizon changes nothing:
+        # asystole_s is at least pause_s.
+        if last is not None and (self._quiet.open or h - last >= cfg.pause_s):
+            out += self._horizon(h)
+        # Nothing to prune (the usual window) unless the oldest beat left the span, the cap is
+        # passed, or there are recent entries (the test is _prune's own).
+        bt_kept = self._bt
+        if (
+            self._recent
+            or len(bt_kept) > MAX_RECENT
+            or (bt_kept and bt_kept[0] <= t - cfg.window_s - cfg.beat_delay_s)
+        ):
+            self._prune(t)
         out += self._window(t, usable, heart_rate_bpm, label)
         return self._findings(t), out
 
@@ -538,13 +583,20 @@ class ArrhythmiaTracker:
     # Beats
 
     def _beat(
-        self, t: float, letter: str, p: float, usable: bool, rhythm: str | None = None
-    ) -> list[ArrhythmiaMessage]:
-        """One beat: ``letter`` is counted, ``rhythm`` (the letter by default) drives the
-        runs and patterns."""
+        self,
+        out: list[ArrhythmiaMessage],
+        t: float,
+        letter: str,
+        p: float,
+        usable: bool,
+        rhythm: str | None = None,
+    ) -> None:
+        """One beat, its messages appended to ``out`` (no list per beat): ``letter`` is
+        counted, ``rhythm`` (the letter by default) drives the runs and patterns."""
         cfg, q = self.config, self._quiet
-        out: list[ArrhythmiaMessage] = []
-        if q.last_beat is not None:
+        # An RR under pause_s with no asystole open is neither pause nor asystole (asystole_s
+        # is at least pause_s, and the quiet time is at most the RR): skip the block.
+        if q.last_beat is not None and (q.open or t - q.last_beat >= cfg.pause_s):
             gap = t - q.last_beat
             if gap >= cfg.pause_s:
                 # Nothing runs across a pause: the same rule as _horizon, so the result does
@@ -566,12 +618,28 @@ class ArrhythmiaTracker:
         q.last_beat = t
         self._counts["beats"][letter] += 1
         letter = letter if rhythm is None else rhythm
-        self._beats.append([t, letter, p, usable])
-        out += self._run_beat(self._v, "V", letter, t, p)
-        out += self._run_beat(self._s, "S", letter, t, p)
-        out += self._pattern_beat(self._bi, 2, "ventricular_bigeminy", letter, t, p)
-        out += self._pattern_beat(self._tri, 3, "ventricular_trigeminy", letter, t, p)
-        return out
+        self._bt.append(t)
+        self._bl.append(letter)
+        self._bp.append(p)
+        self._bok.append(usable)
+        # An empty run that the letter does not extend has nothing to end (most beats).
+        if letter == "V" or self._v.n:
+            out += self._run_beat(self._v, "V", letter, t, p)
+        if letter == "S" or self._s.n:
+            out += self._run_beat(self._s, "S", letter, t, p)
+        bi, tri = self._bi, self._tri
+        # _pattern_beat's slide of a full, cycle-less pattern by a non-V beat, inline (most
+        # beats); anything else goes through it.
+        slide = letter != "V" and letter != "Q"
+        if slide and bi.cycles == 0 and len(bi.pend) == 1:
+            bi.pend[0] = [t, p]
+        else:
+            out += self._pattern_beat(bi, 2, "ventricular_bigeminy", letter, t, p)
+        if slide and tri.cycles == 0 and len(tri.pend) == 2:
+            del tri.pend[0]
+            tri.pend.append([t, p])
+        else:
+            out += self._pattern_beat(tri, 3, "ventricular_trigeminy", letter, t, p)
 
     def _horizon(self, h: float) -> list[ArrhythmiaMessage]:
         """Every beat up to ``h`` is known: end runs and open asystole accordingly."""
@@ -645,9 +713,11 @@ class ArrhythmiaTracker:
         if run.n == 1:
             self._counts[f"{name}_isolated"] += 1
             self._recent.append([run.start, name, conf, 1, None])
+            self._recent_found = None
         elif run.n == 2:
             self._counts[f"{name}_couplets"] += 1
             self._recent.append([run.start, f"{name}_couplet", conf, 1, None])
+            self._recent_found = None
         else:
             self._counts[f"{name}_runs"] += 1
         if run.kind is not None:
@@ -663,6 +733,13 @@ class ArrhythmiaTracker:
             return self._end_pattern(pat, kind, None)
         if letter != "V":
             if len(pat.pend) < period - 1:
+                pat.pend.append([t, p])
+                return []
+            if pat.cycles == 0:
+                # No cycle yet, so nothing to close and every other field at its default:
+                # slide the pending beats (what the general path below amounts to), as in
+                # most sinus beats.
+                del pat.pend[0]
                 pat.pend.append([t, p])
                 return []
             # One non-V too many: the pattern is broken, and the latest non-V beats may start
@@ -713,24 +790,43 @@ class ArrhythmiaTracker:
         self, t: float, usable: bool, hr: float | None, label: str
     ) -> list[ArrhythmiaMessage]:
         cfg = self.config
-        met: dict[str, bool | None] = dict.fromkeys(RATE_KINDS)
-        if usable and hr is not None and label != "noise":
-            # Shares over the window_s of beats ending at the horizon, all of which are known
-            # whenever they were delivered, so the shares do not depend on the batching.
-            h = t - cfg.beat_delay_s
-            letters = [b[1] for b in self._beats if b[3] and h - cfg.window_s < b[0] <= h]
-            n = len(letters)
-            n_share = letters.count("N") / n if n else 0.0
-            sinus = label == "normal" and n > 0 and n_share >= cfg.sinus_n_share
-            fast, af = hr >= cfg.tachy_bpm, label == "af"
-            met["bradycardia"] = hr < cfg.brady_bpm and not af
-            met["tachycardia"] = fast and not sinus and not af
-            met["sinus_tachycardia"] = fast and sinus
-            paced = n >= cfg.paced_min_beats and letters.count("Q") / n >= cfg.paced_q_share
-            met["paced_rhythm"] = paced
         out: list[ArrhythmiaMessage] = []
-        for kind in RATE_KINDS:
-            out += self._sustained(kind, met[kind], t, hr)
+        if not (usable and hr is not None and label != "noise"):
+            return out  # a neutral window: every kind's hysteresis stays as it is
+        # Shares over the window_s of beats ending at the horizon, all of which are known
+        # whenever they were delivered, so the shares do not depend on the batching. The
+        # beats are in time order: the window is a slice. Unusable beats are all Q, so the
+        # usable Q beats are the Q beats less the unusable ones.
+        fast, af = hr >= cfg.tachy_bpm, label == "af"
+        # Sinus matters only to a fast window, and a window without Q beats is not paced
+        # (its beats are among the kept ones): the window's beats are looked at only then.
+        sinus = paced = False
+        if fast or "Q" in self._bl:
+            h = t - cfg.beat_delay_s
+            i, j = bisect_right(self._bt, h - cfg.window_s), bisect_right(self._bt, h)
+            letters = self._bl[i:j]
+            n = self._bok[i:j].count(True)
+            sinus = (
+                fast and label == "normal" and n > 0 and letters.count("N") / n >= cfg.sinus_n_share
+            )
+            paced = (
+                n >= cfg.paced_min_beats
+                and "Q" in letters
+                and (letters.count("Q") - (j - i - n)) / n >= cfg.paced_q_share
+            )
+        brady = hr < cfg.brady_bpm and not af
+        met = (brady, fast and not sinus and not af, fast and sinus, paced)
+        # The dict is in the order of RATE_KINDS (built from it; kinds are only reassigned).
+        r0, r1, r2, r3 = self._rates.values()
+        if not (brady or fast or paced or r0.open or r1.open or r2.open or r3.open):
+            # No kind met or open (the usual window): each only restarts its count.
+            r0.run = r1.run = r2.run = r3.run = 0
+            return out
+        for kind, rate, m in zip(RATE_KINDS, self._rates.values(), met, strict=True):
+            if not m and not rate.open:
+                rate.run = 0  # what _sustained does then, without the call
+            else:
+                out += self._sustained(kind, m, t, hr)
         return out
 
     def _sustained(
@@ -813,15 +909,36 @@ class ArrhythmiaTracker:
         if reason is not None:
             msg["reason"] = reason
         self._recent.append([end, kind, conf, 1, detail])
+        self._recent_found = None
         return msg
 
     def _prune(self, t: float) -> None:
         lo = t - self.config.window_s
         lo_beats = lo - self.config.beat_delay_s
-        self._beats = [b for b in self._beats if b[0] > lo_beats][-MAX_RECENT:]
-        self._recent = [r for r in self._recent if r[0] > lo][-MAX_RECENT:]
+        # The beats are in time order, so the old ones are a prefix: cut it in place.
+        bt = self._bt
+        k = max(bisect_right(bt, lo_beats), len(bt) - MAX_RECENT)
+        if k > 0:
+            del bt[:k], self._bl[:k], self._bp[:k], self._bok[:k]
+        if self._recent:
+            kept = [r for r in self._recent if r[0] > lo][-MAX_RECENT:]
+            if len(kept) != len(self._recent):
+                self._recent, self._recent_found = kept, None
 
     def _findings(self, t: float) -> list[Finding]:
+        recent = self._recent_found
+        if recent is None:
+            recent = self._recent_found = self._recent_findings()
+        # Most windows have nothing open: the findings are those of the recent entries.
+        # Each window gets its own dicts (the details are shared, as they always were).
+        r0, r1, r2, r3 = self._rates.values()
+        if (
+            self._v.kind is None
+            and self._s.kind is None
+            and not (self._bi.open or self._tri.open or self._quiet.open)
+            and not (r0.open or r1.open or r2.open or r3.open)
+        ):
+            return [f.copy() for f in recent.values()] if recent else []
         found: dict[str, Finding] = {}
         for run in (self._v, self._s):
             if run.kind is not None:
@@ -841,19 +958,31 @@ class ArrhythmiaTracker:
             if s.open:
                 found[kind] = _finding(kind, None)
                 found[kind]["detail"] = {"rate_bpm": round(s.sum_hr / s.n, 1)}
+        for kind, f in recent.items():
+            if kind not in found:  # an open episode is reported over a closed one
+                found[kind] = f.copy()
+        return [found[k] for k in (*KINDS, *COUNT_KINDS) if k in found]
+
+    def _recent_findings(self) -> dict[str, Finding]:
+        """Findings of the closed episodes and counted ectopy of the last ``window_s``."""
+        found: dict[str, Finding] = {}
         for _, kind, conf, _count, detail in reversed(self._recent):  # latest first
             if kind not in COUNT_KINDS and kind not in found:
                 found[kind] = _finding(kind, conf)
                 if detail is not None:
                     found[kind]["detail"] = detail
+        counted: dict[str, list[float | None]] = {}
+        for r in self._recent:
+            if r[1] in COUNT_KINDS:
+                counted.setdefault(r[1], []).append(r[2])
         for kind in COUNT_KINDS:
-            items = [r for r in self._recent if r[1] == kind]
-            if items:
-                confs = [r[2] for r in items if r[2] is not None]
+            if kind in counted:
+                items = counted[kind]
+                confs = [c for c in items if c is not None]
                 conf = round(sum(confs) / len(confs), 4) if confs else None
                 found[kind] = _finding(kind, conf)
                 found[kind]["count"] = len(items)
-        return [found[k] for k in (*KINDS, *COUNT_KINDS) if k in found]
+        return {k: found[k] for k in (*KINDS, *COUNT_KINDS) if k in found}
 
     # Input checks and state
 
@@ -869,18 +998,52 @@ class ArrhythmiaTracker:
             raise InputError(f"t_end: must increase, got {t:g} after {last:g}")
         return t
 
+    def _check_window(
+        self, reasons: Sequence[str], heart_rate_bpm: float | None, label: str
+    ) -> None:
+        if not isinstance(label, str) or label not in LABELS:
+            raise InputError(f"label: unknown label {label!r}, expected one of {', '.join(LABELS)}")
+        if (
+            heart_rate_bpm is not None
+            and not (heart_rate_bpm.__class__ is float and 0.0 < heart_rate_bpm < math.inf)
+            and (not _finite(heart_rate_bpm) or heart_rate_bpm <= 0)
+        ):
+            raise InputError(f"heart_rate_bpm: must be positive or None, got {heart_rate_bpm!r}")
+        # An empty list (the usual reasons) needs no look.
+        if (reasons.__class__ is not list or reasons) and (
+            isinstance(reasons, str) or not all(map(_IS_STR, reasons))
+        ):
+            raise InputError(f"reasons: must be a sequence of strings, got {reasons!r}")
+
     def _check_beats(
         self, beats: BeatBatch, t_end: float
     ) -> tuple[list[float], list[str], list[float]]:
         try:
-            bt = [float(x) for x in beats[0]]
-            bl = [str(x) for x in beats[1]]
-            bp = [float(x) for x in beats[2]]
+            bt = list(map(float, beats[0]))
+            bl = list(map(str, beats[1]))
+            bp = list(map(float, beats[2]))
         except (TypeError, ValueError, IndexError) as exc:
             raise InputError(f"beats: malformed ({exc})") from None
         if not len(bt) == len(bl) == len(bp):
             raise InputError(f"beats: {len(bt)} times, {len(bl)} labels, {len(bp)} probabilities")
+        if not bt:
+            return bt, bl, bp
+        # The checks run once per window, so they are done in bulk (in C); a batch that fails
+        # one is checked again beat by beat below, which raises with the offending value (or
+        # accepts what the bulk check cannot tell). Increasing times whose first is finite and
+        # last at most t_end are all finite; NaN fails every comparison. min() and max() skip
+        # NaN probabilities (allowed) after a number, and return NaN when it comes first.
         prev = self._quiet.last_beat
+        if (
+            math.isfinite(bt[0])
+            and bt[-1] <= t_end
+            and (prev is None or bt[0] > prev)
+            and (len(bt) == 1 or all(map(operator.lt, bt, bt[1:])))
+            and _BEAT_SET.issuperset(bl)
+            and min(bp) >= 0.0
+            and max(bp) <= 1.0
+        ):
+            return bt, bl, bp
         for t in bt:
             if not math.isfinite(t) or t > t_end or (prev is not None and t <= prev):
                 raise InputError(
@@ -907,7 +1070,10 @@ class ArrhythmiaTracker:
             "tri": _pattern_state(self._tri),
             "quiet": asdict(self._quiet),
             "rates": {k: asdict(v) for k, v in self._rates.items()},
-            "beats": [[t, lab, _none(p), ok] for t, lab, p, ok in self._beats],
+            "beats": [
+                [t, lab, _none(p), ok]
+                for t, lab, p, ok in zip(self._bt, self._bl, self._bp, self._bok, strict=True)
+            ],
             "recent": [
                 [t, k, c, n, None if d is None else dict(d)] for t, k, c, n, d in self._recent
             ],
@@ -939,7 +1105,10 @@ class ArrhythmiaTracker:
                 pat.pend = [[float(t), _nan(p)] for t, p in pat.pend]
             quiet = _load(_Quiet, state["quiet"])
             rates = {k: _load(_Sustained, state["rates"][k]) for k in RATE_KINDS}
-            beats = [[float(t), str(lab), _nan(p), bool(ok)] for t, lab, p, ok in state["beats"]]
+            beats = [(float(t), str(lab), _nan(p), bool(ok)) for t, lab, p, ok in state["beats"]]
+            b_t = [b[0] for b in beats]
+            if any(a >= b for a, b in pairwise(b_t)):  # the pruning bisects them
+                raise ValueError("beats: times must increase")
             recent = [
                 [float(t), str(k), None if c is None else float(c), int(n), d]
                 for t, k, c, n, d in state["recent"]
@@ -952,12 +1121,22 @@ class ArrhythmiaTracker:
         self._v, self._s = runs
         self._bi, self._tri = pats
         self._quiet, self._rates = quiet, rates
-        self._beats, self._recent = beats, recent
+        self._bt, self._bl = b_t, [b[1] for b in beats]
+        self._bp, self._bok = [b[2] for b in beats], [b[3] for b in beats]
+        self._recent, self._recent_found = recent, None
 
 
 def _reset(state: _Run | _Pattern) -> None:
-    """Empty a run or pattern in place (the tracker holds it by reference)."""
-    state.__dict__.update(type(state)().__dict__)
+    """Empty a run or pattern in place (the tracker holds it by reference).
+
+    It runs for most beats, so it copies saved defaults instead of building a new dataclass;
+    the pattern's pending list is the only mutable field and gets a fresh one.
+    """
+    if isinstance(state, _Run):
+        state.__dict__.update(_RUN_DEFAULTS)
+    else:
+        state.__dict__.update(_PATTERN_DEFAULTS)
+        state.pend = []
 
 
 def _rate(run: _Run) -> float | None:
