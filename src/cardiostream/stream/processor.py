@@ -670,6 +670,7 @@ class StreamProcessor:
                 reasons=reasons,
                 heart_rate_bpm=window["heart_rate_bpm"],
                 label=window["label"],
+                check=False,  # built from the engine's own checked arrays
             )
             window["findings"] = findings
             out.append(cast(Window, window))
