@@ -84,7 +84,9 @@ class BeatModel:
     def logits(self, x: npt.ArrayLike) -> npt.NDArray[np.float64]:
         """Uncalibrated logits of feature rows, shape (n, 5)."""
         h = np.asarray(x, np.float64).reshape(-1, len(FEATURES))
-        h = np.clip((np.nan_to_num(h) - self.mean) / self.std, -8.0, 8.0)
+        if not np.isfinite(h).all():  # the check costs less than nan_to_num on every row
+            h = np.nan_to_num(h)
+        h = np.clip((h - self.mean) / self.std, -8.0, 8.0)
         for i, (w, b) in enumerate(self.layers):
             h = h @ w + b
             if i < len(self.layers) - 1:
@@ -215,6 +217,9 @@ class Beats:
         )
 
 
+_NO_BEATS = Beats(np.zeros(0, np.int64), np.zeros(0, "<U1"), np.zeros((0, len(CLASSES))))
+
+
 class BeatClassifier:
     """Streaming beat classes: R peaks, features and classes, identical for any chunking.
 
@@ -308,6 +313,8 @@ class BeatClassifier:
         return np.maximum(at, 0).astype(np.int64)
 
     def _classify(self, r250: npt.NDArray[np.int64], f: npt.NDArray[np.float64]) -> Beats:
+        if r250.size == 0:  # most pushes of a live stream decide no beat
+            return _NO_BEATS
         r = self.to_input(r250)
         p = self.model.probabilities(f)
         labels = self.model.labels(p).astype("<U1")
