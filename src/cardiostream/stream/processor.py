@@ -729,11 +729,16 @@ class StreamProcessor:
         final = np.searchsorted(self._beat_r, e - self._beat_lag, side="right")
         first = np.searchsorted(self._beat_r, e - self.window_s * self.fs, side="left")
         k = len(BEAT_CLASSES)
-        onehot = np.zeros((self._beat_c.size + 1, k + 1), np.int64)
-        onehot[np.arange(1, self._beat_c.size + 1), self._beat_c] = 1
-        onehot[1:, k] = self._beat_paced  # the last column: paced beats
-        cum = np.cumsum(onehot, axis=0)
-        counts = (cum[final] - cum[np.minimum(first, final)]).tolist()
+        if ends.size == 1:  # live: one window a push, one count of a few dozen beats
+            a, b = int(min(first[0], final[0])), int(final[0])
+            row = np.bincount(self._beat_c[a:b], minlength=k).tolist()
+            counts = [[*row, int(np.count_nonzero(self._beat_paced[a:b]))]]
+        else:
+            onehot = np.zeros((self._beat_c.size + 1, k + 1), np.int64)
+            onehot[np.arange(1, self._beat_c.size + 1), self._beat_c] = 1
+            onehot[1:, k] = self._beat_paced  # the last column: paced beats
+            cum = np.cumsum(onehot, axis=0)
+            counts = (cum[final] - cum[np.minimum(first, final)]).tolist()
         batches = []
         for f in final.tolist():
             start = self._handed
