@@ -24,6 +24,7 @@ from typing import Any
 
 from cardiostream.evaluate.af_episodes import EpisodeScore, gross, score_episodes
 from cardiostream.evaluate.beat_classes import DS1, DS2
+from cardiostream.evaluate.reference import rhythm_intervals
 from cardiostream.record import Record
 
 #: Engine event kind -> MIT-BIH rhythm label (``aux_note`` without its parenthesis).
@@ -46,18 +47,7 @@ EXCLUDED_LABELS: dict[str, tuple[str, ...]] = {
 
 def reference_intervals(record: Record, label: str) -> list[tuple[float, float]]:
     """The ``(start_s, end_s)`` episodes of one rhythm label of a record."""
-    rhythms = record.annotations.rhythms
-    out: list[tuple[float, float]] = []
-    for a, b, lab in zip(
-        rhythms.start.tolist(), rhythms.end.tolist(), rhythms.label.tolist(), strict=True
-    ):
-        if lab != label or b <= a:
-            continue
-        if out and out[-1][1] == a / record.fs:
-            out[-1] = (out[-1][0], b / record.fs)
-        else:
-            out.append((a / record.fs, b / record.fs))
-    return out
+    return rhythm_intervals(record, label)
 
 
 def detected_intervals(events: Iterable[Mapping[str, Any]], kind: str) -> list[tuple[float, float]]:

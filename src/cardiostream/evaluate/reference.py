@@ -85,7 +85,9 @@ class RhythmWindows:
         return out
 
 
-def _intervals(record: Record, label: str) -> list[tuple[float, float]]:
+def rhythm_intervals(record: Record, label: str) -> list[tuple[float, float]]:
+    """The ``(start_s, end_s)`` intervals of one rhythm label of a record; contiguous repeats
+    form one episode."""
     rhythms = record.annotations.rhythms
     out: list[tuple[float, float]] = []
     for a, b, lab in zip(
@@ -102,12 +104,12 @@ def _intervals(record: Record, label: str) -> list[tuple[float, float]]:
 
 def af_episodes(record: Record) -> list[tuple[float, float]]:
     """AF episodes ``(start_s, end_s)`` from the record's ``AFIB`` rhythm intervals."""
-    return _intervals(record, AF_RHYTHM)
+    return rhythm_intervals(record, AF_RHYTHM)
 
 
 def afl_intervals(record: Record) -> list[tuple[float, float]]:
     """Atrial flutter intervals ``(start_s, end_s)``, to leave out of AF scoring."""
-    return _intervals(record, AFL_RHYTHM)
+    return rhythm_intervals(record, AFL_RHYTHM)
 
 
 def _count_before(cumulative: Int64Array, positions: Int64Array, t: Int64Array) -> Int64Array:

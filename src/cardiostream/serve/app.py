@@ -18,10 +18,10 @@ import json
 import math
 import time
 from collections import OrderedDict
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, TypeVar
 
 import numpy as np
 import numpy.typing as npt
@@ -631,14 +631,12 @@ def _records_routes(app: FastAPI, config: ServeConfig, metrics: Metrics, owner: 
         """The AF episodes the streaming engine finds in the record (computed once, cached)."""
         from cardiostream.stream.analyze import analyze
 
-        key = (known(record_id), lead)
-        if key not in events_cache:
+        def make() -> list[dict[str, Any]]:
             rec = get_store().read(record_id)
-            result = analyze(rec, lead=lead_selector(lead), model=config.model)
-            events_cache[key] = result.events
-            while len(events_cache) > 32:
-                events_cache.popitem(last=False)
-        return {"record": record_id, "lead": lead, "events": events_cache[key]}
+            return analyze(rec, lead=lead_selector(lead), model=config.model).events
+
+        found = _cached(events_cache, (known(record_id), lead), make)
+        return {"record": record_id, "lead": lead, "events": found}
 
     @app.get("/v1/records/{record_id}/beats", responses=errors(401, 404, 422))
     def beats(
@@ -656,8 +654,7 @@ def _records_routes(app: FastAPI, config: ServeConfig, metrics: Metrics, owner: 
         from cardiostream.beats import classify_beats
         from cardiostream.beats.classes import CLASSES
 
-        key = (known(record_id), lead)
-        if key not in beats_cache:
+        def make() -> dict[str, Any]:
             rec = get_store().read(record_id)
             found = classify_beats(rec.lead(lead_selector(lead)), rec.fs)
             order = {c: i for i, c in enumerate(CLASSES)}
@@ -665,14 +662,28 @@ def _records_routes(app: FastAPI, config: ServeConfig, metrics: Metrics, owner: 
                 float(row[order[c]]) if c in order and math.isfinite(row[order[c]]) else None
                 for row, c in zip(found.probabilities.tolist(), found.label.tolist(), strict=True)
             ]
-            beats_cache[key] = {
+            return {
                 "fs": rec.fs,
                 "t_s": [round(int(n) / rec.fs, 4) for n in found.sample.tolist()],
                 "label": [str(c) for c in found.label.tolist()],
                 "p": [None if v is None else round(v, 4) for v in p],
             }
-            while len(beats_cache) > 32:
-                beats_cache.popitem(last=False)
-        return {"record": record_id, "lead": lead, **beats_cache[key]}
+
+        found: dict[str, Any] = _cached(beats_cache, (known(record_id), lead), make)
+        return {"record": record_id, "lead": lead, **found}
 
     add_annotation_routes(app, owner, get_store, known)
+
+
+_T = TypeVar("_T")
+
+
+def _cached(
+    cache: OrderedDict[tuple[str, str], _T], key: tuple[str, str], make: Callable[[], _T]
+) -> _T:
+    """``cache[key]``, made by ``make()`` the first time; the cache keeps the 32 latest."""
+    if key not in cache:
+        cache[key] = make()
+        while len(cache) > 32:
+            cache.popitem(last=False)
+    return cache[key]

@@ -131,7 +131,7 @@ from bisect import bisect_right
 from collections.abc import Collection, Iterable, Sequence
 from dataclasses import asdict, dataclass, field, fields
 from itertools import pairwise
-from typing import Any, NamedTuple, cast
+from typing import Any, NamedTuple, cast, get_args
 
 from cardiostream.beats.classes import CLASSES as BEAT_CLASSES
 from cardiostream.errors import InputError
@@ -143,21 +143,11 @@ from cardiostream.stream.messages import (
     ArrhythmiaMessage,
     Detail,
     Finding,
+    Kind,
 )
 
-KINDS: tuple[str, ...] = (
-    "vt",
-    "idioventricular_rhythm",
-    "svt",
-    "ventricular_bigeminy",
-    "ventricular_trigeminy",
-    "asystole",
-    "pause",
-    "bradycardia",
-    "tachycardia",
-    "sinus_tachycardia",
-    "paced_rhythm",
-)
+#: The episode kinds, in the order findings list them.
+KINDS: tuple[str, ...] = get_args(Kind)
 COUNT_KINDS: tuple[str, ...] = ("veb", "veb_couplet", "sveb", "sveb_couplet")
 #: Cap on the recent beats and findings kept for the findings of a window (bounded state).
 MAX_RECENT = 256
