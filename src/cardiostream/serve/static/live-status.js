@@ -5,7 +5,7 @@ import { BEAT_DECIDED, KINDS as ARRHYTHMIAS, PRIORITY, detailText, ectopyWord, k
 const KINDS = {
   normal: { cls: "ok", shape: "●", word: "Normal" },
   af: { cls: "alarm", shape: "▲", word: "AF" },
-  other: { cls: "alarm", shape: "▲", word: "Arrhythmia" },
+  other: { cls: "alarm", shape: "▲", word: "Other rhythm" },
   noise: { cls: "warn", shape: "◆", word: "Noise" },
   uncertain: { cls: "warn", shape: "◆", word: "Uncertain" },
   warming: { cls: "off", shape: "○", word: "Starting" },
@@ -25,6 +25,7 @@ const REASONS = {
   high_frequency_noise: "muscle or mains noise",
   baseline_wander: "baseline wander",
   no_beats: "no R peaks found",
+  paced: "paced beats: no rhythm verdict",
 };
 
 export function fmt(v, digits = 0, unit = "") {
@@ -62,7 +63,8 @@ export function statusOf(s) {
   if (top && top.kind !== "af") return arrhythmiaStatus(s.window, top);
   const kind = { ...KINDS[key] };
   const ectopy = live && (key === "normal" || key === "other") ? ectopyWord(s.window.findings || []) : "";
-  if (ectopy) kind.word = `${kind.word} · ${ectopy}`;
+  // An "other" verdict whose only finding is counted ectopy is named by it, not left generic.
+  if (ectopy) kind.word = key === "other" ? `Ectopy · ${ectopy}` : `${kind.word} · ${ectopy}`;
   let title = kind.word;
   if (s.window && (key === "uncertain" || key === "noise")) {
     // What the doubtful signal holds back from the badge is still said on hover.
