@@ -82,6 +82,20 @@ GATE_REASONS: tuple[str, ...] = (
 )
 
 
+#: The reasons by code (``_gate_kernel.R_*``).
+_REASONS = np.array(("", *GATE_REASONS[:6]), dtype="<U20")
+
+#: Up to this many beats a call (a live push decides one or two), ``hf_ratio`` is the DFT at
+#: its bands' bins, in the same compiled call as the other indices: some 3 us a beat at
+#: 250 Hz, against 60-70 us of fixed cost for the batched FFT and the numpy around it. More
+#: beats (offline, long chunks) take the batched FFT, cheaper a beat. The two agree to about
+#: 1e-6 in ``hf_ratio``, as the FFT in single and in double precision did.
+_FEW = 8
+
+#: The DFT tables of :func:`_dft_tables`, by span length and rate.
+_TABLES: dict[tuple[int, float], tuple[npt.NDArray[np.float32], npt.NDArray[np.float32], int]] = {}
+
+
 @dataclass(frozen=True)
 class GateConfig:
     """The span judged around each beat and the thresholds (see the module notes)."""
@@ -142,7 +156,23 @@ class BeatQualityGate:
         self._sos, self._zi = _band_design(self.fs, 0.5, 40.0)
         self._window = np.hanning(self._pre + self._post)
         self._bins = _band_bins(self._pre + self._post, self.fs)
+        self._twiddle, self._phase, self._n_qrs = _dft_tables(self._pre + self._post, self.fs)
+        self._thresholds = np.array(
+            [cfg.nan_max, cfg.constant_max, cfg.flat_ptp_mv, cfg.clip_max, cfg.hf_max,
+             cfg.qrs_snr_min]
+        )  # fmt: skip
+        self._codes = np.zeros(_FEW, np.int64)
         self.reset()
+
+    @property
+    def _tail(self) -> FloatArray:
+        """The samples kept: the last ``keep`` before the last chunk, and that chunk."""
+        return self._buf[: self._size]
+
+    @_tail.setter
+    def _tail(self, x: FloatArray) -> None:
+        self._buf = np.array(x, np.float64)
+        self._size = self._buf.size
 
     def reset(self) -> None:
         """Forget everything: the next sample starts a new stream."""
@@ -153,13 +183,14 @@ class BeatQualityGate:
         """Feed samples (the same as the classifier's, in order)."""
         x = np.asarray(chunk, np.float64).reshape(-1)
         # Trimmed before appending, so that every beat decided from this chunk, however
-        # long it is, still has its span here.
-        kept = self._tail[-self._keep :]
-        self._tail = np.concatenate([kept, x])
-        new = self._tail[kept.size :]
-        bad = ~np.isfinite(new)
-        if bad.any():
-            new[bad] = np.nan  # inf is as missing as NaN
+        # long it is, still has its span here. In place: a buffer with room for the last
+        # ``keep`` samples and a chunk, grown when a chunk does not fit.
+        kept = min(self._size, self._keep)
+        if kept + x.size > self._buf.size:
+            buf = np.empty(max(kept + x.size, 2 * self._keep))
+            buf[:kept] = self._buf[self._size - kept : self._size]
+            self._buf, self._size = buf, kept
+        self._size = _gk.append_samples(self._buf, self._size, self._keep, x)
         self._n += x.size
 
     def span(self, r: int) -> npt.NDArray[np.float64]:
@@ -221,9 +252,18 @@ class BeatQualityGate:
     def judge(self, samples: npt.ArrayLike) -> npt.NDArray[np.str_]:
         """The :meth:`reason` of each beat, as a string array (``""``: usable)."""
         rs = np.asarray(samples, np.int64).reshape(-1)
-        out = np.full(rs.size, "", dtype="<U20")
         if rs.size == 0:
-            return out
+            return _REASONS[:0].copy()
+        if rs.size <= _FEW:
+            # A live push: one compiled call, the reasons as codes (see _FEW).
+            codes = self._codes[: rs.size]
+            start = self._n - self._size
+            if _gk.judge_few(
+                self._buf, start, self._n, rs, self._params, self._sos, self._zi,
+                self._window, self._twiddle, self._phase, self._n_qrs, self._thresholds, codes
+            ):  # fmt: skip
+                return _REASONS[codes]
+        out = np.full(rs.size, "", dtype="<U20")
         cfg = self.config
         m = self._metrics(rs, None)
         # Comparisons with NaN are False without a warning: a NaN hf_ratio is never flagged.
@@ -281,6 +321,26 @@ def unpack_samples(packed: Any) -> npt.NDArray[np.float64]:
         raise ValueError(f"dtype {packed['dtype']!r}")
     raw = zlib.decompress(base64.b64decode(packed["data"], validate=True))
     return np.frombuffer(raw, dtype).astype(np.float64)
+
+
+def _dft_tables(n: int, fs: float) -> tuple[npt.NDArray[np.float32], npt.NDArray[np.float32], int]:
+    """The tables of :func:`~cardiostream.beats._gate_kernel.dft_ratio` for a full span of
+    ``n`` samples, and its number of 5-15 Hz bins; no bins below 90 Hz (no ``hf_ratio``).
+    Shared by the gates of one span and rate."""
+    key = (n, fs)
+    if key not in _TABLES:
+        if fs < 90 or n < 1:
+            bins = np.zeros(0, np.int64)
+            n_qrs = 0
+        else:
+            qrs, high = _band_bins(n, fs)
+            bins = np.r_[np.arange(qrs.start, qrs.stop), np.arange(high.start, high.stop)]
+            n_qrs = qrs.stop - qrs.start
+        twiddle, phase = _gk.dft_tables(max(n, 1), bins.astype(np.int64))
+        twiddle.setflags(write=False)
+        phase.setflags(write=False)
+        _TABLES[key] = (twiddle, phase, n_qrs)
+    return _TABLES[key]
 
 
 def _band_bins(n: int, fs: float) -> tuple[slice, slice]:
