@@ -6,7 +6,10 @@ numpy and scipy calls on a 2 s span: the work was small, the call overhead was n
 same definitions as :mod:`cardiostream.dsp.quality` (missing samples filled by linear
 interpolation, runs of equal samples and of samples at the extremes, 0.25 s block ranges,
 the forward-backward 0.5-40 Hz band-pass started in the steady state of its first sample).
-Only the spectrum of ``hf_ratio`` stays with numpy's FFT, batched over the beats.
+The spectrum of ``hf_ratio`` is scipy's FFT, batched over the beats, where many are judged
+at once; for a live push's few beats it is the DFT at the two bands' bins
+(:func:`dft_ratio`), and :func:`judge_few` does all of the gate's work, down to the
+reasons as integer codes, in one call.
 """
 
 from __future__ import annotations
@@ -328,13 +331,13 @@ def batch_metrics(
     pre, post, half = params[P_PRE], params[P_POST], params[P_HALF]
     block, long_run, min_run = params[P_BLOCK], params[P_LONG_RUN], params[P_MIN_RUN]
     full = pre + post
-    lanes = np.empty((full, LANES))
+    # A few beats (a live push) are filtered one by one: lanes only pay with enough of them.
+    solo = rs.size < SOLO_BELOW
+    lanes = np.empty((0 if solo else full, LANES))
     waiting = np.empty(LANES, np.int64)
     peaks = np.empty(LANES, np.int64)
     filled = np.empty(full)
     count = 0
-    # A few beats (a live push) are filtered one by one: lanes only pay with enough of them.
-    solo = rs.size < SOLO_BELOW
     for j in range(rs.size):
         r = rs[j]
         a0 = max(r - pre, 0, start)
@@ -489,10 +492,20 @@ def dft_ratio(
     x_acc[:] = 0.0
     for b in range(phase.shape[0]):
         y[:] = 0.0
-        for j in range(min(block, n - b * block)):
-            v = xw[b * block + j]
+        o = b * block
+        m = min(block, n - o)
+        j = 0
+        while j + 4 <= m:  # four samples a pass over y: fewer loads and stores of it
+            v0, v1, v2, v3 = xw[o + j], xw[o + j + 1], xw[o + j + 2], xw[o + j + 3]
+            t0, t1, t2, t3 = twiddle[j], twiddle[j + 1], twiddle[j + 2], twiddle[j + 3]
             for k in range(k2):
-                y[k] += v * twiddle[j, k]
+                y[k] += (v0 * t0[k] + v1 * t1[k]) + (v2 * t2[k] + v3 * t3[k])
+            j += 4
+        for i in range(j, m):
+            v = xw[o + i]
+            t = twiddle[i]
+            for k in range(k2):
+                y[k] += v * t[k]
         for k in range(bins):
             pr = phase[b, k]
             pi = phase[b, bins + k]

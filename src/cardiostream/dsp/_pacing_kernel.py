@@ -2,6 +2,7 @@
 
 The vectorised tests built a dozen temporaries the length of each chunk; a spike candidate
 is rare, so one pass that tests each centre and looks around only the candidates is cheaper.
+A live push is one call (:func:`push_kernel`: append, judge, keep the tail, in place).
 """
 
 from __future__ import annotations
