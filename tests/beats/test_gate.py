@@ -326,3 +326,25 @@ def test_a_few_beats_are_judged_as_a_batch_is(fs: float) -> None:
         batch.tolist()
         == np.concatenate([gate.judge(rs[i : i + 3]) for i in range(0, rs.size, 3)]).tolist()
     )
+
+
+def test_the_in_place_buffers_follow_long_and_short_chunks() -> None:
+    x, r = ecg(60, seed=5)
+    x[5000:5003] = np.inf
+    sizes = [36 * 360, 7, 360, 1, 5 * 360] + [360] * 15
+    gate, whole = BeatQualityGate(FS, history_s=4.0), BeatQualityGate(FS, history_s=70.0)
+    pacing = PacingSpikeDetector(FS)
+    whole.push(x)
+    spikes, at, checked = [], 0, False
+    for size in [*sizes, x.size]:  # the rest at the end
+        chunk = x[at : at + size]
+        gate.push(chunk)
+        spikes.append(pacing.push(chunk))
+        at += chunk.size
+        recent = r[(r < gate._n - round(FS)) & (r > gate._n - 3 * round(FS))]
+        assert gate.judge(recent).tolist() == whole.judge(recent).tolist()
+        if at == sum(sizes):  # shrunk again after the long chunks
+            checked = True
+            assert gate._buf.size == 2 * gate._keep and pacing._buf.size == 2 * pacing._reach + 360
+    assert checked and at == x.size
+    assert np.array_equal(np.concatenate(spikes), pacing_spikes(x, FS))

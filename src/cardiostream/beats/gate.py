@@ -191,10 +191,12 @@ class BeatQualityGate:
         x = np.asarray(chunk, np.float64).reshape(-1)
         # Trimmed before appending, so that every beat decided from this chunk, however
         # long it is, still has its span here. In place: a buffer with room for the last
-        # ``keep`` samples and a chunk, grown when a chunk does not fit.
+        # ``keep`` samples and a chunk, grown when a chunk does not fit (and shrunk after a
+        # long one).
         kept = min(self._size, self._keep)
-        if kept + x.size > self._buf.size:
-            buf = np.empty(max(kept + x.size, 2 * self._keep))
+        need = kept + x.size
+        if need > self._buf.size or self._buf.size > 4 * need + 2 * self._keep:
+            buf = np.empty(max(need, 2 * self._keep))
             buf[:kept] = self._buf[self._size - kept : self._size]
             self._buf, self._size = buf, kept
         self._size = _gk.append_samples(self._buf, self._size, self._keep, x)

@@ -103,8 +103,10 @@ class PacingSpikeDetector:
         """Feed samples; return the spikes now found (sample indices of their apex)."""
         x = np.asarray(chunk, np.float64).reshape(-1)
         start = self._n - self._size  # global index of the first sample kept
-        if self._size + x.size > self._buf.size:  # room for the tail and the chunk
-            buf = np.empty(max(self._size + x.size, 2 * self._reach + x.size))
+        need = self._size + x.size
+        # Room for the tail and the chunk (shrunk again after a long chunk).
+        if need > self._buf.size or self._buf.size > 4 * need + 2 * self._reach:
+            buf = np.empty(max(need, 2 * self._reach + x.size))
             buf[: self._size] = self._buf[: self._size]
             self._buf = buf
         cfg = self.config
