@@ -289,3 +289,62 @@ def test_packed_samples_are_exact_and_old_states_load() -> None:
     gate = BeatQualityGate(FS)
     gate.load_state_dict({"fs": FS, "tail": [1.0, None, 2.0], "n": 3})
     assert np.array_equal(gate.span(1), [1.0, np.nan, 2.0], equal_nan=True)
+
+
+@pytest.mark.parametrize("fs", [80.0, 128.0, 250.0, 360.0, 500.0, 1000.0])
+def test_a_few_beats_are_judged_as_a_batch_is(fs: float) -> None:
+    from cardiostream.beats import _gate_kernel as gk
+    from cardiostream.beats.gate import _band_bins, _band_ratio, _dft_tables
+
+    # The DFT at the bands' bins of a lone beat is the batched FFT's ratio.
+    n = 2 * round(fs)
+    twiddle, phase, n_qrs = _dft_tables(n, fs)
+    if fs >= 90:
+        rng = np.random.default_rng(1)
+        t = np.arange(n) / fs
+        xw = rng.normal(size=(4, n)) + np.sin(2 * np.pi * 10 * t) + np.sin(2 * np.pi * 41 * t)
+        xw = (xw * np.hanning(n)).astype(np.float32)
+        want = _band_ratio(xw, _band_bins(n, fs))
+        acc = np.empty(2 * twiddle.shape[1], np.float32)
+        got = [gk.dft_ratio(row, twiddle, phase, n_qrs, acc) for row in xw]
+        assert np.allclose(got, want, rtol=1e-5, atol=0)
+    else:
+        assert twiddle.shape[1] == 0  # no hf_ratio below 90 Hz
+    # And the verdicts: a batch (the FFT) and beat by beat (the DFT), every kind of span.
+    x, _ = ecg(40, seed=3, fs=fs)
+    rng = np.random.default_rng(2)
+    x[round(10 * fs) : round(14 * fs)] += rng.normal(0, 0.4, round(4 * fs))  # noise
+    x[round(20 * fs) : round(23 * fs)] = 0.01  # lead off
+    x[round(30 * fs) : round(30.5 * fs)] = np.nan
+    gate = BeatQualityGate(fs, history_s=60.0)
+    gate.push(x)
+    rs = np.arange(0, x.size, max(round(fs / 7), 1))
+    batch = gate.judge(rs)
+    assert {"", "high_frequency_noise" if fs >= 90 else "", "lead_off"} <= set(batch)
+    assert batch.tolist() == [gate.reason(int(r)) for r in rs]
+    assert (
+        batch.tolist()
+        == np.concatenate([gate.judge(rs[i : i + 3]) for i in range(0, rs.size, 3)]).tolist()
+    )
+
+
+def test_the_in_place_buffers_follow_long_and_short_chunks() -> None:
+    x, r = ecg(60, seed=5)
+    x[5000:5003] = np.inf
+    sizes = [36 * 360, 7, 360, 1, 5 * 360] + [360] * 15
+    gate, whole = BeatQualityGate(FS, history_s=4.0), BeatQualityGate(FS, history_s=70.0)
+    pacing = PacingSpikeDetector(FS)
+    whole.push(x)
+    spikes, at, checked = [], 0, False
+    for size in [*sizes, x.size]:  # the rest at the end
+        chunk = x[at : at + size]
+        gate.push(chunk)
+        spikes.append(pacing.push(chunk))
+        at += chunk.size
+        recent = r[(r < gate._n - round(FS)) & (r > gate._n - 3 * round(FS))]
+        assert gate.judge(recent).tolist() == whole.judge(recent).tolist()
+        if at == sum(sizes):  # shrunk again after the long chunks
+            checked = True
+            assert gate._buf.size == 2 * gate._keep and pacing._buf.size == 2 * pacing._reach + 360
+    assert checked and at == x.size
+    assert np.array_equal(np.concatenate(spikes), pacing_spikes(x, FS))

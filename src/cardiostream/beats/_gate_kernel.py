@@ -6,7 +6,10 @@ numpy and scipy calls on a 2 s span: the work was small, the call overhead was n
 same definitions as :mod:`cardiostream.dsp.quality` (missing samples filled by linear
 interpolation, runs of equal samples and of samples at the extremes, 0.25 s block ranges,
 the forward-backward 0.5-40 Hz band-pass started in the steady state of its first sample).
-Only the spectrum of ``hf_ratio`` stays with numpy's FFT, batched over the beats.
+The spectrum of ``hf_ratio`` is scipy's FFT, batched over the beats, where many are judged
+at once; for a live push's few beats it is the DFT at the two bands' bins
+(:func:`dft_ratio`), and :func:`judge_few` does all of the gate's work, down to the
+reasons as integer codes, in one call.
 """
 
 from __future__ import annotations
@@ -127,6 +130,35 @@ def _biquads(
             z0 = b1 * v - a1 * out + z1
             z1 = b2 * v - a2 * out
             y[i] = out
+
+
+@nb.njit(cache=True)
+def _biquads_fused(
+    sos: npt.NDArray[np.float64],
+    zi_unit: npt.NDArray[np.float64],
+    y: npt.NDArray[np.float64],
+    reverse: bool,
+) -> None:
+    """:func:`_biquads` with every section in one pass over the samples: the same
+    operations on each value (so the same result), but a sample goes through all sections
+    at once, so that their recursions overlap instead of waiting one on the other."""
+    n = y.size
+    sections = sos.shape[0]
+    first = y[n - 1] if reverse else y[0]
+    z0 = np.empty(sections)
+    z1 = np.empty(sections)
+    for s in range(sections):
+        z0[s] = zi_unit[s, 0] * first
+        z1[s] = zi_unit[s, 1] * first
+    for t in range(n):
+        i = n - 1 - t if reverse else t
+        v = y[i]
+        for s in range(sections):
+            out = sos[s, 0] * v + z0[s]
+            z0[s] = sos[s, 1] * v - sos[s, 4] * out + z1[s]
+            z1[s] = sos[s, 2] * v - sos[s, 5] * out
+            v = out
+        y[i] = v
 
 
 @nb.njit(cache=True)
@@ -267,6 +299,9 @@ def _snr(c: npt.NDArray[np.float64], k: int, half: int) -> float:
 #: Beats band-passed side by side (see :func:`_biquads_lanes`).
 LANES = 8
 
+#: Calls with fewer beats band-pass each on its own (:func:`_biquads_fused`).
+SOLO_BELOW = 4
+
 
 @nb.njit(cache=True)
 def batch_metrics(
@@ -296,7 +331,9 @@ def batch_metrics(
     pre, post, half = params[P_PRE], params[P_POST], params[P_HALF]
     block, long_run, min_run = params[P_BLOCK], params[P_LONG_RUN], params[P_MIN_RUN]
     full = pre + post
-    lanes = np.empty((full, LANES))
+    # A few beats (a live push) are filtered one by one: lanes only pay with enough of them.
+    solo = rs.size < SOLO_BELOW
+    lanes = np.empty((0 if solo else full, LANES))
     waiting = np.empty(LANES, np.int64)
     peaks = np.empty(LANES, np.int64)
     filled = np.empty(full)
@@ -320,12 +357,18 @@ def batch_metrics(
                 w = 0.5 - 0.5 * np.cos(2.0 * np.pi * i / (n - 1))
                 rows[j, i] = (f[i] - mean) * w
             c = f.copy()
-            _biquads(sos, zi_unit, c, False)
-            _biquads(sos, zi_unit, c, True)
+            _biquads_fused(sos, zi_unit, c, False)
+            _biquads_fused(sos, zi_unit, c, True)
             m[j, M_SNR] = _snr(c, r - a0, half)
             continue
         for i in range(full):
             rows[j, i] = (f[i] - mean) * window[i]
+        if solo:
+            c = f.copy()
+            _biquads_fused(sos, zi_unit, c, False)
+            _biquads_fused(sos, zi_unit, c, True)
+            m[j, M_SNR] = _snr(c, r - a0, half)
+            continue
         lanes[:, count] = f
         waiting[count] = j
         peaks[count] = r - a0
@@ -381,3 +424,179 @@ def band_ratios(
             out[j] = high / qrs
         else:
             out[j] = np.inf if high > 0 else np.nan
+
+
+#: The float parameters of :func:`judge_few` (the thresholds of the tests, in their order).
+T_NAN = 0
+T_CONSTANT = 1
+T_FLAT = 2
+T_CLIP = 3
+T_HF = 4
+T_SNR = 5
+N_THRESHOLDS = 6
+
+#: The reason codes of :func:`judge_few`: 0 usable, then the tests in their order.
+R_NONE = 0
+R_NAN = 1
+R_CONSTANT = 2
+R_FLAT = 3
+R_CLIP = 4
+R_HF = 5
+R_SNR = 6
+
+
+@nb.njit(cache=True)
+def append_samples(
+    buf: npt.NDArray[np.float64], size: int, keep: int, x: npt.NDArray[np.float64]
+) -> int:
+    """Keep the last ``keep`` of the ``size`` samples in ``buf``, moved to its start, and
+    append ``x`` after them, non-finite samples as NaN; return the new count.
+
+    ``buf`` must hold ``min(size, keep) + x.size`` samples.
+    """
+    kept = min(size, keep)
+    shift = size - kept
+    if shift > 0:
+        for i in range(kept):  # forwards: the target lies before the source
+            buf[i] = buf[shift + i]
+    for i in range(x.size):
+        v = x[i]
+        buf[kept + i] = v if np.isfinite(v) else np.nan
+    return kept + x.size
+
+
+@nb.njit(cache=True, fastmath=True)
+def dft_ratio(
+    xw: npt.NDArray[np.float32],
+    twiddle: npt.NDArray[np.float32],
+    phase: npt.NDArray[np.float32],
+    n_qrs: int,
+    acc: npt.NDArray[np.float32],
+) -> float:
+    """``hf_ratio`` of one full span ``xw`` (centred and windowed) from its DFT at the bins
+    of the two bands only (first the ``n_qrs`` of 5-15 Hz, then those of 40-100 Hz).
+
+    The span is cut into blocks of ``B`` samples: ``X[k] = sum_b phase[b, k] * sum_j
+    x[b B + j] twiddle[j, k]`` (:func:`dft_tables`), the bins side by side so that it
+    vectorises; the tables are some 50 KiB at 250 Hz where one of every bin and sample would
+    be 0.5 MiB, read from memory at every beat. ``acc`` is scratch of ``4 K`` values for
+    ``K`` bins. Single precision, reassociated: about 1e-6 relative, as the FFT in single
+    precision. The rules of :func:`band_ratios` for a band without power.
+    """
+    block = twiddle.shape[0]
+    k2 = twiddle.shape[1]  # cosines then sines of the K bins
+    bins = k2 // 2
+    n = xw.size
+    y = acc[:k2]
+    x_acc = acc[k2:]
+    x_acc[:] = 0.0
+    for b in range(phase.shape[0]):
+        y[:] = 0.0
+        o = b * block
+        m = min(block, n - o)
+        j = 0
+        while j + 4 <= m:  # four samples a pass over y: fewer loads and stores of it
+            v0, v1, v2, v3 = xw[o + j], xw[o + j + 1], xw[o + j + 2], xw[o + j + 3]
+            t0, t1, t2, t3 = twiddle[j], twiddle[j + 1], twiddle[j + 2], twiddle[j + 3]
+            for k in range(k2):
+                y[k] += (v0 * t0[k] + v1 * t1[k]) + (v2 * t2[k] + v3 * t3[k])
+            j += 4
+        for i in range(j, m):
+            v = xw[o + i]
+            t = twiddle[i]
+            for k in range(k2):
+                y[k] += v * t[k]
+        for k in range(bins):
+            pr = phase[b, k]
+            pi = phase[b, bins + k]
+            yr = y[k]
+            yi = y[bins + k]
+            x_acc[k] += pr * yr - pi * yi
+            x_acc[bins + k] += pr * yi + pi * yr
+    qrs = 0.0
+    high = 0.0
+    for k in range(bins):
+        p = float(x_acc[k]) ** 2 + float(x_acc[bins + k]) ** 2
+        if k < n_qrs:
+            qrs += p
+        else:
+            high += p
+    if qrs > 0:
+        return high / qrs
+    return np.inf if high > 0 else np.nan
+
+
+def dft_tables(
+    n: int, bins: npt.NDArray[np.int64]
+) -> tuple[npt.NDArray[np.float32], npt.NDArray[np.float32]]:
+    """The tables of :func:`dft_ratio` for a span of ``n`` samples and the rFFT ``bins``:
+    ``twiddle[j]`` the cosines then sines of ``-2 pi k j / n`` for the ``B`` offsets ``j``
+    in a block (``B`` about the square root of ``n``), ``phase[b]`` the same at the start
+    ``b B`` of each block; computed in double precision with the phase reduced exactly."""
+    block = max(int(np.ceil(np.sqrt(n))), 1)
+    blocks = -(-n // block)
+
+    def rotations(t: npt.NDArray[np.int64]) -> npt.NDArray[np.float32]:
+        angle = (t[:, None] * bins[None, :]) % n * (-2.0 * np.pi / n)
+        return np.concatenate([np.cos(angle), np.sin(angle)], axis=1).astype(np.float32)
+
+    return rotations(np.arange(block)), rotations(np.arange(blocks) * block)
+
+
+@nb.njit(cache=True)
+def reason_code(m: npt.NDArray[np.float64], thresholds: npt.NDArray[np.float64]) -> int:
+    """The first test that the indices ``m`` of a beat fail (``R_*``; NaN fails none)."""
+    if m[M_NAN] > thresholds[T_NAN]:
+        return R_NAN
+    if m[M_CONSTANT] > thresholds[T_CONSTANT]:
+        return R_CONSTANT
+    if m[M_PTP] < thresholds[T_FLAT]:
+        return R_FLAT
+    if m[M_CLIP] > thresholds[T_CLIP]:
+        return R_CLIP
+    if m[M_HF] > thresholds[T_HF]:
+        return R_HF
+    if m[M_SNR] < thresholds[T_SNR]:
+        return R_SNR
+    return R_NONE
+
+
+@nb.njit(cache=True)
+def judge_few(
+    buf: npt.NDArray[np.float64],
+    start: int,
+    n_total: int,
+    rs: npt.NDArray[np.int64],
+    params: npt.NDArray[np.int64],
+    sos: npt.NDArray[np.float64],
+    zi_unit: npt.NDArray[np.float64],
+    window: npt.NDArray[np.float64],
+    twiddle: npt.NDArray[np.float32],
+    phase: npt.NDArray[np.float32],
+    n_qrs: int,
+    thresholds: npt.NDArray[np.float64],
+    codes: npt.NDArray[np.int64],
+) -> bool:
+    """The reason codes (``R_*``) of the beats at ``rs`` into ``codes``, in one call: the
+    indices of :func:`batch_metrics`, ``hf_ratio`` by :func:`dft_ratio` where no earlier
+    test flags the beat (tables without bins: fs below 90 Hz, left NaN).
+
+    Returns False, ``codes`` not complete, where a beat needing ``hf_ratio`` has a span cut
+    at the stream's start: that one takes the FFT of its own length (the caller's).
+    """
+    full = params[P_PRE] + params[P_POST]
+    m = np.empty((rs.size, N_METRICS))
+    rows = np.empty((rs.size, max(full, 1)), np.float32)
+    sizes = np.empty(rs.size, np.int64)
+    batch_metrics(buf, start, n_total, rs, params, sos, zi_unit, window, m, rows, sizes)
+    acc = np.empty(2 * twiddle.shape[1], np.float32)
+    for j in range(rs.size):
+        code = reason_code(m[j], thresholds)
+        # hf_ratio still NaN: the code is R_SNR or R_NONE unless an earlier test flags it.
+        if not R_NAN <= code <= R_CLIP and sizes[j] > 0 and twiddle.shape[1] > 0:
+            if sizes[j] != full:
+                return False
+            m[j, M_HF] = dft_ratio(rows[j], twiddle, phase, n_qrs, acc)
+            code = reason_code(m[j], thresholds)
+        codes[j] = code
+    return True

@@ -2,6 +2,7 @@
 
 The vectorised tests built a dozen temporaries the length of each chunk; a spike candidate
 is rare, so one pass that tests each centre and looks around only the candidates is cheaper.
+A live push is one call (:func:`push_kernel`: append, judge, keep the tail, in place).
 """
 
 from __future__ import annotations
@@ -76,4 +77,50 @@ def pacing_spikes_kernel(
             continue
         out[found] = k
         found += 1
+    return found
+
+
+@nb.njit(cache=True)
+def push_kernel(
+    buf: npt.NDArray[np.float64],
+    size: int,
+    x: npt.NDArray[np.float64],
+    start: int,
+    w1: int,
+    w2: int,
+    ctx: int,
+    min_height: float,
+    min_symmetry: float,
+    min_narrowness: float,
+    floor: float,
+) -> npt.NDArray[np.int64]:
+    """One push of :class:`~cardiostream.dsp.pacing.PacingSpikeDetector` in place.
+
+    ``buf`` holds the ``size`` samples kept (from the stream index ``start`` on) and room for
+    ``x``, which is appended, non-finite samples as NaN. The centres not judged yet that
+    have their whole span are judged; the last ``2 (ctx + w2)`` samples are moved to the
+    start of ``buf``. Returns the spikes found, as stream indices.
+    """
+    reach = ctx + w2
+    total = size + x.size
+    for i in range(x.size):
+        v = x[i]
+        buf[size + i] = v if np.isfinite(v) else np.nan
+    # Centres up to size - reach - 1 were judged by the previous push; the tail keeps
+    # exactly what the next centres need.
+    first = max(reach, size - reach)
+    last = total - reach
+    if last > first:
+        out = np.empty((last - first) // (w2 + 1) + 1, np.int64)
+        count = pacing_spikes_kernel(
+            buf, first, last, w1, w2, ctx, min_height, min_symmetry, min_narrowness, floor, out
+        )
+        found = out[:count] + start
+    else:
+        found = np.zeros(0, np.int64)
+    kept = min(total, 2 * reach)
+    shift = total - kept
+    if shift > 0:
+        for i in range(kept):  # forwards: the target lies before the source
+            buf[i] = buf[shift + i]
     return found

@@ -35,7 +35,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from cardiostream.dsp._pacing_kernel import pacing_spikes_kernel
+from cardiostream.dsp._pacing_kernel import pacing_spikes_kernel, push_kernel
 from cardiostream.errors import InputError
 
 
@@ -84,6 +84,16 @@ class PacingSpikeDetector:
         """How long after a spike it is reported, in samples."""
         return self._reach
 
+    @property
+    def _tail(self) -> npt.NDArray[np.float64]:
+        """The samples kept: the last ``2 reach`` of the stream (fewer at its start)."""
+        return self._buf[: self._size]
+
+    @_tail.setter
+    def _tail(self, x: npt.NDArray[np.float64]) -> None:
+        self._buf = np.array(x, np.float64)
+        self._size = self._buf.size
+
     def reset(self) -> None:
         """Forget everything: the next sample starts a new stream."""
         self._tail = np.zeros(0, np.float64)
@@ -92,21 +102,21 @@ class PacingSpikeDetector:
     def push(self, chunk: npt.ArrayLike) -> npt.NDArray[np.int64]:
         """Feed samples; return the spikes now found (sample indices of their apex)."""
         x = np.asarray(chunk, np.float64).reshape(-1)
-        start = self._n - self._tail.size  # global index of buf[0]
-        buf = np.concatenate([self._tail, x])
-        new = buf[self._tail.size :]
-        bad = ~np.isfinite(new)
-        if bad.any():
-            new[bad] = np.nan  # inf is as missing as NaN
+        start = self._n - self._size  # global index of the first sample kept
+        need = self._size + x.size
+        # Room for the tail and the chunk (shrunk again after a long chunk).
+        if need > self._buf.size or self._buf.size > 4 * need + 2 * self._reach:
+            buf = np.empty(max(need, 2 * self._reach + x.size))
+            buf[: self._size] = self._buf[: self._size]
+            self._buf = buf
+        cfg = self.config
+        # One compiled call: append, judge the new centres, keep the tail (in place).
+        found = push_kernel(
+            self._buf, self._size, x, start, self._w1, self._w2, self._ctx,
+            cfg.min_height_mv, cfg.min_symmetry, cfg.min_narrowness, cfg.floor_mv
+        )  # fmt: skip
         self._n += x.size
-        reach = self._reach
-        # Centres up to tail.size - reach - 1 were judged by the previous push; the tail
-        # keeps exactly what the next centres need.
-        first = max(reach, self._tail.size - reach)
-        found = np.zeros(0, np.int64)
-        if buf.size - reach > first:
-            found = self._judge(buf, first, buf.size - reach) + start
-        self._tail = buf[-2 * reach :]
+        self._size = min(self._size + x.size, 2 * self._reach)
         return found
 
     def _judge(self, x: npt.NDArray[np.float64], first: int, last: int) -> npt.NDArray[np.int64]:
