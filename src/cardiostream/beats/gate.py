@@ -95,9 +95,13 @@ _REASONS = np.array(("", *GATE_REASONS[:6]), dtype="<U20")
 #: (:func:`~cardiostream.beats._gate_kernel.judge_few`): about 6 us a beat at 250 Hz and
 #: 2 s spans, in proportion to fs, against 60-70 us of fixed cost for the batched FFT and
 #: the numpy around it. More beats (offline, long chunks) take the batched FFT, cheaper a
-#: beat. The two agree to about 1e-6 in ``hf_ratio``, as the FFT in single and in double
-#: precision did.
+#: beat. The two agree to about 1e-6 in ``hf_ratio``; a batched beat within
+#: :data:`_HF_TIE` of the threshold is decided by the DFT, so every beat gets the same reason
+#: whatever the chunking.
 _FEW = 8
+#: Within this of its threshold, a batched ``hf_ratio`` is recomputed the live way (far more
+#: than the two methods' 1e-6 disagreement).
+_HF_TIE = 1e-4
 
 #: The DFT tables of :func:`_dft_tables`, by span length and rate.
 _TABLES: dict[tuple[int, float], tuple[npt.NDArray[np.float32], npt.NDArray[np.float32], int]] = {}
@@ -287,6 +291,18 @@ class BeatQualityGate:
         # Last to first, so that the first reason flagged is the one left.
         for name, bad in reversed(flags):
             out[bad] = name
+        # The batched FFT and the compiled DFT agree to about 1e-6 in hf_ratio: a beat this
+        # near the threshold is decided by the DFT, as a live push decides it, so that the
+        # reasons do not depend on how many beats a call brings.
+        near = np.flatnonzero(np.abs(m[:, _gk.M_HF] - cfg.hf_max) < _HF_TIE)
+        start = self._n - self._size
+        for i in near.tolist():
+            codes = self._codes[:1]
+            if _gk.judge_few(
+                self._buf, start, self._n, rs[i : i + 1], self._params, self._sos, self._zi,
+                self._window, self._twiddle, self._phase, self._n_qrs, self._thresholds, codes
+            ):  # fmt: skip
+                out[i] = _REASONS[codes[0]]
         return out
 
     def state_dict(self) -> dict[str, Any]:
