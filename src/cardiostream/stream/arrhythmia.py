@@ -136,6 +136,7 @@ from typing import Any, NamedTuple, cast, get_args
 from cardiostream.beats.classes import CLASSES as BEAT_CLASSES
 from cardiostream.errors import InputError
 from cardiostream.rhythm.verdict import LABELS
+from cardiostream.stream.events import check_time
 from cardiostream.stream.messages import (
     ArrhythmiaCloseReason,
     ArrhythmiaEvent,
@@ -993,16 +994,7 @@ class ArrhythmiaTracker:
     # Input checks and state
 
     def _check_time(self, t_end: float, *, strict: bool) -> float:
-        try:
-            t = float(t_end)
-        except (TypeError, ValueError):
-            raise InputError(f"t_end: must be a number, got {t_end!r}") from None
-        if not math.isfinite(t) or t < 0:
-            raise InputError(f"t_end: must be finite and non-negative, got {t_end!r}")
-        last = self._last_t
-        if last is not None and (t <= last if strict else t < last):
-            raise InputError(f"t_end: must increase, got {t:g} after {last:g}")
-        return t
+        return check_time(t_end, self._last_t, strict=strict)
 
     def _check_window(
         self, reasons: Sequence[str], heart_rate_bpm: float | None, label: str

@@ -283,16 +283,7 @@ class EventTracker:
         return round(value, 4)
 
     def _check_time(self, t_end: float, *, strict: bool) -> float:
-        try:
-            t = float(t_end)
-        except (TypeError, ValueError):
-            raise InputError(f"t_end: must be a number, got {t_end!r}") from None
-        if not math.isfinite(t) or t < 0:
-            raise InputError(f"t_end: must be finite and non-negative, got {t_end!r}")
-        last = self._last_t
-        if last is not None and (t <= last if strict else t < last):
-            raise InputError(f"t_end: must increase, got {t:g} after {last:g}")
-        return t
+        return check_time(t_end, self._last_t, strict=strict)
 
     def state_dict(self) -> dict[str, Any]:
         """The full state as plain JSON-serialisable data, of bounded size."""
@@ -331,6 +322,26 @@ class EventTracker:
             raise InputError(f"state: field 'hist' has {len(values['hist'])} bins, expected 201")
         for key, value in values.items():
             setattr(self, f"_{key}", value)
+
+
+def check_time(t_end: float, last: float | None, *, strict: bool) -> float:
+    """``t_end`` as a float, checked: finite, non-negative, after ``last`` (or not before
+    it, unless ``strict``); an episode tracker's clock.
+
+    Raises
+    ------
+    InputError
+        Naming ``t_end`` and what is wrong with it.
+    """
+    try:
+        t = float(t_end)
+    except (TypeError, ValueError):
+        raise InputError(f"t_end: must be a number, got {t_end!r}") from None
+    if not math.isfinite(t) or t < 0:
+        raise InputError(f"t_end: must be finite and non-negative, got {t_end!r}")
+    if last is not None and (t <= last if strict else t < last):
+        raise InputError(f"t_end: must increase, got {t:g} after {last:g}")
+    return t
 
 
 def _check_p(p_af: float) -> float:
