@@ -50,6 +50,12 @@ def serve(conn: Connection, engine: Engine) -> None:
             return
         replies = answer(engine, batch)
         engine.tick()
+        # What survived the batch (the processors and their state, mostly) leaves the
+        # collector's view: a thousand streams' objects made every automatic collection
+        # long enough to show in the round trip's tail (p99 142.5 ms at 1,000 streams, 15.9
+        # ms so). Plain garbage is still freed by reference counting; cycles are collected
+        # by release_memory, which unfreezes first.
+        gc.freeze()
         conn.send((replies, engine.n_connected(), engine.gone()))
 
 

@@ -265,8 +265,11 @@ class Hub:
         for job, (_, used) in list(self._predictions.items()):
             if now - used > 60.0:  # its client went away between parts
                 del self._predictions[job]
-        if self._dropped and now - self._last_release >= 5.0:
-            release_memory()  # a full collection: too slow to run for every dropped stream
+        # A full collection: too slow to run for every dropped stream, and needed now and
+        # then anyway for the reference cycles of objects the engine froze.
+        stale = now - self._last_release >= FULL_COLLECTION_S
+        if (self._dropped and now - self._last_release >= 5.0) or stale:
+            release_memory()
             self._dropped, self._last_release = 0, now
 
     def save_all(self) -> None:
@@ -289,9 +292,16 @@ class Hub:
             self._finisher.finish(session.recording_part(), final)
 
 
+#: Seconds between full collections when no stream is dropped (each one pauses the engine
+#: for tens of milliseconds with a thousand streams).
+FULL_COLLECTION_S = 600.0
+
+
 def release_memory() -> None:
     """Collect the dropped streams now and hand the freed heap back to the system (glibc's
-    allocator keeps it otherwise, and the process would stay at its largest)."""
+    allocator keeps it otherwise, and the process would stay at its largest). Objects the
+    engine froze after a batch are unfrozen first, so that their cycles are collected too."""
+    gc.unfreeze()
     gc.collect()
     if _malloc_trim is not None:
         _malloc_trim(0)
