@@ -7,9 +7,9 @@ import numpy as np
 from cardiostream.evaluate.arrhythmia_episodes import (
     ArrhythmiaBenchmark,
     detected_intervals,
-    reference_intervals,
     score_record,
 )
+from cardiostream.evaluate.reference import rhythm_intervals
 from cardiostream.record import Annotations, Record, RhythmTable
 
 
@@ -29,7 +29,7 @@ def _record() -> Record:
 
 def test_contiguous_reference_intervals_join_and_events_are_picked_by_kind() -> None:
     rec = _record()
-    assert reference_intervals(rec, "VT") == [(10.0, 20.0)]
+    assert rhythm_intervals(rec, "VT") == [(10.0, 20.0)]
     events = [
         {"type": "event", "kind": "vt", "start_s": 12.0, "end_s": 13.0},
         {"type": "event_open", "kind": "vt", "start_s": 30.0},

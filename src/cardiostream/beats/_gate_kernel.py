@@ -107,41 +107,17 @@ def _fill(x: npt.NDArray[np.float64], out: npt.NDArray[np.float64]) -> int:
 
 
 @nb.njit(cache=True)
-def _biquads(
-    sos: npt.NDArray[np.float64],
-    zi_unit: npt.NDArray[np.float64],
-    y: npt.NDArray[np.float64],
-    reverse: bool,
-) -> None:
-    """Filter ``y`` in place (forwards or backwards), each section started in the steady
-    state of the first sample it sees: the same operations in the same order as
-    ``dsp._kernels.sos_kernel`` on a finite signal, so the result is the quality module's."""
-    n = y.size
-    first = y[n - 1] if reverse else y[0]
-    for s in range(sos.shape[0]):
-        b0, b1, b2 = sos[s, 0], sos[s, 1], sos[s, 2]
-        a1, a2 = sos[s, 4], sos[s, 5]
-        z0 = zi_unit[s, 0] * first
-        z1 = zi_unit[s, 1] * first
-        for t in range(n):
-            i = n - 1 - t if reverse else t
-            v = y[i]
-            out = b0 * v + z0
-            z0 = b1 * v - a1 * out + z1
-            z1 = b2 * v - a2 * out
-            y[i] = out
-
-
-@nb.njit(cache=True)
 def _biquads_fused(
     sos: npt.NDArray[np.float64],
     zi_unit: npt.NDArray[np.float64],
     y: npt.NDArray[np.float64],
     reverse: bool,
 ) -> None:
-    """:func:`_biquads` with every section in one pass over the samples: the same
-    operations on each value (so the same result), but a sample goes through all sections
-    at once, so that their recursions overlap instead of waiting one on the other."""
+    """Filter ``y`` in place (forwards or backwards), each section started in the steady
+    state of the signal's first sample: the same operations on each value as
+    ``dsp._kernels.sos_kernel`` on a finite signal, so the result is the quality module's. A
+    sample goes through all sections at once, so that their recursions overlap instead of
+    waiting one on the other."""
     n = y.size
     sections = sos.shape[0]
     first = y[n - 1] if reverse else y[0]
@@ -168,11 +144,12 @@ def _biquads_lanes(
     w: npt.NDArray[np.float64],
     reverse: bool,
 ) -> None:
-    """:func:`_biquads` of each column of ``w`` (``[samples, lanes]``) at once.
+    """:func:`_biquads_fused` of each column of ``w`` (``[samples, lanes]``) at once.
 
     The biquad recursion is a chain of dependent multiply-adds: one signal at a time waits on
     it at every sample. Running several beats' spans side by side keeps the processor busy;
-    each lane does exactly the operations of :func:`_biquads`, so the results are identical.
+    each lane does exactly the operations of :func:`_biquads_fused`, so the results are
+    identical.
     """
     n, lanes = w.shape
     e = n - 1 if reverse else 0

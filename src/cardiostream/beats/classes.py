@@ -217,7 +217,7 @@ class Beats:
         )
 
 
-_NO_BEATS = Beats(np.zeros(0, np.int64), np.zeros(0, "<U1"), np.zeros((0, len(CLASSES))))
+_NO_BEATS = Beats.concatenate([])
 
 
 class BeatClassifier:
@@ -344,11 +344,19 @@ class BeatClassifier:
         if self.shared:
             raise InputError("push: this classifier takes the engine's parts (push_parts)")
         x = self._lead(chunk)
+        raw, ecg = self._front_end(x)
+        return self.push_parts(x, raw, self.detector.push(ecg))
+
+    def _front_end(
+        self, x: npt.NDArray[np.float64]
+    ) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float32]]:
+        """The input resampled to 250 Hz, and cleaned as the detector takes it (single
+        precision, missing samples at 0), as the engine does."""
         raw = self.resampler.process(x)
         clean = self.cleaner.process(raw)
         ecg = clean.astype(np.float32)
         ecg[~np.isfinite(clean)] = 0.0
-        return self.push_parts(x, raw, self.detector.push(ecg))
+        return raw, ecg
 
     def push_parts(
         self,
@@ -426,11 +434,7 @@ def beat_features_of(
     sample indices) and their rows of :data:`~cardiostream.beats.features.FEATURES`: what the
     classifier's model sees, for training it."""
     clf = BeatClassifier(fs, delay_s=delay_s, gate=False)
-    x = clf._lead(signal)
-    raw = clf.resampler.process(x)
-    clean = clf.cleaner.process(raw)
-    ecg = clean.astype(np.float32)
-    ecg[~np.isfinite(clean)] = 0.0
+    raw, ecg = clf._front_end(clf._lead(signal))
     r1, f1 = clf.features.push(raw, clf.detector.push(ecg))
     r2, f2 = clf.features.flush(clf.detector.flush())
     return clf.to_input(np.concatenate([r1, r2])), np.concatenate([f1, f2])

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -179,6 +179,14 @@ def bench_soak(
     _guard(body)
 
 
+def _need_records(data: Path, names: Sequence[str], which: str) -> None:
+    """Refuse a folder that lacks any of the named WFDB records."""
+    _folder(data)
+    missing = [n for n in names if not (data / f"{n}.hea").is_file()]
+    if missing:
+        raise InputError(f"{data}: {which} records missing: {', '.join(missing)}")
+
+
 @bench_app.command("beats")
 def bench_beats(
     data: Annotated[Path, typer.Option(help="The MITDB folder (WFDB records with .atr).")],
@@ -196,10 +204,7 @@ def bench_beats(
         from cardiostream.evaluate.beat_classes import DS2, run_beat_benchmark
         from cardiostream.progress import counted_bar
 
-        _folder(data)
-        missing = [n for n in DS2 if not (data / f"{n}.hea").is_file()]
-        if missing:
-            raise InputError(f"{data}: DS2 records missing: {', '.join(missing)}")
+        _need_records(data, DS2, "DS2")
         beat_model = load_beat_model(model)
         with counted_bar("DS2 {task.description}", console=err_console) as bar:
             task = bar.add_task("", total=len(DS2))
@@ -226,11 +231,8 @@ def bench_arrhythmias(
         from cardiostream.evaluate.beat_classes import DS1, DS2
         from cardiostream.progress import counted_bar
 
-        _folder(data)
         names = (*DS2, *DS1)
-        missing = [n for n in names if not (data / f"{n}.hea").is_file()]
-        if missing:
-            raise InputError(f"{data}: MITDB records missing: {', '.join(missing)}")
+        _need_records(data, names, "MITDB")
         with counted_bar("MITDB {task.description}", console=err_console) as bar:
             task = bar.add_task("", total=len(names))
             result = run_arrhythmia_benchmark(

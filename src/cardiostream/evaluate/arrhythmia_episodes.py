@@ -45,11 +45,6 @@ EXCLUDED_LABELS: dict[str, tuple[str, ...]] = {
 }
 
 
-def reference_intervals(record: Record, label: str) -> list[tuple[float, float]]:
-    """The ``(start_s, end_s)`` episodes of one rhythm label of a record."""
-    return rhythm_intervals(record, label)
-
-
 def detected_intervals(events: Iterable[Mapping[str, Any]], kind: str) -> list[tuple[float, float]]:
     """The ``(start_s, end_s)`` of the closed events of one kind."""
     return [
@@ -67,10 +62,10 @@ def score_record(
     out = {}
     for kind, label in REFERENCE_LABELS.items():
         excluded = [
-            iv for lab in EXCLUDED_LABELS.get(kind, ()) for iv in reference_intervals(record, lab)
+            iv for lab in EXCLUDED_LABELS.get(kind, ()) for iv in rhythm_intervals(record, lab)
         ]
         out[kind] = score_episodes(
-            reference_intervals(record, label),
+            rhythm_intervals(record, label),
             detected_intervals(events, kind),
             duration_s=duration_s,
             excluded=excluded,
