@@ -450,6 +450,41 @@ def test_rate_hysteresis() -> None:
     assert (events[1]["start_s"], events[1]["end_s"]) == (0.0, 39.0)
 
 
+@pytest.mark.parametrize(
+    ("low", "high", "kind"), [(46.0, 52.0, "bradycardia"), (104.0, 97.0, "tachycardia")]
+)
+def test_rate_at_the_limit_is_one_episode(low: float, high: float, kind: str) -> None:
+    # A rate that crosses the limit back and forth, within the dead band, stays one episode.
+    def hr(t: float) -> float:
+        return low if t < 40 or int(t) % 12 < 6 else high
+
+    times = regular(1.0, 200, 60.0 / 70)
+    tracker = ArrhythmiaTracker(ArrhythmiaConfig(rate_open_windows=5, rate_close_windows=3))
+    events = feed(tracker, times, ["N"] * 200, hr=hr, label=const("other"))[1]
+    assert kinds(events) == [kind]
+    # Without the dead band the same rates toggle.
+    tracker = ArrhythmiaTracker(
+        ArrhythmiaConfig(rate_open_windows=5, rate_close_windows=3, rate_hysteresis_bpm=0.0)
+    )
+    events = feed(tracker, times, ["N"] * 200, hr=hr, label=const("other"))[1]
+    assert kinds(events) == [kind] * len(closed(events)) and len(closed(events)) > 1
+
+
+def test_rate_past_the_dead_band_closes() -> None:
+    def hr(t: float) -> float:
+        return 46.0 if t < 40 else 56.0
+
+    tracker = ArrhythmiaTracker(ArrhythmiaConfig(rate_open_windows=5, rate_close_windows=3))
+    events = feed(tracker, regular(1.0, 60, 1.2), ["N"] * 60, hr=hr, flush=False)[1]
+    assert [e["type"] for e in events] == ["event_open", "event"]
+    assert events[1]["end_s"] == 39.0
+
+
+def test_noise_windows_are_neutral_for_rates() -> None:
+    assert rate_stream(130.0, label=const("noise")) == []
+    assert rate_stream(40.0, label=const("noise")) == []
+
+
 def test_mostly_q_is_paced_rhythm_and_never_vt() -> None:
     events = rate_stream(150.0, "Q", label=const("other"))
     assert "paced_rhythm" in kinds(events)

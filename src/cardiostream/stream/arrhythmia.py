@@ -49,8 +49,13 @@ Window rates (hysteresis over windows)
     starts at the start of its first such window (``t_end - window_s``) and ends at the
     ``t_end`` of its last. ``detail`` is ``{"rate_bpm"}``, the mean window rate. An
     ``"af"`` window meets none of the rate kinds (AF has its own episodes). Windows that are
-    not usable, have no heart rate, or are labelled ``"noise"`` are neutral: they neither
-    open nor close, and reset no run, so an episode is held across them.
+    not usable, have no heart rate, or are labelled ``"noise"`` (the engine passes its raw
+    label when that is noise, also where the label shown is ``"uncertain"``: such a
+    window's rate counts noise as beats) are neutral: they neither open nor close, and
+    reset no run, so an episode is held across them. An open
+    bradycardia or tachycardia is held while the rate stays within ``rate_hysteresis_bpm``
+    (5) of its threshold, as a monitor's rate limits are: a rate that hovers at the limit
+    makes one episode, not one every few windows.
 
 Counts
     :meth:`ArrhythmiaTracker.counts`: beats by class, isolated VEB and SVEB (runs of one),
@@ -224,6 +229,10 @@ class ArrhythmiaConfig:
         Beats a window needs (last ``window_s``) to be judged paced.
     rate_open_windows, rate_close_windows : int
         Consecutive windows that open, resp. close, a window-rate episode.
+    rate_hysteresis_bpm : float
+        Dead band of an open bradycardia or tachycardia: it goes on meeting its kind until
+        the rate is this far past the threshold (below ``tachy_bpm - rate_hysteresis_bpm``,
+        at or above ``brady_bpm + rate_hysteresis_bpm``).
     beat_delay_s : float
         Longest time from an R peak to its class: every beat up to ``t_end - beat_delay_s``
         has been passed when the window ending at ``t_end`` is.
@@ -255,6 +264,7 @@ class ArrhythmiaConfig:
     paced_min_beats: int = 3
     rate_open_windows: int = 10
     rate_close_windows: int = 10
+    rate_hysteresis_bpm: float = 5.0
     beat_delay_s: float = 3.0
     untrusted_reasons: tuple[str, ...] = (
         "too_short",
@@ -279,6 +289,10 @@ class ArrhythmiaConfig:
             value = getattr(self, name)
             if not _finite(value) or value <= 0:
                 raise InputError(f"{name}: must be a positive number, got {value!r}")
+        if not _finite(self.rate_hysteresis_bpm) or self.rate_hysteresis_bpm < 0:
+            raise InputError(
+                f"rate_hysteresis_bpm: must be at least 0, got {self.rate_hysteresis_bpm!r}"
+            )
         if not _finite(self.beat_delay_s) or self.beat_delay_s < 0:
             raise InputError(f"beat_delay_s: must be at least 0, got {self.beat_delay_s!r}")
         for name in ("high_pause_s", "asystole_s"):
@@ -804,7 +818,13 @@ class ArrhythmiaTracker:
         # whenever they were delivered, so the shares do not depend on the batching. The
         # beats are in time order: the window is a slice. Unusable beats are all Q, so the
         # usable Q beats are the Q beats less the unusable ones.
-        fast, af = hr >= cfg.tachy_bpm, label == "af"
+        # The dict is in the order of RATE_KINDS (built from it; kinds are only reassigned).
+        r0, r1, r2, r3 = self._rates.values()
+        # An open rate episode holds within the dead band.
+        band = cfg.rate_hysteresis_bpm
+        fast_open = r1.open or r2.open
+        fast = hr >= (cfg.tachy_bpm - band if fast_open else cfg.tachy_bpm)
+        af = label == "af"
         # Sinus matters only to a fast window, and a window without Q beats is not paced
         # (its beats are among the kept ones): the window's beats are looked at only then.
         sinus = paced = False
@@ -821,10 +841,8 @@ class ArrhythmiaTracker:
                 and "Q" in letters
                 and (letters.count("Q") - (j - i - n)) / n >= cfg.paced_q_share
             )
-        brady = hr < cfg.brady_bpm and not af
+        brady = hr < (cfg.brady_bpm + band if r0.open else cfg.brady_bpm) and not af
         met = (brady, fast and not sinus and not af, fast and sinus, paced)
-        # The dict is in the order of RATE_KINDS (built from it; kinds are only reassigned).
-        r0, r1, r2, r3 = self._rates.values()
         if not (brady or fast or paced or r0.open or r1.open or r2.open or r3.open):
             # No kind met or open (the usual window): each only restarts its count.
             r0.run = r1.run = r2.run = r3.run = 0

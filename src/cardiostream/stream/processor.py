@@ -669,7 +669,9 @@ class StreamProcessor:
                 usable=usable_l[i],
                 reasons=reasons,
                 heart_rate_bpm=window["heart_rate_bpm"],
-                label=window["label"],
+                # Noise is what the model found most likely, also when it was not sure
+                # enough to show it: no rate episode is built on such a window.
+                label="noise" if raws[i] == "noise" else label,
                 check=False,  # built from the engine's own checked arrays
             )
             window["findings"] = findings
