@@ -324,3 +324,24 @@ def test_cinc_records_stream_exactly(shared_data: Path) -> None:
 def test_rate_out_of_range_fails_before_any_buffer(fs: float) -> None:
     with pytest.raises(InputError, match="fs: expected 50 to 20000 Hz"):
         StreamProcessor(fs)
+
+
+def test_lead_off_is_flagged_within_two_seconds_and_gives_no_heart_rate() -> None:
+    from cardiostream.sim.simulator import Simulator
+
+    fs = 250
+    sim = Simulator(fs, mode="nsr", hr_bpm=74, seed=4)
+    parts = [sim.read(fs * 30)]
+    sim.set_mode("leadoff")
+    parts.append(sim.read(fs * 10))
+    sim.set_mode("nsr", hr_bpm=74)
+    parts.append(sim.read(fs * 20))
+    x = np.concatenate(parts).astype(np.float64)
+    proc = StreamProcessor(fs)
+    out = [m for i in range(0, x.size, 50) for m in proc.push(x[i : i + 50])]
+    windows = {m["t_end"]: m for m in out if m["type"] == "window"}
+    assert windows[29.0]["quality"]["usable"] and windows[29.0]["heart_rate_bpm"] is not None
+    for t in np.arange(32.0, 50.0):  # from 2 s after the lead came off until its last second
+        assert "lead_off" in windows[t]["quality"]["reasons"], t  # left the window
+        assert windows[t]["heart_rate_bpm"] is None and windows[t]["hrv"]["sdnn_ms"] is None
+    assert windows[51.0]["quality"]["usable"]

@@ -293,8 +293,10 @@ def _metrics(
     counts: list[float],
     amps: list[float],
     has_hf: bool = True,
+    const_block: FloatArray | None = None,
 ) -> FloatArray:
     out = np.full((len(starts), len(METRICS)), -123.0)
+    top = np.full(len(starts), -1.0) if const_block is None else const_block
     sqi.window_metrics(
         blocks,
         frames,
@@ -305,6 +307,7 @@ def _metrics(
         np.array(amps, np.float64),
         has_hf,
         out,
+        top,
     )
     return out
 
@@ -332,6 +335,28 @@ def test_window_metrics_of_the_block_columns() -> None:
     for name in ("hf_ratio", "bw_ratio", "kurtosis", "qrs_snr"):
         assert np.isnan(out[:, COL[name]]).all()
     np.testing.assert_array_equal(out[:, COL["beat_rate_bpm"]], 0)
+
+
+def test_one_constant_second_is_lead_off() -> None:
+    # A whole second of one exact value flags the window at once, though the window's share
+    # (1 s of 10) is under the share rule's 0.2; half a second does not.
+    blocks = _block_rows([1.0] * 12)
+    blocks[:, B_CONST] = [0] * 9 + [250, 125, 0]
+    top = np.empty(3)
+    out = _metrics(blocks, np.zeros((12, sqi.N_FRAME)), [0, 1, 2], 10, [0] * 3, [np.nan] * 3,
+                   const_block=top)  # fmt: skip
+    np.testing.assert_allclose(top, [1.0, 1.0, 1.0])
+    assert out[0, COL["constant_fraction"]] == 0.1
+    _, _, flags = sqi.judge_windows(out, const_block=top)
+    assert flags[:, FLAG["lead_off"]].all()
+    assert not sqi.judge_windows(out)[2][:, FLAG["lead_off"]].any()  # the share rule alone
+    half = np.full(1, -1.0)
+    blocks = _block_rows([1.0] * 10)
+    blocks[:, B_CONST] = [0] * 9 + [125]
+    out = _metrics(blocks, np.zeros((10, sqi.N_FRAME)), [0], 10, [0],
+                   [np.nan], const_block=half)  # fmt: skip
+    assert half[0] == 0.5
+    assert not sqi.judge_windows(out, const_block=half)[2][0, FLAG["lead_off"]]
 
 
 def test_a_missing_block_is_not_flat_when_judged() -> None:

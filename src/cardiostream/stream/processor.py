@@ -599,14 +599,15 @@ class StreamProcessor:
         t = time.perf_counter()
         starts = ends - (w - 1) - base  # row of each window's first second
         metrics = np.empty((n, len(sqi.METRICS)))
+        const_block = np.empty(n)
         hrv = np.empty((n, N_HRV))
         window_hrv(self._peaks, self._amps, (ends - w) * FRAME, ends * FRAME, hrv)
         t = _tick(clock, "hrv", t)
         sqi.window_metrics(
             self._blocks, self._frames, starts, w, self.quality_config.flat_ptp_mv,
-            hrv[:, H_BEATS].copy(), hrv[:, H_AMP].copy(), self._has_hf, metrics,
+            hrv[:, H_BEATS].copy(), hrv[:, H_AMP].copy(), self._has_hf, metrics, const_block,
         )  # fmt: skip
-        usable, score, flags = sqi.judge_windows(metrics, self.quality_config)
+        usable, score, flags = sqi.judge_windows(metrics, self.quality_config, const_block)
         t = _tick(clock, "quality", t)
         span = w - NET_WINDOW_S + 1
         probs = np.empty((n, N_CLASSES))

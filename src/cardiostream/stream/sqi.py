@@ -14,7 +14,11 @@ index is obtained differs where a whole-window computation does not stream:
 ``constant_fraction`` (lead off)
     Samples in runs of exactly equal values lasting 0.5 s or more, as in the quality module;
     a run is only known to be long once it has lasted 0.5 s, so its first 0.5 s are booked to
-    the second in which that happens (at most that second's length).
+    the second in which that happens (at most that second's length). A window is also
+    ``lead_off`` when one of its seconds is at least :data:`LEAD_OFF_BLOCK` such samples: a
+    whole second of one exact value is no ECG, and this flags a lead-off within a second or
+    two of its start (the share rule needs 2 s of it in the window) and keeps the windows
+    that still hold a second of it after the lead returns from giving a heart rate.
 ``clip_fraction``
     Samples in runs of equal values of 10 ms (and 3 samples) to 0.5 s at the highest or lowest
     such run value of their block, when that is the block's maximum or minimum.
@@ -88,6 +92,9 @@ N_FRAME = 10
     S_LO_N,
 ) = range(12)
 N_STATE = 12
+
+#: Share of a second's samples in long constant runs from which the window is ``lead_off``.
+LEAD_OFF_BLOCK = 0.9
 
 #: Metrics of a window, in the order of :func:`window_metrics`' columns.
 METRICS = (
@@ -246,19 +253,23 @@ def window_metrics(
     beat_amp: FloatArray,
     has_hf: bool,
     out: FloatArray,
+    const_block: FloatArray,
 ) -> None:  # pragma: no cover - compiled
     """The :data:`METRICS` of windows of ``width`` blocks: window ``w`` (row of ``out``) is made
     of rows ``starts[w] .. starts[w] + width - 1`` of ``blocks`` and ``frames``;
     ``beat_counts[w]`` and ``beat_amp[w]`` are its beat count and median beat amplitude (mV).
+    ``const_block[w]`` is the largest share of long-constant samples of one of its blocks.
     Each window's sums run in the same order however many windows one call computes."""
     acc = np.zeros(N_FRAME)
     for w in range(out.shape[0]):
-        n = miss = const = clip = flat = 0.0
+        n = miss = const = clip = flat = top = 0.0
         acc[:] = 0.0
         for b in range(starts[w], starts[w] + width):
             n += blocks[b, B_N]
             miss += blocks[b, B_MISSING]
             const += blocks[b, B_CONST]
+            if blocks[b, B_N] > 0:
+                top = max(top, blocks[b, B_CONST] / blocks[b, B_N])
             clip += blocks[b, B_CLIP]
             if 0.0 <= blocks[b, B_PTP] < flat_ptp:
                 flat += 1.0
@@ -289,6 +300,7 @@ def window_metrics(
             else:
                 o[7] = 0.0
         o[8] = 60.0 * beat_counts[w] / width
+        const_block[w] = top
 
 
 @numba.njit(cache=True)
@@ -296,6 +308,7 @@ def _judge(
     metrics: FloatArray,
     goods: FloatArray,
     limits: FloatArray,
+    const_block: FloatArray,
     score: FloatArray,
     flags: npt.NDArray[np.bool_],
 ) -> None:  # pragma: no cover - compiled
@@ -312,7 +325,7 @@ def _judge(
         f = flags[w]
         f[0] = False  # too_short: windows are never shorter than 10 s
         f[1] = m[0] > limits[0]
-        f[2] = m[1] > limits[1]
+        f[2] = m[1] > limits[1] or const_block[w] >= LEAD_OFF_BLOCK
         f[3] = m[2] >= limits[2]
         f[4] = m[3] > limits[3]
         f[5] = m[4] > limits[4]
@@ -321,11 +334,15 @@ def _judge(
 
 
 def judge_windows(
-    metrics: FloatArray, config: QualityConfig | None = None
+    metrics: FloatArray,
+    config: QualityConfig | None = None,
+    const_block: FloatArray | None = None,
 ) -> tuple[npt.NDArray[np.bool_], FloatArray, npt.NDArray[np.bool_]]:
     """Verdicts of many windows at once (as :func:`cardiostream.dsp.quality.judge`): each
     metric's sub-score falls from 1 at its "good" value through 0.5 at its threshold, the
-    score is their product, and a metric past its threshold flags its reason.
+    score is their product, and a metric past its threshold flags its reason; a window whose
+    ``const_block`` (from :func:`window_metrics`) reaches :data:`LEAD_OFF_BLOCK` is
+    ``lead_off`` too.
 
     Returns
     -------
@@ -346,6 +363,9 @@ def judge_windows(
     m = np.ascontiguousarray(metrics, np.float64)
     score = np.empty(m.shape[0])
     flags = np.zeros((m.shape[0], len(REASONS)), np.bool_)
-    _judge(m, goods, limits, score, flags)
+    blocks = (
+        np.zeros(m.shape[0]) if const_block is None else np.ascontiguousarray(const_block, float)
+    )
+    _judge(m, goods, limits, blocks, score, flags)
     usable = np.logical_not(np.any(flags, axis=1))
     return usable, score, flags
