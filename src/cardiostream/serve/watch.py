@@ -39,6 +39,8 @@ from collections import OrderedDict, deque
 from dataclasses import dataclass, field
 from typing import Any
 
+from cardiostream.serve.disclosure import DISCLOSURE_S, Disclosure, Trace
+
 #: Windows kept per watched stream for the trend (10 minutes at a 1 s hop).
 TREND_WINDOWS = 600
 #: Events kept per stream.
@@ -67,6 +69,8 @@ class LiveStream:
     trend: deque[dict[str, Any]] = field(default_factory=lambda: deque(maxlen=TREND_WINDOWS))
     pending: list[str] = field(default_factory=list)  # control lines for the next reply
     mode: str | None = None  # the last mode asked for
+    #: The last minutes of the drawn trace (kept while the token has a dashboard open).
+    disclosure: Disclosure = field(default_factory=Disclosure)
 
     def describe(self) -> dict[str, Any]:
         return {
@@ -118,8 +122,9 @@ class Watch:
     disconnect, frame or listing, at a cost that does not grow with the streams kept.
     """
 
-    def __init__(self, resume_ttl_s: float) -> None:
+    def __init__(self, resume_ttl_s: float, disclosure_s: float = DISCLOSURE_S) -> None:
         self.resume_ttl_s = resume_ttl_s
+        self.disclosure_s = disclosure_s
         self.streams: dict[Key, LiveStream] = {}
         #: Disconnected streams by the monotonic time they left, oldest first (an OrderedDict:
         #: taking from the front stays O(1) however many went before, which a dict's does not).
@@ -136,7 +141,9 @@ class Watch:
         self.disconnected.pop(key, None)
         info = self.streams.get(key)
         if info is None:
-            info = self.streams[key] = LiveStream(owner, stream_id, fs, leads, lead, controls)
+            info = LiveStream(owner, stream_id, fs, leads, lead, controls,
+                              disclosure=Disclosure(self.disclosure_s))  # fmt: skip
+            self.streams[key] = info
         info.state, info.last_frame, info.controls = "live", time.monotonic(), controls
         self._announce(info)
 
@@ -177,6 +184,8 @@ class Watch:
                     info.trend.append(_trend_point(json.loads(line)))
             elif kind == "event":
                 info.events.append(line)
+            elif kind == "display" and self.disclosure_s > 0:
+                info.disclosure.add(json.loads(line))
         watchers = self.dashboards.get(owner)
         if not watchers or not lines:
             return
@@ -212,6 +221,19 @@ class Watch:
             return []
         lines, info.pending = info.pending, []
         return lines
+
+    def trace(self, owner: str, stream_id: str, seconds: float) -> Trace:
+        """The last ``seconds`` of a stream's drawn trace (full disclosure).
+
+        Raises
+        ------
+        KeyError
+            No such stream for this owner.
+        """
+        info = self.streams.get((owner, stream_id))
+        if info is None:
+            raise KeyError(stream_id)
+        return info.disclosure.last(seconds)
 
     def listing(self, owner: str) -> list[dict[str, Any]]:
         self._expire()
