@@ -128,7 +128,9 @@ def test_sixteen_live_streams_sweep_and_alarm_as_they_should(
     # AF playback says AF; a flat line is a technical condition, named, with no heart rate.
     af_badge = _tile(page, "bed-01-af").locator("[data-testid=badge]")
     _wait(lambda: af_badge.get_attribute("data-status") == "af", 40, "the AF badge")
-    assert "AF" in af_badge.inner_text()
+    _wait(lambda: af_badge.get_attribute("data-priority") == "medium", 40, "the AF alarm")
+    assert "AF" in af_badge.inner_text() and "◆" in af_badge.inner_text()
+    assert "medium" in (af_badge.get_attribute("class") or "")
     flat = _tile(page, "bed-02-flat").locator("[data-testid=badge]")
     _wait(lambda: flat.get_attribute("data-status") == "leads_off", 30, "the technical badge")
     assert "technical" in (flat.get_attribute("class") or "")

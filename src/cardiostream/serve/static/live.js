@@ -102,6 +102,7 @@ class LiveView {
       ward: () => ({ ...this.ward, density: this.tiles.dataset.density, order: this.order }),
     };
     this.layout();
+    this.loadWard();
     this.connect();
     this.raf = requestAnimationFrame((t) => this.frame(t));
     this.timer = setInterval(() => this.tick(), 1000);
@@ -151,6 +152,14 @@ class LiveView {
       this.say(`Could not ${what} the ward: ${err.message}`, "error");
     }
     this.tick();
+  }
+
+  /** The ward-wide silence and pause as they stand (the alarm log's answer carries them). */
+  async loadWard() {
+    try {
+      const doc = await this.ctx.api.get("/v1/alarms?limit=1");
+      if (doc?.ward) { this.setWard(doc.ward); this.renderWard(Date.now()); }
+    } catch (_) { /* an older server: no alarms */ }
   }
 
   setWard(msg) {
@@ -587,6 +596,7 @@ class StreamTile {
         <dl class="numbers">
           <div class="hr"><dt>HR</dt><dd data-testid="hr">---</dd><span class="unit">bpm</span></div>
           <div class="why" data-testid="hr-why"></div>
+          <div class="label2" data-testid="window-label" title="The latest 10 s window's rhythm verdict (the badge follows the alarms)"></div>
           <div class="hrv"><dt>RMSSD</dt><dd data-k="rmssd">–</dd></div>
           <div class="hrv"><dt>SDNN</dt><dd data-k="sdnn">–</dd></div>
           <div class="hrv"><dt>pNN50</dt><dd data-k="pnn50">–</dd></div>
@@ -594,8 +604,7 @@ class StreamTile {
           <div class="hrv"><dt>Signal</dt><dd data-testid="quality">–</dd></div>
         </dl>
       </div>
-      <div class="foot"><ul class="events" data-testid="events"></ul><span class="label2"
-        data-testid="window-label"></span></div>
+      <ul class="events" data-testid="events"></ul>
       <div class="controls" data-testid="controls" hidden>
         <label>Mode <select data-testid="control-mode"></select></label>
         <button type="button" data-testid="control-apply">Switch</button>
@@ -727,7 +736,8 @@ class StreamTile {
     qEl.title = (q.reasons || []).join(", ");
     qEl.className = q.usable ? "" : "poor";
     const label = this.el.querySelector("[data-testid=window-label]");
-    label.textContent = windowText(w);
+    label.replaceChildren(Object.assign(document.createElement("span"), { className: "pre", textContent: "rhythm: " }),
+      windowText(w).replace(/^rhythm: /, ""));
     this.renderStatus();
   }
 
