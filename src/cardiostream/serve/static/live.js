@@ -7,7 +7,7 @@ import { Detail } from "./live-detail.js";
 import { ALARM_KINDS, fmt, rateOf, statusOf, windowText } from "./live-status.js";
 import { PRIORITY, detailText, kindName } from "./arrhythmia.js";
 import { PRIORITIES, alarmStartMs, alarmWords, clock, epochMs, isShown, mmss, prioRank, streamClock,
-  topAlarm, wantsAck } from "./alarms.js";
+  topAlarm, wantsAck, zoneName } from "./alarms.js";
 import { AlarmAudio } from "./audio.js";
 import { AlarmLog } from "./alarm-log.js";
 
@@ -369,7 +369,8 @@ class LiveView {
     const head = document.createElement("span");
     head.className = "bar-count";
     head.dataset.testid = "bar-count";
-    head.textContent = `${inAlarm.length} in alarm${hidden ? ` · ${hidden} off-screen` : ""}`;
+    head.textContent = `${inAlarm.length} bed${inAlarm.length === 1 ? "" : "s"} in alarm${hidden ? ` · ${hidden} off-screen` : ""}` +
+      ` · times ${zoneName()}`;
     this.bar.replaceChildren(head, ...inAlarm.map((s) => {
       const a = s.top;
       const p = PRIORITIES[a.priority] || PRIORITIES.technical;
@@ -383,7 +384,7 @@ class LiveView {
       if (where) b.dataset.offscreen = where;
       const more = s.alarmList.filter(isShown).length - 1;
       const parts = [[p.shape, "shape"], [s.id, "bed"], [alarmWords(a), "word"],
-        [clock(alarmStartMs(a, s)), "time"]];
+        [clock(alarmStartMs(a, s), true), "time"]];
       if (a.state === "latched") parts.push(["latched", "state"]);
       else if (a.acknowledged) parts.push(["ack'd", "state"]);
       if (more > 0) parts.push([`+${more}`, "more"]);
@@ -452,6 +453,7 @@ class LiveView {
 
   tick() {
     const now = Date.now();
+    for (const s of this.streams.values()) s.renderBedState(now, this.ward);
     this.renderWard(now);
     this.renderBar(now);
     this.sound(now);
@@ -596,6 +598,7 @@ class StreamTile {
         <dl class="numbers">
           <div class="hr"><dt>HR</dt><dd data-testid="hr">---</dd><span class="unit">bpm</span></div>
           <div class="why" data-testid="hr-why"></div>
+          <div class="bed-state" data-testid="bed-state"></div>
           <div class="label2" data-testid="window-label" title="The latest 10 s window's rhythm verdict (the badge follows the alarms)"></div>
           <div class="hrv"><dt>RMSSD</dt><dd data-k="rmssd">–</dd></div>
           <div class="hrv"><dt>SDNN</dt><dd data-k="sdnn">–</dd></div>
@@ -685,6 +688,19 @@ class StreamTile {
     if (isShown(a)) this.alarms.set(a.id, a); else this.alarms.delete(a.id);
     this.renderStatus();
     return fresh;
+  }
+
+  /** A bed's own silence or pause (the ward's is said in the header), with the time left. */
+  renderBedState(now, ward) {
+    const left = (v, wardUntil) => {
+      const t = epochMs(v);
+      return t != null && t > now && (wardUntil == null || Math.abs(t - wardUntil) > 1500) ? (t - now) / 1000 : 0;
+    };
+    const paused = left(this.settings.paused_until, ward.pausedUntil);
+    const silenced = left(this.settings.silenced_until, ward.silencedUntil);
+    const text = paused ? `paused ${mmss(paused)}` : silenced ? `silenced ${mmss(silenced)}` : "";
+    const el = this.el.querySelector("[data-testid=bed-state]");
+    setText(el, text);
   }
 
   get alarmList() { return [...this.alarms.values()]; }
