@@ -223,6 +223,8 @@ def test_thirty_two_beds_on_a_wall_screen(
     )
     print(f"contrast: {len(texts)} texts, lowest {worst['ratio']:.2f}:1 ({worst['text']!r})")
 
+    spans = [s["span_s"] for s in page.evaluate("window.cardiostreamLive.streams()")]
+    record_property("measured", f"compact tile: a sweep holds {min(spans):.1f} s")
     if WRITE_DOCS:
         MEDIA.mkdir(exist_ok=True)
         page.screenshot(path=str(MEDIA / "ward-32.png"))
@@ -478,6 +480,16 @@ def test_alarms_from_the_server_acknowledged_logged_silenced_and_heard(
         _wait(lambda: "paused" in state.inner_text().lower(), 5, "the pause said")
         page.locator("[data-testid=pause]").click()
         _wait(lambda: state.is_hidden(), 5, "the pause lifted")
+        # One bed's own silence (as the detail view sets it) is said on its tile.
+        page.evaluate(
+            """() => fetch("/v1/alarms/silence", { method: "POST", headers: {
+                 "Content-Type": "application/json", Authorization: "Bearer ward-token" },
+                 body: JSON.stringify({ stream_id: "bed-2-af", minutes: 1 }) })"""
+        )
+        bed_state = _tile(page, "bed-2-af").locator("[data-testid=bed-state]")
+        _wait(lambda: "silenced" in bed_state.inner_text(), 5, "the bed's silence")
+        said = _tile(page, "bed-2-af").get_attribute("aria-label") or ""
+        assert "medium priority alarm AF" in said and "heart rate" in said, said
 
         # The AF badge and border did not toggle, whatever single windows said.
         time.sleep(max(0.0, 60 - (time.monotonic() - watched_from)))

@@ -88,7 +88,7 @@ class LiveView {
       frameStats: () => this.frameStats(),
       streams: () => [...this.streams.values()].map((s) => ({
         id: s.id, badge: s.badge.dataset.status, lead: s.lead, priority: s.badge.dataset.priority || null,
-        head: s.sweep.head, label: s.window?.label ?? null, word: s.badge.querySelector(".word").textContent,
+        head: s.sweep.head, span_s: s.sweep.span, label: s.window?.label ?? null, word: s.badge.querySelector(".word").textContent,
         hr: s.hrEl.textContent, why: s.whyEl.textContent,
         letters: { ...s.sweep.lettered }, classified: { ...s.ectopy.n }, ectopy: s.ectopy.summary(),
         open: s.open.map((e) => ({ kind: e.kind, start_s: e.start_s })),
@@ -614,7 +614,6 @@ class StreamTile {
         <span class="control-note" data-testid="control-note"></span>
       </div>`;
     this.el.querySelector(".sid").textContent = this.id;
-    this.el.setAttribute("aria-label", `Bed ${this.id}`);
     const select = this.el.querySelector(".lead");
     for (const l of this.leads) select.append(new Option(l, l, false, l === this.lead));
     select.hidden = this.leads.length < 2;
@@ -819,6 +818,10 @@ class StreamTile {
     const rate = rateOf(this);
     setText(this.hrEl, rate.text);
     setText(this.whyEl, rate.why);
+    // What a screen reader says on reaching the tile (not a live region: no announcement).
+    const said = `${this.id}: ${a ? `${PRIORITIES[a.priority]?.word ?? ""} alarm ${st.word}${a.state === "latched" ? ", latched" : ""}` : st.word}` +
+      `, heart rate ${rate.text === "---" ? `not available, ${rate.why}` : `${rate.text} per minute`}`;
+    if (this.el.getAttribute("aria-label") !== said) this.el.setAttribute("aria-label", said);
     this.el.classList.toggle("no-rate", rate.text === "---");
   }
 
