@@ -10,8 +10,10 @@ from cardiostream.serve.watch import Watch
 
 def _window(t: float, hr: float | None, label: str = "normal", usable: bool = True) -> str:
     quality = {"usable": usable, "reasons": []}
-    return json.dumps({"type": "window", "t_start": t - 10, "t_end": t, "label": label,
-                       "heart_rate_bpm": hr, "quality": quality})  # fmt: skip
+    totals = {"N": int(t), "S": 0, "V": int(t) // 30, "F": 0, "Q": 0}  # a V every 30 s
+    window = {"type": "window", "t_start": t - 10, "t_end": t, "label": label,
+              "heart_rate_bpm": hr, "quality": quality, "beat_totals": totals}  # fmt: skip
+    return json.dumps(window)
 
 
 def test_history_is_kept_from_the_start_without_a_dashboard() -> None:
@@ -27,6 +29,9 @@ def test_history_is_kept_from_the_start_without_a_dashboard() -> None:
     assert first["heart_rate_bpm"] == 60.0 and second["heart_rate_bpm"] == 90.0
     assert third["label"] == "af" and second["label"] == "normal"
     assert first["usable"] == round(45 / 50, 3)
+    # Beats of each minute from the running totals: the first from the stream's start.
+    assert first["beats"]["V"] == 1 and second["beats"]["V"] == 2 and third["beats"]["V"] == 2
+    assert second["beats"]["N"] == 60
     assert len(info["trend"]) == 180  # the recent windows, without a dashboard ever open
     assert info["alarms"] == [] and info["open_events"] == [] and info["start_time"]
 

@@ -20,7 +20,8 @@ Messages to a dashboard (text, JSON lines, like ``/v1/stream``):
     ``heart_rate_bpm``, ``label``, ``probabilities``, ``usable``), "history" (one point a
     minute since the stream started, up to two days: ``t_end``, ``heart_rate_bpm`` (the
     mean of the minute's usable windows, or null), ``label`` (the minute's most frequent
-    label), ``usable`` (the share of usable windows))}``, and the stream's alarms: see
+    label), ``usable`` (the share of usable windows), ``beats`` (the minute's beats by class,
+    from the windows' ``beat_totals``))}``, and the stream's alarms: see
     ``docs/alarms.md``.
 ``{"type": "stream", "stream": stream}``
     A stream started, resumed, disconnected or ended; a disconnected stream not resumed
@@ -107,6 +108,8 @@ class History:
         self._hr: list[float] = []
         self._labels: dict[str, int] = {}
         self._n = self._usable = 0
+        self._totals: dict[str, int] | None = None  # beat totals at the last window
+        self._before: dict[str, int] | None = None  # ... at the end of the minute before
 
     def add(self, window: dict[str, Any]) -> None:
         t = window.get("t_end")
@@ -124,6 +127,9 @@ class History:
                 self._hr.append(float(hr))
         label = str(window.get("label"))
         self._labels[label] = self._labels.get(label, 0) + 1
+        totals = window.get("beat_totals")
+        if isinstance(totals, dict):
+            self._totals = totals
 
     def _close(self) -> None:
         if self._minute is None or not self._n:
@@ -133,8 +139,20 @@ class History:
             "heart_rate_bpm": round(sum(self._hr) / len(self._hr), 1) if self._hr else None,
             "label": max(self._labels, key=lambda k: self._labels[k]),
             "usable": round(self._usable / self._n, 3),
+            "beats": self._beats(),
         })  # fmt: skip
+        self._before = self._totals
         self._hr, self._labels, self._n, self._usable = [], {}, 0, 0
+
+    def _beats(self) -> dict[str, int] | None:
+        """The minute's beats by class, from the windows' running totals (null before the
+        engine gave any; a total that went down, after a restart, counts from zero)."""
+        now, before = self._totals, self._before
+        if now is None:
+            return None
+        if before is None or any(now.get(k, 0) < v for k, v in before.items()):
+            before = {}
+        return {k: int(v) - int(before.get(k, 0)) for k, v in now.items()}
 
     def points(self) -> list[dict[str, Any]]:
         """The closed minutes, oldest first."""
