@@ -578,6 +578,11 @@ class ArrhythmiaTracker:
         out["beats"] = dict(self._counts["beats"])
         return out
 
+    def beat_totals(self) -> dict[str, int]:
+        """Beats counted since the last :meth:`flush`, by class (beats of unusable windows as
+        Q): a copy of ``counts()["beats"]`` without the rest."""
+        return dict(self._counts["beats"])
+
     def flush(self, t_end: float | None = None) -> list[ArrhythmiaMessage]:
         """End the stream: close every open episode (reason ``"end_of_stream"``) and reset,
         counts included.
