@@ -306,6 +306,8 @@ BADGES = [
     ("other", [], [("idioventricular_rhythm", {"n_beats": 4, "rate_bpm": 60.0})], [],
      "idioventricular_rhythm", "note", "IVR"),
     ("normal", [], [], [], "normal", "ok", "Normal"),
+    # A run of 4 V beats with no VT alarm: a finding.
+    ("other", [], [("vt", {"n_beats": 4, "rate_bpm": 150.0})], [], "vt", "note", "V run · 4 beats"),
 ]  # fmt: skip
 
 #: (heart rate, usable, reasons, alarms, what the tile shows as the rate, and why).

@@ -26,6 +26,8 @@ const TECHNICAL = {
 };
 /** Episode kinds that are alarms (the server raises them): not named as calm findings. */
 export const ALARM_KINDS = new Set(["asystole", "vt", "af", "pause", "bradycardia", "tachycardia"]);
+/** Of these, a short run of ventricular beats (3-4) is a finding until it is an alarm. */
+const CALM_SKIP = new Set([...ALARM_KINDS].filter((k) => k !== "vt"));
 
 const REASONS = {
   low_confidence: "the model is not confident",
@@ -64,7 +66,7 @@ export function topFinding(w, calm = false) {
   if (w.label === "af") found.set("af", { kind: "af", confidence: w.probabilities?.af ?? null });
   const doubtful = w.label === "noise" || w.label === "uncertain";
   for (const kind of PRIORITY) {
-    if (calm && ALARM_KINDS.has(kind)) continue;
+    if (calm && CALM_SKIP.has(kind)) continue;
     const f = found.get(kind);
     if (f && (!doubtful || BEAT_DECIDED.has(kind))) return f;
   }
@@ -108,7 +110,8 @@ export function statusOf(s) {
   const w = s.window;
   const f = topFinding(w, true);
   if (f) {
-    const word = kindName(f.kind, f.detail);
+    const beats = f.detail?.n_beats;
+    const word = f.kind === "vt" ? `V run${beats ? ` · ${beats} beats` : ""}` : kindName(f.kind, f.detail);
     const parts = [detailText(f.detail)];
     if (f.confidence != null) parts.push(`beats' class probability ${Math.round(f.confidence * 100)} %`);
     parts.push(`rhythm model: ${w.label}; ${probabilities(w)}`);

@@ -323,7 +323,7 @@ class LiveView {
       this.tiles.style.removeProperty("--tile-h");
       this.cols = null;
     }
-    for (const s of this.streams.values()) s.sweep.resize();
+    for (const s of this.streams.values()) s.fit();
     this.arrange();
   }
 
@@ -700,6 +700,12 @@ class StreamTile {
     const text = paused ? `paused ${mmss(paused)}` : silenced ? `silenced ${mmss(silenced)}` : "";
     const el = this.el.querySelector("[data-testid=bed-state]");
     setText(el, text);
+  }
+
+  /** Resize the sweep only when its trace changed size (a resize clears the trace). */
+  fit() {
+    const pen = this.sweep.trace;
+    if (pen.clientWidth !== this.sweep.w || pen.clientHeight !== this.sweep.h) this.sweep.resize();
   }
 
   get alarmList() { return [...this.alarms.values()]; }
