@@ -34,6 +34,7 @@ WALL = {"width": 1920, "height": 1080}
 SOURCES = ["mitdb-100-nsr", "mitdb-119-pvc", "mitdb-203-af", "cinc2017-A00012", "cinc2017-A00004",
            "cinc2017-A00020", "cinc2017-A00034", "mitdb-201-af"]  # fmt: skip
 N_BEDS = 32
+ASYSTOLE_BED = "bed-15"
 
 #: Every visible text's colour against its background, from the computed styles (WCAG 2
 #: relative luminance; alpha and opacity composited over the nearest opaque background).
@@ -125,13 +126,16 @@ def _fake_alarm(
 
 @pytest.fixture(scope="module")
 def ward32() -> Iterator[tuple[Live, dict[str, Feeder]]]:
-    """A server with 32 live beds: real records (AF, ectopy, sinus), a flat line."""
+    """A server with 32 live beds: real records (AF, ectopy, sinus), a flat line, and a
+    patient with 6 s of asystole every 76 s."""
     server, thread, live = start_server(ServeConfig(tokens=[TOKEN], batch_wait_ms=1.0))
     feeders = {}
     for i in range(N_BEDS):
         sid = f"bed-{i + 1:02d}"
         if i == 1:
             feeders[sid] = Feeder(live.ws, TOKEN, sid, np.zeros(2500, np.float32), 250.0)
+        elif sid == ASYSTOLE_BED:
+            feeders[sid] = Feeder(live.ws, TOKEN, sid, _asystole_signal(), 250.0)
         else:
             rec = read(sample_path(SOURCES[i % len(SOURCES)]))
             feeders[sid] = Feeder(live.ws, TOKEN, sid, rec.signal[:, 0], rec.fs)
@@ -175,7 +179,16 @@ def test_thirty_two_beds_on_a_wall_screen(
     print(figures)
     record_property("measured", figures)
 
-    # Alarms of each priority on the screen, for the colours (as the server sends them).
+    # The real alarms: AF (medium), the flat line's leads off (technical), the asystole (high).
+    asystole = _tile(page, ASYSTOLE_BED).locator("[data-testid=badge]")
+    _wait(lambda: asystole.get_attribute("data-priority") == "high", 90, "the asystole alarm")
+    assert asystole.get_attribute("data-status") == "asystole"
+    time.sleep(1)
+    if WRITE_DOCS:
+        MEDIA.mkdir(exist_ok=True)
+        page.screenshot(path=str(MEDIA / "ward-32.png"))
+
+    # More alarms of each priority, for the colours (lines as the server sends them).
     _fake_alarm(page, 1, "bed-03", "vt", "high", "VT")
     _fake_alarm(page, 2, "bed-07", "asystole", "high", "Asystole", "latched")
     _fake_alarm(page, 3, "bed-12", "af", "medium", "AF")
@@ -225,9 +238,6 @@ def test_thirty_two_beds_on_a_wall_screen(
 
     spans = [s["span_s"] for s in page.evaluate("window.cardiostreamLive.streams()")]
     record_property("measured", f"compact tile: a sweep holds {min(spans):.1f} s")
-    if WRITE_DOCS:
-        MEDIA.mkdir(exist_ok=True)
-        page.screenshot(path=str(MEDIA / "ward-32.png"))
 
     # Keyboard: arrows move between tiles, Enter opens the detail (and only opens it),
     # Escape closes it and the focus comes back to the tile.
@@ -262,6 +272,12 @@ def test_the_alarm_bar_names_beds_off_screen_and_takes_you_there(
     page.goto(f"{live.url}/?token={TOKEN}#/live")
     _wait(lambda: page.locator("[data-testid=tile]").count() == N_BEDS, 60, "32 tiles")
     page.locator("[data-testid=density]").select_option("comfortable")
+    if WRITE_DOCS:  # the server's own alarms
+        high = page.locator(f"[data-testid=bar-item][data-stream={ASYSTOLE_BED}]")
+        _wait(lambda: high.count() and high.get_attribute("data-offscreen"), 90, "asystole below")
+        MEDIA.mkdir(exist_ok=True)
+        time.sleep(1)
+        page.locator("[data-testid=ward-top]").screenshot(path=str(MEDIA / "alarm-bar.png"))
     _fake_alarm(page, 11, "bed-29", "vt", "high", "VT")
     _fake_alarm(page, 12, "bed-31", "leads_off", "technical", "Leads off")
     _fake_alarm(page, 13, "bed-02", "af", "medium", "AF")
@@ -270,9 +286,6 @@ def test_the_alarm_bar_names_beds_off_screen_and_takes_you_there(
     assert "VT" in item.inner_text() and "▲" in item.inner_text()
     assert any(ch.isdigit() for ch in item.locator(".time").inner_text())  # a clock time
     assert "off-screen" in page.locator("[data-testid=bar-count]").inner_text()
-    if WRITE_DOCS:
-        MEDIA.mkdir(exist_ok=True)
-        page.locator("[data-testid=ward-top]").screenshot(path=str(MEDIA / "alarm-bar.png"))
     item.click()
     assert page.evaluate("document.activeElement.dataset.stream") == "bed-29"
     box = _tile(page, "bed-29").bounding_box()

@@ -310,8 +310,9 @@ class LiveView {
         if (w < COMPACT_W[0]) break;
         const rows = Math.ceil(n / cols);
         const h = Math.min(COMPACT_H[1], Math.floor((height - (rows - 1) * gap) / rows));
-        // All on screen, the largest trace; else (scrolling) the most beds a screen shows.
-        const score = h >= COMPACT_H[0] ? 1e7 + (Math.min(w, COMPACT_W[1]) - 90) * Math.min(h - 50, 100) : cols;
+        // All on screen, the widest trace (the most seconds a sweep holds); else (scrolling)
+        // the most beds a screen shows.
+        const score = h >= COMPACT_H[0] ? 1e7 + Math.min(w, COMPACT_W[1]) * 1000 + h : cols;
         if (!best || score > best.score) best = { cols, h: Math.max(COMPACT_H[0], h), score };
       }
       best = best || { cols: 1, h: COMPACT_H[0] };
@@ -357,7 +358,6 @@ class LiveView {
     const key = inAlarm.map((s) => `${s.id}/${s.top.id}/${s.top.state}/${s.top.acknowledged}/${offscreen.get(s.id) || ""}/${s.alarmList.length}`).join("|");
     if (key === this.barKey) return;
     this.barKey = key;
-    this.relayoutSoon();
     if (!inAlarm.length) {
       const none = document.createElement("span");
       none.className = "bar-none";
@@ -399,15 +399,6 @@ class LiveView {
       b.addEventListener("click", () => this.goTo(s.id));
       return b;
     }));
-  }
-
-  /** The alarm bar may have wrapped: the tiles' room changed. */
-  relayoutSoon() {
-    cancelAnimationFrame(this.relayout);
-    this.relayout = requestAnimationFrame(() => {
-      const top = Math.round(this.tiles.getBoundingClientRect().top + window.scrollY);
-      if (top !== this.tilesTop) { this.tilesTop = top; this.layout(); }
-    });
   }
 
   /** Beds whose tile is not wholly on screen: id -> "above" | "below". */
