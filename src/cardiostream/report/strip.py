@@ -103,6 +103,7 @@ def render_strip(
     rows_per_page: int = 6,
     dpi: int = 200,
     subtitle: str = "",
+    timebase: str = "stream time",
 ) -> bytes:
     """Draw one lead as a rhythm strip on ECG paper, true to scale.
 
@@ -143,7 +144,10 @@ def render_strip(
     dpi : int
         Resolution of a PNG (100 to 600); the size in mm does not depend on it.
     subtitle : str
-        An extra line for the header (the lead, the source), or empty.
+        Printed after the title (the lead), or empty.
+    timebase : str
+        What ``t0_s`` counts, printed with it when there is no clock: ``stream time``,
+        ``record time``.
 
     Returns
     -------
@@ -170,8 +174,8 @@ def render_strip(
     per_page = n_rows if fmt != "pdf" else rows_per_page
     pages = [range(p, min(p + per_page, n_rows)) for p in range(0, n_rows, per_page)]
     duration = x.size / fs
-    header = _header_lines(title, subtitle, clock_start, t0_s, duration, heart_rate_bpm,
-                           rhythm, mm_per_s, mm_per_mv)  # fmt: skip
+    header = _header_lines(title, subtitle, clock_start, t0_s, timebase, duration,
+                           heart_rate_bpm, rhythm, mm_per_s, mm_per_mv)  # fmt: skip
     out = io.BytesIO()
     # Text as text (searchable, selectable); settings changed for this drawing only, one
     # drawing at a time (rc_context changes matplotlib's global settings while it lasts).
@@ -250,7 +254,7 @@ def _rate_from_peaks(peaks: Sequence[float]) -> float | None:
 def _layout(
     rows: int, fmt: str, mm_per_s: float, mm_per_mv: float, row_s: float, rows_per_page: int
 ) -> _Layout:
-    # Room for -1.2 to +1.8 mV at the standard gain, on whole 5 mm squares.
+    # Room for -1 to +2 mV at the standard gain (the baseline on a 5 mm line, 10 mm up).
     row_h = 5.0 * math.ceil(max(30.0, 3.0 * mm_per_mv) / 5.0)
     baseline = 5.0 * round(0.4 * row_h / 5.0)
     cal_w = 5.0 * math.ceil((3.0 + _CAL_PULSE_S * mm_per_s + 2.0) / 5.0)
@@ -302,6 +306,7 @@ def _header_lines(
     subtitle: str,
     clock_start: datetime | None,
     t0_s: float,
+    timebase: str,
     duration: float,
     heart_rate_bpm: float | None,
     rhythm: str | None,
@@ -315,7 +320,7 @@ def _header_lines(
         span = (f"{_fmt_clock(clock_start, True)} – {_fmt_clock(end, not same_day)} "
                 f"{_zone(clock_start)}")  # fmt: skip
     else:
-        span = f"stream time {t0_s:.1f} s – {t0_s + duration:.1f} s (no clock time)"
+        span = f"{timebase} {t0_s:.1f} s – {t0_s + duration:.1f} s (no clock time)"
     span += f"  ·  {duration:.1f} s"
     hr = "—" if heart_rate_bpm is None else f"{heart_rate_bpm:.0f} bpm"
     measures = f"HR {hr}    Rhythm: {rhythm or '—'}"
@@ -437,5 +442,14 @@ def _draw_row(
         near = near[np.isfinite(near)]
         peak = float(near.max()) if near.size else base
         y = min(peak + 1.5, top - 3.5)
-        ax.text(xs[min(k, xs.size - 1)], y, letter, fontsize=8, fontweight="bold",
-                ha="center", va="bottom", color=BEAT_COLOURS[letter], gid=f"beat-{letter}-{t:.3f}")  # fmt: skip
+        ax.text(
+            xs[min(k, xs.size - 1)],
+            y,
+            letter,
+            fontsize=8,
+            fontweight="bold",
+            ha="center",
+            va="bottom",
+            color=BEAT_COLOURS[letter],
+            gid=f"beat-{letter}-{t:.3f}",
+        )

@@ -63,7 +63,7 @@ def _endpoint(app: FastAPI, path: str) -> Callable[..., dict[str, Any]]:
         if isinstance(route, APIRoute) and route.path == path and "GET" in (route.methods or ()):
             found: Callable[..., dict[str, Any]] = route.endpoint
             return found
-    raise LookupError(f"GET {path} must be registered before the strip routes")
+    raise LookupError(f"GET {path}: not a route of this application")
 
 
 def _render(data: Any, fs: float, t0_s: float, **kwargs: Any) -> bytes:
@@ -169,8 +169,8 @@ def add_strip_routes(
     Parameters
     ----------
     app : FastAPI
-        The application; its ``/v1/records/{record_id}/beats`` and ``/events`` routes must
-        be registered already (their results, and caches, are reused).
+        The application; the record strips use its ``/v1/records/{record_id}/beats`` and
+        ``/events`` routes (their results and caches), looked up when a strip is asked for.
     owner : type
         The dependency type that gives the token owner's name.
     get_store : callable
@@ -180,8 +180,6 @@ def add_strip_routes(
     watch_getter : callable
         Returns the server's :class:`~cardiostream.serve.watch.Watch`.
     """
-    beats_of = _endpoint(app, "/v1/records/{record_id}/beats")
-    events_of = _endpoint(app, "/v1/records/{record_id}/events")
 
     @app.get("/v1/records/{record_id}/strip.{fmt}", response_class=Response,
              responses={**_OK, **errors(401, 404, 422)})  # fmt: skip
@@ -219,6 +217,8 @@ def add_strip_routes(
         store = get_store()
         x, fs = store.read_slice(record_id, lead_selector(lead), start, stop - start)
         stop = start + x.size / fs
+        beats_of = _endpoint(app, "/v1/records/{record_id}/beats")
+        events_of = _endpoint(app, "/v1/records/{record_id}/events")
         found = beats_of(record_id, user, lead)
         beats = [
             (t, str(c))
@@ -238,6 +238,7 @@ def add_strip_routes(
             start,
             title=str(meta.get("name") or record_id),
             subtitle=f"lead {name}",
+            timebase="record time",
             clock_start=clock,
             heart_rate_bpm=None,
             rhythm=rhythm,
