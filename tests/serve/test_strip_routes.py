@@ -8,6 +8,7 @@ import json
 import re
 import xml.etree.ElementTree as ET
 from datetime import UTC, datetime
+from types import SimpleNamespace
 from typing import Annotated, Any
 
 import httpx
@@ -221,6 +222,16 @@ def test_a_bed_without_its_start_time_is_timed_from_when_the_server_saw_it() -> 
     assert start.strftime("%Y-%m-%d %H:%M:%S") in text
     assert "HR —" in text and "Rhythm: noise" in text  # no rate from the peaks over it
     assert start.strftime("%Y%m%d-%H%M%S") in got.headers["content-disposition"]
+
+
+def test_a_bed_is_timed_from_the_start_time_its_alarm_bed_keeps() -> None:
+    watch = _fed_watch()
+    bed = SimpleNamespace(start_time=1_700_000_000.0)
+    watch.desk = SimpleNamespace(beds={("alice", "bed-4"): bed})  # type: ignore[attr-defined]
+    got = _client(watch).get("/v1/streams/bed-4/strip.svg", params={"seconds": 10})
+    assert got.status_code == 200, got.text
+    start = datetime.fromtimestamp(1_700_000_002.0, tz=UTC).astimezone()
+    assert start.strftime("%Y-%m-%d %H:%M:%S") in _texts(got.content)
 
 
 def test_no_trace_kept_or_no_such_bed_is_404() -> None:

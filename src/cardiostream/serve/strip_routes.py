@@ -286,9 +286,7 @@ def add_strip_routes(
             )
         info = watch.streams.get((user, stream_id))
         window = _last_window(getattr(info, "window", None))
-        started = clock_of(getattr(info, "start_time", None))
-        if started is None:
-            started = clock_of(getattr(info, "since", None))
+        started = _stream_start(watch, info, (user, stream_id))
         clock = started + timedelta(seconds=trace.t0) if started is not None else None
         lead = ""
         if info is not None and 0 <= info.lead < len(info.leads):
@@ -311,6 +309,23 @@ def add_strip_routes(
         )
         when = _stamp(clock) or f"{trace.t0:.0f}s"
         return _strip_response(data, fmt, f"{_safe(stream_id)}_{when}", download)
+
+
+def _stream_start(watch: Any, info: Any, key: tuple[str, str]) -> datetime | None:
+    """When a live stream's first sample was taken: its own ``start_time`` when it has one,
+    else the one its alarm bed keeps (the source's, or when the server saw it start), else
+    ``since`` (when the server saw it start); None when none of these is a time."""
+    beds = getattr(getattr(watch, "desk", None), "beds", None)
+    bed = beds.get(key) if isinstance(beds, dict) else None
+    for value in (
+        getattr(info, "start_time", None),
+        getattr(bed, "start_time", None),
+        getattr(info, "since", None),
+    ):
+        found = clock_of(value)
+        if found is not None:
+            return found
+    return None
 
 
 def _last_window(text: str | None) -> dict[str, Any] | None:
