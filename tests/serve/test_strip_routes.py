@@ -214,6 +214,7 @@ def test_a_bed_without_its_start_time_is_timed_from_when_the_server_saw_it() -> 
     watch = _fed_watch()
     info = watch.streams[("alice", "bed-4")]
     info.since = 1_800_000_000.0
+    watch.desk = SimpleNamespace(beds={})  # type: ignore[attr-defined]  # nor an alarm bed's
     info.window = json.dumps({"type": "window", "heart_rate_bpm": None, "label": "noise"})
     got = _client(watch).get("/v1/streams/bed-4/strip.svg", params={"seconds": 5})
     assert got.status_code == 200, got.text
