@@ -191,10 +191,14 @@ def test_training_runs_on_a_tiny_set() -> None:
         y = rng.integers(0, 3, 300)
         x = rng.normal(0, 1, (300, len(FEATURES))) + y[:, None]
         recs.append(RecordBeats(f"r{i}", x, y, np.zeros(5, np.int64), 0))
-    result = train_beat_model(recs, folds=2, grid=((0, 1e-3),), maxiter=20)
+    result = train_beat_model(recs, folds=2, grid=((0, 1e-3),), maxiter=20, workers=1)
     assert result.report["cv"]["gross"]["V"]["se"] > 80
     p = result.model.probabilities(recs[0].features)
     assert p.shape == (300, 5) and np.allclose(p.sum(axis=1), 1)
+    # The fits spread over processes give the same model and figures.
+    again = train_beat_model(recs, folds=2, grid=((0, 1e-3),), maxiter=20, workers=2)
+    assert again.report == result.report
+    assert np.array_equal(again.model.probabilities(recs[0].features), p)
 
 
 def test_ds1_record_pairs_with_its_reference(shared_data) -> None:

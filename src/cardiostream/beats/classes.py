@@ -174,11 +174,16 @@ class BeatModel:
     meta: dict[str, Any] | None = None
     features: tuple[str, ...] = FEATURES
     rr: RRModel | None = None
+    _cols: npt.NDArray[np.int64] | None = field(default=None, init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        cols = None if self.features == FEATURES else _columns(self.features)
+        object.__setattr__(self, "_cols", cols)
 
     def inputs(self, x: npt.ArrayLike) -> npt.NDArray[np.float64]:
         """The network's inputs (before standardisation) of rows of :data:`FEATURES`."""
         h = np.asarray(x, np.float64).reshape(-1, len(FEATURES))
-        out = h if self.features == FEATURES else h[:, _columns(self.features)]
+        out = h if self._cols is None else h[:, self._cols]
         if self.rr is not None:
             out = np.concatenate([out, self.rr.outputs(h)], axis=1)
         return out

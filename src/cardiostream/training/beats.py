@@ -4,7 +4,7 @@ cross-validation.
 Every choice is made on out-of-fold outputs of DS1 records (folds hold whole records, so a
 patient is never in the training and the validation side of a fold at once):
 
-1. the network (no hidden layer, i.e. multinomial logistic regression, or one tanh layer)
+1. the network (:data:`GRID`: multinomial logistic regression; a tanh layer may be named)
    and its L2 penalty, by the mean F1 of S and V on the pooled out-of-fold labels;
 2. the calibration: a temperature and one bias per class, fitted by unweighted negative
    log-likelihood on the out-of-fold logits of the chosen network;
@@ -12,13 +12,16 @@ patient is never in the training and the validation side of a fold at once):
    probability), by the sum of the F1 of S and V on the calibrated out-of-fold
    probabilities.
 
-The shipped model is then fitted on all of DS1 with the chosen settings. Training weights
+The model reads :data:`MODEL_FEATURES` of the extractor's rows, and may stack an RR-only
+model pretrained on LTAFDB's beat times (:func:`train_rr_model`). The shipped model is then
+fitted on all of DS1 with the chosen settings. Training weights
 each class by the inverse of its frequency (capped at :data:`WEIGHT_CAP`), so that the rare S,
 V and F beats count. DS2 plays no part here.
 """
 
 from __future__ import annotations
 
+import os
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -31,13 +34,23 @@ from scipy.optimize import minimize
 from cardiostream.beats.classes import CLASSES, BeatModel, RRModel
 from cardiostream.beats.features import FEATURES
 from cardiostream.evaluate.beat_classes import RecordBeats, class_stats, confusion
+from cardiostream.training.parallel import process_map
 
-#: The features the model reads, by default.
-MODEL_FEATURES: tuple[str, ...] = FEATURES
+#: The features the model reads, by default: those of the first model and the running means
+#: of the shape; the other features did not raise the DS1 cross-validated F1 of S and V
+#: (docs/decisions.md, "Beat classes").
+MODEL_FEATURES: tuple[str, ...] = (
+    *FEATURES[:20],
+    "ema_corr_qrs",
+    "ema_residual",
+    "corr_qrs_less_ema",
+    "residual_less_ema",
+)
 #: The largest class weight (Q has a handful of beats in DS1).
 WEIGHT_CAP = 30.0
-#: The settings tried: (hidden units, L2 penalty).
-GRID: tuple[tuple[int, float], ...] = ((0, 1e-3), (0, 1e-2), (16, 1e-3), (16, 1e-2))
+#: The settings tried: (hidden units, L2 penalty). A 16-unit tanh layer lost to logistic
+#: regression in every DS1 cross-validation (docs/decisions.md, "Beat classes").
+GRID: tuple[tuple[int, float], ...] = ((0, 1e-3), (0, 1e-2))
 DECISION_S = (1.0, 2.0, 4.0, 8.0, 16.0, 32.0, 64.0)
 DECISION_V = (1.0, 2.0, 4.0, 8.0, 16.0)
 _K = len(CLASSES)
@@ -124,12 +137,27 @@ def _standardise(x: npt.NDArray[np.float64]) -> tuple[npt.NDArray[np.float64], .
 
 
 def _fit_model(
-    x: npt.NDArray[np.float64], y: npt.NDArray[np.int64], hidden: int, l2: float, seed: int
+    x: npt.NDArray[np.float64],
+    y: npt.NDArray[np.int64],
+    hidden: int,
+    l2: float,
+    seed: int,
+    maxiter: int = 300,
 ) -> BeatModel:
     mean, std = _standardise(x)
     z = np.clip((np.nan_to_num(x) - mean) / std, -8.0, 8.0)
-    layers = fit_network(z, y, class_weights(y)[y], hidden=hidden, l2=l2, seed=seed)
+    weight = class_weights(y)[y]
+    layers = fit_network(z, y, weight, hidden=hidden, l2=l2, seed=seed, maxiter=maxiter)
     return BeatModel(mean=mean, std=std, layers=layers)
+
+
+def _fit_task(
+    job: tuple[Any, ...],
+) -> tuple[BeatModel, npt.NDArray[np.float64] | None]:
+    """One fit of :func:`train_beat_model`: the model, and its logits of the held-out rows."""
+    x, y, x_test, hidden, l2, seed, maxiter = job
+    model = _fit_model(x, y, hidden, l2, seed, maxiter)
+    return model, None if x_test is None else model.network_logits(x_test)
 
 
 def calibrate(
@@ -177,6 +205,7 @@ def train_beat_model(
     progress: Callable[[str, int, int], None] | None = None,
     features: tuple[str, ...] | None = None,
     rr_model: RRModel | None = None,
+    workers: int | None = None,
 ) -> TrainResult:
     """Choose and fit the beat classifier on ``records`` (DS1) by leave-records-out CV.
 
@@ -199,6 +228,9 @@ def train_beat_model(
     rr_model : RRModel, optional
         A pretrained RR-only model (:func:`train_rr_model`) whose outputs are two more inputs
         (stacking); none by default.
+    workers : int, optional
+        Processes the fits run in (as many as CPUs by default); the results do not depend
+        on it.
 
     Returns
     -------
@@ -216,21 +248,36 @@ def train_beat_model(
     y = np.concatenate([r.truth for r in records])
     group = np.concatenate([np.full(r.truth.size, i) for i, r in enumerate(records)])
     beat_fold = fold_of[group]
-    total = len(grid) * folds + 1
+    # Every fold of every setting, and the final fit of every setting (the chosen one is
+    # kept), are independent: they run in ``workers`` processes, with the same results.
+    tasks = [(h, l2, f) for h, l2 in grid for f in range(folds)] + [(h, l2, -1) for h, l2 in grid]
+    total = len(tasks)
     done = 0
-    oof: dict[tuple[int, float], npt.NDArray[np.float64]] = {}
-    scores = {}
-    for hidden, l2 in grid:
-        logits = np.zeros((y.size, _K))
-        for f in range(folds):
-            test = beat_fold == f
-            m = _fit_model(x[~test], y[~test], hidden, l2, seed + f)
-            logits[test] = m.network_logits(x[test])
+    oof = {g: np.zeros((y.size, _K)) for g in grid}
+    finals: dict[tuple[int, float], BeatModel] = {}
+    n_workers = min(os.cpu_count() or 1, len(tasks)) if workers is None else workers
+    jobs = [
+        (
+            x if f < 0 else x[beat_fold != f],
+            y if f < 0 else y[beat_fold != f],
+            None if f < 0 else x[beat_fold == f],
+            h,
+            l2,
+            seed if f < 0 else seed + f,
+            maxiter,
+        )
+        for h, l2, f in tasks
+    ]
+    with process_map(n_workers) as pmap:
+        for (h, l2, f), (model, out) in zip(tasks, pmap(_fit_task, jobs), strict=True):
+            if f < 0:
+                finals[(h, l2)] = model
+            else:
+                oof[(h, l2)][beat_fold == f] = out
             done += 1
             if progress is not None:
-                progress("cross-validation", done, total)
-        oof[(hidden, l2)] = logits
-        scores[(hidden, l2)] = _sv_f1(confusion(y, logits.argmax(axis=1)))
+                progress("cross-validation" if f >= 0 else "final fits", done, total)
+    scores = {g: _sv_f1(confusion(y, oof[g].argmax(axis=1))) for g in grid}
     best = max(grid, key=lambda g: scores[g])
     logits = oof[best]
     temperature, bias = calibrate(logits, y)
@@ -247,10 +294,7 @@ def train_beat_model(
             if s > best_score:
                 best_score, choice = s, (ws, wv)
     weights = np.array([1.0, choice[0], choice[1], 1.0, 1.0])
-    final = _fit_model(x, y, best[0], best[1], seed)
-    done += 1
-    if progress is not None:
-        progress("final fit", done, total)
+    final = finals[best]
     per_record = {}
     pred = np.argmax(p * weights, axis=1)
     for i, r in enumerate(records):
