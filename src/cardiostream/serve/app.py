@@ -38,6 +38,8 @@ from cardiostream import wire
 from cardiostream.errors import InputError
 from cardiostream.record import lead_selector
 from cardiostream.serve import protocol as proto
+from cardiostream.serve.alarm_routes import add_alarm_routes
+from cardiostream.serve.alarms import AlarmDesk
 from cardiostream.serve.batcher import Batcher, EngineClient
 from cardiostream.serve.config import ServeConfig
 from cardiostream.serve.metrics import Metrics
@@ -134,7 +136,13 @@ def create_app(config: ServeConfig) -> FastAPI:
 
     @asynccontextmanager
     async def lifespan(_: FastAPI) -> AsyncIterator[None]:
-        watch = state["watch"] = Watch(config.resume_ttl_s)
+        log = None if config.store is None else Path(config.store) / "alarms.sqlite"
+        desk = AlarmDesk(
+            log,
+            on_alarm=lambda _o, kind, prio: metrics.alarms.labels(kind, prio).inc(),
+            on_ack=metrics.alarm_acks.inc,
+        )
+        watch = state["watch"] = Watch(config.resume_ttl_s, desk=desk)
         batcher = Batcher(config, metrics, on_gone=watch.dropped)
         await batcher.start()
         state["engine"] = EngineClient(batcher)
@@ -332,6 +340,7 @@ def create_app(config: ServeConfig) -> FastAPI:
 
         return document()
 
+    add_alarm_routes(app, Owner, lambda: state["watch"])
     _static_routes(app)
 
     _records_routes(app, config, metrics, Owner)
@@ -372,7 +381,8 @@ async def _stream(
             opened = await engine.open(owner, stream_id, spec.fs, begin.leads, begin.lead)
             consumed = opened.consumed
             key = (owner, stream_id)
-            watch.opened(owner, stream_id, spec.fs, begin.leads, begin.lead, begin.controls)
+            watch.opened(owner, stream_id, spec.fs, begin.leads, begin.lead, begin.controls,
+                         begin.start_time)  # fmt: skip
         except (InputError, ValueError, KeyError) as exc:
             metrics.errors.labels("start").inc()
             await ws.close(wire.CLOSE_BAD_DATA, _reason(exc))

@@ -35,6 +35,13 @@ class Metrics:
         self.errors = Counter(
             "cardiostream_errors", "Requests or streams refused or failed", ["kind"], registry=r
         )
+        self.alarms = Counter(
+            "cardiostream_alarms",
+            "Alarms raised, by kind and priority",
+            ["kind", "priority"],
+            registry=r,
+        )
+        self.alarm_acks = Counter("cardiostream_alarm_acks", "Alarms acknowledged", registry=r)
         self.engine_restarts = Counter(
             "cardiostream_engine_restarts",
             "Times the engine process died and was started again with its streams",

@@ -13,6 +13,9 @@ Client to server
        resuming a stream may say the samples of the last ack it received, ``"acked": n``:
        the replies it missed after that ack (the server keeps the last 8) are sent again
        right after ``ready``. Without it, only replies the server could not send are.
+       ``"start_time": "2026-12-06T09:12:03.120+01:00"`` (ISO 8601 with a time zone) says
+       when the first sample was taken: alarms, the log and the dashboards show clock time
+       from it (the server's receipt time without it).
     2. Frames of samples, at most ``max_frame_samples`` each. NaN marks a missing sample.
     3. Optionally ``{"type": "stop"}``: the stream ends, open episodes are closed.
 Server to client
@@ -122,6 +125,9 @@ class Start:
     controls: tuple[str, ...] = ()
     #: On a resume, the samples of the last ack the client received (None: not said).
     acked: int | None = None
+    #: When the stream's first sample was taken (epoch s), from ``start_time`` (ISO 8601
+    #: with a time zone); None: not said, the server stamps its receipt.
+    start_time: float | None = None
 
     @property
     def lead_label(self) -> str:
@@ -160,10 +166,17 @@ def parse_start(msg: Any) -> Start:
     if acked is not None and (isinstance(acked, bool) or not isinstance(acked, int)
                               or not 0 <= acked < 2**53):  # fmt: skip
         raise InputError(f"acked: expected the samples of the last ack, got {_shown(acked)}")
+    start_time = msg.get("start_time")
+    if start_time is not None:
+        if not isinstance(start_time, str) or len(start_time) > 40:
+            raise InputError("start_time: expected ISO 8601 text such as 2026-12-06T09:12:03Z")
+        from cardiostream.serve.alarms import parse_clock
+
+        start_time = parse_clock(start_time)
     leads = msg.get("leads")
     if leads is None:
         label = _label(msg.get("lead", "ECG"), "lead")
-        return Start(stream_id, fmt, (label,), 0, controls, acked)
+        return Start(stream_id, fmt, (label,), 0, controls, acked, start_time)
     if not isinstance(leads, list) or not 1 <= len(leads) <= MAX_LEADS:
         raise InputError(f"leads: expected a list of 1 to {MAX_LEADS} lead labels")
     labels = tuple(_label(v, "leads") for v in leads)
@@ -172,7 +185,7 @@ def parse_start(msg: Any) -> Start:
     lead = msg.get("lead", labels[0])
     if not isinstance(lead, str) or lead not in labels:
         raise InputError(f"lead: {_shown(lead)} is not one of the stream's leads")
-    return Start(stream_id, fmt, labels, labels.index(lead), controls, acked)
+    return Start(stream_id, fmt, labels, labels.index(lead), controls, acked, start_time)
 
 
 def _controls(value: Any) -> tuple[str, ...]:

@@ -39,6 +39,7 @@ from collections import OrderedDict, deque
 from dataclasses import dataclass, field
 from typing import Any
 
+from cardiostream.serve.alarms import AlarmDesk
 from cardiostream.serve.disclosure import DISCLOSURE_S, Disclosure, Trace
 
 #: Windows kept per watched stream for the trend (10 minutes at a 1 s hop).
@@ -122,9 +123,16 @@ class Watch:
     disconnect, frame or listing, at a cost that does not grow with the streams kept.
     """
 
-    def __init__(self, resume_ttl_s: float, disclosure_s: float = DISCLOSURE_S) -> None:
+    def __init__(
+        self,
+        resume_ttl_s: float,
+        disclosure_s: float = DISCLOSURE_S,
+        desk: AlarmDesk | None = None,
+    ) -> None:
         self.resume_ttl_s = resume_ttl_s
         self.disclosure_s = disclosure_s
+        #: The streams' alarms (in memory unless the server gives one with a log file).
+        self.desk = desk if desk is not None else AlarmDesk()
         self.streams: dict[Key, LiveStream] = {}
         #: Disconnected streams by the monotonic time they left, oldest first (an OrderedDict:
         #: taking from the front stays O(1) however many went before, which a dict's does not).
@@ -135,7 +143,10 @@ class Watch:
 
     # ------------------------------------------------------------ streams
     def opened(self, owner: str, stream_id: str, fs: float, leads: tuple[str, ...],
-               lead: int, controls: tuple[str, ...] = ()) -> None:  # fmt: skip
+               lead: int, controls: tuple[str, ...] = (),
+               start_time: float | None = None) -> None:  # fmt: skip
+        """A stream started or resumed; ``start_time`` (epoch s) is when its first sample was
+        taken, if the source said (the server's receipt time otherwise)."""
         self._expire()
         key = (owner, stream_id)
         self.disconnected.pop(key, None)
@@ -145,6 +156,7 @@ class Watch:
                               disclosure=Disclosure(self.disclosure_s))  # fmt: skip
             self.streams[key] = info
         info.state, info.last_frame, info.controls = "live", time.monotonic(), controls
+        self._send(owner, stream_id, self.desk.opened(owner, stream_id, start_time))
         self._announce(info)
 
     def left(self, owner: str, stream_id: str, ended: bool) -> None:
@@ -155,6 +167,7 @@ class Watch:
             return
         info.state = "ended" if ended else "disconnected"
         info.last_frame = time.monotonic()
+        self._send(owner, stream_id, self.desk.left(owner, stream_id, ended))
         self._announce(info)
         self.disconnected.pop(key, None)
         if ended:
@@ -177,22 +190,53 @@ class Watch:
         if info is None:
             return
         info.last_frame = time.monotonic()
+        parsed: list[tuple[str, dict[str, Any]]] = []
         for kind, line in lines:
             if kind == "window":
                 info.window = line
-                if owner in self.trended:
-                    info.trend.append(_trend_point(json.loads(line)))
-            elif kind == "event":
-                info.events.append(line)
+                window = json.loads(line)
+                parsed.append((kind, window))
+                info.trend.append(_trend_point(window))
+            elif kind == "event" or kind == "event_open":
+                if kind == "event":
+                    info.events.append(line)
+                parsed.append((kind, json.loads(line)))
             elif kind == "display" and self.disclosure_s > 0:
                 info.disclosure.add(json.loads(line))
+        alarms = self.desk.frame(owner, stream_id, parsed) if parsed else []
         watchers = self.dashboards.get(owner)
-        if not watchers or not lines:
+        if not watchers or not (lines or alarms):
             return
         prefix = f'{{"stream_id": "{stream_id}", '  # ids are letters, digits and . _ -
-        message = "\n".join(prefix + line[1:] for _, line in lines)
+        message = "\n".join(prefix + line[1:] for line in [*(t for _, t in lines), *alarms])
         for dash in watchers:
             dash.offer(message)
+
+    def _send(self, owner: str, stream_id: str, alarm_lines: list[str]) -> None:
+        """Give alarm lines of a stream to its token's dashboards."""
+        watchers = self.dashboards.get(owner)
+        if not watchers or not alarm_lines:
+            return
+        prefix = f'{{"stream_id": "{stream_id}", '
+        message = "\n".join(prefix + line[1:] for line in alarm_lines)
+        for dash in watchers:
+            dash.offer(message)
+
+    def alarm_changed(
+        self, owner: str, stream_id: str, alarm: dict[str, Any] | None = None
+    ) -> None:
+        """An alarm was acknowledged or a bed's settings changed: its dashboards hear it."""
+        if alarm is not None:
+            self._send(owner, stream_id, [json.dumps({"type": "alarm", "alarm": alarm})])
+        info = self.streams.get((owner, stream_id))
+        if info is not None:
+            self._announce(info)
+
+    def broadcast(self, owner: str, message: dict[str, Any]) -> None:
+        """Give one message (a ward-wide change) to a token's dashboards."""
+        text = json.dumps(message)
+        for dash in self.dashboards.get(owner, ()):
+            dash.offer(text)
 
     def control(self, owner: str, stream_id: str, command: dict[str, Any]) -> None:
         """Queue a ``control`` line for a steerable stream's next reply.
@@ -237,12 +281,17 @@ class Watch:
 
     def listing(self, owner: str) -> list[dict[str, Any]]:
         self._expire()
-        return [s.describe() for (o, _), s in sorted(self.streams.items()) if o == owner]
+        return [
+            {**s.describe(), **self.desk.describe(o, s.stream_id)}
+            for (o, _), s in sorted(self.streams.items())
+            if o == owner
+        ]
 
     def _announce(self, info: LiveStream) -> None:
         watchers = self.dashboards.get(info.owner)
         if watchers:
-            message = json.dumps({"type": "stream", "stream": info.describe()})
+            message = json.dumps({"type": "stream", "stream": {
+            **info.describe(), **self.desk.describe(info.owner, info.stream_id)}})  # fmt: skip
             for dash in watchers:
                 dash.offer(message)
 
@@ -259,6 +308,7 @@ class Watch:
             info = self.streams.pop(key, None)
             if info is not None:
                 info.state = "ended"
+                self._send(key[0], key[1], self.desk.left(key[0], key[1], ended=True))
                 self._announce(info)
 
     # --------------------------------------------------------- dashboards

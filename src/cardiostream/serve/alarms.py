@@ -1,0 +1,470 @@
+"""The server's alarms: one :class:`~cardiostream.stream.alarms.AlarmModel` per live stream,
+clock time, acknowledgement, silence and pause, and the alarm log.
+
+The desk lives in the web process, beside :class:`~cardiostream.serve.watch.Watch`, which
+feeds it every frame's lines, so every dashboard, a reload and a second screen see one state.
+The log (every alarm with its changes, every acknowledgement, silence, pause and limit, with
+who and when), the bed settings and the episodes in progress are kept in SQLite
+(``alarms.sqlite`` in the store when the server has one, in memory otherwise), so they
+survive a restart: a stream that comes back finds its latched alarms and its open episodes.
+See ``docs/alarms.md`` for the contract.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import sqlite3
+import threading
+import time
+from dataclasses import dataclass, field
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from cardiostream.errors import InputError
+from cardiostream.stream.alarms import PRIORITY, Alarm, AlarmModel
+
+Key = tuple[str, str]
+
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS alarms (
+    id INTEGER PRIMARY KEY, owner TEXT NOT NULL, stream_id TEXT NOT NULL, kind TEXT NOT NULL,
+    priority TEXT NOT NULL, technical INTEGER NOT NULL, text TEXT NOT NULL,
+    state TEXT NOT NULL, acknowledged INTEGER NOT NULL, start_s REAL NOT NULL, end_s REAL,
+    started_at REAL NOT NULL, ended_at REAL, ack_by TEXT, ack_at REAL, detail TEXT NOT NULL,
+    updated_at REAL NOT NULL);
+CREATE INDEX IF NOT EXISTS alarms_stream ON alarms (owner, stream_id, id);
+CREATE TABLE IF NOT EXISTS actions (
+    id INTEGER PRIMARY KEY, owner TEXT NOT NULL, stream_id TEXT, action TEXT NOT NULL,
+    value TEXT NOT NULL, by TEXT NOT NULL, at REAL NOT NULL);
+CREATE TABLE IF NOT EXISTS beds (
+    owner TEXT NOT NULL, stream_id TEXT NOT NULL, start_time REAL, hr_low REAL, hr_high REAL,
+    silenced_until REAL, paused_until REAL, open_events TEXT NOT NULL DEFAULT '{}',
+    PRIMARY KEY (owner, stream_id));
+CREATE TABLE IF NOT EXISTS ward (
+    owner TEXT PRIMARY KEY, silenced_until REAL, paused_until REAL);
+"""
+
+#: Longest silence or pause, in minutes.
+MAX_MINUTES = 24 * 60
+
+
+def clock(epoch: float | None) -> str | None:
+    """Epoch seconds as ISO 8601 in the server's time zone (with its offset)."""
+    if epoch is None or not math.isfinite(epoch):
+        return None
+    return datetime.fromtimestamp(epoch).astimezone().isoformat(timespec="milliseconds")
+
+
+def parse_clock(text: str) -> float:
+    """An ISO 8601 time with a time zone as epoch seconds.
+
+    Raises
+    ------
+    InputError
+        Not ISO 8601, or no time zone (a clock time without one is ambiguous).
+    """
+    try:
+        when = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    except (TypeError, ValueError):
+        raise InputError(f"start_time: expected ISO 8601 such as 2026-12-06T09:12:03+01:00, "
+                         f"got {str(text)[:40]!r}") from None  # fmt: skip
+    if when.tzinfo is None:
+        raise InputError("start_time: give the time zone (+01:00, Z)")
+    return when.timestamp()
+
+
+@dataclass
+class Bed:
+    """One stream's alarm state."""
+
+    model: AlarmModel
+    start_time: float
+    silenced_until: float | None = None
+    paused_until: float | None = None
+    #: Episodes in progress: their ``event_open`` objects by kind.
+    open_events: dict[str, dict[str, Any]] = field(default_factory=dict)
+    #: What the log knows of each shown alarm: when acknowledged and by whom.
+    acks: dict[int, tuple[str, float]] = field(default_factory=dict)
+    #: Alarms already counted as raised.
+    counted: set[int] = field(default_factory=set)
+
+
+class AlarmDesk:
+    """Alarms of every live stream, their log and settings (see the module notes).
+
+    Parameters
+    ----------
+    path : Path or None
+        The SQLite file of the log; None keeps it in memory (lost on restart).
+    on_alarm : callable, optional
+        Called with ``(owner, kind, priority)`` for each alarm raised (metrics).
+    on_ack : callable, optional
+        Called (no arguments) for each acknowledgement.
+    """
+
+    def __init__(self, path: Path | None = None, on_alarm: Any = None, on_ack: Any = None) -> None:
+        if path is not None:
+            path.parent.mkdir(parents=True, exist_ok=True)
+        self._db = sqlite3.connect(":memory:" if path is None else str(path),
+                                   check_same_thread=False, isolation_level=None)  # fmt: skip
+        self._db.execute("PRAGMA journal_mode=WAL")
+        self._db.execute("PRAGMA synchronous=NORMAL")
+        self._db.executescript(_SCHEMA)
+        self._lock = threading.Lock()
+        row = self._db.execute("SELECT MAX(id) FROM alarms").fetchone()
+        self._next = int(row[0] or 0) + 1
+        self.beds: dict[Key, Bed] = {}
+        self.on_alarm = on_alarm
+        self.on_ack = on_ack
+
+    def _new_id(self) -> int:
+        n, self._next = self._next, self._next + 1
+        return n
+
+    # ---------------------------------------------------------------- streams
+    def opened(self, owner: str, stream_id: str, start_time: float | None = None) -> list[str]:
+        """A stream started or resumed; its alarm lines (the disconnection ending)."""
+        key = (owner, stream_id)
+        bed = self.beds.get(key)
+        if bed is None:
+            bed = self._load(owner, stream_id, start_time)
+            self.beds[key] = bed
+        return self._lines(key, bed.model.connection(True))
+
+    def left(self, owner: str, stream_id: str, ended: bool) -> list[str]:
+        """A stream disconnected (a technical alarm) or ended (its alarms end)."""
+        key = (owner, stream_id)
+        bed = self.beds.get(key)
+        if bed is None:
+            return []
+        if not ended:
+            return self._lines(key, bed.model.connection(False))
+        out = []
+        for alarm in list(bed.model.alarms.values()):
+            alarm.state, alarm.end_s = (
+                "ended",
+                alarm.end_s if alarm.end_s is not None else bed.model.t,
+            )
+            out.append(alarm)
+        bed.model.alarms.clear()
+        lines = self._lines(key, out)
+        bed.open_events.clear()
+        self._save_bed(key, bed)
+        del self.beds[key]
+        return lines
+
+    def frame(
+        self, owner: str, stream_id: str, items: list[tuple[str, dict[str, Any]]]
+    ) -> list[str]:
+        """A frame's parsed ``window``, ``event_open`` and ``event`` objects: the alarm lines
+        to send to the dashboards (JSON text)."""
+        key = (owner, stream_id)
+        bed = self.beds.get(key)
+        if bed is None:
+            return []
+        now = time.time()
+        out: list[Alarm] = []
+        paused = self._paused(owner, bed, now)
+        if paused != bed.model.paused:
+            out += bed.model.set_paused(paused)
+        opened = False
+        for kind, obj in items:
+            if kind == "event_open":
+                bed.open_events[str(obj.get("kind"))] = obj
+                opened = True
+            elif kind == "event" and str(obj.get("kind")) in bed.open_events:
+                del bed.open_events[str(obj.get("kind"))]
+                opened = True
+            out += bed.model.update(obj)
+        if opened:
+            self._save_bed(key, bed)
+        return self._lines(key, out)
+
+    # ---------------------------------------------------------------- actions
+    def acknowledge(self, owner: str, alarm_id: int, by: str) -> dict[str, Any]:
+        """Acknowledge one alarm (see :meth:`AlarmModel.acknowledge`); its log entry.
+
+        Raises
+        ------
+        KeyError
+            No such alarm for this owner.
+        """
+        row = self._db.execute(
+            "SELECT stream_id, kind, state FROM alarms WHERE id = ? AND owner = ?",
+            (alarm_id, owner),
+        ).fetchone()
+        if row is None:
+            raise KeyError(alarm_id)
+        stream_id, kind, _ = row
+        now = time.time()
+        bed = self.beds.get((owner, stream_id))
+        alarm = bed.model.alarms.get(kind) if bed is not None else None
+        if bed is not None and alarm is not None and alarm.id == alarm_id:
+            bed.model.acknowledge(kind)
+            bed.acks[alarm_id] = (by, now)
+            self._lines((owner, stream_id), [alarm])
+        else:  # not shown any more (or from before a restart): the log records it
+            with self._lock:
+                self._db.execute(
+                    "UPDATE alarms SET acknowledged = 1, ack_by = COALESCE(ack_by, ?), "
+                    "ack_at = COALESCE(ack_at, ?), state = CASE state WHEN 'latched' THEN "
+                    "'ended' ELSE state END, updated_at = ? WHERE id = ?",
+                    (by, now, now, alarm_id),
+                )
+        self._act(owner, stream_id, "ack", {"id": alarm_id}, by)
+        if self.on_ack is not None:
+            self.on_ack()
+        return self.get(owner, alarm_id)
+
+    def silence(self, owner: str, stream_id: str | None, minutes: float, by: str) -> dict[str, Any]:
+        """Silence (audio only) a bed or, without ``stream_id``, the ward, for ``minutes``
+        (0 lifts it); the settings now."""
+        return self._until(owner, stream_id, "silenced_until", minutes, by, "silence")
+
+    def pause(self, owner: str, stream_id: str | None, minutes: float, by: str) -> dict[str, Any]:
+        """Pause raising alarms for a bed or the ward, for ``minutes`` (0 lifts it)."""
+        return self._until(owner, stream_id, "paused_until", minutes, by, "pause")
+
+    def set_limits(self, owner: str, stream_id: str, hr_low: float | None,
+                   hr_high: float | None, by: str) -> dict[str, Any]:  # fmt: skip
+        """Set a live bed's heart-rate limits; its settings now.
+
+        Raises
+        ------
+        KeyError
+            No such live stream. InputError: limits out of range.
+        """
+        bed = self.beds.get((owner, stream_id))
+        if bed is None:
+            raise KeyError(stream_id)
+        bed.model.set_limits(hr_low, hr_high)
+        self._save_bed((owner, stream_id), bed)
+        self._act(owner, stream_id, "limits", {"hr_low": hr_low, "hr_high": hr_high}, by)
+        return self.settings(owner, stream_id)
+
+    # ---------------------------------------------------------------- reading
+    def settings(self, owner: str, stream_id: str) -> dict[str, Any]:
+        bed = self.beds.get((owner, stream_id))
+        ward = self._ward(owner)
+        now = time.time()
+
+        def later(*ts: float | None) -> str | None:
+            live = [t for t in ts if t is not None and t > now]
+            return clock(max(live)) if live else None
+
+        if bed is None:
+            return {"hr_low": None, "hr_high": None, "silenced_until": later(ward[0]),
+                    "paused_until": later(ward[1])}  # fmt: skip
+        return {"hr_low": bed.model.hr_low, "hr_high": bed.model.hr_high,
+                "silenced_until": later(bed.silenced_until, ward[0]),
+                "paused_until": later(bed.paused_until, ward[1])}  # fmt: skip
+
+    def ward(self, owner: str) -> dict[str, Any]:
+        """The ward-wide silence and pause (clock times, or null)."""
+        now = time.time()
+        s, p = self._ward(owner)
+        return {"silenced_until": clock(s) if s and s > now else None,
+                "paused_until": clock(p) if p and p > now else None}  # fmt: skip
+
+    def describe(self, owner: str, stream_id: str) -> dict[str, Any]:
+        """What a dashboard's snapshot gives of a stream's alarms."""
+        bed = self.beds.get((owner, stream_id))
+        if bed is None:
+            settings = self.settings(owner, stream_id)
+            return {"alarms": [], "open_events": [], "alarm_settings": settings,
+                    "start_time": None, "inop": None}  # fmt: skip
+        return {
+            "alarms": [self._public((owner, stream_id), a) for a in bed.model.shown()],
+            "open_events": list(bed.open_events.values()),
+            "alarm_settings": self.settings(owner, stream_id),
+            "start_time": clock(bed.start_time),
+            "inop": bed.model.inop,
+        }
+
+    def get(self, owner: str, alarm_id: int) -> dict[str, Any]:
+        rows = self.log(owner, alarm_id=alarm_id)
+        if not rows:
+            raise KeyError(alarm_id)
+        return rows[0]
+
+    def log(self, owner: str, *, stream_id: str | None = None, active: bool | None = None,
+            since: float | None = None, limit: int = 200,
+            alarm_id: int | None = None) -> list[dict[str, Any]]:  # fmt: skip
+        """The alarm log, newest first."""
+        where: list[str] = ["owner = ?"]
+        args: list[Any] = [owner]
+        if stream_id is not None:
+            where.append("stream_id = ?")
+            args.append(stream_id)
+        if active is not None:
+            where.append("state != 'ended'" if active else "state = 'ended'")
+        if since is not None:
+            where.append("updated_at >= ?")
+            args.append(since)
+        if alarm_id is not None:
+            where.append("id = ?")
+            args.append(alarm_id)
+        rows = self._db.execute(
+            f"SELECT id, stream_id, kind, priority, technical, text, state, acknowledged, "
+            f"start_s, end_s, started_at, ended_at, ack_by, ack_at, detail FROM alarms "
+            f"WHERE {' AND '.join(where)} ORDER BY id DESC LIMIT ?",
+            (*args, limit),
+        ).fetchall()
+        return [
+            {"id": r[0], "stream_id": r[1], "kind": r[2], "priority": r[3],
+             "technical": bool(r[4]), "text": r[5], "state": r[6], "acknowledged": bool(r[7]),
+             "start_s": r[8], "end_s": r[9], "started_at": clock(r[10]), "ended_at": clock(r[11]),
+             "ack_by": r[12], "ack_at": clock(r[13]), "detail": json.loads(r[14])}
+            for r in rows
+        ]  # fmt: skip
+
+    def audible(self, owner: str, stream_id: str) -> bool:
+        bed = self.beds.get((owner, stream_id))
+        now = time.time()
+        s = max((t for t in (bed.silenced_until if bed else None, self._ward(owner)[0]) if t),
+                default=None)  # fmt: skip
+        return not (s and s > now)
+
+    # -------------------------------------------------------------- internals
+    def _paused(self, owner: str, bed: Bed, now: float) -> bool:
+        ward = self._ward(owner)[1]
+        return any(t is not None and t > now for t in (bed.paused_until, ward))
+
+    def _ward(self, owner: str) -> tuple[float | None, float | None]:
+        row = self._db.execute(
+            "SELECT silenced_until, paused_until FROM ward WHERE owner = ?", (owner,)
+        ).fetchone()
+        return (row[0], row[1]) if row else (None, None)
+
+    def _until(self, owner: str, stream_id: str | None, column: str, minutes: float, by: str,
+               action: str) -> dict[str, Any]:  # fmt: skip
+        if (
+            isinstance(minutes, bool)
+            or not isinstance(minutes, int | float)
+            or not (math.isfinite(minutes) and 0 <= minutes <= MAX_MINUTES)
+        ):
+            raise InputError(f"minutes: expected 0 to {MAX_MINUTES}, got {minutes!r}")
+        until = time.time() + 60.0 * minutes if minutes > 0 else None
+        if stream_id is None:
+            with self._lock:
+                self._db.execute("INSERT OR IGNORE INTO ward (owner) VALUES (?)", (owner,))
+                self._db.execute(f"UPDATE ward SET {column} = ? WHERE owner = ?", (until, owner))
+        else:
+            bed = self.beds.get((owner, stream_id))
+            if bed is None:
+                raise KeyError(stream_id)
+            setattr(bed, column, until)
+            self._save_bed((owner, stream_id), bed)
+        self._act(owner, stream_id, action, {"minutes": minutes}, by)
+        return self.ward(owner) if stream_id is None else self.settings(owner, stream_id)
+
+    def _load(self, owner: str, stream_id: str, start_time: float | None) -> Bed:
+        row = self._db.execute(
+            "SELECT start_time, hr_low, hr_high, silenced_until, paused_until, open_events "
+            "FROM beds WHERE owner = ? AND stream_id = ?",
+            (owner, stream_id),
+        ).fetchone()
+        model = AlarmModel(new_id=self._new_id)
+        if row is None:
+            bed = Bed(model, start_time if start_time is not None else time.time())
+        else:
+            model.set_limits(row[1], row[2])
+            bed = Bed(model, row[0] if row[0] is not None else (start_time or time.time()),
+                      row[3], row[4], json.loads(row[5]))  # fmt: skip
+            shown = self._db.execute(
+                "SELECT id, kind, priority, text, state, acknowledged, start_s, end_s, detail "
+                "FROM alarms WHERE owner = ? AND stream_id = ? AND state != 'ended'",
+                (owner, stream_id),
+            ).fetchall()
+            model.restore(
+                Alarm(
+                    r[0],
+                    r[1],
+                    r[2],
+                    r[2] == "technical",
+                    r[3],
+                    r[4],
+                    bool(r[5]),
+                    r[6],
+                    r[7],
+                    json.loads(r[8]),
+                )
+                for r in shown
+                if r[1] in PRIORITY
+            )
+        self._save_bed((owner, stream_id), bed)
+        return bed
+
+    def _save_bed(self, key: Key, bed: Bed) -> None:
+        with self._lock:
+            self._db.execute(
+                "INSERT INTO beds (owner, stream_id, start_time, hr_low, hr_high, silenced_until,"
+                " paused_until, open_events) VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (owner,"
+                " stream_id) DO UPDATE SET start_time = excluded.start_time, hr_low ="
+                " excluded.hr_low, hr_high = excluded.hr_high, silenced_until ="
+                " excluded.silenced_until, paused_until = excluded.paused_until, open_events ="
+                " excluded.open_events",
+                (*key, bed.start_time, bed.model.hr_low, bed.model.hr_high, bed.silenced_until,
+                 bed.paused_until, json.dumps(bed.open_events)),
+            )  # fmt: skip
+
+    def _act(self, owner: str, stream_id: str | None, action: str, value: Any, by: str) -> None:
+        with self._lock:
+            self._db.execute(
+                "INSERT INTO actions (owner, stream_id, action, value, by, at) "
+                "VALUES (?, ?, ?, ?, ?, ?)",
+                (owner, stream_id, action, json.dumps(value), by, time.time()),
+            )
+
+    def _public(self, key: Key, alarm: Alarm) -> dict[str, Any]:
+        bed = self.beds[key]
+        t0 = bed.start_time
+        ack = bed.acks.get(alarm.id)
+        d = alarm.as_dict()
+        d["stream_id"] = key[1]
+        d["started_at"] = clock(t0 + alarm.start_s)
+        d["ended_at"] = clock(t0 + alarm.end_s) if alarm.end_s is not None else None
+        d["ack_by"], d["ack_at"] = (ack[0], clock(ack[1])) if ack else (None, None)
+        return d
+
+    def _lines(self, key: Key, alarms: list[Alarm]) -> list[str]:
+        """Log the changed alarms and give their ``alarm`` lines."""
+        if not alarms:
+            return []
+        bed = self.beds[key]
+        now = time.time()
+        lines = []
+        with self._lock:
+            for a in alarms:
+                ack = bed.acks.get(a.id)
+                end = bed.start_time + a.end_s if a.end_s is not None else None
+                self._db.execute(
+                    "INSERT INTO alarms (id, owner, stream_id, kind, priority, technical, text,"
+                    " state, acknowledged, start_s, end_s, started_at, ended_at, ack_by, ack_at,"
+                    " detail, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?,"
+                    " ?) ON CONFLICT (id) DO UPDATE SET text = excluded.text, state ="
+                    " excluded.state, acknowledged = excluded.acknowledged, end_s ="
+                    " excluded.end_s, ended_at = excluded.ended_at, ack_by = excluded.ack_by,"
+                    " ack_at = excluded.ack_at, detail = excluded.detail, updated_at ="
+                    " excluded.updated_at",
+                    (a.id, *key, a.kind, a.priority, int(a.technical), a.text, a.state,
+                     int(a.acknowledged), a.start_s, a.end_s, bed.start_time + a.start_s, end,
+                     ack[0] if ack else None, ack[1] if ack else None, json.dumps(a.detail), now),
+                )  # fmt: skip
+                if a.id not in bed.counted:
+                    bed.counted.add(a.id)
+                    if self.on_alarm is not None:
+                        self.on_alarm(key[0], a.kind, a.priority)
+                lines.append(json.dumps({"type": "alarm", "alarm": self._public(key, a)}))
+        return lines
+
+
+def check_by(by: Any, owner: str) -> str:
+    """Who acted: the name given (a short label) or the token's owner."""
+    if by is None:
+        return owner
+    if not isinstance(by, str) or not 0 < len(by) <= 64 or not by.isprintable():
+        raise InputError("by: expected a short name (1-64 printable characters)")
+    return f"{by} ({owner})"
