@@ -369,35 +369,48 @@ export class Detail {
 
   ectopy() {
     const e = this.stream.ectopy.summary();
-    const perHour = (n) => (e.hours >= 1 / 60 ? fmt(n / e.hours, 0) : "–");
+    // Beats by class: the server's running totals since the stream began (the latest
+    // window's beat_totals), per hour of stream; a server without them, this page's count.
+    // Couplets and runs are this page's (the server counts beats, not runs): marked †.
+    const w = this.stream.window;
+    const totals = w?.beat_totals && Number.isFinite(w.t_end) && w.t_end > 0 ? w.beat_totals : null;
+    const hours = totals ? w.t_end / 3600 : e.hours;
+    const beats = totals ? { N: 0, S: 0, V: 0, F: 0, Q: 0, ...totals } : e.beats;
+    const perHour = (n, h) => (h >= 1 / 60 ? fmt(n / h, 0) : "–");
     const [vi, vc, vr] = e.runs.V;
     const [si, sc, sr] = e.runs.S;
+    const mine = e.hours;
     const rows = [
-      ["V", "V beats (VEB)", e.beats.V], ["V", "isolated VEB", vi], ["V", "V couplets", vc], ["V", "V runs (3+)", vr],
-      ["S", "S beats (SVEB)", e.beats.S], ["S", "isolated SVEB", si], ["S", "S couplets", sc], ["S", "S runs (3+)", sr],
+      ["V", "V beats (VEB)", beats.V, hours, false], ["V", "isolated VEB", vi, mine, true],
+      ["V", "V couplets", vc, mine, true], ["V", "V runs (3+)", vr, mine, true],
+      ["S", "S beats (SVEB)", beats.S, hours, false], ["S", "isolated SVEB", si, mine, true],
+      ["S", "S couplets", sc, mine, true], ["S", "S runs (3+)", sr, mine, true],
     ];
     const tbody = this.el.querySelector(".ectopy tbody");
-    tbody.replaceChildren(...rows.map(([cls, what, n]) => {
+    tbody.replaceChildren(...rows.map(([cls, what, n, h, page]) => {
       const tr = document.createElement("tr");
       tr.dataset.row = what;
-      tr.innerHTML = `<td><span class="beat-letter" style="color:${BEAT_COLORS[cls]}">${cls}</span> ${what}</td><td></td><td></td>`;
+      tr.innerHTML = `<td><span class="beat-letter" style="color:${BEAT_COLORS[cls]}">${cls}</span> ${what}${page && totals ? " †" : ""}</td><td></td><td></td>`;
       tr.children[1].textContent = String(n);
-      tr.children[2].textContent = perHour(n);
+      tr.children[2].textContent = perHour(n, h);
       return tr;
     }));
-    const minutes = e.hours * 60;
-    // The server keeps no per-beat history for a live stream (its windows' class counts
-    // overlap), so the counts are this page's, from the first beat it received.
-    this.el.querySelector("[data-testid=ectopy-since]").textContent = e.hours > 0
-      ? `(beats this page received since ${this.when(this.stream.ectopy.first)}: ${minutes < 1 ? `${fmt(minutes * 60, 0)} s` : `${fmt(minutes, minutes < 10 ? 1 : 0)} min`})`
-      : "(no beats classified yet)";
-    const b = e.beats;
-    const all = b.N + b.S + b.V + b.F + b.Q;
-    const eps = Object.entries(e.episodes).sort(([a], [c]) => PRIORITY.indexOf(a) - PRIORITY.indexOf(c))
+    const span = (hrs) => { const m = hrs * 60; return m < 1 ? `${fmt(m * 60, 0)} s` : `${fmt(m, m < 10 ? 1 : 0)} min`; };
+    const since = this.el.querySelector("[data-testid=ectopy-since]");
+    if (totals) {
+      since.textContent = `(the server's count since the stream began, ${this.when(0)}: ${span(hours)}` +
+        (e.hours > 0 ? `; † this page's, since ${this.when(this.stream.ectopy.first)}: ${span(e.hours)})` : ")");
+    } else {
+      since.textContent = e.hours > 0
+        ? `(beats this page received since ${this.when(this.stream.ectopy.first)}: ${span(e.hours)})`
+        : "(no beats classified yet)";
+    }
+    const all = beats.N + beats.S + beats.V + beats.F + beats.Q;
+    const eps = Object.entries(e.episodes).sort(([x], [y]) => PRIORITY.indexOf(x) - PRIORITY.indexOf(y))
       .map(([k, n]) => `${kindName(k)} ${n}`).join(", ");
     this.el.querySelector("[data-testid=detail-beats]").textContent =
-      `${all} beats classified: N ${b.N} · S ${b.S} · V ${b.V} · F ${b.F} · Q ${b.Q}` +
-      (eps ? `. Episodes closed meanwhile: ${eps}.` : ".");
+      `${all} beats classified: N ${beats.N} · S ${beats.S} · V ${beats.V} · F ${beats.F} · Q ${beats.Q}` +
+      (eps ? `. Episodes closed while this page was open: ${eps}.` : ".");
   }
 
   episodes() {
