@@ -17,10 +17,12 @@ import numpy as np
 import pytest
 import wfdb
 
+from cardiostream import read
 from cardiostream.errors import InputError
 from cardiostream.io import ParquetStore
 from cardiostream.io import user_annotations as ua
-from tests.io.conftest import make_record
+from cardiostream.io.wfdb_checks import decode_annotations
+from tests.io.conftest import make_record, write_wfdb
 
 FS = 250.0  # make_record's rate; its records last 10 s
 
@@ -357,13 +359,109 @@ def _read_wfdb(tmp_path: Path, data: bytes) -> Any:
     return wfdb.rdann(str(tmp_path / "back"), "usr")
 
 
+def _rhythm(ann: Any) -> list[tuple[int, str]]:
+    """The rhythm changes of an annotation file read back, as (sample, aux note)."""
+    read = zip(ann.sample.tolist(), ann.symbol, ann.aux_note, strict=True)
+    return [(sample, note) for sample, symbol, note in read if symbol == "+"]
+
+
+def _span(
+    kind: str, start_s: float, end_s: float, status: str = "marked", **more: Any
+) -> ua.UserAnnotation:
+    fields: dict[str, Any] = {
+        "id": os.urandom(16).hex(), "note": "", "event": None, "author": "a",
+        "created": "2026-01-01T00:00:00.000Z", "updated": "2026-01-01T00:00:00.000Z",
+    }  # fmt: skip
+    fields.update(more)
+    return ua.UserAnnotation(kind=kind, status=status, start_s=start_s, end_s=end_s, **fields)
+
+
 def test_wfdb_export_reads_back_with_rdann(store: ParquetStore, tmp_path: Path) -> None:
-    ann = _read_wfdb(tmp_path, ua.to_wfdb(_sample_annotations(store), "r1", FS))
+    annotations = _sample_annotations(store)
+    ann = _read_wfdb(tmp_path, ua.to_wfdb(annotations, "r1", FS))
     assert ann.fs == FS
-    # AF 1-2 s runs into noise 2-3 s (no close between), the rejected 4-5 s is left out.
-    assert ann.sample.tolist() == [250, 500, 750, 1500, 2000]
-    assert ann.symbol == ["+"] * 5
-    assert ann.aux_note == ["(AFIB", "(NOISE", "(N", "(N", "(N"]
+    # AF 1-2 s runs into noise 2-3 s (no close between), the rejected 4-5 s is no episode,
+    # and the normal 6-8 s changes nothing after the (N at 3 s.
+    assert _rhythm(ann) == [(250, "(AFIB"), (500, "(NOISE"), (750, "(N")]
+    # Every annotation has its comment at its start, the rejected one too.
+    notes = ua.read_comments(ann.sample.tolist(), ann.aux_note)
+    assert [(n["sample"], n["status"], n["kind"], n["author"], n["note"]) for n in notes] == [
+        (250, "confirmed", "af", "alice", 'says "AF", then, a comma'),
+        (500, "marked", "noise", "bob", ""),
+        (1000, "rejected", "other", "bob", ""),
+        (1500, "marked", "normal", "carol", "=1+1"),
+    ]
+    assert [n["start_s"] for n in notes] == [1.0, 2.0, 4.0, 6.0]
+    assert set(ann.symbol) == {"+", '"'} and np.all(np.diff(ann.sample) >= 0)
+
+
+def test_wfdb_nested_span_gives_the_enclosing_rhythm_back() -> None:
+    # A confirmed AF episode with an "other" mark inside it: AF again after the mark, and
+    # normal only where the episode ends.
+    annotations = [_span("af", 0.0, 60.0, "confirmed"), _span("other", 12.5, 21.0)]
+    assert ua.rhythm_changes(annotations, FS) == [
+        (0, "(AFIB"), (3125, "(OTHER"), (5250, "(AFIB"), (15000, "(N"),
+    ]  # fmt: skip
+    # Three deep, and in any order.
+    deep = [_span("af", 0, 60, "confirmed"), _span("noise", 10, 50), _span("other", 20, 30)]
+    expected = [(0, "(AFIB"), (10, "(NOISE"), (20, "(OTHER"), (30, "(NOISE"), (50, "(AFIB"),
+                (60, "(N")]  # fmt: skip
+    assert ua.rhythm_changes(deep, 1.0) == ua.rhythm_changes(deep[::-1], 1.0) == expected
+
+
+def test_wfdb_overlapping_spans_precedence() -> None:
+    # Overlapping: the later start holds from its start to its end, then whoever covers.
+    crossing = [_span("af", 0, 30, "confirmed"), _span("other", 20, 40)]
+    assert ua.rhythm_changes(crossing, 1.0) == [(0, "(AFIB"), (20, "(OTHER"), (40, "(N")]
+    under = [_span("af", 0, 30), _span("noise", 10, 20), _span("other", 15, 25)]
+    assert ua.rhythm_changes(under, 1.0) == [
+        (0, "(AFIB"), (10, "(NOISE"), (15, "(OTHER"), (25, "(AFIB"), (30, "(N"),
+    ]  # fmt: skip
+    # Equal starts: the one that ends sooner, then the other one.
+    same_start = [_span("af", 5, 30), _span("other", 5, 10)]
+    assert ua.rhythm_changes(same_start, 1.0) == [(5, "(OTHER"), (10, "(AFIB"), (30, "(N")]
+    # Equal spans: confirmed over marked, then the later change, whatever the order given.
+    old, new = "2026-01-01T00:00:00.000Z", "2026-02-01T00:00:00.000Z"
+    tied = [_span("af", 5, 10, "confirmed", updated=old), _span("other", 5, 10, updated=new)]
+    assert ua.rhythm_changes(tied, 1.0) == ua.rhythm_changes(tied[::-1], 1.0) == [
+        (5, "(AFIB"), (10, "(N"),
+    ]  # fmt: skip
+    both = [_span("af", 5, 10, updated=old), _span("other", 5, 10, updated=new)]
+    assert ua.rhythm_changes(both, 1.0) == ua.rhythm_changes(both[::-1], 1.0) == [
+        (5, "(OTHER"), (10, "(N"),
+    ]  # fmt: skip
+    # A rejected verdict overrides nothing.
+    rejected = [_span("af", 0, 30, "confirmed"), _span("other", 10, 20, "rejected")]
+    assert ua.rhythm_changes(rejected, 1.0) == [(0, "(AFIB"), (30, "(N")]
+
+
+def test_wfdb_adjacent_spans() -> None:
+    adjacent = [_span("af", 0, 10), _span("other", 10, 20), _span("af", 20, 30)]
+    assert ua.rhythm_changes(adjacent, 1.0) == [
+        (0, "(AFIB"), (10, "(OTHER"), (20, "(AFIB"), (30, "(N"),
+    ]  # fmt: skip
+    # Two spans of one rhythm back to back are one episode: no change between them.
+    assert ua.rhythm_changes([_span("af", 0, 10), _span("af", 10, 20)], 1.0) == [
+        (0, "(AFIB"), (20, "(N"),
+    ]  # fmt: skip
+    # A gap of one sample is normal rhythm.
+    assert ua.rhythm_changes([_span("af", 0, 10), _span("af", 11, 20)], 1.0) == [
+        (0, "(AFIB"), (10, "(N"), (11, "(AFIB"), (20, "(N"),
+    ]  # fmt: skip
+
+
+def test_wfdb_span_at_the_record_end(tmp_path: Path) -> None:
+    n = 2500  # 10 s
+    annotations = [_span("af", 8.0, 10.0, "confirmed"), _span("noise", 9.9999, 10.0)]
+    # The record's length known: no change at its end (nothing follows to be normal), and a
+    # span that rounds to the end keeps its last sample.
+    assert ua.rhythm_changes(annotations, FS, n) == [(2000, "(AFIB"), (2499, "(NOISE")]
+    assert ua.rhythm_changes(annotations, FS) == [(2000, "(AFIB"), (2500, "(NOISE"), (2501, "(N")]
+    ann = _read_wfdb(tmp_path, ua.to_wfdb(annotations, "r1", FS, n))
+    assert ann.sample.max() < n
+    assert [n["sample"] for n in ua.read_comments(ann.sample.tolist(), ann.aux_note)] == [
+        2000, 2499,
+    ]  # fmt: skip
 
 
 def test_wfdb_overlaps_and_tiny_episodes(store: ParquetStore, tmp_path: Path) -> None:
@@ -371,14 +469,82 @@ def test_wfdb_overlaps_and_tiny_episodes(store: ParquetStore, tmp_path: Path) ->
     ua.add(store, "r1", _fields(kind="other", start_s=2.0, end_s=3.0), "a")
     ua.add(store, "r1", _fields(kind="noise", start_s=7.0, end_s=7.001), "a")
     ann = _read_wfdb(tmp_path, ua.to_wfdb(ua.load(store, "r1"), "odd.name+1", FS))
-    assert ann.sample.tolist() == [250, 500, 750, 1750, 1751]
-    assert ann.aux_note == ["(AFIB", "(OTHER", "(N", "(NOISE", "(N"]
-    assert np.all(np.diff(ann.sample) > 0)
+    assert _rhythm(ann) == [
+        (250, "(AFIB"), (500, "(OTHER"), (750, "(AFIB"), (1250, "(N"), (1750, "(NOISE"),
+        (1751, "(N"),
+    ]  # fmt: skip
+    assert np.all(np.diff(ann.sample) >= 0)
 
 
-def test_wfdb_export_without_episodes_is_a_valid_file(tmp_path: Path) -> None:
+def test_wfdb_notes_are_sanitised_and_read_back(tmp_path: Path) -> None:
+    note = 'Vorhofflimmern bestätigt, 100 % sicher\nzweite Zeile\tmit Tab ♥ "zitiert"'
+    annotation = _span("af", 2.0, 4.0, "confirmed", note=note, author="Dr. Ärztin")
+    text = ua.comment_text(annotation)
+    # One line of printable ASCII; spaces kept in the note, the author's encoded.
+    assert text.isascii() and text.isprintable()
+    assert text.startswith("status=confirmed kind=af start_s=2.0 end_s=4.0 author=Dr.%20%C3")
+    assert "best%C3%A4tigt, 100 %25 sicher%0Azweite Zeile%09mit Tab %E2%99%A5" in text
+    ann = _read_wfdb(tmp_path, ua.to_wfdb([annotation], "r1", FS))
+    (back,) = ua.read_comments(ann.sample.tolist(), ann.aux_note)
+    assert (back["note"], back["author"], back["sample"]) == (note, "Dr. Ärztin", 500)
+
+
+def test_wfdb_long_notes_are_cut_and_joined(tmp_path: Path) -> None:
+    # The longest note, all escapes (6 characters each): many aux notes of 255 at most.
+    notes = ["ä" * ua.MAX_NOTE, "x " * (ua.MAX_NOTE // 2), "%" * 7 + "y" * 300]
+    annotations = [_span("other", 1.0, 2.0, note=n) for n in notes]
+    data = ua.to_wfdb(annotations, "r1", FS)
+    ann = _read_wfdb(tmp_path, data)
+    comments = [a for a, y in zip(ann.aux_note, ann.symbol, strict=True) if y == '"']
+    assert len(comments) > 3 and max(len(c) for c in comments) <= ua.MAX_AUX
+    back = ua.read_comments(ann.sample.tolist(), ann.aux_note)
+    assert sorted(b["note"] for b in back) == sorted(notes)
+
+
+def _wfdb_round_trip(tmp_path: Path, annotations: list[ua.UserAnnotation]) -> None:
+    """Write the export beside a WFDB record of 120 s, read it back three ways and check
+    every rhythm change and every note."""
+    fs, n = 250.0, 30_000
+    write_wfdb(tmp_path, "rt", np.zeros((n, 1), dtype=np.int64), fs=fs)
+    data = ua.to_wfdb(annotations, "rt", fs, n)
+    (tmp_path / "rt.usr").write_bytes(data)
+    changes = ua.rhythm_changes(annotations, fs, n)
+    expected_notes = sorted(
+        (max(round(a.start_s * fs), 1), a.status, a.kind, a.author, a.note) for a in annotations
+    )
+
+    for ann in (  # wfdb's own reader, then ours
+        wfdb.rdann(str(tmp_path / "rt"), "usr"),
+        decode_annotations(tmp_path / "rt.usr", data),
+    ):
+        samples = np.asarray(ann.sample).tolist()
+        assert _rhythm(ann) == changes
+        back = ua.read_comments(samples, ann.aux_note)
+        got = sorted((b["sample"], b["status"], b["kind"], b["author"], b["note"]) for b in back)
+        assert got == expected_notes
+
+    # And as rhythm intervals of the record: the changes, each running to the next.
+    rhythms = read(tmp_path / "rt.hea", annotator="usr").annotations.rhythms
+    starts = [s for s, _ in changes]
+    assert rhythms.start.tolist() == starts
+    assert rhythms.end.tolist() == [*starts[1:], n]
+    assert rhythms.label.tolist() == [code[1:] for _, code in changes]
+
+
+def test_wfdb_round_trip(tmp_path: Path) -> None:
+    _wfdb_round_trip(tmp_path, [
+        _span("af", 0.0, 60.0, "confirmed", note="paroxysmal, onset at 0 s", author="dr-x"),
+        _span("other", 12.5, 21.0, note="flutter?\nask the cardiologist", author="dr-y"),
+        _span("noise", 15.0, 25.0, note="électrode décollée ⚡"),
+        _span("af", 70.0, 80.0, "rejected", note="artefact, not AF"),
+        _span("normal", 90.0, 95.0),
+        _span("af", 100.0, 120.0, note="to the end " * 40),
+    ])  # fmt: skip
+
+
+def test_wfdb_export_without_annotations_is_a_valid_file(tmp_path: Path) -> None:
     data = ua.to_wfdb([], "r1", 360.0)
-    assert b"no confirmed or marked user annotations" in data  # a comment, for WFDB tools
+    assert b"no user annotations" in data  # a comment, for WFDB tools
     ann = _read_wfdb(tmp_path, data)  # wfdb-python hides comments at sample 0
     assert ann.sample.tolist() == [] and ann.fs == 360.0
 

@@ -192,13 +192,41 @@ def test_export_csv_and_wfdb(live: Live, rec: str, tmp_path: Path) -> None:
     (tmp_path / "x.usr").write_bytes(response.content)
     ann = wfdb.rdann(str(tmp_path / "x"), "usr")
     assert ann.fs == FS
-    assert list(zip(ann.sample.tolist(), ann.aux_note, strict=True)) == [
-        (250, "(AFIB"),
-        (750, "(N"),
-    ]  # the rejected verdict is no episode
+    assert list(zip(ann.sample.tolist(), ann.symbol, ann.aux_note, strict=True)) == [
+        (250, "+", "(AFIB"),
+        (250, '"', ua.comment_text(ua.from_dict(af))),
+        (750, "+", "(N"),
+        (1250, '"', ua.comment_text(ua.from_dict(rejected))),
+    ]  # the rejected verdict is no episode, but its comment is kept
+    assert ua.read_comments(ann.sample.tolist(), ann.aux_note)[0]["note"] == 'a "quoted", note'
 
     assert _call(live, "GET", f"{_base(rec)}/export", params={"format": "xml"}).status_code == 422
     for a in (af, rejected):
+        _call(live, "DELETE", f"{_base(rec)}/{a['id']}")
+
+
+def test_wfdb_export_keeps_a_confirmed_episode_around_a_mark(
+    live: Live, rec: str, tmp_path: Path
+) -> None:
+    # A confirmed AF episode with an "other" mark inside it, reaching the record's end (10 s):
+    # AF comes back after the mark, and no normal rhythm is made up anywhere.
+    episode = _add(live, rec, start_s=0.0, end_s=10.0, note="AF all through\nsee the strip")
+    mark = _add(live, rec, kind="other", status="marked", start_s=1.25, end_s=2.1,
+                note="Flattern? – fraglich")  # fmt: skip
+    response = _call(live, "GET", f"{_base(rec)}/export", params={"format": "wfdb"})
+    assert response.status_code == 200
+    (tmp_path / "n.usr").write_bytes(response.content)
+    ann = wfdb.rdann(str(tmp_path / "n"), "usr")
+    changes = [(s, a) for s, y, a in zip(ann.sample.tolist(), ann.symbol, ann.aux_note,
+                                         strict=True) if y == "+"]  # fmt: skip
+    assert changes == [(0, "(AFIB"), (312, "(OTHER"), (525, "(AFIB")]
+    notes = ua.read_comments(ann.sample.tolist(), ann.aux_note)
+    owner = live.config.owner(TOKEN)
+    assert [(n["sample"], n["status"], n["author"], n["note"]) for n in notes] == [
+        (1, "confirmed", owner, "AF all through\nsee the strip"),
+        (312, "marked", owner, "Flattern? – fraglich"),
+    ]
+    for a in (episode, mark):
         _call(live, "DELETE", f"{_base(rec)}/{a['id']}")
 
 

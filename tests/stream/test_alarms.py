@@ -26,28 +26,45 @@ def closed(kind: str, start: float, end: float, **detail: Any) -> dict[str, Any]
 
 
 def test_af_follows_its_episode_not_its_windows() -> None:
-    m = AlarmModel()
+    m = AlarmModel(AlarmConfig(episode_hold_s=30.0))
     changes = m.update(opened("af", 95.0))
     assert [(a.kind, a.priority, a.state) for a in changes] == [("af", "medium", "active")]
     # Uncertain windows inside the episode change nothing.
     for t in range(100, 140):
         assert m.update(window(t, label="uncertain" if t % 3 else "af")) == []
-    (end,) = m.update(closed("af", 95.0, 140.0))
-    assert (end.state, end.end_s) == ("ended", 140.0) and m.shown() == []
+    # The episode ends; the alarm outlives it by the hold, and an episode that starts again
+    # within the hold is the same alarm.
+    assert m.update(closed("af", 95.0, 140.0)) == []
+    assert m.update(window(150.0)) == []
+    assert m.update(opened("af", 152.0)) == []
+    assert m.update(closed("af", 152.0, 200.0)) == []
+    assert m.update(window(229.0)) == []
+    (end,) = m.update(window(230.0))
+    assert (end.id, end.state, end.end_s) == (changes[0].id, "ended", 200.0)
+    assert m.shown() == []
 
 
-def test_vt_latches_until_acknowledged() -> None:
-    m = AlarmModel()
-    m.update(opened("vt", 10.0))
-    (a,) = m.update(closed("vt", 10.0, 12.0, n_beats=5))
-    assert a.state == "latched" and a.priority == "high" and m.shown() == [a]
+def test_vt_needs_a_confirmed_run_and_latches_until_acknowledged() -> None:
+    m = AlarmModel(AlarmConfig(vt_confirm_s=4.0, vt_min_beats=5))
+    # A run of three ventricular beats is a finding, not an alarm.
+    assert m.update(opened("vt", 10.0, n_beats=3)) == []
+    assert m.update(closed("vt", 10.0, 11.0, n_beats=3)) == []
+    # A short run of five: raised when it ends, and latched.
+    m.update(opened("vt", 20.0, n_beats=3))
+    raised, ended = m.update(closed("vt", 20.0, 21.5, n_beats=5))
+    assert raised is ended and ended.state == "latched" and ended.priority == "high"
+    assert m.shown() == [ended]
     acked = m.acknowledge("vt")
-    assert acked is a and a.state == "ended" and a.acknowledged and m.shown() == []
-    # Acknowledged while active: it ends without latching.
-    m.update(opened("vt", 20.0))
+    assert acked is ended and ended.state == "ended" and ended.acknowledged and m.shown() == []
+    # A run still going 4 s after its start raises at that window; acknowledged while
+    # active, it ends without latching.
+    m.update(opened("vt", 30.0, n_beats=3))
+    assert m.update(window(33.0)) == []
+    (b,) = m.update(window(34.0))
+    assert b.state == "active" and b.start_s == 30.0 and b.id != ended.id
     m.acknowledge("vt")
-    (b,) = m.update(closed("vt", 20.0, 21.0))
-    assert b.state == "ended" and b.id != a.id
+    (c,) = m.update(closed("vt", 30.0, 60.0, n_beats=80))
+    assert c is b and c.state == "ended" and c.end_s == 60.0
 
 
 def test_leads_off_is_technical_and_invalidates_numerics() -> None:
@@ -105,7 +122,7 @@ def test_disconnect_and_restore() -> None:
     (r,) = m.connection(True)
     assert r.state == "ended"
     m.update(opened("vt", 60.0))
-    m.update(closed("vt", 60.0, 61.0))
+    m.update(closed("vt", 60.0, 61.5, n_beats=6))
     latched = m.shown()
     fresh = AlarmModel()
     fresh.restore(latched)

@@ -243,6 +243,35 @@ def bench_arrhythmias(
     _guard(body)
 
 
+@bench_app.command("alarms")
+def bench_alarms(
+    data: Annotated[Path, typer.Option(help="The MITDB folder (WFDB records with .atr).")],
+    records: RecordsOption = None,
+    json_out: JsonOption = None,
+    markdown: Annotated[Path | None, typer.Option(help="Write the tables as Markdown.")] = None,
+) -> None:
+    """The server's alarms replayed over MITDB and a scripted simulator scenario: alarm
+    state changes per hour by rhythm, onset-to-alarm delays for AF, VT and pauses (asystole,
+    lead-off, noise and HR limits in the scenario), and false alarms per hour."""
+
+    def body() -> None:
+        from cardiostream.evaluate.alarms import run_alarm_benchmark
+        from cardiostream.evaluate.beat_classes import DS1, DS2
+        from cardiostream.progress import counted_bar
+
+        paced = ("102", "104", "107", "217")
+        names = tuple(_names(records) or sorted((*DS1, *DS2, *paced)))
+        _need_records(data, names, "MITDB")
+        with counted_bar("alarms {task.description}", console=err_console) as bar:
+            task = bar.add_task("", total=len(names) + 1)
+            result = run_alarm_benchmark(
+                data, names, on_step=lambda n: bar.update(task, advance=1, description=n)
+            )
+        _show_bench(result.markdown(), result.document(), markdown, json_out)
+
+    _guard(body)
+
+
 @bench_app.command("rpeaks")
 def bench_rpeaks(
     data: Annotated[Path, typer.Option(help="A WFDB database folder with .atr beats (MITDB).")],

@@ -39,6 +39,7 @@ from __future__ import annotations
 
 import contextlib
 import csv
+import heapq
 import io
 import json
 import logging
@@ -54,6 +55,7 @@ from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
+from urllib.parse import unquote
 
 import numpy as np
 
@@ -651,35 +653,212 @@ def to_csv(annotations: Iterable[UserAnnotation]) -> str:
     return out.getvalue()
 
 
-def rhythm_changes(annotations: Iterable[UserAnnotation], fs: float) -> list[tuple[int, str]]:
+#: Standing of a status where overlapping spans tie on start and end: confirmed outranks marked.
+_STANDING = {"confirmed": 1, "marked": 0}
+#: Longest aux note a WFDB annotation holds: its length is one byte.
+MAX_AUX = 255
+#: How a comment that continues the one before it (at the same sample) begins.
+CONTINUED = "..."
+
+
+def _span(a: UserAnnotation, fs: float, n_samples: int | None) -> tuple[int, int]:
+    """The samples ``[start, end)`` of an annotation: at least one sample, inside the record
+    when its length is known (rounding may put an end a sample past it)."""
+    start, end = round(a.start_s * fs), round(a.end_s * fs)
+    if n_samples is not None:
+        start = min(start, max(n_samples - 1, 0))
+        end = min(end, n_samples)
+    return start, max(end, start + 1)
+
+
+def rhythm_changes(
+    annotations: Iterable[UserAnnotation], fs: float, n_samples: int | None = None
+) -> list[tuple[int, str]]:
     """The WFDB rhythm changes ``(sample, aux note)`` of the confirmed and marked annotations.
 
-    Each episode opens with its code (:data:`RHYTHM_CODES`) at its first sample and, unless
-    the next episode starts there or earlier, closes with ``(N`` at its end. Rejected ones
-    are left out: they say that there was no episode. Where episodes overlap, the one that
-    starts later takes over from its start. An episode is at least one sample long.
+    Each annotation is a span ``[start, end)`` of samples (at least one) with a rhythm code
+    (:data:`RHYTHM_CODES`). At every sample the rhythm is that of the covering span that
+    takes precedence, and a change is written wherever that rhythm differs from the one
+    before. Rejected verdicts are left out: they say that there was no episode.
+
+    Precedence, among the spans covering a sample:
+
+    1. the span that starts later wins, so a span nested in another (a mark inside a
+       confirmed episode) holds inside itself, and the enclosing rhythm comes back at its
+       end;
+    2. on equal starts, the span that ends sooner (the narrower statement) wins;
+    3. on equal starts and ends, a confirmed episode wins over a marked one;
+    4. then the annotation changed last (``updated``), then the greater id, so that the
+       export never depends on the order the annotations come in.
+
+    ``(N`` is written only where a span ends and no other span covers the sample (or for a
+    span of kind ``normal``): the end of a span never declares normal rhythm inside another
+    span that goes on. Before the first span nothing is written (no one said what the
+    rhythm was).
+
+    Parameters
+    ----------
+    annotations : iterable of UserAnnotation
+        The annotations, in any order.
+    fs : float
+        The record's sampling rate.
+    n_samples : int, optional
+        The record's length: spans are cut at its end and no change is written there (a
+        span that reaches the end runs to it, as rhythms do in WFDB files). Without it, a
+        span ending at the record's end is closed by ``(N`` at that sample.
+
+    Returns
+    -------
+    list of (int, str)
+        The changes, in sample order, one per sample at most, each different from the one
+        before.
+
+    Examples
+    --------
+    A confirmed AF episode over 0-60 s with an "other" mark over 12.5-21 s, at 1 Hz:
+    ``[(0, "(AFIB"), (12, "(OTHER"), (21, "(AFIB"), (60, "(N")]`` (12.5 s rounds to 12).
     """
-    episodes = sorted(
-        (round(a.start_s * fs), round(a.end_s * fs), RHYTHM_CODES[a.kind])
+    spans = [
+        (*_span(a, fs, n_samples), _STANDING[a.status], a.updated, a.id, RHYTHM_CODES[a.kind])
         for a in annotations
         if a.status != "rejected"
-    )
+    ]
+    # In the order of precedence above, so a span's index is its rank (the greatest wins);
+    # starts come first in that order, so it is also the order in which spans open.
+    ranked = sorted(spans, key=lambda s: (s[0], -s[1], s[2], s[3], s[4]))
+    boundaries = sorted({s for span in ranked for s in span[:2]})
+    # The open spans, as a heap on their negated rank: the top one holds the rhythm. A span
+    # that has ended is dropped once it reaches the top (below it, it decides nothing).
+    heap: list[tuple[int, int, str]] = []
     changes: list[tuple[int, str]] = []
-    for i, (start, end, code) in enumerate(episodes):
-        changes.append((start, code))
-        following = episodes[i + 1][0] if i + 1 < len(episodes) else None
-        if following is None or following > max(end, start + 1):
-            changes.append((max(end, start + 1), "(N"))
+    following = 0
+    for at in boundaries:
+        if n_samples is not None and at >= n_samples:
+            break  # a change at the record's end would state nothing about any sample
+        while following < len(ranked) and ranked[following][0] == at:
+            heapq.heappush(heap, (-following, ranked[following][1], ranked[following][5]))
+            following += 1
+        while heap and heap[0][1] <= at:
+            heapq.heappop(heap)
+        code = heap[0][2] if heap else "(N"
+        if not changes or changes[-1][1] != code:
+            changes.append((at, code))
     return changes
 
 
-def to_wfdb(annotations: Iterable[UserAnnotation], record_name: str, fs: float) -> bytes:
-    """The annotations as a WFDB annotation file (``<record>.usr``), rhythm changes only.
+def _escape(text: str, *, spaces: bool) -> str:
+    """Percent-encode (UTF-8) what an aux note cannot hold as it is: ``%``, control
+    characters (newlines, tabs), anything outside ASCII, and spaces unless ``spaces``.
 
-    See :func:`rhythm_changes` for what is written: ``+`` annotations whose aux notes are
-    ``(AFIB``, ``(N``, ``(NOISE`` or ``(OTHER``. With nothing to write, the file holds one
-    comment annotation (``"``) at sample 0, since ``wfdb.wrann`` writes no empty file
-    (``wfdb.rdann`` reads that back as no annotations).
+    WFDB aux notes are bytes that tools print as one line of ASCII (``wfdb`` writes a
+    character per byte and fails past code 255), so this keeps every note intact and
+    readable where it is plain text; :func:`urllib.parse.unquote` gives it back.
+    """
+    kept = []
+    for ch in text:
+        if ch == "%" or not ("!" <= ch <= "~" or (spaces and ch == " ")):
+            kept.append("".join(f"%{b:02X}" for b in ch.encode("utf-8")))
+        else:
+            kept.append(ch)
+    return "".join(kept)
+
+
+def comment_text(a: UserAnnotation) -> str:
+    """What the WFDB comment of an annotation says, before it is cut to aux-note length.
+
+    ``status=<s> kind=<k> start_s=<t> end_s=<t> author=<a> note=<n>``: the fields hold no
+    spaces (the author's are percent-encoded), the note comes last and keeps its spaces;
+    see :func:`_escape` for what is encoded. It never starts with ``(``, so no reader takes
+    it for a rhythm.
+    """
+    return (
+        f"status={a.status} kind={a.kind} start_s={a.start_s!r} end_s={a.end_s!r} "
+        f"author={_escape(a.author, spaces=False)} note={_escape(a.note, spaces=True)}"
+    )
+
+
+def _chunks(text: str) -> list[str]:
+    """Cut a comment into aux notes of at most :data:`MAX_AUX` characters, never inside a
+    ``%XX`` escape; every one after the first begins with :data:`CONTINUED`."""
+    chunks: list[str] = []
+    rest = text
+    while True:
+        room = MAX_AUX - (len(CONTINUED) if chunks else 0)
+        cut = len(rest) if len(rest) <= room else room
+        percent = rest.rfind("%", max(cut - 2, 0), cut)
+        if cut < len(rest) and percent >= 0:
+            cut = percent  # an escape is 3 characters: keep it whole
+        chunks.append((CONTINUED if chunks else "") + rest[:cut])
+        rest = rest[cut:]
+        if not rest:
+            return chunks
+
+
+def comments(
+    annotations: Iterable[UserAnnotation], fs: float, n_samples: int | None = None
+) -> list[tuple[int, str]]:
+    """The WFDB comments ``(sample, aux note)`` that carry every annotation's status, kind,
+    times, author and note, rejected verdicts included.
+
+    Each annotation gets one comment at its first sample (see :func:`comment_text`), or
+    several in a row when it is longer than an aux note holds (:data:`MAX_AUX`). A span
+    that starts at sample 0 has its comment at sample 1: ``wfdb.rdann`` (and
+    :func:`~cardiostream.io.wfdb_checks.decode_annotations`) take every comment at sample
+    0 for a definition of the file and hide it. The comment states the exact times anyway.
+    """
+    found: list[tuple[int, str]] = []
+    for a in annotations:
+        start = max(_span(a, fs, n_samples)[0], 1)
+        found.extend((start, chunk) for chunk in _chunks(comment_text(a)))
+    return found
+
+
+def read_comments(samples: Iterable[int], aux_notes: Iterable[str | None]) -> list[dict[str, Any]]:
+    """Read back the annotations' comments from a WFDB annotation file (as ``wfdb.rdann``
+    or :func:`~cardiostream.io.wfdb_checks.decode_annotations` give its samples and notes).
+
+    Returns
+    -------
+    list of dict
+        One per annotation, in file order: ``sample``, ``status``, ``kind``, ``start_s``,
+        ``end_s``, ``author`` and ``note``, decoded. Notes that are no comment of ours
+        (rhythm changes, other comments) are left out.
+    """
+    texts: list[tuple[int, str]] = []
+    for sample, aux in zip(samples, aux_notes, strict=True):
+        if not aux:
+            continue
+        if aux.startswith(CONTINUED) and texts and texts[-1][0] == sample:
+            texts[-1] = (sample, texts[-1][1] + aux[len(CONTINUED) :])
+        elif aux.startswith("status="):
+            texts.append((int(sample), aux))
+    read: list[dict[str, Any]] = []
+    for sample, text in texts:
+        head, _, note = text.partition(" note=")
+        fields = dict(item.partition("=")[::2] for item in head.split(" "))
+        read.append({
+            "sample": sample, "status": fields.get("status"), "kind": fields.get("kind"),
+            "start_s": float(fields.get("start_s", "nan")),
+            "end_s": float(fields.get("end_s", "nan")),
+            "author": unquote(fields.get("author", "")), "note": unquote(note),
+        })  # fmt: skip
+    return read
+
+
+def to_wfdb(
+    annotations: Iterable[UserAnnotation],
+    record_name: str,
+    fs: float,
+    n_samples: int | None = None,
+) -> bytes:
+    """The annotations as a WFDB annotation file (``<record>.usr``).
+
+    It holds the rhythm changes of :func:`rhythm_changes` (``+`` annotations whose aux
+    notes are ``(AFIB``, ``(N``, ``(NOISE`` or ``(OTHER``) and, for every annotation, a
+    comment (``"``) with its status, kind, times, author and note (:func:`comments`; read
+    them back with :func:`read_comments`). Where both fall on one sample the rhythm change
+    comes first. With nothing to write, the file holds one comment at sample 0, since
+    ``wfdb.wrann`` writes no empty file (``wfdb.rdann`` reads that back as no annotations).
 
     Parameters
     ----------
@@ -689,22 +868,30 @@ def to_wfdb(annotations: Iterable[UserAnnotation], record_name: str, fs: float) 
         The record; only names the file while it is written (the bytes do not hold it).
     fs : float
         The record's sampling rate, written into the file.
+    n_samples : int, optional
+        The record's length (see :func:`rhythm_changes`).
     """
     import wfdb  # pandas comes with it: import only when a WFDB file is written
 
-    changes = rhythm_changes(annotations, fs)
-    symbols = ["+"] * len(changes)
-    if not changes:
-        changes, symbols = [(0, "no confirmed or marked user annotations")], ['"']
+    annotations = list(annotations)
+    # Sorted by sample only (stable): rhythm changes before comments, comments in the
+    # annotations' order, and a long comment's pieces in a row.
+    written = sorted(
+        [(s, "+", note) for s, note in rhythm_changes(annotations, fs, n_samples)]
+        + [(s, '"', note) for s, note in comments(annotations, fs, n_samples)],
+        key=lambda item: item[0],
+    )
+    if not written:
+        written = [(0, '"', "no user annotations")]
     # wfdb accepts letters, digits, - and _ in record names.
     name = re.sub(r"[^A-Za-z0-9_-]", "_", record_name) or "record"
     with tempfile.TemporaryDirectory(prefix="cardiostream-wfdb-") as folder:
         wfdb.wrann(
             name,
             "usr",
-            sample=np.asarray([s for s, _ in changes], dtype=np.int64),
-            symbol=symbols,
-            aux_note=[note for _, note in changes],
+            sample=np.asarray([s for s, _, _ in written], dtype=np.int64),
+            symbol=[symbol for _, symbol, _ in written],
+            aux_note=[note for _, _, note in written],
             fs=fs,
             write_dir=folder,
         )

@@ -246,12 +246,16 @@ def add_annotation_routes(
         CSV: one row per annotation, rejected verdicts included, columns ``id, kind, status,
         start_s, end_s, note, author, created, updated, event_start_s, event_end_s,
         event_confidence``. WFDB: rhythm changes (``+`` with aux notes ``(AFIB``, ``(N``,
-        ``(NOISE``, ``(OTHER``) for the confirmed and marked annotations, each episode closed
-        by ``(N`` unless the next starts where it ends; rejected ones are left out.
+        ``(NOISE``, ``(OTHER``) for the confirmed and marked annotations, where a span nested
+        in another gives the enclosing rhythm back at its end and ``(N`` comes only where no
+        span goes on; and a comment (``"``) per annotation, rejected ones included, with its
+        status, kind, times, author and note (``status=confirmed kind=af start_s=0.0
+        end_s=60.0 author=dr-x note=...``, percent-encoded where not plain ASCII).
         """
         store = get_store()
         found = ua.load(store, known(record_id))
         if format == "csv":
             return _attachment(ua.to_csv(found).encode("utf-8"), "text/csv", f"{record_id}.csv")
-        data = ua.to_wfdb(found, record_id, float(store.meta(record_id)["fs"]))
+        meta = store.meta(record_id)
+        data = ua.to_wfdb(found, record_id, float(meta["fs"]), int(meta["n_samples"]))
         return _attachment(data, "application/octet-stream", f"{record_id}.usr")

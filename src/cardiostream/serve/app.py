@@ -316,6 +316,26 @@ def create_app(config: ServeConfig) -> FastAPI:
         describes them first: id, rate, leads, state, the last window, events and trend."""
         return {"streams": state["watch"].listing(owner)}
 
+    @app.get("/v1/streams/{stream_id}/trace", responses=errors(401, 404, 422))
+    def trace(
+        stream_id: str,
+        owner: Owner,
+        seconds: Annotated[float, Query(gt=0, le=3600)] = 120.0,
+    ) -> dict[str, Any]:
+        """The last ``seconds`` of a live stream's drawn trace as the server keeps it (full
+        disclosure, while a dashboard of the token is open): cleaned samples of the analysed
+        lead in mV at ``fs`` (null for a gap) from stream time ``t0``, the R peaks and the
+        classified beats (``[time, letter]``)."""
+        try:
+            kept = state["watch"].trace(owner, stream_id, seconds)
+        except KeyError:
+            raise HTTPException(404, f"no live stream {stream_id!r} for this token") from None
+        return {
+            "stream_id": stream_id, "t0": round(kept.t0, 4), "fs": kept.fs,
+            "samples": [None if v != v else round(float(v), 3) for v in kept.samples.tolist()],
+            "peaks": kept.peaks, "beats": [list(b) for b in kept.beats],
+        }  # fmt: skip
+
     @app.post("/v1/streams/{stream_id}/control", status_code=202,
               responses=errors(400, 401, 404, 422))  # fmt: skip
     def control(stream_id: str, body: ControlRequest, owner: Owner) -> dict[str, Any]:

@@ -17,7 +17,12 @@ Messages to a dashboard (text, JSON lines, like ``/v1/stream``):
     First, the token's streams, each ``{"stream_id", "fs", "leads", "lead", "state"
     ("live" | "disconnected" | "ended"), "since", "last_frame_age_s", "window" (the last
     window object or null), "events" (the last ones), "trend" (recent windows: ``t_end``,
-    ``heart_rate_bpm``, ``label``, ``probabilities``, ``usable``)}``.
+    ``heart_rate_bpm``, ``label``, ``probabilities``, ``usable``), "history" (one point a
+    minute since the stream started, up to two days: ``t_end``, ``heart_rate_bpm`` (the
+    mean of the minute's usable windows, or null), ``label`` (the minute's most frequent
+    label), ``usable`` (the share of usable windows), ``beats`` (the minute's beats by class,
+    from the windows' ``beat_totals``))}``, and the stream's alarms: see
+    ``docs/alarms.md``.
 ``{"type": "stream", "stream": stream}``
     A stream started, resumed, disconnected or ended; a disconnected stream not resumed
     within ``resume_ttl_s`` is announced as ended and forgotten (its resume state is gone).
@@ -42,8 +47,10 @@ from typing import Any
 from cardiostream.serve.alarms import AlarmDesk
 from cardiostream.serve.disclosure import DISCLOSURE_S, Disclosure, Trace
 
-#: Windows kept per watched stream for the trend (10 minutes at a 1 s hop).
+#: Windows kept per stream for the trend (10 minutes at a 1 s hop).
 TREND_WINDOWS = 600
+#: Minutes kept per stream for the history (two days).
+HISTORY_MINUTES = 2 * 24 * 60
 #: Events kept per stream.
 EVENTS_KEPT = 20
 #: Messages a dashboard may fall behind before it loses some.
@@ -68,6 +75,7 @@ class LiveStream:
     window: str | None = None  # the last window object, as JSON text
     events: deque[str] = field(default_factory=lambda: deque(maxlen=EVENTS_KEPT))
     trend: deque[dict[str, Any]] = field(default_factory=lambda: deque(maxlen=TREND_WINDOWS))
+    history: History = field(default_factory=lambda: History())
     pending: list[str] = field(default_factory=list)  # control lines for the next reply
     mode: str | None = None  # the last mode asked for
     #: The last minutes of the drawn trace (kept while the token has a dashboard open).
@@ -87,7 +95,68 @@ class LiveStream:
             "window": json.loads(self.window) if self.window else None,
             "events": [json.loads(e) for e in self.events],
             "trend": list(self.trend),
+            "history": self.history.points(),
         }
+
+
+class History:
+    """One point a minute of a stream's windows, from its start (see the module notes)."""
+
+    def __init__(self) -> None:
+        self._points: deque[dict[str, Any]] = deque(maxlen=HISTORY_MINUTES)
+        self._minute: float | None = None
+        self._hr: list[float] = []
+        self._labels: dict[str, int] = {}
+        self._n = self._usable = 0
+        self._totals: dict[str, int] | None = None  # beat totals at the last window
+        self._before: dict[str, int] | None = None  # ... at the end of the minute before
+
+    def add(self, window: dict[str, Any]) -> None:
+        t = window.get("t_end")
+        if not isinstance(t, int | float):
+            return
+        minute = float(t // 60)
+        if self._minute is not None and minute != self._minute:
+            self._close()
+        self._minute = minute
+        self._n += 1
+        if (window.get("quality") or {}).get("usable"):
+            self._usable += 1
+            hr = window.get("heart_rate_bpm")
+            if isinstance(hr, int | float):
+                self._hr.append(float(hr))
+        label = str(window.get("label"))
+        self._labels[label] = self._labels.get(label, 0) + 1
+        totals = window.get("beat_totals")
+        if isinstance(totals, dict):
+            self._totals = totals
+
+    def _close(self) -> None:
+        if self._minute is None or not self._n:
+            return
+        self._points.append({
+            "t_end": (self._minute + 1) * 60.0,
+            "heart_rate_bpm": round(sum(self._hr) / len(self._hr), 1) if self._hr else None,
+            "label": max(self._labels, key=lambda k: self._labels[k]),
+            "usable": round(self._usable / self._n, 3),
+            "beats": self._beats(),
+        })  # fmt: skip
+        self._before = self._totals
+        self._hr, self._labels, self._n, self._usable = [], {}, 0, 0
+
+    def _beats(self) -> dict[str, int] | None:
+        """The minute's beats by class, from the windows' running totals (null before the
+        engine gave any; a total that went down, after a restart, counts from zero)."""
+        now, before = self._totals, self._before
+        if now is None:
+            return None
+        if before is None or any(now.get(k, 0) < v for k, v in before.items()):
+            before = {}
+        return {k: int(v) - int(before.get(k, 0)) for k, v in now.items()}
+
+    def points(self) -> list[dict[str, Any]]:
+        """The closed minutes, oldest first."""
+        return list(self._points)
 
 
 def _trend_point(window: dict[str, Any]) -> dict[str, Any]:
@@ -138,8 +207,6 @@ class Watch:
         #: taking from the front stays O(1) however many went before, which a dict's does not).
         self.disconnected: OrderedDict[Key, float] = OrderedDict()
         self.dashboards: dict[str, set[Dashboard]] = {}
-        #: Owners that have had a dashboard: only their streams keep a trend.
-        self.trended: set[str] = set()
 
     # ------------------------------------------------------------ streams
     def opened(self, owner: str, stream_id: str, fs: float, leads: tuple[str, ...],
@@ -197,6 +264,7 @@ class Watch:
                 window = json.loads(line)
                 parsed.append((kind, window))
                 info.trend.append(_trend_point(window))
+                info.history.add(window)
             elif kind == "event" or kind == "event_open":
                 if kind == "event":
                     info.events.append(line)
@@ -318,7 +386,6 @@ class Watch:
         watchers = self.dashboards.setdefault(owner, set())
         first = not watchers
         watchers.add(dash)
-        self.trended.add(owner)
         return dash, first
 
     def unsubscribe(self, dash: Dashboard) -> bool:

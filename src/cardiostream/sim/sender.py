@@ -190,6 +190,12 @@ async def send(
         start["leads"], start["lead"] = labels, labels[0]
     if controls is not None:
         start["controls"] = list(controls)
+    if math.isfinite(speed):
+        # A live source says when its first sample was taken: alarms and the log show clock
+        # time from it (a replay at full speed has no clock of its own).
+        from datetime import datetime
+
+        start["start_time"] = datetime.now().astimezone().isoformat(timespec="milliseconds")
     headers = wire.auth_headers(token)
     status = on_status or (lambda text: None)
     session = _Session(source, labels, controls, on_item, status)

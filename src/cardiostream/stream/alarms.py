@@ -16,7 +16,13 @@ inside the limit by ``limit_band_bpm``). Technical (cyan): ``leads_off`` (a wind
 unusable windows for a noise reason, or labelled noise, in a row) and ``disconnected``.
 
 An alarm follows its condition, not each window: the AF alarm is the AF episode, which has
-its own hysteresis, so a window that is uncertain inside it changes nothing. A high-priority
+its own hysteresis, so a window that is uncertain inside it changes nothing, and an AF,
+bradycardia or tachycardia alarm outlives its episode by ``episode_hold_s`` (60 s): an
+episode that starts again within that time continues the same alarm rather than raising a
+new one. A VT alarm needs a run that is still going ``vt_confirm_s`` (4 s) after it began, or
+that ended with ``vt_min_beats`` (5) beats or more (then raised already ended, and latched):
+a run of three or four ventricular beats is a finding, not an alarm, as on central stations
+where short runs are an advisory ("Run PVCs") and VT a high-priority alarm. A high-priority
 alarm that ends before it is acknowledged is ``latched``: it stays until acknowledged. While
 a technical alarm is active the stream's numerics are not valid (:attr:`AlarmModel.inop`).
 While alarms are paused no alarm is raised; a condition that still holds when the pause ends
@@ -53,6 +59,8 @@ PRIORITY: dict[str, Priority] = {
 }
 #: Kinds that are episodes of the engine, raised from ``event_open`` and ended by ``event``.
 EPISODE_KINDS = ("asystole", "vt", "af", "bradycardia", "tachycardia")
+#: Episode kinds whose alarm outlives the episode by ``episode_hold_s``.
+HELD_KINDS = ("af", "bradycardia", "tachycardia")
 #: Quality reasons that make an unusable window noise (not lead-off, not missing samples).
 NOISE_REASONS = frozenset({"high_frequency_noise", "baseline_wander", "clipping"})
 #: Order of urgency, most urgent first (for a tile that shows one alarm).
@@ -67,6 +75,12 @@ class AlarmConfig:
     ----------
     event_hold_s : float
         How long a pause alarm stays active after the pause.
+    episode_hold_s : float
+        How long an AF, bradycardia or tachycardia alarm outlives its episode.
+    vt_confirm_s : float
+        How long a VT run must go on before its alarm is raised.
+    vt_min_beats : int
+        Beats of a VT run that ended before ``vt_confirm_s`` from which it is alarmed.
     limit_windows : int
         Consecutive usable windows past a heart-rate limit that raise ``hr_low`` or
         ``hr_high``, and back inside it (by ``limit_band_bpm``) that end it.
@@ -80,17 +94,20 @@ class AlarmConfig:
     """
 
     event_hold_s: float = 15.0
+    episode_hold_s: float = 60.0
+    vt_confirm_s: float = 4.0
+    vt_min_beats: int = 5
     limit_windows: int = 5
     limit_band_bpm: float = 5.0
     clear_windows: int = 2
     noise_windows: int = 3
 
     def __post_init__(self) -> None:
-        for name in ("limit_windows", "clear_windows", "noise_windows"):
+        for name in ("limit_windows", "clear_windows", "noise_windows", "vt_min_beats"):
             v = getattr(self, name)
             if isinstance(v, bool) or not isinstance(v, int) or v < 1:
                 raise InputError(f"{name}: must be an integer of at least 1, got {v!r}")
-        for name in ("event_hold_s", "limit_band_bpm"):
+        for name in ("event_hold_s", "episode_hold_s", "vt_confirm_s", "limit_band_bpm"):
             v = getattr(self, name)
             if not isinstance(v, int | float) or not math.isfinite(v) or v < 0:
                 raise InputError(f"{name}: must be a number of at least 0, got {v!r}")
@@ -120,7 +137,9 @@ class _Condition:
     on: bool = False
     start: float = 0.0
     count: int = 0  # consecutive windows for or against, by kind
-    until: float = -math.inf  # pause: held until then
+    until: float = -math.inf  # pause, or an episode's hold: on until then
+    end_at: float | None = None  # when it ended, for the alarm it ends
+    armed: bool = False  # a VT run not yet confirmed
     detail: dict[str, Any] = field(default_factory=dict)
 
 
@@ -232,19 +251,40 @@ class AlarmModel:
             self.t = max(self.t, t)
             self._window(message, t)
         elif kind == "event_open" and message.get("kind") in EPISODE_KINDS:
-            c = self._cond[str(message["kind"])]
-            c.on, c.start = True, float(message["start_s"])
+            name = str(message["kind"])
+            c = self._cond[name]
             c.detail = _detail(message)
+            if c.on and c.end_at is not None:  # within the hold: the same alarm goes on
+                c.end_at, c.until = None, -math.inf
+            elif name == "vt":
+                c.armed, c.start = True, float(message["start_s"])
+            else:
+                c.on, c.start, c.end_at = True, float(message["start_s"]), None
         elif kind == "event" and message.get("kind") in EPISODE_KINDS:
-            c = self._cond[str(message["kind"])]
-            c.on = False
+            name = str(message["kind"])
+            c = self._cond[name]
             c.detail = _detail(message)
             end = float(message["end_s"])
-            return self._settle(self.t, ends={str(message["kind"]): end})
+            if name == "vt" and c.armed:
+                c.armed = False
+                if int(c.detail.get("n_beats") or 0) >= self.config.vt_min_beats:
+                    c.on, c.end_at = True, end  # raised, then ended at once
+                    out = self._settle(self.t)
+                    c.on = False
+                    return out + self._settle(self.t)
+                return self._settle(self.t)
+            c.end_at = end
+            if name in HELD_KINDS:
+                c.until = end + self.config.episode_hold_s
+                if self.t < c.until:
+                    return self._settle(self.t)
+            c.on = False
+            return self._settle(self.t)
         elif kind == "event" and message.get("kind") == "pause":
             c = self._cond["pause"]
             end = float(message["end_s"])
             c.on, c.start, c.until = True, float(message["start_s"]), end + self.config.event_hold_s
+            c.end_at = None
             c.detail = _detail(message)
             # A second pause while one is shown is a new alarm: end the shown one first.
             out = self._end("pause", end) if "pause" in self.alarms else []
@@ -322,6 +362,13 @@ class AlarmModel:
         pause = self._cond["pause"]
         if pause.on and t >= pause.until:
             pause.on = False
+        for kind in HELD_KINDS:
+            c = self._cond[kind]
+            if c.on and c.end_at is not None and t >= c.until:
+                c.on = False
+        vt = self._cond["vt"]
+        if vt.armed and t >= vt.start + cfg.vt_confirm_s:
+            vt.armed, vt.on, vt.end_at = False, True, None
 
     def _limit(
         self, kind: str, limit: float | None, past: bool, back: bool, hr: float, t: float
@@ -350,7 +397,7 @@ class AlarmModel:
             if met:
                 c.start = t
 
-    def _settle(self, t: float, ends: Mapping[str, float] | None = None) -> list[Alarm]:
+    def _settle(self, t: float) -> list[Alarm]:
         """Raise the alarms whose condition holds and end those whose condition is gone."""
         out: list[Alarm] = []
         for kind, c in self._cond.items():
@@ -375,8 +422,7 @@ class AlarmModel:
                 self.alarms[kind] = alarm
                 out.append(alarm)
             elif not c.on and shown is not None and shown.state == "active":
-                end = (ends or {}).get(kind, t)
-                out += self._end(kind, end)
+                out += self._end(kind, t if c.end_at is None else c.end_at)
             elif c.on and shown is not None and shown.state == "active" and c.detail:
                 text = _text(kind, c.detail)
                 if text != shown.text and kind in ("bradycardia", "tachycardia"):

@@ -38,8 +38,9 @@ Pause and asystole
 Window rates (hysteresis over windows)
     ``"bradycardia"``: window heart rate below ``brady_bpm`` (50); ``"tachycardia"``: at or
     above ``tachy_bpm`` (100) unless the window is sinus; ``"sinus_tachycardia"``: at or
-    above ``tachy_bpm`` in a window labelled ``"normal"`` whose beats are at least
-    ``sinus_n_share`` (90 %) N. ``"paced_rhythm"``: at least ``paced_q_share`` (80 %) of the
+    above ``tachy_bpm`` in a window labelled ``"normal"`` or ``"other"`` whose beats are at
+    least ``sinus_n_share`` (90 %) N (the rhythm network calls a regular sinus tachycardia
+    "other", as CinC 2017's labels do). ``"paced_rhythm"``: at least ``paced_q_share`` (80 %) of the
     window's beats (and ``paced_min_beats`` of them) are Q. The beats of a window, for these
     shares, are the usable ones of the ``window_s`` seconds ending at ``t_end -
     beat_delay_s`` (see *Decision delay*): all of them are known by then, so the shares do
@@ -577,6 +578,11 @@ class ArrhythmiaTracker:
         out["beats"] = dict(self._counts["beats"])
         return out
 
+    def beat_totals(self) -> dict[str, int]:
+        """Beats counted since the last :meth:`flush`, by class (beats of unusable windows as
+        Q): a copy of ``counts()["beats"]`` without the rest."""
+        return dict(self._counts["beats"])
+
     def flush(self, t_end: float | None = None) -> list[ArrhythmiaMessage]:
         """End the stream: close every open episode (reason ``"end_of_stream"``) and reset,
         counts included.
@@ -833,8 +839,13 @@ class ArrhythmiaTracker:
             i, j = bisect_right(self._bt, h - cfg.window_s), bisect_right(self._bt, h)
             letters = self._bl[i:j]
             n = self._bok[i:j].count(True)
+            # "other" too: the rhythm network (trained on CinC, whose "other" class holds
+            # sinus tachycardia) calls a regular fast sinus rhythm "other"; its beats say sinus.
             sinus = (
-                fast and label == "normal" and n > 0 and letters.count("N") / n >= cfg.sinus_n_share
+                fast
+                and (label == "normal" or label == "other")
+                and n > 0
+                and letters.count("N") / n >= cfg.sinus_n_share
             )
             paced = (
                 n >= cfg.paced_min_beats

@@ -133,6 +133,11 @@ class Window(TypedDict):
     hrv: Hrv
     n_beats: int
     beat_classes: BeatClasses
+    beat_totals: Annotated[
+        BeatClasses,
+        "Beats counted since the stream started, by class (beats of unusable windows as Q): "
+        "the difference between two windows is the beats between them (an hour's ectopy).",
+    ]
     findings: Annotated[
         list[Finding],
         "The arrhythmias present in the window: open or recent episodes, counted ectopy.",

@@ -659,6 +659,7 @@ class StreamProcessor:
                 "hrv": _hrv(h, pnn50[i]) if usable_l[i] else dict(_NO_HRV),
                 "n_beats": int(h[H_BEATS]),
                 "beat_classes": dict(zip(BEAT_CLASSES, counts[i][:-1], strict=True)),
+                "beat_totals": None,  # set once the tracker has counted this window's beats
                 "quality": {"usable": usable_l[i], "reasons": reasons, "score": scores[i]},
             }
             t1 = time.perf_counter()
@@ -680,6 +681,7 @@ class StreamProcessor:
                 check=False,  # built from the engine's own checked arrays
             )
             window["findings"] = findings
+            window["beat_totals"] = self.arrhythmia.beat_totals()
             out.append(cast(Window, window))
             out += self.tracker.update(t_end, window["label"], p[1])
             out += arrhythmias
