@@ -256,8 +256,13 @@ def test_trace_gain_figure(page: Any, tmp_path: Path) -> None:
     _wait(lambda: (_probe(page, "pvc-119-auto") or {}).get("head"), 20, "a trace")
     _set_gain(page, "pvc-119", 1)
     _set_gain(page, "pvc-119-auto", "auto")
-    _wait(lambda: _probe(page, "pvc-119")["letters"], 20, "a V letter")
-    time.sleep(1.0)
+
+    def pvc_shown(sid: str) -> bool:
+        p = _probe(page, sid)
+        return any(c == "V" and p["head"] - p["span"] + 0.5 <= t <= p["head"] - 0.7
+                   for t, c in p["letters"])  # fmt: skip
+
+    _wait(lambda: pvc_shown("pvc-119") and pvc_shown("pvc-119-auto"), 40, "PVCs on both", 0.05)
     boxes = [_tile(page, sid).bounding_box() for sid in ("pvc-119", "pvc-119-auto")]
     assert all(boxes)
     x0 = min(b["x"] for b in boxes)

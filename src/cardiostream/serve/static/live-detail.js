@@ -211,6 +211,15 @@ export class Detail {
     const now = Date.now();
     if (!this.api) return;
     const q = encodeURIComponent(this.stream.id);
+    if (this.disclosure === undefined) {
+      this.disclosure = null; // asked once: a server without the route draws what the page got
+      this.api.get(`/v1/streams/${q}/trace?seconds=${STRIP_ROWS * STRIP_S}`).then((doc) => {
+        if (!doc || !Array.isArray(doc.samples) || !doc.samples.length) return;
+        this.disclosure = { t0: doc.t0, fs: doc.fs, peaks: doc.peaks || [], beats: doc.beats || [],
+          samples: Float32Array.from(doc.samples, (v) => (v === null ? NaN : v)) };
+        if (!this.closed) this.strips();
+      }, () => {});
+    }
     if ((all || now - this.asked.alarms > ALARMS_MS) && !this.busy.alarms) {
       this.asked.alarms = now;
       this.busy.alarms = true;
@@ -446,15 +455,28 @@ export class Detail {
   strips() {
     const [ctx, w, h] = sized(this.el.querySelector(".strips"));
     const ring = this.stream.rings.get(this.stream.lead);
+    // Before this page's first sample: the server's kept trace (full disclosure) of the
+    // analysed lead, so the strips hold two minutes as soon as the view opens.
+    const d = this.disclosure && this.stream.lead === (this.info?.lead ?? this.stream.lead) ? this.disclosure : null;
+    const dEnd = d ? d.t0 + d.samples.length / d.fs : null;
+    const at = (t) => {
+      const v = ring.at(t);
+      if (Number.isFinite(v) || !d) return v;
+      const i = Math.round((t - d.t0) * d.fs);
+      return i >= 0 && i < d.samples.length ? d.samples[i] : NaN;
+    };
     const rowH = h / STRIP_ROWS;
     const pxPerMm = w / (STRIP_S * 25);
-    const end = ring.latest;
+    const end = ring.latest ?? dEnd;
+    const first = Math.min(ring.first ?? Infinity, d ? d.t0 : Infinity);
+    const peaks = d ? [...d.peaks, ...this.stream.peaks] : this.stream.peaks;
+    const beats = d ? [...d.beats, ...this.stream.beats] : this.stream.beats;
     for (let r = 0; r < STRIP_ROWS; r++) {
       ctx.save();
       ctx.translate(0, r * rowH);
       drawPaper(ctx, w, rowH, pxPerMm);
       const t0 = end === null ? 0 : Math.floor(end / STRIP_S) * STRIP_S - (STRIP_ROWS - 1 - r) * STRIP_S;
-      if (end !== null && t0 + STRIP_S > (ring.first ?? end)) { // rows before the kept trace stay blank
+      if (end !== null && t0 + STRIP_S > first) { // rows before the kept trace stay blank
         ctx.font = "13px system-ui";
         const label = `${this.when(t0)} · ${t0.toFixed(0)} s`;
         ctx.fillStyle = "rgba(11, 15, 19, 0.85)";
@@ -467,7 +489,7 @@ export class Detail {
         let pen = false;
         const step = Math.max(1 / ring.fs, STRIP_S / w / 2);
         for (let t = t0; t < Math.min(t0 + STRIP_S, end); t += step) {
-          const v = ring.at(t);
+          const v = at(t);
           if (!Number.isFinite(v)) { pen = false; continue; }
           const x = ((t - t0) / STRIP_S) * w;
           const lim = rowH / 2 / (10 * pxPerMm);
@@ -477,13 +499,13 @@ export class Detail {
         }
         ctx.stroke();
         ctx.fillStyle = "#7ee787";
-        for (const pk of this.stream.peaks) {
+        for (const pk of peaks) {
           if (pk >= t0 && pk < t0 + STRIP_S) ctx.fillRect(((pk - t0) / STRIP_S) * w - 1, 2, 2, 5);
         }
-        ctx.font = "bold 11px system-ui";
+        ctx.font = "bold 12px system-ui";
         ctx.textAlign = "center";
-        for (const [bt, cls] of this.stream.beats) {
-          if (cls === "N" || bt < t0 || bt >= t0 + STRIP_S || !Number.isFinite(ring.at(bt))) continue;
+        for (const [bt, cls] of beats) {
+          if (cls === "N" || bt < t0 || bt >= t0 + STRIP_S || !Number.isFinite(at(bt))) continue;
           const x = ((bt - t0) / STRIP_S) * w;
           ctx.lineWidth = 3;
           ctx.strokeStyle = "#0b0f13";
