@@ -477,12 +477,6 @@ export class Detail {
       drawPaper(ctx, w, rowH, pxPerMm);
       const t0 = end === null ? 0 : Math.floor(end / STRIP_S) * STRIP_S - (STRIP_ROWS - 1 - r) * STRIP_S;
       if (end !== null && t0 + STRIP_S > first) { // rows before the kept trace stay blank
-        ctx.font = "13px system-ui";
-        const label = `${this.when(t0)} · ${t0.toFixed(0)} s`;
-        ctx.fillStyle = "rgba(11, 15, 19, 0.85)";
-        ctx.fillRect(2, 1, ctx.measureText(label).width + 6, 16);
-        ctx.fillStyle = "#aab6c2";
-        ctx.fillText(label, 5, 13);
         ctx.beginPath();
         ctx.strokeStyle = "#7ee787";
         ctx.lineWidth = 1;
@@ -513,6 +507,13 @@ export class Detail {
           ctx.fillStyle = BEAT_COLORS[cls] || BEAT_COLORS.Q;
           ctx.fillText(cls, x, 19);
         }
+        ctx.textAlign = "left"; // the row's clock time last, over whatever sits there
+        ctx.font = "13px system-ui";
+        const label = `${this.when(t0)} · ${t0.toFixed(0)} s`;
+        ctx.fillStyle = "rgba(11, 15, 19, 0.85)";
+        ctx.fillRect(2, 1, ctx.measureText(label).width + 6, 16);
+        ctx.fillStyle = "#aab6c2";
+        ctx.fillText(label, 5, 13);
         ctx.textAlign = "left";
       }
       ctx.restore();
