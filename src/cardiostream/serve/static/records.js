@@ -385,7 +385,7 @@ export function mount(root, ctx) {
   function printStrip(ext) {
     if (!s.record) return;
     const [t0, t1, what] = stripSpan();
-    const path = recordPath(s.record, `/strip.${ext}?start=${t0.toFixed(3)}&end=${t1.toFixed(3)}`);
+    const path = recordPath(s.record, `/strip.${ext}?start=${t0.toFixed(3)}&end=${t1.toFixed(3)}&lead=${s.lead}`);
     const say = (text, link) => ui.stripNote.replaceChildren(text, ...(link ? [link] : []));
     openStrip(api, path, (text, link) => say(link ? text : `${text.replace(/\.$/, "")} (${what}, ${fmtTime(t0)}–${fmtTime(t1)}).`, link),
       `${s.record}-${t0.toFixed(1)}-${t1.toFixed(1)}.${ext}`);
