@@ -221,8 +221,6 @@ def test_gain_doubles_the_trace_clips_are_marked_and_auto_fits(page: Any) -> Non
     assert any(c != 0 for *_, c in over["samples"])
     assert over["clips"] > clips
     assert _red_pixels(page, big) > 20
-    if WRITE_DOCS:
-        _tile(page, big).screenshot(path=str(MEDIA / "trace-clipped.png"))
 
     # Auto: the largest QRS of the last seconds fits, R marks' zone included.
     _set_gain(page, big, "auto")
