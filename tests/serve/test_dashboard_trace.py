@@ -1,7 +1,8 @@
 """The live trace and the detail view in real Chromium, against a real server fed by real
 records: no false shelf after a PVC, gain and clip marks, LEADS OFF, the bed's alarm controls.
 
-Set ``CARDIOSTREAM_DOCS_MEDIA=1`` to write the screenshots into ``docs/media/``.
+Set ``CARDIOSTREAM_DOCS_MEDIA=1`` to write the trace screenshots into ``docs/media/`` (its
+``detail-alarms.png`` is of ``cardiostream demo``'s lead-off bed, two minutes after start).
 """
 
 from __future__ import annotations
@@ -409,8 +410,7 @@ def test_the_detail_view_acknowledges_silences_pauses_and_sets_limits(
     _wait(lambda: "stream began" in clock.inner_text(), 5, "the stream's clock")
     assert re.search(r"\d\d:\d\d:\d\d", clock.inner_text())
     page.wait_for_timeout(600)
-    shot = MEDIA / "detail-alarms.png" if WRITE_DOCS else tmp_path / "detail-alarms.png"
-    page.screenshot(path=str(shot))
+    page.screenshot(path=str(tmp_path / "detail-alarms.png"))  # docs/media's is the demo's
     detail.locator("[data-testid=unsilence]").click()
     _wait(lambda: _settings(live, sid)["silenced_until"] is None, 5, "sound back on")
     detail.locator("[data-testid=unpause]").click()
