@@ -86,9 +86,12 @@ def page(browser: Any, ward: tuple[Live, dict[str, Feeder]]) -> Iterator[Any]:
     _wait(lambda: page.locator("[data-testid=tile]").count() == 4, 30, "4 tiles")
     yield page
     # A server without the strip routes answers the strip buttons 404 (said on the page).
-    strips = any("strip" in getattr(r, "path", "") for r in getattr(live.app, "routes", []))
-    assert [e for e in page.log.errors if strips or "404" not in e] == []
+    assert [e for e in page.log.errors if _has_strips(live) or "404" not in e] == []
     context.close()
+
+
+def _has_strips(live: Live) -> bool:
+    return any("strip" in getattr(r, "path", "") for r in getattr(live.app, "routes", []))
 
 
 def _tile(page: Any, sid: str) -> Any:
@@ -417,10 +420,19 @@ def test_the_detail_view_acknowledges_silences_pauses_and_sets_limits(
     _wait(lambda: _settings(live, sid)["paused_until"] is None, 5, "alarms resumed")
 
     # A printed strip is asked for with the token, like every other request of the page.
-    with page.expect_request(re.compile(r"/strip\.pdf\?seconds=10")) as asked:
+    with page.expect_response(re.compile(r"/strip\.pdf\?seconds=10")) as answered:
         detail.locator("[data-testid=print-strip]").click()
-    assert asked.value.headers.get("authorization") == f"Bearer {TOKEN}"
-    assert f"/v1/streams/{sid}/strip.pdf" in asked.value.url
+    request = answered.value.request
+    assert request.headers.get("authorization") == f"Bearer {TOKEN}"
+    assert f"/v1/streams/{sid}/strip.pdf" in request.url
+    strip_note = detail.locator("[data-testid=strip-note]")
+    _wait(lambda: "Preparing" not in strip_note.inner_text(), 10, "the strip's answer")
+    if _has_strips(live):
+        assert answered.value.ok and answered.value.headers["content-type"] == "application/pdf"
+        assert "opened" in strip_note.inner_text() or "blocked" in strip_note.inner_text()
+        with page.expect_response(re.compile(r"/strip\.png\?seconds=10")) as answered:
+            detail.locator("[data-testid=strip-png]").click()
+        assert answered.value.ok and answered.value.headers["content-type"] == "image/png"
 
     # Every control by keyboard, each with a visible focus ring; labels of 14 px or more.
     detail.locator("[data-testid=detail-close]").focus()
