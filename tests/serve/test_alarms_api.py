@@ -31,13 +31,24 @@ async def _send(ws: Any, x: np.ndarray, step: int) -> list[dict[str, Any]]:
     return got
 
 
-async def _drain(ws: Any, seconds: float = 1.0) -> list[dict[str, Any]]:
+async def _collect(
+    ws: Any, stream_id: str, done: Any, timeout: float = 60.0
+) -> list[dict[str, Any]]:
+    """A watch socket's lines about ``stream_id`` until ``done(line)`` holds for one of them
+    (whatever the machine's load: nothing is timed)."""
     got: list[dict[str, Any]] = []
-    try:
-        while True:
-            got += _lines(await asyncio.wait_for(ws.recv(), seconds))
-    except TimeoutError:
-        return got
+    deadline = asyncio.get_running_loop().time() + timeout
+    while True:
+        left = deadline - asyncio.get_running_loop().time()
+        items = _lines(await asyncio.wait_for(ws.recv(), max(left, 0.01)))
+        items = [i for i in items if i.get("stream_id") == stream_id]
+        got += items
+        if any(done(i) for i in items):
+            return got
+
+
+def _window_at(t: float) -> Any:
+    return lambda i: i["type"] == "window" and i["t_end"] == t
 
 
 def _af() -> tuple[np.ndarray, float]:
@@ -53,7 +64,7 @@ def test_af_record_raises_one_af_alarm_with_clock_time(live: Live) -> None:
         await watch.recv()
         ws = await _open(live, "alarm-af", fs, start_time="2026-12-06T08:00:00+00:00")
         await _send(ws, x[: int(40 * fs)], int(fs))
-        seen = [i for i in await _drain(watch) if i.get("stream_id") == "alarm-af"]
+        seen = await _collect(watch, "alarm-af", _window_at(40.0))
         alarms = [i["alarm"] for i in seen if i["type"] == "alarm"]
         assert [(a["kind"], a["priority"], a["state"]) for a in alarms] == [
             ("af", "medium", "active")
@@ -79,8 +90,8 @@ def test_af_record_raises_one_af_alarm_with_clock_time(live: Live) -> None:
         assert af["id"] not in [a["id"] for a in other.json()["alarms"]]
         await ws.send(json.dumps({"type": "stop"}))
         await ws.recv()
-        ended = [i["alarm"] for i in await _drain(watch) if i.get("type") == "alarm"]
-        assert [(a["id"], a["state"]) for a in ended if a["id"] == af["id"]] == [
+        ended = await _collect(watch, "alarm-af", lambda i: i["type"] == "alarm")
+        assert [(i["alarm"]["id"], i["alarm"]["state"]) for i in ended if i["type"] == "alarm"] == [
             (af["id"], "ended")
         ]
         for w in (ws, watch):
@@ -101,9 +112,9 @@ def test_lead_off_is_a_technical_alarm_and_hides_the_numerics(live: Live) -> Non
         await watch.recv()
         ws = await _open(live, "alarm-leadoff", fs)
         await _send(ws, sinus, fs // 4)
-        await _drain(watch, 0.5)
+        await _collect(watch, "alarm-leadoff", _window_at(20.0))
         await _send(ws, off[: 2 * fs], fs // 4)  # two seconds of lead-off
-        seen = [i for i in await _drain(watch, 0.5) if i.get("stream_id") == "alarm-leadoff"]
+        seen = await _collect(watch, "alarm-leadoff", _window_at(22.0))
         tech = [i["alarm"] for i in seen if i["type"] == "alarm"]
         assert [(a["kind"], a["priority"], a["text"]) for a in tech] == [
             ("leads_off", "technical", "Leads off")
@@ -114,7 +125,10 @@ def test_lead_off_is_a_technical_alarm_and_hides_the_numerics(live: Live) -> Non
         mine = next(s for s in listing if s["stream_id"] == "alarm-leadoff")
         assert mine["inop"] == "Leads off"
         await ws.close()
-        await _drain(watch, 0.5)
+        await _collect(
+            watch, "alarm-leadoff",
+            lambda i: i["type"] == "alarm" and i["alarm"]["kind"] == "disconnected",
+        )  # fmt: skip
         listing = httpx.get(f"{live.url}/v1/streams", headers=AUTH).json()["streams"]
         mine = next(s for s in listing if s["stream_id"] == "alarm-leadoff")
         assert {a["kind"] for a in mine["alarms"]} == {"leads_off", "disconnected"}

@@ -12,7 +12,7 @@ from cardiostream import read
 from cardiostream.samples import sample_path
 
 from .conftest import OTHER, TOKEN, Live
-from .test_alarms_api import _drain, _send
+from .test_alarms_api import _collect, _send, _window_at
 from .test_watch import _open
 
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
@@ -27,7 +27,7 @@ def test_the_trace_of_a_watched_stream_is_kept_by_the_server(live: Live) -> None
         await watch.recv()
         ws = await _open(live, "trace-100", record.fs)
         await _send(ws, x, int(record.fs))
-        await _drain(watch, 0.5)
+        await _collect(watch, "trace-100", _window_at(20.0))
         url = f"{live.url}/v1/streams/trace-100/trace"
         whole = httpx.get(url, headers=AUTH).json()
         assert whole["fs"] == 125.0 and abs(len(whole["samples"]) - 20 * 125) <= 130

@@ -22,7 +22,7 @@ from cardiostream.serve.watch import Watch
 class AckBody(BaseModel):
     """Who acknowledges (optional: the token's owner is recorded either way)."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True)
     by: str | None = Field(
         None, max_length=64, description="A name to record beside the token's owner."
     )
@@ -31,19 +31,19 @@ class AckBody(BaseModel):
 class UntilBody(BaseModel):
     """A silence or pause: one bed (``stream_id``) or the whole ward, for ``minutes``."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True)
     stream_id: str | None = Field(None, description="The bed; omitted: every bed of the token.")
     minutes: float = Field(ge=0, le=MAX_MINUTES, description="How long; 0 lifts it.")
-    by: str | None = Field(None, max_length=64)
+    by: str | None = Field(None, min_length=1, max_length=64)
 
 
 class LimitsBody(BaseModel):
     """A bed's heart-rate limits in bpm (null: none)."""
 
-    model_config = ConfigDict(extra="forbid")
+    model_config = ConfigDict(extra="forbid", strict=True)
     hr_low: float | None = Field(None, gt=0, lt=400)
     hr_high: float | None = Field(None, gt=0, lt=400)
-    by: str | None = Field(None, max_length=64)
+    by: str | None = Field(None, min_length=1, max_length=64)
 
 
 def add_alarm_routes(app: FastAPI, owner: Any, get_watch: Callable[[], Watch]) -> None:
@@ -68,7 +68,7 @@ def add_alarm_routes(app: FastAPI, owner: Any, get_watch: Callable[[], Watch]) -
             "ward": desk.ward(who),
         }
 
-    @app.post("/v1/alarms/{alarm_id}/ack", responses=errors(401, 404, 422))
+    @app.post("/v1/alarms/{alarm_id}/ack", responses=errors(400, 401, 404, 422))
     def acknowledge(alarm_id: int, who: owner, body: AckBody | None = None) -> dict[str, Any]:
         """Acknowledge an alarm: it stops sounding; a latched one ends. Recorded with who and
         when."""
@@ -99,19 +99,19 @@ def add_alarm_routes(app: FastAPI, owner: Any, get_watch: Callable[[], Watch]) -
             watch.alarm_changed(who, body.stream_id)
         return {"stream_id": body.stream_id, **settings}
 
-    @app.post("/v1/alarms/silence", responses=errors(401, 404, 422))
+    @app.post("/v1/alarms/silence", responses=errors(400, 401, 404, 422))
     def silence(body: UntilBody, who: owner) -> dict[str, Any]:
         """Silence the alarms' sound of one bed or the ward for ``minutes`` (0 lifts it): they
         stay shown."""
         return until("silence", body, who)
 
-    @app.post("/v1/alarms/pause", responses=errors(401, 404, 422))
+    @app.post("/v1/alarms/pause", responses=errors(400, 401, 404, 422))
     def pause(body: UntilBody, who: owner) -> dict[str, Any]:
         """Pause the alarms of one bed or the ward for ``minutes`` (0 lifts it): no alarm is
         raised meanwhile; a condition still there when the pause ends raises its alarm."""
         return until("pause", body, who)
 
-    @app.put("/v1/streams/{stream_id}/limits", responses=errors(401, 404, 422))
+    @app.put("/v1/streams/{stream_id}/limits", responses=errors(400, 401, 404, 422))
     def limits(stream_id: str, body: LimitsBody, who: owner) -> dict[str, Any]:
         """Set a live bed's heart-rate limits (``hr_low``, ``hr_high`` in bpm; null: none)."""
         watch = get_watch()

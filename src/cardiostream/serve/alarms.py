@@ -462,9 +462,11 @@ class AlarmDesk:
 
 
 def check_by(by: Any, owner: str) -> str:
-    """Who acted: the name given (a short label) or the token's owner."""
+    """Who acted: the name given (a short label, characters that do not print shown as
+    ``?``) beside the token's owner, or the owner alone."""
     if by is None:
         return owner
-    if not isinstance(by, str) or not 0 < len(by) <= 64 or not by.isprintable():
-        raise InputError("by: expected a short name (1-64 printable characters)")
-    return f"{by} ({owner})"
+    if not isinstance(by, str) or not 0 < len(by) <= 64:
+        raise InputError("by: expected a short name (1 to 64 characters)")
+    shown = "".join(c if c.isprintable() else "?" for c in by)
+    return f"{shown} ({owner})"

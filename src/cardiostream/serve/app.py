@@ -363,7 +363,7 @@ def create_app(config: ServeConfig) -> FastAPI:
     add_alarm_routes(app, Owner, lambda: state["watch"])
     _static_routes(app)
 
-    _records_routes(app, config, metrics, Owner)
+    _records_routes(app, config, metrics, Owner, lambda: state["watch"])
     return app
 
 
@@ -553,11 +553,14 @@ def _reason(exc: BaseException) -> str:
     return reason or type(exc).__name__
 
 
-def _records_routes(app: FastAPI, config: ServeConfig, metrics: Metrics, owner: Any) -> None:
+def _records_routes(
+    app: FastAPI, config: ServeConfig, metrics: Metrics, owner: Any, watch: Callable[[], Watch]
+) -> None:
     """``/v1/records``: the Parquet store, read only (ids are checked: no path escapes it)."""
     from cardiostream.io import ParquetStore
     from cardiostream.io.store import validate_record_id
     from cardiostream.serve.annotation_routes import add_annotation_routes
+    from cardiostream.serve.strip_routes import add_strip_routes
 
     # Absolute, so that the store's messages name it whole and redact_text can cut it.
     store = ParquetStore(Path(config.store).absolute()) if config.store is not None else None
@@ -703,6 +706,7 @@ def _records_routes(app: FastAPI, config: ServeConfig, metrics: Metrics, owner: 
         return {"record": record_id, "lead": lead, **found}
 
     add_annotation_routes(app, owner, get_store, known)
+    add_strip_routes(app, owner, get_store, known, watch)
 
 
 _T = TypeVar("_T")

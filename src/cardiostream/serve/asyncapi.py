@@ -47,6 +47,8 @@ _WATCH_MESSAGES: tuple[tuple[str, str, dict[str, Any]], ...] = (
     ("event_open", "Per frame, with stream_id.", _ref(pm.WatchedEventOpen)),
     ("event", "Per frame, with stream_id.", _ref(pm.WatchedEvent)),
     ("gap", "Per frame, with stream_id.", _ref(pm.WatchedGap)),
+    ("alarm", "An alarm changed, with stream_id.", _ref(pm.WatchedAlarm)),
+    ("ward", "A ward-wide silence or pause changed.", _ref(pm.Ward)),
     ("dropped", "This dashboard fell behind.", _ref(pm.Dropped)),
 )
 

@@ -11,6 +11,7 @@ sends several as JSON lines in one text message.
 from typing import Annotated, Literal, NotRequired, TypeAlias, TypedDict
 
 from cardiostream.stream.messages import (
+    BeatClasses,
     Event,
     EventOpen,
     Gap,
@@ -42,6 +43,10 @@ class Start(TypedDict):
     acked: NotRequired[
         Annotated[int, "On a resume: the samples of the last ack received; the replies after "
                   "it are sent again, after ready."]
+    ]  # fmt: skip
+    start_time: NotRequired[
+        Annotated[str, "When the first sample was taken, ISO 8601 with a time zone; the "
+                  "server's receipt time without it."]
     ]  # fmt: skip
 
 
@@ -143,6 +148,46 @@ class TrendPoint(TypedDict):
     usable: bool
 
 
+class HistoryPoint(TypedDict):
+    """One minute of a stream, for its trend from the start."""
+
+    t_end: Seconds
+    heart_rate_bpm: Annotated[float | None, "Mean of the minute's usable windows."]
+    label: Annotated[Label, "The minute's most frequent label."]
+    usable: Annotated[float, "Share of usable windows."]
+    beats: Annotated[BeatClasses | None, "The minute's beats by class."]
+
+
+class Alarm(TypedDict):
+    """An alarm of a stream (see docs/alarms.md)."""
+
+    id: int
+    stream_id: StreamId
+    kind: Literal["asystole", "vt", "af", "pause", "bradycardia", "tachycardia", "hr_low",
+                  "hr_high", "leads_off", "no_signal", "noise", "disconnected"]  # fmt: skip
+    priority: Literal["high", "medium", "technical"]
+    technical: bool
+    text: Annotated[str, "The alarm in words, as a station shows it."]
+    state: Literal["active", "latched", "ended"]
+    acknowledged: bool
+    start_s: Seconds
+    end_s: Seconds | None
+    started_at: Annotated[str | None, "Clock time, ISO 8601 with the time zone."]
+    ended_at: str | None
+    ack_by: str | None
+    ack_at: str | None
+    detail: Annotated[dict[str, float | bool | None], "Measures: rate, RR, beats, confidence."]
+
+
+class AlarmSettings(TypedDict):
+    """A bed's heart-rate limits and its silence and pause (clock times, or null)."""
+
+    hr_low: float | None
+    hr_high: float | None
+    silenced_until: str | None
+    paused_until: str | None
+
+
 class StreamInfo(TypedDict):
     """What a dashboard needs to start drawing a stream."""
 
@@ -158,6 +203,12 @@ class StreamInfo(TypedDict):
     window: Annotated[Window | None, "The last window."]
     events: Annotated[list[Event], "The last closed episodes."]
     trend: Annotated[list[TrendPoint], "The recent windows."]
+    history: Annotated[list[HistoryPoint], "A point a minute since the stream started."]
+    alarms: Annotated[list[Alarm], "Shown now: active or latched, most urgent first."]
+    open_events: Annotated[list[EventOpen], "Episodes in progress."]
+    alarm_settings: AlarmSettings
+    start_time: Annotated[str | None, "When the stream's first sample was taken."]
+    inop: Annotated[str | None, "Why the numerics are not valid now (a technical alarm)."]
 
 
 class Streams(TypedDict):
@@ -172,6 +223,22 @@ class StreamChanged(TypedDict):
 
     type: Literal["stream"]
     stream: StreamInfo
+
+
+class WatchedAlarm(TypedDict):
+    """An alarm was raised, ended, latched or acknowledged."""
+
+    stream_id: StreamId
+    type: Literal["alarm"]
+    alarm: Alarm
+
+
+class Ward(TypedDict):
+    """A ward-wide silence or pause changed."""
+
+    type: Literal["ward"]
+    silenced_until: str | None
+    paused_until: str | None
 
 
 class Dropped(TypedDict):
@@ -196,5 +263,7 @@ WATCH_MESSAGES: tuple[type, ...] = (
     WatchedEventOpen,
     WatchedEvent,
     WatchedGap,
+    WatchedAlarm,
+    Ward,
     Dropped,
 )
