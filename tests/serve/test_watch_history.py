@@ -49,3 +49,16 @@ def test_an_open_episode_is_listed_until_it_closes() -> None:
     watch.frame("o", "bed-2", [("window", _window(45.0, 70.0)), ("event", closed)])
     (info,) = watch.listing("o")
     assert info["open_events"] == [] and [a["kind"] for a in info["alarms"]] == ["af"]  # held
+
+
+def test_history_is_a_ring_of_the_last_minutes() -> None:
+    from cardiostream.serve.watch import History
+
+    h = History(minutes=3)
+    for t in range(0, 5 * 60):
+        h.add({"t_end": float(t), "label": "normal", "heart_rate_bpm": 60.0 + t // 60,
+               "quality": {"usable": True}})  # fmt: skip
+    points = h.points()
+    assert [p["t_end"] for p in points] == [120.0, 180.0, 240.0]  # minutes 2-4 of 0-4
+    assert [p["heart_rate_bpm"] for p in points] == [61.0, 62.0, 63.0]
+    assert all(p["beats"] is None for p in points)  # no beat totals given

@@ -44,6 +44,8 @@ from collections import OrderedDict, deque
 from dataclasses import dataclass, field
 from typing import Any
 
+import numpy as np
+
 from cardiostream.serve.alarms import AlarmDesk
 from cardiostream.serve.disclosure import DISCLOSURE_S, Disclosure, Trace
 
@@ -99,15 +101,32 @@ class LiveStream:
         }
 
 
-class History:
-    """One point a minute of a stream's windows, from its start (see the module notes)."""
+#: Labels a history point may have, by code.
+_LABELS = ("normal", "af", "other", "noise", "uncertain")
+_CLASSES = ("N", "S", "V", "F", "Q")
 
-    def __init__(self) -> None:
-        self._points: deque[dict[str, Any]] = deque(maxlen=HISTORY_MINUTES)
+
+class History:
+    """One point a minute of a stream's windows, from its start (see the module notes).
+
+    The points are kept in numpy rings (about 17 bytes a minute: two days of a thousand
+    streams in under 50 MB), not as objects.
+    """
+
+    def __init__(self, minutes: int = HISTORY_MINUTES) -> None:
+        self.capacity = minutes
+        self._size = 0  # points kept
+        self._next = 0  # where the next point goes
+        self._t = np.empty(0, np.int32)  # the minute (t_end // 60)
+        self._hr = np.empty(0, np.float32)  # NaN: none
+        self._label = np.empty(0, np.uint8)
+        self._usable = np.empty(0, np.float32)
+        self._beats = np.empty((0, len(_CLASSES)), np.int32)  # -1: not known
         self._minute: float | None = None
-        self._hr: list[float] = []
+        self._hr_sum = 0.0
+        self._hr_n = 0
         self._labels: dict[str, int] = {}
-        self._n = self._usable = 0
+        self._n = self._n_usable = 0
         self._totals: dict[str, int] | None = None  # beat totals at the last window
         self._before: dict[str, int] | None = None  # ... at the end of the minute before
 
@@ -121,42 +140,68 @@ class History:
         self._minute = minute
         self._n += 1
         if (window.get("quality") or {}).get("usable"):
-            self._usable += 1
+            self._n_usable += 1
             hr = window.get("heart_rate_bpm")
             if isinstance(hr, int | float):
-                self._hr.append(float(hr))
+                self._hr_sum += float(hr)
+                self._hr_n += 1
         label = str(window.get("label"))
         self._labels[label] = self._labels.get(label, 0) + 1
         totals = window.get("beat_totals")
         if isinstance(totals, dict):
             self._totals = totals
 
+    def _grow(self) -> None:
+        n = min(self.capacity, max(64, 2 * self._t.size))
+        for name in ("_t", "_hr", "_label", "_usable", "_beats"):
+            old = getattr(self, name)
+            new = np.empty((n, *old.shape[1:]), old.dtype)
+            new[: old.shape[0]] = old
+            setattr(self, name, new)
+
     def _close(self) -> None:
         if self._minute is None or not self._n:
             return
-        self._points.append({
-            "t_end": (self._minute + 1) * 60.0,
-            "heart_rate_bpm": round(sum(self._hr) / len(self._hr), 1) if self._hr else None,
-            "label": max(self._labels, key=lambda k: self._labels[k]),
-            "usable": round(self._usable / self._n, 3),
-            "beats": self._beats(),
-        })  # fmt: skip
+        if self._size == self._t.size and self._t.size < self.capacity:
+            self._grow()
+        k = self._next
+        label = max(self._labels, key=lambda c: self._labels[c])
+        self._t[k] = int(self._minute)
+        self._hr[k] = self._hr_sum / self._hr_n if self._hr_n else np.nan
+        self._label[k] = _LABELS.index(label) if label in _LABELS else len(_LABELS) - 1
+        self._usable[k] = self._n_usable / self._n
+        self._beats[k] = self._minute_beats()
+        self._next = (k + 1) % self.capacity
+        self._size = min(self._size + 1, self.capacity)
         self._before = self._totals
-        self._hr, self._labels, self._n, self._usable = [], {}, 0, 0
+        self._hr_sum, self._hr_n, self._labels, self._n, self._n_usable = 0.0, 0, {}, 0, 0
 
-    def _beats(self) -> dict[str, int] | None:
-        """The minute's beats by class, from the windows' running totals (null before the
+    def _minute_beats(self) -> list[int]:
+        """The minute's beats by class, from the windows' running totals (-1 before the
         engine gave any; a total that went down, after a restart, counts from zero)."""
         now, before = self._totals, self._before
         if now is None:
-            return None
+            return [-1] * len(_CLASSES)
         if before is None or any(now.get(k, 0) < v for k, v in before.items()):
             before = {}
-        return {k: int(v) - int(before.get(k, 0)) for k, v in now.items()}
+        return [int(now.get(k, 0)) - int(before.get(k, 0)) for k in _CLASSES]
 
     def points(self) -> list[dict[str, Any]]:
         """The closed minutes, oldest first."""
-        return list(self._points)
+        n, cap = self._size, max(self.capacity, 1)
+        order = [(self._next - n + i) % cap for i in range(n)] if n == cap else range(n)
+        out = []
+        for k in order:
+            hr = float(self._hr[k])
+            beats = self._beats[k].tolist()
+            out.append({
+                "t_end": (int(self._t[k]) + 1) * 60.0,
+                "heart_rate_bpm": None if hr != hr else round(hr, 1),
+                "label": _LABELS[int(self._label[k])],
+                "usable": round(float(self._usable[k]), 3),
+                "beats": None if beats[0] < 0 else dict(zip(_CLASSES, beats, strict=True)),
+            })  # fmt: skip
+        return out
 
 
 def _trend_point(window: dict[str, Any]) -> dict[str, Any]:
