@@ -191,10 +191,14 @@ def test_training_runs_on_a_tiny_set() -> None:
         y = rng.integers(0, 3, 300)
         x = rng.normal(0, 1, (300, len(FEATURES))) + y[:, None]
         recs.append(RecordBeats(f"r{i}", x, y, np.zeros(5, np.int64), 0))
-    result = train_beat_model(recs, folds=2, grid=((0, 1e-3),), maxiter=20)
+    result = train_beat_model(recs, folds=2, grid=((0, 1e-3),), maxiter=20, workers=1)
     assert result.report["cv"]["gross"]["V"]["se"] > 80
     p = result.model.probabilities(recs[0].features)
     assert p.shape == (300, 5) and np.allclose(p.sum(axis=1), 1)
+    # The fits spread over processes give the same model and figures.
+    again = train_beat_model(recs, folds=2, grid=((0, 1e-3),), maxiter=20, workers=2)
+    assert again.report == result.report
+    assert np.array_equal(again.model.probabilities(recs[0].features), p)
 
 
 def test_ds1_record_pairs_with_its_reference(shared_data) -> None:
@@ -203,3 +207,38 @@ def test_ds1_record_pairs_with_its_reference(shared_data) -> None:
     rb = record_features(shared_data / "mitdb" / "119.hea")
     assert rb.features.shape[0] == rb.truth.size > 1900
     assert int((rb.truth == CLASSES.index("V")).sum()) > 400
+
+
+def test_the_rr_rows_from_beat_times_equal_the_extractor_s(pvc) -> None:
+    # The RR model is trained on beat times alone (LTAFDB has no signals): its rows must be
+    # the extractor's RR columns.
+    from cardiostream.beats.classes import RR_FEATURES
+    from cardiostream.training.beats import rr_rows
+
+    _, f = beat_features(*pvc)
+    cols = [FEATURES.index(n) for n in RR_FEATURES]
+    times = np.cumsum(f[:, 0])  # the first pre RR is the default local RR
+    np.testing.assert_allclose(rr_rows(times), f[:, cols], rtol=0, atol=1e-9)
+
+
+def test_a_model_with_an_rr_model_and_a_feature_subset_round_trips(pvc) -> None:
+    from cardiostream.beats.classes import RR_FEATURES, RR_OUTPUTS, RRModel
+
+    rng = np.random.default_rng(1)
+    d = len(RR_FEATURES)
+    rr = RRModel(
+        RR_FEATURES,
+        np.zeros(d),
+        np.ones(d),
+        ((rng.normal(0, 0.3, (d, 4)), np.zeros(4)), (rng.normal(0, 0.3, (4, 5)), np.zeros(5))),
+    )
+    names = FEATURES[:12]
+    k = len(names) + len(RR_OUTPUTS)
+    model = BeatModel(np.zeros(k), np.ones(k), ((rng.normal(0, 0.3, (k, 5)), np.zeros(5)),))
+    model = BeatModel(model.mean, model.std, model.layers, features=names, rr=rr)
+    rows = beat_features(*pvc)[1]
+    assert model.inputs(rows).shape == (rows.shape[0], k)
+    again = BeatModel.from_dict(json.loads(json.dumps(model.to_dict())))
+    assert np.array_equal(model.probabilities(rows), again.probabilities(rows))
+    with pytest.raises(InputError):
+        BeatModel.from_dict({**model.to_dict(), "features": ["no_such_feature"]})

@@ -49,6 +49,8 @@ def reference_features(x: np.ndarray, fs: float) -> tuple[np.ndarray, np.ndarray
     offsets = np.round(t * fs).astype(np.int64)
     qrs, p_wave = (t >= -0.1) & (t <= 0.12), (t >= -0.25) & (t <= -0.08)
     rrs: list[float] = []
+    nrefs: list[float] = []
+    prev_pre = np.nan
     recent: list[tuple[np.ndarray, bool]] = []
     long = np.nan
     prev = -1
@@ -70,18 +72,35 @@ def reference_features(x: np.ndarray, fs: float) -> tuple[np.ndarray, np.ndarray
         shape += [_lr(np.abs(q).sum(), np.abs(tq).sum()), _width(q)]
         shape += [_lr(_width(q), _width(tq)), float(np.log1p(min(res, 1e6)))]
         shape += [_polarity(q), _polarity(tq)]
-        half.append([pre, local, long, cv, *shape])
+        pw, tp = w[p_wave], tpl[p_wave]
+        p_res = ((pw - tp) ** 2).sum() / ((tp * tp).sum() + 1e-12)
+        p_shape = [_lr(np.ptp(pw), np.ptp(tp)), _lr((pw * pw).sum(), (tp * tp).sum())]
+        p_shape += [float(np.log1p(min(p_res, 1e6)))]
+        med = float(np.median(rrs)) if rrs else 0.8
+        nref = float(np.mean(nrefs)) if nrefs else local
+        prepre = prev_pre if np.isfinite(prev_pre) else local
+        half.append([pre, local, long, cv, prepre, nref, med, p_shape, *shape])
         kept = np.clip(np.round(w * 1000.0), -32767.0, 32767.0) / 1000.0  # 1 uV grid
         recent = [*recent, (kept, pre >= 0.9 * local)][-20:]
         if prev >= 0:
             rrs = [*rrs, pre][-10:]
             long += 0.01 * (pre - long)
+            prev_pre = pre
+            if pre >= 0.9 * local:
+                nrefs = [*nrefs, pre][-32:]
         prev = int(r)
     rows = []
-    for i, (pre, local, lg, cv, *shape) in enumerate(half):
+    ema = [np.nan, np.nan]
+    for i, (pre, local, lg, cv, prepre, nref, med, p_shape, *shape) in enumerate(half):
+        corr, res = shape[0], shape[8]
+        ema = [corr, res] if i == 0 else ema
+        ema_shape = [ema[0], ema[1], corr - ema[0], res - ema[1]]
+        ema = [ema[0] + 0.05 * (corr - ema[0]), ema[1] + 0.05 * (res - ema[1])]
         post = min((peaks[i + 1] - peaks[i]) / fs if i + 1 < len(half) else 2.0, 2.0)
         logs = [_lr(pre, local), _lr(post, local), _lr(pre, post), _lr(local, lg), _lr(pre, lg)]
-        rows.append([pre, post, local, *logs, cv, *shape])
+        more = [pre - local, _lr(pre, nref), _lr(post, nref), _lr(prepre, local)]
+        more += [_lr(pre, prepre), _lr(pre, med)]
+        rows.append([pre, post, local, *logs, cv, *shape, *more, *p_shape, *ema_shape])
     return peaks, np.asarray(rows).reshape(-1, len(FEATURES))
 
 

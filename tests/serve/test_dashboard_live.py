@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import subprocess
 import time
@@ -124,15 +125,18 @@ def test_sixteen_live_streams_sweep_and_alarm_as_they_should(
     head = _wait(lambda: _stream(page, "bed-03-mitdb-100-nsr").get("head"), 20, "a trace")
     _wait(lambda: _stream(page, "bed-03-mitdb-100-nsr")["head"] > head + 1.0, 10, "the pen")
 
-    # AF playback turns red, by word and shape too; a flat line turns amber and says why.
+    # AF playback says AF; a flat line is a technical condition, named, with no heart rate.
     af_badge = _tile(page, "bed-01-af").locator("[data-testid=badge]")
     _wait(lambda: af_badge.get_attribute("data-status") == "af", 40, "the AF badge")
-    assert "AF" in af_badge.inner_text() and "▲" in af_badge.inner_text()
-    assert "alarm" in (af_badge.get_attribute("class") or "")
+    _wait(lambda: af_badge.get_attribute("data-priority") == "medium", 40, "the AF alarm")
+    assert "AF" in af_badge.inner_text() and "◆" in af_badge.inner_text()
+    assert "medium" in (af_badge.get_attribute("class") or "")
     flat = _tile(page, "bed-02-flat").locator("[data-testid=badge]")
-    _wait(lambda: flat.get_attribute("data-status") == "uncertain", 30, "the amber badge")
-    assert "warn" in (flat.get_attribute("class") or "")
-    assert "flat" in (flat.get_attribute("title") or "")
+    _wait(lambda: flat.get_attribute("data-status") == "leads_off", 30, "the technical badge")
+    assert "technical" in (flat.get_attribute("class") or "")
+    assert "■" in flat.inner_text() and "Leads off" in flat.inner_text()
+    assert _tile(page, "bed-02-flat").locator("[data-testid=hr]").inner_text() == "---"
+    assert flat.get_attribute("role") is None  # badges are not live regions
     normal = _tile(page, "bed-03-mitdb-100-nsr").locator("[data-testid=badge]")
     _wait(lambda: normal.get_attribute("data-status") == "normal", 30, "a green badge")
     hr = _tile(page, "bed-03-mitdb-100-nsr").locator("[data-testid=hr]").inner_text()
@@ -200,8 +204,9 @@ def test_beats_are_lettered_and_the_tile_names_the_arrhythmia(
 
     badge = _tile(page, sid).locator("[data-testid=badge]")
     _wait(lambda: badge.get_attribute("data-status") == "ventricular_bigeminy", 70, "Bigeminy")
-    assert "Bigeminy" in badge.inner_text() and "▲" in badge.inner_text()
-    assert "alarm" in (badge.get_attribute("class") or "")
+    # A finding, not an alarm: named in the calm style.
+    assert "Bigeminy" in badge.inner_text() and "◇" in badge.inner_text()
+    assert "note" in (badge.get_attribute("class") or "")
     assert "cycles" in (badge.get_attribute("title") or "")
     af = _tile(page, "bed-01-af").locator("[data-testid=badge]")
     _wait(lambda: af.get_attribute("data-status") == "af", 30, "AF still AF")
@@ -264,7 +269,9 @@ def test_an_af_episode_stays_open_while_other_kinds_come_and_go(
         _wait(af_outlives_another_kind, 60, "an AF episode open past another kind's episode")
         events = _tile(page, "af-203").locator("[data-testid=events]")
         assert events.locator("li.open[data-kind=af]").count() == 1
-        assert "AF at" in events.inner_text() and "ongoing" in events.inner_text()
+        text = events.inner_text()
+        assert "AF " in text and "ongoing" in text
+        assert re.search(r"AF \d\d:\d\d:\d\d \S+ · ongoing", text), text  # clock time and zone
         _tile(page, "af-203").screenshot(path=str(tmp_path / "tile_203.png"))
         assert log.errors == []
         page.close()
@@ -274,38 +281,63 @@ def test_an_af_episode_stays_open_while_other_kinds_come_and_go(
         thread.join(10)
 
 
-#: Windows as the engine sends them, and what the badge must say: (label, reasons, findings,
-#: expected key, colour class, word).
+#: Windows as the engine sends them, the stream's alarms, and what the badge must say:
+#: (label, reasons, findings, alarms (kind, priority, state, acknowledged), expected key,
+#: colour class, word).
 BADGES = [
-    ("uncertain", ["flat"], [("asystole", None)], "asystole", "alarm", "Asystole"),
-    ("other", [], [("veb", None), ("vt", {"n_beats": 5, "rate_bpm": 160.0}),
-                   ("pause", {"rr_s": 2.4})], "vt", "alarm", "VT"),
-    ("normal", [], [("pause", {"rr_s": 2.43, "high": False})], "pause", "alarm", "Pause 2.4 s"),
-    ("af", [], [("ventricular_trigeminy", {"n_beats": 9, "n_cycles": 3})],
-     "ventricular_trigeminy", "alarm", "Trigeminy"),
-    ("af", [], [("bradycardia", {"rate_bpm": 44.0})], "af", "alarm", "AF"),
-    ("normal", [], [("bradycardia", {"rate_bpm": 42.2})], "bradycardia", "alarm", "Brady 42"),
-    ("other", [], [("tachycardia", {"rate_bpm": 130.0})], "tachycardia", "alarm", "Tachy 130"),
-    ("normal", [], [("sinus_tachycardia", {"rate_bpm": 118.0})], "sinus_tachycardia", "note",
+    # The badge follows the alarm, not the window: an uncertain window under an AF alarm.
+    ("uncertain", ["low_confidence"], [], [("af", "medium", "active", False)], "af", "medium",
+     "AF"),
+    ("other", [], [("vt", {"n_beats": 5, "rate_bpm": 160.0})],
+     [("vt", "high", "active", False), ("af", "medium", "active", False)], "vt", "high", "VT"),
+    ("normal", [], [], [("asystole", "high", "latched", False)], "asystole", "high", "Asystole"),
+    ("normal", [], [], [("leads_off", "technical", "active", False),
+                        ("tachycardia", "medium", "active", True)], "tachycardia", "medium",
+     "Tachy"),
+    ("uncertain", ["lead_off"], [], [], "leads_off", "technical", "Leads off"),
+    # No alarm: findings that are not alarms, calm; the window's verdict otherwise.
+    ("af", [], [("ventricular_trigeminy", {"n_beats": 9, "n_cycles": 3})], [],
+     "ventricular_trigeminy", "note", "Trigeminy"),
+    ("normal", [], [("sinus_tachycardia", {"rate_bpm": 118.0})], [], "sinus_tachycardia", "note",
      "Sinus tach 118"),
-    ("uncertain", ["low_confidence"], [("tachycardia", {"rate_bpm": 130.0})], "uncertain", "warn",
-     "Uncertain"),
-    ("normal", [], [("veb", None)], "normal", "ok", "Normal · 2 VEB"),
-    ("other", [], [("idioventricular_rhythm", {"n_beats": 4, "rate_bpm": 60.0})],
-     "idioventricular_rhythm", "alarm", "IVR"),
-    ("normal", [], [], "normal", "ok", "Normal"),
+    ("uncertain", ["low_confidence"], [("tachycardia", {"rate_bpm": 130.0})], [], "uncertain",
+     "note", "Uncertain"),
+    ("normal", [], [("veb", None)], [], "normal", "ok", "Normal · 2 VEB"),
+    ("other", [], [("idioventricular_rhythm", {"n_beats": 4, "rate_bpm": 60.0})], [],
+     "idioventricular_rhythm", "note", "IVR"),
+    ("normal", [], [], [], "normal", "ok", "Normal"),
+    # A run of 4 V beats with no VT alarm: a finding.
+    ("other", [], [("vt", {"n_beats": 4, "rate_bpm": 150.0})], [], "vt", "note", "V run · 4 beats"),
+]  # fmt: skip
+
+#: (heart rate, usable, reasons, alarms, what the tile shows as the rate, and why).
+RATES = [
+    (74.0, True, [], [], "74", ""),
+    (None, False, ["lead_off"], [], "---", "Leads off"),
+    (96.0, False, ["high_frequency_noise"], [], "---", "Noisy signal"),
+    (82.0, True, [], [("noise", "technical", "active", False)], "---", "Noisy signal"),
+    (None, True, [], [], "---", "No rate"),
 ]  # fmt: skip
 
 
-def test_the_badge_names_the_most_urgent_finding(
+def _alarm(i: int, kind: str, priority: str, state: str, ack: bool) -> dict[str, Any]:
+    words = {"af": "AF", "vt": "VT", "asystole": "Asystole", "leads_off": "Leads off",
+             "tachycardia": "Tachy", "noise": "Noisy signal"}  # fmt: skip
+    return {"id": i, "stream_id": "s", "kind": kind, "priority": priority,
+            "technical": priority == "technical", "text": words[kind], "state": state,
+            "acknowledged": ack, "start_s": 10.0 + i, "end_s": None,
+            "started_at": "2026-12-06T09:12:03.120+00:00"}  # fmt: skip
+
+
+def test_the_badge_follows_the_alarms_and_the_rate_is_never_held(
     browser: Any, ward: tuple[Live, dict[str, Feeder]]
 ) -> None:
-    """The badge's rules, run by the page's own module in Chromium."""
+    """The badge's and the rate's rules, run by the page's own module in Chromium."""
     live, _ = ward
     page = browser.new_page(viewport=VIEWPORT)
     page.goto(f"{live.url}/?token={TOKEN}#/live")
     probabilities = {"normal": 0.25, "af": 0.25, "other": 0.25, "noise": 0.25}
-    for label, reasons, found, key, cls, word in BADGES:
+    for label, reasons, found, alarms, key, cls, word in BADGES:
         findings = [
             {"kind": k, "confidence": None, **({"detail": d} if d else {}),
              **({"count": 2} if k in ("veb", "sveb") else {})}
@@ -314,12 +346,23 @@ def test_the_badge_names_the_most_urgent_finding(
         quality = {"usable": not reasons, "reasons": reasons}
         window = {"label": label, "raw_label": "normal", "probabilities": probabilities,
                   "findings": findings, "quality": quality}  # fmt: skip
+        listed = [_alarm(i, *a) for i, a in enumerate(alarms)]
         status = page.evaluate(
-            """async (w) => (await import("/static/live-status.js"))
-                .statusOf({ state: "live", stale: false, window: w })""",
-            window,
+            """async ([w, alarms]) => (await import("/static/live-status.js"))
+                .statusOf({ state: "live", stale: false, window: w, alarmList: alarms })""",
+            [window, listed],
         )
         assert (status["key"], status["cls"], status["word"]) == (key, cls, word), window
+    for hr, usable, reasons, alarms, text, why in RATES:
+        window = {"label": "normal", "heart_rate_bpm": hr, "probabilities": probabilities,
+                  "findings": [], "quality": {"usable": usable, "reasons": reasons}}  # fmt: skip
+        listed = [_alarm(i, *a) for i, a in enumerate(alarms)]
+        rate = page.evaluate(
+            """async ([w, alarms]) => (await import("/static/live-status.js"))
+                .rateOf({ state: "live", stale: false, window: w, alarmList: alarms })""",
+            [window, listed],
+        )
+        assert (rate["text"], rate["why"]) == (text, why), (hr, reasons, alarms)
     page.close()
 
 

@@ -23,11 +23,16 @@ I_REC_HEAD = 2  # ring of recent windows: slot of the oldest
 I_REC_COUNT = 3
 I_N_GOOD = 4  # recent windows of beats that were not premature
 I_PREV_R = 5  # last beat's R peak, -1 before the first
-N_IV = 6
+I_NREF_HEAD = 6  # ring of the RR intervals of recent beats that were not premature
+I_NREF_COUNT = 7
+N_IV = 8
 
 # Float state (``fv``).
 F_LONG = 0  # long-term mean RR, NaN before the first beat
-N_FV = 1
+F_PREV_PRE = 1  # the last beat's pre RR, NaN before the second beat
+F_EMA_CORR = 2  # running means of the QRS correlation and the residual, NaN before any beat
+F_EMA_RESIDUAL = 3
+N_FV = 4
 
 # Columns of the kernel's output, one row per beat: the beat's RR context and shape before its
 # post RR is known. The columns ``H_LOG`` hold the arguments of the shape's log ratios and
@@ -47,7 +52,16 @@ H_WIDTH_RATIO = 11
 H_RESIDUAL = 12
 H_POLARITY = 13
 H_POLARITY_TEMPLATE = 14
-N_HALF = 15
+H_PREPRE = 15
+H_NREF = 16
+H_MED = 17
+H_P_AMP = 18
+H_P_ENERGY = 19
+H_P_RESIDUAL = 20
+H_EMA_CORR = 21  # filled by :func:`shape_context`, after the caller's logarithms
+H_EMA_RESIDUAL = 22
+N_HALF = 23
+N_SHAPE = 11  # the shape columns, H_CORR_QRS to H_POLARITY_TEMPLATE
 H_LOG = (H_AMP, H_ENERGY, H_AREA, H_WIDTH_RATIO)
 H_LOG1P = H_RESIDUAL
 
@@ -55,6 +69,13 @@ H_LOG1P = H_RESIDUAL
 # the RR log ratios, and where the half row's shape columns go.
 R_LOG = slice(3, 8)
 R_SHAPE = 9
+R_EXTRA = 20  # the later RR columns: prematurity in seconds, then five log ratios
+R_LOG2 = slice(21, 26)
+R_P = 26  # the P-wave span against the template's: two log ratios, then a log1p
+R_LOG3 = slice(26, 28)
+R_LOG1P2 = 28
+R_EMA = 29  # the running means of the QRS correlation and residual, and each beat's less them
+N_ROW = 33
 
 
 #: Longest array :func:`_psum` sums: numpy splits a sum once above this many values, twice
@@ -384,6 +405,7 @@ def beat_kernel(
     step: float,
     params: tuple[float, float, float],
     rrs: npt.NDArray[np.float64],
+    nrefs: npt.NDArray[np.float64],
     recent: npt.NDArray[np.float64],
     ok: npt.NDArray[np.bool_],
     good: npt.NDArray[np.float64],
@@ -396,13 +418,15 @@ def beat_kernel(
     ``tail`` holds the band-passed signal from sample ``start``; ``offsets`` are the window's
     sample offsets from the R peak; ``qrs`` and ``p_span`` are ``[lo, hi)`` index ranges of
     the window; ``params`` are the premature ratio, the long-term mean's weight and the RR
-    assumed before any is known. ``rrs`` is a ring of the last RR intervals, ``recent`` one of
-    the last windows (``ok`` marks those not premature) and ``good`` holds, per window
-    sample, the values of the not-premature recent windows in ascending order.
+    assumed before any is known. ``rrs`` is a ring of the last RR intervals, ``nrefs`` one of
+    the last RR intervals of beats that were not premature, ``recent`` one of the last
+    windows (``ok`` marks those not premature) and ``good`` holds, per window sample, the
+    values of the not-premature recent windows in ascending order.
     """
     premature, alpha, rr_default = params
     m = offsets.size
     n_rr_cap = rrs.size
+    n_nref_cap = nrefs.size
     n_rec_cap = recent.shape[0]
     w = np.empty(m)
     tpl = np.empty(m)
@@ -439,6 +463,16 @@ def beat_kernel(
         row[H_LOCAL] = local
         row[H_LONG] = fv[F_LONG]
         row[H_CV] = cv
+        row[H_MED] = _median(da[:k], db[:k]) if k else rr_default
+        prev_pre = fv[F_PREV_PRE]
+        row[H_PREPRE] = prev_pre if np.isfinite(prev_pre) else local
+        kn = iv[I_NREF_COUNT]
+        if kn:
+            for i in range(kn):
+                db[i] = nrefs[(iv[I_NREF_HEAD] + i) % n_nref_cap]
+            row[H_NREF] = _psum(db, kn) / kn
+        else:
+            row[H_NREF] = local
 
         # The window, less its median.
         if last < 0:
@@ -496,6 +530,22 @@ def beat_kernel(
             d = w[q0 + i] - tpl[q0 + i]
             prod[i] = d * d
         row[H_RESIDUAL] = min(_psum(prod, nq) / (t_energy + 1e-12), 1e6)
+        p0, p1 = p_span
+        npw = p1 - p0
+        vmin, vmax = _extent(w, p0, p1)
+        tmin, tmax = _extent(tpl, p0, p1)
+        row[H_P_AMP] = _ratio(vmax - vmin, tmax - tmin)
+        for i in range(npw):
+            prod[i] = w[p0 + i] * w[p0 + i]
+        p_energy = _psum(prod, npw)
+        for i in range(npw):
+            prod[i] = tpl[p0 + i] * tpl[p0 + i]
+        tp_energy = _psum(prod, npw)
+        row[H_P_ENERGY] = _ratio(p_energy, tp_energy)
+        for i in range(npw):
+            d = w[p0 + i] - tpl[p0 + i]
+            prod[i] = d * d
+        row[H_P_RESIDUAL] = min(_psum(prod, npw) / (tp_energy + 1e-12), 1e6)
 
         # This beat joins the recent windows, on a grid of 1 uV (far below any ECG's noise)
         # so that a saved state holds them exactly as 16-bit integers; the oldest leaves them
@@ -530,7 +580,37 @@ def beat_kernel(
                 rrs[iv[I_RR_HEAD]] = pre
                 iv[I_RR_HEAD] = (iv[I_RR_HEAD] + 1) % n_rr_cap
             fv[F_LONG] += alpha * (pre - fv[F_LONG])
+            fv[F_PREV_PRE] = pre
+            if is_ok:
+                kn = iv[I_NREF_COUNT]
+                if kn < n_nref_cap:
+                    nrefs[(iv[I_NREF_HEAD] + kn) % n_nref_cap] = pre
+                    iv[I_NREF_COUNT] = kn + 1
+                else:
+                    nrefs[iv[I_NREF_HEAD]] = pre
+                    iv[I_NREF_HEAD] = (iv[I_NREF_HEAD] + 1) % n_nref_cap
         iv[I_PREV_R] = r
+
+
+@nb.njit(cache=True)
+def shape_context(
+    half: npt.NDArray[np.float64], alpha: float, fv: npt.NDArray[np.float64]
+) -> None:  # pragma: no cover - compiled
+    """The running means (weight ``alpha``) of the QRS correlation and of the residual (after
+    its log1p) before each beat, into the half rows' ``H_EMA_*`` columns; the first beat's
+    own values start them. How unlike its template a patient's beats usually are: a noisy
+    or changeable lead makes a poor correlation less of a sign of ectopy."""
+    for b in range(half.shape[0]):
+        row = half[b]
+        corr = row[H_CORR_QRS]
+        res = row[H_RESIDUAL]
+        if not np.isfinite(fv[F_EMA_CORR]):
+            fv[F_EMA_CORR] = corr
+            fv[F_EMA_RESIDUAL] = res
+        row[H_EMA_CORR] = fv[F_EMA_CORR]
+        row[H_EMA_RESIDUAL] = fv[F_EMA_RESIDUAL]
+        fv[F_EMA_CORR] += alpha * (corr - fv[F_EMA_CORR])
+        fv[F_EMA_RESIDUAL] += alpha * (res - fv[F_EMA_RESIDUAL])
 
 
 @nb.njit(cache=True)
@@ -561,5 +641,20 @@ def finish_rows(
         row[6] = _ratio(local, long)
         row[7] = _ratio(pre, long)
         row[8] = half[i, H_CV]
-        for j in range(H_CORR_QRS, N_HALF):
-            row[R_SHAPE + j - H_CORR_QRS] = half[i, j]
+        for j in range(N_SHAPE):
+            row[R_SHAPE + j] = half[i, H_CORR_QRS + j]
+        nref = half[i, H_NREF]
+        prepre = half[i, H_PREPRE]
+        row[R_EXTRA] = pre - local
+        row[R_EXTRA + 1] = _ratio(pre, nref)
+        row[R_EXTRA + 2] = _ratio(post, nref)
+        row[R_EXTRA + 3] = _ratio(prepre, local)
+        row[R_EXTRA + 4] = _ratio(pre, prepre)
+        row[R_EXTRA + 5] = _ratio(pre, half[i, H_MED])
+        row[R_P] = half[i, H_P_AMP]
+        row[R_P + 1] = half[i, H_P_ENERGY]
+        row[R_P + 2] = half[i, H_P_RESIDUAL]
+        row[R_EMA] = half[i, H_EMA_CORR]
+        row[R_EMA + 1] = half[i, H_EMA_RESIDUAL]
+        row[R_EMA + 2] = half[i, H_CORR_QRS] - half[i, H_EMA_CORR]
+        row[R_EMA + 3] = half[i, H_RESIDUAL] - half[i, H_EMA_RESIDUAL]

@@ -68,10 +68,102 @@ def aami_class(symbol: str) -> str | None:
     return AAMI.get(symbol)
 
 
+def _mlp(
+    layers: tuple[tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]], ...],
+    h: npt.NDArray[np.float64],
+) -> npt.NDArray[np.float64]:
+    for i, (w, b) in enumerate(layers):
+        h = h @ w + b
+        if i < len(layers) - 1:
+            h = np.tanh(h)
+    return h
+
+
+def _standardised(
+    x: npt.NDArray[np.float64], mean: npt.NDArray[np.float64], std: npt.NDArray[np.float64]
+) -> npt.NDArray[np.float64]:
+    if not np.isfinite(x).all():  # the check costs less than nan_to_num on every row
+        x = np.nan_to_num(x)
+    return np.asarray(np.clip((x - mean) / std, -8.0, 8.0), np.float64)
+
+
+def _columns(names: tuple[str, ...]) -> npt.NDArray[np.int64]:
+    unknown = set(names) - set(FEATURES)
+    if unknown:
+        raise InputError(f"beat model: unknown features {sorted(unknown)}")
+    return np.array([FEATURES.index(n) for n in names], np.int64)
+
+
+#: The RR features an :class:`RRModel` may read: those computed from beat times alone.
+RR_FEATURES: tuple[str, ...] = (
+    "pre_rr_s",
+    "post_rr_s",
+    "local_rr_s",
+    "log_pre_local",
+    "log_post_local",
+    "log_pre_post",
+    "log_local_long",
+    "log_pre_long",
+    "rr_cv",
+    "pre_minus_local_s",
+    "log_pre_nref",
+    "log_post_nref",
+    "log_prepre_local",
+    "log_pre_prepre",
+    "log_pre_median",
+)
+#: The inputs a :class:`BeatModel` with an :class:`RRModel` gets after its features.
+RR_OUTPUTS: tuple[str, ...] = ("rr_logit_s", "rr_logit_v")
+
+
+@dataclass(frozen=True)
+class RRModel:
+    """A beat classifier from the RR context alone (N, S, V), trained on other patients'
+    beat times (the Long-Term AF Database's reviewed beats); its logits of S and V against
+    N are two more inputs of the :class:`BeatModel` that carries it (stacking)."""
+
+    features: tuple[str, ...]
+    mean: npt.NDArray[np.float64]
+    std: npt.NDArray[np.float64]
+    layers: tuple[tuple[npt.NDArray[np.float64], npt.NDArray[np.float64]], ...]
+    meta: dict[str, Any] | None = None
+
+    def outputs(self, h: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
+        """The logits of S and V less that of N, of rows of :data:`FEATURES`, shape (n, 2)."""
+        z = _mlp(self.layers, _standardised(h[:, _columns(self.features)], self.mean, self.std))
+        return np.asarray(z[:, 1:3] - z[:, :1], np.float64)
+
+    def to_dict(self) -> dict[str, Any]:
+        """The model as plain JSON data."""
+        return {
+            "features": list(self.features),
+            "mean": self.mean.tolist(),
+            "std": self.std.tolist(),
+            "layers": [[w.tolist(), b.tolist()] for w, b in self.layers],
+            "meta": self.meta or {},
+        }
+
+    @classmethod
+    def from_dict(cls, doc: dict[str, Any]) -> RRModel:
+        """The model of :meth:`to_dict`'s data."""
+        feats = tuple(str(f) for f in doc["features"])
+        _columns(feats)
+        return cls(
+            features=feats,
+            mean=np.asarray(doc["mean"], np.float64),
+            std=np.asarray(doc["std"], np.float64),
+            layers=tuple(
+                (np.asarray(w, np.float64), np.asarray(b, np.float64)) for w, b in doc["layers"]
+            ),
+            meta=dict(doc.get("meta", {})),
+        )
+
+
 @dataclass(frozen=True)
 class BeatModel:
-    """A beat classifier: standardisation, an optional tanh hidden layer, softmax, and its
-    calibration (temperature, class biases) and decision weights."""
+    """A beat classifier: the features it reads (a subset of :data:`FEATURES`, and the
+    outputs of an optional :class:`RRModel`), standardisation, an optional tanh hidden
+    layer, softmax, and its calibration (temperature, class biases) and decision weights."""
 
     mean: npt.NDArray[np.float64]
     std: npt.NDArray[np.float64]
@@ -80,18 +172,30 @@ class BeatModel:
     bias: npt.NDArray[np.float64] = field(default_factory=lambda: np.zeros(len(CLASSES)))
     weights: npt.NDArray[np.float64] = field(default_factory=lambda: np.ones(len(CLASSES)))
     meta: dict[str, Any] | None = None
+    features: tuple[str, ...] = FEATURES
+    rr: RRModel | None = None
+    _cols: npt.NDArray[np.int64] | None = field(default=None, init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        cols = None if self.features == FEATURES else _columns(self.features)
+        object.__setattr__(self, "_cols", cols)
+
+    def inputs(self, x: npt.ArrayLike) -> npt.NDArray[np.float64]:
+        """The network's inputs (before standardisation) of rows of :data:`FEATURES`."""
+        h = np.asarray(x, np.float64).reshape(-1, len(FEATURES))
+        out = h if self._cols is None else h[:, self._cols]
+        if self.rr is not None:
+            out = np.concatenate([out, self.rr.outputs(h)], axis=1)
+        return out
+
+    def network_logits(self, h: npt.ArrayLike) -> npt.NDArray[np.float64]:
+        """Uncalibrated logits of rows of :meth:`inputs`, shape (n, 5)."""
+        z = np.asarray(h, np.float64).reshape(-1, self.mean.size)
+        return _mlp(self.layers, _standardised(z, self.mean, self.std))
 
     def logits(self, x: npt.ArrayLike) -> npt.NDArray[np.float64]:
         """Uncalibrated logits of feature rows, shape (n, 5)."""
-        h = np.asarray(x, np.float64).reshape(-1, len(FEATURES))
-        if not np.isfinite(h).all():  # the check costs less than nan_to_num on every row
-            h = np.nan_to_num(h)
-        h = np.clip((h - self.mean) / self.std, -8.0, 8.0)
-        for i, (w, b) in enumerate(self.layers):
-            h = h @ w + b
-            if i < len(self.layers) - 1:
-                h = np.tanh(h)
-        return h
+        return self.network_logits(self.inputs(x))
 
     def probabilities(self, x: npt.ArrayLike) -> npt.NDArray[np.float64]:
         """Calibrated class probabilities of feature rows, shape (n, 5), rows summing to 1."""
@@ -109,7 +213,8 @@ class BeatModel:
         """The model as plain JSON data."""
         return {
             "format": "cardiostream-beats/1",
-            "features": list(FEATURES),
+            "features": list(self.features),
+            "rr_model": None if self.rr is None else self.rr.to_dict(),
             "classes": list(CLASSES),
             "mean": self.mean.tolist(),
             "std": self.std.tolist(),
@@ -123,10 +228,18 @@ class BeatModel:
     @classmethod
     def from_dict(cls, doc: dict[str, Any]) -> BeatModel:
         """The model of :meth:`to_dict`'s data."""
-        if doc.get("features") != list(FEATURES) or doc.get("classes") != list(CLASSES):
+        feats = doc.get("features")
+        if (
+            not isinstance(feats, list)
+            or not set(feats) <= set(FEATURES)
+            or doc.get("classes") != list(CLASSES)
+        ):
             raise InputError("beat model: made for other features or classes")
         try:
+            rr = doc.get("rr_model")
             return cls(
+                features=tuple(str(f) for f in feats),
+                rr=None if rr is None else RRModel.from_dict(rr),
                 mean=np.asarray(doc["mean"], np.float64),
                 std=np.asarray(doc["std"], np.float64),
                 layers=tuple(

@@ -9,7 +9,15 @@ RR context
     the local mean RR over the ten beats before it, a long-term mean RR (exponential, about
     100 beats), their log ratios, and how irregular the local rhythm is (the coefficient of
     variation of the last ten RR intervals, high in atrial fibrillation where an early beat
-    is not a sign of ectopy).
+    is not a sign of ectopy). After the shape columns, six more: the prematurity in seconds
+    (pre less the local mean), the log ratios of the pre and the post RR to the mean of the
+    last 32 RR intervals of beats that were not premature (the patient's own normal rhythm,
+    which a run of ectopy does not drag), of the previous beat's pre RR to the local mean
+    and of the pre RR to it, and of the pre RR to the median of the last ten. Last, the
+    P-wave span against the template's: the log ratios of its peak-to-peak amplitude and
+    energy, and its residual energy. Then how unlike their template the patient's beats
+    usually are: running means (weight 0.05, about the last 20 beats) of the QRS correlation
+    and of the residual, and the beat's own less them.
 Shape
     The beat, band-passed (0.5-40 Hz, causal), sampled at fixed times from -0.25 s to +0.45 s
     around its R peak, is compared with the template: the element-wise median of the recent
@@ -72,7 +80,21 @@ FEATURES: tuple[str, ...] = (
     "residual",
     "polarity",
     "polarity_template",
+    "pre_minus_local_s",
+    "log_pre_nref",
+    "log_post_nref",
+    "log_prepre_local",
+    "log_pre_prepre",
+    "log_pre_median",
+    "log_p_amp_ratio",
+    "log_p_energy_ratio",
+    "p_residual",
+    "ema_corr_qrs",
+    "ema_residual",
+    "corr_qrs_less_ema",
+    "residual_less_ema",
 )
+assert len(FEATURES) == kernel.N_ROW
 
 #: Sampling step of the beat window, in seconds.
 STEP_S = 0.004
@@ -94,6 +116,8 @@ _P_SPAN = _span(_P)
 assert _T.size <= kernel.PSUM_MAX
 _RECENT = 20
 _LOCAL = 10
+_NREF = 32
+_EMA_ALPHA = 0.05  # the running means of the shape: about the last 20 beats
 _LONG_ALPHA = 0.01
 _RR_DEFAULT_S = 0.8
 _PREMATURE = 0.9  # a beat is premature if its pre RR is below this share of the local RR
@@ -153,6 +177,7 @@ class BeatFeatureExtractor:
 
     def _reset_beats(self) -> None:
         self._rrs = np.zeros(_LOCAL, np.float64)
+        self._nrefs = np.zeros(_NREF, np.float64)
         self._recent = np.zeros((_RECENT, _T.size), np.float64)
         self._ok = np.zeros(_RECENT, np.bool_)
         self._good = np.zeros((_RECENT, _T.size), np.float64)
@@ -191,6 +216,7 @@ class BeatFeatureExtractor:
             STEP_S,
             (_PREMATURE, _LONG_ALPHA, _RR_DEFAULT_S),
             self._rrs,
+            self._nrefs,
             self._recent,
             self._ok,
             self._good,
@@ -201,6 +227,7 @@ class BeatFeatureExtractor:
         for col in kernel.H_LOG:
             np.log(half[:, col], out=half[:, col])
         np.log1p(half[:, kernel.H_LOG1P], out=half[:, kernel.H_LOG1P])
+        kernel.shape_context(half, _EMA_ALPHA, self._fv)
         return half
 
     def _due(self, r: int | None = None) -> bool:
@@ -252,6 +279,9 @@ class BeatFeatureExtractor:
         rows = np.empty((n_done, len(FEATURES)), np.float64)
         kernel.finish_rows(rs, half, n_done, self.fs, self.post_cap_s, rows)
         np.log(rows[:, kernel.R_LOG], out=rows[:, kernel.R_LOG])
+        np.log(rows[:, kernel.R_LOG2], out=rows[:, kernel.R_LOG2])
+        np.log(rows[:, kernel.R_LOG3], out=rows[:, kernel.R_LOG3])
+        np.log1p(rows[:, kernel.R_LOG1P2], out=rows[:, kernel.R_LOG1P2])
         self._pending = (int(rs[-1]), half[-1].tolist()) if n_done < rs.size else None
         self._tail = self._tail[-self._keep :]
         out_r = rs[:n_done].copy()
@@ -278,7 +308,10 @@ class BeatFeatureExtractor:
         iv = self._iv
         rr_order = (iv[kernel.I_RR_HEAD] + np.arange(iv[kernel.I_RR_COUNT])) % _LOCAL
         rec_order = (iv[kernel.I_REC_HEAD] + np.arange(iv[kernel.I_REC_COUNT])) % _RECENT
+        nref_order = (iv[kernel.I_NREF_HEAD] + np.arange(iv[kernel.I_NREF_COUNT])) % _NREF
         long = float(self._fv[kernel.F_LONG])
+        prev_pre = float(self._fv[kernel.F_PREV_PRE])
+        ema = self._fv[[kernel.F_EMA_CORR, kernel.F_EMA_RESIDUAL]]
         return {
             "fs": self.fs,
             "delay_s": self.delay_s,
@@ -290,6 +323,9 @@ class BeatFeatureExtractor:
             "n": self._n,
             "rrs": self._rrs[rr_order].tolist(),
             "long": None if not np.isfinite(long) else long,
+            "nrefs": self._nrefs[nref_order].tolist(),
+            "prev_pre": None if not np.isfinite(prev_pre) else prev_pre,
+            "shape_ema": None if not np.isfinite(ema).all() else ema.tolist(),
             "prev_r": int(iv[kernel.I_PREV_R]),
             # On the kernel's grid, so exact as integers.
             "recent": pack(np.round(self._recent[rec_order] * kernel.WINDOW_GRID).astype(np.int16)),
@@ -315,6 +351,10 @@ class BeatFeatureExtractor:
             # As the deques of earlier versions kept them: the newest, at most their length.
             rrs = np.asarray([float(v) for v in state["rrs"]], np.float64)[-_LOCAL:]
             long = float("nan") if state["long"] is None else float(state["long"])
+            nrefs = np.asarray([float(v) for v in state["nrefs"]], np.float64)[-_NREF:]
+            prev_pre = float("nan") if state["prev_pre"] is None else float(state["prev_pre"])
+            ema = state["shape_ema"]
+            ema = [float("nan")] * 2 if ema is None else [float(ema[0]), float(ema[1])]
             prev_r = int(state["prev_r"])
             grid = unpack(state["recent"], np.int16, (-1, _T.size))
             oks = [bool(v) for v in state["ok"]]
@@ -337,6 +377,10 @@ class BeatFeatureExtractor:
         self._rrs[: rrs.size] = rrs
         self._iv[kernel.I_RR_COUNT] = rrs.size
         self._fv[kernel.F_LONG] = long
+        self._nrefs[: nrefs.size] = nrefs
+        self._iv[kernel.I_NREF_COUNT] = nrefs.size
+        self._fv[kernel.F_PREV_PRE] = prev_pre
+        self._fv[kernel.F_EMA_CORR], self._fv[kernel.F_EMA_RESIDUAL] = ema
         self._iv[kernel.I_PREV_R] = prev_r
         for i, (w, ok) in enumerate(recent):
             self._recent[i] = w

@@ -1,8 +1,15 @@
-// The live view: a tile per stream of the token, fed by the read-only /v1/watch socket.
+// The ward: a tile per stream of the token, fed by the read-only /v1/watch socket, with the
+// alarms the server keeps (docs/alarms.md): an alarm bar naming every bed in alarm (off-screen
+// ones too), tiles ordered by bed or by priority, a compact density for large wards, ward-wide
+// silence and pause, the alarm log, an optional audible alarm, and keyboard navigation.
 import { SampleRing, Sweep } from "./sweep.js";
 import { Detail } from "./live-detail.js";
-import { statusOf, fmt } from "./live-status.js";
-import { KINDS, PRIORITY, detailText, kindName } from "./arrhythmia.js";
+import { ALARM_KINDS, fmt, rateOf, statusOf, windowText } from "./live-status.js";
+import { PRIORITY, detailText, kindName } from "./arrhythmia.js";
+import { PRIORITIES, alarmStartMs, alarmWords, clock, epochMs, isShown, mmss, prioRank, streamClock,
+  topAlarm, wantsAck, zoneName } from "./alarms.js";
+import { AlarmAudio } from "./audio.js";
+import { AlarmLog } from "./alarm-log.js";
 
 const STALE_MS = 4000; // no samples for this long: the trace greys out and says so
 const ENDED_KEEP_MS = 20000; // an ended stream's tile stays this long
@@ -11,6 +18,14 @@ const TREND_KEEP = 600;
 const FRAME_STATS = 600;
 const EVENTS_KEEP = 100; // closed episodes kept per stream, for the detail view's list
 const BEATS_KEEP = 1200; // classified beats kept per stream (more than RING_S of them)
+const AUTO_COMPACT = 8; // more beds than this: compact tiles, unless chosen otherwise
+const COMPACT_H = [124, 230]; // a compact tile's height (px): fitted to the screen within these
+const COMPACT_W = [250, 420]; // and its width
+const PREFS = "cardiostream.ward";
+const MINUTES = [1, 2, 3, 5, 10];
+
+const natural = new Intl.Collator("en", { numeric: true }).compare;
+const loadPrefs = () => { try { return JSON.parse(localStorage.getItem(PREFS)) || {}; } catch (_) { return {}; } };
 
 export function mount(root, ctx) {
   const view = new LiveView(root, ctx);
@@ -23,15 +38,38 @@ class LiveView {
     this.ctx = ctx;
     this.streams = new Map();
     this.detail = null;
+    this.log = null;
     this.closed = false;
     this.retry = 1000;
     this.frameWork = [];
     this.frameGaps = [];
     this.lastFrame = null;
+    this.ward = { silencedUntil: null, pausedUntil: null };
+    const prefs = loadPrefs();
+    this.density = prefs.density || "auto";
+    this.order = prefs.order || "bed";
+    this.audio = new AlarmAudio();
     root.innerHTML = `
-      <div class="live-head">
-        <h1>Live</h1><span class="live-count" data-testid="stream-count"></span>
-        <span class="hint">25 mm/s · 10 mm/mV · click a tile for its trend and events</span>
+      <div class="ward-top" data-testid="ward-top">
+        <div class="live-head">
+          <h1>Ward</h1><span class="live-count" data-testid="stream-count"></span>
+          <div class="ward-controls" role="group" aria-label="Ward controls">
+            <span class="ctl"><button type="button" data-testid="silence">Silence</button><select
+              data-testid="silence-minutes" aria-label="Silence for minutes"></select></span>
+            <span class="ctl"><button type="button" data-testid="pause">Pause alarms</button><select
+              data-testid="pause-minutes" aria-label="Pause alarms for minutes"></select></span>
+            <button type="button" class="sound" data-testid="sound" aria-pressed="false"></button>
+            <label>Tiles <select data-testid="density"><option value="auto">auto</option>
+              <option value="comfortable">comfortable</option><option value="compact">compact</option></select></label>
+            <label>Order <select data-testid="order"><option value="bed">by bed</option>
+              <option value="priority">by priority</option></select></label>
+            <button type="button" data-testid="open-log">Alarm log</button>
+          </div>
+        </div>
+        <div class="ward-state" data-testid="ward-state" hidden></div>
+        <nav class="alarm-bar" data-testid="alarm-bar" aria-label="Beds in alarm">
+          <span class="bar-none">No alarms</span></nav>
+        <div class="sr-only" data-testid="alarm-announce" aria-live="assertive" aria-atomic="true"></div>
       </div>
       <div class="notice warn" data-testid="live-notice" hidden></div>
       <p class="live-empty hint" data-testid="live-empty">No live streams for this token yet.
@@ -40,21 +78,114 @@ class LiveView {
     this.tiles = root.querySelector(".tiles");
     this.notice = root.querySelector("[data-testid=live-notice]");
     this.empty = root.querySelector("[data-testid=live-empty]");
-    this.onResize = () => { for (const s of this.streams.values()) s.sweep.resize(); };
+    this.bar = root.querySelector("[data-testid=alarm-bar]");
+    this.announcer = root.querySelector("[data-testid=alarm-announce]");
+    this.setupControls();
+    this.tiles.addEventListener("keydown", (e) => this.onTileKey(e));
+    this.onResize = () => this.layout();
     window.addEventListener("resize", this.onResize);
     window.cardiostreamLive = {
       frameStats: () => this.frameStats(),
       streams: () => [...this.streams.values()].map((s) => ({
-        id: s.id, badge: s.badge.dataset.status, lead: s.lead,
-        head: s.sweep.head, label: s.window?.label ?? null, word: s.badge.querySelector(".word").textContent,
+        id: s.id, badge: s.badge.dataset.status, lead: s.lead, priority: s.badge.dataset.priority || null,
+        head: s.sweep.head, span_s: s.sweep.span, label: s.window?.label ?? null, word: s.badge.querySelector(".word").textContent,
+        hr: s.hrEl.textContent, why: s.whyEl.textContent,
         letters: { ...s.sweep.lettered }, classified: { ...s.ectopy.n }, ectopy: s.ectopy.summary(),
         open: s.open.map((e) => ({ kind: e.kind, start_s: e.start_s })),
         events: s.events.filter((e) => e.type === "event").map((e) => ({ kind: e.kind, start_s: e.start_s, end_s: e.end_s })),
+        alarms: s.alarmList.map((a) => ({ id: a.id, kind: a.kind, priority: a.priority, state: a.state,
+          acknowledged: a.acknowledged })),
       })),
       resetFrameStats: () => { this.frameWork = []; this.frameGaps = []; },
+      handle: (msg) => this.handle(msg), // feeds a message as if the server sent it
+      audio: () => this.audio.state(),
+      ward: () => ({ ...this.ward, density: this.tiles.dataset.density, order: this.order }),
     };
+    this.layout();
+    this.loadWard();
     this.connect();
     this.raf = requestAnimationFrame((t) => this.frame(t));
+    this.timer = setInterval(() => this.tick(), 1000);
+  }
+
+  // ------------------------------------------------------------ header controls
+  setupControls() {
+    const q = (id) => this.root.querySelector(`[data-testid=${id}]`);
+    for (const [sel, dflt] of [[q("silence-minutes"), 2], [q("pause-minutes"), 3]]) {
+      for (const m of MINUTES) sel.append(new Option(`${m} min`, String(m), false, m === dflt));
+    }
+    q("silence").addEventListener("click", () => this.wardCommand("silence"));
+    q("pause").addEventListener("click", () => this.wardCommand("pause"));
+    const sound = q("sound");
+    const soundLabel = () => {
+      sound.setAttribute("aria-pressed", String(this.audio.enabled));
+      sound.textContent = this.audio.enabled ? "♪ Sound on" : "Sound off (muted)";
+      sound.classList.toggle("on", this.audio.enabled);
+    };
+    sound.addEventListener("click", () => { this.audio.setEnabled(!this.audio.enabled); soundLabel(); this.tick(); });
+    soundLabel();
+    const density = q("density");
+    density.value = this.density;
+    density.addEventListener("change", () => { this.density = density.value; this.savePrefs(); this.layout(); });
+    const order = q("order");
+    order.value = this.order;
+    order.addEventListener("change", () => { this.order = order.value; this.savePrefs(); this.arrange(); });
+    q("open-log").addEventListener("click", () => this.openLog());
+  }
+
+  savePrefs() {
+    try { localStorage.setItem(PREFS, JSON.stringify({ density: this.density, order: this.order })); } catch (_) { /* private mode */ }
+  }
+
+  async wardCommand(what) {
+    const until = what === "silence" ? this.ward.silencedUntil : this.ward.pausedUntil;
+    const on = until != null && until > Date.now();
+    const minutes = on ? 0 : Number(this.root.querySelector(`[data-testid=${what}-minutes]`).value);
+    try {
+      const doc = await this.ctx.api.post(`/v1/alarms/${what}`, { minutes });
+      this.setWard(doc || {});
+      if (!doc || (doc.silenced_until === undefined && doc.paused_until === undefined)) {
+        const t = minutes ? Date.now() + minutes * 60000 : null;
+        if (what === "silence") this.ward.silencedUntil = t; else this.ward.pausedUntil = t;
+      }
+    } catch (err) {
+      this.say(`Could not ${what} the ward: ${err.message}`, "error");
+    }
+    this.tick();
+  }
+
+  /** The ward-wide silence and pause as they stand (the alarm log's answer carries them). */
+  async loadWard() {
+    try {
+      const doc = await this.ctx.api.get("/v1/alarms?limit=1");
+      if (doc?.ward) { this.setWard(doc.ward); this.renderWard(Date.now()); }
+    } catch (_) { /* an older server: no alarms */ }
+  }
+
+  setWard(msg) {
+    if ("silenced_until" in msg) this.ward.silencedUntil = epochMs(msg.silenced_until);
+    if ("paused_until" in msg) this.ward.pausedUntil = epochMs(msg.paused_until);
+  }
+
+  renderWard(now) {
+    const left = (t) => (t != null && t > now ? (t - now) / 1000 : 0);
+    const silence = left(this.ward.silencedUntil);
+    const pause = left(this.ward.pausedUntil);
+    const sb = this.root.querySelector("[data-testid=silence]");
+    const pb = this.root.querySelector("[data-testid=pause]");
+    const st = silence ? `Silenced ${mmss(silence)} · lift` : "Silence";
+    const pt = pause ? `Paused ${mmss(pause)} · resume` : "Pause alarms";
+    if (sb.textContent !== st) sb.textContent = st;
+    if (pb.textContent !== pt) pb.textContent = pt;
+    sb.classList.toggle("engaged", !!silence);
+    pb.classList.toggle("engaged", !!pause);
+    const box = this.root.querySelector("[data-testid=ward-state]");
+    const parts = [];
+    if (pause) parts.push(`Alarms paused on the whole ward: no new alarm is raised for ${mmss(pause)}`);
+    if (silence) parts.push(`Sound silenced on the whole ward for ${mmss(silence)}`);
+    const text = parts.join(" · ");
+    box.hidden = !text;
+    if (box.textContent !== text) box.textContent = text;
   }
 
   // ------------------------------------------------------------ socket
@@ -91,16 +222,20 @@ class LiveView {
     switch (msg.type) {
       case "streams": {
         this.say("");
+        if (msg.ward) this.setWard(msg.ward);
         const seen = new Set(msg.streams.map((s) => s.stream_id));
         for (const id of [...this.streams.keys()]) if (!seen.has(id)) this.remove(id);
         for (const info of msg.streams) this.upsert(info, true);
+        this.alarmsChanged();
         break;
       }
-      case "stream": this.upsert(msg.stream, false); break;
+      case "stream": this.upsert(msg.stream, false); this.alarmsChanged(); break;
       case "display": this.stream(msg.stream_id)?.display(msg); break;
       case "window": this.stream(msg.stream_id)?.setWindow(msg); break;
       case "event_open": case "event": this.stream(msg.stream_id)?.addEvent(msg); break;
       case "gap": this.stream(msg.stream_id)?.addGap(msg); break;
+      case "alarm": this.alarm(msg.alarm || msg, msg.stream_id); break;
+      case "ward": this.setWard(msg); this.renderWard(Date.now()); break;
       case "dropped": this.say(`This page fell behind and skipped ${msg.messages} updates.`, "warn"); break;
       default: break;
     }
@@ -108,14 +243,29 @@ class LiveView {
 
   stream(id) { return this.streams.get(id); }
 
+  alarm(a, sid) {
+    const s = this.stream(a.stream_id || sid);
+    if (!s) return;
+    const fresh = s.setAlarm(a);
+    if (fresh && a.state === "active") this.announce(s, a);
+    this.alarmsChanged();
+  }
+
+  /** The one live region: new alarms only (assertive for high priority, polite otherwise). */
+  announce(s, a) {
+    const p = PRIORITIES[a.priority] || PRIORITIES.technical;
+    this.announcer.setAttribute("aria-live", a.priority === "high" ? "assertive" : "polite");
+    this.announcer.textContent = `${p.word} alarm, ${s.id}: ${alarmWords(a)}`;
+  }
+
   upsert(info, snapshot) {
     let s = this.streams.get(info.stream_id);
     if (!s && info.state === "ended") return; // one this page never showed (expired unseen)
     if (!s) {
-      s = new StreamTile(info, () => this.openDetail(s), this.ctx.api);
+      s = new StreamTile(info, () => this.openDetail(s), this.ctx.api, (m) => this.say(m, "error"));
       this.streams.set(info.stream_id, s);
       this.tiles.append(s.el);
-      s.sweep.resize();
+      this.layout();
     }
     s.update(info, snapshot);
     if (info.state === "ended") {
@@ -129,23 +279,224 @@ class LiveView {
     if (!s) return;
     s.el.remove();
     this.streams.delete(id);
-    if (this.detail?.stream === s) this.closeDetail();
+    if (this.detail?.stream === s) this.closeDetail(false);
     this.counts();
+    this.layout();
+    this.alarmsChanged();
   }
 
   counts() {
     const n = this.streams.size;
     this.empty.hidden = n > 0;
-    this.root.querySelector("[data-testid=stream-count]").textContent = `${n} stream${n === 1 ? "" : "s"}`;
+    this.root.querySelector("[data-testid=stream-count]").textContent = `${n} bed${n === 1 ? "" : "s"}`;
+  }
+
+  // ------------------------------------------------------------ layout and order
+  /** Density (auto: compact past AUTO_COMPACT beds); compact tiles are sized so that the whole
+   * ward fits the screen when it can (columns and height chosen for the largest trace), and
+   * scroll at their smallest size when it cannot. */
+  layout() {
+    const n = this.streams.size;
+    const density = this.density === "auto" ? (n > AUTO_COMPACT ? "compact" : "comfortable") : this.density;
+    this.tiles.dataset.density = density;
+    if (density === "compact" && n) {
+      const gap = parseFloat(getComputedStyle(this.tiles).rowGap) || 0;
+      const width = this.tiles.clientWidth;
+      const top = this.tiles.getBoundingClientRect().top + window.scrollY;
+      const height = window.innerHeight - top - 12; // main's bottom padding
+      let best = null;
+      for (let cols = 1; cols <= 12; cols++) {
+        const w = (width - (cols - 1) * gap) / cols;
+        if (w < COMPACT_W[0]) break;
+        const rows = Math.ceil(n / cols);
+        const h = Math.min(COMPACT_H[1], Math.floor((height - (rows - 1) * gap) / rows));
+        // All on screen, the widest trace (the most seconds a sweep holds); else (scrolling)
+        // the most beds a screen shows.
+        const score = h >= COMPACT_H[0] ? 1e7 + Math.min(w, COMPACT_W[1]) * 1000 + h : cols;
+        if (!best || score > best.score) best = { cols, h: Math.max(COMPACT_H[0], h), score };
+      }
+      best = best || { cols: 1, h: COMPACT_H[0] };
+      this.tiles.style.gridTemplateColumns = `repeat(${best.cols}, minmax(0, 1fr))`;
+      this.tiles.style.setProperty("--tile-h", `${best.h}px`);
+      this.cols = best.cols;
+    } else {
+      this.tiles.style.removeProperty("grid-template-columns");
+      this.tiles.style.removeProperty("--tile-h");
+      this.cols = null;
+    }
+    for (const s of this.streams.values()) s.fit();
+    this.arrange();
+  }
+
+  /** The tiles in screen order. */
+  ordered() {
+    const list = [...this.streams.values()];
+    if (this.order === "priority") {
+      return list.sort((a, b) => a.rank - b.rank || (b.alarmStart ?? 0) - (a.alarmStart ?? 0) || natural(a.id, b.id));
+    }
+    return list.sort((a, b) => natural(a.id, b.id));
+  }
+
+  arrange() {
+    this.screen = this.ordered();
+    this.screen.forEach((s, i) => { if (s.el.style.order !== String(i)) s.el.style.order = String(i); });
+  }
+
+  alarmsChanged() {
+    for (const s of this.streams.values()) s.renderStatus();
+    this.arrange();
+    this.renderBar(Date.now());
+    this.sound(Date.now());
+  }
+
+  // ------------------------------------------------------------ alarm bar
+  /** Every bed with an active or latched alarm, most urgent first, each a button to its tile. */
+  renderBar(now) {
+    const inAlarm = [...this.streams.values()].filter((s) => s.top)
+      .sort((a, b) => a.rank - b.rank || (b.alarmStart ?? 0) - (a.alarmStart ?? 0) || natural(a.id, b.id));
+    const offscreen = this.offscreen();
+    const key = inAlarm.map((s) => `${s.id}/${s.top.id}/${s.top.state}/${s.top.acknowledged}/${offscreen.get(s.id) || ""}/${s.alarmList.length}`).join("|");
+    if (key === this.barKey) return;
+    this.barKey = key;
+    if (!inAlarm.length) {
+      const none = document.createElement("span");
+      none.className = "bar-none";
+      none.textContent = "No alarms";
+      this.bar.replaceChildren(none);
+      return;
+    }
+    const hidden = inAlarm.filter((s) => offscreen.get(s.id)).length;
+    const head = document.createElement("span");
+    head.className = "bar-count";
+    head.dataset.testid = "bar-count";
+    head.textContent = `${inAlarm.length} bed${inAlarm.length === 1 ? "" : "s"} in alarm${hidden ? ` · ${hidden} off-screen` : ""}` +
+      ` · times ${zoneName()}`;
+    this.bar.replaceChildren(head, ...inAlarm.map((s) => {
+      const a = s.top;
+      const p = PRIORITIES[a.priority] || PRIORITIES.technical;
+      const b = document.createElement("button");
+      b.type = "button";
+      b.className = `bar-item ${p.cls}${a.state === "latched" ? " latched" : ""}${a.acknowledged ? " acked" : ""}`;
+      b.dataset.testid = "bar-item";
+      b.dataset.stream = s.id;
+      b.dataset.priority = a.priority;
+      const where = offscreen.get(s.id);
+      if (where) b.dataset.offscreen = where;
+      const more = s.alarmList.filter(isShown).length - 1;
+      const parts = [[p.shape, "shape"], [s.id, "bed"], [alarmWords(a), "word"],
+        [clock(alarmStartMs(a, s), true), "time"]];
+      if (a.state === "latched") parts.push(["latched", "state"]);
+      else if (a.acknowledged) parts.push(["ack'd", "state"]);
+      if (more > 0) parts.push([`+${more}`, "more"]);
+      if (where) parts.push([where === "above" ? "↑" : "↓", "where"]);
+      for (const [text, cls] of parts) {
+        const span = document.createElement("span");
+        span.className = cls;
+        span.textContent = text;
+        b.append(span);
+      }
+      b.title = `${p.word} alarm since ${clock(alarmStartMs(a, s))}${where ? `; the bed is off-screen (${where})` : ""}: show the bed`;
+      b.addEventListener("click", () => this.goTo(s.id));
+      return b;
+    }));
+  }
+
+  /** Beds whose tile is not wholly on screen: id -> "above" | "below". */
+  offscreen() {
+    const out = new Map();
+    const top = this.root.querySelector(".ward-top").getBoundingClientRect().bottom;
+    const bottom = window.innerHeight;
+    for (const s of this.streams.values()) {
+      if (!s.top) continue;
+      const r = s.el.getBoundingClientRect();
+      if (r.top < top - 1) out.set(s.id, "above");
+      else if (r.bottom > bottom + 1) out.set(s.id, "below");
+    }
+    return out;
+  }
+
+  goTo(id) {
+    const s = this.stream(id);
+    if (!s) return;
+    s.el.scrollIntoView({ block: "center", behavior: "instant" });
+    s.el.focus({ preventScroll: true });
+    this.barKey = null;
+    this.renderBar(Date.now());
+  }
+
+  // ------------------------------------------------------------ sound
+  sound(now) {
+    const wardQuiet = this.ward.silencedUntil != null && this.ward.silencedUntil > now;
+    let best = null;
+    if (!wardQuiet) {
+      for (const s of this.streams.values()) {
+        const until = epochMs(s.settings.silenced_until);
+        if (until != null && until > now) continue;
+        for (const a of s.alarmList) {
+          if (wantsAck(a) && (best === null || prioRank(a.priority) < prioRank(best))) best = a.priority;
+        }
+      }
+    }
+    this.audio.update(best);
+    const btn = this.root.querySelector("[data-testid=sound]");
+    btn.title = this.audio.enabled ? "Audible alarm on: click to mute" : "Audible alarm muted: click to turn the sound on";
+  }
+
+  tick() {
+    const now = Date.now();
+    for (const s of this.streams.values()) s.renderBedState(now, this.ward);
+    this.renderWard(now);
+    this.renderBar(now);
+    this.sound(now);
+  }
+
+  // ------------------------------------------------------------ keyboard, detail, log
+  onTileKey(e) {
+    const tile = e.target.closest?.(".tile");
+    if (!tile || e.target !== tile) return; // keys in a tile's own controls are theirs
+    const list = this.screen || this.ordered();
+    const i = list.findIndex((s) => s.el === tile);
+    if (i < 0) return;
+    if (e.key === "Enter" || e.key === " ") {
+      e.preventDefault(); // else the same key press reaches the detail's Close button
+      this.openDetail(list[i]);
+      return;
+    }
+    const cols = getComputedStyle(this.tiles).gridTemplateColumns.split(" ").length || 1;
+    const step = { ArrowRight: 1, ArrowLeft: -1, ArrowDown: cols, ArrowUp: -cols, Home: -i, End: list.length - 1 - i }[e.key];
+    if (step === undefined) return;
+    e.preventDefault();
+    const j = Math.max(0, Math.min(list.length - 1, i + step));
+    list[j].el.focus();
+    list[j].el.scrollIntoView({ block: "nearest" });
   }
 
   openDetail(s) {
-    this.closeDetail();
-    this.detail = new Detail(this.root, s, () => this.closeDetail());
+    this.closeDetail(false);
+    this.closeLog(false);
+    this.detail = new Detail(this.root, s, () => this.closeDetail(true));
   }
 
-  closeDetail() {
-    if (this.detail) { this.detail.close(); this.detail = null; }
+  closeDetail(refocus = true) {
+    if (!this.detail) return;
+    const s = this.detail.stream;
+    this.detail.close();
+    this.detail = null;
+    if (refocus && s.el.isConnected) s.el.focus();
+  }
+
+  openLog() {
+    this.closeDetail(false);
+    this.closeLog(false);
+    const beds = [...this.streams.keys()].sort(natural);
+    this.log = new AlarmLog(this.root, this.ctx.api, beds, () => this.closeLog(true));
+  }
+
+  closeLog(refocus = true) {
+    if (!this.log) return;
+    this.log.close();
+    this.log = null;
+    if (refocus) this.root.querySelector("[data-testid=open-log]").focus();
   }
 
   // --------------------------------------------------------- drawing
@@ -179,8 +530,11 @@ class LiveView {
   close() {
     this.closed = true;
     cancelAnimationFrame(this.raf);
+    clearInterval(this.timer);
     window.removeEventListener("resize", this.onResize);
-    this.closeDetail();
+    this.closeDetail(false);
+    this.closeLog(false);
+    this.audio.close();
     if (this.ws) this.ws.close();
     delete window.cardiostreamLive;
   }
@@ -191,10 +545,11 @@ function push(a, v) {
   if (a.length > FRAME_STATS) a.shift();
 }
 
-/** One stream: its data and its tile. */
+/** One stream: its data, its alarms and its tile. */
 class StreamTile {
-  constructor(info, onOpen, api) {
+  constructor(info, onOpen, api, onError) {
     this.api = api;
+    this.onError = onError;
     this.id = info.stream_id;
     this.leads = info.leads;
     this.lead = info.lead;
@@ -210,6 +565,11 @@ class StreamTile {
     this.trend = [];
     this.lastData = 0;
     this.state = info.state;
+    this.since = info.since ?? null;
+    this.startTime = info.start_time ?? null;
+    this.alarms = new Map(); // id -> alarm (active or latched)
+    this.settings = {}; // alarm_settings: hr_low, hr_high, silenced_until, paused_until
+    this.top = null;
     this.el = document.createElement("article");
     this.el.className = "tile";
     this.el.dataset.testid = "tile";
@@ -219,25 +579,30 @@ class StreamTile {
       <header>
         <span class="sid"></span>
         <select class="lead" data-testid="lead-select" aria-label="Lead shown"></select>
-        <span class="badge" data-testid="badge" role="status"><span class="shape"></span><span class="word"></span></span>
+        <span class="badge" data-testid="badge"><span class="shape" aria-hidden="true"></span><span
+          class="word"></span><span class="state" data-testid="alarm-state"></span></span>
+        <button type="button" class="ack" data-testid="ack" hidden>Ack</button>
       </header>
       <div class="body">
         <div class="trace"><canvas class="paper"></canvas><canvas class="pen" data-testid="trace"></canvas>
           <span class="stale-note" hidden></span></div>
         <dl class="numbers">
-          <div class="hr"><dt>HR</dt><dd data-testid="hr">–</dd><span class="unit">bpm</span></div>
-          <div><dt>RMSSD</dt><dd data-k="rmssd">–</dd></div>
-          <div><dt>SDNN</dt><dd data-k="sdnn">–</dd></div>
-          <div><dt>pNN50</dt><dd data-k="pnn50">–</dd></div>
-          <div><dt>mean RR</dt><dd data-k="rr">–</dd></div>
-          <div><dt>Signal</dt><dd data-testid="quality">–</dd></div>
+          <div class="hr"><dt>HR</dt><dd data-testid="hr">---</dd><span class="unit">bpm</span></div>
+          <div class="why" data-testid="hr-why"></div>
+          <div class="bed-state" data-testid="bed-state"></div>
+          <div class="label2" data-testid="window-label" title="The latest 10 s window's rhythm verdict (the badge follows the alarms)"></div>
+          <div class="hrv"><dt>RMSSD</dt><dd data-k="rmssd">–</dd></div>
+          <div class="hrv"><dt>SDNN</dt><dd data-k="sdnn">–</dd></div>
+          <div class="hrv"><dt>pNN50</dt><dd data-k="pnn50">–</dd></div>
+          <div class="hrv"><dt>mean RR</dt><dd data-k="rr">–</dd></div>
+          <div class="hrv"><dt>Signal</dt><dd data-testid="quality">–</dd></div>
         </dl>
       </div>
       <ul class="events" data-testid="events"></ul>
       <div class="controls" data-testid="controls" hidden>
         <label>Mode <select data-testid="control-mode"></select></label>
         <button type="button" data-testid="control-apply">Switch</button>
-        <span class="control-note hint" data-testid="control-note" role="status"></span>
+        <span class="control-note" data-testid="control-note"></span>
       </div>`;
     this.el.querySelector(".sid").textContent = this.id;
     const select = this.el.querySelector(".lead");
@@ -246,9 +611,13 @@ class StreamTile {
     select.addEventListener("change", () => { this.lead = select.value; this.sweep.resize(); });
     select.addEventListener("click", (e) => e.stopPropagation());
     this.el.addEventListener("click", onOpen);
-    this.el.addEventListener("keydown", (e) => { if (e.key === "Enter") onOpen(); });
+    this.ackBtn = this.el.querySelector(".ack");
+    this.ackBtn.setAttribute("aria-label", `Acknowledge the alarms of ${this.id}`);
+    this.ackBtn.addEventListener("click", (e) => { e.stopPropagation(); this.acknowledge(); });
     this.setupControls(info);
     this.badge = this.el.querySelector(".badge");
+    this.hrEl = this.el.querySelector("[data-testid=hr]");
+    this.whyEl = this.el.querySelector("[data-testid=hr-why]");
     this.staleNote = this.el.querySelector(".stale-note");
     this.sweep = new Sweep(this.el.querySelector(".paper"), this.el.querySelector(".pen"));
     this.renderStatus();
@@ -279,17 +648,77 @@ class StreamTile {
 
   update(info, snapshot) {
     this.state = info.state;
+    if (info.since != null) this.since = info.since;
+    if (info.start_time != null && info.start_time !== this.startTime) {
+      this.startTime = info.start_time;
+      this.renderEvents();
+    }
+    if (info.alarm_settings) this.settings = { ...info.alarm_settings };
+    if (Array.isArray(info.alarms)) {
+      this.alarms = new Map(info.alarms.filter(isShown).map((a) => [a.id, a]));
+    }
     if (info.controls?.length && this.el.querySelector(".controls").hidden) this.setupControls(info);
     if (snapshot) {
       if (info.window) this.setWindow(info.window);
       this.events = info.events.slice(-EVENTS_KEEP);
       // Episodes that closed while this page was away: their close was in the snapshot.
       for (const e of info.events) this.openEvents.delete(eventKey(e));
+      // Episodes in progress when this page opened.
+      for (const e of info.open_events || []) this.openEvents.set(eventKey(e), { ...e, type: "event_open" });
       this.version = (this.version || 0) + 1;
       this.trend = info.trend.slice(-TREND_KEEP);
       this.renderEvents();
     }
     this.renderStatus();
+  }
+
+  /** An alarm raised, ended, latched or acknowledged; true when this page had not seen it. */
+  setAlarm(a) {
+    const fresh = !this.alarms.has(a.id);
+    if (isShown(a)) this.alarms.set(a.id, a); else this.alarms.delete(a.id);
+    this.renderStatus();
+    return fresh;
+  }
+
+  /** A bed's own silence or pause (the ward's is said in the header), with the time left. */
+  renderBedState(now, ward) {
+    const left = (v, wardUntil) => {
+      const t = epochMs(v);
+      return t != null && t > now && (wardUntil == null || Math.abs(t - wardUntil) > 1500) ? (t - now) / 1000 : 0;
+    };
+    const paused = left(this.settings.paused_until, ward.pausedUntil);
+    const silenced = left(this.settings.silenced_until, ward.silencedUntil);
+    const text = paused ? `paused ${mmss(paused)}` : silenced ? `silenced ${mmss(silenced)}` : "";
+    const el = this.el.querySelector("[data-testid=bed-state]");
+    setText(el, text);
+  }
+
+  /** Resize the sweep only when its trace changed size (a resize clears the trace). */
+  fit() {
+    const pen = this.sweep.trace;
+    if (pen.clientWidth !== this.sweep.w || pen.clientHeight !== this.sweep.h) this.sweep.resize();
+  }
+
+  get alarmList() { return [...this.alarms.values()]; }
+  /** Rank of the tile's most urgent alarm (0 high ... 3 none). */
+  get rank() { return this.top ? prioRank(this.top.priority) : 3; }
+  get alarmStart() { return this.top ? alarmStartMs(this.top, this) : null; }
+
+  async acknowledge() {
+    const todo = this.alarmList.filter(wantsAck);
+    this.ackBtn.disabled = true;
+    try {
+      for (const a of todo) {
+        const doc = await this.api.post(`/v1/alarms/${encodeURIComponent(a.id)}/ack`, {});
+        const after = doc?.alarm || (doc && doc.id === a.id ? doc : null);
+        if (after) this.setAlarm(after);
+      }
+    } catch (err) {
+      this.onError(`Could not acknowledge the alarm of ${this.id}: ${err.message}`);
+    } finally {
+      this.ackBtn.disabled = false;
+      this.renderStatus();
+    }
   }
 
   display(msg) {
@@ -309,7 +738,6 @@ class StreamTile {
       probabilities: w.probabilities, usable: w.quality?.usable });
     if (this.trend.length > TREND_KEEP) this.trend.shift();
     const hrv = w.hrv || {};
-    this.el.querySelector("[data-testid=hr]").textContent = fmt(w.heart_rate_bpm, 0);
     this.el.querySelector("[data-k=rmssd]").textContent = fmt(hrv.rmssd_ms, 0, " ms");
     this.el.querySelector("[data-k=sdnn]").textContent = fmt(hrv.sdnn_ms, 0, " ms");
     this.el.querySelector("[data-k=pnn50]").textContent = hrv.pnn50 == null ? "–" : `${Math.round(hrv.pnn50 * 100)} %`;
@@ -319,6 +747,9 @@ class StreamTile {
     qEl.textContent = q.usable ? `good${q.score != null ? ` ${Math.round(q.score * 100)} %` : ""}` : "poor";
     qEl.title = (q.reasons || []).join(", ");
     qEl.className = q.usable ? "" : "poor";
+    const label = this.el.querySelector("[data-testid=window-label]");
+    label.replaceChildren(Object.assign(document.createElement("span"), { className: "pre", textContent: "rhythm: " }),
+      windowText(w).replace(/^rhythm: /, ""));
     this.renderStatus();
   }
 
@@ -351,9 +782,9 @@ class StreamTile {
     const items = [...open, ...this.events.slice(-Math.max(1, 3 - open.length)).reverse()].slice(0, 4);
     ul.replaceChildren(...items.map((e) => {
       const li = document.createElement("li");
-      li.textContent = eventLine(e);
+      li.textContent = eventLine(e, this);
       li.title = detailText(e.detail);
-      li.className = e.open ? `open ${KINDS[e.kind]?.cls ?? ""}` : "";
+      li.className = e.open ? `open ${!ALARM_KINDS.has(e.kind) ? "note" : e.kind === "vt" || e.kind === "asystole" ? "high" : "medium"}` : "";
       li.dataset.kind = e.kind;
       return li;
     }));
@@ -362,14 +793,33 @@ class StreamTile {
   get stale() { return this.state !== "live" || Date.now() - this.lastData > STALE_MS; }
 
   renderStatus() {
+    this.top = [...this.alarms.values()].length ? topAlarm(this.alarms.values()) : null;
     const st = statusOf(this);
-    this.badge.dataset.status = st.key;
-    this.badge.className = `badge ${st.cls}`;
-    this.badge.querySelector(".shape").textContent = st.shape;
-    this.badge.querySelector(".word").textContent = st.word;
-    this.badge.title = st.title;
+    const a = st.alarm || null;
+    const b = this.badge;
+    b.dataset.status = st.key;
+    if (a) { b.dataset.priority = a.priority; b.dataset.state = a.state; b.dataset.alarmId = a.id; } else {
+      delete b.dataset.priority; delete b.dataset.state; delete b.dataset.alarmId;
+    }
+    const cls = `badge ${st.cls}${a?.state === "latched" ? " latched" : ""}${a?.acknowledged ? " acked" : ""}`;
+    if (b.className !== cls) b.className = cls;
+    setText(b.querySelector(".shape"), st.shape);
+    setText(b.querySelector(".word"), st.word);
+    setText(b.querySelector(".state"), a?.state === "latched" ? "latched" : a?.acknowledged ? "ack'd" : "");
+    b.title = st.title;
+    const tileCls = a ? `prio-${PRIORITIES[a.priority]?.cls ?? "technical"}` : st.cls === "technical" ? "prio-technical" : "";
+    for (const c of ["prio-high", "prio-medium", "prio-technical"]) this.el.classList.toggle(c, c === tileCls);
+    this.el.classList.toggle("latched", a?.state === "latched");
     this.el.classList.toggle("stale", this.stale);
-    this.el.classList.toggle("alarm", st.cls === "alarm" && !this.stale);
+    this.ackBtn.hidden = !this.alarmList.some(wantsAck);
+    const rate = rateOf(this);
+    setText(this.hrEl, rate.text);
+    setText(this.whyEl, rate.why);
+    // What a screen reader says on reaching the tile (not a live region: no announcement).
+    const said = `${this.id}: ${a ? `${PRIORITIES[a.priority]?.word ?? ""} alarm ${st.word}${a.state === "latched" ? ", latched" : ""}` : st.word}` +
+      `, heart rate ${rate.text === "---" ? `not available, ${rate.why}` : `${rate.text} per minute`}`;
+    if (this.el.getAttribute("aria-label") !== said) this.el.setAttribute("aria-label", said);
+    this.el.classList.toggle("no-rate", rate.text === "---");
   }
 
   draw(now) {
@@ -387,15 +837,20 @@ class StreamTile {
   }
 }
 
+function setText(el, text) { if (el.textContent !== text) el.textContent = text; }
+
 const eventKey = (e) => `${e.kind}@${e.start_s}`;
 
-/** One line of a tile's event list: "VT at 812 s · ongoing · 160 bpm · 92 %". */
-export function eventLine(e) {
-  if (e.type === "gap") return `${e.kind} at ${fmt(e.start_s, 0)} s · ${fmt(e.end_s - e.start_s, 0)} s`;
+/** One line of a tile's event list, at clock time: "VT 09:12:03 UTC · ongoing · 160 bpm · 92 %"
+ * (stream time in seconds where the stream's clock is unknown). */
+export function eventLine(e, stream = {}) {
+  const ms = streamClock(stream, e.start_s);
+  const at = ms == null ? `at ${fmt(e.start_s, 0)} s` : clock(ms);
+  if (e.type === "gap") return `${e.kind} ${at} · ${fmt(e.end_s - e.start_s, 0)} s`;
   const dur = e.open ? "ongoing" : `${fmt(e.end_s - e.start_s, e.end_s - e.start_s < 10 ? 1 : 0)} s`;
   const rate = e.kind === "vt" || e.kind === "svt" || e.kind === "idioventricular_rhythm"
     ? (e.detail?.rate_bpm != null ? ` · ${Math.round(e.detail.rate_bpm)} bpm` : "") : "";
-  return `${kindName(e.kind, e.detail)} at ${fmt(e.start_s, 0)} s · ${dur}${rate}` +
+  return `${kindName(e.kind, e.detail)} ${at} · ${dur}${rate}` +
     (e.confidence != null ? ` · ${Math.round(e.confidence * 100)} %` : "");
 }
 
