@@ -83,9 +83,9 @@ export class Detail {
           </form>
           <p class="alarm-note" data-testid="alarm-note" aria-live="polite"></p>
         </div>
-        <div class="alarm-log">
+        <div class="bed-alarm-log">
           <h3>Alarm history <span class="hint">(newest first, from the server's log)</span></h3>
-          <div class="alarm-log-scroll"><table data-testid="alarm-history"><thead><tr><th>Started</th><th>Alarm</th>
+          <div class="bed-alarm-log-scroll"><table data-testid="alarm-history"><thead><tr><th>Started</th><th>Alarm</th>
             <th>State</th><th>Ended</th><th>Acknowledged</th></tr></thead><tbody></tbody></table></div>
         </div>
       </section>
