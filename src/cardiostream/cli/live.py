@@ -151,6 +151,13 @@ def serve(
         typer.Option("--resume-ttl", help="Seconds a dropped stream is kept for resuming."),
     ] = 300.0,
     model: ModelOption = None,
+    disclosure: Annotated[
+        float,
+        typer.Option(
+            "--disclosure",
+            help="Seconds of each watched stream's trace kept for reloads and strips (0: none).",
+        ),
+    ] = 120.0,
     metrics_token: Annotated[
         str | None,
         typer.Option(
@@ -168,6 +175,8 @@ def serve(
 
         if not 0 <= resume_ttl <= 86_400:
             raise InputError(f"--resume-ttl: expected 0 to 86400 s, got {resume_ttl:g}")
+        if not 0 <= disclosure <= 3600:
+            raise InputError(f"--disclosure: expected 0 to 3600 s, got {disclosure:g}")
         tokens = tokens_from_env(token)
         created = not tokens and not no_auth
         if created:
@@ -181,6 +190,7 @@ def serve(
             max_streams=max_streams,
             resume_ttl_s=resume_ttl,
             model=model,
+            disclosure_s=disclosure,
             metrics_tokens=tokens_from_env(metrics_token, METRICS_TOKEN_ENV),
         )
         # Before any line about where it serves: a taken port is then the only thing said.

@@ -142,7 +142,8 @@ def create_app(config: ServeConfig) -> FastAPI:
             on_alarm=lambda _o, kind, prio: metrics.alarms.labels(kind, prio).inc(),
             on_ack=metrics.alarm_acks.inc,
         )
-        watch = state["watch"] = Watch(config.resume_ttl_s, desk=desk)
+        watch = Watch(config.resume_ttl_s, disclosure_s=config.disclosure_s, desk=desk)
+        state["watch"] = watch
         batcher = Batcher(config, metrics, on_gone=watch.dropped)
         await batcher.start()
         state["engine"] = EngineClient(batcher)

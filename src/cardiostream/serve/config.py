@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import hmac
 import ipaddress
+import math
 import os
 import secrets
 from dataclasses import dataclass, field
@@ -61,6 +62,10 @@ class ServeConfig:
         Largest request body accepted by ``POST /v1/predict`` (413 above it, read no further).
     model : path, optional
         Model folder; the shipped model by default.
+    disclosure_s : float
+        Seconds of each watched stream's drawn trace the server keeps in memory (full
+        disclosure: a reload, a second screen and a printed strip read it); 0 keeps none.
+        With ``record``, the whole signal is in the store anyway.
     metrics_tokens : list of str
         Tokens that may read ``/metrics`` (server-wide totals, over every tenant's streams).
         Empty: the first of ``tokens`` (the operator's) may, and no other.
@@ -84,6 +89,7 @@ class ServeConfig:
     record_sync_s: float = 1.0
     engine_start_timeout_s: float = 300.0
     model: Path | None = None
+    disclosure_s: float = 120.0
     metrics_tokens: list[str] = field(default_factory=list)
 
     def __post_init__(self) -> None:
@@ -93,6 +99,8 @@ class ServeConfig:
             raise InputError(f"--no-auth: only allowed on a loopback address, not {self.host!r}")
         if self.record and self.store is None:
             raise InputError("--record: needs --store, the Parquet store to record into")
+        if not (math.isfinite(self.disclosure_s) and 0 <= self.disclosure_s <= 3600):
+            raise InputError(f"disclosure_s: expected 0 to 3600 s, got {self.disclosure_s!r}")
         for name in ("start_timeout_s", "checkpoint_s", "record_sync_s", "engine_start_timeout_s"):
             if not getattr(self, name) > 0:
                 raise InputError(f"{name}: must be positive, got {getattr(self, name)}")
