@@ -524,3 +524,37 @@ def test_missing_r_peaks_are_a_hint_not_an_error(page: Any, live: Live) -> None:
     state = _state(page)
     assert state["n_peaks_drawn"] == 0 and state["n_beats_drawn"] > 10
     assert page.get_by_test_id("records-error").is_hidden()
+
+
+def test_a_strip_of_the_span_on_screen_or_the_calipers(page: Any, live: Live) -> None:
+    """Strip PDF and PNG ask for the span on screen (then the calipers' span) with the token
+    in the request, as every other fetch of the page (a plain link could not carry it)."""
+    log = _open(page, live)
+    with page.expect_response(re.compile(r"/strip\.pdf\?")) as answered:
+        page.get_by_test_id("strip-pdf").click()
+    request = answered.value.request
+    assert answered.value.ok, answered.value.status
+    assert answered.value.headers["content-type"] == "application/pdf"
+    assert request.headers.get("authorization") == f"Bearer {TOKEN}"
+    assert f"/v1/records/{AF_ID}/strip.pdf?start=0.000&end=15.000" in request.url
+    note = page.get_by_test_id("strip-note")
+    page.wait_for_function(
+        "!/Preparing/.test(document.querySelector('[data-testid=strip-note]').textContent)"
+    )
+    assert "opened" in note.inner_text() or "blocked" in note.inner_text(), note.inner_text()
+    # With both caliper points set, their span is printed instead (and as PNG too).
+    canvas = page.get_by_test_id("trace-canvas")
+    box = canvas.bounding_box()
+    assert box is not None
+    page.get_by_test_id("caliper-toggle").click()
+    canvas.click(position={"x": box["width"] * 0.2, "y": 150})
+    canvas.click(position={"x": box["width"] * 0.6, "y": 150})
+    with page.expect_response(re.compile(r"/strip\.png\?")) as png:
+        page.get_by_test_id("strip-png").click()
+    assert png.value.ok and png.value.headers["content-type"] == "image/png"
+    url = png.value.url
+    match = re.search(r"start=([\d.]+)&end=([\d.]+)", url)
+    assert match, url
+    assert abs(float(match.group(1)) - 3.0) < 0.1 and abs(float(match.group(2)) - 9.0) < 0.1
+    assert png.value.request.headers.get("authorization") == f"Bearer {TOKEN}"
+    assert log.errors == []

@@ -9,7 +9,13 @@ import numpy as np
 import numpy.typing as npt
 
 from cardiostream import wire
-from cardiostream.serve.display import DISPLAY_FS, DISPLAY_STEP, DisplayFilter, display_values
+from cardiostream.serve.display import (
+    DISPLAY_FS,
+    DISPLAY_STEP,
+    DisplayCleaner,
+    DisplayFilter,
+    display_values,
+)
 from cardiostream.serve.recording import Part
 from cardiostream.stream.processor import StreamProcessor
 
@@ -34,6 +40,8 @@ class Session:
     checkpoint_at: int = 0  # samples consumed at the last checkpoint
     began: str = ""  # when the stream began, in its recordings' names
     display: dict[int, DisplayFilter] = field(default_factory=dict)  # the other leads'
+    shown: DisplayCleaner | None = None  # the analysed lead's display filter
+    shown_next: int = -1  # the 250 Hz index the display filters expect next
 
     def recording_part(self) -> Part:
         """The recording part being written (see :mod:`cardiostream.serve.recording`)."""
@@ -46,12 +54,20 @@ class Session:
 
         ``t`` is the stream time of the first sample; peaks are stream times in seconds;
         ``beats`` are ``[time, letter]`` pairs (AAMI N, S, V, F, Q) of beats that may have
-        been drawn up to ~3 s earlier, on the same clock as ``peaks``. The
-        analysed lead is drawn as the processor cleaned it (its last push), so what a dashboard
-        shows is what was analysed; the other leads go through a :class:`DisplayFilter` each.
+        been drawn up to ~3 s earlier, on the same clock as ``peaks``. The analysed lead
+        is drawn from the samples the processor analysed (its last push, resampled, gaps
+        filled), through the display's own band (:mod:`cardiostream.serve.display`), not the
+        analysis's 0.5 Hz high-pass, whose overshoot drew a false shelf after each PVC; the
+        other leads go through a :class:`DisplayFilter` each.
         """
         proc = self.processor
-        n0, clean, new_peaks, beats = proc.last_push
+        n0, _, new_peaks, beats, raw = proc.last_push
+        if self.shown is None or n0 != self.shown_next:
+            # Not watched meanwhile (or restarted): new filters, settled on the first sample.
+            self.shown = DisplayCleaner()
+            self.display.clear()
+        self.shown_next = n0 + raw.size
+        clean = self.shown.process(raw)
         offset = (-n0) % DISPLAY_STEP  # keep samples of even index: chunks join seamlessly
         leads: dict[str, list[float | None]] = {}
         for i, label in enumerate(self.leads):

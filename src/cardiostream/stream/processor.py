@@ -222,12 +222,16 @@ class PushTrace(NamedTuple):
     beats : Beats
         The beats whose class it decided, as input sample indices since the (re)start (their
         R peaks are found at the input rate, so they may sit a sample or two off ``peaks``).
+    raw : ndarray
+        The same samples before cleaning (resampled to 250 Hz, NaN where missing), for a
+        display that filters them its own way.
     """
 
     start: int
     clean: npt.NDArray[np.float64]
     peaks: npt.NDArray[np.int64]
     beats: Beats
+    raw: npt.NDArray[np.float64]
 
 
 class StreamProcessor:
@@ -391,7 +395,7 @@ class StreamProcessor:
         # classified beat, and that beat's time: no pause is measured across them.
         self._missing: list[list[float]] = []
         self._last_beat_s = -1.0
-        self._last_push = PushTrace(0, np.zeros(0), np.zeros(0, np.int64), _NO_BEATS)
+        self._last_push = PushTrace(0, np.zeros(0), np.zeros(0, np.int64), _NO_BEATS, np.zeros(0))
 
     @property
     def last_push(self) -> PushTrace:
@@ -538,7 +542,7 @@ class StreamProcessor:
             chosen = beats.probabilities[np.arange(codes.size), codes]
             self._beat_p = np.concatenate([self._beat_p, chosen])
         t = _tick(clock, "beats", t)
-        self._last_push = PushTrace(n0, clean, peaks, beats)
+        self._last_push = PushTrace(n0, clean, peaks, beats, raw)
         signals: list[npt.NDArray[Any]] = [ecg, rr, change, raw, clean]
         signals += [f.process(raw) for f in self.filters]
         t = _tick(clock, "quality", t)

@@ -1,12 +1,27 @@
-// The larger view of one stream: the last two minutes of trace as rhythm strips (beats lettered
-// by class), the heart-rate trend, the window probabilities, the AF timeline (burden per
-// minute, episodes of every kind), ectopy counts and the list of recent episodes.
-import { drawPaper } from "./sweep.js";
+// The larger view of one stream: the bed's alarms (acknowledge, silence, pause, HR limits, the
+// alarm log), the last two minutes of trace as rhythm strips (beats lettered by class, clock
+// time) with a printed strip, the heart-rate trend, the window probabilities, the AF timeline
+// (burden per minute, episodes of every kind), ectopy counts and the list of recent episodes.
+import { GAINS, drawPaper, gainText, useStyle } from "./sweep.js";
 import { statusOf, fmt } from "./live-status.js";
 import { BEAT_COLORS, KINDS, PRIORITY, detailText, kindColor, kindName } from "./arrhythmia.js";
+import { openStrip } from "./strip.js";
 
 const STRIP_ROWS = 4;
 const STRIP_S = 30;
+const ALARMS_MS = 3000; // the bed's alarms and log are asked for this often while open
+const SETTINGS_MS = 15000; // its settings and clock (the stream listing), this often
+const SILENCE_MIN = [1, 2, 3, 5, 10, 15];
+const PAUSE_MIN = [1, 3, 5, 10, 15];
+const STRIP_SECONDS = [6, 10, 20, 30];
+const SHAPE = { high: "▲", medium: "◆", low: "◇", technical: "■" };
+const ZONE = { hour: "2-digit", minute: "2-digit", second: "2-digit", hour12: false, timeZoneName: "short" };
+
+/** "09:12:03 UTC": a clock time in this browser's time zone, named. */
+export function clockText(date, zone = true) {
+  if (!(date instanceof Date) || Number.isNaN(date.getTime())) return "–";
+  return date.toLocaleTimeString("en-GB", zone ? ZONE : { ...ZONE, timeZoneName: undefined });
+}
 const CLASSES = [["normal", "#2ea043"], ["af", "#f85149"], ["other", "#db6d28"], ["noise", "#8b98a5"]];
 
 function sized(canvas) {
@@ -22,18 +37,65 @@ function sized(canvas) {
 
 export class Detail {
   constructor(root, stream, onClose) {
+    useStyle("trace.css");
     this.stream = stream;
+    this.api = stream.api;
     this.last = 0;
+    this.info = null; // this stream as GET /v1/streams gives it (alarms, settings, start_time)
+    this.log = null; // its alarm log, newest first
+    this.asked = { alarms: 0, settings: 0 };
+    this.busy = { alarms: false, settings: false };
+    this.closed = false;
     this.el = document.createElement("section");
     this.el.className = "detail";
     this.el.dataset.testid = "detail";
     this.el.setAttribute("role", "dialog");
     this.el.setAttribute("aria-label", `Stream ${stream.id}`);
+    const opts = (list, unit, pick) => list.map((v) => `<option value="${v}"${v === pick ? " selected" : ""}>${v} ${unit}</option>`).join("");
     this.el.innerHTML = `
       <header><h2></h2><span class="badge"><span class="shape"></span><span class="word"></span></span>
         <span class="probs hint" data-testid="detail-probs"></span>
+        <span class="detail-clock hint" data-testid="detail-clock"></span>
         <button class="close" data-testid="detail-close" aria-label="Close">✕ Close</button></header>
-      <h3>Last ${STRIP_ROWS * STRIP_S / 60} minutes</h3><canvas class="strips" data-testid="detail-strips"></canvas>
+      <section class="detail-alarms" aria-labelledby="alarms-h">
+        <div class="alarm-now">
+          <h3 id="alarms-h">Alarms of this bed</h3>
+          <ul class="alarm-list" data-testid="detail-alarms"><li class="hint">Asking the server…</li></ul>
+          <div class="alarm-row">
+            <button type="button" data-testid="ack-all" disabled>Acknowledge all</button>
+            <span class="alarm-state" data-testid="alarm-state"></span>
+          </div>
+          <div class="alarm-row">
+            <label>Silence sound for <select data-testid="silence-minutes">${opts(SILENCE_MIN, "min", 2)}</select></label>
+            <button type="button" data-testid="silence">Silence</button>
+            <button type="button" data-testid="unsilence" hidden>Sound on</button>
+          </div>
+          <div class="alarm-row">
+            <label>Pause alarms for <select data-testid="pause-minutes">${opts(PAUSE_MIN, "min", 3)}</select></label>
+            <button type="button" data-testid="pause">Pause</button>
+            <button type="button" data-testid="unpause" hidden>Resume alarms</button>
+          </div>
+          <form class="alarm-row limits" data-testid="limits-form">
+            <label>HR low <input type="number" min="1" max="399" step="1" inputmode="numeric" data-testid="hr-low" placeholder="none"></label>
+            <label>HR high <input type="number" min="1" max="399" step="1" inputmode="numeric" data-testid="hr-high" placeholder="none"></label>
+            <button type="submit" data-testid="limits-apply">Set limits</button>
+            <span class="hint" data-testid="limits-now"></span>
+          </form>
+          <p class="alarm-note" data-testid="alarm-note" aria-live="polite"></p>
+        </div>
+        <div class="bed-alarm-log">
+          <h3>Alarm history <span class="hint">(newest first, from the server's log)</span></h3>
+          <div class="bed-alarm-log-scroll"><table data-testid="alarm-history"><thead><tr><th>Started</th><th>Alarm</th>
+            <th>State</th><th>Ended</th><th>Acknowledged</th></tr></thead><tbody></tbody></table></div>
+        </div>
+      </section>
+      <div class="strip-head"><h3>Last ${STRIP_ROWS * STRIP_S / 60} minutes</h3>
+        <label>Tile gain <select data-testid="detail-gain">${GAINS.map((g) => `<option value="${g}">${g === "auto" ? "auto" : gainText(g, g)}</option>`).join("")}</select></label>
+        <label>Strip of the last <select data-testid="strip-seconds">${opts(STRIP_SECONDS, "s", 10)}</select></label>
+        <button type="button" data-testid="print-strip">Print strip (PDF)</button>
+        <button type="button" data-testid="strip-png">Strip as PNG</button>
+        <span class="strip-note" data-testid="strip-note" aria-live="polite"></span></div>
+      <canvas class="strips" data-testid="detail-strips"></canvas>
       <h3>Heart rate (bpm)</h3><canvas class="hrtrend" data-testid="detail-hr"></canvas>
       <h3>Window probabilities</h3><canvas class="probs-plot" data-testid="detail-probabilities"></canvas>
       <h3>AF burden per minute and episodes <span class="burden hint" data-testid="detail-burden"></span></h3>
@@ -54,18 +116,244 @@ export class Detail {
     this.onKey = (e) => { if (e.key === "Escape") onClose(); };
     document.addEventListener("keydown", this.onKey);
     root.append(this.el);
+    this.wire();
     this.el.querySelector(".close").focus();
     this.tick(Date.now(), true);
   }
 
   close() {
+    this.closed = true;
+    this.offGain?.();
     document.removeEventListener("keydown", this.onKey);
     this.el.remove();
+  }
+
+  $(id) { return this.el.querySelector(`[data-testid=${id}]`); }
+
+  wire() {
+    const id = encodeURIComponent(this.stream.id);
+    const bed = this.stream.id;
+    this.$("silence").addEventListener("click", () => this.act("silence", "/v1/alarms/silence",
+      { stream_id: bed, minutes: Number(this.$("silence-minutes").value) }));
+    this.$("unsilence").addEventListener("click", () => this.act("sound on", "/v1/alarms/silence", { stream_id: bed, minutes: 0 }));
+    this.$("pause").addEventListener("click", () => this.act("pause", "/v1/alarms/pause",
+      { stream_id: bed, minutes: Number(this.$("pause-minutes").value) }));
+    this.$("unpause").addEventListener("click", () => this.act("resume", "/v1/alarms/pause", { stream_id: bed, minutes: 0 }));
+    this.$("ack-all").addEventListener("click", () => this.ackAll());
+    this.$("limits-form").addEventListener("submit", (e) => {
+      e.preventDefault();
+      const value = (el) => (el.value.trim() === "" ? null : Number(el.value));
+      const body = { hr_low: value(this.$("hr-low")), hr_high: value(this.$("hr-high")) };
+      if (body.hr_low !== null && body.hr_high !== null && body.hr_low >= body.hr_high) {
+        this.note("The low limit must be below the high one.");
+        return;
+      }
+      this.limitsEdited = false;
+      this.act("limits", `/v1/streams/${id}/limits`, body, "put");
+    });
+    for (const input of [this.$("hr-low"), this.$("hr-high")]) input.addEventListener("input", () => { this.limitsEdited = true; });
+    const gain = this.$("detail-gain");
+    const sweep = this.stream.sweep;
+    if (sweep?.setGain) {
+      gain.value = String(sweep.gain);
+      gain.addEventListener("change", () => sweep.setGain(gain.value === "auto" ? "auto" : Number(gain.value)));
+      this.offGain = sweep.onGain?.((g) => { gain.value = String(g); });
+    } else gain.closest("label").hidden = true;
+    const strip = (ext) => {
+      const seconds = Number(this.$("strip-seconds").value);
+      const say = (text, link) => this.$("strip-note").replaceChildren(text, ...(link ? [link] : []));
+      openStrip(this.api, `/v1/streams/${id}/strip.${ext}?seconds=${seconds}`, say, `${bed}-${seconds}s.${ext}`);
+    };
+    this.$("print-strip").addEventListener("click", () => strip("pdf"));
+    this.$("strip-png").addEventListener("click", () => strip("png"));
+  }
+
+  note(text) { this.$("alarm-note").textContent = text; }
+
+  /** One alarm request; then the bed's state again from the server. */
+  async act(what, path, body, method = "post") {
+    this.note(`${what}…`);
+    try {
+      await this.api[method](path, body);
+      this.note(`${what[0].toUpperCase()}${what.slice(1)}: done.`);
+    } catch (err) {
+      this.note(err.status === 404 && /not found/i.test(err.message)
+        ? `This server has no alarm routes yet (${what} not sent).`
+        : `Could not ${what}: ${err.message}.`);
+    }
+    this.refresh(true);
+  }
+
+  async ackAll() {
+    const ids = this.shownAlarms().filter((a) => !a.acknowledged).map((a) => a.id);
+    this.note("acknowledging…");
+    let failed = null;
+    for (const aid of ids) {
+      try { await this.api.post(`/v1/alarms/${aid}/ack`, {}); } catch (err) { failed = err; }
+    }
+    this.note(failed ? `Could not acknowledge: ${failed.message}.` : `Acknowledged ${ids.length} alarm${ids.length === 1 ? "" : "s"}.`);
+    this.refresh(true);
+  }
+
+  async ack(alarm) {
+    this.note(`acknowledging ${alarm.text}…`);
+    try {
+      await this.api.post(`/v1/alarms/${alarm.id}/ack`, {});
+      this.note(`${alarm.text}: acknowledged.`);
+    } catch (err) {
+      this.note(`Could not acknowledge ${alarm.text}: ${err.message}.`);
+    }
+    this.refresh(true);
+  }
+
+  /** Ask the server for the bed's alarms (often) and settings (now and then, or `all`). */
+  refresh(all = false) {
+    const now = Date.now();
+    if (!this.api) return;
+    const q = encodeURIComponent(this.stream.id);
+    if (this.disclosure === undefined) {
+      this.disclosure = null; // asked once: a server without the route draws what the page got
+      this.api.get(`/v1/streams/${q}/trace?seconds=${STRIP_ROWS * STRIP_S}`).then((doc) => {
+        if (!doc || !Array.isArray(doc.samples) || !doc.samples.length) return;
+        this.disclosure = { t0: doc.t0, fs: doc.fs, peaks: doc.peaks || [], beats: doc.beats || [],
+          samples: Float32Array.from(doc.samples, (v) => (v === null ? NaN : v)) };
+        if (!this.closed) this.strips();
+      }, () => {});
+    }
+    if ((all || now - this.asked.alarms > ALARMS_MS) && !this.busy.alarms) {
+      this.asked.alarms = now;
+      this.busy.alarms = true;
+      this.api.get(`/v1/alarms?stream_id=${q}&limit=100`).then((doc) => {
+        this.log = Array.isArray(doc) ? doc : doc?.alarms ?? [];
+        this.logError = null;
+      }, (err) => { this.logError = err; }).finally(() => { this.busy.alarms = false; if (!this.closed) this.alarms(); });
+    }
+    if ((all || now - this.asked.settings > SETTINGS_MS) && !this.busy.settings) {
+      this.asked.settings = now;
+      this.busy.settings = true;
+      this.api.get("/v1/streams").then((doc) => {
+        this.info = (doc?.streams || []).find((x) => x.stream_id === this.stream.id) ?? this.info;
+      }, () => {}).finally(() => { this.busy.settings = false; if (!this.closed) { this.alarms(); this.episodesKey = null; } });
+    }
+  }
+
+  /** The clock time of stream time `s`: the stream's start_time (the server's), else when
+   * the server first saw it. */
+  clock(s) {
+    const start = this.info?.start_time ? Date.parse(this.info.start_time) / 1000 : this.info?.since ?? null;
+    return start === null || !Number.isFinite(start) || s == null ? null : new Date((start + s) * 1000);
+  }
+
+  when(s, zone = true) {
+    const d = this.clock(s);
+    return d ? clockText(d, zone) : `${fmt(s, 1)} s`;
+  }
+
+  shownAlarms() {
+    // The log's active and latched ones are the newest word; the listing's before the log came.
+    if (this.log) return this.log.filter((a) => a.state === "active" || a.state === "latched");
+    return this.info?.alarms ?? [];
+  }
+
+  alarms() {
+    const list = this.$("detail-alarms");
+    const shown = this.shownAlarms();
+    const key = JSON.stringify(shown.map((a) => [a.id, a.state, a.acknowledged]));
+    if (key !== this.alarmsKey || (!this.log && !this.info)) {
+      this.alarmsKey = key;
+      const focused = document.activeElement?.closest?.(".alarm-list li")?.dataset.alarm;
+      if (!shown.length) {
+        const words = this.logError
+          ? (this.logError.status === 404 ? "This server keeps no alarms (no alarm routes)." : `The alarms could not be read: ${this.logError.message}.`)
+          : this.log || this.info ? "No alarm now." : "Asking the server…";
+        list.innerHTML = `<li class="hint"></li>`;
+        list.firstChild.textContent = words;
+      } else {
+        list.replaceChildren(...shown.map((a) => {
+          const li = document.createElement("li");
+          li.dataset.alarm = String(a.id);
+          li.className = `alarm ${a.priority}${a.acknowledged ? " acked" : ""}`;
+          const text = document.createElement("span");
+          text.className = "alarm-text";
+          text.textContent = `${SHAPE[a.priority] ?? "■"} ${a.text}`;
+          const meta = document.createElement("span");
+          meta.className = "hint";
+          const since = a.started_at ? clockText(new Date(a.started_at)) : this.when(a.start_s);
+          meta.textContent = `${a.state}${a.acknowledged ? `, acknowledged${a.ack_by ? ` by ${a.ack_by}` : ""}` : ""} · since ${since}`;
+          li.append(text, meta);
+          if (!a.acknowledged) {
+            const b = document.createElement("button");
+            b.type = "button";
+            b.dataset.testid = "ack";
+            b.textContent = "Acknowledge";
+            b.setAttribute("aria-label", `Acknowledge ${a.text}`);
+            b.addEventListener("click", () => this.ack(a));
+            li.append(b);
+          }
+          return li;
+        }));
+        if (focused) list.querySelector(`li[data-alarm="${focused}"] button`)?.focus();
+      }
+    }
+    this.$("ack-all").disabled = !shown.some((a) => !a.acknowledged);
+    const set = this.info?.alarm_settings;
+    const until = (iso) => clockText(new Date(iso));
+    const state = [];
+    if (set?.silenced_until) state.push(`Sound silenced until ${until(set.silenced_until)}`);
+    if (set?.paused_until) state.push(`Alarms paused until ${until(set.paused_until)}`);
+    this.$("alarm-state").textContent = state.join(" · ");
+    this.$("unsilence").hidden = !set?.silenced_until;
+    this.$("unpause").hidden = !set?.paused_until;
+    if (set) {
+      const lo = this.$("hr-low");
+      const hi = this.$("hr-high");
+      if (!this.limitsEdited && document.activeElement !== lo && document.activeElement !== hi) {
+        lo.value = set.hr_low ?? "";
+        hi.value = set.hr_high ?? "";
+      }
+      this.$("limits-now").textContent = `now ${set.hr_low ?? "none"} – ${set.hr_high ?? "none"} bpm`;
+    }
+    this.history();
+  }
+
+  history() {
+    const tbody = this.$("alarm-history").querySelector("tbody");
+    const rows = this.log ?? [];
+    const key = JSON.stringify(rows.map((a) => [a.id, a.state, a.acknowledged, a.end_s]));
+    if (key === this.historyKey && rows.length) return;
+    this.historyKey = key;
+    if (!rows.length) {
+      tbody.innerHTML = `<tr><td colspan="5" class="hint"></td></tr>`;
+      tbody.querySelector("td").textContent = this.logError
+        ? (this.logError.status === 404 ? "No alarm log on this server." : `Could not read the log: ${this.logError.message}.`)
+        : this.log ? "No alarm yet." : "Asking the server…";
+      return;
+    }
+    tbody.replaceChildren(...rows.map((a) => {
+      const tr = document.createElement("tr");
+      tr.dataset.alarm = String(a.id);
+      tr.className = `${a.priority} ${a.state}`;
+      const ack = a.acknowledged
+        ? `${a.ack_at ? clockText(new Date(a.ack_at), false) : "yes"}${a.ack_by ? ` by ${a.ack_by}` : ""}` : "–";
+      const cells = [
+        a.started_at ? clockText(new Date(a.started_at)) : this.when(a.start_s),
+        `${SHAPE[a.priority] ?? "■"} ${a.text}`, a.state,
+        a.ended_at ? clockText(new Date(a.ended_at), false) : a.end_s != null ? this.when(a.end_s, false) : "–", ack,
+      ];
+      for (const text of cells) {
+        const td = document.createElement("td");
+        td.textContent = text;
+        tr.append(td);
+      }
+      tr.title = `${a.priority} priority · stream time ${fmt(a.start_s, 1)} s`;
+      return tr;
+    }));
   }
 
   tick(now, force = false) {
     if (!force && now - this.last < 1000) return; // a second's detail is plenty here
     this.last = now;
+    this.refresh();
     const s = this.stream;
     const st = statusOf(s);
     const badge = this.el.querySelector(".badge");
@@ -73,6 +361,10 @@ export class Detail {
     badge.title = st.title;
     badge.querySelector(".shape").textContent = st.shape;
     badge.querySelector(".word").textContent = st.word;
+    const zone = clockText(new Date()).split(" ").slice(1).join(" ");
+    this.$("detail-clock").textContent = this.info?.start_time
+      ? `times in ${zone || "local time"}; stream began ${clockText(new Date(this.info.start_time))}`
+      : this.info ? `times in ${zone || "local time"} (from when the server first saw the stream)` : "";
     const p = s.window?.probabilities;
     this.el.querySelector(".probs").textContent = p
       ? CLASSES.map(([k]) => `${k} ${Math.round((p[k] ?? 0) * 100)} %`).join(" · ") : "";
@@ -86,33 +378,48 @@ export class Detail {
 
   ectopy() {
     const e = this.stream.ectopy.summary();
-    const perHour = (n) => (e.hours >= 1 / 60 ? fmt(n / e.hours, 0) : "–");
+    // Beats by class: the server's running totals since the stream began (the latest
+    // window's beat_totals), per hour of stream; a server without them, this page's count.
+    // Couplets and runs are this page's (the server counts beats, not runs): marked †.
+    const w = this.stream.window;
+    const totals = w?.beat_totals && Number.isFinite(w.t_end) && w.t_end > 0 ? w.beat_totals : null;
+    const hours = totals ? w.t_end / 3600 : e.hours;
+    const beats = totals ? { N: 0, S: 0, V: 0, F: 0, Q: 0, ...totals } : e.beats;
+    const perHour = (n, h) => (h >= 1 / 60 ? fmt(n / h, 0) : "–");
     const [vi, vc, vr] = e.runs.V;
     const [si, sc, sr] = e.runs.S;
+    const mine = e.hours;
     const rows = [
-      ["V", "V beats (VEB)", e.beats.V], ["V", "isolated VEB", vi], ["V", "V couplets", vc], ["V", "V runs (3+)", vr],
-      ["S", "S beats (SVEB)", e.beats.S], ["S", "isolated SVEB", si], ["S", "S couplets", sc], ["S", "S runs (3+)", sr],
+      ["V", "V beats (VEB)", beats.V, hours, false], ["V", "isolated VEB", vi, mine, true],
+      ["V", "V couplets", vc, mine, true], ["V", "V runs (3+)", vr, mine, true],
+      ["S", "S beats (SVEB)", beats.S, hours, false], ["S", "isolated SVEB", si, mine, true],
+      ["S", "S couplets", sc, mine, true], ["S", "S runs (3+)", sr, mine, true],
     ];
     const tbody = this.el.querySelector(".ectopy tbody");
-    tbody.replaceChildren(...rows.map(([cls, what, n]) => {
+    tbody.replaceChildren(...rows.map(([cls, what, n, h, page]) => {
       const tr = document.createElement("tr");
       tr.dataset.row = what;
-      tr.innerHTML = `<td><span class="beat-letter" style="color:${BEAT_COLORS[cls]}">${cls}</span> ${what}</td><td></td><td></td>`;
+      tr.innerHTML = `<td><span class="beat-letter" style="color:${BEAT_COLORS[cls]}">${cls}</span> ${what}${page && totals ? " †" : ""}</td><td></td><td></td>`;
       tr.children[1].textContent = String(n);
-      tr.children[2].textContent = perHour(n);
+      tr.children[2].textContent = perHour(n, h);
       return tr;
     }));
-    const minutes = e.hours * 60;
-    this.el.querySelector("[data-testid=ectopy-since]").textContent = e.hours > 0
-      ? `(since this page began receiving: ${minutes < 1 ? `${fmt(minutes * 60, 0)} s` : `${fmt(minutes, minutes < 10 ? 1 : 0)} min`} of beats)`
-      : "(no beats classified yet)";
-    const b = e.beats;
-    const all = b.N + b.S + b.V + b.F + b.Q;
-    const eps = Object.entries(e.episodes).sort(([a], [c]) => PRIORITY.indexOf(a) - PRIORITY.indexOf(c))
+    const span = (hrs) => { const m = hrs * 60; return m < 1 ? `${fmt(m * 60, 0)} s` : `${fmt(m, m < 10 ? 1 : 0)} min`; };
+    const since = this.el.querySelector("[data-testid=ectopy-since]");
+    if (totals) {
+      since.textContent = `(the server's count since the stream began, ${this.when(0)}: ${span(hours)}` +
+        (e.hours > 0 ? `; † this page's, since ${this.when(this.stream.ectopy.first)}: ${span(e.hours)})` : ")");
+    } else {
+      since.textContent = e.hours > 0
+        ? `(beats this page received since ${this.when(this.stream.ectopy.first)}: ${span(e.hours)})`
+        : "(no beats classified yet)";
+    }
+    const all = beats.N + beats.S + beats.V + beats.F + beats.Q;
+    const eps = Object.entries(e.episodes).sort(([x], [y]) => PRIORITY.indexOf(x) - PRIORITY.indexOf(y))
       .map(([k, n]) => `${kindName(k)} ${n}`).join(", ");
     this.el.querySelector("[data-testid=detail-beats]").textContent =
-      `${all} beats classified: N ${b.N} · S ${b.S} · V ${b.V} · F ${b.F} · Q ${b.Q}` +
-      (eps ? `. Episodes closed meanwhile: ${eps}.` : ".");
+      `${all} beats classified: N ${beats.N} · S ${beats.S} · V ${beats.V} · F ${beats.F} · Q ${beats.Q}` +
+      (eps ? `. Episodes closed while this page was open: ${eps}.` : ".");
   }
 
   episodes() {
@@ -133,7 +440,7 @@ export class Detail {
       tr.className = e.open ? `open ${KINDS[e.kind]?.cls ?? ""}` : "";
       const dur = e.open ? "ongoing" : `${fmt(e.end_s - e.start_s, e.end_s - e.start_s < 10 ? 1 : 0)} s`;
       const conf = e.confidence != null ? `${Math.round(e.confidence * 100)} %` : "";
-      const cells = [kindName(e.kind, e.detail), `${fmt(e.start_s, 1)} s`, e.open ? "–" : `${fmt(e.end_s, 1)} s`, dur,
+      const cells = [kindName(e.kind, e.detail), this.when(e.start_s), e.open ? "–" : this.when(e.end_s, false), dur,
         [detailText(e.detail), conf, e.reason ? `closed: ${e.reason.replaceAll("_", " ")}` : ""].filter(Boolean).join(" · ")];
       for (const [i, text] of cells.entries()) {
         const td = document.createElement("td");
@@ -148,25 +455,35 @@ export class Detail {
   strips() {
     const [ctx, w, h] = sized(this.el.querySelector(".strips"));
     const ring = this.stream.rings.get(this.stream.lead);
+    // Before this page's first sample: the server's kept trace (full disclosure) of the
+    // analysed lead, so the strips hold two minutes as soon as the view opens.
+    const d = this.disclosure && this.stream.lead === (this.info?.lead ?? this.stream.lead) ? this.disclosure : null;
+    const dEnd = d ? d.t0 + d.samples.length / d.fs : null;
+    const at = (t) => {
+      const v = ring.at(t);
+      if (Number.isFinite(v) || !d) return v;
+      const i = Math.round((t - d.t0) * d.fs);
+      return i >= 0 && i < d.samples.length ? d.samples[i] : NaN;
+    };
     const rowH = h / STRIP_ROWS;
     const pxPerMm = w / (STRIP_S * 25);
-    const end = ring.latest;
+    const end = ring.latest ?? dEnd;
+    const first = Math.min(ring.first ?? Infinity, d ? d.t0 : Infinity);
+    const peaks = d ? [...d.peaks, ...this.stream.peaks] : this.stream.peaks;
+    const beats = d ? [...d.beats, ...this.stream.beats] : this.stream.beats;
     for (let r = 0; r < STRIP_ROWS; r++) {
       ctx.save();
       ctx.translate(0, r * rowH);
       drawPaper(ctx, w, rowH, pxPerMm);
-      if (end !== null) {
-        const t0 = Math.floor(end / STRIP_S) * STRIP_S - (STRIP_ROWS - 1 - r) * STRIP_S;
-        ctx.fillStyle = "#8b98a5";
-        ctx.font = "11px system-ui";
-        ctx.fillText(`${t0.toFixed(0)} s`, 4, 12);
+      const t0 = end === null ? 0 : Math.floor(end / STRIP_S) * STRIP_S - (STRIP_ROWS - 1 - r) * STRIP_S;
+      if (end !== null && t0 + STRIP_S > first) { // rows before the kept trace stay blank
         ctx.beginPath();
         ctx.strokeStyle = "#7ee787";
         ctx.lineWidth = 1;
         let pen = false;
         const step = Math.max(1 / ring.fs, STRIP_S / w / 2);
         for (let t = t0; t < Math.min(t0 + STRIP_S, end); t += step) {
-          const v = ring.at(t);
+          const v = at(t);
           if (!Number.isFinite(v)) { pen = false; continue; }
           const x = ((t - t0) / STRIP_S) * w;
           const lim = rowH / 2 / (10 * pxPerMm);
@@ -176,13 +493,13 @@ export class Detail {
         }
         ctx.stroke();
         ctx.fillStyle = "#7ee787";
-        for (const pk of this.stream.peaks) {
+        for (const pk of peaks) {
           if (pk >= t0 && pk < t0 + STRIP_S) ctx.fillRect(((pk - t0) / STRIP_S) * w - 1, 2, 2, 5);
         }
-        ctx.font = "bold 11px system-ui";
+        ctx.font = "bold 12px system-ui";
         ctx.textAlign = "center";
-        for (const [bt, cls] of this.stream.beats) {
-          if (cls === "N" || bt < t0 || bt >= t0 + STRIP_S || !Number.isFinite(ring.at(bt))) continue;
+        for (const [bt, cls] of beats) {
+          if (cls === "N" || bt < t0 || bt >= t0 + STRIP_S || !Number.isFinite(at(bt))) continue;
           const x = ((bt - t0) / STRIP_S) * w;
           ctx.lineWidth = 3;
           ctx.strokeStyle = "#0b0f13";
@@ -190,6 +507,13 @@ export class Detail {
           ctx.fillStyle = BEAT_COLORS[cls] || BEAT_COLORS.Q;
           ctx.fillText(cls, x, 19);
         }
+        ctx.textAlign = "left"; // the row's clock time last, over whatever sits there
+        ctx.font = "13px system-ui";
+        const label = `${this.when(t0)} · ${t0.toFixed(0)} s`;
+        ctx.fillStyle = "rgba(11, 15, 19, 0.85)";
+        ctx.fillRect(2, 1, ctx.measureText(label).width + 6, 16);
+        ctx.fillStyle = "#aab6c2";
+        ctx.fillText(label, 5, 13);
         ctx.textAlign = "left";
       }
       ctx.restore();

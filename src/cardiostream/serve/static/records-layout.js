@@ -7,7 +7,8 @@ const GAINS = [5, 10, 20];
 
 const option = (value, text) => h("option", { value }, text);
 
-/** on: {choose(id), lead(i), window(s), gain(mm/mV), af(dir), kind(k), beat(cls, dir), calipers()}. */
+/** on: {choose(id), lead(i), window(s), gain(mm/mV), af(dir), kind(k), beat(cls, dir), calipers(),
+ * strip(ext)}. */
 export function buildLayout(root, panelElement, on) {
   const ui = {
     record: h("select", { testid: "record-select", "aria-label": "Record", onchange: () => on.choose(ui.record.value) }),
@@ -27,6 +28,11 @@ export function buildLayout(root, panelElement, on) {
     nextS: h("button", { type: "button", testid: "next-s", title: "Next S beat (s)", onclick: () => on.beat("S", 1) }, "▶"),
     caliper: h("button", { type: "button", testid: "caliper-toggle", "aria-pressed": "false", title: "Calipers (c); Esc clears", onclick: () => on.calipers() }, "Calipers"),
     readout: h("span", { class: "rec-readout", testid: "caliper-readout", "aria-live": "polite" }),
+    strip: h("button", { type: "button", testid: "strip-pdf", onclick: () => on.strip("pdf"),
+      title: "A printable strip (PDF) of the span on screen, or of the calipers' span when both points are set" }, "Strip PDF"),
+    stripPng: h("button", { type: "button", testid: "strip-png", onclick: () => on.strip("png"),
+      title: "The same strip as a PNG image" }, "PNG"),
+    stripNote: h("span", { class: "hint rec-strip-note", testid: "strip-note", "aria-live": "polite" }),
     viewStart: h("span", { testid: "view-start" }, "0.0 s"),
     viewRest: h("span", { class: "hint" }),
     navHint: h("span", { class: "hint rec-nav-hint", "aria-live": "polite" }),
@@ -54,7 +60,7 @@ export function buildLayout(root, panelElement, on) {
     h("span", { class: "rec-find" }, ui.prev, ui.kind, ui.next),
     h("span", { class: "rec-find", title: "Ventricular ectopic beats (classifier; the reference without it)" }, ui.prevV, h("b", { class: "rec-find-v" }, "V"), ui.nextV),
     h("span", { class: "rec-find", title: "Supraventricular ectopic beats (classifier; the reference without it)" }, ui.prevS, h("b", { class: "rec-find-s" }, "S"), ui.nextS),
-    ui.caliper, ui.readout,
+    ui.caliper, ui.readout, h("span", { class: "rec-find" }, ui.strip, ui.stripPng), ui.stripNote,
     h("span", { class: "rec-pos" }, ui.viewStart, ui.viewRest), ui.peaksHint, ui.navHint);
   root.replaceChildren(h("div", { class: "rec" }, bar, ui.notice, ui.listView, ui.browse));
   return ui;

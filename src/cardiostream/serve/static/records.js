@@ -8,6 +8,7 @@ import { buildLayout, renderRecordList, showKinds, showLeads, showWindow } from 
 import { AnnotationPanel } from "./records-panel.js";
 import { clamp, fmtTime, h, isAfLabel, isVanished, lowerBound, recordPath, stepEpisode } from "./records-util.js";
 import { PRIORITY, aamiOf, kindName } from "./arrhythmia.js";
+import { openStrip } from "./strip.js";
 
 const MIN_S = 2;
 const MAX_S = 120;
@@ -44,6 +45,7 @@ export function mount(root, ctx) {
     kind: (k) => chooseKind(k),
     beat: (cls, dir) => jumpBeat(cls, dir),
     calipers: () => toggleCalipers(),
+    strip: (ext) => printStrip(ext),
   });
 
   // ---- problems, in words ----
@@ -244,7 +246,7 @@ export function mount(root, ctx) {
   function showBrowse(on) {
     ui.browse.hidden = !on;
     ui.listView.hidden = on;
-    for (const el of [ui.lead, ui.window, ui.gain, ui.prev, ui.next, ui.kind, ui.prevV, ui.nextV, ui.prevS, ui.nextS, ui.caliper]) {
+    for (const el of [ui.lead, ui.window, ui.gain, ui.prev, ui.next, ui.kind, ui.prevV, ui.nextV, ui.prevS, ui.nextS, ui.caliper, ui.strip, ui.stripPng]) {
       el.disabled = !on;
     }
     ui.viewStart.parentElement.hidden = !on;
@@ -371,6 +373,22 @@ export function mount(root, ctx) {
     ui.navHint.textContent = text;
     clearTimeout(flashTimer);
     flashTimer = setTimeout(() => { ui.navHint.textContent = ""; }, 6000);
+  }
+
+  // ---- printed strips ----
+  /** The calipers' span when both points are set, else the span on screen. */
+  function stripSpan() {
+    const { a, b } = s.caliper;
+    if (a !== null && b !== null && Math.abs(b - a) >= 0.5) return [Math.min(a, b), Math.max(a, b), "the calipers' span"];
+    return [s.start, Math.min(s.start + s.duration, s.total || s.start + s.duration), "the span on screen"];
+  }
+  function printStrip(ext) {
+    if (!s.record) return;
+    const [t0, t1, what] = stripSpan();
+    const path = recordPath(s.record, `/strip.${ext}?start=${t0.toFixed(3)}&end=${t1.toFixed(3)}&lead=${s.lead}`);
+    const say = (text, link) => ui.stripNote.replaceChildren(text, ...(link ? [link] : []));
+    openStrip(api, path, (text, link) => say(link ? text : `${text.replace(/\.$/, "")} (${what}, ${fmtTime(t0)}–${fmtTime(t1)}).`, link),
+      `${s.record}-${t0.toFixed(1)}-${t1.toFixed(1)}.${ext}`);
   }
 
   // ---- calipers ----
