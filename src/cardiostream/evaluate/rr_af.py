@@ -388,7 +388,9 @@ def to_markdown(cv: dict[str, Any], mitdb: dict[str, Any], speed: dict[str, Any]
         f"smoothing (α = {cv['alpha']:g}) and the threshold ({cv['threshold']:.2f}) were chosen "
         "on these same out-of-fold outputs (largest Se + Sp over the reviewed beats), so the "
         "figures are slightly optimistic by those two numbers. Beats before the first rhythm "
-        "annotation and in atrial flutter are left out.",
+        "annotation and in atrial flutter are left out. A record's Se or Sp over a few "
+        "hundred beats (the edges of a rhythm that fills the rest of the record) mostly "
+        "measures the causal window's lag at those edges.",
         "",
     ]
     per = cv["per_record"]
@@ -422,14 +424,19 @@ def to_markdown(cv: dict[str, Any], mitdb: dict[str, Any], speed: dict[str, Any]
     )
     with_af = [r for r in per if (r["atr"]["af_beats"] or 0) >= 1000]
     se_vals = sorted((r["atr"]["se"], r["record"]) for r in with_af if r["atr"]["se"] is not None)
-    sp_vals = sorted((r["atr"]["sp"], r["record"]) for r in per if r["atr"]["sp"] is not None)
+    sp_vals = sorted(
+        (r["atr"]["sp"], r["record"])
+        for r in per
+        if r["atr"]["sp"] is not None and r["atr"]["tn"] + r["atr"]["fp"] >= 1000
+    )
     if se_vals and sp_vals:
         lines += [
             "",
             f"Per record (reviewed beats): median Se {np.median([v for v, _ in se_vals]):.1f} "
             f"over the {len(se_vals)} records with 1,000 AF beats or more, lowest "
             + ", ".join(f"{n} {v:.1f}" for v, n in se_vals[:3])
-            + f"; median Sp {np.median([v for v, _ in sp_vals]):.1f}, lowest "
+            + f"; median Sp {np.median([v for v, _ in sp_vals]):.1f} over the {len(sp_vals)} "
+            "records with 1,000 other beats or more, lowest "
             + ", ".join(f"{n} {v:.1f}" for v, n in sp_vals[:3])
             + ".",
         ]
