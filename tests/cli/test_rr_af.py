@@ -91,3 +91,15 @@ def test_missing_file_and_bad_format(tmp_path: Path) -> None:
     path.write_text("time_s\n1\n2\n")
     result = runner.invoke(app, ["rr-af", str(path), "--format", "xml"])
     assert result.exit_code == 2 and "--format" in result.output
+
+
+def test_training_and_benchmark_name_what_is_missing(tmp_path: Path) -> None:
+    result = runner.invoke(app, ["train-rr-af", "--data", str(tmp_path / "none")])
+    assert result.exit_code == 2 and "none" in result.output
+    result = runner.invoke(app, ["train-rr-af", "--data", str(tmp_path)])
+    assert result.exit_code == 2 and ".atr" in result.output
+    result = runner.invoke(app, ["bench", "rr-af", "--cv", str(tmp_path / "cv.json")])
+    assert result.exit_code == 2 and "train-rr-af" in result.output
+    (tmp_path / "cv.json").write_text("{}")
+    result = runner.invoke(app, ["bench", "rr-af", "--cv", str(tmp_path / "cv.json")])
+    assert result.exit_code == 2 and "not a train-rr-af report" in result.output
