@@ -15,6 +15,7 @@ from cardiostream.rhythm import Prediction, RhythmModel
 from cardiostream.stream import EventConfig, StreamProcessor, analyze
 
 if TYPE_CHECKING:
+    from cardiostream.beats.af_rr import AFBeatDetector, af_from_beats
     from cardiostream.beats.classes import classify_beats
     from cardiostream.io import ParquetStore, convert
 
@@ -27,6 +28,10 @@ def __getattr__(name: str) -> Any:
         from cardiostream import io
 
         return getattr(io, name)
+    if name in ("af_from_beats", "AFBeatDetector"):
+        from cardiostream.beats import af_rr
+
+        return getattr(af_rr, name)
     if name == "classify_beats":
         from cardiostream.beats.classes import classify_beats
 
@@ -35,6 +40,7 @@ def __getattr__(name: str) -> Any:
 
 
 __all__ = [
+    "AFBeatDetector",
     "Annotations",
     "BeatTable",
     "DetectorParams",
@@ -50,6 +56,7 @@ __all__ = [
     "RhythmTable",
     "StreamProcessor",
     "__version__",
+    "af_from_beats",
     "analyze",
     "classify_beats",
     "clean_ecg",

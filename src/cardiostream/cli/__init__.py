@@ -19,6 +19,7 @@ from cardiostream.cli import live as live
 from cardiostream.cli import training as training
 from cardiostream.cli import evaluation as evaluation
 from cardiostream.cli import bench as bench
+from cardiostream.cli import rr_af as rr_af
 from cardiostream.cli import download as download
 from cardiostream.cli import schema as schema
 

@@ -1,0 +1,242 @@
+"""AF from beat times: ``cardiostream rr-af``, its training (``train-rr-af``) and its benchmark
+(``bench rr-af``)."""
+
+from __future__ import annotations
+
+import csv
+import json
+import math
+import sys
+from pathlib import Path
+from typing import Annotated, Any
+
+import numpy as np
+import typer
+from rich.markup import escape
+
+from cardiostream.cli._common import JsonOption, _folder, _guard, app, console, err_console
+from cardiostream.cli.bench import _show_bench, _single_thread, bench_app
+from cardiostream.errors import InputError
+
+#: The header of ``--format csv``.
+CSV_HEADER = "time_s,af,p_af"
+COLUMNS = ("time_s", "rr_ms")
+
+
+def read_beats_csv(path: Path) -> tuple[np.ndarray[Any, np.dtype[np.float64]], bool]:
+    """The beat times of a CSV file with a ``time_s`` (beat times, s) or ``rr_ms`` (RR
+    intervals, ms) column, and whether they came from intervals; InputError on bad input."""
+    from cardiostream.beats.af_rr import beat_times_from_rr, check_beat_times
+
+    try:
+        with path.open(newline="") as fh:
+            rows = list(csv.reader(fh))
+    except (OSError, UnicodeDecodeError) as exc:
+        raise InputError(f"{path}: cannot read ({exc})") from None
+    rows = [r for r in rows if any(c.strip() for c in r)]
+    if not rows:
+        raise InputError(f"{path}: empty file")
+    header = [c.strip() for c in rows[0]]
+    column = next((c for c in COLUMNS if c in header), None)
+    if column is None:
+        raise InputError(f"{path}: no time_s or rr_ms column (header: {','.join(header)})")
+    i = header.index(column)
+    values = []
+    for line, row in enumerate(rows[1:], start=2):
+        cell = row[i].strip() if i < len(row) else ""
+        try:
+            v = float(cell)
+        except ValueError:
+            raise InputError(f"{path}: line {line}, {column}: not a number ({cell!r})") from None
+        if not math.isfinite(v):
+            raise InputError(f"{path}: line {line}, {column}: not a finite number ({cell!r})")
+        values.append(v)
+    if not values:
+        raise InputError(f"{path}: no beats under {column}")
+    try:
+        if column == "rr_ms":
+            return beat_times_from_rr(values), True
+        return check_beat_times(values, column), False
+    except InputError as exc:
+        raise InputError(f"{path}: {exc}") from None
+
+
+@app.command("rr-af")
+def rr_af(
+    path: Annotated[Path, typer.Argument(help="A CSV file with a time_s or rr_ms column.")],
+    fmt: Annotated[str, typer.Option("--format", help="csv, summary or json.")] = "csv",
+    model: Annotated[
+        Path | None, typer.Option(help="An RR AF model (rr_af.json or its folder).")
+    ] = None,
+) -> None:
+    """AF from beat times alone: each beat's AF call and probability, or the AF burden and
+    episodes.
+
+    The file gives beat times in seconds (time_s) or successive RR intervals in milliseconds
+    (rr_ms: a beat at 0, then one at the end of each interval, one output row per interval).
+    The decision is causal: a beat is decided from itself and the 64 intervals before it.
+    """
+
+    def body() -> None:
+        from cardiostream.beats.af_rr import af_from_beats
+
+        if fmt not in ("csv", "summary", "json"):
+            raise InputError(f"--format: expected csv, summary or json, got {fmt!r}")
+        t, from_rr = read_beats_csv(path)
+        result = af_from_beats(t, model)
+        start = 1 if from_rr else 0
+        if fmt == "csv":
+            lines = [CSV_HEADER]
+            lines += [
+                f"{ti:.3f},{int(a)},{p:.4f}"
+                for ti, a, p in zip(
+                    result.time_s[start:].tolist(),
+                    result.af[start:].tolist(),
+                    result.p_af[start:].tolist(),
+                    strict=True,
+                )
+            ]
+            sys.stdout.write("\n".join(lines) + "\n")
+            return
+        episodes = result.episodes()
+        burden = result.burden()
+        doc: dict[str, Any] = {
+            "file": str(path),
+            "beats": len(result) - start,
+            "duration_s": float(t[-1] - t[0]) if t.size else 0.0,
+            "af_beats": int(result.af[start:].sum()),
+            "af_burden": None if math.isnan(burden) else burden,
+            "episodes": [
+                {"start_s": round(a, 3), "end_s": round(b, 3), "duration_s": round(b - a, 3)}
+                for a, b in episodes
+            ],
+        }
+        if fmt == "json":
+            sys.stdout.write(json.dumps(doc) + "\n")
+            return
+        shown = "–" if doc["af_burden"] is None else f"{100 * burden:.1f} %"
+        console.print(
+            f"{escape(path.name)}: {doc['beats']} beats over {doc['duration_s']:.0f} s, "
+            f"AF burden {shown}, {len(episodes)} AF episode(s)",
+            highlight=False,
+        )
+        for e in doc["episodes"]:
+            console.print(
+                f"  AF {e['start_s']:.1f} s to {e['end_s']:.1f} s ({e['duration_s']:.0f} s)",
+                highlight=False,
+            )
+
+    _guard(body)
+
+
+@app.command("train-rr-af")
+def train_rr_af_command(
+    data: Annotated[
+        Path, typer.Option(help="The Long-Term AF Database folder (.atr and .qrs annotations).")
+    ] = Path("../shared/data/ltafdb"),
+    out: Annotated[
+        Path, typer.Option(help="Where rr_af.json and the cross-validation report go.")
+    ] = Path("out/rr_af"),
+    seed: Annotated[int, typer.Option(help="Seed of the folds, sampling and initialisation.")] = 0,
+    folds: Annotated[int, typer.Option(help="Folds of whole records.")] = 5,
+    hidden: Annotated[int, typer.Option(help="Hidden units (0: logistic regression).")] = 12,
+    maxiter: Annotated[int, typer.Option(help="L-BFGS iterations per fit.")] = 200,
+    limit: Annotated[int | None, typer.Option(help="Use only the first N records.")] = None,
+) -> None:
+    """Train the RR-interval AF detector on LTAFDB, cross-validated by record (reviewed and
+    automated beats); write the model and cv_report.json."""
+
+    def body() -> None:
+        from cardiostream.evaluate.rr_af import ltafdb_records, read_ltafdb_record
+        from cardiostream.progress import counted_bar
+        from cardiostream.training.af_rr import FitConfig, train_rr_af
+
+        names = ltafdb_records(_folder(data))[:limit]
+        if not 2 <= folds <= len(names):
+            raise InputError(f"--folds: expected 2 to {len(names)}, got {folds}")
+        if hidden < 0 or maxiter < 1:
+            raise InputError("--hidden: 0 or more; --maxiter: 1 or more")
+        with counted_bar("{task.description}", console=err_console) as bar:
+            task = bar.add_task("reading LTAFDB", total=len(names))
+            records = []
+            for name in names:
+                records.append(read_ltafdb_record(data, name))
+                bar.advance(task)
+            fit = bar.add_task("fitting", total=folds + 1)
+
+            def step(stage: str, done: int, total: int) -> None:
+                bar.update(fit, description=stage, completed=done, total=total)
+
+            cfg = FitConfig(hidden=hidden, maxiter=maxiter, seed=seed)
+            result = train_rr_af(records, folds=folds, cfg=cfg, progress=step)
+        path = result.model.save(out)
+        (out / "cv_report.json").write_text(json.dumps(result.report, indent=1) + "\n")
+        g = result.report["gross"]
+        console.print(
+            f"model written to {escape(str(path))}; cross-validation by record: reviewed beats "
+            f"Se {g['atr']['se']:.1f} Sp {g['atr']['sp']:.1f}, automated beats "
+            f"Se {g['qrs']['se']:.1f} Sp {g['qrs']['sp']:.1f} "
+            f"(alpha {result.report['alpha']:g}, threshold {result.report['threshold']:.2f})",
+            highlight=False,
+        )
+
+    _guard(body)
+
+
+@bench_app.command("rr-af")
+def bench_rr_af(
+    cv: Annotated[Path, typer.Option(help="cv_report.json of cardiostream train-rr-af.")] = Path(
+        "out/rr_af/cv_report.json"
+    ),
+    ltafdb: Annotated[Path, typer.Option(help="The LTAFDB folder (for the speed test).")] = Path(
+        "../shared/data/ltafdb"
+    ),
+    mitdb: Annotated[Path, typer.Option(help="The MITDB folder (the external test).")] = Path(
+        "../shared/data/mitdb"
+    ),
+    speed_records: Annotated[int, typer.Option(help="LTAFDB records timed.")] = 8,
+    model: Annotated[
+        Path | None, typer.Option(help="An RR AF model (default: the shipped one).")
+    ] = None,
+    json_out: JsonOption = None,
+    markdown: Annotated[Path | None, typer.Option(help="Write the report as Markdown.")] = None,
+) -> None:
+    """AF from beat times: LTAFDB cross-validation (from the training's report), MITDB
+    external test on reference and detected beats, speed; published figures beside."""
+    _single_thread()
+
+    def body() -> None:
+        from cardiostream.beats.af_rr import load_rr_af_model
+        from cardiostream.evaluate.rr_af import (
+            evaluate_mitdb,
+            ltafdb_records,
+            measure_speed,
+            to_markdown,
+        )
+
+        if not cv.is_file():
+            raise InputError(f"{cv}: no such file (run cardiostream train-rr-af first)")
+        try:
+            report = json.loads(cv.read_text())
+            report["gross"]["atr"]
+        except (json.JSONDecodeError, KeyError, TypeError) as exc:
+            raise InputError(f"{cv}: not a train-rr-af report ({exc})") from None
+        shipped = load_rr_af_model(model)
+        names = ltafdb_records(_folder(ltafdb))[: max(1, speed_records)]
+        _folder(mitdb)
+        with err_console.status("benchmark") as status:
+            result = evaluate_mitdb(
+                mitdb,
+                shipped,
+                progress=lambda text, i, n: status.update(f"{text} ({i + 1}/{n})"),
+            )
+            status.update("speed")
+            speed = measure_speed(ltafdb, names, shipped)
+        doc = {
+            "cv": {k: v for k, v in report.items() if k != "grid"},
+            "mitdb": result,
+            "speed": speed,
+        }
+        _show_bench(to_markdown(report, result, speed), doc, markdown, json_out)
+
+    _guard(body)

@@ -1,0 +1,105 @@
+"""``cardiostream rr-af``: beat times or RR intervals in a CSV, per-beat CSV, summary and JSON
+out, bad files as exit 2 with one line."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+from typer.testing import CliRunner
+
+from cardiostream.beats.af_rr import af_from_beats
+from cardiostream.cli import app
+
+runner = CliRunner()
+
+
+def _rr_ms(seed: int = 0) -> np.ndarray:
+    rng = np.random.default_rng(seed)
+    sinus = 850 + 25 * np.sin(np.arange(200) / 0.7) + rng.normal(0, 6, 200)
+    af = np.clip(rng.lognormal(np.log(620), 0.22, 300), 300, 1600)
+    return np.concatenate([sinus, af, sinus[:150]])
+
+
+def test_beat_times_give_one_row_per_beat(tmp_path: Path) -> None:
+    t = 5.0 + np.cumsum(_rr_ms()) / 1000
+    path = tmp_path / "beats.csv"
+    np.savetxt(path, np.c_[np.arange(t.size), t], delimiter=",", header="n,time_s", comments="")
+    result = runner.invoke(app, ["rr-af", str(path)])
+    assert result.exit_code == 0, result.output
+    lines = result.stdout.strip().splitlines()
+    assert lines[0] == "time_s,af,p_af"
+    rows = [line.split(",") for line in lines[1:]]
+    assert len(rows) == t.size
+    expected = af_from_beats(np.loadtxt(path, delimiter=",", skiprows=1)[:, 1])
+    assert [int(r[1]) for r in rows] == expected.af.astype(int).tolist()
+    assert np.allclose([float(r[2]) for r in rows], expected.p_af, atol=1e-4)
+    assert any(r[1] == "1" for r in rows) and rows[0][1] == "0"
+
+
+def test_rr_intervals_give_one_row_per_interval(tmp_path: Path) -> None:
+    rr = _rr_ms(1)
+    path = tmp_path / "rr.csv"
+    np.savetxt(path, rr[:, None], delimiter=",", header="rr_ms", comments="")
+    result = runner.invoke(app, ["rr-af", str(path)])
+    assert result.exit_code == 0, result.output
+    rows = [line.split(",") for line in result.stdout.strip().splitlines()[1:]]
+    assert len(rows) == rr.size
+    assert abs(float(rows[-1][0]) - rr.sum() / 1000) < 2e-3
+
+
+def test_summary_and_json(tmp_path: Path) -> None:
+    path = tmp_path / "rr.csv"
+    np.savetxt(path, _rr_ms(2)[:, None], delimiter=",", header="rr_ms", comments="")
+    summary = runner.invoke(app, ["rr-af", str(path), "--format", "summary"])
+    assert summary.exit_code == 0, summary.output
+    assert "AF burden" in summary.stdout and "AF episode" in summary.stdout
+    doc = json.loads(runner.invoke(app, ["rr-af", str(path), "--format", "json"]).stdout)
+    assert doc["beats"] == 650 and doc["episodes"]
+    assert 0.2 < doc["af_burden"] < 0.8
+    ep = max(doc["episodes"], key=lambda e: e["duration_s"])
+    assert ep["duration_s"] > 100
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("", "empty"),
+        ("time_s\n", "no beats"),
+        ("beat,value\n1,2\n", "no time_s or rr_ms column"),
+        ("time_s\n1.0\n2.0\n1.5\n", "increase"),
+        ("time_s\n1.0\nnan\n3.0\n", "finite"),
+        ("time_s\n1.0\n\n2.0\nabc\n", "not a number"),
+        ("rr_ms\n800\n0\n", "not positive"),
+    ],
+)
+def test_bad_files_exit_2_with_one_line(tmp_path: Path, text: str, message: str) -> None:
+    path = tmp_path / "bad.csv"
+    path.write_text(text)
+    result = runner.invoke(app, ["rr-af", str(path)])
+    assert result.exit_code == 2, result.output
+    assert message in result.output and "Traceback" not in result.output
+    assert len(result.output.strip().splitlines()) == 1
+
+
+def test_missing_file_and_bad_format(tmp_path: Path) -> None:
+    result = runner.invoke(app, ["rr-af", str(tmp_path / "none.csv")])
+    assert result.exit_code == 2 and "none.csv" in result.output
+    path = tmp_path / "ok.csv"
+    path.write_text("time_s\n1\n2\n")
+    result = runner.invoke(app, ["rr-af", str(path), "--format", "xml"])
+    assert result.exit_code == 2 and "--format" in result.output
+
+
+def test_training_and_benchmark_name_what_is_missing(tmp_path: Path) -> None:
+    result = runner.invoke(app, ["train-rr-af", "--data", str(tmp_path / "none")])
+    assert result.exit_code == 2 and "none" in result.output
+    result = runner.invoke(app, ["train-rr-af", "--data", str(tmp_path)])
+    assert result.exit_code == 2 and ".atr" in result.output
+    result = runner.invoke(app, ["bench", "rr-af", "--cv", str(tmp_path / "cv.json")])
+    assert result.exit_code == 2 and "train-rr-af" in result.output
+    (tmp_path / "cv.json").write_text("{}")
+    result = runner.invoke(app, ["bench", "rr-af", "--cv", str(tmp_path / "cv.json")])
+    assert result.exit_code == 2 and "not a train-rr-af report" in result.output

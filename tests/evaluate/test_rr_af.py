@@ -1,0 +1,77 @@
+"""Scoring of AF from beat times: labels from rhythm changes, beat counts, the report."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from cardiostream.evaluate.rr_af import gross, rhythm_labels, scores, to_markdown
+
+
+def test_rhythm_labels_follow_the_changes() -> None:
+    change = np.array([10.0, 20.0, 30.0])
+    labels = rhythm_labels(change, ["(N", "(AFIB", "(AFL"], np.array([5.0, 15.0, 25.0, 35.0]))
+    assert labels.tolist() == [-1, 0, 1, -1]
+
+
+def test_scores_and_gross() -> None:
+    label = np.array([1, 1, 0, 0, -1])
+    s = scores(label, np.array([True, False, True, False, True]))
+    assert (s["tp"], s["fn"], s["fp"], s["tn"]) == (1, 1, 1, 1)
+    assert s["se"] == 50.0 and s["sp"] == 50.0 and s["ppv"] == 50.0
+    g = gross([s, scores(np.array([0, 0]), np.array([False, False]))])
+    assert g["tn"] == 3 and g["sp"] == 75.0
+    assert scores(np.array([0]), np.array([False]))["se"] is None
+
+
+def _score(se: float, sp: float) -> dict[str, object]:
+    return {"tp": 9, "fn": 1, "fp": 1, "tn": 2000, "se": se, "sp": sp, "ppv": 90.0}
+
+
+def test_the_report_has_every_table() -> None:
+    rec = {"atr": {**_score(90.0, 99.0), "beats": 2011, "af_beats": 10}}
+    rec["qrs"] = rec["atr"]
+    cv = {
+        "gross": {"atr": _score(98.0, 98.0), "qrs": _score(97.0, 97.0)},
+        "per_record": [{"record": "00", **rec}],
+        "config": {"folds": 5, "seed": 0},
+        "alpha": 0.05,
+        "threshold": 0.7,
+    }
+    row = {
+        **_score(95.0, 96.0),
+        "beats": 2011,
+        "af_beats": 10,
+        "called_af_s": 40.0,
+        "af_s": 30.0,
+    }
+    mitdb = {
+        "per_record": [{"record": "201", "reference": row, "detected": row}],
+        "gross": {
+            k: _score(95.0, 96.0)
+            for k in ("reference", "detected", "reference_afl_left_out", "detected_afl_left_out")
+        },
+        "record_level": {
+            k: {
+                "af_records": 1,
+                "found": 1,
+                "false_records": [],
+                "other_records": 0,
+                "called_other": 0,
+            }
+            for k in ("reference", "detected")
+        },
+    }
+    speed = {
+        "records": ["00"],
+        "beats": 100000,
+        "signal_s": 86400.0,
+        "beats_per_s": 200000.0,
+        "x_real_time": 170000.0,
+        "live_chunk_beats": 1,
+        "live_us_per_push": 12.0,
+        "live_x_real_time": 60000.0,
+    }
+    text = to_markdown(cv, mitdb, speed)
+    for part in ("## Summary", "## LTAFDB cross-validation", "## MITDB, external test", "Petrėnas"):
+        assert part in text
+    assert "| 201 |" in text and "| 00 |" in text and "**gross**" in text
