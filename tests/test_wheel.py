@@ -20,6 +20,9 @@ NEEDED = [
     "cardiostream/rhythm/weights/rhythm.npz",
     "cardiostream/rhythm/weights/model.json",
     "cardiostream/beats/model/beats.json",
+    "cardiostream/beats/model/rr_af.json",
+    "cardiostream/serve/static/ward.css",
+    "cardiostream/serve/static/trace.css",
 ]
 CHECK = """
 import sys
