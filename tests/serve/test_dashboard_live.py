@@ -24,6 +24,7 @@ from cardiostream.samples import sample_path
 from cardiostream.serve import ServeConfig
 
 from .browser import PageLog
+from .browser import wait_until as _wait
 from .conftest import Live, start_server
 from .feeder import Feeder
 
@@ -34,16 +35,6 @@ VIEWPORT = {"width": 1400, "height": 900}
 #: Bundled records played as the 16 patients of the test (the first two are special).
 SOURCES = ["mitdb-100-nsr", "mitdb-119-pvc", "mitdb-203-af", "cinc2017-A00012", "cinc2017-A00004",
            "cinc2017-A00020", "cinc2017-A00034"]  # fmt: skip
-
-
-def _wait(check: Callable[[], Any], timeout: float, what: str) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = check()
-        if value:
-            return value
-        time.sleep(0.1)
-    raise AssertionError(f"{what}: not within {timeout} s")
 
 
 @pytest.fixture(scope="module")

@@ -5,7 +5,6 @@ reloads, before the engine could have found the AF again."""
 from __future__ import annotations
 
 import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -14,21 +13,12 @@ from cardiostream.samples import sample_path
 from cardiostream.serve import ServeConfig
 
 from .browser import PageLog
+from .browser import wait_until as _wait
 from .conftest import start_server
 from .feeder import Feeder
 
 TOKEN = "restart-token"
 BED = "bed-af"
-
-
-def _wait(check: Callable[[], Any], timeout: float, what: str) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = check()
-        if value:
-            return value
-        time.sleep(0.1)
-    raise AssertionError(f"{what}: not within {timeout} s")
 
 
 def test_an_af_alarm_and_its_open_episode_survive_a_restart_and_a_reload(

@@ -10,7 +10,7 @@ from __future__ import annotations
 import os
 import re
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -24,6 +24,7 @@ from cardiostream.samples import sample_path
 from cardiostream.serve import ServeConfig
 
 from .browser import PageLog
+from .browser import wait_until as _wait
 from .conftest import Live, start_server
 from .feeder import Feeder
 
@@ -34,16 +35,6 @@ VIEWPORT = {"width": 1400, "height": 900}
 PROBE = "(id) => window.cardiostreamTrace ? window.cardiostreamTrace.probe(id) : null"
 #: The lead-off bed: MITDB 100 for ON_S, then exactly 0 mV (an unplugged electrode) for OFF_S.
 ON_S, OFF_S = 14.0, 8.0
-
-
-def _wait(check: Callable[[], Any], timeout: float, what: str, every: float = 0.1) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = check()
-        if value:
-            return value
-        time.sleep(every)
-    raise AssertionError(f"{what}: not within {timeout} s")
 
 
 def _pvc() -> tuple[npt.NDArray[np.float32], float]:

@@ -24,6 +24,7 @@ from cardiostream.samples import sample_path
 from cardiostream.serve import ServeConfig
 
 from .browser import PageLog
+from .browser import wait_until as _wait
 from .conftest import Live, start_server
 from .feeder import Feeder
 
@@ -87,16 +88,6 @@ CONTRAST_JS = """
   return out;
 }
 """
-
-
-def _wait(check: Callable[[], Any], timeout: float, what: str) -> Any:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        value = check()
-        if value:
-            return value
-        time.sleep(0.1)
-    raise AssertionError(f"{what}: not within {timeout} s")
 
 
 def _tile(page: Any, sid: str) -> Any:

@@ -26,7 +26,6 @@ from __future__ import annotations
 import json
 import math
 from dataclasses import dataclass, field
-from importlib.resources import files
 from pathlib import Path
 from typing import Any
 
@@ -34,6 +33,7 @@ import numpy as np
 import numpy.typing as npt
 
 from cardiostream.beats import _af_rr_kernel as kernel
+from cardiostream.beats.model_files import read_model_json
 from cardiostream.errors import InputError
 
 FloatArray = npt.NDArray[np.float64]
@@ -126,16 +126,9 @@ def load_rr_af_model(path: str | Path | None = None) -> RRAFModel:
     global _shipped
     if path is None:
         if _shipped is None:
-            text = files("cardiostream.beats").joinpath("model", MODEL_FILE).read_text()
-            _shipped = RRAFModel.from_dict(json.loads(text))
+            _shipped = RRAFModel.from_dict(read_model_json(None, MODEL_FILE, "an RR AF model"))
         return _shipped
-    p = Path(path)
-    if p.is_dir():
-        p = p / MODEL_FILE
-    try:
-        return RRAFModel.from_dict(json.loads(p.read_text()))
-    except (OSError, json.JSONDecodeError) as exc:
-        raise InputError(f"{p}: not an RR AF model ({exc})") from exc
+    return RRAFModel.from_dict(read_model_json(path, MODEL_FILE, "an RR AF model"))
 
 
 @dataclass(frozen=True)

@@ -32,7 +32,6 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
-from importlib.resources import files
 from pathlib import Path
 from typing import Any
 
@@ -42,6 +41,7 @@ import numpy.typing as npt
 from cardiostream.beats.detector import DEFAULT_DELAY_S, RPeakDetector, _check_fs
 from cardiostream.beats.features import FEATURES, BeatFeatureExtractor
 from cardiostream.beats.gate import BeatQualityGate, GateConfig
+from cardiostream.beats.model_files import read_model_json
 from cardiostream.dsp.filters import ECGCleaner
 from cardiostream.dsp.pacing import PacingConfig, PacingSpikeDetector
 from cardiostream.dsp.resample import Resampler
@@ -270,16 +270,9 @@ def load_beat_model(path: str | Path | None = None) -> BeatModel:
     global _shipped
     if path is None:
         if _shipped is None:
-            text = files("cardiostream.beats").joinpath("model", MODEL_FILE).read_text()
-            _shipped = BeatModel.from_dict(json.loads(text))
+            _shipped = BeatModel.from_dict(read_model_json(None, MODEL_FILE, "a beat model"))
         return _shipped
-    p = Path(path)
-    if p.is_dir():
-        p = p / MODEL_FILE
-    try:
-        return BeatModel.from_dict(json.loads(p.read_text()))
-    except (OSError, json.JSONDecodeError) as exc:
-        raise InputError(f"{p}: not a beat model ({exc})") from exc
+    return BeatModel.from_dict(read_model_json(path, MODEL_FILE, "a beat model"))
 
 
 @dataclass(frozen=True)
