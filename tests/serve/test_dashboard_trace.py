@@ -202,12 +202,15 @@ def test_gain_doubles_the_trace_clips_are_marked_and_auto_fits(page: Any) -> Non
         rows = np.array([(v, y) for _, v, y, c in probe["samples"] if c == 0 and abs(v) > 0.05])
         px_per_mv = (probe["h"] / 2 - rows[:, 1]) / rows[:, 0]
         assert np.allclose(px_per_mv, k * probe["pxPerMv"], rtol=0.02)
-    # ... and the trace is twice as tall (over a few sweeps each: PVCs in both).
+    # ... and over a few sweeps each (PVCs in both) the drawn trace is twice as tall per mV:
+    # the slope of drawn pixels on samples, not the heights of two different stretches of
+    # signal, whose PVCs differ.
     _, at2, _ = _collect(page, small, 7)
     _set_gain(page, small, 1)
     _, at1, _ = _collect(page, small, 7)
-    ratio = float(np.ptp(at2[at2[:, 3] == 0, 2]) / np.ptp(at1[at1[:, 3] == 0, 2]))
-    assert 1.75 < ratio < 2.25, ratio
+    slopes = [-np.polyfit(d[d[:, 3] == 0, 1], d[d[:, 3] == 0, 2], 1)[0] for d in (at2, at1)]
+    ratio = float(slopes[0] / slopes[1])
+    assert 1.9 < ratio < 2.1, ratio
     assert sum(c != 0 for *_, c in two["samples"]) == 0  # a fifth of 119 fits at x2
 
     # Full-size 119 at x2 does not fit: the cut is marked red at the edge.
