@@ -340,31 +340,17 @@ def to_markdown(cv: dict[str, Any], mitdb: dict[str, Any], speed: dict[str, Any]
         "## Summary",
         "",
     ]
+
+    def row(label: str, d: dict[str, Any]) -> list[str]:
+        return [label, _f(d["se"]), _f(d["sp"]), _f(d["ppv"])]
+
     rows = [
-        [
-            "this detector, LTAFDB 56 records, cross-validated by record, reviewed beats",
-            _f(g["atr"]["se"]),
-            _f(g["atr"]["sp"]),
-            _f(g["atr"]["ppv"]),
-        ],
-        [
-            "the same, the automated detector's beats (.qrs)",
-            _f(g["qrs"]["se"]),
-            _f(g["qrs"]["sp"]),
-            _f(g["qrs"]["ppv"]),
-        ],
-        [
-            "MITDB (never trained on), reference beats",
-            _f(m["reference"]["se"]),
-            _f(m["reference"]["sp"]),
-            _f(m["reference"]["ppv"]),
-        ],
-        [
-            "MITDB, the engine's own beats (`detect_rpeaks`, lead 0)",
-            _f(m["detected"]["se"]),
-            _f(m["detected"]["sp"]),
-            _f(m["detected"]["ppv"]),
-        ],
+        row(
+            "this detector, LTAFDB 56 records, cross-validated by record, reviewed beats", g["atr"]
+        ),
+        row("the same, the automated detector's beats (.qrs)", g["qrs"]),
+        row("MITDB (never trained on), reference beats", m["reference"]),
+        row("MITDB, the engine's own beats (`detect_rpeaks`, lead 0)", m["detected"]),
     ]
     rows += [
         [f"{who}, {db} (published)", f"{se:.1f}", f"{sp:.1f}", "–"] for who, db, se, sp in ANCHORS

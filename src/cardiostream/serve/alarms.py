@@ -116,6 +116,8 @@ class AlarmDesk:
         row = self._db.execute("SELECT MAX(id) FROM alarms").fetchone()
         self._next = int(row[0] or 0) + 1
         self.beds: dict[Key, Bed] = {}
+        #: Each owner's ward-wide (silenced_until, paused_until), as the log holds them.
+        self._wards: dict[str, tuple[float | None, float | None]] = {}
         self.on_alarm = on_alarm
         self.on_ack = on_ack
 
@@ -333,10 +335,15 @@ class AlarmDesk:
         return any(t is not None and t > now for t in (bed.paused_until, ward))
 
     def _ward(self, owner: str) -> tuple[float | None, float | None]:
-        row = self._db.execute(
-            "SELECT silenced_until, paused_until FROM ward WHERE owner = ?", (owner,)
-        ).fetchone()
-        return (row[0], row[1]) if row else (None, None)
+        """The ward's (silenced_until, paused_until): read from the log once per owner and
+        kept, since every frame of every stream asks."""
+        ward = self._wards.get(owner)
+        if ward is None:
+            row = self._db.execute(
+                "SELECT silenced_until, paused_until FROM ward WHERE owner = ?", (owner,)
+            ).fetchone()
+            ward = self._wards[owner] = (row[0], row[1]) if row else (None, None)
+        return ward
 
     def _until(self, owner: str, stream_id: str | None, column: str, minutes: float, by: str,
                action: str) -> dict[str, Any]:  # fmt: skip
@@ -351,6 +358,7 @@ class AlarmDesk:
             with self._lock:
                 self._db.execute("INSERT OR IGNORE INTO ward (owner) VALUES (?)", (owner,))
                 self._db.execute(f"UPDATE ward SET {column} = ? WHERE owner = ?", (until, owner))
+            self._wards.pop(owner, None)  # read back at the next ask
         else:
             bed = self.beds.get((owner, stream_id))
             if bed is None:
