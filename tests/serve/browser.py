@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import os
+import threading
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
@@ -71,3 +74,16 @@ def wait_until(check: Callable[[], Any], timeout: float, what: str, every: float
             return value
         time.sleep(every)
     raise AssertionError(f"{what}: not within {timeout} s")
+
+
+def run_in_thread(loop: asyncio.AbstractEventLoop, task: asyncio.Task[Any]) -> threading.Thread:
+    """Run ``task`` on ``loop`` in a daemon thread, started (cancelled: ends quietly); stop it
+    with ``loop.call_soon_threadsafe(task.cancel)`` and join the thread."""
+
+    def run() -> None:
+        with contextlib.suppress(asyncio.CancelledError):
+            loop.run_until_complete(task)
+
+    runner = threading.Thread(target=run, daemon=True)
+    runner.start()
+    return runner

@@ -23,7 +23,7 @@ from cardiostream.io import read
 from cardiostream.samples import sample_path
 from cardiostream.serve import ServeConfig
 
-from .browser import PageLog
+from .browser import PageLog, run_in_thread
 from .browser import wait_until as _wait
 from .conftest import Live, start_server
 from .feeder import Feeder
@@ -446,8 +446,6 @@ def test_a_server_restart_is_said_in_words_and_recovered_from(browser: Any) -> N
 
 def test_a_simulated_patient_is_steered_from_its_tile(browser: Any) -> None:
     import asyncio
-    import contextlib
-    import threading
 
     from cardiostream.sim import Simulator, send
 
@@ -457,12 +455,7 @@ def test_a_simulated_patient_is_steered_from_its_tile(browser: Any) -> None:
     task = loop.create_task(send(sim, f"{live.ws}/v1/stream", token=TOKEN, stream_id="steer",
                                  fs=250.0, speed=4.0, controls=["nsr", "af"]))  # fmt: skip
 
-    def run() -> None:
-        with contextlib.suppress(asyncio.CancelledError):
-            loop.run_until_complete(task)
-
-    runner = threading.Thread(target=run, daemon=True)
-    runner.start()
+    runner = run_in_thread(loop, task)
     try:
         page = browser.new_page(viewport=VIEWPORT)
         log = PageLog()

@@ -7,10 +7,8 @@ Set ``CARDIOSTREAM_DOCS_MEDIA=1`` to write the screenshots into ``docs/media``.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import os
 import re
-import threading
 import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -23,7 +21,7 @@ from cardiostream.io import read
 from cardiostream.samples import sample_path
 from cardiostream.serve import ServeConfig
 
-from .browser import PageLog
+from .browser import PageLog, run_in_thread
 from .browser import wait_until as _wait
 from .conftest import Live, start_server
 from .feeder import Feeder
@@ -309,12 +307,7 @@ def test_lead_off_is_named_and_the_rate_goes_at_once(
     task = loop.create_task(send(sim, f"{live.ws}/v1/stream", token=TOKEN,
                                  stream_id="bed-4", fs=250.0))  # fmt: skip
 
-    def run() -> None:
-        with contextlib.suppress(asyncio.CancelledError):
-            loop.run_until_complete(task)
-
-    runner = threading.Thread(target=run, daemon=True)
-    runner.start()
+    runner = run_in_thread(loop, task)
     try:
         page = browser.new_page(viewport=WALL)
         log = PageLog()
@@ -402,12 +395,7 @@ def test_alarms_from_the_server_acknowledged_logged_silenced_and_heard(
     task = loop.create_task(send(source, f"{live.ws}/v1/stream", token=TOKEN,
                                  stream_id="bed-2-af", fs=source.fs))  # fmt: skip
 
-    def run() -> None:
-        with contextlib.suppress(asyncio.CancelledError):
-            loop.run_until_complete(task)
-
-    runner = threading.Thread(target=run, daemon=True)
-    runner.start()
+    runner = run_in_thread(loop, task)
     try:
         page = browser.new_page(viewport=WALL)
         log = PageLog()
