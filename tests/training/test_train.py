@@ -70,8 +70,13 @@ def test_run_training_fits_the_record_head_from_the_raw_records(
         assert (np.bincount(z["record"]) == 4).all()
     with np.load(tmp_path / "window_features.npz") as z:
         assert z["features"].shape == (4 * len(tiny), 22) and np.isfinite(z["features"]).all()
+    fusion = summary["window_fusion"]
+    assert meta["window_fusion"]["threshold"] == fusion["threshold"]
+    with np.load(tmp_path / "fusion_oof.npz") as z:
+        assert z["rr_p_af"].shape == (4 * len(tiny),) and z["logits"].shape == (4 * len(tiny), 4)
     model = RhythmModel(tmp_path)
     assert model.head is not None and model.window_head is not None
+    assert model.window_fusion is not None and model.window_threshold == fusion["threshold"]
     record = read(sample_path("cinc2017-A00004"))
     verdict = model.predict(record.lead(0), record.fs)
     assert sum(verdict.probabilities.values()) == pytest.approx(1.0)

@@ -177,6 +177,48 @@ def fit_heads_command(
     _guard(body)
 
 
+@app.command("fit-rr-fusion")
+def fit_rr_fusion_command(
+    training: Annotated[
+        Path, typer.Option(help="Output folder of cardiostream train (window_oof.npz).")
+    ] = Path("out/rhythm"),
+    data: Annotated[Path, typer.Option(help="The CinC 2017 folder the run trained on.")] = Path(
+        "../shared/data/cinc2017"
+    ),
+    model: Annotated[
+        list[Path] | None,
+        typer.Option(help="Also write the fusion into this model folder's model.json."),
+    ] = None,
+) -> None:
+    """Fit the RR AF detector's fusion into the window verdict on a run's out-of-fold windows.
+
+    What ``cardiostream train`` does after the heads, on its own; needs no torch.
+    """
+
+    def body() -> None:
+        from cardiostream.training.datasets import check_cinc_folder
+        from cardiostream.training.parallel import default_workers
+        from cardiostream.training.rr_fusion import fit_rr_fusion
+
+        check_cinc_folder(data)
+        with _epoch_bars() as step:
+
+            def stage(name: str, done: int, total: int) -> None:
+                step(name, done, total, float("nan"))
+
+            summary = fit_rr_fusion(training, data, model or [], stage, default_workers())
+        head, fused = summary["head"], summary
+        console.print(
+            f"window verdicts, out of fold: CinC score {head['cinc_mean']:.3f} -> "
+            f"{fused['cinc_mean']:.3f}, AF F1 {head['f1_mean'][1]:.3f} -> "
+            f"{fused['f1_mean'][1]:.3f}; threshold {fused['threshold']:.2f}",
+            highlight=False,
+        )
+        console.print(f"written to {escape(str(training))}", highlight=False)
+
+    _guard(body)
+
+
 @app.command()
 def evaluate(
     training: Annotated[

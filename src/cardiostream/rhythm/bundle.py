@@ -17,6 +17,7 @@ from typing import Any
 
 from cardiostream.errors import InputError
 from cardiostream.rhythm.record_head import RecordHead
+from cardiostream.rhythm.rr_fusion import RRFusion
 from cardiostream.rhythm.window_head import WindowHead
 
 #: The bundle's description.
@@ -46,7 +47,11 @@ class ModelBundle:
         The record head, with ``record_temperature`` and ``record_threshold`` (the frames'
         threshold without a head).
     window_head : WindowHead or None
-        The window head; ``window_threshold`` is its threshold (the frames' without it).
+        The window head; ``window_threshold`` is its threshold (the frames' without it, the
+        fusion's with one).
+    window_fusion : RRFusion or None
+        The RR AF detector's evidence fused into the window head's verdict
+        (:mod:`cardiostream.rhythm.rr_fusion`); only with a window head.
     """
 
     folder: Path
@@ -59,6 +64,7 @@ class ModelBundle:
     record_threshold: float
     window_head: WindowHead | None
     window_threshold: float
+    window_fusion: RRFusion | None = None
 
     def net_config(self) -> dict[str, Any]:
         """Keyword arguments of the torch network's configuration (tuples restored)."""
@@ -81,6 +87,10 @@ def read_bundle(folder: str | Path | None = None) -> ModelBundle:
     threshold = float(meta["threshold"])
     record = meta.get("record_head")
     window = WindowHead(meta["window_head"]) if meta.get("window_head") else None
+    fusion = RRFusion.from_dict(meta["window_fusion"]) if meta.get("window_fusion") else None
+    if fusion is not None and window is None:
+        raise InputError(f"{meta_path}: a window_fusion entry needs a window_head")
+    window_threshold = window.threshold if window is not None else threshold
     return ModelBundle(
         folder=path,
         meta=meta,
@@ -91,7 +101,8 @@ def read_bundle(folder: str | Path | None = None) -> ModelBundle:
         record_temperature=float(record.get("temperature", 1.0)) if record else 1.0,
         record_threshold=float(record["threshold"]) if record else threshold,
         window_head=window,
-        window_threshold=window.threshold if window is not None else threshold,
+        window_threshold=fusion.threshold if fusion is not None else window_threshold,
+        window_fusion=fusion,
     )
 
 

@@ -62,6 +62,7 @@ from cardiostream.rhythm.bundle import config_from_json, read_bundle
 from cardiostream.rhythm.features import model_inputs
 from cardiostream.rhythm.preprocess import FRAME, MODEL_FS, Preprocessor
 from cardiostream.rhythm.record_head import record_features
+from cardiostream.rhythm.rr_fusion import RRFeed
 from cardiostream.rhythm.verdict import (
     CLASSES,
     MIN_BEATS_RECORD,
@@ -71,6 +72,7 @@ from cardiostream.rhythm.verdict import (
     decide,
     decide_many,
 )
+from cardiostream.rhythm.window_head import BEAT_DELAY
 
 #: Seconds of input behind a full verdict (the network's receptive field); shorter is padded.
 MIN_SECONDS = 10
@@ -179,6 +181,7 @@ class RhythmModel:
         self.head_temperature = bundle.record_temperature
         self.record_threshold = bundle.record_threshold
         self.window_head = bundle.window_head
+        self.window_fusion = bundle.window_fusion
         #: The confidence threshold of a per-second verdict (:meth:`window_probabilities`).
         self.window_threshold = bundle.window_threshold
         if backend != "onnx":
@@ -350,7 +353,11 @@ class RhythmModel:
             at = np.arange(MIN_SECONDS - 1, prep.n_real)
             logits = np.ascontiguousarray(z[:, at].T)
             ends = FRAME * (at + 1)
-            log_p[at] = self.window_head.verdicts(logits, prep.ecg, 0, prep.peaks, ends)
+            peaks = np.asarray(prep.peaks, np.int64)
+            log_p[at] = self.window_head.verdicts(logits, prep.ecg, 0, peaks, ends)
+            if self.window_fusion is not None:
+                p_af = RRFeed().at(peaks, ends, BEAT_DELAY)
+                log_p[at] = self.window_fusion.log_probabilities(log_p[at], p_af)
         p = np.exp(log_p - log_p.max(1, keepdims=True))
         p /= p.sum(1, keepdims=True)
         return (np.arange(prep.n_real, dtype=np.float64) + 1.0), p

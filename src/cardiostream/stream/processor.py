@@ -95,6 +95,7 @@ from cardiostream.rhythm.bundle import ModelBundle, cached_bundle, weights_dir
 from cardiostream.rhythm.fast_net import FastRhythmNet
 from cardiostream.rhythm.infer import MAX_ABS_MV
 from cardiostream.rhythm.preprocess import FRAME, MODEL_FS
+from cardiostream.rhythm.rr_fusion import RRFeed
 from cardiostream.rhythm.verdict import (
     CLASSES,
     LOW_CONFIDENCE,
@@ -102,7 +103,7 @@ from cardiostream.rhythm.verdict import (
     N_CLASSES,
     decide_many,
 )
-from cardiostream.rhythm.window_head import WINDOW_S
+from cardiostream.rhythm.window_head import BEAT_DELAY, WINDOW_S
 from cardiostream.stream import sqi
 from cardiostream.stream.arrhythmia import ArrhythmiaConfig, ArrhythmiaTracker, BeatBatch
 from cardiostream.stream.events import EventConfig, EventTracker
@@ -314,6 +315,7 @@ class StreamProcessor:
         self.temperature = bundle.temperature
         self.threshold = bundle.window_threshold
         self.window_head = bundle.window_head
+        self.window_fusion = bundle.window_fusion
         self.arrhythmia_config = arrhythmias or ArrhythmiaConfig()
         cfg = events or EventConfig()
         self.event_config = replace(cfg, hop_s=float(hop_s), window_s=float(window_s))
@@ -341,6 +343,7 @@ class StreamProcessor:
                 _butter(0.5, "lowpass"),
             ]
             self.detector = RPeakDetector(MODEL_FS)
+            self._rr_feed = RRFeed()
             self.tracker = EventTracker(self.event_config)
             self.beat_classifier = BeatClassifier(self.fs, shared=True)
             # A beat's class is final this many input samples after it at the latest: the
@@ -361,6 +364,7 @@ class StreamProcessor:
         for f in self.filters:
             f.reset()
         self.detector.reset()
+        self._rr_feed.reset()
         self.beat_classifier.reset()
         if not keep_events:
             self.tracker.reset()
@@ -579,6 +583,9 @@ class StreamProcessor:
         if head is not None and k0 < logits.shape[0]:
             ends = (np.arange(first + k0, first + logits.shape[0]) + 1) * FRAME
             out[k0:] = head.verdicts(logits[k0:], joined, origin, self._peaks, ends)
+            if self.window_fusion is not None:
+                p_af = self._rr_feed.at(self._peaks, ends, BEAT_DELAY)
+                out[k0:] = self.window_fusion.log_probabilities(out[k0:], p_af)
         self._recent = joined[max(joined.size - NET_WINDOW_S * FRAME, 0) :]
         return out
 
@@ -794,6 +801,7 @@ class StreamProcessor:
             "cleaner": self.cleaner.state_dict(),
             "filters": [f.state_dict() for f in self.filters],
             "detector": self.detector.state_dict(),
+            "rr_af": self._rr_feed.state_dict(),
             "tracker": self.tracker.state_dict(),
             "net": {k: _pack(v) for k, v in self._net_state.items()},
             "rr": _pack(self._rr_state),
@@ -860,6 +868,7 @@ class StreamProcessor:
         for f, s in zip(self.filters, state["filters"], strict=True):
             f.load_state_dict(s)
         self.detector.load_state_dict(state["detector"])
+        self._rr_feed.load_state_dict(state["rr_af"])
         self.tracker.load_state_dict(state["tracker"])
         for key, value in self._net_state.items():
             self._net_state[key] = _unpack(state["net"][key], value.dtype, value.shape)

@@ -157,6 +157,10 @@ def run_training(
                 progress(stage, done, total, float("nan"))
 
         summary.update(fit_heads(out, raw_dir, step))
+        from cardiostream.training.parallel import default_workers
+        from cardiostream.training.rr_fusion import fit_rr_fusion
+
+        summary["window_fusion"] = fit_rr_fusion(out, raw_dir, step=step, workers=default_workers())
         summary["seconds"] = time.perf_counter() - started
         (out / "training.json").write_text(json.dumps(summary, indent=2) + "\n")
     return summary

@@ -15,7 +15,6 @@ with its record's class, its folds those of its record.
 from __future__ import annotations
 
 import json
-import os
 from collections.abc import Callable
 from itertools import repeat
 from pathlib import Path
@@ -45,9 +44,15 @@ from cardiostream.rhythm.preprocess import MODEL_FS
 from cardiostream.rhythm.record_head import FEATURES, record_features
 from cardiostream.rhythm.verdict import CLASSES
 from cardiostream.rhythm.window_head import WINDOW_FEATURES, WINDOW_S, record_window_features
-from cardiostream.training.calibrate import calibrated, choose_threshold, fit_temperature
+from cardiostream.training.calibrate import (
+    af_rates,
+    calibrated,
+    choose_threshold,
+    fit_temperature,
+    group_means,
+)
 from cardiostream.training.model_card import model_card
-from cardiostream.training.parallel import process_map
+from cardiostream.training.parallel import default_workers, process_map
 from cardiostream.training.record_head_fit import L2_GRID, cross_fit, fit_head
 
 Step = Callable[[int, int], None]
@@ -72,14 +77,6 @@ class Evidence(NamedTuple):
 def _prepare_file(path: Path, channels: int) -> PreparedRecord:
     record = read(path)
     return prepare_record(record.lead(0), record.fs, channels)
-
-
-def default_workers() -> int:
-    """Processes for the heads' evidence and fits: one a core this process may use (each
-    runs single-threaded)."""
-    if hasattr(os, "sched_getaffinity"):
-        return max(1, len(os.sched_getaffinity(0)))
-    return max(1, os.cpu_count() or 1)
 
 
 def oof_evidence(
@@ -159,14 +156,14 @@ def _fit(
     its ``model.json`` entry and its out-of-fold logits. ``baseline`` are the logits the head
     replaces, scored beside it. With ``groups`` (the record of each row) the threshold is
     chosen on each group's mean probabilities, where the labels hold (see
-    :func:`_group_means`)."""
+    :func:`~cardiostream.training.calibrate.group_means`)."""
     head_oof, l2 = cross_fit(features, labels, folds, l2_grid, names, workers, step)
     temperature = fit_temperature(head_oof, labels)
     probs = calibrated(head_oof, temperature)
     if groups is None:
         threshold = choose_threshold(probs, labels)
     else:
-        threshold = choose_threshold(*_group_means(probs, labels, groups))
+        threshold = choose_threshold(*group_means(probs, labels, groups))
     kept = probs.max(1) >= threshold
     right = probs.argmax(1) == labels
     plain_t = fit_temperature(baseline, labels)
@@ -260,8 +257,8 @@ def fit_heads(
         stage("heads: window fits"),
     )
     window["af_windows"] = {
-        "frames": _af_rates(frame_logits, w_labels),
-        "head": _af_rates(window_oof, w_labels),
+        "frames": af_rates(frame_logits, w_labels),
+        "head": af_rates(window_oof, w_labels),
     }
     window["n_windows"] = int(rows.size)
     window["step_s"] = WINDOW_STEP
@@ -288,36 +285,3 @@ def fit_heads(
     if "parameters" in train_summary:
         (training_dir / "MODEL_CARD.md").write_text(model_card(train_summary))
     return {"record_head": record, "window_head": window}
-
-
-def _group_means(
-    probs: npt.NDArray[np.float64], labels: npt.NDArray[np.int64], groups: npt.NDArray[np.int64]
-) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.int64]]:
-    """Each group's mean probabilities and its label.
-
-    CinC 2017 labels records, not seconds: an "other" record has normal stretches, a noisy one
-    clean seconds. Against those labels no threshold makes 90 % of the windows' confident
-    verdicts right (89.4 % at 0.80, the bound, on the shipped run), though the verdicts are
-    sound; so the window threshold is chosen as the frames' was, by the 90 % rule on the
-    records, here on the mean of each record's per-second verdicts.
-    """
-    ids, inverse = np.unique(groups, return_inverse=True)
-    counts = np.bincount(inverse)
-    means = np.stack(
-        [np.bincount(inverse, weights=probs[:, c]) / counts for c in range(probs.shape[1])], 1
-    )
-    label = np.zeros(ids.size, np.int64)
-    label[inverse] = labels
-    return means, label
-
-
-def _af_rates(logits: npt.NDArray[np.float64], labels: npt.NDArray[np.int64]) -> dict[str, float]:
-    """Sensitivity and specificity of calling AF by the top class (the MITDB window test's
-    terms, on CinC windows)."""
-    af = CLASSES.index("af")
-    called = logits.argmax(1) == af
-    truth = labels == af
-    return {
-        "sensitivity": float(called[truth].mean()) if truth.any() else float("nan"),
-        "specificity": float((~called[~truth]).mean()) if (~truth).any() else float("nan"),
-    }

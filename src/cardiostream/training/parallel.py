@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import multiprocessing
+import os
 from collections.abc import Callable, Iterator
 from concurrent.futures import ProcessPoolExecutor
 from contextlib import contextmanager
@@ -38,3 +39,11 @@ def process_map(
             return pool.map(fn, *iterables, chunksize=chunksize)
 
         yield ordered
+
+
+def default_workers() -> int:
+    """Processes for the heads' evidence and fits: one a core this process may use (each
+    runs single-threaded)."""
+    if hasattr(os, "sched_getaffinity"):
+        return max(1, len(os.sched_getaffinity(0)))
+    return max(1, os.cpu_count() or 1)
