@@ -53,6 +53,20 @@ Out-of-fold F1: {window_f1}; CinC score **{window["cinc_mean"]:.3f} ± {window["
 at which it commits on {window["coverage"]:.1%} of windows and is right on
 {window["confident_accuracy"]:.1%} of those.
 """
+    fusion = summary.get("window_fusion")
+    if fusion:
+        head_text += f"""
+### The beat intervals' evidence in the per-second verdict
+
+The window head's verdict is then fused (`window_fusion` in `model.json`) with the
+beat-interval AF detector's logit at the last confirmed beat (trained on LTAFDB; its memory
+is the last 16 to 64 beats) in a logistic layer fitted on the same out-of-fold windows.
+Out-of-fold CinC score **{fusion["cinc_mean"]:.3f} ± {fusion["cinc_sd"]:.3f}**, AF F1
+{fusion["f1_mean"][1]:.3f} (window head alone {fusion["head"]["f1_mean"][1]:.3f}); ECE
+{fusion["ece"]:.3f}; threshold {fusion["threshold"]:.2f}, at which it commits on
+{fusion["coverage"]:.1%} of windows and is right on {fusion["confident_accuracy"]:.1%} of
+those. Its gain is larger on long recordings than on CinC's 9-61 s.
+"""
     return f"""# Model card: cardiostream rhythm network
 
 ## What it does

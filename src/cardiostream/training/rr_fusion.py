@@ -39,6 +39,7 @@ from cardiostream.rhythm.rr_fusion import INPUTS, RRFeed, RRFusion, fusion_input
 from cardiostream.rhythm.verdict import CLASSES
 from cardiostream.rhythm.window_head import BEAT_DELAY, WINDOW_S
 from cardiostream.training.calibrate import af_rates, choose_threshold, group_means
+from cardiostream.training.model_card import model_card
 from cardiostream.training.parallel import process_map
 
 FloatArray = npt.NDArray[np.float64]
@@ -191,6 +192,10 @@ def fit_rr_fusion(
             meta_path.write_text(json.dumps(meta, indent=2) + "\n")
     train_summary["window_fusion"] = summary
     summary_path.write_text(json.dumps(train_summary, indent=2) + "\n")
+    if "parameters" in train_summary:
+        for folder in [training_dir, *(model_dirs or [])]:
+            if (folder / "model.json").is_file():
+                (folder / "MODEL_CARD.md").write_text(model_card(train_summary))
     return summary
 
 
