@@ -207,11 +207,20 @@ def _write_analysis(result: Analysis, fmt: str, out: Path | None, several: bool)
         (out / f"{result.name}.csv").write_text(text)
 
 
+def _span(seconds: float) -> str:
+    """A duration for the summary table: seconds, minutes or hours."""
+    if seconds < 120:
+        return f"{seconds:.0f} s"
+    return f"{seconds / 60:.0f} min" if seconds < 7200 else f"{seconds / 3600:.1f} h"
+
+
 def _summary_table(totals: list[dict[str, Any]]) -> None:
     from rich.table import Table
 
-    columns = ("record", "duration", "time (s)", "x real time", "usable", "AF burden")
-    table = Table(*columns, "episodes", "mean HR")
+    # The AF burden is the share of windows labelled af, episodes or not (a 30 s AF record
+    # has a burden and no episode, since an episode needs 30 s).
+    columns = ("record", "duration", "time (s)", "x real time", "usable", "AF burden (windows)")
+    table = Table(*columns, "AF episodes", "mean HR")
     beats = Table(
         *("record", "N", "S", "V", "F", "Q", "V burden", "S burden", "couplets V/S"),
         *("longest run", "pauses", "arrhythmia episodes"),
@@ -230,7 +239,7 @@ def _summary_table(totals: list[dict[str, Any]]) -> None:
             "-" if t["real_time_factor"] is None else f"{t['real_time_factor']:,.0f}",
             pct(t["usable_fraction"]),
             pct(t["af_burden"]),
-            str(t["af_episodes"]),
+            f"{t['af_episodes']}" + (f" ({_span(t['af_episode_s'])})" if t["af_episodes"] else ""),
             "-" if t["mean_hr_bpm"] is None else f"{t['mean_hr_bpm']:.0f}",
         )
         longest = t["longest_pause_s"]
