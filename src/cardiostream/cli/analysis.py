@@ -41,13 +41,15 @@ def classify(
     model: ModelOption = None,
     fs: FsOption = None,
 ) -> None:
-    """Rhythm verdict per record: normal, af, other, noise, or uncertain; with probabilities."""
+    """Rhythm verdict per record: normal, af, other, noise, or uncertain; with probabilities.
+    Records over 61 s are judged from their per-second windows, with their AF burden and
+    episodes."""
 
     def body() -> None:
         from rich.progress import Progress
 
         from cardiostream.io.listing import walk_records
-        from cardiostream.rhythm.batch import classify_paths
+        from cardiostream.rhythm.batch import COLUMNS, classify_paths
         from cardiostream.rhythm.infer import RhythmModel
         from cardiostream.rhythm.verdict import CLASSES
 
@@ -70,18 +72,35 @@ def classify(
                 on_step=lambda _: bar.advance(task),
             )
         text_rows = result.rows()
+        probs = slice(3, 3 + len(CLASSES))
         if fmt == "csv":
-            lines = ["record,label,raw_label,p_normal,p_af,p_other,p_noise"]
-            lines += [",".join([*map(str, r[:3]), *(f"{v:.4f}" for v in r[3:])]) for r in text_rows]
+            lines = [",".join(COLUMNS)]
+            lines += [
+                ",".join(
+                    [
+                        *map(str, r[:3]),
+                        *(f"{v:.4f}" for v in r[probs]),
+                        "" if r[-2] is None else f"{r[-2]:.4f}",
+                        "" if r[-1] is None else str(r[-1]),
+                    ]
+                )
+                for r in text_rows
+            ]
             sys.stdout.write("\n".join(lines) + "\n")
         elif fmt == "json":
             sys.stdout.write(json.dumps(result.documents()) + "\n")
         else:
             from rich.table import Table
 
-            table = Table("record", "label", "raw", *CLASSES)
+            # AF burden and episodes for records judged from their windows (over 61 s).
+            table = Table("record", "label", "raw", *CLASSES, "AF burden", "AF episodes")
             for r in text_rows:
-                table.add_row(*(escape(str(v)) for v in r[:3]), *(f"{v:.2f}" for v in r[3:]))
+                table.add_row(
+                    *(escape(str(v)) for v in r[:3]),
+                    *(f"{v:.2f}" for v in r[probs]),
+                    "-" if r[-2] is None else f"{100 * r[-2]:.1f} %",
+                    "-" if r[-1] is None else str(r[-1]),
+                )
             console.print(table)
 
     _guard(body)
