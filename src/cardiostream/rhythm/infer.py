@@ -290,7 +290,8 @@ class RhythmModel:
         return self._predict_prepared([prepare_record(signal, fs, self.channels)])[0]
 
     def predict_many(self, signals: list[npt.NDArray[Any]], rates: list[float]) -> list[Prediction]:
-        """Verdicts on many records, in their order, run in batches of similar length.
+        """Verdicts on many records, in their order, run in batches of similar length (a
+        record over :data:`RECORD_HEAD_MAX_S` alone, through its windows).
 
         Raises
         ------
