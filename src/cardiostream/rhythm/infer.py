@@ -53,7 +53,7 @@ Verdict (longer records)
     - otherwise ``uncertain`` when the record is unusable (the quality reasons), when fewer
       than :data:`MIN_CONFIDENT_SHARE` of its usable windows are confident (reason
       ``too_few_confident_windows``), or when no R peaks are found (``no_beats``);
-    - otherwise the class of the most confident usable windows (the first of
+    - otherwise the most frequent class among the confident usable windows (the first of
       :data:`~cardiostream.rhythm.verdict.CLASSES` on a tie).
 
     ``raw_label`` is ``af`` when there is an episode, otherwise that most frequent class (of
@@ -62,8 +62,8 @@ Verdict (longer records)
     the expected share of the record's usable time in each class. They describe the whole
     record, so they need not favour the label: a 24 h recording with one hour of AF is ``af``
     with ``p_af`` near 0.04. The prediction also carries ``af_burden``, the share of the
-    usable windows labelled ``af``, and ``af_episodes``, the episodes found, with
-    ``basis="windows"``.
+    usable windows labelled ``af`` (``cardiostream analyze`` divides by every window, unusable
+    ones included), and ``af_episodes``, the episodes found, with ``basis="windows"``.
 """
 
 from __future__ import annotations
