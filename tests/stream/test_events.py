@@ -309,6 +309,27 @@ def test_state_stays_bounded() -> None:
     assert event["confidence"] == pytest.approx(np.quantile(probs, 0.9), abs=0.003)
 
 
+def test_state_keeps_the_start_of_a_segmented_episode() -> None:
+    config = EventConfig(max_duration_s=60.0)
+    reference = EventTracker(config)
+    expected = flat([reference.update(10.0 + i, "af", 0.9) for i in range(200)])
+    expected += reference.flush()
+    first = EventTracker(config)
+    head = flat([first.update(10.0 + i, "af", 0.9) for i in range(130)])
+    state = json.loads(json.dumps(first.state_dict()))
+    assert state["episode_start"] == 0.0
+    second = EventTracker(config)
+    second.load_state_dict(state)
+    tail = flat([second.update(10.0 + i, "af", 0.9) for i in range(130, 200)])
+    assert head + tail + second.flush() == expected
+    # A state saved before segments were linked (no "episode_start") still loads.
+    del state["episode_start"]
+    older = EventTracker(config)
+    older.load_state_dict(state)
+    (event,) = older.flush()
+    assert event["start_s"] == 120.0 and "episode_start_s" not in event
+
+
 def test_load_state_rejects_a_foreign_or_broken_state() -> None:
     state = EventTracker().state_dict()
     with pytest.raises(InputError, match="config"):
