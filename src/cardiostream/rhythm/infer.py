@@ -426,6 +426,34 @@ class RhythmModel:
         p /= p.sum(1, keepdims=True)
         return (np.arange(prep.n_real, dtype=np.float64) + 1.0), p
 
+    def _decide(self, frames: npt.NDArray[np.float32], prep: PreparedRecord) -> Prediction:
+        z = frames[:, voting_frames(frames.shape[-1], prep)].astype(np.float64)
+        p = np.exp(z - z.max(0))
+        p /= p.sum(0)
+        if self.head is not None:
+            features = record_features(p.T, prep.peaks, MODEL_FS, prep.n_real, prep.ecg)
+            logits = self.head.logits(features)[0]
+            probs = np.exp((logits - logits.max()) / self.head_temperature)
+        else:
+            mean = np.log(np.clip(p.mean(1), 1e-12, None))
+            probs = np.exp(mean / self.temperature)
+        probs = probs / probs.sum()
+        verdict = decide(
+            probs,
+            self.record_threshold,
+            min_beats=MIN_BEATS_RECORD,
+            n_beats=prep.n_beats,
+            usable=bool(prep.quality["usable"]),
+            reasons=prep.quality["reasons"],
+            beats_reason=NO_BEATS,
+        )
+        return Prediction(
+            verdict.label,
+            verdict.raw_label,
+            {c: float(v) for c, v in zip(CLASSES, probs, strict=True)},
+            {"usable": bool(prep.quality["usable"]), "reasons": verdict.reasons},
+        )
+
     def _prepared_window_verdicts(
         self, prep: PreparedRecord, usable: npt.NDArray[np.bool_]
     ) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64], Verdicts]:
@@ -490,34 +518,6 @@ class RhythmModel:
                 {"start_s": e["start_s"], "end_s": e["end_s"], "confidence": e["confidence"]}
                 for e in episodes
             ],
-        )
-
-    def _decide(self, frames: npt.NDArray[np.float32], prep: PreparedRecord) -> Prediction:
-        z = frames[:, voting_frames(frames.shape[-1], prep)].astype(np.float64)
-        p = np.exp(z - z.max(0))
-        p /= p.sum(0)
-        if self.head is not None:
-            features = record_features(p.T, prep.peaks, MODEL_FS, prep.n_real, prep.ecg)
-            logits = self.head.logits(features)[0]
-            probs = np.exp((logits - logits.max()) / self.head_temperature)
-        else:
-            mean = np.log(np.clip(p.mean(1), 1e-12, None))
-            probs = np.exp(mean / self.temperature)
-        probs = probs / probs.sum()
-        verdict = decide(
-            probs,
-            self.record_threshold,
-            min_beats=MIN_BEATS_RECORD,
-            n_beats=prep.n_beats,
-            usable=bool(prep.quality["usable"]),
-            reasons=prep.quality["reasons"],
-            beats_reason=NO_BEATS,
-        )
-        return Prediction(
-            verdict.label,
-            verdict.raw_label,
-            {c: float(v) for c, v in zip(CLASSES, probs, strict=True)},
-            {"usable": bool(prep.quality["usable"]), "reasons": verdict.reasons},
         )
 
 
