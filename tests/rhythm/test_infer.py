@@ -72,14 +72,15 @@ def test_classify_csv_contract(model_dir: Path) -> None:
     )
     assert result.exit_code == 0, result.output
     lines = result.stdout.strip().splitlines()
-    assert lines[0] == "record,label,raw_label,p_normal,p_af,p_other,p_noise"
+    assert lines[0] == "record,label,raw_label,p_normal,p_af,p_other,p_noise,af_burden,af_episodes"
     rows = [line.split(",") for line in lines[1:]]
     names = {r[0] for r in rows}
     assert {"A00004", "A00012", "A00020", "A00034"} <= names
     assert "mitdb-100-nsr" in names  # the folder also holds the MITDB excerpts
     for r in rows:
         assert r[1] in ("normal", "af", "other", "noise", "uncertain")
-        assert abs(sum(float(v) for v in r[3:]) - 1.0) < 2e-3
+        assert abs(sum(float(v) for v in r[3:7]) - 1.0) < 2e-3
+        assert r[7:] == ["", ""]  # every record here is at most 61 s: the record head
 
 
 def test_classify_lists_refused_records_and_goes_on(model_dir: Path, tmp_path: Path) -> None:
@@ -94,7 +95,7 @@ def test_classify_lists_refused_records_and_goes_on(model_dir: Path, tmp_path: P
     assert result.exit_code == 0, result.output
     rows = {r.split(",")[0]: r.split(",") for r in result.stdout.strip().splitlines()[1:]}
     assert rows["blip"][1:3] == ["uncertain", ""]
-    assert all(v == "nan" for v in rows["blip"][3:])
+    assert all(v == "nan" for v in rows["blip"][3:7]) and rows["blip"][7:] == ["", ""]
     assert rows["A00004"][2] in ("normal", "af", "other", "noise")
     assert "blip: not classified" in result.stderr
 

@@ -11,7 +11,7 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
-from cardiostream import StreamProcessor, analyze, read
+from cardiostream import EventConfig, StreamProcessor, analyze, read
 from cardiostream.cli import app
 from cardiostream.samples import sample_path
 from cardiostream.stream.analyze import CSV_COLUMNS, csv_line, total_summary, window_rows
@@ -46,13 +46,43 @@ def test_summary_figures() -> None:
     s = result.summary()
     assert s["record"] == "mitdb-201-af" and s["duration_s"] == 60.0
     assert s["windows"] == 51 and s["af_episodes"] == 1
-    assert s["af_burden"] == 1.0  # the episode spans the whole minute
+    # The share of the windows labelled af (hop 1 s), not the episode's share of the minute.
+    assert s["af_burden"] == round(s["labels"]["af"] / 51, 4) > 0.9
+    assert s["af_episode_s"] == 60.0
     assert 70 < s["mean_hr_bpm"] < 120 and s["real_time_factor"] > 0
     assert sum(s["labels"].values()) == 51
     assert set(result.stage_seconds) >= {"filters", "peaks", "model", "quality", "events"}
     total = total_summary([result, analyze(NSR)])
     assert total["duration_s"] == 120.0 and total["af_episodes"] == 1
-    assert total["af_burden"] == 0.5
+    assert total["af_burden"] == round(s["labels"]["af"] / 102, 4)
+
+
+def test_a_short_af_recording_has_a_burden_without_an_episode() -> None:
+    # The 30 s CinC AF record: 10 of its 21 windows labelled af, no episode (it would need
+    # 30 s from the start of its first AF window), yet the burden says AF was there.
+    s = analyze(sample_path("cinc2017-A00004")).summary()
+    assert s["windows"] == 21 and s["labels"]["af"] >= 5
+    assert s["af_episodes"] == 0 and s["af_episode_s"] == 0.0
+    assert s["af_burden"] == round(s["labels"]["af"] / 21, 4) > 0.2
+    # 25 s of the MITDB AF excerpt, with a hop of 2 s: the burden is a share of the time
+    # analysed, and the total weighs each window by its hop.
+    rec = read(AF)
+    x = rec.lead(0)[: int(25 * rec.fs)]
+    two = analyze(x, rec.fs, hop_s=2).summary()
+    assert two["af_episodes"] == 0
+    assert two["af_burden"] == round(two["labels"]["af"] / two["windows"], 4) > 0.5
+    total = total_summary([analyze(x, rec.fs, hop_s=2), analyze(NSR)])
+    af_s = 2 * two["labels"]["af"] + analyze(NSR).summary()["labels"]["af"]
+    assert total["af_burden"] == round(af_s / (2 * two["windows"] + 51), 4)
+
+
+def test_a_capped_episode_is_counted_once() -> None:
+    rec = read(AF)
+    capped = analyze(rec, events=EventConfig(max_duration_s=30.0))
+    af = [e for e in capped.closed_events if e["kind"] == "af"]
+    assert len(af) == 2 and af[1].get("episode_start_s") == 0.0
+    s = capped.summary()
+    assert s["af_episodes"] == 1 and s["af_episode_s"] == 60.0
 
 
 def test_summary_heart_rate_counts_usable_windows_only() -> None:

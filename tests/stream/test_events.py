@@ -11,7 +11,7 @@ import pytest
 
 from cardiostream.errors import InputError
 from cardiostream.stream import EventConfig, EventTracker
-from cardiostream.stream.events import LABELS, af_episodes
+from cardiostream.stream.events import LABELS, af_episodes, episode_count, episode_seconds
 
 Events = list[dict[str, Any]]
 # No minimum duration, so that the hysteresis alone decides when an episode opens.
@@ -137,6 +137,39 @@ def test_max_duration_segments_an_episode() -> None:
     assert [e["type"] for e in out[51]] == ["event", "event_open"]
     opens = [e["start_s"] for e in events if e["type"] == "event_open"]
     assert opens == [0.0, 60.0, 120.0, 180.0]
+    # Every later segment names the episode it continues, in its open and closed events.
+    assert [e.get("episode_start_s") for e in events] == [None, None] + [0.0] * 6
+    closed_events = [e for e in events if e["type"] == "event"]
+    assert episode_count(closed_events) == 1
+    assert episode_seconds(closed_events) == 209.0
+
+
+def test_two_hours_of_af_are_one_episode_by_default() -> None:
+    n = 2 * 3600
+    events = af_episodes(10.0 + np.arange(n), ["af"] * n, [0.9] * n)
+    assert len(events) == 1
+    assert (events[0]["start_s"], events[0]["end_s"]) == (0.0, n + 9.0)
+    assert events[0]["reason"] == "end_of_stream"
+    assert "episode_start_s" not in events[0]
+
+
+def test_two_hours_of_af_with_an_hourly_cap_link_their_segments() -> None:
+    n = 2 * 3600
+    config = EventConfig(max_duration_s=3600.0)
+    segments = af_episodes(10.0 + np.arange(n), ["af"] * n, [0.9] * n, config)
+    assert [(e["start_s"], e["end_s"]) for e in segments] == [
+        (0.0, 3600.0),
+        (3600.0, 7200.0),
+        (7200.0, n + 9.0),
+    ]
+    assert [e.get("episode_start_s") for e in segments] == [None, 0.0, 0.0]
+    assert episode_count(segments) == 1
+    # A later, separate episode is counted again, and its segments name their own start.
+    t = np.concatenate([10.0 + np.arange(n), n + 100.0 + np.arange(n)])
+    labels = (["af"] * n + ["normal"] * 20 + ["af"] * (n - 20))[: t.size]
+    both = af_episodes(t, labels, [0.9] * t.size, config)
+    assert episode_count(both) == 2
+    assert {e.get("episode_start_s") for e in both} == {None, 0.0, n + 100.0 + 20 - 10.0}
 
 
 # Confidence
@@ -276,6 +309,27 @@ def test_state_stays_bounded() -> None:
     assert event["confidence"] == pytest.approx(np.quantile(probs, 0.9), abs=0.003)
 
 
+def test_state_keeps_the_start_of_a_segmented_episode() -> None:
+    config = EventConfig(max_duration_s=60.0)
+    reference = EventTracker(config)
+    expected = flat([reference.update(10.0 + i, "af", 0.9) for i in range(200)])
+    expected += reference.flush()
+    first = EventTracker(config)
+    head = flat([first.update(10.0 + i, "af", 0.9) for i in range(130)])
+    state = json.loads(json.dumps(first.state_dict()))
+    assert state["episode_start"] == 0.0
+    second = EventTracker(config)
+    second.load_state_dict(state)
+    tail = flat([second.update(10.0 + i, "af", 0.9) for i in range(130, 200)])
+    assert head + tail + second.flush() == expected
+    # A state saved before segments were linked (no "episode_start") still loads.
+    del state["episode_start"]
+    older = EventTracker(config)
+    older.load_state_dict(state)
+    (event,) = older.flush()
+    assert event["start_s"] == 120.0 and "episode_start_s" not in event
+
+
 def test_load_state_rejects_a_foreign_or_broken_state() -> None:
     state = EventTracker().state_dict()
     with pytest.raises(InputError, match="config"):
@@ -316,6 +370,7 @@ def test_bad_window_raises_and_changes_nothing(call: Any, field: str) -> None:
         ({"hop_s": 0.0}, "hop_s"),
         ({"min_duration_s": -1.0}, "min_duration_s"),
         ({"max_duration_s": 10.0}, "max_duration_s"),
+        ({"max_duration_s": math.nan}, "max_duration_s"),
     ],
 )
 def test_bad_config_raises(kwargs: dict[str, Any], field: str) -> None:

@@ -41,13 +41,15 @@ def classify(
     model: ModelOption = None,
     fs: FsOption = None,
 ) -> None:
-    """Rhythm verdict per record: normal, af, other, noise, or uncertain; with probabilities."""
+    """Rhythm verdict per record: normal, af, other, noise, or uncertain; with probabilities.
+    Records over 61 s are judged from their per-second windows, with their AF burden and
+    episodes."""
 
     def body() -> None:
         from rich.progress import Progress
 
         from cardiostream.io.listing import walk_records
-        from cardiostream.rhythm.batch import classify_paths
+        from cardiostream.rhythm.batch import COLUMNS, classify_paths
         from cardiostream.rhythm.infer import RhythmModel
         from cardiostream.rhythm.verdict import CLASSES
 
@@ -70,18 +72,35 @@ def classify(
                 on_step=lambda _: bar.advance(task),
             )
         text_rows = result.rows()
+        probs = slice(3, 3 + len(CLASSES))
         if fmt == "csv":
-            lines = ["record,label,raw_label,p_normal,p_af,p_other,p_noise"]
-            lines += [",".join([*map(str, r[:3]), *(f"{v:.4f}" for v in r[3:])]) for r in text_rows]
+            lines = [",".join(COLUMNS)]
+            lines += [
+                ",".join(
+                    [
+                        *map(str, r[:3]),
+                        *(f"{v:.4f}" for v in r[probs]),
+                        "" if r[-2] is None else f"{r[-2]:.4f}",
+                        "" if r[-1] is None else str(r[-1]),
+                    ]
+                )
+                for r in text_rows
+            ]
             sys.stdout.write("\n".join(lines) + "\n")
         elif fmt == "json":
             sys.stdout.write(json.dumps(result.documents()) + "\n")
         else:
             from rich.table import Table
 
-            table = Table("record", "label", "raw", *CLASSES)
+            # AF burden and episodes for records judged from their windows (over 61 s).
+            table = Table("record", "label", "raw", *CLASSES, "AF burden", "AF episodes")
             for r in text_rows:
-                table.add_row(*(escape(str(v)) for v in r[:3]), *(f"{v:.2f}" for v in r[3:]))
+                table.add_row(
+                    *(escape(str(v)) for v in r[:3]),
+                    *(f"{v:.2f}" for v in r[probs]),
+                    "-" if r[-2] is None else f"{100 * r[-2]:.1f} %",
+                    "-" if r[-1] is None else str(r[-1]),
+                )
             console.print(table)
 
     _guard(body)
@@ -207,11 +226,20 @@ def _write_analysis(result: Analysis, fmt: str, out: Path | None, several: bool)
         (out / f"{result.name}.csv").write_text(text)
 
 
+def _span(seconds: float) -> str:
+    """A duration for the summary table: seconds, minutes or hours."""
+    if seconds < 120:
+        return f"{seconds:.0f} s"
+    return f"{seconds / 60:.0f} min" if seconds < 7200 else f"{seconds / 3600:.1f} h"
+
+
 def _summary_table(totals: list[dict[str, Any]]) -> None:
     from rich.table import Table
 
-    columns = ("record", "duration", "time (s)", "x real time", "usable", "AF burden")
-    table = Table(*columns, "episodes", "mean HR")
+    # The AF burden is the share of windows labelled af, episodes or not (a 30 s AF record
+    # has a burden and no episode, since an episode needs 30 s).
+    columns = ("record", "duration", "time (s)", "x real time", "usable", "AF burden (windows)")
+    table = Table(*columns, "AF episodes", "mean HR")
     beats = Table(
         *("record", "N", "S", "V", "F", "Q", "V burden", "S burden", "couplets V/S"),
         *("longest run", "pauses", "arrhythmia episodes"),
@@ -230,7 +258,7 @@ def _summary_table(totals: list[dict[str, Any]]) -> None:
             "-" if t["real_time_factor"] is None else f"{t['real_time_factor']:,.0f}",
             pct(t["usable_fraction"]),
             pct(t["af_burden"]),
-            str(t["af_episodes"]),
+            f"{t['af_episodes']}" + (f" ({_span(t['af_episode_s'])})" if t["af_episodes"] else ""),
             "-" if t["mean_hr_bpm"] is None else f"{t['mean_hr_bpm']:.0f}",
         )
         longest = t["longest_pause_s"]

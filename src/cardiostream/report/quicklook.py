@@ -142,6 +142,11 @@ def print_quicklook(result: QuickLook, console: Console) -> None:
         label = r.label if r.label == r.raw_label else f"{r.label} (model: {r.raw_label})"
         table.add_row("rhythm", label)
         table.add_row("probabilities", probs)
+        if r.basis == "windows":
+            # A record over 61 s, judged from its per-second windows.
+            burden = "–" if r.af_burden is None else f"{100 * r.af_burden:.1f} %"
+            n = len(r.af_episodes or [])
+            table.add_row("AF burden (windows)", f"{burden}, {n} episode{'s' * (n != 1)}")
     console.print(table)
 
 

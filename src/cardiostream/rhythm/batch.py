@@ -1,7 +1,9 @@
 """Rhythm verdicts on many records: read and conditioned one at a time, predicted in blocks.
 
 Memory stays flat for thousands of records, and a record the model refuses is reported and
-listed, not fatal.
+listed, not fatal. A record longer than :data:`~cardiostream.rhythm.infer.RECORD_HEAD_MAX_S`
+is judged from its windows as soon as it is read, alone (one pass of the network over it),
+so long recordings are neither held in a block nor padded into a batch.
 """
 
 from __future__ import annotations
@@ -12,13 +14,22 @@ from pathlib import Path
 from typing import Any
 
 from cardiostream.errors import InputError
-from cardiostream.rhythm.infer import Prediction, PreparedRecord, RhythmModel
+from cardiostream.rhythm.infer import Prediction, PreparedRecord, RhythmModel, is_long
 from cardiostream.rhythm.verdict import CLASSES, UNCERTAIN
 
-__all__ = ["BLOCK", "BatchResult", "classify_paths"]
+__all__ = ["BLOCK", "COLUMNS", "BatchResult", "classify_paths"]
 
 #: Records predicted together.
 BLOCK = 256
+#: The columns of :meth:`BatchResult.rows` (``cardiostream classify --format csv``).
+COLUMNS = (
+    "record",
+    "label",
+    "raw_label",
+    *(f"p_{c}" for c in CLASSES),
+    "af_burden",
+    "af_episodes",
+)
 
 
 @dataclass
@@ -37,15 +48,25 @@ class BatchResult:
     predictions: list[Prediction | None] = field(default_factory=list)
 
     def rows(self) -> list[list[Any]]:
-        """``[record, label, raw_label, p_normal, p_af, p_other, p_noise]`` per record.
+        """One row of :data:`COLUMNS` per record: ``record, label, raw_label, p_normal, p_af,
+        p_other, p_noise, af_burden, af_episodes``.
 
-        A refused record is still listed: ``uncertain``, an empty raw verdict and NaN
-        probabilities.
+        ``af_burden`` and ``af_episodes`` (their number) are those of a record judged from its
+        windows (longer than :data:`~cardiostream.rhythm.infer.RECORD_HEAD_MAX_S`), None for
+        one the record head judged. A refused record is still listed: ``uncertain``, an empty
+        raw verdict, NaN probabilities and None.
         """
         return [
-            [name, p.label, p.raw_label, *(p.probabilities[c] for c in CLASSES)]
+            [
+                name,
+                p.label,
+                p.raw_label,
+                *(p.probabilities[c] for c in CLASSES),
+                p.af_burden,
+                None if p.af_episodes is None else len(p.af_episodes),
+            ]
             if p is not None
-            else [name, UNCERTAIN, "", *([float("nan")] * len(CLASSES))]
+            else [name, UNCERTAIN, "", *([float("nan")] * len(CLASSES)), None, None]
             for name, p in zip(self.names, self.predictions, strict=True)
         ]
 
@@ -125,11 +146,17 @@ def classify_paths(
         result.names.append(rec.name)
         result.predictions.append(None)
         try:
-            waiting.append(model.prepare(rec.lead(lead), rec.fs))
-            slots.append(len(result.predictions) - 1)
+            prepared = model.prepare(rec.lead(lead), rec.fs)
         except InputError as exc:
             if on_refused is not None:
                 on_refused(rec.name, exc)
+        else:
+            if is_long(prepared):
+                result.predictions[-1] = model.predict_prepared([prepared])[0]
+            else:
+                waiting.append(prepared)
+                slots.append(len(result.predictions) - 1)
+        del rec
         if len(waiting) >= block:
             flush()
     flush()

@@ -20,7 +20,7 @@ Signal quality
     ``low_quality``: a square wave or a sine passes every named test); the record is usable
     when at least half of its windows are, and its reasons are those of at least a quarter of
     its windows, as in :func:`cardiostream.dsp.signal_quality`.
-Verdict
+Verdict (records up to :data:`RECORD_HEAD_MAX_S`)
     The mean of the frames' probabilities over the frames whose receptive field lies wholly in
     the record (every frame from the 10th second on; the last frame alone for a record shorter
     than that), then temperature-scaled. Of those frames, only the ones whose 10 s lie wholly in
@@ -34,6 +34,36 @@ Verdict
     ``low_confidence``), when the record is unusable (the quality reasons), or when no R peaks
     are found (``no_beats``); otherwise ``raw_label``, the network's own verdict (``noise``
     included).
+Verdict (longer records)
+    The record head was trained on the CinC 2017 records (9 to 61 s); over longer records its
+    inputs (the mean of thousands of frames, RR statistics of a whole recording) are unlike
+    anything it saw, and its confidence fell with length (p_af 0.89 on a minute of AF, 0.69
+    on 30 minutes of the same minute). A record of more than :data:`RECORD_HEAD_MAX_S` whole
+    seconds is judged from its per-second window verdicts instead, those of
+    :meth:`RhythmModel.window_verdicts` (the streaming engine's windows), from one pass of the
+    network over the whole record. Only the windows with a full 10 s of input count (from the
+    10th second on); a window is *usable* when its 10 s lie wholly in usable quality windows,
+    and its verdict (threshold :attr:`RhythmModel.window_threshold`, at least two beats) is
+    then its class, or ``uncertain``.
+
+    - ``af`` when the af windows make an AF episode by the rules of
+      :mod:`cardiostream.stream.events` (default :class:`~cardiostream.stream.EventConfig`:
+      opened by 3 af windows, at least 30 s long): paroxysmal AF is AF, however short a share
+      of the record it fills. This holds even for a record that is unusable as a whole.
+    - otherwise ``uncertain`` when the record is unusable (the quality reasons), when fewer
+      than :data:`MIN_CONFIDENT_SHARE` of its usable windows are confident (reason
+      ``too_few_confident_windows``), or when no R peaks are found (``no_beats``);
+    - otherwise the most frequent class among the confident usable windows (the first of
+      :data:`~cardiostream.rhythm.verdict.CLASSES` on a tie).
+
+    ``raw_label`` is ``af`` when there is an episode, otherwise that most frequent class (of
+    the usable windows' top classes when none is confident). ``probabilities`` are the mean
+    of the usable windows' calibrated probabilities (of every window when none is usable):
+    the expected share of the record's usable time in each class. They describe the whole
+    record, so they need not favour the label: a 24 h recording with one hour of AF is ``af``
+    with ``p_af`` near 0.04. The prediction also carries ``af_burden``, the share of the
+    usable windows labelled ``af`` (``cardiostream analyze`` divides by every window, unusable
+    ones included), and ``af_episodes``, the episodes found, with ``basis="windows"``.
 """
 
 from __future__ import annotations
@@ -68,6 +98,7 @@ from cardiostream.rhythm.verdict import (
     MIN_BEATS_RECORD,
     MIN_BEATS_WINDOW,
     NO_BEATS,
+    UNCERTAIN,
     Verdicts,
     decide,
     decide_many,
@@ -89,6 +120,15 @@ MIN_QUALITY_SCORE = 0.15
 #: The reason given for such windows, beside those of :data:`cardiostream.dsp.REASONS`.
 LOW_QUALITY = "low_quality"
 BACKENDS = ("onnx", "cpu", "cuda", "mps")
+#: The longest record, in whole seconds, that the record head judges: the CinC 2017 records
+#: it was trained on last 9 to 61 s (the longest of the 8,528 is 60.95 s at 300 Hz). Longer
+#: records get their verdict from their per-second windows (see the module notes).
+RECORD_HEAD_MAX_S = 61
+#: A longer record is ``uncertain`` when fewer than this share of its usable windows commit
+#: to a class (and its windows make no AF episode).
+MIN_CONFIDENT_SHARE = 0.5
+#: The reason given then.
+TOO_FEW_CONFIDENT = "too_few_confident_windows"
 
 
 @dataclass
@@ -105,22 +145,42 @@ class Prediction:
         Calibrated probabilities of the four classes, summing to 1.
     quality : dict
         ``{"usable": bool, "reasons": [str, ...]}``: the signal-quality reasons, then
-        ``low_confidence`` and ``no_beats`` when they apply.
+        ``low_confidence`` (``too_few_confident_windows`` for a long record) and ``no_beats``
+        when they apply.
+    basis : str
+        ``record`` for a verdict of the record head (records up to
+        :data:`RECORD_HEAD_MAX_S`), ``windows`` for one from the per-second windows.
+    af_burden : float or None
+        With ``basis="windows"``: the share of the usable windows labelled ``af`` (None when
+        no window is usable); None otherwise.
+    af_episodes : list of dict or None
+        With ``basis="windows"``: the AF episodes, ``{"start_s", "end_s", "confidence"}`` in
+        seconds from the record's start, as the streaming engine's ``event`` objects give them;
+        None otherwise.
     """
 
     label: str
     raw_label: str
     probabilities: dict[str, float]
     quality: dict[str, Any] = field(default_factory=dict)
+    basis: str = "record"
+    af_burden: float | None = None
+    af_episodes: list[dict[str, Any]] | None = None
 
     def to_dict(self) -> dict[str, Any]:
-        """Plain data for JSON."""
-        return {
+        """Plain data for JSON; ``basis``, ``af_burden`` and ``af_episodes`` only for a
+        verdict from the windows."""
+        out: dict[str, Any] = {
             "label": self.label,
             "raw_label": self.raw_label,
             "probabilities": dict(self.probabilities),
             "quality": dict(self.quality),
         }
+        if self.basis != "record":
+            out["basis"] = self.basis
+            out["af_burden"] = self.af_burden
+            out["af_episodes"] = [dict(e) for e in self.af_episodes or []]
+        return out
 
 
 def _torch_device(backend: str) -> Any:
@@ -233,7 +293,8 @@ class RhythmModel:
         return self._predict_prepared([prepare_record(signal, fs, self.channels)])[0]
 
     def predict_many(self, signals: list[npt.NDArray[Any]], rates: list[float]) -> list[Prediction]:
-        """Verdicts on many records, in their order, run in batches of similar length.
+        """Verdicts on many records, in their order, run in batches of similar length (a
+        record over :data:`RECORD_HEAD_MAX_S` alone, through its windows).
 
         Raises
         ------
@@ -264,8 +325,18 @@ class RhythmModel:
         return self._predict_prepared(prepared)
 
     def _predict_prepared(self, prepared: list[PreparedRecord]) -> list[Prediction]:
-        frames = batched_frame_logits(prepared, self.frame_logits, self.channels)
-        return [self._decide(f, p) for f, p in zip(frames, prepared, strict=True)]
+        # Records the head judges are batched; a longer one runs alone, in one pass, so a
+        # 24 h recording never pads a batch of short ones to its length.
+        short = [i for i, p in enumerate(prepared) if not is_long(p)]
+        out: list[Prediction | None] = [None] * len(prepared)
+        batch = [prepared[i] for i in short]
+        frames = batched_frame_logits(batch, self.frame_logits, self.channels)
+        for i, f in zip(short, frames, strict=True):
+            out[i] = self._decide(f, prepared[i])
+        for i, p in enumerate(prepared):
+            if out[i] is None:
+                out[i] = self._decide_windows(p)
+        return [p for p in out if p is not None]
 
     def frame_probabilities(
         self, signal: npt.ArrayLike, fs: float
@@ -390,6 +461,72 @@ class RhythmModel:
             {"usable": bool(prep.quality["usable"]), "reasons": verdict.reasons},
         )
 
+    def _prepared_window_verdicts(
+        self, prep: PreparedRecord, usable: npt.NDArray[np.bool_]
+    ) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64], Verdicts]:
+        """:meth:`window_verdicts` of a record already prepared (its network pass, its beats
+        and the engine's rule), so that a long record is conditioned once."""
+        end_s, probs = self._window_probabilities(prep)
+        ends = np.arange(1, prep.n_real + 1, dtype=np.int64) * FRAME
+        peaks = np.asarray(prep.peaks, np.int64)
+        n_beats = np.searchsorted(peaks, ends) - np.searchsorted(peaks, ends - MIN_SECONDS * FRAME)
+        verdicts = decide_many(
+            probs,
+            self.window_threshold,
+            min_beats=MIN_BEATS_WINDOW,
+            n_beats=n_beats,
+            usable=usable,
+        )
+        return end_s, probs, verdicts
+
+    def _decide_windows(self, prep: PreparedRecord) -> Prediction:
+        """The verdict on a record longer than :data:`RECORD_HEAD_MAX_S`, from its windows
+        (see the module notes)."""
+        from cardiostream.stream.events import af_episodes
+
+        usable = clean_windows(prep)
+        end_s, probs, verdicts = self._prepared_window_verdicts(prep, usable)
+        # The windows with a full 10 s of input, as the streaming engine emits them.
+        full = slice(MIN_SECONDS - 1, None)
+        end_s, probs, usable = end_s[full], probs[full], usable[full]
+        top, committed = verdicts.top[full], verdicts.committed[full]
+        labels = [CLASSES[t] if ok else UNCERTAIN for t, ok in zip(top, committed, strict=True)]
+        p_af = np.where(usable, probs[:, CLASSES.index("af")], np.nan)
+        episodes = af_episodes(end_s, labels, p_af)
+        n_usable = int(usable.sum())
+        n_classes = len(CLASSES)
+        confident = np.bincount(top[committed], minlength=n_classes)
+        plain = np.bincount(top[usable] if n_usable else top, minlength=n_classes)
+        mean = probs[usable].mean(0) if n_usable else probs.mean(0)
+        record_usable = bool(prep.quality["usable"])
+        reasons = list(prep.quality["reasons"])
+        if episodes:
+            raw = label = "af"
+        else:
+            raw = CLASSES[int(np.argmax(confident if confident.any() else plain))]
+            label = raw
+            if confident.sum() < MIN_CONFIDENT_SHARE * n_usable or not confident.any():
+                reasons.append(TOO_FEW_CONFIDENT)
+                label = UNCERTAIN
+            if prep.n_beats < MIN_BEATS_RECORD:
+                reasons.append(NO_BEATS)
+                label = UNCERTAIN
+            if not record_usable:
+                label = UNCERTAIN
+        burden = float(confident[CLASSES.index("af")] / n_usable) if n_usable else None
+        return Prediction(
+            label,
+            raw,
+            {c: float(v) for c, v in zip(CLASSES, mean / mean.sum(), strict=True)},
+            {"usable": record_usable, "reasons": reasons},
+            basis="windows",
+            af_burden=None if burden is None else round(burden, 4),
+            af_episodes=[
+                {"start_s": e["start_s"], "end_s": e["end_s"], "confidence": e["confidence"]}
+                for e in episodes
+            ],
+        )
+
 
 def batched_frame_logits(
     prepared: Sequence[PreparedRecord],
@@ -413,6 +550,20 @@ def batched_frame_logits(
             n_frames = prepared[i].inputs.shape[-1] // FRAME
             results[i] = logits[j, :, logits.shape[-1] - n_frames :]
     return results
+
+
+def is_long(prep: PreparedRecord) -> bool:
+    """Whether a record is judged from its windows: longer than :data:`RECORD_HEAD_MAX_S`."""
+    return prep.n_real > RECORD_HEAD_MAX_S
+
+
+def clean_windows(prep: PreparedRecord) -> npt.NDArray[np.bool_]:
+    """Per real second: whether the 10 s ending there lie wholly in usable quality windows
+    (the first nine seconds, with less behind them, over what there is)."""
+    bad = np.concatenate([[0], np.cumsum(~prep.second_ok)])
+    ends = np.arange(prep.n_real)
+    clean: npt.NDArray[np.bool_] = bad[ends + 1] - bad[np.maximum(ends - (MIN_SECONDS - 1), 0)] == 0
+    return clean
 
 
 def voting_frames(n_frames: int, prep: PreparedRecord) -> npt.NDArray[np.int64]:

@@ -5,6 +5,14 @@ in blocks of ``block_s`` seconds and collects what it emits. The processor's res
 depend on how its input is cut, so this gives exactly the windows and events that a live
 stream of the same samples gives, in whatever chunks they arrive; the blocks only bound the
 memory (about 60 MB a 10-minute block at 360 Hz) and pace the progress bar.
+
+Summaries
+    ``af_burden`` is the share of the analysed windows whose reported ``label`` is ``af``,
+    each window weighing its hop (the seconds it stands for), so a 30 s recording with ten AF
+    windows has a burden above zero even though no episode (at least 30 s) formed.
+    ``af_episodes`` counts the AF episodes of the event rules
+    (:mod:`cardiostream.stream.events`), an episode cut into segments by ``max_duration_s``
+    once, and ``af_episode_s`` is the seconds inside them.
 """
 
 from __future__ import annotations
@@ -27,7 +35,7 @@ from cardiostream.errors import InputError
 from cardiostream.record import Record
 from cardiostream.rhythm.verdict import LABELS
 from cardiostream.stream.arrhythmia import KINDS as ARRHYTHMIA_KINDS
-from cardiostream.stream.events import EventConfig
+from cardiostream.stream.events import EventConfig, episode_count, episode_seconds
 from cardiostream.stream.messages import (
     Event,
     Hrv,
@@ -70,6 +78,8 @@ class Analysis:
         Every emitted object (windows, events, gap notices), in the order emitted.
     processing_s : float
         Wall-clock seconds spent in the engine (reading the file not included).
+    hop_s : float
+        Seconds between windows: the time each window stands for in the AF burden.
     stage_seconds : dict of str to float
         Where that time went (see :data:`cardiostream.stream.processor.STAGES`).
     counts : dict
@@ -84,6 +94,7 @@ class Analysis:
     duration_s: float
     lines: list[Message] = field(default_factory=list)
     processing_s: float = 0.0
+    hop_s: float = 1.0
     stage_seconds: dict[str, float] = field(default_factory=dict)
     counts: dict[str, Any] = field(default_factory=dict)
 
@@ -104,8 +115,8 @@ class Analysis:
 
     def summary(self) -> dict[str, Any]:
         """Per-record figures: duration, processing time, real-time factor, AF burden (share of
-        the recording inside AF episodes), episodes, mean heart rate (over usable windows
-        only), usable share, labels."""
+        the windows labelled ``af``, see the module notes), AF episodes and their seconds,
+        mean heart rate (over usable windows only), usable share, labels."""
         return _summary(self.name, [self])
 
 
@@ -115,7 +126,7 @@ def _ratio(a: float, b: float) -> float | None:
 
 def total_summary(analyses: list[Analysis]) -> dict[str, Any]:
     """The figures of :meth:`Analysis.summary` over many recordings (durations summed, AF
-    burden and heart rate weighted by duration and by window)."""
+    burden weighted by each window's hop, heart rate by window)."""
     return _summary("total", analyses)
 
 
@@ -129,6 +140,7 @@ SUMMARY_COLUMNS = (
     "usable_fraction",
     "af_burden",
     "af_episodes",
+    "af_episode_s",
     "mean_hr_bpm",
     *(f"beats_{c}" for c in BEAT_CLASSES),
     "v_burden",
@@ -180,7 +192,10 @@ def _summary(name: str, analyses: list[Analysis]) -> dict[str, Any]:
         for w in windows
         if w["heart_rate_bpm"] is not None and w["quality"]["usable"]
     ]
-    af_s = sum(e["end_s"] - e["start_s"] for e in events)
+    # Each window stands for its hop; the AF burden is the time labelled af over the time
+    # analysed (the windows of one recording all have the same hop).
+    analysed_s = sum(a.hop_s * len(a.windows) for a in analyses)
+    af_s = sum(a.hop_s * sum(w["label"] == "af" for w in a.windows) for a in analyses)
     labels = Counter[str](w["label"] for w in windows)
     return {
         "record": name,
@@ -189,8 +204,9 @@ def _summary(name: str, analyses: list[Analysis]) -> dict[str, Any]:
         "real_time_factor": _ratio(duration, processing),
         "windows": len(windows),
         "usable_fraction": _ratio(sum(w["quality"]["usable"] for w in windows), len(windows)),
-        "af_burden": _ratio(af_s, duration),
-        "af_episodes": len(events),
+        "af_burden": _ratio(af_s, analysed_s),
+        "af_episodes": episode_count(events),
+        "af_episode_s": round(episode_seconds(events), 3),
         "mean_hr_bpm": round(float(np.mean(rates)), 1) if rates else None,
         "labels": {k: labels.get(k, 0) for k in LABELS},
         **_beat_summary(analyses, closed),
@@ -278,7 +294,7 @@ def analyze(
         raise InputError(f"block_s: must be positive, got {block_s!r}")
     proc = StreamProcessor(rate, hop_s=hop_s, window_s=window_s, model=model, events=events)
     step = max(int(block_s * proc.fs), 1)
-    out = Analysis(name, proc.fs, signal.size / proc.fs)
+    out = Analysis(name, proc.fs, signal.size / proc.fs, hop_s=float(hop_s))
     # The emitted dicts hold no cycles; with the collector on, its passes over the growing
     # list of results cost more than the engine (a 24 h recording makes 86,400 windows).
     collecting = gc.isenabled()

@@ -31,12 +31,18 @@ Closing
     set to ``"gap"``, ``"end_of_stream"`` or ``"max_duration"`` unless the episode was closed
     by the ``close_after`` rule (then there is no ``"reason"`` key).
 Maximum duration
-    An AF window that would take an announced episode beyond ``max_duration_s`` closes it at
-    the previous AF window (reason ``"max_duration"``), and the next segment starts there with
-    the current window as its first. A segment continues an episode that already passed
-    ``min_duration_s``, so it is exempt from it: its ``event_open`` comes in the same call.
-    Segments are at most ``max_duration_s`` long, unless the episode was already longer when
-    it passed ``min_duration_s`` (uncertain windows inside its opening run can do that).
+    None by default: an episode is reported as one event however long it lasts (a 2 h AF is
+    one 2 h episode). A monitor that wants an ``event`` at least every so often (an hourly
+    record of an ongoing AF, say) sets ``max_duration_s``; then an AF window that would take an
+    announced episode beyond it closes the current segment at the previous AF window (reason
+    ``"max_duration"``), and the next segment starts there with the current window as its
+    first. Every segment after the first carries ``"episode_start_s"``, the ``start_s`` of the
+    episode's first segment, in its ``event_open`` and ``event``, so a reader counts the
+    episode once (:func:`episode_count`) and can join its segments. A segment continues an
+    episode that already passed ``min_duration_s``, so it is exempt from it: its
+    ``event_open`` comes in the same call. Segments are at most ``max_duration_s`` long,
+    unless the episode was already longer when it passed ``min_duration_s`` (uncertain windows
+    inside its opening run can do that).
 Gaps
     A ``t_end`` more than 1.5 ``hop_s`` after the previous one is a stream interruption: an open
     episode is closed at its last AF window (reason ``"gap"``, subject to ``min_duration_s``),
@@ -86,7 +92,7 @@ class EventConfig:
     open_after: int = 3
     close_after: int = 5
     min_duration_s: float = 30.0
-    max_duration_s: float = 3600.0
+    max_duration_s: float | None = None
     confidence: str = "mean"
     hop_s: float = 1.0
     window_s: float = 10.0
@@ -106,9 +112,12 @@ class EventConfig:
                 raise InputError(f"{name}: must be a positive number, got {getattr(self, name)!r}")
         if not _finite(self.min_duration_s) or self.min_duration_s < 0:
             raise InputError(f"min_duration_s: must be at least 0, got {self.min_duration_s!r}")
-        if math.isnan(self.max_duration_s) or self.max_duration_s < self.min_duration_s:
+        cap = self.max_duration_s
+        if cap is not None and (
+            not isinstance(cap, int | float) or math.isnan(cap) or cap < self.min_duration_s
+        ):
             raise InputError(
-                f"max_duration_s: must be at least min_duration_s, got {self.max_duration_s!r}"
+                f"max_duration_s: must be None or at least min_duration_s, got {cap!r}"
             )
 
 
@@ -146,6 +155,7 @@ class EventTracker:
         self._open = False
         self._announced = False
         self._start = 0.0
+        self._episode_start: float | None = None  # first segment's start, in a later segment
         self._last_af = 0.0
         self._n = 0  # finite probabilities of the episode's AF windows
         self._sum = 0.0
@@ -219,10 +229,14 @@ class EventTracker:
         out: list[EpisodeMessage] = []
         if self._open:
             self._non_af_run = 0
-            if self._announced and t - self._start > cfg.max_duration_s:
-                start = self._last_af
+            cap = cfg.max_duration_s
+            if self._announced and cap is not None and t - self._start > cap:
+                start, first = self._last_af, self._start
+                if self._episode_start is not None:
+                    first = self._episode_start
                 out += self._close("max_duration")
                 self._open, self._start, continued = True, start, True
+                self._episode_start = first
         elif self._af_run == 0:
             self._start = max(0.0, t - cfg.window_s)
         if not self._open:
@@ -253,7 +267,15 @@ class EventTracker:
 
     def _opened(self) -> EventOpen:
         start, confidence = round(self._start, 3), self._confidence()
-        return {"type": "event_open", "kind": "af", "start_s": start, "confidence": confidence}
+        opened: EventOpen = {
+            "type": "event_open",
+            "kind": "af",
+            "start_s": start,
+            "confidence": confidence,
+        }
+        if self._episode_start is not None:
+            opened["episode_start_s"] = round(self._episode_start, 3)
+        return opened
 
     def _closed(self, reason: CloseReason | None) -> Event:
         event: Event = {
@@ -263,6 +285,8 @@ class EventTracker:
             "end_s": round(self._last_af, 3),
             "confidence": self._confidence(),
         }
+        if self._episode_start is not None:
+            event["episode_start_s"] = round(self._episode_start, 3)
         if reason is not None:
             event["reason"] = reason
         return event
@@ -295,6 +319,7 @@ class EventTracker:
             "open": self._open,
             "announced": self._announced,
             "start": self._start,
+            "episode_start": self._episode_start,
             "last_af": self._last_af,
             "n": self._n,
             "sum": self._sum,
@@ -314,6 +339,9 @@ class EventTracker:
             values["hist"] = [int(c) for c in state["hist"]]
             last_t = state["last_t"]
             values["last_t"] = None if last_t is None else float(last_t)
+            # Absent from the states saved before episodes could be segmented and linked.
+            first = state.get("episode_start")
+            values["episode_start"] = None if first is None else float(first)
         except KeyError as exc:
             raise InputError(f"state: field {exc.args[0]!r} is missing") from None
         except (TypeError, ValueError) as exc:
@@ -372,7 +400,8 @@ def af_episodes(
     Returns
     -------
     list of Event
-        The ``event`` dicts (not the ``event_open`` ones), the stream flushed at its end.
+        The ``event`` dicts (not the ``event_open`` ones), the stream flushed at its end; with
+        ``max_duration_s`` set, a long episode's segments (see :func:`episode_count`).
     """
     n = len(t_end)
     for name, seq in (("labels", labels), ("p_af", p_af)):
@@ -384,3 +413,15 @@ def af_episodes(
     ]
     events += tracker.flush()
     return [e for e in events if e["type"] == "event"]
+
+
+def episode_count(events: Collection[Event]) -> int:
+    """Episodes among closed events: a segment that continues an episode (one with
+    ``episode_start_s``, cut by ``max_duration_s``) is not counted again."""
+    return sum(1 for e in events if "episode_start_s" not in e)
+
+
+def episode_seconds(events: Collection[Event]) -> float:
+    """Seconds inside the closed events (the segments of one episode meet end to start, so
+    their durations add up to the episode's)."""
+    return float(sum(e["end_s"] - e["start_s"] for e in events))

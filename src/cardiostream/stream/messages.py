@@ -145,6 +145,13 @@ class Window(TypedDict):
     quality: Quality
 
 
+#: What ``episode_start_s`` of an AF segment means.
+CONTINUES = (
+    "AF only, when the tracker's max_duration_s is set: this segment continues an episode cut "
+    "at max_duration_s; the start_s of its first segment. Count the episode once."
+)
+
+
 class EventOpen(TypedDict):
     """An episode has begun (an AF one has lasted ``min_duration_s``): exactly one ``event``
     of the same kind and start follows."""
@@ -158,6 +165,7 @@ class EventOpen(TypedDict):
         "probability of its beats' classes; null for pauses, asystole and rates.",
     ]
     detail: NotRequired[Annotated[Detail, "Measures of an arrhythmia; never for AF."]]
+    episode_start_s: NotRequired[Annotated[float, CONTINUES]]
 
 
 class Event(TypedDict):
@@ -170,6 +178,7 @@ class Event(TypedDict):
     end_s: Seconds
     confidence: Annotated[float | None, "As in event_open, over the whole episode."]
     detail: NotRequired[Annotated[Detail, "Measures of an arrhythmia; never for AF."]]
+    episode_start_s: NotRequired[Annotated[float, CONTINUES]]
     reason: NotRequired[
         Annotated[
             CloseReason | ArrhythmiaCloseReason,

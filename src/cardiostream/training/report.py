@@ -173,8 +173,10 @@ def head_section(training_dir: Path, out_dir: Path) -> str:
         f"**{summary['ece_after']:.3f} after**. Threshold {summary['threshold']:.2f} (the same "
         f"90 % rule): the head commits on {summary['coverage']:.1%} of the records and is right "
         f"on {summary['confident_accuracy']:.1%} of those. `cardiostream classify` and "
-        "`RhythmModel.predict` use the head; the per-second verdicts of a stream use the "
-        "window head below.",
+        "`RhythmModel.predict` use the head on records of up to 61 s, the longest it was "
+        "trained on; a longer record is judged from its per-second verdicts (an AF episode "
+        "makes it AF, else the most frequent confident class). The per-second verdicts of a "
+        "stream use the window head below.",
         "",
         "![confusion, record head](confusion_head.png) "
         "![reliability, record head](reliability_head.png)",
