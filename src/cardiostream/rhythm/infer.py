@@ -402,18 +402,7 @@ class RhythmModel:
             One decision per second.
         """
         prep = prepare_record(signal, fs, self.channels, pad=False, quality=False)
-        end_s, probs = self._window_probabilities(prep)
-        ends = np.arange(1, prep.n_real + 1, dtype=np.int64) * FRAME
-        peaks = np.asarray(prep.peaks, np.int64)
-        n_beats = np.searchsorted(peaks, ends) - np.searchsorted(peaks, ends - MIN_SECONDS * FRAME)
-        verdicts = decide_many(
-            probs,
-            self.window_threshold,
-            min_beats=MIN_BEATS_WINDOW,
-            n_beats=n_beats,
-            usable=usable,
-        )
-        return end_s, probs, verdicts
+        return self._prepared_window_verdicts(prep, usable)
 
     def _window_probabilities(
         self, prep: PreparedRecord
@@ -462,7 +451,7 @@ class RhythmModel:
         )
 
     def _prepared_window_verdicts(
-        self, prep: PreparedRecord, usable: npt.NDArray[np.bool_]
+        self, prep: PreparedRecord, usable: npt.ArrayLike | None
     ) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.float64], Verdicts]:
         """:meth:`window_verdicts` of a record already prepared (its network pass, its beats
         and the engine's rule), so that a long record is conditioned once."""

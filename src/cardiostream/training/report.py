@@ -242,8 +242,7 @@ def fusion_section(training_dir: Path) -> str:
     head = summary["head"]
     af = summary["af_windows"]
     lines = [
-        header
-        + "The RR-interval AF detector (`beats/af_rr.py`, trained on the 56 LTAFDB records; "
+        header + "The RR-interval AF detector (`beats/af_rr.py`, trained on the 56 LTAFDB records; "
         "[its report](rr_af.md)) judges each beat from the 16 and 64 intervals before it, "
         "smoothed over the last few tens of beats. Its logit at the last beat confirmed by a "
         "window's end, and whether it had its 16 intervals by then, join the window head's "
@@ -315,17 +314,13 @@ def _fusion_comparison(plain: Any, fused: Any) -> str:
     lines = [
         "What the RR fusion changes on MITDB, in the same run: the engine without it and with "
         "it, over all 48 records and over the AF records of DS2 (the beat classifier's test "
-        "half; "
-        + ", ".join(r.record for r in parts[1][1].records)
-        + "):",
+        "half; " + ", ".join(r.record for r in parts[1][1].records) + "):",
         "",
         "| | all, without | all, with RR fusion | DS2 AF records, without | DS2, with |",
         "|---|---:|---:|---:|---:|",
     ]
     for name, part, key in rows:
-        cells = [
-            pct(float(getattr(getattr(r, part), key))) for pair in parts for r in pair
-        ]
+        cells = [pct(float(getattr(getattr(r, part), key))) for pair in parts for r in pair]
         lines.append(f"| {name} | " + " | ".join(cells) + " |")
     return "\n".join(lines) + "\n"
 
