@@ -65,7 +65,7 @@ class DetectorParams:
     blank_s: float = 0.2
     twave_s: float = 0.4
     twave_min_s: float = 0.28
-    twave_max_s: float = 0.5
+    twave_max_s: float = 0.65
     refractory_s: float = 0.2
     learn_s: float = 1.0
     search_s: float = 0.15
@@ -76,6 +76,12 @@ class DetectorParams:
     searchback_coef: float = 0.5
     searchback_rr: float = 1.5
     twave_slope: float = 0.5
+    # At slow rates the T wave reaches beyond the square-root window: up to ``twave_rr`` mean
+    # RR intervals after a QRS (at most ``twave_max_s``) a candidate less steep than
+    # ``twave_slope_late`` times the last QRS is a T wave, and such a QRS, if accepted, does
+    # not count as the end of an RR interval.
+    twave_rr: float = 0.45
+    twave_slope_late: float = 0.3
     decay_per_s: float = 0.5
     searchback_slope: float = 0.5
     # Replacing a weak QRS by a steeper successor (see the module notes): the successor is at
@@ -162,6 +168,8 @@ class RPeakDetector:
         self._pf[k.P_SB_COEF] = p.searchback_coef
         self._pf[k.P_SB_RR] = p.searchback_rr
         self._pf[k.P_T_SLOPE] = p.twave_slope
+        self._pf[k.P_T_RR] = p.twave_rr
+        self._pf[k.P_T_SLOPE_LATE] = p.twave_slope_late
         self._pf[k.P_DECAY_PER_S] = p.decay_per_s
         self._pf[k.P_SB_SLOPE] = p.searchback_slope
         self._pf[k.P_REPLACE_SLOPE] = p.replace_slope
@@ -195,6 +203,7 @@ class RPeakDetector:
         self._fv = np.zeros(k.N_FV, np.float64)
         self._iv = np.zeros(k.N_IV, np.int64)
         self._iv[k.I_LAST_R] = -1
+        self._iv[k.I_ANCHOR_R] = -1
         self._bufs = np.zeros((4, k.N_BUF), np.float64)
         self._cand = np.zeros((64, 3), np.float64)
         self._queue = np.zeros(self._queue_size, np.int64)
