@@ -42,7 +42,7 @@ I_STARTED = 13  # 1 once the first finite sample has set the filter state
 I_SLOT = 14  # write position in the integrator's ring
 I_NS = 15  # number of QRS slopes seen
 I_RR_PUSHED = 16  # 1 if the last accepted QRS put an RR interval into its buffer
-I_ANCHOR_R = 17  # last accepted QRS that was not T-like (see ``_accept``), -1 before the first
+I_ANCHOR_R = 17  # where the open RR interval starts: I_LAST_R unless that QRS was T-like
 N_IV = 18
 
 # Float parameters (``pf``).
@@ -198,24 +198,63 @@ def _twave_slope(
 
 @nb.njit(cache=True)
 def _push_rr(
+    rr: int,
+    part: int,
+    fv: npt.NDArray[np.float64],
+    bufs: npt.NDArray[np.float64],
+    iv: npt.NDArray[np.int64],
+    pi: npt.NDArray[np.int64],
+) -> int:
+    """Put an RR interval into its buffer unless it is too long; return 1 if it went in.
+
+    A beat found after a long gap does not define the rhythm: the RR estimate is not dragged
+    up by pauses, missed beats and signal drop-outs. An interval that spans a T-like QRS is
+    also compared with the longer of its two parts, ``part``: the RR estimate may be the one
+    that T waves taken for beats have halved.
+    """
+    limit = 1.8 * max(_mean_rr(fv, pi[Q_RR_DEFAULT]), float(part))
+    if iv[I_NRR] == 0 or rr < limit:
+        fv[F_RR] = _push(bufs, B_RR, iv, float(rr))
+        return 1
+    return 0
+
+
+@nb.njit(cache=True)
+def _count_rr(
     r: int,
+    t_like: bool,
     fv: npt.NDArray[np.float64],
     iv: npt.NDArray[np.int64],
     bufs: npt.NDArray[np.float64],
     pi: npt.NDArray[np.int64],
 ) -> None:
-    """Count the RR interval from the last QRS that was not T-like to ``r``, which is not."""
+    """Count the RR intervals that a QRS at ``r`` settles, once there is a last QRS.
+
+    A QRS that comes within the longest T-wave window after the last one and is much less
+    steep than it (``t_like``) may be a T wave that an RR estimate too short let through. Its
+    interval waits for the next QRS: if the T-like one lies in the first part of the interval
+    between its neighbours, as a T wave does, the two intervals count as one, the interval
+    between the QRS complexes around it. Otherwise T waves taken for beats would halve the RR
+    estimate, which shortens the T-wave window, which lets the next T wave through: a state
+    the detector would never leave. A T-like QRS in the second part of the interval (a small
+    beat after a large premature one) counts as usual.
+    """
     last = iv[I_LAST_R]
     anchor = iv[I_ANCHOR_R]
-    rr = r - anchor
-    # A beat found after a long gap does not define the rhythm: keep the RR estimate from
-    # being dragged up by pauses, missed beats and signal drop-outs. An interval that spans a
-    # T-like QRS is compared with the longer of its two parts too: the RR estimate may be the
-    # one that T waves taken for beats have halved.
-    limit = 1.8 * max(_mean_rr(fv, pi[Q_RR_DEFAULT]), float(max(last - anchor, r - last)))
-    if iv[I_NRR] == 0 or rr < limit:
-        fv[F_RR] = _push(bufs, B_RR, iv, float(rr))
-        iv[I_RR_PUSHED] = 1
+    start = last
+    part = 0
+    if anchor != last:
+        # The last QRS was T-like and its interval is still open.
+        if last - anchor < r - last:
+            start = anchor
+            part = max(last - anchor, r - last)
+        else:
+            _push_rr(last - anchor, 0, fv, bufs, iv, pi)
+    iv[I_RR_PUSHED] = 0
+    if t_like:
+        iv[I_ANCHOR_R] = start
+        return
+    iv[I_RR_PUSHED] = _push_rr(r - start, part, fv, bufs, iv, pi)
     iv[I_ANCHOR_R] = r
 
 
@@ -231,15 +270,7 @@ def _accept(
     pf: npt.NDArray[np.float64],
     pi: npt.NDArray[np.int64],
 ) -> None:
-    """Take a QRS at ``r``: into the output queue, its levels and RR interval into the buffers.
-
-    A QRS that comes within the longest T-wave window after the last one and is much less
-    steep than it is T-like: a T wave that the RR estimate let through, or a premature beat
-    of another shape. Its RR interval is not counted; the next QRS counts the interval from
-    the last QRS that was not T-like. Otherwise T waves taken for beats halve the RR estimate,
-    which shortens the T-wave window, which lets the next T wave through: a state the
-    detector would never leave.
-    """
+    """Take a QRS at ``r``: into the output queue, its levels and RR interval into the buffers."""
     last = iv[I_LAST_R]
     iv[I_RR_PUSHED] = 0
     if last >= 0 and r - last > pi[Q_STALL]:
@@ -261,8 +292,9 @@ def _accept(
         return
     if last < 0:
         iv[I_ANCHOR_R] = r
-    elif not (r - last < pi[Q_TWAVE_MAX] and slope < pf[P_T_SLOPE_LATE] * fv[F_LAST_SLOPE]):
-        _push_rr(r, fv, iv, bufs, pi)
+    else:
+        t_like = r - last < pi[Q_TWAVE_MAX] and slope < pf[P_T_SLOPE_LATE] * fv[F_LAST_SLOPE]
+        _count_rr(r, t_like, fv, iv, bufs, pi)
     fv[F_QL] = _push(bufs, B_QRS, iv, h)
     fv[F_QSLOPE] = _push(bufs, B_SLOPE, iv, slope)
     fv[F_LAST_SLOPE] = slope
@@ -346,8 +378,10 @@ def _replace_last(
     elif iv[I_ANCHOR_R] == iv[I_LAST_R]:
         iv[I_ANCHOR_R] = r
     else:
-        # The dropped QRS was T-like, its successor is steeper: it ends an RR interval.
-        _push_rr(r, fv, iv, bufs, pi)
+        # The dropped QRS was T-like and its interval still open: its successor, steeper,
+        # ends the interval that began before it.
+        iv[I_LAST_R] = iv[I_ANCHOR_R]
+        _count_rr(r, False, fv, iv, bufs, pi)
     fv[F_LAST_SLOPE] = slope
     iv[I_LAST_R] = r
     iv[I_NCAND] = 0

@@ -8,6 +8,15 @@ of the RR interval, as the QT interval does), and a search-back for missed beats
 RR interval. Every time is in seconds, every level is relative, so the result does not depend
 on the sampling rate or the amplitude or polarity of the signal.
 
+At slow rates the T wave reaches beyond that window: 0.36 to 0.6 s after the QRS at 45 bpm,
+where a tall T wave on a lead with a small QRS passes the threshold. Up to ``twave_rr`` mean RR
+intervals after a QRS (at most ``twave_max_s``) a candidate must therefore still be
+``twave_slope_late`` as steep as the last QRS: the band-pass leaves a smooth T wave little slope,
+while premature beats keep most of theirs. A QRS that passes although it is that T-like does not
+end an RR interval if it lies in the first part of the interval between its neighbours, as a T
+wave does: T waves taken for beats would otherwise halve the RR estimate, shorten the window and
+let every later T wave through.
+
 One rule is added to that design, made possible by the output delay: an accepted QRS that is
 still unreported is replaced by a steeper one that follows it (much steeper, or as steep as a
 typical QRS), if it was itself clearly less steep than the median QRS and either the new one
@@ -272,6 +281,9 @@ class RPeakDetector:
         for name in ("zi", "ring", "mring", "fv", "iv", "bufs", "cand", "queue"):
             current = getattr(self, f"_{name}")
             value = np.asarray(state[name], dtype=current.dtype)
+            if name == "iv" and value.shape == (k.I_ANCHOR_R,):
+                # A state saved before the T-like QRS was tracked: its last QRS was not one.
+                value = np.append(value, value[k.I_LAST_R])
             if value.shape != current.shape:
                 raise InputError(
                     f"state: field {name!r} has shape {value.shape}, expected {current.shape}"
