@@ -230,8 +230,9 @@ def _count_rr(
 ) -> None:
     """Count the RR intervals that a QRS at ``r`` settles, once there is a last QRS.
 
-    A QRS that comes within the longest T-wave window after the last one and is much less
-    steep than it (``t_like``) may be a T wave that an RR estimate too short let through. Its
+    A QRS that comes within the longest T-wave window after the last one and is less than
+    ``P_T_SLOPE`` as steep as it (``t_like``: it would have failed the half-slope rule had the
+    window reached it) may be a T wave that an RR estimate too short let through. Its
     interval waits for the next QRS: if the T-like one lies in the first part of the interval
     between its neighbours, as a T wave does, the two intervals count as one, the interval
     between the QRS complexes around it. Otherwise T waves taken for beats would halve the RR
@@ -293,7 +294,7 @@ def _accept(
     if last < 0:
         iv[I_ANCHOR_R] = r
     else:
-        t_like = r - last < pi[Q_TWAVE_MAX] and slope < pf[P_T_SLOPE_LATE] * fv[F_LAST_SLOPE]
+        t_like = r - last < pi[Q_TWAVE_MAX] and slope < pf[P_T_SLOPE] * fv[F_LAST_SLOPE]
         _count_rr(r, t_like, fv, iv, bufs, pi)
     fv[F_QL] = _push(bufs, B_QRS, iv, h)
     fv[F_QSLOPE] = _push(bufs, B_SLOPE, iv, slope)

@@ -12,10 +12,11 @@ At slow rates the T wave reaches beyond that window: 0.36 to 0.6 s after the QRS
 where a tall T wave on a lead with a small QRS passes the threshold. Up to ``twave_rr`` mean RR
 intervals after a QRS (at most ``twave_max_s``) a candidate must therefore still be
 ``twave_slope_late`` as steep as the last QRS: the band-pass leaves a smooth T wave little slope,
-while premature beats keep most of theirs. A QRS that passes although it is that T-like does not
-end an RR interval if it lies in the first part of the interval between its neighbours, as a T
-wave does: T waves taken for beats would otherwise halve the RR estimate, shorten the window and
-let every later T wave through.
+while premature beats keep most of theirs. A QRS that passes although it came within
+``twave_max_s`` of the last and is less than ``twave_slope`` as steep (it would fail the
+half-slope rule had the window been long enough) does not end an RR interval if it lies in the
+first part of the interval between its neighbours, as a T wave does: T waves taken for beats
+would otherwise halve the RR estimate, shorten the windows and let every later T wave through.
 
 One rule is added to that design, made possible by the output delay: an accepted QRS that is
 still unreported is replaced by a steeper one that follows it (much steeper, or as steep as a
@@ -87,8 +88,9 @@ class DetectorParams:
     twave_slope: float = 0.5
     # At slow rates the T wave reaches beyond the square-root window: up to ``twave_rr`` mean
     # RR intervals after a QRS (at most ``twave_max_s``) a candidate less steep than
-    # ``twave_slope_late`` times the last QRS is a T wave, and such a QRS, if accepted, does
-    # not count as the end of an RR interval.
+    # ``twave_slope_late`` times the last QRS is a T wave. A QRS within ``twave_max_s`` of the
+    # last and less steep than ``twave_slope`` times it is T-like: it ends no RR interval if it
+    # lies in the first part of the one between its neighbours (see the module notes).
     twave_rr: float = 0.45
     twave_slope_late: float = 0.3
     decay_per_s: float = 0.5
