@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import math
+from dataclasses import replace
 from fractions import Fraction
 
 import numpy as np
@@ -13,11 +15,13 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from scipy.signal import resample_poly
 
+from cardiostream.beats import _rpeak_kernel as k
 from cardiostream.beats.detector import RPeakDetector, detect_rpeaks
 from cardiostream.errors import InputError
 from cardiostream.evaluate.rpeaks import match_beats
 from cardiostream.record import BEAT_SYMBOLS
 from cardiostream.samples import sample_path
+from cardiostream.sim.ecgsyn import NORMAL, make_beat, render_beats
 
 FS = 360.0
 
@@ -120,6 +124,21 @@ def test_state_survives_a_json_round_trip(af):
     np.testing.assert_array_equal(np.concatenate([first, rest]), detect_rpeaks(signal, FS))
 
 
+def test_state_without_the_t_like_slot_still_loads(af):
+    # A state saved before the detector tracked T-like beats has one integer slot fewer.
+    signal, _ = af
+    cut = int(23.7 * FS)
+    det = RPeakDetector(FS)
+    first = det.push(signal[:cut])
+    state = det.state_dict()
+    assert state["iv"][k.I_ANCHOR_R] == state["iv"][k.I_LAST_R]  # no T-like QRS open here
+    state["iv"] = state["iv"][: k.I_ANCHOR_R]
+    restored = RPeakDetector(FS)
+    restored.load_state_dict(state)
+    rest = np.concatenate([restored.push(signal[cut:]), restored.flush()])
+    np.testing.assert_array_equal(np.concatenate([first, rest]), detect_rpeaks(signal, FS))
+
+
 @pytest.mark.parametrize("fs_out", [100, 128, 250, 500, 1000])
 def test_sampling_rate_does_not_matter(af, fs_out):
     signal, reference = af
@@ -187,6 +206,87 @@ def test_tall_p_waves_are_not_taken_for_beats(request, name):
         height = 0.8 * np.ptp(signal[max(r - 20, 0) : r + 20])
         x[lo:hi] += height * np.exp(-0.5 * ((t[lo:hi] - centre) / (0.03 * FS)) ** 2)
     assert _f1(reference, detect_rpeaks(x, FS), FS) > 0.99
+
+
+def _synthetic(
+    hr_bpm: float,
+    *,
+    qrs_mv: tuple[float, float] = (1.25, -0.30),
+    t_mv: float = 0.30,
+    t_degrees: float = 100.0,
+    t_width: float = 0.4,
+    seconds: float = 120.0,
+    fs: float = FS,
+    seed: int = 0,
+) -> tuple[npt.NDArray[np.float64], npt.NDArray[np.int64]]:
+    """An ECGSYN-style ECG at ``hr_bpm`` (3 % RR jitter, light noise) and its R peaks.
+
+    ``qrs_mv`` is the R and S amplitude, ``t_mv`` the T wave's, ``t_degrees`` where the T wave
+    sits on the cycle at 60 bpm (ECGSYN: 100) and ``t_width`` its width in radians there.
+    """
+    rng = np.random.default_rng(seed)
+    amplitudes = list(NORMAL.amplitudes_mv)
+    amplitudes[2], amplitudes[3], amplitudes[4] = qrs_mv[0], qrs_mv[1], t_mv
+    angles = (*NORMAL.angles[:4], math.radians(t_degrees))
+    widths = (*NORMAL.widths[:4], t_width)
+    shape = replace(NORMAL, amplitudes_mv=tuple(amplitudes), angles=angles, widths=widths)
+    beats, r = [], 0.6
+    while r < seconds:
+        rr = 60.0 / hr_bpm * (1.0 + 0.03 * rng.standard_normal())
+        beats.append(make_beat(r, rr, shape))
+        r += rr
+    x = render_beats(beats, 0, round(seconds * fs), fs)
+    x += 0.01 * rng.standard_normal(x.size)
+    return x, np.array([round(b.r_s * fs) for b in beats if b.r_s * fs < x.size], np.int64)
+
+
+@pytest.mark.parametrize(
+    ("t_mv", "t_degrees", "t_width"),
+    [(-0.4, 130.0, 0.2), (-0.4, 150.0, 0.2), (-0.9, 130.0, 0.3), (-0.9, 150.0, 0.3)],
+)
+def test_tall_negative_t_waves_at_slow_rates_are_not_beats(t_mv, t_degrees, t_width):
+    # 45 bpm, a small QRS (0.5 mV) and a negative T wave as tall as it or taller, peaking
+    # 0.45 to 0.52 s after the R peak: beyond a T-wave window that scales with the square root
+    # of the RR interval alone. Such T waves used to be counted as beats, after which the RR
+    # estimate, halved, kept the window short.
+    x, reference = _synthetic(
+        45, qrs_mv=(0.4, -0.1), t_mv=t_mv, t_degrees=t_degrees, t_width=t_width
+    )
+    peaks = detect_rpeaks(x, FS)
+    m = match_beats(reference, peaks, FS)
+    assert m.fn == 0
+    # Before the first RR interval is known the window is that of a 60 bpm rhythm.
+    late = peaks[peaks > 5 * FS]
+    assert match_beats(reference[reference > 5 * FS], late, FS).fp == 0
+
+
+def test_steep_premature_beats_at_slow_rates_are_kept():
+    # 45 bpm with every third beat 0.5 s after the one before: inside the T-wave window that
+    # a slow rate calls for, but as steep as every other QRS, so a beat.
+    fs = FS
+    beats, r, k = [], 0.6, 0
+    while r < 120.0:
+        beats.append(make_beat(r, 60.0 / 45))
+        k += 1
+        r += 0.5 if k % 3 == 2 else 60.0 / 45
+    x = render_beats(beats, 0, round(120.0 * fs), fs)
+    x += 0.01 * np.random.default_rng(0).standard_normal(x.size)
+    reference = np.array([round(b.r_s * fs) for b in beats], np.int64)
+    assert _f1(reference, detect_rpeaks(x, fs), fs) > 0.995
+
+
+@settings(max_examples=20, deadline=None)
+@given(
+    hr=st.floats(min_value=150.0, max_value=200.0),
+    t_mv=st.floats(min_value=-0.6, max_value=0.6),
+    fs=st.sampled_from([250.0, 360.0, 500.0]),
+    seed=st.integers(min_value=0, max_value=1000),
+)
+def test_fast_rates_keep_every_beat(hr, t_mv, fs, seed):
+    # At 150 to 200 bpm the next QRS comes 0.3 to 0.4 s after the last: inside any window
+    # that fits a slow rate. The T-wave windows shrink with the RR interval and let it through.
+    x, reference = _synthetic(hr, t_mv=t_mv, seconds=40.0, fs=fs, seed=seed)
+    assert _f1(reference, detect_rpeaks(x, fs), fs) > 0.995
 
 
 def test_amplitude_drop_is_followed(nsr):

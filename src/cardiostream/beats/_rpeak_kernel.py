@@ -42,7 +42,8 @@ I_STARTED = 13  # 1 once the first finite sample has set the filter state
 I_SLOT = 14  # write position in the integrator's ring
 I_NS = 15  # number of QRS slopes seen
 I_RR_PUSHED = 16  # 1 if the last accepted QRS put an RR interval into its buffer
-N_IV = 17
+I_ANCHOR_R = 17  # where the open RR interval starts: I_LAST_R unless that QRS was T-like
+N_IV = 18
 
 # Float parameters (``pf``).
 P_TH_COEF = 0
@@ -57,7 +58,9 @@ P_REPLACE_WEAK = 8  # within Q_REPLACE, if the last was less steep than this sha
 P_MERGE_WEAK = 9  # later, if the last was less steep than this share of the median,
 P_MERGE_RR = 10  # the RR interval without it is below this many mean RR intervals
 P_MERGE_SPREAD = 11  # and the recent RR intervals lie within this ratio of each other
-N_PF = 12
+P_T_RR = 12  # at slow rates, the late T-wave window lasts this share of the mean RR interval
+P_T_SLOPE_LATE = 13  # in it, a candidate is a T wave if its slope is below this share
+N_PF = 14
 
 # Integer parameters (``pi``).
 Q_DIFF = 0  # derivative lag
@@ -170,16 +173,90 @@ def _mean_rr(fv: npt.NDArray[np.float64], default: int) -> float:
 
 
 @nb.njit(cache=True)
-def _twave_window(fv: npt.NDArray[np.float64], pi: npt.NDArray[np.int64]) -> float:
-    """The T-wave window after a QRS, in samples.
+def _twave_slope(
+    since: int, fv: npt.NDArray[np.float64], pf: npt.NDArray[np.float64], pi: npt.NDArray[np.int64]
+) -> float:
+    """The slope below which a candidate ``since`` samples after the last QRS is a T wave.
 
     The T wave ends with the QT interval, which shortens with the RR interval roughly as its
     square root (Bazett): a fixed window would miss early beats at fast rates and take late T
-    waves for beats at slow ones.
+    waves for beats at slow ones. Within that window a candidate must be at least
+    ``P_T_SLOPE`` as steep as the last QRS. At slow rates, and where the QT interval is long,
+    the T wave reaches further: up to a share ``P_T_RR`` of the RR interval (at most
+    ``Q_TWAVE_MAX``) a candidate must still be ``P_T_SLOPE_LATE`` as steep, a lower bar that
+    premature beats of another shape clear but the smooth T wave, whose energy lies below the
+    band-pass, does not.
     """
-    rr_s = _mean_rr(fv, pi[Q_RR_DEFAULT]) / pi[Q_FS]
-    window = pi[Q_TWAVE] * np.sqrt(rr_s)
-    return float(min(max(window, pi[Q_TWAVE_MIN]), pi[Q_TWAVE_MAX]))
+    rr = _mean_rr(fv, pi[Q_RR_DEFAULT])
+    window = min(max(pi[Q_TWAVE] * np.sqrt(rr / pi[Q_FS]), pi[Q_TWAVE_MIN]), pi[Q_TWAVE_MAX])
+    if since < window:
+        return float(pf[P_T_SLOPE] * fv[F_LAST_SLOPE])
+    if since < min(pf[P_T_RR] * rr, pi[Q_TWAVE_MAX]):
+        return float(pf[P_T_SLOPE_LATE] * fv[F_LAST_SLOPE])
+    return 0.0
+
+
+@nb.njit(cache=True)
+def _push_rr(
+    rr: int,
+    part: int,
+    fv: npt.NDArray[np.float64],
+    bufs: npt.NDArray[np.float64],
+    iv: npt.NDArray[np.int64],
+    pi: npt.NDArray[np.int64],
+) -> int:
+    """Put an RR interval into its buffer unless it is too long; return 1 if it went in.
+
+    A beat found after a long gap does not define the rhythm: the RR estimate is not dragged
+    up by pauses, missed beats and signal drop-outs. An interval that spans a T-like QRS is
+    also compared with the longer of its two parts, ``part``: the RR estimate may be the one
+    that T waves taken for beats have halved.
+    """
+    limit = 1.8 * max(_mean_rr(fv, pi[Q_RR_DEFAULT]), float(part))
+    if iv[I_NRR] == 0 or rr < limit:
+        fv[F_RR] = _push(bufs, B_RR, iv, float(rr))
+        return 1
+    return 0
+
+
+@nb.njit(cache=True)
+def _count_rr(
+    r: int,
+    t_like: bool,
+    fv: npt.NDArray[np.float64],
+    iv: npt.NDArray[np.int64],
+    bufs: npt.NDArray[np.float64],
+    pi: npt.NDArray[np.int64],
+) -> None:
+    """Count the RR intervals that a QRS at ``r`` settles, once there is a last QRS.
+
+    A QRS that comes within the longest T-wave window after the last one and is less than
+    ``P_T_SLOPE`` as steep as it (``t_like``: it would have failed the half-slope rule had the
+    window reached it) may be a T wave that an RR estimate too short let through. Its
+    interval waits for the next QRS: if the T-like one lies in the first part of the interval
+    between its neighbours, as a T wave does, the two intervals count as one, the interval
+    between the QRS complexes around it. Otherwise T waves taken for beats would halve the RR
+    estimate, which shortens the T-wave window, which lets the next T wave through: a state
+    the detector would never leave. A T-like QRS in the second part of the interval (a small
+    beat after a large premature one) counts as usual.
+    """
+    last = iv[I_LAST_R]
+    anchor = iv[I_ANCHOR_R]
+    start = last
+    part = 0
+    if anchor != last:
+        # The last QRS was T-like and its interval is still open.
+        if last - anchor < r - last:
+            start = anchor
+            part = max(last - anchor, r - last)
+        else:
+            _push_rr(last - anchor, 0, fv, bufs, iv, pi)
+    iv[I_RR_PUSHED] = 0
+    if t_like:
+        iv[I_ANCHOR_R] = start
+        return
+    iv[I_RR_PUSHED] = _push_rr(r - start, part, fv, bufs, iv, pi)
+    iv[I_ANCHOR_R] = r
 
 
 @nb.njit(cache=True)
@@ -191,8 +268,10 @@ def _accept(
     iv: npt.NDArray[np.int64],
     bufs: npt.NDArray[np.float64],
     queue: npt.NDArray[np.int64],
+    pf: npt.NDArray[np.float64],
     pi: npt.NDArray[np.int64],
 ) -> None:
+    """Take a QRS at ``r``: into the output queue, its levels and RR interval into the buffers."""
     last = iv[I_LAST_R]
     iv[I_RR_PUSHED] = 0
     if last >= 0 and r - last > pi[Q_STALL]:
@@ -207,18 +286,16 @@ def _accept(
         fv[F_QSLOPE] = slope
         fv[F_LAST_SLOPE] = slope
         iv[I_LAST_R] = r
+        iv[I_ANCHOR_R] = r
         queue[iv[I_QTAIL] % queue.size] = r
         iv[I_QTAIL] += 1
         iv[I_NCAND] = 0
         return
-    if last >= 0:
-        rr = r - last
-        mean_rr = _mean_rr(fv, pi[Q_RR_DEFAULT])
-        # A beat found after a long gap does not define the rhythm: keep the RR estimate
-        # from being dragged up by pauses, missed beats and signal drop-outs.
-        if iv[I_NRR] == 0 or rr < 1.8 * mean_rr:
-            fv[F_RR] = _push(bufs, B_RR, iv, float(rr))
-            iv[I_RR_PUSHED] = 1
+    if last < 0:
+        iv[I_ANCHOR_R] = r
+    else:
+        t_like = r - last < pi[Q_TWAVE_MAX] and slope < pf[P_T_SLOPE] * fv[F_LAST_SLOPE]
+        _count_rr(r, t_like, fv, iv, bufs, pi)
     fv[F_QL] = _push(bufs, B_QRS, iv, h)
     fv[F_QSLOPE] = _push(bufs, B_SLOPE, iv, slope)
     fv[F_LAST_SLOPE] = slope
@@ -286,6 +363,7 @@ def _replace_last(
     iv: npt.NDArray[np.int64],
     bufs: npt.NDArray[np.float64],
     queue: npt.NDArray[np.int64],
+    pi: npt.NDArray[np.int64],
 ) -> None:
     """Move the last accepted QRS, not yet reported, to ``r``, and its levels with it."""
     queue[(iv[I_QTAIL] - 1) % queue.size] = r
@@ -297,6 +375,14 @@ def _replace_last(
         # The interval ending at the dropped QRS becomes the one ending at its successor.
         bufs[B_RR, (iv[I_NRR] - 1) % N_BUF] += r - iv[I_LAST_R]
         fv[F_RR] = _median(bufs, B_RR, iv[I_NRR])
+        iv[I_ANCHOR_R] = r
+    elif iv[I_ANCHOR_R] == iv[I_LAST_R]:
+        iv[I_ANCHOR_R] = r
+    else:
+        # The dropped QRS was T-like and its interval still open: its successor, steeper,
+        # ends the interval that began before it.
+        iv[I_LAST_R] = iv[I_ANCHOR_R]
+        _count_rr(r, False, fv, iv, bufs, pi)
     fv[F_LAST_SLOPE] = slope
     iv[I_LAST_R] = r
     iv[I_NCAND] = 0
@@ -321,13 +407,12 @@ def _classify(
     is_qrs = False
     above = h > _threshold(n, fv, iv, pf, pi)
     if above and last >= 0 and _replaces_last(r, slope, fv, iv, bufs, queue, pf, pi):
-        _replace_last(r, h, slope, fv, iv, bufs, queue)
+        _replace_last(r, h, slope, fv, iv, bufs, queue, pi)
         return
     if since >= pi[Q_REFRACT] and above:
-        twave = since < _twave_window(fv, pi)
-        is_qrs = not (twave and slope < pf[P_T_SLOPE] * fv[F_LAST_SLOPE])
+        is_qrs = slope >= _twave_slope(since, fv, pf, pi)
     if is_qrs:
-        _accept(r, h, slope, fv, iv, bufs, queue, pi)
+        _accept(r, h, slope, fv, iv, bufs, queue, pf, pi)
         return
     fv[F_NL] = _push(bufs, B_NOISE, iv, h)
     # Search-back looks only beyond the T-wave window at a one-second RR, whatever the rate:
@@ -377,7 +462,7 @@ def _search_back(
         if cand[k, CAND_T] - r >= pi[Q_TWAVE]:
             cand[keep] = cand[k]
             keep += 1
-    _accept(r, best_h, slope, fv, iv, bufs, queue, pi)
+    _accept(r, best_h, slope, fv, iv, bufs, queue, pf, pi)
     iv[I_NCAND] = keep
 
 

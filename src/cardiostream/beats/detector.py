@@ -8,6 +8,16 @@ of the RR interval, as the QT interval does), and a search-back for missed beats
 RR interval. Every time is in seconds, every level is relative, so the result does not depend
 on the sampling rate or the amplitude or polarity of the signal.
 
+At slow rates the T wave reaches beyond that window: 0.36 to 0.6 s after the QRS at 45 bpm,
+where a tall T wave on a lead with a small QRS passes the threshold. Up to ``twave_rr`` mean RR
+intervals after a QRS (at most ``twave_max_s``) a candidate must therefore still be
+``twave_slope_late`` as steep as the last QRS: the band-pass leaves a smooth T wave little slope,
+while premature beats keep most of theirs. A QRS that passes although it came within
+``twave_max_s`` of the last and is less than ``twave_slope`` as steep (it would fail the
+half-slope rule had the window been long enough) does not end an RR interval if it lies in the
+first part of the interval between its neighbours, as a T wave does: T waves taken for beats
+would otherwise halve the RR estimate, shorten the windows and let every later T wave through.
+
 One rule is added to that design, made possible by the output delay: an accepted QRS that is
 still unreported is replaced by a steeper one that follows it (much steeper, or as steep as a
 typical QRS), if it was itself clearly less steep than the median QRS and either the new one
@@ -65,7 +75,7 @@ class DetectorParams:
     blank_s: float = 0.2
     twave_s: float = 0.4
     twave_min_s: float = 0.28
-    twave_max_s: float = 0.5
+    twave_max_s: float = 0.65
     refractory_s: float = 0.2
     learn_s: float = 1.0
     search_s: float = 0.15
@@ -76,6 +86,13 @@ class DetectorParams:
     searchback_coef: float = 0.5
     searchback_rr: float = 1.5
     twave_slope: float = 0.5
+    # At slow rates the T wave reaches beyond the square-root window: up to ``twave_rr`` mean
+    # RR intervals after a QRS (at most ``twave_max_s``) a candidate less steep than
+    # ``twave_slope_late`` times the last QRS is a T wave. A QRS within ``twave_max_s`` of the
+    # last and less steep than ``twave_slope`` times it is T-like: it ends no RR interval if it
+    # lies in the first part of the one between its neighbours (see the module notes).
+    twave_rr: float = 0.45
+    twave_slope_late: float = 0.3
     decay_per_s: float = 0.5
     searchback_slope: float = 0.5
     # Replacing a weak QRS by a steeper successor (see the module notes): the successor is at
@@ -162,6 +179,8 @@ class RPeakDetector:
         self._pf[k.P_SB_COEF] = p.searchback_coef
         self._pf[k.P_SB_RR] = p.searchback_rr
         self._pf[k.P_T_SLOPE] = p.twave_slope
+        self._pf[k.P_T_RR] = p.twave_rr
+        self._pf[k.P_T_SLOPE_LATE] = p.twave_slope_late
         self._pf[k.P_DECAY_PER_S] = p.decay_per_s
         self._pf[k.P_SB_SLOPE] = p.searchback_slope
         self._pf[k.P_REPLACE_SLOPE] = p.replace_slope
@@ -195,6 +214,7 @@ class RPeakDetector:
         self._fv = np.zeros(k.N_FV, np.float64)
         self._iv = np.zeros(k.N_IV, np.int64)
         self._iv[k.I_LAST_R] = -1
+        self._iv[k.I_ANCHOR_R] = -1
         self._bufs = np.zeros((4, k.N_BUF), np.float64)
         self._cand = np.zeros((64, 3), np.float64)
         self._queue = np.zeros(self._queue_size, np.int64)
@@ -263,6 +283,9 @@ class RPeakDetector:
         for name in ("zi", "ring", "mring", "fv", "iv", "bufs", "cand", "queue"):
             current = getattr(self, f"_{name}")
             value = np.asarray(state[name], dtype=current.dtype)
+            if name == "iv" and value.shape == (k.I_ANCHOR_R,):
+                # A state saved before the T-like QRS was tracked: its last QRS was not one.
+                value = np.append(value, value[k.I_LAST_R])
             if value.shape != current.shape:
                 raise InputError(
                     f"state: field {name!r} has shape {value.shape}, expected {current.shape}"
