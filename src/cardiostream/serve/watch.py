@@ -82,6 +82,8 @@ class LiveStream:
     mode: str | None = None  # the last mode asked for
     #: The last minutes of the drawn trace (kept while the token has a dashboard open).
     disclosure: Disclosure = field(default_factory=Disclosure)
+    #: ``ecg`` (samples) or ``beats`` (beat times: the dashboards draw an RR tachogram).
+    source: str = "ecg"
 
     def describe(self) -> dict[str, Any]:
         return {
@@ -89,6 +91,7 @@ class LiveStream:
             "fs": self.fs,
             "leads": list(self.leads),
             "lead": self.leads[self.lead],
+            "source": self.source,
             "controls": list(self.controls),
             "mode": self.mode,
             "state": self.state,
@@ -256,16 +259,18 @@ class Watch:
     # ------------------------------------------------------------ streams
     def opened(self, owner: str, stream_id: str, fs: float, leads: tuple[str, ...],
                lead: int, controls: tuple[str, ...] = (),
-               start_time: float | None = None) -> None:  # fmt: skip
+               start_time: float | None = None, source: str = "ecg") -> None:  # fmt: skip
         """A stream started or resumed; ``start_time`` (epoch s) is when its first sample was
-        taken, if the source said (the server's receipt time otherwise)."""
+        taken, if the source said (the server's receipt time otherwise); ``source`` is ``ecg``
+        or ``beats``."""
         self._expire()
         key = (owner, stream_id)
         self.disconnected.pop(key, None)
         info = self.streams.get(key)
         if info is None:
             info = LiveStream(owner, stream_id, fs, leads, lead, controls,
-                              disclosure=Disclosure(self.disclosure_s))  # fmt: skip
+                              disclosure=Disclosure(self.disclosure_s),
+                              source=source)  # fmt: skip
             self.streams[key] = info
         info.state, info.last_frame, info.controls = "live", time.monotonic(), controls
         self._send(owner, stream_id, self.desk.opened(owner, stream_id, start_time))
@@ -314,7 +319,7 @@ class Watch:
                 if kind == "event":
                     info.events.append(line)
                 parsed.append((kind, json.loads(line)))
-            elif kind == "display" and self.disclosure_s > 0:
+            elif kind == "display" and self.disclosure_s > 0 and info.source == "ecg":
                 info.disclosure.add(json.loads(line))
         alarms = self.desk.frame(owner, stream_id, parsed) if parsed else []
         watchers = self.dashboards.get(owner)
