@@ -188,6 +188,11 @@ def test_a_watching_dashboard_gets_beats_with_rr_and_af(live: Live) -> None:
     assert all(d["lead"] == "beat times" and d["leads"] == {} for d in shown)
     trace = httpx.get(live.url + "/v1/streams/strap-4/trace", headers=AUTH, timeout=30).json()
     assert trace["samples"] == []  # beat times give no samples to disclose
+    kept = [b for b in trace["rr"] if b[0] >= peaks[-1] - 120]
+    assert kept == trace["rr"] and len(kept) > 100
+    assert kept == [
+        [p, r, a] for p, r, a in zip(peaks, rr, af, strict=True) if p >= peaks[-1] - 120
+    ]
 
 
 def test_an_engine_killed_mid_beats_stream_loses_nothing(tmp_path: Any) -> None:
