@@ -49,6 +49,27 @@ def test_paced_beats_go_one_a_frame(server: Live) -> None:
     assert acks == list(range(1, t.size + 1))
 
 
+def test_without_stop_a_second_sender_resumes_the_stream(server: Live) -> None:
+    t = af_like_beats(5)
+    url, items = server.ws + "/v1/stream", []
+    first = asyncio.run(
+        send_beats(
+            t[:200],
+            url,
+            token=TOKEN,
+            stream_id="bs-3",
+            speed=float("inf"),
+            stop=False,
+            on_item=items.append,
+        )
+    )
+    second = asyncio.run(send_beats(t[200:], url, token=TOKEN, stream_id="bs-3",
+                                    speed=float("inf"), on_item=items.append))  # fmt: skip
+    assert not first.ended and second.ended and first.acknowledged == 200
+    got = [x for x in items if x["type"] not in ("ack", "end")]
+    assert got == json.loads(json.dumps(beat_stream_messages(t)))
+
+
 def test_a_loop_keeps_the_clock_going() -> None:
     t = np.array([0.0, 1.0, 2.0])
     it = looped(t, loop=True)

@@ -62,6 +62,7 @@ class _Beats:
 
     times: Iterator[float]
     kept: list[float]  # sent, not yet acknowledged
+    stop: bool = True  # send stop at the end
     base: int | None = None
     result: SendResult | None = None
 
@@ -81,6 +82,7 @@ async def send_beats(
     on_item: Callable[[dict[str, Any]], None] | None = None,
     on_status: Callable[[str], None] | None = None,
     max_retries: int | None = None,
+    stop: bool = True,
 ) -> SendResult:
     """Stream beat times to ``url`` (``ws://host:port/v1/stream``) as a beats stream.
 
@@ -98,6 +100,9 @@ async def send_beats(
         Stop after this many seconds of beats (from the first).
     on_item, on_status, max_retries
         As :func:`cardiostream.sim.sender.send`.
+    stop : bool
+        Send ``stop`` at the end (the server closes the stream and its episodes); False
+        leaves without it, so that a later sender of the same id resumes the stream.
 
     Returns
     -------
@@ -124,7 +129,7 @@ async def send_beats(
     status = on_status or (lambda text: None)
     first = float(times[0]) if times.size else 0.0
     end = math.inf if stop_after_s is None else first + stop_after_s
-    state = _Beats((t for t in looped(times, loop) if t <= end), [])
+    state = _Beats((t for t in looped(times, loop) if t <= end), [], stop=stop)
     clock = _Clock(first, speed)
     failures = 0
     while True:
@@ -207,11 +212,12 @@ async def _connect(
                         batch = []
                 if batch:
                     await _push(ws, state, batch, on_item, fresh=True)
-                await _stop(ws, state, on_item)
+                if state.stop:
+                    await _stop(ws, state, on_item)
                 finished = True
                 return None, progress
             finally:
-                if not finished and ws.state is State.OPEN:
+                if not finished and state.stop and ws.state is State.OPEN:
                     with contextlib.suppress(Exception):
                         await asyncio.wait_for(_stop(ws, state, on_item), STOP_TIMEOUT_S)
     except ConnectionClosed as exc:
