@@ -9,10 +9,12 @@ from __future__ import annotations
 
 import asyncio
 import os
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import httpx
 import numpy as np
 import pytest
 
@@ -110,6 +112,15 @@ def _probe(page: Any, sid: str) -> dict[str, Any]:
     return found
 
 
+def _kept(page: Any, sid: str) -> list[list[Any]]:
+    """The stream's beats as the server keeps them (``[time, rr_ms, af]``)."""
+    url = page.url.split("/#")[0].split("/?")[0]
+    doc = httpx.get(f"{url}/v1/streams/{sid}/trace?seconds=60",
+                    headers={"Authorization": f"Bearer {TOKEN}"}, timeout=30).json()  # fmt: skip
+    rr: list[list[Any]] = doc["rr"]
+    return rr
+
+
 def test_a_beats_tile_draws_an_rr_tachogram_with_af_tinted(page: Any, tmp_path: Path) -> None:
     af = _wait(lambda: (p := _probe(page, "strap-af")) and len(p["beats"]) >= 4 and p, 30,
                "the AF strap's beats on its tachogram")  # fmt: skip
@@ -126,6 +137,16 @@ def test_a_beats_tile_draws_an_rr_tachogram_with_af_tinted(page: Any, tmp_path: 
     assert beats[:, 0].max() - beats[:, 0].min() > 150  # irregularly irregular
     # In AF for a minute and more: its beats are called AF; the sinus strap's are not.
     _wait(lambda: any(b[2] for b in _probe(page, "strap-af")["beats"]), 30, "AF beats drawn")
+    # Every beat the server has between the first and the last drawn is drawn (none missed,
+    # a late one included), at its own interval.
+    for _ in range(3):
+        drawn = _probe(page, "strap-af")["beats"]
+        kept = _kept(page, "strap-af")
+        between = [b for b in kept if drawn[0][0] - 1e-3 <= b[0] <= drawn[-1][0] + 1e-3]
+        assert [round(b[0], 3) for b in drawn] == [round(b[0], 3) for b in between]
+        np.testing.assert_allclose([b[1] for b in drawn], [b[1] for b in between], atol=0.01)
+        assert [b[2] for b in drawn] == [b[2] for b in between]
+        time.sleep(1.3)
     nsr = _wait(lambda: (p := _probe(page, "strap-nsr")) and len(p["beats"]) >= 3 and p, 30,
                 "the sinus strap's beats")  # fmt: skip
     assert not any(b[2] for b in nsr["beats"])
@@ -139,8 +160,15 @@ def test_a_beats_tile_draws_an_rr_tachogram_with_af_tinted(page: Any, tmp_path: 
     _wait(lambda: tile.locator("[data-testid=hr]").inner_text() not in ("---", ""), 30, "HR")
     _wait(lambda: "AF" in tile.locator("[data-testid=badge]").inner_text().upper(), 60,
           "the AF strap's badge saying AF")  # fmt: skip
+    # The ECG bed beside them for the picture, once its first windows are in.
+    ecg_hr = _tile(page, "bed-ecg").locator("[data-testid=hr]")
+    _wait(lambda: ecg_hr.inner_text() not in ("---", ""), 40, "the ECG bed's rate")
+    box = page.locator(".tiles").bounding_box()
     path = MEDIA / "beats-ward.png" if WRITE_DOCS else tmp_path / "beats-ward.png"
-    page.screenshot(path=str(path))
+    page.screenshot(
+        path=str(path),
+        clip={"x": 0, "y": 0, "width": VIEWPORT["width"], "height": box["y"] + box["height"] + 8},
+    )
     tile.screenshot(path=str(tmp_path / "beats-tile.png"))
 
 
@@ -159,3 +187,36 @@ def test_the_detail_view_shows_minutes_of_tachogram(page: Any, tmp_path: Path) -
     path = MEDIA / "beats-detail.png" if WRITE_DOCS else tmp_path / "beats-detail.png"
     strips.screenshot(path=str(path))
     detail.locator("[data-testid=detail-close]").click()
+
+
+LATE_BEAT = """async () => {
+  const { BeatRing, Tachogram } = await import("/static/tachogram.js");
+  const box = document.createElement("div");
+  box.style.cssText = "position:relative;width:400px;height:120px";
+  const paper = document.createElement("canvas");
+  const pen = document.createElement("canvas");
+  for (const c of [paper, pen]) c.style.cssText = "width:400px;height:120px";
+  box.append(paper, pen);
+  document.body.append(box);
+  const ring = new BeatRing(60);
+  const tacho = new Tachogram(paper, pen);
+  ring.push([10.0, 10.8, 11.6], [null, 800, 800], [false, false, false]);
+  tacho.advance(ring, [], 0, "#7ee787");           // anchored 1.5 s behind 11.6: at 10.1
+  tacho.advance(ring, [], 2000, "#7ee787");        // the pen at 12.1, past every beat
+  ring.push([12.0], [400], [true]);                // a beat the pen has passed already
+  tacho.advance(ring, [], 2100, "#7ee787");
+  ring.push([12.9], [900], [true]);
+  tacho.advance(ring, [], 3000, "#7ee787");
+  const probe = tacho.probe();
+  box.remove();
+  return probe;
+}"""
+
+
+def test_a_beat_that_comes_after_the_pen_passed_its_time_is_drawn(page: Any) -> None:
+    probe = page.evaluate(LATE_BEAT)
+    drawn = [(round(t, 3), rr, af) for t, rr, af, _ in probe["beats"]]
+    assert drawn == [(10.8, 800.0, False), (11.6, 800.0, False), (12.0, 400.0, True),
+                     (12.9, 900.0, True)]  # fmt: skip
+    ys = {round(t, 3): y for t, _, _, y in probe["beats"]}
+    assert ys[12.9] < ys[10.8] < ys[12.0]  # a longer interval higher up

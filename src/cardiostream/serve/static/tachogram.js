@@ -110,7 +110,7 @@ export function drawBeats(ctx, ring, from, to, h, xOf, colour, tintFrom = from) 
   }
   ctx.beginPath();
   ctx.strokeStyle = colour;
-  ctx.lineWidth = 1.25;
+  ctx.lineWidth = 1.5;
   ctx.lineJoin = "round";
   let px = null;
   for (let k = start; k < n && ring.t[k] <= to; k++) {
@@ -129,7 +129,7 @@ export function drawBeats(ctx, ring, from, to, h, xOf, colour, tintFrom = from) 
     const y = rrY(ring.rr[k], h);
     ctx.fillStyle = ring.af[k] ? AF_COLOR : colour;
     ctx.beginPath();
-    ctx.arc(x, y, ring.af[k] ? 2.6 : 2.2, 0, 2 * Math.PI);
+    ctx.arc(x, y, ring.af[k] ? 3.2 : 2.8, 0, 2 * Math.PI);
     ctx.fill();
     out.push([ring.t[k], ring.rr[k], ring.af[k], x, y]);
   }
@@ -211,8 +211,9 @@ export class Tachogram {
     // From the first beat not drawn yet: one that came late is drawn where it belongs.
     const firstNew = ring.total - ring.length;
     const k = Math.max(this.seen - firstNew, 0);
-    const from = k < ring.length ? Math.max(Math.min(ring.t[k], this.head), oldest) : this.head;
-    this.keep(drawBeats(ctx, ring, from + 1e-9, target, this.h, (t) => this.x(t), colour, oldest));
+    let from = this.head + 1e-9; // past the beats drawn, unless one of those not drawn is earlier
+    if (k < ring.length && ring.t[k] < from) from = Math.max(ring.t[k], oldest);
+    this.keep(drawBeats(ctx, ring, from, target, this.h, (t) => this.x(t), colour, oldest));
     this.seen = firstNew + this.count(ring, target);
     this.head = target;
     return true;
