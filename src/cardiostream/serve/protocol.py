@@ -112,6 +112,8 @@ class StreamFormat:
 
     def decode_list(self, values: Any) -> npt.NDArray[np.float64]:
         """JSON samples (numbers, or null for a missing one) to mV."""
+        if self.format == BEATS:
+            raise InputError("frame: a beats stream sends binary float64 beat times")
         if not isinstance(values, list):
             raise InputError("samples: expected a JSON array of numbers")
         if not all(v is None or _is_number(v) for v in values):
