@@ -14,6 +14,8 @@ import httpx
 import numpy as np
 import pytest
 import websockets
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from cardiostream.beats.af_rr import af_from_beats
 from cardiostream.serve import ServeConfig
@@ -22,6 +24,7 @@ from tests.stream.test_beat_stream import af_like_beats, regular_beats
 
 from .conftest import TOKEN, Live, start_server
 from .test_app import _stream
+from .test_stream_fuzz import DEFINED, _close_code
 
 AUTH = {"Authorization": f"Bearer {TOKEN}"}
 BEATS = af_like_beats()
@@ -232,3 +235,47 @@ def test_an_engine_killed_mid_beats_stream_loses_nothing(tmp_path: Any) -> None:
         thread.join(30)
     assert got[-1] == {"type": "end", "samples": BEATS.size}
     assert got[:-1] == _plain(beat_stream_messages(BEATS))
+
+
+BEAT_VALUES = st.one_of(
+    st.floats(allow_nan=True, allow_infinity=True, width=64),
+    st.floats(0.0, 2000.0),
+    st.sampled_from([0.0, -0.0, 1e9, 1e9 + 1, -1.0, 5e-324, 1e308]),
+)
+
+
+@st.composite
+def beat_frames(draw: st.DrawFn) -> list[str | bytes]:
+    """Frames of a beats stream: sound ones (increasing), garbled values, odd lengths, text."""
+    out: list[str | bytes] = []
+    t = draw(st.floats(0.0, 100.0))
+    for _ in range(draw(st.integers(1, 5))):
+        kind = draw(st.sampled_from(["good", "good", "values", "bytes", "text"]))
+        if kind == "good":
+            rr = draw(st.lists(st.floats(0.25, 2.0), min_size=0, max_size=40))
+            times = (t + np.cumsum(rr)).tolist()
+            t = times[-1] if times else t
+            out.append(np.array(times, "<f8").tobytes())
+        elif kind == "values":
+            out.append(np.array(draw(st.lists(BEAT_VALUES, max_size=8)), "<f8").tobytes())
+        elif kind == "bytes":
+            out.append(draw(st.binary(max_size=40)))
+        else:
+            out.append(draw(st.sampled_from(['{"samples": [1, 2]}', "[", '{"type": "start"}'])))
+    return out
+
+
+def test_garbled_beat_frames_close_1003_never_1011(live: Live) -> None:
+    codes: list[int] = []
+
+    @given(sent=beat_frames(), n=st.integers(0, 10**6))
+    @settings(max_examples=80, derandomize=True, deadline=None, database=None,
+              suppress_health_check=list(HealthCheck))  # fmt: skip
+    def one_connection(sent: list[str | bytes], n: int) -> None:
+        start = json.dumps(_start(f"fz-beats-{n}"))
+        code = _close_code(live, start, sent)
+        codes.append(code)
+        assert code in DEFINED, (code, [f[:80] for f in sent])
+
+    one_connection()
+    assert codes.count(1003) > 10 and codes.count(1000) > 5
