@@ -191,6 +191,8 @@ def test_a_watching_dashboard_gets_beats_with_rr_and_af(live: Live) -> None:
     assert all(d["lead"] == "beat times" and d["leads"] == {} for d in shown)
     trace = httpx.get(live.url + "/v1/streams/strap-4/trace", headers=AUTH, timeout=30).json()
     assert trace["samples"] == []  # beat times give no samples to disclose
+    strip = httpx.get(live.url + "/v1/streams/strap-4/strip.png", headers=AUTH, timeout=30)
+    assert strip.status_code == 404 and "beat-time stream" in strip.json()["detail"]
     kept = [b for b in trace["rr"] if b[0] >= peaks[-1] - 120]
     assert kept == trace["rr"] and len(kept) > 100
     assert kept == [
