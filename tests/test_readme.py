@@ -20,6 +20,7 @@ import shlex
 from collections.abc import Iterator
 from pathlib import Path
 
+import numpy as np
 import pytest
 from typer.testing import CliRunner
 
@@ -155,6 +156,10 @@ def _workspace(folder: Path) -> None:
     record = read(sample_path("mitdb-201-af"))
     write_edf(record, folder / "recording.edf")
     write_csv(record, folder / "recording.csv")
+    # A chest strap's beats: RR intervals (ms), regular then irregular.
+    rng = np.random.default_rng(0)
+    rr = np.r_[800 + 20 * rng.standard_normal(60), rng.uniform(350, 1100, 60)]
+    (folder / "strap.csv").write_text("rr_ms\n" + "\n".join(f"{v:.1f}" for v in rr) + "\n")
     (folder / "recordings").mkdir()
     for name in ("cinc2017-A00004", "cinc2017-A00012"):
         src = sample_path(name)

@@ -16,7 +16,7 @@ import pytest
 
 TOKEN = "demo-test-token"
 PATIENTS = {"bed-1-sinus", "bed-2-af", "bed-3-noisy", "bed-4-lead-off", "bed-5-steerable",
-            "bed-6-ectopy"}  # fmt: skip
+            "bed-6-ectopy", "bed-7-strap"}  # fmt: skip
 
 
 def _children(pid: int) -> list[int]:
@@ -48,7 +48,7 @@ def _get(url: str) -> Any:
 
 
 @pytest.mark.slow
-def test_the_demo_serves_six_patients_detects_af_and_stops_cleanly_on_sigterm(
+def test_the_demo_serves_seven_patients_detects_af_and_stops_cleanly_on_sigterm(
     tmp_path: Path,
 ) -> None:
     env = {**os.environ, "HOME": str(tmp_path), "XDG_CACHE_HOME": str(tmp_path / "cache"),
@@ -78,11 +78,13 @@ def test_the_demo_serves_six_patients_detects_af_and_stops_cleanly_on_sigterm(
         while time.monotonic() < deadline:
             streams = _get(f"{base}/v1/streams")["streams"]
             labels = {s["stream_id"]: (s["window"] or {}).get("label") for s in streams}
+            sources = {s["stream_id"]: s["source"] for s in streams}
             if set(labels) >= PATIENTS and labels.get("bed-2-af") == "af":
                 break
             time.sleep(1)
         assert set(labels) >= PATIENTS, labels
         assert labels["bed-2-af"] == "af", labels
+        assert sources["bed-7-strap"] == "beats" and sources["bed-1-sinus"] == "ecg"
         assert _get(f"{base}/v1/records")  # the bundled recordings, for the browser
         children = _children(proc.pid)
         assert children  # the server's engine process

@@ -42,9 +42,15 @@ class FakeEngine:
         self.saved = False
 
     def open(
-        self, owner: str, stream_id: str, fs: float, leads: tuple[str, ...], lead: int
+        self,
+        owner: str,
+        stream_id: str,
+        fs: float,
+        leads: tuple[str, ...],
+        lead: int,
+        source: str = "ecg",
     ) -> Opened:
-        self.calls.append(("open", owner, stream_id, fs, leads, lead))
+        self.calls.append(("open", owner, stream_id, fs, leads, lead, source))
         return Opened(0, False, 1, 10)
 
     def push(self, owner: str, stream_id: str, samples: bytes) -> Pushed:
@@ -109,6 +115,7 @@ def test_every_request_reaches_its_method() -> None:
     fake = FakeEngine()
     requests = [
         Open("o", "s", 250.0, ("I", "II"), 1),
+        Open("o", "b", 0.0, ("beat times",), 0, "beats"),
         Push("o", "s", b"\0" * 8),
         Close("o", "s"),
         Disconnect("o", "s"),
@@ -119,7 +126,8 @@ def test_every_request_reaches_its_method() -> None:
     for request in requests:
         dispatch(fake, request)
     assert fake.calls == [
-        ("open", "o", "s", 250.0, ("I", "II"), 1),
+        ("open", "o", "s", 250.0, ("I", "II"), 1, "ecg"),
+        ("open", "o", "b", 0.0, ("beat times",), 0, "beats"),
         ("push", "o", "s", b"\0" * 8),
         ("close", "o", "s"),
         ("disconnect", "o", "s"),

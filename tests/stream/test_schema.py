@@ -15,6 +15,7 @@ from cardiostream import read
 from cardiostream.samples import sample_path
 from cardiostream.stream import StreamProcessor, analyze
 from cardiostream.stream import schema as gen
+from cardiostream.stream.beat_stream import beat_stream_messages
 from cardiostream.stream.messages import SCHEMA_VERSION
 
 PUBLISHED = Path(__file__).resolve().parents[2] / "docs" / "schema" / gen.FILE_NAME
@@ -64,6 +65,11 @@ def lines() -> list[dict[str, Any]]:
     out += proc.push(x[int(37 * fs) : int(50 * fs)], t=137.0)
     out += proc.push(x[int(50 * fs) :], t=300.0)
     out += proc.flush()
+    # A beat-time stream: regular, irregular (an AF episode), a gap, a restart.
+    rng = np.random.default_rng(5)
+    rr = np.r_[0.8 + 0.02 * rng.standard_normal(80), rng.uniform(0.35, 1.1, 300), 6.0,
+               0.8 + 0.02 * rng.standard_normal(60), 400.0, np.full(30, 0.9)]  # fmt: skip
+    out += beat_stream_messages(np.cumsum(np.r_[0.0, rr]))
     return [json.loads(json.dumps(item, allow_nan=False)) for item in out]
 
 
@@ -103,6 +109,9 @@ def test_real_engine_output_is_valid(check: Check, lines: list[dict[str, Any]]) 
     windows = [w for w in lines if w["type"] == "window"]
     assert any(w["heart_rate_bpm"] is None and w["hrv"]["sdnn_ms"] is None for w in windows)
     assert any(w["label"] == "uncertain" for w in windows)
+    beats = [w for w in windows if w.get("source") == "beats"]
+    assert {r for w in beats for r in w["quality"]["reasons"]} == {"few_beats", "beat_gap"}
+    assert {w["label"] for w in beats} == {"af", "normal", "uncertain"}
     for item in lines:
         assert check(item) == [], item
 
@@ -132,6 +141,9 @@ def _broken(lines: list[dict[str, Any]]) -> Iterator[tuple[str, Any]]:
     bad = copy.deepcopy(window)
     bad["heart_rate_bpm"] = "NaN"
     yield "NaN as a string", bad
+    bad = copy.deepcopy(window)
+    bad["source"] = "ppg"
+    yield "unknown source", bad
     bad = copy.deepcopy(event)
     bad["reason"] = "tired"
     yield "unknown close reason", bad
@@ -154,11 +166,13 @@ def test_protocol_messages_validate(check: Check) -> None:
         {"type": "end", "samples": 2500},
         {"type": "control", "mode": "af", "hr_bpm": 120},
         {"type": "dropped", "messages": 3},
+        {"type": "start", "stream_id": "strap-3", "format": "beats"},
     ]  # fmt: skip
     for item in good:
         assert check(item) == [], item
     assert check({"type": "start", "stream_id": "x", "fs": 250, "format": "float64"})
     assert check({"type": "ack"})
+    assert check({"type": "start", "stream_id": "x", "format": "rr"})
 
 
 def test_types_without_a_json_form_are_refused() -> None:

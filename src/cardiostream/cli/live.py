@@ -75,12 +75,28 @@ def play(
     loop: Annotated[
         bool, typer.Option("--loop/--no-loop", help="Start again after the last (until Ctrl-C).")
     ] = False,
+    beats: Annotated[
+        bool,
+        typer.Option(
+            "--beats",
+            help="FILE is a CSV of beat times (time_s) or RR intervals (rr_ms), as rr-af reads: "
+            "stream it as a beat-time stream (found without the flag when its only columns "
+            "are those and af, p_af).",
+        ),
+    ] = False,
 ) -> None:
     """Stream records to a server as a live source, in turn, a line per window; stop after
-    the last unless --loop."""
+    the last unless --loop. A CSV of beat times (or RR intervals) goes as a beat-time
+    stream, each beat sent when its time comes."""
 
     def body() -> None:
         from cardiostream.sim import Playback
+
+        if beats or (len(files) == 1 and is_beats_csv(Path(files[0]))):
+            if len(files) != 1:
+                raise InputError("--beats: give one CSV file of beat times")
+            _send_beats(Path(files[0]), to, token, stream_id, speed, loop)
+            return
 
         source = Playback(files, loop=loop, lead=None if lead == "all" else lead_selector(lead))
         err_console.print(f"playing {escape(', '.join(source.names))} to {escape(to)} as "
@@ -89,6 +105,63 @@ def play(
         _send_live(source, to, token, stream_id, speed, None, None)
 
     _guard(body)
+
+
+#: The columns of a beat-time CSV (``cardiostream rr-af`` reads and writes them).
+_BEAT_COLUMNS = {"time_s", "rr_ms", "af", "p_af"}
+
+
+def is_beats_csv(path: Path) -> bool:
+    """Whether ``path`` is a CSV of beats rather than an ECG record: its header names
+    ``time_s`` or ``rr_ms`` and nothing else but ``af`` and ``p_af`` (an ECG CSV has lead
+    columns beside its time)."""
+    if path.suffix.lower() != ".csv" or not path.is_file():
+        return False
+    try:
+        with path.open(encoding="utf-8") as fh:
+            header = {c.strip() for c in fh.readline().strip().split(",")}
+    except (OSError, UnicodeDecodeError):
+        return False
+    return bool(header & {"time_s", "rr_ms"}) and header <= _BEAT_COLUMNS
+
+
+def _send_beats(
+    path: Path, to: str, token: str | None, stream_id: str, speed: float, loop: bool
+) -> None:
+    """Stream a beat CSV as a beat-time stream; print windows and events as they come back."""
+    import asyncio
+
+    from cardiostream.cli.rr_af import read_beats_csv
+    from cardiostream.serve.config import TOKEN_ENV, token_from_env
+    from cardiostream.sim import StreamRefused, TokenRefused
+    from cardiostream.sim.beat_sender import send_beats
+
+    if not to.startswith(("ws://", "wss://")):
+        raise InputError(f"--to: expected ws://HOST:PORT/v1/stream, got {to!r}")
+    if not speed > 0:
+        raise InputError(f"--speed: must be positive, got {speed:g}")
+    times, _ = read_beats_csv(path)
+    if times[0] < 0:
+        times = times - times[0]  # the stream's clock starts at 0 or later
+    key = token_from_env(token)
+    err_console.print(f"playing the beats of {escape(path.name)} ({times.size} beats) to "
+                      f"{escape(to)} as {escape(stream_id)}", highlight=False)  # fmt: skip
+
+    def show(item: dict[str, Any]) -> None:
+        if item["type"] in ("window", "event_open", "event", "gap"):
+            console.print(_console_line(item), highlight=False)
+
+    def status(text: str) -> None:
+        err_console.print(escape(text), highlight=False)
+
+    try:
+        result = asyncio.run(send_beats(times, to, token=key, stream_id=stream_id, speed=speed,
+                                        loop=loop, on_item=show, on_status=status))  # fmt: skip
+    except StreamRefused as exc:
+        hint = f" (give --token or set {TOKEN_ENV})" if isinstance(exc, TokenRefused) else ""
+        raise InputError(f"{exc}{hint}") from None
+    err_console.print(f"sent {result.sent} beats, the server acknowledged {result.acknowledged}",
+                      highlight=False)  # fmt: skip
 
 
 def _send_live(
@@ -231,8 +304,9 @@ def demo(
         typer.Option(help="Parquet store for the recordings browser (else a temporary one)."),
     ] = None,
 ) -> None:
-    """Start the server, its dashboard and six live patients (sinus rhythm, real AF, noise,
-    lead-off every minute, one you steer, ectopic beats); print the dashboard's URL and token.
+    """Start the server, its dashboard and seven live patients (sinus rhythm, real AF, noise,
+    lead-off every minute, one you steer, ectopic beats, a chest strap's beat times); print
+    the dashboard's URL and token.
     Ctrl-C or SIGTERM stops everything."""
 
     def body() -> None:

@@ -326,15 +326,17 @@ def create_app(config: ServeConfig) -> FastAPI:
         """The last ``seconds`` of a live stream's drawn trace as the server keeps it (full
         disclosure, while a dashboard of the token is open): cleaned samples of the analysed
         lead in mV at ``fs`` (null for a gap) from stream time ``t0``, the R peaks and the
-        classified beats (``[time, letter]``)."""
+        classified beats (``[time, letter]``). A beat-time stream has no samples: ``rr`` holds
+        its beats as ``[time, rr_ms, af]`` (empty for an ECG stream), for its tachogram."""
         try:
             kept = state["watch"].trace(owner, stream_id, seconds)
+            rr = state["watch"].beats(owner, stream_id, seconds)
         except KeyError:
             raise HTTPException(404, f"no live stream {stream_id!r} for this token") from None
         return {
             "stream_id": stream_id, "t0": round(kept.t0, 4), "fs": kept.fs,
             "samples": [None if v != v else round(float(v), 3) for v in kept.samples.tolist()],
-            "peaks": kept.peaks, "beats": [list(b) for b in kept.beats],
+            "peaks": kept.peaks, "beats": [list(b) for b in kept.beats], "rr": rr,
         }  # fmt: skip
 
     @app.post("/v1/streams/{stream_id}/control", status_code=202,
@@ -399,11 +401,12 @@ async def _stream(
             start = proto.loads(await asyncio.wait_for(ws.receive_text(), config.start_timeout_s))
             begin = proto.parse_start(start)
             stream_id, spec, n_leads = begin.stream_id, begin.format, len(begin.leads)
-            opened = await engine.open(owner, stream_id, spec.fs, begin.leads, begin.lead)
+            opened = await engine.open(owner, stream_id, spec.fs, begin.leads, begin.lead,
+                                       begin.source)  # fmt: skip
             consumed = opened.consumed
             key = (owner, stream_id)
             watch.opened(owner, stream_id, spec.fs, begin.leads, begin.lead, begin.controls,
-                         begin.start_time)  # fmt: skip
+                         begin.start_time, begin.source)  # fmt: skip
         except (InputError, ValueError, KeyError) as exc:
             metrics.errors.labels("start").inc()
             await ws.close(wire.CLOSE_BAD_DATA, _reason(exc))

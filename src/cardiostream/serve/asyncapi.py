@@ -26,7 +26,8 @@ _STREAM_MESSAGES: tuple[tuple[str, str, dict[str, Any]], ...] = (
     ("start", "The first client message.", _ref(pm.Start)),
     (
         "samples",
-        "Binary float32 or int16 (little-endian), or JSON {samples}.",
+        "Binary float32 or int16 (little-endian), or JSON {samples}; a beats stream's: "
+        "binary float64 beat times in seconds, strictly increasing.",
         {"oneOf": [{"type": "string", "format": "binary"}, _ref(pm.JsonSamples)]},
     ),
     ("stop", "Ends the stream.", _ref(pm.Stop)),
@@ -71,7 +72,8 @@ def document() -> dict[str, Any]:
         "info": {
             "title": "cardiostream WebSockets",
             "version": "0.1.0",
-            "description": "Live ECG streams in, results out; and a read-only view for "
+            "description": "Live ECG (or beat-time) streams in, results out; and a read-only "
+            "view for "
             "dashboards. Every message of the server is text made of JSON lines. Message "
             f"schemas: cardiostream messages version {m.SCHEMA_VERSION}.",
         },

@@ -333,10 +333,17 @@ class EngineClient:
         self._batcher = batcher
 
     async def open(
-        self, owner: str, stream_id: str, fs: float, leads: tuple[str, ...], lead: int
+        self,
+        owner: str,
+        stream_id: str,
+        fs: float,
+        leads: tuple[str, ...],
+        lead: int,
+        source: str = "ecg",
     ) -> Opened:
-        """Start or resume a stream."""
-        return cast(Opened, await self._batcher.submit(Open(owner, stream_id, fs, leads, lead)))
+        """Start or resume a stream (``source``: ``ecg`` or ``beats``)."""
+        request = Open(owner, stream_id, fs, leads, lead, source)
+        return cast(Opened, await self._batcher.submit(request))
 
     async def push(self, owner: str, stream_id: str, samples: bytes) -> tuple[Lines, int]:
         """One frame (float64 bytes): its output lines and the samples consumed."""

@@ -37,6 +37,24 @@ class Patient:
     make: Callable[[], Any]  # builds the source (a Simulator or a Playback)
     controls: tuple[str, ...] = ()
     leadoff_cycle: bool = False
+    #: ``make`` gives beat times (s), streamed as a beat-time stream that loops.
+    beats: bool = False
+
+
+def strap_beats(seed: int = 7, sinus_s: float = 180.0, af_s: float = 120.0) -> Any:
+    """A chest strap's beat times: sinus rhythm at 66 bpm for ``sinus_s`` seconds, then AF at
+    about 105 bpm for ``af_s`` (the simulator's RR models), from 0 s."""
+    import numpy as np
+
+    from cardiostream.sim.rr import AfRR, HeartRate, SinusRR
+
+    rng = np.random.default_rng(seed)
+    sinus, af = SinusRR(rng, HeartRate.constant(66.0)), AfRR(rng, hr_bpm=105.0)
+    times, t = [0.0], 0.0
+    while t < sinus_s + af_s:
+        t += sinus(t) if t < sinus_s else af(t)
+        times.append(t)
+    return np.asarray(times)
 
 
 def patients(fs: float = 250.0) -> list[Patient]:
@@ -58,6 +76,8 @@ def patients(fs: float = 250.0) -> list[Patient]:
                 controls=tuple(STEER_MODES)),
         Patient("bed-6-ectopy", "real recording with frequent ventricular ectopic beats",
                 lambda: Playback([sample_path("mitdb-119-pvc")], loop=True)),
+        Patient("bed-7-strap", "a chest strap's beat times (RR tachogram): 3 min sinus, 2 min AF",
+                strap_beats, beats=True),
     ]  # fmt: skip
 
 
@@ -81,6 +101,11 @@ async def _leadoff(source: Any) -> None:
 async def _patient(p: Patient, url: str, token: str) -> None:
     from cardiostream.sim import send
 
+    if p.beats:
+        from cardiostream.sim.beat_sender import send_beats
+
+        await send_beats(p.make(), url, token=token, stream_id=p.stream_id, loop=True)
+        return
     source = p.make()
     cycle = asyncio.create_task(_leadoff(source)) if p.leadoff_cycle else None
     try:
@@ -111,7 +136,7 @@ async def run_demo(
 ) -> None:
     """Serve, start the patients, and run until SIGINT or SIGTERM."""
     announce(
-        "starting the server and six patients (the first run after an install also "
+        "starting the server and seven patients (the first run after an install also "
         "compiles the signal kernels, once: up to a minute)"
     )
     temporary = store is None

@@ -24,7 +24,8 @@ from cardiostream.errors import InputError
 from cardiostream.serve.config import ServeConfig
 from cardiostream.serve.recording import Finisher, Segments, Syncer
 from cardiostream.serve.rpc import Lines, Open, Opened, Pushed
-from cardiostream.serve.session import Key, Session
+from cardiostream.serve.session import Key, Processor, Session
+from cardiostream.stream.beat_stream import BeatStreamProcessor
 from cardiostream.stream.messages import Window
 from cardiostream.stream.processor import StreamProcessor
 
@@ -74,15 +75,24 @@ class Hub:
                     s.display.clear()
 
     def open(
-        self, owner: str, stream_id: str, fs: float, leads: tuple[str, ...], lead: int
+        self,
+        owner: str,
+        stream_id: str,
+        fs: float,
+        leads: tuple[str, ...],
+        lead: int,
+        source: str = "ecg",
     ) -> Opened:
-        """Start or resume a stream: the samples consumed so far, whether resumed, and the
-        processor's hop and window.
+        """Start or resume a stream: the samples (a beats stream: beats) consumed so far,
+        whether resumed, and the processor's hop and window.
+
+        ``source`` is ``ecg`` (samples, a :class:`StreamProcessor`) or ``beats`` (beat times,
+        a :class:`~cardiostream.stream.beat_stream.BeatStreamProcessor`; ``fs`` is 0).
 
         Raises
         ------
         InputError
-            When the stream is already connected or its rate differs.
+            When the stream is already connected, or its source, rate or leads differ.
         OverflowError
             When the server is at its stream limit.
         """
@@ -91,6 +101,8 @@ class Hub:
         if old is not None:
             if old.connected:
                 raise OverflowError(f"stream_id: {stream_id!r} is already connected")
+            if old.source != source:
+                raise InputError(f"format: {stream_id!r} was started as a {old.source} stream")
             if old.fs != fs:
                 raise InputError(f"fs: {stream_id!r} was started at {old.fs:g} Hz, not {fs:g}")
             if old.leads != tuple(leads) or old.lead != lead:
@@ -100,17 +112,25 @@ class Hub:
             return Opened(old.consumed, True, proc.hop_s, proc.window_s, old.began)
         if self.n_connected() >= self.config.max_streams:
             raise OverflowError("the server is at its stream limit")
-        proc = StreamProcessor(fs, model=self.config.model, lead=lead)
+        proc = self._processor(source, fs, lead)
         now = time.time()
         began = time.strftime("%Y%m%dT%H%M%S", time.gmtime(now)) + f"{now % 1:.3f}"[1:]
-        session = Session(owner, stream_id, proc.fs, proc, leads=tuple(leads), lead=lead,
-                          connected=True, began=began.replace(".", "_"))  # fmt: skip
+        session = Session(owner, stream_id, _rate(proc), proc, leads=tuple(leads), lead=lead,
+                          connected=True, began=began.replace(".", "_"),
+                          source=source)  # fmt: skip
         # Streams started together would all checkpoint in the same batch; a phase of their
         # own, fixed by the id, spreads them over the interval.
         phase = zlib.crc32(stream_id.encode()) % 1000 / 1000
         session.checkpoint_at = -int(phase * self._checkpoint_n(session))
         self.sessions[(owner, stream_id)] = session
         return Opened(0, False, proc.hop_s, proc.window_s, session.began)
+
+    def _processor(self, source: str, fs: float, lead: int) -> Processor:
+        if source == "beats":
+            return BeatStreamProcessor()
+        if source != "ecg":
+            raise InputError(f"format: unknown stream source {source!r}")
+        return StreamProcessor(fs, model=self.config.model, lead=lead)
 
     def push(self, owner: str, stream_id: str, samples: bytes) -> Pushed:
         """Process one frame (float64 bytes): its output lines, the samples consumed, and a
@@ -132,7 +152,7 @@ class Hub:
         if display:
             lines.append((wire.DISPLAY, session.display_line(x)))
         new_part = False
-        if self._segments is not None:
+        if self._segments is not None and session.records:
             # On disk (the OS has it) before the frame is acknowledged: a crash loses nothing.
             self._segments.append(session.recording_part(), x.astype(np.float32))
             if session.consumed - session.part_start >= self.config.record_part_s * session.fs:
@@ -143,7 +163,8 @@ class Hub:
         return lines, new_part
 
     def _checkpoint_n(self, session: Session) -> float:
-        return self.config.checkpoint_s * session.fs
+        # A beats stream counts beats: about one a second.
+        return self.config.checkpoint_s * (session.fs if session.records else 1.0)
 
     def _checkpoint(self, session: Session) -> bytes:
         session.checkpoint_at = session.consumed
@@ -167,16 +188,16 @@ class Hub:
         start), then the frames pushed since, replayed without output (the client has it).
         Its recording is cut back to the checkpoint first, so the replay writes each sample
         once. Returns the samples consumed."""
-        owner, stream_id, fs, leads, lead = open
-        proc = StreamProcessor(fs, model=self.config.model, lead=lead)
-        session = Session(owner, stream_id, proc.fs, proc, leads=tuple(leads), lead=lead,
-                          began=began)  # fmt: skip
+        owner, stream_id, fs, leads, lead, source = open
+        proc = self._processor(source, fs, lead)
+        session = Session(owner, stream_id, _rate(proc), proc, leads=tuple(leads), lead=lead,
+                          began=began, source=source)  # fmt: skip
         if checkpoint is not None:
             state = pickle.loads(checkpoint)  # from the web process, which this one trusts
             proc.load_state_dict(state["processor"])
             session.consumed = session.checkpoint_at = int(state["consumed"])
             session.part, session.part_start = int(state["part"]), int(state["part_start"])
-        if self._segments is not None:
+        if self._segments is not None and session.records:
             self._segments.resume(session.recording_part(), session.consumed)
         for frame in frames:
             self._push(session, frame, display=False)
@@ -288,8 +309,13 @@ class Hub:
         self._finish(session, final)
 
     def _finish(self, session: Session, final: bool) -> None:
-        if self._finisher is not None:
+        if self._finisher is not None and session.records:
             self._finisher.finish(session.recording_part(), final)
+
+
+def _rate(proc: Processor) -> float:
+    """A stream's sampling rate (0 for beat times)."""
+    return proc.fs if isinstance(proc, StreamProcessor) else 0.0
 
 
 #: Seconds between full collections when no stream is dropped (each one pauses the engine

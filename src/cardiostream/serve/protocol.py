@@ -16,6 +16,18 @@ Client to server
        ``"start_time": "2026-12-06T09:12:03.120+01:00"`` (ISO 8601 with a time zone) says
        when the first sample was taken: alarms, the log and the dashboards show clock time
        from it (the server's receipt time without it).
+
+       A beat-time stream (a chest strap, a PPG watch, a Holter export) says ``"format":
+       "beats"`` instead: ``{"type": "start", "stream_id": "strap-3", "format": "beats"}``
+       (``fs``, ``units``, ``gain`` and ``lead`` do not apply and are ignored; ``leads`` is
+       refused). Its binary frames are little-endian float64 beat times in seconds on the
+       stream's clock, from 0 to 1e9, strictly increasing within and across frames; a NaN,
+       an infinity, a negative time or one not after the last beat closes the stream with
+       1003 like a bad sample. Every count (``samples`` of ``ready``, ``ack`` and ``end``,
+       ``acked``) is then in beats. It gets the same ``window`` and AF ``event_open`` /
+       ``event`` lines (see :mod:`cardiostream.stream.beat_stream`): a window each whole
+       second once a beat has reached it, from the beats of its last 10 s, with ``"source":
+       "beats"``.
     2. Frames of samples, at most ``max_frame_samples`` each. NaN marks a missing sample.
     3. Optionally ``{"type": "stop"}``: the stream ends, open episodes are closed.
 Server to client
@@ -54,6 +66,11 @@ import numpy.typing as npt
 from cardiostream import wire
 from cardiostream.errors import InputError
 
+#: The ``format`` of a beat-time stream: binary frames of float64 beat times (s).
+BEATS = "beats"
+#: The lead label of a beats stream, shown where an ECG stream's lead is.
+BEATS_LEAD = "beat times"
+
 # The docstring above is served as the AsyncAPI description; the constants that clients share
 # (message types, close codes, frame layout, token names) live in cardiostream.wire.
 
@@ -61,6 +78,7 @@ FORMATS: dict[str, np.dtype[Any] | None] = {
     wire.FRAME_FORMAT: wire.FRAME_DTYPE,
     "int16": np.dtype("<i2"),
     "json": None,
+    BEATS: np.dtype("<f8"),
 }
 UNITS = {"mV": 1.0, "uV": 1e-3, "µV": 1e-3, "V": 1e3}
 _STREAM_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}")
@@ -88,10 +106,14 @@ class StreamFormat:
                 f"frame: {len(data)} bytes is not a whole number of {self.format} samples"
             )
         x = np.frombuffer(data, dtype).astype(np.float64)
+        if self.format == BEATS:
+            return check_beats(x)
         return self._scale(x)
 
     def decode_list(self, values: Any) -> npt.NDArray[np.float64]:
         """JSON samples (numbers, or null for a missing one) to mV."""
+        if self.format == BEATS:
+            raise InputError("frame: a beats stream sends binary float64 beat times")
         if not isinstance(values, list):
             raise InputError("samples: expected a JSON array of numbers")
         if not all(v is None or _is_number(v) for v in values):
@@ -133,6 +155,11 @@ class Start:
     def lead_label(self) -> str:
         return self.leads[self.lead]
 
+    @property
+    def source(self) -> str:
+        """``beats`` for a beat-time stream, ``ecg`` for samples."""
+        return "beats" if self.format.format == BEATS else "ecg"
+
 
 def _label(value: Any, field: str) -> str:
     if not isinstance(value, str) or not 0 < len(value) <= 32 or not _encodable(value):
@@ -159,8 +186,11 @@ def parse_start(msg: Any) -> Start:
     stream_id = msg.get("stream_id")
     if not isinstance(stream_id, str) or not _STREAM_ID.fullmatch(stream_id):
         raise InputError("stream_id: 1-100 letters, digits and . _ - expected")
-    fmt = parse_format(msg.get("fs"), msg.get("format", "float32"), msg.get("units", "mV"),
-                       msg.get("gain", 200.0))  # fmt: skip
+    if msg.get("format") == BEATS:
+        fmt = StreamFormat(0.0, BEATS, "s")
+    else:
+        fmt = parse_format(msg.get("fs"), msg.get("format", "float32"), msg.get("units", "mV"),
+                           msg.get("gain", 200.0))  # fmt: skip
     controls = _controls(msg.get("controls", []))
     acked = msg.get("acked")
     if acked is not None and (isinstance(acked, bool) or not isinstance(acked, int)
@@ -174,6 +204,10 @@ def parse_start(msg: Any) -> Start:
 
         start_time = parse_clock(start_time)
     leads = msg.get("leads")
+    if fmt.format == BEATS:
+        if leads is not None:
+            raise InputError("leads: a beats stream has no leads (its frames are beat times)")
+        return Start(stream_id, fmt, (BEATS_LEAD,), 0, controls, acked, start_time)
     if leads is None:
         label = _label(msg.get("lead", "ECG"), "lead")
         return Start(stream_id, fmt, (label,), 0, controls, acked, start_time)
@@ -186,6 +220,23 @@ def parse_start(msg: Any) -> Start:
     if not isinstance(lead, str) or lead not in labels:
         raise InputError(f"lead: {_shown(lead)} is not one of the stream's leads")
     return Start(stream_id, fmt, labels, labels.index(lead), controls, acked, start_time)
+
+
+def check_beats(x: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
+    """A frame of beat times, checked on its own (finite, 0 to 1e9 s, strictly increasing);
+    the engine checks the order against the beats before."""
+    from cardiostream.stream.beat_stream import MAX_TIME_S
+
+    if not np.isfinite(x).all():
+        bad = int(np.flatnonzero(~np.isfinite(x))[0])
+        raise InputError(f"frame: beat time {bad} is not a finite number")
+    if x.size and (x.min() < 0 or x.max() > MAX_TIME_S):
+        bad = int(np.flatnonzero((x < 0) | (x > MAX_TIME_S))[0])
+        raise InputError(f"frame: beat time {bad} ({x[bad]:g} s) is outside 0 to 1e9 s")
+    if x.size > 1 and not (np.diff(x) > 0).all():
+        bad = int(np.flatnonzero(np.diff(x) <= 0)[0]) + 1
+        raise InputError(f"frame: beat times must increase strictly (time {bad} does not)")
+    return x
 
 
 def _controls(value: Any) -> tuple[str, ...]:

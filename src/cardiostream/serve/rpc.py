@@ -54,7 +54,13 @@ class Engine(Protocol):
     """The live streams of the server (see :class:`~cardiostream.serve.hub.Hub`)."""
 
     def open(
-        self, owner: str, stream_id: str, fs: float, leads: tuple[str, ...], lead: int
+        self,
+        owner: str,
+        stream_id: str,
+        fs: float,
+        leads: tuple[str, ...],
+        lead: int,
+        source: str = "ecg",
     ) -> Opened: ...
 
     def push(self, owner: str, stream_id: str, samples: bytes) -> Pushed: ...
@@ -92,17 +98,19 @@ class Engine(Protocol):
 
 
 class Open(NamedTuple):
-    """:meth:`Engine.open`."""
+    """:meth:`Engine.open`: ``source`` is ``ecg`` (samples) or ``beats`` (beat times)."""
 
     owner: str
     stream_id: str
     fs: float
     leads: tuple[str, ...]
     lead: int
+    source: str = "ecg"
 
 
 class Push(NamedTuple):
-    """:meth:`Engine.push`: one frame as float64 bytes."""
+    """:meth:`Engine.push`: one frame as float64 bytes (samples, or a beats stream's beat
+    times)."""
 
     owner: str
     stream_id: str
@@ -178,8 +186,8 @@ def dispatch(engine: Engine, request: Request) -> Any:
     match request:
         case Push(owner, stream_id, samples):
             return engine.push(owner, stream_id, samples)
-        case Open(owner, stream_id, fs, leads, lead):
-            return engine.open(owner, stream_id, fs, leads, lead)
+        case Open(owner, stream_id, fs, leads, lead, source):
+            return engine.open(owner, stream_id, fs, leads, lead, source)
         case Close(owner, stream_id):
             return engine.close(owner, stream_id)
         case Disconnect(owner, stream_id):

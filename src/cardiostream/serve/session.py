@@ -16,10 +16,14 @@ from cardiostream.serve.display import (
     DisplayFilter,
     display_values,
 )
+from cardiostream.serve.protocol import BEATS_LEAD
 from cardiostream.serve.recording import Part
+from cardiostream.stream.beat_stream import BeatStreamProcessor
 from cardiostream.stream.processor import StreamProcessor
 
 Key = tuple[str, str]  # (token owner, stream id)
+#: What analyses a stream: samples (``ecg``) or beat times (``beats``).
+Processor = StreamProcessor | BeatStreamProcessor
 
 
 @dataclass
@@ -28,8 +32,8 @@ class Session:
 
     owner: str
     stream_id: str
-    fs: float
-    processor: StreamProcessor
+    fs: float  # 0 for a beats stream
+    processor: Processor
     leads: tuple[str, ...] = ("ECG",)
     lead: int = 0  # index in leads of the analysed one
     consumed: int = 0  # samples processed and acknowledged
@@ -42,6 +46,12 @@ class Session:
     display: dict[int, DisplayFilter] = field(default_factory=dict)  # the other leads'
     shown: DisplayCleaner | None = None  # the analysed lead's display filter
     shown_next: int = -1  # the 250 Hz index the display filters expect next
+    source: str = "ecg"  # or "beats": beat times, analysed by a BeatStreamProcessor
+
+    @property
+    def records(self) -> bool:
+        """Whether the stream's input goes into the recording (samples do, beat times not)."""
+        return self.source == "ecg"
 
     def recording_part(self) -> Part:
         """The recording part being written (see :mod:`cardiostream.serve.recording`)."""
@@ -61,6 +71,8 @@ class Session:
         other leads go through a :class:`DisplayFilter` each.
         """
         proc = self.processor
+        if isinstance(proc, BeatStreamProcessor):
+            return self.beats_line(proc)
         n0, _, new_peaks, beats, raw = proc.last_push
         if self.shown is None or n0 != self.shown_next:
             # Not watched meanwhile (or restarted): new filters, settled on the first sample.
@@ -89,5 +101,17 @@ class Session:
         return json.dumps(
             {"type": wire.DISPLAY, "t": round(t, 4), "fs": DISPLAY_FS,
              "lead": self.leads[self.lead], "leads": leads, "peaks": peaks, "beats": classes},
+            allow_nan=False,
+        )  # fmt: skip
+
+    def beats_line(self, proc: BeatStreamProcessor) -> str:
+        """What dashboards draw of one frame of a beats stream: the new beats (``peaks``,
+        stream times in s) with their RR interval (``rr_ms``, null for the first beat after a
+        gap) and AF call (``af``), for the RR tachogram. No samples (``leads`` is empty)."""
+        times, rr, af = proc.last_beats
+        return json.dumps(
+            {"type": wire.DISPLAY, "t": round(times[0], 4) if times else 0.0, "fs": 0.0,
+             "lead": BEATS_LEAD, "leads": {}, "peaks": [round(v, 3) for v in times],
+             "beats": [], "rr_ms": rr, "af": af},
             allow_nan=False,
         )  # fmt: skip

@@ -278,6 +278,12 @@ def add_strip_routes(
             trace = watch.trace(user, stream_id, seconds)
         except KeyError:
             raise HTTPException(404, f"no live stream {stream_id!r} for this token") from None
+        if getattr(watch.streams.get((user, stream_id)), "source", "ecg") == "beats":
+            raise HTTPException(
+                404,
+                f"{stream_id!r} is a beat-time stream: it has no ECG to print (its RR "
+                "tachogram is in the dashboard)",
+            )
         if trace.samples.size == 0 or trace.fs <= 0:
             raise HTTPException(
                 404,

@@ -14,7 +14,8 @@ than holding up a stream's reply.
 Messages to a dashboard (text, JSON lines, like ``/v1/stream``):
 
 ``{"type": "streams", "streams": [stream, ...]}``
-    First, the token's streams, each ``{"stream_id", "fs", "leads", "lead", "state"
+    First, the token's streams, each ``{"stream_id", "fs", "leads", "lead", "source"
+    ("ecg", or "beats" for a beat-time stream: ``fs`` 0, ``lead`` "beat times"), "state"
     ("live" | "disconnected" | "ended"), "since", "last_frame_age_s", "window" (the last
     window object or null), "events" (the last ones), "trend" (recent windows: ``t_end``,
     ``heart_rate_bpm``, ``label``, ``probabilities``, ``usable``), "history" (one point a
@@ -28,8 +29,10 @@ Messages to a dashboard (text, JSON lines, like ``/v1/stream``):
     within ``resume_ttl_s`` is announced as ended and forgotten (its resume state is gone).
 Per frame of a stream, one message of lines, each with ``stream_id`` added:
     ``display`` (``t``, ``fs``, ``lead``, ``leads`` {label: samples in mV or null},
-    ``peaks`` stream times in s), then the frame's ``window``, ``event_open``, ``event`` and
-    ``gap`` objects as ``/v1/stream`` sends them.
+    ``peaks`` stream times in s; a beats stream's has no samples but its new beats in
+    ``peaks`` with ``rr_ms``, the RR interval ending at each (null after a gap), and ``af``,
+    each beat's AF call: what its RR tachogram draws), then the frame's ``window``,
+    ``event_open``, ``event`` and ``gap`` objects as ``/v1/stream`` sends them.
 ``{"type": "dropped", "messages": n}``
     This dashboard was too slow and missed ``n`` messages.
 """
@@ -82,6 +85,20 @@ class LiveStream:
     mode: str | None = None  # the last mode asked for
     #: The last minutes of the drawn trace (kept while the token has a dashboard open).
     disclosure: Disclosure = field(default_factory=Disclosure)
+    #: ``ecg`` (samples) or ``beats`` (beat times: the dashboards draw an RR tachogram).
+    source: str = "ecg"
+    #: A beats stream's last minutes of beats, ``[time, rr_ms, af]`` (while watched).
+    rr: deque[tuple[float, float | None, bool]] = field(default_factory=deque)
+
+    def keep_beats(self, display: dict[str, Any], seconds: float) -> None:
+        """Keep a beats stream's display line's beats, dropping those older than ``seconds``
+        before the newest."""
+        rr = self.rr
+        if rr and display["peaks"] and display["peaks"][0] < rr[-1][0]:
+            rr.clear()  # the stream restarted its clock
+        rr.extend(zip(display["peaks"], display["rr_ms"], display["af"], strict=True))
+        while rr and rr[0][0] < rr[-1][0] - seconds:
+            rr.popleft()
 
     def describe(self) -> dict[str, Any]:
         return {
@@ -89,6 +106,7 @@ class LiveStream:
             "fs": self.fs,
             "leads": list(self.leads),
             "lead": self.leads[self.lead],
+            "source": self.source,
             "controls": list(self.controls),
             "mode": self.mode,
             "state": self.state,
@@ -256,16 +274,18 @@ class Watch:
     # ------------------------------------------------------------ streams
     def opened(self, owner: str, stream_id: str, fs: float, leads: tuple[str, ...],
                lead: int, controls: tuple[str, ...] = (),
-               start_time: float | None = None) -> None:  # fmt: skip
+               start_time: float | None = None, source: str = "ecg") -> None:  # fmt: skip
         """A stream started or resumed; ``start_time`` (epoch s) is when its first sample was
-        taken, if the source said (the server's receipt time otherwise)."""
+        taken, if the source said (the server's receipt time otherwise); ``source`` is ``ecg``
+        or ``beats``."""
         self._expire()
         key = (owner, stream_id)
         self.disconnected.pop(key, None)
         info = self.streams.get(key)
         if info is None:
             info = LiveStream(owner, stream_id, fs, leads, lead, controls,
-                              disclosure=Disclosure(self.disclosure_s))  # fmt: skip
+                              disclosure=Disclosure(self.disclosure_s),
+                              source=source)  # fmt: skip
             self.streams[key] = info
         info.state, info.last_frame, info.controls = "live", time.monotonic(), controls
         self._send(owner, stream_id, self.desk.opened(owner, stream_id, start_time))
@@ -315,7 +335,10 @@ class Watch:
                     info.events.append(line)
                 parsed.append((kind, json.loads(line)))
             elif kind == "display" and self.disclosure_s > 0:
-                info.disclosure.add(json.loads(line))
+                if info.source == "beats":
+                    info.keep_beats(json.loads(line), self.disclosure_s)
+                else:
+                    info.disclosure.add(json.loads(line))
         alarms = self.desk.frame(owner, stream_id, parsed) if parsed else []
         watchers = self.dashboards.get(owner)
         if not watchers or not (lines or alarms):
@@ -391,6 +414,23 @@ class Watch:
         if info is None:
             raise KeyError(stream_id)
         return info.disclosure.last(seconds)
+
+    def beats(self, owner: str, stream_id: str, seconds: float) -> list[list[Any]]:
+        """The last ``seconds`` of a beats stream's beats as ``[time, rr_ms, af]`` (empty for
+        an ECG stream).
+
+        Raises
+        ------
+        KeyError
+            No such stream for this owner.
+        """
+        info = self.streams.get((owner, stream_id))
+        if info is None:
+            raise KeyError(stream_id)
+        if not info.rr:
+            return []
+        newest = info.rr[-1][0]
+        return [list(b) for b in info.rr if b[0] >= newest - seconds]
 
     def listing(self, owner: str) -> list[dict[str, Any]]:
         self._expire()

@@ -21,14 +21,15 @@ from typing import Annotated, Any, Literal, NotRequired, TypeAlias, TypedDict, c
 from cardiostream.dsp.quality import Reason
 
 #: Version of the message contract: any change to a message, added keys included, bumps it.
-SCHEMA_VERSION = "2"
+SCHEMA_VERSION = "3"
 
 #: A class of the rhythm model, as :data:`cardiostream.rhythm.verdict.CLASSES`.
 RhythmClass: TypeAlias = Literal["normal", "af", "other", "noise"]
 #: A label a user sees, as :data:`cardiostream.rhythm.verdict.LABELS`.
 Label: TypeAlias = Literal["normal", "af", "other", "noise", "uncertain"]
-#: Why a window is uncertain: the quality reasons, then the verdict's own.
-QualityReason: TypeAlias = Literal[Reason, "low_confidence", "paced"]
+#: Why a window is uncertain: the quality reasons, then the verdict's own, then a beat-time
+#: stream's (:mod:`cardiostream.stream.beat_stream`).
+QualityReason: TypeAlias = Literal[Reason, "low_confidence", "paced", "few_beats", "beat_gap"]
 #: Why an AF episode closed other than by the ``close_after`` rule.
 CloseReason: TypeAlias = Literal["gap", "end_of_stream", "max_duration"]
 
@@ -143,6 +144,13 @@ class Window(TypedDict):
         "The arrhythmias present in the window: open or recent episodes, counted ectopy.",
     ]
     quality: Quality
+    source: NotRequired[
+        Annotated[
+            Literal["beats"],
+            "Present on a beat-time stream's windows (from beat times alone: no beat classes, "
+            "no findings); absent on an ECG stream's.",
+        ]
+    ]
 
 
 #: What ``episode_start_s`` of an AF segment means.

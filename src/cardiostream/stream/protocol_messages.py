@@ -21,7 +21,7 @@ from cardiostream.stream.messages import (
     Window,
 )
 
-SampleFormat: TypeAlias = Literal["float32", "int16", "json"]
+SampleFormat: TypeAlias = Literal["float32", "int16", "json", "beats"]
 Units: TypeAlias = Literal["mV", "uV", "µV", "V"]
 StreamState: TypeAlias = Literal["live", "disconnected", "ended"]
 StreamId: TypeAlias = Annotated[str, "1-100 letters, digits and . _ -"]
@@ -33,8 +33,15 @@ class Start(TypedDict):
 
     type: Literal["start"]
     stream_id: StreamId
-    fs: Annotated[float, "Sampling rate in Hz, 50 to 20000."]
-    format: NotRequired[Annotated[SampleFormat, "float32 by default."]]
+    fs: NotRequired[
+        Annotated[float, "Sampling rate in Hz, 50 to 20000; required unless format is beats."]
+    ]
+    format: NotRequired[
+        Annotated[
+            SampleFormat,
+            "float32 by default; beats: binary frames of float64 beat times in seconds.",
+        ]
+    ]
     units: NotRequired[Annotated[Units, "mV by default."]]
     gain: NotRequired[Annotated[float, "int16 ADC units per mV, 200 by default."]]
     lead: NotRequired[Annotated[str, "The lead analysed (of leads, when given)."]]
@@ -98,7 +105,8 @@ class Control(TypedDict):
 
 # ----------------------------------------------------------------- server to dashboards
 class Display(TypedDict):
-    """Samples to draw: every lead cleaned at 125 Hz, and the new R peaks."""
+    """Samples to draw: every lead cleaned at 125 Hz, and the new R peaks; for a beats stream,
+    its new beats with their RR intervals and AF calls, and no samples."""
 
     type: Literal["display"]
     stream_id: StreamId
@@ -112,6 +120,13 @@ class Display(TypedDict):
         "[time, AAMI class] of the beats classified since the last frame; a beat's class "
         "comes up to ~3 s after its peak.",
     ]
+    rr_ms: NotRequired[
+        Annotated[
+            list[float | None],
+            "A beats stream's: the RR interval ending at each of peaks (null after a gap).",
+        ]
+    ]
+    af: NotRequired[Annotated[list[bool], "A beats stream's: each of peaks called AF."]]
 
 
 class WatchedWindow(Window):
@@ -195,6 +210,9 @@ class StreamInfo(TypedDict):
     fs: float
     leads: list[str]
     lead: str
+    source: Annotated[
+        Literal["ecg", "beats"], "beats: a beat-time stream (drawn as an RR tachogram)."
+    ]
     controls: list[str]
     mode: str | None
     state: StreamState

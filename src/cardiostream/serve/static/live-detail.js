@@ -6,6 +6,7 @@ import { GAINS, drawPaper, gainText, useStyle } from "./sweep.js";
 import { statusOf, fmt } from "./live-status.js";
 import { BEAT_COLORS, KINDS, PRIORITY, detailText, kindColor, kindName } from "./arrhythmia.js";
 import { openStrip } from "./strip.js";
+import { BeatRing, drawBeats, drawRRPaper } from "./tachogram.js";
 
 const STRIP_ROWS = 4;
 const STRIP_S = 30;
@@ -154,7 +155,14 @@ export class Detail {
     for (const input of [this.$("hr-low"), this.$("hr-high")]) input.addEventListener("input", () => { this.limitsEdited = true; });
     const gain = this.$("detail-gain");
     const sweep = this.stream.sweep;
-    if (sweep?.setGain) {
+    if (this.stream.rr) { // a beat-time stream: no gain, no samples to print
+      this.$("detail-gain").closest("label").hidden = true;
+      this.el.querySelector(".strip-head h3").textContent = `RR tachogram, last ${STRIP_ROWS * STRIP_S / 60} minutes (beat times)`;
+      for (const k of ["strip-seconds", "print-strip", "strip-png"]) {
+        const el = this.$(k);
+        (el.closest("label") ?? el).hidden = true;
+      }
+    } else if (sweep?.setGain) {
       gain.value = String(sweep.gain);
       gain.addEventListener("change", () => sweep.setGain(gain.value === "auto" ? "auto" : Number(gain.value)));
       this.offGain = sweep.onGain?.((g) => { gain.value = String(g); });
@@ -214,6 +222,13 @@ export class Detail {
     if (this.disclosure === undefined) {
       this.disclosure = null; // asked once: a server without the route draws what the page got
       this.api.get(`/v1/streams/${q}/trace?seconds=${STRIP_ROWS * STRIP_S}`).then((doc) => {
+        if (this.stream.rr && Array.isArray(doc?.rr) && doc.rr.length) { // a beats stream's kept beats
+          const kept = new BeatRing(STRIP_ROWS * STRIP_S + STRIP_S);
+          kept.push(doc.rr.map((b) => b[0]), doc.rr.map((b) => b[1]), doc.rr.map((b) => b[2]));
+          this.keptBeats = kept;
+          if (!this.closed) this.strips();
+          return;
+        }
         if (!doc || !Array.isArray(doc.samples) || !doc.samples.length) return;
         this.disclosure = { t0: doc.t0, fs: doc.fs, peaks: doc.peaks || [], beats: doc.beats || [],
           samples: Float32Array.from(doc.samples, (v) => (v === null ? NaN : v)) };
@@ -452,7 +467,53 @@ export class Detail {
     }));
   }
 
+  /** A beat-time stream's strips: four rows of 30 s of RR tachogram, at the strips' scale. */
+  rrStrips() {
+    const [ctx, w, h] = sized(this.el.querySelector(".strips"));
+    const live = this.stream.rr;
+    const kept = this.keptBeats;
+    // The server's kept beats before this page's first, then the page's own.
+    const ring = new BeatRing(STRIP_ROWS * STRIP_S + STRIP_S);
+    if (kept?.length) {
+      const upTo = live.first ?? Infinity;
+      const n = kept.t.findIndex((t) => t >= upTo);
+      const m = n < 0 ? kept.length : n;
+      ring.push(kept.t.slice(0, m), kept.rr.slice(0, m), kept.af.slice(0, m));
+    }
+    ring.push(live.t, live.rr, live.af);
+    const rowH = h / STRIP_ROWS;
+    const end = ring.latest;
+    this.rrDrawn = [];
+    for (let r = 0; r < STRIP_ROWS; r++) {
+      ctx.save();
+      ctx.translate(0, r * rowH);
+      drawRRPaper(ctx, w, rowH, w / STRIP_S);
+      const t0 = end === null ? 0 : Math.floor(end / STRIP_S) * STRIP_S - (STRIP_ROWS - 1 - r) * STRIP_S;
+      if (end !== null && t0 + STRIP_S > ring.first) {
+        const xOf = (t) => ((t - t0) / STRIP_S) * w;
+        const drawn = drawBeats(ctx, ring, t0, Math.min(t0 + STRIP_S, end), rowH, xOf, "#7ee787");
+        this.rrDrawn.push(...drawn.map(([t, rr, af]) => [t, rr, af, r]));
+        ctx.textAlign = "left";
+        ctx.font = "13px system-ui";
+        const label = `${this.when(t0)} · ${t0.toFixed(0)} s`;
+        const lw = ctx.measureText(label).width + 6;
+        ctx.fillStyle = "rgba(11, 15, 19, 0.85)";
+        ctx.fillRect(w - lw - 4, 1, lw, 16);
+        ctx.fillStyle = "#aab6c2";
+        ctx.fillText(label, w - lw - 1, 13);
+      }
+      ctx.fillStyle = "#3a4756";
+      ctx.fillRect(0, rowH - 1, w, 1);
+      ctx.restore();
+    }
+    // What the rows hold, for the page's tests: beats drawn, of them AF.
+    const canvas = this.el.querySelector(".strips");
+    canvas.dataset.beats = String(this.rrDrawn.length);
+    canvas.dataset.af = String(this.rrDrawn.filter((b) => b[2]).length);
+  }
+
   strips() {
+    if (this.stream.rr) { this.rrStrips(); return; }
     const [ctx, w, h] = sized(this.el.querySelector(".strips"));
     const ring = this.stream.rings.get(this.stream.lead);
     // Before this page's first sample: the server's kept trace (full disclosure) of the

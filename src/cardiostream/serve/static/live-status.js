@@ -40,12 +40,14 @@ const REASONS = {
   baseline_wander: "baseline wander",
   no_beats: "no R peaks found",
   paced: "paced beats: no rhythm verdict",
+  few_beats: "too few beats for the AF detector (16 intervals)",
+  beat_gap: "a gap in the beats (over 3 s)",
 };
 /** Why a window has no heart rate, in a tile's words. */
 const NO_RATE = {
   lead_off: "Leads off", missing_samples: "No signal", flat: "Flat line", no_beats: "No beats",
   high_frequency_noise: "Noisy signal", baseline_wander: "Noisy signal", clipping: "Clipped signal",
-  too_short: "Starting", paced: "Paced",
+  too_short: "Starting", paced: "Paced", few_beats: "Few beats", beat_gap: "Beat gap",
 };
 
 export function fmt(v, digits = 0, unit = "") {

@@ -3,6 +3,7 @@
 // ones too), tiles ordered by bed or by priority, a compact density for large wards, ward-wide
 // silence and pause, the alarm log, an optional audible alarm, and keyboard navigation.
 import { SampleRing, Sweep } from "./sweep.js";
+import { BeatRing, Tachogram } from "./tachogram.js";
 import { Detail } from "./live-detail.js";
 import { ALARM_KINDS, fmt, rateOf, statusOf, windowText } from "./live-status.js";
 import { PRIORITY, detailText, kindName } from "./arrhythmia.js";
@@ -553,7 +554,10 @@ class StreamTile {
     this.id = info.stream_id;
     this.leads = info.leads;
     this.lead = info.lead;
-    this.rings = new Map(this.leads.map((l) => [l, new SampleRing(RING_S)]));
+    // A beat-time stream ("beats") has no samples: its beats draw an RR tachogram.
+    this.source = info.source === "beats" ? "beats" : "ecg";
+    this.rings = new Map(this.source === "beats" ? [] : this.leads.map((l) => [l, new SampleRing(RING_S)]));
+    this.rr = this.source === "beats" ? new BeatRing(RING_S) : null;
     this.pending = [];
     this.peaks = [];
     this.classes = []; // [time, letter] of classified beats not lettered on the sweep yet
@@ -607,7 +611,14 @@ class StreamTile {
     this.el.querySelector(".sid").textContent = this.id;
     const select = this.el.querySelector(".lead");
     for (const l of this.leads) select.append(new Option(l, l, false, l === this.lead));
-    select.hidden = this.leads.length < 2;
+    select.hidden = this.leads.length < 2 || this.rr !== null;
+    if (this.rr) {
+      const note = Object.assign(document.createElement("span"), { className: "lead-note", textContent: "beat times" });
+      note.dataset.testid = "lead-note";
+      note.title = "A beat-time stream (chest strap, watch, Holter beats): the trace is its RR tachogram, RR interval (ms) against time; AF intervals tinted red.";
+      select.after(note);
+      this.el.classList.add("beats");
+    }
     select.addEventListener("change", () => { this.lead = select.value; this.sweep.resize(); });
     select.addEventListener("click", (e) => e.stopPropagation());
     this.el.addEventListener("click", onOpen);
@@ -619,7 +630,8 @@ class StreamTile {
     this.hrEl = this.el.querySelector("[data-testid=hr]");
     this.whyEl = this.el.querySelector("[data-testid=hr-why]");
     this.staleNote = this.el.querySelector(".stale-note");
-    this.sweep = new Sweep(this.el.querySelector(".paper"), this.el.querySelector(".pen"));
+    const [paper, pen] = [this.el.querySelector(".paper"), this.el.querySelector(".pen")];
+    this.sweep = this.rr ? new Tachogram(paper, pen) : new Sweep(paper, pen);
     this.renderStatus();
   }
 
@@ -723,6 +735,7 @@ class StreamTile {
 
   display(msg) {
     for (const [lead, samples] of Object.entries(msg.leads)) this.rings.get(lead)?.push(msg.t, samples);
+    if (this.rr && msg.rr_ms) this.rr.push(msg.peaks, msg.rr_ms, msg.af || []);
     for (const p of msg.peaks) { this.pending.push(p); this.peaks.push(p); }
     if (this.peaks.length > 400) this.peaks.splice(0, this.peaks.length - 400);
     for (const b of msg.beats || []) { this.classes.push(b); this.beats.push(b); this.ectopy.add(b[0], b[1]); }
@@ -827,13 +840,14 @@ class StreamTile {
     if (stale !== this.el.classList.contains("stale")) this.renderStatus();
     if (stale) {
       const age = this.lastData ? Math.round((now - this.lastData) / 1000) : null;
-      const why = this.state === "live" ? (age === null ? "waiting for samples" : `no samples for ${age} s`) : this.state;
+      const what = this.rr ? "beats" : "samples";
+      const why = this.state === "live" ? (age === null ? `waiting for ${what}` : `no ${what} for ${age} s`) : this.state;
       if (this.staleNote.textContent !== why) this.staleNote.textContent = why;
       this.staleNote.hidden = false;
       return;
     }
     this.staleNote.hidden = true;
-    this.sweep.advance(this.rings.get(this.lead), this.pending, now, "#7ee787", this.classes);
+    this.sweep.advance(this.rr ?? this.rings.get(this.lead), this.pending, now, "#7ee787", this.classes);
   }
 }
 

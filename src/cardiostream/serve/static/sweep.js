@@ -110,6 +110,9 @@ export class SampleRing {
 
 const sweeps = new Set();
 
+/** Register another kind of sweep (the RR tachogram) for sweepOf and the test hook. */
+export function addSweep(s) { sweeps.add(s); }
+
 /** The sweep drawing this stream's tile, or null (for the detail view and the page's tests). */
 export function sweepOf(streamId) {
   for (const s of sweeps) {
