@@ -73,3 +73,8 @@ def bearer_token(header: str) -> str | None:
     """The token of an ``Authorization`` header value, or None if it is not a bearer one."""
     prefix = TOKEN_SCHEME.lower() + " "
     return header[len(prefix) :].strip() if header.lower().startswith(prefix) else None
+
+
+#: The ``format`` of a beat-time stream's start message: binary frames of float64 beat times
+#: in seconds (little-endian), not samples.
+BEATS_FORMAT = "beats"

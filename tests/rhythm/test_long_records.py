@@ -206,3 +206,46 @@ def test_classify_shows_the_burden_and_episodes_of_long_records(tmp_path: Path) 
     out = runner.invoke(app, ["classify", str(tmp_path)])
     assert out.exit_code == 0, out.output
     assert "AF burden" in out.stdout and "AF" in out.stdout
+
+
+@pytest.mark.parametrize("seed", range(8))
+def test_the_verdicts_episode_rules_are_the_engines(seed: int) -> None:
+    from cardiostream.rhythm.infer import af_stretches
+    from cardiostream.stream.events import af_episodes
+
+    rng = np.random.default_rng(seed)
+    n = 900
+    # Runs of one label at a time, AF often, so that episodes open, close and are dropped.
+    labels: list[str] = []
+    while len(labels) < n:
+        label = str(rng.choice(["af", "af", "normal", "other", "noise", "uncertain"]))
+        # Short runs test the thresholds (3 to open, 5 to close); long AF runs make episodes.
+        long_af = label == "af" and rng.random() < 0.5
+        labels += [label] * int(rng.integers(20, 45) if long_af else rng.integers(1, 8))
+    labels = labels[:n]
+    end_s = np.arange(10.0, 10.0 + n)
+    p_af = np.where(rng.random(n) < 0.05, np.nan, rng.random(n))
+    expected = [
+        {k: e[k] for k in ("start_s", "end_s", "confidence")}
+        for e in af_episodes(end_s, labels, p_af)
+    ]
+    assert expected  # the sequence does make episodes
+    assert af_stretches(end_s, labels, p_af) == expected
+
+
+def test_uncertain_windows_neither_open_nor_close_the_verdicts_episodes() -> None:
+    from cardiostream.rhythm.infer import af_stretches
+    from cardiostream.stream.events import af_episodes
+
+    # Two AF windows, 40 uncertain ones, a third AF window: the episode opens at the third.
+    labels = ["af", "af"] + ["uncertain"] * 40 + ["af"] + ["normal"] * 10
+    end_s = np.arange(10.0, 10.0 + len(labels))
+    p_af = np.full(len(labels), 0.8)
+    got = af_stretches(end_s, labels, p_af)
+    assert got == [{"start_s": 0.0, "end_s": 52.0, "confidence": 0.8}]
+    assert got == [
+        {k: e[k] for k in ("start_s", "end_s", "confidence")}
+        for e in af_episodes(end_s, labels, p_af)
+    ]
+    # One AF window fewer never opens.
+    assert af_stretches(end_s[1:], labels[1:], p_af[1:]) == []

@@ -14,6 +14,7 @@ from cardiostream.stream import StreamProcessor, analyze
 from cardiostream.stream import messages as m
 from cardiostream.stream.analyze import CSV_COLUMNS
 from cardiostream.stream.arrhythmia import KINDS as ARRHYTHMIA_KINDS
+from cardiostream.stream.beat_stream import BEAT_GAP, FEW_BEATS
 from cardiostream.stream.events import EventConfig, EventTracker
 from cardiostream.stream.processor import PACED
 
@@ -31,7 +32,7 @@ def _matches(item: dict[str, Any], cls: Any) -> bool:
 def test_the_literals_are_the_engine_sets() -> None:
     assert get_args(m.Label) == LABELS
     assert get_args(m.RhythmClass) == CLASSES
-    assert set(get_args(m.QualityReason)) == {*REASONS, LOW_CONFIDENCE, PACED}
+    assert set(get_args(m.QualityReason)) == {*REASONS, LOW_CONFIDENCE, PACED, FEW_BEATS, BEAT_GAP}
     assert set(get_args(m.EventKind)) == {"af", *ARRHYTHMIA_KINDS}
     assert tuple(m.Probabilities.__annotations__) == CLASSES
 

@@ -68,6 +68,7 @@ Verdict (longer records)
 
 from __future__ import annotations
 
+import math
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
@@ -471,8 +472,6 @@ class RhythmModel:
     def _decide_windows(self, prep: PreparedRecord) -> Prediction:
         """The verdict on a record longer than :data:`RECORD_HEAD_MAX_S`, from its windows
         (see the module notes)."""
-        from cardiostream.stream.events import af_episodes
-
         usable = clean_windows(prep)
         end_s, probs, verdicts = self._prepared_window_verdicts(prep, usable)
         # The windows with a full 10 s of input, as the streaming engine emits them.
@@ -481,7 +480,7 @@ class RhythmModel:
         top, committed = verdicts.top[full], verdicts.committed[full]
         labels = [CLASSES[t] if ok else UNCERTAIN for t, ok in zip(top, committed, strict=True)]
         p_af = np.where(usable, probs[:, CLASSES.index("af")], np.nan)
-        episodes = af_episodes(end_s, labels, p_af)
+        episodes = af_stretches(end_s, labels, p_af)
         n_usable = int(usable.sum())
         n_classes = len(CLASSES)
         confident = np.bincount(top[committed], minlength=n_classes)
@@ -515,6 +514,59 @@ class RhythmModel:
                 for e in episodes
             ],
         )
+
+
+#: The AF episode rules of a long record's verdict: those of the streaming engine's defaults
+#: (:class:`cardiostream.stream.events.EventConfig`: open after 3 AF windows, close after 5
+#: non-AF ones, uncertain windows neutral, at least 30 s from the first AF window's start).
+EPISODE_OPEN, EPISODE_CLOSE, EPISODE_MIN_S = 3, 5, 30.0
+
+
+def af_stretches(
+    end_s: npt.ArrayLike, labels: Sequence[str], p_af: npt.ArrayLike
+) -> list[dict[str, Any]]:
+    """AF episodes ``{"start_s", "end_s", "confidence"}`` of one uninterrupted run of
+    per-second windows ending at ``end_s``, by the streaming engine's default rules (see
+    :data:`EPISODE_OPEN`); ``confidence`` is the mean finite ``p_af`` of the episode's AF
+    windows (None without one). :func:`cardiostream.stream.events.af_episodes` gives the same
+    episodes for such a run; the record verdict keeps its own copy of the rules so that it
+    does not depend on the streaming stage."""
+    t = np.asarray(end_s, np.float64)
+    p = np.asarray(p_af, np.float64)
+    out: list[dict[str, Any]] = []
+    run = quiet = 0
+    start = last = 0.0
+    probs: list[float] = []
+    is_open = False
+
+    def close() -> None:
+        if is_open and last - start >= EPISODE_MIN_S:
+            finite = [v for v in probs if not math.isnan(v)]
+            out.append(
+                {
+                    "start_s": round(start, 3),
+                    "end_s": round(last, 3),
+                    "confidence": round(sum(finite) / len(finite), 4) if finite else None,
+                }
+            )
+
+    for i, label in enumerate(labels):
+        if label == "af":
+            if not is_open and run == 0:
+                start, probs = max(0.0, float(t[i]) - MIN_SECONDS), []
+            run, quiet, last = run + 1, 0, float(t[i])
+            probs.append(float(p[i]))
+            is_open = is_open or run >= EPISODE_OPEN
+        elif label != UNCERTAIN:
+            if not is_open:
+                run = 0
+            else:
+                quiet += 1
+                if quiet >= EPISODE_CLOSE:
+                    close()
+                    is_open, run, quiet = False, 0, 0
+    close()
+    return out
 
 
 def batched_frame_logits(

@@ -67,7 +67,7 @@ from cardiostream import wire
 from cardiostream.errors import InputError
 
 #: The ``format`` of a beat-time stream: binary frames of float64 beat times (s).
-BEATS = "beats"
+BEATS = wire.BEATS_FORMAT
 #: The lead label of a beats stream, shown where an ECG stream's lead is.
 BEATS_LEAD = "beat times"
 

@@ -25,7 +25,6 @@ import numpy.typing as npt
 from cardiostream import wire
 from cardiostream.beats.af_rr import check_beat_times
 from cardiostream.errors import InputError
-from cardiostream.serve.protocol import BEATS
 from cardiostream.sim.sender import (
     MAX_BACKOFF_S,
     STOP_TIMEOUT_S,
@@ -121,7 +120,11 @@ async def send_beats(
         raise InputError("beat_times_s: times must be 0 or later (seconds on the stream's clock)")
     if not speed > 0:
         raise InputError(f"speed: must be positive, got {speed!r}")
-    start: dict[str, Any] = {"type": wire.START, "stream_id": stream_id, "format": BEATS}
+    start: dict[str, Any] = {
+        "type": wire.START,
+        "stream_id": stream_id,
+        "format": wire.BEATS_FORMAT,
+    }
     if math.isfinite(speed):
         from datetime import datetime
 
