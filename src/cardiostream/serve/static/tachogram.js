@@ -1,12 +1,13 @@
 // A beat-time stream's RR tachogram, drawn as a sweep: each beat is a dot at its time (x) and
 // the RR interval that ends on it (y, ms), joined beat to beat; the intervals the detector
-// calls AF are tinted. The pen moves left to right at the traces' paper speed (25 mm/s, the
-// same millimetre as a trace of the same height), erasing just ahead of itself, and runs a
-// little behind the newest beat: a beat is drawn when the pen reaches its time.
+// calls AF are tinted. The pen crosses the tile in a minute (TILE_SPAN_S): at the traces'
+// 25 mm/s a tile held 3 to 6 beats, too few to see a rhythm's irregularity; a minute holds
+// 60 to 150. It erases just ahead of itself and runs a little behind the newest beat: a beat
+// is drawn when the pen reaches its time.
 //
 // For the tile code: new Tachogram(paper, trace) with the Sweep's interface where it applies
 // (advance, resize, probe; setGain and setLeadOff do nothing: there is no gain and no lead).
-import { MM_PER_S, addSweep, useStyle } from "./sweep.js";
+import { addSweep, useStyle } from "./sweep.js";
 
 // The RR axis: 200 ms (300 bpm) at the top to 2000 ms (30 bpm) at the bottom.
 export const RR_MIN = 200;
@@ -14,6 +15,8 @@ export const RR_MAX = 2000;
 const RR_LINES = [400, 600, 800, 1000, 1200, 1400, 1600, 1800];
 const RR_LABELS = [400, 800, 1200, 1600];
 const MM_SPAN = 32; // a trace's height in mm (sweep.js: 3.2 mV at 10 mm/mV)
+export const TILE_SPAN_S = 60; // seconds across a tile
+const GRID_S = 10; // a time line every 10 s
 const ERASE_S = 0.25;
 const LAG_S = 1.5; // the pen runs this far behind the newest beat
 const HOLD_S = 2.5; // and waits this far past it for the next (a slow rate, a dropout)
@@ -57,7 +60,8 @@ export class BeatRing {
   get length() { return this.t.length; }
 }
 
-/** Draw the tachogram's paper: RR lines every 200 ms (labelled every 400), a line a second. */
+/** Draw the tachogram's paper: RR lines every 200 ms (labelled every 400), a time line every
+ * `secondPx` css px (a second in the detail view's rows, 10 s on a tile). */
 export function drawRRPaper(ctx, w, h, secondPx, x0 = 0) {
   ctx.clearRect(0, 0, w, h);
   ctx.lineWidth = 1;
@@ -174,8 +178,8 @@ export class Tachogram {
     this.w = w;
     this.h = h;
     this.pxPerMm = h / MM_SPAN;
-    this.span = w / (this.pxPerMm * MM_PER_S);
-    drawRRPaper(this.paper.getContext("2d"), w, h, this.pxPerMm * MM_PER_S);
+    this.span = TILE_SPAN_S;
+    drawRRPaper(this.paper.getContext("2d"), w, h, (w / TILE_SPAN_S) * GRID_S);
     this.head = null;
     this.nDrawn = 0;
     this.trace.getContext("2d").clearRect(0, 0, w, h);
