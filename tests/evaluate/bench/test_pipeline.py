@@ -23,3 +23,14 @@ def test_benchmark_on_two_bundled_records() -> None:
     assert bench.live_pushes == 60 and 0 < bench.state_bytes_max < 64 * 1024
     assert set(bench.stages) >= {"model", "peaks", "quality"} and bench.stages["model"] > 0
     assert "recompute every window" in to_markdown(bench)
+
+
+def test_no_live_or_peer_records_is_refused_with_the_reason() -> None:
+    import pytest
+
+    from cardiostream.errors import InputError
+
+    folder = sample_path("mitdb-201-af").parent
+    for key in ("live_records", "peer_records"):
+        with pytest.raises(InputError, match=f"{key}: at least 1 record"):
+            run_pipeline_benchmark(folder, records=["mitdb-100-nsr"], **{key: 0})

@@ -36,6 +36,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from cardiostream.errors import InputError
 from cardiostream.evaluate.bench.rpeaks import _one_thread, _versions
 from cardiostream.io import read
 from cardiostream.io.listing import list_records
@@ -119,7 +120,17 @@ def run_pipeline_benchmark(
     peer_records: int = 4,
     progress: Callable[[str], None] | None = None,
 ) -> PipelineBench:
-    """Run the benchmark on a WFDB database folder (MITDB), lead 0 of each record."""
+    """Run the benchmark on a WFDB database folder (MITDB), lead 0 of each record.
+
+    Raises
+    ------
+    InputError
+        If ``live_records`` or ``peer_records`` is below 1 (the live figures and the peers'
+        ratios need at least one record each).
+    """
+    for name, value in (("live_records", live_records), ("peer_records", peer_records)):
+        if value < 1:
+            raise InputError(f"{name}: at least 1 record, got {value}")
     folder = Path(data_dir)
     names = list(records) if records else list_records(folder)
     say = progress or (lambda _: None)
