@@ -30,8 +30,7 @@ from cardiostream.sim.sender import (
     STOP_TIMEOUT_S,
     SendResult,
     StreamRefused,
-    TokenRefused,
-    _close_code,
+    connection_lost,
 )
 
 #: Most beats in one frame (a replay at full speed sends them this many at a time).
@@ -223,22 +222,8 @@ async def _connect(
                 if not finished and state.stop and ws.state is State.OPEN:
                     with contextlib.suppress(Exception):
                         await asyncio.wait_for(_stop(ws, state, on_item), STOP_TIMEOUT_S)
-    except ConnectionClosed as exc:
-        code, reason = _close_code(exc)
-        if code == wire.CLOSE_POLICY:
-            raise TokenRefused(code, reason) from None
-        if code in wire.CLOSE_REFUSED:
-            raise StreamRefused(code, reason) from None
-        return (f"close {code}: {reason}" if reason else f"close {code}"), progress
-    except InvalidURI as exc:
-        raise InputError(f"url: {exc}") from None
-    except InvalidStatus as exc:
-        code = exc.response.status_code
-        if code in (401, 403):
-            raise TokenRefused(wire.CLOSE_POLICY, f"HTTP {code}") from None
-        raise StreamRefused(wire.CLOSE_PROTOCOL, f"HTTP {code} from {url}") from None
-    except (OSError, TimeoutError) as exc:
-        return str(exc) or type(exc).__name__, progress
+    except (ConnectionClosed, InvalidURI, InvalidStatus, OSError, TimeoutError) as exc:
+        return connection_lost(exc, url), progress
 
 
 def _resume(state: _Beats, consumed: int) -> None:

@@ -117,6 +117,39 @@ def _close_code(exc: Exception) -> tuple[int, str]:
     )
 
 
+def connection_lost(exc: Exception, url: str) -> str:
+    """Why a connection to ``url`` failed, in words, when trying again may help.
+
+    Raises
+    ------
+    TokenRefused, StreamRefused
+        When the server refused the token or the stream for good.
+    InputError
+        For a URL that is not one.
+    Exception
+        ``exc`` itself when it is not a connection failure.
+    """
+    from websockets.exceptions import ConnectionClosed, InvalidStatus, InvalidURI
+
+    if isinstance(exc, ConnectionClosed):
+        code, reason = _close_code(exc)
+        if code == wire.CLOSE_POLICY:
+            raise TokenRefused(code, reason) from None
+        if code in wire.CLOSE_REFUSED:
+            raise StreamRefused(code, reason) from None
+        return f"close {code}: {reason}" if reason else f"close {code}"
+    if isinstance(exc, InvalidURI):
+        raise InputError(f"url: {exc}") from None
+    if isinstance(exc, InvalidStatus):
+        status = exc.response.status_code
+        if status in (401, 403):
+            raise TokenRefused(wire.CLOSE_POLICY, f"HTTP {status}") from None
+        raise StreamRefused(wire.CLOSE_PROTOCOL, f"HTTP {status} from {url}") from None
+    if isinstance(exc, OSError | TimeoutError):
+        return str(exc) or type(exc).__name__
+    raise exc
+
+
 async def send(
     source: LiveSource,
     url: str,
@@ -262,22 +295,8 @@ class _Session:
                 self.link.result.connections += 1
                 await self._stream(ws, start, gen)
                 return None
-        except ConnectionClosed as exc:
-            code, reason = _close_code(exc)
-            if code == wire.CLOSE_POLICY:
-                raise TokenRefused(code, reason) from None
-            if code in wire.CLOSE_REFUSED:
-                raise StreamRefused(code, reason) from None
-            return f"close {code}: {reason}" if reason else f"close {code}"
-        except InvalidURI as exc:
-            raise InputError(f"url: {exc}") from None
-        except InvalidStatus as exc:
-            code = exc.response.status_code
-            if code in (401, 403):
-                raise TokenRefused(wire.CLOSE_POLICY, f"HTTP {code}") from None
-            raise StreamRefused(wire.CLOSE_PROTOCOL, f"HTTP {code} from {url}") from None
-        except (OSError, TimeoutError) as exc:
-            return str(exc) or type(exc).__name__
+        except (ConnectionClosed, InvalidURI, InvalidStatus, OSError, TimeoutError) as exc:
+            return connection_lost(exc, url)
 
     async def _stream(
         self, ws: Any, start: dict[str, Any], gen: AsyncGenerator[npt.NDArray[np.float32], None]
