@@ -111,6 +111,16 @@ export class SampleRing {
 const sweeps = new Set();
 
 /** Register another kind of sweep (the RR tachogram) for sweepOf and the test hook. */
+/** Clear a sweep's canvas from time `from` to `to`, wrapping at its right edge (`sweep`: its
+ * x(t), span, w and h, as a trace's Sweep and a tachogram have them). */
+export function eraseSweep(sweep, ctx, from, to) {
+  const x0 = sweep.x(from);
+  const x1 = sweep.x(to);
+  if (to - from >= sweep.span) { ctx.clearRect(0, 0, sweep.w, sweep.h); return; }
+  if (x1 >= x0) ctx.clearRect(x0, 0, x1 - x0 + 1, sweep.h);
+  else { ctx.clearRect(x0, 0, sweep.w - x0, sweep.h); ctx.clearRect(0, 0, x1 + 1, sweep.h); }
+}
+
 export function addSweep(s) { sweeps.add(s); }
 
 /** The sweep drawing this stream's tile, or null (for the detail view and the page's tests). */
@@ -475,13 +485,7 @@ export class Sweep {
     classes.length = keep;
   }
 
-  erase(ctx, from, to) {
-    const x0 = this.x(from);
-    const x1 = this.x(to);
-    if (to - from >= this.span) { ctx.clearRect(0, 0, this.w, this.h); return; }
-    if (x1 >= x0) ctx.clearRect(x0, 0, x1 - x0 + 1, this.h);
-    else { ctx.clearRect(x0, 0, this.w - x0, this.h); ctx.clearRect(0, 0, x1 + 1, this.h); }
-  }
+  erase(ctx, from, to) { eraseSweep(this, ctx, from, to); }
 
   /** What this sweep shows now: its gain, lead-off, clip marks and the samples on screen
    * (stream time, mV, y in css px, -1/1 where cut at the top/bottom edge), for the tests. */

@@ -7,7 +7,7 @@
 //
 // For the tile code: new Tachogram(paper, trace) with the Sweep's interface where it applies
 // (advance, resize, probe; setGain and setLeadOff do nothing: there is no gain and no lead).
-import { addSweep, useStyle } from "./sweep.js";
+import { addSweep, eraseSweep, useStyle } from "./sweep.js";
 
 // The RR axis: 200 ms (300 bpm) at the top to 2000 ms (30 bpm) at the bottom.
 export const RR_MIN = 200;
@@ -239,13 +239,7 @@ export class Tachogram {
     }
   }
 
-  erase(ctx, from, to) {
-    const x0 = this.x(from);
-    const x1 = this.x(to);
-    if (to - from >= this.span) { ctx.clearRect(0, 0, this.w, this.h); return; }
-    if (x1 >= x0) ctx.clearRect(x0, 0, x1 - x0 + 1, this.h);
-    else { ctx.clearRect(x0, 0, this.w - x0, this.h); ctx.clearRect(0, 0, x1 + 1, this.h); }
-  }
+  erase(ctx, from, to) { eraseSweep(this, ctx, from, to); }
 
   /** What the tachogram shows now, for the tests: the beats on screen [t, rr, af, y]. */
   probe() {
