@@ -23,7 +23,6 @@ does (there and on MITDB, which it never saw) is in ``docs/rhythm/rr_af.md``.
 
 from __future__ import annotations
 
-import json
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -33,7 +32,7 @@ import numpy as np
 import numpy.typing as npt
 
 from cardiostream.beats import _af_rr_kernel as kernel
-from cardiostream.beats.model_files import read_model_json
+from cardiostream.beats.model_files import load_model, write_model_json
 from cardiostream.errors import InputError
 
 FloatArray = npt.NDArray[np.float64]
@@ -112,23 +111,12 @@ class RRAFModel:
 
     def save(self, folder: Path) -> Path:
         """Write ``rr_af.json`` into ``folder``; return its path."""
-        folder.mkdir(parents=True, exist_ok=True)
-        path = folder / MODEL_FILE
-        path.write_text(json.dumps(self.to_dict(), separators=(",", ":")) + "\n")
-        return path
-
-
-_shipped: RRAFModel | None = None
+        return write_model_json(folder, MODEL_FILE, self.to_dict())
 
 
 def load_rr_af_model(path: str | Path | None = None) -> RRAFModel:
     """The shipped model, or the one in ``path`` (an ``rr_af.json`` or its folder)."""
-    global _shipped
-    if path is None:
-        if _shipped is None:
-            _shipped = RRAFModel.from_dict(read_model_json(None, MODEL_FILE, "an RR AF model"))
-        return _shipped
-    return RRAFModel.from_dict(read_model_json(path, MODEL_FILE, "an RR AF model"))
+    return load_model(path, MODEL_FILE, "an RR AF model", RRAFModel.from_dict)
 
 
 @dataclass(frozen=True)

@@ -30,7 +30,6 @@ probabilities of the label then). ``reason`` is ``""`` where the label is the mo
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -41,7 +40,7 @@ import numpy.typing as npt
 from cardiostream.beats.detector import DEFAULT_DELAY_S, RPeakDetector, _check_fs
 from cardiostream.beats.features import FEATURES, BeatFeatureExtractor
 from cardiostream.beats.gate import BeatQualityGate, GateConfig
-from cardiostream.beats.model_files import read_model_json
+from cardiostream.beats.model_files import load_model, write_model_json
 from cardiostream.dsp.filters import ECGCleaner
 from cardiostream.dsp.pacing import PacingConfig, PacingSpikeDetector
 from cardiostream.dsp.resample import Resampler
@@ -255,24 +254,15 @@ class BeatModel:
 
     def save(self, folder: Path) -> Path:
         """Write ``beats.json`` into ``folder``; return its path."""
-        folder.mkdir(parents=True, exist_ok=True)
-        path = folder / MODEL_FILE
-        path.write_text(json.dumps(self.to_dict(), separators=(",", ":")) + "\n")
-        return path
+        return write_model_json(folder, MODEL_FILE, self.to_dict())
 
 
 MODEL_FILE = "beats.json"
-_shipped: BeatModel | None = None
 
 
 def load_beat_model(path: str | Path | None = None) -> BeatModel:
     """The shipped beat model, or the one in ``path`` (a ``beats.json`` or its folder)."""
-    global _shipped
-    if path is None:
-        if _shipped is None:
-            _shipped = BeatModel.from_dict(read_model_json(None, MODEL_FILE, "a beat model"))
-        return _shipped
-    return BeatModel.from_dict(read_model_json(path, MODEL_FILE, "a beat model"))
+    return load_model(path, MODEL_FILE, "a beat model", BeatModel.from_dict)
 
 
 @dataclass(frozen=True)

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from importlib.resources import files
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 from cardiostream.errors import InputError
 
@@ -32,3 +33,29 @@ def read_model_json(path: str | Path | None, file_name: str, what: str) -> dict[
     except (OSError, json.JSONDecodeError) as exc:
         raise InputError(f"{p}: not {what} ({exc})") from exc
     return data
+
+
+T = TypeVar("T")
+#: The shipped models, each read once per process.
+_shipped: dict[str, Any] = {}
+
+
+def load_model(
+    path: str | Path | None, file_name: str, what: str, build: Callable[[dict[str, Any]], T]
+) -> T:
+    """``build`` applied to :func:`read_model_json`'s JSON; the shipped model (no ``path``)
+    is built once and kept."""
+    if path is not None:
+        return build(read_model_json(path, file_name, what))
+    if file_name not in _shipped:
+        _shipped[file_name] = build(read_model_json(None, file_name, what))
+    model: T = _shipped[file_name]
+    return model
+
+
+def write_model_json(folder: Path, file_name: str, doc: dict[str, Any]) -> Path:
+    """Write a model's JSON as ``file_name`` into ``folder`` (made if needed); its path."""
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / file_name
+    path.write_text(json.dumps(doc, separators=(",", ":")) + "\n")
+    return path

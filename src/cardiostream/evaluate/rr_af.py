@@ -119,19 +119,13 @@ def scores(label: IntArray, af: npt.NDArray[np.bool_]) -> dict[str, Any]:
     ok = label >= 0
     ref = label[ok] == 1
     hyp = af[ok]
-    tp = int((ref & hyp).sum())
-    fn = int((ref & ~hyp).sum())
-    fp = int((~ref & hyp).sum())
-    tn = int((~ref & ~hyp).sum())
-    return {
-        "tp": tp,
-        "fn": fn,
-        "fp": fp,
-        "tn": tn,
-        "se": 100.0 * tp / (tp + fn) if tp + fn else None,
-        "sp": 100.0 * tn / (tn + fp) if tn + fp else None,
-        "ppv": 100.0 * tp / (tp + fp) if tp + fp else None,
+    counts = {
+        "tp": int((ref & hyp).sum()),
+        "fn": int((ref & ~hyp).sum()),
+        "fp": int((~ref & hyp).sum()),
+        "tn": int((~ref & ~hyp).sum()),
     }
+    return gross([counts])
 
 
 def gross(rows: Sequence[dict[str, Any]]) -> dict[str, Any]:

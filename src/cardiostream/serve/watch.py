@@ -402,6 +402,13 @@ class Watch:
         lines, info.pending = info.pending, []
         return lines
 
+    def _known(self, owner: str, stream_id: str) -> LiveStream:
+        """The stream's record, or KeyError when this owner has no such stream."""
+        info = self.streams.get((owner, stream_id))
+        if info is None:
+            raise KeyError(stream_id)
+        return info
+
     def trace(self, owner: str, stream_id: str, seconds: float) -> Trace:
         """The last ``seconds`` of a stream's drawn trace (full disclosure).
 
@@ -410,9 +417,7 @@ class Watch:
         KeyError
             No such stream for this owner.
         """
-        info = self.streams.get((owner, stream_id))
-        if info is None:
-            raise KeyError(stream_id)
+        info = self._known(owner, stream_id)
         return info.disclosure.last(seconds)
 
     def beats(self, owner: str, stream_id: str, seconds: float) -> list[list[Any]]:
@@ -424,9 +429,7 @@ class Watch:
         KeyError
             No such stream for this owner.
         """
-        info = self.streams.get((owner, stream_id))
-        if info is None:
-            raise KeyError(stream_id)
+        info = self._known(owner, stream_id)
         if not info.rr:
             return []
         newest = info.rr[-1][0]

@@ -26,11 +26,11 @@ from cardiostream import wire
 from cardiostream.beats.af_rr import check_beat_times
 from cardiostream.errors import InputError
 from cardiostream.sim.sender import (
-    MAX_BACKOFF_S,
     STOP_TIMEOUT_S,
     SendResult,
     StreamRefused,
     connection_lost,
+    reconnect_after,
 )
 
 #: Most beats in one frame (a replay at full speed sends them this many at a time).
@@ -140,14 +140,7 @@ async def send_beats(
         assert state.result is not None
         if why is None:
             return state.result
-        failures = 0 if progress else failures + 1
-        if max_retries is not None and failures > max_retries:
-            raise StreamRefused(
-                wire.CLOSE_ABNORMAL, f"gave up after {failures} failed attempts ({why})"
-            )
-        delay = min(0.5 * 2 ** max(failures - 1, 0), MAX_BACKOFF_S)
-        status(f"connection lost ({why}); reconnecting in {delay:g} s")
-        await asyncio.sleep(delay)
+        failures = await reconnect_after(why, 0 if progress else failures + 1, max_retries, status)
 
 
 class _Clock:

@@ -150,6 +150,27 @@ def connection_lost(exc: Exception, url: str) -> str:
     raise exc
 
 
+async def reconnect_after(
+    why: str, failures: int, max_retries: int | None, status: Callable[[str], None]
+) -> int:
+    """Wait out the backoff after a lost connection (``failures`` in a row, 0 when the last
+    one got going); return ``failures``.
+
+    Raises
+    ------
+    StreamRefused
+        When there have been more than ``max_retries`` failures in a row.
+    """
+    if max_retries is not None and failures > max_retries:
+        raise StreamRefused(
+            wire.CLOSE_ABNORMAL, f"gave up after {failures} failed attempts ({why})"
+        )
+    delay = min(0.5 * 2 ** max(failures - 1, 0), MAX_BACKOFF_S)
+    status(f"connection lost ({why}); reconnecting in {delay:g} s")
+    await asyncio.sleep(delay)
+    return failures
+
+
 async def send(
     source: LiveSource,
     url: str,
@@ -240,14 +261,9 @@ async def send(
             why = await session.connect(url, headers, start, gen)
             if why is None:
                 return session.link.result
-            failures = 0 if session.made_progress else failures + 1
-            if max_retries is not None and failures > max_retries:
-                raise StreamRefused(
-                    wire.CLOSE_ABNORMAL, f"gave up after {failures} failed attempts ({why})"
-                )
-            delay = min(0.5 * 2 ** max(failures - 1, 0), MAX_BACKOFF_S)
-            status(f"connection lost ({why}); reconnecting in {delay:g} s")
-            await asyncio.sleep(delay)
+            failures = await reconnect_after(
+                why, 0 if session.made_progress else failures + 1, max_retries, status
+            )
     finally:
         await gen.aclose()
 

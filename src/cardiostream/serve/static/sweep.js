@@ -111,6 +111,20 @@ export class SampleRing {
 const sweeps = new Set();
 
 /** Register another kind of sweep (the RR tachogram) for sweepOf and the test hook. */
+/** Size a tile's paper and pen canvases to the pen's css box at the screen's pixel ratio
+ * (drawing in css px); return that box's [w, h]. */
+export function sizeCanvases(paper, trace) {
+  const dpr = window.devicePixelRatio || 1;
+  const w = trace.clientWidth || 300;
+  const h = trace.clientHeight || 120;
+  for (const c of [paper, trace]) {
+    c.width = Math.round(w * dpr);
+    c.height = Math.round(h * dpr);
+    c.getContext("2d").setTransform(dpr, 0, 0, dpr, 0, 0);
+  }
+  return [w, h];
+}
+
 /** Clear a sweep's canvas from time `from` to `to`, wrapping at its right edge (`sweep`: its
  * x(t), span, w and h, as a trace's Sweep and a tachogram have them). */
 export function eraseSweep(sweep, ctx, from, to) {
@@ -254,14 +268,7 @@ export class Sweep {
   }
 
   resize() {
-    const dpr = window.devicePixelRatio || 1;
-    const w = this.trace.clientWidth || 300;
-    const h = this.trace.clientHeight || 120;
-    for (const c of [this.paper, this.trace]) {
-      c.width = Math.round(w * dpr);
-      c.height = Math.round(h * dpr);
-      c.getContext("2d").setTransform(dpr, 0, 0, dpr, 0, 0);
-    }
+    const [w, h] = sizeCanvases(this.paper, this.trace);
     this.w = w;
     this.h = h;
     this.pxPerMm = h / (MV_SPAN * MM_PER_MV);

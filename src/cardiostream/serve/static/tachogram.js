@@ -7,7 +7,7 @@
 //
 // For the tile code: new Tachogram(paper, trace) with the Sweep's interface where it applies
 // (advance, resize, probe; setGain and setLeadOff do nothing: there is no gain and no lead).
-import { addSweep, eraseSweep, useStyle } from "./sweep.js";
+import { addSweep, eraseSweep, sizeCanvases, useStyle } from "./sweep.js";
 
 // The RR axis: 200 ms (300 bpm) at the top to 2000 ms (30 bpm) at the bottom.
 export const RR_MIN = 200;
@@ -167,14 +167,7 @@ export class Tachogram {
   setLeadOff() {}
 
   resize() {
-    const dpr = window.devicePixelRatio || 1;
-    const w = this.trace.clientWidth || 300;
-    const h = this.trace.clientHeight || 120;
-    for (const c of [this.paper, this.trace]) {
-      c.width = Math.round(w * dpr);
-      c.height = Math.round(h * dpr);
-      c.getContext("2d").setTransform(dpr, 0, 0, dpr, 0, 0);
-    }
+    const [w, h] = sizeCanvases(this.paper, this.trace);
     this.w = w;
     this.h = h;
     this.pxPerMm = h / MM_SPAN;
