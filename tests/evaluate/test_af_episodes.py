@@ -176,6 +176,21 @@ def test_gross_sums_counts_before_taking_ratios() -> None:
     assert gross([]) == EpisodeScore()
 
 
+def test_sensitivity_by_reference_length() -> None:
+    # References of 4 s, 9.99 s, 10 s, 29 s, 30 s and 200 s; the detection meets the 4 s,
+    # the 29 s and the 200 s ones. A reference split by excluded time is one episode whose
+    # length is what is left of it (40 s less 15 s of flutter: 25 s, "10-30 s").
+    reference = [(0, 4), (10, 19.99), (30, 40), (50, 79), (100, 130), (200, 400), (500, 540)]
+    detected = [(2, 3), (60, 61), (300, 301)]
+    s = score_episodes(reference, detected, duration_s=600, excluded=[(510, 525)])
+    assert s.found_by_length("short") == (1, 2)
+    assert s.found_by_length("mid") == (1, 3)
+    assert s.found_by_length("long") == (1, 2)
+    assert (s.tp_se, s.n_ref) == (3, 7)
+    total = gross([s, s])
+    assert total.found_by_length("mid") == (2, 6)
+
+
 @pytest.mark.parametrize(
     ("reference", "detected", "excluded", "field"),
     [

@@ -25,6 +25,11 @@ else) is taken out of both sides before scoring; an episode lying wholly inside 
 is dropped, and one split by it stays one episode. Overlaps count when they last longer than
 zero seconds. :class:`EpisodeScore` keeps counts and durations, so gross figures over many
 records are sums of counts with the ratios taken last (:func:`gross`).
+
+Episode sensitivity is also counted by the reference episode's length (its time left after
+exclusion): under 10 s, 10 to 30 s, and 30 s or more (:data:`LENGTH_BINS`). A verdict on
+10 s windows cannot resolve an AF burst of a few seconds, and the engine's AF events start
+at 30 s; the breakdown says which of the misses are of that kind.
 """
 
 from __future__ import annotations
@@ -39,7 +44,14 @@ import numpy.typing as npt
 
 from cardiostream.errors import InputError
 
-__all__ = ["EpisodeScore", "Interval", "frames_to_episodes", "gross", "score_episodes"]
+__all__ = [
+    "LENGTH_BINS",
+    "EpisodeScore",
+    "Interval",
+    "frames_to_episodes",
+    "gross",
+    "score_episodes",
+]
 
 #: An interval ``(start_s, end_s)`` in seconds.
 Interval = tuple[float, float]
@@ -49,6 +61,15 @@ _EPS = 1e-9
 
 #: Length of the segment a frame's verdict is attributed to: the model's frame spacing.
 FRAME_S = 1.0
+
+#: Reference episode lengths of the sensitivity breakdown: under 10 s, 10-30 s, 30 s or more.
+LENGTH_BINS: tuple[tuple[str, float, float], ...] = (
+    ("short", 0.0, 10.0),
+    ("mid", 10.0, 30.0),
+    ("long", 30.0, math.inf),
+)
+#: How each bin of :data:`LENGTH_BINS` is written in tables.
+LENGTH_NAMES = {"short": "under 10 s", "mid": "10-30 s", "long": "30 s or more"}
 
 
 def frames_to_episodes(
@@ -136,6 +157,8 @@ class EpisodeScore:
         Time that both call AF, in seconds.
     scored_s : float
         Time that took part in scoring: the record's length less excluded time.
+    n_ref_short, tp_se_short, n_ref_mid, tp_se_mid, n_ref_long, tp_se_long : int
+        ``n_ref`` and ``tp_se`` by the reference episode's length (:data:`LENGTH_BINS`).
     """
 
     tp_se: int = 0
@@ -146,6 +169,19 @@ class EpisodeScore:
     det_s: float = 0.0
     overlap_s: float = 0.0
     scored_s: float = 0.0
+    n_ref_short: int = 0
+    tp_se_short: int = 0
+    n_ref_mid: int = 0
+    tp_se_mid: int = 0
+    n_ref_long: int = 0
+    tp_se_long: int = 0
+
+    def found_by_length(self, name: str) -> tuple[int, int]:
+        """``(tp_se, n_ref)`` of the reference episodes in bin ``name`` of
+        :data:`LENGTH_BINS`."""
+        found: int = getattr(self, f"tp_se_{name}")
+        total: int = getattr(self, f"n_ref_{name}")
+        return found, total
 
     @property
     def episode_se(self) -> float:
@@ -298,6 +334,14 @@ def score_episodes(
         else:
             j += 1
     scored = duration_s - sum(max(0.0, min(b, duration_s) - max(a, 0.0)) for a, b in holes)
+    lengths = np.zeros(n_ref)
+    np.add.at(lengths, np.asarray(ref_ids, np.int64), [b - a for a, b in ref])
+    hit = np.isin(np.arange(n_ref), sorted(hit_ref))
+    by_length: dict[str, int] = {}
+    for name, lo, hi in LENGTH_BINS:
+        in_bin = (lengths >= lo - _EPS) & (lengths < hi - _EPS)
+        by_length[f"n_ref_{name}"] = int(in_bin.sum())
+        by_length[f"tp_se_{name}"] = int((in_bin & hit).sum())
     return EpisodeScore(
         tp_se=len(hit_ref),
         tp_ppv=len(hit_det),
@@ -307,4 +351,5 @@ def score_episodes(
         det_s=float(sum(b - a for a, b in det)),
         overlap_s=float(overlap),
         scored_s=float(scored),
+        **by_length,
     )

@@ -45,6 +45,8 @@ import numpy.typing as npt
 
 from cardiostream.errors import InputError
 from cardiostream.evaluate.af_episodes import (
+    LENGTH_BINS,
+    LENGTH_NAMES,
     EpisodeScore,
     Interval,
     frames_to_episodes,
@@ -488,6 +490,10 @@ def _row(cells: Iterable[object]) -> str:
     return "| " + " | ".join(str(c) for c in cells) + " |"
 
 
+def _ratio(found: int, total: int) -> float:
+    return found / total if total else math.nan
+
+
 def to_markdown(result: MitdbAfResult) -> str:
     """A per-record table and a gross summary, in Markdown.
 
@@ -565,6 +571,20 @@ def to_markdown(result: MitdbAfResult) -> str:
                     f"{ce.tp_se}/{ce.n_ref}",
                 ),
             )
+        ),
+        *(
+            _row(
+                (
+                    f"AF episode sensitivity, reference {LENGTH_NAMES[name]}",
+                    *both(
+                        _pct(_ratio(*e.found_by_length(name))),
+                        "{}/{}".format(*e.found_by_length(name)),
+                        _pct(_ratio(*ce.found_by_length(name))),
+                        "{}/{}".format(*ce.found_by_length(name)),
+                    ),
+                )
+            )
+            for name, _, _ in LENGTH_BINS
         ),
         _row(
             (
