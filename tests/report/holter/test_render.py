@@ -241,3 +241,16 @@ def test_the_pdf_pages_render_as_images(pdf: bytes, tmp_path: Path) -> None:
     first, last = size(pngs[0]), size(pngs[-1])
     assert first[0] < first[1]  # page 1: portrait
     assert last[0] > last[1]  # a strip page: landscape
+
+
+def test_the_unusable_pdf_says_so_on_its_first_page() -> None:
+    pytest.importorskip("weasyprint")
+    if shutil.which("pdftotext") is None:
+        pytest.skip("pdftotext (poppler-utils) is not installed: cannot read the PDF's text")
+    pdf = render_pdf(unusable_report(), {})
+    text = subprocess.run(
+        ["pdftotext", "-f", "1", "-l", "1", "-", "-"], input=pdf, capture_output=True, check=True
+    ).stdout.decode()
+    flat = re.sub(r"\s+", " ", text)
+    assert "Not enough analysable signal: 40 s of 24 h 0 min could be analysed" in flat
+    assert "0 bpm" not in flat and "nan" not in flat.lower()

@@ -109,9 +109,17 @@ def test_the_trend_has_gaps_where_minutes_are_null_and_shades_the_night() -> Non
     bpm: list[float | None] = [70.0] * 1440
     bpm[600:660] = [None] * 60
     clock = Clock.parse("2026-03-02T08:15:00")
-    root = parse(trend_svg(t, bpm, clock, 86400.0))
+    root = parse(
+        trend_svg(
+            t, bpm, clock, 86400.0,
+            af_spans=[(1000.0, 4000.0), (9000.0, 9100.0)],
+            marks=[(120.0, 70.0, "min 70"), (None, None, "max —")],
+        )
+    )  # fmt: skip
     assert len(of_class(root, "polyline", "hr")) == 2
     assert len(of_class(root, "rect", "night")) == 1
+    assert len(of_class(root, "rect", "af")) == 2
+    assert len(of_class(root, "circle", "mark")) == 1
     labels = [e.text for e in root.iter(SVG + "text")]
     assert "10:00" in labels and "00:00" in labels
     # No start: elapsed hours, no night.

@@ -20,11 +20,12 @@ from cardiostream.report.holter.text import Clock
 WIDTH_MM = 180.0
 #: Drawing units across a picture (its ``viewBox`` width).
 _VB_W = 1000.0
-_LEFT, _RIGHT, _TOP, _BOTTOM = 52.0, 12.0, 14.0, 30.0
+_LEFT, _RIGHT, _TOP, _BOTTOM = 52.0, 24.0, 14.0, 30.0
 _FONT = 15.0  # drawing units: about 2.7 mm printed
 _NIGHT = (22, 6)  # the night shaded on the trend, by clock hour
 _INK, _GRID, _NIGHT_FILL = "#222", "#d0d0d0", "#e3e8f4"
 HR_COLOUR = "#b01818"
+AF_COLOUR = "#d08000"
 
 
 def _svg_open(height: float, label: str, css_class: str) -> str:
@@ -117,6 +118,9 @@ def trend_svg(
     bpm: Sequence[float | None],
     clock: Clock,
     duration_s: float,
+    *,
+    af_spans: Sequence[tuple[float, float]] = (),
+    marks: Sequence[tuple[float | None, float | None, str]] = (),
 ) -> str:
     """The heart-rate trend over the whole recording: one point a minute, gaps where null.
 
@@ -130,6 +134,10 @@ def trend_svg(
         Turns the hour ticks into clock times; nights are shaded when it knows the start.
     duration_s : float
         The recording's length: the x axis.
+    af_spans : sequence of (float, float)
+        AF episodes (start and end, seconds), drawn as a band along the bottom.
+    marks : sequence of (float or None, float or None, str)
+        Minutes to point out (the minimum and maximum rate): minute start, rate, label.
 
     Returns
     -------
@@ -182,6 +190,22 @@ def trend_svg(
             cx, cy = run[0].split(",")
             parts.append(f'<circle class="hr" cx="{cx}" cy="{cy}" r="1.6" fill="{HR_COLOUR}"/>')
         run = []
+    for a, b in af_spans:
+        xa, xb = x0 + max(a, 0.0) * scale, x0 + min(b, span) * scale
+        w = max(xb - xa, 1.5)
+        parts.append(f'<rect class="af" x="{xa:.1f}" y="{y1 - 7.0:.1f}" width="{w:.1f}" '
+                     f'height="6" fill="{AF_COLOUR}"/>')  # fmt: skip
+    for at_s, rate, label in marks:
+        if at_s is None or rate is None:
+            continue
+        x, y = x0 + (at_s + 30.0) * scale, y_of(rate)
+        # Beside the point, on the side with room: the trace runs through above and below.
+        right = x < x1 - 90.0
+        tx, anchor = (x + 8.0, "start") if right else (x - 8.0, "end")
+        ty = min(max(y + _FONT / 3.0, y0 + _FONT), y1 - 4.0)
+        parts.append(f'<circle class="mark" cx="{x:.1f}" cy="{y:.1f}" r="4" fill="none" '
+                     f'stroke="{_INK}" stroke-width="1.2"/>')  # fmt: skip
+        parts.append(_text(tx, ty, label, anchor, ' font-weight="bold"'))
     if not values:
         parts.append(_text((x0 + x1) / 2.0, (y0 + y1) / 2.0, "No analysable minute"))
     parts.append(f'<rect x="{x0}" y="{y0}" width="{x1 - x0:.1f}" height="{y1 - y0:.1f}" '

@@ -20,7 +20,7 @@ from cardiostream.report.holter.contract import (
     StripSignal,
 )
 from cardiostream.report.holter.strips import MM_PER_MV, MM_PER_S, ROW_S, strip_svg
-from cardiostream.report.holter.svg import HR_COLOUR, hourly_bars_svg, trend_svg
+from cardiostream.report.holter.svg import AF_COLOUR, hourly_bars_svg, trend_svg
 from cardiostream.report.holter.text import DASH, Clock
 from cardiostream.report.strip import BEAT_COLOURS
 
@@ -125,20 +125,30 @@ def _heart_rate(report: HolterReport, clock: Clock, why: str) -> dict[str, Any]:
         value = text.number(bpm, 0, "bpm")
         return Figure.of(value if value == DASH else f"{value} at {clock.at(t)}", why)
 
-    note = (
-        "Shaded: night, 22:00–06:00."
-        if clock.known
-        else "The start's clock time is not known: hours are elapsed from the start, "
-        "and no night is shaded."
+    af_note = " Orange along the bottom: AF episodes." if report["af"]["episodes"] else ""
+    if clock.known:
+        note = f"Shaded: night, 22:00–06:00.{af_note}"
+    else:
+        note = ("The start's clock time is not known: hours are elapsed from the start, and "
+                f"no night is shaded.{af_note}")  # fmt: skip
+    trend = trend_svg(
+        hr["trend_t_s"],
+        hr["trend_bpm"],
+        clock,
+        duration,
+        af_spans=[(e["start_s"], e["end_s"]) for e in report["af"]["episodes"]],
+        marks=[
+            (hr["min_at_s"], hr["min_bpm"], f"min {text.number(hr['min_bpm'])}"),
+            (hr["max_at_s"], hr["max_bpm"], f"max {text.number(hr['max_bpm'])}"),
+        ],
     )
     return {
         "total": Figure.of(text.count(hr["total_beats"]) if hr["total_beats"] else DASH, why),
         "min": at(hr["min_bpm"], hr["min_at_s"]),
         "mean": Figure.of(text.number(hr["mean_bpm"], 0, "bpm"), why),
         "max": at(hr["max_bpm"], hr["max_at_s"]),
-        "trend": Markup(trend_svg(hr["trend_t_s"], hr["trend_bpm"], clock, duration)),
+        "trend": Markup(trend),
         "note": note,
-        "colour": HR_COLOUR,
     }
 
 
@@ -177,6 +187,14 @@ def _run(run: Run | None, clock: Clock) -> str:
     )
 
 
+def _busiest(report: HolterReport, key: str, e: Ectopy, clock: Clock) -> str:
+    """The busiest hour's count and, from the hourly table, when that hour began."""
+    hours = [h for h in report["hourly"] if h.get(key) == e["per_hour_max"]]
+    if not e["per_hour_max"] or not hours:
+        return text.count(e["per_hour_max"])
+    return f"{text.count(e['per_hour_max'])} (hour from {clock.at(hours[0]['start_s'], False)})"
+
+
 def _ectopy(report: HolterReport, clock: Clock, why: str) -> dict[str, Any]:
     v, s = report["ventricular"], report["supraventricular"]
     beats = report["heart_rate"]["total_beats"]
@@ -198,7 +216,13 @@ def _ectopy(report: HolterReport, clock: Clock, why: str) -> dict[str, Any]:
         ("Fastest run", both(lambda e: _run(e["fastest_run"], clock))),
         ("Bigeminy episodes", both(lambda e: text.count(e["bigeminy_episodes"]))),
         ("Trigeminy episodes", both(lambda e: text.count(e["trigeminy_episodes"]))),
-        ("Busiest hour", both(lambda e: text.count(e["per_hour_max"]))),
+        (
+            "Busiest hour",
+            [
+                Figure.of(DASH if why else _busiest(report, key, e, clock), why)
+                for key, e in (("v_beats", v), ("s_beats", s))
+            ],
+        ),
     ]
     hourly = report["hourly"]
     starts = [h["start_s"] for h in hourly]
@@ -298,7 +322,7 @@ def _af(report: HolterReport, clock: Clock, why: str) -> dict[str, Any]:
         [None if h["af_burden"] is None else 100.0 * h["af_burden"] for h in hourly],
         clock,
         report["record"]["duration_s"],
-        colour="#d08000",
+        colour=AF_COLOUR,
         label="AF burden per hour",
         top=100.0,
         unit=" %",
