@@ -253,4 +253,5 @@ def test_the_unusable_pdf_says_so_on_its_first_page() -> None:
     ).stdout.decode()
     flat = re.sub(r"\s+", " ", text)
     assert "Not enough analysable signal: 40 s of 24 h 0 min could be analysed" in flat
-    assert "0 bpm" not in flat and "nan" not in flat.lower()
+    assert "Total beats — (Not enough analysable signal)" in flat
+    assert "bpm at" not in flat and "nan" not in flat.lower()
