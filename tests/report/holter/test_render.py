@@ -103,6 +103,8 @@ def test_the_html_prints_the_numbers_as_specified(html: str) -> None:
         "25 mm/s · 10 mm/mV",
     ]:
         assert expected in text, expected
+    for figure in KEY_FIGURES:  # what the PDF's text is checked for too
+        assert figure in text, figure
     # The findings open the report, before any section's figures.
     assert text.index("Paroxysmal atrial fibrillation") < text.index("Total beats")
     # The hourly table: one row an hour, the unusable hour all dashes.
