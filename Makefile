@@ -18,7 +18,7 @@ $(VENV)/bin/uv:
 	$(BIN)/python -m pip install -q --upgrade pip uv
 
 $(DEMO_STAMP): pyproject.toml | $(VENV)/bin/uv
-	$(BIN)/uv pip install -q --python $(BIN)/python -e ".[serve,plot]"
+	$(BIN)/uv pip install -q --python $(BIN)/python -e ".[serve,plot,report]"
 	touch $(DEMO_STAMP)
 
 $(STAMP): pyproject.toml | $(VENV)/bin/uv
@@ -43,14 +43,15 @@ lint: $(STAMP)
 typecheck: $(STAMP)
 	$(BIN)/mypy
 
-# The dashboard tests drive Debian's Chromium (and record video with Debian's ffmpeg); they
-# skip, saying why, where neither can be installed.
+# The dashboard tests drive Debian's Chromium (and record video with Debian's ffmpeg); the
+# Holter report's tests look at its PDF with poppler-utils (pdftoppm, pdftotext). They skip,
+# saying why, where these cannot be installed.
 browser:
-	@if [ ! -x /usr/bin/chromium ] || [ ! -x /usr/bin/ffmpeg ]; then \
+	@if [ ! -x /usr/bin/chromium ] || [ ! -x /usr/bin/ffmpeg ] || [ ! -x /usr/bin/pdftoppm ]; then \
 	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
-	  $$SUDO apt-get install -y -q chromium ffmpeg >/dev/null 2>&1 || \
-	  { $$SUDO apt-get update -q >/dev/null 2>&1 && $$SUDO apt-get install -y -q chromium ffmpeg >/dev/null 2>&1; } || \
-	  echo "could not install chromium and ffmpeg: the browser tests will be skipped"; \
+	  $$SUDO apt-get install -y -q chromium ffmpeg poppler-utils >/dev/null 2>&1 || \
+	  { $$SUDO apt-get update -q >/dev/null 2>&1 && $$SUDO apt-get install -y -q chromium ffmpeg poppler-utils >/dev/null 2>&1; } || \
+	  echo "could not install chromium, ffmpeg and poppler-utils: the browser and PDF page tests will be skipped"; \
 	fi
 
 test: lint typecheck browser

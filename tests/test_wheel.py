@@ -23,6 +23,8 @@ NEEDED = [
     "cardiostream/beats/model/rr_af.json",
     "cardiostream/serve/static/ward.css",
     "cardiostream/serve/static/trace.css",
+    "cardiostream/report/holter/templates/report.html.j2",
+    "cardiostream/report/holter/templates/report.css",
 ]
 CHECK = """
 import sys

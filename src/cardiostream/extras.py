@@ -1,8 +1,9 @@
 """Optional parts of the package and the extras that bring them.
 
 ``pip install cardiostream`` is the core: reading, filtering, R peaks, HRV, quality, the rhythm
-model on ONNX Runtime, the engine and the command line. The server and dashboard, plots and
-training come with extras; a missing one is named with the command that installs it.
+model on ONNX Runtime, the engine and the command line. The server and dashboard, plots, the
+Holter report's HTML and PDF, and training come with extras; a missing one is named with the
+command that installs it.
 """
 
 from __future__ import annotations
@@ -16,6 +17,8 @@ EXTRA_OF: dict[str, str] = {
     "websockets": "serve",
     "prometheus_client": "serve",
     "matplotlib": "plot",
+    "weasyprint": "report",
+    "jinja2": "report",
     "torch": "train",
     "onnx": "train",
     "onnxscript": "train",
