@@ -8,8 +8,9 @@ and writes into it, at set fractions of its length:
 - premature ventricular beats (VEBs): a wide beat without P wave, at 55 % of the RR, then a
   full compensatory pause; isolated ones spread over the day, a few couplets and runs of
   ventricular tachycardia (beats at 150 bpm);
-- atrial fibrillation: the bundled real AF excerpts (:func:`cardiostream.sim.real_af.af_loop`,
-  a model trained on real AF is fooled by synthetic AF), entered and left at quiet points;
+- atrial fibrillation: bundled real AF excerpts without ventricular beats
+  (:func:`cardiostream.sim.real_af.af_loop`; a model trained on real AF is fooled by
+  synthetic AF), entered and left at quiet points;
 - pauses: beats left out (sinus arrest) so that one RR interval is of a set length;
 - a stretch of sinus bradycardia (40 bpm) and one of sinus tachycardia (130 bpm);
 - an hour (a twelfth of a shorter day) of heavy noise, on which nothing is analysable.
@@ -47,6 +48,11 @@ VT_BPM = 150.0
 SINUS_BPM = 70.0
 BRADY_BPM = 40.0
 TACHY_BPM = 130.0
+#: The real AF excerpts spliced in: not MITDB 203's minute, whose wide aberrant beats and
+#: multiform VEBs would make the day's count of ventricular beats unknowable.
+AF_SAMPLES = ("mitdb-201-af", "cinc2017-A00004")
+#: Seconds over which the sinus rate moves into and out of the brady and tachy stretches.
+RAMP_S = 60.0
 #: Lengths of the scripted pauses, seconds (two reach 3 s).
 PAUSES_S = (2.4, 3.2, 3.6)
 #: The shortest day :func:`holter_day` makes.
@@ -124,6 +130,22 @@ def _script(duration_s: float, rng: np.random.Generator) -> _Script:
     return _Script(d, af, noise, brady, tachy, pauses, veb_at, couplets_at, runs)
 
 
+def _ramp(t: float, span: tuple[float, float]) -> float:
+    """0 outside ``span``, 1 inside, linear over :data:`RAMP_S` at either edge."""
+    a, b = span
+    return float(np.clip(min(t - a, b - t) / RAMP_S + 0.5, 0.0, 1.0))
+
+
+def _bpm(s: _Script, t: float) -> float:
+    """The sinus rate at ``t``: a sinus node speeds up and slows down over a minute or so,
+    and a sudden change of rate would make the sinus beats after it look premature."""
+    return (
+        SINUS_BPM
+        + (BRADY_BPM - SINUS_BPM) * _ramp(t, s.brady)
+        + (TACHY_BPM - SINUS_BPM) * _ramp(t, s.tachy)
+    )
+
+
 def _sinus_beats(
     s: _Script, rng: np.random.Generator
 ) -> tuple[list[Beat], list[str], dict[str, Any]]:
@@ -142,12 +164,7 @@ def _sinus_beats(
         if any(a <= t < b for a, b in s.af):
             t = next(b for a, b in s.af if a <= t < b)
             continue
-        bpm = SINUS_BPM
-        if s.brady[0] <= t < s.brady[1]:
-            bpm = BRADY_BPM
-        elif s.tachy[0] <= t < s.tachy[1]:
-            bpm = TACHY_BPM
-        rate.rate = HeartRate.constant(bpm)
+        rate.rate = HeartRate.constant(_bpm(s, t))
         rr = rate(t)
         beats.append(make_beat(t, rr))
         labels.append("N")
@@ -184,7 +201,7 @@ def _splice_af(
     spans as written."""
     from cardiostream.sim.real_af import FADE_S, af_loop
 
-    loop = af_loop(fs)
+    loop = af_loop(fs, AF_SAMPLES)
     fade = max(round(FADE_S * fs), 1)
     w = (np.arange(fade) + 0.5) / fade
     out = []
