@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib
 import json
 import math
 import time
@@ -73,12 +74,13 @@ def holter(
         if kind == "json":
             target.write_text(report_json(report), encoding="utf-8")
         else:
-            from cardiostream.report.holter.render import render_html, render_pdf
-
+            # render_html(report, strips) -> str and render_pdf(report, strips) -> bytes;
+            # imported by name: the renderer (matplotlib, templates) loads only for them.
+            render = importlib.import_module("cardiostream.report.holter.render")
             if kind == "html":
-                target.write_text(render_html(report, result.strips), encoding="utf-8")
+                target.write_text(render.render_html(report, result.strips), encoding="utf-8")
             else:
-                target.write_bytes(render_pdf(report, result.strips))
+                target.write_bytes(render.render_pdf(report, result.strips))
         total = time.perf_counter() - started
         err_console.print(
             f"{target}: engine {report['timing']['engine_s']:.1f} s of {total:.1f} s "
