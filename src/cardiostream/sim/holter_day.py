@@ -131,9 +131,11 @@ def _script(duration_s: float, rng: np.random.Generator) -> _Script:
 
 
 def _ramp(t: float, span: tuple[float, float]) -> float:
-    """0 outside ``span``, 1 inside, linear over :data:`RAMP_S` at either edge."""
+    """0 outside ``span``, 1 inside, linear over :data:`RAMP_S` (at most a quarter of the
+    span) across either edge."""
     a, b = span
-    return float(np.clip(min(t - a, b - t) / RAMP_S + 0.5, 0.0, 1.0))
+    ramp = min(RAMP_S, (b - a) / 4)
+    return float(np.clip(min(t - a, b - t) / ramp + 0.5, 0.0, 1.0))
 
 
 def _bpm(s: _Script, t: float) -> float:

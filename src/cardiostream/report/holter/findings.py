@@ -76,6 +76,8 @@ def findings(report: HolterReport) -> list[str]:
             out.append(text)
         else:
             out.append("no AF")
+    if rec["analysable_s"] <= 0:
+        return out  # nothing was seen: no count, not even "no pause", can be claimed
     v = report["ventricular"]
     vt = [r for r in v["run_list"] if r["rate_bpm"] >= 100]
     sustained = [r for r in vt if r["end_s"] - r["start_s"] >= 30]
