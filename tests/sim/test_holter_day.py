@@ -9,15 +9,21 @@ import pytest
 
 from cardiostream.beats import detect_rpeaks
 from cardiostream.errors import InputError
-from cardiostream.sim.holter_day import MIN_DURATION_S, PAUSES_S, RAMP_S, holter_day
+from cardiostream.sim.holter_day import (
+    MIN_DURATION_S,
+    PAUSES_S,
+    RAMP_S,
+    HolterDay,
+    holter_day,
+)
 
 
 @pytest.fixture(scope="module")
-def short_day():  # type: ignore[no-untyped-def]
+def short_day() -> HolterDay:
     return holter_day(1800.0, seed=4)
 
 
-def test_deterministic_by_seed(short_day) -> None:  # type: ignore[no-untyped-def]
+def test_deterministic_by_seed(short_day: HolterDay) -> None:
     again = holter_day(1800.0, seed=4)
     assert np.array_equal(again.signal, short_day.signal)
     assert again.truth == short_day.truth
@@ -25,7 +31,7 @@ def test_deterministic_by_seed(short_day) -> None:  # type: ignore[no-untyped-de
     assert not np.array_equal(other.signal, short_day.signal)
 
 
-def test_truth_is_consistent(short_day) -> None:  # type: ignore[no-untyped-def]
+def test_truth_is_consistent(short_day: HolterDay) -> None:
     d = short_day
     tr = d.truth
     assert d.signal.dtype == np.float32 and d.signal.size == round(1800 * d.fs)
@@ -50,7 +56,7 @@ def test_truth_is_consistent(short_day) -> None:  # type: ignore[no-untyped-def]
         assert not np.any((t > a + 1) & (t < b - 1))
 
 
-def test_beats_are_where_the_truth_says(short_day) -> None:  # type: ignore[no-untyped-def]
+def test_beats_are_where_the_truth_says(short_day: HolterDay) -> None:
     d = short_day
     t = np.asarray(d.truth["beats_t"])
     x = d.signal[: round(600 * d.fs)].astype(np.float64)

@@ -60,3 +60,19 @@ def test_unreadable_and_short_files(tmp_path: Path) -> None:
     short.write_text("time,ecg\n" + "".join(f"{i / 250},0.0\n" for i in range(2500)))
     result = runner.invoke(app, ["holter", str(short), "--out", str(tmp_path / "b.json")])
     assert result.exit_code == 2 and "at least 60 s" in result.output, result.output
+
+
+def test_an_edf_day(tmp_path: Path) -> None:
+    from cardiostream.io.edf_format import write_edf
+    from cardiostream.record import Record
+    from cardiostream.sim.holter_day import holter_day
+
+    day = holter_day(1200.0, seed=2)
+    rec = Record(signal=day.signal[:, None], fs=day.fs, leads=["ECG"], name="day")
+    path = write_edf(rec, tmp_path / "day.edf")
+    target = tmp_path / "day.json"
+    result = runner.invoke(app, ["holter", str(path), "--out", str(target)])
+    assert result.exit_code == 0, result.output
+    doc = json.loads(target.read_text(encoding="utf-8"))
+    assert doc["record"]["duration_s"] == pytest.approx(1200.0)
+    assert doc["pauses"]["n_2s"] == len(day.truth["pauses"])
