@@ -250,14 +250,21 @@ class BeatLog:
         self._b: list[npt.NDArray[np.bool_]] = []
         self._u: list[npt.NDArray[np.bool_]] = []
 
-    def add(self, proc: StreamProcessor, a: int, b: int, usable: bool) -> None:
-        """Log the processor's kept beats ``a`` to ``b - 1``, handed with a window whose
-        ``usable`` flag is given."""
-        self._t.append(proc.t0 + proc._beat_r[a:b] / proc.fs)
-        self._c.append(proc._beat_c[a:b].copy())
-        self._p.append(proc._beat_p[a:b].copy())
-        self._b.append(proc._beat_b[a:b].copy())
-        self._u.append(np.full(b - a, usable))
+    def add(
+        self,
+        t_s: npt.NDArray[np.float64],
+        codes: npt.NDArray[np.int64],
+        p: npt.NDArray[np.float64],
+        broken: npt.NDArray[np.bool_],
+        usable: bool,
+    ) -> None:
+        """Log beats (times, class indices into ``CLASSES``, probabilities, broken flags)
+        handed with a window whose ``usable`` flag is given."""
+        self._t.append(np.array(t_s, np.float64))
+        self._c.append(np.array(codes, np.int64))
+        self._p.append(np.array(p, np.float64))
+        self._b.append(np.array(broken, bool))
+        self._u.append(np.full(t_s.size, usable))
 
     def __len__(self) -> int:
         return sum(x.size for x in self._t)
@@ -737,7 +744,13 @@ class StreamProcessor:
             t1 = time.perf_counter()
             a, b = batches[i]
             if self.beat_log is not None and b > a:
-                self.beat_log.add(self, a, b, usable_l[i])
+                self.beat_log.add(
+                    self.t0 + self._beat_r[a:b] / self.fs,
+                    self._beat_c[a:b],
+                    self._beat_p[a:b],
+                    self._beat_b[a:b],
+                    usable_l[i],
+                )
             findings, arrhythmias = self.arrhythmia.update(
                 t_end,
                 BeatBatch(

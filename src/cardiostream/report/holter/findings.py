@@ -25,11 +25,12 @@ def duration(seconds: float) -> str:
 
 
 def clock(report: HolterReport, t_s: float) -> str:
-    """A time of the recording as a clock time when the start is known, else elapsed."""
+    """``at 14:32:05`` when the recording's start is known, else ``at 3 h 12 min`` (elapsed)."""
     start = report["record"]["start"]
     if start:
         try:
-            return (datetime.fromisoformat(start) + timedelta(seconds=t_s)).strftime("%H:%M:%S")
+            when = datetime.fromisoformat(start) + timedelta(seconds=t_s)
+            return f"at {when:%H:%M:%S}"
         except ValueError:
             pass
     return f"at {duration(t_s)}"

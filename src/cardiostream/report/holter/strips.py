@@ -100,7 +100,8 @@ def select_strips(
     for which, at, high in (("min_hr", hr["min_at_s"], False), ("max_hr", hr["max_at_s"], True)):
         if at is None:
             continue
-        sel = (c.t_end > at) & (c.t_end <= at + 60.0 + STRIP_S) & c.usable & np.isfinite(c.hr)
+        # The windows inside the minute: the strip shows the 10 s of the extreme rate.
+        sel = (c.t_end >= at + STRIP_S) & (c.t_end <= at + 60.0) & c.usable & np.isfinite(c.hr)
         if not sel.any():
             continue
         idx = np.flatnonzero(sel)
