@@ -84,12 +84,14 @@ def findings(report: HolterReport) -> list[str]:
     sustained = [r for r in vt if r["end_s"] - r["start_s"] >= 30]
     name = "VT" if sustained else "NSVT"
     out.append(_ectopy(v, "VEB", "VEBs", name if len(vt) == len(v["run_list"]) else "V beats"))
-    if v["bigeminy_episodes"] or v["trigeminy_episodes"]:
-        out.append(
-            f"ventricular bigeminy {v['bigeminy_episodes']}, trigeminy {v['trigeminy_episodes']} "
-            "episodes"
-        )
-    out.append(_ectopy(report["supraventricular"], "SVEB", "SVEBs", "S beats"))
+    for n, words in ((v["bigeminy_episodes"], "bigeminy"), (v["trigeminy_episodes"], "trigeminy")):
+        if n:
+            out.append(
+                _count(n, f"episode of ventricular {words}", f"episodes of ventricular {words}")
+            )
+    sv = report["supraventricular"]
+    fast = all(r["rate_bpm"] >= 100 for r in sv["run_list"])
+    out.append(_ectopy(sv, "SVEB", "SVEBs", "SVT" if fast else "S beats"))
     p = report["pauses"]
     if p["longest"] is not None:
         text = _count(p["n_2s"], "pause ≥ 2 s", "pauses ≥ 2 s")

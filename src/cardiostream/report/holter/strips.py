@@ -76,7 +76,7 @@ def select_strips(
             ("longest", max(evs, key=lambda e: e["end_s"] - e["start_s"])),
         ]
         rated = [(r, e) for e in evs if (r := _rate(e, c)) is not None]
-        if rated:
+        if rated and kind != "bradycardia":  # the "fastest" bradycardia shows nothing
             picks.append(("fastest", max(rated, key=lambda x: x[0])[1]))
         shown: set[float] = set()
         for which, e in picks:

@@ -15,6 +15,8 @@ the contract's module notes. Choices within them:
 - Pauses and asystole are the engine's own ``pause`` and ``asystole`` events (the interval
   from the beat that starts it), so the report and the live alarms agree; one that starts
   in unanalysable time is left out.
+- ``unusable_by_reason`` adds :data:`NOT_WINDOWED` for the first seconds of the recording,
+  before the first window ends, so that every unanalysable second has a reason.
 - HRV (:mod:`~cardiostream.report.holter.hrv_nn`) leaves out the beats of AF windows: NN
   intervals are sinus-to-sinus (Task Force 1996).
 """
