@@ -14,7 +14,8 @@ the contract's module notes. Choices within them:
   or more that no ``svt`` covers (S).
 - Pauses and asystole are the engine's own ``pause`` and ``asystole`` events (the interval
   from the beat that starts it), so the report and the live alarms agree; one that starts
-  in unanalysable time is left out.
+  in unanalysable time is left out, and so is an asystole that the signal's loss or the
+  end of the recording closed (no beat ended it: its length is not an RR interval).
 - ``unusable_by_reason`` adds :data:`NOT_WINDOWED` for the first seconds of the recording,
   before the first window ends, so that every unanalysable second has a reason.
 - HRV (:mod:`~cardiostream.report.holter.hrv_nn`) leaves out the beats of AF windows: NN
@@ -200,6 +201,8 @@ def _pauses(events: Sequence[Event], tl: Timeline) -> Pauses:
     for e in events:
         if e["kind"] not in ("pause", "asystole"):
             continue
+        if e["kind"] == "asystole" and "reason" in e:
+            continue  # closed by the signal or the end, not by a beat: no RR to report
         at = float(e["start_s"])
         if not tl.analysable([at])[0]:
             continue
