@@ -9,7 +9,8 @@ import pytest
 
 from cardiostream.record import Record
 from cardiostream.report.holter.collect import REASON_BITS, Collected
-from cardiostream.report.holter.summary import build_report
+from cardiostream.report.holter.findings import clock
+from cardiostream.report.holter.summary import build_report, iso_start
 from cardiostream.rhythm.verdict import LABELS
 
 DURATION = 1200.0
@@ -138,3 +139,18 @@ def test_strips(report: Any) -> None:
     vt = next(s for s in rep["strips"] if s["id"] == "vt-first")
     assert vt["start_s"] <= 600.5 and vt["start_s"] + vt["duration_s"] >= 602.5
     assert strips["vt-first"].beat_class.count("V") == 3
+
+
+@pytest.mark.parametrize(
+    ("given", "iso", "said"),
+    [
+        ("2026-01-05 23:50:00", "2026-01-05T23:50:00", "at 00:03:20"),  # past midnight
+        ("23:50:00", "23:50:00", "at 00:03:20"),  # a WFDB header without a date
+        ("no date", None, "at 13 min"),
+        (None, None, "at 13 min"),
+    ],
+)
+def test_start_and_clock_times(given: str | None, iso: str | None, said: str) -> None:
+    assert iso_start(given) == iso
+    report: Any = {"record": {"start": iso}}
+    assert clock(report, 800.0) == said

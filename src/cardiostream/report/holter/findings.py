@@ -7,7 +7,7 @@ time; a figure that is null is left out rather than written as zero.
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import datetime, time, timedelta
 
 from cardiostream.report.holter.contract import Ectopy, HolterReport
 
@@ -29,10 +29,10 @@ def clock(report: HolterReport, t_s: float) -> str:
     start = report["record"]["start"]
     if start:
         try:
-            when = datetime.fromisoformat(start) + timedelta(seconds=t_s)
-            return f"at {when:%H:%M:%S}"
-        except ValueError:
-            pass
+            first = datetime.fromisoformat(start)
+        except ValueError:  # a time of day alone
+            first = datetime.combine(datetime(2000, 1, 1), time.fromisoformat(start))
+        return f"at {first + timedelta(seconds=t_s):%H:%M:%S}"
     return f"at {duration(t_s)}"
 
 

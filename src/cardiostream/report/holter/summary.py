@@ -26,6 +26,8 @@ from __future__ import annotations
 
 from collections import Counter
 from collections.abc import Sequence
+from datetime import datetime
+from datetime import time as dtime
 from typing import Any
 
 import numpy as np
@@ -69,6 +71,22 @@ def _r(x: float | None, nd: int = 1) -> float | None:
     return None if x is None or not np.isfinite(x) else round(float(x), nd)
 
 
+def iso_start(value: object) -> str | None:
+    """A file's start as ISO 8601: a date and time, or a time of day alone (WFDB headers may
+    give no date); None when there is none or it cannot be read."""
+    if value is None:
+        return None
+    if isinstance(value, datetime | dtime):
+        return value.isoformat()
+    text = str(value).strip()
+    for parse in (datetime.fromisoformat, dtime.fromisoformat):
+        try:
+            return parse(text).isoformat()
+        except ValueError:
+            continue
+    return None
+
+
 def _record_info(c: Collected, record: Record, tl: Timeline) -> RecordInfo:
     analysable = float(np.count_nonzero(tl.usable)) * tl.hop_s
     by_reason: dict[str, float] = {}
@@ -89,7 +107,7 @@ def _record_info(c: Collected, record: Record, tl: Timeline) -> RecordInfo:
         "lead": c.lead,
         "leads": c.leads,
         "device": None if device is None else str(device),
-        "start": None if start is None else str(start),
+        "start": iso_start(start),
         "duration_s": round(c.duration_s, 3),
         "analysable_s": analysable,
         "unusable_s": round(c.duration_s - analysable, 3),
