@@ -24,10 +24,10 @@ the contract's module notes. Choices within them:
 
 from __future__ import annotations
 
-from collections import Counter
 from collections.abc import Sequence
 from datetime import datetime
 from datetime import time as dtime
+from time import perf_counter
 from typing import Any
 
 import numpy as np
@@ -41,7 +41,6 @@ from cardiostream.report.holter.contract import (
     Af,
     AfEpisode,
     Annotation,
-    Ectopy,
     HeartRate,
     HolterReport,
     HourRow,
@@ -49,8 +48,8 @@ from cardiostream.report.holter.contract import (
     Pauses,
     RateEpisode,
     RecordInfo,
-    Run,
 )
+from cardiostream.report.holter.ectopy import ectopy, event_run, slow_s_runs
 from cardiostream.report.holter.findings import findings
 from cardiostream.report.holter.hrv_nn import hrv_nn, nn_intervals
 from cardiostream.report.holter.strips import select_strips
@@ -146,71 +145,6 @@ def _heart_rate(
         "max_at_s": None if hi is None else 60.0 * hi,
         "trend_t_s": [60.0 * i for i in range(rate.size)],
         "trend_bpm": [None if not np.isfinite(v) else round(float(v), 1) for v in rate.tolist()],
-    }
-
-
-def _sequences(
-    ectopic: npt.NDArray[np.bool_], breaks: npt.NDArray[np.bool_]
-) -> list[tuple[int, int]]:
-    """``[a, b)`` index spans of consecutive ectopic beats, cut where ``breaks``."""
-    out: list[tuple[int, int]] = []
-    a = -1
-    for i, (e, brk) in enumerate(zip(ectopic.tolist(), breaks.tolist(), strict=True)):
-        if a >= 0 and (not e or brk):
-            out.append((a, i))
-            a = -1
-        if e and a < 0:
-            a = i
-    if a >= 0:
-        out.append((a, ectopic.size))
-    return out
-
-
-def _run(start: float, end: float, n: int, rate: float | None) -> Run:
-    if rate is None:
-        rate = 60.0 * (n - 1) / (end - start) if end > start else 0.0
-    return {
-        "start_s": round(start, 3),
-        "end_s": round(end, 3),
-        "n_beats": n,
-        "rate_bpm": round(rate, 1),
-    }
-
-
-def _event_run(e: Event) -> Run:
-    d: dict[str, Any] = dict(e.get("detail") or {})
-    rate = d.get("rate_bpm")
-    return _run(
-        e["start_s"], e["end_s"], int(d.get("n_beats", 0)), None if rate is None else float(rate)
-    )
-
-
-def _ectopy(
-    family: npt.NDArray[np.bool_],
-    t: npt.NDArray[np.float64],
-    breaks: npt.NDArray[np.bool_],
-    runs: list[Run],
-    events: Sequence[Event],
-    hours: int,
-) -> Ectopy:
-    spans = _sequences(family, breaks)
-    lengths = [b - a for a, b in spans]
-    per_hour = np.bincount((t[family] // 3600.0).astype(np.int64), minlength=hours)
-    runs = sorted(runs, key=lambda r: r["start_s"])
-    kinds = Counter(e["kind"] for e in events)
-    return {
-        "total": int(np.count_nonzero(family)),
-        "isolated": lengths.count(1),
-        "couplets": lengths.count(2),
-        "runs": len(runs),
-        "longest_run": max(
-            runs, key=lambda r: (r["n_beats"], r["end_s"] - r["start_s"]), default=None
-        ),
-        "fastest_run": max(runs, key=lambda r: r["rate_bpm"], default=None),
-        "run_list": runs,
-        "bigeminy_episodes": kinds.get("ventricular_bigeminy", 0),
-        "trigeminy_episodes": kinds.get("ventricular_trigeminy", 0),
-        "per_hour_max": int(per_hour.max()) if per_hour.size else 0,
     }
 
 
@@ -332,24 +266,6 @@ def _hourly(
     return rows
 
 
-def _slow_s_runs(
-    s: npt.NDArray[np.bool_],
-    t: npt.NDArray[np.float64],
-    breaks: npt.NDArray[np.bool_],
-    svt: list[Run],
-) -> list[Run]:
-    """S runs of three or more that no ``svt`` event covers (the engine only counts them)."""
-    out = []
-    for a, b in _sequences(s, breaks):
-        if b - a < 3:
-            continue
-        start, end = float(t[a]), float(t[b - 1])
-        if any(r["start_s"] - 0.05 <= start <= r["end_s"] + 0.05 for r in svt):
-            continue
-        out.append(_run(start, end, b - a, None))
-    return out
-
-
 def build_report(
     c: Collected,
     record: Record,
@@ -376,9 +292,7 @@ def build_report(
     report : HolterReport
     strips : dict of str to StripSignal
     """
-    import time
-
-    started = time.perf_counter()
+    started = perf_counter()
     tl = Timeline.of(c)
     info = _record_info(c, record, tl)
     ana = tl.analysable(c.beat_t)
@@ -394,9 +308,9 @@ def build_report(
     breaks = breaks_all[ana]
     ana_min, rate_min, _ = _minute_rates(t, tl, c.duration_s)
     events = [e for e in c.events if tl.analysable([e["start_s"]])[0] or e["kind"] == "af"]
-    v_runs = [_event_run(e) for e in events if e["kind"] in V_RUN_KINDS]
-    svt = [_event_run(e) for e in events if e["kind"] == "svt"]
-    s_runs = svt + _slow_s_runs(s, t, breaks, svt)
+    v_runs = [event_run(e) for e in events if e["kind"] in V_RUN_KINDS]
+    svt = [event_run(e) for e in events if e["kind"] == "svt"]
+    s_runs = svt + slow_s_runs(s, t, breaks, svt)
     pauses = _pauses(c.events, tl)
     nn = nn_intervals(c.beat_t, c.beat_label, ana & ~tl.in_af(c.beat_t), c.beat_broken)
     report: HolterReport = {
@@ -410,8 +324,8 @@ def build_report(
         "findings": [],
         "heart_rate": _heart_rate(ana_min, rate_min, int(t.size)),
         "hourly": _hourly(c, tl, ana_min, rate_min, t, v, s, pauses),
-        "ventricular": _ectopy(v, t, breaks, v_runs, events, hours),
-        "supraventricular": _ectopy(s, t, breaks, s_runs, (), hours),
+        "ventricular": ectopy(v, t, breaks, v_runs, events, hours),
+        "supraventricular": ectopy(s, t, breaks, s_runs, (), hours),
         "pauses": pauses,
         "rate_episodes": _rate_episodes(c),
         "af": _af(c, tl, info["analysable_s"], annotations),
@@ -422,6 +336,6 @@ def build_report(
     }
     report["strips"], signals = select_strips(report, c, record, events)
     report["findings"] = findings(report)
-    spent = time.perf_counter() - started
+    spent = perf_counter() - started
     report["timing"]["total_s"] = round((total_s or c.engine_s) + spent, 3)
     return report, signals
