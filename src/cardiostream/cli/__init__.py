@@ -15,6 +15,7 @@ from cardiostream.cli._common import app
 from cardiostream.cli import records as records
 from cardiostream.cli import analysis as analysis
 from cardiostream.cli import beats as beats
+from cardiostream.cli import holter as holter
 from cardiostream.cli import live as live
 from cardiostream.cli import training as training
 from cardiostream.cli import evaluation as evaluation

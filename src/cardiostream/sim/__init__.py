@@ -13,6 +13,7 @@ Examples
 """
 
 from cardiostream.sim.ecgsyn import ecgsyn
+from cardiostream.sim.holter_day import HolterDay, holter_day
 from cardiostream.sim.playback import Playback, af_playlist
 from cardiostream.sim.sender import SendResult, StreamRefused, TokenRefused, send
 from cardiostream.sim.simulator import MODES, Simulator
@@ -20,6 +21,7 @@ from cardiostream.sim.sources import LiveSource, chunks
 
 __all__ = [
     "MODES",
+    "HolterDay",
     "LiveSource",
     "Playback",
     "SendResult",
@@ -29,5 +31,6 @@ __all__ = [
     "af_playlist",
     "chunks",
     "ecgsyn",
+    "holter_day",
     "send",
 ]

@@ -65,14 +65,21 @@ def _prepare(x: Float64Array, fs_in: float, fs: float) -> tuple[Float64Array, In
 
 
 @lru_cache(maxsize=4)
-def af_loop(fs: float) -> AfLoop:
-    """The bundled AF excerpts as one loop at ``fs`` (computed once per rate)."""
+def af_loop(fs: float, samples: tuple[str, ...] | None = None) -> AfLoop:
+    """The bundled AF excerpts as one loop at ``fs`` (computed once per rate); ``samples``
+    names the excerpts to use (default: all of :func:`af_playlist`)."""
     fade = max(round(FADE_S * fs), 1)
     bodies: list[Float64Array] = []
     tails: list[Float64Array] = []
     quiets: list[Int64Array] = []
     rates: list[float] = []
-    for path in af_playlist():
+    if samples is None:
+        paths = af_playlist()
+    else:
+        from cardiostream.samples import sample_path
+
+        paths = [sample_path(name) for name in samples]
+    for path in paths:
         rec = load_record(path)
         x, quiet, hr = _prepare(rec.lead(0).astype(np.float64), rec.fs, fs)
         quiet = quiet[(quiet >= round(0.5 * fs)) & (quiet < len(x) - fade - round(0.5 * fs))]

@@ -235,6 +235,72 @@ class PushTrace(NamedTuple):
     raw: npt.NDArray[np.float64]
 
 
+class BeatLog:
+    """Every beat a :class:`StreamProcessor` decided, in the order it handed them to its
+    arrhythmia tracker (see ``keep_beats``).
+
+    Kept in numpy chunks so that a day of beats (about 100,000) costs a few MB and no
+    Python object per beat.
+    """
+
+    def __init__(self) -> None:
+        self._t: list[npt.NDArray[np.float64]] = []
+        self._c: list[npt.NDArray[np.int64]] = []
+        self._p: list[npt.NDArray[np.float64]] = []
+        self._b: list[npt.NDArray[np.bool_]] = []
+        self._u: list[npt.NDArray[np.bool_]] = []
+
+    def add(
+        self,
+        t_s: npt.NDArray[np.float64],
+        codes: npt.NDArray[np.int64],
+        p: npt.NDArray[np.float64],
+        broken: npt.NDArray[np.bool_],
+        usable: bool,
+    ) -> None:
+        """Log beats (times, class indices into ``CLASSES``, probabilities, broken flags)
+        handed with a window whose ``usable`` flag is given."""
+        self._t.append(np.array(t_s, np.float64))
+        self._c.append(np.array(codes, np.int64))
+        self._p.append(np.array(p, np.float64))
+        self._b.append(np.array(broken, bool))
+        self._u.append(np.full(t_s.size, usable))
+
+    def __len__(self) -> int:
+        return sum(x.size for x in self._t)
+
+    @staticmethod
+    def _join(parts: list[Any], dtype: Any) -> Any:
+        return np.concatenate(parts) if parts else np.zeros(0, dtype)
+
+    @property
+    def t_s(self) -> npt.NDArray[np.float64]:
+        """R-peak times on the stream clock, seconds."""
+        return cast(npt.NDArray[np.float64], self._join(self._t, np.float64))
+
+    @property
+    def label(self) -> npt.NDArray[np.str_]:
+        """AAMI class letters (N, S, V, F, Q)."""
+        codes = self._join(self._c, np.int64)
+        letters: npt.NDArray[np.str_] = np.asarray(BEAT_CLASSES, dtype="<U1")[codes]
+        return letters
+
+    @property
+    def p(self) -> npt.NDArray[np.float64]:
+        """Probability of the chosen class."""
+        return cast(npt.NDArray[np.float64], self._join(self._p, np.float64))
+
+    @property
+    def broken(self) -> npt.NDArray[np.bool_]:
+        """The signal was interrupted since the beat before (no interval measured to it)."""
+        return cast(npt.NDArray[np.bool_], self._join(self._b, np.bool_))
+
+    @property
+    def window_usable(self) -> npt.NDArray[np.bool_]:
+        """Whether the window the beat was handed with was usable."""
+        return cast(npt.NDArray[np.bool_], self._join(self._u, np.bool_))
+
+
 class StreamProcessor:
     """One ECG stream through the whole pipeline (see the module notes for what it emits).
 
@@ -259,6 +325,10 @@ class StreamProcessor:
     arrhythmias : ArrhythmiaConfig, optional
         Arrhythmia rules; ``hop_s``, ``window_s`` and ``beat_delay_s`` are set from this
         processor's.
+    keep_beats : bool
+        Keep every decided beat, as handed to the arrhythmia tracker, in :attr:`beat_log`
+        (a Holter report needs them all). Off by default: the log grows with the stream,
+        is not part of :meth:`state_dict` and changes no output.
 
     Examples
     --------
@@ -283,6 +353,7 @@ class StreamProcessor:
         max_fill_s: float = 10.0,
         quality: QualityConfig | None = None,
         arrhythmias: ArrhythmiaConfig | None = None,
+        keep_beats: bool = False,
     ) -> None:
         for name, value, low, high in (
             ("hop_s", hop_s, 1, MAX_WINDOW_S),
@@ -327,6 +398,7 @@ class StreamProcessor:
         self.t0 = 0.0
         #: Seconds spent in each of :data:`STAGES` since construction (not part of the state).
         self.stage_seconds = dict.fromkeys(STAGES, 0.0)
+        self.beat_log: BeatLog | None = BeatLog() if keep_beats else None
         self.reset()
 
     # ----------------------------------------------------------------- state
@@ -671,6 +743,14 @@ class StreamProcessor:
             }
             t1 = time.perf_counter()
             a, b = batches[i]
+            if self.beat_log is not None and b > a:
+                self.beat_log.add(
+                    self.t0 + self._beat_r[a:b] / self.fs,
+                    self._beat_c[a:b],
+                    self._beat_p[a:b],
+                    self._beat_b[a:b],
+                    usable_l[i],
+                )
             findings, arrhythmias = self.arrhythmia.update(
                 t_end,
                 BeatBatch(
