@@ -11,6 +11,7 @@ import pytest
 
 from cardiostream.errors import InputError
 from cardiostream.io import read, read_edf, write_edf
+from cardiostream.record import Record
 from tests.io.conftest import make_record
 
 
@@ -188,3 +189,19 @@ def test_inverted_physical_range_is_read(tmp_path: Path) -> None:
     # Swapping the ends maps x to (low + high) - x.
     mirrored = float(low) + float(high) - record.signal[:, 0]
     np.testing.assert_allclose(back.signal[:, 0], mirrored, atol=2 * q)
+
+
+def test_start_time_and_device_round_trip(tmp_path: Path) -> None:
+    signal = np.sin(np.arange(2500) / 20.0)[:, None].astype(np.float32)
+    meta = {"start": "2026-01-05T22:15:30", "device": "Acme Patch 3"}
+    rec = Record(signal=signal, fs=250.0, leads=["ECG"], name="day", meta=meta)
+    back = read(write_edf(rec, tmp_path / "day.edf"))
+    assert back.meta["start"] == "2026-01-05T22:15:30"
+    assert back.meta["device"] == "Acme Patch 3"
+    # Without them the file says nothing, rather than a made-up date or device.
+    plain = read(write_edf(Record(signal=signal, fs=250.0, leads=["ECG"], name="p"),
+                           tmp_path / "plain.edf"))  # fmt: skip
+    assert "start" not in plain.meta and "device" not in plain.meta
+    bad = Record(signal=signal, fs=250.0, leads=["ECG"], name="b", meta={"start": "yesterday"})
+    with pytest.raises(InputError, match="ISO 8601"):
+        write_edf(bad, tmp_path / "bad.edf")

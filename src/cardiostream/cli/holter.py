@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import importlib
 import json
 import math
 import time
@@ -74,18 +73,51 @@ def holter(
         if kind == "json":
             target.write_text(report_json(report), encoding="utf-8")
         else:
-            # render_html(report, strips) -> str and render_pdf(report, strips) -> bytes;
-            # imported by name: the renderer (matplotlib, templates) loads only for them.
-            render = importlib.import_module("cardiostream.report.holter.render")
+            # The renderer (Jinja2, WeasyPrint: the report extra) loads only for these.
+            from cardiostream.report.holter.render import render_html, render_pdf
+
             if kind == "html":
-                target.write_text(render.render_html(report, result.strips), encoding="utf-8")
+                target.write_text(render_html(report, result.strips), encoding="utf-8")
             else:
-                target.write_bytes(render.render_pdf(report, result.strips))
+                target.write_bytes(render_pdf(report, result.strips))
         total = time.perf_counter() - started
         err_console.print(
             f"{target}: engine {report['timing']['engine_s']:.1f} s of {total:.1f} s "
             f"({report['record']['duration_s'] / 3600:.1f} h of ECG)",
             highlight=False,
         )
+
+    _guard(body)
+
+
+@app.command("holter-day")
+def holter_day_command(
+    out: Annotated[Path, typer.Argument(help="The EDF+ file to write (its truth goes beside it).")],
+    hours: Annotated[
+        float, typer.Option(min=1 / 3, max=48, help="Length in hours (20 minutes to 48 h).")
+    ] = 24.0,
+    seed: Annotated[int, typer.Option(help="Seed of the rhythm and the episodes' details.")] = 0,
+) -> None:
+    """Write a test recording for the Holter report: synthetic sinus rhythm with scripted
+    VEBs, couplets, runs of VT, real AF, pauses, brady- and tachycardia and a noisy hour, as
+    EDF+; what was put in, and when, goes to ``<out>.truth.json``."""
+
+    def body() -> None:
+        from cardiostream.io.edf_format import write_edf
+        from cardiostream.record import Record
+        from cardiostream.sim.holter_day import holter_day
+
+        if out.suffix.lower() != ".edf":
+            raise InputError(f"{out}: the test day is written as EDF+ (.edf)")
+        with err_console.status(f"making {hours:g} h of ECG"):
+            day = holter_day(hours * 3600.0, seed=seed)
+            meta = {"start": day.start.isoformat(), "device": "cardiostream holter-day"}
+            record = Record(day.signal[:, None], day.fs, ["ECG"], out.stem, meta=meta)
+            write_edf(record, out)
+        truth = {k: v for k, v in day.truth.items() if k not in ("beats_t", "beats_label")}
+        truth["start"] = day.start.isoformat()
+        truth_path = out.with_suffix(".truth.json")
+        truth_path.write_text(json.dumps(truth, indent=1) + "\n", encoding="utf-8")
+        err_console.print(f"{out} ({hours:g} h at {day.fs:g} Hz) and {truth_path}", highlight=False)
 
     _guard(body)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import datetime
 import math
 import re
 import warnings
@@ -73,6 +74,7 @@ def read_edf(path: str | Path) -> Record:
         additional = list(edf.recording.additional) if _is_edf_plus(edf) else []
         continuous = bool(edf.is_continuous) if _is_edf_plus(edf) else True
         start = edf.startdatetime if _has_date(edf) else None
+        equipment = _equipment(edf)
 
     dropped: list[str] = []
     voltage = []
@@ -128,6 +130,8 @@ def read_edf(path: str | Path) -> Record:
         meta["discontinuous"] = "EDF+D: data records are not contiguous in time"
     if start is not None:
         meta["start"] = start.isoformat()
+    if equipment:
+        meta["device"] = equipment
     return Record(
         signal=signal,
         fs=fs,
@@ -221,6 +225,17 @@ def _is_edf_plus(edf: edfio.Edf) -> bool:
     return str(edf.reserved).startswith("EDF+")
 
 
+def _equipment(edf: edfio.Edf) -> str | None:
+    """EDF+'s equipment code, ``None`` where the file leaves it unknown (``X``) or is plain EDF."""
+    if not _is_edf_plus(edf):
+        return None
+    try:
+        code = str(edf.recording.equipment_code).replace("_", " ").strip()
+    except Exception:
+        return None
+    return code if code and code != "X" else None
+
+
 def _has_date(edf: edfio.Edf) -> bool:
     try:
         edf.startdatetime  # noqa: B018 (anonymised dates raise)
@@ -288,6 +303,9 @@ def _split_annotations(
 def write_edf(record: Record, path: str | Path) -> Path:
     """Write a record as EDF+ (16-bit, mV), with its beats and rhythm intervals as annotations.
 
+    ``record.meta["start"]`` (ISO 8601) becomes the file's start date and time, and
+    ``record.meta["device"]`` its equipment code, where they are given.
+
     EDF stores whole data records, so a signal whose length is not a whole number of them is
     padded with its last value and the true length is kept in the recording field, which
     :func:`read_edf` honours. EDF has no missing-value code: NaN samples are written as 0 mV.
@@ -341,15 +359,33 @@ def write_edf(record: Record, path: str | Path) -> Path:
         for s, e, lab in zip(rh.start, rh.end, rh.label, strict=True)
     ]
     additional = [f"{_LENGTH_TAG}{n}"] if padded > n else []
+    start = _start_of(record)
+    device = str(record.meta.get("device") or "").strip()
     with foreign_errors(path, "writing EDF"):
         edf = edfio.Edf(
             signals,
-            recording=edfio.Recording(additional=additional),
+            recording=edfio.Recording(
+                startdate=start.date() if start is not None else None,
+                # EDF+ fields are space-separated: spaces within one become underscores.
+                equipment_code=device.replace(" ", "_")[:40] if device else "X",
+                additional=additional,
+            ),
+            starttime=start.time().replace(microsecond=0) if start is not None else None,
             data_record_duration=duration,
             annotations=annotations,
         )
         edf.write(path)
     return path
+
+
+def _start_of(record: Record) -> datetime.datetime | None:
+    value = record.meta.get("start")
+    if not value:
+        return None
+    try:
+        return datetime.datetime.fromisoformat(str(value))
+    except ValueError:
+        raise InputError(f"{record.name}: meta start {value!r} is not an ISO 8601 time") from None
 
 
 def _finite(column: npt.NDArray[np.float32]) -> npt.NDArray[np.float64]:

@@ -13,7 +13,8 @@ and writes into it, at set fractions of its length:
   synthetic AF), entered and left at quiet points;
 - pauses: beats left out (sinus arrest) so that one RR interval is of a set length;
 - a stretch of sinus bradycardia (40 bpm) and one of sinus tachycardia (130 bpm);
-- an hour (a twelfth of a shorter day) of heavy noise, on which nothing is analysable.
+- an hour (a twelfth of a shorter day) of heavy noise, on which nothing is analysable;
+- everywhere, a recorder's noise floor of :data:`NOISE_FLOOR_MV` rms.
 
 Everything is a function of the seed and the duration: the same arguments give the same
 samples. The truth lists what was put in (seconds from the start); the beats' times are
@@ -57,6 +58,8 @@ RAMP_S = 60.0
 PAUSES_S = (2.4, 3.2, 3.6)
 #: The shortest day :func:`holter_day` makes.
 MIN_DURATION_S = 1200.0
+#: Rms of the white noise on every sample, in mV: a recorder's floor.
+NOISE_FLOOR_MV = 0.015
 
 
 @dataclass
@@ -263,6 +266,9 @@ def holter_day(
         x[a:b] = render_beats(beats[lo:hi], a, b, fs)
     # Baseline wander of respiration, as a chest lead has it.
     x += 0.05 * np.sin(2 * np.pi * 0.25 * np.arange(n) / fs)
+    # A recorder's noise floor (15 uV rms): without it a pause is exactly flat, and once
+    # quantised to 16 bits (EDF) a constant run that the quality check rightly calls clipping.
+    x += NOISE_FLOOR_MV * np.random.default_rng(seed + 2).standard_normal(n)
     af = _splice_af(x, fs, s.af, rng)
     a, b = round(s.noise[0] * fs), round(s.noise[1] * fs)
     # Muscle artefact and electrode motion at an SNR far below 0 dB: nothing can be read.

@@ -76,3 +76,27 @@ def test_an_edf_day(tmp_path: Path) -> None:
     doc = json.loads(target.read_text(encoding="utf-8"))
     assert doc["record"]["duration_s"] == pytest.approx(1200.0)
     assert doc["pauses"]["n_2s"] == len(day.truth["pauses"])
+
+
+def test_html_and_pdf_of_a_test_day(tmp_path: Path) -> None:
+    day = tmp_path / "day.edf"
+    made = runner.invoke(app, ["holter-day", str(day), "--hours", "0.5", "--seed", "3"])
+    assert made.exit_code == 0, made.output
+    truth = json.loads((tmp_path / "day.truth.json").read_text(encoding="utf-8"))
+    assert truth["start"] == "2026-01-05T08:00:00" and len(truth["pauses"]) == 3
+    html = runner.invoke(app, ["holter", str(day), "--out", str(tmp_path / "day.html")])
+    assert html.exit_code == 0, html.output
+    page = (tmp_path / "day.html").read_text(encoding="utf-8")
+    # The file's clock and device reach the header; the longest pause is in the findings.
+    assert "2026-01-05" in page and "cardiostream holter-day" in page
+    assert f"{max(p[1] for p in truth['pauses']):.1f} s" in page
+    pdf = runner.invoke(app, ["holter", str(day), "--format", "pdf", "--out", str(tmp_path / "d")])
+    assert pdf.exit_code == 0, pdf.output
+    assert (tmp_path / "d").read_bytes().startswith(b"%PDF")
+
+
+def test_holter_day_refuses_what_it_cannot_write(tmp_path: Path) -> None:
+    result = runner.invoke(app, ["holter-day", str(tmp_path / "day.csv")])
+    assert result.exit_code == 2 and "EDF" in result.output
+    result = runner.invoke(app, ["holter-day", str(tmp_path / "d.edf"), "--hours", "0.1"])
+    assert result.exit_code == 2
