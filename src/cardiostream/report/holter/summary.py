@@ -52,6 +52,7 @@ from cardiostream.report.holter.contract import (
 from cardiostream.report.holter.ectopy import ectopy, event_run, slow_s_runs
 from cardiostream.report.holter.findings import findings
 from cardiostream.report.holter.hrv_nn import hrv_nn, nn_intervals
+from cardiostream.report.holter.notes import episode_notes
 from cardiostream.report.holter.strip_choice import select_strips
 from cardiostream.report.holter.timeline import Timeline
 from cardiostream.stream.messages import Event
@@ -211,12 +212,7 @@ def _af(c: Collected, tl: Timeline, analysable_s: float, notes: Sequence[Annotat
                 "duration_s": round(end - start, 3),
                 "mean_rate_bpm": _r(float(c.hr[sel].mean())) if sel.any() else None,
                 "confidence": None if conf is None else float(conf),
-                "annotations": [
-                    n["note"] or n["label"]
-                    for n in notes
-                    if n["t_s"] <= end
-                    and (n["end_s"] if n["end_s"] is not None else n["t_s"]) >= start
-                ],
+                "annotations": episode_notes(start, end, notes),
             }
         )
     return {
