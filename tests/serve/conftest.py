@@ -75,6 +75,52 @@ def live(store_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[
     thread.join(10)
 
 
+#: A stored test day for the Holter report (20 min: the shortest with every kind of finding).
+HOLTER_ID = "holter-day"
+#: A stored record too short for a report.
+SHORT_ID = "short-30s"
+
+
+@dataclass
+class HolterLive:
+    """A server whose store holds a test day; ``truth`` is what the day was made with and
+    ``calls`` counts the reports the server computed, by lead."""
+
+    live: Live
+    truth: dict[str, object]
+    calls: dict[str, int]
+
+
+@pytest.fixture(scope="session")
+def holter_live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[HolterLive]:
+    """One server for the Holter report's tests (one report of the day is computed for all)."""
+    from cardiostream.record import Record
+    from cardiostream.serve import holter_routes
+    from cardiostream.sim.holter_day import holter_day
+
+    path = tmp_path_factory.mktemp("holter-store")
+    store = ParquetStore(path)
+    day = holter_day(1200.0, seed=2)
+    meta = {"start": day.start.isoformat(), "source": str(path / "day.edf")}
+    store.write(Record(day.signal[:, None], day.fs, ["ECG"], "Test day", meta=meta), HOLTER_ID)
+    short = day.signal[: int(30 * day.fs), None]
+    store.write(Record(short, day.fs, ["ECG"], "short"), SHORT_ID)
+    calls: dict[str, int] = {}
+    real = holter_routes.holter_report
+
+    def counted(record: Record, **kw: object) -> holter_routes.HolterResult:
+        lead = str(kw.get("lead"))
+        calls[lead] = calls.get(lead, 0) + 1
+        return real(record, **kw)  # type: ignore[arg-type]
+
+    with pytest.MonkeyPatch.context() as mp:
+        mp.setattr(holter_routes, "holter_report", counted)
+        server, thread, info = start_server(ServeConfig(tokens=[TOKEN, OTHER], store=path))
+        yield HolterLive(info, day.truth, calls)
+        server.should_exit = True
+        thread.join(10)
+
+
 @pytest.fixture(scope="module")
 def browser(tmp_path_factory: pytest.TempPathFactory) -> Iterator[object]:
     """Headless Chromium through Playwright (skipped with the reason when missing).

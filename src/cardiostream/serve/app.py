@@ -564,6 +564,7 @@ def _records_routes(
     from cardiostream.io import ParquetStore
     from cardiostream.io.store import validate_record_id
     from cardiostream.serve.annotation_routes import add_annotation_routes
+    from cardiostream.serve.holter_routes import add_holter_routes
     from cardiostream.serve.strip_routes import add_strip_routes
 
     # Absolute, so that the store's messages name it whole and redact_text can cut it.
@@ -711,6 +712,7 @@ def _records_routes(
 
     add_annotation_routes(app, owner, get_store, known)
     add_strip_routes(app, owner, get_store, known, watch)
+    add_holter_routes(app, owner, get_store, known)
 
 
 _T = TypeVar("_T")
