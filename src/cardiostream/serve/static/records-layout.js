@@ -8,7 +8,7 @@ const GAINS = [5, 10, 20];
 const option = (value, text) => h("option", { value }, text);
 
 /** on: {choose(id), lead(i), window(s), gain(mm/mV), af(dir), kind(k), beat(cls, dir), calipers(),
- * strip(ext)}. */
+ * strip(ext), report(ext)}. */
 export function buildLayout(root, panelElement, on) {
   const ui = {
     record: h("select", { testid: "record-select", "aria-label": "Record", onchange: () => on.choose(ui.record.value) }),
@@ -33,6 +33,11 @@ export function buildLayout(root, panelElement, on) {
     stripPng: h("button", { type: "button", testid: "strip-png", onclick: () => on.strip("png"),
       title: "The same strip as a PNG image" }, "PNG"),
     stripNote: h("span", { class: "hint rec-strip-note", testid: "strip-note", "aria-live": "polite" }),
+    report: h("button", { type: "button", testid: "report-pdf", onclick: () => on.report("pdf"),
+      title: "The Holter report of the whole record and this lead (PDF): rates, ectopy, pauses, AF, HRV, strips and the annotations" },
+      "Holter report (PDF)"),
+    reportHtml: h("button", { type: "button", testid: "report-html", onclick: () => on.report("html"),
+      title: "The same Holter report as a web page" }, "HTML"),
     viewStart: h("span", { testid: "view-start" }, "0.0 s"),
     viewRest: h("span", { class: "hint" }),
     navHint: h("span", { class: "hint rec-nav-hint", "aria-live": "polite" }),
@@ -60,7 +65,8 @@ export function buildLayout(root, panelElement, on) {
     h("span", { class: "rec-find" }, ui.prev, ui.kind, ui.next),
     h("span", { class: "rec-find", title: "Ventricular ectopic beats (classifier; the reference without it)" }, ui.prevV, h("b", { class: "rec-find-v" }, "V"), ui.nextV),
     h("span", { class: "rec-find", title: "Supraventricular ectopic beats (classifier; the reference without it)" }, ui.prevS, h("b", { class: "rec-find-s" }, "S"), ui.nextS),
-    ui.caliper, ui.readout, h("span", { class: "rec-find" }, ui.strip, ui.stripPng), ui.stripNote,
+    ui.caliper, ui.readout, h("span", { class: "rec-find" }, ui.strip, ui.stripPng),
+    h("span", { class: "rec-find" }, ui.report, ui.reportHtml), ui.stripNote,
     h("span", { class: "rec-pos" }, ui.viewStart, ui.viewRest), ui.peaksHint, ui.navHint);
   root.replaceChildren(h("div", { class: "rec" }, bar, ui.notice, ui.listView, ui.browse));
   return ui;

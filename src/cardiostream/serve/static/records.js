@@ -46,6 +46,7 @@ export function mount(root, ctx) {
     beat: (cls, dir) => jumpBeat(cls, dir),
     calipers: () => toggleCalipers(),
     strip: (ext) => printStrip(ext),
+    report: (ext) => openReport(ext),
   });
 
   // ---- problems, in words ----
@@ -246,7 +247,7 @@ export function mount(root, ctx) {
   function showBrowse(on) {
     ui.browse.hidden = !on;
     ui.listView.hidden = on;
-    for (const el of [ui.lead, ui.window, ui.gain, ui.prev, ui.next, ui.kind, ui.prevV, ui.nextV, ui.prevS, ui.nextS, ui.caliper, ui.strip, ui.stripPng]) {
+    for (const el of [ui.lead, ui.window, ui.gain, ui.prev, ui.next, ui.kind, ui.prevV, ui.nextV, ui.prevS, ui.nextS, ui.caliper, ui.strip, ui.stripPng, ui.report, ui.reportHtml]) {
       el.disabled = !on;
     }
     ui.viewStart.parentElement.hidden = !on;
@@ -389,6 +390,20 @@ export function mount(root, ctx) {
     const say = (text, link) => ui.stripNote.replaceChildren(text, ...(link ? [link] : []));
     openStrip(api, path, (text, link) => say(link ? text : `${text.replace(/\.$/, "")} (${what}, ${fmtTime(t0)}–${fmtTime(t1)}).`, link),
       `${s.record}-${t0.toFixed(1)}-${t1.toFixed(1)}.${ext}`);
+  }
+
+  /** The Holter report of the whole record and the lead shown; one pass of the engine on the
+   * server the first time (about a minute for 24 h), kept there for the next. */
+  function openReport(ext) {
+    if (!s.record) return;
+    const lead = s.meta && s.meta.leads ? s.meta.leads[s.lead] : undefined;
+    const path = recordPath(s.record, `/report.${ext}?lead=${s.lead}`);
+    const say = (text, link) => ui.stripNote.replaceChildren(text, ...(link ? [link] : []));
+    openStrip(api, path, say, `${s.record}${lead ? `-${lead}` : ""}-holter.${ext}`, {
+      preparing: "Preparing the Holter report… (about a minute for 24 h)",
+      thing: "Holter report",
+      absent: "This server cannot make Holter reports yet (no report route).",
+    });
   }
 
   // ---- calipers ----
