@@ -95,6 +95,7 @@ class HolterLive:
 def holter_live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[HolterLive]:
     """One server for the Holter report's tests (one report of the day is computed for all)."""
     from cardiostream.record import Record
+    from cardiostream.report.holter import HolterResult, holter_report
     from cardiostream.serve import holter_routes
     from cardiostream.sim.holter_day import holter_day
 
@@ -106,12 +107,10 @@ def holter_live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[HolterLive
     short = day.signal[: int(30 * day.fs), None]
     store.write(Record(short, day.fs, ["ECG"], "short"), SHORT_ID)
     calls: dict[str, int] = {}
-    real = holter_routes.holter_report
 
-    def counted(record: Record, **kw: object) -> holter_routes.HolterResult:
-        lead = str(kw.get("lead"))
-        calls[lead] = calls.get(lead, 0) + 1
-        return real(record, **kw)  # type: ignore[arg-type]
+    def counted(record: Record, *, lead: int | str = 0) -> HolterResult:
+        calls[str(lead)] = calls.get(str(lead), 0) + 1
+        return holter_report(record, lead=lead)
 
     with pytest.MonkeyPatch.context() as mp:
         mp.setattr(holter_routes, "holter_report", counted)
