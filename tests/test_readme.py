@@ -67,7 +67,7 @@ def test_every_cardiostream_command_in_the_readme_is_valid(argv: list[str]) -> N
 def _subcommands() -> set[str]:
     runner = CliRunner()
     out = runner.invoke(app, ["--help"], terminal_width=400, env={"COLUMNS": "400"}).output
-    return set(re.findall(r"│ (\w+)\s", out)) | {"bench"}
+    return set(re.findall(r"│ ([\w-]+)\s", out)) | {"bench"}
 
 
 def test_make_targets_in_the_readme_exist() -> None:
