@@ -155,6 +155,13 @@ def _workspace(folder: Path) -> None:
     wfdb_copy("mitdb-100-nsr", folder / "archive/b.hea")
     record = read(sample_path("mitdb-201-af"))
     write_edf(record, folder / "recording.edf")
+    # The Holter section's day, shortened to 20 minutes.
+    from cardiostream.record import Record
+    from cardiostream.sim.holter_day import holter_day
+
+    day = holter_day(1200.0)
+    meta = {"start": day.start.isoformat()}
+    write_edf(Record(day.signal[:, None], day.fs, ["ECG"], "day", meta=meta), folder / "day.edf")
     write_csv(record, folder / "recording.csv")
     # A chest strap's beats: RR intervals (ms), regular then irregular.
     rng = np.random.default_rng(0)

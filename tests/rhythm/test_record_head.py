@@ -12,12 +12,14 @@ from scipy.special import log_softmax
 
 from cardiostream.rhythm._beat_kernels import head_hidden, head_nll
 from cardiostream.rhythm.record_head import (
+    BEAT_FEATURES,
     ENTROPY_TOLERANCE,
     FEATURES,
     HIDDEN,
     MORPHOLOGY_FEATURES,
     RR_FEATURES,
     RecordHead,
+    beat_class_features,
     entropy_features,
     frame_features,
     morphology_features,
@@ -69,7 +71,8 @@ def test_frame_evidence_is_log_mean_max_and_share() -> None:
         frame_features(np.zeros((0, 4)))
     peaks = _peaks(np.full(20, 0.8))
     ecg = np.zeros(int(17 * FS))
-    assert record_features(p, peaks, FS, 17, ecg).size == len(FEATURES)
+    beats = np.zeros(len(BEAT_FEATURES))
+    assert record_features(p, peaks, FS, 17, ecg, beats).size == len(FEATURES)
 
 
 def _beats(
@@ -244,3 +247,25 @@ def test_rhythm_model_uses_a_head_from_model_json(tmp_path: Path) -> None:
     assert with_head.probabilities["noise"] > 0.99
     assert plain.raw_label == "af"
     assert sum(with_head.probabilities.values()) == pytest.approx(1.0)
+
+
+def test_beat_class_evidence() -> None:
+    labels = np.array(list("NNVNSSSNNQV"))
+    reasons = np.array([""] * 9 + ["flat", ""])
+    p = np.full((labels.size, 5), 0.1)
+    p[np.arange(labels.size), 0] = [0.9, 0.9, 0.5, 0.9, 0.7, 0.7, 0.7, 0.9, 0.9, 0.2, 0.6]
+    values = dict(zip(BEAT_FEATURES, beat_class_features(labels, p, reasons), strict=True))
+    # Ten beats judged (the gated Q is not): two V, three S, no F.
+    assert values["v_share"] == pytest.approx(2 / 10)
+    assert values["s_share"] == pytest.approx(3 / 10)
+    assert values["f_share"] == 0
+    assert values["gated_share"] == pytest.approx(1 / 11)
+    judged = np.r_[np.arange(9), 10]
+    assert values["beat_confidence"] == pytest.approx(p[judged].max(1).mean())
+    assert values["longest_s_run"] == pytest.approx(0.3)
+    assert values["longest_v_run"] == pytest.approx(0.1)
+    # A run longer than the cap counts as the cap.
+    long_run = beat_class_features(np.array(["S"] * 25), np.full((25, 5), 0.2), np.full(25, ""))
+    assert long_run[BEAT_FEATURES.index("longest_s_run")] == 1.0
+    empty = beat_class_features(np.array([], str), np.zeros((0, 5)), np.array([], str))
+    np.testing.assert_array_equal(empty, [0, 0, 0, 1, 1, 0, 0])

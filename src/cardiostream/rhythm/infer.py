@@ -72,7 +72,7 @@ import math
 from collections import Counter
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from functools import cached_property
+from functools import cached_property, lru_cache
 from pathlib import Path
 from typing import Any, NamedTuple
 
@@ -80,6 +80,7 @@ import numpy as np
 import numpy.typing as npt
 
 from cardiostream.beats import detect_rpeaks
+from cardiostream.beats.classes import BeatModel, classify_beats, load_beat_model
 from cardiostream.dsp import (
     REASONS,
     SignalQuality,
@@ -92,7 +93,7 @@ from cardiostream.errors import InputError
 from cardiostream.rhythm.bundle import config_from_json, read_bundle
 from cardiostream.rhythm.features import model_inputs
 from cardiostream.rhythm.preprocess import FRAME, MODEL_FS, Preprocessor
-from cardiostream.rhythm.record_head import record_features
+from cardiostream.rhythm.record_head import BEAT_FEATURES, beat_class_features, record_features
 from cardiostream.rhythm.rr_fusion import RRFeed
 from cardiostream.rhythm.verdict import (
     CLASSES,
@@ -428,7 +429,7 @@ class RhythmModel:
         p = np.exp(z - z.max(0))
         p /= p.sum(0)
         if self.head is not None:
-            features = record_features(p.T, prep.peaks, MODEL_FS, prep.n_real, prep.ecg)
+            features = record_features(p.T, prep.peaks, MODEL_FS, prep.n_real, prep.ecg, prep.beats)
             logits = self.head.logits(features)[0]
             probs = np.exp((logits - logits.max()) / self.head_temperature)
         else:
@@ -633,6 +634,9 @@ class PreparedRecord(NamedTuple):
     second_ok: npt.NDArray[np.bool_]  # per real second: in a usable quality window
     n_beats: int
     peaks: npt.NDArray[np.int64]  # R peaks at 250 Hz on the conditioned signal
+    # The beat classes' evidence (record_head.BEAT_FEATURES) of a record the head judges;
+    # zeros for a longer one (judged from its windows).
+    beats: npt.NDArray[np.float64]
 
     @property
     def ecg(self) -> npt.NDArray[np.float32]:
@@ -729,6 +733,16 @@ def prepare_record(
     left = max(MIN_SECONDS - n_real, 0) * FRAME if pad else 0
     if left:
         inputs = np.concatenate([np.zeros((channels, left), np.float32), inputs], axis=1)
+    beats = np.zeros(len(BEAT_FEATURES))
+    if n_real <= RECORD_HEAD_MAX_S:
+        found = classify_beats(x, rate, model=_beat_model())
+        beats = beat_class_features(found.label, found.probabilities, found.reason)
     return PreparedRecord(
-        inputs.astype(np.float32), n_real, verdict, second_ok, int(peaks.size), peaks
+        inputs.astype(np.float32), n_real, verdict, second_ok, int(peaks.size), peaks, beats
     )
+
+
+@lru_cache(maxsize=1)
+def _beat_model() -> BeatModel:
+    """The shipped beat classifier, read once (the record head's beat evidence)."""
+    return load_beat_model()

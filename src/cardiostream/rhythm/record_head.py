@@ -74,7 +74,20 @@ MORPHOLOGY_FEATURES: tuple[str, ...] = (
 #: The RR intervals' entropy: COSEn, the coefficient of sample entropy (see
 #: :func:`entropy_features`).
 ENTROPY_FEATURES: tuple[str, ...] = ("cosen",)
-FEATURES: tuple[str, ...] = FRAME_FEATURES + RR_FEATURES + MORPHOLOGY_FEATURES + ENTROPY_FEATURES
+#: What the beat classifier (:mod:`cardiostream.beats.classes`) says of the record's beats
+#: (see :func:`beat_class_features`).
+BEAT_FEATURES: tuple[str, ...] = (
+    "v_share",
+    "s_share",
+    "f_share",
+    "gated_share",
+    "beat_confidence",
+    "longest_s_run",
+    "longest_v_run",
+)
+FEATURES: tuple[str, ...] = (
+    FRAME_FEATURES + RR_FEATURES + MORPHOLOGY_FEATURES + ENTROPY_FEATURES + BEAT_FEATURES
+)
 
 
 def frame_features(probabilities: npt.ArrayLike) -> FloatArray:
@@ -125,6 +138,45 @@ def entropy_features(peaks: npt.ArrayLike, fs: float) -> FloatArray:
     return out
 
 
+#: Runs of S or V beats count up to this many beats (a longer run is as telling).
+LONGEST_RUN_CAP = 10
+
+
+def beat_class_features(
+    labels: npt.ArrayLike, probabilities: npt.ArrayLike, reasons: npt.ArrayLike
+) -> FloatArray:
+    """The beat classes' part of the evidence (:data:`BEAT_FEATURES`).
+
+    Ectopic beats are the classic source of false AF, and a record of CinC's "other" class
+    often is ectopy: the shares of V, S and F among the beats the classifier judged (not
+    gated for quality or pacing), the share gated, the mean probability of the chosen
+    classes, and the longest runs of S and of V beats (capped at :data:`LONGEST_RUN_CAP`,
+    scaled to 0-1). Out of fold on CinC 2017 they raised the record head's CinC score from
+    0.814 to 0.819 (four folds of five up). The classifier learned from MITDB DS1 only.
+    A record without beats gets zeros, a confidence of 1 and a gated share of 1 (nothing
+    judged).
+    """
+    lab = np.asarray(labels).astype(str)
+    p = np.asarray(probabilities, np.float64).reshape(lab.size, -1) if lab.size else None
+    judged = np.asarray(reasons).astype(str) == ""
+    n_judged = max(int(judged.sum()), 1)
+    out = np.zeros(len(BEAT_FEATURES))
+    for i, c in enumerate(("V", "S", "F")):
+        out[i] = np.count_nonzero((lab == c) & judged) / n_judged
+    out[3] = 1.0 - judged.sum() / max(lab.size, 1)
+    out[4] = float(p[judged].max(1).mean()) if p is not None and judged.any() else 1.0
+    for i, c in ((5, "S"), (6, "V")):
+        out[i] = min(_longest_run(lab == c), LONGEST_RUN_CAP) / LONGEST_RUN_CAP
+    return out
+
+
+def _longest_run(flags: npt.NDArray[np.bool_]) -> int:
+    if not flags.any():
+        return 0
+    edges = np.diff(np.concatenate([[0], flags.astype(np.int8), [0]]))
+    return int((np.flatnonzero(edges == -1) - np.flatnonzero(edges == 1)).max())
+
+
 #: The P-wave window, seconds before the R peak: late enough to miss the previous T wave at
 #: ordinary rates, early enough to miss the Q wave.
 P_WINDOW = (0.30, 0.08)
@@ -168,14 +220,17 @@ def record_features(
     fs: float,
     duration_s: float,
     ecg: npt.ArrayLike,
+    beats: npt.ArrayLike,
 ) -> FloatArray:
-    """All of :data:`FEATURES` for one record (``ecg``: the conditioned signal of ``peaks``)."""
+    """All of :data:`FEATURES` for one record (``ecg``: the conditioned signal of ``peaks``;
+    ``beats``: :func:`beat_class_features` of the record)."""
     return np.concatenate(
         [
             frame_features(probabilities),
             rr_features(peaks, fs, duration_s),
             morphology_features(ecg, peaks, fs),
             entropy_features(peaks, fs),
+            np.asarray(beats, np.float64).reshape(len(BEAT_FEATURES)),
         ]
     )
 
@@ -245,8 +300,10 @@ class RecordHead:
 
 
 __all__ = [
+    "BEAT_FEATURES",
     "FEATURES",
     "RecordHead",
+    "beat_class_features",
     "entropy_features",
     "frame_features",
     "morphology_features",

@@ -123,7 +123,9 @@ def oof_evidence(
             prep = prepared[row]
             z = frames.astype(np.float64)[:, voting_frames(frames.shape[-1], prep)]
             p = softmax(z, 0)
-            features[row] = record_features(p.T, prep.peaks, MODEL_FS, prep.n_real, prep.ecg)
+            features[row] = record_features(
+                p.T, prep.peaks, MODEL_FS, prep.n_real, prep.ecg, prep.beats
+            )
             plain[row] = np.log(np.clip(p.mean(1), 1e-12, None))
             # Frames of the real seconds only (a record under 10 s has none with full context).
             real = frames[:, frames.shape[-1] - prep.n_real :]
