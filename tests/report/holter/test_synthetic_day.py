@@ -1,4 +1,4 @@
-"""The report of a scripted two-hour day states what the script put in.
+"""The reports of a scripted day, a full 24 h and a two-hour one, state what the script put in.
 
 Tolerances, and why:
 - AF seconds: the engine labels a window ``af`` once the AF fills enough of its 10 s, so
@@ -25,9 +25,10 @@ from cardiostream.report.holter import SCHEMA, HolterResult, holter_report
 from cardiostream.sim.holter_day import HolterDay, holter_day
 
 
-@pytest.fixture(scope="module")
-def day() -> tuple[HolterDay, HolterResult]:
-    d = holter_day(7200.0, seed=1)
+@pytest.fixture(scope="module", params=[(86_400.0, 0), (7200.0, 1)], ids=["24h", "2h"])
+def day(request: pytest.FixtureRequest) -> tuple[HolterDay, HolterResult]:
+    duration_s, seed = request.param
+    d = holter_day(duration_s, seed=seed)
     rec = Record(
         signal=d.signal[:, None],
         fs=d.fs,
@@ -112,7 +113,7 @@ def test_noisy_stretch_gives_no_figure(day: tuple[HolterDay, HolterResult]) -> N
 
 
 def test_json_strips_and_findings(day: tuple[HolterDay, HolterResult]) -> None:
-    _, result = day
+    d, result = day
     rep = result.report
     doc = json.loads(report_json(rep))
     assert doc["schema"] == SCHEMA
@@ -129,5 +130,5 @@ def test_json_strips_and_findings(day: tuple[HolterDay, HolterResult]) -> None:
         assert len(sig.beat_class) == sig.beat_s.size
     text = " | ".join(rep["findings"])
     assert "AF burden" in text and "VEBs" in text and "pauses ≥ 2 s" in text
-    assert len(rep["hourly"]) == 2
+    assert len(rep["hourly"]) == round(d.signal.size / d.fs / 3600)
     assert rep["hrv"]["sdnn_ms"] is not None and rep["hrv"]["segments"] >= 5
