@@ -44,14 +44,15 @@ typecheck: $(STAMP)
 	$(BIN)/mypy
 
 # The dashboard tests drive Debian's Chromium (and record video with Debian's ffmpeg); the
-# Holter report's tests look at its PDF with poppler-utils (pdftoppm, pdftotext). They skip,
+# Holter report's tests look at its PDF with poppler-utils (pdftoppm, pdftotext); the scale-out
+# tests start a real redis-server. They skip,
 # saying why, where these cannot be installed.
 browser:
-	@if [ ! -x /usr/bin/chromium ] || [ ! -x /usr/bin/ffmpeg ] || [ ! -x /usr/bin/pdftoppm ]; then \
+	@if [ ! -x /usr/bin/chromium ] || [ ! -x /usr/bin/ffmpeg ] || [ ! -x /usr/bin/pdftoppm ] || [ ! -x /usr/bin/redis-server ]; then \
 	  SUDO=$$( [ "$$(id -u)" = 0 ] || echo sudo ); \
-	  $$SUDO apt-get install -y -q chromium ffmpeg poppler-utils >/dev/null 2>&1 || \
-	  { $$SUDO apt-get update -q >/dev/null 2>&1 && $$SUDO apt-get install -y -q chromium ffmpeg poppler-utils >/dev/null 2>&1; } || \
-	  echo "could not install chromium, ffmpeg and poppler-utils: the browser and PDF page tests will be skipped"; \
+	  $$SUDO apt-get install -y -q chromium ffmpeg poppler-utils redis-server >/dev/null 2>&1 || \
+	  { $$SUDO apt-get update -q >/dev/null 2>&1 && $$SUDO apt-get install -y -q chromium ffmpeg poppler-utils redis-server >/dev/null 2>&1; } || \
+	  echo "could not install chromium, ffmpeg, poppler-utils and redis-server: the browser, PDF page and Redis tests will be skipped"; \
 	fi
 
 test: lint typecheck browser

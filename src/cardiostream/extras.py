@@ -2,8 +2,8 @@
 
 ``pip install cardiostream`` is the core: reading, filtering, R peaks, HRV, quality, the rhythm
 model on ONNX Runtime, the engine and the command line. The server and dashboard, plots, the
-Holter report's HTML and PDF, and training come with extras; a missing one is named with the
-command that installs it.
+Holter report's HTML and PDF, the scale-out over Dask and Redis, and training come with
+extras; a missing one is named with the command that installs it.
 """
 
 from __future__ import annotations
@@ -19,6 +19,9 @@ EXTRA_OF: dict[str, str] = {
     "matplotlib": "plot",
     "weasyprint": "report",
     "jinja2": "report",
+    "dask": "scale",
+    "distributed": "scale",
+    "redis": "scale",
     "torch": "train",
     "onnx": "train",
     "onnxscript": "train",
