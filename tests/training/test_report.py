@@ -68,3 +68,38 @@ def test_confusion_and_ablation_plots(tmp_path: Path) -> None:
     m = np.array([[50, 2, 3, 1], [1, 8, 1, 0], [5, 1, 20, 1], [1, 0, 1, 3]])
     assert plot_confusion(m, tmp_path / "c.png").stat().st_size > 1000
     assert plot_ablation([], tmp_path / "a.png").is_file()
+
+
+def test_disputed_labels_count_confident_verdicts_against_the_label(tmp_path: Path) -> None:
+    from cardiostream.training.report import disputed_section
+
+    # Six records: two "other" called normal at 0.99, one AF called other at 0.85 (below
+    # the table's 0.90), three agreeing with their label.
+    labels = np.array([2, 2, 1, 0, 1, 3])
+    p = np.array(
+        [
+            [0.99, 0.0, 0.01, 0.0],
+            [0.99, 0.0, 0.01, 0.0],
+            [0.05, 0.10, 0.85, 0.0],
+            [0.97, 0.01, 0.01, 0.01],
+            [0.02, 0.95, 0.03, 0.0],
+            [0.1, 0.0, 0.1, 0.8],
+        ]
+    )
+    np.savez(
+        tmp_path / "head_oof.npz",
+        names=np.array([f"A{i:05d}" for i in range(6)]),
+        labels=labels,
+        head_logits=np.log(p + 1e-12),
+    )
+    summary = {"record_head": {"temperature": 1.0}}
+    (tmp_path / "training.json").write_text(json.dumps(summary))
+    text = disputed_section(tmp_path)
+    assert "3 at 0.80, 2 at 0.90, 2 at 0.95 (of 6)" in text
+    assert "| other | 2 | 0 | 0 | 0 |" in text
+    assert "other records called normal (2 of 2)" in text
+    assert "A00000 (other → normal, 0.99)" in text and "A00002" not in text
+    # Nothing confident against a label: said so, without a table.
+    np.savez(tmp_path / "head_oof.npz", names=np.array(["A"] * 6), labels=labels,
+             head_logits=np.log(np.eye(4)[[2, 2, 1, 0, 1, 3]] * 0.9 + 0.025))  # fmt: skip
+    assert "No record's out-of-fold verdict" in disputed_section(tmp_path)

@@ -155,7 +155,9 @@ def head_section(training_dir: Path, out_dir: Path) -> str:
         "differences, outliers, Poincaré shape, lag-1 and lag-2 correlation), their entropy "
         "(COSEn: whether the irregularity repeats itself, as ectopy's does and AF's does not) "
         "and the shape of its beats (how alike the QRS complexes are; whether a consistent P "
-        "wave precedes them, which AF lacks) in a small network "
+        "wave precedes them, which AF lacks) and what the beat classifier says of them (shares "
+        "of V, S and F beats, the longest S and V runs; it learned from MITDB DS1 only) in a "
+        "small network "
         f"(one hidden layer, L2 {summary['l2']:g}; `rhythm/record_head.py`). Its inputs for "
         "each record come from the fold network that did not see the record, run through the "
         "exact inference path (raw file, quality, voting frames); the head is cross-fitted on "
@@ -180,6 +182,65 @@ def head_section(training_dir: Path, out_dir: Path) -> str:
         "",
         "![confusion, record head](confusion_head.png) "
         "![reliability, record head](reliability_head.png)",
+        "",
+    ]
+    return "\n".join(lines) + "\n"
+
+
+#: Confidence from which an out-of-fold verdict against a record's label counts as a dispute.
+DISPUTE_CONFIDENCE = (0.8, 0.9, 0.95)
+
+
+def disputed_section(training_dir: Path) -> str:
+    """Records whose out-of-fold record verdict confidently disagrees with their label."""
+    header = "## Disputed labels\n\n"
+    run = _head_run(training_dir, "record_head", "head_oof.npz")
+    if run is None:
+        return ""
+    summary, labels, logits = run
+    with np.load(training_dir / "head_oof.npz") as z:
+        names = [str(n) for n in z["names"]]
+    p = calibrated(np.asarray(logits), float(summary["temperature"]))
+    verdict, confidence = p.argmax(1), p.max(1)
+    against = verdict != np.asarray(labels)
+    counts = ", ".join(
+        f"{int(np.sum(against & (confidence >= c)))} at {c:.2f}" for c in DISPUTE_CONFIDENCE
+    )
+    pick = against & (confidence >= DISPUTE_CONFIDENCE[1])
+    if not pick.any():
+        return header + f"No record's out-of-fold verdict goes against its label with a " \
+            f"calibrated confidence of 0.90 or more ({counts}).\n\n"  # fmt: skip
+    table = np.zeros((len(CLASSES), len(CLASSES)), np.int64)
+    np.add.at(table, (np.asarray(labels)[pick], verdict[pick]), 1)
+    lines = [
+        header + f"Records whose out-of-fold record verdict goes against their CinC label with "
+        f"a calibrated confidence of at least 0.80, 0.90 and 0.95: {counts} (of "
+        f"{len(names):,}). At 0.90, by label (rows) and verdict (columns):",
+        "",
+        "| label \\ verdict | " + " | ".join(CLASSES) + " |",
+        "|---|" + "---:|" * len(CLASSES),
+    ]
+    lines += [
+        f"| {c} | " + " | ".join(str(v) for v in row) + " |"
+        for c, row in zip(CLASSES, table.tolist(), strict=True)
+    ]
+    order = np.flatnonzero(pick)[np.argsort(-confidence[pick])][:12]
+    most = ", ".join(
+        f"{names[i]} ({CLASSES[labels[i]]} → {CLASSES[verdict[i]]}, {confidence[i]:.2f})"
+        for i in order
+    )
+    big = np.unravel_index(int(table.argmax()), table.shape)
+    why = (
+        ' CinC\'s "other" is anything neither normal nor AF, and its reason (a bundle branch '
+        "block, a long PR interval, ST changes) a single short lead often does not show."
+        if CLASSES[big[0]] == "other"
+        else ""
+    )
+    lines += [
+        "",
+        f"The largest group: {CLASSES[big[0]]} records called {CLASSES[big[1]]} "
+        f"({int(table[big])} of {int(pick.sum())}).{why} These are a model's disputes, not "
+        "proven label errors; the most confident, to look at: " + most + ".",
         "",
     ]
     return "\n".join(lines) + "\n"
@@ -466,6 +527,7 @@ def write_report(
         "and the data named below.\n\n",
         cv_section(Path(training_dir), out),
         head_section(Path(training_dir), out),
+        disputed_section(Path(training_dir)),
         window_section(Path(training_dir), out),
         fusion_section(Path(training_dir)),
     ]
