@@ -63,3 +63,44 @@ def evaluate_af(
             json_out.write_text(json.dumps(to_json(result), indent=1) + "\n")
 
     _guard(body)
+
+
+@app.command("evaluate-holter")
+def evaluate_holter(
+    data: Annotated[
+        Path, typer.Option(help="A WFDB folder with .atr beat and rhythm annotations (MITDB).")
+    ] = Path("../shared/data/mitdb"),
+    records: RecordsOption = None,
+    markdown: Annotated[
+        Path | None, typer.Option(help="Write the per-record and total tables as Markdown.")
+    ] = None,
+    json_out: JsonOption = None,
+) -> None:
+    """The Holter report's AF seconds, ventricular beats and pauses of each record beside
+    its reference annotations."""
+
+    def body() -> None:
+        from dataclasses import asdict
+
+        from rich.markdown import Markdown
+
+        from cardiostream.evaluate.holter_mitdb import evaluate_holter_mitdb, to_markdown
+        from cardiostream.progress import counted_bar
+
+        with counted_bar("Holter {task.description}", console=console) as bar:
+            task = bar.add_task(data.name, total=None)
+
+            def step(done: int, total: int) -> None:
+                bar.update(task, completed=done, total=total)
+
+            results = evaluate_holter_mitdb(data, _names(records), step)
+        text = to_markdown(results)
+        console.print(Markdown(text.split("\n\n")[1]))
+        if markdown is not None:
+            markdown.parent.mkdir(parents=True, exist_ok=True)
+            markdown.write_text(text)
+        if json_out is not None:
+            json_out.parent.mkdir(parents=True, exist_ok=True)
+            json_out.write_text(json.dumps([asdict(r) for r in results], indent=1) + "\n")
+
+    _guard(body)
