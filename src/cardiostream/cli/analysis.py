@@ -243,6 +243,8 @@ def _analyze_on_cluster(
     """``analyze`` over a Dask cluster: the records' outcomes come back in order and are
     reported as one process reports them (an unreadable named file stops the command, a
     refused record is named on the error console and the others go on)."""
+    from contextlib import closing
+
     from cardiostream.cluster.archive import connect, map_records
     from cardiostream.progress import counted_bar
 
@@ -252,22 +254,24 @@ def _analyze_on_cluster(
         counted_bar("{task.description}", console=err_console, transient=True) as bar,
     ):
         task = bar.add_task("analysing on the cluster", total=len(files))
+        # Closed here, not when collected: it cancels what is queued while the client is open.
         outcomes = map_records(client, files, options, on_done=lambda _: bar.advance(task))
-        for o in outcomes:
-            if o.read_error is not None:
-                if o.named or not isinstance(o.read_error, InputError):
-                    raise o.read_error
-                continue  # a non-record file met while walking a folder
-            if o.analysis is None:
-                message = str(o.error)
-                if o.named and len(files) == 1 and not o.failed:
-                    if message.startswith(str(o.path)):
-                        raise InputError(message)
-                    raise InputError(f"{o.path}: {message}")
-                err_console.print(f"{escape(o.name)}: not analysed: {escape(message)}")
-                continue
-            done.append(o.analysis)
-            _write_analysis(o.analysis, fmt, out, len(files) > 1)
+        with closing(outcomes):
+            for o in outcomes:
+                if o.read_error is not None:
+                    if o.named or not isinstance(o.read_error, InputError):
+                        raise o.read_error
+                    continue  # a non-record file met while walking a folder
+                if o.analysis is None:
+                    message = str(o.error)
+                    if o.named and len(files) == 1 and not o.failed:
+                        if message.startswith(str(o.path)):
+                            raise InputError(message)
+                        raise InputError(f"{o.path}: {message}")
+                    err_console.print(f"{escape(o.name)}: not analysed: {escape(message)}")
+                    continue
+                done.append(o.analysis)
+                _write_analysis(o.analysis, fmt, out, len(files) > 1)
     return done
 
 

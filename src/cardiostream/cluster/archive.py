@@ -15,7 +15,7 @@ is reported for that record and the others go on.
 from __future__ import annotations
 
 import uuid
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Generator, Iterable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -118,7 +118,7 @@ def map_records(
     options: Options,
     *,
     on_done: Callable[[Outcome], None] | None = None,
-) -> Iterator[Outcome]:
+) -> Generator[Outcome, None, None]:
     """Analyse records on a cluster; yield their outcomes in the order of ``files``.
 
     Parameters
@@ -185,7 +185,7 @@ def connect(
     cluster: str,
     *,
     n_workers: int | None = None,
-    timeout_s: float = CONNECT_TIMEOUT_S,
+    timeout_s: float | None = None,
     warm: bool = True,
     model: str | None = None,
 ) -> Iterator[Client]:
@@ -199,8 +199,9 @@ def connect(
         connects to a running scheduler.
     n_workers : int, optional
         Workers of a local cluster; one per core by default.
-    timeout_s : float
-        Seconds to wait for a scheduler named by address.
+    timeout_s : float, optional
+        Seconds to wait for a scheduler named by address; :data:`CONNECT_TIMEOUT_S` by
+        default.
     warm : bool
         Load the compiled kernels on every worker first.
     model : str, optional
@@ -220,7 +221,10 @@ def connect(
             threads_per_worker=1,
             processes=True,
             host="127.0.0.1",
+            # No dashboard; the scheduler's small HTTP server (health, metrics) still starts,
+            # on a free loopback port rather than on 8787, which another cluster may hold.
             dashboard_address=None,
+            scheduler_kwargs={"dashboard_address": "127.0.0.1:0"},
         )
         try:
             with Client(local) as client:  # type: ignore[no-untyped-call]
@@ -233,7 +237,8 @@ def connect(
     if not cluster.startswith("tcp://"):
         raise InputError(f"--cluster: expected local or tcp://HOST:PORT, got {cluster!r}")
     try:
-        client = Client(cluster, timeout=timeout_s)  # type: ignore[no-untyped-call]
+        wait = CONNECT_TIMEOUT_S if timeout_s is None else timeout_s
+        client = Client(cluster, timeout=wait)  # type: ignore[no-untyped-call]
     except (OSError, TimeoutError) as exc:
         raise InputError(f"--cluster: cannot reach the scheduler at {cluster}: {exc}") from None
     with client:
@@ -259,7 +264,7 @@ def analyze_many(
     Parameters
     ----------
     paths : iterable of str or Path
-        Record files and folders, in order.
+        Record files and folders, or bundled samples' names, in order.
     cluster : str, Client or None
         ``local``, ``tcp://HOST:PORT`` (see :func:`connect`), a client of a running
         cluster, or None for this process.
@@ -276,8 +281,9 @@ def analyze_many(
         One per record, in the order of ``paths``; the analyses equal those of one process.
     """
     from cardiostream.io.listing import walk_records
+    from cardiostream.samples import resolve
 
-    files = walk_records(paths)
+    files = walk_records(resolve(Path(p)) for p in paths)
     options = Options(lead, hop_s, window_s, None if model is None else str(model), fs)
     if cluster is None:
         done = []
