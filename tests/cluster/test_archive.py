@@ -164,3 +164,48 @@ def test_the_command_says_so_in_one_line(monkeypatch: pytest.MonkeyPatch) -> Non
 def test_bad_cluster_options_are_bad_input(args: list[str]) -> None:
     result = _run("analyze", "mitdb-201-af", *args, code=2)
     assert "--cluster" in result.stderr or "--workers" in result.stderr
+
+
+def _crash_on_a_file_named_crash() -> None:
+    """In a worker: make reading ``crash.*`` fail as a bug would (not bad input)."""
+    import cardiostream.io as io
+
+    real = io.read
+
+    def read(path: Any, *args: Any, **kwargs: Any) -> Any:
+        if Path(path).stem == "crash":
+            raise RuntimeError("the worker fell over")
+        return real(path, *args, **kwargs)
+
+    read.real = real  # type: ignore[attr-defined]
+    io.read = read
+
+
+def _mend_reading() -> None:
+    import cardiostream.io as io
+
+    io.read = getattr(io.read, "real", io.read)
+
+
+def test_a_failed_task_is_reported_for_its_record_only(cluster: Any, tmp_path: Path) -> None:
+    crash = tmp_path / "crash.hea"
+    shutil.copy(sample_path("cinc2017-A00004"), crash)
+    with distributed.Client(cluster) as client:
+        client.run(_crash_on_a_file_named_crash)
+        try:
+            args = ("analyze", "mitdb-201-af", str(crash), "mitdb-119-pvc", "--format", "jsonl")
+            result = _run(*args, "--cluster", cluster.scheduler_address)
+        finally:
+            client.run(_mend_reading)
+    assert "crash: not analysed: worker error: RuntimeError: the worker fell over" in result.stderr
+    expected = _run("analyze", "mitdb-201-af", "mitdb-119-pvc", "--format", "jsonl").stdout
+    assert result.stdout == expected
+
+
+def test_the_local_cluster_is_closed_on_ctrl_c() -> None:
+    with pytest.raises(KeyboardInterrupt), connect("local", n_workers=1, warm=False) as client:
+        cluster = client.cluster
+        assert cluster.status.name == "running"
+        raise KeyboardInterrupt
+    assert client.status == "closed"
+    assert cluster.status.name == "closed"
