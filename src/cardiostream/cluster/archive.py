@@ -279,6 +279,19 @@ def analyze_many(
     -------
     list of Outcome
         One per record, in the order of ``paths``; the analyses equal those of one process.
+
+    Notes
+    -----
+    A local cluster starts its workers as fresh processes (not forks), which import the
+    calling script again: a script that calls this with ``cluster="local"`` does so under
+    ``if __name__ == "__main__":``.
+
+    Examples
+    --------
+    >>> from cardiostream.cluster import analyze_many
+    >>> if __name__ == "__main__":  # doctest: +SKIP
+    ...     for o in analyze_many(["archive/"], cluster="local", n_workers=4):
+    ...         print(o.name, o.analysis.summary()["af_burden"] if o.analysis else o.error)
     """
     from cardiostream.io.listing import walk_records
     from cardiostream.samples import resolve
