@@ -209,3 +209,23 @@ def test_the_local_cluster_is_closed_on_ctrl_c() -> None:
         raise KeyboardInterrupt
     assert client.status == "closed"
     assert cluster.status.name == "closed"
+
+
+def test_store_partitions_are_records_too(cluster: Any, tmp_path: Path) -> None:
+    from cardiostream.io import read
+    from cardiostream.io.store import ParquetStore
+
+    store = ParquetStore(tmp_path / "store")
+    for name in ("mitdb-201-af", "cinc2017-A00020"):
+        store.write(read(sample_path(name)))
+    one = _run("analyze", str(tmp_path / "store"), "--format", "jsonl")
+    many = _run(
+        "analyze",
+        str(tmp_path / "store"),
+        "--format",
+        "jsonl",
+        "--cluster",
+        cluster.scheduler_address,
+    )
+    assert many.stdout == one.stdout
+    assert many.stdout.count('"type": "record"') == 2
