@@ -31,6 +31,7 @@ RANK: dict[str, float] = {
     "": 5.5,  # cardiostream/__init__.py
     "sim": 6,
     "report": 6,
+    "cluster": 6,  # the engine over many machines; used by evaluate and cli only
     "evaluate": 7,
     "training": 8,
     "serve": 9,

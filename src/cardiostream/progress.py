@@ -9,9 +9,11 @@ if TYPE_CHECKING:
     from rich.progress import Progress
 
 
-def counted_bar(title: str, *, enabled: bool = True, console: Any = None) -> Progress:
+def counted_bar(
+    title: str, *, enabled: bool = True, console: Any = None, transient: bool = False
+) -> Progress:
     """A bar over counted steps; ``title`` is rich markup and may name the task's fields
-    (``{task.description}``, ``{task.fields[record]}``)."""
+    (``{task.description}``, ``{task.fields[record]}``); a ``transient`` bar goes when done."""
     from rich.progress import (
         BarColumn,
         MofNCompleteColumn,
@@ -29,4 +31,5 @@ def counted_bar(title: str, *, enabled: bool = True, console: Any = None) -> Pro
         TimeRemainingColumn(),
         console=console,
         disable=not enabled,
+        transient=transient,
     )

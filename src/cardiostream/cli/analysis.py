@@ -28,6 +28,7 @@ from cardiostream.errors import InputError
 from cardiostream.record import lead_selector
 
 if TYPE_CHECKING:
+    from cardiostream.cluster.archive import Options
     from cardiostream.stream.analyze import Analysis
     from cardiostream.stream.messages import Message
 
@@ -126,6 +127,17 @@ def analyze(
     window: Annotated[int, typer.Option(help="Window length in seconds (10 to 600).")] = 10,
     model: ModelOption = None,
     fs: FsOption = None,
+    cluster: Annotated[
+        str | None,
+        typer.Option(
+            metavar="local|tcp://HOST:PORT",
+            help="Spread the records over a Dask cluster: local starts one on this machine, "
+            "tcp://HOST:PORT joins a running scheduler. The output is the same.",
+        ),
+    ] = None,
+    workers: Annotated[
+        int | None, typer.Option(help="Workers of --cluster local (one per core by default).")
+    ] = None,
 ) -> None:
     """Windows every second, AF episodes and a summary for whole recordings (the streaming
     engine run offline: the same lines as `cardiostream stream`)."""
@@ -135,12 +147,7 @@ def analyze(
 
         from cardiostream.io import read
         from cardiostream.io.listing import walk_records
-        from cardiostream.stream.analyze import (
-            CSV_COLUMNS,
-            analyze,
-            total_summary,
-            write_summary,
-        )
+        from cardiostream.stream.analyze import CSV_COLUMNS, analyze
 
         if fmt not in ("table", "json", "jsonl", "csv"):
             raise InputError(f"--format: expected table, json, jsonl or csv, got {fmt!r}")
@@ -148,7 +155,17 @@ def analyze(
             raise InputError(f"--summary: {summary}: expected a .csv or .json file name")
         if out is not None:
             out.mkdir(parents=True, exist_ok=True)
+        if workers is not None and (cluster != "local" or workers < 1):
+            raise InputError("--workers: only with --cluster local, and 1 or more")
         files = walk_records(_record_path(p) for p in paths)
+        if cluster is not None:
+            from cardiostream.cluster.archive import Options
+
+            options = Options(lead, hop, window, None if model is None else str(model), fs)
+            if fmt == "csv":
+                sys.stdout.write(",".join(CSV_COLUMNS) + "\n")
+            _finish(_analyze_on_cluster(cluster, workers, files, options, fmt, out), fmt, summary)
+            return
         done: list[Analysis] = []
         # Load the compiled kernels first, so the first file's timing is the engine's alone.
         _warm(model)
@@ -193,19 +210,69 @@ def analyze(
                 bar.advance(task)
                 done.append(result)
                 _write_analysis(result, fmt, out, len(files) > 1)
-        totals = [a.summary() for a in done] + ([total_summary(done)] if done else [])
-        if summary is not None:
-            write_summary(summary, totals)
-        if fmt == "json":
-            doc = {
-                "records": [{**a.summary(), "events": a.events} for a in done],
-                "total": total_summary(done),
-            }
-            sys.stdout.write(json.dumps(doc) + "\n")
-        elif fmt == "table":
-            _summary_table(totals)
+        _finish(done, fmt, summary)
 
     _guard(body)
+
+
+def _finish(done: list[Analysis], fmt: str, summary: Path | None) -> None:
+    """Write the summary file and print the JSON document or the tables."""
+    from cardiostream.stream.analyze import total_summary, write_summary
+
+    totals = [a.summary() for a in done] + ([total_summary(done)] if done else [])
+    if summary is not None:
+        write_summary(summary, totals)
+    if fmt == "json":
+        doc = {
+            "records": [{**a.summary(), "events": a.events} for a in done],
+            "total": total_summary(done),
+        }
+        sys.stdout.write(json.dumps(doc) + "\n")
+    elif fmt == "table":
+        _summary_table(totals)
+
+
+def _analyze_on_cluster(
+    cluster: str,
+    workers: int | None,
+    files: list[tuple[Path, bool]],
+    options: Options,
+    fmt: str,
+    out: Path | None,
+) -> list[Analysis]:
+    """``analyze`` over a Dask cluster: the records' outcomes come back in order and are
+    reported as one process reports them (an unreadable named file stops the command, a
+    refused record is named on the error console and the others go on)."""
+    from contextlib import closing
+
+    from cardiostream.cluster.archive import connect, map_records
+    from cardiostream.progress import counted_bar
+
+    done: list[Analysis] = []
+    with (
+        connect(cluster, n_workers=workers, model=options.model) as client,
+        counted_bar("{task.description}", console=err_console, transient=True) as bar,
+    ):
+        task = bar.add_task("analysing on the cluster", total=len(files))
+        # Closed here, not when collected: it cancels what is queued while the client is open.
+        outcomes = map_records(client, files, options, on_done=lambda _: bar.advance(task))
+        with closing(outcomes):
+            for o in outcomes:
+                if o.read_error is not None:
+                    if o.named or not isinstance(o.read_error, InputError):
+                        raise o.read_error
+                    continue  # a non-record file met while walking a folder
+                if o.analysis is None:
+                    message = str(o.error)
+                    if o.named and len(files) == 1 and not o.failed:
+                        if message.startswith(str(o.path)):
+                            raise InputError(message)
+                        raise InputError(f"{o.path}: {message}")
+                    err_console.print(f"{escape(o.name)}: not analysed: {escape(message)}")
+                    continue
+                done.append(o.analysis)
+                _write_analysis(o.analysis, fmt, out, len(files) > 1)
+    return done
 
 
 def _write_analysis(result: Analysis, fmt: str, out: Path | None, several: bool) -> None:

@@ -373,6 +373,61 @@ def bench_store(
     _guard(body)
 
 
+@bench_app.command("cluster")
+def bench_cluster(
+    data: Annotated[
+        Path | None,
+        typer.Option(
+            help="A folder holding mitdb/ ($CARDIOSTREAM_DATA, else ../shared/data, by "
+            "default); the bundled samples, tiled, without one."
+        ),
+    ] = None,
+    samples: Annotated[
+        bool, typer.Option("--samples", help="Run the bundled samples even where MITDB is.")
+    ] = False,
+    tile: Annotated[int, typer.Option(help="Times the bundled samples are repeated.")] = 20,
+    workers: Annotated[
+        str, typer.Option(help="Comma-separated sizes of the local clusters.")
+    ] = "1,2",
+    machines: Annotated[
+        str, typer.Option(help="Comma-separated machine counts of the projection.")
+    ] = "1,4,16,64",
+    per_machine: Annotated[
+        int | None, typer.Option(help="Workers a machine of the projection runs (its cores).")
+    ] = None,
+    json_out: JsonOption = None,
+    markdown: Annotated[Path | None, typer.Option(help="Write the tables as Markdown.")] = None,
+) -> None:
+    """Archives over Dask: the same records in one process and on local clusters of 1 and 2
+    workers (records/s, x real time, ratios, per worker), and what N machines would carry."""
+    _single_thread()
+
+    def body() -> None:
+        from cardiostream.evaluate.bench import cluster as bench
+
+        sizes = _numbers(workers, "--workers", 1)
+        counts = _numbers(machines, "--machines", 1)
+        if tile < 1:
+            raise InputError("--tile: 1 or more")
+        if per_machine is not None and per_machine < 1:
+            raise InputError("--per-machine: 1 or more")
+        if data is not None:
+            _folder(data)
+        source, paths = bench.bench_records(data, tile, samples=samples)
+        with err_console.status("benchmark") as status:
+            result = bench.run_cluster_benchmark(
+                paths,
+                source,
+                workers=sizes,
+                workers_per_machine=per_machine or os.cpu_count() or 1,
+                machines=tuple(counts),
+                progress=lambda text: status.update(text),
+            )
+        _show_bench(bench.to_markdown(result), result.to_dict(), markdown, json_out)
+
+    _guard(body)
+
+
 @bench_app.command("fuzz")
 def bench_fuzz(
     files: Annotated[int, typer.Option(help="How many corrupted files to read.")] = 2000,
