@@ -143,3 +143,21 @@ def test_a_worker_leaves_a_shard_it_does_not_hold(signal: np.ndarray) -> None:
     feed(producer, "p1", signal, 0, int(3 * FS))
     assert worker.step(block_ms=1) == 0
     assert worker.owned == {}
+
+
+@pytest.mark.parametrize(
+    ("args", "said"),
+    [
+        (["--redis", "redis://127.0.0.1:1", "--shards", "x"], "--shards"),
+        (["--redis", "nope", "--shards", "0"], "--redis"),
+        (["--redis", "redis://127.0.0.1:1", "--shards", "0", "--lease-s", "0"], "--lease-s"),
+    ],
+)
+def test_the_worker_command_refuses_bad_input_in_one_line(args: list[str], said: str) -> None:
+    from typer.testing import CliRunner
+
+    from cardiostream.cli import app
+
+    result = CliRunner().invoke(app, ["worker", *args])
+    assert result.exit_code == 2
+    assert said in result.output and "Traceback" not in result.output
