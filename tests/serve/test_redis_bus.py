@@ -161,3 +161,20 @@ def test_the_worker_command_refuses_bad_input_in_one_line(args: list[str], said:
     result = CliRunner().invoke(app, ["worker", *args])
     assert result.exit_code == 2
     assert said in result.output and "Traceback" not in result.output
+
+
+def test_the_owner_trims_only_what_checkpoints_cover(signal: np.ndarray) -> None:
+    client = fakeredis.FakeRedis()
+    producer = Producer(client, n_shards=1)
+    worker = Worker(client, [0], name="w1", checkpoint_s=10.0)
+    feed(producer, "p1", signal, 0, int(25 * FS))
+    drain(worker)
+    ids = [e[0] for e in client.xrange(in_key(0))]
+    worker.trim()
+    assert [e[0] for e in client.xrange(in_key(0))] == ids[20:]  # the five pending stay
+    worker.checkpoint(force=True)
+    worker.trim()
+    assert client.xlen(in_key(0)) == 0
+    feed(producer, "p1", signal, int(25 * FS), int(26 * FS))  # not yet read: kept
+    worker.trim()
+    assert client.xlen(in_key(0)) == 1

@@ -40,8 +40,9 @@ import numpy.typing as npt
 GROUP = "workers"
 #: Shards a deployment has unless told otherwise.
 DEFAULT_SHARDS = 8
-#: Entries (and results) a shard stream keeps at most, approximately: the oldest entries are
-#: acknowledged long before (a checkpoint covers them every few seconds).
+#: Results a shard's result stream keeps at most, approximately (a consumer that falls
+#: further behind misses some). Shard streams of samples are never cut by length: their
+#: owner trims what its checkpoints cover (:meth:`~cardiostream.serve.worker.Worker.trim`).
 MAXLEN = 200_000
 
 
@@ -118,13 +119,13 @@ class Producer:
         """Append one chunk; returns the entry id."""
         shard = shard_of(stream_id, self.n_shards)
         fields = self.fields(stream_id, epoch, n0, fs, samples)
-        return bytes(self.redis.xadd(in_key(shard), fields, maxlen=MAXLEN, approximate=True))
+        return bytes(self.redis.xadd(in_key(shard), fields))
 
     def end(self, stream_id: str, epoch: int) -> bytes:
         """End a stream: its worker flushes it (closing an open episode) and forgets it."""
         shard = shard_of(stream_id, self.n_shards)
         fields = {"sid": stream_id, "ep": epoch, "end": 1, "ts": time.time_ns()}
-        return bytes(self.redis.xadd(in_key(shard), fields, maxlen=MAXLEN, approximate=True))
+        return bytes(self.redis.xadd(in_key(shard), fields))
 
 
 @dataclass(frozen=True)

@@ -111,6 +111,7 @@ class Worker:
         self._outbox: list[tuple[int, dict[str, Any]]] = []
         self._ended: list[tuple[str, int, list[bytes]]] = []  # (id, shard, entries to ack)
         self.entries = 0  # entries processed, replays included
+        self._trimmed = time.monotonic()
 
     # ---------------------------------------------------------------- leases
     def _setup(self, shard: int) -> None:
@@ -278,6 +279,26 @@ class Worker:
             pipe.execute()
         self._ended.clear()
         self.checkpoint()
+        if time.monotonic() - self._trimmed >= self.checkpoint_s:
+            self.trim()
+
+    def trim(self) -> None:
+        """Drop the owned shards' entries that every checkpoint covers: those before the
+        oldest pending entry (or, with none pending, up to the last one delivered). Entries
+        are never dropped by length, so a shard without an owner for a while loses none."""
+        self._trimmed = time.monotonic()
+        for shard in self.owned:
+            key = in_key(shard)
+            summary = self.redis.xpending(key, GROUP)
+            if summary["pending"]:
+                oldest = summary["min"]
+            else:
+                groups = self.redis.xinfo_groups(key)
+                oldest = next(g["last-delivered-id"] for g in groups
+                              if g["name"] in (GROUP, GROUP.encode()))  # fmt: skip
+                ms, seq = _id(oldest)
+                oldest = f"{ms}-{seq + 1}"  # MINID keeps its own id: keep none delivered
+            self.redis.xtrim(key, minid=oldest)
 
     def checkpoint(self, force: bool = False) -> int:
         """Write the due checkpoints (all with ``force``); returns how many were written.
