@@ -17,6 +17,7 @@ from cardiostream.cli import analysis as analysis
 from cardiostream.cli import beats as beats
 from cardiostream.cli import holter as holter
 from cardiostream.cli import live as live
+from cardiostream.cli import scale as scale
 from cardiostream.cli import training as training
 from cardiostream.cli import evaluation as evaluation
 from cardiostream.cli import bench as bench

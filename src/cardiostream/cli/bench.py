@@ -464,3 +464,35 @@ def bench_fuzz(
             raise typer.Exit(1)
 
     _guard(body)
+
+
+@bench_app.command("redis")
+def bench_redis(
+    redis: Annotated[
+        str | None, typer.Option("--redis", help="A Redis URL; a local redis-server if none.")
+    ] = None,
+    streams: Annotated[int, typer.Option(help="Simulated 250 Hz streams.")] = 100,
+    seconds: Annotated[int, typer.Option(help="Seconds of each stream per phase.")] = 30,
+    workers: Annotated[str, typer.Option(help="Comma-separated numbers of workers.")] = "1,2",
+    shards: Annotated[int, typer.Option(help="Shards the streams are spread over.")] = 8,
+    json_out: JsonOption = None,
+    markdown: Annotated[Path | None, typer.Option(help="Write the tables as Markdown.")] = None,
+) -> None:
+    """Live streams through Redis Streams and worker processes: throughput, latency from
+    append to result, and Redis memory per stream, for each number of workers."""
+
+    def body() -> None:
+        from cardiostream.serve import redis_bench as bench
+
+        counts = _numbers(workers, "--workers", 1)
+        if streams < 1 or seconds < 2 or shards < max(counts):
+            raise InputError("--streams: 1 or more; --seconds: 2 or more; "
+                             "--shards: at least the largest number of workers")  # fmt: skip
+
+        def say(text: str) -> None:
+            err_console.print(escape(text), highlight=False)
+
+        result = bench.run_redis_benchmark(redis, streams, seconds, counts, shards, say)
+        _show_bench(bench.to_markdown(result), result.to_dict(), markdown, json_out)
+
+    _guard(body)

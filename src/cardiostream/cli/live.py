@@ -238,6 +238,16 @@ def serve(
             "$CARDIOSTREAM_METRICS_TOKEN, else the first of the tokens)."
         ),
     ] = None,
+    redis: Annotated[
+        str | None,
+        typer.Option(
+            "--redis",
+            help="Gateway mode: ECG streams go to Redis, analysed by `cardiostream worker`s.",
+        ),
+    ] = None,
+    redis_shards: Annotated[
+        int, typer.Option("--redis-shards", help="Shards of the Redis deployment.")
+    ] = 8,
 ) -> None:
     """Serve REST predictions, live WebSocket streams and stored recordings (OpenAPI at /docs)."""
 
@@ -265,6 +275,8 @@ def serve(
             model=model,
             disclosure_s=disclosure,
             metrics_tokens=tokens_from_env(metrics_token, METRICS_TOKEN_ENV),
+            redis=redis,
+            redis_shards=redis_shards,
         )
         # Before any line about where it serves: a taken port is then the only thing said.
         check_port(host, port)

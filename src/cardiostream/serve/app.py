@@ -147,9 +147,18 @@ def create_app(config: ServeConfig) -> FastAPI:
         batcher = Batcher(config, metrics, on_gone=watch.dropped)
         await batcher.start()
         state["engine"] = EngineClient(batcher)
+        gateway = None
+        if config.redis is not None:
+            from cardiostream.serve.gateway import RedisGateway
+
+            gateway = RedisGateway(state["engine"], config.redis, config.redis_shards)
+            await gateway.start()
+            state["engine"] = gateway
         state["batcher"] = batcher
         app.state.batcher = batcher
         yield
+        if gateway is not None:
+            await gateway.stop()
         await batcher.stop()
 
     app = FastAPI(

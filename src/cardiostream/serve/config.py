@@ -69,6 +69,11 @@ class ServeConfig:
     metrics_tokens : list of str
         Tokens that may read ``/metrics`` (server-wide totals, over every tenant's streams).
         Empty: the first of ``tokens`` (the operator's) may, and no other.
+    redis : str, optional
+        A Redis URL: the gateway mode, where ECG streams are analysed by ``cardiostream
+        worker`` processes (:mod:`cardiostream.serve.gateway`); None: the embedded engine.
+    redis_shards : int
+        Shards of that deployment, as the workers share them out.
     """
 
     tokens: list[str] = field(default_factory=list)
@@ -91,6 +96,8 @@ class ServeConfig:
     model: Path | None = None
     disclosure_s: float = 120.0
     metrics_tokens: list[str] = field(default_factory=list)
+    redis: str | None = None
+    redis_shards: int = 8
 
     def __post_init__(self) -> None:
         if self.auth and not self.tokens:
@@ -104,7 +111,8 @@ class ServeConfig:
         for name in ("start_timeout_s", "checkpoint_s", "record_sync_s", "engine_start_timeout_s"):
             if not getattr(self, name) > 0:
                 raise InputError(f"{name}: must be positive, got {getattr(self, name)}")
-        for name in ("max_streams", "max_frame_samples", "batch_max", "max_body_bytes"):
+        for name in ("max_streams", "max_frame_samples", "batch_max", "max_body_bytes",
+                     "redis_shards"):  # fmt: skip
             if getattr(self, name) < 1:
                 raise InputError(f"{name}: must be at least 1")
 

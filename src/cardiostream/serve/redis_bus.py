@@ -1,0 +1,221 @@
+"""Live streams over Redis Streams: the keys, the producer side and the consumer's dedupe.
+
+Layout in Redis
+    ``cs:in:{shard}``
+        One Redis stream per shard. A stream id goes to shard ``crc32(id) % n_shards`` (stable
+        across processes and machines); each entry carries ``sid`` (the stream id), ``ep``
+        (the stream's epoch: a new start of the same id has a larger one), ``n0`` (index of
+        its first sample), ``fs``, ``fmt`` (``f4``: ``x`` holds little-endian float32
+        samples) and ``ts`` (append time, ns), or ``end`` = 1 to end the stream.
+    ``cs:ckpt:{shard}``
+        A hash: stream id -> the processor's checkpoint (JSON, :mod:`cardiostream.packing`
+        holds its arrays) with the id of the last entry it covers.
+    ``cs:lease:{shard}``
+        The worker that owns the shard, with an expiry the owner keeps renewing.
+    ``cs:out:{shard}``
+        The results: each engine message (``window``, ``event_open``, ``event``, ``gap``) as
+        its JSON with ``sid``, ``ep``, ``n`` (the stream's sample index after the entry that
+        produced it), ``end`` (1 for what ending the stream produced), ``i`` (its place in
+        that entry's output) and ``ts`` (the entry's append time).
+
+Consumer groups give no key affinity, so one Redis stream per shard keeps a patient's
+samples in order on one worker. Delivery is at least once: after a takeover the new owner
+replays from the checkpoint and publishes some results again, identical to the first copies
+and under the same ``(ep, n, end, i)``; :class:`Dedupe` drops them.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+import zlib
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+#: The consumer group every worker reads the shard streams through.
+GROUP = "workers"
+#: Shards a deployment has unless told otherwise.
+DEFAULT_SHARDS = 8
+#: Results a shard's result stream keeps at most, approximately (a consumer that falls
+#: further behind misses some). Shard streams of samples are never cut by length: their
+#: owner trims what its checkpoints cover (:meth:`~cardiostream.serve.worker.Worker.trim`).
+MAXLEN = 200_000
+
+
+def shard_of(stream_id: str, n_shards: int) -> int:
+    """The shard of ``stream_id``: stable across processes (``hash()`` is salted)."""
+    return zlib.crc32(stream_id.encode()) % n_shards
+
+
+def in_key(shard: int) -> str:
+    """The Redis stream of a shard's samples."""
+    return f"cs:in:{shard}"
+
+
+def out_key(shard: int) -> str:
+    """The Redis stream of a shard's results."""
+    return f"cs:out:{shard}"
+
+
+def ckpt_key(shard: int) -> str:
+    """The hash of a shard's checkpoints, one field per stream id."""
+    return f"cs:ckpt:{shard}"
+
+
+def lease_key(shard: int) -> str:
+    """The key naming the worker that owns a shard."""
+    return f"cs:lease:{shard}"
+
+
+def parse_shards(text: str) -> list[int]:
+    """``"0,1,3"`` as shard numbers.
+
+    Raises
+    ------
+    ValueError
+        If an item is not a whole number of at least 0, or the list is empty.
+    """
+    try:
+        shards = sorted({int(s) for s in text.split(",") if s.strip()})
+    except ValueError:
+        raise ValueError(f"shards: expected numbers separated by commas, got {text!r}") from None
+    if not shards or shards[0] < 0:
+        raise ValueError(f"shards: expected numbers of at least 0, got {text!r}")
+    return shards
+
+
+class Producer:
+    """Appends live streams' samples to their shards (what the gateway's ingest does).
+
+    Parameters
+    ----------
+    redis : redis.Redis
+        A client (``decode_responses`` off).
+    n_shards : int
+        Shards of the deployment: every producer and the workers must agree on it.
+    """
+
+    def __init__(self, redis: Any, n_shards: int = DEFAULT_SHARDS) -> None:
+        if n_shards < 1:
+            raise ValueError(f"n_shards: expected at least 1, got {n_shards}")
+        self.redis = redis
+        self.n_shards = n_shards
+
+    def fields(
+        self, stream_id: str, epoch: int, n0: int, fs: float, samples: npt.ArrayLike
+    ) -> dict[str, Any]:
+        """One entry's fields for ``samples`` (mV) starting at sample ``n0``."""
+        x = np.ascontiguousarray(samples, dtype="<f4").ravel()
+        return {"sid": stream_id, "ep": epoch, "n0": n0, "fs": repr(float(fs)), "fmt": "f4",
+                "x": x.tobytes(), "ts": time.time_ns()}  # fmt: skip
+
+    def append(
+        self, stream_id: str, epoch: int, n0: int, fs: float, samples: npt.ArrayLike
+    ) -> bytes:
+        """Append one chunk; returns the entry id."""
+        shard = shard_of(stream_id, self.n_shards)
+        fields = self.fields(stream_id, epoch, n0, fs, samples)
+        return bytes(self.redis.xadd(in_key(shard), fields))
+
+    def end(self, stream_id: str, epoch: int) -> bytes:
+        """End a stream: its worker flushes it (closing an open episode) and forgets it."""
+        shard = shard_of(stream_id, self.n_shards)
+        fields = {"sid": stream_id, "ep": epoch, "end": 1, "ts": time.time_ns()}
+        return bytes(self.redis.xadd(in_key(shard), fields))
+
+
+@dataclass(frozen=True)
+class Result:
+    """One engine message as a worker published it."""
+
+    stream_id: str
+    epoch: int
+    n: int  # the stream's sample index after the entry that produced it
+    end: bool  # produced by ending the stream
+    i: int  # its place in that entry's output
+    ts: int  # the entry's append time, ns since the epoch
+    message: dict[str, Any]
+
+    @property
+    def key(self) -> tuple[int, int, int, int]:
+        """Where the message stands in its stream: replays repeat keys, never reorder them."""
+        return (self.epoch, self.n, int(self.end), self.i)
+
+    @classmethod
+    def from_fields(cls, fields: Mapping[bytes, bytes]) -> Result:
+        """A result from a ``cs:out`` entry's fields."""
+        return cls(fields[b"sid"].decode(), int(fields[b"ep"]), int(fields[b"n"]),
+                   fields[b"end"] == b"1", int(fields[b"i"]), int(fields[b"ts"]),
+                   json.loads(fields[b"msg"]))  # fmt: skip
+
+
+def result_fields(
+    stream_id: str, epoch: int, n: int, end: bool, i: int, ts: int, line: str
+) -> dict[str, Any]:
+    """A ``cs:out`` entry's fields (``line``: the message's JSON)."""
+    return {"sid": stream_id, "ep": epoch, "n": n, "end": int(end), "i": i, "ts": ts,
+            "msg": line}  # fmt: skip
+
+
+class Dedupe:
+    """Drops results delivered again after a takeover: keeps, per stream id, the key of the
+    last result passed on, and passes a result only if its key is later.
+
+    A stream's results reach its shard's result stream in order (one owner at a time), and a
+    replay publishes the same messages under the same keys, so a high-water mark per stream
+    id is all it needs.
+    """
+
+    def __init__(self) -> None:
+        self._mark: dict[str, tuple[int, int, int, int]] = {}
+
+    def accept(self, result: Result) -> bool:
+        """Whether ``result`` is new (and, if so, remember it)."""
+        mark = self._mark.get(result.stream_id)
+        if mark is not None and result.key <= mark:
+            return False
+        self._mark[result.stream_id] = result.key
+        return True
+
+    def forget(self, stream_id: str) -> None:
+        """Drop a stream's mark (it ended and nothing more of its epoch is wanted)."""
+        self._mark.pop(stream_id, None)
+
+
+class ResultReader:
+    """Follows shards' result streams from now (or from ``start``) and yields new results.
+
+    Parameters
+    ----------
+    redis : redis.Redis
+        A client (``decode_responses`` off).
+    shards : iterable of int
+        The shards to follow.
+    start : str
+        ``$`` (results published from now on) or ``0`` (everything still kept).
+    """
+
+    def __init__(self, redis: Any, shards: Iterable[int], start: str = "$") -> None:
+        self.redis = redis
+        self.dedupe = Dedupe()
+        self._last: dict[str, bytes | str] = {out_key(s): start for s in shards}
+        self.duplicates = 0
+
+    def read(self, block_ms: int = 200, count: int = 1000) -> list[Result]:
+        """The new results (duplicates dropped), waiting up to ``block_ms`` for the first."""
+        reply = self.redis.xread(self._last, count=count, block=block_ms) or []
+        out: list[Result] = []
+        for key, entries in reply:
+            name = key.decode() if isinstance(key, bytes) else key
+            for entry_id, fields in entries:
+                self._last[name] = entry_id
+                result = Result.from_fields(fields)
+                if self.dedupe.accept(result):
+                    out.append(result)
+                else:
+                    self.duplicates += 1
+        return out
