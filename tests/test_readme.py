@@ -126,7 +126,7 @@ def test_python_blocks_run(
 
 
 #: Commands that run until stopped, or need a live stream of their own.
-NOT_RUN = {"serve", "control"}
+NOT_RUN = {"serve", "control", "worker"}
 #: Bounds for the commands that stream to the server.
 BOUNDED = {
     "simulate": ["--duration", "12", "--speed", "20"],
