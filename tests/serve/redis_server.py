@@ -4,10 +4,8 @@ from __future__ import annotations
 
 import os
 import shutil
-import socket
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -18,42 +16,14 @@ import cardiostream
 REDIS_SERVER = shutil.which("redis-server") or "/usr/bin/redis-server"
 
 
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
 def redis_server() -> Iterator[str]:
     """Start a throwaway server (no persistence) and yield its URL; stop it by its PID."""
     if not Path(REDIS_SERVER).exists():
         pytest.skip("redis-server is not installed (apt-get install redis-server)")
-    import redis
+    from cardiostream.serve.redis_bench import local_redis
 
-    port = free_port()
-    proc = subprocess.Popen(
-        [REDIS_SERVER, "--bind", "127.0.0.1", "--port", str(port), "--save", "",
-         "--appendonly", "no"],
-        stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )  # fmt: skip
-    url = f"redis://127.0.0.1:{port}"
-    client = redis.Redis.from_url(url)
-    deadline = time.monotonic() + 30
-    while True:
-        try:
-            client.ping()
-            break
-        except redis.ConnectionError:
-            if time.monotonic() > deadline or proc.poll() is not None:
-                proc.kill()
-                raise RuntimeError("redis-server did not start") from None
-            time.sleep(0.05)
-    try:
+    with local_redis() as url:
         yield url
-    finally:
-        client.close()
-        proc.terminate()
-        proc.wait(timeout=30)
 
 
 def start_worker(url: str, shards: str, *args: str) -> subprocess.Popen[bytes]:

@@ -3,34 +3,18 @@
 from __future__ import annotations
 
 import json
-import math
 import time
 from pathlib import Path
-from typing import Annotated, Any
+from typing import Annotated
 
 import typer
 
 from cardiostream.cli._common import RECORD_HELP, _guard, _record_path, app, err_console
 from cardiostream.errors import InputError
 from cardiostream.record import lead_selector
+from cardiostream.report.holter.contract import report_json
 
 FORMATS = ("pdf", "html", "json")
-
-
-def _clean(x: Any) -> Any:
-    """The report with NaN and infinity as null, as every JSON of the package has them."""
-    if isinstance(x, float) and not math.isfinite(x):
-        return None
-    if isinstance(x, dict):
-        return {k: _clean(v) for k, v in x.items()}
-    if isinstance(x, list):
-        return [_clean(v) for v in x]
-    return x
-
-
-def report_json(report: Any) -> str:
-    """The report as the JSON ``--format json`` writes."""
-    return json.dumps(_clean(report), indent=1, ensure_ascii=False) + "\n"
 
 
 @app.command()

@@ -11,7 +11,6 @@ HTML or PDF is drawn from that.
 """
 
 import json
-import math
 import re
 import threading
 from collections import OrderedDict
@@ -27,7 +26,7 @@ from cardiostream.extras import missing_extra_message
 from cardiostream.io import user_annotations as ua
 from cardiostream.record import lead_selector
 from cardiostream.report.holter import HolterResult, holter_report
-from cardiostream.report.holter.contract import HolterReport
+from cardiostream.report.holter.contract import HolterReport, json_safe
 from cardiostream.report.holter.notes import from_user_annotations, with_annotations
 from cardiostream.serve.redact import redact
 from cardiostream.serve.responses import ErrorBody, errors
@@ -114,21 +113,10 @@ class ReportCache:
         return result
 
 
-def _finite(value: Any) -> Any:
-    """NaN and infinity as null, as every JSON of the package has them."""
-    if isinstance(value, float) and not math.isfinite(value):
-        return None
-    if isinstance(value, dict):
-        return {k: _finite(v) for k, v in value.items()}
-    if isinstance(value, list):
-        return [_finite(v) for v in value]
-    return value
-
-
 def _render(report: HolterReport, result: HolterResult, fmt: str) -> bytes:
     """The report in ``fmt``; 501 when the extra that draws it is missing."""
     if fmt == "json":
-        doc = _finite(redact(report))
+        doc = json_safe(redact(report))
         return json.dumps(doc, ensure_ascii=False).encode("utf-8")
     from cardiostream.report.holter.render import render_html, render_pdf
 

@@ -99,7 +99,8 @@ def _free_port() -> int:
 
 @contextlib.contextmanager
 def local_redis() -> Iterator[str]:
-    """A throwaway ``redis-server`` on 127.0.0.1 (no persistence); yields its URL."""
+    """A throwaway ``redis-server`` on 127.0.0.1 (no persistence); yields its URL and stops
+    it by its PID (the benchmark's server, and the tests')."""
     exe = shutil.which("redis-server")
     if exe is None:
         raise InputError("--redis: none given and redis-server is not installed")
@@ -120,14 +121,18 @@ def local_redis() -> Iterator[str]:
                 client.ping()
                 break
             except redis.ConnectionError:
-                if time.monotonic() > deadline:
+                if time.monotonic() > deadline or proc.poll() is not None:
                     raise InputError("redis-server did not start") from None
                 time.sleep(0.05)
         client.close()
         yield url
     finally:
         proc.terminate()
-        proc.wait(timeout=30)
+        try:
+            proc.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait()
 
 
 def _workers(url: str, n: int, shards: int) -> list[subprocess.Popen[bytes]]:

@@ -19,9 +19,9 @@ import json
 import numpy as np
 import pytest
 
-from cardiostream.cli.holter import report_json
 from cardiostream.record import Record
 from cardiostream.report.holter import SCHEMA, HolterResult, holter_report
+from cardiostream.report.holter.contract import report_json
 from cardiostream.sim.holter_day import HolterDay, holter_day
 
 

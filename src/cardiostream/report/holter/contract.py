@@ -30,8 +30,10 @@ Definitions (what a cardiologist expects from a Holter report)
 
 from __future__ import annotations
 
+import json
+import math
 from dataclasses import dataclass
-from typing import Literal, TypedDict
+from typing import Any, Literal, TypedDict
 
 import numpy as np
 import numpy.typing as npt
@@ -204,3 +206,19 @@ class StripSignal:
     fs: float
     beat_s: npt.NDArray[np.float64]  # beat times from the strip's start
     beat_class: list[str]  # AAMI letter of each beat (N, S, V, F, Q)
+
+
+def json_safe(value: Any) -> Any:
+    """``value`` with NaN and infinity as null, as every JSON of the package has them."""
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    if isinstance(value, dict):
+        return {k: json_safe(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [json_safe(v) for v in value]
+    return value
+
+
+def report_json(report: HolterReport) -> str:
+    """The report as ``cardiostream holter --format json`` writes it."""
+    return json.dumps(json_safe(report), indent=1, ensure_ascii=False) + "\n"

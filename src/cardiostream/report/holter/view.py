@@ -231,23 +231,14 @@ def _ectopy(report: HolterReport, clock: Clock, why: str) -> dict[str, Any]:
         Markup(
             hourly_bars_svg(
                 starts,
-                [h["v_beats"] for h in hourly],
+                [h["v_beats" if family == "V" else "s_beats"] for h in hourly],
                 clock,
                 duration,
-                colour=BEAT_COLOURS["V"],
-                label="V beats per hour",
+                colour=BEAT_COLOURS[family],
+                label=f"{family} beats per hour",
             )
-        ),
-        Markup(
-            hourly_bars_svg(
-                starts,
-                [h["s_beats"] for h in hourly],
-                clock,
-                duration,
-                colour=BEAT_COLOURS["S"],
-                label="S beats per hour",
-            )
-        ),
+        )
+        for family in ("V", "S")
     ]
     runs = []
     for family, e in (("V", v), ("S", s)):
