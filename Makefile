@@ -7,10 +7,10 @@ STAMP := $(VENV)/.installed
 
 .PHONY: demo report test lint typecheck bench clean browser
 
-# Two installs into the one .venv. The demo needs the core with the serve and plot extras: no
-# torch, no test tools. The tests and the benchmarks need everything; torch goes in through
-# pip, which finds the local CPU wheel of 2.13.0 (pip's configuration points at it), and uv
-# then sees the pin satisfied and installs the rest in seconds.
+# Two installs into the one .venv. The demo needs the core with the serve, plot and report
+# extras: no torch, no test tools. The tests and the benchmarks need everything; torch goes
+# in through pip, which finds the local CPU wheel of 2.13.0 (pip's configuration points at
+# it), and uv then sees the pin satisfied and installs the rest in seconds.
 DEMO_STAMP := $(VENV)/.demo-installed
 
 $(VENV)/bin/uv:
