@@ -15,8 +15,9 @@ Differences from the embedded mode
     A window reaches the client with the reply to the frame after the one that completed it
     (the worker works while the next frame is on its way); ``stop`` waits for the worker to
     finish the stream, so its last lines come with ``end``. A reconnect starts the stream
-    afresh (a new epoch) rather than resuming it; the dashboard draws no waveform for these
-    streams (the display lines come from the embedded engine's sessions).
+    afresh (a new epoch) rather than resuming it. The display lines carry the trace of every
+    lead (the same band, rate and clock as the embedded engine's) but no R peaks or beat
+    letters: those come from the analysis, on a worker.
 """
 
 from __future__ import annotations
