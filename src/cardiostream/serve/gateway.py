@@ -6,16 +6,18 @@ for the WebSocket ingest: an ECG stream's frames are appended to its shard in Re
 workers' results come back through one relay task that follows the result streams, drops
 the copies a takeover repeats (:class:`~cardiostream.serve.redis_bus.Dedupe`), and hands
 each stream's lines to its next frame's reply, so the stream's client, the alarms and the
-dashboard's status get them exactly as from the embedded engine. Everything else (beat-time
-streams, ``/v1/predict``, the display lines of watched streams) stays with the embedded
-engine.
+dashboard's status get them exactly as from the embedded engine. While a dashboard of the
+stream's owner is open, the gateway adds the frame's display line itself (:class:`_Display`:
+the samples drawn need no analysis). Everything else (beat-time streams, ``/v1/predict``)
+stays with the embedded engine.
 
 Differences from the embedded mode
     A window reaches the client with the reply to the frame after the one that completed it
     (the worker works while the next frame is on its way); ``stop`` waits for the worker to
     finish the stream, so its last lines come with ``end``. A reconnect starts the stream
-    afresh (a new epoch) rather than resuming it; the dashboard draws no waveform for these
-    streams (the display lines come from the embedded engine's sessions).
+    afresh (a new epoch) rather than resuming it. The display lines carry the trace of every
+    lead (the same band, rate and clock as the embedded engine's) but no R peaks or beat
+    letters: those come from the analysis, on a worker.
 """
 
 from __future__ import annotations
@@ -28,8 +30,11 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
+import numpy.typing as npt
 
+from cardiostream import wire
 from cardiostream.serve.batcher import EngineClient
+from cardiostream.serve.display import DISPLAY_FS, DISPLAY_STEP, DisplayFilter, display_values
 from cardiostream.serve.redis_bus import (
     GROUP,
     Producer,
@@ -44,14 +49,60 @@ from cardiostream.serve.rpc import Lines, Opened
 CLOSE_TIMEOUT_S = 30.0
 
 
+class _Display:
+    """The display lines of one gateway-routed stream, drawn from the frames it appends.
+
+    The trace is what :meth:`~cardiostream.serve.session.Session.display_line` draws: every
+    lead resampled to 250 Hz exactly (as the processor resamples the analysed lead) and
+    through the display's own band, every other sample from an even 250 Hz index, ``t`` on
+    the stream clock. ``peaks`` and ``beats`` stay empty (they are the analysis's).
+
+    Parameters
+    ----------
+    fs : float
+        The stream's rate.
+    leads : tuple of str
+        Its lead labels.
+    lead : int
+        The index of the analysed lead (named in the line).
+    n0 : int
+        The 250 Hz index of the first sample to come: 0 from the start of the stream, else
+        the consumed samples at 250 Hz (a dashboard opened on a running stream).
+    """
+
+    def __init__(self, fs: float, leads: tuple[str, ...], lead: int, n0: int) -> None:
+        self.leads, self.lead, self.n0 = leads, lead, n0
+        self.filters = [DisplayFilter(fs) for _ in leads]
+
+    def line(self, x: npt.NDArray[np.float64]) -> str:
+        """The display line of one frame (``[n, leads]`` samples)."""
+        ys = [f.process(x[:, i]) for i, f in enumerate(self.filters)]
+        size = ys[self.lead].size
+        offset = (-self.n0) % DISPLAY_STEP  # even indexes only: chunks join seamlessly
+        leads = {label: display_values(np.pad(y, (0, max(size - y.size, 0)))[:size], offset)
+                 for label, y in zip(self.leads, ys, strict=True)}  # fmt: skip
+        t = (self.n0 + offset) / 250.0
+        self.n0 += size
+        return json.dumps(
+            {"type": wire.DISPLAY, "t": round(t, 4), "fs": DISPLAY_FS,
+             "lead": self.leads[self.lead], "leads": leads, "peaks": [], "beats": []},
+            allow_nan=False,
+        )  # fmt: skip
+
+
 @dataclass
 class _Stream:
     epoch: int
     fs: float
-    n_leads: int
+    leads: tuple[str, ...]
     lead: int
     consumed: int = 0
     lines: Lines = field(default_factory=list)  # results not yet handed to a reply
+    display: _Display | None = None  # while its owner is watched
+
+    @property
+    def n_leads(self) -> int:
+        return len(self.leads)
 
 
 class RedisGateway:
@@ -75,12 +126,27 @@ class RedisGateway:
         self.producer = Producer(self.redis, n_shards)
         self.reader = ResultReader(redis.Redis.from_url(url), range(n_shards))
         self.streams: dict[str, _Stream] = {}
+        #: Owners with a dashboard open: their Redis-routed streams' frames give display lines.
+        self.watched: set[str] = set()
         self._task: asyncio.Task[None] | None = None
         self._reads = 0  # reads of the result streams done by the relay
 
     def __getattr__(self, name: str) -> Any:
         # predict, watch, expire and the reply ledger are the embedded engine's.
         return getattr(self.embedded, name)
+
+    async def watch(self, owner: str, on: bool) -> None:
+        """Start or stop the display lines of ``owner``'s streams (the embedded engine's
+        beat-time streams too)."""
+        if on:
+            self.watched.add(owner)
+        else:
+            self.watched.discard(owner)
+            prefix = self._sid(owner, "")
+            for sid, stream in self.streams.items():
+                if sid.startswith(prefix):
+                    stream.display = None
+        await self.embedded.watch(owner, on)
 
     @staticmethod
     def _sid(owner: str, stream_id: str) -> str:
@@ -128,7 +194,7 @@ class RedisGateway:
         proc = StreamProcessor(fs)  # refuses what a worker could not analyse, now
         sid = self._sid(owner, stream_id)
         self.reader.dedupe.forget(sid)
-        self.streams[sid] = _Stream(time.time_ns() // 1000, proc.fs, len(leads), lead)
+        self.streams[sid] = _Stream(time.time_ns() // 1000, proc.fs, tuple(leads), lead)
         return Opened(0, False, proc.hop_s, proc.window_s, "")
 
     async def push(self, owner: str, stream_id: str, samples: bytes) -> tuple[Lines, int]:
@@ -136,11 +202,17 @@ class RedisGateway:
         stream = self.streams.get(self._sid(owner, stream_id))
         if stream is None:
             return await self.embedded.push(owner, stream_id, samples)
-        x = np.frombuffer(samples, np.float64).reshape(-1, stream.n_leads)[:, stream.lead]
+        rows = np.frombuffer(samples, np.float64).reshape(-1, stream.n_leads)
+        x = rows[:, stream.lead]
         await asyncio.to_thread(self.producer.append, self._sid(owner, stream_id),
                                 stream.epoch, stream.consumed, stream.fs, x)  # fmt: skip
-        stream.consumed += x.size
         lines, stream.lines = stream.lines, []
+        if owner in self.watched:
+            if stream.display is None:
+                n0 = round(stream.consumed * 250.0 / stream.fs)
+                stream.display = _Display(stream.fs, stream.leads, stream.lead, n0)
+            lines.append((wire.DISPLAY, stream.display.line(rows)))
+        stream.consumed += x.size
         return lines, stream.consumed
 
     async def close(self, owner: str, stream_id: str) -> tuple[Lines, int]:
