@@ -11,8 +11,13 @@ tilt over a QRS or an ST segment) and the same 40 Hz low-pass.
 
 from __future__ import annotations
 
+import json
+from collections.abc import Sequence
+
 import numpy as np
 import numpy.typing as npt
+
+from cardiostream import wire
 
 DISPLAY_FS = 125.0
 DISPLAY_STEP = 2  # 250 Hz / DISPLAY_FS
@@ -54,3 +59,20 @@ def display_values(x: npt.NDArray[np.float64], offset: int) -> list[float | None
     """Every other sample from ``offset``, rounded to the µV, with null for a gap (NaN)."""
     kept = np.round(x[offset::DISPLAY_STEP], 3)
     return [None if v != v else v for v in kept.tolist()]
+
+
+def display_json(
+    t: float,
+    lead: str,
+    leads: dict[str, list[float | None]],
+    peaks: Sequence[float] = (),
+    beats: Sequence[Sequence[object]] = (),
+) -> str:
+    """A trace's display line as dashboards receive it: ``t`` the stream time of its first
+    sample, ``leads`` each lead's values at :data:`DISPLAY_FS`, the new R peaks and the
+    ``[time, letter]`` beats whose class was decided."""
+    return json.dumps(
+        {"type": wire.DISPLAY, "t": round(t, 4), "fs": DISPLAY_FS, "lead": lead,
+         "leads": leads, "peaks": list(peaks), "beats": list(beats)},
+        allow_nan=False,
+    )  # fmt: skip

@@ -34,7 +34,7 @@ import numpy.typing as npt
 
 from cardiostream import wire
 from cardiostream.serve.batcher import EngineClient
-from cardiostream.serve.display import DISPLAY_FS, DISPLAY_STEP, DisplayFilter, display_values
+from cardiostream.serve.display import DISPLAY_STEP, DisplayFilter, display_json, display_values
 from cardiostream.serve.redis_bus import (
     GROUP,
     Producer,
@@ -83,11 +83,7 @@ class _Display:
                  for label, y in zip(self.leads, ys, strict=True)}  # fmt: skip
         t = (self.n0 + offset) / 250.0
         self.n0 += size
-        return json.dumps(
-            {"type": wire.DISPLAY, "t": round(t, 4), "fs": DISPLAY_FS,
-             "lead": self.leads[self.lead], "leads": leads, "peaks": [], "beats": []},
-            allow_nan=False,
-        )  # fmt: skip
+        return display_json(t, self.leads[self.lead], leads)
 
 
 @dataclass

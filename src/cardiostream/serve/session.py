@@ -10,10 +10,10 @@ import numpy.typing as npt
 
 from cardiostream import wire
 from cardiostream.serve.display import (
-    DISPLAY_FS,
     DISPLAY_STEP,
     DisplayCleaner,
     DisplayFilter,
+    display_json,
     display_values,
 )
 from cardiostream.serve.protocol import BEATS_LEAD
@@ -98,11 +98,7 @@ class Session:
             [round(proc.t0 + int(r) / proc.fs + proc.beat_classifier.delay_s, 3), str(c)]
             for r, c in zip(beats.sample.tolist(), beats.label.tolist(), strict=True)
         ]
-        return json.dumps(
-            {"type": wire.DISPLAY, "t": round(t, 4), "fs": DISPLAY_FS,
-             "lead": self.leads[self.lead], "leads": leads, "peaks": peaks, "beats": classes},
-            allow_nan=False,
-        )  # fmt: skip
+        return display_json(t, self.leads[self.lead], leads, peaks, classes)
 
     def beats_line(self, proc: BeatStreamProcessor) -> str:
         """What dashboards draw of one frame of a beats stream: the new beats (``peaks``,

@@ -237,10 +237,11 @@ class Worker:
             self.streams[sid] = live
         x = np.frombuffer(fields[b"x"], "<f4").astype(np.float64)
         n0 = int(fields[b"n0"])
+        end = n0 + x.size
         live.last_id = _id(entry_id)
         live.unacked.append(entry_id)
         live.touched = time.monotonic()
-        if n0 + x.size <= live.consumed:  # appended twice: the processor has it
+        if end <= live.consumed:  # appended twice: the processor has it
             return
         t = None
         if n0 < live.consumed:
@@ -248,7 +249,7 @@ class Worker:
         elif n0 > live.consumed:  # samples never appended: the processor fills the gap
             t = live.processor.t0 + n0 / fs
         out = live.processor.push(x, t)
-        live.consumed = n0 + int(np.frombuffer(fields[b"x"], "<f4").size)
+        live.consumed = end
         live.since += x.size
         self._publish(shard, sid, live, ts, out, end=False)
         if live.since >= self.checkpoint_s * live.fs:

@@ -292,9 +292,10 @@ def build_report(
     tl = Timeline.of(c)
     info = _record_info(c, record, tl)
     ana = tl.analysable(c.beat_t)
+    af_all = tl.in_af(c.beat_t)
     t = c.beat_t[ana]
     lab = c.beat_label[ana]
-    in_af = tl.in_af(t)
+    in_af = af_all[ana]
     v = lab == "V"
     s = (lab == "S") & ~in_af
     hours = max(int(np.ceil(c.duration_s / 3600.0)), 1)
@@ -308,7 +309,7 @@ def build_report(
     svt = [event_run(e) for e in events if e["kind"] == "svt"]
     s_runs = svt + slow_s_runs(s, t, breaks, svt)
     pauses = _pauses(c.events, tl)
-    nn = nn_intervals(c.beat_t, c.beat_label, ana & ~tl.in_af(c.beat_t), c.beat_broken)
+    nn = nn_intervals(c.beat_t, c.beat_label, ana & ~af_all, c.beat_broken)
     report: HolterReport = {
         "schema": SCHEMA,
         "software": {
