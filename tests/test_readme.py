@@ -24,7 +24,7 @@ import numpy as np
 import pytest
 from typer.testing import CliRunner
 
-from cardiostream.cli import app
+from cardiostream.cli import app, bare_cluster
 
 README = Path(__file__).resolve().parents[1] / "README.md"
 FENCE = re.compile(r"^```(\w*)\n(.*?)^```", re.S | re.M)
@@ -197,7 +197,8 @@ def test_every_cardiostream_command_in_the_readme_runs(
         argv += ["--token", live.config.tokens[0], *BOUNDED.get(argv[0], [])]
     if argv[0] == "download":
         argv += ["--mirror", request.getfixturevalue("readme_mirror").url]
-    result = CliRunner().invoke(app, argv)
+    # As the script does: a bare --cluster means local.
+    result = CliRunner().invoke(app, bare_cluster(argv))
     assert result.exit_code == 0, (argv, result.output[-2000:], result.exception)
 
 

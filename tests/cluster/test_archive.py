@@ -7,6 +7,8 @@ import csv
 import io
 import shutil
 import socket
+import subprocess
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -18,7 +20,7 @@ distributed = pytest.importorskip(
     "distributed", reason="the scale extra (dask, distributed) is not installed"
 )
 
-from cardiostream.cli import app  # noqa: E402
+from cardiostream.cli import app, bare_cluster  # noqa: E402
 from cardiostream.cluster.archive import analyze_many, connect  # noqa: E402
 from cardiostream.errors import InputError  # noqa: E402
 from cardiostream.samples import sample_path  # noqa: E402
@@ -98,6 +100,33 @@ def test_a_local_cluster_gives_the_same_table(tmp_path: Path) -> None:
     assert many.stdout == one.stdout
     for name in ("mitdb-201-af.jsonl", "A00004.csv"):
         assert (tmp_path / "many" / name).read_text() == (tmp_path / "one" / name).read_text()
+
+
+@pytest.mark.parametrize(
+    ("args", "expected"),
+    [
+        (["analyze", "a.edf", "--cluster"], ["analyze", "a.edf", "--cluster=local"]),
+        (["analyze", "--cluster", "--workers", "2", "x"], ["analyze", "--cluster=local",
+                                                          "--workers", "2", "x"]),
+        (["analyze", "--cluster", "mitdb-201-af"], ["analyze", "--cluster=local", "mitdb-201-af"]),
+        (["analyze", "--cluster", "local", "x"], ["analyze", "--cluster", "local", "x"]),
+        (["analyze", "--cluster", "tcp://h:8786"], ["analyze", "--cluster", "tcp://h:8786"]),
+        (["analyze", "--cluster", "h:8786"], ["analyze", "--cluster", "h:8786"]),
+    ],
+)  # fmt: skip
+def test_a_bare_cluster_option_means_local(args: list[str], expected: list[str]) -> None:
+    assert bare_cluster(args) == expected
+
+
+def test_the_script_takes_a_bare_cluster_option(tmp_path: Path) -> None:
+    records = ["mitdb-201-af", "cinc2017-A00004"]
+    one = _run("analyze", *records, "--format", "jsonl")
+    script = [sys.executable, "-m", "cardiostream", "analyze", "--cluster", *records]
+    many = subprocess.run([*script, "--workers", "1", "--format", "jsonl"], capture_output=True,
+                          text=True, timeout=300, check=False)  # fmt: skip
+    assert many.returncode == 0, many.stderr
+    assert many.stdout == one.stdout
+    assert many.stdout.count('"type": "record"') == 2
 
 
 def test_a_refused_record_is_named_and_the_others_go_on(cluster: Any) -> None:

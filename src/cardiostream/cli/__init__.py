@@ -9,6 +9,9 @@ the imports below is the order of ``cardiostream --help``.
 
 from __future__ import annotations
 
+import sys
+from pathlib import Path
+
 from cardiostream.cli._common import app
 
 # isort: off
@@ -32,4 +35,27 @@ __all__ = ["app", "main"]
 
 def main() -> None:
     """Entry point of the ``cardiostream`` script."""
-    app()
+    app(args=bare_cluster(sys.argv[1:]))
+
+
+def bare_cluster(args: list[str]) -> list[str]:
+    """``args`` with a ``--cluster`` given without a value made ``--cluster=local``.
+
+    The command line parser has no options with an optional value, so the bare form is
+    recognised here: ``--cluster`` last, before another option, or before a record (a file,
+    a folder or a bundled sample's name) rather than ``local`` or an address.
+    """
+    from cardiostream.samples import resolve
+
+    out = list(args)
+    for i, arg in enumerate(out):
+        if arg != "--cluster":
+            continue
+        nxt = out[i + 1] if i + 1 < len(out) else None
+        if (
+            nxt is None
+            or nxt.startswith("-")
+            or (nxt != "local" and "://" not in nxt and resolve(Path(nxt)).exists())
+        ):
+            out[i] = "--cluster=local"
+    return out

@@ -130,9 +130,10 @@ def analyze(
     cluster: Annotated[
         str | None,
         typer.Option(
-            metavar="local|tcp://HOST:PORT",
-            help="Spread the records over a Dask cluster: local starts one on this machine, "
-            "tcp://HOST:PORT joins a running scheduler. The output is the same.",
+            metavar="[local|tcp://HOST:PORT]",
+            help="Spread the records over a Dask cluster: local (also when the option is "
+            "given without a value) starts one on this machine, tcp://HOST:PORT joins a "
+            "running scheduler. The output is the same.",
         ),
     ] = None,
     workers: Annotated[
