@@ -18,6 +18,7 @@ from cardiostream.rhythm.record_head import (
     HIDDEN,
     MORPHOLOGY_FEATURES,
     RR_FEATURES,
+    SEQUENCE_FEATURES,
     RecordHead,
     beat_class_features,
     entropy_features,
@@ -72,7 +73,10 @@ def test_frame_evidence_is_log_mean_max_and_share() -> None:
     peaks = _peaks(np.full(20, 0.8))
     ecg = np.zeros(int(17 * FS))
     beats = np.zeros(len(BEAT_FEATURES))
-    assert record_features(p, peaks, FS, 17, ecg, beats).size == len(FEATURES)
+    sequence = np.arange(len(SEQUENCE_FEATURES), dtype=float)
+    values = record_features(p, peaks, FS, 17, ecg, beats, sequence)
+    assert values.size == len(FEATURES)
+    assert values[-len(SEQUENCE_FEATURES) :].tolist() == sequence.tolist()
 
 
 def _beats(

@@ -391,6 +391,9 @@ class BeatClassifier:
         self._keep_spikes = round((history_s - lo) * self.fs) + 1
         self._spikes = np.zeros(0, np.int64)
         self._n = 0  # input samples since the (re)start
+        #: The feature rows of the beats decided, in order, while a list (see
+        #: :func:`classify_beats_with_features`); not part of the state.
+        self.kept_features: list[npt.NDArray[np.float64]] | None = None
 
     @property
     def delay_s(self) -> float:
@@ -411,6 +414,8 @@ class BeatClassifier:
     def _classify(self, r250: npt.NDArray[np.int64], f: npt.NDArray[np.float64]) -> Beats:
         if r250.size == 0:  # most pushes of a live stream decide no beat
             return _NO_BEATS
+        if self.kept_features is not None:
+            self.kept_features.append(f)
         r = self.to_input(r250)
         p = self.model.probabilities(f)
         labels = self.model.labels(p).astype("<U1")
@@ -577,3 +582,17 @@ def classify_beats(
     m = model if isinstance(model, BeatModel) else load_beat_model(model)
     clf = BeatClassifier(fs, model=m, delay_s=delay_s, gate=gate)
     return Beats.concatenate([clf.push(signal), clf.flush()])
+
+
+def classify_beats_with_features(
+    signal: npt.ArrayLike, fs: float, *, model: BeatModel | str | Path | None = None
+) -> tuple[Beats, npt.NDArray[np.float64]]:
+    """:func:`classify_beats` (gated), and each beat's row of
+    :data:`~cardiostream.beats.features.FEATURES`, from one pass: what the record head's beat
+    sequence reads (:mod:`cardiostream.rhythm.beat_sequence`)."""
+    m = model if isinstance(model, BeatModel) else load_beat_model(model)
+    clf = BeatClassifier(fs, model=m)
+    clf.kept_features = []
+    beats = Beats.concatenate([clf.push(signal), clf.flush()])
+    rows = clf.kept_features or [np.zeros((0, len(FEATURES)))]
+    return beats, np.concatenate(rows)

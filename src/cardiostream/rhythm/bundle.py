@@ -16,6 +16,7 @@ from pathlib import Path
 from typing import Any
 
 from cardiostream.errors import InputError
+from cardiostream.rhythm.beat_sequence import BeatSequence
 from cardiostream.rhythm.record_head import RecordHead
 from cardiostream.rhythm.rr_fusion import RRFusion
 from cardiostream.rhythm.window_head import WindowHead
@@ -46,6 +47,8 @@ class ModelBundle:
     record_head : RecordHead or None
         The record head, with ``record_temperature`` and ``record_threshold`` (the frames'
         threshold without a head).
+    beat_sequence : BeatSequence or None
+        The beat-sequence ensemble whose output the record head reads (always with one).
     window_head : WindowHead or None
         The window head; ``window_threshold`` is its threshold (the frames' without it, the
         fusion's with one).
@@ -65,6 +68,7 @@ class ModelBundle:
     window_head: WindowHead | None
     window_threshold: float
     window_fusion: RRFusion | None = None
+    beat_sequence: BeatSequence | None = None
 
     def net_config(self) -> dict[str, Any]:
         """Keyword arguments of the torch network's configuration (tuples restored)."""
@@ -91,6 +95,9 @@ def read_bundle(folder: str | Path | None = None) -> ModelBundle:
     if fusion is not None and window is None:
         raise InputError(f"{meta_path}: a window_fusion entry needs a window_head")
     window_threshold = window.threshold if window is not None else threshold
+    sequence = BeatSequence.from_dict(meta["beat_sequence"]) if meta.get("beat_sequence") else None
+    if record and sequence is None:
+        raise InputError(f"{meta_path}: a record_head entry needs a beat_sequence")
     return ModelBundle(
         folder=path,
         meta=meta,
@@ -103,6 +110,7 @@ def read_bundle(folder: str | Path | None = None) -> ModelBundle:
         window_head=window,
         window_threshold=fusion.threshold if fusion is not None else window_threshold,
         window_fusion=fusion,
+        beat_sequence=sequence,
     )
 
 

@@ -80,7 +80,7 @@ import numpy as np
 import numpy.typing as npt
 
 from cardiostream.beats import detect_rpeaks
-from cardiostream.beats.classes import BeatModel, classify_beats, load_beat_model
+from cardiostream.beats.classes import BeatModel, classify_beats_with_features, load_beat_model
 from cardiostream.dsp import (
     REASONS,
     SignalQuality,
@@ -90,6 +90,7 @@ from cardiostream.dsp import (
 )
 from cardiostream.dsp.quality import MIN_FS
 from cardiostream.errors import InputError
+from cardiostream.rhythm.beat_sequence import SEQUENCE_INPUTS, sequence_inputs
 from cardiostream.rhythm.bundle import config_from_json, read_bundle
 from cardiostream.rhythm.features import model_inputs
 from cardiostream.rhythm.preprocess import FRAME, MODEL_FS, Preprocessor
@@ -240,6 +241,7 @@ class RhythmModel:
         self.threads = threads
         self.channels = bundle.channels
         self.head = bundle.record_head
+        self.sequence = bundle.beat_sequence
         self.head_temperature = bundle.record_temperature
         self.record_threshold = bundle.record_threshold
         self.window_head = bundle.window_head
@@ -429,7 +431,16 @@ class RhythmModel:
         p = np.exp(z - z.max(0))
         p /= p.sum(0)
         if self.head is not None:
-            features = record_features(p.T, prep.peaks, MODEL_FS, prep.n_real, prep.ecg, prep.beats)
+            assert self.sequence is not None  # the bundle pairs them
+            features = record_features(
+                p.T,
+                prep.peaks,
+                MODEL_FS,
+                prep.n_real,
+                prep.ecg,
+                prep.beats,
+                self.sequence.features(prep.sequence),
+            )
             logits = self.head.logits(features)[0]
             probs = np.exp((logits - logits.max()) / self.head_temperature)
         else:
@@ -637,6 +648,9 @@ class PreparedRecord(NamedTuple):
     # The beat classes' evidence (record_head.BEAT_FEATURES) of a record the head judges;
     # zeros for a longer one (judged from its windows).
     beats: npt.NDArray[np.float64]
+    # Its beats' rows for the beat-sequence network (beat_sequence.SEQUENCE_INPUTS); none
+    # for a longer record.
+    sequence: npt.NDArray[np.float64]
 
     @property
     def ecg(self) -> npt.NDArray[np.float32]:
@@ -734,11 +748,20 @@ def prepare_record(
     if left:
         inputs = np.concatenate([np.zeros((channels, left), np.float32), inputs], axis=1)
     beats = np.zeros(len(BEAT_FEATURES))
+    sequence = np.zeros((0, len(SEQUENCE_INPUTS)))
     if n_real <= RECORD_HEAD_MAX_S:
-        found = classify_beats(x, rate, model=_beat_model())
+        found, rows = classify_beats_with_features(x, rate, model=_beat_model())
         beats = beat_class_features(found.label, found.probabilities, found.reason)
+        sequence = sequence_inputs(found, rows, rate)
     return PreparedRecord(
-        inputs.astype(np.float32), n_real, verdict, second_ok, int(peaks.size), peaks, beats
+        inputs.astype(np.float32),
+        n_real,
+        verdict,
+        second_ok,
+        int(peaks.size),
+        peaks,
+        beats,
+        sequence,
     )
 
 

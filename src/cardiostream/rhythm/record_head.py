@@ -16,7 +16,11 @@ record's evidence into one verdict:
   beats differ; AF beats do not), and whether a P wave comes before them, which is what
   sets an irregular rhythm with P waves ("other": ectopy, sinus arrhythmia) apart from AF;
 * the RR intervals' entropy (:data:`ENTROPY_FEATURES`): whether the irregularity repeats
-  itself (ectopy) or not (AF).
+  itself (ectopy) or not (AF);
+* the beat classes (:data:`BEAT_FEATURES`): shares and runs of ectopic beats;
+* the beats in order (:data:`~cardiostream.rhythm.beat_sequence.SEQUENCE_FEATURES`): what a
+  small recurrent network that reads the record beat by beat
+  (:mod:`cardiostream.rhythm.beat_sequence`) makes of it.
 
 A small network (standardised inputs, one hidden layer of :data:`HIDDEN` tanh units, an L2
 penalty chosen by inner cross-validation) maps them to four logits, fitted by maximum
@@ -39,6 +43,7 @@ from cardiostream.rhythm._beat_kernels import (
     morphology_values,
     rr_values,
 )
+from cardiostream.rhythm.beat_sequence import SEQUENCE_FEATURES
 from cardiostream.rhythm.features import RR_RANGE
 from cardiostream.rhythm.verdict import CLASSES
 
@@ -86,7 +91,12 @@ BEAT_FEATURES: tuple[str, ...] = (
     "longest_v_run",
 )
 FEATURES: tuple[str, ...] = (
-    FRAME_FEATURES + RR_FEATURES + MORPHOLOGY_FEATURES + ENTROPY_FEATURES + BEAT_FEATURES
+    FRAME_FEATURES
+    + RR_FEATURES
+    + MORPHOLOGY_FEATURES
+    + ENTROPY_FEATURES
+    + BEAT_FEATURES
+    + SEQUENCE_FEATURES
 )
 
 
@@ -221,9 +231,11 @@ def record_features(
     duration_s: float,
     ecg: npt.ArrayLike,
     beats: npt.ArrayLike,
+    sequence: npt.ArrayLike,
 ) -> FloatArray:
     """All of :data:`FEATURES` for one record (``ecg``: the conditioned signal of ``peaks``;
-    ``beats``: :func:`beat_class_features` of the record)."""
+    ``beats``: :func:`beat_class_features` of the record; ``sequence``: its
+    :data:`~cardiostream.rhythm.beat_sequence.SEQUENCE_FEATURES`)."""
     return np.concatenate(
         [
             frame_features(probabilities),
@@ -231,6 +243,7 @@ def record_features(
             morphology_features(ecg, peaks, fs),
             entropy_features(peaks, fs),
             np.asarray(beats, np.float64).reshape(len(BEAT_FEATURES)),
+            np.asarray(sequence, np.float64).reshape(len(SEQUENCE_FEATURES)),
         ]
     )
 
@@ -302,6 +315,7 @@ class RecordHead:
 __all__ = [
     "BEAT_FEATURES",
     "FEATURES",
+    "SEQUENCE_FEATURES",
     "RecordHead",
     "beat_class_features",
     "entropy_features",

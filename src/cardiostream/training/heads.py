@@ -41,9 +41,10 @@ from cardiostream.rhythm.infer import (
 )
 from cardiostream.rhythm.model import NetConfig, RhythmNet
 from cardiostream.rhythm.preprocess import MODEL_FS
-from cardiostream.rhythm.record_head import FEATURES, record_features
+from cardiostream.rhythm.record_head import FEATURES, SEQUENCE_FEATURES, record_features
 from cardiostream.rhythm.verdict import CLASSES
 from cardiostream.rhythm.window_head import WINDOW_FEATURES, WINDOW_S, record_window_features
+from cardiostream.training.beat_sequence import cross_fit_sequence, fit_sequence
 from cardiostream.training.calibrate import (
     af_rates,
     calibrated,
@@ -72,6 +73,9 @@ class Evidence(NamedTuple):
     plain: npt.NDArray[np.float64]  # [records, 4]: log of the voting frames' mean probability
     windows: npt.NDArray[np.float64]  # [windows, WINDOW_FEATURES] for the window head
     window_record: npt.NDArray[np.int64]  # the record of each window row
+    # Each record's rows for the beat-sequence network; the record features' sequence
+    # columns stay zero until fit_heads fills them out of fold.
+    sequences: list[npt.NDArray[np.float64]]
 
 
 def _prepare_file(path: Path, channels: int) -> PreparedRecord:
@@ -107,6 +111,7 @@ def oof_evidence(
             if step is not None:
                 step(len(prepared), len(names))
     features = np.zeros((len(names), len(FEATURES)))
+    no_sequence = np.zeros(len(SEQUENCE_FEATURES))
     plain = np.zeros((len(names), 4))
     windows: list[npt.NDArray[np.float64]] = [np.zeros((0, len(WINDOW_FEATURES)))] * len(names)
     for fold, net in nets.items():
@@ -124,7 +129,7 @@ def oof_evidence(
             z = frames.astype(np.float64)[:, voting_frames(frames.shape[-1], prep)]
             p = softmax(z, 0)
             features[row] = record_features(
-                p.T, prep.peaks, MODEL_FS, prep.n_real, prep.ecg, prep.beats
+                p.T, prep.peaks, MODEL_FS, prep.n_real, prep.ecg, prep.beats, no_sequence
             )
             plain[row] = np.log(np.clip(p.mean(1), 1e-12, None))
             # Frames of the real seconds only (a record under 10 s has none with full context).
@@ -134,7 +139,8 @@ def oof_evidence(
     window_record = np.concatenate(
         [np.full(w.shape[0], i, np.int64) for i, w in enumerate(windows)]
     )
-    return Evidence(features, plain, np.concatenate(windows), window_record)
+    sequences = [prep.sequence for prep in prepared]
+    return Evidence(features, plain, np.concatenate(windows), window_record, sequences)
 
 
 def _scores(
@@ -225,8 +231,19 @@ def fit_heads(
         evidence = oof_evidence(
             data_dir, names, folds, training_dir, stage("heads: evidence"), workers
         )
+    # The beat-sequence network's out-of-fold output is the record head's evidence like the
+    # rest: each record's from members that never saw it.
+    sequence_oof, sequence_members = cross_fit_sequence(
+        evidence.sequences, labels, folds, workers=workers, step=stage("heads: sequence folds")
+    )
+    features = evidence.features.copy()
+    first = FEATURES.index(SEQUENCE_FEATURES[0])
+    features[:, first : first + len(SEQUENCE_FEATURES)] = sequence_oof
+    ensemble, final_members = fit_sequence(
+        evidence.sequences, labels, workers=workers, step=stage("heads: sequence")
+    )
     record, record_entry, head_oof = _fit(
-        evidence.features,
+        features,
         labels,
         folds,
         evidence.plain,
@@ -240,7 +257,7 @@ def fit_heads(
         names=np.array(names),
         labels=labels,
         folds=folds,
-        features=evidence.features,
+        features=features,
         plain_logits=evidence.plain,
         head_logits=head_oof,
     )
@@ -277,10 +294,16 @@ def fit_heads(
     if meta_path.is_file():
         meta = json.loads(meta_path.read_text())
         meta["record_head"] = record_entry
+        meta["beat_sequence"] = ensemble.to_dict()
         meta["window_head"] = window_entry
         meta_path.write_text(json.dumps(meta, indent=2) + "\n")
     train_path = training_dir / "training.json"
     train_summary = json.loads(train_path.read_text())
+    record["sequence"] = {
+        **_scores(labels, sequence_oof, folds),
+        "folds": sequence_members,
+        "final": final_members,
+    }
     train_summary["record_head"] = record
     train_summary["window_head"] = window
     train_path.write_text(json.dumps(train_summary, indent=2) + "\n")

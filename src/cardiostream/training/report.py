@@ -139,6 +139,19 @@ def _head_figures(run: tuple[Any, Any, Any], out_dir: Path, name: str, title: st
     return summary
 
 
+def _sequence_line(summary: dict[str, Any]) -> list[str]:
+    """The beat-sequence network's own out-of-fold score, when the run has one."""
+    seq = summary.get("sequence")
+    if not seq:
+        return []
+    return [
+        "",
+        f"The beat-sequence network alone ({len(seq['final'])} seeds averaged): CinC score "
+        f"{seq['cinc_mean']:.3f} ± {seq['cinc_sd']:.3f} out of fold, AF F1 "
+        f"{seq['f1_mean'][1]:.3f}.",
+    ]
+
+
 def head_section(training_dir: Path, out_dir: Path) -> str:
     """The record verdict with the record head, beside the plain mean of the frames."""
     header = "## The record verdict: the record head\n"
@@ -156,12 +169,15 @@ def head_section(training_dir: Path, out_dir: Path) -> str:
         "(COSEn: whether the irregularity repeats itself, as ectopy's does and AF's does not) "
         "and the shape of its beats (how alike the QRS complexes are; whether a consistent P "
         "wave precedes them, which AF lacks) and what the beat classifier says of them (shares "
-        "of V, S and F beats, the longest S and V runs; it learned from MITDB DS1 only) in a "
-        "small network "
+        "of V, S and F beats, the longest S and V runs; it learned from MITDB DS1 only) and "
+        "what a beat-sequence network makes of the beats in order (a bidirectional GRU over "
+        "one row per beat: the beat classifier's features and classes, the gate, the "
+        "beat-interval AF probability; `rhythm/beat_sequence.py`) in a small network "
         f"(one hidden layer, L2 {summary['l2']:g}; `rhythm/record_head.py`). Its inputs for "
-        "each record come from the fold network that did not see the record, run through the "
+        "each record come from the fold networks that did not see the record, run through the "
         "exact inference path (raw file, quality, voting frames); the head is cross-fitted on "
         "the same folds, so every figure here is out-of-fold.",
+        *_sequence_line(summary),
         "",
         "| class | F1, mean of frames | F1, record head |",
         "|---|---:|---:|",
