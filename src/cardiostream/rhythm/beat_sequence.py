@@ -36,13 +36,22 @@ from cardiostream.rhythm.verdict import CLASSES
 
 FloatArray = npt.NDArray[np.float64]
 
-#: One row per beat: the beat classifier's features, its probabilities, the gate, and the
-#: beat-interval AF detector's probability.
+#: Where each beat's waveform is sampled, in seconds from its R peak: the P wave, the QRS and
+#: the start of the T wave, every 20 ms.
+WAVE_OFFSETS_S: tuple[float, ...] = tuple(round(-0.25 + 0.02 * k, 2) for k in range(36))
+#: The point of the grid, next to the R peak, whose median absolute value over the record
+#: sets the waveform's scale.
+WAVE_SCALE_AT_S = 0.01
+#: The waveform's band (Hz): baseline wander and mains out, the P wave's and QRS's shape in.
+WAVE_BAND_HZ = (0.5, 40.0)
+#: One row per beat: the beat classifier's features, its probabilities, the gate, the
+#: beat-interval AF detector's probability, and the beat's waveform.
 SEQUENCE_INPUTS: tuple[str, ...] = (
     *BEAT_ROW,
     *(f"p_{c}" for c in BEAT_CLASSES),
     "gated",
     "p_af_rr",
+    *(f"wave_{round(1000 * t)}ms" for t in WAVE_OFFSETS_S),
 )
 #: What the record head reads: the ensemble's mean log-probability of each class.
 SEQUENCE_FEATURES: tuple[str, ...] = tuple(f"sequence_log_p_{c}" for c in CLASSES)
@@ -50,7 +59,30 @@ SEQUENCE_FEATURES: tuple[str, ...] = tuple(f"sequence_log_p_{c}" for c in CLASSE
 CLIP = 5.0
 
 
-def sequence_inputs(beats: Beats, rows: npt.ArrayLike, fs: float) -> FloatArray:
+def beat_waveforms(signal: npt.ArrayLike, fs: float, samples: npt.ArrayLike) -> FloatArray:
+    """Each beat's waveform ``[n_beats, len(WAVE_OFFSETS_S)]``: the signal in
+    :data:`WAVE_BAND_HZ` (zero phase: the record is there whole), at
+    :data:`WAVE_OFFSETS_S` from each R peak (``samples``, at ``fs``), divided by the record's
+    median absolute value at :data:`WAVE_SCALE_AT_S`, so that a device's gain does not
+    matter."""
+    from scipy.signal import butter, sosfiltfilt
+
+    at = np.asarray(samples, np.float64).reshape(-1)
+    x = np.nan_to_num(np.asarray(signal, np.float64).reshape(-1))
+    sos = butter(2, WAVE_BAND_HZ, btype="band", fs=float(fs), output="sos")
+    if at.size == 0 or x.size <= 3 * (2 * sos.shape[0] + 1):  # too short to filter
+        return np.zeros((at.size, len(WAVE_OFFSETS_S)))
+    y = sosfiltfilt(sos, x)
+    grid = at[:, None] + np.asarray(WAVE_OFFSETS_S)[None, :] * float(fs)
+    waves = np.interp(grid.ravel(), np.arange(y.size), y).reshape(grid.shape)
+    scale = float(np.median(np.abs(waves[:, WAVE_OFFSETS_S.index(WAVE_SCALE_AT_S)]))) + 1e-6
+    out: FloatArray = waves / scale
+    return out
+
+
+def sequence_inputs(
+    beats: Beats, rows: npt.ArrayLike, fs: float, signal: npt.ArrayLike
+) -> FloatArray:
     """The network's rows ``[n_beats, len(SEQUENCE_INPUTS)]`` of a record's beats.
 
     Parameters
@@ -60,14 +92,17 @@ def sequence_inputs(beats: Beats, rows: npt.ArrayLike, fs: float) -> FloatArray:
     rows : array_like, shape (n_beats, len(FEATURES))
         Their feature rows (:func:`~cardiostream.beats.classes.classify_beats_with_features`).
     fs : float
-        The rate of ``beats.sample``.
+        The rate of ``beats.sample`` and ``signal``.
+    signal : array_like
+        The lead the beats were found on, as given (for :func:`beat_waveforms`).
     """
     f = np.asarray(rows, np.float64).reshape(len(beats), len(BEAT_ROW))
     if len(beats) == 0:
         return np.zeros((0, len(SEQUENCE_INPUTS)))
     p_af = np.asarray(af_from_beats(beats.sample / float(fs)).p_af, np.float64)
     gated = (beats.reason != "").astype(np.float64)
-    out = np.hstack([f, beats.probabilities, gated[:, None], p_af[:, None]])
+    waves = beat_waveforms(signal, fs, beats.sample)
+    out = np.hstack([f, beats.probabilities, gated[:, None], p_af[:, None], waves])
     # Features undefined for the first beats (no previous interval) read as 0, as in training.
     rows_out: FloatArray = np.nan_to_num(out, nan=0.0, posinf=0.0, neginf=0.0)
     return rows_out
@@ -191,7 +226,9 @@ class BeatSequence:
 __all__ = [
     "SEQUENCE_FEATURES",
     "SEQUENCE_INPUTS",
+    "WAVE_OFFSETS_S",
     "BeatSequence",
     "BeatSequenceNet",
+    "beat_waveforms",
     "sequence_inputs",
 ]

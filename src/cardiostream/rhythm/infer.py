@@ -752,7 +752,7 @@ def prepare_record(
     if n_real <= RECORD_HEAD_MAX_S:
         found, rows = classify_beats_with_features(x, rate, model=_beat_model())
         beats = beat_class_features(found.label, found.probabilities, found.reason)
-        sequence = sequence_inputs(found, rows, rate)
+        sequence = sequence_inputs(found, rows, rate, x)
     return PreparedRecord(
         inputs.astype(np.float32),
         n_real,

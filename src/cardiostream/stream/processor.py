@@ -248,7 +248,6 @@ class BeatLog:
         self._c: list[npt.NDArray[np.int64]] = []
         self._p: list[npt.NDArray[np.float64]] = []
         self._b: list[npt.NDArray[np.bool_]] = []
-        self._u: list[npt.NDArray[np.bool_]] = []
 
     def add(
         self,
@@ -256,15 +255,12 @@ class BeatLog:
         codes: npt.NDArray[np.int64],
         p: npt.NDArray[np.float64],
         broken: npt.NDArray[np.bool_],
-        usable: bool,
     ) -> None:
-        """Log beats (times, class indices into ``CLASSES``, probabilities, broken flags)
-        handed with a window whose ``usable`` flag is given."""
+        """Log beats (times, class indices into ``CLASSES``, probabilities, broken flags)."""
         self._t.append(np.array(t_s, np.float64))
         self._c.append(np.array(codes, np.int64))
         self._p.append(np.array(p, np.float64))
         self._b.append(np.array(broken, bool))
-        self._u.append(np.full(t_s.size, usable))
 
     def __len__(self) -> int:
         return sum(x.size for x in self._t)
@@ -294,11 +290,6 @@ class BeatLog:
     def broken(self) -> npt.NDArray[np.bool_]:
         """The signal was interrupted since the beat before (no interval measured to it)."""
         return cast(npt.NDArray[np.bool_], self._join(self._b, np.bool_))
-
-    @property
-    def window_usable(self) -> npt.NDArray[np.bool_]:
-        """Whether the window the beat was handed with was usable."""
-        return cast(npt.NDArray[np.bool_], self._join(self._u, np.bool_))
 
 
 class StreamProcessor:
@@ -749,7 +740,6 @@ class StreamProcessor:
                     self._beat_c[a:b],
                     self._beat_p[a:b],
                     self._beat_b[a:b],
-                    usable_l[i],
                 )
             findings, arrhythmias = self.arrhythmia.update(
                 t_end,
