@@ -234,13 +234,13 @@ def fit_heads(
     # The beat-sequence network's out-of-fold output is the record head's evidence like the
     # rest: each record's from members that never saw it.
     sequence_oof, sequence_members = cross_fit_sequence(
-        evidence.sequences, labels, folds, workers=workers, step=stage("heads: sequence folds")
+        evidence.sequences, labels, folds, workers=workers, step=stage("heads: sequence fold fits")
     )
     features = evidence.features.copy()
     first = FEATURES.index(SEQUENCE_FEATURES[0])
     features[:, first : first + len(SEQUENCE_FEATURES)] = sequence_oof
     ensemble, final_members = fit_sequence(
-        evidence.sequences, labels, workers=workers, step=stage("heads: sequence")
+        evidence.sequences, labels, workers=workers, step=stage("heads: sequence final fits")
     )
     record, record_entry, head_oof = _fit(
         features,
