@@ -73,7 +73,7 @@ def signal(seconds: float) -> np.ndarray:
 def frames_of(x: np.ndarray, sizes: list[int]) -> list[np.ndarray]:
     """``x`` cut into frames of the given sizes, in turn."""
     out, n0, k = [], 0, 0
-    while n0 < x.size:
+    while n0 < x.shape[0]:
         out.append(x[n0 : n0 + sizes[k % len(sizes)]])
         n0 += sizes[k % len(sizes)]
         k += 1
@@ -221,3 +221,36 @@ def test_the_stream_limit_applies_to_streams_through_redis(
     wait_disconnected(live, "one")
     ready, _, _ = session(live.ws, start("one"), [])
     assert ready["resumed"]
+
+
+def watched_display_lines(live: Live, sid: str, frames: list[np.ndarray]) -> list[Any]:
+    """Stream two-lead ``frames`` with a dashboard open; the display lines it got."""
+    with connect(f"{live.ws}/v1/watch?token={TOKEN}") as dash:
+        assert json.loads(dash.recv())["type"] == "streams"  # display lines are on now
+        first = json.dumps({"type": "start", "stream_id": sid, "fs": FS, "format": "float32",
+                            "leads": ["MLII", "V1"]})  # fmt: skip
+        session(live.ws, first, frames)
+        lines: list[Any] = []
+        while len(lines) < len(frames):
+            for line in str(dash.recv(timeout=60)).splitlines():
+                message = json.loads(line)
+                if message["type"] == "display" and message.get("stream_id") == sid:
+                    lines.append(message)
+    return lines
+
+
+def test_the_dashboard_gets_the_embedded_display_lines_through_redis(
+    redis_url: str, worker: subprocess.Popen[bytes], served: Any
+) -> None:
+    """A watched two-lead stream: each frame's display line from the gateway (its trace, and
+    the R peaks and beat letters from the worker) is the embedded engine's."""
+    rec = read(sample_path("mitdb-201-af"))
+    x = np.ascontiguousarray(rec.signal[: int(12 * FS)], dtype=np.float32)
+    frames = frames_of(x, [90, 180, 45])
+    embedded = served(ServeConfig(tokens=[TOKEN]))
+    through = served(ServeConfig(tokens=[TOKEN], redis=redis_url, redis_shards=2))
+    want = watched_display_lines(embedded, "bed-7", frames)
+    got = watched_display_lines(through, "bed-7", frames)
+    assert sum(len(line["peaks"]) for line in want) > 10
+    assert sum(len(line["beats"]) for line in want) > 10
+    assert got == want
