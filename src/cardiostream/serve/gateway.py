@@ -235,9 +235,18 @@ class RedisGateway:
         self.reader.redis.close()
 
     async def _relay(self) -> None:
+        import redis
+
         while True:
             touched: dict[str, _Stream] = {}
-            for result in await asyncio.to_thread(self.reader.read, 200, 1000, True):
+            try:
+                results = await asyncio.to_thread(self.reader.read, 200, 1000, True)
+            except redis.RedisError as exc:
+                # Redis away for a moment: replies wait (bounded) meanwhile; read again soon.
+                log.warning("reading the workers' results failed (%s); retrying", exc)
+                await asyncio.sleep(0.5)
+                continue
+            for result in results:
                 stream = self.streams.get(result.stream_id)
                 if stream is not None and result.epoch == stream.epoch:
                     stream.take(result)
