@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import json
 import subprocess
+import threading
 from collections.abc import Iterator
 from typing import Any
 
@@ -39,8 +40,14 @@ def redis_url() -> Iterator[str]:
 @pytest.fixture(scope="module")
 def worker(redis_url: str) -> Iterator[subprocess.Popen[bytes]]:
     proc = start_worker(redis_url, "0,1", "--lease-s", "1")
+    # Drained as it comes: a worker serving the whole module must never block on a full
+    # pipe, whatever it logs.
+    assert proc.stderr is not None
+    drain = threading.Thread(target=proc.stderr.read, daemon=True)
+    drain.start()
     yield proc
     stop(proc)
+    drain.join(10)
 
 
 @pytest.fixture(autouse=True)
@@ -223,20 +230,24 @@ def test_the_stream_limit_applies_to_streams_through_redis(
     assert ready["resumed"]
 
 
-def watched_display_lines(live: Live, sid: str, frames: list[np.ndarray]) -> list[Any]:
-    """Stream two-lead ``frames`` with a dashboard open; the display lines it got."""
+def watched(
+    live: Live, sid: str, frames: list[np.ndarray], first: str | None = None
+) -> tuple[list[Reply], list[Any]]:
+    """Stream ``frames`` (two leads unless ``first`` says otherwise) with a dashboard open:
+    the replies, and the display lines the dashboard got."""
     with connect(f"{live.ws}/v1/watch?token={TOKEN}") as dash:
         assert json.loads(dash.recv())["type"] == "streams"  # display lines are on now
-        first = json.dumps({"type": "start", "stream_id": sid, "fs": FS, "format": "float32",
-                            "leads": ["MLII", "V1"]})  # fmt: skip
-        session(live.ws, first, frames)
+        if first is None:
+            first = json.dumps({"type": "start", "stream_id": sid, "fs": FS,
+                                "format": "float32", "leads": ["MLII", "V1"]})  # fmt: skip
+        _, _, replies = session(live.ws, first, frames)
         lines: list[Any] = []
         while len(lines) < len(frames):
             for line in str(dash.recv(timeout=60)).splitlines():
                 message = json.loads(line)
                 if message["type"] == "display" and message.get("stream_id") == sid:
                     lines.append(message)
-    return lines
+    return replies, lines
 
 
 def test_the_dashboard_gets_the_embedded_display_lines_through_redis(
@@ -249,8 +260,42 @@ def test_the_dashboard_gets_the_embedded_display_lines_through_redis(
     frames = frames_of(x, [90, 180, 45])
     embedded = served(ServeConfig(tokens=[TOKEN]))
     through = served(ServeConfig(tokens=[TOKEN], redis=redis_url, redis_shards=2))
-    want = watched_display_lines(embedded, "bed-7", frames)
-    got = watched_display_lines(through, "bed-7", frames)
+    _, want = watched(embedded, "bed-7", frames)
+    _, got = watched(through, "bed-7", frames)
     assert sum(len(line["peaks"]) for line in want) > 10
     assert sum(len(line["beats"]) for line in want) > 10
     assert got == want
+
+
+def test_a_beats_stream_goes_through_redis_as_in_the_embedded_mode(
+    redis_url: str, worker: subprocess.Popen[bytes], served: Any
+) -> None:
+    """A beat-time stream (an AF episode opens and closes in it) is analysed by a worker:
+    frame by frame, the replies and the dashboard's RR display lines are the embedded
+    engine's; a beat out of order is refused (1003) as there."""
+    from tests.stream.test_beat_stream import af_like_beats
+
+    beats = af_like_beats()
+    frames = frames_of(beats, [7, 1, 40, 13])
+    first = json.dumps({"type": "start", "stream_id": "strap-1", "format": "beats"})
+    embedded = served(ServeConfig(tokens=[TOKEN]))
+    through = served(ServeConfig(tokens=[TOKEN], redis=redis_url, redis_shards=2))
+    want = watched(embedded, "strap-1", frames, first)
+    got = watched(through, "strap-1", frames, first)
+    kinds = [m["type"] for m in messages(want[0])]
+    assert kinds.count("event_open") == 1 and kinds.count("event") == 1
+    assert got == want
+
+    def refused(live: Live) -> tuple[int, str]:
+        with connect(f"{live.ws}/v1/stream?token={TOKEN}") as ws:
+            ws.send(json.dumps({"type": "start", "stream_id": "strap-2", "format": "beats"}))
+            assert json.loads(ws.recv())["type"] == "ready"
+            ws.send(beats[5:10].tobytes())
+            ws.recv()
+            ws.send(beats[:3].tobytes())  # before the last beat
+            with pytest.raises(ConnectionClosed) as closed:
+                ws.recv()
+        assert closed.value.rcvd is not None
+        return closed.value.rcvd.code, closed.value.rcvd.reason
+
+    assert refused(through) == refused(embedded)

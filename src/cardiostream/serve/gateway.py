@@ -1,8 +1,9 @@
 """The gateway mode of the server (``cardiostream serve --redis URL``).
 
 :class:`RedisGateway` stands where :class:`~cardiostream.serve.batcher.EngineClient` stands
-for the WebSocket ingest: an ECG stream's frames are appended to its shard in Redis
-(:mod:`cardiostream.serve.redis_bus`) instead of going to the embedded engine, and the
+for the WebSocket ingest: a stream's frames (samples of its analysed lead, or a beat-time
+stream's beat times) are appended to its shard in Redis (:mod:`cardiostream.serve.redis_bus`)
+instead of going to the embedded engine, and the
 workers' results come back through one relay task that follows the result streams and drops
 the copies a takeover repeats (:class:`~cardiostream.serve.redis_bus.Dedupe`).
 
@@ -25,14 +26,16 @@ streams connected through the gateway, and turns new ones away as the embedded e
 While a dashboard of the stream's owner is open, the gateway adds the frame's display line
 itself (:class:`_Display`: the samples drawn need no analysis); the frame's entry then asks
 its worker for the R peaks and beat letters (:func:`~cardiostream.serve.session.push_marks`),
-which come with its progress marker. Everything else (beat-time streams, ``/v1/predict``)
-stays with the embedded engine.
+which come with its progress marker (a beat-time stream's: its beats' RR intervals and AF
+calls, for the tachogram). ``/v1/predict`` stays with the embedded engine. A beat-time
+stream's frames are checked against its last beat here, as the embedded engine checks
+them, so that nothing a worker would refuse is appended.
 
 Differences from the embedded mode
     A reply takes a round trip through Redis and a worker more. A reply that gave up waiting
     (:data:`PUSH_WAIT_S`) leaves its frame's lines to a later reply, and the frame's display
-    line goes without its R peaks and beat letters. Beat-time streams are not routed through
-    Redis. The streams routed through Redis are not recorded into the store (``record``).
+    line goes without its R peaks and beat letters. The streams routed through Redis are not
+    recorded into the store (``record``).
 """
 
 from __future__ import annotations
@@ -55,8 +58,10 @@ from cardiostream.serve.batcher import EngineClient
 from cardiostream.serve.config import ServeConfig
 from cardiostream.serve.display import DISPLAY_STEP, DisplayFilter, display_json, display_values
 from cardiostream.serve.ledger import Entry, Key, Ledger
+from cardiostream.serve.protocol import BEATS_LEAD
 from cardiostream.serve.redis_bus import Producer, Result, ResultReader
 from cardiostream.serve.rpc import Lines, Open, Opened
+from cardiostream.serve.session import beats_display_json
 
 log = logging.getLogger(__name__)
 
@@ -120,7 +125,9 @@ class _Stream:
     lead: int
     hop_s: int
     window_s: int
-    consumed: int = 0  # samples appended
+    source: str = "ecg"  # or "beats": beat times
+    consumed: int = 0  # samples (beats) appended
+    last_beat: float | None = None  # a beats stream's last beat time appended
     done: int = 0  # samples a worker has processed (its results and markers say)
     ended: bool = False  # a worker has ended it (all of its last lines are in)
     lines: Lines = field(default_factory=list)  # results not yet handed to a reply
@@ -191,8 +198,6 @@ class RedisGateway:
         #: The Redis-routed streams' replies, for a resume (as the embedded engine keeps its
         #: own streams' in the batcher's ledger).
         self.ledger = Ledger()
-        #: Beat-time streams (on the embedded engine) opened here: connected, or when left.
-        self.beats: dict[Key, float | None] = {}
         #: Owners with a dashboard open: their Redis-routed streams' frames give display lines.
         self.watched: set[str] = set()
         self._task: asyncio.Task[None] | None = None
@@ -270,10 +275,8 @@ class RedisGateway:
             stream.waiter = None
 
     def n_connected(self) -> int:
-        """Streams connected through this gateway: Redis-routed and beat-time ones."""
-        return sum(s.connected for s in self.streams.values()) + sum(
-            left is None for left in self.beats.values()
-        )
+        """Streams connected through this gateway."""
+        return sum(s.connected for s in self.streams.values())
 
     async def open(
         self,
@@ -284,14 +287,13 @@ class RedisGateway:
         lead: int,
         source: str = "ecg",
     ) -> Opened:
-        """Start or resume a stream: an ECG stream goes to Redis, a beat-time stream to the
-        embedded engine.
+        """Start or resume a stream (``source``: ``ecg`` or ``beats``), analysed by a worker.
 
         Raises
         ------
         InputError
-            For a bad rate (checked by a processor, as a worker would), or a resume with
-            another source, rate or leads.
+            For a bad rate (checked by a processor, as a worker would) or source, or a
+            resume with another source, rate or leads.
         OverflowError
             When the stream is already connected, or the server is at its stream limit.
         """
@@ -302,29 +304,33 @@ class RedisGateway:
         if old is not None:
             if old.connected:
                 raise OverflowError(f"stream_id: {stream_id!r} is already connected")
-            if source != "ecg":
-                raise InputError(f"format: {stream_id!r} was started as a ecg stream")
+            if old.source != source:
+                raise InputError(f"format: {stream_id!r} was started as a {old.source} stream")
             if old.fs != fs:
                 raise InputError(f"fs: {stream_id!r} was started at {old.fs:g} Hz, not {fs:g}")
             if old.leads != tuple(leads) or old.lead != lead:
                 raise InputError(f"leads: {stream_id!r} was started with other leads")
             old.connected = True
             return Opened(old.consumed, True, old.hop_s, old.window_s, "")
-        resuming = source != "ecg" and key in self.beats
-        if not resuming and self.n_connected() >= self.config.max_streams:
+        if self.n_connected() >= self.config.max_streams:
             raise OverflowError("the server is at its stream limit")
-        if source != "ecg":
-            opened = await self.embedded.open(owner, stream_id, fs, leads, lead, source)
-            self.beats[key] = None
-            return opened
-        from cardiostream.stream.processor import StreamProcessor
+        if source == "beats":
+            from cardiostream.stream.beat_stream import BeatStreamProcessor as Beats
 
-        proc = StreamProcessor(fs)  # refuses what a worker could not analyse, now
+            rate, hop_s, window_s = 0.0, Beats.hop_s, Beats.window_s
+            leads, lead = (BEATS_LEAD,), 0
+        elif source == "ecg":
+            from cardiostream.stream.processor import StreamProcessor
+
+            proc = StreamProcessor(fs)  # refuses what a worker could not analyse, now
+            rate, hop_s, window_s = proc.fs, proc.hop_s, proc.window_s
+        else:
+            raise InputError(f"format: unknown stream source {source!r}")
         self.reader.dedupe.forget(sid)
-        self.streams[sid] = _Stream(owner, stream_id, time.time_ns() // 1000, proc.fs,
-                                    tuple(leads), lead, proc.hop_s, proc.window_s)  # fmt: skip
+        self.streams[sid] = _Stream(owner, stream_id, time.time_ns() // 1000, rate,
+                                    tuple(leads), lead, hop_s, window_s, source)  # fmt: skip
         self.ledger.entries[key] = Entry(Open(owner, stream_id, fs, tuple(leads), lead, source))
-        return Opened(0, False, proc.hop_s, proc.window_s, "")
+        return Opened(0, False, hop_s, window_s, "")
 
     async def push(self, owner: str, stream_id: str, samples: bytes) -> tuple[Lines, int]:
         """Append one frame and wait (up to :data:`PUSH_WAIT_S`) until a worker has processed
@@ -336,16 +342,27 @@ class RedisGateway:
             return await self.embedded.push(owner, stream_id, samples)
         rows = np.frombuffer(samples, np.float64).reshape(-1, stream.n_leads)
         x = rows[:, stream.lead]
+        if stream.source == "beats" and x.size:
+            # The web process checked the frame on its own; its order against the beats
+            # before is checked here, as the embedded engine does, before anything is sent.
+            if stream.last_beat is not None and not x[0] > stream.last_beat:
+                raise InputError(f"beat_times_s: {x[0]:g} s is not after the last beat "
+                                 f"({stream.last_beat:g} s)")  # fmt: skip
+            stream.last_beat = float(x[-1])
         watched = owner in self.watched
         await asyncio.to_thread(self.producer.append, sid, stream.epoch, stream.consumed,
-                                stream.fs, x, watched)  # fmt: skip
+                                stream.fs, x, watched, stream.source)  # fmt: skip
         n0, stream.consumed = stream.consumed, stream.consumed + x.size
         end = stream.consumed
         await self._until(stream, lambda: stream.done >= end, PUSH_WAIT_S)
         lines, stream.lines = stream.lines, []
         marks = stream.marks.pop(end, None)
         stream.marks.clear()  # any older ones came too late for their frame's line
-        if watched:
+        if watched and stream.source == "beats":
+            drawn = marks or {"times": [], "rr_ms": [], "af": []}
+            line = beats_display_json(drawn["times"], drawn["rr_ms"], drawn["af"])
+            lines.append((wire.DISPLAY, line))
+        elif watched:
             if stream.display is None:
                 stream.display = _Display(stream.fs, stream.leads, stream.lead,
                                           round(n0 * 250.0 / stream.fs))  # fmt: skip
@@ -357,7 +374,6 @@ class RedisGateway:
         sid = self._sid(owner, stream_id)
         stream = self.streams.get(sid)
         if stream is None:
-            self.beats.pop((owner, stream_id), None)
             return await self.embedded.close(owner, stream_id)
         await asyncio.to_thread(self.producer.end, sid, stream.epoch)
         await self._until(stream, lambda: stream.ended, CLOSE_TIMEOUT_S)
@@ -375,8 +391,6 @@ class RedisGateway:
         (a reconnect with its id resumes it), then ended at its worker."""
         stream = self.streams.get(self._sid(owner, stream_id))
         if stream is None:
-            if (owner, stream_id) in self.beats:
-                self.beats[(owner, stream_id)] = time.monotonic()
             await self.embedded.disconnect(owner, stream_id)
         else:
             stream.connected = False
@@ -387,9 +401,6 @@ class RedisGateway:
         (and the oldest ones beyond ``max_streams``, as the embedded engine does)."""
         now = time.monotonic()
         ttl, limit = self.config.resume_ttl_s, self.config.max_streams
-        for key, left in list(self.beats.items()):
-            if left is not None and now - left > ttl:
-                del self.beats[key]
         left_streams = sorted((s.left_at, sid) for sid, s in self.streams.items()
                               if not s.connected)  # fmt: skip
         over = len(left_streams) - limit

@@ -8,6 +8,8 @@ Layout in Redis
         its first sample), ``fs``, ``fmt`` (``f4``: ``x`` holds little-endian float32
         samples), ``ts`` (append time, ns) and, while a dashboard draws the stream, ``d`` = 1
         (the entry's R peaks and beat letters are wanted); or ``end`` = 1 to end the stream.
+        A beat-time stream's entries say ``src`` = ``beats``: ``x`` holds its beat times (s,
+        ``fmt`` ``f8``, little-endian float64), ``n0`` counts beats and ``fs`` is 0.
     ``cs:ckpt:{shard}``
         A hash: stream id -> the processor's checkpoint (JSON, :mod:`cardiostream.packing`
         holds its arrays) with the id of the last entry it covers.
@@ -27,7 +29,8 @@ Layout in Redis
         a consumer learns that the stream was processed up to ``n`` (its ``i`` is the count of
         the entry's messages, 0). An entry that asked for ``d`` has a marker even with
         messages (``i`` after theirs), with ``pk``: the entry's new R peaks and beat letters
-        as the dashboards draw them (JSON ``{"peaks": [...], "beats": [...]}``).
+        as the dashboards draw them (JSON ``{"peaks": [...], "beats": [...]}``; for a beats
+        stream ``{"times": [...], "rr_ms": [...], "af": [...]}``).
 
 Consumer groups give no key affinity, so one Redis stream per shard keeps a patient's
 samples in order on one worker. Delivery is at least once: after a takeover the new owner
@@ -130,12 +133,18 @@ class Producer:
         fs: float,
         samples: npt.ArrayLike,
         marks: bool = False,
+        source: str = "ecg",
     ) -> dict[str, Any]:
         """One entry's fields for ``samples`` (mV) starting at sample ``n0``; ``marks`` asks
-        for the entry's R peaks and beat letters (for a dashboard)."""
-        x = np.ascontiguousarray(samples, dtype="<f4").ravel()
-        fields = {"sid": stream_id, "ep": epoch, "n0": n0, "fs": repr(float(fs)), "fmt": "f4",
+        for the entry's R peaks and beat letters (for a dashboard). A ``beats`` stream's
+        samples are beat times (s), kept as float64: float32 would round them to the
+        millisecond within hours."""
+        fmt = "f8" if source == "beats" else "f4"
+        x = np.ascontiguousarray(samples, dtype=f"<{fmt}").ravel()
+        fields = {"sid": stream_id, "ep": epoch, "n0": n0, "fs": repr(float(fs)), "fmt": fmt,
                   "x": x.tobytes(), "ts": time.time_ns()}  # fmt: skip
+        if source != "ecg":
+            fields["src"] = source
         if marks:
             fields["d"] = 1
         return fields
@@ -148,10 +157,11 @@ class Producer:
         fs: float,
         samples: npt.ArrayLike,
         marks: bool = False,
+        source: str = "ecg",
     ) -> bytes:
         """Append one chunk; returns the entry id."""
         shard = shard_of(stream_id, self.n_shards)
-        fields = self.fields(stream_id, epoch, n0, fs, samples, marks)
+        fields = self.fields(stream_id, epoch, n0, fs, samples, marks, source)
         return bytes(self.redis.xadd(in_key(shard), fields))
 
     def end(self, stream_id: str, epoch: int) -> bytes:
@@ -257,6 +267,13 @@ class ResultReader:
         self.redis = redis
         self.dedupe = Dedupe()
         self._last: dict[str, bytes | str] = {out_key(s): start for s in shards}
+        if start == "$":
+            # "$" in every XREAD would mean "after whatever is last at this call": a result
+            # landing between two reads on a shard that has had none since would be missed.
+            # Anchored once, at the id last now, each read goes on from where the last left.
+            for key in self._last:
+                tail = redis.xrevrange(key, count=1)
+                self._last[key] = tail[0][0] if tail else "0-0"
         #: Messages dropped as copies (markers are not counted).
         self.duplicates = 0
 

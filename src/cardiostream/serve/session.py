@@ -100,13 +100,18 @@ class Session:
         """What dashboards draw of one frame of a beats stream: the new beats (``peaks``,
         stream times in s) with their RR interval (``rr_ms``, null for the first beat after a
         gap) and AF call (``af``), for the RR tachogram. No samples (``leads`` is empty)."""
-        times, rr, af = proc.last_beats
-        return json.dumps(
-            {"type": wire.DISPLAY, "t": round(times[0], 4) if times else 0.0, "fs": 0.0,
-             "lead": BEATS_LEAD, "leads": {}, "peaks": [round(v, 3) for v in times],
-             "beats": [], "rr_ms": rr, "af": af},
-            allow_nan=False,
-        )  # fmt: skip
+        return beats_display_json(*proc.last_beats)
+
+
+def beats_display_json(times: list[float], rr: list[float | None], af: list[bool]) -> str:
+    """A beats stream's display line for the beats of one frame: their times, RR intervals
+    (ms, null after a gap) and AF calls (:attr:`BeatStreamProcessor.last_beats`)."""
+    return json.dumps(
+        {"type": wire.DISPLAY, "t": round(times[0], 4) if times else 0.0, "fs": 0.0,
+         "lead": BEATS_LEAD, "leads": {}, "peaks": [round(v, 3) for v in times],
+         "beats": [], "rr_ms": rr, "af": af},
+        allow_nan=False,
+    )  # fmt: skip
 
 
 def push_marks(proc: StreamProcessor) -> tuple[list[float], list[list[float | str]]]:

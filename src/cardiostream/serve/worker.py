@@ -1,4 +1,6 @@
-"""A worker: owns shards of the live streams in Redis and runs their processors.
+"""A worker: owns shards of the live streams in Redis and runs their processors (a
+:class:`~cardiostream.stream.processor.StreamProcessor` for samples, a
+:class:`~cardiostream.stream.beat_stream.BeatStreamProcessor` for beat times).
 
 ``cardiostream worker --redis URL --shards 0,1`` runs :class:`Worker` (keys and entry fields
 are in :mod:`cardiostream.serve.redis_bus`).
@@ -36,6 +38,7 @@ Takeover
 from __future__ import annotations
 
 import json
+import logging
 import os
 import socket
 import time
@@ -46,6 +49,7 @@ from typing import Any
 
 import numpy as np
 
+from cardiostream.errors import InputError
 from cardiostream.serve.redis_bus import (
     GROUP,
     MAXLEN,
@@ -57,7 +61,10 @@ from cardiostream.serve.redis_bus import (
     result_fields,
 )
 from cardiostream.serve.session import push_marks
+from cardiostream.stream.beat_stream import BeatStreamProcessor
 from cardiostream.stream.processor import StreamProcessor
+
+log = logging.getLogger(__name__)
 
 
 def _id(entry_id: bytes | str) -> tuple[int, int]:
@@ -73,13 +80,22 @@ class Live:
 
     shard: int
     epoch: int
-    fs: float
-    processor: StreamProcessor
+    fs: float  # 0 for beat times
+    processor: StreamProcessor | BeatStreamProcessor
     consumed: int = 0  # samples pushed (the index of the next one)
     last_id: tuple[int, int] = (0, 0)  # the last entry processed
     unacked: list[bytes] = field(default_factory=list)  # processed since the checkpoint
     since: int = 0  # samples since the checkpoint
     touched: float = field(default_factory=time.monotonic)  # last entry, monotonic s
+
+    @property
+    def per_s(self) -> float:
+        """Samples a second of the stream: its rate, or about a beat for beat times."""
+        return self.fs or 1.0
+
+    @property
+    def source(self) -> str:
+        return "beats" if isinstance(self.processor, BeatStreamProcessor) else "ecg"
 
 
 class Worker:
@@ -225,8 +241,13 @@ class Worker:
             if _id(start) == (0, 0) or shard not in self.owned:
                 return
 
+    def _processor(self, source: str, fs: float) -> StreamProcessor | BeatStreamProcessor:
+        if source == "beats":
+            return BeatStreamProcessor()
+        return StreamProcessor(fs, model=self.model)
+
     def _restore(self, shard: int, sid: str, ckpt: dict[str, Any]) -> None:
-        proc = StreamProcessor(float(ckpt["fs"]), model=self.model)
+        proc = self._processor(str(ckpt.get("source", "ecg")), float(ckpt["fs"]))
         proc.load_state_dict(ckpt["state"])
         self.streams[sid] = Live(shard, int(ckpt["epoch"]), float(ckpt["fs"]), proc,
                                  consumed=int(ckpt["consumed"]),
@@ -281,9 +302,11 @@ class Worker:
             # A new stream (or a new start of the id): what the old one left is acknowledged
             # with the new one's first checkpoint.
             old = live.unacked if live is not None else []
-            live = Live(shard, epoch, fs, StreamProcessor(fs, model=self.model), unacked=old)
+            source = fields.get(b"src", b"ecg").decode()
+            live = Live(shard, epoch, fs, self._processor(source, fs), unacked=old)
             self.streams[sid] = live
-        x = np.frombuffer(fields[b"x"], "<f4").astype(np.float64)
+        dtype = "<f8" if fields.get(b"fmt") == b"f8" else "<f4"
+        x = np.frombuffer(fields[b"x"], dtype).astype(np.float64)
         n0 = int(fields[b"n0"])
         end = n0 + x.size
         live.last_id = _id(entry_id)
@@ -291,16 +314,24 @@ class Worker:
         live.touched = time.monotonic()
         if end <= live.consumed:  # appended twice: the processor has it
             return
-        t = None
         if n0 < live.consumed:
             x = x[live.consumed - n0 :]
-        elif n0 > live.consumed:  # samples never appended: the processor fills the gap
-            t = live.processor.t0 + n0 / fs
-        out = live.processor.push(x, t)
+        try:
+            if isinstance(live.processor, BeatStreamProcessor):
+                out = live.processor.push(x)
+            elif n0 > live.consumed:  # samples never appended: the processor fills the gap
+                out = live.processor.push(x, live.processor.t0 + n0 / fs)
+            else:
+                out = live.processor.push(x)
+        except InputError as exc:
+            # The gateway checks what it appends; an entry refused anyway is skipped rather
+            # than stopping the worker (and every worker after it) on the same entry.
+            log.error("stream %s: entry %r skipped: %s", sid, entry_id, exc)
+            out = []
         live.consumed = end
         live.since += x.size
         self._publish(shard, sid, live, ts, out, end=False, marks=fields.get(b"d") == b"1")
-        if live.since >= self.checkpoint_s * live.fs:
+        if live.since >= self.checkpoint_s * live.per_s:
             # Checkpoint where it falls due, not at the end of the batch: a takeover then
             # replays at most checkpoint_s of each stream, however large the batches.
             self.flush()
@@ -324,7 +355,10 @@ class Worker:
         if out and not marks:
             return  # the messages say how far the stream got: no marker needed
         drawn = None
-        if marks:
+        if marks and isinstance(live.processor, BeatStreamProcessor):
+            times, rr, af = live.processor.last_beats
+            drawn = json.dumps({"times": times, "rr_ms": rr, "af": af}, allow_nan=False)
+        elif marks and isinstance(live.processor, StreamProcessor):
             peaks, beats = push_marks(live.processor)
             drawn = json.dumps({"peaks": peaks, "beats": beats}, allow_nan=False)
         # The marker's key follows the entry's messages: a replay gives the same one.
@@ -382,7 +416,7 @@ class Worker:
         for sid, live in self.streams.items():
             if not live.unacked:
                 continue
-            if (force or live.since >= self.checkpoint_s * live.fs
+            if (force or live.since >= self.checkpoint_s * live.per_s
                     or now - live.touched >= self.idle_s):  # fmt: skip
                 due.setdefault(live.shard, []).append((sid, live))
         written = 0
@@ -391,7 +425,7 @@ class Worker:
             for sid, live in items:
                 ms, seq = live.last_id
                 state = {"epoch": live.epoch, "fs": live.fs, "consumed": live.consumed,
-                         "last_id": f"{ms}-{seq}",
+                         "last_id": f"{ms}-{seq}", "source": live.source,
                          "state": live.processor.state_dict()}  # fmt: skip
                 states.append((sid, json.dumps(state), list(live.unacked)))
 
