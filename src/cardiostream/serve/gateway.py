@@ -191,9 +191,10 @@ class RedisGateway:
         self.embedded = embedded
         self.config = config or ServeConfig()
         self.on_gone = on_gone
+        self.url, self.n_shards = url, n_shards
         self.redis = redis.Redis.from_url(url)
         self.producer = Producer(self.redis, n_shards)
-        self.reader = ResultReader(redis.Redis.from_url(url), range(n_shards))
+        self.reader = ResultReader(None, ())  # follows the shards from start()
         self.streams: dict[str, _Stream] = {}
         #: The Redis-routed streams' replies, for a resume (as the embedded engine keeps its
         #: own streams' in the batcher's ledger).
@@ -208,8 +209,7 @@ class RedisGateway:
         return getattr(self.embedded, name)
 
     async def watch(self, owner: str, on: bool) -> None:
-        """Start or stop the display lines of ``owner``'s streams (the embedded engine's
-        beat-time streams too)."""
+        """Start or stop the display lines of ``owner``'s streams."""
         if on:
             self.watched.add(owner)
         else:
@@ -224,8 +224,12 @@ class RedisGateway:
         return f"{owner}:{stream_id}"
 
     async def start(self) -> None:
-        """Start following the result streams."""
+        """Start following the result streams (from their ends now)."""
+        import redis
+
         await asyncio.to_thread(self.redis.ping)
+        client = redis.Redis.from_url(self.url)
+        self.reader = await asyncio.to_thread(ResultReader, client, range(self.n_shards))
         self._task = asyncio.create_task(self._relay())
         self._expiry = asyncio.create_task(self._expire_often())
 
@@ -237,7 +241,8 @@ class RedisGateway:
                 with contextlib.suppress(asyncio.CancelledError):
                     await task
         self.redis.close()
-        self.reader.redis.close()
+        if self.reader.redis is not None:
+            self.reader.redis.close()
 
     async def _relay(self) -> None:
         import redis
