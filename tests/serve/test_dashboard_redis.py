@@ -20,7 +20,9 @@ from cardiostream.io import read
 from cardiostream.samples import sample_path
 from cardiostream.serve import ServeConfig
 from cardiostream.serve.gateway import _Display
+from cardiostream.serve.redis_bus import Producer, ResultReader
 from cardiostream.serve.session import Session
+from cardiostream.serve.worker import Worker
 from cardiostream.stream.processor import StreamProcessor
 
 from .browser import PageLog
@@ -43,21 +45,37 @@ def _stream(page: Any, sid: str) -> dict[str, Any]:
     return next((s for s in streams if s["id"] == sid), {})
 
 
-def test_the_gateway_draws_the_trace_the_embedded_engine_draws() -> None:
-    """Frame by frame, the gateway's display line holds the embedded engine's trace (both
-    leads, same times and values); only the analysis's peaks and beat letters are left out."""
+def test_the_gateway_draws_what_the_embedded_engine_draws() -> None:
+    """Frame by frame, the gateway's display line is the embedded engine's: both leads'
+    trace (same times and values), and the R peaks and beat letters that a worker found in
+    the frame and published with its progress marker."""
+    import fakeredis
+
     rec = read(sample_path("mitdb-201-af"))
-    x = rec.signal[: int(12 * rec.fs)].astype(np.float64)
+    # As a client sends them (float32), so that the worker and the engine analyse the same.
+    x = rec.signal[: int(12 * rec.fs)].astype(np.float32).astype(np.float64)
     leads = ("MLII", "V1")
-    session = Session("o", "s", rec.fs, StreamProcessor(rec.fs), leads=leads, lead=0)
+    session = Session("o", "s", rec.fs, StreamProcessor(rec.fs, lead=0), leads=leads, lead=0)
+    client = fakeredis.FakeRedis()
+    producer = Producer(client, n_shards=1)
+    worker = Worker(client, [0], name="w1")
+    reader = ResultReader(client, [0], start="0")
     display = _Display(rec.fs, leads, 0, 0)
     step = int(rec.fs / 4)
+    peaks = beats = 0
     for n0 in range(0, x.shape[0], step):
         frame = x[n0 : n0 + step]
         session.processor.push(frame)
         embedded = json.loads(session.display_line(frame))
-        gateway = json.loads(display.line(frame))
-        assert gateway == {**embedded, "peaks": [], "beats": []}
+        producer.append("s", 1, n0, rec.fs, frame[:, 0], marks=True)
+        while worker.step(block_ms=1):
+            pass
+        (marker,) = [r for r in reader.read(block_ms=1, markers=True) if r.message is None]
+        assert marker.n == n0 + frame.shape[0]
+        assert json.loads(display.line(frame, marker.marks)) == embedded
+        peaks += len(embedded["peaks"])
+        beats += len(embedded["beats"])
+    assert peaks > 10 and beats > 10  # the marks were compared, not only empty lists
 
 
 def test_the_ward_sweeps_and_alarms_for_streams_over_redis(browser: Any, redis_url: str) -> None:

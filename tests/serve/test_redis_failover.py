@@ -1,5 +1,6 @@
 """A worker killed with SIGKILL mid-episode: another takes its shards over, and the consumer
-sees exactly the single-process messages, each once (real redis-server, real processes)."""
+sees exactly the single-process messages, each once (real redis-server, real processes). A
+worker that stalls past its lease cannot write over its successor's checkpoint (fencing)."""
 
 from __future__ import annotations
 
@@ -14,7 +15,18 @@ import pytest
 
 from cardiostream.io import read
 from cardiostream.samples import sample_path
-from cardiostream.serve.redis_bus import GROUP, Producer, Result, ResultReader, in_key, shard_of
+from cardiostream.serve.redis_bus import (
+    GROUP,
+    Producer,
+    Result,
+    ResultReader,
+    ckpt_key,
+    fence_key,
+    in_key,
+    lease_key,
+    shard_of,
+)
+from cardiostream.serve.worker import Worker
 from cardiostream.stream.analyze import analyze
 from tests.serve.redis_server import redis_server, start_worker, stop
 
@@ -106,3 +118,54 @@ def test_a_killed_worker_loses_nothing_and_repeats_nothing(redis_url: str) -> No
     windows = [m for m in got if m["type"] == "window"]
     assert [w["t_end"] for w in windows] == sorted({w["t_end"] for w in windows})
     assert got == reference
+
+
+def test_a_stalled_owner_cannot_write_over_its_successors_checkpoint(redis_url: str) -> None:
+    """Worker A owns the shard; its lease lapses (as when A is paused past it), B takes the
+    shard over with a larger fencing token and checkpoints; A's next checkpoint is refused,
+    leaves B's intact, and A drops the shard."""
+    import redis
+
+    x = recording()[: int(12 * FS)]
+    client = redis.Redis.from_url(redis_url)
+    producer = Producer(client, 1)
+
+    def feed(start_s: int, stop_s: int) -> None:
+        for s in range(start_s, stop_s):
+            producer.append(SID, 1, int(s * FS), FS, x[int(s * FS) : int((s + 1) * FS)])
+
+    def drain(worker: Worker) -> None:
+        while worker.step(block_ms=1):
+            pass
+
+    a = Worker(redis.Redis.from_url(redis_url), [0], name="A", checkpoint_s=2.0)
+    b = Worker(redis.Redis.from_url(redis_url), [0], name="B", checkpoint_s=2.0)
+    try:
+        feed(0, 5)
+        drain(a)  # checkpoints at 2 and 4 s; the fifth second is not in one yet
+        assert a.owned.keys() == {0} and a.streams[SID].unacked
+        token_a = a.tokens[0]
+        assert client.get(lease_key(0)) == f"A#{token_a}".encode()
+
+        client.delete(lease_key(0))  # A's lease lapses while A stands still
+        feed(5, 8)
+        drain(b)  # B takes over (restores 4 s, replays the rest), checkpoints at 8 s
+        b.checkpoint(force=True)
+        assert b.tokens[0] > token_a
+        assert client.get(lease_key(0)) == f"B#{b.tokens[0]}".encode()
+        assert int(client.get(fence_key(0))) == b.tokens[0]
+        successor = client.hget(ckpt_key(0), SID)
+        assert json.loads(successor)["consumed"] == int(8 * FS)
+
+        # A wakes and writes the checkpoint that fell due while it stood still.
+        assert a.checkpoint(force=True) == 0
+        assert a.fenced == 1
+        assert a.owned == {} and a.streams == {}
+        assert client.hget(ckpt_key(0), SID) == successor
+        assert client.xpending(in_key(0), GROUP)["pending"] == 0  # B's acks stand
+        assert a.step(block_ms=1) == 0  # the lease is B's: A reads nothing
+        assert a.owned == {} and b.owned.keys() == {0}
+    finally:
+        for worker in (a, b):
+            worker.redis.close()
+        client.close()

@@ -151,7 +151,8 @@ def create_app(config: ServeConfig) -> FastAPI:
         if config.redis is not None:
             from cardiostream.serve.gateway import RedisGateway
 
-            gateway = RedisGateway(state["engine"], config.redis, config.redis_shards)
+            gateway = RedisGateway(state["engine"], config.redis, config.redis_shards,
+                                   config=config, on_gone=watch.dropped)  # fmt: skip
             await gateway.start()
             state["engine"] = gateway
         state["batcher"] = batcher

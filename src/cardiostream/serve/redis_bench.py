@@ -190,9 +190,10 @@ def _run(
             while done < streams and time.monotonic() < limit:
                 for r in reader.read(block_ms=100, count=10_000):
                     now = time.time_ns()
-                    if r.message["type"] == "window":
+                    message = r.message or {}  # markers are not read: never empty
+                    if message.get("type") == "window":
                         got.append((r.ts, now))
-                        done += r.message["t_end"] == until_t_end
+                        done += message["t_end"] == until_t_end
             return got
 
         say(f"{n_workers} worker(s): warming {streams} streams")
@@ -214,7 +215,7 @@ def _run(
             append(s)
             while (wait := start + i + 1 - time.monotonic()) > 0:
                 for r in reader.read(block_ms=max(int(wait * 1000), 1), count=10_000):
-                    if r.message["type"] == "window":
+                    if (r.message or {}).get("type") == "window":
                         live.append((r.ts, time.time_ns()))
         live += collect(float(WARM_S + 2 * seconds), 60)
         lat = [(b - a) / 1e6 for a, b in live]

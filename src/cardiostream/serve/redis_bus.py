@@ -6,22 +6,37 @@ Layout in Redis
         across processes and machines); each entry carries ``sid`` (the stream id), ``ep``
         (the stream's epoch: a new start of the same id has a larger one), ``n0`` (index of
         its first sample), ``fs``, ``fmt`` (``f4``: ``x`` holds little-endian float32
-        samples) and ``ts`` (append time, ns), or ``end`` = 1 to end the stream.
+        samples), ``ts`` (append time, ns) and, while a dashboard draws the stream, ``d`` = 1
+        (the entry's R peaks and beat letters are wanted); or ``end`` = 1 to end the stream.
+        A beat-time stream's entries say ``src`` = ``beats``: ``x`` holds its beat times (s,
+        ``fmt`` ``f8``, little-endian float64), ``n0`` counts beats and ``fs`` is 0.
     ``cs:ckpt:{shard}``
         A hash: stream id -> the processor's checkpoint (JSON, :mod:`cardiostream.packing`
         holds its arrays) with the id of the last entry it covers.
     ``cs:lease:{shard}``
-        The worker that owns the shard, with an expiry the owner keeps renewing.
+        The worker that owns the shard and its fencing token (``name#token``), with an expiry
+        the owner keeps renewing.
+    ``cs:fence:{shard}``
+        A counter: each take of the shard's lease draws the next token from it, so a later
+        owner always holds a larger one (``docs/decisions.md``).
     ``cs:out:{shard}``
         The results: each engine message (``window``, ``event_open``, ``event``, ``gap``) as
         its JSON with ``sid``, ``ep``, ``n`` (the stream's sample index after the entry that
         produced it), ``end`` (1 for what ending the stream produced), ``i`` (its place in
-        that entry's output) and ``ts`` (the entry's append time).
+        that entry's output), ``k`` (how many messages the entry gave: the last one is whole
+        once seen) and ``ts`` (the entry's append time). A *progress marker* has an
+        empty ``msg``: the worker publishes one for every entry that produced no message, so
+        a consumer learns that the stream was processed up to ``n`` (its ``i`` is the count of
+        the entry's messages, 0). An entry that asked for ``d`` has a marker even with
+        messages (``i`` after theirs), with ``pk``: the entry's new R peaks and beat letters
+        as the dashboards draw them (JSON ``{"peaks": [...], "beats": [...]}``; for a beats
+        stream ``{"times": [...], "rr_ms": [...], "af": [...]}``).
 
 Consumer groups give no key affinity, so one Redis stream per shard keeps a patient's
 samples in order on one worker. Delivery is at least once: after a takeover the new owner
 replays from the checkpoint and publishes some results again, identical to the first copies
-and under the same ``(ep, n, end, i)``; :class:`Dedupe` drops them.
+and under the same ``(ep, n, end, i)``; :class:`Dedupe` drops them (markers included: the
+replay of an entry gives the same messages, so the same marker key).
 """
 
 from __future__ import annotations
@@ -71,6 +86,11 @@ def lease_key(shard: int) -> str:
     return f"cs:lease:{shard}"
 
 
+def fence_key(shard: int) -> str:
+    """The counter of a shard's fencing tokens."""
+    return f"cs:fence:{shard}"
+
+
 def parse_shards(text: str) -> list[int]:
     """``"0,1,3"`` as shard numbers.
 
@@ -106,19 +126,42 @@ class Producer:
         self.n_shards = n_shards
 
     def fields(
-        self, stream_id: str, epoch: int, n0: int, fs: float, samples: npt.ArrayLike
+        self,
+        stream_id: str,
+        epoch: int,
+        n0: int,
+        fs: float,
+        samples: npt.ArrayLike,
+        marks: bool = False,
+        source: str = "ecg",
     ) -> dict[str, Any]:
-        """One entry's fields for ``samples`` (mV) starting at sample ``n0``."""
-        x = np.ascontiguousarray(samples, dtype="<f4").ravel()
-        return {"sid": stream_id, "ep": epoch, "n0": n0, "fs": repr(float(fs)), "fmt": "f4",
-                "x": x.tobytes(), "ts": time.time_ns()}  # fmt: skip
+        """One entry's fields for ``samples`` (mV) starting at sample ``n0``; ``marks`` asks
+        for the entry's R peaks and beat letters (for a dashboard). A ``beats`` stream's
+        samples are beat times (s), kept as float64: float32 would round them to the
+        millisecond within hours."""
+        fmt = "f8" if source == "beats" else "f4"
+        x = np.ascontiguousarray(samples, dtype=f"<{fmt}").ravel()
+        fields = {"sid": stream_id, "ep": epoch, "n0": n0, "fs": repr(float(fs)), "fmt": fmt,
+                  "x": x.tobytes(), "ts": time.time_ns()}  # fmt: skip
+        if source != "ecg":
+            fields["src"] = source
+        if marks:
+            fields["d"] = 1
+        return fields
 
     def append(
-        self, stream_id: str, epoch: int, n0: int, fs: float, samples: npt.ArrayLike
+        self,
+        stream_id: str,
+        epoch: int,
+        n0: int,
+        fs: float,
+        samples: npt.ArrayLike,
+        marks: bool = False,
+        source: str = "ecg",
     ) -> bytes:
         """Append one chunk; returns the entry id."""
         shard = shard_of(stream_id, self.n_shards)
-        fields = self.fields(stream_id, epoch, n0, fs, samples)
+        fields = self.fields(stream_id, epoch, n0, fs, samples, marks, source)
         return bytes(self.redis.xadd(in_key(shard), fields))
 
     def end(self, stream_id: str, epoch: int) -> bytes:
@@ -130,7 +173,8 @@ class Producer:
 
 @dataclass(frozen=True)
 class Result:
-    """One engine message as a worker published it."""
+    """One engine message as a worker published it, or a progress marker (``message``
+    None)."""
 
     stream_id: str
     epoch: int
@@ -138,7 +182,9 @@ class Result:
     end: bool  # produced by ending the stream
     i: int  # its place in that entry's output
     ts: int  # the entry's append time, ns since the epoch
-    message: dict[str, Any]
+    message: dict[str, Any] | None
+    marks: dict[str, Any] | None = None  # a marker's R peaks and beat letters, if asked
+    last: bool = True  # the last of its entry's output (a marker always is)
 
     @property
     def key(self) -> tuple[int, int, int, int]:
@@ -148,17 +194,35 @@ class Result:
     @classmethod
     def from_fields(cls, fields: Mapping[bytes, bytes]) -> Result:
         """A result from a ``cs:out`` entry's fields."""
+        msg, marks, i = fields[b"msg"], fields.get(b"pk"), int(fields[b"i"])
+        k = int(fields.get(b"k", i + 1))
         return cls(fields[b"sid"].decode(), int(fields[b"ep"]), int(fields[b"n"]),
-                   fields[b"end"] == b"1", int(fields[b"i"]), int(fields[b"ts"]),
-                   json.loads(fields[b"msg"]))  # fmt: skip
+                   fields[b"end"] == b"1", i, int(fields[b"ts"]),
+                   json.loads(msg) if msg else None,
+                   json.loads(marks) if marks else None, i + 1 >= k)  # fmt: skip
 
 
 def result_fields(
-    stream_id: str, epoch: int, n: int, end: bool, i: int, ts: int, line: str
+    stream_id: str,
+    epoch: int,
+    n: int,
+    end: bool,
+    i: int,
+    ts: int,
+    line: str,
+    marks: str | None = None,
+    k: int | None = None,
 ) -> dict[str, Any]:
-    """A ``cs:out`` entry's fields (``line``: the message's JSON)."""
-    return {"sid": stream_id, "ep": epoch, "n": n, "end": int(end), "i": i, "ts": ts,
-            "msg": line}  # fmt: skip
+    """A ``cs:out`` entry's fields (``line``: the message's JSON, empty for a progress
+    marker; ``marks``: a marker's R peaks and beat letters, as JSON; ``k``: the messages
+    of the entry, for a message)."""
+    fields = {"sid": stream_id, "ep": epoch, "n": n, "end": int(end), "i": i, "ts": ts,
+              "msg": line}  # fmt: skip
+    if k is not None:
+        fields["k"] = k
+    if marks is not None:
+        fields["pk"] = marks
+    return fields
 
 
 class Dedupe:
@@ -203,10 +267,19 @@ class ResultReader:
         self.redis = redis
         self.dedupe = Dedupe()
         self._last: dict[str, bytes | str] = {out_key(s): start for s in shards}
+        if start == "$":
+            # "$" in every XREAD would mean "after whatever is last at this call": a result
+            # landing between two reads on a shard that has had none since would be missed.
+            # Anchored once, at the id last now, each read goes on from where the last left.
+            for key in self._last:
+                tail = redis.xrevrange(key, count=1)
+                self._last[key] = tail[0][0] if tail else "0-0"
+        #: Messages dropped as copies (markers are not counted).
         self.duplicates = 0
 
-    def read(self, block_ms: int = 200, count: int = 1000) -> list[Result]:
-        """The new results (duplicates dropped), waiting up to ``block_ms`` for the first."""
+    def read(self, block_ms: int = 200, count: int = 1000, markers: bool = False) -> list[Result]:
+        """The new results (duplicates dropped), waiting up to ``block_ms`` for the first;
+        progress markers among them only with ``markers``."""
         reply = self.redis.xread(self._last, count=count, block=block_ms) or []
         out: list[Result] = []
         for key, entries in reply:
@@ -215,7 +288,8 @@ class ResultReader:
                 self._last[name] = entry_id
                 result = Result.from_fields(fields)
                 if self.dedupe.accept(result):
-                    out.append(result)
-                else:
+                    if markers or result.message is not None:
+                        out.append(result)
+                elif result.message is not None:
                     self.duplicates += 1
         return out

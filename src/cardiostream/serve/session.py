@@ -73,7 +73,7 @@ class Session:
         proc = self.processor
         if isinstance(proc, BeatStreamProcessor):
             return self.beats_line(proc)
-        n0, _, new_peaks, beats, raw = proc.last_push
+        n0, _, _, _, raw = proc.last_push
         if self.shown is None or n0 != self.shown_next:
             # Not watched meanwhile (or restarted): new filters, settled on the first sample.
             self.shown = DisplayCleaner()
@@ -93,21 +93,38 @@ class Session:
                 y = np.pad(y, (0, max(clean.size - y.size, 0)))[: clean.size]
             leads[label] = display_values(y, offset)
         t = proc.t0 + (n0 + offset) / 250.0
-        peaks = [round(proc.t0 + int(p) / 250.0, 3) for p in new_peaks]
-        classes = [
-            [round(proc.t0 + int(r) / proc.fs + proc.beat_classifier.delay_s, 3), str(c)]
-            for r, c in zip(beats.sample.tolist(), beats.label.tolist(), strict=True)
-        ]
+        peaks, classes = push_marks(proc)
         return display_json(t, self.leads[self.lead], leads, peaks, classes)
 
     def beats_line(self, proc: BeatStreamProcessor) -> str:
         """What dashboards draw of one frame of a beats stream: the new beats (``peaks``,
         stream times in s) with their RR interval (``rr_ms``, null for the first beat after a
         gap) and AF call (``af``), for the RR tachogram. No samples (``leads`` is empty)."""
-        times, rr, af = proc.last_beats
-        return json.dumps(
-            {"type": wire.DISPLAY, "t": round(times[0], 4) if times else 0.0, "fs": 0.0,
-             "lead": BEATS_LEAD, "leads": {}, "peaks": [round(v, 3) for v in times],
-             "beats": [], "rr_ms": rr, "af": af},
-            allow_nan=False,
-        )  # fmt: skip
+        return beats_display_json(*proc.last_beats)
+
+
+def beats_display_json(times: list[float], rr: list[float | None], af: list[bool]) -> str:
+    """A beats stream's display line for the beats of one frame: their times, RR intervals
+    (ms, null after a gap) and AF calls (:attr:`BeatStreamProcessor.last_beats`)."""
+    return json.dumps(
+        {"type": wire.DISPLAY, "t": round(times[0], 4) if times else 0.0, "fs": 0.0,
+         "lead": BEATS_LEAD, "leads": {}, "peaks": [round(v, 3) for v in times],
+         "beats": [], "rr_ms": rr, "af": af},
+        allow_nan=False,
+    )  # fmt: skip
+
+
+def push_marks(proc: StreamProcessor) -> tuple[list[float], list[list[float | str]]]:
+    """What a display line draws of the processor's last push besides the trace: its new R
+    peaks (stream times, s) and the ``[time, letter]`` beats whose class it decided.
+
+    A worker publishes these for the gateway (:mod:`cardiostream.serve.gateway`), which
+    draws the trace itself: both modes' lines carry the same marks.
+    """
+    _, _, new_peaks, beats, _ = proc.last_push
+    peaks = [round(proc.t0 + int(p) / 250.0, 3) for p in new_peaks]
+    classes: list[list[float | str]] = [
+        [round(proc.t0 + int(r) / proc.fs + proc.beat_classifier.delay_s, 3), str(c)]
+        for r, c in zip(beats.sample.tolist(), beats.label.tolist(), strict=True)
+    ]
+    return peaks, classes

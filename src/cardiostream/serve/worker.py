@@ -1,19 +1,33 @@
-"""A worker: owns shards of the live streams in Redis and runs their processors.
+"""A worker: owns shards of the live streams in Redis and runs their processors (a
+:class:`~cardiostream.stream.processor.StreamProcessor` for samples, a
+:class:`~cardiostream.stream.beat_stream.BeatStreamProcessor` for beat times).
 
 ``cardiostream worker --redis URL --shards 0,1`` runs :class:`Worker` (keys and entry fields
 are in :mod:`cardiostream.serve.redis_bus`).
 
 Ownership
     A shard is owned through a lease key with an expiry that the owner renews; another worker
-    (or the same one restarted) takes it once the lease has lapsed. All workers read the
-    shard streams through one consumer group, so every entry not yet acknowledged stays in
-    the group's pending list, whoever read it.
+    (or the same one restarted) takes it once the lease has lapsed. Taking it draws a fencing
+    token (``INCR cs:fence:{shard}``), kept in the lease's value with the worker's name. All
+    workers read the shard streams through one consumer group, so every entry not yet
+    acknowledged stays in the group's pending list, whoever read it.
 Checkpoints
     Every ``checkpoint_s`` seconds of a stream's signal (or after ``idle_s`` without a new
     entry) its processor's ``state_dict()`` is written, as JSON, together with the id of the
     last entry it covers, and the entries it covers are acknowledged, in one MULTI/EXEC: an
     acknowledged entry is always inside a checkpoint. Results are published before that
     transaction, so nothing a checkpoint covers can be lost.
+Fencing
+    The transaction that writes a shard's checkpoints and acknowledgements (or deletes an
+    ended stream's checkpoint) WATCHes the shard's lease and runs only if the lease still
+    holds this worker's name and token. An owner that stalled past its lease (a long pause,
+    SIGSTOP) and wakes after another worker took the shard over is refused: it drops the
+    shard's streams instead of writing over its successor's checkpoints.
+Progress
+    For every entry that produced no message the worker publishes a progress marker (and,
+    for an entry that asks, the R peaks and beat letters a dashboard draws), so a consumer
+    knows how far each stream was processed: the gateway replies to a frame once its entry
+    was (:mod:`cardiostream.serve.gateway`).
 Takeover
     The new owner loads the shard's checkpoints, claims the pending entries (XAUTOCLAIM from
     the start), skips those a checkpoint covers and replays the rest, then reads new entries.
@@ -24,6 +38,7 @@ Takeover
 from __future__ import annotations
 
 import json
+import logging
 import os
 import socket
 import time
@@ -34,16 +49,22 @@ from typing import Any
 
 import numpy as np
 
+from cardiostream.errors import InputError
 from cardiostream.serve.redis_bus import (
     GROUP,
     MAXLEN,
     ckpt_key,
+    fence_key,
     in_key,
     lease_key,
     out_key,
     result_fields,
 )
+from cardiostream.serve.session import push_marks
+from cardiostream.stream.beat_stream import BeatStreamProcessor
 from cardiostream.stream.processor import StreamProcessor
+
+log = logging.getLogger(__name__)
 
 
 def _id(entry_id: bytes | str) -> tuple[int, int]:
@@ -59,13 +80,22 @@ class Live:
 
     shard: int
     epoch: int
-    fs: float
-    processor: StreamProcessor
+    fs: float  # 0 for beat times
+    processor: StreamProcessor | BeatStreamProcessor
     consumed: int = 0  # samples pushed (the index of the next one)
     last_id: tuple[int, int] = (0, 0)  # the last entry processed
     unacked: list[bytes] = field(default_factory=list)  # processed since the checkpoint
     since: int = 0  # samples since the checkpoint
     touched: float = field(default_factory=time.monotonic)  # last entry, monotonic s
+
+    @property
+    def per_s(self) -> float:
+        """Samples a second of the stream: its rate, or about a beat for beat times."""
+        return self.fs or 1.0
+
+    @property
+    def source(self) -> str:
+        return "beats" if isinstance(self.processor, BeatStreamProcessor) else "ecg"
 
 
 class Worker:
@@ -107,10 +137,12 @@ class Worker:
         self.checkpoint_s, self.idle_s = checkpoint_s, idle_s
         self.lease_ms = max(int(lease_s * 1000), 100)
         self.owned: dict[int, float] = {}  # shard -> monotonic time of the last renewal
+        self.tokens: dict[int, int] = {}  # shard -> the fencing token of its lease
         self.streams: dict[str, Live] = {}
         self._outbox: list[tuple[int, dict[str, Any]]] = []
         self._ended: list[tuple[str, int, list[bytes]]] = []  # (id, shard, entries to ack)
         self.entries = 0  # entries processed, replays included
+        self.fenced = 0  # transactions refused because the lease had moved on
         self._trimmed = time.monotonic()
 
     # ---------------------------------------------------------------- leases
@@ -121,13 +153,33 @@ class Worker:
             if "BUSYGROUP" not in str(exc):
                 raise
 
+    def holder(self, shard: int) -> str:
+        """The lease value that says this worker owns ``shard``: its name and token."""
+        return f"{self.name}#{self.tokens.get(shard, 0)}"
+
+    def _holds(self, pipe: Any, shard: int) -> bool:
+        # On a pipeline that WATCHes the lease: the check before a fenced transaction.
+        value = pipe.get(lease_key(shard))
+        return value is not None and bytes(value).decode() == self.holder(shard)
+
+    def _acquire(self, shard: int) -> bool:
+        """Take a free lease with a new fencing token (a token drawn for a lease another
+        worker took first is simply never used)."""
+        if self.redis.exists(lease_key(shard)):
+            return False
+        token = int(self.redis.incr(fence_key(shard)))
+        value = f"{self.name}#{token}"
+        if not self.redis.set(lease_key(shard), value, nx=True, px=self.lease_ms):
+            return False
+        self.tokens[shard] = token
+        return True
+
     def _renew(self, shard: int) -> bool:
         # Only the holder may extend a lease: WATCH makes the check and the extension one step.
         with self.redis.pipeline() as pipe:
             try:
                 pipe.watch(lease_key(shard))
-                holder = pipe.get(lease_key(shard))
-                if holder is None or holder.decode() != self.name:
+                if not self._holds(pipe, shard):
                     return False
                 pipe.multi()
                 pipe.pexpire(lease_key(shard), self.lease_ms)
@@ -148,13 +200,20 @@ class Worker:
                 if self._renew(shard):
                     self.owned[shard] = now
                 else:  # another worker owns it now: its state here is stale
-                    del self.owned[shard]
-                    for sid in [s for s, live in self.streams.items() if live.shard == shard]:
-                        del self.streams[sid]
-            elif self.redis.set(lease_key(shard), self.name, nx=True, px=self.lease_ms):
+                    self.drop(shard)
+            elif self._acquire(shard):
                 self.owned[shard] = now
                 self._setup(shard)
                 self.take_over(shard)
+
+    def drop(self, shard: int) -> None:
+        """Forget a shard this worker no longer owns, and its streams' state."""
+        self.owned.pop(shard, None)
+        self.tokens.pop(shard, None)
+        for sid in [s for s, live in self.streams.items() if live.shard == shard]:
+            del self.streams[sid]
+        self._outbox = [(k, f) for k, f in self._outbox if k != shard]
+        self._ended = [e for e in self._ended if e[1] != shard]
 
     def release(self) -> None:
         """Checkpoint everything and give the leases back (a clean stop)."""
@@ -162,7 +221,8 @@ class Worker:
         for shard in list(self.owned):
             if self._renew(shard):
                 self.redis.delete(lease_key(shard))
-            del self.owned[shard]
+            self.owned.pop(shard, None)
+            self.tokens.pop(shard, None)
 
     # -------------------------------------------------------------- takeover
     def take_over(self, shard: int) -> None:
@@ -175,14 +235,19 @@ class Worker:
                                           start_id=start, count=500)  # fmt: skip
             start, entries = reply[0], reply[1]
             for entry_id, fields in entries:
-                if fields:  # trimmed entries come back empty
+                if fields and shard in self.owned:  # trimmed entries come back empty
                     self.handle(shard, entry_id, fields)
             self.flush()
-            if _id(start) == (0, 0):
+            if _id(start) == (0, 0) or shard not in self.owned:
                 return
 
+    def _processor(self, source: str, fs: float) -> StreamProcessor | BeatStreamProcessor:
+        if source == "beats":
+            return BeatStreamProcessor()
+        return StreamProcessor(fs, model=self.model)
+
     def _restore(self, shard: int, sid: str, ckpt: dict[str, Any]) -> None:
-        proc = StreamProcessor(float(ckpt["fs"]), model=self.model)
+        proc = self._processor(str(ckpt.get("source", "ecg")), float(ckpt["fs"]))
         proc.load_state_dict(ckpt["state"])
         self.streams[sid] = Live(shard, int(ckpt["epoch"]), float(ckpt["fs"]), proc,
                                  consumed=int(ckpt["consumed"]),
@@ -204,7 +269,8 @@ class Worker:
         for key, entries in reply or []:
             shard = int((key.decode() if isinstance(key, bytes) else key).rpartition(":")[2])
             for entry_id, fields in entries:
-                self.handle(shard, entry_id, fields)
+                if shard in self.owned:  # a fenced checkpoint may have dropped it meanwhile
+                    self.handle(shard, entry_id, fields)
                 n += 1
         self.flush()
         return n
@@ -221,6 +287,9 @@ class Worker:
         self.entries += 1
         if fields.get(b"end") == b"1":
             if live is None or epoch > live.epoch:
+                # Nothing to end (no sample came): the marker still tells the ending's
+                # consumer it is done.
+                self._outbox.append((shard, result_fields(sid, epoch, 0, True, 0, ts, "")))
                 self.redis.xack(in_key(shard), GROUP, entry_id)
                 return
             out = live.processor.flush()
@@ -233,9 +302,11 @@ class Worker:
             # A new stream (or a new start of the id): what the old one left is acknowledged
             # with the new one's first checkpoint.
             old = live.unacked if live is not None else []
-            live = Live(shard, epoch, fs, StreamProcessor(fs, model=self.model), unacked=old)
+            source = fields.get(b"src", b"ecg").decode()
+            live = Live(shard, epoch, fs, self._processor(source, fs), unacked=old)
             self.streams[sid] = live
-        x = np.frombuffer(fields[b"x"], "<f4").astype(np.float64)
+        dtype = "<f8" if fields.get(b"fmt") == b"f8" else "<f4"
+        x = np.frombuffer(fields[b"x"], dtype).astype(np.float64)
         n0 = int(fields[b"n0"])
         end = n0 + x.size
         live.last_id = _id(entry_id)
@@ -243,27 +314,56 @@ class Worker:
         live.touched = time.monotonic()
         if end <= live.consumed:  # appended twice: the processor has it
             return
-        t = None
         if n0 < live.consumed:
             x = x[live.consumed - n0 :]
-        elif n0 > live.consumed:  # samples never appended: the processor fills the gap
-            t = live.processor.t0 + n0 / fs
-        out = live.processor.push(x, t)
+        try:
+            if isinstance(live.processor, BeatStreamProcessor):
+                out = live.processor.push(x)
+            elif n0 > live.consumed:  # samples never appended: the processor fills the gap
+                out = live.processor.push(x, live.processor.t0 + n0 / fs)
+            else:
+                out = live.processor.push(x)
+        except InputError as exc:
+            # The gateway checks what it appends; an entry refused anyway is skipped rather
+            # than stopping the worker (and every worker after it) on the same entry.
+            log.error("stream %s: entry %r skipped: %s", sid, entry_id, exc)
+            out = []
         live.consumed = end
         live.since += x.size
-        self._publish(shard, sid, live, ts, out, end=False)
-        if live.since >= self.checkpoint_s * live.fs:
+        self._publish(shard, sid, live, ts, out, end=False, marks=fields.get(b"d") == b"1")
+        if live.since >= self.checkpoint_s * live.per_s:
             # Checkpoint where it falls due, not at the end of the batch: a takeover then
             # replays at most checkpoint_s of each stream, however large the batches.
             self.flush()
 
     def _publish(
-        self, shard: int, sid: str, live: Live, ts: int, out: list[Any], *, end: bool
+        self,
+        shard: int,
+        sid: str,
+        live: Live,
+        ts: int,
+        out: list[Any],
+        *,
+        end: bool,
+        marks: bool = False,
     ) -> None:
+        k = len(out) + int(marks)  # with marks asked, the marker comes last
         for i, message in enumerate(out):
             line = json.dumps(message, allow_nan=False)
-            fields = result_fields(sid, live.epoch, live.consumed, end, i, ts, line)
+            fields = result_fields(sid, live.epoch, live.consumed, end, i, ts, line, k=k)
             self._outbox.append((shard, fields))
+        if out and not marks:
+            return  # the messages say how far the stream got: no marker needed
+        drawn = None
+        if marks and isinstance(live.processor, BeatStreamProcessor):
+            times, rr, af = live.processor.last_beats
+            drawn = json.dumps({"times": times, "rr_ms": rr, "af": af}, allow_nan=False)
+        elif marks and isinstance(live.processor, StreamProcessor):
+            peaks, beats = push_marks(live.processor)
+            drawn = json.dumps({"peaks": peaks, "beats": beats}, allow_nan=False)
+        # The marker's key follows the entry's messages: a replay gives the same one.
+        fields = result_fields(sid, live.epoch, live.consumed, end, len(out), ts, "", drawn)
+        self._outbox.append((shard, fields))
 
     def flush(self) -> None:
         """Publish the outbox, then finish ended streams and write due checkpoints."""
@@ -273,12 +373,16 @@ class Worker:
                 pipe.xadd(out_key(shard), fields, maxlen=MAXLEN, approximate=True)
             pipe.execute()
             self._outbox.clear()
-        for sid, shard, ids in self._ended:
-            pipe = self.redis.pipeline(transaction=True)
-            pipe.hdel(ckpt_key(shard), sid)
-            pipe.xack(in_key(shard), GROUP, *ids)
-            pipe.execute()
-        self._ended.clear()
+        ended, self._ended = self._ended, []
+        for shard in sorted({e[1] for e in ended}):
+            mine = [(sid, ids) for sid, s, ids in ended if s == shard]
+
+            def queue(pipe: Any, shard: int = shard, mine: list[Any] = mine) -> None:
+                for sid, ids in mine:
+                    pipe.hdel(ckpt_key(shard), sid)
+                    pipe.xack(in_key(shard), GROUP, *ids)
+
+            self._fenced(shard, queue)
         self.checkpoint()
         if time.monotonic() - self._trimmed >= self.checkpoint_s:
             self.trim()
@@ -308,24 +412,54 @@ class Worker:
         the entries it covers.
         """
         now = time.monotonic()
-        written = 0
+        due: dict[int, list[tuple[str, Live]]] = {}
         for sid, live in self.streams.items():
             if not live.unacked:
                 continue
-            due = live.since >= self.checkpoint_s * live.fs or now - live.touched >= self.idle_s
-            if not (due or force):
-                continue
-            ms, seq = live.last_id
-            state = {"epoch": live.epoch, "fs": live.fs, "consumed": live.consumed,
-                     "last_id": f"{ms}-{seq}",
-                     "state": live.processor.state_dict()}  # fmt: skip
-            pipe = self.redis.pipeline(transaction=True)
-            pipe.hset(ckpt_key(live.shard), sid, json.dumps(state))
-            pipe.xack(in_key(live.shard), GROUP, *live.unacked)
-            pipe.execute()
-            live.unacked, live.since = [], 0
-            written += 1
+            if (force or live.since >= self.checkpoint_s * live.per_s
+                    or now - live.touched >= self.idle_s):  # fmt: skip
+                due.setdefault(live.shard, []).append((sid, live))
+        written = 0
+        for shard, items in due.items():
+            states = []
+            for sid, live in items:
+                ms, seq = live.last_id
+                state = {"epoch": live.epoch, "fs": live.fs, "consumed": live.consumed,
+                         "last_id": f"{ms}-{seq}", "source": live.source,
+                         "state": live.processor.state_dict()}  # fmt: skip
+                states.append((sid, json.dumps(state), list(live.unacked)))
+
+            def queue(pipe: Any, shard: int = shard, states: list[Any] = states) -> None:
+                for sid, text, ids in states:
+                    pipe.hset(ckpt_key(shard), sid, text)
+                    pipe.xack(in_key(shard), GROUP, *ids)
+
+            if self._fenced(shard, queue):
+                for _, live in items:
+                    live.unacked, live.since = [], 0
+                written += len(items)
         return written
+
+    def _fenced(self, shard: int, queue: Callable[[Any], Any]) -> bool:
+        """Run what ``queue`` puts on a transaction only while this worker's lease (name and
+        token) holds ``shard``; refused, the shard is dropped (another worker owns it).
+
+        Returns whether the transaction ran.
+        """
+        with self.redis.pipeline() as pipe:
+            try:
+                pipe.watch(lease_key(shard))
+                if self._holds(pipe, shard):
+                    pipe.multi()
+                    queue(pipe)
+                    pipe.execute()
+                    return True
+            except Exception as exc:
+                if type(exc).__name__ != "WatchError":
+                    raise
+        self.fenced += 1
+        self.drop(shard)
+        return False
 
     def run(self, stop: Callable[[], bool]) -> None:
         """Work until ``stop()`` is true, then checkpoint and release the leases."""
