@@ -60,7 +60,7 @@ from cardiostream.serve.display import DISPLAY_STEP, DisplayFilter, display_json
 from cardiostream.serve.ledger import Entry, Key, Ledger
 from cardiostream.serve.protocol import BEATS_LEAD
 from cardiostream.serve.redis_bus import Producer, Result, ResultReader
-from cardiostream.serve.rpc import Lines, Open, Opened
+from cardiostream.serve.rpc import Lines, Open, Opened, check_resume
 from cardiostream.serve.session import beats_display_json
 
 log = logging.getLogger(__name__)
@@ -307,14 +307,7 @@ class RedisGateway:
         sid = self._sid(owner, stream_id)
         old = self.streams.get(sid)
         if old is not None:
-            if old.connected:
-                raise OverflowError(f"stream_id: {stream_id!r} is already connected")
-            if old.source != source:
-                raise InputError(f"format: {stream_id!r} was started as a {old.source} stream")
-            if old.fs != fs:
-                raise InputError(f"fs: {stream_id!r} was started at {old.fs:g} Hz, not {fs:g}")
-            if old.leads != tuple(leads) or old.lead != lead:
-                raise InputError(f"leads: {stream_id!r} was started with other leads")
+            check_resume(old, stream_id, source, fs, leads, lead)
             old.connected = True
             return Opened(old.consumed, True, old.hop_s, old.window_s, "")
         if self.n_connected() >= self.config.max_streams:

@@ -23,7 +23,7 @@ from cardiostream import wire
 from cardiostream.errors import InputError
 from cardiostream.serve.config import ServeConfig
 from cardiostream.serve.recording import Finisher, Segments, Syncer
-from cardiostream.serve.rpc import Lines, Open, Opened, Pushed
+from cardiostream.serve.rpc import Lines, Open, Opened, Pushed, check_resume
 from cardiostream.serve.session import Key, Processor, Session
 from cardiostream.stream.beat_stream import BeatStreamProcessor
 from cardiostream.stream.messages import Window
@@ -99,14 +99,7 @@ class Hub:
         self.expire()
         old = self.sessions.get((owner, stream_id))
         if old is not None:
-            if old.connected:
-                raise OverflowError(f"stream_id: {stream_id!r} is already connected")
-            if old.source != source:
-                raise InputError(f"format: {stream_id!r} was started as a {old.source} stream")
-            if old.fs != fs:
-                raise InputError(f"fs: {stream_id!r} was started at {old.fs:g} Hz, not {fs:g}")
-            if old.leads != tuple(leads) or old.lead != lead:
-                raise InputError(f"leads: {stream_id!r} was started with other leads")
+            check_resume(old, stream_id, source, fs, leads, lead)
             old.connected = True
             proc = old.processor
             return Opened(old.consumed, True, proc.hop_s, proc.window_s, old.began)

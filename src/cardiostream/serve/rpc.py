@@ -30,6 +30,31 @@ class EngineError(RuntimeError):
     """The engine process failed or went away."""
 
 
+class Resumable(Protocol):
+    """What a kept stream says of itself for a resume (a session, a gateway stream)."""
+
+    connected: bool
+    source: str
+    fs: float
+    leads: tuple[str, ...]
+    lead: int
+
+
+def check_resume(
+    old: Resumable, stream_id: str, source: str, fs: float, leads: Sequence[str], lead: int
+) -> None:
+    """Refuse to resume ``old`` when it is still connected (OverflowError) or was started
+    otherwise (InputError); the embedded engine and the gateway refuse alike."""
+    if old.connected:
+        raise OverflowError(f"stream_id: {stream_id!r} is already connected")
+    if old.source != source:
+        raise InputError(f"format: {stream_id!r} was started as a {old.source} stream")
+    if old.fs != fs:
+        raise InputError(f"fs: {stream_id!r} was started at {old.fs:g} Hz, not {fs:g}")
+    if old.leads != tuple(leads) or old.lead != lead:
+        raise InputError(f"leads: {stream_id!r} was started with other leads")
+
+
 class Opened(NamedTuple):
     """A stream started or resumed."""
 

@@ -23,7 +23,7 @@ from torch.nn.utils.rnn import pack_padded_sequence, pad_packed_sequence
 
 from cardiostream.rhythm.beat_sequence import CLIP, BeatSequence, BeatSequenceNet
 from cardiostream.rhythm.verdict import CLASSES
-from cardiostream.training.parallel import process_map
+from cardiostream.training.parallel import map_shared
 
 FloatArray = npt.NDArray[np.float64]
 
@@ -178,16 +178,8 @@ def _train_all(
     workers: int,
     step: Callable[[int, int], None] | None,
 ) -> list[tuple[BeatSequenceNet, dict[str, Any]]]:
-    done: list[tuple[BeatSequenceNet, dict[str, Any]]] = []
-    try:
-        with process_map(min(workers, len(jobs)), _share, (rows, labels, hidden)) as pool_map:
-            for member in pool_map(_train, jobs):
-                done.append(member)
-                if step is not None:
-                    step(len(done), len(jobs))
-    finally:
-        _SHARED.clear()
-    return done
+    shared = (rows, labels, hidden)
+    return map_shared(_train, jobs, workers, _share, shared, _SHARED.clear, step)
 
 
 def cross_fit_sequence(

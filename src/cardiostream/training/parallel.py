@@ -41,6 +41,30 @@ def process_map(
         yield ordered
 
 
+def map_shared(
+    fn: Callable[[Any], Any],
+    jobs: list[Any],
+    workers: int,
+    share: Callable[..., None],
+    shared: tuple[Any, ...],
+    forget: Callable[[], None],
+    step: Callable[[int, int], None] | None = None,
+) -> list[Any]:
+    """``[fn(job) for job in jobs]`` in ``workers`` processes that first ran
+    ``share(*shared)`` (the data every job reads, sent once a process); ``forget()`` drops it
+    again in this process (where one worker runs); ``step(done, total)`` follows the jobs."""
+    out: list[Any] = []
+    try:
+        with process_map(min(workers, len(jobs)), share, shared) as pool_map:
+            for result in pool_map(fn, jobs):
+                out.append(result)
+                if step is not None:
+                    step(len(out), len(jobs))
+    finally:
+        forget()
+    return out
+
+
 def default_workers() -> int:
     """Processes for the heads' evidence and fits: one a core this process may use (each
     runs single-threaded)."""

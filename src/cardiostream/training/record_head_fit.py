@@ -14,7 +14,7 @@ from scipy.special import log_softmax
 from cardiostream.rhythm._beat_kernels import head_hidden, head_nll
 from cardiostream.rhythm.record_head import FEATURES, HIDDEN, FloatArray, RecordHead
 from cardiostream.rhythm.verdict import CLASSES
-from cardiostream.training.parallel import process_map
+from cardiostream.training.parallel import map_shared
 
 
 def fit_head(
@@ -165,16 +165,8 @@ def _fit_all(
     step: Callable[[int, int], None] | None,
 ) -> list[RecordHead]:
     """The heads fitted without each key's folds at its penalty, in ``workers`` processes."""
-    heads: list[RecordHead] = []
-    try:
-        with process_map(min(workers, len(keys)), _share, (x, y, f, names)) as pool_map:
-            for head in pool_map(_fit_without, keys):
-                heads.append(head)
-                if step is not None:
-                    step(len(heads), len(keys))
-    finally:
-        _SHARED.clear()
-    return heads
+    shared = (x, y, f, names)
+    return map_shared(_fit_without, keys, workers, _share, shared, _SHARED.clear, step)
 
 
 __all__ = ["L2_GRID", "cross_fit", "fit_head"]
