@@ -59,6 +59,8 @@ def test_run_training_fits_the_record_head_from_the_raw_records(
     assert sorted(p.name for p in (tmp_path / "folds").iterdir()) == ["fold0.pt", "fold1.pt"]
     meta = json.loads((tmp_path / "model.json").read_text())
     assert meta["record_head"]["threshold"] == head["threshold"]
+    # The verdict blends the head's network with boosted trees; both are scored apart.
+    assert {"network", "trees"} <= head.keys()
     assert "record head" in (tmp_path / "MODEL_CARD.md").read_text()
     with np.load(tmp_path / "head_oof.npz") as z:
         assert z["features"].shape[0] == len(tiny) and np.isfinite(z["features"]).all()
@@ -75,7 +77,7 @@ def test_run_training_fits_the_record_head_from_the_raw_records(
     with np.load(tmp_path / "fusion_oof.npz") as z:
         assert z["rr_p_af"].shape == (4 * len(tiny),) and z["logits"].shape == (4 * len(tiny), 4)
     model = RhythmModel(tmp_path)
-    assert model.head is not None and model.window_head is not None
+    assert model.head is not None and model.window_head is not None and model.trees is not None
     assert model.window_fusion is not None and model.window_threshold == fusion["threshold"]
     record = read(sample_path("cinc2017-A00004"))
     verdict = model.predict(record.lead(0), record.fs)
@@ -97,6 +99,7 @@ def test_run_training_fits_the_record_head_from_the_raw_records(
     assert "window head" in result.stdout
     again = json.loads((tmp_path / "model.json").read_text())
     assert again["window_head"] == meta["window_head"]
+    assert again["record_trees"] == meta["record_trees"]
 
 
 def test_record_loss_is_the_cross_entropy_of_the_mean_frame_probability() -> None:

@@ -1,7 +1,8 @@
 """The model bundle: a folder with ``model.json`` and the network's weights, read once.
 
 ``model.json`` holds the network's layout (``net``), its temperature and frame threshold,
-and the record and window heads with their own temperatures and thresholds. The streaming
+and the record and window heads with their own temperatures and thresholds (the record
+head's boosted trees beside it). The streaming
 engine and :class:`~cardiostream.rhythm.RhythmModel` both read a folder through
 :func:`read_bundle`, so they agree on every number in it.
 """
@@ -17,7 +18,8 @@ from typing import Any
 
 from cardiostream.errors import InputError
 from cardiostream.rhythm.beat_sequence import BeatSequence
-from cardiostream.rhythm.record_head import RecordHead
+from cardiostream.rhythm.record_head import FEATURES, RecordHead
+from cardiostream.rhythm.record_trees import RecordTrees
 from cardiostream.rhythm.rr_fusion import RRFusion
 from cardiostream.rhythm.window_head import WindowHead
 
@@ -49,6 +51,9 @@ class ModelBundle:
         threshold without a head).
     beat_sequence : BeatSequence or None
         The beat-sequence ensemble whose output the record head reads (always with one).
+    record_trees : RecordTrees or None
+        Boosted trees over the record head's inputs, blended into its verdict
+        (:mod:`cardiostream.rhythm.record_trees`); only with a record head.
     window_head : WindowHead or None
         The window head; ``window_threshold`` is its threshold (the frames' without it, the
         fusion's with one).
@@ -69,6 +74,7 @@ class ModelBundle:
     window_threshold: float
     window_fusion: RRFusion | None = None
     beat_sequence: BeatSequence | None = None
+    record_trees: RecordTrees | None = None
 
     def net_config(self) -> dict[str, Any]:
         """Keyword arguments of the torch network's configuration (tuples restored)."""
@@ -98,6 +104,13 @@ def read_bundle(folder: str | Path | None = None) -> ModelBundle:
     sequence = BeatSequence.from_dict(meta["beat_sequence"]) if meta.get("beat_sequence") else None
     if record and sequence is None:
         raise InputError(f"{meta_path}: a record_head entry needs a beat_sequence")
+    trees_entry = meta.get("record_trees")
+    if trees_entry and not record:
+        raise InputError(f"{meta_path}: a record_trees entry needs a record_head")
+    try:
+        trees = RecordTrees.from_dict(trees_entry, FEATURES) if trees_entry else None
+    except (KeyError, TypeError, ValueError) as exc:
+        raise InputError(f"{meta_path}: record_trees: {exc}") from exc
     return ModelBundle(
         folder=path,
         meta=meta,
@@ -111,6 +124,7 @@ def read_bundle(folder: str | Path | None = None) -> ModelBundle:
         window_threshold=fusion.threshold if fusion is not None else window_threshold,
         window_fusion=fusion,
         beat_sequence=sequence,
+        record_trees=trees,
     )
 
 

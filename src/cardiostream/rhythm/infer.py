@@ -28,7 +28,9 @@ Verdict (records up to :data:`RECORD_HEAD_MAX_S`)
     otherwise clean record does not sway the verdict. When the model has a record head
     (:mod:`cardiostream.rhythm.record_head`, in ``model.json``), those frames' probabilities
     and the record's RR statistics go through it instead of the plain mean, with the head's
-    own temperature and threshold.
+    own temperature and threshold; boosted trees over the same inputs, when the model has
+    them (:mod:`cardiostream.rhythm.record_trees`), are averaged into its log-probabilities
+    first.
 ``label``
     ``uncertain`` when the calibrated top probability is below the model's threshold (reason
     ``low_confidence``), when the record is unusable (the quality reasons), or when no R peaks
@@ -95,6 +97,7 @@ from cardiostream.rhythm.bundle import config_from_json, read_bundle
 from cardiostream.rhythm.features import model_inputs
 from cardiostream.rhythm.preprocess import FRAME, MODEL_FS, Preprocessor
 from cardiostream.rhythm.record_head import BEAT_FEATURES, beat_class_features, record_features
+from cardiostream.rhythm.record_trees import blend
 from cardiostream.rhythm.rr_fusion import RRFeed
 from cardiostream.rhythm.verdict import (
     CLASSES,
@@ -242,6 +245,7 @@ class RhythmModel:
         self.channels = bundle.channels
         self.head = bundle.record_head
         self.sequence = bundle.beat_sequence
+        self.trees = bundle.record_trees
         self.head_temperature = bundle.record_temperature
         self.record_threshold = bundle.record_threshold
         self.window_head = bundle.window_head
@@ -442,6 +446,8 @@ class RhythmModel:
                 self.sequence.features(prep.sequence),
             )
             logits = self.head.logits(features)[0]
+            if self.trees is not None:
+                logits = blend(logits, self.trees.log_probabilities(features)[0])
             probs = np.exp((logits - logits.max()) / self.head_temperature)
         else:
             mean = np.log(np.clip(p.mean(1), 1e-12, None))

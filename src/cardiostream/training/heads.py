@@ -42,6 +42,7 @@ from cardiostream.rhythm.infer import (
 from cardiostream.rhythm.model import NetConfig, RhythmNet
 from cardiostream.rhythm.preprocess import MODEL_FS
 from cardiostream.rhythm.record_head import FEATURES, SEQUENCE_FEATURES, record_features
+from cardiostream.rhythm.record_trees import blend
 from cardiostream.rhythm.verdict import CLASSES
 from cardiostream.rhythm.window_head import WINDOW_FEATURES, WINDOW_S, record_window_features
 from cardiostream.training.beat_sequence import cross_fit_sequence, fit_sequence
@@ -55,6 +56,7 @@ from cardiostream.training.calibrate import (
 from cardiostream.training.model_card import model_card
 from cardiostream.training.parallel import default_workers, process_map
 from cardiostream.training.record_head_fit import L2_GRID, cross_fit, fit_head
+from cardiostream.training.record_trees_fit import cross_fit_trees, fit_trees
 
 Step = Callable[[int, int], None]
 #: Seconds between the frames that train the window head: neighbouring frames share 9 s of
@@ -159,13 +161,21 @@ def _fit(
     groups: npt.NDArray[np.int64] | None = None,
     workers: int = 1,
     step: Step | None = None,
+    trees_oof: npt.NDArray[np.float64] | None = None,
 ) -> tuple[dict[str, Any], dict[str, Any], npt.NDArray[np.float64]]:
     """Cross-fit, calibrate and threshold one head, then fit it on every row: its summary,
     its ``model.json`` entry and its out-of-fold logits. ``baseline`` are the logits the head
     replaces, scored beside it. With ``groups`` (the record of each row) the threshold is
     chosen on each group's mean probabilities, where the labels hold (see
-    :func:`~cardiostream.training.calibrate.group_means`)."""
+    :func:`~cardiostream.training.calibrate.group_means`). With ``trees_oof`` (boosted
+    trees' out-of-fold log-probabilities) the verdict is the two blended
+    (:func:`~cardiostream.rhythm.record_trees.blend`): the temperature, threshold and
+    scores are the blend's, and the network's own scores are kept apart."""
     head_oof, l2 = cross_fit(features, labels, folds, l2_grid, names, workers, step)
+    network_scores = None
+    if trees_oof is not None:
+        network_scores = _scores(labels, head_oof, folds)
+        head_oof = blend(head_oof, trees_oof)
     temperature = fit_temperature(head_oof, labels)
     probs = calibrated(head_oof, temperature)
     if groups is None:
@@ -189,6 +199,9 @@ def _fit(
             "ece_after": expected_calibration_error(calibrated(baseline, plain_t), labels),
         },
     }
+    if trees_oof is not None:
+        summary["network"] = network_scores
+        summary["trees"] = _scores(labels, trees_oof, folds)
     head = fit_head(features, labels, l2, names=names)
     entry = {
         **head.to_dict(),
@@ -242,6 +255,7 @@ def fit_heads(
     ensemble, final_members = fit_sequence(
         evidence.sequences, labels, workers=workers, step=stage("heads: sequence final fits")
     )
+    trees_oof = cross_fit_trees(features, labels, folds, step=stage("heads: tree fits"))
     record, record_entry, head_oof = _fit(
         features,
         labels,
@@ -251,7 +265,9 @@ def fit_heads(
         L2_GRID,
         workers=workers,
         step=stage("heads: record fits"),
+        trees_oof=trees_oof,
     )
+    trees = fit_trees(features, labels)
     np.savez_compressed(
         training_dir / "head_oof.npz",
         names=np.array(names),
@@ -260,6 +276,7 @@ def fit_heads(
         features=features,
         plain_logits=evidence.plain,
         head_logits=head_oof,
+        tree_log_p=trees_oof,
     )
     rows = evidence.window_record
     w_labels, w_folds = labels[rows], folds[rows]
@@ -294,6 +311,7 @@ def fit_heads(
     if meta_path.is_file():
         meta = json.loads(meta_path.read_text())
         meta["record_head"] = record_entry
+        meta["record_trees"] = trees.to_dict()
         meta["beat_sequence"] = ensemble.to_dict()
         meta["window_head"] = window_entry
         meta_path.write_text(json.dumps(meta, indent=2) + "\n")
