@@ -20,6 +20,14 @@ def model_card(summary: dict[str, Any]) -> str:
     head = summary.get("record_head")
     head_text = ""
     if head:
+        trees = head.get("trees")
+        trees_text = (
+            " Gradient-boosted trees over the same inputs (`record_trees`) are averaged into its"
+            f" log-probabilities (network alone {head['network']['cinc_mean']:.3f}, trees alone"
+            f" {trees['cinc_mean']:.3f})."
+            if trees
+            else ""
+        )
         head_f1 = ", ".join(
             f"{c} {m:.3f} ± {s:.3f}"
             for c, m, s in zip(CLASSES, head["f1_mean"], head["f1_sd"], strict=True)
@@ -28,8 +36,9 @@ def model_card(summary: dict[str, Any]) -> str:
 ### The record verdict with the record head
 
 A record's verdict goes through the record head (`record_head` in `model.json`): its voting
-frames, the RR statistics of the whole record, their entropy (COSEn) and the shape of its beats
-(QRS likeness, P waves) in a small network, cross-fitted on the same folds.
+frames, the RR statistics of the whole record, their entropy (COSEn), the shape of its beats
+(QRS likeness, P waves), the beat classes and the beat-sequence network's verdict in a small
+network, cross-fitted on the same folds.{trees_text}
 Out-of-fold F1: {head_f1}; CinC score **{head["cinc_mean"]:.3f} ± {head["cinc_sd"]:.3f}**.
 Temperature {head["temperature"]:.3f}, ECE {head["ece_before"]:.3f} before,
 {head["ece_after"]:.3f} after; threshold {head["threshold"]:.2f}, at which it commits on
