@@ -103,3 +103,20 @@ def test_disputed_labels_count_confident_verdicts_against_the_label(tmp_path: Pa
     np.savez(tmp_path / "head_oof.npz", names=np.array(["A"] * 6), labels=labels,
              head_logits=np.log(np.eye(4)[[2, 2, 1, 0, 1, 3]] * 0.9 + 0.025))  # fmt: skip
     assert "No record's out-of-fold verdict" in disputed_section(tmp_path)
+
+
+def test_the_record_verdicts_network_and_trees_are_reported_apart() -> None:
+    from cardiostream.training.report import _trees_lines
+
+    def part(cinc: float, af: float) -> dict[str, object]:
+        return {
+            "cinc_mean": cinc,
+            "cinc_sd": 0.01,
+            "f1_mean": [0.9, af, 0.7, 0.6],
+            "folds": [{"cinc": cinc - 0.01}, {"cinc": cinc + 0.01}],
+        }
+
+    assert _trees_lines({"cinc_mean": 0.8}) == []
+    text = " ".join(_trees_lines({"network": part(0.829, 0.806), "trees": part(0.830, 0.803)}))
+    assert "the network 0.829 ± 0.010 (AF F1 0.806; per fold 0.819, 0.839)" in text
+    assert "the trees 0.830 ± 0.010 (AF F1 0.803; per fold 0.820, 0.840)" in text
