@@ -190,8 +190,10 @@ def test_beats_are_lettered_and_the_tile_names_the_arrhythmia(
     _wait(lambda: _stream(page, sid).get("letters", {}).get("V", 0) >= 3, 40, "V letters")
     letters = _stream(page, sid)["letters"]
     assert letters["N"] > 0 and letters["S"] + letters["F"] <= letters["V"]
-    nsr = _stream(page, "bed-03-mitdb-100-nsr")["letters"]
-    assert nsr["N"] > 5 and nsr["V"] <= 1  # MITDB 100: one PVC in its half hour
+    # The beds draw at their own pace: under load the sinus bed may be a beat or two behind.
+    nsr_sid = "bed-03-mitdb-100-nsr"
+    _wait(lambda: _stream(page, nsr_sid).get("letters", {}).get("N", 0) > 5, 40, "N letters")
+    assert _stream(page, nsr_sid)["letters"]["V"] <= 1  # MITDB 100: one PVC in its half hour
 
     badge = _tile(page, sid).locator("[data-testid=badge]")
     _wait(lambda: badge.get_attribute("data-status") == "ventricular_bigeminy", 70, "Bigeminy")
