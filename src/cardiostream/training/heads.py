@@ -276,7 +276,6 @@ def fit_heads(
         features=features,
         plain_logits=evidence.plain,
         head_logits=head_oof,
-        tree_log_p=trees_oof,
     )
     rows = evidence.window_record
     w_labels, w_folds = labels[rows], folds[rows]
