@@ -161,6 +161,9 @@ class EventTracker:
         self._sum = 0.0
         self._peak = 0.0
         self._hist = [0] * (HIST_BINS + 1)
+        # Whether anything above changed since: most windows of a stream without AF would
+        # otherwise clear an episode that is already clear.
+        self._dirty = False
 
     def update(self, t_end: float, label: str, p_af: float) -> list[EpisodeMessage]:
         """Take one window's verdict; return the events it causes (usually none).
@@ -184,7 +187,16 @@ class EventTracker:
         InputError
             On bad input, before any state changes; the message names the field.
         """
-        t, p = self._check_time(t_end, strict=True), _check_p(p_af)
+        # The usual window is checked inline; the checkers raise with the reason otherwise.
+        try:
+            t, p = float(t_end), float(p_af)
+        except (TypeError, ValueError):
+            t = p = math.nan
+        last = self._last_t
+        if not 0.0 <= t < math.inf or (last is not None and t <= last):
+            t = self._check_time(t_end, strict=True)
+        if not 0.0 <= p <= 1.0:
+            p = _check_p(p_af)
         if not isinstance(label, str) or label not in LABELS:
             raise InputError(f"label: unknown label {label!r}, expected one of {', '.join(LABELS)}")
         cfg = self.config
@@ -196,7 +208,8 @@ class EventTracker:
             out += self._af_window(t, p)
         elif label in NON_AF:
             if not self._open:
-                self._clear_episode()
+                if self._dirty:
+                    self._clear_episode()
             else:
                 self._non_af_run += 1
                 if self._non_af_run >= cfg.close_after:
@@ -255,6 +268,7 @@ class EventTracker:
         ):
             self._announced = True
             out.append(self._opened())
+        self._dirty = True
         return out
 
     def _close(self, reason: CloseReason | None) -> list[EpisodeMessage]:
@@ -350,6 +364,7 @@ class EventTracker:
             raise InputError(f"state: field 'hist' has {len(values['hist'])} bins, expected 201")
         for key, value in values.items():
             setattr(self, f"_{key}", value)
+        self._dirty = True
 
 
 def check_time(t_end: float, last: float | None, *, strict: bool) -> float:

@@ -182,9 +182,12 @@ def _tick(clock: dict[str, float], stage: str, since: float) -> float:
     return now
 
 
-def _finite(x: float) -> float | None:
-    """JSON has no NaN: a missing measure is None (``null``)."""
-    return x if math.isfinite(x) else None
+def _nullable(x: npt.NDArray[np.float64]) -> list[float | None]:
+    """``x`` as a list, with None (``null``) for the non-finite: JSON has no NaN."""
+    out: list[float | None] = x.tolist()
+    for k in np.flatnonzero(~np.isfinite(x)).tolist():
+        out[k] = None
+    return out
 
 
 _NO_BEATS = Beats.concatenate([])
@@ -199,14 +202,17 @@ _BEAT_CODE = {c: i for i, c in enumerate(BEAT_CLASSES)}
 _NO_HRV: Hrv = {"mean_rr_ms": None, "sdnn_ms": None, "rmssd_ms": None, "pnn50": None}
 
 
-def _hrv(h: list[float], pnn50: float) -> Hrv:
-    """The ``hrv`` of a usable window from its row of :func:`window_hrv` (rounded)."""
-    return {
-        "mean_rr_ms": _finite(h[H_MEAN]),
-        "sdnn_ms": _finite(h[H_SDNN]),
-        "rmssd_ms": _finite(h[H_RMSSD]),
-        "pnn50": _finite(pnn50),
-    }
+def _hrv_dicts(hrv: npt.NDArray[np.float64], usable: list[bool]) -> list[Hrv]:
+    """The ``hrv`` of each window from its row of :func:`window_hrv`, rounded; an unusable
+    window's has no measure."""
+    h = np.round(hrv, 2)
+    columns = [_nullable(h[:, H_MEAN]), _nullable(h[:, H_SDNN]), _nullable(h[:, H_RMSSD])]
+    columns.append(_nullable(np.round(hrv[:, H_PNN50], 4)))
+    out: list[Hrv] = []
+    for ok, m, s, r, p50 in zip(usable, *columns, strict=True):
+        shown: Hrv = {"mean_rr_ms": m, "sdnn_ms": s, "rmssd_ms": r, "pnn50": p50}
+        out.append(shown if ok else _NO_HRV.copy())
+    return out
 
 
 class PushTrace(NamedTuple):
@@ -699,13 +705,22 @@ class StreamProcessor:
         labels, raws = verdicts.labels(), verdicts.raw_labels()
         counts, batches = self._beat_windows(ends)
         p_list = np.round(probs, 6).tolist()
-        h_list = np.round(hrv, 2).tolist()
-        pnn50 = np.round(hrv[:, H_PNN50], 4).tolist()
+        rates = _nullable(np.round(hrv[:, H_RATE], 2))
+        n_beats = hrv[:, H_BEATS].astype(np.int64).tolist()
         scores = np.round(score, 4).tolist()
         usable_l, confident_l = usable.tolist(), verdicts.confident.tolist()
+        hrv_l = _hrv_dicts(hrv, usable_l)
         t_ends = np.round(self.t0 + (ends + 1.0), 3).tolist()
+        # The beats handed over by these windows, as lists once (the windows' slices follow
+        # each other), rather than four small arrays converted a window.
+        first_beat = batches[0][0]
+        span_b = slice(first_beat, batches[-1][1])
+        beat_t = (self.t0 + self._beat_r[span_b] / self.fs).tolist()
+        beat_l = [BEAT_CLASSES[c] for c in self._beat_c[span_b].tolist()]
+        beat_p = self._beat_p[span_b].tolist()
+        beat_b = self._beat_b[span_b].tolist()
         for i in range(n):
-            p, h = p_list[i], h_list[i]
+            p = p_list[i]
             reasons: list[str] = []
             if not usable_l[i]:
                 reasons = [REASONS[k] for k in np.flatnonzero(flags[i])]
@@ -725,9 +740,9 @@ class StreamProcessor:
                 "label": label,
                 "raw_label": raws[i],
                 "probabilities": dict(zip(CLASSES, p, strict=True)),
-                "heart_rate_bpm": _finite(h[H_RATE]) if usable_l[i] else None,
-                "hrv": _hrv(h, pnn50[i]) if usable_l[i] else dict(_NO_HRV),
-                "n_beats": int(h[H_BEATS]),
+                "heart_rate_bpm": rates[i] if usable_l[i] else None,
+                "hrv": hrv_l[i],
+                "n_beats": n_beats[i],
                 "beat_classes": dict(zip(BEAT_CLASSES, counts[i][:-1], strict=True)),
                 "beat_totals": None,  # set once the tracker has counted this window's beats
                 "quality": {"usable": usable_l[i], "reasons": reasons, "score": scores[i]},
@@ -744,10 +759,10 @@ class StreamProcessor:
             findings, arrhythmias = self.arrhythmia.update(
                 t_end,
                 BeatBatch(
-                    (self.t0 + self._beat_r[a:b] / self.fs).tolist(),
-                    [BEAT_CLASSES[c] for c in self._beat_c[a:b].tolist()],
-                    self._beat_p[a:b].tolist(),
-                    self._beat_b[a:b].tolist(),
+                    beat_t[a - first_beat : b - first_beat],
+                    beat_l[a - first_beat : b - first_beat],
+                    beat_p[a - first_beat : b - first_beat],
+                    beat_b[a - first_beat : b - first_beat],
                 ),
                 usable=usable_l[i],
                 reasons=reasons,
