@@ -190,6 +190,22 @@ def fir_kernel(b: npt.NDArray[np.float64], ext: Float2D, y: Float2D) -> None:
             y[i, c] = acc
 
 
+@numba.njit(cache=True, nogil=True, inline="always")
+def _phase_at(
+    k: int, up: int, down: int, half_len: int, first: int
+) -> tuple[np.uint64, np.uint64, int, int]:
+    """Output ``k``'s phase row and newest input (from ``first``), and the inputs that
+    bracket its delayed time (for the missing-sample test)."""
+    pos = k * down
+    i = pos // up
+    p = pos - i * up
+    centre = pos - half_len
+    i0 = centre // up
+    i1 = i0 if centre - i0 * up == 0 else i0 + 1
+    # Unsigned indices spare numba's negative-index checks (same arithmetic, ~2x faster).
+    return np.uint64(p), np.uint64(i - first), i0 - first, i1 - first
+
+
 @_jit
 def polyphase_kernel(
     phases: Float2D,
@@ -207,24 +223,36 @@ def polyphase_kernel(
     Output ``k`` is ``sum_j h[j] * u[k * down - j]`` where ``u`` is the input zero-stuffed by
     ``up`` and ``phases[p, t] = h[p + t * up]``. It is NaN when either input sample that
     brackets its delayed time ``(k * down - half_len) / up`` is missing.
+
+    Four outputs are summed side by side, each over its taps in order as one alone: a single
+    sum waits on the adder's latency at every tap, four keep it busy.
     """
     n_taps = phases.shape[1]
     m, n_leads = y.shape
-    for j in range(m):
-        pos = (k0 + j) * down
-        i = pos // up
-        p = pos - i * up
-        centre = pos - half_len
-        i0 = centre // up
-        i1 = i0 if centre - i0 * up == 0 else i0 + 1
-        # Unsigned indices spare numba's negative-index checks (same arithmetic, ~2x faster).
-        row = np.uint64(p)
-        base = np.uint64(i - first)
+    j = 0
+    while j + 4 <= m:
+        r0, b0, lo0, hi0 = _phase_at(k0 + j, up, down, half_len, first)
+        r1, b1, lo1, hi1 = _phase_at(k0 + j + 1, up, down, half_len, first)
+        r2, b2, lo2, hi2 = _phase_at(k0 + j + 2, up, down, half_len, first)
+        r3, b3, lo3, hi3 = _phase_at(k0 + j + 3, up, down, half_len, first)
+        for c in range(n_leads):
+            acc0 = acc1 = acc2 = acc3 = 0.0
+            uc = np.uint64(c)
+            for t in range(np.uint64(0), np.uint64(n_taps)):
+                acc0 += phases[r0, t] * ext[b0 - t, uc]
+                acc1 += phases[r1, t] * ext[b1 - t, uc]
+                acc2 += phases[r2, t] * ext[b2 - t, uc]
+                acc3 += phases[r3, t] * ext[b3 - t, uc]
+            y[j, c] = np.nan if ext_missing[lo0, c] or ext_missing[hi0, c] else acc0
+            y[j + 1, c] = np.nan if ext_missing[lo1, c] or ext_missing[hi1, c] else acc1
+            y[j + 2, c] = np.nan if ext_missing[lo2, c] or ext_missing[hi2, c] else acc2
+            y[j + 3, c] = np.nan if ext_missing[lo3, c] or ext_missing[hi3, c] else acc3
+        j += 4
+    for k in range(j, m):
+        row, base, lo, hi = _phase_at(k0 + k, up, down, half_len, first)
         for c in range(n_leads):
             acc = 0.0
             uc = np.uint64(c)
             for t in range(np.uint64(0), np.uint64(n_taps)):
                 acc += phases[row, t] * ext[base - t, uc]
-            if ext_missing[i0 - first, c] or ext_missing[i1 - first, c]:
-                acc = np.nan
-            y[j, c] = acc
+            y[k, c] = np.nan if ext_missing[lo, c] or ext_missing[hi, c] else acc
