@@ -29,6 +29,30 @@ def _jit(func: F) -> F:
     return cast(F, numba.njit(cache=True, nogil=True)(func))
 
 
+@numba.njit(cache=True, nogil=True)
+def _two_sections(
+    sos: Float2D, zi: npt.NDArray[np.float64], y: Float2D, c: int, first: int
+) -> None:
+    """Both sections of a two-section cascade over ``y[first:, c]`` in one pass, each sample
+    through the first then the second: the operations of one section after the other, but
+    the two recursions overlap instead of each waiting on its own latency in turn."""
+    b00, b01, b02, a01, a02 = sos[0, 0], sos[0, 1], sos[0, 2], sos[0, 4], sos[0, 5]
+    b10, b11, b12, a11, a12 = sos[1, 0], sos[1, 1], sos[1, 2], sos[1, 4], sos[1, 5]
+    z00, z01 = zi[0, 0, c], zi[0, 1, c]
+    z10, z11 = zi[1, 0, c], zi[1, 1, c]
+    for i in range(first, y.shape[0]):
+        v = y[i, c]
+        u = b00 * v + z00
+        z00 = b01 * v - a01 * u + z01
+        z01 = b02 * v - a02 * u
+        out = b10 * u + z10
+        z10 = b11 * u - a11 * out + z11
+        z11 = b12 * u - a12 * out
+        y[i, c] = out
+    zi[0, 0, c], zi[0, 1, c] = z00, z01
+    zi[1, 0, c], zi[1, 1, c] = z10, z11
+
+
 @_jit
 def sos_kernel(
     sos: Float2D,
@@ -75,7 +99,12 @@ def sos_kernel(
                 v = held
             y[i, c] = v
         hold[c] = held
-        for s in range(n_sec):
+        if n_sec == 2:
+            _two_sections(sos, zi, y, c, first)
+            n_done = 2
+        else:
+            n_done = 0
+        for s in range(n_done, n_sec):
             b0, b1, b2 = sos[s, 0], sos[s, 1], sos[s, 2]
             a1, a2 = sos[s, 4], sos[s, 5]
             z0, z1 = zi[s, 0, c], zi[s, 1, c]
