@@ -220,19 +220,15 @@ def fir_kernel(b: npt.NDArray[np.float64], ext: Float2D, y: Float2D) -> None:
 
 
 @numba.njit(cache=True, nogil=True, inline="always")
-def _phase_at(
-    k: int, up: int, down: int, half_len: int, first: int
-) -> tuple[np.uint64, np.uint64, int, int]:
-    """Output ``k``'s phase row and newest input (from ``first``), and the inputs that
-    bracket its delayed time (for the missing-sample test)."""
-    pos = k * down
-    i = pos // up
-    p = pos - i * up
-    centre = pos - half_len
-    i0 = centre // up
-    i1 = i0 if centre - i0 * up == 0 else i0 + 1
-    # Unsigned indices spare numba's negative-index checks (same arithmetic, ~2x faster).
-    return np.uint64(p), np.uint64(i - first), i0 - first, i1 - first
+def _advance(q: int, r: int, up: int, dq: int, dr: int) -> tuple[int, int]:
+    """``divmod(x + down, up)`` from ``(q, r) = divmod(x, up)`` and ``(dq, dr) = divmod(down,
+    up)``, without a division (the floor division, as Python's, for any sign of ``x``)."""
+    q += dq
+    r += dr
+    if r >= up:
+        r -= up
+        q += 1
+    return q, r
 
 
 @_jit
@@ -254,34 +250,56 @@ def polyphase_kernel(
     brackets its delayed time ``(k * down - half_len) / up`` is missing.
 
     Four outputs are summed side by side, each over its taps in order as one alone: a single
-    sum waits on the adder's latency at every tap, four keep it busy.
+    sum waits on the adder's latency at every tap, four keep it busy. The outputs' input
+    positions are stepped from one to the next rather than divided out each time.
     """
     n_taps = phases.shape[1]
     m, n_leads = y.shape
+    dq, dr = divmod(down, up)
+    pos = k0 * down
+    # Newest input and phase of the output, and the input at or before its delayed time.
+    i, p = divmod(pos, up)
+    i0, c0 = divmod(pos - half_len, up)
+    rows = np.empty(4, np.uint64)
+    bases = np.empty(4, np.uint64)
+    lows = np.empty(4, np.int64)
+    highs = np.empty(4, np.int64)
     j = 0
-    while j + 4 <= m:
-        r0, b0, lo0, hi0 = _phase_at(k0 + j, up, down, half_len, first)
-        r1, b1, lo1, hi1 = _phase_at(k0 + j + 1, up, down, half_len, first)
-        r2, b2, lo2, hi2 = _phase_at(k0 + j + 2, up, down, half_len, first)
-        r3, b3, lo3, hi3 = _phase_at(k0 + j + 3, up, down, half_len, first)
+    while j < m:
+        block = min(4, m - j)
+        for b in range(block):
+            # Unsigned indices spare numba's negative-index checks (same arithmetic, ~2x
+            # faster).
+            rows[b] = np.uint64(p)
+            bases[b] = np.uint64(i - first)
+            lows[b] = i0 - first
+            highs[b] = i0 - first + (0 if c0 == 0 else 1)
+            i, p = _advance(i, p, up, dq, dr)
+            i0, c0 = _advance(i0, c0, up, dq, dr)
         for c in range(n_leads):
-            acc0 = acc1 = acc2 = acc3 = 0.0
             uc = np.uint64(c)
-            for t in range(np.uint64(0), np.uint64(n_taps)):
-                acc0 += phases[r0, t] * ext[b0 - t, uc]
-                acc1 += phases[r1, t] * ext[b1 - t, uc]
-                acc2 += phases[r2, t] * ext[b2 - t, uc]
-                acc3 += phases[r3, t] * ext[b3 - t, uc]
-            y[j, c] = np.nan if ext_missing[lo0, c] or ext_missing[hi0, c] else acc0
-            y[j + 1, c] = np.nan if ext_missing[lo1, c] or ext_missing[hi1, c] else acc1
-            y[j + 2, c] = np.nan if ext_missing[lo2, c] or ext_missing[hi2, c] else acc2
-            y[j + 3, c] = np.nan if ext_missing[lo3, c] or ext_missing[hi3, c] else acc3
-        j += 4
-    for k in range(j, m):
-        row, base, lo, hi = _phase_at(k0 + k, up, down, half_len, first)
-        for c in range(n_leads):
-            acc = 0.0
-            uc = np.uint64(c)
-            for t in range(np.uint64(0), np.uint64(n_taps)):
-                acc += phases[row, t] * ext[base - t, uc]
-            y[k, c] = np.nan if ext_missing[lo, c] or ext_missing[hi, c] else acc
+            if block == 4:
+                r0, r1, r2, r3 = rows[0], rows[1], rows[2], rows[3]
+                b0, b1, b2, b3 = bases[0], bases[1], bases[2], bases[3]
+                acc0 = acc1 = acc2 = acc3 = 0.0
+                for t in range(np.uint64(0), np.uint64(n_taps)):
+                    acc0 += phases[r0, t] * ext[b0 - t, uc]
+                    acc1 += phases[r1, t] * ext[b1 - t, uc]
+                    acc2 += phases[r2, t] * ext[b2 - t, uc]
+                    acc3 += phases[r3, t] * ext[b3 - t, uc]
+                y[j, c] = acc0
+                y[j + 1, c] = acc1
+                y[j + 2, c] = acc2
+                y[j + 3, c] = acc3
+            else:
+                for b in range(block):
+                    row = rows[b]
+                    base = bases[b]
+                    acc = 0.0
+                    for t in range(np.uint64(0), np.uint64(n_taps)):
+                        acc += phases[row, t] * ext[base - t, uc]
+                    y[j + b, c] = acc
+            for b in range(block):
+                if ext_missing[lows[b], c] or ext_missing[highs[b], c]:
+                    y[j + b, c] = np.nan
+        j += block
