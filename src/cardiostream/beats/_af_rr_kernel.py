@@ -54,31 +54,75 @@ N_FEATURES = len(FEATURES)
 
 
 @numba.njit(cache=True)
-def _median_sorted(s: FloatArray, n: int) -> float:  # pragma: no cover - compiled
-    if n % 2 == 1:
-        return float(s[n // 2])
-    return float(0.5 * (s[n // 2 - 1] + s[n // 2]))
-
-
-@numba.njit(cache=True)
-def _quantile_sorted(s: FloatArray, n: int, q: float) -> float:  # pragma: no cover - compiled
+def _quantile(a: FloatArray, n: int, q: float) -> float:  # pragma: no cover - compiled
+    """The ``q`` quantile (linear interpolation) of ``a[:n]``, after :func:`_median` of it
+    (positions from the median's on are selected among the values it left after it)."""
     pos = q * (n - 1)
     lo = math.floor(pos)
     hi = min(lo + 1, n - 1)
     frac = pos - lo
-    return float(s[lo] + (s[hi] - s[lo]) * frac)
+    s_lo = _select(a, (n - 1) // 2, n, lo)
+    s_hi = _next_up(a, lo, n) if hi > lo else s_lo
+    return float(s_lo + (s_hi - s_lo) * frac)
 
 
 @numba.njit(cache=True)
-def _sort(a: FloatArray, n: int) -> None:  # pragma: no cover - compiled
-    """Sort ``a[:n]`` in place (insertion sort: the windows are short)."""
-    for i in range(1, n):
-        v = a[i]
-        j = i - 1
-        while j >= 0 and a[j] > v:
-            a[j + 1] = a[j]
-            j -= 1
-        a[j + 1] = v
+def _select(a: FloatArray, lo: int, hi: int, k: int) -> float:  # pragma: no cover - compiled
+    """Reorder ``a[lo:hi]`` (no NaN) so that ``a[k]`` is the value a sort would put there,
+    none after it smaller, none before it larger; return it.
+
+    Quickselect: the features want two or four order statistics of a window of up to 64
+    intervals, which sorting it (insertion sort, a mispredicted branch a value) cost.
+    """
+    hi -= 1
+    while lo < hi:
+        mid = (lo + hi) >> 1
+        x, y, z = a[lo], a[mid], a[hi]
+        if (x <= y) == (y <= z):
+            p = mid
+        elif (y <= x) == (x <= z):
+            p = lo
+        else:
+            p = hi
+        pivot = a[p]
+        a[p] = a[hi]
+        a[hi] = pivot
+        store = lo
+        # Branch-free Lomuto partition: the comparison is a coin toss the predictor loses.
+        for i in range(lo, hi):
+            v = a[i]
+            a[i] = a[store]
+            a[store] = v
+            store += v < pivot
+        a[hi] = a[store]
+        a[store] = pivot
+        if store == k:
+            break
+        if store < k:
+            lo = store + 1
+        else:
+            hi = store - 1
+    return float(a[k])
+
+
+@numba.njit(cache=True)
+def _next_up(a: FloatArray, k: int, n: int) -> float:  # pragma: no cover - compiled
+    """The value after ``a[k]`` in sorted order, ``a[:n]`` as :func:`_select` left it for
+    ``k``: the smallest of those after it."""
+    v = a[k + 1]
+    for i in range(k + 2, n):
+        v = min(v, a[i])
+    return float(v)
+
+
+@numba.njit(cache=True)
+def _median(a: FloatArray, n: int) -> float:  # pragma: no cover - compiled
+    """The median of ``a[:n]`` (the mean of the middle two when ``n`` is even), by selection;
+    ``a[:n]`` is reordered."""
+    if n % 2 == 1:
+        return _select(a, 0, n, n // 2)
+    low = _select(a, 0, n, n // 2 - 1)
+    return float(0.5 * (low + _next_up(a, n // 2 - 1, n)))
 
 
 @numba.njit(cache=True)
@@ -93,9 +137,7 @@ def _window(
     """The :data:`WINDOW_FEATURES` of ``rr[:n]`` into ``out[col:col + N_WINDOW]``."""
     for k in range(n):
         work[k] = rr[k]
-    _sort(work, n)
-    srt = work
-    med = _median_sorted(srt, n)
+    med = _median(work, n)
     total = 0.0
     for k in range(n):
         total += rr[k]
@@ -115,10 +157,10 @@ def _window(
         if ad > 0.05:
             big50 += 1
     out[col + 1] = math.sqrt(ssd / nd) / mean
-    _sort(work, nd)
-    ads = work
-    out[col + 2] = _median_sorted(ads, nd) / med
-    out[col + 3] = _quantile_sorted(ads, nd, 0.75) / med
+    out[col + 2] = _median(work, nd) / med
+    # The 75th percentile's order statistics lie above the median's, where selection left
+    # the larger half.
+    out[col + 3] = _quantile(work, nd, 0.75) / med
     out[col + 4] = big8 / nd
     out[col + 5] = big50 / nd
     tp = 0

@@ -142,36 +142,55 @@ def _biquads_lanes(
     sos: npt.NDArray[np.float64],
     zi_unit: npt.NDArray[np.float64],
     w: npt.NDArray[np.float64],
+    lanes: int,
     reverse: bool,
 ) -> None:
-    """:func:`_biquads_fused` of each column of ``w`` (``[samples, lanes]``) at once.
+    """:func:`_biquads_fused` of each of the first ``lanes`` columns of ``w`` (``[samples,
+    LANES]``) at once.
 
     The biquad recursion is a chain of dependent multiply-adds: one signal at a time waits on
     it at every sample. Running several beats' spans side by side keeps the processor busy;
     each lane does exactly the operations of :func:`_biquads_fused`, so the results are
-    identical.
+    identical. A cascade of two sections (the gate's band-pass) takes each sample through
+    both at once, which overlaps their recursions too.
     """
-    n, lanes = w.shape
+    n = w.shape[0]
     e = n - 1 if reverse else 0
     step = -1 if reverse else 1
-    first = w[e].copy()
-    z0 = np.empty(lanes)
-    z1 = np.empty(lanes)
-    for s in range(sos.shape[0]):
-        b0, b1, b2 = sos[s, 0], sos[s, 1], sos[s, 2]
-        a1, a2 = sos[s, 4], sos[s, 5]
+    sections = sos.shape[0]
+    z0 = np.empty((sections, LANES))
+    z1 = np.empty((sections, LANES))
+    for s in range(sections):
         for lane in range(lanes):
-            z0[lane] = zi_unit[s, 0] * first[lane]
-            z1[lane] = zi_unit[s, 1] * first[lane]
+            z0[s, lane] = zi_unit[s, 0] * w[e, lane]
+            z1[s, lane] = zi_unit[s, 1] * w[e, lane]
+    if sections == 2:
+        b00, b01, b02, a01, a02 = sos[0, 0], sos[0, 1], sos[0, 2], sos[0, 4], sos[0, 5]
+        b10, b11, b12, a11, a12 = sos[1, 0], sos[1, 1], sos[1, 2], sos[1, 4], sos[1, 5]
         i = e
         for _ in range(n):
-            row = w[i]
             for lane in range(lanes):
-                v = row[lane]
-                out = b0 * v + z0[lane]
-                z0[lane] = b1 * v - a1 * out + z1[lane]
-                z1[lane] = b2 * v - a2 * out
-                row[lane] = out
+                v = w[i, lane]
+                u = b00 * v + z0[0, lane]
+                z0[0, lane] = b01 * v - a01 * u + z1[0, lane]
+                z1[0, lane] = b02 * v - a02 * u
+                out = b10 * u + z0[1, lane]
+                z0[1, lane] = b11 * u - a11 * out + z1[1, lane]
+                z1[1, lane] = b12 * u - a12 * out
+                w[i, lane] = out
+            i += step
+        return
+    for s in range(sections):
+        b0, b1, b2 = sos[s, 0], sos[s, 1], sos[s, 2]
+        a1, a2 = sos[s, 4], sos[s, 5]
+        i = e
+        for _ in range(n):
+            for lane in range(lanes):
+                v = w[i, lane]
+                out = b0 * v + z0[s, lane]
+                z0[s, lane] = b1 * v - a1 * out + z1[s, lane]
+                z1[s, lane] = b2 * v - a2 * out
+                w[i, lane] = out
             i += step
 
 
@@ -206,6 +225,7 @@ def _simple_metrics(
     # span's extremes, which are its blocks'.
     ptp = 0.0
     top = bottom = f[0]
+    flat_block = False
     for a in range(0, n, block):
         # Two interleaved pairs of running extremes, for the same reason as in _sum.
         lo_b = hi_b = lo2 = hi2 = f[a]
@@ -223,18 +243,23 @@ def _simple_metrics(
         lo_b = min(lo_b, lo2)
         hi_b = max(hi_b, hi2)
         ptp = max(ptp, hi_b - lo_b)
+        if b - a == block and not hi_b - lo_b > 0:
+            flat_block = True
         top = max(top, hi_b)
         bottom = min(bottom, lo_b)
     # Exactly constant runs: a run of k equal samples is k - 1 zero differences. Without
     # branches: quantised samples repeat often and at random, which a branch mispredicts.
+    # A run of at least 2 block - 1 equal samples holds a whole block, whose range is then 0:
+    # where no block is flat, there is no such run to count (and its serial loop is skipped).
     constant = 0
-    run = 1
-    for i in range(1, n):
-        same = 1 if f[i] == f[i - 1] else 0
-        constant += run * (1 - same) * (1 if run >= long_run else 0)
-        run = run * same + 1
-    if run >= long_run:
-        constant += run
+    if flat_block or long_run < 2 * block - 1:
+        run = 1
+        for i in range(1, n):
+            same = 1 if f[i] == f[i - 1] else 0
+            constant += run * (1 - same) * (1 if run >= long_run else 0)
+            run = run * same + 1
+        if run >= long_run:
+            constant += run
     m[M_CONSTANT] = constant / n
     m[M_PTP] = ptp
     # Runs at the extremes of 10 ms to 0.5 s: clipping.
@@ -346,7 +371,8 @@ def batch_metrics(
             _biquads_fused(sos, zi_unit, c, True)
             m[j, M_SNR] = _snr(c, r - a0, half)
             continue
-        lanes[:, count] = f
+        for i in range(full):
+            lanes[i, count] = f[i]
         waiting[count] = j
         peaks[count] = r - a0
         count += 1
@@ -369,11 +395,13 @@ def _band_pass_lanes(
     m: npt.NDArray[np.float64],
 ) -> None:
     """The zero-phase band-pass and ``qrs_snr`` of the ``count`` spans waiting in ``lanes``."""
-    w = lanes[:, :count]
-    _biquads_lanes(sos, zi_unit, w, False)
-    _biquads_lanes(sos, zi_unit, w, True)
+    _biquads_lanes(sos, zi_unit, lanes, count, False)
+    _biquads_lanes(sos, zi_unit, lanes, count, True)
+    c = np.empty(lanes.shape[0])
     for lane in range(count):
-        m[waiting[lane], M_SNR] = _snr(w[:, lane].copy(), peaks[lane], half)
+        for i in range(c.size):
+            c[i] = lanes[i, lane]
+        m[waiting[lane], M_SNR] = _snr(c, peaks[lane], half)
 
 
 @nb.njit(cache=True)

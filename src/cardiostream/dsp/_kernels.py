@@ -29,6 +29,30 @@ def _jit(func: F) -> F:
     return cast(F, numba.njit(cache=True, nogil=True)(func))
 
 
+@numba.njit(cache=True, nogil=True)
+def _two_sections(
+    sos: Float2D, zi: npt.NDArray[np.float64], y: Float2D, c: int, first: int
+) -> None:
+    """Both sections of a two-section cascade over ``y[first:, c]`` in one pass, each sample
+    through the first then the second: the operations of one section after the other, but
+    the two recursions overlap instead of each waiting on its own latency in turn."""
+    b00, b01, b02, a01, a02 = sos[0, 0], sos[0, 1], sos[0, 2], sos[0, 4], sos[0, 5]
+    b10, b11, b12, a11, a12 = sos[1, 0], sos[1, 1], sos[1, 2], sos[1, 4], sos[1, 5]
+    z00, z01 = zi[0, 0, c], zi[0, 1, c]
+    z10, z11 = zi[1, 0, c], zi[1, 1, c]
+    for i in range(first, y.shape[0]):
+        v = y[i, c]
+        u = b00 * v + z00
+        z00 = b01 * v - a01 * u + z01
+        z01 = b02 * v - a02 * u
+        out = b10 * u + z10
+        z10 = b11 * u - a11 * out + z11
+        z11 = b12 * u - a12 * out
+        y[i, c] = out
+    zi[0, 0, c], zi[0, 1, c] = z00, z01
+    zi[1, 0, c], zi[1, 1, c] = z10, z11
+
+
 @_jit
 def sos_kernel(
     sos: Float2D,
@@ -75,7 +99,12 @@ def sos_kernel(
                 v = held
             y[i, c] = v
         hold[c] = held
-        for s in range(n_sec):
+        if n_sec == 2:
+            _two_sections(sos, zi, y, c, first)
+            n_done = 2
+        else:
+            n_done = 0
+        for s in range(n_done, n_sec):
             b0, b1, b2 = sos[s, 0], sos[s, 1], sos[s, 2]
             a1, a2 = sos[s, 4], sos[s, 5]
             z0, z1 = zi[s, 0, c], zi[s, 1, c]
@@ -190,6 +219,18 @@ def fir_kernel(b: npt.NDArray[np.float64], ext: Float2D, y: Float2D) -> None:
             y[i, c] = acc
 
 
+@numba.njit(cache=True, nogil=True, inline="always")
+def _advance(q: int, r: int, up: int, dq: int, dr: int) -> tuple[int, int]:
+    """``divmod(x + down, up)`` from ``(q, r) = divmod(x, up)`` and ``(dq, dr) = divmod(down,
+    up)``, without a division (the floor division, as Python's, for any sign of ``x``)."""
+    q += dq
+    r += dr
+    if r >= up:
+        r -= up
+        q += 1
+    return q, r
+
+
 @_jit
 def polyphase_kernel(
     phases: Float2D,
@@ -207,24 +248,58 @@ def polyphase_kernel(
     Output ``k`` is ``sum_j h[j] * u[k * down - j]`` where ``u`` is the input zero-stuffed by
     ``up`` and ``phases[p, t] = h[p + t * up]``. It is NaN when either input sample that
     brackets its delayed time ``(k * down - half_len) / up`` is missing.
+
+    Four outputs are summed side by side, each over its taps in order as one alone: a single
+    sum waits on the adder's latency at every tap, four keep it busy. The outputs' input
+    positions are stepped from one to the next rather than divided out each time.
     """
     n_taps = phases.shape[1]
     m, n_leads = y.shape
-    for j in range(m):
-        pos = (k0 + j) * down
-        i = pos // up
-        p = pos - i * up
-        centre = pos - half_len
-        i0 = centre // up
-        i1 = i0 if centre - i0 * up == 0 else i0 + 1
-        # Unsigned indices spare numba's negative-index checks (same arithmetic, ~2x faster).
-        row = np.uint64(p)
-        base = np.uint64(i - first)
+    dq, dr = divmod(down, up)
+    pos = k0 * down
+    # Newest input and phase of the output, and the input at or before its delayed time.
+    i, p = divmod(pos, up)
+    i0, c0 = divmod(pos - half_len, up)
+    rows = np.empty(4, np.uint64)
+    bases = np.empty(4, np.uint64)
+    lows = np.empty(4, np.int64)
+    highs = np.empty(4, np.int64)
+    j = 0
+    while j < m:
+        block = min(4, m - j)
+        for b in range(block):
+            # Unsigned indices spare numba's negative-index checks (same arithmetic, ~2x
+            # faster).
+            rows[b] = np.uint64(p)
+            bases[b] = np.uint64(i - first)
+            lows[b] = i0 - first
+            highs[b] = i0 - first + (0 if c0 == 0 else 1)
+            i, p = _advance(i, p, up, dq, dr)
+            i0, c0 = _advance(i0, c0, up, dq, dr)
         for c in range(n_leads):
-            acc = 0.0
             uc = np.uint64(c)
-            for t in range(np.uint64(0), np.uint64(n_taps)):
-                acc += phases[row, t] * ext[base - t, uc]
-            if ext_missing[i0 - first, c] or ext_missing[i1 - first, c]:
-                acc = np.nan
-            y[j, c] = acc
+            if block == 4:
+                r0, r1, r2, r3 = rows[0], rows[1], rows[2], rows[3]
+                b0, b1, b2, b3 = bases[0], bases[1], bases[2], bases[3]
+                acc0 = acc1 = acc2 = acc3 = 0.0
+                for t in range(np.uint64(0), np.uint64(n_taps)):
+                    acc0 += phases[r0, t] * ext[b0 - t, uc]
+                    acc1 += phases[r1, t] * ext[b1 - t, uc]
+                    acc2 += phases[r2, t] * ext[b2 - t, uc]
+                    acc3 += phases[r3, t] * ext[b3 - t, uc]
+                y[j, c] = acc0
+                y[j + 1, c] = acc1
+                y[j + 2, c] = acc2
+                y[j + 3, c] = acc3
+            else:
+                for b in range(block):
+                    row = rows[b]
+                    base = bases[b]
+                    acc = 0.0
+                    for t in range(np.uint64(0), np.uint64(n_taps)):
+                        acc += phases[row, t] * ext[base - t, uc]
+                    y[j + b, c] = acc
+            for b in range(block):
+                if ext_missing[lows[b], c] or ext_missing[highs[b], c]:
+                    y[j + b, c] = np.nan
+        j += block

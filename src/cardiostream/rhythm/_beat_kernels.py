@@ -51,7 +51,8 @@ def rr_values(
     rr = np.empty(peaks.size - 1)
     for i in range(rr.size):
         rr[i] = min(max((peaks[i + 1] - peaks[i]) / fs, rr_range[0]), rr_range[1])
-    med = np.median(rr)
+    # np.median's value (an order statistic) by ranking: no copy, no sort of a dozen values.
+    med = _sorted_median(rr, rr.size)
     drr = rr[1:] - rr[:-1]
     dev = rr - med
     sd1 = drr.std() / math.sqrt(2.0)
@@ -59,10 +60,20 @@ def rr_values(
     abs_drr = np.abs(drr)
     out[0] = math.log(med)
     out[1] = rr.std() / rr.mean()
-    out[2] = math.sqrt(np.mean(drr * drr)) / med
-    out[3] = np.median(abs_drr) / med
-    out[4] = np.mean(abs_drr > 0.05)
-    out[5] = np.mean(np.abs(dev) > 0.2 * med)
+    # The means of squares and of booleans as numba's np.mean sums them, in order, without
+    # their temporary arrays.
+    squares = 0.0
+    n_big = 0
+    for i in range(drr.size):
+        squares += drr[i] * drr[i]
+        n_big += abs_drr[i] > 0.05
+    n_far = 0
+    for i in range(dev.size):
+        n_far += abs(dev[i]) > 0.2 * med
+    out[2] = math.sqrt(squares / drr.size) / med
+    out[3] = _sorted_median(abs_drr, abs_drr.size) / med
+    out[4] = n_big / drr.size
+    out[5] = n_far / dev.size
     out[6] = min(sd1 / sd2, 3.0)
     out[7] = math.log(rr.max() / med)
     out[8] = math.log(rr.min() / med)
@@ -75,19 +86,29 @@ def rr_values(
 
 @numba.njit(cache=True)
 def _segments(
-    x: FloatArray, at: IntArray, before: int, after: int, width: int
+    x: npt.NDArray[np.floating],
+    base: int,
+    size: int,
+    at: IntArray,
+    before: int,
+    after: int,
+    width: int,
+    buf: FloatArray,
 ) -> FloatArray:  # pragma: no cover - compiled
-    """Rows ``x[i - before : i - before + width]`` for the ``i`` of ``at`` whose span
-    ``[i - before, i + after)`` lies in ``x``."""
+    """Rows ``y[i - before : i - before + width]`` for the ``i`` of ``at`` whose span
+    ``[i - before, i + after)`` lies in ``y = x[base : base + size]``, as float64, in the
+    front of ``buf`` (a view of it): no copy of the signal, no allocation."""
     keep = 0
     for i in at:
-        if i - before >= 0 and i + after <= x.size:
+        if i - before >= 0 and i + after <= size:
             keep += 1
-    rows = np.empty((keep, width))
+    rows = buf[: keep * width].reshape((keep, width))
     k = 0
     for i in at:
-        if i - before >= 0 and i + after <= x.size:
-            rows[k] = x[i - before : i - before + width]
+        if i - before >= 0 and i + after <= size:
+            o = base + i - before
+            for t in range(width):
+                rows[k, t] = float(x[o + t])
             k += 1
     return rows
 
@@ -121,72 +142,202 @@ def _sorted_median(buf: FloatArray, n: int) -> float:  # pragma: no cover - comp
 
 
 @numba.njit(cache=True)
-def _column_median(rows: FloatArray) -> FloatArray:  # pragma: no cover - compiled
-    n = rows.shape[0]
-    buf = np.empty(n)
-    out = np.empty(rows.shape[1])
-    for c in range(rows.shape[1]):
-        for r in range(n):
-            buf[r] = rows[r, c]
-        out[c] = _sorted_median(buf, n)
-    return out
+def _sort_columns(s: FloatArray) -> None:  # pragma: no cover - compiled
+    """Sort each column of ``s`` (no NaN) in place by Batcher's merge exchange (Knuth's
+    algorithm 5.2.2M): a fixed network of compare-exchanges between whole rows, which runs
+    down the columns side by side without branches (about 40 for a dozen rows)."""
+    n, m = s.shape
+    if n < 2:
+        return
+    t = 1
+    while (1 << t) < n:
+        t += 1
+    p = 1 << (t - 1)
+    while p > 0:
+        q = 1 << (t - 1)
+        r = 0
+        d = p
+        while True:
+            for i in range(n - d):
+                if i & p == r:
+                    # Indices into the rows, not row views: a view costs reference counting.
+                    for c in range(m):
+                        a = s[i, c]
+                        b = s[i + d, c]
+                        s[i, c] = a if a < b else b
+                        s[i + d, c] = b if a < b else a
+            if q == p:
+                break
+            d = q - p
+            q >>= 1
+            r = p
+        p >>= 1
 
 
 @numba.njit(cache=True)
-def _corr_with(rows: FloatArray, template: FloatArray) -> FloatArray:  # pragma: no cover
-    """Pearson correlation of each row with the template (loops: no temporaries)."""
+def _first_equal(rows: FloatArray, c: int, v: float) -> float:  # pragma: no cover - compiled
+    """The first value of column ``c`` equal to ``v``: ``v`` itself unless it is a zero, whose
+    sign is the first such row's (what rank counting picks)."""
+    if v != 0.0:
+        return v
+    for r in range(rows.shape[0]):
+        if rows[r, c] == v:
+            return float(rows[r, c])
+    return v
+
+
+@numba.njit(cache=True)
+def _column_median(
+    rows: FloatArray, work: FloatArray, out: FloatArray
+) -> FloatArray:  # pragma: no cover - compiled
+    """The median of each column of ``rows`` into the front of ``out`` (a view of it);
+    ``work`` is scratch of at least ``rows.size`` values.
+
+    The values of :func:`_sorted_median` down each column: with no NaN, the middle values of
+    the sorted column (:func:`_sort_columns`, all columns at once, several times faster than
+    ranking each column); a column with NaN is ranked as :func:`_sorted_median` does.
+    """
+    n, m = rows.shape
+    s = work[: n * m].reshape((n, m))
+    nan = False
+    for r in range(n):
+        for c in range(m):
+            v = rows[r, c]
+            nan |= v != v
+            s[r, c] = v
+    med = out[:m]
+    if nan:
+        buf = work[:n]
+        for c in range(m):
+            for r in range(n):
+                buf[r] = rows[r, c]
+            med[c] = _sorted_median(buf, n)
+        return med
+    _sort_columns(s)
+    half = n // 2
+    low = half - 1 if n % 2 == 0 else half
+    for c in range(m):
+        med[c] = 0.5 * (_first_equal(rows, c, s[low, c]) + _first_equal(rows, c, s[half, c]))
+    return med
+
+
+@numba.njit(cache=True)
+def _corr_with(
+    rows: FloatArray, template: FloatArray, buf: FloatArray
+) -> FloatArray:  # pragma: no cover - compiled
+    """Pearson correlation of each row with the template into the front of ``buf``."""
     n, m = rows.shape
     tm = template.mean()
     bb = 0.0
     for i in range(m):
         bb += (template[i] - tm) ** 2
-    out = np.empty(n)
-    for r in range(n):
+    out = buf[:n]
+    # Four rows side by side, each by the loops of one alone: the sums are chains of
+    # dependent additions, and four of them keep the adder busy.
+    r = 0
+    while r + 4 <= n:
+        m0 = m1 = m2 = m3 = 0.0
+        for i in range(m):
+            m0 += rows[r, i]
+            m1 += rows[r + 1, i]
+            m2 += rows[r + 2, i]
+            m3 += rows[r + 3, i]
+        m0 /= m
+        m1 /= m
+        m2 /= m
+        m3 /= m
+        ab0 = ab1 = ab2 = ab3 = 0.0
+        aa0 = aa1 = aa2 = aa3 = 0.0
+        for i in range(m):
+            t = template[i] - tm
+            a0 = rows[r, i] - m0
+            a1 = rows[r + 1, i] - m1
+            a2 = rows[r + 2, i] - m2
+            a3 = rows[r + 3, i] - m3
+            ab0 += a0 * t
+            ab1 += a1 * t
+            ab2 += a2 * t
+            ab3 += a3 * t
+            aa0 += a0 * a0
+            aa1 += a1 * a1
+            aa2 += a2 * a2
+            aa3 += a3 * a3
+        out[r] = ab0 / (math.sqrt(aa0 * bb) + 1e-12)
+        out[r + 1] = ab1 / (math.sqrt(aa1 * bb) + 1e-12)
+        out[r + 2] = ab2 / (math.sqrt(aa2 * bb) + 1e-12)
+        out[r + 3] = ab3 / (math.sqrt(aa3 * bb) + 1e-12)
+        r += 4
+    for k in range(r, n):
         rm = 0.0
         for i in range(m):
-            rm += rows[r, i]
+            rm += rows[k, i]
         rm /= m
         ab = 0.0
         aa = 0.0
         for i in range(m):
-            a = rows[r, i] - rm
+            a = rows[k, i] - rm
             ab += a * (template[i] - tm)
             aa += a * a
-        out[r] = ab / (math.sqrt(aa * bb) + 1e-12)
+        out[k] = ab / (math.sqrt(aa * bb) + 1e-12)
     return out
 
 
+#: The scratch arrays of :func:`_shape_values` (see :func:`_shape_scratch`).
+ShapeScratch = tuple[FloatArray, FloatArray, FloatArray, FloatArray, FloatArray, IntArray]
+
+
 @numba.njit(cache=True)
-def morphology_values(
-    x: FloatArray,
+def _shape_scratch(
+    n_peaks: int, qrs: tuple[int, int], p_window: tuple[int, int]
+) -> ShapeScratch:  # pragma: no cover - compiled
+    """Scratch for :func:`_shape_values` of up to ``n_peaks`` beats: the QRS and the P rows,
+    the sort's work, the two templates, the correlations and the beats after a long RR."""
+    width = max(qrs[0] + qrs[1], p_window[0] - p_window[1], 1)
+    rows = max(n_peaks, 1) * width
+    return (
+        np.empty(rows),
+        np.empty(rows),
+        np.empty(rows),
+        np.empty(2 * width),
+        np.empty(max(n_peaks, 1)),
+        np.empty(max(n_peaks, 1), np.int64),
+    )
+
+
+@numba.njit(cache=True)
+def _shape_values(
+    x: npt.NDArray[np.floating],
+    base: int,
+    size: int,
     peaks: IntArray,
     qrs: tuple[int, int],
     p_window: tuple[int, int],
     p_min_rr: float,
+    scratch: ShapeScratch,
     out: FloatArray,
 ) -> None:  # pragma: no cover - compiled
-    """Beat-shape statistics into ``out`` (zeros first), in the order of
-    :data:`cardiostream.rhythm.record_head.MORPHOLOGY_FEATURES`; windows in samples."""
+    """:func:`morphology_values` of ``x[base : base + size]``, read in place (float64 on use,
+    which is exact), with ``scratch`` from :func:`_shape_scratch` for its arrays."""
+    q_buf, w_buf, work, templates, corr_buf, after_long = scratch
     out[:] = 0.0
-    q = _segments(x, peaks, qrs[0], qrs[1], qrs[0] + qrs[1])
+    q = _segments(x, base, size, peaks, qrs[0], qrs[1], qrs[0] + qrs[1], q_buf)
     if q.shape[0] < 4:
         return
-    q_template = _column_median(q)
-    q_corr = _corr_with(q, q_template)
-    out[1] = np.mean(q_corr < 0.8)
+    half = templates.size // 2
+    q_template = _column_median(q, work, templates[:half])
+    q_corr = _corr_with(q, q_template, corr_buf)
+    n_odd = 0
+    for r in range(q_corr.size):
+        n_odd += q_corr[r] < 0.8
+    out[1] = n_odd / q_corr.size  # np.mean of the booleans: their count over the size
     out[0] = _sorted_median(q_corr, q_corr.size)
     n_long = 0
     for i in range(1, peaks.size):
         if peaks[i] - peaks[i - 1] >= p_min_rr:
+            after_long[n_long] = peaks[i]
             n_long += 1
-    after_long = np.empty(n_long, np.int64)
-    k = 0
-    for i in range(1, peaks.size):
-        if peaks[i] - peaks[i - 1] >= p_min_rr:
-            after_long[k] = peaks[i]
-            k += 1
     start, end = p_window
-    w = _segments(x, after_long, start, 0, start - end)
+    w = _segments(x, base, size, after_long[:n_long], start, 0, start - end, w_buf)
     if w.shape[0] < 4:
         return
     n, m = w.shape
@@ -197,9 +348,12 @@ def morphology_values(
         mean /= m
         for i in range(m):
             w[r, i] -= mean
-    p_template = _column_median(w)
-    p_corr = _corr_with(w, p_template)
-    out[3] = np.mean(p_corr > 0.5)
+    p_template = _column_median(w, work, templates[half:])
+    p_corr = _corr_with(w, p_template, corr_buf)
+    n_p = 0
+    for r in range(p_corr.size):
+        n_p += p_corr[r] > 0.5
+    out[3] = n_p / p_corr.size
     out[2] = _sorted_median(p_corr, p_corr.size)
     out[4] = math.log(p_template.std() / (q_template.std() + 1e-9) + 1e-4)
     # The variance of the residuals about the template, over every sample of every beat.
@@ -213,6 +367,21 @@ def morphology_values(
         for i in range(m):
             total += (w[r, i] - p_template[i] - mean) ** 2
     out[5] = math.log(p_template.var() / (total / (n * m) + 1e-12) + 1e-4)
+
+
+@numba.njit(cache=True)
+def morphology_values(
+    x: FloatArray,
+    peaks: IntArray,
+    qrs: tuple[int, int],
+    p_window: tuple[int, int],
+    p_min_rr: float,
+    out: FloatArray,
+) -> None:  # pragma: no cover - compiled
+    """Beat-shape statistics into ``out`` (zeros first), in the order of
+    :data:`cardiostream.rhythm.record_head.MORPHOLOGY_FEATURES`; windows in samples."""
+    scratch = _shape_scratch(peaks.size, qrs, p_window)
+    _shape_values(x, 0, x.size, peaks, qrs, p_window, p_min_rr, scratch, out)
 
 
 @numba.njit(cache=True)
@@ -238,6 +407,12 @@ def window_rows(
     n_rr = out.shape[1] - n_classes - 6
     rr = np.empty(n_rr + 2)
     shape = np.empty(6)
+    most = 0
+    for k in range(ends.size):
+        lo = max(ends[k] - window, 0)
+        most = max(most, np.searchsorted(peaks, ends[k] - delay) - np.searchsorted(peaks, lo))
+    scratch = _shape_scratch(most, qrs, p_window)
+    p_buf = np.empty(max(most, 1), np.int64)
     for k in range(ends.size):
         end = ends[k]
         top = -np.inf
@@ -251,15 +426,17 @@ def window_rows(
         lo = max(end - window, 0)
         a = np.searchsorted(peaks, lo)
         b = np.searchsorted(peaks, end - delay)
-        p = peaks[a:b] - lo
+        p = p_buf[: max(b - a, 0)]
+        for i in range(p.size):
+            p[i] = peaks[a + i] - lo
         if p.size >= 4:
             rr_values(p, fs, window / fs, rr_range, rr)
         else:
             rr[:] = 0.0
         out[k, n_classes : n_classes + n_rr] = rr[:n_rr]
-        # A float64 copy (exact from float32): contiguous arrays compile to faster code.
-        seg = ecg[lo - origin : end - origin].astype(np.float64)
-        morphology_values(seg, p, qrs, p_window, p_min_rr, shape)
+        # The window's samples are read in place, as far as ``ecg`` goes (as a slice would).
+        size = max(min(end - origin, ecg.size) - (lo - origin), 0)
+        _shape_values(ecg, lo - origin, size, p, qrs, p_window, p_min_rr, scratch, shape)
         out[k, n_classes + n_rr :] = shape
 
 
@@ -283,16 +460,22 @@ def head_logits(
     for r in range(x.shape[0]):
         for i in range(d):
             z[i] = (x[r, i] - mean[i]) / scale[i]
+        # The sums run over the inputs in order for each unit, all units side by side: the
+        # same additions as one unit at a time, without waiting on one sum's latency.
         for j in range(h):
-            total = b1[j]
-            for i in range(d):
-                total += z[i] * w1[i, j]
-            a[j] = math.tanh(total)
-        for c in range(w2.shape[1]):
-            total = b2[c]
+            a[j] = b1[j]
+        for i in range(d):
+            zi = z[i]
             for j in range(h):
-                total += a[j] * w2[j, c]
-            out[r, c] = total
+                a[j] += zi * w1[i, j]
+        for j in range(h):
+            a[j] = math.tanh(a[j])
+        for c in range(w2.shape[1]):
+            out[r, c] = b2[c]
+        for j in range(h):
+            aj = a[j]
+            for c in range(w2.shape[1]):
+                out[r, c] += aj * w2[j, c]
 
 
 @numba.njit(cache=True)
