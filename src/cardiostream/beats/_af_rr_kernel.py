@@ -16,6 +16,8 @@ import numba
 import numpy as np
 import numpy.typing as npt
 
+from cardiostream.beats._select_kernel import select
+
 FloatArray = npt.NDArray[np.float64]
 
 #: Intervals in the long and the short window (the short one is the long one's most recent end).
@@ -61,54 +63,16 @@ def _quantile(a: FloatArray, n: int, q: float) -> float:  # pragma: no cover - c
     lo = math.floor(pos)
     hi = min(lo + 1, n - 1)
     frac = pos - lo
-    s_lo = _select(a, (n - 1) // 2, n, lo)
+    s_lo = select(a, (n - 1) // 2, n, lo)
     s_hi = _next_up(a, lo, n) if hi > lo else s_lo
     return float(s_lo + (s_hi - s_lo) * frac)
 
 
 @numba.njit(cache=True)
-def _select(a: FloatArray, lo: int, hi: int, k: int) -> float:  # pragma: no cover - compiled
-    """Reorder ``a[lo:hi]`` (no NaN) so that ``a[k]`` is the value a sort would put there,
-    none after it smaller, none before it larger; return it.
-
-    Quickselect: the features want two or four order statistics of a window of up to 64
-    intervals, which sorting it (insertion sort, a mispredicted branch a value) cost.
-    """
-    hi -= 1
-    while lo < hi:
-        mid = (lo + hi) >> 1
-        x, y, z = a[lo], a[mid], a[hi]
-        if (x <= y) == (y <= z):
-            p = mid
-        elif (y <= x) == (x <= z):
-            p = lo
-        else:
-            p = hi
-        pivot = a[p]
-        a[p] = a[hi]
-        a[hi] = pivot
-        store = lo
-        # Branch-free Lomuto partition: the comparison is a coin toss the predictor loses.
-        for i in range(lo, hi):
-            v = a[i]
-            a[i] = a[store]
-            a[store] = v
-            store += v < pivot
-        a[hi] = a[store]
-        a[store] = pivot
-        if store == k:
-            break
-        if store < k:
-            lo = store + 1
-        else:
-            hi = store - 1
-    return float(a[k])
-
-
-@numba.njit(cache=True)
 def _next_up(a: FloatArray, k: int, n: int) -> float:  # pragma: no cover - compiled
-    """The value after ``a[k]`` in sorted order, ``a[:n]`` as :func:`_select` left it for
-    ``k``: the smallest of those after it."""
+    """The value after ``a[k]`` in sorted order, ``a[:n]`` as
+    :func:`~cardiostream.beats._select_kernel.select` left it for ``k``: the smallest of those
+    after it."""
     v = a[k + 1]
     for i in range(k + 2, n):
         v = min(v, a[i])
@@ -120,8 +84,8 @@ def _median(a: FloatArray, n: int) -> float:  # pragma: no cover - compiled
     """The median of ``a[:n]`` (the mean of the middle two when ``n`` is even), by selection;
     ``a[:n]`` is reordered."""
     if n % 2 == 1:
-        return _select(a, 0, n, n // 2)
-    low = _select(a, 0, n, n // 2 - 1)
+        return select(a, 0, n, n // 2)
+    low = select(a, 0, n, n // 2 - 1)
     return float(0.5 * (low + _next_up(a, n // 2 - 1, n)))
 
 

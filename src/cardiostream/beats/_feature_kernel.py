@@ -16,6 +16,8 @@ import numba as nb
 import numpy as np
 import numpy.typing as npt
 
+from cardiostream.beats._select_kernel import select
+
 # Integer state (``iv``).
 I_RR_HEAD = 0  # ring of RR intervals: slot of the oldest
 I_RR_COUNT = 1
@@ -195,38 +197,9 @@ def _median(
     n = w.size
     buf[:] = w
     k = n // 2
-    lo = 0
-    hi = n - 1
     # Quickselect of the upper middle value; numba's np.median selects both middle values
     # and allocates, about twice the time.
-    while lo < hi:
-        mid = (lo + hi) >> 1
-        a, b, c = buf[lo], buf[mid], buf[hi]
-        if (a <= b) == (b <= c):
-            p = mid
-        elif (b <= a) == (a <= c):
-            p = lo
-        else:
-            p = hi
-        pivot = buf[p]
-        buf[p] = buf[hi]
-        buf[hi] = pivot
-        store = lo
-        # Branch-free Lomuto partition: the comparison is a coin toss the predictor loses.
-        for i in range(lo, hi):
-            x = buf[i]
-            buf[i] = buf[store]
-            buf[store] = x
-            store += x < pivot
-        buf[hi] = buf[store]
-        buf[store] = pivot
-        if store == k:
-            break
-        if store < k:
-            lo = store + 1
-        else:
-            hi = store - 1
-    upper = buf[k]
+    upper = select(buf, 0, n, k)
     if n % 2:
         return float(upper)
     # Everything before place k is at most the value there: the lower middle is their largest.
