@@ -24,6 +24,7 @@ from cardiostream.rhythm.verdict import CLASSES
 from cardiostream.training.calibrate import calibrated
 from cardiostream.training.figures import plot_ablation, plot_confusion, plot_reliability
 from cardiostream.training.latency import latency_markdown, measure_latency
+from cardiostream.training.record_trees_fit import PARAMS as TREE_PARAMS
 
 
 def _load_training(training_dir: Path) -> tuple[dict[str, Any], Any]:
@@ -164,8 +165,9 @@ def _trees_lines(summary: dict[str, Any]) -> list[str]:
     return [
         "",
         "The verdict averages the log-probabilities of the head's network and of boosted trees "
-        "over the same inputs (scikit-learn's histogram gradient boosting, 300 rounds of "
-        "8-leaf trees, evaluated from plain arrays: `rhythm/record_trees.py`). Alone, out of "
+        "over the same inputs (scikit-learn's histogram gradient boosting, "
+        f"{TREE_PARAMS['max_iter']} rounds of {TREE_PARAMS['max_leaf_nodes']}-leaf trees, "
+        "evaluated from plain arrays: `rhythm/record_trees.py`). Alone, out of "
         f"fold: the network {network['cinc_mean']:.3f} ± {network['cinc_sd']:.3f} (AF F1 "
         f"{network['f1_mean'][1]:.3f}; per fold {folds(network)}), the trees "
         f"{trees['cinc_mean']:.3f} ± {trees['cinc_sd']:.3f} (AF F1 {trees['f1_mean'][1]:.3f}; "
