@@ -109,3 +109,20 @@ def test_the_shipped_model_has_trees_and_a_bundle_checks_them(tmp_path: Path) ->
     (folder / "model.json").write_text(json.dumps(meta))
     with pytest.raises(InputError, match="needs a record_head"):
         read_bundle(folder)
+
+
+def test_the_shipped_window_head_has_trees_and_a_bundle_checks_them(tmp_path: Path) -> None:
+    bundle = read_bundle()
+    assert bundle.window_head is not None and bundle.window_head.trees is not None
+    assert bundle.window_head.trees.features == bundle.window_head.head.features
+    folder = tmp_path / "model"
+    shutil.copytree(weights_dir(), folder)
+    meta = json.loads((folder / "model.json").read_text())
+    meta["window_trees"]["left"] = meta["window_trees"]["left"][:-1]
+    (folder / "model.json").write_text(json.dumps(meta))
+    with pytest.raises(InputError, match="window_trees: trees: inconsistent"):
+        read_bundle(folder)
+    meta["window_head"] = meta["window_fusion"] = None
+    (folder / "model.json").write_text(json.dumps(meta))
+    with pytest.raises(InputError, match="window_trees entry needs a window_head"):
+        read_bundle(folder)

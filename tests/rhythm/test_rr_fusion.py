@@ -145,7 +145,7 @@ def test_a_fusion_without_a_window_head_is_refused(tmp_path: Path) -> None:
         if f.is_file():
             shutil.copy(f, tmp_path / f.name)
     meta = json.loads((tmp_path / "model.json").read_text())
-    del meta["window_head"]
+    del meta["window_head"], meta["window_trees"]
     (tmp_path / "model.json").write_text(json.dumps(meta))
     with pytest.raises(InputError, match="window_fusion entry needs a window_head"):
         read_bundle(tmp_path)

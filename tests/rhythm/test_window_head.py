@@ -97,12 +97,20 @@ def test_fitted_head_round_trips_and_refuses_other_features() -> None:
         fit_head(x[:, :-1], y, 1e-2, names=WINDOW_FEATURES)
 
 
-def test_one_call_verdicts_equal_features_then_head() -> None:
+@pytest.mark.parametrize("with_trees", [False, True])
+def test_one_call_verdicts_equal_features_then_head(with_trees: bool) -> None:
     rng = np.random.default_rng(3)
     x = rng.normal(size=(300, len(WINDOW_FEATURES)))
     y = rng.integers(0, 4, 300)
     head = fit_head(x, y, 1e-2, names=WINDOW_FEATURES)
-    window = WindowHead({**head.to_dict(), "temperature": 1.5, "threshold": 0.6})
+    trees = None
+    if with_trees:
+        pytest.importorskip("sklearn", reason="fitting trees needs the train extra")
+        from cardiostream.training.record_trees_fit import WINDOW_PARAMS, fit_trees
+
+        params = {**WINDOW_PARAMS, "max_iter": 5, "min_samples_leaf": 5}
+        trees = fit_trees(x, y, names=WINDOW_FEATURES, params=params).to_dict()
+    window = WindowHead({**head.to_dict(), "temperature": 1.5, "threshold": 0.6}, trees)
     ecg, peaks = _beats(rng.uniform(0.5, 1.0, 40))
     ecg32 = ecg.astype(np.float32)
     logits = rng.normal(size=(20, 4)).astype(np.float32)
@@ -115,3 +123,27 @@ def test_one_call_verdicts_equal_features_then_head() -> None:
     np.testing.assert_array_equal(got, window.verdicts(logits[5:], ecg32, 0, peaks, ends[5:]))
     with pytest.raises(ValueError, match="does not cover"):
         window.verdicts(logits, ecg32[origin:], origin, peaks, ends)
+
+
+def test_trees_move_the_verdict_by_their_blend() -> None:
+    pytest.importorskip("sklearn", reason="fitting trees needs the train extra")
+    from cardiostream.rhythm.record_trees import blend
+    from cardiostream.training.record_trees_fit import WINDOW_PARAMS, fit_trees
+
+    rng = np.random.default_rng(4)
+    x = rng.normal(size=(400, len(WINDOW_FEATURES)))
+    # A class the trees can cut on one input where the head's single layer draws a plane.
+    y = np.where(np.abs(x[:, 5]) > 1.0, 1, rng.choice([0, 2, 3], 400))
+    head = fit_head(x, y, 1e-2, names=WINDOW_FEATURES).to_dict()
+    params = {**WINDOW_PARAMS, "max_iter": 20, "min_samples_leaf": 10}
+    trees = fit_trees(x, y, names=WINDOW_FEATURES, params=params)
+    alone = WindowHead({**head, "temperature": 1.0, "threshold": 0.6})
+    both = WindowHead({**head, "temperature": 1.0, "threshold": 0.6}, trees.to_dict())
+    want = blend(alone.head.logits(x), trees.log_probabilities(x))
+    want -= np.log(np.exp(want).sum(1, keepdims=True))
+    np.testing.assert_allclose(both.log_probabilities(x), want, atol=1e-12)
+    assert (both.log_probabilities(x).argmax(1) == y).mean() > (
+        alone.log_probabilities(x).argmax(1) == y
+    ).mean()
+    with pytest.raises(ValueError, match="features differ"):
+        WindowHead({**head, "threshold": 0.6}, {**trees.to_dict(), "features": ["a"]})

@@ -143,8 +143,7 @@ def test_without_a_window_head_the_windows_are_the_network_frames(
         if f.is_file():
             shutil.copy(f, tmp_path / f.name)
     meta = json.loads((tmp_path / "model.json").read_text())
-    del meta["window_head"]
-    del meta["window_fusion"]
+    del meta["window_head"], meta["window_trees"], meta["window_fusion"]
     (tmp_path / "model.json").write_text(json.dumps(meta))
     x, fs = af_sample
     windows = _windows(_run(x, fs, model=tmp_path))

@@ -66,6 +66,9 @@ def test_run_training_fits_the_record_head_from_the_raw_records(
         assert z["features"].shape[0] == len(tiny) and np.isfinite(z["features"]).all()
     window = summary["window_head"]
     assert meta["window_head"]["threshold"] == window["threshold"]
+    # The window verdict blends its network with boosted trees too, scored apart.
+    assert {"network", "trees"} <= window.keys()
+    assert meta["window_trees"]["depth"] <= 6
     with np.load(tmp_path / "window_oof.npz") as z:
         # Every sixth second from the 10th of each 30 s record: 4 windows each.
         assert z["head_logits"].shape == (4 * len(tiny), 4)
@@ -79,6 +82,7 @@ def test_run_training_fits_the_record_head_from_the_raw_records(
     model = RhythmModel(tmp_path)
     assert model.head is not None and model.window_head is not None and model.trees is not None
     assert model.window_fusion is not None and model.window_threshold == fusion["threshold"]
+    assert model.window_head.trees is not None
     record = read(sample_path("cinc2017-A00004"))
     verdict = model.predict(record.lead(0), record.fs)
     assert sum(verdict.probabilities.values()) == pytest.approx(1.0)
@@ -100,6 +104,7 @@ def test_run_training_fits_the_record_head_from_the_raw_records(
     again = json.loads((tmp_path / "model.json").read_text())
     assert again["window_head"] == meta["window_head"]
     assert again["record_trees"] == meta["record_trees"]
+    assert again["window_trees"] == meta["window_trees"]
 
 
 def test_record_loss_is_the_cross_entropy_of_the_mean_frame_probability() -> None:

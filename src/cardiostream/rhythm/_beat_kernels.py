@@ -18,6 +18,7 @@ import numpy.typing as npt
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
+Int32Array = npt.NDArray[np.int32]
 #: The window loops' fixed arguments: window and detector delay (samples), rate (Hz), the
 #: log-probability floor, the RR clip range (s), the QRS and P windows (samples before, after
 #: / before, end before the R peak) and the shortest RR with a visible P wave (samples).
@@ -478,6 +479,68 @@ def head_logits(
                 out[r, c] += aj * w2[j, c]
 
 
+#: Boosted trees as the compiled loops take them (see
+#: :class:`~cardiostream.rhythm.record_trees.RecordTrees`): ``feature``, ``number``, ``left``
+#: (the node arrays ``feature`` and ``left`` as int32: less to load on every step),
+#: ``roots``, ``tree_class`` and ``baseline``; no trees at all is ``roots`` of size 0.
+TreeArrays = tuple[Int32Array, FloatArray, Int32Array, IntArray, IntArray, FloatArray]
+
+
+@numba.njit(cache=True)
+def tree_scores(
+    x: FloatArray, trees: TreeArrays, out: FloatArray
+) -> None:  # pragma: no cover - compiled
+    """Class scores of one feature row ``x`` into ``out``: each class's baseline plus the
+    leaves its trees reach, added in the trees' order. A row goes left when its value is at
+    most the threshold, so a NaN goes right (as in scikit-learn and ``RecordTrees.scores``).
+
+    Four trees descend side by side: each step of one waits on the load before it, and
+    four independent walks fill that wait."""
+    feature, number, left, roots, tree_class, baseline = trees
+    for k in range(baseline.size):
+        out[k] = baseline[k]
+    n = roots.size
+    t = 0
+    while t + 4 <= n:
+        a, b, c, d = roots[t], roots[t + 1], roots[t + 2], roots[t + 3]
+        while True:
+            fa, fb, fc, fd = feature[a], feature[b], feature[c], feature[d]
+            if fa < 0 and fb < 0 and fc < 0 and fd < 0:
+                break
+            if fa >= 0:
+                a = left[a] + (0 if x[fa] <= number[a] else 1)
+            if fb >= 0:
+                b = left[b] + (0 if x[fb] <= number[b] else 1)
+            if fc >= 0:
+                c = left[c] + (0 if x[fc] <= number[c] else 1)
+            if fd >= 0:
+                d = left[d] + (0 if x[fd] <= number[d] else 1)
+        out[tree_class[t]] += number[a]
+        out[tree_class[t + 1]] += number[b]
+        out[tree_class[t + 2]] += number[c]
+        out[tree_class[t + 3]] += number[d]
+        t += 4
+    for u in range(t, n):
+        node = roots[u]
+        while feature[node] >= 0:
+            node = left[node] + (0 if x[feature[node]] <= number[node] else 1)
+        out[tree_class[u]] += number[node]
+
+
+@numba.njit(cache=True)
+def _log_softmax(z: FloatArray) -> None:  # pragma: no cover - compiled
+    """``z`` minus its log-sum-exp, in place."""
+    top = -np.inf
+    for c in range(z.size):
+        top = max(top, z[c])
+    total = 0.0
+    for c in range(z.size):
+        total += math.exp(z[c] - top)
+    log_total = top + math.log(total)
+    for c in range(z.size):
+        z[c] -= log_total
+
+
 @numba.njit(cache=True)
 def window_verdicts(
     logits: FloatArray,
@@ -488,16 +551,29 @@ def window_verdicts(
     params: WindowParams,
     head: tuple[FloatArray, FloatArray, FloatArray, FloatArray, FloatArray, FloatArray],
     temperature: float,
+    trees: TreeArrays,
+    tree_weight: float,
     out: FloatArray,
 ) -> None:  # pragma: no cover - compiled
     """The window head's calibrated log-probabilities of the frames ending at ``ends``: the
     features of :func:`window_rows`, the head's network, then a log-softmax at
-    ``temperature``, in one call (a stream makes one a second: call overhead counts)."""
+    ``temperature``, in one call (a stream makes one a second: call overhead counts).
+
+    With ``trees`` the network's log-probabilities and the trees' are blended first, weighed
+    ``1 - tree_weight`` and ``tree_weight`` (as ``record_trees.blend``)."""
     n_features = head[0].size
     rows = np.empty((ends.size, n_features))
     window_rows(logits, ecg, origin, peaks, ends, params, rows)
     mean, scale, w1, b1, w2, b2 = head
     head_logits(rows, mean, scale, w1, b1, w2, b2, out)
+    if trees[3].size:
+        own = np.empty(out.shape[1])
+        for k in range(ends.size):
+            _log_softmax(out[k])
+            tree_scores(rows[k], trees, own)
+            _log_softmax(own)
+            for c in range(out.shape[1]):
+                out[k, c] = (1.0 - tree_weight) * out[k, c] + tree_weight * own[c]
     for k in range(ends.size):
         top = -np.inf
         for c in range(out.shape[1]):

@@ -55,8 +55,9 @@ class ModelBundle:
         Boosted trees over the record head's inputs, blended into its verdict
         (:mod:`cardiostream.rhythm.record_trees`); only with a record head.
     window_head : WindowHead or None
-        The window head; ``window_threshold`` is its threshold (the frames' without it, the
-        fusion's with one).
+        The window head, with its boosted trees where ``model.json`` has a ``window_trees``
+        entry; ``window_threshold`` is its threshold (the frames' without it, the fusion's
+        with one).
     window_fusion : RRFusion or None
         The RR AF detector's evidence fused into the window head's verdict
         (:mod:`cardiostream.rhythm.rr_fusion`); only with a window head.
@@ -96,7 +97,13 @@ def read_bundle(folder: str | Path | None = None) -> ModelBundle:
     meta: dict[str, Any] = json.loads(meta_path.read_text())
     threshold = float(meta["threshold"])
     record = meta.get("record_head")
-    window = WindowHead(meta["window_head"]) if meta.get("window_head") else None
+    window_trees = meta.get("window_trees")
+    if window_trees and not meta.get("window_head"):
+        raise InputError(f"{meta_path}: a window_trees entry needs a window_head")
+    try:
+        window = WindowHead(meta["window_head"], window_trees) if meta.get("window_head") else None
+    except (KeyError, TypeError, ValueError) as exc:
+        raise InputError(f"{meta_path}: window_trees: {exc}") from exc
     fusion = RRFusion.from_dict(meta["window_fusion"]) if meta.get("window_fusion") else None
     if fusion is not None and window is None:
         raise InputError(f"{meta_path}: a window_fusion entry needs a window_head")

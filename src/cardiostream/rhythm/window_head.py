@@ -28,7 +28,12 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
-from cardiostream.rhythm._beat_kernels import WindowParams, window_rows, window_verdicts
+from cardiostream.rhythm._beat_kernels import (
+    TreeArrays,
+    WindowParams,
+    window_rows,
+    window_verdicts,
+)
 from cardiostream.rhythm.features import RR_DELAY, RR_RANGE
 from cardiostream.rhythm.preprocess import FRAME
 from cardiostream.rhythm.record_head import (
@@ -37,6 +42,7 @@ from cardiostream.rhythm.record_head import (
     RecordHead,
     shape_windows,
 )
+from cardiostream.rhythm.record_trees import TREE_WEIGHT, RecordTrees, blend
 from cardiostream.rhythm.verdict import CLASSES
 
 FloatArray = npt.NDArray[np.float64]
@@ -146,10 +152,13 @@ def record_window_features(
 
 class WindowHead:
     """A fitted window head with its calibration and threshold (``window_head`` in
-    ``model.json``)."""
+    ``model.json``) and, where the model has them, boosted trees over the same inputs
+    (``window_trees``): the verdict is then the blend of the two, as the record verdict is
+    (:func:`~cardiostream.rhythm.record_trees.blend`), calibrated and thresholded as one."""
 
-    def __init__(self, data: dict[str, Any]) -> None:
+    def __init__(self, data: dict[str, Any], trees: dict[str, Any] | None = None) -> None:
         self.head = RecordHead.from_dict(data, WINDOW_FEATURES)
+        self.trees = RecordTrees.from_dict(trees, WINDOW_FEATURES) if trees else None
         self.temperature = float(data.get("temperature", 1.0))
         self.threshold = float(data["threshold"])
         h = self.head
@@ -158,10 +167,27 @@ class WindowHead:
             return np.ascontiguousarray(a, np.float64)
 
         self._arrays = (c(h.mean), c(h.scale), c(h.w1), c(h.b1), c(h.w2), c(h.b2))
+        t = self.trees
+        i32, i64 = np.zeros(0, np.int32), np.zeros(0, np.int64)
+        self._trees: TreeArrays = (
+            (i32, np.zeros(0), i32, i64, i64, np.zeros(len(CLASSES)))
+            if t is None
+            else (
+                t.feature.astype(np.int32),
+                c(t.number),
+                t.left.astype(np.int32),
+                np.ascontiguousarray(t.roots, np.int64),
+                np.ascontiguousarray(t.tree_class, np.int64),
+                c(t.baseline),
+            )
+        )
 
     def log_probabilities(self, features: npt.ArrayLike) -> FloatArray:
         """Calibrated log-probabilities ``[n, 4]`` of feature rows ``[n, n_features]``."""
-        z = self.head.logits(features) / self.temperature
+        z = self.head.logits(features)
+        if self.trees is not None:
+            z = blend(z, self.trees.log_probabilities(features))
+        z = z / self.temperature
         z -= z.max(1, keepdims=True)
         return np.asarray(z - np.log(np.exp(z).sum(1, keepdims=True)))
 
@@ -180,7 +206,17 @@ class WindowHead:
         _check(ends, _AT_250[0], origin, ecg.size)
         out = np.empty((ends.size, len(CLASSES)))
         window_verdicts(
-            logits, ecg, origin, peaks, ends, _AT_250, self._arrays, self.temperature, out
+            logits,
+            ecg,
+            origin,
+            peaks,
+            ends,
+            _AT_250,
+            self._arrays,
+            self.temperature,
+            self._trees,
+            TREE_WEIGHT,
+            out,
         )
         return out
 

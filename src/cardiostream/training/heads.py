@@ -56,7 +56,7 @@ from cardiostream.training.calibrate import (
 from cardiostream.training.model_card import model_card
 from cardiostream.training.parallel import default_workers, process_map
 from cardiostream.training.record_head_fit import L2_GRID, cross_fit, fit_head
-from cardiostream.training.record_trees_fit import cross_fit_trees, fit_trees
+from cardiostream.training.record_trees_fit import WINDOW_PARAMS, cross_fit_trees, fit_trees
 
 Step = Callable[[int, int], None]
 #: Seconds between the frames that train the window head: neighbouring frames share 9 s of
@@ -280,6 +280,14 @@ def fit_heads(
     rows = evidence.window_record
     w_labels, w_folds = labels[rows], folds[rows]
     frame_logits = evidence.windows[:, : len(CLASSES)]
+    window_trees_oof = cross_fit_trees(
+        evidence.windows,
+        w_labels,
+        w_folds,
+        names=WINDOW_FEATURES,
+        step=stage("heads: window tree fits"),
+        params=WINDOW_PARAMS,
+    )
     window, window_entry, window_oof = _fit(
         evidence.windows,
         w_labels,
@@ -290,6 +298,10 @@ def fit_heads(
         rows,
         workers,
         stage("heads: window fits"),
+        trees_oof=window_trees_oof,
+    )
+    window_trees = fit_trees(
+        evidence.windows, w_labels, names=WINDOW_FEATURES, params=WINDOW_PARAMS
     )
     window["af_windows"] = {
         "frames": af_rates(frame_logits, w_labels),
@@ -313,6 +325,7 @@ def fit_heads(
         meta["record_trees"] = trees.to_dict()
         meta["beat_sequence"] = ensemble.to_dict()
         meta["window_head"] = window_entry
+        meta["window_trees"] = window_trees.to_dict()
         meta_path.write_text(json.dumps(meta, indent=2) + "\n")
     train_path = training_dir / "training.json"
     train_summary = json.loads(train_path.read_text())

@@ -49,15 +49,23 @@ Temperature {head["temperature"]:.3f}, ECE {head["ece_before"]:.3f} before,
         window_f1 = ", ".join(
             f"{c} {m:.3f}" for c, m in zip(CLASSES, window["f1_mean"], strict=True)
         )
+        window_trees = (
+            " Gradient-boosted trees over the same inputs (`window_trees`) are averaged into"
+            f" its log-probabilities (network alone {window['network']['cinc_mean']:.3f}, trees"
+            f" alone {window['trees']['cinc_mean']:.3f})."
+            if window.get("trees")
+            else ""
+        )
         head_text += f"""
 ### The per-second verdict with the window head
 
 A stream's verdict on the 10 s ending each second goes through the window head
 (`window_head` in `model.json`): the network's frame, the RR statistics and the beat shapes of
 those 10 s, in the same small network, fitted on out-of-fold frames of one second in
-{window["step_s"]} ({window["n_windows"]:,} windows labelled with their record's class).
-Out-of-fold F1: {window_f1}; CinC score **{window["cinc_mean"]:.3f} ± {window["cinc_sd"]:.3f}**
-(the network's frames alone: {window["plain"]["cinc_mean"]:.3f}). Temperature
+{window["step_s"]} ({window["n_windows"]:,} windows labelled with their record's
+class).{window_trees} Out-of-fold F1: {window_f1}; CinC score
+**{window["cinc_mean"]:.3f} ± {window["cinc_sd"]:.3f}** (the network's frames alone:
+{window["plain"]["cinc_mean"]:.3f}). Temperature
 {window["temperature"]:.3f}, ECE {window["ece_after"]:.3f}; threshold {window["threshold"]:.2f},
 at which it commits on {window["coverage"]:.1%} of windows and is right on
 {window["confident_accuracy"]:.1%} of those.

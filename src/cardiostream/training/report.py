@@ -25,6 +25,7 @@ from cardiostream.training.calibrate import calibrated
 from cardiostream.training.figures import plot_ablation, plot_confusion, plot_reliability
 from cardiostream.training.latency import latency_markdown, measure_latency
 from cardiostream.training.record_trees_fit import PARAMS as TREE_PARAMS
+from cardiostream.training.record_trees_fit import WINDOW_PARAMS as WINDOW_TREE_PARAMS
 
 
 def _load_training(training_dir: Path) -> tuple[dict[str, Any], Any]:
@@ -153,7 +154,11 @@ def _sequence_line(summary: dict[str, Any]) -> list[str]:
     ]
 
 
-def _trees_lines(summary: dict[str, Any]) -> list[str]:
+def _trees_lines(
+    summary: dict[str, Any],
+    params: dict[str, Any] = TREE_PARAMS,
+    where: str = "evaluated from plain arrays: `rhythm/record_trees.py`",
+) -> list[str]:
     """The head's network and its boosted trees scored apart, when the verdict blends them."""
     network, trees = summary.get("network"), summary.get("trees")
     if not network or not trees:
@@ -166,8 +171,8 @@ def _trees_lines(summary: dict[str, Any]) -> list[str]:
         "",
         "The verdict averages the log-probabilities of the head's network and of boosted trees "
         "over the same inputs (scikit-learn's histogram gradient boosting, "
-        f"{TREE_PARAMS['max_iter']} rounds of {TREE_PARAMS['max_leaf_nodes']}-leaf trees, "
-        "evaluated from plain arrays: `rhythm/record_trees.py`). Alone, out of "
+        f"{params['max_iter']} rounds of {params['max_leaf_nodes']}-leaf trees at a rate of "
+        f"{params['learning_rate']:g}, {where}). Alone, out of "
         f"fold: the network {network['cinc_mean']:.3f} ± {network['cinc_sd']:.3f} (AF F1 "
         f"{network['f1_mean'][1]:.3f}; per fold {folds(network)}), the trees "
         f"{trees['cinc_mean']:.3f} ± {trees['cinc_sd']:.3f} (AF F1 {trees['f1_mean'][1]:.3f}; "
@@ -309,6 +314,11 @@ def window_section(training_dir: Path, out_dir: Path) -> str:
         f"({summary['n_windows']:,} windows), each labelled with its record's class (so an "
         "'other' record's normal stretches count as 'other': the scores below understate "
         "both columns alike), cross-fitted on the records' folds.",
+        *_trees_lines(
+            summary,
+            WINDOW_TREE_PARAMS,
+            "the arrays of `rhythm/record_trees.py` walked in the window head's compiled loop",
+        ),
         "",
         "| class | F1, network frame | F1, window head |",
         "|---|---:|---:|",
