@@ -167,12 +167,14 @@ def _trees_lines(
     def folds(part: dict[str, Any]) -> str:
         return ", ".join(f"{f['cinc']:.3f}" for f in part["folds"])
 
+    depth = f" of depth {params['max_depth']} at most" if params.get("max_depth") else ""
+
     return [
         "",
         "The verdict averages the log-probabilities of the head's network and of boosted trees "
         "over the same inputs (scikit-learn's histogram gradient boosting, "
-        f"{params['max_iter']} rounds of {params['max_leaf_nodes']}-leaf trees at a rate of "
-        f"{params['learning_rate']:g}, {where}). Alone, out of "
+        f"{params['max_iter']} rounds of {params['max_leaf_nodes']}-leaf trees{depth} at a "
+        f"rate of {params['learning_rate']:g}, {where}). Alone, out of "
         f"fold: the network {network['cinc_mean']:.3f} ± {network['cinc_sd']:.3f} (AF F1 "
         f"{network['f1_mean'][1]:.3f}; per fold {folds(network)}), the trees "
         f"{trees['cinc_mean']:.3f} ± {trees['cinc_sd']:.3f} (AF F1 {trees['f1_mean'][1]:.3f}; "
