@@ -118,3 +118,44 @@ def test_kernels_on_edge_cases() -> None:
     assert (morphology_features(x, np.array([3, 5, 495, 499]), 250.0) == 0).all()
     p = np.arange(50, 500, 100)
     np.testing.assert_allclose(morphology_features(x, p, 250.0), _reference_morphology(x, p, 250.0))
+
+
+@pytest.mark.parametrize("n_trees", [1, 3, 4, 5, 7, 8, 13])
+def test_tree_walk_gives_the_trees_scores_for_any_number_of_trees(n_trees: int) -> None:
+    pytest.importorskip("sklearn", reason="fitting trees needs the train extra")
+    from cardiostream.rhythm._beat_kernels import tree_scores
+    from cardiostream.rhythm.record_trees import RecordTrees
+    from cardiostream.training.record_trees_fit import WINDOW_PARAMS, fit_trees
+
+    rng = np.random.default_rng(5)
+    names = tuple(f"x{i}" for i in range(6))
+    x = rng.normal(size=(500, len(names)))
+    y = (x[:, 0] > 0).astype(int) + 2 * (x[:, 1] - x[:, 2] > 0.3).astype(int)
+    params = {**WINDOW_PARAMS, "max_iter": 4, "min_samples_leaf": 5}
+    full = fit_trees(x, y, names=names, params=params)
+    # The first n trees (the four walked side by side, then the rest one by one).
+    trees = RecordTrees(
+        full.feature,
+        full.number,
+        full.left,
+        full.roots[:n_trees],
+        full.tree_class[:n_trees],
+        full.baseline,
+        full.depth,
+        names,
+    )
+    rows = rng.normal(size=(60, len(names)))
+    rows[::7, 0] = np.nan  # goes right, as in scikit-learn
+    arrays = (
+        trees.feature.astype(np.int32),
+        trees.number,
+        trees.left.astype(np.int32),
+        trees.roots,
+        trees.tree_class,
+        trees.baseline,
+    )
+    out = np.empty(trees.baseline.size)
+    want = trees.scores(rows)
+    for row, expected in zip(rows, want, strict=True):
+        tree_scores(row, arrays, out)
+        np.testing.assert_allclose(out, expected, rtol=0, atol=1e-12)
