@@ -575,16 +575,9 @@ def window_verdicts(
             for c in range(out.shape[1]):
                 out[k, c] = (1.0 - tree_weight) * out[k, c] + tree_weight * own[c]
     for k in range(ends.size):
-        top = -np.inf
         for c in range(out.shape[1]):
             out[k, c] /= temperature
-            top = max(top, out[k, c])
-        total = 0.0
-        for c in range(out.shape[1]):
-            total += math.exp(out[k, c] - top)
-        log_total = top + math.log(total)
-        for c in range(out.shape[1]):
-            out[k, c] -= log_total
+        _log_softmax(out[k])
 
 
 @numba.njit(cache=True)

@@ -19,6 +19,7 @@ import numpy as np
 import numpy.typing as npt
 import torch
 
+from cardiostream.beats.model_files import write_model_json
 from cardiostream.evaluate.classification import (
     expected_calibration_error,
     fold_summary,
@@ -145,7 +146,7 @@ def run_training(
             "parameters": summary["parameters"],
             "cv": {key: summary[key] for key in ("cinc_mean", "cinc_sd", "f1_mean", "f1_sd")},
         }
-        (out / "model.json").write_text(json.dumps(meta, indent=2) + "\n")
+        write_model_json(out, "model.json", meta)
         (out / "MODEL_CARD.md").write_text(model_card(summary))
     summary["seconds"] = time.perf_counter() - started
     (out / "training.json").write_text(json.dumps(summary, indent=2) + "\n")

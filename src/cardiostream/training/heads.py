@@ -25,6 +25,7 @@ import numpy.typing as npt
 import torch
 from scipy.special import softmax
 
+from cardiostream.beats.model_files import write_model_json
 from cardiostream.errors import InputError
 from cardiostream.evaluate.classification import (
     expected_calibration_error,
@@ -326,7 +327,7 @@ def fit_heads(
         meta["beat_sequence"] = ensemble.to_dict()
         meta["window_head"] = window_entry
         meta["window_trees"] = window_trees.to_dict()
-        meta_path.write_text(json.dumps(meta, indent=2) + "\n")
+        write_model_json(training_dir, meta_path.name, meta)
     train_path = training_dir / "training.json"
     train_summary = json.loads(train_path.read_text())
     record["sequence"] = {

@@ -17,6 +17,7 @@ from typing import Any
 
 import numpy as np
 
+from cardiostream.beats.model_files import write_model_json
 from cardiostream.errors import InputError
 from cardiostream.evaluate.classification import expected_calibration_error
 from cardiostream.rhythm.infer import RhythmModel
@@ -399,7 +400,7 @@ def _without_fusion(model: RhythmModel, folder: Path) -> RhythmModel:
             shutil.copy(f, folder / f.name)
     meta = json.loads((folder / "model.json").read_text())
     meta.pop("window_fusion", None)
-    (folder / "model.json").write_text(json.dumps(meta, indent=2) + "\n")
+    write_model_json(folder, "model.json", meta)
     return RhythmModel(folder)
 
 

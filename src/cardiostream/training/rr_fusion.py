@@ -26,6 +26,7 @@ import numpy.typing as npt
 from scipy.optimize import minimize
 from scipy.special import log_softmax, softmax
 
+from cardiostream.beats.model_files import write_model_json
 from cardiostream.errors import InputError
 from cardiostream.evaluate.classification import (
     expected_calibration_error,
@@ -189,7 +190,7 @@ def fit_rr_fusion(
         if meta_path.is_file():
             meta = json.loads(meta_path.read_text())
             meta["window_fusion"] = entry
-            meta_path.write_text(json.dumps(meta, indent=2) + "\n")
+            write_model_json(folder, meta_path.name, meta)
     train_summary["window_fusion"] = summary
     summary_path.write_text(json.dumps(train_summary, indent=2) + "\n")
     if "parameters" in train_summary:
