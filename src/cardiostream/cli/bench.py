@@ -288,6 +288,13 @@ def bench_rpeaks(
             "--no-flutter gives the classic 109,494-beat MITDB reference."
         ),
     ] = True,
+    skip_vf: Annotated[
+        bool,
+        typer.Option(
+            help="Leave the ventricular flutter and fibrillation episodes (from [ to ]) out "
+            "of the scoring, reference beats and detections alike, as EC57 does."
+        ),
+    ] = False,
     max_seconds: Annotated[
         float | None, typer.Option(help="Use only the first seconds of each record.")
     ] = None,
@@ -322,6 +329,7 @@ def bench_rpeaks(
             beat_symbols=BEAT_SYMBOLS if flutter else BEAT_SYMBOLS_NO_FLUTTER,
             repeat=repeat,
             console=err_console,
+            skip_vf=skip_vf,
         )
         console.print(bench.summary_table(result))
         if worst and "cardiostream" in specs:

@@ -19,9 +19,11 @@ from cardiostream.evaluate.bench.rpeaks import (
     DetectorSpec,
     default_detectors,
     markdown_table,
+    outside,
     record_table,
     run_rpeak_benchmark,
     summary_table,
+    vf_episodes,
     write_outputs,
 )
 from cardiostream.io.listing import list_records
@@ -186,3 +188,48 @@ def test_default_detectors_by_name() -> None:
     assert list(specs) == ["sleepecg"] and not skipped
     with pytest.raises(InputError, match="unknown detector"):
         default_detectors(["pan-tompkins"])
+
+
+def test_vf_episodes_pair_brackets() -> None:
+    syms = ["N", "[", "!", "]", "N", "]", "[", "!"]
+    at = [10, 20, 25, 30, 40, 50, 60, 70]
+    assert vf_episodes(at, syms, 100).tolist() == [[20, 30], [60, 100]]
+    # A closing bracket first: the episode was open when the record began.
+    assert vf_episodes([5, 9, 12], ["!", "]", "N"], 50).tolist() == [[0, 9]]
+    assert vf_episodes([1, 2], ["N", "V"], 10).shape == (0, 2)
+    spans = np.array([[20, 30], [60, 100]])
+    assert outside([5, 20, 25, 30, 31, 59, 60, 120], spans).tolist() == [5, 31, 59, 120]
+    assert outside([1, 2], np.zeros((0, 2), np.int64)).tolist() == [1, 2]
+
+
+def test_skip_vf_leaves_the_bracketed_span_out(tmp_path: Path) -> None:
+    wfdb = pytest.importorskip("wfdb")
+    fs = 250
+    sig = np.zeros(fs * 20)
+    beats = np.arange(fs, sig.size - fs, fs)  # one a second
+    sig[beats] = 1.0
+    symbols = ["N"] * beats.size
+    # VF from 8.5 s to 12.5 s: the four beats inside go, with the detector's misses there.
+    marks = np.array([int(8.5 * fs), int(12.5 * fs)])
+    samples = np.concatenate([beats, marks])
+    order = np.argsort(samples, kind="stable")
+    wfdb.wrsamp("r", fs=fs, units=["mV"], sig_name=["I"], p_signal=sig[:, None],
+                write_dir=str(tmp_path), fmt=["16"])  # fmt: skip
+    wfdb.wrann("r", "atr", samples[order], np.array([*symbols, "[", "]"])[order],
+               write_dir=str(tmp_path))  # fmt: skip
+
+    def blind_in_vf(s: npt.NDArray[np.float64], rate: float) -> npt.NDArray[np.int64]:
+        found = np.flatnonzero(s > 0.5)
+        return found[(found < marks[0]) | (found > marks[1])]
+
+    def run(skip: bool) -> BenchResult:
+        return run_rpeak_benchmark(
+            tmp_path, {"d": blind_in_vf}, records=["r"], progress=False, skip_vf=skip
+        )
+
+    counted, skipped = run(False), run(True)
+    assert counted.detectors["d"].gross.fn == 4 and not counted.skip_vf
+    g = skipped.detectors["d"].gross
+    assert (g.fn, g.fp, g.tp) == (0, 0, beats.size - 4)
+    assert "episodes left out (EC57)" in markdown_table(skipped)
+    assert BenchResult.from_dict(json.loads(json.dumps(skipped.to_dict()))).skip_vf

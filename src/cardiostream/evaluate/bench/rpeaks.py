@@ -127,6 +127,8 @@ class BenchResult:
         Detectors that could not run, with the reason.
     tolerance_s, lead, max_seconds, beat_symbols :
         The settings of the run (``beat_symbols`` as one sorted string).
+    skip_vf : bool
+        Whether ventricular flutter and fibrillation episodes were left out of the scoring.
     info : dict
         Versions and thread settings, for the record.
     """
@@ -141,6 +143,7 @@ class BenchResult:
     max_seconds: float | None
     beat_symbols: str = "".join(sorted(BEAT_SYMBOLS))
     info: dict[str, Any] = field(default_factory=dict)
+    skip_vf: bool = False
 
     @property
     def total_duration_s(self) -> float:
@@ -186,6 +189,7 @@ class BenchResult:
             "lead": self.lead,
             "max_seconds": self.max_seconds,
             "beat_symbols": self.beat_symbols,
+            "skip_vf": self.skip_vf,
             "n_reference_beats": _n_reference(self),
             "detectors": dets,
             "skipped": dict(self.skipped),
@@ -214,6 +218,7 @@ class BenchResult:
                 max_seconds=data.get("max_seconds"),
                 beat_symbols=str(data.get("beat_symbols", "".join(sorted(BEAT_SYMBOLS)))),
                 info=dict(data.get("info", {})),
+                skip_vf=bool(data.get("skip_vf", False)),
             )
         except (KeyError, TypeError, ValueError, AttributeError) as exc:
             raise InputError(f"benchmark result: missing or malformed field {exc}") from None
@@ -329,6 +334,42 @@ class _Loaded:
     signal: npt.NDArray[np.float64]
     fs: float
     reference: npt.NDArray[np.int64]
+    #: The ventricular flutter and fibrillation episodes, ``[start, end]`` samples (rows).
+    vf: npt.NDArray[np.int64]
+
+
+def vf_episodes(
+    samples: npt.ArrayLike, symbols: Sequence[str], n_samples: int
+) -> npt.NDArray[np.int64]:
+    """The ventricular flutter and fibrillation episodes of an annotation list: from each
+    ``[`` to the next ``]`` (or the end of the record when none follows), as rows of
+    ``[start, end]`` samples; an ``]`` without a ``[`` before it closes an episode open since
+    the start. EC57 leaves these spans out of beat-by-beat scoring."""
+    at = np.asarray(samples, np.int64)
+    rows: list[tuple[int, int]] = []
+    start: int | None = None
+    seen = False  # a '[' or ']' came before
+    for s, sym in zip(at.tolist(), symbols, strict=True):
+        if sym == "[" and start is None:
+            start = s
+        elif sym == "]" and (start is not None or not seen):
+            rows.append((0 if start is None else start, s))
+            start = None
+        seen = seen or sym in ("[", "]")
+    if start is not None:
+        rows.append((start, n_samples))
+    return np.array(rows, np.int64).reshape(-1, 2)
+
+
+def outside(points: npt.ArrayLike, spans: npt.NDArray[np.int64]) -> npt.NDArray[np.int64]:
+    """The sample indices of ``points`` outside every ``[start, end]`` row of ``spans``."""
+    p = np.asarray(points, np.int64)
+    if spans.size == 0 or p.size == 0:
+        return p
+    inside = np.zeros(p.size, np.bool_)
+    for a, b in spans.tolist():
+        inside |= (p >= a) & (p <= b)
+    return p[~inside]
 
 
 def _load(
@@ -365,7 +406,8 @@ def _load(
     samples = np.asarray(ann.sample, dtype=np.int64)
     keep = samples < signal.size
     table = BeatTable(samples[keep], np.asarray(ann.symbol, dtype=str)[keep])
-    return _Loaded(signal, fs, reference_beats(table, symbols))
+    vf = vf_episodes(samples[keep], list(np.asarray(ann.symbol, dtype=str)[keep]), signal.size)
+    return _Loaded(signal, fs, reference_beats(table, symbols), vf)
 
 
 # --------------------------------------------------------------------------- threads
@@ -466,6 +508,7 @@ def run_rpeak_benchmark(
     repeat: int = 1,
     repeat_budget_s: float = 2.0,
     console: Console | None = None,
+    skip_vf: bool = False,
 ) -> BenchResult:
     """Run R-peak detectors over the records of a WFDB folder and score them.
 
@@ -499,6 +542,9 @@ def run_rpeak_benchmark(
         Stop repeating a record's detection once its calls have used this many seconds.
     console : rich Console, optional
         Where the progress bar goes; default standard error.
+    skip_vf : bool, optional
+        Leave the ventricular flutter and fibrillation episodes (from ``[`` to ``]``) out of
+        the scoring, reference beats and detections alike, as EC57 asks. Default False.
 
     Returns
     -------
@@ -546,7 +592,10 @@ def run_rpeak_benchmark(
                 bar.update(task, description=f"{rec} {name}")
                 out, elapsed = _timed(spec, loaded, repeat, repeat_budget_s)
                 peaks = _as_peaks(out, name, rec)
-                match = match_beats(loaded.reference, peaks, loaded.fs, tolerance_s)
+                reference = loaded.reference
+                if skip_vf:
+                    reference, peaks = outside(reference, loaded.vf), outside(peaks, loaded.vf)
+                match = match_beats(reference, peaks, loaded.fs, tolerance_s)
                 results[name].scores[rec] = match.score
                 results[name].times[rec] = elapsed
                 bar.advance(task)
@@ -567,6 +616,7 @@ def run_rpeak_benchmark(
             "warmup_s": WARMUP_SECONDS,
             "repeat": repeat,
         },
+        skip_vf=skip_vf,
     )
 
 
@@ -627,6 +677,8 @@ def _caption(result: BenchResult) -> str:
     beats = f"{n_ref:,} reference beats" if n_ref is not None else "no detectors"
     if "!" not in result.beat_symbols:
         beats += " (flutter waves not counted)"
+    if result.skip_vf:
+        beats += ", ventricular flutter and fibrillation episodes left out (EC57)"
     repeat = int(result.info.get("repeat", 1))
     timing = f", fastest of up to {repeat} calls" if repeat > 1 else ""
     return (
