@@ -6,6 +6,7 @@ import json
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import pytest
@@ -228,3 +229,19 @@ def test_non_utf8_header_exits_2(tmp_path: Path) -> None:
     result = runner.invoke(app, ["info", str(path)])
     assert result.exit_code == 2, result.output
     assert "latin.tsv: the header is not UTF-8" in result.output
+
+
+def test_the_shortest_af_event_is_an_option() -> None:
+    def af_events(*extra: str) -> list[dict[str, Any]]:
+        out = _ok("analyze", "mitdb-201-af", "--format", "jsonl", *extra)
+        lines = [json.loads(ln) for ln in out.splitlines()]
+        return [d for d in lines if d["type"] == "event" and d["kind"] == "af"]
+
+    # One minute of AF: an event at the default 30 s and at 60 s, none when 400 s are asked.
+    default = af_events()
+    assert len(default) == 1 and af_events("--af-min-s", "30") == default
+    assert len(af_events("--af-min-s", "60")) == 1
+    assert af_events("--af-min-s", "400") == []
+    for bad in ("-1", "nan", "inf"):
+        result = runner.invoke(app, ["analyze", "mitdb-201-af", "--af-min-s", bad])
+        assert result.exit_code == 2 and "--af-min-s" in result.output, result.output

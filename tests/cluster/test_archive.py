@@ -258,3 +258,19 @@ def test_store_partitions_are_records_too(cluster: Any, tmp_path: Path) -> None:
     )
     assert many.stdout == one.stdout
     assert many.stdout.count('"type": "record"') == 2
+
+
+def test_the_shortest_af_event_reaches_the_workers(cluster: Any) -> None:
+    # mitdb-201-af is one minute of AF: one AF event, unless events must last longer.
+    def af_events(outcomes: list[Any]) -> list[int]:
+        return [
+            sum(e["kind"] == "af" for e in o.analysis.events)  # type: ignore[union-attr]
+            for o in outcomes
+        ]
+
+    with distributed.Client(cluster) as client:
+        there = analyze_many(["mitdb-201-af"], cluster=client, af_min_s=400.0)
+    assert af_events(there) == [0]
+    assert af_events(analyze_many(["mitdb-201-af"], cluster=None)) == [1]
+    with pytest.raises(InputError, match="min_duration_s"):
+        analyze_many(["mitdb-201-af"], cluster=None, af_min_s=-1.0)

@@ -125,6 +125,13 @@ def analyze(
     lead: Annotated[str, typer.Option(help="Lead index or name.")] = "0",
     hop: Annotated[int, typer.Option(help="Seconds between windows.")] = 1,
     window: Annotated[int, typer.Option(help="Window length in seconds (10 to 600).")] = 10,
+    af_min_s: Annotated[
+        float,
+        typer.Option(
+            help="Shortest AF event reported, in seconds: 30 is the clinical definition of "
+            "an AF episode; studies of device-detected AF use others (6 minutes: 360)."
+        ),
+    ] = 30.0,
     model: ModelOption = None,
     fs: FsOption = None,
     cluster: Annotated[
@@ -149,7 +156,11 @@ def analyze(
         from cardiostream.io import read
         from cardiostream.io.listing import walk_records
         from cardiostream.stream.analyze import CSV_COLUMNS, analyze
+        from cardiostream.stream.events import EventConfig
 
+        if not (math.isfinite(af_min_s) and af_min_s >= 0):
+            raise InputError(f"--af-min-s: expected 0 or more seconds, got {af_min_s:g}")
+        events = EventConfig(min_duration_s=af_min_s)
         if fmt not in ("table", "json", "jsonl", "csv"):
             raise InputError(f"--format: expected table, json, jsonl or csv, got {fmt!r}")
         if summary is not None and summary.suffix not in (".csv", ".json"):
@@ -162,7 +173,8 @@ def analyze(
         if cluster is not None:
             from cardiostream.cluster.archive import Options
 
-            options = Options(lead, hop, window, None if model is None else str(model), fs)
+            named_model = None if model is None else str(model)
+            options = Options(lead, hop, window, named_model, fs, af_min_s)
             if fmt == "csv":
                 sys.stdout.write(",".join(CSV_COLUMNS) + "\n")
             _finish(_analyze_on_cluster(cluster, workers, files, options, fmt, out), fmt, summary)
@@ -195,6 +207,7 @@ def analyze(
                         hop_s=hop,
                         window_s=window,
                         model=model,
+                        events=events,
                         progress=advance,
                     )
                 except InputError as exc:

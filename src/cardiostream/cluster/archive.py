@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from cardiostream.errors import InputError
+from cardiostream.stream.events import EventConfig
 
 if TYPE_CHECKING:
     from distributed import Client
@@ -34,13 +35,15 @@ CONNECT_TIMEOUT_S = 10.0
 
 @dataclass
 class Options:
-    """What every record is analysed with (the options of ``cardiostream analyze``)."""
+    """What every record is analysed with (the options of ``cardiostream analyze``;
+    ``af_min_s`` is the shortest AF event, :attr:`EventConfig.min_duration_s`)."""
 
     lead: int | str = 0
     hop_s: int = 1
     window_s: int = 10
     model: str | None = None
     fs: float | None = None
+    af_min_s: float = EventConfig.min_duration_s
 
 
 @dataclass
@@ -99,6 +102,7 @@ def analyze_one(path: Path, named: bool, options: Options) -> Outcome:
             hop_s=options.hop_s,
             window_s=options.window_s,
             model=options.model,
+            events=EventConfig(min_duration_s=options.af_min_s),
         )
     except InputError as exc:
         out.error = str(exc)
@@ -256,6 +260,7 @@ def analyze_many(
     window_s: int = 10,
     model: str | Path | None = None,
     fs: float | None = None,
+    af_min_s: float = EventConfig.min_duration_s,
     n_workers: int | None = None,
     on_done: Callable[[Outcome], None] | None = None,
 ) -> list[Outcome]:
@@ -268,7 +273,7 @@ def analyze_many(
     cluster : str, Client or None
         ``local``, ``tcp://HOST:PORT`` (see :func:`connect`), a client of a running
         cluster, or None for this process.
-    lead, hop_s, window_s, model, fs
+    lead, hop_s, window_s, model, fs, af_min_s
         As for ``cardiostream analyze``.
     n_workers : int, optional
         Workers of a local cluster.
@@ -296,8 +301,9 @@ def analyze_many(
     from cardiostream.io.listing import walk_records
     from cardiostream.samples import resolve
 
+    EventConfig(min_duration_s=af_min_s)  # raises InputError, naming the field, before any work
     files = walk_records(resolve(Path(p)) for p in paths)
-    options = Options(lead, hop_s, window_s, None if model is None else str(model), fs)
+    options = Options(lead, hop_s, window_s, None if model is None else str(model), fs, af_min_s)
     if cluster is None:
         done = []
         for path, named in files:
