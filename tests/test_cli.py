@@ -245,3 +245,14 @@ def test_the_shortest_af_event_is_an_option() -> None:
     for bad in ("-1", "nan", "inf"):
         result = runner.invoke(app, ["analyze", "mitdb-201-af", "--af-min-s", bad])
         assert result.exit_code == 2 and "--af-min-s" in result.output, result.output
+
+
+def test_the_shortest_af_event_is_the_same_live() -> None:
+    for extra in ([], ["--af-min-s", "400"]):
+        played = _ok("stream", "mitdb-201-af", "--speed", "max", "--format", "jsonl", *extra)
+        analysed = _ok("analyze", "mitdb-201-af", "--format", "jsonl", *extra)
+        events = [ln for ln in analysed.splitlines() if '"type": "event' in ln]
+        assert [ln for ln in played.splitlines() if '"type": "event' in ln] == events
+        assert sum('"kind": "af"' in ln for ln in events) == (0 if extra else 2)
+    result = runner.invoke(app, ["stream", "mitdb-201-af", "--af-min-s", "-5"])
+    assert result.exit_code == 2 and "--af-min-s" in result.output, result.output

@@ -30,6 +30,7 @@ from cardiostream.record import lead_selector
 if TYPE_CHECKING:
     from cardiostream.cluster.archive import Options
     from cardiostream.stream.analyze import Analysis
+    from cardiostream.stream.events import EventConfig
     from cardiostream.stream.messages import Message
 
 
@@ -112,6 +113,25 @@ def _jsonl(obj: Mapping[str, Any]) -> str:
     return json.dumps(obj, allow_nan=False, separators=(", ", ": "))
 
 
+#: The shortest AF event, for the commands that run the engine.
+AfMinOption = Annotated[
+    float,
+    typer.Option(
+        help="Shortest AF event reported, in seconds: 30 is the clinical definition of "
+        "an AF episode; studies of device-detected AF use others (6 minutes: 360)."
+    ),
+]
+
+
+def _af_events(af_min_s: float) -> EventConfig:
+    """The engine's episode rules with ``--af-min-s``, checked."""
+    from cardiostream.stream.events import EventConfig
+
+    if not (math.isfinite(af_min_s) and af_min_s >= 0):
+        raise InputError(f"--af-min-s: expected 0 or more seconds, got {af_min_s:g}")
+    return EventConfig(min_duration_s=af_min_s)
+
+
 @app.command()
 def analyze(
     paths: Annotated[list[Path], typer.Argument(help=RECORDS_HELP)],
@@ -125,13 +145,7 @@ def analyze(
     lead: Annotated[str, typer.Option(help="Lead index or name.")] = "0",
     hop: Annotated[int, typer.Option(help="Seconds between windows.")] = 1,
     window: Annotated[int, typer.Option(help="Window length in seconds (10 to 600).")] = 10,
-    af_min_s: Annotated[
-        float,
-        typer.Option(
-            help="Shortest AF event reported, in seconds: 30 is the clinical definition of "
-            "an AF episode; studies of device-detected AF use others (6 minutes: 360)."
-        ),
-    ] = 30.0,
+    af_min_s: AfMinOption = 30.0,
     model: ModelOption = None,
     fs: FsOption = None,
     cluster: Annotated[
@@ -156,11 +170,8 @@ def analyze(
         from cardiostream.io import read
         from cardiostream.io.listing import walk_records
         from cardiostream.stream.analyze import CSV_COLUMNS, analyze
-        from cardiostream.stream.events import EventConfig
 
-        if not (math.isfinite(af_min_s) and af_min_s >= 0):
-            raise InputError(f"--af-min-s: expected 0 or more seconds, got {af_min_s:g}")
-        events = EventConfig(min_duration_s=af_min_s)
+        events = _af_events(af_min_s)
         if fmt not in ("table", "json", "jsonl", "csv"):
             raise InputError(f"--format: expected table, json, jsonl or csv, got {fmt!r}")
         if summary is not None and summary.suffix not in (".csv", ".json"):
@@ -368,6 +379,7 @@ def stream(
     fmt: Annotated[str, typer.Option("--format", help="console or jsonl.")] = "console",
     lead: Annotated[str, typer.Option(help="Lead index or name.")] = "0",
     chunk: Annotated[float, typer.Option(help="Seconds of signal per pushed chunk.")] = 0.25,
+    af_min_s: AfMinOption = 30.0,
     model: ModelOption = None,
     fs: FsOption = None,
 ) -> None:
@@ -390,10 +402,11 @@ def stream(
             raise InputError(f"--speed: must be positive, got {speed!r}")
         if not 0.001 <= chunk <= 60:
             raise InputError(f"--chunk: expected 0.001 to 60 s, got {chunk:g}")
+        events = _af_events(af_min_s)
         rec = read(_record_path(path), fs=fs)
         signal = rec.lead(lead_selector(lead))
         _warm(model)  # so that the first seconds play at their pace, not after a compile
-        proc = StreamProcessor(rec.fs, model=model)
+        proc = StreamProcessor(rec.fs, model=model, events=events)
         step = max(round(chunk * rec.fs), 1)
         started = time.monotonic()
 
