@@ -69,10 +69,14 @@ def test_summary_and_json(tmp_path: Path) -> None:
         ("", "empty"),
         ("time_s\n", "no beats"),
         ("beat,value\n1,2\n", "no time_s or rr_ms column"),
-        ("time_s\n1.0\n2.0\n1.5\n", "increase"),
-        ("time_s\n1.0\nnan\n3.0\n", "finite"),
-        ("time_s\n1.0\n\n2.0\nabc\n", "not a number"),
-        ("rr_ms\n800\n0\n", "not positive"),
+        (
+            "time_s\n1.0\n2.0\n1.5\n",
+            "line 4, time_s: 1.5 is not after the beat before it (2, line 3)",
+        ),
+        ("time_s\n1.0\nnan\n3.0\n", "line 3, time_s: not a finite number"),
+        # Blank lines are skipped but counted.
+        ("time_s\n1.0\n\n2.0\nabc\n", "line 5, time_s: not a number"),
+        ("rr_ms\n800\n0\n", "line 3, rr_ms: 0 is not a positive interval"),
     ],
 )
 def test_bad_files_exit_2_with_one_line(tmp_path: Path, text: str, message: str) -> None:

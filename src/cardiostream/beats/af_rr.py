@@ -176,10 +176,13 @@ def check_beat_times(beat_times_s: npt.ArrayLike, what: str = "beat_times_s") ->
         raise InputError(f"{what}: expected a 1-D series, got shape {t.shape}")
     if not np.isfinite(t).all():
         bad = int(np.flatnonzero(~np.isfinite(t))[0])
-        raise InputError(f"{what}: value {bad} is not a finite number")
+        raise InputError(f"{what}: the value at index {bad} ({t[bad]:g}) is not a finite number")
     if t.size > 1 and not (np.diff(t) > 0).all():
         bad = int(np.flatnonzero(np.diff(t) <= 0)[0]) + 1
-        raise InputError(f"{what}: times must increase strictly (value {bad} does not)")
+        raise InputError(
+            f"{what}: times must increase strictly: the value at index {bad} ({t[bad]:g}) is "
+            f"not after the one before it ({t[bad - 1]:g})"
+        )
     return t
 
 
@@ -193,9 +196,11 @@ def beat_times_from_rr(rr_ms: npt.ArrayLike) -> FloatArray:
     if rr.ndim != 1:
         raise InputError(f"rr_ms: expected a 1-D series, got shape {rr.shape}")
     if not np.isfinite(rr).all():
-        raise InputError(f"rr_ms: value {int(np.flatnonzero(~np.isfinite(rr))[0])} is not finite")
+        bad = int(np.flatnonzero(~np.isfinite(rr))[0])
+        raise InputError(f"rr_ms: the interval at index {bad} ({rr[bad]:g}) is not finite")
     if (rr <= 0).any():
-        raise InputError(f"rr_ms: value {int(np.flatnonzero(rr <= 0)[0])} is not positive")
+        bad = int(np.flatnonzero(rr <= 0)[0])
+        raise InputError(f"rr_ms: the interval at index {bad} ({rr[bad]:g} ms) is not positive")
     return np.concatenate(([0.0], np.cumsum(rr) / 1000.0))
 
 

@@ -33,16 +33,18 @@ def read_beats_csv(path: Path) -> tuple[np.ndarray[Any, np.dtype[np.float64]], b
             rows = list(csv.reader(fh))
     except (OSError, UnicodeDecodeError) as exc:
         raise InputError(f"{path}: cannot read ({exc})") from None
-    rows = [r for r in rows if any(c.strip() for c in r)]
-    if not rows:
+    # Blank lines are skipped; errors name a value by its line in the file.
+    numbered = [(n, r) for n, r in enumerate(rows, start=1) if any(c.strip() for c in r)]
+    if not numbered:
         raise InputError(f"{path}: empty file")
-    header = [c.strip() for c in rows[0]]
+    header = [c.strip() for c in numbered[0][1]]
     column = next((c for c in COLUMNS if c in header), None)
     if column is None:
         raise InputError(f"{path}: no time_s or rr_ms column (header: {','.join(header)})")
     i = header.index(column)
-    values = []
-    for line, row in enumerate(rows[1:], start=2):
+    values: list[float] = []
+    lines: list[int] = []
+    for line, row in numbered[1:]:
         cell = row[i].strip() if i < len(row) else ""
         try:
             v = float(cell)
@@ -50,7 +52,15 @@ def read_beats_csv(path: Path) -> tuple[np.ndarray[Any, np.dtype[np.float64]], b
             raise InputError(f"{path}: line {line}, {column}: not a number ({cell!r})") from None
         if not math.isfinite(v):
             raise InputError(f"{path}: line {line}, {column}: not a finite number ({cell!r})")
+        if column == "rr_ms" and not v > 0:
+            raise InputError(f"{path}: line {line}, rr_ms: {cell} is not a positive interval")
+        if column == "time_s" and values and not v > values[-1]:
+            raise InputError(
+                f"{path}: line {line}, time_s: {cell} is not after the beat before it "
+                f"({values[-1]:g}, line {lines[-1]}); times must increase strictly"
+            )
         values.append(v)
+        lines.append(line)
     if not values:
         raise InputError(f"{path}: no beats under {column}")
     try:

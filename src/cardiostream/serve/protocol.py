@@ -229,13 +229,16 @@ def check_beats(x: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
 
     if not np.isfinite(x).all():
         bad = int(np.flatnonzero(~np.isfinite(x))[0])
-        raise InputError(f"frame: beat time {bad} is not a finite number")
+        raise InputError(f"frame: beat time {bad} (of 0 to {x.size - 1}) is not a finite number")
     if x.size and (x.min() < 0 or x.max() > MAX_TIME_S):
         bad = int(np.flatnonzero((x < 0) | (x > MAX_TIME_S))[0])
         raise InputError(f"frame: beat time {bad} ({x[bad]:g} s) is outside 0 to 1e9 s")
     if x.size > 1 and not (np.diff(x) > 0).all():
         bad = int(np.flatnonzero(np.diff(x) <= 0)[0]) + 1
-        raise InputError(f"frame: beat times must increase strictly (time {bad} does not)")
+        raise InputError(
+            f"frame: beat times must increase strictly: time {bad} ({x[bad]:g} s) is not after "
+            f"time {bad - 1} ({x[bad - 1]:g} s)"
+        )
     return x
 
 
