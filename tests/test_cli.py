@@ -256,3 +256,8 @@ def test_the_shortest_af_event_is_the_same_live() -> None:
         assert sum('"kind": "af"' in ln for ln in events) == (0 if extra else 2)
     result = runner.invoke(app, ["stream", "mitdb-201-af", "--af-min-s", "-5"])
     assert result.exit_code == 2 and "--af-min-s" in result.output, result.output
+
+
+def test_serve_refuses_a_bad_shortest_af_event_before_it_starts() -> None:
+    result = runner.invoke(app, ["serve", "--no-auth", "--af-min-s", "-2"])
+    assert result.exit_code == 2 and "--af-min-s" in result.output, result.output

@@ -25,6 +25,7 @@ from cardiostream.serve.redis_bus import (
     shard_of,
 )
 from cardiostream.serve.worker import Worker
+from cardiostream.stream.beat_stream import BeatStreamProcessor
 from cardiostream.stream.processor import StreamProcessor
 
 FS = 360.0
@@ -151,6 +152,7 @@ def test_a_worker_leaves_a_shard_it_does_not_hold(signal: np.ndarray) -> None:
         (["--redis", "redis://127.0.0.1:1", "--shards", "x"], "--shards"),
         (["--redis", "nope", "--shards", "0"], "--redis"),
         (["--redis", "redis://127.0.0.1:1", "--shards", "0", "--lease-s", "0"], "--lease-s"),
+        (["--redis", "redis://127.0.0.1:1", "--shards", "0", "--af-min-s", "-1"], "--af-min-s"),
     ],
 )
 def test_the_worker_command_refuses_bad_input_in_one_line(args: list[str], said: str) -> None:
@@ -178,3 +180,16 @@ def test_the_owner_trims_only_what_checkpoints_cover(signal: np.ndarray) -> None
     feed(producer, "p1", signal, int(25 * FS), int(26 * FS))  # not yet read: kept
     worker.trim()
     assert client.xlen(in_key(0)) == 1
+
+
+def test_a_worker_gives_its_streams_the_shortest_af_event() -> None:
+    from cardiostream.stream.events import EventConfig
+
+    worker = Worker(fakeredis.FakeRedis(), [0], name="w1", af_min_s=12.0)
+    ecg = worker._processor("ecg", FS)
+    beats = worker._processor("beats", 0.0)
+    assert isinstance(ecg, StreamProcessor) and isinstance(beats, BeatStreamProcessor)
+    assert ecg.event_config.min_duration_s == beats.tracker.config.min_duration_s == 12.0
+    default = Worker(fakeredis.FakeRedis(), [0], name="w2")._processor("ecg", FS)
+    assert isinstance(default, StreamProcessor)
+    assert default.event_config.min_duration_s == EventConfig().min_duration_s

@@ -31,6 +31,7 @@ from cardiostream.serve.rpc import (
     dispatch,
     unwrap,
 )
+from cardiostream.stream.events import EventConfig
 
 
 class FakeEngine:
@@ -255,3 +256,28 @@ def test_a_long_prediction_goes_in_parts_and_gives_the_windows_of_one_piece(
     assert hub._predictions == {}  # the last part ends the job
     with pytest.raises(RuntimeError, match="lost with the engine"):
         serve_predict(AF.fs, x[:8000], job="gone", part=3, last=False)
+
+
+def test_the_hub_gives_its_streams_the_shortest_af_event() -> None:
+    import numpy as np
+
+    from cardiostream.serve.hub import Hub
+    from tests.serve.test_app import AF, SIGNAL
+
+    x = SIGNAL[: int(60 * AF.fs)].astype(np.float64).tobytes()  # a minute of AF
+
+    def af_kinds(config: ServeConfig) -> list[str]:
+        hub = Hub(config)
+        hub.open("o", "ecg", AF.fs, ("ECG",), 0)
+        hub.open("o", "rr", 0.0, ("beats",), 0, source="beats")
+        assert hub.sessions[("o", "rr")].processor.tracker.config == EventConfig(  # type: ignore[union-attr]
+            min_duration_s=config.af_min_s
+        )
+        lines = hub.push("o", "ecg", x).lines + hub.close("o", "ecg")[0]
+        return [kind for kind, text in lines if '"kind": "af"' in text]
+
+    assert af_kinds(ServeConfig(tokens=["t"])) == ["event_open", "event"]
+    assert af_kinds(ServeConfig(tokens=["t"], af_min_s=400.0)) == []
+    for bad in (-1.0, float("nan"), float("inf")):
+        with pytest.raises(InputError, match="af_min_s"):
+            ServeConfig(tokens=["t"], af_min_s=bad)

@@ -214,3 +214,20 @@ def test_the_last_push_gives_rr_and_af_per_beat_for_the_tachogram() -> None:
 def test_windows_are_plain_json() -> None:
     lines = beat_stream_messages(af_like_beats())
     assert as_json(lines) == lines
+
+
+def test_the_shortest_af_event_is_the_processors_to_set() -> None:
+    from cardiostream.stream.events import EventConfig
+
+    t = af_like_beats()
+
+    def af_events(proc: BeatStreamProcessor) -> list[Any]:
+        lines = [*proc.push(t), *proc.flush()]
+        return [e for e in lines if e["type"] == "event" and e["kind"] == "af"]
+
+    default = af_events(BeatStreamProcessor())
+    assert len(default) == 1 and default == af_events(BeatStreamProcessor(events=EventConfig()))
+    # About 240 s of AF: none of 400 s, and its hop and window stay the processor's.
+    proc = BeatStreamProcessor(events=EventConfig(min_duration_s=400.0, hop_s=5, window_s=60))
+    assert (proc.tracker.config.hop_s, proc.tracker.config.window_s) == (1.0, 10.0)
+    assert af_events(proc) == []

@@ -4,6 +4,7 @@ console line of a window or event."""
 from __future__ import annotations
 
 import json
+import math
 import sys
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
@@ -87,6 +88,21 @@ RecordsOption = Annotated[
 ]
 JsonOption = Annotated[Path | None, typer.Option("--json", help="Write the results as JSON.")]
 TokenOption = Annotated[str | None, typer.Option(help="Bearer token (else $CARDIOSTREAM_TOKEN).")]
+#: The shortest AF event, for the commands that run the engine (and its AF alarms' delay).
+AfMinOption = Annotated[
+    float,
+    typer.Option(
+        help="Shortest AF event reported, in seconds: 30 is the clinical definition of "
+        "an AF episode; studies of device-detected AF use others (6 minutes: 360)."
+    ),
+]
+
+
+def _af_min(af_min_s: float) -> float:
+    """``--af-min-s``, checked: a finite number of seconds, 0 or more."""
+    if not (math.isfinite(af_min_s) and af_min_s >= 0):
+        raise InputError(f"--af-min-s: expected 0 or more seconds, got {af_min_s:g}")
+    return float(af_min_s)
 
 
 def _names(text: str | None) -> list[str] | None:

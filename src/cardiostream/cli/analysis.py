@@ -14,8 +14,10 @@ from rich.markup import escape
 
 from cardiostream.cli._common import (
     RECORDS_HELP,
+    AfMinOption,
     FsOption,
     ModelOption,
+    _af_min,
     _console_line,
     _guard,
     _record_path,
@@ -113,23 +115,11 @@ def _jsonl(obj: Mapping[str, Any]) -> str:
     return json.dumps(obj, allow_nan=False, separators=(", ", ": "))
 
 
-#: The shortest AF event, for the commands that run the engine.
-AfMinOption = Annotated[
-    float,
-    typer.Option(
-        help="Shortest AF event reported, in seconds: 30 is the clinical definition of "
-        "an AF episode; studies of device-detected AF use others (6 minutes: 360)."
-    ),
-]
-
-
 def _af_events(af_min_s: float) -> EventConfig:
     """The engine's episode rules with ``--af-min-s``, checked."""
     from cardiostream.stream.events import EventConfig
 
-    if not (math.isfinite(af_min_s) and af_min_s >= 0):
-        raise InputError(f"--af-min-s: expected 0 or more seconds, got {af_min_s:g}")
-    return EventConfig(min_duration_s=af_min_s)
+    return EventConfig(min_duration_s=_af_min(af_min_s))
 
 
 @app.command()

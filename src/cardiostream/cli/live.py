@@ -9,8 +9,10 @@ import typer
 from rich.markup import escape
 
 from cardiostream.cli._common import (
+    AfMinOption,
     ModelOption,
     TokenOption,
+    _af_min,
     _console_line,
     _guard,
     app,
@@ -248,8 +250,12 @@ def serve(
     redis_shards: Annotated[
         int, typer.Option("--redis-shards", help="Shards of the Redis deployment.")
     ] = 8,
+    af_min_s: AfMinOption = 30.0,
 ) -> None:
-    """Serve REST predictions, live WebSocket streams and stored recordings (OpenAPI at /docs)."""
+    """Serve REST predictions, live WebSocket streams and stored recordings (OpenAPI at /docs).
+
+    `--af-min-s` is also how long AF lasts before its alarm (in the gateway mode, give it to
+    the workers)."""
 
     def body() -> None:
         from cardiostream.serve import TOKEN_ENV, ServeConfig, new_token, run
@@ -277,6 +283,7 @@ def serve(
             metrics_tokens=tokens_from_env(metrics_token, METRICS_TOKEN_ENV),
             redis=redis,
             redis_shards=redis_shards,
+            af_min_s=_af_min(af_min_s),
         )
         # Before any line about where it serves: a taken port is then the only thing said.
         check_port(host, port)

@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from cardiostream.cli._common import _guard, app, err_console
+from cardiostream.cli._common import AfMinOption, _af_min, _guard, app, err_console
 from cardiostream.errors import InputError
 
 
@@ -27,6 +27,7 @@ def worker(
     lease_s: Annotated[
         float, typer.Option("--lease-s", help="Seconds before a silent worker's shards move.")
     ] = 5.0,
+    af_min_s: AfMinOption = 30.0,
 ) -> None:
     """Run the live streams of some shards from Redis until stopped (Ctrl-C or SIGTERM)."""
 
@@ -43,6 +44,7 @@ def worker(
             owned = parse_shards(shards)
         except ValueError as exc:
             raise InputError(f"--{exc}") from None
+        af_min = _af_min(af_min_s)
         for option, value in (("--checkpoint-s", checkpoint_s), ("--lease-s", lease_s)):
             if not 0 < value <= 3600:
                 raise InputError(
@@ -57,7 +59,7 @@ def worker(
         stopping: list[int] = []
         signal.signal(signal.SIGTERM, lambda signum, frame: stopping.append(signum))
         work = Worker(client, owned, name=name, model=model, checkpoint_s=checkpoint_s,
-                      lease_s=lease_s)  # fmt: skip
+                      lease_s=lease_s, af_min_s=af_min)  # fmt: skip
         err_console.print(f"worker {work.name}: shards {','.join(map(str, owned))}")
         work.run(lambda: bool(stopping))  # Ctrl-C stops it too, after a clean release
 

@@ -74,6 +74,11 @@ class ServeConfig:
         worker`` processes (:mod:`cardiostream.serve.gateway`); None: the embedded engine.
     redis_shards : int
         Shards of that deployment, as the workers share them out.
+    af_min_s : float
+        The shortest AF event of the embedded engine's streams (ECG and beat times), and so
+        how long AF lasts before its alarm: :attr:`EventConfig.min_duration_s
+        <cardiostream.stream.events.EventConfig.min_duration_s>`, 30 s by default. In the
+        gateway mode the workers' own setting applies.
     """
 
     tokens: list[str] = field(default_factory=list)
@@ -98,6 +103,7 @@ class ServeConfig:
     metrics_tokens: list[str] = field(default_factory=list)
     redis: str | None = None
     redis_shards: int = 8
+    af_min_s: float = 30.0
 
     def __post_init__(self) -> None:
         if self.auth and not self.tokens:
@@ -106,6 +112,8 @@ class ServeConfig:
             raise InputError(f"--no-auth: only allowed on a loopback address, not {self.host!r}")
         if self.record and self.store is None:
             raise InputError("--record: needs --store, the Parquet store to record into")
+        if not (math.isfinite(self.af_min_s) and self.af_min_s >= 0):
+            raise InputError(f"af_min_s: expected 0 or more seconds, got {self.af_min_s!r}")
         if not (math.isfinite(self.disclosure_s) and 0 <= self.disclosure_s <= 3600):
             raise InputError(f"disclosure_s: expected 0 to 3600 s, got {self.disclosure_s!r}")
         for name in ("start_timeout_s", "checkpoint_s", "record_sync_s", "engine_start_timeout_s"):

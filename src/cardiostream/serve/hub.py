@@ -26,6 +26,7 @@ from cardiostream.serve.recording import Finisher, Segments, Syncer
 from cardiostream.serve.rpc import Lines, Open, Opened, Pushed, check_resume
 from cardiostream.serve.session import Key, Processor, Session
 from cardiostream.stream.beat_stream import BeatStreamProcessor
+from cardiostream.stream.events import EventConfig
 from cardiostream.stream.messages import Window
 from cardiostream.stream.processor import StreamProcessor
 
@@ -119,11 +120,12 @@ class Hub:
         return Opened(0, False, proc.hop_s, proc.window_s, session.began)
 
     def _processor(self, source: str, fs: float, lead: int) -> Processor:
+        events = EventConfig(min_duration_s=self.config.af_min_s)
         if source == "beats":
-            return BeatStreamProcessor()
+            return BeatStreamProcessor(events=events)
         if source != "ecg":
             raise InputError(f"format: unknown stream source {source!r}")
-        return StreamProcessor(fs, model=self.config.model, lead=lead)
+        return StreamProcessor(fs, model=self.config.model, lead=lead, events=events)
 
     def push(self, owner: str, stream_id: str, samples: bytes) -> Pushed:
         """Process one frame (float64 bytes): its output lines, the samples consumed, and a

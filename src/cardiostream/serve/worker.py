@@ -62,6 +62,7 @@ from cardiostream.serve.redis_bus import (
 )
 from cardiostream.serve.session import push_marks
 from cardiostream.stream.beat_stream import BeatStreamProcessor
+from cardiostream.stream.events import EventConfig
 from cardiostream.stream.processor import StreamProcessor
 
 log = logging.getLogger(__name__)
@@ -117,6 +118,9 @@ class Worker:
         Wall seconds after which a stream that received nothing is checkpointed anyway.
     lease_s : float
         How long a lease lasts unrenewed: how soon a dead worker's shards are taken over.
+    af_min_s : float
+        The shortest AF event of its streams (ECG and beat times), 30 s by default; every
+        worker of a deployment should have the same, since a stream moves between them.
     """
 
     def __init__(
@@ -129,8 +133,10 @@ class Worker:
         checkpoint_s: float = 5.0,
         idle_s: float = 30.0,
         lease_s: float = 5.0,
+        af_min_s: float = 30.0,
     ) -> None:
         self.redis = redis
+        self.events = EventConfig(min_duration_s=af_min_s)
         self.shards = list(shards)
         self.name = name or f"{socket.gethostname()}-{os.getpid()}"
         self.model = model
@@ -243,8 +249,8 @@ class Worker:
 
     def _processor(self, source: str, fs: float) -> StreamProcessor | BeatStreamProcessor:
         if source == "beats":
-            return BeatStreamProcessor()
-        return StreamProcessor(fs, model=self.model)
+            return BeatStreamProcessor(events=self.events)
+        return StreamProcessor(fs, model=self.model, events=self.events)
 
     def _restore(self, shard: int, sid: str, ckpt: dict[str, Any]) -> None:
         proc = self._processor(str(ckpt.get("source", "ecg")), float(ckpt["fs"]))

@@ -34,7 +34,7 @@ The output is identical whatever the chunking, and the whole state goes out with
 from __future__ import annotations
 
 import math
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any, cast
 
@@ -44,7 +44,7 @@ import numpy.typing as npt
 from cardiostream.beats._af_rr_kernel import MIN_RR
 from cardiostream.beats.af_rr import AFBeatDetector, RRAFModel, check_beat_times
 from cardiostream.errors import InputError
-from cardiostream.stream.events import EventTracker
+from cardiostream.stream.events import EventConfig, EventTracker
 from cardiostream.stream.messages import Gap, Message, Window
 
 FloatArray = npt.NDArray[np.float64]
@@ -150,6 +150,9 @@ class BeatStreamProcessor:
     ----------
     model : RRAFModel, path or None
         The RR AF model (the shipped one by default).
+    events : EventConfig, optional
+        The AF episodes' rules (:class:`~cardiostream.stream.events.EventConfig`'s defaults
+        by default); its hop and window are this processor's.
 
     Attributes
     ----------
@@ -160,9 +163,14 @@ class BeatStreamProcessor:
     hop_s = 1
     window_s = 10
 
-    def __init__(self, model: RRAFModel | str | Path | None = None) -> None:
+    def __init__(
+        self, model: RRAFModel | str | Path | None = None, events: EventConfig | None = None
+    ) -> None:
         self.detector = AFBeatDetector(model)
-        self.tracker = EventTracker()
+        config = replace(
+            events or EventConfig(), hop_s=float(self.hop_s), window_s=float(self.window_s)
+        )
+        self.tracker = EventTracker(config)
         self.reset()
 
     def reset(self) -> None:
