@@ -64,6 +64,23 @@ def test_summary_and_json(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize(
+    "text",
+    [
+        "\ufefftime_s\n0.5\n1.3\n2.2\n",  # a spreadsheet's byte-order mark
+        "Time_S;quality\n0,5;1\n1,3;1\n2,2;1\n",  # semicolons and decimal commas
+        "time_s\tquality\r\n0.5\t1\r\n1.3\t1\r\n2.2\t1\r\n",  # tabs, CRLF
+    ],
+)
+def test_spreadsheet_exports_read_as_plain_csv(tmp_path: Path, text: str) -> None:
+    path = tmp_path / "export.csv"
+    path.write_text(text, encoding="utf-8", newline="")
+    result = runner.invoke(app, ["rr-af", str(path)])
+    assert result.exit_code == 0, result.output
+    times = [line.split(",")[0] for line in result.stdout.strip().splitlines()[1:]]
+    assert times == ["0.500", "1.300", "2.200"]
+
+
+@pytest.mark.parametrize(
     ("text", "message"),
     [
         ("", "empty"),

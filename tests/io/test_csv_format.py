@@ -10,6 +10,7 @@ import pytest
 
 from cardiostream.errors import InputError
 from cardiostream.io import read, read_csv, write_csv
+from cardiostream.io.csv_format import decimal_comma, header_delimiter
 from tests.io.conftest import make_record
 
 
@@ -82,6 +83,34 @@ def test_semicolon_and_tab(tmp_path: Path) -> None:
     path = tmp_path / "tab.tsv"
     path.write_text("t\tII\n0\t1\n0.5\t2\n1.0\t3\n")
     assert read(path).signal[:, 0].tolist() == [1, 2, 3]
+
+
+def test_spreadsheet_exports(tmp_path: Path) -> None:
+    # A byte-order mark before the header; semicolons with decimal commas.
+    path = tmp_path / "bom.csv"
+    path.write_text("\ufefft,II\n0,1\n0.5,2\n1.0,3\n", encoding="utf-8")
+    assert read(path).fs == 2.0
+    path = tmp_path / "comma.csv"
+    path.write_text("t;II\n0;1,5\n0,5;-2,25\n1,0;3\n")
+    record = read(path)
+    assert record.fs == 2.0 and record.signal[:, 0].tolist() == [1.5, -2.25, 3.0]
+
+
+def test_annotation_side_file_saved_with_semicolons(tmp_path: Path) -> None:
+    record = make_record(fs=360.0, leads=("MLII",))
+    path = write_csv(record, tmp_path / "rec.csv")
+    side = tmp_path / "rec.annotations.csv"
+    side.write_text(side.read_text().replace(",", ";"))
+    back = read(path)
+    np.testing.assert_array_equal(back.annotations.beats.sample, record.annotations.beats.sample)
+    np.testing.assert_array_equal(back.annotations.rhythms.label, record.annotations.rhythms.label)
+
+
+def test_delimiter_and_decimal_mark() -> None:
+    assert header_delimiter("t;II") == ";" and header_delimiter("t\tII") == "\t"
+    assert header_delimiter("t,II;x") == "," and header_delimiter("II") == ","
+    assert decimal_comma("0;1,5", ";") and decimal_comma("-,5\t2", "\t")
+    assert not decimal_comma("0,1", ",") and not decimal_comma("0;1.5", ";")
 
 
 @pytest.mark.parametrize(

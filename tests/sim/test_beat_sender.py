@@ -161,6 +161,11 @@ def test_which_csv_is_beats(tmp_path: Path) -> None:
     assert is_beats_csv(_csv(tmp_path / "b.csv", "time_s,af,p_af", np.arange(3.0)))
     assert not is_beats_csv(_csv(tmp_path / "c.csv", "time_s,II_mV", np.arange(3.0)))
     assert not is_beats_csv(tmp_path / "missing.csv")
+    # Spreadsheet exports: a byte-order mark, semicolons, capitals.
+    (tmp_path / "e.csv").write_text("\ufeffRR_ms;af\n800;0\n", encoding="utf-8")
+    assert is_beats_csv(tmp_path / "e.csv")
+    (tmp_path / "f.csv").write_text("time_s;II_mV\n0;1,5\n", encoding="utf-8")
+    assert not is_beats_csv(tmp_path / "f.csv")
     no_beats = _csv(tmp_path / "d.csv", "II_mV", np.arange(3.0))
     to = ["--to", "ws://127.0.0.1:9/v1/stream"]
     result = runner.invoke(app, ["play", str(no_beats), "--beats", *to])

@@ -117,13 +117,16 @@ def is_beats_csv(path: Path) -> bool:
     """Whether ``path`` is a CSV of beats rather than an ECG record: its header names
     ``time_s`` or ``rr_ms`` and nothing else but ``af`` and ``p_af`` (an ECG CSV has lead
     columns beside its time)."""
+    from cardiostream.io.csv_format import header_delimiter
+
     if path.suffix.lower() != ".csv" or not path.is_file():
         return False
     try:
-        with path.open(encoding="utf-8") as fh:
-            header = {c.strip() for c in fh.readline().strip().split(",")}
+        with path.open(encoding="utf-8-sig") as fh:
+            line = fh.readline().strip()
     except (OSError, UnicodeDecodeError):
         return False
+    header = {c.strip().lower() for c in line.split(header_delimiter(line))}
     return bool(header & {"time_s", "rr_ms"}) and header <= _BEAT_COLUMNS
 
 

@@ -27,27 +27,35 @@ def read_beats_csv(path: Path) -> tuple[np.ndarray[Any, np.dtype[np.float64]], b
     """The beat times of a CSV file with a ``time_s`` (beat times, s) or ``rr_ms`` (RR
     intervals, ms) column, and whether they came from intervals; InputError on bad input."""
     from cardiostream.beats.af_rr import beat_times_from_rr, check_beat_times
+    from cardiostream.io.csv_format import decimal_comma, header_delimiter
 
     try:
-        with path.open(newline="") as fh:
-            rows = list(csv.reader(fh))
+        # utf-8-sig: spreadsheets put a byte-order mark before the header.
+        with path.open(newline="", encoding="utf-8-sig") as fh:
+            text = fh.read()
     except (OSError, UnicodeDecodeError) as exc:
         raise InputError(f"{path}: cannot read ({exc})") from None
+    text_lines = text.splitlines()
+    first = next((line for line in text_lines if line.strip()), "")
+    delimiter = header_delimiter(first)
+    rows = list(csv.reader(text_lines, delimiter=delimiter))
     # Blank lines are skipped; errors name a value by its line in the file.
     numbered = [(n, r) for n, r in enumerate(rows, start=1) if any(c.strip() for c in r)]
     if not numbered:
         raise InputError(f"{path}: empty file")
     header = [c.strip() for c in numbered[0][1]]
-    column = next((c for c in COLUMNS if c in header), None)
+    lower = [c.lower() for c in header]
+    column = next((c for c in COLUMNS if c in lower), None)
     if column is None:
-        raise InputError(f"{path}: no time_s or rr_ms column (header: {','.join(header)})")
-    i = header.index(column)
+        raise InputError(f"{path}: no time_s or rr_ms column (header: {delimiter.join(header)})")
+    comma = len(numbered) > 1 and decimal_comma(delimiter.join(numbered[1][1]), delimiter)
+    i = lower.index(column)
     values: list[float] = []
     lines: list[int] = []
     for line, row in numbered[1:]:
         cell = row[i].strip() if i < len(row) else ""
         try:
-            v = float(cell)
+            v = float(cell.replace(",", ".") if comma else cell)
         except ValueError:
             raise InputError(f"{path}: line {line}, {column}: not a number ({cell!r})") from None
         if not math.isfinite(v):

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Any
 
@@ -32,27 +33,52 @@ def csv_stem(path: Path) -> str:
     return name.rsplit(".", 1)[0] if "." in name else name
 
 
-def _delimiter(path: Path) -> str:
-    """Pick the delimiter from the header line: tab, semicolon or comma."""
-    if path.name.lower().endswith((".tsv", ".tsv.gz")):
-        return "\t"
-    if path.suffix.lower() != ".csv":
-        return ","  # Compressed: let pyarrow decompress, assume commas.
-    with path.open("rb") as f:
-        head = f.readline(65536).decode("utf-8", "replace")
-    if "," in head:
-        return ","
-    if "\t" in head:
-        return "\t"
-    if ";" in head:
-        return ";"
+def header_delimiter(line: str) -> str:
+    """The delimiter of a CSV file, from its header line: a comma if there is one, else a tab,
+    else a semicolon (what spreadsheets write where the decimal mark is a comma), else a
+    comma (a single column)."""
+    for delimiter in (",", "\t", ";"):
+        if delimiter in line:
+            return delimiter
     return ","
 
 
+def decimal_comma(line: str, delimiter: str) -> bool:
+    """Whether a data line of a file separated by ``delimiter`` writes its numbers with a
+    decimal comma (``0,512``): only where the comma is not the delimiter."""
+    if delimiter == ",":
+        return False
+    return any(_COMMA_NUMBER.fullmatch(cell.strip()) for cell in line.split(delimiter))
+
+
+_COMMA_NUMBER = re.compile(r"[-+]?\d*,\d+(?:[eE][-+]?\d+)?")
+
+
+def _head(path: Path, lines: int) -> list[str]:
+    """The first ``lines`` lines of a file (fewer if it is shorter), decoded leniently."""
+    out: list[str] = []
+    with path.open("rb") as f:
+        for _ in range(lines):
+            raw = f.readline(65536)
+            if not raw:
+                break
+            out.append(raw.decode("utf-8-sig", "replace"))
+    return out
+
+
 def _read_table(path: Path) -> pa.Table:
-    options = pacsv.ParseOptions(delimiter=_delimiter(path))
+    delimiter, comma = ",", False
+    if path.name.lower().endswith((".tsv", ".tsv.gz")):
+        delimiter = "\t"
+    if path.suffix.lower() in (".csv", ".tsv"):  # compressed: pyarrow decompresses, as is
+        head = _head(path, 2)
+        if head and path.suffix.lower() == ".csv":
+            delimiter = header_delimiter(head[0])
+        comma = len(head) > 1 and decimal_comma(head[1], delimiter)
+    parse = pacsv.ParseOptions(delimiter=delimiter)
+    convert = pacsv.ConvertOptions(decimal_point="," if comma else ".")
     with foreign_errors(path, "reading CSV"):
-        return pacsv.read_csv(str(path), parse_options=options)
+        return pacsv.read_csv(str(path), parse_options=parse, convert_options=convert)
 
 
 def read_csv(path: str | Path, *, fs: float | None = None) -> Record:
@@ -140,10 +166,14 @@ def write_csv(record: Record, path: str | Path) -> Path:
 
 
 def read_annotation_csv(path: Path, n_samples: int) -> Annotations:
-    """Read an annotation side file written by :func:`write_csv`."""
+    """Read an annotation side file written by :func:`write_csv` (or saved again by a
+    spreadsheet, with semicolons)."""
+    head = _head(path, 1)
+    delimiter = header_delimiter(head[0]) if head else ","
     with foreign_errors(path, "reading CSV annotations"):
         table = pacsv.read_csv(
             str(path),
+            parse_options=pacsv.ParseOptions(delimiter=delimiter),
             convert_options=pacsv.ConvertOptions(
                 column_types={"kind": pa.string(), "label": pa.string()},
                 strings_can_be_null=False,
