@@ -261,3 +261,24 @@ def test_the_shortest_af_event_is_the_same_live() -> None:
 def test_serve_refuses_a_bad_shortest_af_event_before_it_starts() -> None:
     result = runner.invoke(app, ["serve", "--no-auth", "--af-min-s", "-2"])
     assert result.exit_code == 2 and "--af-min-s" in result.output, result.output
+
+
+@pytest.mark.parametrize("command", ["analyze", "classify"])
+def test_a_folder_names_the_files_it_passes_over(command: str, tmp_path: Path) -> None:
+    import shutil
+
+    folder = tmp_path / "archive"
+    folder.mkdir()
+    for src in sample_path("cinc2017-A00004").parent.glob("A00004.*"):
+        shutil.copy(src, folder)
+    (folder / "REFERENCE.csv").write_text("A00004,A\n")
+    # A record whose signal file was cut short: it is broken, not absent.
+    header = (folder / "A00004.hea").read_text().replace("A00004", "B00001")
+    (folder / "B00001.hea").write_text(header)
+    (folder / "B00001.mat").write_bytes((folder / "A00004.mat").read_bytes()[:100])
+    result = runner.invoke(app, [command, str(folder), "--format", "json"])
+    assert result.exit_code == 0, result.output
+    assert "A00004" in result.stdout and "B00001" not in result.stdout
+    passed = [x for x in result.stderr.splitlines() if x.startswith("passed over (not read): ")]
+    assert len(passed) == 2, result.stderr
+    assert any("REFERENCE.csv" in x for x in passed) and any("B00001" in x for x in passed)

@@ -153,6 +153,9 @@ def test_a_bad_file_in_a_folder_is_passed_over(cluster: Any, tmp_path: Path) -> 
     )
     assert many.stdout == one.stdout
     assert many.stdout.count('"type": "record"') == 2
+    for result in (one, many):  # passed over, and said so
+        assert result.stderr.count("passed over (not read): ") == 1
+        assert "broken.hea" in result.stderr
 
 
 def test_a_named_bad_file_stops_both_alike(cluster: Any, tmp_path: Path) -> None:

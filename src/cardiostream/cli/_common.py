@@ -105,6 +105,15 @@ def _af_min(af_min_s: float) -> float:
     return float(af_min_s)
 
 
+def _passed_over(exc: BaseException) -> None:
+    """Name a file met while walking a folder that is not read as a record (a side file
+    such as ``REFERENCE.csv``, or a broken record), on one line of the error console: a
+    folder's records are never dropped unsaid."""
+    err_console.print(
+        f"passed over (not read): {escape(str(exc))}", highlight=False, soft_wrap=True
+    )
+
+
 def _names(text: str | None) -> list[str] | None:
     """The names of a comma-separated option, or None when it was not given."""
     return [n.strip() for n in text.split(",") if n.strip()] if text else None

@@ -20,6 +20,7 @@ from cardiostream.cli._common import (
     _af_min,
     _console_line,
     _guard,
+    _passed_over,
     _record_path,
     _warm,
     app,
@@ -74,6 +75,7 @@ def classify(
                 fs=fs,
                 on_refused=refused,
                 on_step=lambda _: bar.advance(task),
+                on_passed_over=_passed_over,
             )
         text_rows = result.rows()
         probs = slice(3, 3 + len(CLASSES))
@@ -191,11 +193,12 @@ def analyze(
             for path, named in files:
                 try:
                     rec = read(path, fs=fs)
-                except InputError:
+                except InputError as exc:
                     if named:
                         raise
+                    _passed_over(exc)  # met while walking a folder
                     bar.advance(task)
-                    continue  # a non-record file met while walking a folder
+                    continue
                 sub = bar.add_task(f"  {rec.name}", total=rec.duration)
 
                 def advance(seconds: float, sub: Any = sub) -> None:
@@ -276,7 +279,8 @@ def _analyze_on_cluster(
                 if o.read_error is not None:
                     if o.named or not isinstance(o.read_error, InputError):
                         raise o.read_error
-                    continue  # a non-record file met while walking a folder
+                    _passed_over(o.read_error)  # met while walking a folder
+                    continue
                 if o.analysis is None:
                     message = str(o.error)
                     if o.named and len(files) == 1 and not o.failed:

@@ -89,6 +89,7 @@ def classify_paths(
     block: int = BLOCK,
     on_refused: Callable[[str, InputError], None] | None = None,
     on_step: Callable[[Path], None] | None = None,
+    on_passed_over: Callable[[InputError], None] | None = None,
 ) -> BatchResult:
     """Classify records one by one, predicting ``block`` of them at a time.
 
@@ -111,6 +112,9 @@ def classify_paths(
         Called with ``(name, error)`` for a record the model refused.
     on_step : callable, optional
         Called with each path before it is read.
+    on_passed_over : callable, optional
+        Called with the error of each path met while walking a folder that is not read as
+        a record (a side file such as ``REFERENCE.csv``, or a broken record).
 
     Returns
     -------
@@ -139,10 +143,12 @@ def classify_paths(
             on_step(path)
         try:
             rec = read(path, fs=fs)
-        except InputError:
+        except InputError as exc:
             if named:
                 raise
-            continue  # a non-record file met while walking a folder (REFERENCE.csv)
+            if on_passed_over is not None:
+                on_passed_over(exc)
+            continue
         result.names.append(rec.name)
         result.predictions.append(None)
         try:
