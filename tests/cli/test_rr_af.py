@@ -86,6 +86,7 @@ def test_spreadsheet_exports_read_as_plain_csv(tmp_path: Path, text: str) -> Non
         ("", "empty"),
         ("time_s\n", "no beats"),
         ("beat,value\n1,2\n", "no time_s or rr_ms column"),
+        ("812\n790\n", "the first line must name the column, time_s (beat times, s) or rr_ms"),
         (
             "time_s\n1.0\n2.0\n1.5\n",
             "line 4, time_s: 1.5 is not after the beat before it (2, line 3)",

@@ -47,6 +47,11 @@ def read_beats_csv(path: Path) -> tuple[np.ndarray[Any, np.dtype[np.float64]], b
     lower = [c.lower() for c in header]
     column = next((c for c in COLUMNS if c in lower), None)
     if column is None:
+        if header and _is_number(header[0]):
+            raise InputError(
+                f"{path}: the first line must name the column, time_s (beat times, s) or "
+                f"rr_ms (RR intervals, ms); it holds the number {header[0]}"
+            )
         raise InputError(f"{path}: no time_s or rr_ms column (header: {delimiter.join(header)})")
     comma = len(numbered) > 1 and decimal_comma(delimiter.join(numbered[1][1]), delimiter)
     i = lower.index(column)
@@ -77,6 +82,14 @@ def read_beats_csv(path: Path) -> tuple[np.ndarray[Any, np.dtype[np.float64]], b
         return check_beat_times(values, column), False
     except InputError as exc:
         raise InputError(f"{path}: {exc}") from None
+
+
+def _is_number(text: str) -> bool:
+    try:
+        float(text.replace(",", "."))
+    except ValueError:
+        return False
+    return True
 
 
 @app.command("rr-af")
