@@ -80,6 +80,15 @@ def test_spreadsheet_exports_read_as_plain_csv(tmp_path: Path, text: str) -> Non
     assert times == ["0.500", "1.300", "2.200"]
 
 
+def test_decimal_commas_after_a_whole_number(tmp_path: Path) -> None:
+    path = tmp_path / "export.csv"
+    path.write_text("time_s;quality\n1;0\n1,3;0\n2,25;0\n")
+    result = runner.invoke(app, ["rr-af", str(path)])
+    assert result.exit_code == 0, result.output
+    times = [line.split(",")[0] for line in result.stdout.strip().splitlines()[1:]]
+    assert times == ["1.000", "1.300", "2.250"]
+
+
 @pytest.mark.parametrize(
     ("text", "message"),
     [

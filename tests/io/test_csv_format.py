@@ -94,6 +94,8 @@ def test_spreadsheet_exports(tmp_path: Path) -> None:
     path.write_text("t;II\n0;1,5\n0,5;-2,25\n1,0;3\n")
     record = read(path)
     assert record.fs == 2.0 and record.signal[:, 0].tolist() == [1.5, -2.25, 3.0]
+    path.write_text("t;II\n0;0\n0,5;-2,25\n1,0;3\n")  # the first row shows no decimal mark
+    assert read(path).signal[:, 0].tolist() == [0.0, -2.25, 3.0]
 
 
 def test_annotation_side_file_saved_with_semicolons(tmp_path: Path) -> None:

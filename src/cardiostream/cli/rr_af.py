@@ -53,7 +53,8 @@ def read_beats_csv(path: Path) -> tuple[np.ndarray[Any, np.dtype[np.float64]], b
                 f"rr_ms (RR intervals, ms); it holds the number {header[0]}"
             )
         raise InputError(f"{path}: no time_s or rr_ms column (header: {delimiter.join(header)})")
-    comma = len(numbered) > 1 and decimal_comma(delimiter.join(numbered[1][1]), delimiter)
+    # A whole number shows no decimal mark: look at the first lines.
+    comma = any(decimal_comma(delimiter.join(r), delimiter) for _, r in numbered[1:21])
     i = lower.index(column)
     values: list[float] = []
     lines: list[int] = []

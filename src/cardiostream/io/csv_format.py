@@ -51,6 +51,9 @@ def decimal_comma(line: str, delimiter: str) -> bool:
     return any(_COMMA_NUMBER.fullmatch(cell.strip()) for cell in line.split(delimiter))
 
 
+#: Data lines looked at for a decimal comma.
+_SNIFF_LINES = 20
+
 _COMMA_NUMBER = re.compile(r"[-+]?\d*,\d+(?:[eE][-+]?\d+)?")
 
 
@@ -71,10 +74,11 @@ def _read_table(path: Path) -> pa.Table:
     if path.name.lower().endswith((".tsv", ".tsv.gz")):
         delimiter = "\t"
     if path.suffix.lower() in (".csv", ".tsv"):  # compressed: pyarrow decompresses, as is
-        head = _head(path, 2)
+        head = _head(path, 1 + _SNIFF_LINES)
         if head and path.suffix.lower() == ".csv":
             delimiter = header_delimiter(head[0])
-        comma = len(head) > 1 and decimal_comma(head[1], delimiter)
+        # A whole number (a first time of 0, a sample of 0) shows no decimal mark: look on.
+        comma = any(decimal_comma(line, delimiter) for line in head[1:])
     parse = pacsv.ParseOptions(delimiter=delimiter)
     convert = pacsv.ConvertOptions(decimal_point="," if comma else ".")
     with foreign_errors(path, "reading CSV"):
