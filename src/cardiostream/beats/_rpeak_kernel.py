@@ -90,6 +90,10 @@ FLOOR = 1e-10
 NEVER = 1 << 62
 
 N_BUF = 8  # QRS heights, noise heights, RR intervals and QRS slopes kept for the levels
+# Until this many RR intervals are in, the T-wave window is at least the default RR's: at the
+# start one interval is often from a T wave or a settling baseline taken for a beat, and a
+# short estimate would narrow the window and let the next T wave through.
+N_RR_KNOWN = 3
 B_QRS, B_NOISE, B_RR, B_SLOPE = 0, 1, 2, 3
 I_COUNT = (7, 8, 9, 15)  # the integer-state slot counting the values put in each buffer
 CAND_T, CAND_H, CAND_SLOPE = 0, 1, 2
@@ -174,7 +178,11 @@ def _mean_rr(fv: npt.NDArray[np.float64], default: int) -> float:
 
 @nb.njit(cache=True)
 def _twave_slope(
-    since: int, fv: npt.NDArray[np.float64], pf: npt.NDArray[np.float64], pi: npt.NDArray[np.int64]
+    since: int,
+    fv: npt.NDArray[np.float64],
+    iv: npt.NDArray[np.int64],
+    pf: npt.NDArray[np.float64],
+    pi: npt.NDArray[np.int64],
 ) -> float:
     """The slope below which a candidate ``since`` samples after the last QRS is a T wave.
 
@@ -188,6 +196,8 @@ def _twave_slope(
     band-pass, does not.
     """
     rr = _mean_rr(fv, pi[Q_RR_DEFAULT])
+    if iv[I_NRR] < N_RR_KNOWN:
+        rr = max(rr, float(pi[Q_RR_DEFAULT]))
     window = min(max(pi[Q_TWAVE] * np.sqrt(rr / pi[Q_FS]), pi[Q_TWAVE_MIN]), pi[Q_TWAVE_MAX])
     if since < window:
         return float(pf[P_T_SLOPE] * fv[F_LAST_SLOPE])
@@ -410,7 +420,7 @@ def _classify(
         _replace_last(r, h, slope, fv, iv, bufs, queue, pi)
         return
     if since >= pi[Q_REFRACT] and above:
-        is_qrs = slope >= _twave_slope(since, fv, pf, pi)
+        is_qrs = slope >= _twave_slope(since, fv, iv, pf, pi)
     if is_qrs:
         _accept(r, h, slope, fv, iv, bufs, queue, pf, pi)
         return
@@ -482,9 +492,10 @@ def _initialise(
     top = 0.0
     for k in range(count):
         top = max(top, cand[k, CAND_H])
-    for k in range(N_BUF):
-        bufs[B_QRS, k] = top
-    iv[I_NQ] = N_BUF
+    # One height, not a full buffer of it: the learning second is often the electrode
+    # settling, and the first real QRS complexes should set the level within a beat or two.
+    bufs[B_QRS, 0] = top
+    iv[I_NQ] = 1
     iv[I_NN] = 0
     fv[F_QL] = top
     fv[F_NL] = 0.0
