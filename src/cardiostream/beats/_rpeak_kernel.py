@@ -348,7 +348,9 @@ def _replaces_last(
     follows shortly after it (where a QRS follows a P wave), or where dropping it leaves the
     RR interval of a regular rhythm, the steeper one is the beat. Premature beats of any shape
     still stand: they shorten the interval, and they are not much less steep than the median
-    QRS.
+    QRS. The stream's first beat, found in the learning second, is compared with no QRS but
+    itself: it is dropped for any candidate more than twice as steep (``1 / P_T_SLOPE``), as a
+    settling baseline taken for a beat is.
     """
     last_slope = fv[F_LAST_SLOPE]
     steeper = slope > pf[P_REPLACE_SLOPE] * last_slope or slope > pf[P_REPLACE_STEEP] * fv[F_QSLOPE]
@@ -356,6 +358,9 @@ def _replaces_last(
         return False
     since = r - iv[I_LAST_R]
     if since < pi[Q_REPLACE] and last_slope < pf[P_REPLACE_WEAK] * fv[F_QSLOPE]:
+        return True
+    first = iv[I_QTAIL] == 1 and iv[I_LAST_R] < pi[Q_LEARN]
+    if first and slope * pf[P_T_SLOPE] > last_slope:
         return True
     if iv[I_QTAIL] < 2 or last_slope >= pf[P_MERGE_WEAK] * fv[F_QSLOPE]:
         return False
