@@ -493,10 +493,12 @@ def _initialise(
     pi: npt.NDArray[np.int64],
 ) -> None:
     """Set the levels from the learning period, then replay its candidates through them."""
-    count = iv[I_NCAND]
-    top = 0.0
+    count = iv[I_NCAND]  # at least one: the callers wait for a candidate
+    top_k = 0
     for k in range(count):
-        top = max(top, cand[k, CAND_H])
+        if cand[k, CAND_H] > cand[top_k, CAND_H]:
+            top_k = k
+    top = cand[top_k, CAND_H]
     # One height, not a full buffer of it: the learning second is often the electrode
     # settling, and the first real QRS complexes should set the level within a beat or two.
     bufs[B_QRS, 0] = top
@@ -507,10 +509,6 @@ def _initialise(
     iv[I_INIT] = 1
     saved = cand[:count].copy()
     iv[I_NCAND] = 0
-    top_k = 0
-    for k in range(count):
-        if saved[k, CAND_H] > saved[top_k, CAND_H]:
-            top_k = k
     for k in range(count):
         # The stream may start on the T or P wave of a beat it never saw. The largest
         # candidate of the learning period is taken as a QRS; anything before it that is much
