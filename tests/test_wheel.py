@@ -21,6 +21,7 @@ NEEDED = [
     "cardiostream/rhythm/weights/model.json",
     "cardiostream/beats/model/beats.json",
     "cardiostream/beats/model/rr_af.json",
+    "cardiostream/beats/model/rr_af_pulse.json",
     "cardiostream/serve/static/ward.css",
     "cardiostream/serve/static/trace.css",
     "cardiostream/report/holter/templates/report.html.j2",

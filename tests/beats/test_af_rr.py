@@ -186,6 +186,39 @@ def test_the_shipped_model_loads_and_round_trips(tmp_path: Path) -> None:
         load_rr_af_model(tmp_path / "bad.json")
 
 
+def test_the_pulse_model_is_chosen_by_timing() -> None:
+    ecg, pulse = load_rr_af_model(), load_rr_af_model(timing="pulse")
+    assert ecg is load_rr_af_model(timing="ecg") and pulse is not ecg
+    assert pulse.meta["jitter_ms"] == [10.0, 25.0] and not ecg.meta["jitter_ms"]
+    t = mixed(2)
+    assert np.array_equal(af_from_beats(t, timing="pulse").p_af, af_from_beats(t, pulse).p_af)
+    assert np.array_equal(AFBeatDetector(timing="pulse").push(t).p_af, af_from_beats(t, pulse).p_af)
+    with pytest.raises(InputError, match="timing"):
+        af_from_beats(t, timing="ppg")  # type: ignore[arg-type]
+
+
+def pulse_timed(rr: np.ndarray, seed: int, sigma_s: float = 0.025) -> np.ndarray:
+    """Beat times as a pulse sensor gives them: each off by Gaussian noise."""
+    t = times(rr)
+    return np.sort(t + np.random.default_rng(seed).normal(0.0, sigma_s, t.size))
+
+
+def test_pulse_timing_noise_is_not_af_for_the_pulse_model() -> None:
+    # A regular rhythm at 120 bpm timed from a pulse wave: 30 ms of noise on every beat time
+    # makes its successive differences a tenth of the interval, as a slow AF's.
+    ecg_share, pulse_share = [], []
+    for seed in range(3):
+        t = pulse_timed(sinus(600, seed, mean=0.5), seed + 20, sigma_s=0.03)
+        ecg_share.append(af_from_beats(t).af[WARM_UP:].mean())
+        pulse_share.append(af_from_beats(t, timing="pulse").af[WARM_UP:].mean())
+    assert max(pulse_share) < 0.1, pulse_share
+    assert min(ecg_share) > 0.15, ecg_share
+    # ... while AF timed the same way stays AF.
+    for seed in range(3):
+        out = af_from_beats(pulse_timed(af_rr(400, seed), seed + 30, 0.03), timing="pulse")
+        assert out.af[WARM_UP:].mean() > 0.95, seed
+
+
 def _ltafdb() -> Path:
     root = shared_data_dir()
     if root is None or not (root / "ltafdb" / "00.atr").is_file():

@@ -63,6 +63,20 @@ def test_summary_and_json(tmp_path: Path) -> None:
     assert ep["duration_s"] > 100
 
 
+def test_pulse_timing_picks_the_pulse_model(tmp_path: Path) -> None:
+    t = 5.0 + np.cumsum(_rr_ms(3)) / 1000
+    path = tmp_path / "watch.csv"
+    np.savetxt(path, t[:, None], delimiter=",", header="time_s", comments="")
+    result = runner.invoke(app, ["rr-af", str(path), "--timing", "pulse"])
+    assert result.exit_code == 0, result.output
+    p_af = [float(line.split(",")[2]) for line in result.stdout.strip().splitlines()[1:]]
+    expected = af_from_beats(np.loadtxt(path, skiprows=1), timing="pulse").p_af
+    assert np.allclose(p_af, expected, atol=1e-4)
+    assert not np.allclose(p_af, af_from_beats(np.loadtxt(path, skiprows=1)).p_af, atol=1e-4)
+    result = runner.invoke(app, ["rr-af", str(path), "--timing", "ppg"])
+    assert result.exit_code == 2 and "--timing" in result.output
+
+
 @pytest.mark.parametrize(
     "text",
     [
@@ -131,6 +145,9 @@ def test_training_and_benchmark_name_what_is_missing(tmp_path: Path) -> None:
     assert result.exit_code == 2 and ".atr" in result.output
     result = runner.invoke(app, ["bench", "rr-af", "--cv", str(tmp_path / "cv.json")])
     assert result.exit_code == 2 and "train-rr-af" in result.output
+    for bad in ("10,x", "0", "10,500"):
+        result = runner.invoke(app, ["train-rr-af", "--data", str(tmp_path), "--jitter-ms", bad])
+        assert result.exit_code == 2 and "--jitter-ms" in result.output
     (tmp_path / "cv.json").write_text("{}")
     result = runner.invoke(app, ["bench", "rr-af", "--cv", str(tmp_path / "cv.json")])
     assert result.exit_code == 2 and "not a train-rr-af report" in result.output

@@ -4,7 +4,15 @@ from __future__ import annotations
 
 import numpy as np
 
-from cardiostream.evaluate.rr_af import gross, rhythm_labels, scores, to_markdown
+from cardiostream.evaluate.rr_af import (
+    BeatSeries,
+    features_of,
+    gross,
+    jittered,
+    rhythm_labels,
+    scores,
+    to_markdown,
+)
 
 
 def test_rhythm_labels_follow_the_changes() -> None:
@@ -21,6 +29,18 @@ def test_scores_and_gross() -> None:
     g = gross([s, scores(np.array([0, 0]), np.array([False, False]))])
     assert g["tn"] == 3 and g["sp"] == 75.0
     assert scores(np.array([0]), np.array([False]))["se"] is None
+
+
+def test_jittered_beats_keep_order_labels_and_the_noise_asked_for() -> None:
+    t = np.cumsum(np.full(2000, 0.8))
+    label = (np.arange(2000) >= 1000).astype(np.int64)
+    noisy = jittered(BeatSeries(t, label, features_of(t)), 0.02, np.random.default_rng(0))
+    assert np.all(np.diff(noisy.time_s) > 0)
+    assert 0.018 < float(np.std(noisy.time_s - t)) < 0.022
+    assert noisy.label.tolist() == label.tolist()
+    assert noisy.features.shape == (2000, features_of(t[:20]).shape[1])
+    # A regular rhythm's successive differences are those of the noise alone.
+    assert 0.02 < float(np.std(np.diff(noisy.time_s, 2))) < 0.06
 
 
 def _score(se: float, sp: float) -> dict[str, object]:
@@ -74,4 +94,18 @@ def test_the_report_has_every_table() -> None:
     text = to_markdown(cv, mitdb, speed)
     for part in ("## Summary", "## LTAFDB cross-validation", "## MITDB, external test", "Petrėnas"):
         assert part in text
+    assert "pulse sensor" not in text  # no jitter figures, no table
+    cv["jitter"] = [{**_score(97.0, 93.0), "sigma_ms": 20.0}]
+    mitdb["gross"]["reference_jitter"] = [{**_score(94.0, 91.0), "sigma_ms": 20.0}]
+    text = to_markdown(cv, mitdb, speed)
+    assert "## Beat times from a pulse sensor" in text and "pulse model, MITDB" not in text
+    assert "| 0 (as annotated) | 98.0 | 98.0 | 95.0 | 96.0 |\n" in text
+    assert "| 20 | 97.0 | 93.0 | 94.0 | 91.0 |\n" in text
+    # The pulse model's figures beside the ECG model's, and in the summary.
+    pulse_cv = {**cv, "jitter": [{**_score(98.5, 97.5), "sigma_ms": 20.0}]}
+    pulse_cv["config"] = {"folds": 5, "seed": 0, "jitter_ms": [10.0, 25.0]}
+    pulse = {"cv": pulse_cv, "mitdb": mitdb}
+    text = to_markdown(cv, mitdb, speed, pulse)
+    assert "10 and 25 ms" in text and "the pulse model, MITDB, reference beats" in text
+    assert "| 20 | 97.0 | 93.0 | 94.0 | 91.0 | 98.5 | 97.5 | 94.0 | 91.0 |" in text
     assert "| 201 |" in text and "| 00 |" in text and "**gross**" in text

@@ -29,7 +29,7 @@ def test_training_cross_validates_by_record_and_writes_a_model(tmp_path: Path) -
     result = train_rr_af(
         records,
         folds=2,
-        cfg=FitConfig(hidden=4, maxiter=40, stride=4),
+        cfg=FitConfig(hidden=4, maxiter=40, stride=4, jitter_s=(0.01, 0.025)),
         progress=lambda stage, done, total: steps.append(stage),
     )
     report = result.report
@@ -38,8 +38,33 @@ def test_training_cross_validates_by_record_and_writes_a_model(tmp_path: Path) -
     assert {r["record"] for r in report["per_record"]} == {"r0", "r1", "r2", "r3"}
     assert set(result.oof) == {"r0", "r1", "r2", "r3"}
     assert "final model" in steps
+    # The held-out records are scored again with noise on their beat times.
+    assert [j["sigma_ms"] for j in report["jitter"]] == [10.0, 20.0, 30.0]
+    labelled = sum(
+        r["atr"]["tp"] + r["atr"]["fn"] + r["atr"]["fp"] + r["atr"]["tn"]
+        for r in report["per_record"]
+    )
+    assert all(j["tp"] + j["fn"] + j["fp"] + j["tn"] == labelled for j in report["jitter"])
+    assert report["config"]["jitter_ms"] == [10.0, 25.0]
     path = result.model.save(tmp_path)
     model = load_rr_af_model(path)
     assert model.threshold == report["threshold"] and model.alpha == report["alpha"]
     out = af_from_beats(records[0].atr.time_s, model)
     assert out.af[700:1200].mean() > 0.9 and out.af[1300:].mean() < 0.1
+
+
+def test_jittered_copies_teach_the_detector_a_pulse_sensors_timing() -> None:
+    # The synthetic sinus rhythm varies by ~1 %; 20 ms of noise on each beat time makes its
+    # successive differences as large as those of a slow AF.
+    records = [LtafRecord(f"r{i}", _series(i), _series(100 + i)) for i in range(4)]
+
+    def sp_at_20ms(jitter: tuple[float, ...]) -> float:
+        cfg = FitConfig(hidden=4, maxiter=40, stride=4, jitter_s=jitter)
+        report = train_rr_af(records, folds=2, cfg=cfg).report
+        assert report["gross"]["atr"]["sp"] > 95
+        (row,) = (j for j in report["jitter"] if j["sigma_ms"] == 20.0)
+        assert row["se"] > 95
+        return float(row["sp"])
+
+    assert sp_at_20ms(()) < 80
+    assert sp_at_20ms((0.01, 0.025)) > 95

@@ -17,8 +17,16 @@ The decision is causal: a beat is decided when it arrives, from it and the beats
 intervals) get ``p_af`` 0. :class:`AFBeatDetector` gives the same answer bit for bit in any
 chunking, and :func:`af_from_beats` is that detector run over the whole series.
 
-How the model was trained (Long-Term AF Database, cross-validated by record) and how well it
-does (there and on MITDB, which it never saw) is in ``docs/rhythm/rr_af.md``.
+Two models are shipped, for two kinds of beat times (``timing``): ``"ecg"`` (the default) for R
+peaks, timed to a few milliseconds, and ``"pulse"`` for beats timed from a pulse wave (a PPG
+watch, a pulse oximeter), whose 10-30 ms of timing noise turns a regular rhythm's successive
+differences into those of a slow AF. The pulse model learned from copies of its training beats
+with such noise on their times; it calls far fewer noisy sinus beats AF, at the price of
+some AF whose intervals vary little (``docs/rhythm/rr_af.md``, "Beat times from a pulse
+sensor").
+
+How the models were trained (Long-Term AF Database, cross-validated by record) and how well
+they do (there and on MITDB, which they never saw) is in ``docs/rhythm/rr_af.md``.
 """
 
 from __future__ import annotations
@@ -26,7 +34,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 import numpy as np
 import numpy.typing as npt
@@ -39,8 +47,12 @@ FloatArray = npt.NDArray[np.float64]
 
 #: Names of the model's inputs, in column order.
 FEATURES = kernel.FEATURES
-#: The shipped model's file, in ``cardiostream/beats/model/``.
+#: The file a model is saved as, and the shipped model's for each timing, in
+#: ``cardiostream/beats/model/``.
 MODEL_FILE = "rr_af.json"
+Timing = Literal["ecg", "pulse"]
+MODEL_FILES: dict[str, str] = {"ecg": MODEL_FILE, "pulse": "rr_af_pulse.json"}
+TIMINGS = tuple(MODEL_FILES)
 FORMAT = "cardiostream-rr-af/1"
 #: Beats kept between pushes: the long window's intervals need one beat more.
 HISTORY = kernel.LONG + 1
@@ -114,9 +126,14 @@ class RRAFModel:
         return write_model_json(folder, MODEL_FILE, self.to_dict())
 
 
-def load_rr_af_model(path: str | Path | None = None) -> RRAFModel:
-    """The shipped model, or the one in ``path`` (an ``rr_af.json`` or its folder)."""
-    return load_model(path, MODEL_FILE, "an RR AF model", RRAFModel.from_dict)
+def load_rr_af_model(path: str | Path | None = None, *, timing: Timing = "ecg") -> RRAFModel:
+    """The shipped model for beats of this ``timing`` (``"ecg"`` or ``"pulse"``), or the one in
+    ``path`` (an ``rr_af.json`` or its folder; ``timing`` is then not used)."""
+    if timing not in MODEL_FILES:
+        raise InputError(f"timing: expected one of {', '.join(TIMINGS)}, got {timing!r}")
+    if path is not None:
+        return load_model(path, MODEL_FILE, "an RR AF model", RRAFModel.from_dict)
+    return load_model(None, MODEL_FILES[timing], "an RR AF model", RRAFModel.from_dict)
 
 
 @dataclass(frozen=True)
@@ -213,10 +230,15 @@ class AFBeatDetector:
     for symmetry with the other detectors. The state (the last 65 beat times, the count of
     beats and the smoothed logit) goes out with :meth:`state_dict` and back with
     :meth:`load_state_dict`; a detector restored from it continues exactly as the original.
+    ``timing`` picks the shipped model as for :func:`af_from_beats`.
     """
 
-    def __init__(self, model: RRAFModel | str | Path | None = None) -> None:
-        self.model = model if isinstance(model, RRAFModel) else load_rr_af_model(model)
+    def __init__(
+        self, model: RRAFModel | str | Path | None = None, *, timing: Timing = "ecg"
+    ) -> None:
+        self.model = (
+            model if isinstance(model, RRAFModel) else load_rr_af_model(model, timing=timing)
+        )
         self.reset()
 
     def reset(self) -> None:
@@ -280,7 +302,10 @@ class AFBeatDetector:
 
 
 def af_from_beats(
-    beat_times_s: npt.ArrayLike, model: RRAFModel | str | Path | None = None
+    beat_times_s: npt.ArrayLike,
+    model: RRAFModel | str | Path | None = None,
+    *,
+    timing: Timing = "ecg",
 ) -> AFBeats:
     """Whether each beat lies in AF, from beat times alone, causally.
 
@@ -289,7 +314,11 @@ def af_from_beats(
     beat_times_s : array_like of float
         Beat (R peak or pulse) times in seconds, strictly increasing.
     model : RRAFModel, path or None
-        The shipped model by default.
+        The shipped model for ``timing`` by default.
+    timing : {"ecg", "pulse"}
+        How the beats were timed: from an ECG's R peaks (the default), or from a pulse wave (a
+        PPG watch, a pulse oximeter: 10-30 ms less exact), for which a model trained with
+        that much noise on its beat times is shipped.
 
     Returns
     -------
@@ -297,4 +326,4 @@ def af_from_beats(
         ``af`` (bool) and ``p_af`` (float) for every beat, with its ``time_s``; equal bit for
         bit to :class:`AFBeatDetector` fed the same beats in any chunks.
     """
-    return AFBeatDetector(model).push(beat_times_s)
+    return AFBeatDetector(model, timing=timing).push(beat_times_s)

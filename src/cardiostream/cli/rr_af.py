@@ -100,6 +100,13 @@ def rr_af(
     model: Annotated[
         Path | None, typer.Option(help="An RR AF model (rr_af.json or its folder).")
     ] = None,
+    timing: Annotated[
+        str,
+        typer.Option(
+            help="How the beats were timed: ecg (R peaks) or pulse (a PPG watch, a pulse "
+            "oximeter: 10-30 ms less exact); picks the shipped model."
+        ),
+    ] = "ecg",
 ) -> None:
     """AF from beat times alone: each beat's AF call and probability, or the AF burden and
     episodes.
@@ -114,8 +121,10 @@ def rr_af(
 
         if fmt not in ("csv", "summary", "json"):
             raise InputError(f"--format: expected csv, summary or json, got {fmt!r}")
+        if timing not in ("ecg", "pulse"):
+            raise InputError(f"--timing: expected ecg or pulse, got {timing!r}")
         t, from_rr = read_beats_csv(path)
-        result = af_from_beats(t, model)
+        result = af_from_beats(t, model, timing="pulse" if timing == "pulse" else "ecg")
         start = 1 if from_rr else 0
         if fmt == "csv":
             lines = [CSV_HEADER]
@@ -161,6 +170,19 @@ def rr_af(
     _guard(body)
 
 
+def _jitter_list(text: str) -> tuple[float, ...]:
+    """``--jitter-ms``: comma-separated milliseconds (0 to 200), or 'none'."""
+    if text.strip().lower() in ("", "none"):
+        return ()
+    try:
+        values = tuple(float(v) for v in text.split(","))
+    except ValueError:
+        raise InputError(f"--jitter-ms: expected numbers and commas, got {text!r}") from None
+    if not all(0 < v <= 200 for v in values):
+        raise InputError(f"--jitter-ms: each value must be above 0 and at most 200, got {text!r}")
+    return tuple(v / 1000 for v in values)
+
+
 @app.command("train-rr-af")
 def train_rr_af_command(
     data: Annotated[
@@ -172,8 +194,16 @@ def train_rr_af_command(
     seed: Annotated[int, typer.Option(help="Seed of the folds, sampling and initialisation.")] = 0,
     folds: Annotated[int, typer.Option(help="Folds of whole records.")] = 5,
     hidden: Annotated[int, typer.Option(help="Hidden units (0: logistic regression).")] = 12,
-    maxiter: Annotated[int, typer.Option(help="L-BFGS iterations per fit.")] = 200,
+    maxiter: Annotated[int, typer.Option(help="L-BFGS iterations per fit.")] = 400,
     limit: Annotated[int | None, typer.Option(help="Use only the first N records.")] = None,
+    jitter_ms: Annotated[
+        str,
+        typer.Option(
+            help="Beat-time noise (ms, comma-separated) of extra training copies of each "
+            "record's reviewed beats, as a pulse sensor times its beats: 10,25 trains the "
+            "pulse model (shipped as rr_af_pulse.json); none, the ECG model."
+        ),
+    ] = "none",
 ) -> None:
     """Train the RR-interval AF detector on LTAFDB, cross-validated by record (reviewed and
     automated beats); write the model and cv_report.json."""
@@ -183,6 +213,7 @@ def train_rr_af_command(
         from cardiostream.progress import counted_bar
         from cardiostream.training.af_rr import FitConfig, train_rr_af
 
+        jitter = _jitter_list(jitter_ms)
         names = ltafdb_records(_folder(data))[:limit]
         if not 2 <= folds <= len(names):
             raise InputError(f"--folds: expected 2 to {len(names)}, got {folds}")
@@ -199,7 +230,7 @@ def train_rr_af_command(
             def step(stage: str, done: int, total: int) -> None:
                 bar.update(fit, description=stage, completed=done, total=total)
 
-            cfg = FitConfig(hidden=hidden, maxiter=maxiter, seed=seed)
+            cfg = FitConfig(hidden=hidden, maxiter=maxiter, seed=seed, jitter_s=jitter)
             result = train_rr_af(records, folds=folds, cfg=cfg, progress=step)
         path = result.model.save(out)
         (out / "cv_report.json").write_text(json.dumps(result.report, indent=1) + "\n")
@@ -208,11 +239,28 @@ def train_rr_af_command(
             f"model written to {escape(str(path))}; cross-validation by record: reviewed beats "
             f"Se {g['atr']['se']:.1f} Sp {g['atr']['sp']:.1f}, automated beats "
             f"Se {g['qrs']['se']:.1f} Sp {g['qrs']['sp']:.1f} "
-            f"(alpha {result.report['alpha']:g}, threshold {result.report['threshold']:.2f})",
+            f"(alpha {result.report['alpha']:g}, threshold {result.report['threshold']:.2f}); "
+            "reviewed beats with noise on their times: "
+            + ", ".join(
+                f"{j['sigma_ms']:g} ms Se {j['se']:.1f} Sp {j['sp']:.1f}"
+                for j in result.report["jitter"]
+            ),
             highlight=False,
         )
 
     _guard(body)
+
+
+def _cv_report(path: Path) -> dict[str, Any]:
+    """A ``train-rr-af`` cross-validation report, or InputError naming the file."""
+    if not path.is_file():
+        raise InputError(f"{path}: no such file (run cardiostream train-rr-af first)")
+    try:
+        report: dict[str, Any] = json.loads(path.read_text())
+        report["gross"]["atr"]
+    except (json.JSONDecodeError, KeyError, TypeError) as exc:
+        raise InputError(f"{path}: not a train-rr-af report ({exc})") from None
+    return report
 
 
 @bench_app.command("rr-af")
@@ -228,7 +276,17 @@ def bench_rr_af(
     ),
     speed_records: Annotated[int, typer.Option(help="LTAFDB records timed.")] = 8,
     model: Annotated[
-        Path | None, typer.Option(help="An RR AF model (default: the shipped one).")
+        Path | None, typer.Option(help="An RR AF model (default: the shipped ECG model).")
+    ] = None,
+    pulse_cv: Annotated[
+        Path | None,
+        typer.Option(
+            help="cv_report.json of the pulse model's training (train-rr-af --jitter-ms "
+            "10,25): adds its figures beside the ECG model's."
+        ),
+    ] = None,
+    pulse_model: Annotated[
+        Path | None, typer.Option(help="A pulse model (default: the shipped one).")
     ] = None,
     json_out: JsonOption = None,
     markdown: Annotated[Path | None, typer.Option(help="Write the report as Markdown.")] = None,
@@ -246,13 +304,8 @@ def bench_rr_af(
             to_markdown,
         )
 
-        if not cv.is_file():
-            raise InputError(f"{cv}: no such file (run cardiostream train-rr-af first)")
-        try:
-            report = json.loads(cv.read_text())
-            report["gross"]["atr"]
-        except (json.JSONDecodeError, KeyError, TypeError) as exc:
-            raise InputError(f"{cv}: not a train-rr-af report ({exc})") from None
+        report = _cv_report(cv)
+        pulse_report = _cv_report(pulse_cv) if pulse_cv is not None else None
         shipped = load_rr_af_model(model)
         names = ltafdb_records(_folder(ltafdb))[: max(1, speed_records)]
         _folder(mitdb)
@@ -262,13 +315,26 @@ def bench_rr_af(
                 shipped,
                 progress=lambda text, i, n: status.update(f"{text} ({i + 1}/{n})"),
             )
+            pulse = None
+            if pulse_report is not None:
+                pulse = {
+                    "cv": {k: v for k, v in pulse_report.items() if k != "grid"},
+                    "mitdb": evaluate_mitdb(
+                        mitdb,
+                        load_rr_af_model(pulse_model, timing="pulse"),
+                        progress=lambda text, i, n: status.update(
+                            f"pulse model, {text} ({i + 1}/{n})"
+                        ),
+                    ),
+                }
             status.update("speed")
             speed = measure_speed(ltafdb, names, shipped)
         doc = {
             "cv": {k: v for k, v in report.items() if k != "grid"},
             "mitdb": result,
             "speed": speed,
+            "pulse": pulse,
         }
-        _show_bench(to_markdown(report, result, speed), doc, markdown, json_out)
+        _show_bench(to_markdown(report, result, speed, pulse), doc, markdown, json_out)
 
     _guard(body)

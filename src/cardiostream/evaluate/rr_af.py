@@ -12,6 +12,7 @@ over records; per-record Se is given where a record has AF beats, Sp where it ha
 from __future__ import annotations
 
 import time
+import zlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -57,6 +58,16 @@ def features_of(t: FloatArray) -> FloatArray:
     x = np.empty((t.size, len(FEATURES)))
     kernel.rr_features(np.ascontiguousarray(t, np.float64), 0, x)
     return x
+
+
+def jittered(series: BeatSeries, sigma_s: float, rng: np.random.Generator) -> BeatSeries:
+    """The series with Gaussian noise of ``sigma_s`` on every beat time (kept in order): the
+    timing error of a pulse sensor (PPG) or of a coarse beat detector. Labels stay the
+    beats' own."""
+    t = series.time_s + rng.normal(0.0, sigma_s, series.time_s.size)
+    order = np.argsort(t, kind="stable")
+    t = t[order]
+    return BeatSeries(t, series.label[order], features_of(t))
 
 
 def rhythm_labels(change_s: FloatArray, rhythm: Sequence[str], t: FloatArray) -> IntArray:
@@ -151,6 +162,8 @@ ANCHORS: tuple[tuple[str, str, float, float], ...] = (
     ("Zhou et al. 2015", "MITDB", 97.8, 87.4),
     ("Tateno & Glass 2001", "AFDB", 94.4, 97.2),
 )
+#: Beat-time noise (s, standard deviation) of the jitter test: a pulse sensor's timing.
+JITTER_S = (0.01, 0.02, 0.03)
 #: Least AF a record must hold (s, summed) for the record-level AF call.
 RECORD_AF_S = 30.0
 
@@ -211,6 +224,17 @@ def evaluate_mitdb_record(
             "af_s": _af_seconds(t, label == 1),
             "called_af_s": _af_seconds(t, out.af),
         }
+    # The reference beats again with noise on their times, from a generator of the record's.
+    series = BeatSeries(t_ref, _mitdb_labels(ann, fs, t_ref, 0), np.empty((0, len(FEATURES))))
+    row["reference_jitter"] = []
+    for k, sigma in enumerate(JITTER_S):
+        rng = np.random.default_rng([zlib.crc32(name.encode()), k])
+        t = series.time_s + rng.normal(0.0, sigma, t_ref.size)
+        order = np.argsort(t, kind="stable")
+        out = af_from_beats(t[order], model)
+        row["reference_jitter"].append(
+            {"sigma_ms": round(1000 * sigma, 3), **scores(series.label[order], out.af)}
+        )
     return row
 
 
@@ -262,6 +286,10 @@ def evaluate_mitdb(
         doc["gross"][src] = gross([r[src] for r in rows])
         doc["gross"][f"{src}_afl_left_out"] = gross([r[src]["afl_left_out"] for r in rows])
         doc["record_level"][src] = record_level(rows, src)
+    doc["gross"]["reference_jitter"] = [
+        {"sigma_ms": round(1000 * sigma, 3), **gross([r["reference_jitter"][k] for r in rows])}
+        for k, sigma in enumerate(JITTER_S)
+    ]
     return doc
 
 
@@ -319,8 +347,59 @@ def _table(header: Sequence[str], rows: Sequence[Sequence[object]]) -> list[str]
     return lines
 
 
-def to_markdown(cv: dict[str, Any], mitdb: dict[str, Any], speed: dict[str, Any]) -> str:
-    """The report ``docs/rhythm/rr_af.md``."""
+def _jitter_rows(cv: dict[str, Any], mitdb: dict[str, Any]) -> dict[float, list[str]]:
+    """Se and Sp by beat-time noise (ms; 0: as annotated), LTAFDB out of fold and MITDB."""
+    ltaf = {row["sigma_ms"]: row for row in cv.get("jitter", [])}
+    mit = {row["sigma_ms"]: row for row in mitdb["gross"].get("reference_jitter", [])}
+    out = {0.0: [cv["gross"]["atr"], mitdb["gross"]["reference"]]}
+    for sigma in sorted(set(ltaf) | set(mit)):
+        out[sigma] = [ltaf.get(sigma, {}), mit.get(sigma, {})]
+    return {k: [_f(d.get(m)) for d in v for m in ("se", "sp")] for k, v in out.items()}
+
+
+def _jitter_section(
+    cv: dict[str, Any], mitdb: dict[str, Any], pulse: dict[str, Any] | None
+) -> list[str]:
+    """The table of beat-time noise: LTAFDB out of fold and MITDB reference beats, for the ECG
+    model and (where given) the pulse model."""
+    if not cv.get("jitter") and not mitdb["gross"].get("reference_jitter"):
+        return []
+    ecg = _jitter_rows(cv, mitdb)
+    header = ["beat-time noise (ms)", "LTAFDB Se", "LTAFDB Sp", "MITDB Se", "MITDB Sp"]
+    rows = [[f"{k:g}" if k else "0 (as annotated)", *v] for k, v in ecg.items()]
+    text = 'the ECG model (`timing="ecg"`, trained on the beats as annotated)'
+    if pulse is not None:
+        pul = _jitter_rows(pulse["cv"], pulse["mitdb"])
+        header = [header[0]] + [f"{h}, ECG model" for h in header[1:]]
+        header += [f"{h}, pulse model" for h in ("LTAFDB Se", "LTAFDB Sp", "MITDB Se", "MITDB Sp")]
+        rows = [[*row, *pul.get(k, ["–"] * 4)] for row, k in zip(rows, ecg, strict=True)]
+        trained = pulse["cv"]["config"].get("jitter_ms") or []
+        text += (
+            ' and the pulse model (`timing="pulse"`, trained with copies of each record\'s '
+            "reviewed beats at " + " and ".join(f"{v:g}" for v in trained) + " ms of noise)"
+        )
+    return [
+        "## Beat times from a pulse sensor",
+        "",
+        "A PPG watch or a pulse oximeter times each beat from the pulse wave, 10-30 ms less "
+        "exactly than an ECG's R peak; noise that size on every beat time makes a regular "
+        "rhythm's successive differences look like AF's. Here every beat time gets Gaussian "
+        "noise of the given standard deviation: the LTAFDB reviewed beats of the held-out "
+        f"records (out of fold) and MITDB's reference beats (external), for {text}.",
+        "",
+        *_table(header, rows),
+        "",
+    ]
+
+
+def to_markdown(
+    cv: dict[str, Any],
+    mitdb: dict[str, Any],
+    speed: dict[str, Any],
+    pulse: dict[str, Any] | None = None,
+) -> str:
+    """The report ``docs/rhythm/rr_af.md``; ``pulse`` holds the pulse model's ``cv`` report and
+    ``mitdb`` results."""
     g = cv["gross"]
     m = mitdb["gross"]
     lines = [
@@ -329,7 +408,9 @@ def to_markdown(cv: dict[str, Any], mitdb: dict[str, Any], speed: dict[str, Any]
         "Written by `cardiostream bench rr-af`. The detector is "
         "`cardiostream.af_from_beats` (causal: a beat is decided from itself and the "
         f"{kernel.LONG} intervals before it, delay 0 beats); its design is in "
-        'docs/decisions.md ("AF from beat times"). Beat-level figures, in percent.',
+        'docs/decisions.md ("AF from beat times"). Beat-level figures, in percent. '
+        "Unless a row names the pulse model, the figures are the ECG model's (the default, "
+        "for R peaks).",
         "",
         "## Summary",
         "",
@@ -346,6 +427,13 @@ def to_markdown(cv: dict[str, Any], mitdb: dict[str, Any], speed: dict[str, Any]
         row("MITDB (never trained on), reference beats", m["reference"]),
         row("MITDB, the engine's own beats (`detect_rpeaks`, lead 0)", m["detected"]),
     ]
+    if pulse is not None:
+        pg, pm = pulse["cv"]["gross"], pulse["mitdb"]["gross"]
+        rows += [
+            row('the pulse model (`timing="pulse"`), LTAFDB, reviewed beats', pg["atr"]),
+            row("the pulse model, LTAFDB, the automated detector's beats", pg["qrs"]),
+            row("the pulse model, MITDB, reference beats", pm["reference"]),
+        ]
     rows += [
         [f"{who}, {db} (published)", f"{se:.1f}", f"{sp:.1f}", "–"] for who, db, se, sp in ANCHORS
     ]
@@ -362,6 +450,9 @@ def to_markdown(cv: dict[str, Any], mitdb: dict[str, Any], speed: dict[str, Any]
         f"live, {speed['live_chunk_beats']} beat a push, {speed['live_us_per_push']:.0f} µs a "
         f"push ({speed['live_x_real_time']:,.0f}× real time).",
         "",
+    ]
+    lines += _jitter_section(cv, mitdb, pulse)
+    lines += [
         "## LTAFDB cross-validation (out of fold)",
         "",
         f"{cv['config']['folds']} folds of whole records (seed {cv['config']['seed']}); the "

@@ -42,7 +42,7 @@ import numpy as np
 import numpy.typing as npt
 
 from cardiostream.beats._af_rr_kernel import MIN_RR
-from cardiostream.beats.af_rr import AFBeatDetector, RRAFModel, check_beat_times
+from cardiostream.beats.af_rr import AFBeatDetector, RRAFModel, Timing, check_beat_times
 from cardiostream.errors import InputError
 from cardiostream.stream.events import EventConfig, EventTracker
 from cardiostream.stream.messages import Gap, Message, Window
@@ -149,10 +149,12 @@ class BeatStreamProcessor:
     Parameters
     ----------
     model : RRAFModel, path or None
-        The RR AF model (the shipped one by default).
+        The RR AF model (the shipped one for ``timing`` by default).
     events : EventConfig, optional
         The AF episodes' rules (:class:`~cardiostream.stream.events.EventConfig`'s defaults
         by default); its hop and window are this processor's.
+    timing : {"ecg", "pulse"}
+        How the beats were timed (see :func:`~cardiostream.beats.af_rr.af_from_beats`).
 
     Attributes
     ----------
@@ -164,9 +166,13 @@ class BeatStreamProcessor:
     window_s = 10
 
     def __init__(
-        self, model: RRAFModel | str | Path | None = None, events: EventConfig | None = None
+        self,
+        model: RRAFModel | str | Path | None = None,
+        events: EventConfig | None = None,
+        *,
+        timing: Timing = "ecg",
     ) -> None:
-        self.detector = AFBeatDetector(model)
+        self.detector = AFBeatDetector(model, timing=timing)
         config = replace(
             events or EventConfig(), hop_s=float(self.hop_s), window_s=float(self.window_s)
         )
@@ -352,9 +358,12 @@ class BeatStreamProcessor:
 
 
 def beat_stream_messages(
-    beat_times_s: npt.ArrayLike, model: RRAFModel | str | Path | None = None
+    beat_times_s: npt.ArrayLike,
+    model: RRAFModel | str | Path | None = None,
+    *,
+    timing: Timing = "ecg",
 ) -> list[Message]:
     """Every line of a whole beat series through one :class:`BeatStreamProcessor`, flushed:
     what a live stream of the same beats gives, in any chunks."""
-    proc = BeatStreamProcessor(model)
+    proc = BeatStreamProcessor(model, timing=timing)
     return [*proc.push(beat_times_s), *proc.flush()]

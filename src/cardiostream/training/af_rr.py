@@ -13,7 +13,7 @@ Se + Sp over the reviewed beats); the final model is fitted on every record.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -23,7 +23,7 @@ from scipy.optimize import minimize
 
 from cardiostream.beats import _af_rr_kernel as kernel
 from cardiostream.beats.af_rr import RRAFModel
-from cardiostream.evaluate.rr_af import BeatSeries, LtafRecord, gross, scores
+from cardiostream.evaluate.rr_af import BeatSeries, LtafRecord, gross, jittered, scores
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
@@ -31,6 +31,8 @@ IntArray = npt.NDArray[np.int64]
 #: Smoothing weights and thresholds tried on the out-of-fold logits.
 ALPHAS = (1.0, 0.5, 0.25, 0.1, 0.05)
 THRESHOLDS = tuple(float(v) for v in np.round(np.arange(0.05, 0.96, 0.01), 2))
+#: Beat-time noise (s, standard deviation) on the held-out reviewed beats of the robustness test.
+JITTER_TEST_S = (0.01, 0.02, 0.03)
 
 Progress = Callable[[str, int, int], None]
 
@@ -101,13 +103,18 @@ def fit_network(
 
 
 def training_rows(
-    records: Sequence[LtafRecord], stride: int, seed: int
+    records: Sequence[LtafRecord],
+    stride: int,
+    seed: int,
+    extra: Mapping[str, Sequence[BeatSeries]] | None = None,
 ) -> tuple[FloatArray, FloatArray]:
-    """Every ``stride``-th labelled beat of both series of the records (random phase)."""
+    """Every ``stride``-th labelled beat of both series of the records and of their ``extra``
+    series by record name (random phase)."""
     rng = np.random.default_rng(seed)
     xs, ys = [], []
     for rec in records:
-        for series in (rec.atr, rec.qrs):
+        more = extra.get(rec.name, ()) if extra else ()
+        for series in (rec.atr, rec.qrs, *more):
             ok = (series.label >= 0) & np.isfinite(series.features).all(axis=1)
             idx = np.flatnonzero(ok)
             idx = idx[int(rng.integers(stride)) :: stride]
@@ -122,14 +129,35 @@ class FitConfig:
 
     hidden: int = 12
     l2: float = 1e-4
-    maxiter: int = 200
+    maxiter: int = 400
     stride: int = 24
     seed: int = 0
+    #: Beat-time noise (s) of the extra copies of each record's reviewed beats: () for the ECG
+    #: model, (0.01, 0.025) for the pulse model.
+    jitter_s: tuple[float, ...] = ()
 
 
-def fit_model(records: Sequence[LtafRecord], cfg: FitConfig) -> RRAFModel:
-    """Fit a model (no smoothing, threshold 0.5) on the records."""
-    x, y = training_rows(records, cfg.stride, cfg.seed)
+def jittered_copies(
+    records: Sequence[LtafRecord], sigmas: Sequence[float], seed: int, stream: int = 0
+) -> dict[str, list[BeatSeries]]:
+    """Each record's reviewed beats with noise of each of ``sigmas`` on their times, from a
+    generator of its own (``seed``, ``stream``, the record's place)."""
+    return {
+        rec.name: [
+            jittered(rec.atr, s, np.random.default_rng([seed, stream, i, k]))
+            for k, s in enumerate(sigmas)
+        ]
+        for i, rec in enumerate(records)
+    }
+
+
+def fit_model(
+    records: Sequence[LtafRecord],
+    cfg: FitConfig,
+    extra: Mapping[str, Sequence[BeatSeries]] | None = None,
+) -> RRAFModel:
+    """Fit a model (no smoothing, threshold 0.5) on the records and their ``extra`` series."""
+    x, y = training_rows(records, cfg.stride, cfg.seed, extra)
     mean = x.mean(axis=0)
     std = x.std(axis=0) + 1e-6
     z = np.clip((x - mean) / std, -8.0, 8.0)
@@ -157,6 +185,10 @@ class TrainResult:
     oof: dict[str, dict[str, FloatArray]]
 
 
+def _jitter_key(sigma: float) -> str:
+    return f"atr_jitter_{round(1000 * sigma, 3):g}ms"
+
+
 def _folds(names: Sequence[str], k: int, seed: int) -> list[list[str]]:
     order = np.random.default_rng(seed).permutation(len(names))
     return [[names[i] for i in order[f::k]] for f in range(k)]
@@ -175,18 +207,24 @@ def train_rr_af(
     names = [r.name for r in records]
     by_name = {r.name: r for r in records}
     groups = _folds(names, folds, cfg.seed)
+    if progress:
+        progress("jittering beat times", 0, folds + 1)
+    extra = jittered_copies(records, cfg.jitter_s, cfg.seed)
+    tests = jittered_copies(records, JITTER_TEST_S, cfg.seed, stream=1)
     oof: dict[str, dict[str, FloatArray]] = {}
     for f, held in enumerate(groups):
         if progress:
             progress("cross-validation", f, folds + 1)
         train = [by_name[n] for n in names if n not in held]
-        model = fit_model(train, cfg)
+        model = fit_model(train, cfg, extra)
         for n in held:
             rec = by_name[n]
             oof[n] = {
                 "atr": model.logits(rec.atr.features),
                 "qrs": model.logits(rec.qrs.features),
             }
+            for sigma, noisy in zip(JITTER_TEST_S, tests[n], strict=True):
+                oof[n][_jitter_key(sigma)] = model.logits(noisy.features)
     # Smoothing and threshold: the largest Se + Sp over the reviewed beats out of fold.
     best: tuple[float, float, float] | None = None
     grid: list[dict[str, Any]] = []
@@ -216,9 +254,16 @@ def train_rr_af(
             row[src]["beats"] = int(series.time_s.size)
             row[src]["af_beats"] = int((series.label == 1).sum())
         per_record.append(row)
+    jitter = []
+    for k, sigma in enumerate(JITTER_TEST_S):
+        rows = []
+        for r in records:
+            p = smoothed_p(oof[r.name][_jitter_key(sigma)], alpha)
+            rows.append(scores(tests[r.name][k].label, p >= threshold))
+        jitter.append({"sigma_ms": round(1000 * sigma, 3), **gross(rows)})
     if progress:
         progress("final model", folds, folds + 1)
-    final = fit_model(records, cfg)
+    final = fit_model(records, cfg, extra)
     meta = {
         "trained_on": "Long-Term AF Database (PhysioNet), "
         f"{len(records)} records, reviewed (.atr) and automated (.qrs) beats",
@@ -230,6 +275,7 @@ def train_rr_af(
         "stride": cfg.stride,
         "seed": cfg.seed,
         "folds": folds,
+        "jitter_ms": [round(1000 * v, 3) for v in cfg.jitter_s],
     }
     model = RRAFModel(
         mean=final.mean,
@@ -249,6 +295,7 @@ def train_rr_af(
         "threshold": threshold,
         "gross": {src: gross([row[src] for row in per_record]) for src in ("atr", "qrs")},
         "per_record": per_record,
+        "jitter": jitter,
         "grid": grid,
     }
     if progress:
