@@ -60,14 +60,25 @@ def features_of(t: FloatArray) -> FloatArray:
     return x
 
 
+def noisy_times(
+    t: FloatArray, sigma_s: float, rng: np.random.Generator
+) -> tuple[FloatArray, IntArray]:
+    """Beat times with Gaussian noise of ``sigma_s`` on each (the timing error of a pulse
+    sensor or of a coarse beat detector), in increasing order, and which beat each one is."""
+    noisy = t + rng.normal(0.0, sigma_s, t.size)
+    order = np.argsort(noisy, kind="stable")
+    return noisy[order], order
+
+
 def jittered(series: BeatSeries, sigma_s: float, rng: np.random.Generator) -> BeatSeries:
-    """The series with Gaussian noise of ``sigma_s`` on every beat time (kept in order): the
-    timing error of a pulse sensor (PPG) or of a coarse beat detector. Labels stay the
-    beats' own."""
-    t = series.time_s + rng.normal(0.0, sigma_s, series.time_s.size)
-    order = np.argsort(t, kind="stable")
-    t = t[order]
+    """The series with :func:`noisy_times`; labels stay the beats' own."""
+    t, order = noisy_times(series.time_s, sigma_s, rng)
     return BeatSeries(t, series.label[order], features_of(t))
+
+
+#: Beat-time noise (s, standard deviation) of the jitter test, out of fold on LTAFDB and on
+#: MITDB: a pulse sensor's timing.
+JITTER_S = (0.01, 0.02, 0.03)
 
 
 def rhythm_labels(change_s: FloatArray, rhythm: Sequence[str], t: FloatArray) -> IntArray:
@@ -162,8 +173,6 @@ ANCHORS: tuple[tuple[str, str, float, float], ...] = (
     ("Zhou et al. 2015", "MITDB", 97.8, 87.4),
     ("Tateno & Glass 2001", "AFDB", 94.4, 97.2),
 )
-#: Beat-time noise (s, standard deviation) of the jitter test: a pulse sensor's timing.
-JITTER_S = (0.01, 0.02, 0.03)
 #: Least AF a record must hold (s, summed) for the record-level AF call.
 RECORD_AF_S = 30.0
 
@@ -225,15 +234,13 @@ def evaluate_mitdb_record(
             "called_af_s": _af_seconds(t, out.af),
         }
     # The reference beats again with noise on their times, from a generator of the record's.
-    series = BeatSeries(t_ref, _mitdb_labels(ann, fs, t_ref, 0), np.empty((0, len(FEATURES))))
+    label_ref = _mitdb_labels(ann, fs, t_ref, 0)
     row["reference_jitter"] = []
     for k, sigma in enumerate(JITTER_S):
-        rng = np.random.default_rng([zlib.crc32(name.encode()), k])
-        t = series.time_s + rng.normal(0.0, sigma, t_ref.size)
-        order = np.argsort(t, kind="stable")
-        out = af_from_beats(t[order], model)
+        t, order = noisy_times(t_ref, sigma, np.random.default_rng([zlib.crc32(name.encode()), k]))
+        out = af_from_beats(t, model)
         row["reference_jitter"].append(
-            {"sigma_ms": round(1000 * sigma, 3), **scores(series.label[order], out.af)}
+            {"sigma_ms": round(1000 * sigma, 3), **scores(label_ref[order], out.af)}
         )
     return row
 

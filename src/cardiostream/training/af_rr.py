@@ -9,6 +9,12 @@ network trains on every ``stride``-th beat of both series of the training record
 beats share 63 of their 64 intervals), classes weighted equally. Out-of-fold logits of every
 beat of the held-out records choose the smoothing and the threshold (the pair with the largest
 Se + Sp over the reviewed beats); the final model is fitted on every record.
+
+A pulse sensor times its beats 10-30 ms less exactly than an ECG's R peak, and noise that size
+on every beat time makes a regular rhythm's successive differences look like AF's. For the
+pulse model each training record also gives its reviewed beats with Gaussian noise of
+:attr:`FitConfig.jitter_s` on their times; whichever model is trained, the held-out records
+are scored with such noise too (:data:`~cardiostream.evaluate.rr_af.JITTER_S`).
 """
 
 from __future__ import annotations
@@ -23,7 +29,14 @@ from scipy.optimize import minimize
 
 from cardiostream.beats import _af_rr_kernel as kernel
 from cardiostream.beats.af_rr import RRAFModel
-from cardiostream.evaluate.rr_af import BeatSeries, LtafRecord, gross, jittered, scores
+from cardiostream.evaluate.rr_af import (
+    JITTER_S,
+    BeatSeries,
+    LtafRecord,
+    gross,
+    jittered,
+    scores,
+)
 
 FloatArray = npt.NDArray[np.float64]
 IntArray = npt.NDArray[np.int64]
@@ -31,8 +44,6 @@ IntArray = npt.NDArray[np.int64]
 #: Smoothing weights and thresholds tried on the out-of-fold logits.
 ALPHAS = (1.0, 0.5, 0.25, 0.1, 0.05)
 THRESHOLDS = tuple(float(v) for v in np.round(np.arange(0.05, 0.96, 0.01), 2))
-#: Beat-time noise (s, standard deviation) on the held-out reviewed beats of the robustness test.
-JITTER_TEST_S = (0.01, 0.02, 0.03)
 
 Progress = Callable[[str, int, int], None]
 
@@ -210,7 +221,7 @@ def train_rr_af(
     if progress:
         progress("jittering beat times", 0, folds + 1)
     extra = jittered_copies(records, cfg.jitter_s, cfg.seed)
-    tests = jittered_copies(records, JITTER_TEST_S, cfg.seed, stream=1)
+    tests = jittered_copies(records, JITTER_S, cfg.seed, stream=1)
     oof: dict[str, dict[str, FloatArray]] = {}
     for f, held in enumerate(groups):
         if progress:
@@ -223,7 +234,7 @@ def train_rr_af(
                 "atr": model.logits(rec.atr.features),
                 "qrs": model.logits(rec.qrs.features),
             }
-            for sigma, noisy in zip(JITTER_TEST_S, tests[n], strict=True):
+            for sigma, noisy in zip(JITTER_S, tests[n], strict=True):
                 oof[n][_jitter_key(sigma)] = model.logits(noisy.features)
     # Smoothing and threshold: the largest Se + Sp over the reviewed beats out of fold.
     best: tuple[float, float, float] | None = None
@@ -255,7 +266,7 @@ def train_rr_af(
             row[src]["af_beats"] = int((series.label == 1).sum())
         per_record.append(row)
     jitter = []
-    for k, sigma in enumerate(JITTER_TEST_S):
+    for k, sigma in enumerate(JITTER_S):
         rows = []
         for r in records:
             p = smoothed_p(oof[r.name][_jitter_key(sigma)], alpha)
