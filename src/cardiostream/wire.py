@@ -78,3 +78,6 @@ def bearer_token(header: str) -> str | None:
 #: The ``format`` of a beat-time stream's start message: binary frames of float64 beat times
 #: in seconds (little-endian), not samples.
 BEATS_FORMAT = "beats"
+#: The ``timing`` a beat-time stream's start may say: beats timed from R peaks (the
+#: default) or from a pulse wave (a PPG watch, a pulse oximeter).
+BEAT_TIMINGS = ("ecg", "pulse")

@@ -20,7 +20,7 @@ from hypothesis import strategies as st
 from cardiostream.beats.af_rr import af_from_beats
 from cardiostream.serve import ServeConfig
 from cardiostream.stream.beat_stream import beat_stream_messages
-from tests.stream.test_beat_stream import af_like_beats, regular_beats
+from tests.stream.test_beat_stream import af_like_beats, pulse_timed_beats, regular_beats
 
 from .conftest import TOKEN, Live, start_server
 from .test_app import _stream
@@ -141,6 +141,50 @@ def test_an_ecg_stream_id_cannot_resume_as_beats(live: Live) -> None:
     assert code == 1003 and "ecg stream" in reason
 
 
+def test_a_pulse_timed_stream_is_judged_by_the_pulse_model(live: Live) -> None:
+    t = pulse_timed_beats()
+    frames = _frames(t, [30, 11])
+    half = len(frames) // 2
+    start = _start("watch-1", timing="pulse")
+    _, first, _ = asyncio.run(_stream(live, frames[:half], start, stop=False))
+    listing = httpx.get(live.url + "/v1/streams", headers=AUTH, timeout=30).json()["streams"]
+    info = next(s for s in listing if s["stream_id"] == "watch-1")
+    assert (info["source"], info["timing"]) == ("beats", "pulse")
+    code, reason = asyncio.run(_closed(live, _start("watch-1"), []))  # resumed as ECG-timed
+    assert code == 1003 and "pulse-timed" in reason
+    resumed, second, _ = asyncio.run(_stream(live, frames[half:], start))
+    assert resumed["resumed"]
+    pulse = _plain(beat_stream_messages(t, timing="pulse"))
+    assert first + second[:-1] == pulse
+    assert pulse != _plain(beat_stream_messages(t))  # the ECG model says otherwise
+
+
+@pytest.mark.parametrize(
+    ("start", "reason"),
+    [
+        (_start("tm-1", timing="ppg"), "timing: expected ecg or pulse"),
+        (_start("tm-2", timing=1), "timing: expected ecg or pulse"),
+        ({"type": "start", "stream_id": "tm-3", "fs": 250, "timing": "pulse"}, "only a beats"),
+        ({"type": "start", "stream_id": "tm-4", "fs": 250, "timing": "ecg"}, "only a beats"),
+    ],
+)
+def test_a_start_with_a_wrong_timing_is_refused(
+    live: Live, start: dict[str, Any], reason: str
+) -> None:
+    async def run() -> tuple[int, str]:
+        async with websockets.connect(live.ws + "/v1/stream", additional_headers=AUTH) as ws:
+            await ws.send(json.dumps(start))
+            try:
+                await ws.recv()
+            except websockets.ConnectionClosed as closed:
+                assert closed.rcvd is not None
+                return closed.rcvd.code, closed.rcvd.reason
+        raise AssertionError("not closed")
+
+    code, said = asyncio.run(run())
+    assert code == 1003 and reason in said
+
+
 def test_resume_continues_the_beats_and_the_listing_shows_the_stream(live: Live) -> None:
     frames = _frames(BEATS[:300], [25])  # into the AF stretch, its episode open
     half = len(frames) // 2
@@ -152,6 +196,7 @@ def test_resume_continues_the_beats_and_the_listing_shows_the_stream(live: Live)
     listing = httpx.get(live.url + "/v1/streams", headers=AUTH, timeout=30).json()["streams"]
     info = next(s for s in listing if s["stream_id"] == "strap-3")
     assert info["source"] == "beats" and info["lead"] == "beat times" and info["fs"] == 0.0
+    assert info["timing"] == "ecg"
     assert info["window"]["source"] == "beats"
     assert [e["kind"] for e in info["open_events"]] == ["af"]
     # The AF alarm is on; no technical alarm but the disconnection: the uncertain windows
@@ -200,18 +245,20 @@ def test_a_watching_dashboard_gets_beats_with_rr_and_af(live: Live) -> None:
     ]
 
 
-def test_an_engine_killed_mid_beats_stream_loses_nothing(tmp_path: Any) -> None:
+@pytest.mark.parametrize("timing", ["ecg", "pulse"])
+def test_an_engine_killed_mid_beats_stream_loses_nothing(tmp_path: Any, timing: str) -> None:
     config = ServeConfig(tokens=[TOKEN], store=tmp_path, checkpoint_s=20.0, batch_wait_ms=2.0)
     server, thread, live = start_server(config)
     batcher: Any = live.app.state.batcher  # type: ignore[attr-defined]
-    frames = _frames(BEATS, [9])
+    beats = BEATS if timing == "ecg" else pulse_timed_beats()
+    frames = _frames(beats, [9])
 
     async def run() -> list[dict[str, Any]]:
         got: list[dict[str, Any]] = []
         async with websockets.connect(
             live.ws + "/v1/stream", additional_headers=AUTH, open_timeout=30
         ) as ws:
-            await ws.send(json.dumps(_start("strap-k")))
+            await ws.send(json.dumps(_start("strap-k", timing=timing)))
             await ws.recv()
             for k, frame in enumerate(frames):
                 if k == len(frames) // 2:
@@ -235,8 +282,8 @@ def test_an_engine_killed_mid_beats_stream_loses_nothing(tmp_path: Any) -> None:
     finally:
         server.should_exit = True
         thread.join(30)
-    assert got[-1] == {"type": "end", "samples": BEATS.size}
-    assert got[:-1] == _plain(beat_stream_messages(BEATS))
+    assert got[-1] == {"type": "end", "samples": beats.size}
+    assert got[:-1] == _plain(beat_stream_messages(beats, timing=timing))  # type: ignore[arg-type]
 
 
 BEAT_VALUES = st.one_of(

@@ -50,15 +50,17 @@ def _sinus_beats(seed: int, seconds: float, t0: float = 0.0, rr_s: float = 0.85)
     return t0 + np.cumsum(np.r_[0.0, rr])
 
 
-def _strap(live: Live, stream_id: str, history: np.ndarray, paced: np.ndarray) -> Any:
+def _strap(
+    live: Live, stream_id: str, history: np.ndarray, paced: np.ndarray, timing: str = "ecg"
+) -> Any:
     """A beats stream: ``history`` at once, then ``paced`` at real time (looping)."""
     url = live.ws + "/v1/stream"
 
     async def run() -> None:
-        await send_beats(
-            history, url, token=TOKEN, stream_id=stream_id, speed=float("inf"), stop=False
-        )  # the paced beats go on in the same stream
-        await send_beats(paced, url, token=TOKEN, stream_id=stream_id, loop=True)
+        await send_beats(history, url, token=TOKEN, stream_id=stream_id, speed=float("inf"),
+                         stop=False, timing=timing)  # fmt: skip
+        # The paced beats go on in the same stream.
+        await send_beats(paced, url, token=TOKEN, stream_id=stream_id, loop=True, timing=timing)
 
     loop = asyncio.new_event_loop()
     task = loop.create_task(run())
@@ -75,8 +77,9 @@ def ward() -> Iterator[Live]:
 
 @pytest.fixture(scope="module")
 def page(browser: Any, ward: Live) -> Iterator[Any]:
-    """The ward with an ECG bed and two straps (one in AF, one in sinus rhythm), opened before
-    the straps start, so that the server keeps their beats for the detail view."""
+    """The ward with an ECG bed, a strap in AF and a watch (pulse-timed beats) in sinus
+    rhythm, opened before the beats start, so that the server keeps them for the detail
+    view."""
     context = browser.new_context(viewport=VIEWPORT)
     page = context.new_page()
     page.set_default_timeout(20_000)
@@ -91,7 +94,13 @@ def page(browser: Any, ward: Live) -> Iterator[Any]:
     sinus = _sinus_beats(4, HISTORY_S)
     straps = [
         _strap(ward, "strap-af", history, _af_beats(3, 120.0, t0=float(history[-1]) + 0.8)),
-        _strap(ward, "strap-nsr", sinus, _sinus_beats(5, 120.0, t0=float(sinus[-1]) + 0.85)),
+        _strap(
+            ward,
+            "strap-nsr",
+            sinus,
+            _sinus_beats(5, 120.0, t0=float(sinus[-1]) + 0.85),
+            timing="pulse",
+        ),
     ]
     _wait(lambda: page.locator("[data-testid=tile]").count() == 3, 30, "3 tiles")
     yield page
@@ -159,6 +168,10 @@ def test_a_beats_tile_draws_an_rr_tachogram_with_af_tinted(page: Any, tmp_path: 
     assert tile.locator("[data-testid=lead-note]").inner_text() == "beat times"
     assert tile.locator("[data-testid=gain]").count() == 0
     assert _tile(page, "bed-ecg").locator("[data-testid=lead-note]").count() == 0
+    watch = _tile(page, "strap-nsr").locator("[data-testid=lead-note]")
+    assert watch.inner_text() == "pulse beat times" and "pulse sensor" in watch.get_attribute(
+        "title"
+    )
     # The rate and the rhythm come from the beats.
     _wait(lambda: tile.locator("[data-testid=hr]").inner_text() not in ("---", ""), 30, "HR")
     _wait(lambda: "AF" in tile.locator("[data-testid=badge]").inner_text().upper(), 60,

@@ -169,3 +169,50 @@ def test_a_stalled_owner_cannot_write_over_its_successors_checkpoint(redis_url: 
         for worker in (a, b):
             worker.redis.close()
         client.close()
+
+
+def test_a_pulse_timed_beats_stream_keeps_its_model_across_a_worker_takeover(
+    redis_url: str,
+) -> None:
+    """A beats stream timed by a pulse sensor: the worker judges it with the pulse model,
+    checkpoints its timing, and the worker that takes the shard over restores the stream
+    with the same model: the messages are the offline pulse model's, each once."""
+    import redis
+
+    from cardiostream.stream.beat_stream import beat_stream_messages
+    from tests.stream.test_beat_stream import pulse_timed_beats
+
+    t = pulse_timed_beats()
+    want = json.loads(json.dumps(beat_stream_messages(t, timing="pulse")))
+    assert want != json.loads(json.dumps(beat_stream_messages(t)))
+    client = redis.Redis.from_url(redis_url)
+    producer = Producer(client, 1)
+    reader = ResultReader(client, [0], start="0")
+
+    def feed(lo: int, hi: int) -> None:
+        for i in range(lo, hi, 20):
+            chunk = t[i : min(i + 20, hi)]
+            producer.append("watch-9", 1, i, 0.0, chunk, source="beats", timing="pulse")
+
+    def drain(worker: Worker) -> None:
+        while worker.step(block_ms=1):
+            pass
+
+    a = Worker(redis.Redis.from_url(redis_url), [0], name="A", checkpoint_s=100.0)
+    b = Worker(redis.Redis.from_url(redis_url), [0], name="B", checkpoint_s=100.0)
+    try:
+        feed(0, 330)  # into the AF, its episode open
+        drain(a)
+        assert a.streams["watch-9"].processor.timing == "pulse"  # type: ignore[union-attr]
+        assert json.loads(client.hget(ckpt_key(0), "watch-9"))["timing"] == "pulse"
+        client.delete(lease_key(0))  # A is gone mid-stream
+        feed(330, t.size)
+        producer.end("watch-9", 1)
+        drain(b)  # restores A's last checkpoint, replays the rest
+        b.checkpoint(force=True)
+        got = [r.message for r in reader.read(block_ms=500, count=10_000)]
+    finally:
+        for worker in (a, b):
+            worker.redis.close()
+        client.close()
+    assert got == want

@@ -50,8 +50,9 @@ class FakeEngine:
         leads: tuple[str, ...],
         lead: int,
         source: str = "ecg",
+        timing: str = "ecg",
     ) -> Opened:
-        self.calls.append(("open", owner, stream_id, fs, leads, lead, source))
+        self.calls.append(("open", owner, stream_id, fs, leads, lead, source, timing))
         return Opened(0, False, 1, 10)
 
     def push(self, owner: str, stream_id: str, samples: bytes) -> Pushed:
@@ -117,6 +118,7 @@ def test_every_request_reaches_its_method() -> None:
     requests = [
         Open("o", "s", 250.0, ("I", "II"), 1),
         Open("o", "b", 0.0, ("beat times",), 0, "beats"),
+        Open("o", "p", 0.0, ("beat times",), 0, "beats", "pulse"),
         Push("o", "s", b"\0" * 8),
         Close("o", "s"),
         Disconnect("o", "s"),
@@ -127,8 +129,9 @@ def test_every_request_reaches_its_method() -> None:
     for request in requests:
         dispatch(fake, request)
     assert fake.calls == [
-        ("open", "o", "s", 250.0, ("I", "II"), 1, "ecg"),
-        ("open", "o", "b", 0.0, ("beat times",), 0, "beats"),
+        ("open", "o", "s", 250.0, ("I", "II"), 1, "ecg", "ecg"),
+        ("open", "o", "b", 0.0, ("beat times",), 0, "beats", "ecg"),
+        ("open", "o", "p", 0.0, ("beat times",), 0, "beats", "pulse"),
         ("push", "o", "s", b"\0" * 8),
         ("close", "o", "s"),
         ("disconnect", "o", "s"),

@@ -11,7 +11,7 @@ from collections import Counter
 from typing import Any
 
 import numpy as np
-from hypothesis import HealthCheck, given, settings
+from hypothesis import HealthCheck, example, given, settings
 from hypothesis import strategies as st
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import connect
@@ -161,7 +161,13 @@ def test_garbled_streams_get_defined_close_codes_and_spare_their_neighbour(live:
     neighbour.thread.start()
     codes: Counter[int] = Counter()
 
+    # What the drawn examples reach depends on the constants Hypothesis collects from the
+    # code under test; each close code asserted below also has an example of its own.
     @given(start=start_messages(), sent=frames())
+    @example(start=json.dumps({"type": "start", "stream_id": "fz-ok", "fs": 250}),
+             sent=[b"\x00" * 400])  # fmt: skip
+    @example(start=json.dumps({"type": "start", "stream_id": "fz-big", "fs": 250}),
+             sent=[b"\x00" * 4 * 5001])  # fmt: skip
     @settings(max_examples=150, derandomize=True, deadline=None, database=None,
               suppress_health_check=list(HealthCheck))  # fmt: skip
     def one_connection(start: str | bytes, sent: list[str | bytes]) -> None:

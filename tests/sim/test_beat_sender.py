@@ -18,7 +18,7 @@ from cardiostream.cli.live import is_beats_csv
 from cardiostream.sim.beat_sender import looped, send_beats
 from cardiostream.stream.beat_stream import beat_stream_messages
 from tests.serve.conftest import Live
-from tests.stream.test_beat_stream import af_like_beats, regular_beats
+from tests.stream.test_beat_stream import af_like_beats, pulse_timed_beats, regular_beats
 
 from .conftest import TOKEN
 
@@ -154,6 +154,29 @@ def test_play_finds_a_beats_csv_and_streams_it(server: Live, tmp_path: Path) -> 
     assert f"sent {rr.size + 1} beats, the server acknowledged {rr.size + 1}" in result.stderr
     lines = result.stdout.splitlines()
     assert any(" af " in f" {line} " for line in lines) and any("normal" in x for x in lines)
+
+
+def test_play_sends_pulse_timed_beats_for_the_pulse_model(server: Live, tmp_path: Path) -> None:
+    t = np.round(pulse_timed_beats(), 4)
+    path = _csv(tmp_path / "watch.csv", "time_s", t)
+    to = ["--to", server.ws + "/v1/stream", "--token", TOKEN, "--speed", "inf"]
+    shown = {}
+    for timing in ("ecg", "pulse"):
+        result = runner.invoke(app, ["play", str(path), *to, "--id", f"cli-{timing}",
+                                     "--timing", timing])  # fmt: skip
+        assert result.exit_code == 0, result.output
+        shown[timing] = [line for line in result.stdout.splitlines() if " s  HR " in line]
+        want = [w["label"] for w in beat_stream_messages(t, timing=timing)  # type: ignore[arg-type]
+                if w["type"] == "window"]  # fmt: skip
+        assert [line.split("bpm")[1].split()[0] for line in shown[timing]] == want
+    assert "(pulse-timed)" in result.stderr
+    assert shown["pulse"] != shown["ecg"]
+    result = runner.invoke(app, ["play", str(path), *to, "--timing", "ppg"])
+    assert result.exit_code == 2 and "--timing: expected ecg or pulse" in result.stderr
+    ecg = str(tmp_path / "ecg.csv")
+    _csv(Path(ecg), "time_s,II_mV", np.arange(3.0))
+    result = runner.invoke(app, ["play", ecg, *to, "--timing", "pulse"])
+    assert result.exit_code == 2 and "only a CSV of beats" in result.stderr
 
 
 def test_which_csv_is_beats(tmp_path: Path) -> None:

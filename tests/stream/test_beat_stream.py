@@ -39,6 +39,19 @@ def af_like_beats(seed: int = 1) -> np.ndarray:
     return np.cumsum(np.r_[0.0, rr])
 
 
+def pulse_timed_beats(seed: int = 5) -> np.ndarray:
+    """120 bpm sinus, 240 s of AF, sinus again, every beat timed with 30 ms of noise as a
+    pulse sensor's: the ECG model calls the noisy sinus AF, the pulse model does not."""
+    rng = np.random.default_rng(seed)
+    rr = np.r_[
+        0.5 * (1 + 0.02 * rng.standard_normal(200)),
+        rng.uniform(0.35, 1.1, 330),
+        0.5 * (1 + 0.02 * rng.standard_normal(200)),
+    ]
+    t = np.cumsum(np.r_[1.0, rr])
+    return np.sort(t + rng.normal(0.0, 0.03, t.size))
+
+
 def windows(lines: list[Any]) -> list[dict[str, Any]]:
     return [w for w in lines if w["type"] == "window"]
 
@@ -168,6 +181,27 @@ def test_a_restored_processor_continues_exactly() -> None:
         again.load_state_dict(state)
         assert again.beats_seen == cut
         assert head + again.push(t[cut:]) + again.flush() == whole
+
+
+def test_pulse_timing_picks_the_pulse_model_and_its_state_says_so() -> None:
+    t = pulse_timed_beats()
+    ecg, pulse = beat_stream_messages(t), beat_stream_messages(t, timing="pulse")
+    starts = {k: [e["start_s"] for e in m if e["type"] == "event"] for k, m in
+              (("ecg", ecg), ("pulse", pulse))}  # fmt: skip
+    assert len(starts["ecg"]) == 2 and starts["ecg"][0] < 10  # the noisy sinus taken for AF
+    assert len(starts["pulse"]) == 1 and starts["pulse"][0] > 80  # only the AF
+    proc = BeatStreamProcessor(timing="pulse")
+    head = proc.push(t[:300])
+    state = json.loads(json.dumps(proc.state_dict()))
+    again = BeatStreamProcessor(timing="pulse")
+    again.load_state_dict(state)
+    assert head + again.push(t[300:]) + again.flush() == pulse
+    with pytest.raises(InputError, match="'pulse'-timed beats, not 'ecg'"):
+        BeatStreamProcessor().load_state_dict(state)
+    del state["timing"]  # a state saved before streams said their timing: ECG-timed
+    with pytest.raises(InputError, match="'ecg'-timed beats, not 'pulse'"):
+        BeatStreamProcessor(timing="pulse").load_state_dict(state)
+    BeatStreamProcessor().load_state_dict(state)
 
 
 def test_bad_beat_times_are_refused_before_any_state_changes() -> None:

@@ -34,7 +34,7 @@ from __future__ import annotations
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, cast
 
 import numpy as np
 import numpy.typing as npt
@@ -126,11 +126,17 @@ class RRAFModel:
         return write_model_json(folder, MODEL_FILE, self.to_dict())
 
 
+def as_timing(value: object) -> Timing:
+    """``value`` as a :data:`Timing`, or InputError naming the ones there are."""
+    if value not in TIMINGS:
+        raise InputError(f"timing: expected one of {', '.join(TIMINGS)}, got {value!r}")
+    return cast(Timing, value)
+
+
 def load_rr_af_model(path: str | Path | None = None, *, timing: Timing = "ecg") -> RRAFModel:
     """The shipped model for beats of this ``timing`` (``"ecg"`` or ``"pulse"``), or the one in
     ``path`` (an ``rr_af.json`` or its folder; ``timing`` is then not used)."""
-    if timing not in MODEL_FILES:
-        raise InputError(f"timing: expected one of {', '.join(TIMINGS)}, got {timing!r}")
+    as_timing(timing)
     if path is not None:
         return load_model(path, MODEL_FILE, "an RR AF model", RRAFModel.from_dict)
     return load_model(None, MODEL_FILES[timing], "an RR AF model", RRAFModel.from_dict)

@@ -86,6 +86,13 @@ def play(
             "are those and af, p_af).",
         ),
     ] = False,
+    timing: Annotated[
+        str,
+        typer.Option(
+            help="With beats: how they were timed, ecg (R peaks) or pulse (a PPG watch, a pulse "
+            "oximeter: the server judges them with its pulse model).",
+        ),
+    ] = "ecg",
 ) -> None:
     """Stream records to a server as a live source, in turn, a line per window; stop after
     the last unless --loop. A CSV of beat times (or RR intervals) goes as a beat-time
@@ -97,8 +104,10 @@ def play(
         if beats or (len(files) == 1 and is_beats_csv(Path(files[0]))):
             if len(files) != 1:
                 raise InputError("--beats: give one CSV file of beat times")
-            _send_beats(Path(files[0]), to, token, stream_id, speed, loop)
+            _send_beats(Path(files[0]), to, token, stream_id, speed, loop, timing)
             return
+        if timing != "ecg":
+            raise InputError("--timing: only a CSV of beats is sent with its timing")
 
         source = Playback(files, loop=loop, lead=None if lead == "all" else lead_selector(lead))
         err_console.print(f"playing {escape(', '.join(source.names))} to {escape(to)} as "
@@ -131,11 +140,18 @@ def is_beats_csv(path: Path) -> bool:
 
 
 def _send_beats(
-    path: Path, to: str, token: str | None, stream_id: str, speed: float, loop: bool
+    path: Path,
+    to: str,
+    token: str | None,
+    stream_id: str,
+    speed: float,
+    loop: bool,
+    timing: str = "ecg",
 ) -> None:
     """Stream a beat CSV as a beat-time stream; print windows and events as they come back."""
     import asyncio
 
+    from cardiostream import wire
     from cardiostream.cli.rr_af import read_beats_csv
     from cardiostream.serve.config import TOKEN_ENV, token_from_env
     from cardiostream.sim import StreamRefused, TokenRefused
@@ -145,11 +161,14 @@ def _send_beats(
         raise InputError(f"--to: expected ws://HOST:PORT/v1/stream, got {to!r}")
     if not speed > 0:
         raise InputError(f"--speed: must be positive, got {speed:g}")
+    if timing not in wire.BEAT_TIMINGS:
+        raise InputError(f"--timing: expected ecg or pulse, got {timing!r}")
     times, _ = read_beats_csv(path)
     if times[0] < 0:
         times = times - times[0]  # the stream's clock starts at 0 or later
     key = token_from_env(token)
-    err_console.print(f"playing the beats of {escape(path.name)} ({times.size} beats) to "
+    timed = " (pulse-timed)" if timing == "pulse" else ""
+    err_console.print(f"playing the beats of {escape(path.name)} ({times.size} beats){timed} to "
                       f"{escape(to)} as {escape(stream_id)}", highlight=False)  # fmt: skip
 
     def show(item: dict[str, Any]) -> None:
@@ -161,7 +180,8 @@ def _send_beats(
 
     try:
         result = asyncio.run(send_beats(times, to, token=key, stream_id=stream_id, speed=speed,
-                                        loop=loop, on_item=show, on_status=status))  # fmt: skip
+                                        loop=loop, on_item=show, on_status=status,
+                                        timing=timing))  # fmt: skip
     except StreamRefused as exc:
         hint = f" (give --token or set {TOKEN_ENV})" if isinstance(exc, TokenRefused) else ""
         raise InputError(f"{exc}{hint}") from None

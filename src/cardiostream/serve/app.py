@@ -412,11 +412,11 @@ async def _stream(
             begin = proto.parse_start(start)
             stream_id, spec, n_leads = begin.stream_id, begin.format, len(begin.leads)
             opened = await engine.open(owner, stream_id, spec.fs, begin.leads, begin.lead,
-                                       begin.source)  # fmt: skip
+                                       begin.source, begin.timing)  # fmt: skip
             consumed = opened.consumed
             key = (owner, stream_id)
             watch.opened(owner, stream_id, spec.fs, begin.leads, begin.lead, begin.controls,
-                         begin.start_time, begin.source)  # fmt: skip
+                         begin.start_time, begin.source, begin.timing)  # fmt: skip
         except (InputError, ValueError, KeyError) as exc:
             metrics.errors.labels("start").inc()
             await ws.close(wire.CLOSE_BAD_DATA, _reason(exc))

@@ -340,9 +340,11 @@ class EngineClient:
         leads: tuple[str, ...],
         lead: int,
         source: str = "ecg",
+        timing: str = "ecg",
     ) -> Opened:
-        """Start or resume a stream (``source``: ``ecg`` or ``beats``)."""
-        request = Open(owner, stream_id, fs, leads, lead, source)
+        """Start or resume a stream (``source``: ``ecg`` or ``beats``; ``timing``: a beats
+        stream's, ``ecg`` or ``pulse``)."""
+        request = Open(owner, stream_id, fs, leads, lead, source, timing)
         return cast(Opened, await self._batcher.submit(request))
 
     async def push(self, owner: str, stream_id: str, samples: bytes) -> tuple[Lines, int]:

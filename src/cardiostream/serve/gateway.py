@@ -126,6 +126,7 @@ class _Stream:
     hop_s: int
     window_s: int
     source: str = "ecg"  # or "beats": beat times
+    timing: str = "ecg"  # a beats stream's: "pulse" for beats timed by a pulse sensor
     consumed: int = 0  # samples (beats) appended
     last_beat: float | None = None  # a beats stream's last beat time appended
     done: int = 0  # samples a worker has processed (its results and markers say)
@@ -291,14 +292,16 @@ class RedisGateway:
         leads: tuple[str, ...],
         lead: int,
         source: str = "ecg",
+        timing: str = "ecg",
     ) -> Opened:
-        """Start or resume a stream (``source``: ``ecg`` or ``beats``), analysed by a worker.
+        """Start or resume a stream (``source``: ``ecg`` or ``beats``, a beats stream's
+        ``timing``: ``ecg`` or ``pulse``), analysed by a worker.
 
         Raises
         ------
         InputError
-            For a bad rate (checked by a processor, as a worker would) or source, or a
-            resume with another source, rate or leads.
+            For a bad rate (checked by a processor, as a worker would), source or timing,
+            or a resume with another source, timing, rate or leads.
         OverflowError
             When the stream is already connected, or the server is at its stream limit.
         """
@@ -307,16 +310,20 @@ class RedisGateway:
         sid = self._sid(owner, stream_id)
         old = self.streams.get(sid)
         if old is not None:
-            check_resume(old, stream_id, source, fs, leads, lead)
+            check_resume(old, stream_id, source, fs, leads, lead, timing)
             old.connected = True
             return Opened(old.consumed, True, old.hop_s, old.window_s, "")
         if self.n_connected() >= self.config.max_streams:
             raise OverflowError("the server is at its stream limit")
         if source == "beats":
+            from cardiostream.beats.af_rr import as_timing
             from cardiostream.stream.beat_stream import BeatStreamProcessor as Beats
 
+            as_timing(timing)
             rate, hop_s, window_s = 0.0, Beats.hop_s, Beats.window_s
             leads, lead = (BEATS_LEAD,), 0
+        elif timing != "ecg":
+            raise InputError("timing: only a beats stream says how its beats were timed")
         elif source == "ecg":
             from cardiostream.stream.processor import StreamProcessor
 
@@ -326,8 +333,10 @@ class RedisGateway:
             raise InputError(f"format: unknown stream source {source!r}")
         self.reader.dedupe.forget(sid)
         self.streams[sid] = _Stream(owner, stream_id, time.time_ns() // 1000, rate,
-                                    tuple(leads), lead, hop_s, window_s, source)  # fmt: skip
-        self.ledger.entries[key] = Entry(Open(owner, stream_id, fs, tuple(leads), lead, source))
+                                    tuple(leads), lead, hop_s, window_s, source,
+                                    timing)  # fmt: skip
+        self.ledger.entries[key] = Entry(Open(owner, stream_id, fs, tuple(leads), lead, source,
+                                              timing))  # fmt: skip
         return Opened(0, False, hop_s, window_s, "")
 
     async def push(self, owner: str, stream_id: str, samples: bytes) -> tuple[Lines, int]:
@@ -349,7 +358,8 @@ class RedisGateway:
             stream.last_beat = float(x[-1])
         watched = owner in self.watched
         await asyncio.to_thread(self.producer.append, sid, stream.epoch, stream.consumed,
-                                stream.fs, x, watched, stream.source)  # fmt: skip
+                                stream.fs, x, watched, stream.source,
+                                stream.timing)  # fmt: skip
         n0, stream.consumed = stream.consumed, stream.consumed + x.size
         end = stream.consumed
         await self._until(stream, lambda: stream.done >= end, PUSH_WAIT_S)

@@ -20,6 +20,7 @@ from typing import Any
 import numpy as np
 
 from cardiostream import wire
+from cardiostream.beats.af_rr import as_timing
 from cardiostream.errors import InputError
 from cardiostream.serve.config import ServeConfig
 from cardiostream.serve.recording import Finisher, Segments, Syncer
@@ -83,12 +84,14 @@ class Hub:
         leads: tuple[str, ...],
         lead: int,
         source: str = "ecg",
+        timing: str = "ecg",
     ) -> Opened:
         """Start or resume a stream: the samples (a beats stream: beats) consumed so far,
         whether resumed, and the processor's hop and window.
 
         ``source`` is ``ecg`` (samples, a :class:`StreamProcessor`) or ``beats`` (beat times,
-        a :class:`~cardiostream.stream.beat_stream.BeatStreamProcessor`; ``fs`` is 0).
+        a :class:`~cardiostream.stream.beat_stream.BeatStreamProcessor`; ``fs`` is 0), whose
+        ``timing`` (``ecg`` or ``pulse``) picks its AF model.
 
         Raises
         ------
@@ -100,18 +103,18 @@ class Hub:
         self.expire()
         old = self.sessions.get((owner, stream_id))
         if old is not None:
-            check_resume(old, stream_id, source, fs, leads, lead)
+            check_resume(old, stream_id, source, fs, leads, lead, timing)
             old.connected = True
             proc = old.processor
             return Opened(old.consumed, True, proc.hop_s, proc.window_s, old.began)
         if self.n_connected() >= self.config.max_streams:
             raise OverflowError("the server is at its stream limit")
-        proc = self._processor(source, fs, lead)
+        proc = self._processor(source, fs, lead, timing)
         now = time.time()
         began = time.strftime("%Y%m%dT%H%M%S", time.gmtime(now)) + f"{now % 1:.3f}"[1:]
         session = Session(owner, stream_id, _rate(proc), proc, leads=tuple(leads), lead=lead,
                           connected=True, began=began.replace(".", "_"),
-                          source=source)  # fmt: skip
+                          source=source, timing=timing)  # fmt: skip
         # Streams started together would all checkpoint in the same batch; a phase of their
         # own, fixed by the id, spreads them over the interval.
         phase = zlib.crc32(stream_id.encode()) % 1000 / 1000
@@ -119,12 +122,14 @@ class Hub:
         self.sessions[(owner, stream_id)] = session
         return Opened(0, False, proc.hop_s, proc.window_s, session.began)
 
-    def _processor(self, source: str, fs: float, lead: int) -> Processor:
+    def _processor(self, source: str, fs: float, lead: int, timing: str = "ecg") -> Processor:
         events = EventConfig(min_duration_s=self.config.af_min_s)
         if source == "beats":
-            return BeatStreamProcessor(events=events)
+            return BeatStreamProcessor(events=events, timing=as_timing(timing))
         if source != "ecg":
             raise InputError(f"format: unknown stream source {source!r}")
+        if timing != "ecg":
+            raise InputError("timing: only a beats stream says how its beats were timed")
         return StreamProcessor(fs, model=self.config.model, lead=lead, events=events)
 
     def push(self, owner: str, stream_id: str, samples: bytes) -> Pushed:
@@ -183,10 +188,10 @@ class Hub:
         start), then the frames pushed since, replayed without output (the client has it).
         Its recording is cut back to the checkpoint first, so the replay writes each sample
         once. Returns the samples consumed."""
-        owner, stream_id, fs, leads, lead, source = open
-        proc = self._processor(source, fs, lead)
+        owner, stream_id, fs, leads, lead, source, timing = open
+        proc = self._processor(source, fs, lead, timing)
         session = Session(owner, stream_id, _rate(proc), proc, leads=tuple(leads), lead=lead,
-                          began=began, source=source)  # fmt: skip
+                          began=began, source=source, timing=timing)  # fmt: skip
         if checkpoint is not None:
             state = pickle.loads(checkpoint)  # from the web process, which this one trusts
             proc.load_state_dict(state["processor"])

@@ -27,7 +27,11 @@ Client to server
        ``acked``) is then in beats. It gets the same ``window`` and AF ``event_open`` /
        ``event`` lines (see :mod:`cardiostream.stream.beat_stream`): a window each whole
        second once a beat has reached it, from the beats of its last 10 s, with ``"source":
-       "beats"``.
+       "beats"``. ``"timing": "pulse"`` says the beats were timed by a pulse sensor (a PPG
+       watch, a pulse oximeter), whose 10-30 ms of timing noise the default AF model
+       (``"ecg"``, for R peaks) would take for irregularity: the stream is then judged by the
+       pulse model (see :func:`cardiostream.beats.af_rr.af_from_beats`). A resume must say
+       the same timing; an ECG stream's start may not say one.
     2. Frames of samples, at most ``max_frame_samples`` each. NaN marks a missing sample.
     3. Optionally ``{"type": "stop"}``: the stream ends, open episodes are closed.
 Server to client
@@ -70,6 +74,8 @@ from cardiostream.errors import InputError
 BEATS = wire.BEATS_FORMAT
 #: The lead label of a beats stream, shown where an ECG stream's lead is.
 BEATS_LEAD = "beat times"
+#: How a beats stream's beats may be timed (its start's ``timing``): R peaks or a pulse wave.
+TIMINGS = wire.BEAT_TIMINGS
 
 # The docstring above is served as the AsyncAPI description; the constants that clients share
 # (message types, close codes, frame layout, token names) live in cardiostream.wire.
@@ -150,6 +156,9 @@ class Start:
     #: When the stream's first sample was taken (epoch s), from ``start_time`` (ISO 8601
     #: with a time zone); None: not said, the server stamps its receipt.
     start_time: float | None = None
+    #: How a beats stream's beats were timed: ``ecg`` (R peaks; every ECG stream) or
+    #: ``pulse`` (a pulse sensor).
+    timing: str = "ecg"
 
     @property
     def lead_label(self) -> str:
@@ -204,10 +213,21 @@ def parse_start(msg: Any) -> Start:
 
         start_time = parse_clock(start_time)
     leads = msg.get("leads")
+    timing = msg.get("timing")
     if fmt.format == BEATS:
         if leads is not None:
             raise InputError("leads: a beats stream has no leads (its frames are beat times)")
-        return Start(stream_id, fmt, (BEATS_LEAD,), 0, controls, acked, start_time)
+        if timing is None:
+            timing = "ecg"
+        elif timing not in TIMINGS:
+            raise InputError(
+                f"timing: expected {' or '.join(TIMINGS)} (how the beats were timed), got "
+                f"{_shown(timing)}"
+            )
+        return Start(stream_id, fmt, (BEATS_LEAD,), 0, controls, acked, start_time, timing)
+    if timing is not None:
+        raise InputError('timing: only a beats stream ("format": "beats") says how its beats '
+                         "were timed")  # fmt: skip
     if leads is None:
         label = _label(msg.get("lead", "ECG"), "lead")
         return Start(stream_id, fmt, (label,), 0, controls, acked, start_time)

@@ -134,17 +134,21 @@ class Producer:
         samples: npt.ArrayLike,
         marks: bool = False,
         source: str = "ecg",
+        timing: str = "ecg",
     ) -> dict[str, Any]:
         """One entry's fields for ``samples`` (mV) starting at sample ``n0``; ``marks`` asks
         for the entry's R peaks and beat letters (for a dashboard). A ``beats`` stream's
         samples are beat times (s), kept as float64: float32 would round them to the
-        millisecond within hours."""
+        millisecond within hours; its ``timing`` (``pulse``: a pulse sensor's) picks the
+        worker's AF model."""
         fmt = "f8" if source == "beats" else "f4"
         x = np.ascontiguousarray(samples, dtype=f"<{fmt}").ravel()
         fields = {"sid": stream_id, "ep": epoch, "n0": n0, "fs": repr(float(fs)), "fmt": fmt,
                   "x": x.tobytes(), "ts": time.time_ns()}  # fmt: skip
         if source != "ecg":
             fields["src"] = source
+        if timing != "ecg":
+            fields["tm"] = timing
         if marks:
             fields["d"] = 1
         return fields
@@ -158,10 +162,11 @@ class Producer:
         samples: npt.ArrayLike,
         marks: bool = False,
         source: str = "ecg",
+        timing: str = "ecg",
     ) -> bytes:
         """Append one chunk; returns the entry id."""
         shard = shard_of(stream_id, self.n_shards)
-        fields = self.fields(stream_id, epoch, n0, fs, samples, marks, source)
+        fields = self.fields(stream_id, epoch, n0, fs, samples, marks, source, timing)
         return bytes(self.redis.xadd(in_key(shard), fields))
 
     def end(self, stream_id: str, epoch: int) -> bytes:

@@ -35,13 +35,20 @@ class Resumable(Protocol):
 
     connected: bool
     source: str
+    timing: str
     fs: float
     leads: tuple[str, ...]
     lead: int
 
 
 def check_resume(
-    old: Resumable, stream_id: str, source: str, fs: float, leads: Sequence[str], lead: int
+    old: Resumable,
+    stream_id: str,
+    source: str,
+    fs: float,
+    leads: Sequence[str],
+    lead: int,
+    timing: str = "ecg",
 ) -> None:
     """Refuse to resume ``old`` when it is still connected (OverflowError) or was started
     otherwise (InputError); the embedded engine and the gateway refuse alike."""
@@ -49,6 +56,8 @@ def check_resume(
         raise OverflowError(f"stream_id: {stream_id!r} is already connected")
     if old.source != source:
         raise InputError(f"format: {stream_id!r} was started as a {old.source} stream")
+    if old.timing != timing:
+        raise InputError(f"timing: {stream_id!r} was started with {old.timing}-timed beats")
     if old.fs != fs:
         raise InputError(f"fs: {stream_id!r} was started at {old.fs:g} Hz, not {fs:g}")
     if old.leads != tuple(leads) or old.lead != lead:
@@ -86,6 +95,7 @@ class Engine(Protocol):
         leads: tuple[str, ...],
         lead: int,
         source: str = "ecg",
+        timing: str = "ecg",
     ) -> Opened: ...
 
     def push(self, owner: str, stream_id: str, samples: bytes) -> Pushed: ...
@@ -123,7 +133,8 @@ class Engine(Protocol):
 
 
 class Open(NamedTuple):
-    """:meth:`Engine.open`: ``source`` is ``ecg`` (samples) or ``beats`` (beat times)."""
+    """:meth:`Engine.open`: ``source`` is ``ecg`` (samples) or ``beats`` (beat times);
+    ``timing`` (a beats stream's) is ``ecg`` (R peaks) or ``pulse`` (a pulse sensor)."""
 
     owner: str
     stream_id: str
@@ -131,6 +142,7 @@ class Open(NamedTuple):
     leads: tuple[str, ...]
     lead: int
     source: str = "ecg"
+    timing: str = "ecg"
 
 
 class Push(NamedTuple):
@@ -211,8 +223,8 @@ def dispatch(engine: Engine, request: Request) -> Any:
     match request:
         case Push(owner, stream_id, samples):
             return engine.push(owner, stream_id, samples)
-        case Open(owner, stream_id, fs, leads, lead, source):
-            return engine.open(owner, stream_id, fs, leads, lead, source)
+        case Open(owner, stream_id, fs, leads, lead, source, timing):
+            return engine.open(owner, stream_id, fs, leads, lead, source, timing)
         case Close(owner, stream_id):
             return engine.close(owner, stream_id)
         case Disconnect(owner, stream_id):

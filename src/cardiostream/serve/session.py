@@ -47,6 +47,7 @@ class Session:
     shown: DisplayCleaner | None = None  # the analysed lead's display filter
     shown_next: int = -1  # the 250 Hz index the display filters expect next
     source: str = "ecg"  # or "beats": beat times, analysed by a BeatStreamProcessor
+    timing: str = "ecg"  # a beats stream's: "pulse" for beats timed by a pulse sensor
 
     @property
     def records(self) -> bool:

@@ -15,7 +15,8 @@ Messages to a dashboard (text, JSON lines, like ``/v1/stream``):
 
 ``{"type": "streams", "streams": [stream, ...]}``
     First, the token's streams, each ``{"stream_id", "fs", "leads", "lead", "source"
-    ("ecg", or "beats" for a beat-time stream: ``fs`` 0, ``lead`` "beat times"), "state"
+    ("ecg", or "beats" for a beat-time stream: ``fs`` 0, ``lead`` "beat times"), "timing"
+    ("pulse" for beats timed by a pulse sensor, else "ecg"), "state"
     ("live" | "disconnected" | "ended"), "since", "last_frame_age_s", "window" (the last
     window object or null), "events" (the last ones), "trend" (recent windows: ``t_end``,
     ``heart_rate_bpm``, ``label``, ``probabilities``, ``usable``), "history" (one point a
@@ -87,6 +88,8 @@ class LiveStream:
     disclosure: Disclosure = field(default_factory=Disclosure)
     #: ``ecg`` (samples) or ``beats`` (beat times: the dashboards draw an RR tachogram).
     source: str = "ecg"
+    #: How a beats stream's beats were timed: ``ecg`` (R peaks; every ECG stream) or ``pulse``.
+    timing: str = "ecg"
     #: A beats stream's last minutes of beats, ``[time, rr_ms, af]`` (while watched).
     rr: deque[tuple[float, float | None, bool]] = field(default_factory=deque)
 
@@ -107,6 +110,7 @@ class LiveStream:
             "leads": list(self.leads),
             "lead": self.leads[self.lead],
             "source": self.source,
+            "timing": self.timing,
             "controls": list(self.controls),
             "mode": self.mode,
             "state": self.state,
@@ -274,10 +278,11 @@ class Watch:
     # ------------------------------------------------------------ streams
     def opened(self, owner: str, stream_id: str, fs: float, leads: tuple[str, ...],
                lead: int, controls: tuple[str, ...] = (),
-               start_time: float | None = None, source: str = "ecg") -> None:  # fmt: skip
+               start_time: float | None = None, source: str = "ecg",
+               timing: str = "ecg") -> None:  # fmt: skip
         """A stream started or resumed; ``start_time`` (epoch s) is when its first sample was
         taken, if the source said (the server's receipt time otherwise); ``source`` is ``ecg``
-        or ``beats``."""
+        or ``beats``, ``timing`` a beats stream's ``ecg`` or ``pulse``."""
         self._expire()
         key = (owner, stream_id)
         self.disconnected.pop(key, None)
@@ -285,7 +290,7 @@ class Watch:
         if info is None:
             info = LiveStream(owner, stream_id, fs, leads, lead, controls,
                               disclosure=Disclosure(self.disclosure_s),
-                              source=source)  # fmt: skip
+                              source=source, timing=timing)  # fmt: skip
             self.streams[key] = info
         info.state, info.last_frame, info.controls = "live", time.monotonic(), controls
         self._send(owner, stream_id, self.desk.opened(owner, stream_id, start_time))

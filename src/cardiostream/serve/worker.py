@@ -49,6 +49,7 @@ from typing import Any
 
 import numpy as np
 
+from cardiostream.beats.af_rr import as_timing
 from cardiostream.errors import InputError
 from cardiostream.serve.redis_bus import (
     GROUP,
@@ -97,6 +98,12 @@ class Live:
     @property
     def source(self) -> str:
         return "beats" if isinstance(self.processor, BeatStreamProcessor) else "ecg"
+
+    @property
+    def timing(self) -> str:
+        """How a beats stream's beats were timed (``ecg`` for every ECG stream)."""
+        proc = self.processor
+        return proc.timing if isinstance(proc, BeatStreamProcessor) else "ecg"
 
 
 class Worker:
@@ -247,13 +254,16 @@ class Worker:
             if _id(start) == (0, 0) or shard not in self.owned:
                 return
 
-    def _processor(self, source: str, fs: float) -> StreamProcessor | BeatStreamProcessor:
+    def _processor(
+        self, source: str, fs: float, timing: str = "ecg"
+    ) -> StreamProcessor | BeatStreamProcessor:
         if source == "beats":
-            return BeatStreamProcessor(events=self.events)
+            return BeatStreamProcessor(events=self.events, timing=as_timing(timing))
         return StreamProcessor(fs, model=self.model, events=self.events)
 
     def _restore(self, shard: int, sid: str, ckpt: dict[str, Any]) -> None:
-        proc = self._processor(str(ckpt.get("source", "ecg")), float(ckpt["fs"]))
+        proc = self._processor(str(ckpt.get("source", "ecg")), float(ckpt["fs"]),
+                               str(ckpt.get("timing", "ecg")))  # fmt: skip
         proc.load_state_dict(ckpt["state"])
         self.streams[sid] = Live(shard, int(ckpt["epoch"]), float(ckpt["fs"]), proc,
                                  consumed=int(ckpt["consumed"]),
@@ -309,7 +319,8 @@ class Worker:
             # with the new one's first checkpoint.
             old = live.unacked if live is not None else []
             source = fields.get(b"src", b"ecg").decode()
-            live = Live(shard, epoch, fs, self._processor(source, fs), unacked=old)
+            timing = fields.get(b"tm", b"ecg").decode()
+            live = Live(shard, epoch, fs, self._processor(source, fs, timing), unacked=old)
             self.streams[sid] = live
         dtype = "<f8" if fields.get(b"fmt") == b"f8" else "<f4"
         x = np.frombuffer(fields[b"x"], dtype).astype(np.float64)
@@ -432,6 +443,7 @@ class Worker:
                 ms, seq = live.last_id
                 state = {"epoch": live.epoch, "fs": live.fs, "consumed": live.consumed,
                          "last_id": f"{ms}-{seq}", "source": live.source,
+                         "timing": live.timing,
                          "state": live.processor.state_dict()}  # fmt: skip
                 states.append((sid, json.dumps(state), list(live.unacked)))
 

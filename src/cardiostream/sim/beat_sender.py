@@ -81,6 +81,7 @@ async def send_beats(
     on_status: Callable[[str], None] | None = None,
     max_retries: int | None = None,
     stop: bool = True,
+    timing: str = "ecg",
 ) -> SendResult:
     """Stream beat times to ``url`` (``ws://host:port/v1/stream``) as a beats stream.
 
@@ -101,6 +102,9 @@ async def send_beats(
     stop : bool
         Send ``stop`` at the end (the server closes the stream and its episodes); False
         leaves without it, so that a later sender of the same id resumes the stream.
+    timing : {"ecg", "pulse"}
+        How the beats were timed: from R peaks, or by a pulse sensor (the server then judges
+        them with its pulse model).
 
     Returns
     -------
@@ -119,11 +123,15 @@ async def send_beats(
         raise InputError("beat_times_s: times must be 0 or later (seconds on the stream's clock)")
     if not speed > 0:
         raise InputError(f"speed: must be positive, got {speed!r}")
+    if timing not in wire.BEAT_TIMINGS:
+        raise InputError(f"timing: expected one of {', '.join(wire.BEAT_TIMINGS)}, got {timing!r}")
     start: dict[str, Any] = {
         "type": wire.START,
         "stream_id": stream_id,
         "format": wire.BEATS_FORMAT,
     }
+    if timing != "ecg":  # a server from before the field refuses no ECG-timed stream
+        start["timing"] = timing
     if math.isfinite(speed):
         from datetime import datetime
 

@@ -173,6 +173,8 @@ class BeatStreamProcessor:
         timing: Timing = "ecg",
     ) -> None:
         self.detector = AFBeatDetector(model, timing=timing)
+        #: How the beats are timed: ``"ecg"`` (R peaks) or ``"pulse"`` (a pulse sensor).
+        self.timing: Timing = timing
         config = replace(
             events or EventConfig(), hop_s=float(self.hop_s), window_s=float(self.window_s)
         )
@@ -314,6 +316,7 @@ class BeatStreamProcessor:
         """The whole state as plain JSON data (floats round-trip exactly), bounded in size."""
         return {
             "type": STATE_TYPE,
+            "timing": self.timing,
             "detector": self.detector.state_dict(),
             "tracker": self.tracker.state_dict(),
             "t": self._t.tolist(),
@@ -336,6 +339,12 @@ class BeatStreamProcessor:
         """
         if not isinstance(state, dict) or state.get("type") != STATE_TYPE:
             raise InputError("state: not a BeatStreamProcessor state")
+        # A state saved before beat streams said their timing is an ECG-timed one's.
+        timing = state.get("timing", "ecg")
+        if timing != self.timing:
+            raise InputError(
+                f"state: a stream of {timing!r}-timed beats, not {self.timing!r}-timed ones"
+            )
         detector = AFBeatDetector(self.detector.model)
         tracker = EventTracker(self.tracker.config)
         try:

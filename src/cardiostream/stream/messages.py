@@ -21,7 +21,7 @@ from typing import Annotated, Any, Literal, NotRequired, TypeAlias, TypedDict, c
 from cardiostream.dsp.quality import Reason
 
 #: Version of the message contract: any change to a message, added keys included, bumps it.
-SCHEMA_VERSION = "3"
+SCHEMA_VERSION = "4"
 
 #: A class of the rhythm model, as :data:`cardiostream.rhythm.verdict.CLASSES`.
 RhythmClass: TypeAlias = Literal["normal", "af", "other", "noise"]

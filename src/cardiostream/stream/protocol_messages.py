@@ -23,6 +23,7 @@ from cardiostream.stream.messages import (
 
 SampleFormat: TypeAlias = Literal["float32", "int16", "json", "beats"]
 Units: TypeAlias = Literal["mV", "uV", "µV", "V"]
+BeatTiming: TypeAlias = Literal["ecg", "pulse"]
 StreamState: TypeAlias = Literal["live", "disconnected", "ended"]
 StreamId: TypeAlias = Annotated[str, "1-100 letters, digits and . _ -"]
 
@@ -54,6 +55,10 @@ class Start(TypedDict):
     start_time: NotRequired[
         Annotated[str, "When the first sample was taken, ISO 8601 with a time zone; the "
                   "server's receipt time without it."]
+    ]  # fmt: skip
+    timing: NotRequired[
+        Annotated[BeatTiming, "A beats stream's: how its beats were timed, ecg (R peaks, by "
+                  "default) or pulse (a pulse sensor: the AF model for its timing noise)."]
     ]  # fmt: skip
 
 
@@ -212,6 +217,9 @@ class StreamInfo(TypedDict):
     lead: str
     source: Annotated[
         Literal["ecg", "beats"], "beats: a beat-time stream (drawn as an RR tachogram)."
+    ]
+    timing: Annotated[
+        BeatTiming, "pulse: a beats stream whose beats a pulse sensor timed; ecg otherwise."
     ]
     controls: list[str]
     mode: str | None

@@ -613,9 +613,11 @@ class StreamTile {
     for (const l of this.leads) select.append(new Option(l, l, false, l === this.lead));
     select.hidden = this.leads.length < 2 || this.rr !== null;
     if (this.rr) {
-      const note = Object.assign(document.createElement("span"), { className: "lead-note", textContent: "beat times" });
+      const pulse = info.timing === "pulse";
+      const note = Object.assign(document.createElement("span"), { className: "lead-note", textContent: pulse ? "pulse beat times" : "beat times" });
       note.dataset.testid = "lead-note";
-      note.title = "A beat-time stream (chest strap, watch, Holter beats): the trace is its RR tachogram, RR interval (ms) against time; AF intervals tinted red.";
+      note.title = "A beat-time stream (chest strap, watch, Holter beats): the trace is its RR tachogram, RR interval (ms) against time; AF intervals tinted red." +
+        (pulse ? " Its beats were timed by a pulse sensor, and are judged by the AF model made for a pulse wave's timing noise." : "");
       select.after(note);
       this.el.classList.add("beats");
     }
