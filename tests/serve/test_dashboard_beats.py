@@ -96,7 +96,7 @@ def page(browser: Any, ward: Live) -> Iterator[Any]:
         _strap(ward, "strap-af", history, _af_beats(3, 120.0, t0=float(history[-1]) + 0.8)),
         _strap(
             ward,
-            "strap-nsr",
+            "watch-nsr",
             sinus,
             _sinus_beats(5, 120.0, t0=float(sinus[-1]) + 0.85),
             timing="pulse",
@@ -159,7 +159,7 @@ def test_a_beats_tile_draws_an_rr_tachogram_with_af_tinted(page: Any, tmp_path: 
         np.testing.assert_allclose([b[1] for b in drawn], [b[1] for b in between], atol=0.01)
         assert [b[2] for b in drawn] == [b[2] for b in between]
         time.sleep(1.3)
-    nsr = _wait(lambda: (p := _probe(page, "strap-nsr")) and len(p["beats"]) >= 3 and p, 30,
+    nsr = _wait(lambda: (p := _probe(page, "watch-nsr")) and len(p["beats"]) >= 3 and p, 30,
                 "the sinus strap's beats")  # fmt: skip
     assert not any(b[2] for b in nsr["beats"])
     assert all(700 < b[1] < 1000 for b in nsr["beats"])
@@ -168,7 +168,7 @@ def test_a_beats_tile_draws_an_rr_tachogram_with_af_tinted(page: Any, tmp_path: 
     assert tile.locator("[data-testid=lead-note]").inner_text() == "beat times"
     assert tile.locator("[data-testid=gain]").count() == 0
     assert _tile(page, "bed-ecg").locator("[data-testid=lead-note]").count() == 0
-    watch = _tile(page, "strap-nsr").locator("[data-testid=lead-note]")
+    watch = _tile(page, "watch-nsr").locator("[data-testid=lead-note]")
     assert watch.inner_text() == "pulse beat times" and "pulse sensor" in watch.get_attribute(
         "title"
     )
