@@ -167,6 +167,9 @@ def _workspace(folder: Path) -> None:
     rng = np.random.default_rng(0)
     rr = np.r_[800 + 20 * rng.standard_normal(60), rng.uniform(350, 1100, 60)]
     (folder / "strap.csv").write_text("rr_ms\n" + "\n".join(f"{v:.1f}" for v in rr) + "\n")
+    # A watch's beats: times (s) from a pulse wave, up to 20 ms of timing noise, sinus rhythm.
+    t = np.cumsum(np.r_[0.0, 0.8 + 0.02 * rng.standard_normal(150)]) + 0.02 * rng.random(151)
+    (folder / "watch.csv").write_text("time_s\n" + "\n".join(f"{v:.3f}" for v in np.sort(t)))
     (folder / "recordings").mkdir()
     for name in ("cinc2017-A00004", "cinc2017-A00012"):
         src = sample_path(name)

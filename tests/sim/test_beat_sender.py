@@ -177,6 +177,9 @@ def test_play_sends_pulse_timed_beats_for_the_pulse_model(server: Live, tmp_path
     _csv(Path(ecg), "time_s,II_mV", np.arange(3.0))
     result = runner.invoke(app, ["play", ecg, *to, "--timing", "pulse"])
     assert result.exit_code == 2 and "only a CSV of beats" in result.stderr
+    missing = str(tmp_path / "gone.csv")
+    result = runner.invoke(app, ["play", missing, *to, "--timing", "pulse"])
+    assert result.exit_code == 2 and f"{missing}: no such file" in result.stderr
 
 
 def test_which_csv_is_beats(tmp_path: Path) -> None:

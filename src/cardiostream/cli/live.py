@@ -107,7 +107,11 @@ def play(
             _send_beats(Path(files[0]), to, token, stream_id, speed, loop, timing)
             return
         if timing != "ecg":
-            raise InputError("--timing: only a CSV of beats is sent with its timing")
+            missing = next((f for f in files if not Path(f).is_file()), None)
+            if missing is not None:
+                raise InputError(f"{missing}: no such file")
+            raise InputError("--timing: only a CSV of beats (time_s or rr_ms) is sent with its "
+                             "timing")  # fmt: skip
 
         source = Playback(files, loop=loop, lead=None if lead == "all" else lead_selector(lead))
         err_console.print(f"playing {escape(', '.join(source.names))} to {escape(to)} as "
