@@ -26,7 +26,7 @@ $(STAMP): pyproject.toml | $(VENV)/bin/uv
 	$(BIN)/uv pip install -q --python $(BIN)/python -e ".[dev,train,serve,plot]"
 	touch $(STAMP) $(DEMO_STAMP)
 
-# The server, its dashboard and seven live patients, until Ctrl-C (PORT=8000 by default).
+# The server, its dashboard and eight live patients, until Ctrl-C (PORT=8000 by default).
 PORT ?= 8000
 demo: $(DEMO_STAMP)
 	$(BIN)/cardiostream demo --port $(PORT)

@@ -148,6 +148,11 @@ def test_training_and_benchmark_name_what_is_missing(tmp_path: Path) -> None:
     for bad in ("10,x", "0", "10,500"):
         result = runner.invoke(app, ["train-rr-af", "--data", str(tmp_path), "--jitter-ms", bad])
         assert result.exit_code == 2 and "--jitter-ms" in result.output
+    for bad in ("-1", "50"):
+        result = runner.invoke(
+            app, ["train-rr-af", "--data", str(tmp_path), "--restart-beats", bad]
+        )
+        assert result.exit_code == 2 and "--restart-beats: 0 or at least 100" in result.output
     (tmp_path / "cv.json").write_text("{}")
     result = runner.invoke(app, ["bench", "rr-af", "--cv", str(tmp_path / "cv.json")])
     assert result.exit_code == 2 and "not a train-rr-af report" in result.output

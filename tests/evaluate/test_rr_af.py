@@ -43,6 +43,21 @@ def test_jittered_beats_keep_order_labels_and_the_noise_asked_for() -> None:
     assert 0.02 < float(np.std(np.diff(noisy.time_s, 2))) < 0.06
 
 
+def test_features_can_restart_as_a_new_stream_would() -> None:
+    t = np.cumsum(np.random.default_rng(3).uniform(0.4, 1.1, 2500))
+    whole, restarted = features_of(t), features_of(t, restart_beats=1000)
+    assert restarted.shape == whole.shape
+    for start in (0, 1000, 2000):
+        part = features_of(t[start : start + 1000])
+        np.testing.assert_array_equal(restarted[start : start + part.shape[0]], part)
+        assert np.isnan(restarted[start : start + 16]).all()  # too few intervals yet
+    np.testing.assert_array_equal(restarted[:1000], whole[:1000])
+    assert not np.array_equal(restarted[1000:1064], whole[1000:1064])  # short windows again
+    noisy = jittered(BeatSeries(t, np.zeros(t.size, np.int64), whole), 0.02,
+                     np.random.default_rng(0), restart_beats=1000)  # fmt: skip
+    assert np.isnan(noisy.features[1000:1016]).all() and np.isfinite(noisy.features[1016]).all()
+
+
 def _score(se: float, sp: float) -> dict[str, object]:
     return {"tp": 9, "fn": 1, "fp": 1, "tn": 2000, "se": se, "sp": sp, "ppv": 90.0}
 

@@ -16,7 +16,7 @@ import pytest
 
 TOKEN = "demo-test-token"
 PATIENTS = {"bed-1-sinus", "bed-2-af", "bed-3-noisy", "bed-4-lead-off", "bed-5-steerable",
-            "bed-6-ectopy", "bed-7-strap"}  # fmt: skip
+            "bed-6-ectopy", "bed-7-strap", "bed-8-watch"}  # fmt: skip
 
 
 def _children(pid: int) -> list[int]:
@@ -48,7 +48,7 @@ def _get(url: str) -> Any:
 
 
 @pytest.mark.slow
-def test_the_demo_serves_seven_patients_detects_af_and_stops_cleanly_on_sigterm(
+def test_the_demo_serves_eight_patients_detects_af_and_stops_cleanly_on_sigterm(
     tmp_path: Path,
 ) -> None:
     env = {**os.environ, "HOME": str(tmp_path), "XDG_CACHE_HOME": str(tmp_path / "cache"),
@@ -85,6 +85,8 @@ def test_the_demo_serves_seven_patients_detects_af_and_stops_cleanly_on_sigterm(
         assert set(labels) >= PATIENTS, labels
         assert labels["bed-2-af"] == "af", labels
         assert sources["bed-7-strap"] == "beats" and sources["bed-1-sinus"] == "ecg"
+        timings = {s["stream_id"]: s["timing"] for s in streams}
+        assert timings["bed-8-watch"] == "pulse" and timings["bed-7-strap"] == "ecg"
         assert _get(f"{base}/v1/records")  # the bundled recordings, for the browser
         children = _children(proc.pid)
         assert children  # the server's engine process
@@ -97,3 +99,34 @@ def test_the_demo_serves_seven_patients_detects_af_and_stops_cleanly_on_sigterm(
     time.sleep(0.5)
     assert not [pid for pid in children if _alive(pid)], "processes left behind"
     assert not list(tmp_path.glob("cardiostream-demo-*"))
+
+
+def test_the_demo_watch_sends_jittered_beats_its_pulse_model_reads_right() -> None:
+    """bed-8-watch: 25 ms of noise on every beat time. Over 16 such watches (other seeds than
+    the demo's), the pulse model gives their 3 min of sinus rhythm next to no AF window and
+    no AF episode, where the ECG model opens false ones; both find the 2 min of AF."""
+    import numpy as np
+
+    from cardiostream.serve.demo import patients, strap_beats, watch_beats
+    from cardiostream.stream.beat_stream import beat_stream_messages
+
+    watch = next(p for p in patients() if p.stream_id == "bed-8-watch")
+    assert watch.beats and watch.timing == "pulse" and watch.make is watch_beats
+    jitter = np.diff(watch_beats()) - np.diff(strap_beats(9, hr_bpm=88.0))
+    assert 0.025 < jitter.std() < 0.045  # sqrt(2) x 25 ms on each interval
+    sinus_af: dict[str, list[float]] = {"ecg": [], "pulse": []}
+    false_episodes = {"ecg": 0, "pulse": 0}
+    for seed in range(20, 36):
+        t = watch_beats(seed)
+        for timing in ("ecg", "pulse"):
+            lines = beat_stream_messages(t, timing=timing)  # type: ignore[arg-type]
+            windows = [m for m in lines if m["type"] == "window"]
+            sinus = [w["label"] == "af" for w in windows if 20 <= w["t_end"] <= 180]
+            af = [w["label"] == "af" for w in windows if w["t_end"] >= 200]
+            assert np.mean(af) > 0.9
+            sinus_af[timing].append(float(np.mean(sinus)))
+            false_episodes[timing] += sum(
+                1 for m in lines if m["type"] == "event" and m["start_s"] < 150
+            )
+    assert np.mean(sinus_af["pulse"]) < 0.03 and false_episodes["pulse"] <= 1
+    assert np.mean(sinus_af["ecg"]) > 0.05 and false_episodes["ecg"] >= 5

@@ -46,6 +46,7 @@ def test_training_cross_validates_by_record_and_writes_a_model(tmp_path: Path) -
     )
     assert all(j["tp"] + j["fn"] + j["fp"] + j["tn"] == labelled for j in report["jitter"])
     assert report["config"]["jitter_ms"] == [10.0, 25.0]
+    assert "restart_beats" not in report["config"]  # a model without restarts keeps its file
     path = result.model.save(tmp_path)
     model = load_rr_af_model(path)
     assert model.threshold == report["threshold"] and model.alpha == report["alpha"]

@@ -350,9 +350,9 @@ def demo(
         typer.Option(help="Parquet store for the recordings browser (else a temporary one)."),
     ] = None,
 ) -> None:
-    """Start the server, its dashboard and seven live patients (sinus rhythm, real AF, noise,
-    lead-off every minute, one you steer, ectopic beats, a chest strap's beat times); print
-    the dashboard's URL and token.
+    """Start the server, its dashboard and eight live patients (sinus rhythm, real AF, noise,
+    lead-off every minute, one you steer, ectopic beats, a chest strap's and a watch's beat
+    times); print the dashboard's URL and token.
     Ctrl-C or SIGTERM stops everything."""
 
     def body() -> None:

@@ -200,10 +200,18 @@ def train_rr_af_command(
         str,
         typer.Option(
             help="Beat-time noise (ms, comma-separated) of extra training copies of each "
-            "record's reviewed beats, as a pulse sensor times its beats: 10,25 trains the "
-            "pulse model (shipped as rr_af_pulse.json); none, the ECG model."
+            "record's reviewed beats, as a pulse sensor times its beats: 10,25 (with "
+            "--restart-beats 1000) trains the pulse model (shipped as rr_af_pulse.json); none, "
+            "the ECG model."
         ),
     ] = "none",
+    restart_beats: Annotated[
+        int,
+        typer.Option(
+            help="The noisy copies start afresh every this many beats, so that the model "
+            "learns a stream's first minute under that noise (0: never; the pulse model: 1000).",
+        ),
+    ] = 0,
 ) -> None:
     """Train the RR-interval AF detector on LTAFDB, cross-validated by record (reviewed and
     automated beats); write the model and cv_report.json."""
@@ -214,6 +222,8 @@ def train_rr_af_command(
         from cardiostream.training.af_rr import FitConfig, train_rr_af
 
         jitter = _jitter_list(jitter_ms)
+        if restart_beats < 0 or 0 < restart_beats < 100:
+            raise InputError(f"--restart-beats: 0 or at least 100, got {restart_beats}")
         names = ltafdb_records(_folder(data))[:limit]
         if not 2 <= folds <= len(names):
             raise InputError(f"--folds: expected 2 to {len(names)}, got {folds}")
@@ -230,7 +240,8 @@ def train_rr_af_command(
             def step(stage: str, done: int, total: int) -> None:
                 bar.update(fit, description=stage, completed=done, total=total)
 
-            cfg = FitConfig(hidden=hidden, maxiter=maxiter, seed=seed, jitter_s=jitter)
+            cfg = FitConfig(hidden=hidden, maxiter=maxiter, seed=seed, jitter_s=jitter,
+                            restart_beats=restart_beats)  # fmt: skip
             result = train_rr_af(records, folds=folds, cfg=cfg, progress=step)
         path = result.model.save(out)
         (out / "cv_report.json").write_text(json.dumps(result.report, indent=1) + "\n")
@@ -282,7 +293,7 @@ def bench_rr_af(
         Path | None,
         typer.Option(
             help="cv_report.json of the pulse model's training (train-rr-af --jitter-ms "
-            "10,25): adds its figures beside the ECG model's."
+            "10,25 --restart-beats 1000): adds its figures beside the ECG model's."
         ),
     ] = None,
     pulse_model: Annotated[

@@ -53,8 +53,12 @@ class LtafRecord:
     qrs: BeatSeries
 
 
-def features_of(t: FloatArray) -> FloatArray:
-    """The feature rows of every beat of a series."""
+def features_of(t: FloatArray, restart_beats: int = 0) -> FloatArray:
+    """The feature rows of every beat of a series; with ``restart_beats``, as if the series
+    started afresh every that many beats (a stream's start: the first windows short)."""
+    if restart_beats > 0 and t.size > restart_beats:
+        parts = [features_of(t[i : i + restart_beats]) for i in range(0, t.size, restart_beats)]
+        return np.concatenate(parts)
     x = np.empty((t.size, len(FEATURES)))
     kernel.rr_features(np.ascontiguousarray(t, np.float64), 0, x)
     return x
@@ -70,10 +74,13 @@ def noisy_times(
     return noisy[order], order
 
 
-def jittered(series: BeatSeries, sigma_s: float, rng: np.random.Generator) -> BeatSeries:
-    """The series with :func:`noisy_times`; labels stay the beats' own."""
+def jittered(
+    series: BeatSeries, sigma_s: float, rng: np.random.Generator, restart_beats: int = 0
+) -> BeatSeries:
+    """The series with :func:`noisy_times`; labels stay the beats' own. ``restart_beats``: see
+    :func:`features_of`."""
     t, order = noisy_times(series.time_s, sigma_s, rng)
-    return BeatSeries(t, series.label[order], features_of(t))
+    return BeatSeries(t, series.label[order], features_of(t, restart_beats))
 
 
 #: Beat-time noise (s, standard deviation) of the jitter test, out of fold on LTAFDB and on

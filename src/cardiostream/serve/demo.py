@@ -39,22 +39,36 @@ class Patient:
     leadoff_cycle: bool = False
     #: ``make`` gives beat times (s), streamed as a beat-time stream that loops.
     beats: bool = False
+    #: How those beats were timed (``pulse``: by a pulse sensor, judged by the pulse model).
+    timing: str = "ecg"
 
 
-def strap_beats(seed: int = 7, sinus_s: float = 180.0, af_s: float = 120.0) -> Any:
-    """A chest strap's beat times: sinus rhythm at 66 bpm for ``sinus_s`` seconds, then AF at
-    about 105 bpm for ``af_s`` (the simulator's RR models), from 0 s."""
+def strap_beats(
+    seed: int = 7, sinus_s: float = 180.0, af_s: float = 120.0, hr_bpm: float = 66.0
+) -> Any:
+    """A chest strap's beat times: sinus rhythm at ``hr_bpm`` for ``sinus_s`` seconds, then AF
+    at about 105 bpm for ``af_s`` (the simulator's RR models), from 0 s."""
     import numpy as np
 
     from cardiostream.sim.rr import AfRR, HeartRate, SinusRR
 
     rng = np.random.default_rng(seed)
-    sinus, af = SinusRR(rng, HeartRate.constant(66.0)), AfRR(rng, hr_bpm=105.0)
+    sinus, af = SinusRR(rng, HeartRate.constant(hr_bpm)), AfRR(rng, hr_bpm=105.0)
     times, t = [0.0], 0.0
     while t < sinus_s + af_s:
         t += sinus(t) if t < sinus_s else af(t)
         times.append(t)
     return np.asarray(times)
+
+
+def watch_beats(seed: int = 9, noise_s: float = 0.025) -> Any:
+    """A watch's beat times, taken from the pulse wave: :func:`strap_beats` at 88 bpm with
+    Gaussian noise of ``noise_s`` on every time, as a PPG sensor times its beats."""
+    import numpy as np
+
+    t = strap_beats(seed, hr_bpm=88.0)
+    t = np.sort(t + np.random.default_rng(seed + 100).normal(0.0, noise_s, t.size))
+    return t - t[0]
 
 
 def patients(fs: float = 250.0) -> list[Patient]:
@@ -78,6 +92,8 @@ def patients(fs: float = 250.0) -> list[Patient]:
                 lambda: Playback([sample_path("mitdb-119-pvc")], loop=True)),
         Patient("bed-7-strap", "a chest strap's beat times (RR tachogram): 3 min sinus, 2 min AF",
                 strap_beats, beats=True),
+        Patient("bed-8-watch", "a watch's pulse-timed beats (25 ms jitter): 3 min sinus, 2 min AF",
+                watch_beats, beats=True, timing="pulse"),
     ]  # fmt: skip
 
 
@@ -104,7 +120,8 @@ async def _patient(p: Patient, url: str, token: str) -> None:
     if p.beats:
         from cardiostream.sim.beat_sender import send_beats
 
-        await send_beats(p.make(), url, token=token, stream_id=p.stream_id, loop=True)
+        await send_beats(p.make(), url, token=token, stream_id=p.stream_id, loop=True,
+                         timing=p.timing)  # fmt: skip
         return
     source = p.make()
     cycle = asyncio.create_task(_leadoff(source)) if p.leadoff_cycle else None
@@ -136,7 +153,7 @@ async def run_demo(
 ) -> None:
     """Serve, start the patients, and run until SIGINT or SIGTERM."""
     announce(
-        "starting the server and seven patients (the first run after an install also "
+        "starting the server and eight patients (the first run after an install also "
         "compiles the signal kernels, once: up to a minute)"
     )
     temporary = store is None

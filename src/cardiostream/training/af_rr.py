@@ -14,7 +14,9 @@ A pulse sensor times its beats 10-30 ms less exactly than an ECG's R peak, and n
 on every beat time makes a regular rhythm's successive differences look like AF's. For the
 pulse model each training record also gives its reviewed beats with Gaussian noise of
 :attr:`FitConfig.jitter_s` on their times; whichever model is trained, the held-out records
-are scored with such noise too (:data:`~cardiostream.evaluate.rr_af.JITTER_S`).
+are scored with such noise too (:data:`~cardiostream.evaluate.rr_af.JITTER_S`). A stream's
+first 64 beats are judged on fewer intervals, which 24 h records hardly teach: the noisy
+copies can start afresh every :attr:`FitConfig.restart_beats` beats.
 """
 
 from __future__ import annotations
@@ -146,16 +148,24 @@ class FitConfig:
     #: Beat-time noise (s) of the extra copies of each record's reviewed beats: () for the ECG
     #: model, (0.01, 0.025) for the pulse model.
     jitter_s: tuple[float, ...] = ()
+    #: The noisy copies start afresh every this many beats (0: never), so that the model
+    #: learns a stream's first windows, shorter than 64 intervals, under that noise too.
+    restart_beats: int = 0
 
 
 def jittered_copies(
-    records: Sequence[LtafRecord], sigmas: Sequence[float], seed: int, stream: int = 0
+    records: Sequence[LtafRecord],
+    sigmas: Sequence[float],
+    seed: int,
+    stream: int = 0,
+    restart_beats: int = 0,
 ) -> dict[str, list[BeatSeries]]:
     """Each record's reviewed beats with noise of each of ``sigmas`` on their times, from a
-    generator of its own (``seed``, ``stream``, the record's place)."""
+    generator of its own (``seed``, ``stream``, the record's place); ``restart_beats``: see
+    :func:`~cardiostream.evaluate.rr_af.features_of`."""
     return {
         rec.name: [
-            jittered(rec.atr, s, np.random.default_rng([seed, stream, i, k]))
+            jittered(rec.atr, s, np.random.default_rng([seed, stream, i, k]), restart_beats)
             for k, s in enumerate(sigmas)
         ]
         for i, rec in enumerate(records)
@@ -220,7 +230,7 @@ def train_rr_af(
     groups = _folds(names, folds, cfg.seed)
     if progress:
         progress("jittering beat times", 0, folds + 1)
-    extra = jittered_copies(records, cfg.jitter_s, cfg.seed)
+    extra = jittered_copies(records, cfg.jitter_s, cfg.seed, restart_beats=cfg.restart_beats)
     tests = jittered_copies(records, JITTER_S, cfg.seed, stream=1)
     oof: dict[str, dict[str, FloatArray]] = {}
     for f, held in enumerate(groups):
@@ -287,6 +297,8 @@ def train_rr_af(
         "seed": cfg.seed,
         "folds": folds,
         "jitter_ms": [round(1000 * v, 3) for v in cfg.jitter_s],
+        # Only when used: a model trained without restarts keeps the file it had before.
+        **({"restart_beats": cfg.restart_beats} if cfg.restart_beats else {}),
     }
     model = RRAFModel(
         mean=final.mean,
