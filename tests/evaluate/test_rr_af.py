@@ -121,6 +121,9 @@ def test_the_report_has_every_table() -> None:
     pulse_cv["config"] = {"folds": 5, "seed": 0, "jitter_ms": [10.0, 25.0]}
     pulse = {"cv": pulse_cv, "mitdb": mitdb}
     text = to_markdown(cv, mitdb, speed, pulse)
-    assert "10 and 25 ms" in text and "the pulse model, MITDB, reference beats" in text
+    assert "10 and 25 ms of noise)" in text and "the pulse model, MITDB, reference beats" in text
+    pulse_cv["config"]["restart_beats"] = 1000
+    text = to_markdown(cv, mitdb, speed, pulse)
+    assert "10 and 25 ms of noise, each starting afresh every 1,000 beats)" in text
     assert "| 20 | 97.0 | 93.0 | 94.0 | 91.0 | 98.5 | 97.5 | 94.0 | 91.0 |" in text
     assert "| 201 |" in text and "| 00 |" in text and "**gross**" in text

@@ -118,18 +118,20 @@ def test_bad_beat_times_close_1003_with_a_reason(
     assert code == 1003 and reason in said
 
 
-def test_a_beats_start_with_leads_is_refused(live: Live) -> None:
-    async def run() -> tuple[int, str]:
-        async with websockets.connect(live.ws + "/v1/stream", additional_headers=AUTH) as ws:
-            await ws.send(json.dumps(_start("bad-leads", leads=["I", "II"])))
-            try:
-                await ws.recv()
-            except websockets.ConnectionClosed as closed:
-                assert closed.rcvd is not None
-                return closed.rcvd.code, closed.rcvd.reason
-        raise AssertionError("not closed")
+async def _refused(live: Live, start: dict[str, Any]) -> tuple[int, str]:
+    """The close code and reason of a start message the server refuses."""
+    async with websockets.connect(live.ws + "/v1/stream", additional_headers=AUTH) as ws:
+        await ws.send(json.dumps(start))
+        try:
+            await ws.recv()
+        except websockets.ConnectionClosed as closed:
+            assert closed.rcvd is not None
+            return closed.rcvd.code, closed.rcvd.reason
+    raise AssertionError("not closed")
 
-    code, reason = asyncio.run(run())
+
+def test_a_beats_start_with_leads_is_refused(live: Live) -> None:
+    code, reason = asyncio.run(_refused(live, _start("bad-leads", leads=["I", "II"])))
     assert code == 1003 and "no leads" in reason
 
 
@@ -171,17 +173,7 @@ def test_a_pulse_timed_stream_is_judged_by_the_pulse_model(live: Live) -> None:
 def test_a_start_with_a_wrong_timing_is_refused(
     live: Live, start: dict[str, Any], reason: str
 ) -> None:
-    async def run() -> tuple[int, str]:
-        async with websockets.connect(live.ws + "/v1/stream", additional_headers=AUTH) as ws:
-            await ws.send(json.dumps(start))
-            try:
-                await ws.recv()
-            except websockets.ConnectionClosed as closed:
-                assert closed.rcvd is not None
-                return closed.rcvd.code, closed.rcvd.reason
-        raise AssertionError("not closed")
-
-    code, said = asyncio.run(run())
+    code, said = asyncio.run(_refused(live, start))
     assert code == 1003 and reason in said
 
 

@@ -62,6 +62,12 @@ def wait_for(
         seen += reader.read(block_ms=200)
 
 
+def drain(worker: Worker) -> None:
+    """Let an in-process worker take every entry there is."""
+    while worker.step(block_ms=1):
+        pass
+
+
 def window_at(seen: list[Result], t_end: float) -> bool:
     return any(r.message["type"] == "window" and r.message["t_end"] == t_end for r in seen)
 
@@ -134,10 +140,6 @@ def test_a_stalled_owner_cannot_write_over_its_successors_checkpoint(redis_url: 
         for s in range(start_s, stop_s):
             producer.append(SID, 1, int(s * FS), FS, x[int(s * FS) : int((s + 1) * FS)])
 
-    def drain(worker: Worker) -> None:
-        while worker.step(block_ms=1):
-            pass
-
     a = Worker(redis.Redis.from_url(redis_url), [0], name="A", checkpoint_s=2.0)
     b = Worker(redis.Redis.from_url(redis_url), [0], name="B", checkpoint_s=2.0)
     try:
@@ -193,10 +195,6 @@ def test_a_pulse_timed_beats_stream_keeps_its_model_across_a_worker_takeover(
         for i in range(lo, hi, 20):
             chunk = t[i : min(i + 20, hi)]
             producer.append("watch-9", 1, i, 0.0, chunk, source="beats", timing="pulse")
-
-    def drain(worker: Worker) -> None:
-        while worker.step(block_ms=1):
-            pass
 
     a = Worker(redis.Redis.from_url(redis_url), [0], name="A", checkpoint_s=100.0)
     b = Worker(redis.Redis.from_url(redis_url), [0], name="B", checkpoint_s=100.0)

@@ -388,9 +388,14 @@ def _jitter_section(
         header += [f"{h}, pulse model" for h in ("LTAFDB Se", "LTAFDB Sp", "MITDB Se", "MITDB Sp")]
         rows = [[*row, *pul.get(k, ["–"] * 4)] for row, k in zip(rows, ecg, strict=True)]
         trained = pulse["cv"]["config"].get("jitter_ms") or []
+        restart = pulse["cv"]["config"].get("restart_beats")
         text += (
             ' and the pulse model (`timing="pulse"`, trained with copies of each record\'s '
-            "reviewed beats at " + " and ".join(f"{v:g}" for v in trained) + " ms of noise)"
+            "reviewed beats at "
+            + " and ".join(f"{v:g}" for v in trained)
+            + " ms of noise"
+            + (f", each starting afresh every {restart:,} beats" if restart else "")
+            + ")"
         )
     return [
         "## Beat times from a pulse sensor",

@@ -130,7 +130,7 @@ async def send_beats(
         "stream_id": stream_id,
         "format": wire.BEATS_FORMAT,
     }
-    if timing != "ecg":  # a server from before the field refuses no ECG-timed stream
+    if timing != "ecg":  # said only when not the default: an ECG-timed start is as it was
         start["timing"] = timing
     if math.isfinite(speed):
         from datetime import datetime
