@@ -39,6 +39,7 @@ from typing import Any, Literal, cast
 import numpy as np
 import numpy.typing as npt
 
+from cardiostream import wire
 from cardiostream.beats import _af_rr_kernel as kernel
 from cardiostream.beats.model_files import load_model, write_model_json
 from cardiostream.errors import InputError
@@ -52,7 +53,8 @@ FEATURES = kernel.FEATURES
 MODEL_FILE = "rr_af.json"
 Timing = Literal["ecg", "pulse"]
 MODEL_FILES: dict[str, str] = {"ecg": MODEL_FILE, "pulse": "rr_af_pulse.json"}
-TIMINGS = tuple(MODEL_FILES)
+#: The timings there are, as the server's beat streams name them.
+TIMINGS = wire.BEAT_TIMINGS
 FORMAT = "cardiostream-rr-af/1"
 #: Beats kept between pushes: the long window's intervals need one beat more.
 HISTORY = kernel.LONG + 1

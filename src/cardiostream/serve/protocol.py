@@ -74,8 +74,6 @@ from cardiostream.errors import InputError
 BEATS = wire.BEATS_FORMAT
 #: The lead label of a beats stream, shown where an ECG stream's lead is.
 BEATS_LEAD = "beat times"
-#: How a beats stream's beats may be timed (its start's ``timing``): R peaks or a pulse wave.
-TIMINGS = wire.BEAT_TIMINGS
 
 # The docstring above is served as the AsyncAPI description; the constants that clients share
 # (message types, close codes, frame layout, token names) live in cardiostream.wire.
@@ -219,10 +217,10 @@ def parse_start(msg: Any) -> Start:
             raise InputError("leads: a beats stream has no leads (its frames are beat times)")
         if timing is None:
             timing = "ecg"
-        elif timing not in TIMINGS:
+        elif timing not in wire.BEAT_TIMINGS:
             raise InputError(
-                f"timing: expected {' or '.join(TIMINGS)} (how the beats were timed), got "
-                f"{_shown(timing)}"
+                f"timing: expected {' or '.join(wire.BEAT_TIMINGS)} (how the beats were timed), "
+                f"got {_shown(timing)}"
             )
         return Start(stream_id, fmt, (BEATS_LEAD,), 0, controls, acked, start_time, timing)
     if timing is not None:
