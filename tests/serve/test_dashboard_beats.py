@@ -172,6 +172,12 @@ def test_a_beats_tile_draws_an_rr_tachogram_with_af_tinted(page: Any, tmp_path: 
     assert watch.inner_text() == "pulse beat times" and "pulse sensor" in watch.get_attribute(
         "title"
     )
+    # Its HRV carries the pulse sensor's timing noise, and says so; the strap's does not.
+    for k in ("rmssd", "sdnn", "pnn50"):
+        row = _tile(page, "watch-nsr").locator(f"[data-testid=pulse-hrv-{k}]")
+        assert row.locator("dt").inner_text().endswith("*")
+        assert "timing noise" in row.get_attribute("title")
+    assert tile.locator(".pulse-hrv").count() == 0
     # The rate and the rhythm come from the beats.
     _wait(lambda: tile.locator("[data-testid=hr]").inner_text() not in ("---", ""), 30, "HR")
     _wait(lambda: "AF" in tile.locator("[data-testid=badge]").inner_text().upper(), 60,

@@ -620,6 +620,7 @@ class StreamTile {
         (pulse ? " Its beats were timed by a pulse sensor, and are judged by the AF model made for a pulse wave's timing noise." : "");
       select.after(note);
       this.el.classList.add("beats");
+      if (pulse) this.markPulseHrv();
     }
     select.addEventListener("change", () => { this.lead = select.value; this.sweep.resize(); });
     select.addEventListener("click", (e) => e.stopPropagation());
@@ -635,6 +636,23 @@ class StreamTile {
     const [paper, pen] = [this.el.querySelector(".paper"), this.el.querySelector(".pen")];
     this.sweep = this.rr ? new Tachogram(paper, pen) : new Sweep(paper, pen);
     this.renderStatus();
+  }
+
+  // A pulse wave times each beat 10-30 ms less exactly than an R peak. White noise of sd s on
+  // the beat times adds 2 s^2 to the variance of the intervals (SDNN) and 6 s^2 to that of
+  // their successive differences (RMSSD, pNN50): 20 ms of noise alone gives an RMSSD of about
+  // 49 ms. The mean RR does not move. The numbers are shown as measured, and marked, since a
+  // sensor's noise is not known.
+  markPulseHrv() {
+    const why = "Beats timed by a pulse sensor: its timing noise (10-30 ms) adds to the intervals' spread, " +
+      "so RMSSD, SDNN and pNN50 read higher than from an ECG (20 ms of noise alone gives an RMSSD of about 49 ms).";
+    for (const k of ["rmssd", "sdnn", "pnn50"]) {
+      const row = this.el.querySelector(`[data-k=${k}]`).parentElement;
+      row.classList.add("pulse-hrv");
+      row.dataset.testid = `pulse-hrv-${k}`;
+      row.title = why;
+      row.querySelector("dt").textContent += "*";
+    }
   }
 
   setupControls(info) {
