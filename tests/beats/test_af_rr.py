@@ -147,6 +147,52 @@ def test_state_round_trip_through_json() -> None:
         assert np.array_equal(np.concatenate([first.p_af, rest.p_af]), whole.p_af), cut
 
 
+def test_the_average_is_bias_corrected_from_the_first_logit() -> None:
+    """Each p_af is the logistic of sum((1-a)^(n-k) z_k) / sum((1-a)^(n-k)) over the logits so
+    far (NaN ones skipped): the first logits are averaged evenly, not led by the first."""
+    from cardiostream.beats import _af_rr_kernel as kernel
+
+    rng = np.random.default_rng(3)
+    z = rng.normal(0.0, 3.0, 120)
+    z[[0, 5, 6, 40]] = np.nan
+    alpha = 0.05
+    out = np.empty(z.size)
+    ema, weight = kernel.smooth(z, alpha, np.nan, 0.0, out)
+    expected = np.zeros(z.size)
+    seen: list[float] = []
+    for i, v in enumerate(z):
+        if np.isnan(v):
+            continue
+        seen.append(v)
+        w = (1 - alpha) ** np.arange(len(seen) - 1, -1, -1)
+        expected[i] = 1 / (1 + np.exp(-np.dot(w, seen) / w.sum()))
+    assert np.allclose(out, expected, rtol=0, atol=1e-12)
+    assert weight == pytest.approx(1 - (1 - alpha) ** len(seen))
+    assert 1 / (1 + np.exp(-ema)) == pytest.approx(expected[-1])
+
+
+def test_a_state_saved_before_the_bias_correction_loads_as_settled() -> None:
+    t = mixed(2)
+    det = AFBeatDetector()
+    det.push(t[:150])
+    state = det.state_dict()
+    old = {k: v for k, v in state.items() if k != "ema_weight"}
+    settled = AFBeatDetector()
+    settled.load_state_dict(old)
+    assert settled.state_dict()["ema_weight"] == 1.0
+    fresh = {**old, "tail": [], "count": 0, "ema": None}
+    again = AFBeatDetector()
+    again.load_state_dict(fresh)
+    assert again.state_dict()["ema_weight"] == 0.0
+    for bad in (
+        {**state, "ema_weight": 1.5},
+        {**state, "ema_weight": 0.0},
+        {**fresh, "ema_weight": 0.5},
+    ):
+        with pytest.raises(InputError, match="weight"):
+            AFBeatDetector().load_state_dict(bad)
+
+
 def test_bad_input_is_an_input_error() -> None:
     with pytest.raises(InputError, match="finite"):
         af_from_beats([0.0, 1.0, np.nan, 2.0])

@@ -11,6 +11,7 @@ from cardiostream.evaluate.rr_af import (
     jittered,
     rhythm_labels,
     scores,
+    start_scores,
     to_markdown,
 )
 
@@ -127,3 +128,30 @@ def test_the_report_has_every_table() -> None:
     assert "10 and 25 ms of noise, each starting afresh every 1,000 beats)" in text
     assert "| 20 | 97.0 | 93.0 | 94.0 | 91.0 | 98.5 | 97.5 | 94.0 | 91.0 |" in text
     assert "| 201 |" in text and "| 00 |" in text and "**gross**" in text
+    assert "## A stream's first beats" not in text
+    mitdb["gross"]["reference_start"] = [
+        {**_score(96.0, 89.6), "sigma_ms": 0.0},
+        {**_score(96.1, 67.1), "sigma_ms": 20.0},
+    ]
+    pulse_mitdb = {**mitdb, "gross": {**mitdb["gross"]}}
+    pulse_mitdb["gross"]["reference_start"] = [{**_score(93.1, 87.9), "sigma_ms": 20.0}]
+    text = to_markdown(cv, mitdb, speed, {"cv": pulse_cv, "mitdb": pulse_mitdb})
+    assert "## A stream's first beats" in text
+    assert "| 0 (as annotated) | 96.0 | 89.6 | – | – |\n" in text
+    assert "| 20 | 96.1 | 67.1 | 93.1 | 87.9 |\n" in text
+
+
+def test_start_scores_judge_each_stream_afresh_on_its_first_verdicts() -> None:
+    """Beats 16-63 of every 200 are scored, each block judged as a new stream: AF throughout
+    gives AF there, and a block whose AF ended just before scores its sinus as a new stream
+    would (without the carried memory a whole-series detector has)."""
+    rng = np.random.default_rng(5)
+    af_rr = rng.uniform(0.4, 1.2, 600)
+    t = np.cumsum(af_rr)
+    label = np.ones(t.size, np.int64)
+    s = start_scores(t, label)
+    assert s["tp"] + s["fn"] == 3 * 48 and s["fp"] + s["tn"] == 0
+    assert s["se"] > 90.0
+    sinus = np.cumsum(0.8 + 0.02 * np.sin(np.arange(600) / 2.0))
+    s = start_scores(sinus, np.zeros(600, np.int64))
+    assert s["fp"] + s["tn"] == 3 * 48 and s["fp"] == 0

@@ -303,15 +303,24 @@ def network(
 
 @numba.njit(cache=True)
 def smooth(
-    logit: FloatArray, alpha: float, ema: float, out: FloatArray
-) -> float:  # pragma: no cover - compiled
+    logit: FloatArray, alpha: float, ema: float, weight: float, out: FloatArray
+) -> tuple[float, float]:  # pragma: no cover - compiled
     """The causal exponential average of the logits (NaN ones skipped, their p 0) through the
-    logistic function into ``out``; starts from ``ema`` (NaN: none yet), returns the last."""
+    logistic function into ``out``; starts from ``ema`` and its ``weight`` (0: no logit yet),
+    returns both after the last logit.
+
+    The average is bias-corrected: ``weight`` is the share of an exponential average's total
+    weight that the logits so far hold (1 - (1 - alpha)^n after n of them), and each logit
+    moves the average by ``alpha / weight`` of its distance. The first logits are thus
+    averaged evenly, as a plain mean, rather than the first one standing for all the history
+    the stream does not have; after a few times 1 / alpha logits it is the usual average.
+    """
     for i in range(logit.size):
         z = logit[i]
         if math.isnan(z):
             out[i] = 0.0
             continue
-        ema = z if math.isnan(ema) else ema + alpha * (z - ema)
+        weight += alpha * (1.0 - weight)
+        ema = z if math.isnan(ema) else ema + (alpha / weight) * (z - ema)
         out[i] = 1.0 / (1.0 + math.exp(-ema))
-    return ema
+    return ema, weight

@@ -10,7 +10,9 @@ far from the median, and the sample entropy of the short window; see
 :data:`~cardiostream.beats._af_rr_kernel.FEATURES`). A small network shipped as JSON
 (``model/rr_af.json``: standardisation, one tanh layer, a logistic output) gives each beat's
 logit of AF, which a causal exponential average smooths before the logistic function gives
-``p_af``; ``af`` is ``p_af`` at or above the model's threshold.
+``p_af``; ``af`` is ``p_af`` at or above the model's threshold. The average is bias-corrected:
+a stream's first logits are averaged evenly instead of the first one weighing as much as the
+twenty beats of history the average otherwise stands for.
 
 The decision is causal: a beat is decided when it arrives, from it and the beats before it
 (delay 0 beats). The first :data:`~cardiostream.beats._af_rr_kernel.MIN_RR` beats (too few
@@ -254,6 +256,7 @@ class AFBeatDetector:
         self._tail = np.zeros(0)
         self._count = 0
         self._ema = math.nan
+        self._weight = 0.0
 
     @property
     def beats_seen(self) -> int:
@@ -274,7 +277,7 @@ class AFBeatDetector:
         kernel.rr_features(times, self._tail.size, x)
         logit = self.model.logits(x)
         p = np.empty(t.size)
-        self._ema = kernel.smooth(logit, self.model.alpha, self._ema, p)
+        self._ema, self._weight = kernel.smooth(logit, self.model.alpha, self._ema, self._weight, p)
         self._tail = times[-HISTORY:].copy()
         self._count += int(t.size)
         return AFBeats(t, p >= self.model.threshold, p)
@@ -290,6 +293,7 @@ class AFBeatDetector:
             "tail": self._tail.tolist(),
             "count": self._count,
             "ema": None if math.isnan(self._ema) else self._ema,
+            "ema_weight": self._weight,
         }
 
     def load_state_dict(self, state: dict[str, Any]) -> None:
@@ -300,13 +304,19 @@ class AFBeatDetector:
             tail = check_beat_times(state["tail"], "state tail")
             count = int(state["count"])
             ema = math.nan if state["ema"] is None else float(state["ema"])
+            # A state saved before the average was bias-corrected has no weight: its average
+            # had settled, or had not started.
+            weight = float(state.get("ema_weight", 0.0 if math.isnan(ema) else 1.0))
         except (KeyError, TypeError, ValueError) as exc:
             raise InputError(f"AFBeatDetector state: malformed ({exc})") from None
         if tail.size > HISTORY or count < tail.size:
             raise InputError("AFBeatDetector state: inconsistent tail and count")
+        if not 0.0 <= weight <= 1.0 or math.isnan(ema) != (weight == 0.0):
+            raise InputError("AFBeatDetector state: inconsistent average and its weight")
         self._tail = tail
         self._count = count
         self._ema = ema
+        self._weight = weight
 
 
 def af_from_beats(

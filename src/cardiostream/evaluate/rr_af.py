@@ -86,6 +86,10 @@ def jittered(
 #: Beat-time noise (s, standard deviation) of the jitter test, out of fold on LTAFDB and on
 #: MITDB: a pulse sensor's timing.
 JITTER_S = (0.01, 0.02, 0.03)
+#: A stream's start, measured: MITDB's beats cut into streams of this many beats, each judged
+#: from its own first beat, and scored on its beats :data:`~._af_rr_kernel.MIN_RR` to
+#: :data:`~._af_rr_kernel.LONG` (the first with a verdict, before the long window is full).
+START_EVERY = 200
 
 
 def rhythm_labels(change_s: FloatArray, rhythm: Sequence[str], t: FloatArray) -> IntArray:
@@ -243,13 +247,29 @@ def evaluate_mitdb_record(
     # The reference beats again with noise on their times, from a generator of the record's.
     label_ref = _mitdb_labels(ann, fs, t_ref, 0)
     row["reference_jitter"] = []
+    row["reference_start"] = [{"sigma_ms": 0.0, **start_scores(t_ref, label_ref, model)}]
     for k, sigma in enumerate(JITTER_S):
         t, order = noisy_times(t_ref, sigma, np.random.default_rng([zlib.crc32(name.encode()), k]))
         out = af_from_beats(t, model)
         row["reference_jitter"].append(
             {"sigma_ms": round(1000 * sigma, 3), **scores(label_ref[order], out.af)}
         )
+        row["reference_start"].append(
+            {"sigma_ms": round(1000 * sigma, 3), **start_scores(t, label_ref[order], model)}
+        )
     return row
+
+
+def start_scores(t: FloatArray, label: IntArray, model: RRAFModel | None = None) -> dict[str, Any]:
+    """Scores of a stream's first beats: the series cut into streams of :data:`START_EVERY`
+    beats, each judged afresh, scored on its beats ``MIN_RR`` to ``LONG`` (its first verdicts,
+    made on fewer intervals than the detector's window)."""
+    af = np.concatenate(
+        [af_from_beats(t[k : k + START_EVERY], model).af for k in range(0, t.size, START_EVERY)]
+    )
+    pos = np.arange(t.size) % START_EVERY
+    first = (pos >= kernel.MIN_RR) & (pos < kernel.LONG)
+    return scores(np.where(first, label, -1), af)
 
 
 def mitdb_records(folder: Path) -> list[str]:
@@ -303,6 +323,10 @@ def evaluate_mitdb(
     doc["gross"]["reference_jitter"] = [
         {"sigma_ms": round(1000 * sigma, 3), **gross([r["reference_jitter"][k] for r in rows])}
         for k, sigma in enumerate(JITTER_S)
+    ]
+    doc["gross"]["reference_start"] = [
+        {"sigma_ms": round(1000 * sigma, 3), **gross([r["reference_start"][k] for r in rows])}
+        for k, sigma in enumerate((0.0, *JITTER_S))
     ]
     return doc
 
@@ -411,6 +435,36 @@ def _jitter_section(
     ]
 
 
+def _start_section(mitdb: dict[str, Any], pulse: dict[str, Any] | None) -> list[str]:
+    """The table of a stream's first beats on MITDB, by beat-time noise, for each model."""
+    ecg = {r["sigma_ms"]: r for r in mitdb["gross"].get("reference_start", [])}
+    if not ecg:
+        return []
+    header = ["beat-time noise (ms)", "Se, ECG model", "Sp, ECG model"]
+    pul: dict[float, dict[str, Any]] = {}
+    if pulse is not None:
+        pul = {r["sigma_ms"]: r for r in pulse["mitdb"]["gross"].get("reference_start", [])}
+        header += ["Se, pulse model", "Sp, pulse model"]
+    rows = []
+    for sigma, d in ecg.items():
+        row = [f"{sigma:g}" if sigma else "0 (as annotated)", _f(d["se"]), _f(d["sp"])]
+        if pulse is not None:
+            row += [_f(pul.get(sigma, {}).get(m)) for m in ("se", "sp")]
+        rows.append(row)
+    return [
+        "## A stream's first beats",
+        "",
+        f"A stream's first {kernel.LONG} beats, and those after a gap, are judged on fewer "
+        f"intervals than the detector's window ({kernel.MIN_RR} at the least). Here MITDB's "
+        f"reference beats (with the noise of the table above, where given) are cut into "
+        f"streams of {START_EVERY} beats, each judged from its own first beat, and scored on "
+        f"beats {kernel.MIN_RR} to {kernel.LONG} of each: the first verdicts a stream gets.",
+        "",
+        *_table(header, rows),
+        "",
+    ]
+
+
 def to_markdown(
     cv: dict[str, Any],
     mitdb: dict[str, Any],
@@ -471,6 +525,7 @@ def to_markdown(
         "",
     ]
     lines += _jitter_section(cv, mitdb, pulse)
+    lines += _start_section(mitdb, pulse)
     lines += [
         "## LTAFDB cross-validation (out of fold)",
         "",

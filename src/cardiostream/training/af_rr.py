@@ -193,7 +193,7 @@ def fit_model(
 def smoothed_p(logit: FloatArray, alpha: float) -> FloatArray:
     """The detector's causal smoothing and logistic function over one series' logits."""
     p = np.empty(logit.size)
-    kernel.smooth(np.ascontiguousarray(logit, np.float64), alpha, float("nan"), p)
+    kernel.smooth(np.ascontiguousarray(logit, np.float64), alpha, float("nan"), 0.0, p)
     return p
 
 
