@@ -137,8 +137,33 @@ def test_the_report_has_every_table() -> None:
     pulse_mitdb["gross"]["reference_start"] = [{**_score(93.1, 87.9), "sigma_ms": 20.0}]
     text = to_markdown(cv, mitdb, speed, {"cv": pulse_cv, "mitdb": pulse_mitdb})
     assert "## A stream's first beats" in text
-    assert "| 0 (as annotated) | 96.0 | 89.6 | – | – |\n" in text
-    assert "| 20 | 96.1 | 67.1 | 93.1 | 87.9 |\n" in text
+    assert "| 0 (as annotated) | – | – | 96.0 | 89.6 | – | – | – | – |\n" in text
+    assert "| 20 | – | – | 96.1 | 67.1 | – | – | 93.1 | 87.9 |\n" in text
+    # With the out-of-fold LTAFDB figures of the training reports beside them.
+    cv["start"] = [{**_score(97.0, 93.0), "sigma_ms": 0.0}]
+    pulse_cv["start"] = [{**_score(95.0, 94.0), "sigma_ms": 20.0}]
+    text = to_markdown(cv, mitdb, speed, {"cv": pulse_cv, "mitdb": pulse_mitdb})
+    assert "| 0 (as annotated) | 97.0 | 93.0 | 96.0 | 89.6 | – | – | – | – |\n" in text
+    assert "| 20 | – | – | 96.1 | 67.1 | 95.0 | 94.0 | 93.1 | 87.9 |\n" in text
+
+
+def test_training_scores_a_streams_start_as_the_benchmark_does() -> None:
+    """The out-of-fold measure (logits of restarted features, smoothed afresh in each stream)
+    equals the benchmark's (the detector run on each stream)."""
+    from cardiostream.beats.af_rr import load_rr_af_model
+    from cardiostream.evaluate.rr_af import START_EVERY
+    from cardiostream.training.af_rr import start_scores as training_start_scores
+
+    rng = np.random.default_rng(8)
+    rr = np.where(np.arange(900) % 300 < 150, rng.uniform(0.4, 1.2, 900), 0.8)
+    t = np.cumsum(rr + rng.normal(0, 0.01, 900))
+    label = (np.arange(900) % 300 < 150).astype(np.int64)
+    label[:5] = -1
+    model = load_rr_af_model()
+    logit = model.logits(features_of(t, START_EVERY))
+    ours = training_start_scores(logit, label, model.alpha, model.threshold)
+    theirs = start_scores(t, label, model)
+    assert ours == theirs and ours["tp"] + ours["fn"] > 0 and ours["fp"] + ours["tn"] > 0
 
 
 def test_start_scores_judge_each_stream_afresh_on_its_first_verdicts() -> None:

@@ -45,6 +45,11 @@ def test_training_cross_validates_by_record_and_writes_a_model(tmp_path: Path) -
         for r in report["per_record"]
     )
     assert all(j["tp"] + j["fn"] + j["fp"] + j["tn"] == labelled for j in report["jitter"])
+    # And as streams of 200 beats, on each one's first verdicts (beats 16-63): 9 streams of
+    # 1,800 beats per record, 48 beats each, all labelled but the first stream's first five.
+    assert [j["sigma_ms"] for j in report["start"]] == [0.0, 10.0, 20.0, 30.0]
+    first = 4 * 9 * 48
+    assert all(j["tp"] + j["fn"] + j["fp"] + j["tn"] == first for j in report["start"])
     assert report["config"]["jitter_ms"] == [10.0, 25.0]
     assert "restart_beats" not in report["config"]  # a model without restarts keeps its file
     path = result.model.save(tmp_path)

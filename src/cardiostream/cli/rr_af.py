@@ -255,6 +255,11 @@ def train_rr_af_command(
             + ", ".join(
                 f"{j['sigma_ms']:g} ms Se {j['se']:.1f} Sp {j['sp']:.1f}"
                 for j in result.report["jitter"]
+            )
+            + "; a stream's first beats (16-64): "
+            + ", ".join(
+                f"{j['sigma_ms']:g} ms Se {j['se']:.1f} Sp {j['sp']:.1f}"
+                for j in result.report["start"]
             ),
             highlight=False,
         )

@@ -435,30 +435,46 @@ def _jitter_section(
     ]
 
 
-def _start_section(mitdb: dict[str, Any], pulse: dict[str, Any] | None) -> list[str]:
-    """The table of a stream's first beats on MITDB, by beat-time noise, for each model."""
-    ecg = {r["sigma_ms"]: r for r in mitdb["gross"].get("reference_start", [])}
+def _start_rows(cv: dict[str, Any], mitdb: dict[str, Any]) -> dict[float, list[str]]:
+    """Se and Sp of a stream's first beats by beat-time noise: LTAFDB out of fold (where the
+    report has them) and MITDB."""
+    ltaf = {r["sigma_ms"]: r for r in cv.get("start", [])}
+    mit = {r["sigma_ms"]: r for r in mitdb["gross"].get("reference_start", [])}
+    return {
+        sigma: [_f(d.get(sigma, {}).get(m)) for d in (ltaf, mit) for m in ("se", "sp")]
+        for sigma in sorted(set(ltaf) | set(mit))
+    }
+
+
+def _start_section(
+    cv: dict[str, Any], mitdb: dict[str, Any], pulse: dict[str, Any] | None
+) -> list[str]:
+    """The table of a stream's first beats, by beat-time noise, for each model."""
+    ecg = _start_rows(cv, mitdb)
     if not ecg:
         return []
-    header = ["beat-time noise (ms)", "Se, ECG model", "Sp, ECG model"]
-    pul: dict[float, dict[str, Any]] = {}
+    cols = ["LTAFDB Se", "LTAFDB Sp", "MITDB Se", "MITDB Sp"]
+    header = ["beat-time noise (ms)", *(f"{c}, ECG model" for c in cols)]
+    pul: dict[float, list[str]] = {}
     if pulse is not None:
-        pul = {r["sigma_ms"]: r for r in pulse["mitdb"]["gross"].get("reference_start", [])}
-        header += ["Se, pulse model", "Sp, pulse model"]
+        pul = _start_rows(pulse["cv"], pulse["mitdb"])
+        header += [f"{c}, pulse model" for c in cols]
     rows = []
-    for sigma, d in ecg.items():
-        row = [f"{sigma:g}" if sigma else "0 (as annotated)", _f(d["se"]), _f(d["sp"])]
+    for sigma, v in ecg.items():
+        row = [f"{sigma:g}" if sigma else "0 (as annotated)", *v]
         if pulse is not None:
-            row += [_f(pul.get(sigma, {}).get(m)) for m in ("se", "sp")]
+            row += pul.get(sigma, ["–"] * 4)
         rows.append(row)
     return [
         "## A stream's first beats",
         "",
         f"A stream's first {kernel.LONG} beats, and those after a gap, are judged on fewer "
-        f"intervals than the detector's window ({kernel.MIN_RR} at the least). Here MITDB's "
-        f"reference beats (with the noise of the table above, where given) are cut into "
-        f"streams of {START_EVERY} beats, each judged from its own first beat, and scored on "
-        f"beats {kernel.MIN_RR} to {kernel.LONG} of each: the first verdicts a stream gets.",
+        f"intervals than the detector's window ({kernel.MIN_RR} at the least). Here the beats "
+        f"(with the noise of the table above, where given) are cut into streams of "
+        f"{START_EVERY} beats, each judged from its own first beat, and scored on the "
+        f"{kernel.LONG - kernel.MIN_RR} beats from the {kernel.MIN_RR + 1}th to the "
+        f"{kernel.LONG}th of each: the first verdicts a stream gets. LTAFDB: "
+        "the reviewed beats of the held-out records, out of fold; MITDB: the reference beats.",
         "",
         *_table(header, rows),
         "",
@@ -525,7 +541,7 @@ def to_markdown(
         "",
     ]
     lines += _jitter_section(cv, mitdb, pulse)
-    lines += _start_section(mitdb, pulse)
+    lines += _start_section(cv, mitdb, pulse)
     lines += [
         "## LTAFDB cross-validation (out of fold)",
         "",

@@ -16,7 +16,9 @@ pulse model each training record also gives its reviewed beats with Gaussian noi
 :attr:`FitConfig.jitter_s` on their times; whichever model is trained, the held-out records
 are scored with such noise too (:data:`~cardiostream.evaluate.rr_af.JITTER_S`). A stream's
 first 64 beats are judged on fewer intervals, which 24 h records hardly teach: the noisy
-copies can start afresh every :attr:`FitConfig.restart_beats` beats.
+copies can start afresh every :attr:`FitConfig.restart_beats` beats; the held-out records
+are also scored as streams of :data:`~cardiostream.evaluate.rr_af.START_EVERY` beats, on each
+one's first verdicts (the report's ``start``).
 """
 
 from __future__ import annotations
@@ -33,8 +35,10 @@ from cardiostream.beats import _af_rr_kernel as kernel
 from cardiostream.beats.af_rr import RRAFModel
 from cardiostream.evaluate.rr_af import (
     JITTER_S,
+    START_EVERY,
     BeatSeries,
     LtafRecord,
+    features_of,
     gross,
     jittered,
     scores,
@@ -210,6 +214,29 @@ def _jitter_key(sigma: float) -> str:
     return f"atr_jitter_{round(1000 * sigma, 3):g}ms"
 
 
+def _start_series(rec: LtafRecord, noisy: Sequence[BeatSeries]) -> list[tuple[str, BeatSeries]]:
+    """The series a stream's start is scored on: the reviewed beats, and their noisy test
+    copies (one per :data:`JITTER_S`)."""
+    return [("atr", rec.atr), *zip(map(_jitter_key, JITTER_S), noisy, strict=True)]
+
+
+def start_scores(
+    logit: FloatArray, label: IntArray, alpha: float, threshold: float
+) -> dict[str, Any]:
+    """Scores of a stream's first verdicts: ``logit`` of a series cut into streams of
+    :data:`START_EVERY` beats (features and smoothing afresh in each), scored on beats
+    ``MIN_RR`` to ``LONG`` of each, as :func:`~cardiostream.evaluate.rr_af.start_scores`."""
+    af = np.concatenate(
+        [
+            smoothed_p(logit[k : k + START_EVERY], alpha) >= threshold
+            for k in range(0, logit.size, START_EVERY)
+        ]
+    )
+    pos = np.arange(logit.size) % START_EVERY
+    first = (pos >= kernel.MIN_RR) & (pos < kernel.LONG)
+    return scores(np.where(first, label, -1), af)
+
+
 def _folds(names: Sequence[str], k: int, seed: int) -> list[list[str]]:
     order = np.random.default_rng(seed).permutation(len(names))
     return [[names[i] for i in order[f::k]] for f in range(k)]
@@ -246,6 +273,9 @@ def train_rr_af(
             }
             for sigma, noisy in zip(JITTER_S, tests[n], strict=True):
                 oof[n][_jitter_key(sigma)] = model.logits(noisy.features)
+            # The same beats as streams of START_EVERY beats, each from its own first beat.
+            for key, beats in _start_series(rec, tests[n]):
+                oof[n][f"{key}_start"] = model.logits(features_of(beats.time_s, START_EVERY))
     # Smoothing and threshold: the largest Se + Sp over the reviewed beats out of fold.
     best: tuple[float, float, float] | None = None
     grid: list[dict[str, Any]] = []
@@ -282,6 +312,13 @@ def train_rr_af(
             p = smoothed_p(oof[r.name][_jitter_key(sigma)], alpha)
             rows.append(scores(tests[r.name][k].label, p >= threshold))
         jitter.append({"sigma_ms": round(1000 * sigma, 3), **gross(rows)})
+    start = []
+    for sigma, key in zip((0.0, *JITTER_S), ("atr", *map(_jitter_key, JITTER_S)), strict=True):
+        rows = []
+        for r in records:
+            label = dict(_start_series(r, tests[r.name]))[key].label
+            rows.append(start_scores(oof[r.name][f"{key}_start"], label, alpha, threshold))
+        start.append({"sigma_ms": round(1000 * sigma, 3), **gross(rows)})
     if progress:
         progress("final model", folds, folds + 1)
     final = fit_model(records, cfg, extra)
@@ -319,6 +356,7 @@ def train_rr_af(
         "gross": {src: gross([row[src] for row in per_record]) for src in ("atr", "qrs")},
         "per_record": per_record,
         "jitter": jitter,
+        "start": start,
         "grid": grid,
     }
     if progress:
