@@ -256,7 +256,7 @@ def train_rr_af_command(
                 f"{j['sigma_ms']:g} ms Se {j['se']:.1f} Sp {j['sp']:.1f}"
                 for j in result.report["jitter"]
             )
-            + "; a stream's first beats (16-64): "
+            + "; a stream's first verdicts (its 17th to 64th beats): "
             + ", ".join(
                 f"{j['sigma_ms']:g} ms Se {j['se']:.1f} Sp {j['sp']:.1f}"
                 for j in result.report["start"]

@@ -267,9 +267,15 @@ def start_scores(t: FloatArray, label: IntArray, model: RRAFModel | None = None)
     af = np.concatenate(
         [af_from_beats(t[k : k + START_EVERY], model).af for k in range(0, t.size, START_EVERY)]
     )
-    pos = np.arange(t.size) % START_EVERY
-    first = (pos >= kernel.MIN_RR) & (pos < kernel.LONG)
-    return scores(np.where(first, label, -1), af)
+    return scores(np.where(first_verdicts(t.size), label, -1), af)
+
+
+def first_verdicts(n: int) -> npt.NDArray[np.bool_]:
+    """Which of ``n`` beats, cut into streams of :data:`START_EVERY`, are a stream's first
+    verdicts: its beats ``MIN_RR`` to ``LONG`` (from 0), judged on fewer intervals than the
+    detector's window."""
+    pos = np.arange(n) % START_EVERY
+    return (pos >= kernel.MIN_RR) & (pos < kernel.LONG)
 
 
 def mitdb_records(folder: Path) -> list[str]:

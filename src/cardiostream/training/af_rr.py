@@ -39,6 +39,7 @@ from cardiostream.evaluate.rr_af import (
     BeatSeries,
     LtafRecord,
     features_of,
+    first_verdicts,
     gross,
     jittered,
     scores,
@@ -232,9 +233,7 @@ def start_scores(
             for k in range(0, logit.size, START_EVERY)
         ]
     )
-    pos = np.arange(logit.size) % START_EVERY
-    first = (pos >= kernel.MIN_RR) & (pos < kernel.LONG)
-    return scores(np.where(first, label, -1), af)
+    return scores(np.where(first_verdicts(logit.size), label, -1), af)
 
 
 def _folds(names: Sequence[str], k: int, seed: int) -> list[list[str]]:
