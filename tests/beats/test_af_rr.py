@@ -235,7 +235,8 @@ def test_the_shipped_model_loads_and_round_trips(tmp_path: Path) -> None:
 def test_the_pulse_model_is_chosen_by_timing() -> None:
     ecg, pulse = load_rr_af_model(), load_rr_af_model(timing="pulse")
     assert ecg is load_rr_af_model(timing="ecg") and pulse is not ecg
-    assert pulse.meta["jitter_ms"] == [10.0, 25.0] and not ecg.meta["jitter_ms"]
+    # The pulse model learned from noisy copies, the ECG model from one without noise.
+    assert pulse.meta["jitter_ms"] == [10.0, 25.0] and ecg.meta["jitter_ms"] == [0.0]
     t = mixed(2)
     assert np.array_equal(af_from_beats(t, timing="pulse").p_af, af_from_beats(t, pulse).p_af)
     assert np.array_equal(AFBeatDetector(timing="pulse").push(t).p_af, af_from_beats(t, pulse).p_af)

@@ -145,7 +145,7 @@ def test_training_and_benchmark_name_what_is_missing(tmp_path: Path) -> None:
     assert result.exit_code == 2 and ".atr" in result.output
     result = runner.invoke(app, ["bench", "rr-af", "--cv", str(tmp_path / "cv.json")])
     assert result.exit_code == 2 and "train-rr-af" in result.output
-    for bad in ("10,x", "0", "10,500"):
+    for bad in ("10,x", "-5", "10,500"):
         result = runner.invoke(app, ["train-rr-af", "--data", str(tmp_path), "--jitter-ms", bad])
         assert result.exit_code == 2 and "--jitter-ms" in result.output
     for bad in ("-1", "50"):

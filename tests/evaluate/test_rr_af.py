@@ -126,6 +126,13 @@ def test_the_report_has_every_table() -> None:
     pulse_cv["config"]["restart_beats"] = 1000
     text = to_markdown(cv, mitdb, speed, pulse)
     assert "10 and 25 ms of noise, each starting afresh every 1,000 beats)" in text
+    assert 'the ECG model (`timing="ecg"`, trained on the beats as annotated)' in text
+    cv["config"] = {**cv["config"], "jitter_ms": [0.0], "restart_beats": 1000}
+    text = to_markdown(cv, mitdb, speed, pulse)
+    assert (
+        'the ECG model (`timing="ecg"`, trained with a copy of each record\'s reviewed beats, '
+        "starting afresh every 1,000 beats)" in text
+    )
     assert "| 20 | 97.0 | 93.0 | 94.0 | 91.0 | 98.5 | 97.5 | 94.0 | 91.0 |" in text
     assert "| 201 |" in text and "| 00 |" in text and "**gross**" in text
     assert "## A stream's first beats" not in text

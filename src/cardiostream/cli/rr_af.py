@@ -171,15 +171,16 @@ def rr_af(
 
 
 def _jitter_list(text: str) -> tuple[float, ...]:
-    """``--jitter-ms``: comma-separated milliseconds (0 to 200), or 'none'."""
+    """``--jitter-ms``: comma-separated milliseconds (0 to 200; 0 is a copy without noise), or
+    'none'."""
     if text.strip().lower() in ("", "none"):
         return ()
     try:
         values = tuple(float(v) for v in text.split(","))
     except ValueError:
         raise InputError(f"--jitter-ms: expected numbers and commas, got {text!r}") from None
-    if not all(0 < v <= 200 for v in values):
-        raise InputError(f"--jitter-ms: each value must be above 0 and at most 200, got {text!r}")
+    if not all(0 <= v <= 200 for v in values):
+        raise InputError(f"--jitter-ms: each value must be 0 to 200, got {text!r}")
     return tuple(v / 1000 for v in values)
 
 
@@ -200,18 +201,18 @@ def train_rr_af_command(
         str,
         typer.Option(
             help="Beat-time noise (ms, comma-separated) of extra training copies of each "
-            "record's reviewed beats, as a pulse sensor times its beats: 10,25 (with "
-            "--restart-beats 1000) trains the pulse model (shipped as rr_af_pulse.json); none, "
-            "the ECG model."
+            "record's reviewed beats; 0 is a copy without noise. 0 (the default) trains the "
+            "ECG model (rr_af.json); 10,25 the pulse model (rr_af_pulse.json), whose beats a "
+            "pulse sensor times; none, no copies."
         ),
-    ] = "none",
+    ] = "0",
     restart_beats: Annotated[
         int,
         typer.Option(
-            help="The noisy copies start afresh every this many beats, so that the model "
-            "learns a stream's first minute under that noise (0: never; the pulse model: 1000).",
+            help="The extra copies start afresh every this many beats, so that the model "
+            "learns a stream's first minute, and under their noise (0: never).",
         ),
-    ] = 0,
+    ] = 1000,
 ) -> None:
     """Train the RR-interval AF detector on LTAFDB, cross-validated by record (reviewed and
     automated beats); write the model and cv_report.json."""

@@ -401,6 +401,25 @@ def _jitter_rows(cv: dict[str, Any], mitdb: dict[str, Any]) -> dict[float, list[
     return {k: [_f(d.get(m)) for d in v for m in ("se", "sp")] for k, v in out.items()}
 
 
+def _trained_on(config: dict[str, Any]) -> str:
+    """What a model's training report says it learned from, beyond the beats as annotated."""
+    copies = config.get("jitter_ms") or []
+    if not copies:
+        return "trained on the beats as annotated"
+    restart = config.get("restart_beats")
+    noisy = [v for v in copies if v]
+    text = "trained with " + ("a copy" if len(copies) == 1 else "copies")
+    text += " of each record's reviewed beats"
+    if noisy:
+        text += " at " + " and ".join(f"{v:g}" for v in noisy) + " ms of noise"
+        if len(noisy) < len(copies):
+            text += " and without"
+    if restart:
+        text += ", starting" if len(copies) == 1 else ", each starting"
+        text += f" afresh every {restart:,} beats"
+    return text
+
+
 def _jitter_section(
     cv: dict[str, Any], mitdb: dict[str, Any], pulse: dict[str, Any] | None
 ) -> list[str]:
@@ -411,21 +430,14 @@ def _jitter_section(
     ecg = _jitter_rows(cv, mitdb)
     header = ["beat-time noise (ms)", "LTAFDB Se", "LTAFDB Sp", "MITDB Se", "MITDB Sp"]
     rows = [[f"{k:g}" if k else "0 (as annotated)", *v] for k, v in ecg.items()]
-    text = 'the ECG model (`timing="ecg"`, trained on the beats as annotated)'
+    text = 'the ECG model (`timing="ecg"`, ' + _trained_on(cv["config"]) + ")"
     if pulse is not None:
         pul = _jitter_rows(pulse["cv"], pulse["mitdb"])
         header = [header[0]] + [f"{h}, ECG model" for h in header[1:]]
         header += [f"{h}, pulse model" for h in ("LTAFDB Se", "LTAFDB Sp", "MITDB Se", "MITDB Sp")]
         rows = [[*row, *pul.get(k, ["–"] * 4)] for row, k in zip(rows, ecg, strict=True)]
-        trained = pulse["cv"]["config"].get("jitter_ms") or []
-        restart = pulse["cv"]["config"].get("restart_beats")
         text += (
-            ' and the pulse model (`timing="pulse"`, trained with copies of each record\'s '
-            "reviewed beats at "
-            + " and ".join(f"{v:g}" for v in trained)
-            + " ms of noise"
-            + (f", each starting afresh every {restart:,} beats" if restart else "")
-            + ")"
+            ' and the pulse model (`timing="pulse"`, ' + _trained_on(pulse["cv"]["config"]) + ")"
         )
     return [
         "## Beat times from a pulse sensor",

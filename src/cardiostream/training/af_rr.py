@@ -150,11 +150,12 @@ class FitConfig:
     maxiter: int = 400
     stride: int = 24
     seed: int = 0
-    #: Beat-time noise (s) of the extra copies of each record's reviewed beats: () for the ECG
-    #: model, (0.01, 0.025) for the pulse model.
+    #: Beat-time noise (s) of the extra copies of each record's reviewed beats (0: a copy
+    #: without noise): (0.0,) for the shipped ECG model, (0.01, 0.025) for the pulse model.
     jitter_s: tuple[float, ...] = ()
-    #: The noisy copies start afresh every this many beats (0: never), so that the model
-    #: learns a stream's first windows, shorter than 64 intervals, under that noise too.
+    #: The extra copies start afresh every this many beats (0: never), so that the model
+    #: learns a stream's first windows, shorter than 64 intervals, and under their noise;
+    #: both shipped models use 1000.
     restart_beats: int = 0
 
 
