@@ -66,8 +66,9 @@ def watch_beats(seed: int = 9, noise_s: float = 0.025) -> Any:
     Gaussian noise of ``noise_s`` on every time, as a PPG sensor times its beats."""
     import numpy as np
 
-    t = strap_beats(seed, hr_bpm=88.0)
-    t = np.sort(t + np.random.default_rng(seed + 100).normal(0.0, noise_s, t.size))
+    from cardiostream.evaluate.rr_af import noisy_times
+
+    t, _ = noisy_times(strap_beats(seed, hr_bpm=88.0), noise_s, np.random.default_rng(seed + 100))
     return t - t[0]
 
 
