@@ -134,6 +134,9 @@ def test_the_report_has_every_table() -> None:
         "starting afresh every 1,000 beats)" in text
     )
     assert "| 20 | 97.0 | 93.0 | 94.0 | 91.0 | 98.5 | 97.5 | 94.0 | 91.0 |" in text
+    pulse_cv["config"]["hidden"] = 24
+    text = to_markdown(cv, mitdb, speed, pulse)
+    assert '(`timing="pulse"`, 24 hidden units, trained with copies' in text
     assert "| 201 |" in text and "| 00 |" in text and "**gross**" in text
     assert "## A stream's first beats" not in text
     mitdb["gross"]["reference_start"] = [

@@ -202,8 +202,8 @@ def train_rr_af_command(
         typer.Option(
             help="Beat-time noise (ms, comma-separated) of extra training copies of each "
             "record's reviewed beats; 0 is a copy without noise. 0 (the default) trains the "
-            "ECG model (rr_af.json); 10,25 the pulse model (rr_af_pulse.json), whose beats a "
-            "pulse sensor times; none, no copies."
+            "ECG model (rr_af.json); 10,25 with --hidden 24 the pulse model "
+            "(rr_af_pulse.json), whose beats a pulse sensor times; none, no copies."
         ),
     ] = "0",
     restart_beats: Annotated[
@@ -299,7 +299,7 @@ def bench_rr_af(
         Path | None,
         typer.Option(
             help="cv_report.json of the pulse model's training (train-rr-af --jitter-ms "
-            "10,25 --restart-beats 1000): adds its figures beside the ECG model's."
+            "10,25 --hidden 24): adds its figures beside the ECG model's."
         ),
     ] = None,
     pulse_model: Annotated[

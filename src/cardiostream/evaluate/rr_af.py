@@ -402,13 +402,15 @@ def _jitter_rows(cv: dict[str, Any], mitdb: dict[str, Any]) -> dict[float, list[
 
 
 def _trained_on(config: dict[str, Any]) -> str:
-    """What a model's training report says it learned from, beyond the beats as annotated."""
+    """What a model's training report says of its size and of what it learned from, beyond
+    the beats as annotated."""
+    size = f"{config['hidden']} hidden units, " if config.get("hidden") else ""
     copies = config.get("jitter_ms") or []
     if not copies:
-        return "trained on the beats as annotated"
+        return size + "trained on the beats as annotated"
     restart = config.get("restart_beats")
     noisy = [v for v in copies if v]
-    text = "trained with " + ("a copy" if len(copies) == 1 else "copies")
+    text = size + "trained with " + ("a copy" if len(copies) == 1 else "copies")
     text += " of each record's reviewed beats"
     if noisy:
         text += " at " + " and ".join(f"{v:g}" for v in noisy) + " ms of noise"
