@@ -185,6 +185,12 @@ def test_a_beats_tile_draws_an_rr_tachogram_with_af_tinted(page: Any, tmp_path: 
     # The ECG bed beside them for the picture, once its first windows are in.
     ecg_hr = _tile(page, "bed-ecg").locator("[data-testid=hr]")
     _wait(lambda: ecg_hr.inner_text() not in ("---", ""), 40, "the ECG bed's rate")
+    # The window's verdict is read whole ("normal 100 %"); only the "rhythm:" prefix may
+    # give way where the line is short.
+    for sid in ("bed-ecg", "strap-af", "watch-nsr"):
+        label = _tile(page, sid).locator("[data-testid=window-label]")
+        _wait(lambda label=label: "%" in label.inner_text(), 30, f"{sid}'s verdict")
+        assert label.evaluate(VERDICT_INSIDE), (sid, label.inner_text())
     box = page.locator(".tiles").bounding_box()
     path = MEDIA / "beats-ward.png" if WRITE_DOCS else tmp_path / "beats-ward.png"
     page.screenshot(
@@ -209,6 +215,15 @@ def test_the_detail_view_shows_minutes_of_tachogram(page: Any, tmp_path: Path) -
     path = MEDIA / "beats-detail.png" if WRITE_DOCS else tmp_path / "beats-detail.png"
     strips.screenshot(path=str(path))
     detail.locator("[data-testid=detail-close]").click()
+
+
+VERDICT_INSIDE = """(label) => {
+  const text = [...label.childNodes].find((n) => n.nodeType === Node.TEXT_NODE);
+  const range = document.createRange();
+  range.selectNodeContents(text);
+  const r = range.getBoundingClientRect(), box = label.getBoundingClientRect();
+  return r.left >= box.left - 0.5 && r.right <= box.right + 0.5;
+}"""
 
 
 LATE_BEAT = """async () => {
