@@ -129,6 +129,6 @@ def test_the_demo_watch_sends_jittered_beats_its_pulse_model_reads_right() -> No
                 1 for m in lines if m["type"] == "event" and m["start_s"] < 150
             )
     # The pulse model meets the bounds; the ECG model fails both (measured: 4.8 % of the
-    # windows and 3 false episodes in 16 watches; the pulse model 0.04 % and none).
+    # windows and 3 false episodes in 16 watches; the pulse model none of either).
     assert np.mean(sinus_af["pulse"]) < 0.03 and false_episodes["pulse"] <= 1
     assert np.mean(sinus_af["ecg"]) >= 0.03 and false_episodes["ecg"] > 1
