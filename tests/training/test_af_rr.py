@@ -74,3 +74,21 @@ def test_jittered_copies_teach_the_detector_a_pulse_sensors_timing() -> None:
 
     assert sp_at_20ms(()) < 80
     assert sp_at_20ms((0.01, 0.025)) > 95
+
+
+def test_ectopic_copies_teach_the_detector_ectopy_from_af() -> None:
+    # Premature beats make a regular rhythm's intervals as irregular as AF's; records that
+    # never showed them leave the detector calling bigeminy and couplets AF.
+    records = [LtafRecord(f"r{i}", _series(i), _series(100 + i)) for i in range(4)]
+
+    def with_premature_beats(ectopy: int) -> dict[str, float]:
+        cfg = FitConfig(hidden=4, maxiter=40, stride=4, ectopy=ectopy)
+        report = train_rr_af(records, folds=2, cfg=cfg).report
+        assert report["gross"]["atr"]["se"] > 90 and report["gross"]["atr"]["sp"] > 90
+        assert report["config"].get("ectopy", 0) == ectopy
+        return dict(report["ectopy"])
+
+    without, with_ = with_premature_beats(0), with_premature_beats(1)
+    assert with_["se"] > 95
+    assert without["sp"] < 50
+    assert with_["sp"] > without["sp"] + 30

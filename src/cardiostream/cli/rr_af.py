@@ -213,6 +213,13 @@ def train_rr_af_command(
             "learns a stream's first minute, and under their noise (0: never).",
         ),
     ] = 1000,
+    ectopy: Annotated[
+        int,
+        typer.Option(
+            help="Extra training copies of each record's reviewed beats with premature beats "
+            "(bigeminy, trigeminy, couplets, isolated) put into their stretches outside AF.",
+        ),
+    ] = 0,
 ) -> None:
     """Train the RR-interval AF detector on LTAFDB, cross-validated by record (reviewed and
     automated beats); write the model and cv_report.json."""
@@ -228,6 +235,8 @@ def train_rr_af_command(
         names = ltafdb_records(_folder(data))[:limit]
         if not 2 <= folds <= len(names):
             raise InputError(f"--folds: expected 2 to {len(names)}, got {folds}")
+        if ectopy < 0:
+            raise InputError(f"--ectopy: 0 or more, got {ectopy}")
         if hidden < 0 or maxiter < 1:
             raise InputError("--hidden: 0 or more; --maxiter: 1 or more")
         with counted_bar("{task.description}", console=err_console) as bar:
@@ -242,7 +251,7 @@ def train_rr_af_command(
                 bar.update(fit, description=stage, completed=done, total=total)
 
             cfg = FitConfig(hidden=hidden, maxiter=maxiter, seed=seed, jitter_s=jitter,
-                            restart_beats=restart_beats)  # fmt: skip
+                            restart_beats=restart_beats, ectopy=ectopy)  # fmt: skip
             result = train_rr_af(records, folds=folds, cfg=cfg, progress=step)
         path = result.model.save(out)
         (out / "cv_report.json").write_text(json.dumps(result.report, indent=1) + "\n")
@@ -257,6 +266,8 @@ def train_rr_af_command(
                 f"{j['sigma_ms']:g} ms Se {j['se']:.1f} Sp {j['sp']:.1f}"
                 for j in result.report["jitter"]
             )
+            + "; with premature beats put in: "
+            + f"Se {result.report['ectopy']['se']:.1f} Sp {result.report['ectopy']['sp']:.1f}"
             + "; a stream's first verdicts (its 17th to 64th beats): "
             + ", ".join(
                 f"{j['sigma_ms']:g} ms Se {j['se']:.1f} Sp {j['sp']:.1f}"

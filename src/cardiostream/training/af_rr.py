@@ -33,6 +33,7 @@ from scipy.optimize import minimize
 
 from cardiostream.beats import _af_rr_kernel as kernel
 from cardiostream.beats.af_rr import RRAFModel
+from cardiostream.evaluate.ectopy import ectopic_times
 from cardiostream.evaluate.rr_af import (
     JITTER_S,
     START_EVERY,
@@ -53,6 +54,8 @@ ALPHAS = (1.0, 0.5, 0.25, 0.1, 0.05)
 THRESHOLDS = tuple(float(v) for v in np.round(np.arange(0.05, 0.96, 0.01), 2))
 
 Progress = Callable[[str, int, int], None]
+#: Seed of the premature beats every model is scored on out of fold.
+ECTOPY_TEST_SEED = 2017
 
 
 # The network: binary cross-entropy, L-BFGS.
@@ -157,6 +160,25 @@ class FitConfig:
     #: learns a stream's first windows, shorter than 64 intervals, and under their noise;
     #: both shipped models use 1000.
     restart_beats: int = 0
+    #: Extra copies of each record's reviewed beats with premature beats put into their
+    #: stretches outside AF (:mod:`cardiostream.evaluate.ectopy`), starting afresh as the
+    #: noisy copies do.
+    ectopy: int = 0
+
+
+def ectopic_copies(
+    records: Sequence[LtafRecord], copies: int, seed: int, stream: int, restart_beats: int = 0
+) -> dict[str, list[BeatSeries]]:
+    """``copies`` series of each record's reviewed beats with premature beats
+    (:func:`~cardiostream.evaluate.ectopy.ectopic_times`), each from a generator of its own."""
+    out: dict[str, list[BeatSeries]] = {}
+    for i, rec in enumerate(records):
+        out[rec.name] = []
+        for k in range(copies):
+            rng = np.random.default_rng([seed, stream, i, k])
+            t = ectopic_times(rec.atr.time_s, rec.atr.label, rng)
+            out[rec.name].append(BeatSeries(t, rec.atr.label, features_of(t, restart_beats)))
+    return out
 
 
 def jittered_copies(
@@ -258,7 +280,12 @@ def train_rr_af(
     if progress:
         progress("jittering beat times", 0, folds + 1)
     extra = jittered_copies(records, cfg.jitter_s, cfg.seed, restart_beats=cfg.restart_beats)
+    if cfg.ectopy:
+        more = ectopic_copies(records, cfg.ectopy, cfg.seed, 2, cfg.restart_beats)
+        extra = {n: [*extra[n], *more[n]] for n in names}
     tests = jittered_copies(records, JITTER_S, cfg.seed, stream=1)
+    # Every model is scored on the same premature beats (a seed of their own).
+    ectopic = {n: s[0] for n, s in ectopic_copies(records, 1, ECTOPY_TEST_SEED, 3).items()}
     oof: dict[str, dict[str, FloatArray]] = {}
     for f, held in enumerate(groups):
         if progress:
@@ -273,6 +300,7 @@ def train_rr_af(
             }
             for sigma, noisy in zip(JITTER_S, tests[n], strict=True):
                 oof[n][_jitter_key(sigma)] = model.logits(noisy.features)
+            oof[n]["atr_ectopy"] = model.logits(ectopic[n].features)
             # The same beats as streams of START_EVERY beats, each from its own first beat.
             for key, beats in _start_series(rec, tests[n]):
                 oof[n][f"{key}_start"] = model.logits(features_of(beats.time_s, START_EVERY))
@@ -312,6 +340,12 @@ def train_rr_af(
             p = smoothed_p(oof[r.name][_jitter_key(sigma)], alpha)
             rows.append(scores(tests[r.name][k].label, p >= threshold))
         jitter.append({"sigma_ms": round(1000 * sigma, 3), **gross(rows)})
+    ectopy = gross(
+        [
+            scores(r.atr.label, smoothed_p(oof[r.name]["atr_ectopy"], alpha) >= threshold)
+            for r in records
+        ]
+    )
     start = []
     for sigma, key in zip((0.0, *JITTER_S), ("atr", *map(_jitter_key, JITTER_S)), strict=True):
         rows = []
@@ -336,6 +370,7 @@ def train_rr_af(
         "jitter_ms": [round(1000 * v, 3) for v in cfg.jitter_s],
         # Only when used: a model trained without restarts keeps the file it had before.
         **({"restart_beats": cfg.restart_beats} if cfg.restart_beats else {}),
+        **({"ectopy": cfg.ectopy} if cfg.ectopy else {}),
     }
     model = RRAFModel(
         mean=final.mean,
@@ -356,6 +391,7 @@ def train_rr_af(
         "gross": {src: gross([row[src] for row in per_record]) for src in ("atr", "qrs")},
         "per_record": per_record,
         "jitter": jitter,
+        "ectopy": ectopy,
         "start": start,
         "grid": grid,
     }
