@@ -15,6 +15,7 @@ import websockets
 from cardiostream import read
 from cardiostream.samples import sample_path
 from cardiostream.serve import ServeConfig
+from cardiostream.serve.alarms import AlarmDesk
 from cardiostream.sim.simulator import Simulator
 
 from .conftest import OTHER, TOKEN, Live, start_server
@@ -178,6 +179,16 @@ def test_limits_ack_silence_and_pause_over_rest(live: Live) -> None:
         await ws.close()
 
     asyncio.run(go())
+
+
+def test_an_alarm_id_past_sqlite_integers_is_an_unknown_id(live: Live) -> None:
+    # SQLite cannot even bind an integer past 64 bits: that was a plain-text 500.
+    for alarm_id in (2**63, 99999999999999999999999, -(2**63) - 1):
+        r = httpx.post(f"{live.url}/v1/alarms/{alarm_id}/ack", headers=AUTH, json={"by": "x"})
+        assert r.status_code == 404, r.text
+        assert r.json() == {"detail": f"no alarm {alarm_id} for this token"}
+    desk = AlarmDesk()
+    assert desk.log(TOKEN, alarm_id=2**64) == []
 
 
 def test_the_log_and_an_open_episode_survive_a_restart(tmp_path: Path) -> None:

@@ -48,6 +48,8 @@ CREATE TABLE IF NOT EXISTS ward (
 
 #: Longest silence or pause, in minutes.
 MAX_MINUTES = 24 * 60
+#: SQLite's INTEGER range: an id outside it cannot be in the log (and cannot even be bound).
+_SQL_INT_MIN, _SQL_INT_MAX = -(2**63), 2**63 - 1
 
 
 def clock(epoch: float | None) -> str | None:
@@ -193,6 +195,8 @@ class AlarmDesk:
         KeyError
             No such alarm for this owner.
         """
+        if not _SQL_INT_MIN <= alarm_id <= _SQL_INT_MAX:
+            raise KeyError(alarm_id)
         row = self._db.execute(
             "SELECT stream_id, kind, state FROM alarms WHERE id = ? AND owner = ?",
             (alarm_id, owner),
@@ -306,6 +310,8 @@ class AlarmDesk:
             where.append("updated_at >= ?")
             args.append(since)
         if alarm_id is not None:
+            if not _SQL_INT_MIN <= alarm_id <= _SQL_INT_MAX:
+                return []
             where.append("id = ?")
             args.append(alarm_id)
         rows = self._db.execute(
