@@ -145,6 +145,22 @@ def test_the_nsr_sample_is_nearly_all_normal() -> None:
     assert len(beats) > 20 and (beats.label == "N").mean() >= 0.9
 
 
+@pytest.mark.parametrize("fill", [0.0, np.nan])
+def test_beats_after_a_lost_signal_are_classified_as_without_it(fill: float) -> None:
+    # Ten minutes of lead-off between AF and sinus rhythm: the interval across it is no RR
+    # interval, and taken as one it made every sinus beat after it look premature (S).
+    af = read(sample_path("mitdb-201-af"))
+    nsr = read(sample_path("mitdb-100-nsr"))
+    assert af.fs == nsr.fs
+    x = np.r_[np.tile(af.lead(0), 3), np.full(int(600 * af.fs), fill), nsr.lead(0)]
+    beats = classify_beats(x, af.fs)
+    after = beats.label[beats.sample >= x.size - nsr.lead(0).size]
+    alone = classify_beats(nsr.lead(0), nsr.fs).label
+    assert after.size >= alone.size - 2
+    assert (after == "S").sum() <= (alone == "S").sum() + 2
+    assert (after == "N").mean() >= 0.9
+
+
 def test_the_stream_classifier_equals_the_function_for_any_chunking(pvc) -> None:
     x, fs = pvc
     whole = classify_beats(x, fs)

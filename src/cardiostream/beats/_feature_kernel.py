@@ -36,6 +36,12 @@ F_EMA_CORR = 2  # running means of the QRS correlation and the residual, NaN bef
 F_EMA_RESIDUAL = 3
 N_FV = 4
 
+#: Longest interval (s) taken as one between two beats. Sinus pauses and asystole last a few
+#: seconds; a longer interval is signal that was lost (a lead-off, a gap), and counted as an
+#: RR interval it would drag the long-term mean RR for hundreds of beats, which then all
+#: look premature. The beat after it starts its RR context as a stream's first beat does.
+GAP_S = 10.0
+
 # Columns of the kernel's output, one row per beat: the beat's RR context and shape before its
 # post RR is known. The columns ``H_LOG`` hold the arguments of the shape's log ratios and
 # ``H_LOG1P`` that of the residual's log1p, which the caller takes with numpy.
@@ -422,7 +428,8 @@ def beat_kernel(
             da[i] = rrs[(iv[I_RR_HEAD] + i) % n_rr_cap]
         local = _psum(da, k) / k if k else rr_default
         prev_r = iv[I_PREV_R]
-        pre = (r - prev_r) / fs if prev_r >= 0 else local
+        after_gap = prev_r >= 0 and (r - prev_r) / fs > GAP_S
+        pre = (r - prev_r) / fs if prev_r >= 0 and not after_gap else local
         if not np.isfinite(fv[F_LONG]):
             fv[F_LONG] = local
         cv = 0.0
@@ -545,7 +552,7 @@ def beat_kernel(
         recent[slot] = wq
         ok[slot] = is_ok
 
-        if prev_r >= 0:
+        if prev_r >= 0 and not after_gap:
             if k < n_rr_cap:
                 rrs[(iv[I_RR_HEAD] + k) % n_rr_cap] = pre
                 iv[I_RR_COUNT] = k + 1
