@@ -165,6 +165,37 @@ def test_predict_errors_name_the_field(live: Live, kwargs: dict[str, Any], detai
     assert r.json()["detail"].startswith(detail), r.json()
 
 
+@pytest.mark.parametrize("value", [np.inf, -np.inf])
+def test_binary_infinities_are_refused_as_json_ones_are(live: Live, value: float) -> None:
+    """A float32 NaN is a missing sample (a gap), as a JSON null is; an infinity is bad data
+    on both paths: 1003 on a stream, 422 on /v1/predict."""
+    x = np.zeros(2500, "<f4")
+    x[7] = value
+    r = httpx.post(live.url + "/v1/predict", content=x.tobytes(), params={"fs": 250},
+                   headers={**AUTH, "content-type": "application/octet-stream"})  # fmt: skip
+    assert r.status_code == 422, r.text
+    assert r.json()["detail"].startswith("body: sample 7 (of 0 to 2499) is infinite"), r.text
+
+    async def run() -> tuple[list[str], int, str]:
+        async with websockets.connect(live.ws + "/v1/stream", additional_headers=AUTH) as ws:
+            await ws.send(json.dumps({"type": "start", "stream_id": f"inf{value > 0}", "fs": 250}))
+            assert json.loads(await ws.recv())["type"] == "ready"
+            gap = np.full(250, np.nan, "<f4")
+            await ws.send(gap.tobytes())  # NaN: a gap, accepted
+            replies = [str(await ws.recv()).splitlines()[-1]]
+            await ws.send(x[:250].tobytes())
+            try:
+                replies.append(str(await ws.recv()))
+            except websockets.ConnectionClosed as closed:
+                assert closed.rcvd is not None
+                return replies, closed.rcvd.code, closed.rcvd.reason
+        raise AssertionError("not closed")
+
+    replies, code, reason = asyncio.run(run())
+    assert replies == ['{"type": "ack", "samples": 250}']
+    assert code == 1003 and reason.startswith("frame: sample 7 (of 0 to 249) is infinite")
+
+
 def test_predict_needs_a_token(live: Live) -> None:
     body = {"fs": 250, "samples": [0.0] * 2500}
     assert httpx.post(live.url + "/v1/predict", json=body).status_code == 401

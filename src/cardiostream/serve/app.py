@@ -292,7 +292,7 @@ def create_app(config: ServeConfig) -> FastAPI:
             spec = proto.parse_format(fs, format, units, gain)
             if spec.format == "json":
                 raise InputError("format: a binary body is float32 or int16")
-            x = await run_in_threadpool(spec.decode_bytes, body)
+            x = await run_in_threadpool(spec.decode_bytes, body, "body")
         else:
             # Parsing a large JSON body takes long enough to stall every live stream's
             # replies if it ran on the event loop.

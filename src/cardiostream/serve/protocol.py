@@ -32,7 +32,8 @@ Client to server
        (``"ecg"``, for R peaks) would take for irregularity: the stream is then judged by the
        pulse model (see :func:`cardiostream.beats.af_rr.af_from_beats`). A resume must say
        the same timing; an ECG stream's start may not say one.
-    2. Frames of samples, at most ``max_frame_samples`` each. NaN marks a missing sample.
+    2. Frames of samples, at most ``max_frame_samples`` each. NaN (null in JSON) marks a
+       missing sample; an infinity closes the stream with 1003.
     3. Optionally ``{"type": "stop"}``: the stream ends, open episodes are closed.
 Server to client
     - ``{"type": "ready", "stream_id", "samples", "resumed", "hop_s", "window_s"}`` after the
@@ -100,18 +101,30 @@ class StreamFormat:
     units: str = "mV"
     gain: float = 200.0
 
-    def decode_bytes(self, data: bytes) -> npt.NDArray[np.float64]:
-        """Binary samples to mV (float64)."""
+    def decode_bytes(self, data: bytes, field: str = "frame") -> npt.NDArray[np.float64]:
+        """Binary samples to mV (float64); ``field`` names the data in error messages
+        (``frame`` on a stream, ``body`` for ``/v1/predict``).
+
+        A float32 NaN marks a missing sample, as a JSON null does; an infinity is refused,
+        as it is in JSON: no device measures one, so it is a broken sender, not a gap.
+        """
         dtype = FORMATS[self.format]
         if dtype is None:
-            raise InputError("frame: this stream sends JSON samples, not binary frames")
+            raise InputError(f"{field}: this stream sends JSON samples, not binary frames")
         if len(data) % dtype.itemsize:
             raise InputError(
-                f"frame: {len(data)} bytes is not a whole number of {self.format} samples"
+                f"{field}: {len(data)} bytes is not a whole number of {self.format} samples"
             )
         x = np.frombuffer(data, dtype).astype(np.float64)
         if self.format == BEATS:
             return check_beats(x)
+        infinite = np.isinf(x)
+        if infinite.any():
+            bad = int(np.flatnonzero(infinite)[0])
+            raise InputError(
+                f"{field}: sample {bad} (of 0 to {x.size - 1}) is infinite "
+                "(NaN marks a missing sample)"
+            )
         return self._scale(x)
 
     def decode_list(self, values: Any) -> npt.NDArray[np.float64]:
