@@ -170,19 +170,24 @@ def test_no_false_shelf_follows_a_pvc(page: Any) -> None:
     assert errors.mean() < 0.08, checked
 
 
-def _red_pixels(page: Any, sid: str) -> int:
+def _red_pixels(page: Any, sid: str, grey: bool = False) -> int:
+    """Pixels of the trace in the alarms' red (or, ``grey``, in the clip mark's grey)."""
     return int(
         page.evaluate(
-            """(id) => {
+            """([id, grey]) => {
               const c = document.querySelector(`[data-stream='${id}'] [data-testid=trace]`);
               const d = c.getContext("2d").getImageData(0, 0, c.width, c.height).data;
+              const near = (i, r, g, b) => Math.abs(d[i] - r) < 12 && Math.abs(d[i + 1] - g) < 12
+                && Math.abs(d[i + 2] - b) < 12;
               let n = 0;
               for (let i = 0; i < d.length; i += 4) {
-                if (d[i] > 200 && d[i + 1] < 110 && d[i + 2] < 110 && d[i + 3] > 200) n++;
+                if (d[i + 3] <= 200) continue;
+                const red = d[i] > 200 && d[i + 1] < 110 && d[i + 2] < 110;
+                if (grey ? near(i, 0xaa, 0xb6, 0xc2) : red) n++;
               }
               return n;
             }""",
-            sid,
+            [sid, grey],
         )
     )
 
@@ -213,12 +218,14 @@ def test_gain_doubles_the_trace_clips_are_marked_and_auto_fits(page: Any) -> Non
     assert 1.9 < ratio < 2.1, ratio
     assert sum(c != 0 for *_, c in two["samples"]) == 0  # a fifth of 119 fits at x2
 
-    # Full-size 119 at x2 does not fit: the cut is marked red at the edge.
+    # Full-size 119 at x2 does not fit: the cut is marked at the edge, in grey (red and
+    # triangles are the high-priority alarm's).
     clips = _probe(page, big)["clips"]
     over = _set_gain(page, big, 2)
     assert any(c != 0 for *_, c in over["samples"])
     assert over["clips"] > clips
-    assert _red_pixels(page, big) > 20
+    assert _red_pixels(page, big, grey=True) > 20
+    assert _red_pixels(page, big) == 0
 
     # Auto: the largest QRS of the last seconds fits, R marks' zone included.
     _set_gain(page, big, "auto")

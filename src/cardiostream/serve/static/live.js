@@ -325,7 +325,7 @@ class LiveView {
       this.tiles.style.removeProperty("--tile-h");
       this.cols = null;
     }
-    for (const s of this.streams.values()) s.fit();
+    for (const s of this.streams.values()) s.fit(density);
     this.arrange();
   }
 
@@ -725,8 +725,10 @@ class StreamTile {
     setText(el, text);
   }
 
-  /** Resize the sweep only when its trace changed size (a resize clears the trace). */
-  fit() {
+  /** Resize the sweep only when its trace changed size (a resize clears the trace); the
+   * density sets the gain of a bed whose viewer chose none. */
+  fit(density) {
+    if (density) this.sweep.setDefaultGain?.(density === "compact" ? "auto" : 1);
     const pen = this.sweep.trace;
     if (pen.clientWidth !== this.sweep.w || pen.clientHeight !== this.sweep.h) this.sweep.resize();
   }

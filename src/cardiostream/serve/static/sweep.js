@@ -13,7 +13,9 @@
 //                                          until it is first called, the sweep reads the
 //                                          tile's last window reasons from its Signal cell
 //   sweep.onGain(fn)                       fn(gain, scale) after each change (for a label)
-// A trace taller than the tile is cut at its edge and marked there by a red triangle.
+//   sweep.setDefaultGain(g)               the gain while the viewer has chosen none for this bed
+// A trace taller than the tile is cut at its edge and capped there by a grey bracket: not a
+// red triangle, which is the high-priority alarm's sign (a cut R wave is not an alarm).
 import { BEAT_COLORS } from "./arrhythmia.js";
 
 export const MM_PER_S = 25;
@@ -31,7 +33,7 @@ export const GAINS = ["auto", 0.5, 1, 2];
 // The gains auto may pick (the label stays readable), and how much signal it looks at.
 const AUTO_STEPS = [0.25, 0.3, 0.4, 0.5, 0.6, 0.8, 1, 1.2, 1.5, 2, 2.5, 3, 4];
 const AUTO_S = 8;
-const CLIP = "#ff5c5c";
+const CLIP = "#aab6c2"; // neutral grey: red and triangles belong to the alarms
 const DIM = "#55616d"; // the trace's colour while the leads are off
 const GAIN_KEY = "cardiostream.gain.";
 
@@ -172,6 +174,7 @@ export class Sweep {
     this.lettered = { N: 0, S: 0, V: 0, F: 0, Q: 0 }; // letters written, for the page's test hook
     this.gain = 1; // "auto" or a number; `scale` is the gain in force
     this.scale = 1;
+    this.chosen = false; // the viewer chose this bed's gain (kept per bed): no default replaces it
     this.dirty = false; // the gain changed: the next frame redraws the sweep at the new one
     this.leadOff = false;
     this.leadOffSet = false; // the tile code tells lead-off itself (setLeadOff was called)
@@ -185,7 +188,7 @@ export class Sweep {
     this.nDrawn = 0;
     this.ui();
     const saved = this.streamId && readSaved(this.streamId);
-    if (saved != null) this.setGain(saved, false);
+    if (saved != null) { this.setGain(saved, false); this.chosen = true; }
     this.resize();
     sweeps.add(this);
   }
@@ -229,11 +232,19 @@ export class Sweep {
     if (g !== "auto") this.scale = g;
     else this.autoDue = true;
     this.dirty = true;
+    if (save) this.chosen = true;
     if (save && this.streamId) {
       try { localStorage.setItem(GAIN_KEY + this.streamId, String(g)); } catch (_) { /* private mode */ }
     }
     this.showGain();
     for (const fn of this.listeners) fn(this.gain, this.scale);
+  }
+
+  /** The gain of a bed whose viewer chose none: the tile says which (auto on a compact tile,
+   * whose few millimetres at ×1 cut most R waves; ×1, the paper's 10 mm/mV, otherwise). */
+  setDefaultGain(gain) {
+    if (this.chosen || gain === this.gain) return;
+    this.setGain(gain, false);
   }
 
   /** Call fn(gain, scale) after each change of gain (auto's own steps included). */
@@ -374,7 +385,8 @@ export class Sweep {
   }
 
   /** The trace from `from` to `to` (stream times); a sample beyond the tile is cut at its
-   * edge, the cut drawn red with a triangle where it begins. Returns whether any was cut. */
+   * edge, the cut capped by a grey bracket (a bar along the edge, its ends turned in towards
+   * the trace). Returns whether any was cut. */
   drawTrace(ctx, ring, from, to, colour) {
     const top = MARK_ZONE; // the top MARK_ZONE px belong to the R marks
     const bottom = this.h - 1;
@@ -418,17 +430,19 @@ export class Sweep {
     }
     if (cut) cuts.push(cut);
     ctx.stroke();
+    ctx.strokeStyle = CLIP;
+    ctx.lineWidth = 2;
+    ctx.lineJoin = "miter";
     for (const [x0, x1, side, starts] of cuts) {
-      const y = side < 0 ? top : bottom;
-      ctx.fillStyle = CLIP;
-      ctx.fillRect(x0 - 1, side < 0 ? y : y - 2, Math.max(x1 - x0, 0) + 2, 3);
-      if (!starts) continue; // the triangle went with the cut's first part
-      this.clips++;
+      const y = side < 0 ? top + 1 : bottom - 1;
+      const inward = side < 0 ? 5 : -5;
       ctx.beginPath();
-      if (side < 0) { ctx.moveTo(x0 - 5, y + 9); ctx.lineTo(x0 + 5, y + 9); ctx.lineTo(x0, y + 1); }
-      else { ctx.moveTo(x0 - 5, y - 9); ctx.lineTo(x0 + 5, y - 9); ctx.lineTo(x0, y - 1); }
-      ctx.closePath();
-      ctx.fill();
+      ctx.moveTo(x0 - 2, y + inward);
+      ctx.lineTo(x0 - 2, y);
+      ctx.lineTo(x1 + 2, y);
+      ctx.lineTo(x1 + 2, y + inward);
+      ctx.stroke();
+      if (starts) this.clips++;
     }
     return cuts.length > 0;
   }

@@ -1,0 +1,196 @@
+"""The ward's layout on the screens a ward uses (1366x768, an 820x1180 tablet) in real
+Chromium: clip marks that no one takes for an alarm, bed names and alarm words that stay
+readable in compact tiles, the tablet's detail header, an unreachable server, a disconnected
+bed, and the detail strips' and tachograms' labels.
+
+The beds here are fed to the page as the server's watch socket would (``handle``), with a
+synthetic ECG, so that thirty of them cost the shared test machine nothing.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from cardiostream.serve import ServeConfig
+
+from .browser import PageLog
+from .browser import wait_until as _wait
+from .conftest import Live, start_server
+
+TOKEN = "layout-token"
+LAPTOP = {"width": 1366, "height": 768}
+TABLET = {"width": 820, "height": 1180}
+PROBE = "(id) => window.cardiostreamTrace ? window.cardiostreamTrace.probe(id) : null"
+
+#: Feeds ``beds`` to the page as the server would: a ``streams`` snapshot, then a display
+#: line per bed every 200 ms (125 Hz, a Gaussian QRS of ``mv`` millivolts at ``hr`` bpm; a
+#: beats bed gets its beats and RR intervals). A bed: {id, mv?, hr?, source?, state?, window?,
+#: alarms?}.
+FAKE_WARD = """(beds) => {
+  const live = window.cardiostreamLive;
+  const now = Date.now() / 1000;
+  live.handle({ type: "streams", streams: beds.map((b) => ({
+    stream_id: b.id, fs: b.source === "beats" ? 0 : 250, leads: ["ECG"],
+    lead: b.source === "beats" ? "beat times" : "ECG", source: b.source || "ecg", timing: "ecg",
+    controls: [], mode: null, state: b.state || "live", since: now - 120,
+    last_frame_age_s: b.age || 0, window: b.window || null, events: [], trend: [], history: [],
+    alarms: b.alarms || [] })) });
+  const t0 = performance.now() / 1000 - 60; // stream time 60 s at the start
+  const sent = new Map(beds.map((b) => [b.id, 60]));
+  const feed = () => {
+    const t = performance.now() / 1000 - t0;
+    for (const b of beds) {
+      if ((b.state || "live") !== "live" || b.silent) continue;
+      const from = sent.get(b.id);
+      const rr = 60 / (b.hr || 70);
+      const peaks = [];
+      for (let k = Math.ceil((from - 0.3) / rr); k * rr + 0.3 < t; k++) peaks.push(k * rr + 0.3);
+      if (b.source === "beats") {
+        live.handle({ type: "display", stream_id: b.id, t: from, fs: 0, lead: "beat times",
+          leads: {}, peaks, rr_ms: peaks.map((p) => 1000 * rr * (1 + 0.15 * Math.sin(p / 5))),
+          af: peaks.map(() => false) });
+      } else {
+        const n = Math.floor((t - from) * 125);
+        const samples = [];
+        for (let i = 0; i < n; i++) {
+          const s = from + i / 125;
+          const d = ((s - 0.3) % rr + rr) % rr;
+          const q = Math.min(d, rr - d);
+          samples.push((b.mv || 1.2) * Math.exp(-(q * q) / (2 * 0.012 * 0.012)) - 0.05);
+        }
+        live.handle({ type: "display", stream_id: b.id, t: from, fs: 125, lead: "ECG",
+          leads: { ECG: samples }, peaks });
+        sent.set(b.id, from + n / 125);
+        continue;
+      }
+      sent.set(b.id, t);
+    }
+  };
+  feed();
+  window.fakeWard = setInterval(feed, 200);
+}"""
+
+
+def _alarm(i: int, sid: str, kind: str, priority: str, text: str) -> dict[str, Any]:
+    return {"id": 70000 + i, "stream_id": sid, "kind": kind, "priority": priority,
+            "technical": priority == "technical", "text": text, "state": "active",
+            "acknowledged": False, "start_s": 50.0, "end_s": None,
+            "started_at": time.strftime("%Y-%m-%dT%H:%M:%S+00:00", time.gmtime()),
+            "ended_at": None, "ack_by": None, "ack_at": None, "detail": {}}  # fmt: skip
+
+
+def _window(label: str = "normal", p: float = 0.92, hr: float = 70.0) -> dict[str, Any]:
+    rest = (1 - p) / 3
+    probs = {k: (p if k == label else rest) for k in ("normal", "af", "other", "noise")}
+    return {"t_end": 60.0, "label": label, "raw_label": label, "probabilities": probs,
+            "heart_rate_bpm": hr, "findings": [], "hrv": {"rmssd_ms": 30, "sdnn_ms": 40,
+            "pnn50": 0.1, "mean_rr_ms": 850}, "quality": {"usable": True, "score": 1.0,
+            "reasons": []}}  # fmt: skip
+
+
+#: Thirty beds as the audit saw them: AF, noisy, leads off, disconnected, long names, a
+#: chest strap's beat times, the rest sinus rhythm.
+def _thirty() -> list[dict[str, Any]]:
+    beds: list[dict[str, Any]] = []
+    special = [
+        ("sim-02", "noise", "technical", "Noisy signal"),
+        ("sim-03", "leads_off", "technical", "Leads off"),
+        ("sim-05", "af", "medium", "AF"),
+        ("sim-06", "disconnected", "technical", "Disconnected"),
+        ("bed-3-noisy", "noise", "technical", "Noisy signal"),
+        ("bed-8-watch-pulse", "disconnected", "technical", "Disconnected"),
+        ("bed-9-asystole", "asystole", "high", "Asystole"),
+    ]
+    for i, (sid, kind, prio, text) in enumerate(special):
+        bed: dict[str, Any] = {
+            "id": sid,
+            "window": _window(),
+            "alarms": [_alarm(i, sid, kind, prio, text)],
+        }
+        if kind == "disconnected":
+            bed["state"] = "disconnected"
+        beds.append(bed)
+    beds.append({"id": "bed-7-strap", "source": "beats", "window": _window()})
+    for i in range(30 - len(beds)):
+        beds.append({"id": f"sim-{10 + i:02d}", "mv": 1.4, "hr": 60 + i, "window": _window()})
+    return beds
+
+
+@pytest.fixture(scope="module")
+def live() -> Iterator[Live]:
+    """A server with no streams of its own: the page's beds are fed to it (FAKE_WARD)."""
+    server, thread, info = start_server(ServeConfig(tokens=[TOKEN], batch_wait_ms=1.0))
+    yield info
+    server.should_exit = True
+    thread.join(10)
+
+
+def _open(browser: Any, live: Live, viewport: dict[str, int], beds: list[dict[str, Any]]) -> Any:
+    context = browser.new_context(viewport=viewport)
+    page = context.new_page()
+    page.log = PageLog()
+    page.log.attach(page)
+    page.goto(f"{live.url}/?token={TOKEN}#/live")
+    # The server's own (empty) list first: it would take the fed beds away again.
+    _wait(lambda: page.locator("#conn").inner_text() == "live", 20, "the watch socket")
+    page.evaluate(FAKE_WARD, beds)
+    _wait(lambda: page.locator("[data-testid=tile]").count() == len(beds), 10, "the tiles")
+    return page
+
+
+def _tile(page: Any, sid: str) -> Any:
+    return page.locator(f"[data-testid=tile][data-stream='{sid}']")
+
+
+def _probe(page: Any, sid: str) -> dict[str, Any]:
+    found: dict[str, Any] = page.evaluate(PROBE, sid)
+    return found
+
+
+#: Pixels of the trace canvas in the alarms' reds (high priority's badge, edge and text, the
+#: old clip mark's), and in the clip mark's grey.
+PIXELS = """(id) => {
+  const c = document.querySelector(`[data-stream='${id}'] [data-testid=trace]`);
+  const d = c.getContext("2d").getImageData(0, 0, c.width, c.height).data;
+  let red = 0, grey = 0;
+  for (let i = 0; i < d.length; i += 4) {
+    if (d[i + 3] < 200) continue;
+    if (d[i] > 180 && d[i + 1] < 130 && d[i + 2] < 130) red++;
+    const near = (k, v) => Math.abs(d[i + k] - v) < 12;
+    if (near(0, 0xaa) && near(1, 0xb6) && near(2, 0xc2)) grey++;
+  }
+  return { red, grey };
+}"""
+
+
+def test_a_cut_r_wave_is_not_marked_like_a_high_priority_alarm(browser: Any, live: Live) -> None:
+    """A compact tile fits its R waves (auto gain, unless the viewer chose a gain); where a
+    trace is cut all the same, its mark is grey, with no red and no triangle."""
+    page = _open(browser, live, LAPTOP, _thirty())
+    sid = "sim-12"
+    assert page.evaluate("window.cardiostreamLive.ward().density") == "compact"
+    _wait(lambda: (_probe(page, sid) or {}).get("head"), 10, "a trace")
+    gain = _tile(page, sid).locator("[data-testid=gain]")
+    assert gain.inner_text().startswith("auto ×"), gain.inner_text()
+    time.sleep(_probe(page, sid)["span"] + 0.5)
+    probe = _probe(page, sid)
+    assert not any(c for *_, c in probe["samples"]), "auto gain still cuts a 1.4 mV R wave"
+    assert page.evaluate(PIXELS, sid)["red"] == 0
+    # The viewer's ×2 cuts it: the cut is capped grey, never in an alarm's red.
+    page.evaluate("([id, g]) => window.cardiostreamTrace.setGain(id, g)", [sid, 2])
+    time.sleep(probe["span"] + 0.8)
+    probe = _probe(page, sid)
+    assert probe["clips"] > 0 and any(c for *_, c in probe["samples"])
+    pixels = page.evaluate(PIXELS, sid)
+    assert pixels["red"] == 0, pixels
+    assert pixels["grey"] > 10, pixels
+    # The viewer's choice stays when the density changes; a bed without one follows it.
+    page.locator("[data-testid=density]").select_option("comfortable")
+    assert gain.inner_text() == "×2"
+    assert _tile(page, "sim-13").locator("[data-testid=gain]").inner_text() == "×1"
+    assert page.log.errors == []
+    page.context.close()
