@@ -194,3 +194,78 @@ def test_a_cut_r_wave_is_not_marked_like_a_high_priority_alarm(browser: Any, liv
     assert _tile(page, "sim-13").locator("[data-testid=gain]").inner_text() == "×1"
     assert page.log.errors == []
     page.context.close()
+
+
+#: Per tile: the name, badge word and Ack, whether each is cut or outside the header, and
+#: the boxes of the trace, its LEADS OFF label, gain button and stale note.
+TILE_TEXT = """(tile) => {
+  const q = (s) => tile.querySelector(s);
+  const box = (el) => {
+    if (!el || el.hidden || !el.offsetParent) return null;
+    const r = el.getBoundingClientRect();
+    return { l: r.left, r: r.right, t: r.top, b: r.bottom };
+  };
+  const cut = (el) => el.scrollWidth > el.clientWidth + 0.5;
+  const badge = q("[data-testid=badge]"), word = badge.querySelector(".word");
+  return { id: tile.dataset.stream, priority: badge.dataset.priority || null, tile: box(tile),
+    word: word.textContent, sidCut: cut(q(".sid")), wordCut: cut(word) || cut(badge),
+    header: box(q("header")), sid: box(q(".sid")), badge: box(badge),
+    ack: box(q("[data-testid=ack]")), trace: box(q(".trace")),
+    leadsOff: box(q("[data-testid=leads-off]")), gain: box(q("[data-testid=gain]")),
+    stale: box(q(".stale-note")), staleCut: !q(".stale-note").hidden && cut(q(".stale-note")),
+    staleText: q(".stale-note").hidden ? "" : q(".stale-note").textContent };
+}"""
+
+
+def _inside(inner: dict[str, float], outer: dict[str, float]) -> bool:
+    return (inner["l"] >= outer["l"] - 0.5 and inner["r"] <= outer["r"] + 0.5
+            and inner["t"] >= outer["t"] - 0.5 and inner["b"] <= outer["b"] + 0.5)  # fmt: skip
+
+
+def _overlap(a: dict[str, float], b: dict[str, float]) -> bool:
+    return a["l"] < b["r"] and b["l"] < a["r"] and a["t"] < b["b"] and b["t"] < a["b"]
+
+
+@pytest.mark.parametrize("viewport", [LAPTOP, TABLET], ids=["1366x768", "820x1180"])
+def test_compact_tiles_keep_bed_names_and_alarm_words_whole(
+    browser: Any, live: Live, viewport: dict[str, int]
+) -> None:
+    """Thirty beds, compact: every bed's name is whole (an alarming bed's above all), the
+    alarm's word is read whole (a shorter word where the header is short), the Ack button is
+    in the tile's foot; LEADS OFF and "no samples" stay inside the trace, clear of the gain
+    button."""
+    page = _open(browser, live, viewport, _thirty())
+    assert page.evaluate("window.cardiostreamLive.ward().density") == "compact"
+    _wait(lambda: _tile(page, "sim-03").locator("[data-testid=leads-off]").is_visible(), 10,
+          "LEADS OFF on sim-03")  # fmt: skip
+    page.evaluate("() => { clearInterval(window.fakeWard); }")  # sim-10 ... stall: "no samples"
+    time.sleep(5.5)
+    tiles = [
+        page.evaluate(TILE_TEXT, t) for t in page.locator("[data-testid=tile]").element_handles()
+    ]
+    by_id = {t["id"]: t for t in tiles}
+    for t in tiles:
+        assert not t["sidCut"], t
+        assert _inside(t["sid"], t["header"]), t
+        if t["priority"]:
+            assert t["ack"] is not None and _inside(t["ack"], t["tile"]), t
+            assert not _overlap(t["ack"], t["header"]) and not _overlap(t["ack"], t["trace"]), t
+            assert t["sid"]["r"] <= t["badge"]["l"] and _inside(t["badge"], t["header"]), t
+    # The audit's beds: a word read whole, full or short, never cut mid-way.
+    noise, gone = {"Noisy signal", "Noisy"}, {"Disconnected", "Disconn."}
+    for sid, words in [("sim-02", noise), ("bed-3-noisy", noise), ("sim-06", gone),
+                       ("sim-03", {"Leads off"}), ("sim-05", {"AF"}),
+                       ("bed-9-asystole", {"Asystole"})]:  # fmt: skip
+        assert by_id[sid]["word"] in words and not by_id[sid]["wordCut"], by_id[sid]
+    # The full words are still there, for the eye (the rate's reason) and the ear.
+    noisy = _tile(page, "sim-02")
+    assert noisy.locator("[data-testid=hr-why]").inner_text() == "Noisy signal"
+    assert "Noisy signal" in (noisy.get_attribute("aria-label") or "")
+    leads = by_id["sim-03"]
+    assert leads["leadsOff"] and _inside(leads["leadsOff"], leads["trace"]), leads
+    assert not _overlap(leads["leadsOff"], leads["gain"]), leads
+    stalled = by_id["sim-12"]
+    assert "no samples for" in stalled["staleText"], stalled
+    assert not stalled["staleCut"] and _inside(stalled["stale"], stalled["trace"]), stalled
+    assert page.log.errors == []
+    page.context.close()

@@ -16,6 +16,11 @@ const WORDS = {
   no_signal: "No signal", disconnected: "Disconnected",
 };
 export const alarmWords = (a) => a.text || WORDS[a.kind] || String(a.kind).replaceAll("_", " ");
+/** Shorter words for a badge with too little room (a compact tile beside a long bed name):
+ * a whole short word is read where a word cut mid-way ("Noisy signa", "Disconnecte") is not. */
+export const SHORT_WORDS = {
+  "Noisy signal": "Noisy", Disconnected: "Disconn.", "Other rhythm": "Other", Uncertain: "Uncert.",
+};
 
 /** Whether an alarm is still on screen: active, or latched until acknowledged. */
 export const isShown = (a) => a && (a.state === "active" || a.state === "latched");

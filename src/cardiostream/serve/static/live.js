@@ -7,8 +7,8 @@ import { BeatRing, Tachogram } from "./tachogram.js";
 import { Detail } from "./live-detail.js";
 import { ALARM_KINDS, fmt, rateOf, statusOf, windowText } from "./live-status.js";
 import { PRIORITY, detailText, kindName } from "./arrhythmia.js";
-import { PRIORITIES, alarmStartMs, alarmWords, clock, epochMs, isShown, mmss, prioRank, streamClock,
-  topAlarm, wantsAck, zoneName } from "./alarms.js";
+import { PRIORITIES, SHORT_WORDS, alarmStartMs, alarmWords, clock, epochMs, isShown, mmss, prioRank,
+  streamClock, topAlarm, wantsAck, zoneName } from "./alarms.js";
 import { AlarmAudio } from "./audio.js";
 import { AlarmLog } from "./alarm-log.js";
 
@@ -89,7 +89,7 @@ class LiveView {
       frameStats: () => this.frameStats(),
       streams: () => [...this.streams.values()].map((s) => ({
         id: s.id, badge: s.badge.dataset.status, lead: s.lead, priority: s.badge.dataset.priority || null,
-        head: s.sweep.head, span_s: s.sweep.span, label: s.window?.label ?? null, word: s.badge.querySelector(".word").textContent,
+        head: s.sweep.head, span_s: s.sweep.span, label: s.window?.label ?? null, word: s.word,
         hr: s.hrEl.textContent, why: s.whyEl.textContent,
         letters: { ...s.sweep.lettered }, classified: { ...s.ectopy.n }, ectopy: s.ectopy.summary(),
         open: s.open.map((e) => ({ kind: e.kind, start_s: e.start_s })),
@@ -602,7 +602,7 @@ class StreamTile {
           <div class="hrv"><dt>Signal</dt><dd data-testid="quality">–</dd></div>
         </dl>
       </div>
-      <ul class="events" data-testid="events"></ul>
+      <div class="foot"><ul class="events" data-testid="events"></ul></div>
       <div class="controls" data-testid="controls" hidden>
         <label>Mode <select data-testid="control-mode"></select></label>
         <button type="button" data-testid="control-apply">Switch</button>
@@ -725,10 +725,29 @@ class StreamTile {
     setText(el, text);
   }
 
+  /** The badge's word, or its short form where the header has no room for it: measured
+   * only when the word, the header or the tile's width changed. */
+  fitWord(word) {
+    const el = this.badge.querySelector(".word");
+    const compact = this.el.parentElement?.dataset.density === "compact";
+    const key = `${word}|${compact}|${this.width}|${this.ackBtn.hidden}|${this.badge.querySelector(".state").textContent}`;
+    if (key === this.wordKey) return;
+    this.wordKey = key;
+    this.word = word;
+    setText(el, word);
+    const short = SHORT_WORDS[word];
+    if (compact && short && el.isConnected && el.scrollWidth > el.clientWidth + 0.5) setText(el, short);
+  }
+
   /** Resize the sweep only when its trace changed size (a resize clears the trace); the
    * density sets the gain of a bed whose viewer chose none. */
   fit(density) {
     if (density) this.sweep.setDefaultGain?.(density === "compact" ? "auto" : 1);
+    // A compact header holds the name and the badge only: Ack goes to the foot, by the events.
+    const home = this.el.querySelector(density === "compact" ? ".foot" : "header");
+    if (density && this.ackBtn.parentElement !== home) home.append(this.ackBtn);
+    this.width = this.el.clientWidth;
+    if (this.word != null) this.fitWord(this.word);
     const pen = this.sweep.trace;
     if (pen.clientWidth !== this.sweep.w || pen.clientHeight !== this.sweep.h) this.sweep.resize();
   }
@@ -839,7 +858,6 @@ class StreamTile {
     const cls = `badge ${st.cls}${a?.state === "latched" ? " latched" : ""}${a?.acknowledged ? " acked" : ""}`;
     if (b.className !== cls) b.className = cls;
     setText(b.querySelector(".shape"), st.shape);
-    setText(b.querySelector(".word"), st.word);
     setText(b.querySelector(".state"), a?.state === "latched" ? "latched" : a?.acknowledged ? "ack'd" : "");
     b.title = st.title;
     const tileCls = a ? `prio-${PRIORITIES[a.priority]?.cls ?? "technical"}` : st.cls === "technical" ? "prio-technical" : "";
@@ -847,6 +865,7 @@ class StreamTile {
     this.el.classList.toggle("latched", a?.state === "latched");
     this.el.classList.toggle("stale", this.stale);
     this.ackBtn.hidden = !this.alarmList.some(wantsAck);
+    this.fitWord(st.word);
     const rate = rateOf(this);
     setText(this.hrEl, rate.text);
     setText(this.whyEl, rate.why);
