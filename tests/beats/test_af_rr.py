@@ -126,6 +126,53 @@ def test_any_chunking_gives_the_same_answer_bit_for_bit(sizes: list[int], seed: 
     assert det.beats_seen == t.size
 
 
+def with_gaps(t: np.ndarray) -> np.ndarray:
+    """The beats with a 5 s gap inside the AF and an hour's gap at its end (a sensor off)."""
+    t = t.copy()
+    t[200:] += 5.0
+    t[350:] += 3600.0
+    return t
+
+
+@settings(max_examples=25, deadline=None)
+@given(st.lists(st.integers(1, 90), min_size=1, max_size=30), st.integers(0, 5))
+def test_any_chunking_gives_the_same_answer_across_gaps(sizes: list[int], seed: int) -> None:
+    t = with_gaps(mixed(seed))
+    whole = af_from_beats(t)
+    det = AFBeatDetector()
+    parts = []
+    i = 0
+    for size in sizes:
+        parts.append(det.push(t[i : i + size]))
+        i += size
+    parts.append(det.push(t[i:]))
+    assert np.array_equal(np.concatenate([x.p_af for x in parts]), whole.p_af)
+
+
+def test_a_gap_in_the_beats_is_neither_af_nor_rhythm() -> None:
+    # One minute of AF, an hour without beats, then sinus rhythm.
+    rr = np.concatenate([af_rr(100, 1), [3600.0], sinus(100, 2)])
+    t = times(rr)
+    out = af_from_beats(t)
+    # The detector starts afresh after the gap, as at a stream's start.
+    assert t[100] - t[99] == pytest.approx(3600.0)
+    assert np.all(out.p_af[100 : 100 + 16] == 0.0)
+    fresh = af_from_beats(t[100:])
+    assert np.array_equal(out.p_af[100:], fresh.p_af)
+    # The hour counts neither way: the burden is that of the two minutes with beats.
+    observed = np.diff(t)[np.diff(t) <= 3.0]
+    af_time = np.diff(t)[out.af[1:] & (np.diff(t) <= 3.0)].sum()
+    assert out.burden() == pytest.approx(af_time / observed.sum())
+    assert 0.2 < out.burden() < 0.6
+    # And the AF episode ends at the last beat before the gap.
+    (episode,) = out.episodes()
+    assert episode[1] <= t[99] and episode[1] - episode[0] > 30
+    # Read as rhythm (the former behaviour), the hour was AF time.
+    assert af_from_beats(t, gap_s=None).burden() > 0.9
+    with pytest.raises(InputError, match="gap_s"):
+        AFBeatDetector(gap_s=0.0)
+
+
 def test_one_beat_at_a_time_equals_whole() -> None:
     t = mixed(7)
     det = AFBeatDetector()

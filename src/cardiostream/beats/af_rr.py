@@ -163,33 +163,51 @@ class AFBeats:
     time_s: FloatArray
     af: npt.NDArray[np.bool_]
     p_af: FloatArray
+    #: Intervals longer than this (s) are gaps in the beats, not rhythm (None: none are).
+    gap_s: float | None = None
 
     def __len__(self) -> int:
         return int(self.time_s.size)
 
+    def _observed(self) -> npt.NDArray[np.bool_]:
+        rr = np.diff(self.time_s)
+        return rr <= self.gap_s if self.gap_s is not None else np.ones(rr.size, bool)
+
     def burden(self) -> float:
-        """Share of the time in AF: the intervals that end on an AF beat over all intervals
-        (NaN with fewer than two beats)."""
+        """Share of the time in AF: the intervals that end on an AF beat over all intervals,
+        gaps left out (NaN without an interval that is not a gap)."""
         if self.time_s.size < 2:
             return math.nan
         rr = np.diff(self.time_s)
-        return float(rr[self.af[1:]].sum() / rr.sum())
+        seen = self._observed()
+        if not seen.any():
+            return math.nan
+        return float(rr[self.af[1:] & seen].sum() / rr[seen].sum())
 
     def episodes(self) -> list[tuple[float, float]]:
         """The AF episodes ``(start_s, end_s)``: each run of AF beats, from the beat before its
-        first (where the first irregular interval begins) to its last."""
+        first (where the first irregular interval begins; not across a gap) to its last. A gap
+        ends a run."""
         out: list[tuple[float, float]] = []
         af = self.af
         if not af.any():
             return out
-        edges = np.flatnonzero(np.diff(np.concatenate(([0], af.astype(np.int8), [0]))))
-        for a, b in zip(edges[::2], edges[1::2], strict=True):
-            out.append((float(self.time_s[max(a - 1, 0)]), float(self.time_s[b - 1])))
+        seen = np.concatenate(([False], self._observed()))  # the interval before each beat
+        starts = af & ~(np.concatenate(([False], af[:-1])) & seen)
+        ends = af & ~(np.concatenate((af[1:], [False])) & np.concatenate((seen[1:], [False])))
+        for a, b in zip(np.flatnonzero(starts), np.flatnonzero(ends), strict=True):
+            first = a - 1 if a > 0 and seen[a] else a
+            out.append((float(self.time_s[first]), float(self.time_s[b])))
         return out
 
 
 def _empty() -> AFBeats:
     return AFBeats(np.zeros(0), np.zeros(0, bool), np.zeros(0))
+
+
+#: An interval longer than this (s) is a gap in the beats (a dropped sensor), not a rhythm:
+#: 20 bpm. The detector starts afresh after it, and it counts neither as AF nor as not.
+MAX_RR_S = 3.0
 
 
 def check_beat_times(beat_times_s: npt.ArrayLike, what: str = "beat_times_s") -> FloatArray:
@@ -240,15 +258,24 @@ class AFBeatDetector:
     for symmetry with the other detectors. The state (the last 65 beat times, the count of
     beats and the smoothed logit) goes out with :meth:`state_dict` and back with
     :meth:`load_state_dict`; a detector restored from it continues exactly as the original.
-    ``timing`` picks the shipped model as for :func:`af_from_beats`.
+    ``timing`` picks the shipped model as for :func:`af_from_beats`. After an interval longer
+    than ``gap_s`` (a gap in the beats) the detector starts afresh, as at a stream's start;
+    ``gap_s=None`` reads every interval as rhythm.
     """
 
     def __init__(
-        self, model: RRAFModel | str | Path | None = None, *, timing: Timing = "ecg"
+        self,
+        model: RRAFModel | str | Path | None = None,
+        *,
+        timing: Timing = "ecg",
+        gap_s: float | None = MAX_RR_S,
     ) -> None:
         self.model = (
             model if isinstance(model, RRAFModel) else load_rr_af_model(model, timing=timing)
         )
+        if gap_s is not None and not (math.isfinite(gap_s) and gap_s > 0):
+            raise InputError(f"gap_s: expected a positive number of seconds or None, got {gap_s}")
+        self.gap_s = gap_s
         self.reset()
 
     def reset(self) -> None:
@@ -272,15 +299,26 @@ class AFBeatDetector:
             raise InputError(
                 f"beat_times_s: {t[0]:g} s is not after the last beat pushed ({self._tail[-1]:g} s)"
             )
-        times = np.concatenate((self._tail, t))
-        x = np.empty((t.size, len(FEATURES)))
-        kernel.rr_features(times, self._tail.size, x)
-        logit = self.model.logits(x)
         p = np.empty(t.size)
-        self._ema, self._weight = kernel.smooth(logit, self.model.alpha, self._ema, self._weight, p)
-        self._tail = times[-HISTORY:].copy()
+        cuts: list[int] = []
+        if self.gap_s is not None:
+            before = np.diff(t, prepend=self._tail[-1] if self._tail.size else t[0])
+            cuts = np.flatnonzero(before > self.gap_s).tolist()
+        for a, b in zip([0, *cuts], [*cuts, t.size], strict=True):
+            if a == b:
+                continue
+            if a in cuts:  # after a gap: as at a stream's start
+                self._tail, self._ema, self._weight = np.zeros(0), math.nan, 0.0
+            times = np.concatenate((self._tail, t[a:b]))
+            x = np.empty((b - a, len(FEATURES)))
+            kernel.rr_features(times, self._tail.size, x)
+            logit = self.model.logits(x)
+            self._ema, self._weight = kernel.smooth(
+                logit, self.model.alpha, self._ema, self._weight, p[a:b]
+            )
+            self._tail = times[-HISTORY:].copy()
         self._count += int(t.size)
-        return AFBeats(t, p >= self.model.threshold, p)
+        return AFBeats(t, p >= self.model.threshold, p, self.gap_s)
 
     def flush(self) -> AFBeats:
         """Nothing is pending (every beat is decided when pushed): no beats."""
@@ -324,6 +362,7 @@ def af_from_beats(
     model: RRAFModel | str | Path | None = None,
     *,
     timing: Timing = "ecg",
+    gap_s: float | None = MAX_RR_S,
 ) -> AFBeats:
     """Whether each beat lies in AF, from beat times alone, causally.
 
@@ -337,6 +376,10 @@ def af_from_beats(
         How the beats were timed: from an ECG's R peaks (the default), or from a pulse wave (a
         PPG watch, a pulse oximeter: 10-30 ms less exact), for which a model trained with
         that much noise on its beat times is shipped.
+    gap_s : float or None
+        An interval longer than this (s) is a gap in the beats (a sensor that dropped out):
+        the detector starts afresh after it, and the burden and episodes leave it out. None
+        reads every interval as rhythm.
 
     Returns
     -------
@@ -344,4 +387,4 @@ def af_from_beats(
         ``af`` (bool) and ``p_af`` (float) for every beat, with its ``time_s``; equal bit for
         bit to :class:`AFBeatDetector` fed the same beats in any chunks.
     """
-    return AFBeatDetector(model, timing=timing).push(beat_times_s)
+    return AFBeatDetector(model, timing=timing, gap_s=gap_s).push(beat_times_s)

@@ -99,7 +99,8 @@ def sequence_inputs(
     f = np.asarray(rows, np.float64).reshape(len(beats), len(BEAT_ROW))
     if len(beats) == 0:
         return np.zeros((0, len(SEQUENCE_INPUTS)))
-    p_af = np.asarray(af_from_beats(beats.sample / float(fs)).p_af, np.float64)
+    # As the sequence network was trained: every interval read as rhythm.
+    p_af = np.asarray(af_from_beats(beats.sample / float(fs), gap_s=None).p_af, np.float64)
     gated = (beats.reason != "").astype(np.float64)
     waves = beat_waveforms(signal, fs, beats.sample)
     out = np.hstack([f, beats.probabilities, gated[:, None], p_af[:, None], waves])

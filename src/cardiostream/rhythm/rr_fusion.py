@@ -119,7 +119,8 @@ class RRFeed:
     """
 
     def __init__(self, model: RRAFModel | None = None) -> None:
-        self.detector = AFBeatDetector(model)
+        # The ECG engine has its own gaps; the fusion was fitted on every interval as rhythm.
+        self.detector = AFBeatDetector(model, gap_s=None)
         self.reset()
 
     def reset(self) -> None:

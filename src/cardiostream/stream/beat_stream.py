@@ -42,7 +42,13 @@ import numpy as np
 import numpy.typing as npt
 
 from cardiostream.beats._af_rr_kernel import MIN_RR
-from cardiostream.beats.af_rr import AFBeatDetector, RRAFModel, Timing, check_beat_times
+from cardiostream.beats.af_rr import (
+    MAX_RR_S,
+    AFBeatDetector,
+    RRAFModel,
+    Timing,
+    check_beat_times,
+)
 from cardiostream.errors import InputError
 from cardiostream.stream.events import EventConfig, EventTracker
 from cardiostream.stream.messages import Gap, Message, Window
@@ -51,8 +57,6 @@ FloatArray = npt.NDArray[np.float64]
 
 #: The ``type`` of :meth:`BeatStreamProcessor.state_dict`.
 STATE_TYPE = "BeatStreamProcessor"
-#: An RR interval longer than this (s) is a gap in the beats, not a rhythm (20 bpm).
-MAX_RR_S = 3.0
 #: Beats further apart than this (s) restart the stream (no windows for the silence).
 RESTART_S = 300.0
 #: Latest beat time accepted (s on the stream's clock, about 31 years).
