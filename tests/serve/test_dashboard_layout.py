@@ -269,3 +269,47 @@ def test_compact_tiles_keep_bed_names_and_alarm_words_whole(
     assert not stalled["staleCut"] and _inside(stalled["stale"], stalled["trace"]), stalled
     assert page.log.errors == []
     page.context.close()
+
+
+#: The detail header's parts: whether the name wraps or is cut, the badge's word is cut, a
+#: probability is broken over two lines, or anything leaves the header.
+DETAIL_HEAD = """() => {
+  const head = document.querySelector("[data-testid=detail] header");
+  const h2 = head.querySelector("h2"), badge = head.querySelector(".badge");
+  const lines = (el) => {
+    const r = document.createRange();
+    r.selectNodeContents(el);
+    return new Set([...r.getClientRects()].map((x) => Math.round(x.top))).size;
+  };
+  const box = head.getBoundingClientRect();
+  const out = [...head.querySelectorAll("*")].filter((el) => el.getClientRects().length)
+    .some((el) => el.getBoundingClientRect().right > box.right + 0.5);
+  const probs = [...head.querySelectorAll("[data-testid=detail-probs] .prob")];
+  return { name: h2.textContent, nameLines: lines(h2),
+    nameCut: h2.scrollWidth > h2.clientWidth + 0.5, word: badge.textContent,
+    badgeCut: badge.scrollWidth > badge.clientWidth + 0.5,
+    probs: probs.map((p) => [p.textContent, lines(p)]), out };
+}"""
+
+
+def test_the_tablet_detail_header_keeps_name_badge_and_values_whole(
+    browser: Any, live: Live
+) -> None:
+    """820x1180: the bed's name on one line, its badge whole, each probability on one line."""
+    beds = _thirty()
+    page = _open(browser, live, TABLET, beds)
+    for sid in ("bed-9-asystole", "sim-05", "sim-12"):
+        _tile(page, sid).locator(".sid").click()
+        page.locator("[data-testid=detail]").wait_for(state="visible")
+        probs = page.locator("[data-testid=detail-probs]")
+        _wait(lambda probs=probs: "%" in probs.inner_text(), 5, "the probabilities")
+        head = page.evaluate(DETAIL_HEAD)
+        assert head["name"] == sid and head["nameLines"] == 1 and not head["nameCut"], head
+        assert not head["badgeCut"] and head["word"] in ("▲Asystole", "◆AF", "●Normal"), head
+        assert [n for _, n in head["probs"]] == [1, 1, 1, 1], head
+        assert not head["out"], head
+        page.keyboard.press("Escape")
+        page.locator("[data-testid=detail]").wait_for(state="detached")
+    # The server does not know the fed beds: their kept trace and alarm log are 404s.
+    assert [e for e in page.log.errors if "404" not in e] == []
+    page.context.close()

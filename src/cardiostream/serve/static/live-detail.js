@@ -55,8 +55,8 @@ export class Detail {
     const opts = (list, unit, pick) => list.map((v) => `<option value="${v}"${v === pick ? " selected" : ""}>${v} ${unit}</option>`).join("");
     this.el.innerHTML = `
       <header><h2></h2><span class="badge"><span class="shape"></span><span class="word"></span></span>
-        <span class="probs hint" data-testid="detail-probs"></span>
-        <span class="detail-clock hint" data-testid="detail-clock"></span>
+        <span class="head-info"><span class="probs hint" data-testid="detail-probs"></span>
+        <span class="detail-clock hint" data-testid="detail-clock"></span></span>
         <button class="close" data-testid="detail-close" aria-label="Close">✕ Close</button></header>
       <section class="detail-alarms" aria-labelledby="alarms-h">
         <div class="alarm-now">
@@ -381,8 +381,12 @@ export class Detail {
       ? `times in ${zone || "local time"}; stream began ${clockText(new Date(this.info.start_time))}`
       : this.info ? `times in ${zone || "local time"} (from when the server first saw the stream)` : "";
     const p = s.window?.probabilities;
-    this.el.querySelector(".probs").textContent = p
-      ? CLASSES.map(([k]) => `${k} ${Math.round((p[k] ?? 0) * 100)} %`).join(" · ") : "";
+    const probs = p ? CLASSES.map(([k]) => `${k} ${Math.round((p[k] ?? 0) * 100)} %`) : [];
+    const probsEl = this.el.querySelector(".probs");
+    if (probsEl.textContent !== probs.join(" · ")) { // each value on one line: never "other 21 / %"
+      probsEl.replaceChildren(...probs.flatMap((text, i) => [...(i ? [" · "] : []),
+        Object.assign(document.createElement("span"), { className: "prob", textContent: text })]));
+    }
     this.strips();
     this.trend();
     this.probabilities();
