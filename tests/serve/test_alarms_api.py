@@ -191,14 +191,22 @@ def test_an_alarm_id_past_sqlite_integers_is_an_unknown_id(live: Live) -> None:
     assert desk.log(TOKEN, alarm_id=2**64) == []
 
 
-def test_the_log_and_an_open_episode_survive_a_restart(tmp_path: Path) -> None:
+def test_after_a_restart_the_log_survives_and_a_new_stream_has_its_own_clock(
+    tmp_path: Path,
+) -> None:
+    """The server is stopped without the stream's disconnection closing its AF alarm (as a
+    crash leaves it); the sender comes back to the new server as a new stream, counted from
+    sample 0, with the clock time of its first sample."""
+    from datetime import datetime
+
     x, fs = _af()
     config = ServeConfig(tokens=[TOKEN], store=tmp_path, batch_wait_ms=1.0)
+    began = "2026-12-06T08:00:00+00:00"
+    again_at = "2026-12-06T08:05:00+00:00"
 
     async def first(live: Live) -> int:
-        ws = await _open(live, "bed-af", fs)
-        await _send(ws, x[: int(30 * fs)], int(fs))
-        await ws.close()  # the connection drops; the server then goes down
+        ws = await _open(live, "bed-af", fs, start_time=began)
+        await _send(ws, x[: int(40 * fs)], int(fs))
         log = httpx.get(f"{live.url}/v1/alarms", headers=AUTH).json()["alarms"]
         return next(a["id"] for a in log if a["kind"] == "af")
 
@@ -214,14 +222,23 @@ def test_the_log_and_an_open_episode_survive_a_restart(tmp_path: Path) -> None:
         assert af_id in [a["id"] for a in log]
 
         async def again() -> None:
-            ws = await _open(live, "bed-af", fs)
+            ws = await _open(live, "bed-af", fs, start_time=again_at)
             listing = httpx.get(f"{live.url}/v1/streams", headers=AUTH).json()["streams"]
             mine = next(s for s in listing if s["stream_id"] == "bed-af")
-            assert [e["kind"] for e in mine["open_events"]] == ["af"]
-            assert "af" in [a["kind"] for a in mine["alarms"]]
+            # The engine starts the stream afresh: its clock is the new start_time, and the
+            # episode and alarm of the stream before are not carried into it.
+            assert datetime.fromisoformat(mine["start_time"]) == datetime.fromisoformat(again_at)
+            assert mine["open_events"] == [] and mine["alarms"] == []
             await ws.close()
 
         asyncio.run(again())
+        log = httpx.get(f"{live.url}/v1/alarms", headers=AUTH).json()["alarms"]
+        af = next(a for a in log if a["id"] == af_id)
+        assert af["state"] == "ended" and af["detail"]["end_reason"] == "restarted"
+        # It ends within the stream's 40 s, on the first stream's clock.
+        assert af["start_s"] <= af["end_s"] <= 40.0
+        end = datetime.fromisoformat(af["ended_at"])
+        assert (end - datetime.fromisoformat(began)).total_seconds() == af["end_s"]
     finally:
         server.should_exit = True
         thread.join(10)

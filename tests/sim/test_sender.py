@@ -171,6 +171,20 @@ def test_a_dropped_connection_resumes_without_losing_or_repeating(
     assert fake.starts[0]["lead"] == "II" and fake.starts[0]["fs"] == FS
 
 
+def test_a_reconnect_gives_the_clock_time_of_its_first_unacknowledged_sample() -> None:
+    """A server that restarted starts the stream afresh from the first sample it has not
+    acknowledged: the start message says when that sample was taken."""
+    from datetime import datetime
+
+    fake = FakeServer(drop_at=5, forget=True)
+    result = asyncio.run(_against(fake, Simulator(FS, seed=2), speed=20.0, stop_after_s=4))
+    assert result.connections == 2
+    first, second = (datetime.fromisoformat(s["start_time"]) for s in fake.starts)
+    acknowledged = sum(len(x) for x in fake.received[:4])  # the frames before the drop
+    assert fake.starts[1]["acked"] == acknowledged
+    assert abs((second - first).total_seconds() - acknowledged / FS) < 2e-3
+
+
 def test_control_lines_switch_the_simulator() -> None:
     fake = FakeServer(
         controls={

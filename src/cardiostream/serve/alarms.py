@@ -6,8 +6,12 @@ feeds it every frame's lines, so every dashboard, a reload and a second screen s
 The log (every alarm with its changes, every acknowledgement, silence, pause and limit, with
 who and when), the bed settings and the episodes in progress are kept in SQLite
 (``alarms.sqlite`` in the store when the server has one, in memory otherwise), so they
-survive a restart: a stream that comes back finds its latched alarms and its open episodes.
-See ``docs/alarms.md`` for the contract.
+survive a restart. A stream that resumes (the engine still has it) keeps its clock and its
+alarms. A stream that starts afresh (the engine lost it: a server restart) is a new timeline:
+it takes its new ``start_time`` (the server's receipt time without one), and the alarms of
+the stream before it end at the last stream time known of it (``"end_reason": "restarted"``
+in their detail; a high-priority one not acknowledged stays latched, with its own clock
+times). See ``docs/alarms.md`` for the contract.
 """
 
 from __future__ import annotations
@@ -41,13 +45,16 @@ CREATE TABLE IF NOT EXISTS actions (
 CREATE TABLE IF NOT EXISTS beds (
     owner TEXT NOT NULL, stream_id TEXT NOT NULL, start_time REAL, hr_low REAL, hr_high REAL,
     silenced_until REAL, paused_until REAL, open_events TEXT NOT NULL DEFAULT '{}',
-    PRIMARY KEY (owner, stream_id));
+    last_s REAL, PRIMARY KEY (owner, stream_id));
 CREATE TABLE IF NOT EXISTS ward (
     owner TEXT PRIMARY KEY, silenced_until REAL, paused_until REAL);
 """
 
 #: Longest silence or pause, in minutes.
 MAX_MINUTES = 24 * 60
+#: While a bed has an active alarm, its latest stream time is saved at least this often (s of
+#: stream time): after a crash, that alarm ends there, at most this late.
+LAST_SAVE_S = 10.0
 #: SQLite's INTEGER range: an id outside it cannot be in the log (and cannot even be bound).
 _SQL_INT_MIN, _SQL_INT_MAX = -(2**63), 2**63 - 1
 
@@ -91,6 +98,11 @@ class Bed:
     acks: dict[int, tuple[str, float]] = field(default_factory=dict)
     #: Alarms already counted as raised.
     counted: set[int] = field(default_factory=set)
+    #: The clock origin (epoch s at stream time 0) of alarms raised on an earlier timeline
+    #: of the stream (before it started afresh), by id; the others use ``start_time``.
+    origins: dict[int, float] = field(default_factory=dict)
+    #: The stream time last saved to the log (``beds.last_s``).
+    saved_t: float = 0.0
 
 
 class AlarmDesk:
@@ -114,6 +126,9 @@ class AlarmDesk:
         self._db.execute("PRAGMA journal_mode=WAL")
         self._db.execute("PRAGMA synchronous=NORMAL")
         self._db.executescript(_SCHEMA)
+        columns = {r[1] for r in self._db.execute("PRAGMA table_info(beds)")}
+        if "last_s" not in columns:  # a log written before the column was added
+            self._db.execute("ALTER TABLE beds ADD COLUMN last_s REAL")
         self._lock = threading.Lock()
         row = self._db.execute("SELECT MAX(id) FROM alarms").fetchone()
         self._next = int(row[0] or 0) + 1
@@ -128,14 +143,34 @@ class AlarmDesk:
         return n
 
     # ---------------------------------------------------------------- streams
-    def opened(self, owner: str, stream_id: str, start_time: float | None = None) -> list[str]:
-        """A stream started or resumed; its alarm lines (the disconnection ending)."""
+    def opened(
+        self,
+        owner: str,
+        stream_id: str,
+        start_time: float | None = None,
+        *,
+        resumed: bool = True,
+    ) -> list[str]:
+        """A stream started or resumed; its alarm lines (the disconnection ending, and with
+        ``resumed`` False the previous timeline's alarms ending).
+
+        Parameters
+        ----------
+        start_time : float or None
+            When the stream's first sample was taken (epoch s), if the source said.
+        resumed : bool
+            Whether the engine resumed the stream (its clock goes on). False: it starts at
+            its sample 0, so a bed known from before takes ``start_time`` (or now) as its
+            clock, and the alarms of its previous timeline end (see the module notes).
+        """
         key = (owner, stream_id)
         bed = self.beds.get(key)
         if bed is None:
             bed = self._load(owner, stream_id, start_time)
             self.beds[key] = bed
-        return self._lines(key, bed.model.connection(True))
+        if resumed:
+            return self._lines(key, bed.model.connection(True))
+        return self._afresh(key, bed, start_time)
 
     def left(self, owner: str, stream_id: str, ended: bool) -> list[str]:
         """A stream disconnected (a technical alarm) or ended (its alarms end)."""
@@ -144,6 +179,7 @@ class AlarmDesk:
         if bed is None:
             return []
         if not ended:
+            self._save_last(key, bed)
             return self._lines(key, bed.model.connection(False))
         out = []
         for alarm in list(bed.model.alarms.values()):
@@ -184,6 +220,10 @@ class AlarmDesk:
             out += bed.model.update(obj)
         if opened:
             self._save_bed(key, bed)
+        elif bed.model.t >= bed.saved_t + LAST_SAVE_S and any(
+            a.state == "active" for a in bed.model.alarms.values()
+        ):  # only beds in alarm: their alarms are what a crash would leave open
+            self._save_last(key, bed)
         return self._lines(key, out)
 
     # ---------------------------------------------------------------- actions
@@ -376,8 +416,8 @@ class AlarmDesk:
 
     def _load(self, owner: str, stream_id: str, start_time: float | None) -> Bed:
         row = self._db.execute(
-            "SELECT start_time, hr_low, hr_high, silenced_until, paused_until, open_events "
-            "FROM beds WHERE owner = ? AND stream_id = ?",
+            "SELECT start_time, hr_low, hr_high, silenced_until, paused_until, open_events, "
+            "last_s FROM beds WHERE owner = ? AND stream_id = ?",
             (owner, stream_id),
         ).fetchone()
         model = AlarmModel(new_id=self._new_id)
@@ -388,10 +428,15 @@ class AlarmDesk:
             bed = Bed(model, row[0] if row[0] is not None else (start_time or time.time()),
                       row[3], row[4], json.loads(row[5]))  # fmt: skip
             shown = self._db.execute(
-                "SELECT id, kind, priority, text, state, acknowledged, start_s, end_s, detail "
-                "FROM alarms WHERE owner = ? AND stream_id = ? AND state != 'ended'",
+                "SELECT id, kind, priority, text, state, acknowledged, start_s, end_s, detail, "
+                "started_at FROM alarms WHERE owner = ? AND stream_id = ? AND state != 'ended'",
                 (owner, stream_id),
             ).fetchall()
+            # Each alarm keeps the clock it was raised on (a latched one may be from a
+            # timeline before the bed's last start afresh).
+            bed.origins = {r[0]: r[9] - r[6] for r in shown}
+            model.t = max([row[6] or 0.0, *(r[7] or r[6] for r in shown)])
+            bed.saved_t = model.t
             model.restore(
                 Alarm(
                     r[0],
@@ -411,17 +456,61 @@ class AlarmDesk:
         self._save_bed((owner, stream_id), bed)
         return bed
 
+    def _afresh(self, key: Key, bed: Bed, start_time: float | None) -> list[str]:
+        """The stream starts afresh: end its previous timeline's alarms at the last stream
+        time known (a disconnection when it came back: now), keep its latched ones with
+        their clock, and give it a new model and ``start_time`` (see the module notes)."""
+        old, now = bed.model, time.time()
+        ended: list[Alarm] = []
+        kept: list[Alarm] = []
+        for alarm in list(old.alarms.values()):
+            if alarm.state == "active":
+                # A disconnection lasted until now; any other condition is known only up to
+                # the last stream time seen.
+                end = now - self._origin(bed, alarm) if alarm.kind == "disconnected" else old.t
+                alarm.end_s = round(max(end, alarm.start_s), 3)
+                alarm.detail = {**alarm.detail, "end_reason": "restarted"}
+                latch = alarm.priority == "high" and not alarm.acknowledged
+                alarm.state = "latched" if latch else "ended"
+                ended.append(alarm)
+            if alarm.state == "latched":
+                kept.append(alarm)
+        lines = self._lines(key, ended)  # on the old clock: start_time is not changed yet
+        bed.origins = {a.id: self._origin(bed, a) for a in kept}
+        model = AlarmModel(new_id=self._new_id)
+        model.set_limits(old.hr_low, old.hr_high)
+        model.restore(kept)
+        bed.model, bed.saved_t = model, 0.0
+        bed.start_time = start_time if start_time is not None else now
+        bed.open_events.clear()  # the engine's episodes began again with the stream
+        self._save_bed(key, bed)
+        return lines
+
+    def _origin(self, bed: Bed, alarm: Alarm) -> float:
+        """Epoch seconds at stream time 0 of the timeline ``alarm`` was raised on."""
+        return bed.origins.get(alarm.id, bed.start_time)
+
+    def _save_last(self, key: Key, bed: Bed) -> None:
+        """Save the bed's latest stream time (where its active alarms end after a crash)."""
+        bed.saved_t = bed.model.t
+        with self._lock:
+            self._db.execute(
+                "UPDATE beds SET last_s = ? WHERE owner = ? AND stream_id = ?",
+                (bed.model.t, *key),
+            )
+
     def _save_bed(self, key: Key, bed: Bed) -> None:
+        bed.saved_t = bed.model.t
         with self._lock:
             self._db.execute(
                 "INSERT INTO beds (owner, stream_id, start_time, hr_low, hr_high, silenced_until,"
-                " paused_until, open_events) VALUES (?, ?, ?, ?, ?, ?, ?, ?) ON CONFLICT (owner,"
-                " stream_id) DO UPDATE SET start_time = excluded.start_time, hr_low ="
-                " excluded.hr_low, hr_high = excluded.hr_high, silenced_until ="
+                " paused_until, open_events, last_s) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?) ON"
+                " CONFLICT (owner, stream_id) DO UPDATE SET start_time = excluded.start_time,"
+                " hr_low = excluded.hr_low, hr_high = excluded.hr_high, silenced_until ="
                 " excluded.silenced_until, paused_until = excluded.paused_until, open_events ="
-                " excluded.open_events",
+                " excluded.open_events, last_s = excluded.last_s",
                 (*key, bed.start_time, bed.model.hr_low, bed.model.hr_high, bed.silenced_until,
-                 bed.paused_until, json.dumps(bed.open_events)),
+                 bed.paused_until, json.dumps(bed.open_events), bed.model.t),
             )  # fmt: skip
 
     def _act(self, owner: str, stream_id: str | None, action: str, value: Any, by: str) -> None:
@@ -434,7 +523,7 @@ class AlarmDesk:
 
     def _public(self, key: Key, alarm: Alarm) -> dict[str, Any]:
         bed = self.beds[key]
-        t0 = bed.start_time
+        t0 = self._origin(bed, alarm)
         ack = bed.acks.get(alarm.id)
         d = alarm.as_dict()
         d["stream_id"] = key[1]
@@ -453,7 +542,8 @@ class AlarmDesk:
         with self._lock:
             for a in alarms:
                 ack = bed.acks.get(a.id)
-                end = bed.start_time + a.end_s if a.end_s is not None else None
+                t0 = self._origin(bed, a)
+                end = t0 + a.end_s if a.end_s is not None else None
                 self._db.execute(
                     "INSERT INTO alarms (id, owner, stream_id, kind, priority, technical, text,"
                     " state, acknowledged, start_s, end_s, started_at, ended_at, ack_by, ack_at,"
@@ -464,7 +554,7 @@ class AlarmDesk:
                     " ack_at = excluded.ack_at, detail = excluded.detail, updated_at ="
                     " excluded.updated_at",
                     (a.id, *key, a.kind, a.priority, int(a.technical), a.text, a.state,
-                     int(a.acknowledged), a.start_s, a.end_s, bed.start_time + a.start_s, end,
+                     int(a.acknowledged), a.start_s, a.end_s, t0 + a.start_s, end,
                      ack[0] if ack else None, ack[1] if ack else None, json.dumps(a.detail), now),
                 )  # fmt: skip
                 if a.id not in bed.counted:

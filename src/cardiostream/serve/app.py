@@ -416,7 +416,8 @@ async def _stream(
             consumed = opened.consumed
             key = (owner, stream_id)
             watch.opened(owner, stream_id, spec.fs, begin.leads, begin.lead, begin.controls,
-                         begin.start_time, begin.source, begin.timing)  # fmt: skip
+                         begin.start_time, begin.source, begin.timing,
+                         resumed=opened.resumed)  # fmt: skip
         except (InputError, ValueError, KeyError) as exc:
             metrics.errors.labels("start").inc()
             await ws.close(wire.CLOSE_BAD_DATA, _reason(exc))

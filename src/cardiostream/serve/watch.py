@@ -279,21 +279,23 @@ class Watch:
     def opened(self, owner: str, stream_id: str, fs: float, leads: tuple[str, ...],
                lead: int, controls: tuple[str, ...] = (),
                start_time: float | None = None, source: str = "ecg",
-               timing: str = "ecg") -> None:  # fmt: skip
+               timing: str = "ecg", *, resumed: bool = True) -> None:  # fmt: skip
         """A stream started or resumed; ``start_time`` (epoch s) is when its first sample was
         taken, if the source said (the server's receipt time otherwise); ``source`` is ``ecg``
-        or ``beats``, ``timing`` a beats stream's ``ecg`` or ``pulse``."""
+        or ``beats``, ``timing`` a beats stream's ``ecg`` or ``pulse``; ``resumed`` False:
+        the engine starts it at its sample 0, a new timeline even for an id known here."""
         self._expire()
         key = (owner, stream_id)
         self.disconnected.pop(key, None)
         info = self.streams.get(key)
-        if info is None:
+        if info is None or not resumed:  # what was kept is on the old timeline's clock
             info = LiveStream(owner, stream_id, fs, leads, lead, controls,
                               disclosure=Disclosure(self.disclosure_s),
                               source=source, timing=timing)  # fmt: skip
             self.streams[key] = info
         info.state, info.last_frame, info.controls = "live", time.monotonic(), controls
-        self._send(owner, stream_id, self.desk.opened(owner, stream_id, start_time))
+        self._send(owner, stream_id,
+                   self.desk.opened(owner, stream_id, start_time, resumed=resumed))  # fmt: skip
         self._announce(info)
 
     def left(self, owner: str, stream_id: str, ended: bool) -> None:

@@ -191,6 +191,9 @@ async def _connect(
             result.connections += 1
             finished = False
             try:
+                # A reconnect says the same start_time: beat times are on the stream's own
+                # clock, so a server that lost the stream and starts it afresh gets the beats
+                # not acknowledged at their first times, and the first start_time is right.
                 first = start
                 if state.base is not None:
                     first = {**start, "acked": state.base + result.acknowledged}

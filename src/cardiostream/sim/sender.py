@@ -6,7 +6,9 @@ lines per frame, the ``ack`` last), and ``{"type": "stop"}`` at the end, also wh
 Samples are kept until acknowledged; when the connection drops the sender reconnects with
 backoff and resends from what the server's ``ready`` says it has consumed, so nothing is lost
 or sent twice. A refused token (close 1008) or a refused stream (1003, 1009) raises at once
-instead of retrying.
+instead of retrying. A reconnect's start message says the ``start_time`` of the first sample
+not acknowledged: a server that restarted, and so starts the stream afresh from that sample,
+keeps the stream's clock times right (one that still has the stream keeps its own clock).
 
 Control lines
     A reply line ``{"type": "control", "mode": "af", ...params}`` (a dashboard or
@@ -21,6 +23,7 @@ import asyncio
 import contextlib
 import json
 import math
+import time
 from collections import deque
 from collections.abc import AsyncGenerator, Callable, Sequence
 from dataclasses import dataclass, field
@@ -108,6 +111,14 @@ class _Link:
                     self.pending[0] = (ours, x[ours - start :])
                 break
             self.pending.popleft()
+
+
+def clock_text(epoch: float) -> str:
+    """Epoch seconds as ISO 8601 in the local time zone (with its offset), to the
+    millisecond: a start message's ``start_time``."""
+    from datetime import datetime
+
+    return datetime.fromtimestamp(epoch).astimezone().isoformat(timespec="milliseconds")
 
 
 def _close_code(exc: Exception) -> tuple[int, str]:
@@ -244,15 +255,14 @@ async def send(
         start["leads"], start["lead"] = labels, labels[0]
     if controls is not None:
         start["controls"] = list(controls)
-    if math.isfinite(speed):
-        # A live source says when its first sample was taken: alarms and the log show clock
-        # time from it (a replay at full speed has no clock of its own).
-        from datetime import datetime
-
-        start["start_time"] = datetime.now().astimezone().isoformat(timespec="milliseconds")
+    # A live source says when its first sample was taken: alarms and the log show clock time
+    # from it (a replay at full speed has no clock of its own).
+    began = time.time() if math.isfinite(speed) else None
+    if began is not None:
+        start["start_time"] = clock_text(began)
     headers = wire.auth_headers(token)
     status = on_status or (lambda text: None)
-    session = _Session(source, labels, controls, on_item, status)
+    session = _Session(source, labels, controls, on_item, status, rate, began)
     gen = chunks(source, chunk_s, realtime=math.isfinite(speed), speed=speed,
                  duration_s=stop_after_s)  # fmt: skip
     failures = 0
@@ -278,8 +288,13 @@ class _Session:
         controls: Sequence[str] | None,
         on_item: Callable[[dict[str, Any]], None] | None,
         status: Callable[[str], None],
+        fs: float = 0.0,
+        began: float | None = None,
     ) -> None:
         self.source = source
+        self.fs = fs
+        #: When our first sample was taken (epoch s; None: no clock, a replay at full speed).
+        self.began = began
         self.n_leads = len(labels)
         self.controls = None if controls is None else set(controls)
         self.on_item = on_item
@@ -322,6 +337,12 @@ class _Session:
         finished = False
         if self.link.base is not None:  # a resume: the replies after our last ack come again
             start = {**start, "acked": self.link.base + self.link.result.acknowledged}
+            if self.began is not None and self.fs > 0:
+                # A server that lost the stream (it restarted) starts a new one at our first
+                # unacknowledged sample: that sample's time is the new stream's clock. A
+                # server that still has the stream resumes it and keeps its own clock.
+                later = self.link.result.acknowledged / self.fs
+                start["start_time"] = clock_text(self.began + later)
         try:
             await ws.send(json.dumps(start))
             ready = json.loads(await ws.recv())
