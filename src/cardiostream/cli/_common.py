@@ -9,7 +9,7 @@ import sys
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated, Any, TypeVar
+from typing import TYPE_CHECKING, Annotated, Any, TypeVar
 
 import typer
 from numba.core.event import Listener
@@ -18,6 +18,9 @@ from rich.markup import escape
 
 from cardiostream.errors import InputError
 from cardiostream.extras import missing_extra_message
+
+if TYPE_CHECKING:
+    from rich.progress import Progress, ProgressColumn
 
 app = typer.Typer(
     name="cardiostream",
@@ -32,6 +35,19 @@ console = Console(width=None if sys.stdout.isatty() else 120)
 err_console = Console(stderr=True, width=None if sys.stderr.isatty() else 120)
 
 T = TypeVar("T")
+
+
+def _err_progress(*columns: str | ProgressColumn, transient: bool = True) -> Progress:
+    """A progress bar on the error console that leaves standard output alone.
+
+    By default a rich live display moves ``sys.stdout`` into its own console while it shows,
+    so that a print lands above the bar. Our bars are on the error console, so the data a
+    command writes meanwhile would go to the terminal and not to a redirected standard
+    output (``analyze --format jsonl > out.jsonl`` would write nothing).
+    """
+    from rich.progress import Progress
+
+    return Progress(*columns, console=err_console, transient=transient, redirect_stdout=False)
 
 
 def _version() -> str:
@@ -201,10 +217,15 @@ class _CompileNotice(Listener):
 
     def _show(self) -> None:
         from rich.errors import LiveError
+        from rich.live import Live
+        from rich.spinner import Spinner
 
         self.said = True
         try:
-            self.live = self.console.status(COMPILING)
+            # Not console.status(): its live display would take over sys.stdout, and a
+            # command's output written just after a compile would go to the error console.
+            spinner = Spinner("dots", text=COMPILING, style="status.spinner")
+            self.live = Live(spinner, console=self.console, transient=True, redirect_stdout=False)
             self.live.start()
         except LiveError:  # a progress bar is showing: a plain line instead
             self.live = None

@@ -19,6 +19,7 @@ from cardiostream.cli._common import (
     ModelOption,
     _af_min,
     _console_line,
+    _err_progress,
     _guard,
     _passed_over,
     _record_path,
@@ -51,8 +52,6 @@ def classify(
     episodes."""
 
     def body() -> None:
-        from rich.progress import Progress
-
         from cardiostream.io.listing import walk_records
         from cardiostream.rhythm.batch import COLUMNS, classify_paths
         from cardiostream.rhythm.infer import RhythmModel
@@ -66,7 +65,7 @@ def classify(
         def refused(name: str, exc: InputError) -> None:
             err_console.print(f"{escape(str(name))}: not classified: {escape(str(exc))}")
 
-        with Progress(console=err_console, transient=True) as bar:
+        with _err_progress() as bar:
             task = bar.add_task("classifying", total=len(files))
             result = classify_paths(
                 files,
@@ -157,7 +156,7 @@ def analyze(
     engine run offline: the same lines as `cardiostream stream`)."""
 
     def body() -> None:
-        from rich.progress import BarColumn, Progress, TextColumn, TimeRemainingColumn
+        from rich.progress import BarColumn, TextColumn, TimeRemainingColumn
 
         from cardiostream.io import read
         from cardiostream.io.listing import walk_records
@@ -188,7 +187,7 @@ def analyze(
         if fmt == "csv":
             sys.stdout.write(",".join(CSV_COLUMNS) + "\n")
         columns = (TextColumn("{task.description}"), BarColumn(), TimeRemainingColumn())
-        with Progress(*columns, console=err_console, transient=True) as bar:
+        with _err_progress(*columns) as bar:
             task = bar.add_task("analysing", total=len(files))
             for path, named in files:
                 try:
@@ -263,13 +262,15 @@ def _analyze_on_cluster(
     refused record is named on the error console and the others go on)."""
     from contextlib import closing
 
+    from rich.progress import BarColumn, MofNCompleteColumn, TextColumn, TimeRemainingColumn
+
     from cardiostream.cluster.archive import connect, map_records
-    from cardiostream.progress import counted_bar
 
     done: list[Analysis] = []
+    columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn())
     with (
         connect(cluster, n_workers=workers, model=options.model) as client,
-        counted_bar("{task.description}", console=err_console, transient=True) as bar,
+        _err_progress(*columns, TimeRemainingColumn()) as bar,
     ):
         task = bar.add_task("analysing on the cluster", total=len(files))
         # Closed here, not when collected: it cancels what is queued while the client is open.

@@ -14,6 +14,7 @@ from cardiostream.cli._common import (
     RECORD_HELP,
     RECORDS_HELP,
     FsOption,
+    _err_progress,
     _guard,
     _record_path,
     _resolve,
@@ -72,13 +73,11 @@ def convert(
     """Write records into the partitioned Parquet store (one partition per record, zstd)."""
 
     def body() -> None:
-        from rich.progress import Progress
-
         from cardiostream.io import convert as convert_records
         from cardiostream.io import read
 
         skipped: list[str] = []
-        with Progress(console=err_console, transient=True) as progress:
+        with _err_progress() as progress:
             task = progress.add_task("converting", total=None)
 
             def step(done: int, total: int, current: Path) -> None:
