@@ -2,10 +2,14 @@
 
 from __future__ import annotations
 
+import csv
+import io
 import json
 import math
+import os
 import sys
-from collections.abc import Mapping
+from collections import Counter
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -128,10 +132,20 @@ def analyze(
     paths: Annotated[list[Path], typer.Argument(help=RECORDS_HELP)],
     fmt: Annotated[str, typer.Option("--format", help="table, json, jsonl or csv.")] = "table",
     out: Annotated[
-        Path | None, typer.Option(help="Also write <record>.jsonl and <record>.csv here.")
+        Path | None,
+        typer.Option(
+            help="Also write <record>.jsonl and <record>.csv here. Records that share a "
+            "name are told apart by their folders below the one common to them, joined with "
+            "__ (p1__rec, p2__rec), and by their format where that is not enough "
+            "(p1__rec_csv, p1__rec_edf); the summary's output column says which is which."
+        ),
     ] = None,
     summary: Annotated[
-        Path | None, typer.Option(help="Write the per-file summary (.csv or .json).")
+        Path | None,
+        typer.Option(
+            help="Write the per-file summary (.csv or .json), with each file's path and "
+            "the name of its files under --out."
+        ),
     ] = None,
     lead: Annotated[str, typer.Option(help="Lead index or name.")] = "0",
     hop: Annotated[int, typer.Option(help="Seconds between windows.")] = 1,
@@ -172,6 +186,7 @@ def analyze(
         if workers is not None and (cluster != "local" or workers < 1):
             raise InputError("--workers: only with --cluster local, and 1 or more")
         files = walk_records(_record_path(p) for p in paths)
+        run = _Run(files, out, fmt)
         if cluster is not None:
             from cardiostream.cluster.archive import Options
 
@@ -179,9 +194,9 @@ def analyze(
             options = Options(lead, hop, window, named_model, fs, af_min_s)
             if fmt == "csv":
                 sys.stdout.write(",".join(CSV_COLUMNS) + "\n")
-            _finish(_analyze_on_cluster(cluster, workers, files, options, fmt, out), fmt, summary)
+            _analyze_on_cluster(cluster, workers, run, options)
+            _finish(run, summary)
             return
-        done: list[Analysis] = []
         # Load the compiled kernels first, so the first file's timing is the engine's alone.
         _warm(model)
         if fmt == "csv":
@@ -189,7 +204,7 @@ def analyze(
         columns = (TextColumn("{task.description}"), BarColumn(), TimeRemainingColumn())
         with _err_progress(*columns) as bar:
             task = bar.add_task("analysing", total=len(files))
-            for path, named in files:
+            for i, (path, named) in enumerate(files):
                 try:
                     rec = read(path, fs=fs)
                 except InputError as exc:
@@ -225,38 +240,157 @@ def analyze(
                     continue
                 bar.remove_task(sub)
                 bar.advance(task)
-                done.append(result)
-                _write_analysis(result, fmt, out, len(files) > 1)
-        _finish(done, fmt, summary)
+                run.analysed(i, result)
+        _finish(run, summary)
 
     _guard(body)
 
 
-def _finish(done: list[Analysis], fmt: str, summary: Path | None) -> None:
-    """Write the summary file and print the JSON document or the tables."""
-    from cardiostream.stream.analyze import total_summary, write_summary
+def output_names(paths: Sequence[Path]) -> list[str]:
+    """The stem of each record's files under ``analyze --out``, unique within the run.
 
-    totals = [a.summary() for a in done] + ([total_summary(done)] if done else [])
+    A record keeps its own name (``rec`` for ``p1/rec.csv``) where no other input has it.
+    Records that share a name are told apart by their folders below the folder common to
+    them, joined with ``__`` (``p1__rec``, ``p2__rec``), and where that is not enough (one
+    folder holding ``rec.csv`` and ``rec.edf``) by their format too (``p1__rec_csv``,
+    ``p1__rec_edf``). A name that is still taken gets ``~2``, ``~3``, ... in input order.
+    The names depend on the paths alone, not on which records could be read.
+
+    Parameters
+    ----------
+    paths : sequence of Path
+        The inputs of the run, in order.
+
+    Returns
+    -------
+    list of str
+        One stem per path.
+    """
+    keys = [_record_key(p) for p in paths]
+    names = list(keys)
+    for key, n in Counter(keys).items():
+        if n < 2:
+            continue
+        group = [i for i, k in enumerate(keys) if k == key]
+        # Absolute, not resolved: a folder of symbolic links keeps its own names.
+        parents = [Path(os.path.abspath(paths[i])).parent for i in group]
+        common = Path(os.path.commonpath(parents))
+        by_folder = {
+            i: "__".join([*parent.relative_to(common).parts, key])
+            for i, parent in zip(group, parents, strict=True)
+        }
+        shared = Counter(by_folder.values())
+        for i, name in by_folder.items():
+            if shared[name] > 1:
+                fmt = paths[i].name[len(key) :].strip(".").lower().replace(".", "_")
+                name = f"{name}_{fmt or 'dir'}"
+            names[i] = name
+    taken: set[str] = set()
+    for i, name in enumerate(names):
+        if name in taken:
+            n = 2
+            while f"{name}~{n}" in taken or f"{name}~{n}" in names:
+                n += 1
+            names[i] = f"{name}~{n}"
+        taken.add(names[i])
+    return names
+
+
+def _record_key(path: Path) -> str:
+    """The name a record will have, from its path alone (a store partition's after the
+    ``record=``, a CSV file's without its compression suffix)."""
+    from cardiostream.io.csv_format import csv_stem
+    from cardiostream.io.layout import CSV_SUFFIXES, PARTITION_PREFIX, SIGNAL_FILE, is_partition
+
+    if is_partition(path):
+        folder = path.parent if path.name == SIGNAL_FILE else path
+        return folder.name[len(PARTITION_PREFIX) :]
+    if path.name.lower().endswith(CSV_SUFFIXES):
+        return csv_stem(path)
+    return path.stem
+
+
+class _Run:
+    """What came of each input of an ``analyze`` run, in input order, and where its lines
+    go: standard output in the chosen format, and the record's files under ``--out``."""
+
+    def __init__(self, files: list[tuple[Path, bool]], out: Path | None, fmt: str) -> None:
+        self.files = files
+        self.out = out
+        self.fmt = fmt
+        self.names = output_names([p for p, _ in files])
+        self.done: dict[int, Analysis] = {}
+
+    def analysed(self, i: int, result: Analysis) -> None:
+        """Input ``i`` was analysed: write its lines."""
+        self.done[i] = result
+        _write_analysis(result, self.fmt, self.out, len(self.files) > 1, self.names[i])
+
+    def analyses(self) -> list[Analysis]:
+        """The analyses, in input order."""
+        return [self.done[i] for i in sorted(self.done)]
+
+    def rows(self) -> list[dict[str, Any]]:
+        """The summary's rows: one per analysed input, with its path and output name."""
+        return [
+            {
+                **self.done[i].summary(),
+                "path": str(self.files[i][0]),
+                "output": None if self.out is None else self.names[i],
+            }
+            for i in sorted(self.done)
+        ]
+
+
+#: The summary's columns after the engine's figures: the input, its files under --out.
+RUN_COLUMNS = ("path", "output")
+
+
+def write_summary(path: Path, rows: list[dict[str, Any]]) -> None:
+    """Write ``analyze --summary``: JSON as the rows are, or CSV of
+    :data:`~cardiostream.stream.analyze.SUMMARY_COLUMNS`, the windows of each label and
+    :data:`RUN_COLUMNS` (a value that holds a comma or a quote is quoted)."""
+    from cardiostream.rhythm.verdict import LABELS
+    from cardiostream.stream.analyze import SUMMARY_COLUMNS
+
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if path.suffix == ".json":
+        path.write_text(json.dumps(rows, indent=1) + "\n")
+        return
+    text = io.StringIO()
+    writer = csv.writer(text, lineterminator="\n")
+    writer.writerow([*SUMMARY_COLUMNS, *(f"n_{k}" for k in LABELS), *RUN_COLUMNS])
+    for t in rows:
+        beats = t.get("beats") or {}
+        labels = t.get("labels") or {}
+        writer.writerow(
+            [beats.get(c[6:]) if c.startswith("beats_") else t.get(c) for c in SUMMARY_COLUMNS]
+            + [labels.get(k) for k in LABELS]
+            + [t.get(c) for c in RUN_COLUMNS]
+        )
+    path.write_text(text.getvalue())
+
+
+def _finish(run: _Run, summary: Path | None) -> None:
+    """Write the summary file and print the JSON document or the tables."""
+    from cardiostream.stream.analyze import total_summary
+
+    done = run.analyses()
+    rows = run.rows()
+    totals = rows + ([total_summary(done)] if done else [])
     if summary is not None:
         write_summary(summary, totals)
-    if fmt == "json":
+    if run.fmt == "json":
         doc = {
-            "records": [{**a.summary(), "events": a.events} for a in done],
+            "records": [{**row, "events": a.events} for row, a in zip(rows, done, strict=True)],
             "total": total_summary(done),
         }
         sys.stdout.write(json.dumps(doc) + "\n")
-    elif fmt == "table":
+    elif run.fmt == "table":
         _summary_table(totals)
 
 
-def _analyze_on_cluster(
-    cluster: str,
-    workers: int | None,
-    files: list[tuple[Path, bool]],
-    options: Options,
-    fmt: str,
-    out: Path | None,
-) -> list[Analysis]:
+def _analyze_on_cluster(cluster: str, workers: int | None, run: _Run, options: Options) -> None:
     """``analyze`` over a Dask cluster: the records' outcomes come back in order and are
     reported as one process reports them (an unreadable named file stops the command, a
     refused record is named on the error console and the others go on)."""
@@ -266,7 +400,7 @@ def _analyze_on_cluster(
 
     from cardiostream.cluster.archive import connect, map_records
 
-    done: list[Analysis] = []
+    files = run.files
     columns = (TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn())
     with (
         connect(cluster, n_workers=workers, model=options.model) as client,
@@ -276,7 +410,7 @@ def _analyze_on_cluster(
         # Closed here, not when collected: it cancels what is queued while the client is open.
         outcomes = map_records(client, files, options, on_done=lambda _: bar.advance(task))
         with closing(outcomes):
-            for o in outcomes:
+            for i, o in enumerate(outcomes):
                 if o.read_error is not None:
                     if o.named or not isinstance(o.read_error, InputError):
                         raise o.read_error
@@ -290,13 +424,12 @@ def _analyze_on_cluster(
                         raise InputError(f"{o.path}: {message}")
                     err_console.print(f"{escape(o.name)}: not analysed: {escape(message)}")
                     continue
-                done.append(o.analysis)
-                _write_analysis(o.analysis, fmt, out, len(files) > 1)
-    return done
+                run.analysed(i, o.analysis)
 
 
-def _write_analysis(result: Analysis, fmt: str, out: Path | None, several: bool) -> None:
-    """Print one recording's lines in ``fmt``; write its JSONL and CSV files into ``out``."""
+def _write_analysis(result: Analysis, fmt: str, out: Path | None, several: bool, name: str) -> None:
+    """Print one recording's lines in ``fmt``; write them into ``out`` as ``<name>.jsonl``
+    and ``<name>.csv``."""
     from cardiostream.stream.analyze import CSV_COLUMNS, csv_line, window_rows
 
     lines = [_jsonl(x) for x in result.lines]
@@ -307,10 +440,17 @@ def _write_analysis(result: Analysis, fmt: str, out: Path | None, several: bool)
     elif fmt == "csv":
         sys.stdout.write("".join(csv_line(r) + "\n" for r in window_rows(result)))
     if out is not None:
-        (out / f"{result.name}.jsonl").write_text("".join(line + "\n" for line in lines))
         rows = "".join(csv_line(r) + "\n" for r in window_rows(result))
-        text = ",".join(CSV_COLUMNS) + "\n" + rows
-        (out / f"{result.name}.csv").write_text(text)
+        texts = {
+            out / f"{name}.jsonl": "".join(line + "\n" for line in lines),
+            out / f"{name}.csv": ",".join(CSV_COLUMNS) + "\n" + rows,
+        }
+        # Both written under temporary names first, so that an interrupted run leaves a
+        # record's pair of files whole or not at all (nearly: the renames are two steps).
+        for target, text in texts.items():
+            target.with_name(f".{target.name}.part").write_text(text)
+        for target in texts:
+            os.replace(target.with_name(f".{target.name}.part"), target)
 
 
 def _span(seconds: float) -> str:
