@@ -48,6 +48,19 @@ FloatArray = npt.NDArray[np.float64]
 
 #: Above this many multiply-adds per chunk the FIR filter convolves by FFT instead of directly.
 _FFT_MIN_WORK = 4_000_000
+#: More leads than this in a [n_samples, n_leads] array is an array the wrong way round.
+MAX_ARRAY_LEADS = 64
+
+
+def check_lead_axis(shape: tuple[int, ...], what: str = "chunk") -> None:
+    """InputError for a 2-D ``shape`` with more than :data:`MAX_ARRAY_LEADS` leads: an
+    ``[n_leads, n_samples]`` array given where ``[n_samples, n_leads]`` is expected."""
+    if len(shape) == 2 and shape[1] > MAX_ARRAY_LEADS:
+        raise InputError(
+            f"{what}: shape {shape} reads as {shape[1]} leads of {shape[0]} samples; expected "
+            f"[n_samples, n_leads] (at most {MAX_ARRAY_LEADS} leads): transpose it"
+        )
+
 
 #: Frequency (Hz) at which the group delay of IIR filters is reported.
 QRS_REF_FREQ = 10.0
@@ -152,6 +165,7 @@ class StreamFilter(ABC):
             raise InputError(
                 f"chunk: expected a 1-D or 2-D [n_samples, n_leads] array, got {x.ndim}-D"
             )
+        check_lead_axis(x.shape)
         if self._n_leads is None:
             if x.shape[0] == 0:
                 return np.zeros((0,) if one_d else (0, x.shape[1]), np.float64)

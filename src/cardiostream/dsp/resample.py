@@ -37,7 +37,13 @@ import numpy.typing as npt
 from scipy import signal as sps
 
 from cardiostream.dsp import _kernels
-from cardiostream.dsp.filters import FloatArray, StreamFilter, _check_fs, hold_fill
+from cardiostream.dsp.filters import (
+    FloatArray,
+    StreamFilter,
+    _check_fs,
+    check_lead_axis,
+    hold_fill,
+)
 from cardiostream.errors import InputError
 
 #: Largest denominator accepted for the ratio fs_out / fs_in.
@@ -130,6 +136,7 @@ def _as_signal(signal: npt.ArrayLike) -> FloatArray:
     x = np.asarray(signal, dtype=np.float64)
     if x.ndim not in (1, 2):
         raise InputError(f"signal: expected a 1-D or 2-D [n_samples, n_leads] array, got {x.shape}")
+    check_lead_axis(x.shape, "signal")
     return x
 
 

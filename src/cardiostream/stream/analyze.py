@@ -31,6 +31,7 @@ import numpy as np
 import numpy.typing as npt
 
 from cardiostream.beats.classes import CLASSES as BEAT_CLASSES
+from cardiostream.dsp.filters import check_lead_axis
 from cardiostream.errors import InputError
 from cardiostream.record import Record
 from cardiostream.rhythm.verdict import LABELS
@@ -287,6 +288,7 @@ def analyze(
             raise InputError("fs: required when the signal is an array")
         name, rate, signal = "signal", float(fs), np.asarray(record)
         if signal.ndim == 2:
+            check_lead_axis(signal.shape, "signal")
             signal = signal[:, int(lead)]
     if signal.ndim != 1:
         raise InputError(f"signal: expected one lead, got shape {signal.shape}")

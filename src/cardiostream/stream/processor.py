@@ -86,7 +86,7 @@ from cardiostream.beats import RPeakDetector
 from cardiostream.beats.classes import CLASSES as BEAT_CLASSES
 from cardiostream.beats.classes import BeatClassifier, Beats
 from cardiostream.dsp import BandpassFilter, ECGCleaner, Resampler
-from cardiostream.dsp.filters import SOSFilter, butter_sos
+from cardiostream.dsp.filters import SOSFilter, butter_sos, check_lead_axis
 from cardiostream.dsp.quality import REASONS, QualityConfig
 from cardiostream.errors import InputError
 from cardiostream.packing import pack as _pack
@@ -497,6 +497,7 @@ class StreamProcessor:
         if raw.dtype.kind not in "iuf":
             raise InputError(f"chunk: expected real numbers, got dtype {raw.dtype}")
         if raw.ndim == 2:
+            check_lead_axis(raw.shape)
             if raw.shape[0] and self.lead >= raw.shape[1]:
                 raise InputError(f"chunk: has {raw.shape[1]} leads, lead {self.lead} was asked for")
             raw = raw[:, self.lead] if raw.shape[0] else raw.reshape(0)
