@@ -123,3 +123,33 @@ def test_the_streams_listing_drops_abandoned_ids_after_the_resume_window() -> No
     finally:
         server.should_exit = True
         thread.join(10)
+
+
+def test_an_expired_stream_s_disconnection_lasts_until_it_expired_and_stays_latched(
+    clock: Clock, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from datetime import datetime
+
+    wall = [time.time()]
+    monkeypatch.setattr(time, "time", lambda: wall[0])
+    began = wall[0]
+    watch = Watch(TTL)
+    watch.opened("a", "bed", 250.0, ("ECG",), 0, start_time=began)
+    watch.frame("a", "bed", [("window", json.dumps({"type": "window", "t_end": 10.0}))])
+    wall[0] += 10.0
+    watch.left("a", "bed", ended=False)  # the monitor is unplugged; it never comes back
+    clock.now += TTL + 1
+    wall[0] += TTL + 1
+    assert watch.listing("a") == []  # the bed left the ward
+    (alarm,) = watch.desk.log("a", stream_id="bed")
+    assert alarm["kind"] == "disconnected" and alarm["detail"]["end_reason"] == "expired"
+    started = datetime.fromisoformat(alarm["started_at"]).timestamp()
+    ended = datetime.fromisoformat(alarm["ended_at"]).timestamp()
+    assert abs(started - (began + 10.0)) < 1e-3
+    assert abs(ended - wall[0]) < 1e-3  # when the bed was removed, not when it started
+    # Nobody acknowledged it: it stays in the active list until someone does.
+    assert alarm["state"] == "latched" and not alarm["acknowledged"]
+    assert [a["id"] for a in watch.desk.log("a", active=True)] == [alarm["id"]]
+    acked = watch.desk.acknowledge("a", alarm["id"], "tech")
+    assert acked["state"] == "ended" and acked["acknowledged"]
+    assert watch.desk.log("a", active=True) == []

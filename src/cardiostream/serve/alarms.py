@@ -11,7 +11,10 @@ alarms. A stream that starts afresh (the engine lost it: a server restart) is a 
 it takes its new ``start_time`` (the server's receipt time without one), and the alarms of
 the stream before it end at the last stream time known of it (``"end_reason": "restarted"``
 in their detail; a high-priority one not acknowledged stays latched, with its own clock
-times). See ``docs/alarms.md`` for the contract.
+times). A stream forgotten while disconnected (its resume window passed) ends its alarms
+with ``"end_reason": "expired"``, its disconnection at that moment; an unacknowledged
+disconnection stays ``latched`` in the log until acknowledged. See ``docs/alarms.md`` for the
+contract.
 """
 
 from __future__ import annotations
@@ -172,8 +175,16 @@ class AlarmDesk:
             return self._lines(key, bed.model.connection(True))
         return self._afresh(key, bed, start_time)
 
-    def left(self, owner: str, stream_id: str, ended: bool) -> list[str]:
-        """A stream disconnected (a technical alarm) or ended (its alarms end)."""
+    def left(self, owner: str, stream_id: str, ended: bool, expired: bool = False) -> list[str]:
+        """A stream disconnected (a technical alarm) or ended (its alarms end).
+
+        ``expired``: it ended by being forgotten while disconnected (its resume window
+        passed, or the engine had to drop it), not by ``stop``. Its alarms then end with
+        ``"end_reason": "expired"``: the disconnection now, the others at the last stream
+        time known. What nobody acknowledged of a disconnection, or of a latched alarm,
+        stays ``latched`` in the log until acknowledged: a monitor that went away is not
+        forgotten with its bed.
+        """
         key = (owner, stream_id)
         bed = self.beds.get(key)
         if bed is None:
@@ -182,11 +193,19 @@ class AlarmDesk:
             self._save_last(key, bed)
             return self._lines(key, bed.model.connection(False))
         out = []
+        now = time.time()
         for alarm in list(bed.model.alarms.values()):
-            alarm.state, alarm.end_s = (
-                "ended",
-                alarm.end_s if alarm.end_s is not None else bed.model.t,
-            )
+            if not expired:
+                alarm.state = "ended"
+                alarm.end_s = alarm.end_s if alarm.end_s is not None else bed.model.t
+            elif alarm.state == "active":
+                if alarm.kind == "disconnected":  # it lasted until now, not 0 s
+                    alarm.end_s = round(max(now - self._origin(bed, alarm), alarm.start_s), 3)
+                else:
+                    alarm.end_s = max(bed.model.t, alarm.start_s)
+                alarm.detail = {**alarm.detail, "end_reason": "expired"}
+                latch = alarm.kind == "disconnected" or alarm.priority == "high"
+                alarm.state = "latched" if latch and not alarm.acknowledged else "ended"
             out.append(alarm)
         bed.model.alarms.clear()
         lines = self._lines(key, out)

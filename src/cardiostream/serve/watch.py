@@ -298,7 +298,9 @@ class Watch:
                    self.desk.opened(owner, stream_id, start_time, resumed=resumed))  # fmt: skip
         self._announce(info)
 
-    def left(self, owner: str, stream_id: str, ended: bool) -> None:
+    def left(self, owner: str, stream_id: str, ended: bool, expired: bool = False) -> None:
+        """A stream disconnected or ended (``expired``: forgotten while disconnected, not
+        stopped; see :meth:`AlarmDesk.left`)."""
         self._expire()
         key = (owner, stream_id)
         info = self.streams.get(key)
@@ -306,7 +308,7 @@ class Watch:
             return
         info.state = "ended" if ended else "disconnected"
         info.last_frame = time.monotonic()
-        self._send(owner, stream_id, self.desk.left(owner, stream_id, ended))
+        self._send(owner, stream_id, self.desk.left(owner, stream_id, ended, expired))
         self._announce(info)
         self.disconnected.pop(key, None)
         if ended:
@@ -320,7 +322,7 @@ class Watch:
         for owner, stream_id in keys:
             info = self.streams.get((owner, stream_id))
             if info is not None and info.state == "disconnected":
-                self.left(owner, stream_id, ended=True)
+                self.left(owner, stream_id, ended=True, expired=True)
 
     def frame(self, owner: str, stream_id: str, lines: list[tuple[str, str]]) -> None:
         """A frame's reply lines (``(type, JSON)``), display lines included."""
@@ -471,7 +473,7 @@ class Watch:
             info = self.streams.pop(key, None)
             if info is not None:
                 info.state = "ended"
-                self._send(key[0], key[1], self.desk.left(key[0], key[1], ended=True))
+                self._send(key[0], key[1], self.desk.left(key[0], key[1], True, expired=True))
                 self._announce(info)
 
     # --------------------------------------------------------- dashboards
