@@ -9,12 +9,14 @@ synthetic ECG, so that thirty of them cost the shared test machine nothing.
 
 from __future__ import annotations
 
+import re
 import time
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
 
+from cardiostream.evaluate.bench.serve import _free_port
 from cardiostream.serve import ServeConfig
 
 from .browser import PageLog
@@ -312,4 +314,54 @@ def test_the_tablet_detail_header_keeps_name_badge_and_values_whole(
         page.locator("[data-testid=detail]").wait_for(state="detached")
     # The server does not know the fed beds: their kept trace and alarm log are 404s.
     assert [e for e in page.log.errors if "404" not in e] == []
+    page.context.close()
+
+
+def test_an_unreachable_server_is_one_offline_state_not_an_alarm_per_bed(browser: Any) -> None:
+    """The server goes away: the bar says since when monitoring is offline and that its alarms
+    are as last known; the ward is greyed; no bed turns into a technical alarm ("No signal")
+    of its own; the trace's words stay inside it. Back again: all of it goes."""
+    port = _free_port()
+    config = ServeConfig(tokens=[TOKEN], batch_wait_ms=1.0)
+    server, thread, live = start_server(config, port)
+    page = _open(browser, live, LAPTOP, _thirty())
+    try:
+        _wait(lambda: (_probe(page, "sim-12") or {}).get("head"), 10, "a trace")
+        server.should_exit = True
+        thread.join(10)
+        page.evaluate("() => clearInterval(window.fakeWard)")  # nothing comes any more
+        offline = page.locator("[data-testid=offline]")
+        _wait(lambda: offline.is_visible(), 10, "the offline state")
+        assert re.search(r"Monitoring offline since \d\d:\d\d:\d\d", offline.inner_text())
+        assert "last known" in offline.inner_text()
+        bar = page.locator("[data-testid=alarm-bar]")
+        assert "stale" in (bar.get_attribute("class") or "")
+        assert page.locator("[data-testid=bar-count]").is_hidden()
+        time.sleep(5)  # past the 4 s after which a live bed's trace is called stale
+        tiles = [
+            page.evaluate(TILE_TEXT, t)
+            for t in page.locator("[data-testid=tile]").element_handles()
+        ]
+        statuses = page.evaluate(
+            """() => [...document.querySelectorAll("[data-testid=badge]")]
+                .map((b) => [b.dataset.status, b.dataset.priority || null, b.className])"""
+        )
+        calm = [s for s in statuses if s[1] is None]
+        assert calm and all(s[0] == "offline" and "technical" not in s[2] for s in calm), statuses
+        for t in tiles:
+            assert t["staleText"] == "offline" and not t["staleCut"], t
+            assert _inside(t["stale"], t["trace"]), t
+        grey = page.evaluate(
+            "() => getComputedStyle(document.querySelector('[data-testid=tile]')).filter"
+        )
+        assert "grayscale" in grey
+        # Back: the offline state goes at once, with the server's own (empty) ward.
+        server, thread, live = start_server(config, port)
+        _wait(lambda: offline.count() == 0, 30, "monitoring again")
+        assert "stale" not in (bar.get_attribute("class") or "")
+    finally:
+        server.should_exit = True
+        thread.join(10)
+    # The browser logs the failed WebSocket connections while the server is down.
+    assert all("WebSocket" in e for e in page.log.errors), page.log.errors
     page.context.close()

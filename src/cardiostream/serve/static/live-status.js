@@ -15,6 +15,7 @@ const CALM = {
   noise: { cls: "note", shape: "◇", word: "Noise" },
   uncertain: { cls: "note", shape: "◇", word: "Uncertain" },
   warming: { cls: "off", shape: "○", word: "Starting" },
+  offline: { cls: "off", shape: "○", word: "Offline" },
   ended: { cls: "off", shape: "○", word: "Ended" },
 };
 /** Technical conditions the page sees itself (the server's alarm says the same, or is coming). */
@@ -78,8 +79,10 @@ export function topFinding(w, calm = false) {
 const reasonsOf = (w) => (w?.quality?.reasons || []).map((r) => REASONS[r] || r.replaceAll("_", " ")).join("; ");
 const hasReason = (w, r) => (w?.quality?.reasons || []).includes(r);
 
-/** The technical condition of a stream the page knows without the server's alarm. */
+/** The technical condition of a stream the page knows without the server's alarm (none while
+ * the server cannot be reached: the page knows nothing of the stream then). */
 function technicalKey(s) {
+  if (s.offline) return null;
   if (s.state === "disconnected") return "disconnected";
   if (s.state === "ended") return null;
   if (s.stale) return "nosignal";
@@ -100,6 +103,10 @@ export function statusOf(s) {
       key: alarm.kind, cls: p.cls, shape: p.shape, word: alarmWords(alarm), alarm,
       title: `${alarmWords(alarm)}: ${p.word} alarm since ${when}, ${state}${ack}`,
     };
+  }
+  if (s.offline) {
+    return { key: "offline", ...CALM.offline,
+      title: "Monitoring offline: the server cannot be reached, so this bed's state is not known." };
   }
   const tech = technicalKey(s);
   if (tech) {
@@ -135,6 +142,7 @@ export function statusOf(s) {
 /** The heart rate a tile shows: {text, why}. Never a held value: "---" and the reason when
  * the latest window has none, its signal is unusable, or a technical alarm is on. */
 export function rateOf(s) {
+  if (s.offline) return { text: "---", why: "Offline" };
   const tech = (s.alarmList || []).filter((a) => a.technical || a.priority === "technical")
     .find((a) => a.state === "active");
   if (tech) return { text: "---", why: alarmWords(tech) };

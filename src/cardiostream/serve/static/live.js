@@ -205,11 +205,24 @@ class LiveView {
         this.ctx.api.onUnauthorized();
         return;
       }
-      this.say(`Connection to the server lost; retrying in ${Math.round(this.retry / 1000)} s…`, "error");
-      for (const s of this.streams.values()) s.connected = false;
+      this.setOffline(this.offlineSince ?? Date.now());
+      this.say(`Connection to the server lost at ${clock(this.offlineSince)}: nothing on this page is current;` +
+        ` retrying in ${Math.round(this.retry / 1000)} s…`, "error");
       setTimeout(() => this.connect(), this.retry);
       this.retry = Math.min(this.retry * 2, 10000);
     };
+  }
+
+  /** The server cannot be reached (since `since`, epoch ms), or can again (null): one state
+   * for the whole ward, greyed, with the alarm bar marked as last known; not a technical alarm
+   * on every bed, which the bar would not count. */
+  setOffline(since) {
+    if (since === this.offlineSince) return;
+    this.offlineSince = since;
+    this.root.classList.toggle("offline", since != null);
+    for (const s of this.streams.values()) { s.offline = since != null; s.renderStatus(); }
+    this.barKey = null;
+    this.renderBar(Date.now());
   }
 
   say(text, level) {
@@ -222,6 +235,7 @@ class LiveView {
   handle(msg) {
     switch (msg.type) {
       case "streams": {
+        this.setOffline(null);
         this.say("");
         if (msg.ward) this.setWard(msg.ward);
         const seen = new Set(msg.streams.map((s) => s.stream_id));
@@ -356,14 +370,25 @@ class LiveView {
     const inAlarm = [...this.streams.values()].filter((s) => s.top)
       .sort((a, b) => a.rank - b.rank || (b.alarmStart ?? 0) - (a.alarmStart ?? 0) || natural(a.id, b.id));
     const offscreen = this.offscreen();
-    const key = inAlarm.map((s) => `${s.id}/${s.top.id}/${s.top.state}/${s.top.acknowledged}/${offscreen.get(s.id) || ""}/${s.alarmList.length}`).join("|");
+    const key = inAlarm.map((s) => `${s.id}/${s.top.id}/${s.top.state}/${s.top.acknowledged}/${offscreen.get(s.id) || ""}/${s.alarmList.length}`).join("|") +
+      `|${this.offlineSince}`;
     if (key === this.barKey) return;
     this.barKey = key;
+    this.bar.classList.toggle("stale", this.offlineSince != null);
+    const offline = [];
+    if (this.offlineSince != null) {
+      const head = document.createElement("span");
+      head.className = "bar-offline";
+      head.dataset.testid = "offline";
+      head.textContent = `⚠ Monitoring offline since ${clock(this.offlineSince)}: the server cannot be reached` +
+        (inAlarm.length ? "; alarms as last known, not current:" : "; alarms unknown");
+      offline.push(head);
+    }
     if (!inAlarm.length) {
       const none = document.createElement("span");
       none.className = "bar-none";
       none.textContent = "No alarms";
-      this.bar.replaceChildren(none);
+      this.bar.replaceChildren(...(offline.length ? offline : [none]));
       return;
     }
     const hidden = inAlarm.filter((s) => offscreen.get(s.id)).length;
@@ -372,7 +397,8 @@ class LiveView {
     head.dataset.testid = "bar-count";
     head.textContent = `${inAlarm.length} bed${inAlarm.length === 1 ? "" : "s"} in alarm${hidden ? ` · ${hidden} off-screen` : ""}` +
       ` · times ${zoneName()}`;
-    this.bar.replaceChildren(head, ...inAlarm.map((s) => {
+    if (offline.length) head.hidden = true; // its count is of alarms no longer known
+    this.bar.replaceChildren(...offline, head, ...inAlarm.map((s) => {
       const a = s.top;
       const p = PRIORITIES[a.priority] || PRIORITIES.technical;
       const b = document.createElement("button");
@@ -844,7 +870,7 @@ class StreamTile {
     }));
   }
 
-  get stale() { return this.state !== "live" || Date.now() - this.lastData > STALE_MS; }
+  get stale() { return this.offline || this.state !== "live" || Date.now() - this.lastData > STALE_MS; }
 
   renderStatus() {
     this.top = [...this.alarms.values()].length ? topAlarm(this.alarms.values()) : null;
@@ -882,7 +908,8 @@ class StreamTile {
     if (stale) {
       const age = this.lastData ? Math.round((now - this.lastData) / 1000) : null;
       const what = this.rr ? "beats" : "samples";
-      const why = this.state === "live" ? (age === null ? `waiting for ${what}` : `no ${what} for ${age} s`) : this.state;
+      const why = this.offline ? "offline"
+        : this.state === "live" ? (age === null ? `waiting for ${what}` : `no ${what} for ${age} s`) : this.state;
       if (this.staleNote.textContent !== why) this.staleNote.textContent = why;
       this.staleNote.hidden = false;
       return;
