@@ -326,6 +326,18 @@ def test_rate_out_of_range_fails_before_any_buffer(fs: float) -> None:
         StreamProcessor(fs)
 
 
+def test_the_top_of_the_rate_range_runs_end_to_end() -> None:
+    # Every stage takes what the processor accepts: the beat classifier's R-peak detector,
+    # at the native rate, once stopped at 10 kHz while the processor took up to 20 kHz.
+    from scipy.signal import resample_poly
+
+    rec = read(sample_path("mitdb-201-af"))
+    x = resample_poly(rec.lead(0).astype(np.float64), 20_000, int(rec.fs))
+    lines = StreamProcessor(20_000.0).push(x)
+    windows = [m for m in lines if m["type"] == "window"]
+    assert windows and windows[-1]["raw_label"] == "af"
+
+
 def test_lead_off_is_flagged_within_two_seconds_and_gives_no_heart_rate() -> None:
     from cardiostream.sim.simulator import Simulator
 

@@ -56,7 +56,7 @@ from cardiostream.errors import InputError
 #: The fixed output delay by default, in seconds (see the module notes).
 DEFAULT_DELAY_S = 1.0
 MIN_FS = 50.0
-MAX_FS = 10_000.0
+MAX_FS = 20_000.0
 
 
 @dataclass(frozen=True)
