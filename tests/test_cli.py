@@ -277,8 +277,11 @@ def test_a_folder_names_the_files_it_passes_over(command: str, tmp_path: Path) -
     (folder / "B00001.hea").write_text(header)
     (folder / "B00001.mat").write_bytes((folder / "A00004.mat").read_bytes()[:100])
     result = runner.invoke(app, [command, str(folder), "--format", "json"])
-    assert result.exit_code == 0, result.output
-    assert "A00004" in result.stdout and "B00001" not in result.stdout
+    # The broken record is a failure (exit 1, the others' results written); the CinC
+    # labels file beside the records is named but is not one.
+    assert result.exit_code == 1, result.output
+    assert "A00004" in result.stdout
     passed = [x for x in result.stderr.splitlines() if x.startswith("passed over (not read): ")]
     assert len(passed) == 2, result.stderr
     assert any("REFERENCE.csv" in x for x in passed) and any("B00001" in x for x in passed)
+    assert "1 of 3 inputs could not be" in result.stderr.splitlines()[-1]

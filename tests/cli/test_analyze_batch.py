@@ -83,3 +83,74 @@ def test_records_of_the_same_name_keep_their_own_outputs(tmp_path: Path) -> None
     assert [r["duration_s"] for r in rows] == ["20.0", "30.0", "60.0", "110.0"]
     doc = runner.invoke(app, ["analyze", str(data), "--format", "json"])
     assert [r["path"] for r in json.loads(doc.stdout)["records"]] == [r["path"] for r in rows[:3]]
+
+
+def _mixed(folder: Path) -> Path:
+    """A good record, two files that are not records, and a CinC labels file."""
+    _renamed(SHORT, folder, "good")
+    (folder / "empty.csv").write_text("")
+    (folder / "image.csv").write_bytes(b"\x89PNG\r\n\x1a\n")
+    (folder / "REFERENCE.csv").write_text("good,N\n")
+    return folder
+
+
+def test_failed_files_are_in_the_summary_and_the_exit_code(tmp_path: Path) -> None:
+    folder = _mixed(tmp_path / "mixed")
+    summary = tmp_path / "s.csv"
+    result = runner.invoke(app, ["analyze", str(folder), "--summary", str(summary)])
+    assert result.exit_code == 1, result.output
+    assert result.stderr.strip().splitlines()[-1] == (
+        "error: 2 of 4 inputs could not be analysed (named above)"
+    )
+    rows = {Path(r["path"]).name: r for r in _summary_rows(summary) if r["path"]}
+    assert {k: r["status"] for k, r in rows.items()} == {
+        "REFERENCE.csv": "skipped",
+        "empty.csv": "not_read",
+        "good.hea": "analysed",
+        "image.csv": "not_read",
+    }
+    assert "image.csv" in rows["image.csv"]["error"] and rows["empty.csv"]["error"]
+    assert rows["empty.csv"]["duration_s"] == "" and rows["good.hea"]["duration_s"] == "30.0"
+    total = _summary_rows(summary)[-1]
+    assert (total["record"], total["status"]) == ("total", "partial")
+    assert total["error"] == "2 of 4 inputs not analysed"
+    # JSON: the failed inputs beside the records.
+    doc = json.loads(runner.invoke(app, ["analyze", str(folder), "--format", "json"]).stdout)
+    assert [r["record"] for r in doc["records"]] == ["good"]
+    assert [Path(r["path"]).name for r in doc["failed"]] == [
+        "REFERENCE.csv", "empty.csv", "image.csv"
+    ]  # fmt: skip
+    assert doc["total"]["status"] == "partial"
+
+
+def test_a_folder_where_everything_fails_exits_2(tmp_path: Path) -> None:
+    folder = tmp_path / "allbad"
+    folder.mkdir()
+    (folder / "empty.csv").write_text("")
+    (folder / "image.csv").write_bytes(b"\x89PNG\r\n\x1a\n")
+    summary = tmp_path / "s.csv"
+    result = runner.invoke(app, ["analyze", str(folder), "--summary", str(summary)])
+    assert result.exit_code == 2, result.output
+    assert "2 of 2 inputs could not be analysed" in result.stderr
+    assert [r["status"] for r in _summary_rows(summary)] == ["not_read", "not_read"]
+    result = runner.invoke(app, ["classify", str(folder)])
+    assert result.exit_code == 2, result.output
+    assert "2 of 2 inputs could not be classified" in result.stderr
+
+
+def test_named_files_go_on_past_a_bad_one(tmp_path: Path) -> None:
+    folder = _mixed(tmp_path / "mixed")
+    good, bad = folder / "good.hea", folder / "image.csv"
+    result = runner.invoke(app, ["analyze", str(good), str(bad), "--format", "json"])
+    assert result.exit_code == 1, result.output
+    doc = json.loads(result.stdout)
+    assert [r["record"] for r in doc["records"]] == ["good"]
+    assert doc["failed"][0]["path"] == str(bad) and doc["failed"][0]["status"] == "not_read"
+    assert "passed over (not read): " in result.stderr and "image.csv" in result.stderr
+    result = runner.invoke(app, ["classify", str(good), str(bad), "--format", "csv"])
+    assert result.exit_code == 1, result.output
+    assert result.stdout.splitlines()[1].startswith("good,")
+    assert "1 of 2 inputs could not be classified" in result.stderr
+    # A single file that cannot be read is still the command's one-line error.
+    result = runner.invoke(app, ["analyze", str(bad)])
+    assert result.exit_code == 2 and len(result.stderr.strip().splitlines()) == 1

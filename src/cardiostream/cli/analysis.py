@@ -65,20 +65,39 @@ def classify(
             raise InputError(f"--format: expected csv, json or table, got {fmt!r}")
         rhythm = RhythmModel(model, backend=backend)
         files = walk_records(_record_path(p) for p in paths)
+        # Several inputs: one that cannot be read is named and the others go on, as in a
+        # folder; a single named file that cannot be read is the command's error.
+        several = len(files) > 1
+        batch = [(p, named and not several) for p, named in files]
+        named_paths = {p for p, named in files if named}
+        current: list[Path] = []
+        failed = 0
+
+        def step(path: Path) -> None:
+            current[:] = [path]  # the path that a passed-over error is about
+            bar.advance(task)
+
+        def passed_over(exc: InputError) -> None:
+            nonlocal failed
+            _passed_over(exc)
+            if not current or current[0] in named_paths or not _side_file(current[0]):
+                failed += 1
 
         def refused(name: str, exc: InputError) -> None:
+            nonlocal failed
+            failed += 1
             err_console.print(f"{escape(str(name))}: not classified: {escape(str(exc))}")
 
         with _err_progress() as bar:
             task = bar.add_task("classifying", total=len(files))
             result = classify_paths(
-                files,
+                batch,
                 rhythm,
                 lead=lead,
                 fs=fs,
                 on_refused=refused,
-                on_step=lambda _: bar.advance(task),
-                on_passed_over=_passed_over,
+                on_step=step,
+                on_passed_over=passed_over,
             )
         text_rows = result.rows()
         probs = slice(3, 3 + len(CLASSES))
@@ -111,6 +130,7 @@ def classify(
                     "-" if r[-1] is None else str(r[-1]),
                 )
             console.print(table)
+        _exit_on_failures(failed, len(files), "classified")
 
     _guard(body)
 
@@ -207,10 +227,10 @@ def analyze(
             for i, (path, named) in enumerate(files):
                 try:
                     rec = read(path, fs=fs)
-                except InputError as exc:
-                    if named:
+                except (InputError, OSError) as exc:
+                    if named and len(files) == 1:
                         raise
-                    _passed_over(exc)  # met while walking a folder
+                    run.not_read(i, exc)
                     bar.advance(task)
                     continue
                 sub = bar.add_task(f"  {rec.name}", total=rec.duration)
@@ -234,7 +254,7 @@ def analyze(
                         if str(exc).startswith(str(path)):
                             raise
                         raise InputError(f"{path}: {exc}") from exc
-                    err_console.print(f"{escape(rec.name)}: not analysed: {escape(str(exc))}")
+                    run.not_analysed(i, rec.name, str(exc))
                     bar.remove_task(sub)
                     bar.advance(task)
                     continue
@@ -310,6 +330,17 @@ def _record_key(path: Path) -> str:
     return path.stem
 
 
+#: Files that sit beside the records of well-known databases and are not signals (the
+#: labels of the PhysioNet/CinC 2017 challenge): met in a folder, they are passed over
+#: without counting as failures.
+SIDE_FILES = ("reference.csv",)
+
+
+def _side_file(path: Path) -> bool:
+    """Whether ``path`` is one of the :data:`SIDE_FILES`."""
+    return path.name.lower() in SIDE_FILES
+
+
 class _Run:
     """What came of each input of an ``analyze`` run, in input order, and where its lines
     go: standard output in the chosen format, and the record's files under ``--out``."""
@@ -320,30 +351,74 @@ class _Run:
         self.fmt = fmt
         self.names = output_names([p for p, _ in files])
         self.done: dict[int, Analysis] = {}
+        #: Inputs that came to nothing: their status (``not_read``, ``not_analysed``) and why.
+        self.failed: dict[int, tuple[str, str]] = {}
+        #: Side files met in a folder (:func:`_side_file`): named, but not failures.
+        self.skipped: dict[int, str] = {}
 
     def analysed(self, i: int, result: Analysis) -> None:
         """Input ``i`` was analysed: write its lines."""
         self.done[i] = result
         _write_analysis(result, self.fmt, self.out, len(self.files) > 1, self.names[i])
 
+    def not_read(self, i: int, exc: Exception) -> None:
+        """Input ``i`` could not be read as a record: say so, go on."""
+        if isinstance(exc, OSError) and exc.strerror:
+            message = f"{exc.filename or self.files[i][0]}: {exc.strerror}"
+        else:
+            message = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
+        _passed_over(InputError(message))
+        path, named = self.files[i]
+        if not named and _side_file(path):
+            self.skipped[i] = message
+        else:
+            self.failed[i] = ("not_read", message)
+
+    def not_analysed(self, i: int, name: str, message: str) -> None:
+        """The engine refused input ``i`` (record ``name``): say so, go on."""
+        err_console.print(f"{escape(name)}: not analysed: {escape(message)}", soft_wrap=True)
+        self.failed[i] = ("not_analysed", message)
+
     def analyses(self) -> list[Analysis]:
         """The analyses, in input order."""
         return [self.done[i] for i in sorted(self.done)]
 
     def rows(self) -> list[dict[str, Any]]:
-        """The summary's rows: one per analysed input, with its path and output name."""
-        return [
-            {
-                **self.done[i].summary(),
-                "path": str(self.files[i][0]),
-                "output": None if self.out is None else self.names[i],
-            }
-            for i in sorted(self.done)
-        ]
+        """The summary's rows, one per input in input order: its figures, path, output name
+        and status (``analysed``); an input that failed has its status and error only."""
+        rows = []
+        for i, (path, _) in enumerate(self.files):
+            if i in self.done:
+                output = None if self.out is None else self.names[i]
+                row = {**self.done[i].summary(), "path": str(path), "output": output}
+                rows.append({**row, "status": "analysed", "error": None})
+            elif i in self.failed or i in self.skipped:
+                status, error = self.failed.get(i) or ("skipped", self.skipped[i])
+                rows.append(
+                    {"record": _record_key(path), "path": str(path), "output": None,
+                     "status": status, "error": error}
+                )  # fmt: skip
+        return rows
+
+    def total(self) -> dict[str, Any]:
+        """The total row: the figures over the analysed inputs, ``complete`` or ``partial``."""
+        from cardiostream.stream.analyze import total_summary
+
+        row: dict[str, Any] = {**total_summary(self.analyses()), "path": None, "output": None}
+        if self.failed:
+            error = f"{len(self.failed)} of {len(self.files)} inputs not analysed"
+            return {**row, "status": "partial", "error": error}
+        return {**row, "status": "complete", "error": None}
 
 
-#: The summary's columns after the engine's figures: the input, its files under --out.
-RUN_COLUMNS = ("path", "output")
+#: The summary's columns after the engine's figures: the input, its files under --out, and
+#: what came of it (``analysed``, ``not_read``, ``not_analysed``, ``skipped`` for a side
+#: file; the total row ``complete`` or ``partial``) with the error that stopped it.
+RUN_COLUMNS = ("path", "output", "status", "error")
+
+#: Exit code of ``analyze`` and ``classify`` when some inputs could not be read or analysed
+#: and the others were (their results are all written); none at all is bad input, 2.
+EXIT_PARTIAL = 1
 
 
 def write_summary(path: Path, rows: list[dict[str, Any]]) -> None:
@@ -372,28 +447,43 @@ def write_summary(path: Path, rows: list[dict[str, Any]]) -> None:
 
 
 def _finish(run: _Run, summary: Path | None) -> None:
-    """Write the summary file and print the JSON document or the tables."""
-    from cardiostream.stream.analyze import total_summary
-
+    """Write the summary file and print the JSON document or the tables; then, when inputs
+    failed, say how many and exit with :data:`EXIT_PARTIAL` (2 when none was analysed)."""
     done = run.analyses()
     rows = run.rows()
-    totals = rows + ([total_summary(done)] if done else [])
+    analysed = [r for r in rows if r["status"] == "analysed"]
+    total = run.total()
     if summary is not None:
-        write_summary(summary, totals)
+        write_summary(summary, rows + ([total] if done else []))
     if run.fmt == "json":
         doc = {
-            "records": [{**row, "events": a.events} for row, a in zip(rows, done, strict=True)],
-            "total": total_summary(done),
+            "records": [{**r, "events": a.events} for r, a in zip(analysed, done, strict=True)],
+            "failed": [r for r in rows if r["status"] != "analysed"],
+            "total": total,
         }
         sys.stdout.write(json.dumps(doc) + "\n")
     elif run.fmt == "table":
-        _summary_table(totals)
+        _summary_table(analysed + ([total] if done else []))
+    _exit_on_failures(len(run.failed), len(run.files), "analysed")
+
+
+def _exit_on_failures(failed: int, total: int, verb: str) -> None:
+    """With failed inputs, say how many on the error console and exit: 2 when nothing was
+    done, else :data:`EXIT_PARTIAL`."""
+    if not failed:
+        return
+    err_console.print(
+        f"[bold red]error:[/] {failed} of {total} inputs could not be {verb} (named above)",
+        highlight=False,
+        soft_wrap=True,
+    )
+    raise typer.Exit(2 if failed == total else EXIT_PARTIAL)
 
 
 def _analyze_on_cluster(cluster: str, workers: int | None, run: _Run, options: Options) -> None:
     """``analyze`` over a Dask cluster: the records' outcomes come back in order and are
-    reported as one process reports them (an unreadable named file stops the command, a
-    refused record is named on the error console and the others go on)."""
+    reported as one process reports them (a record that cannot be read or analysed is named
+    on the error console and the others go on)."""
     from contextlib import closing
 
     from rich.progress import BarColumn, MofNCompleteColumn, TextColumn, TimeRemainingColumn
@@ -412,9 +502,9 @@ def _analyze_on_cluster(cluster: str, workers: int | None, run: _Run, options: O
         with closing(outcomes):
             for i, o in enumerate(outcomes):
                 if o.read_error is not None:
-                    if o.named or not isinstance(o.read_error, InputError):
+                    if o.named and len(files) == 1:
                         raise o.read_error
-                    _passed_over(o.read_error)  # met while walking a folder
+                    run.not_read(i, o.read_error)
                     continue
                 if o.analysis is None:
                     message = str(o.error)
@@ -422,7 +512,7 @@ def _analyze_on_cluster(cluster: str, workers: int | None, run: _Run, options: O
                         if message.startswith(str(o.path)):
                             raise InputError(message)
                         raise InputError(f"{o.path}: {message}")
-                    err_console.print(f"{escape(o.name)}: not analysed: {escape(message)}")
+                    run.not_analysed(i, o.name, message)
                     continue
                 run.analysed(i, o.analysis)
 
