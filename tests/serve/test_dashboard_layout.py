@@ -73,6 +73,7 @@ FAKE_WARD = """(beds) => {
     }
   };
   feed();
+  window.fakeBeds = beds;
   window.fakeWard = setInterval(feed, 200);
 }"""
 
@@ -364,4 +365,44 @@ def test_an_unreachable_server_is_one_offline_state_not_an_alarm_per_bed(browser
         thread.join(10)
     # The browser logs the failed WebSocket connections while the server is down.
     assert all("WebSocket" in e for e in page.log.errors), page.log.errors
+    page.context.close()
+
+
+def test_a_disconnected_bed_shows_nothing_from_before_and_since_when(
+    browser: Any, live: Live
+) -> None:
+    """A bed whose source drops: its last verdict ("normal 92 %") and HRV go with its rate,
+    and the tile says since when it is disconnected (the clock time of its alarm)."""
+    beds = [{"id": f"bed-{i}", "window": _window(p=0.92)} for i in range(1, 4)]
+    page = _open(browser, live, {"width": 1400, "height": 900}, beds)
+    tile = _tile(page, "bed-2")
+    label = tile.locator("[data-testid=window-label]")
+    _wait(lambda: label.is_visible() and "92 %" in label.inner_text(), 10, "the verdict")
+    page.evaluate("() => { window.fakeBeds.find((b) => b.id === 'bed-2').silent = true; }")
+    left = time.time() - 65
+    alarm = _alarm(9, "bed-2", "disconnected", "technical", "Disconnected")
+    alarm["started_at"] = time.strftime("%Y-%m-%dT%H:%M:%S+00:00", time.gmtime(left))
+    info = {"stream_id": "bed-2", "fs": 250, "leads": ["ECG"], "lead": "ECG", "source": "ecg",
+            "timing": "ecg", "controls": [], "mode": None, "state": "disconnected",
+            "since": left - 60, "last_frame_age_s": 65.0, "window": _window(p=0.92),
+            "events": [], "trend": [], "history": [], "alarms": [alarm]}  # fmt: skip
+    page.evaluate("(m) => window.cardiostreamLive.handle(m)", {"type": "stream", "stream": info})
+    badge = tile.locator("[data-testid=badge]")
+    _wait(lambda: badge.get_attribute("data-status") == "disconnected", 5, "disconnected")
+    note = tile.locator(".stale-note")
+    _wait(lambda: note.is_visible(), 5, "the trace's note")
+    since = time.strftime("%H:%M:%S", time.localtime(left))
+    assert note.inner_text() == f"disconnected since {since}"
+    assert tile.locator("[data-testid=hr]").inner_text() == "---"
+    assert not label.is_visible()
+    assert not tile.locator("[data-testid=quality]").is_visible()
+    assert not tile.locator("[data-k=rmssd]").is_visible()
+    # Nothing from before the drop is read as current (Playwright reads what is visible).
+    assert "92 %" not in tile.inner_text()
+    # Its detail view says no probabilities either.
+    tile.locator(".sid").click()
+    page.locator("[data-testid=detail]").wait_for(state="visible")
+    time.sleep(1.2)
+    assert page.locator("[data-testid=detail-probs]").inner_text() == ""
+    assert [e for e in page.log.errors if "404" not in e] == []
     page.context.close()

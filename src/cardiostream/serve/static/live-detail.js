@@ -380,7 +380,7 @@ export class Detail {
     this.$("detail-clock").textContent = this.info?.start_time
       ? `times in ${zone || "local time"}; stream began ${clockText(new Date(this.info.start_time))}`
       : this.info ? `times in ${zone || "local time"} (from when the server first saw the stream)` : "";
-    const p = s.window?.probabilities;
+    const p = s.stale ? null : s.window?.probabilities; // nothing from before a drop as current
     const probs = p ? CLASSES.map(([k]) => `${k} ${Math.round((p[k] ?? 0) * 100)} %`) : [];
     const probsEl = this.el.querySelector(".probs");
     if (probsEl.textContent !== probs.join(" · ")) { // each value on one line: never "other 21 / %"

@@ -705,6 +705,11 @@ class StreamTile {
   }
 
   update(info, snapshot) {
+    if (info.state === "disconnected" && (this.state !== "disconnected" || this.leftAt == null)) {
+      // When it left: the server's time since its last frame, as it was when this came.
+      const age = Number(info.last_frame_age_s);
+      this.leftAt = Date.now() - (Number.isFinite(age) && age > 0 ? age * 1000 : 0);
+    } else if (info.state !== "disconnected") this.leftAt = null;
     this.state = info.state;
     if (info.since != null) this.since = info.since;
     if (info.start_time != null && info.start_time !== this.startTime) {
@@ -809,7 +814,7 @@ class StreamTile {
     if (this.classes.length > 200) this.classes.splice(0, this.classes.length - 200);
     if (this.beats.length > BEATS_KEEP) this.beats.splice(0, this.beats.length - BEATS_KEEP);
     this.lastData = Date.now();
-    if (this.state !== "live") { this.state = "live"; this.renderStatus(); }
+    if (this.state !== "live") { this.state = "live"; this.leftAt = null; this.renderStatus(); }
   }
 
   setWindow(w) {
@@ -870,6 +875,14 @@ class StreamTile {
     }));
   }
 
+  /** Epoch ms the stream disconnected (its disconnected alarm's start, else when the server
+   * last heard from it), or null. */
+  get disconnectedAt() {
+    if (this.state !== "disconnected") return null;
+    const alarm = this.alarmList.find((a) => a.kind === "disconnected" && a.state === "active");
+    return epochMs(alarm?.started_at) ?? this.leftAt ?? null;
+  }
+
   get stale() { return this.offline || this.state !== "live" || Date.now() - this.lastData > STALE_MS; }
 
   renderStatus() {
@@ -908,7 +921,9 @@ class StreamTile {
     if (stale) {
       const age = this.lastData ? Math.round((now - this.lastData) / 1000) : null;
       const what = this.rr ? "beats" : "samples";
+      const left = this.disconnectedAt;
       const why = this.offline ? "offline"
+        : left != null ? `disconnected since ${clock(left, true)}`
         : this.state === "live" ? (age === null ? `waiting for ${what}` : `no ${what} for ${age} s`) : this.state;
       if (this.staleNote.textContent !== why) this.staleNote.textContent = why;
       this.staleNote.hidden = false;
