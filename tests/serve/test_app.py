@@ -196,6 +196,38 @@ def test_binary_infinities_are_refused_as_json_ones_are(live: Live, value: float
     assert code == 1003 and reason.startswith("frame: sample 7 (of 0 to 249) is infinite")
 
 
+def test_a_resume_with_an_ack_never_sent_is_refused(live: Live) -> None:
+    start = {"type": "start", "stream_id": "acked-ahead", "fs": 250}
+
+    async def run() -> tuple[int, str, list[dict[str, Any]]]:
+        async with websockets.connect(live.ws + "/v1/stream", additional_headers=AUTH) as ws:
+            # A stream new to the server takes any acked: a sender back after a restart.
+            await ws.send(json.dumps({**start, "acked": 4000}))
+            assert json.loads(await ws.recv())["resumed"] is False
+            await ws.send(np.zeros(500, "<f4").tobytes())
+            await ws.recv()
+        async with websockets.connect(live.ws + "/v1/stream", additional_headers=AUTH) as ws:
+            await ws.send(json.dumps({**start, "acked": 1_000_000_000}))
+            try:
+                await ws.recv()
+            except websockets.ConnectionClosed as closed:
+                assert closed.rcvd is not None
+                code, reason = closed.rcvd.code, closed.rcvd.reason
+            else:
+                raise AssertionError("not closed")
+        readies = []
+        for acked in (500, 0):  # the stream is kept: an honest count resumes it
+            async with websockets.connect(live.ws + "/v1/stream", additional_headers=AUTH) as ws:
+                await ws.send(json.dumps({**start, "acked": acked}))
+                readies.append(json.loads(await ws.recv()))
+        return code, reason, readies
+
+    code, reason, readies = asyncio.run(run())
+    assert code == 1003
+    assert reason == "acked: 1000000000 is past the 500 samples the server has of this stream"
+    assert [(r["resumed"], r["samples"]) for r in readies] == [(True, 500), (True, 500)]
+
+
 def test_predict_needs_a_token(live: Live) -> None:
     body = {"fs": 250, "samples": [0.0] * 2500}
     assert httpx.post(live.url + "/v1/predict", json=body).status_code == 401

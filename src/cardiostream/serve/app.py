@@ -415,6 +415,11 @@ async def _stream(
                                        begin.source, begin.timing)  # fmt: skip
             consumed = opened.consumed
             key = (owner, stream_id)
+            if opened.resumed and begin.acked is not None and begin.acked > consumed:
+                # An ack the server never sent: the client counts wrong, and would miss or
+                # repeat replies. (A stream started afresh ignores acked: its count is new.)
+                raise InputError(f"acked: {begin.acked} is past the {consumed} samples the "
+                                 f"server has of this stream")  # fmt: skip
             watch.opened(owner, stream_id, spec.fs, begin.leads, begin.lead, begin.controls,
                          begin.start_time, begin.source, begin.timing,
                          resumed=opened.resumed)  # fmt: skip

@@ -12,7 +12,9 @@ Client to server
        the modes it accepts: ``"controls": ["nsr", "af", "noise", "leadoff"]``. A client
        resuming a stream may say the samples of the last ack it received, ``"acked": n``:
        the replies it missed after that ack (the server keeps the last 8) are sent again
-       right after ``ready``. Without it, only replies the server could not send are.
+       right after ``ready``. Without it, only replies the server could not send are. An
+       ``acked`` past the samples the server has of a resumed stream closes it with 1003;
+       a stream that starts afresh (``resumed`` false) ignores it.
        ``"start_time": "2026-12-06T09:12:03.120+01:00"`` (ISO 8601 with a time zone) says
        when the first sample was taken: alarms, the log and the dashboards show clock time
        from it (the server's receipt time without it).
