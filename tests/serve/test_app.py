@@ -228,6 +228,49 @@ def test_a_resume_with_an_ack_never_sent_is_refused(live: Live) -> None:
     assert [(r["resumed"], r["samples"]) for r in readies] == [(True, 500), (True, 500)]
 
 
+def test_messages_name_what_the_client_sent(live: Live) -> None:
+    """A binary start, a resume as the other kind of stream and an absurd sample: each
+    refusal says what was wrong in the client's terms."""
+    r = httpx.post(
+        live.url + "/v1/predict", headers=AUTH, json={"fs": 250, "samples": [1e300] * 2500}
+    )
+    assert r.status_code == 422
+    assert r.json()["detail"] == "samples: sample 0 (1e+300 mV) is above 1e+09 mV: not an ECG"
+    big = np.full(2500, 1e30, "<f4").tobytes()
+    r = httpx.post(live.url + "/v1/predict", content=big, params={"fs": 250},
+                   headers={**AUTH, "content-type": "application/octet-stream"})  # fmt: skip
+    assert r.json()["detail"].startswith("body: sample 0 (1e+30 mV) is above")
+
+    async def closed(first: str | bytes, then: bytes | None = None) -> str:
+        async with websockets.connect(live.ws + "/v1/stream", additional_headers=AUTH) as ws:
+            await ws.send(first)
+            try:
+                await ws.recv()
+                if then is not None:
+                    await ws.send(then)
+                    await ws.recv()
+            except websockets.ConnectionClosed as exc:
+                assert exc.rcvd is not None and exc.rcvd.code == 1003
+                return exc.rcvd.reason
+        raise AssertionError("not closed")
+
+    async def run() -> list[str]:
+        start = {"type": "start", "stream_id": "kind-ecg", "fs": 250}
+        async with websockets.connect(live.ws + "/v1/stream", additional_headers=AUTH) as ws:
+            await ws.send(json.dumps(start))
+            await ws.recv()
+        return [
+            await closed(json.dumps(start).encode()),
+            await closed(json.dumps({"type": "start", "stream_id": "kind-ecg", "format": "beats"})),
+            await closed(json.dumps({**start, "stream_id": "big"}), big[:1000]),
+        ]
+
+    binary, kind, frame = asyncio.run(run())
+    assert binary == "start: the first message must be a JSON start message (text)"
+    assert kind == "format: 'kind-ecg' was started as an ECG stream"
+    assert frame == "frame: sample 0 (1e+30 mV) is above 1e+09 mV: not an ECG"
+
+
 def test_predict_needs_a_token(live: Live) -> None:
     body = {"fs": 250, "samples": [0.0] * 2500}
     assert httpx.post(live.url + "/v1/predict", json=body).status_code == 401

@@ -140,7 +140,7 @@ def test_an_ecg_stream_id_cannot_resume_as_beats(live: Live) -> None:
     ecg = {"type": "start", "stream_id": "switch-1", "fs": 250}
     asyncio.run(_stream(live, [signal_], ecg, stop=False))
     code, reason = asyncio.run(_closed(live, _start("switch-1"), []))
-    assert code == 1003 and "ecg stream" in reason
+    assert code == 1003 and "an ECG stream" in reason
 
 
 def test_a_pulse_timed_stream_is_judged_by_the_pulse_model(live: Live) -> None:

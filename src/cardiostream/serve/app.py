@@ -408,7 +408,7 @@ async def _stream(
     key: tuple[str, str] | None = None
     try:
         try:
-            start = proto.loads(await asyncio.wait_for(ws.receive_text(), config.start_timeout_s))
+            start = proto.loads(await asyncio.wait_for(_start_text(ws), config.start_timeout_s))
             begin = proto.parse_start(start)
             stream_id, spec, n_leads = begin.stream_id, begin.format, len(begin.leads)
             opened = await engine.open(owner, stream_id, spec.fs, begin.leads, begin.lead,
@@ -563,6 +563,25 @@ def _static_routes(app: FastAPI) -> None:
         return FileResponse(static / "docs.html", headers={"Cache-Control": "no-cache"})
 
     app.mount("/static", StaticFiles(directory=static), name="static")
+
+
+async def _start_text(ws: WebSocket) -> str:
+    """The first message of a stream, which must be text (the JSON start message).
+
+    Raises
+    ------
+    InputError
+        A binary first message.
+    WebSocketDisconnect
+        The client left first.
+    """
+    message = await ws.receive()
+    if message["type"] == "websocket.disconnect":
+        raise WebSocketDisconnect(message.get("code", wire.CLOSE_NORMAL))
+    text = message.get("text")
+    if text is None:
+        raise InputError("start: the first message must be a JSON start message (text)")
+    return str(text)
 
 
 def _reason(exc: BaseException) -> str:

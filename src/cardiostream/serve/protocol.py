@@ -127,7 +127,7 @@ class StreamFormat:
                 f"{field}: sample {bad} (of 0 to {x.size - 1}) is infinite "
                 "(NaN marks a missing sample)"
             )
-        return self._scale(x)
+        return self._scale(x, field)
 
     def decode_list(self, values: Any) -> npt.NDArray[np.float64]:
         """JSON samples (numbers, or null for a missing one) to mV."""
@@ -143,13 +143,26 @@ class StreamFormat:
             raise InputError("samples: a number past the float range") from None
         if np.isinf(x).any():  # 1e999 and the like; NaN stays: it marks a missing sample
             raise InputError("samples: numbers must be finite (null marks a missing sample)")
-        return self._scale(x)
+        return self._scale(x, "samples")
 
-    def _scale(self, x: npt.NDArray[np.float64]) -> npt.NDArray[np.float64]:
+    def _scale(self, x: npt.NDArray[np.float64], field: str) -> npt.NDArray[np.float64]:
+        """Samples in mV, refused (naming ``field``, what the client sent) when no ECG is
+        that large: the engine would refuse them too, but naming its own ``chunk``."""
+        from cardiostream.rhythm.infer import MAX_ABS_MV
+
         if self.format == "int16":
-            return x / self.gain
-        factor = UNITS[self.units]
-        return x * factor if factor != 1.0 else x
+            x = x / self.gain
+        else:
+            factor = UNITS[self.units]
+            x = x * factor if factor != 1.0 else x
+        with np.errstate(invalid="ignore"):  # NaN (a missing sample) compares False
+            big = np.abs(x) > MAX_ABS_MV
+        if big.any():
+            bad = int(np.flatnonzero(big)[0])
+            raise InputError(
+                f"{field}: sample {bad} ({x[bad]:.3g} mV) is above {MAX_ABS_MV:g} mV: not an ECG"
+            )
+        return x
 
 
 @dataclass(frozen=True)

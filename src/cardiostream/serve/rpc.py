@@ -55,7 +55,8 @@ def check_resume(
     if old.connected:
         raise OverflowError(f"stream_id: {stream_id!r} is already connected")
     if old.source != source:
-        raise InputError(f"format: {stream_id!r} was started as a {old.source} stream")
+        kind = "an ECG" if old.source == "ecg" else "a beat-time"
+        raise InputError(f"format: {stream_id!r} was started as {kind} stream")
     if old.timing != timing:
         raise InputError(f"timing: {stream_id!r} was started with {old.timing}-timed beats")
     if old.fs != fs:
