@@ -29,9 +29,9 @@ TABLET = {"width": 820, "height": 1180}
 PROBE = "(id) => window.cardiostreamTrace ? window.cardiostreamTrace.probe(id) : null"
 
 #: Feeds ``beds`` to the page as the server would: a ``streams`` snapshot, then a display
-#: line per bed every 200 ms (125 Hz, a Gaussian QRS of ``mv`` millivolts at ``hr`` bpm; a
-#: beats bed gets its beats and RR intervals). A bed: {id, mv?, hr?, source?, state?, window?,
-#: alarms?}.
+#: line per bed every 200 ms (125 Hz, a Gaussian QRS of ``mv`` millivolts at ``hr`` bpm, each
+#: beat of class ``letter`` (N); a beats bed gets its beats and RR intervals). A bed: {id, mv?,
+#: hr?, letter?, source?, state?, window?, alarms?}.
 FAKE_WARD = """(beds) => {
   const live = window.cardiostreamLive;
   const now = Date.now() / 1000;
@@ -65,7 +65,7 @@ FAKE_WARD = """(beds) => {
           samples.push((b.mv || 1.2) * Math.exp(-(q * q) / (2 * 0.012 * 0.012)) - 0.05);
         }
         live.handle({ type: "display", stream_id: b.id, t: from, fs: 125, lead: "ECG",
-          leads: { ECG: samples }, peaks });
+          leads: { ECG: samples }, peaks, beats: peaks.map((p) => [p, b.letter || "N"]) });
         sent.set(b.id, from + n / 125);
         continue;
       }
@@ -404,5 +404,62 @@ def test_a_disconnected_bed_shows_nothing_from_before_and_since_when(
     page.locator("[data-testid=detail]").wait_for(state="visible")
     time.sleep(1.2)
     assert page.locator("[data-testid=detail-probs]").inner_text() == ""
+    assert [e for e in page.log.errors if "404" not in e] == []
+    page.context.close()
+
+
+#: Magenta pixels (a V beat's letter) of the detail strips' last row, in the first 1.5 s of the
+#: row and in 1.5 s ten seconds later.
+LETTERS = """() => {
+  const c = document.querySelector("[data-testid=detail-strips]");
+  const d = c.getContext("2d").getImageData(0, 0, c.width, c.height).data;
+  const row = c.height / 4, x = (s) => Math.round((s / 30) * c.width);
+  const count = (s0, s1) => {
+    let n = 0;
+    for (let j = Math.floor(3 * row); j < c.height; j++) {
+      for (let i = x(s0); i < x(s1); i++) {
+        const k = 4 * (j * c.width + i);
+        if (d[k] > 220 && d[k + 1] < 130 && d[k + 2] > 150) n++;
+      }
+    }
+    return n;
+  };
+  return { first: count(0, 1.5), later: count(10, 11.5) };
+}"""
+
+#: Pixels drawn on a tachogram's pen canvas left of its axis labels' gutter (30 css px).
+GUTTER_INK = """(id) => {
+  const c = document.querySelector(`[data-stream='${id}'] [data-testid=trace]`);
+  const g = Math.floor(28 * (window.devicePixelRatio || 1));
+  const d = c.getContext("2d").getImageData(0, 0, g, c.height).data;
+  let n = 0;
+  for (let i = 3; i < d.length; i += 4) if (d[i] > 0) n++;
+  return n;
+}"""
+
+
+def test_strip_clock_labels_and_tachogram_axes_hide_no_beats(browser: Any, live: Live) -> None:
+    """The detail strips' clock labels leave the letters of a row's first beats readable; a
+    beats tile's tachogram draws no beat over its RR labels and says nothing of a signal
+    quality it does not have."""
+    beds = [{"id": "bed-v", "hr": 60, "letter": "V", "window": _window()},
+            {"id": "strap", "source": "beats", "hr": 60, "window": _window()}]  # fmt: skip
+    page = _open(browser, live, {"width": 1400, "height": 900}, beds)
+    strap = _tile(page, "strap")
+    _wait(lambda: (_probe(page, "strap") or {}).get("beats"), 10, "the tachogram's beats")
+    # Its first beats (stream time 60.3 s on) fall at the left edge of the sweep.
+    assert page.evaluate(GUTTER_INK, "strap") == 0
+    assert not strap.locator("[data-testid=quality]").is_visible()
+    assert "Signal" not in strap.inner_text()
+    assert _tile(page, "bed-v").locator("[data-testid=quality]").is_visible()
+    # The ECG bed's strips, once its row holds 12 s: a letter in its first 1.5 s is as
+    # visible as one ten seconds later.
+    time.sleep(12)
+    _tile(page, "bed-v").locator(".sid").click()
+    page.locator("[data-testid=detail]").wait_for(state="visible")
+    time.sleep(1.5)
+    seen = page.evaluate(LETTERS)
+    assert seen["later"] > 20, seen
+    assert seen["first"] >= 0.8 * seen["later"], seen
     assert [e for e in page.log.errors if "404" not in e] == []
     page.context.close()

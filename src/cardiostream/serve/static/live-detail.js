@@ -6,10 +6,13 @@ import { GAINS, drawPaper, gainText, useStyle } from "./sweep.js";
 import { statusOf, fmt } from "./live-status.js";
 import { BEAT_COLORS, KINDS, PRIORITY, detailText, kindColor, kindName } from "./arrhythmia.js";
 import { openStrip } from "./strip.js";
-import { BeatRing, drawBeats, drawRRPaper } from "./tachogram.js";
+import { BeatRing, GUTTER, drawBeats, drawRRPaper } from "./tachogram.js";
 
 const STRIP_ROWS = 4;
 const STRIP_S = 30;
+// Each row's clock time has a band of its own above the row: drawn over the row, it hid the
+// beat letters of its first seconds.
+const LABEL_H = 16;
 const ALARMS_MS = 3000; // the bed's alarms and log are asked for this often while open
 const SETTINGS_MS = 15000; // its settings and clock (the stream listing), this often
 const SILENCE_MIN = [1, 2, 3, 5, 10, 15];
@@ -486,34 +489,38 @@ export class Detail {
     }
     ring.push(live.t, live.rr, live.af);
     const rowH = h / STRIP_ROWS;
+    const stripH = rowH - LABEL_H;
     const end = ring.latest;
     this.rrDrawn = [];
     for (let r = 0; r < STRIP_ROWS; r++) {
       ctx.save();
       ctx.translate(0, r * rowH);
-      drawRRPaper(ctx, w, rowH, w / STRIP_S);
       const t0 = end === null ? 0 : Math.floor(end / STRIP_S) * STRIP_S - (STRIP_ROWS - 1 - r) * STRIP_S;
+      if (end !== null && t0 >= 0) this.rowLabel(ctx, t0);
+      ctx.translate(0, LABEL_H);
+      drawRRPaper(ctx, w, stripH, (w - GUTTER) / STRIP_S, GUTTER);
       if (end !== null && t0 + STRIP_S > ring.first) {
-        const xOf = (t) => ((t - t0) / STRIP_S) * w;
-        const drawn = drawBeats(ctx, ring, t0, Math.min(t0 + STRIP_S, end), rowH, xOf, "#7ee787");
+        const xOf = (t) => GUTTER + ((t - t0) / STRIP_S) * (w - GUTTER);
+        const drawn = drawBeats(ctx, ring, t0, Math.min(t0 + STRIP_S, end), stripH, xOf, "#7ee787");
         this.rrDrawn.push(...drawn.map(([t, rr, af]) => [t, rr, af, r]));
-        ctx.textAlign = "left";
-        ctx.font = "13px system-ui";
-        const label = `${this.when(t0)} · ${t0.toFixed(0)} s`;
-        const lw = ctx.measureText(label).width + 6;
-        ctx.fillStyle = "rgba(11, 15, 19, 0.85)";
-        ctx.fillRect(w - lw - 4, 1, lw, 16);
-        ctx.fillStyle = "#aab6c2";
-        ctx.fillText(label, w - lw - 1, 13);
       }
       ctx.fillStyle = "#3a4756";
-      ctx.fillRect(0, rowH - 1, w, 1);
+      ctx.fillRect(0, stripH - 1, w, 1);
       ctx.restore();
     }
     // What the rows hold, for the page's tests: beats drawn, of them AF.
     const canvas = this.el.querySelector(".strips");
     canvas.dataset.beats = String(this.rrDrawn.length);
     canvas.dataset.af = String(this.rrDrawn.filter((b) => b[2]).length);
+  }
+
+  /** A row's clock time and stream time, in the band above it. */
+  rowLabel(ctx, t0) {
+    ctx.font = "13px system-ui";
+    ctx.textAlign = "left";
+    ctx.textBaseline = "alphabetic";
+    ctx.fillStyle = "#aab6c2";
+    ctx.fillText(`${this.when(t0)} · ${t0.toFixed(0)} s`, 2, 12);
   }
 
   strips() {
@@ -531,6 +538,7 @@ export class Detail {
       return i >= 0 && i < d.samples.length ? d.samples[i] : NaN;
     };
     const rowH = h / STRIP_ROWS;
+    const stripH = rowH - LABEL_H;
     const pxPerMm = w / (STRIP_S * 25);
     const end = ring.latest ?? dEnd;
     const first = Math.min(ring.first ?? Infinity, d ? d.t0 : Infinity);
@@ -539,8 +547,10 @@ export class Detail {
     for (let r = 0; r < STRIP_ROWS; r++) {
       ctx.save();
       ctx.translate(0, r * rowH);
-      drawPaper(ctx, w, rowH, pxPerMm);
       const t0 = end === null ? 0 : Math.floor(end / STRIP_S) * STRIP_S - (STRIP_ROWS - 1 - r) * STRIP_S;
+      if (end !== null && t0 >= 0) this.rowLabel(ctx, t0);
+      ctx.translate(0, LABEL_H);
+      drawPaper(ctx, w, stripH, pxPerMm);
       if (end !== null && t0 + STRIP_S > first) { // rows before the kept trace stay blank
         ctx.beginPath();
         ctx.strokeStyle = "#7ee787";
@@ -551,8 +561,8 @@ export class Detail {
           const v = at(t);
           if (!Number.isFinite(v)) { pen = false; continue; }
           const x = ((t - t0) / STRIP_S) * w;
-          const lim = rowH / 2 / (10 * pxPerMm);
-          const y = rowH / 2 - Math.max(-lim, Math.min(lim, v)) * 10 * pxPerMm;
+          const lim = stripH / 2 / (10 * pxPerMm);
+          const y = stripH / 2 - Math.max(-lim, Math.min(lim, v)) * 10 * pxPerMm;
           if (pen) ctx.lineTo(x, y); else ctx.moveTo(x, y);
           pen = true;
         }
@@ -572,14 +582,6 @@ export class Detail {
           ctx.fillStyle = BEAT_COLORS[cls] || BEAT_COLORS.Q;
           ctx.fillText(cls, x, 19);
         }
-        ctx.textAlign = "left"; // the row's clock time last, over whatever sits there
-        ctx.font = "13px system-ui";
-        const label = `${this.when(t0)} · ${t0.toFixed(0)} s`;
-        ctx.fillStyle = "rgba(11, 15, 19, 0.85)";
-        ctx.fillRect(2, 1, ctx.measureText(label).width + 6, 16);
-        ctx.fillStyle = "#aab6c2";
-        ctx.fillText(label, 5, 13);
-        ctx.textAlign = "left";
       }
       ctx.restore();
     }

@@ -625,7 +625,7 @@ class StreamTile {
           <div class="hrv"><dt>SDNN</dt><dd data-k="sdnn">–</dd></div>
           <div class="hrv"><dt>pNN50</dt><dd data-k="pnn50">–</dd></div>
           <div class="hrv"><dt>mean RR</dt><dd data-k="rr">–</dd></div>
-          <div class="hrv"><dt>Signal</dt><dd data-testid="quality">–</dd></div>
+          <div class="hrv signal"><dt>Signal</dt><dd data-testid="quality">–</dd></div>
         </dl>
       </div>
       <div class="foot"><ul class="events" data-testid="events"></ul></div>

@@ -26,6 +26,8 @@ const AF_TINT = "rgba(248, 81, 73, 0.22)";
 const GRID_MINOR = "rgba(130, 160, 190, 0.12)";
 const GRID_MAJOR = "rgba(130, 160, 190, 0.30)";
 const TOP = 6; // px kept clear above and below the axis
+// The RR axis's labels have this many px at the left to themselves: no beat is drawn over them.
+export const GUTTER = 30;
 const DRAWN = 1024;
 
 /** A ring of beats: time (s), the RR interval ending on it (ms, null after a gap), AF call. */
@@ -60,8 +62,9 @@ export class BeatRing {
   get length() { return this.t.length; }
 }
 
-/** Draw the tachogram's paper: RR lines every 200 ms (labelled every 400), a time line every
- * `secondPx` css px (a second in the detail view's rows, 10 s on a tile). */
+/** Draw the tachogram's paper: RR lines every 200 ms (labelled every 400, in the gutter left
+ * of `x0`), a time line every `secondPx` css px from `x0` (a second in the detail view's rows,
+ * 10 s on a tile). */
 export function drawRRPaper(ctx, w, h, secondPx, x0 = 0) {
   ctx.clearRect(0, 0, w, h);
   ctx.lineWidth = 1;
@@ -172,13 +175,13 @@ export class Tachogram {
     this.h = h;
     this.pxPerMm = h / MM_SPAN;
     this.span = TILE_SPAN_S;
-    drawRRPaper(this.paper.getContext("2d"), w, h, (w / TILE_SPAN_S) * GRID_S);
+    drawRRPaper(this.paper.getContext("2d"), w, h, ((w - GUTTER) / TILE_SPAN_S) * GRID_S, GUTTER);
     this.head = null;
     this.nDrawn = 0;
     this.trace.getContext("2d").clearRect(0, 0, w, h);
   }
 
-  x(t) { return ((t % this.span) + this.span) % this.span / this.span * this.w; }
+  x(t) { return GUTTER + ((t % this.span) + this.span) % this.span / this.span * (this.w - GUTTER); }
 
   /** Move the pen to where the wall clock says, at most HOLD_S past the newest beat, drawing
    * the beats it passed (and any that came late, while still on screen). */
