@@ -2,7 +2,8 @@
 
 Every command exits 0 on success and 2 with a one-line message on bad input, never with a
 traceback. ``analyze`` and ``classify`` over several inputs go on past one that cannot be
-read or analysed, name it, and exit 1 when others were done (2 when none was). Heavy imports happen inside the commands so that ``--help`` stays instant.
+read or analysed, name it, and exit 1 when others were done (2 when none was). Heavy
+imports happen inside the commands so that ``--help`` stays instant.
 
 Each module registers one group of commands on ``app`` as it is imported, so the order of
 the imports below is the order of ``cardiostream --help``.

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import sys
 from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
@@ -43,11 +44,19 @@ def _err_progress(*columns: str | ProgressColumn, transient: bool = True) -> Pro
     By default a rich live display moves ``sys.stdout`` into its own console while it shows,
     so that a print lands above the bar. Our bars are on the error console, so the data a
     command writes meanwhile would go to the terminal and not to a redirected standard
-    output (``analyze --format jsonl > out.jsonl`` would write nothing).
+    output (``analyze --format jsonl > out.jsonl`` would write nothing). Off where the error
+    console is not a terminal: a log gets the messages only, not a blank line where the bar
+    stopped.
     """
     from rich.progress import Progress
 
-    return Progress(*columns, console=err_console, transient=transient, redirect_stdout=False)
+    return Progress(
+        *columns,
+        console=err_console,
+        transient=transient,
+        redirect_stdout=False,
+        disable=not err_console.is_terminal,
+    )
 
 
 def _version() -> str:
@@ -148,11 +157,78 @@ def _fail(message: str) -> None:
     raise typer.Exit(2)
 
 
+#: The file name that an OSError of standard output carries (see :func:`_stdout`).
+STDOUT = "<standard output>"
+
+
+def _stdout(text: str) -> None:
+    """Write ``text`` to standard output, where the commands' data goes; an OSError (a full
+    disk, a closed device) comes out naming :data:`STDOUT`, for :func:`_guard` to say."""
+    try:
+        sys.stdout.write(text)
+    except BrokenPipeError:
+        raise
+    except OSError as exc:
+        raise OSError(exc.errno, exc.strerror, STDOUT) from exc
+
+
+def _flush_stdout() -> None:
+    """Flush standard output, an OSError naming :data:`STDOUT`."""
+    try:
+        sys.stdout.flush()
+    except BrokenPipeError:
+        raise
+    except OSError as exc:
+        raise OSError(exc.errno, exc.strerror, STDOUT) from exc
+
+
+def _os_error_message(exc: OSError) -> str:
+    """One line for an OSError of the command's files or output, naming the path."""
+    what = exc.strerror or str(exc)
+    if exc.filename == STDOUT:
+        _drop_stdout()
+        return f"writing standard output: {what}"
+    if exc.filename is None:
+        try:  # no path: standard output, if it fails still (a full disk, a closed device)
+            sys.stdout.flush()
+        except OSError:
+            _drop_stdout()
+            return f"writing standard output: {what}"
+        return what
+    path = os.fsdecode(exc.filename)
+    if isinstance(exc, FileExistsError):
+        return f"{path}: exists and is not a folder"
+    if isinstance(exc, NotADirectoryError):
+        return f"{path}: not a folder (a part of the path is a file)"
+    if isinstance(exc, IsADirectoryError):
+        return f"{path}: is a folder, not a file"
+    return f"{path}: {what}"
+
+
+def _drop_stdout() -> None:
+    """Point standard output at the null device, so that the interpreter's last flush of a
+    failed or closed output neither fails again nor prints a second message."""
+    try:
+        fd = sys.stdout.fileno()
+    except (AttributeError, OSError, ValueError):  # not a real file (a test's capture)
+        return
+    null = os.open(os.devnull, os.O_WRONLY)
+    os.dup2(null, fd)
+    os.close(null)
+
+
 def _guard(func: Callable[[], T]) -> T:
-    """Run a command body, turning bad input into a one-line message and exit code 2."""
+    """Run a command body, turning bad input into a one-line message and exit code 2.
+
+    OSErrors (a path that is a file where a folder is wanted, a full disk, no permission)
+    are bad input too; standard output is flushed here so that its errors are caught here
+    as well. A closed pipe (``| head``) ends the command quietly.
+    """
     try:
         with _compile_notice():
-            return func()
+            result = func()
+        _flush_stdout()
+        return result
     except InputError as exc:
         _fail(str(exc).splitlines()[0] if str(exc) else type(exc).__name__)
     except ModuleNotFoundError as exc:
@@ -160,8 +236,11 @@ def _guard(func: Callable[[], T]) -> T:
         if message is None:
             raise
         _fail(message)
-    except (FileNotFoundError, IsADirectoryError, PermissionError) as exc:
-        _fail(f"{exc.filename}: {exc.strerror}")
+    except BrokenPipeError:
+        _drop_stdout()
+        raise typer.Exit(0) from None
+    except OSError as exc:
+        _fail(_os_error_message(exc))
     except KeyboardInterrupt:
         err_console.print("interrupted")
         raise typer.Exit(130) from None

@@ -7,7 +7,6 @@ import io
 import json
 import math
 import os
-import sys
 from collections import Counter
 from collections.abc import Mapping, Sequence
 from pathlib import Path
@@ -24,9 +23,11 @@ from cardiostream.cli._common import (
     _af_min,
     _console_line,
     _err_progress,
+    _flush_stdout,
     _guard,
     _passed_over,
     _record_path,
+    _stdout,
     _warm,
     app,
     console,
@@ -114,9 +115,9 @@ def classify(
                 )
                 for r in text_rows
             ]
-            sys.stdout.write("\n".join(lines) + "\n")
+            _stdout("\n".join(lines) + "\n")
         elif fmt == "json":
-            sys.stdout.write(json.dumps(result.documents()) + "\n")
+            _stdout(json.dumps(result.documents()) + "\n")
         else:
             from rich.table import Table
 
@@ -213,14 +214,14 @@ def analyze(
             named_model = None if model is None else str(model)
             options = Options(lead, hop, window, named_model, fs, af_min_s)
             if fmt == "csv":
-                sys.stdout.write(",".join(CSV_COLUMNS) + "\n")
+                _stdout(",".join(CSV_COLUMNS) + "\n")
             _analyze_on_cluster(cluster, workers, run, options)
             _finish(run, summary)
             return
         # Load the compiled kernels first, so the first file's timing is the engine's alone.
         _warm(model)
         if fmt == "csv":
-            sys.stdout.write(",".join(CSV_COLUMNS) + "\n")
+            _stdout(",".join(CSV_COLUMNS) + "\n")
         columns = (TextColumn("{task.description}"), BarColumn(), TimeRemainingColumn())
         with _err_progress(*columns) as bar:
             task = bar.add_task("analysing", total=len(files))
@@ -461,7 +462,7 @@ def _finish(run: _Run, summary: Path | None) -> None:
             "failed": [r for r in rows if r["status"] != "analysed"],
             "total": total,
         }
-        sys.stdout.write(json.dumps(doc) + "\n")
+        _stdout(json.dumps(doc) + "\n")
     elif run.fmt == "table":
         _summary_table(analysed + ([total] if done else []))
     _exit_on_failures(len(run.failed), len(run.files), "analysed")
@@ -525,10 +526,10 @@ def _write_analysis(result: Analysis, fmt: str, out: Path | None, several: bool,
     lines = [_jsonl(x) for x in result.lines]
     if fmt == "jsonl":
         if several:
-            sys.stdout.write(_jsonl({"type": "record", "record": result.name}) + "\n")
-        sys.stdout.write("".join(line + "\n" for line in lines))
+            _stdout(_jsonl({"type": "record", "record": result.name}) + "\n")
+        _stdout("".join(line + "\n" for line in lines))
     elif fmt == "csv":
-        sys.stdout.write("".join(csv_line(r) + "\n" for r in window_rows(result)))
+        _stdout("".join(csv_line(r) + "\n" for r in window_rows(result)))
     if out is not None:
         rows = "".join(csv_line(r) + "\n" for r in window_rows(result))
         texts = {
@@ -638,11 +639,11 @@ def stream(
         def show(items: list[Message]) -> None:
             for item in items:
                 if fmt == "jsonl":
-                    sys.stdout.write(_jsonl(item) + "\n")
+                    _stdout(_jsonl(item) + "\n")
                 else:
                     console.print(_console_line(item), highlight=False)
             if fmt == "jsonl" and items:
-                sys.stdout.flush()
+                _flush_stdout()
 
         for lo in range(0, signal.size, step):
             show(proc.push(signal[lo : lo + step]))

@@ -3,13 +3,20 @@
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
 from typing import Annotated
 
 import typer
 
-from cardiostream.cli._common import RECORD_HELP, FsOption, _guard, _record_path, app, console
+from cardiostream.cli._common import (
+    RECORD_HELP,
+    FsOption,
+    _guard,
+    _record_path,
+    _stdout,
+    app,
+    console,
+)
 from cardiostream.errors import InputError
 from cardiostream.record import lead_selector
 
@@ -55,7 +62,7 @@ def beats(
                 f"{s},{t:.3f},{label}," + ",".join(f"{v:.4f}" for v in p) + f",{why}"
                 for s, t, label, p, why in rows
             ]
-            sys.stdout.write("\n".join(lines) + "\n")
+            _stdout("\n".join(lines) + "\n")
         elif fmt == "json":
             doc = {
                 "record": rec.name,
@@ -66,7 +73,7 @@ def beats(
                     for s, t, label, p, why in rows
                 ],
             }
-            sys.stdout.write(json.dumps(doc) + "\n")
+            _stdout(json.dumps(doc) + "\n")
         else:
             from rich.table import Table
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import sys
 from pathlib import Path
 from typing import Annotated
 
@@ -18,6 +17,7 @@ from cardiostream.cli._common import (
     _guard,
     _record_path,
     _resolve,
+    _stdout,
     app,
     console,
     err_console,
@@ -135,7 +135,7 @@ def rpeaks(
             }
             text = json.dumps(doc) + "\n"
         if out is None:
-            sys.stdout.write(text)
+            _stdout(text)
         else:
             out.write_text(text)
             err_console.print(

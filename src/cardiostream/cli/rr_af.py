@@ -6,7 +6,6 @@ from __future__ import annotations
 import csv
 import json
 import math
-import sys
 from pathlib import Path
 from typing import Annotated, Any
 
@@ -14,7 +13,7 @@ import numpy as np
 import typer
 from rich.markup import escape
 
-from cardiostream.cli._common import JsonOption, _folder, _guard, app, console, err_console
+from cardiostream.cli._common import JsonOption, _folder, _guard, _stdout, app, console, err_console
 from cardiostream.cli.bench import _show_bench, _single_thread, bench_app
 from cardiostream.errors import InputError
 
@@ -137,7 +136,7 @@ def rr_af(
                     strict=True,
                 )
             ]
-            sys.stdout.write("\n".join(lines) + "\n")
+            _stdout("\n".join(lines) + "\n")
             return
         episodes = result.episodes()
         burden = result.burden()
@@ -153,7 +152,7 @@ def rr_af(
             ],
         }
         if fmt == "json":
-            sys.stdout.write(json.dumps(doc) + "\n")
+            _stdout(json.dumps(doc) + "\n")
             return
         shown = "–" if doc["af_burden"] is None else f"{100 * burden:.1f} %"
         console.print(

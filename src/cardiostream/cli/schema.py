@@ -2,14 +2,13 @@
 
 from __future__ import annotations
 
-import sys
 from pathlib import Path
 from typing import Annotated
 
 import typer
 from rich.markup import escape
 
-from cardiostream.cli._common import _guard, app, console
+from cardiostream.cli._common import _guard, _stdout, app, console
 
 
 @app.command()
@@ -25,7 +24,7 @@ def schema(
         from cardiostream.stream.schema import schema_text, write_schema
 
         if out is None:
-            sys.stdout.write(schema_text())
+            _stdout(schema_text())
         else:
             console.print(f"schema written to {escape(str(write_schema(out)))}", highlight=False)
 
