@@ -191,3 +191,9 @@ def test_clean_mitdb_records_are_usable(shared_data: Path, name: str) -> None:
     q = signal_quality(x, 360.0)
     assert q.usable and q.reasons == []
     assert q.metrics["usable_fraction"] > 0.9
+
+
+@pytest.mark.parametrize("window_s", [0.0, -10.0, float("nan"), float("inf"), "ten"])
+def test_a_window_that_is_not_a_positive_length_is_an_input_error(window_s: object) -> None:
+    with pytest.raises(InputError, match="window_s"):
+        signal_quality(np.zeros(2500), 250.0, window_s=window_s)  # type: ignore[arg-type]

@@ -50,6 +50,7 @@ least the most frequent one), and ``metrics`` = the median of each window metric
 
 from __future__ import annotations
 
+import math
 from collections import Counter
 from dataclasses import dataclass, field
 from functools import lru_cache
@@ -379,8 +380,20 @@ def judge(metrics: dict[str, float], config: QualityConfig | None = None) -> Sig
 
 
 def window_bounds(n_samples: int, fs: float, window_s: float = 10.0) -> list[tuple[int, int]]:
-    """``[start, end)`` sample bounds of the windows that :func:`signal_quality` uses."""
-    length = max(round(window_s * fs), 1)
+    """``[start, end)`` sample bounds of the windows that :func:`signal_quality` uses.
+
+    Raises
+    ------
+    InputError
+        For a ``window_s`` that is not a positive number of seconds.
+    """
+    try:
+        seconds = float(window_s)
+    except (TypeError, ValueError):
+        seconds = math.nan
+    if not (math.isfinite(seconds) and seconds > 0):
+        raise InputError(f"window_s: expected a positive number of seconds, got {window_s!r}")
+    length = max(round(seconds * fs), 1)
     if n_samples <= 1.5 * length:
         return [(0, n_samples)]
     count = n_samples // length
