@@ -154,3 +154,19 @@ def test_named_files_go_on_past_a_bad_one(tmp_path: Path) -> None:
     # A single file that cannot be read is still the command's one-line error.
     result = runner.invoke(app, ["analyze", str(bad)])
     assert result.exit_code == 2 and len(result.stderr.strip().splitlines()) == 1
+
+
+def test_classify_with_a_lead_the_file_lacks_is_an_error(tmp_path: Path) -> None:
+    one_lead = _as_csv(SHORT, tmp_path / "one.csv", 20)
+    result = runner.invoke(app, ["classify", str(one_lead), "--lead", "3", "--format", "csv"])
+    assert result.exit_code == 2, result.output
+    assert result.stdout == ""
+    lines = result.stderr.strip().splitlines()
+    assert len(lines) == 1 and "lead index 3 out of range" in lines[0] and "one.csv" in lines[0]
+    # Among others: listed without probabilities, and the exit code says so.
+    two_leads = sample_path("mitdb-201-af")
+    result = runner.invoke(
+        app, ["classify", str(two_leads), str(one_lead), "--lead", "1", "--format", "csv"]
+    )
+    assert result.exit_code == 1, result.output
+    assert result.stdout.splitlines()[2] == "one,uncertain,,,,,,,"

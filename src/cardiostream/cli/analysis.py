@@ -86,6 +86,9 @@ def classify(
 
         def refused(name: str, exc: InputError) -> None:
             nonlocal failed
+            if len(files) == 1 and files[0][1]:
+                # One named file: a wrong option (a lead it lacks) is the command's error.
+                raise InputError(f"{files[0][0]}: {exc}")
             failed += 1
             err_console.print(f"{escape(str(name))}: not classified: {escape(str(exc))}")
 
@@ -108,7 +111,8 @@ def classify(
                 ",".join(
                     [
                         *map(str, r[:3]),
-                        *(f"{v:.4f}" for v in r[probs]),
+                        # A refused record has no probabilities: empty cells, not nan.
+                        *("" if math.isnan(v) else f"{v:.4f}" for v in r[probs]),
                         "" if r[-2] is None else f"{r[-2]:.4f}",
                         "" if r[-1] is None else str(r[-1]),
                     ]
