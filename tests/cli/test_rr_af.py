@@ -118,6 +118,17 @@ def test_decimal_commas_after_a_whole_number(tmp_path: Path) -> None:
         # Blank lines are skipped but counted.
         ("time_s\n1.0\n\n2.0\nabc\n", "line 5, time_s: not a number"),
         ("rr_ms\n800\n0\n", "line 3, rr_ms: 0 is not a positive interval"),
+        # A wrong unit: RR intervals in seconds, beat times in milliseconds.
+        (
+            "rr_ms\n0.81\n0.79\n0.8\n",
+            "rr_ms: median interval 0.8 ms, not a heart beat; were these seconds?",
+        ),
+        ("rr_ms\n8000\n7900\n", "rr_ms: median interval 7950 ms, not a heart beat"),
+        (
+            "time_s\n500\n1300\n2100\n",
+            "time_s: median interval 800 s between beats, not a heart beat; were these "
+            "milliseconds?",
+        ),
     ],
 )
 def test_bad_files_exit_2_with_one_line(tmp_path: Path, text: str, message: str) -> None:

@@ -76,12 +76,43 @@ def read_beats_csv(path: Path) -> tuple[np.ndarray[Any, np.dtype[np.float64]], b
         lines.append(line)
     if not values:
         raise InputError(f"{path}: no beats under {column}")
+    _check_unit(path, column, values)
     try:
         if column == "rr_ms":
             return beat_times_from_rr(values), True
         return check_beat_times(values, column), False
     except InputError as exc:
         raise InputError(f"{path}: {exc}") from None
+
+
+#: The median interval between beats that a heart gives, in ms: 150 (400 bpm) to 5,000
+#: (12 bpm). Outside them the values are in another unit, or not beats.
+MEDIAN_RR_MS = (150.0, 5000.0)
+
+
+def _check_unit(path: Path, column: str, values: list[float]) -> None:
+    """InputError when the median interval is no heart's: most likely a wrong unit (RR in
+    seconds under ``rr_ms``, beat times in milliseconds under ``time_s``)."""
+    lo, hi = MEDIAN_RR_MS
+    if column == "rr_ms":
+        median = float(np.median(values))
+        if median < lo:
+            raise InputError(
+                f"{path}: rr_ms: median interval {median:g} ms, not a heart beat; "
+                "were these seconds?"
+            )
+        if median > hi:
+            raise InputError(
+                f"{path}: rr_ms: median interval {median:g} ms, not a heart beat "
+                f"(expected {lo:g} to {hi:,.0f} ms)"
+            )
+    elif len(values) > 1:
+        median = float(np.median(np.diff(values)))
+        if median > hi / 1000:
+            raise InputError(
+                f"{path}: time_s: median interval {median:g} s between beats, not a heart "
+                "beat; were these milliseconds?"
+            )
 
 
 def _is_number(text: str) -> bool:
@@ -113,6 +144,9 @@ def rr_af(
     The file gives beat times in seconds (time_s) or successive RR intervals in milliseconds
     (rr_ms: a beat at 0, then one at the end of each interval, one output row per interval).
     The decision is causal: a beat is decided from itself and the 64 intervals before it.
+
+    A file whose median interval is no heart's is refused as in the wrong unit: under rr_ms
+    below 150 or above 5,000 ms, under time_s above 5 s.
     """
 
     def body() -> None:
