@@ -207,7 +207,7 @@ class LiveView {
       }
       this.setOffline(this.offlineSince ?? Date.now());
       this.say(`Connection to the server lost at ${clock(this.offlineSince)}: nothing on this page is current;` +
-        ` retrying in ${Math.round(this.retry / 1000)} s…`, "error");
+        ` retrying in ${Math.round(this.retry / 1000)} s…`, "error", `offline since ${clock(this.offlineSince, true)}`);
       setTimeout(() => this.connect(), this.retry);
       this.retry = Math.min(this.retry * 2, 10000);
     };
@@ -225,11 +225,12 @@ class LiveView {
     this.renderBar(Date.now());
   }
 
-  say(text, level) {
+  /** A notice over the tiles, said in the top bar too (as `status` there, where it is given). */
+  say(text, level, status) {
     this.notice.hidden = !text;
     this.notice.textContent = text || "";
     this.notice.className = `notice ${level || "warn"}`;
-    this.ctx.setStatus(text ? text : "live", text ? level : "ok");
+    this.ctx.setStatus(text ? status || text : "live", text ? level : "ok");
   }
 
   handle(msg) {
@@ -380,8 +381,9 @@ class LiveView {
       const head = document.createElement("span");
       head.className = "bar-offline";
       head.dataset.testid = "offline";
-      head.textContent = `⚠ Monitoring offline since ${clock(this.offlineSince)}: the server cannot be reached` +
-        (inAlarm.length ? "; alarms as last known, not current:" : "; alarms unknown");
+      // One line even on a tablet: the bar's two rows are for the alarms (the notice says why).
+      head.textContent = `⚠ Monitoring offline since ${clock(this.offlineSince)}: ` +
+        (inAlarm.length ? "alarms as last known" : "alarms unknown");
       offline.push(head);
     }
     if (!inAlarm.length) {
