@@ -58,9 +58,22 @@ def test_summary_and_json(tmp_path: Path) -> None:
     assert "AF burden" in summary.stdout and "AF episode" in summary.stdout
     doc = json.loads(runner.invoke(app, ["rr-af", str(path), "--format", "json"]).stdout)
     assert doc["beats"] == 650 and doc["episodes"]
+    assert doc["judged_beats"] == 650 - 15  # the first row is the 2nd beat: 15 not judged
     assert 0.2 < doc["af_burden"] < 0.8
     ep = max(doc["episodes"], key=lambda e: e["duration_s"])
     assert ep["duration_s"] > 100
+
+
+def test_too_few_beats_to_judge_say_so_instead_of_no_af(tmp_path: Path) -> None:
+    # Fewer than 16 intervals: no beat was judged, so there is no burden to report (it read
+    # "AF burden 0.0 %", as if checked and clear).
+    path = tmp_path / "few.csv"
+    np.savetxt(path, np.arange(10)[:, None] * 0.8, delimiter=",", header="time_s", comments="")
+    summary = runner.invoke(app, ["rr-af", str(path), "--format", "summary"])
+    assert summary.exit_code == 0, summary.output
+    assert "too few to judge" in summary.stdout and "burden" not in summary.stdout
+    doc = json.loads(runner.invoke(app, ["rr-af", str(path), "--format", "json"]).stdout)
+    assert doc["judged_beats"] == 0 and doc["af_burden"] is None
 
 
 def test_pulse_timing_picks_the_pulse_model(tmp_path: Path) -> None:

@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import numpy as np
+import numpy.typing as npt
 import typer
 from rich.markup import escape
 
@@ -115,6 +116,18 @@ def _check_unit(path: Path, column: str, values: list[float]) -> None:
             )
 
 
+def _judged(t: npt.NDArray[np.float64]) -> npt.NDArray[np.bool_]:
+    """The beats the detector judged: those with ``MIN_RR`` intervals before them since the
+    start or the last gap (``MAX_RR_S``)."""
+    from cardiostream.beats._af_rr_kernel import MIN_RR
+    from cardiostream.beats.af_rr import MAX_RR_S
+
+    idx = np.arange(t.size)
+    starts = np.concatenate(([0], np.flatnonzero(np.diff(t) > MAX_RR_S) + 1))
+    since = idx - starts[np.searchsorted(starts, idx, side="right") - 1]
+    return np.asarray(since >= MIN_RR)
+
+
 def _is_number(text: str) -> bool:
     try:
         float(text.replace(",", "."))
@@ -150,6 +163,7 @@ def rr_af(
     """
 
     def body() -> None:
+        from cardiostream.beats._af_rr_kernel import MIN_RR
         from cardiostream.beats.af_rr import af_from_beats
 
         if fmt not in ("csv", "summary", "json"):
@@ -173,10 +187,13 @@ def rr_af(
             _stdout("\n".join(lines) + "\n")
             return
         episodes = result.episodes()
-        burden = result.burden()
+        judged = _judged(result.time_s)[start:]
+        # Without a beat that had its 16 intervals, "no AF" would be a verdict never made.
+        burden = result.burden() if judged.any() else math.nan
         doc: dict[str, Any] = {
             "file": str(path),
             "beats": len(result) - start,
+            "judged_beats": int(judged.sum()),
             "duration_s": float(t[-1] - t[0]) if t.size else 0.0,
             "af_beats": int(result.af[start:].sum()),
             "af_burden": None if math.isnan(burden) else burden,
@@ -188,10 +205,18 @@ def rr_af(
         if fmt == "json":
             _stdout(json.dumps(doc) + "\n")
             return
-        shown = "–" if doc["af_burden"] is None else f"{100 * burden:.1f} %"
+        if not judged.any():
+            console.print(
+                f"{escape(path.name)}: {doc['beats']} beats over {doc['duration_s']:.0f} s: too "
+                f"few to judge (AF is judged from a beat's {MIN_RR} intervals before it, "
+                "without a gap over 3 s)",
+                highlight=False,
+            )
+            return
         console.print(
-            f"{escape(path.name)}: {doc['beats']} beats over {doc['duration_s']:.0f} s, "
-            f"AF burden {shown}, {len(episodes)} AF episode(s)",
+            f"{escape(path.name)}: {doc['beats']} beats over {doc['duration_s']:.0f} s "
+            f"({doc['judged_beats']} judged), AF burden {100 * burden:.1f} %, "
+            f"{len(episodes)} AF episode(s)",
             highlight=False,
         )
         for e in doc["episodes"]:
