@@ -2,13 +2,14 @@
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import io
 import json
 import math
 import os
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
@@ -227,7 +228,7 @@ def analyze(
         if fmt == "csv":
             _stdout(",".join(CSV_COLUMNS) + "\n")
         columns = (TextColumn("{task.description}"), BarColumn(), TimeRemainingColumn())
-        with _err_progress(*columns) as bar:
+        with _interruptible(run, summary), _err_progress(*columns) as bar:
             task = bar.add_task("analysing", total=len(files))
             for i, (path, named) in enumerate(files):
                 try:
@@ -269,6 +270,31 @@ def analyze(
         _finish(run, summary)
 
     _guard(body)
+
+
+@contextlib.contextmanager
+def _interruptible(run: _Run, summary: Path | None) -> Iterator[None]:
+    """Ctrl-C or SIGTERM: the records finished keep their files, and the summary is written
+    with what finished and ``not_reached`` for the rest (total ``partial``) before the
+    command ends as interrupted (exit 130)."""
+    import signal
+    import threading
+
+    def stop(signum: int, frame: object) -> None:
+        raise KeyboardInterrupt
+
+    main = threading.current_thread() is threading.main_thread()
+    before = signal.signal(signal.SIGTERM, stop) if main else None
+    try:
+        yield
+    except KeyboardInterrupt:
+        run.interrupted()
+        if summary is not None:
+            write_summary(summary, [*run.rows(), run.total()])
+        raise
+    finally:
+        if main:
+            signal.signal(signal.SIGTERM, before)
 
 
 def output_names(paths: Sequence[Path]) -> list[str]:
@@ -356,7 +382,8 @@ class _Run:
         self.fmt = fmt
         self.names = output_names([p for p, _ in files])
         self.done: dict[int, Analysis] = {}
-        #: Inputs that came to nothing: their status (``not_read``, ``not_analysed``) and why.
+        #: Inputs that came to nothing: their status (``not_read``, ``not_analysed``,
+        #: ``not_reached`` after an interruption) and why.
         self.failed: dict[int, tuple[str, str]] = {}
         #: Side files met in a folder (:func:`_side_file`): named, but not failures.
         self.skipped: dict[int, str] = {}
@@ -383,6 +410,12 @@ class _Run:
         """The engine refused input ``i`` (record ``name``): say so, go on."""
         err_console.print(f"{escape(name)}: not analysed: {escape(message)}", soft_wrap=True)
         self.failed[i] = ("not_analysed", message)
+
+    def interrupted(self) -> None:
+        """The run was stopped: the inputs it did not finish are ``not_reached``."""
+        for i in range(len(self.files)):
+            if i not in self.done and i not in self.failed and i not in self.skipped:
+                self.failed[i] = ("not_reached", "interrupted before it was analysed")
 
     def analyses(self) -> list[Analysis]:
         """The analyses, in input order."""
@@ -417,7 +450,8 @@ class _Run:
 
 
 #: The summary's columns after the engine's figures: the input, its files under --out, and
-#: what came of it (``analysed``, ``not_read``, ``not_analysed``, ``skipped`` for a side
+#: what came of it (``analysed``, ``not_read``, ``not_analysed``, ``not_reached`` after an
+#: interruption, ``skipped`` for a side
 #: file; the total row ``complete`` or ``partial``) with the error that stopped it.
 RUN_COLUMNS = ("path", "output", "status", "error")
 
