@@ -300,25 +300,34 @@ class AFBeatDetector:
                 f"beat_times_s: {t[0]:g} s is not after the last beat pushed ({self._tail[-1]:g} s)"
             )
         p = np.empty(t.size)
-        cuts: list[int] = []
-        if self.gap_s is not None:
-            before = np.diff(t, prepend=self._tail[-1] if self._tail.size else t[0])
-            cuts = np.flatnonzero(before > self.gap_s).tolist()
-        for a, b in zip([0, *cuts], [*cuts, t.size], strict=True):
-            if a == b:
-                continue
-            if a in cuts:  # after a gap: as at a stream's start
+        a = 0
+        for b in [*self._gaps(t), t.size]:
+            if b > a:
+                self._decide(t[a:b], p[a:b])
+            if b < t.size:  # after a gap: as at a stream's start
                 self._tail, self._ema, self._weight = np.zeros(0), math.nan, 0.0
-            times = np.concatenate((self._tail, t[a:b]))
-            x = np.empty((b - a, len(FEATURES)))
-            kernel.rr_features(times, self._tail.size, x)
-            logit = self.model.logits(x)
-            self._ema, self._weight = kernel.smooth(
-                logit, self.model.alpha, self._ema, self._weight, p[a:b]
-            )
-            self._tail = times[-HISTORY:].copy()
+            a = b
         self._count += int(t.size)
         return AFBeats(t, p >= self.model.threshold, p, self.gap_s)
+
+    def _gaps(self, t: FloatArray) -> list[int]:
+        """Where in ``t`` a beat follows a gap (a live push of one beat: one comparison)."""
+        if self.gap_s is None:
+            return []
+        first = bool(self._tail.size) and t[0] - self._tail[-1] > self.gap_s
+        cuts = [0] if first else []
+        if t.size > 1:
+            cuts += (np.flatnonzero(np.diff(t) > self.gap_s) + 1).tolist()
+        return cuts
+
+    def _decide(self, t: FloatArray, p: FloatArray) -> None:
+        """Decide beats ``t`` (no gap among them or before them) into ``p``."""
+        times = np.concatenate((self._tail, t))
+        x = np.empty((t.size, len(FEATURES)))
+        kernel.rr_features(times, self._tail.size, x)
+        logit = self.model.logits(x)
+        self._ema, self._weight = kernel.smooth(logit, self.model.alpha, self._ema, self._weight, p)
+        self._tail = times[-HISTORY:].copy()
 
     def flush(self) -> AFBeats:
         """Nothing is pending (every beat is decided when pushed): no beats."""
