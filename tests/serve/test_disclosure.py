@@ -1,5 +1,7 @@
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 import pytest
 
@@ -41,3 +43,42 @@ def test_zero_seconds_keeps_nothing() -> None:
     assert d.last(5.0).samples.size == 0
     with pytest.raises(ValueError):
         Disclosure(seconds=float("nan"))
+
+
+def _displays(config_s: float, watched_from: int | None, frames: int = 8) -> list[Any]:
+    """The display lines a two-lead stream's 1 s frames give in the engine, with a dashboard
+    of its token open from frame ``watched_from`` (None: never)."""
+    import json
+
+    from cardiostream import read
+    from cardiostream.samples import sample_path
+    from cardiostream.serve.config import ServeConfig
+    from cardiostream.serve.hub import Hub
+
+    record = read(sample_path("mitdb-100-nsr"))
+    hub = Hub(ServeConfig(auth=False, disclosure_s=config_s))
+    hub.open("o", "bed", record.fs, ("MLII", "V5"), 0)
+    n = int(record.fs)
+    out = []
+    for k in range(frames):
+        if k == watched_from:
+            hub.watch("o", True)
+        x = np.ascontiguousarray(record.signal[k * n : (k + 1) * n, :2], dtype=np.float64)
+        out += [json.loads(text) for kind, text in hub.push("o", "bed", x.tobytes()).lines
+                if kind == "display"]  # fmt: skip
+    return out
+
+
+def test_every_frame_is_drawn_while_a_trace_is_kept_watched_or_not() -> None:
+    lines = _displays(120.0, watched_from=4)
+    assert len(lines) == 8
+    assert [sorted(d["leads"]) for d in lines] == [["MLII"]] * 4 + [["MLII", "V5"]] * 4
+    # One continuous trace of the analysed lead, whoever watched.
+    ends = [d["t"] + len(d["leads"]["MLII"]) / d["fs"] for d in lines]
+    np.testing.assert_allclose([d["t"] for d in lines[1:]], ends[:-1], atol=1e-6)
+    assert sum(len(d["peaks"]) for d in lines[:4]) >= 3
+
+
+def test_nothing_is_drawn_unwatched_when_no_trace_is_kept() -> None:
+    lines = _displays(0.0, watched_from=4)
+    assert [sorted(d["leads"]) for d in lines] == [["MLII", "V5"]] * 4

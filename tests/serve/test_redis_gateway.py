@@ -299,3 +299,21 @@ def test_a_beats_stream_goes_through_redis_as_in_the_embedded_mode(
         return closed.value.rcvd.code, closed.value.rcvd.reason
 
     assert refused(through) == refused(embedded)
+
+
+def test_the_trace_is_kept_through_redis_with_no_dashboard_open(
+    redis_url: str, worker: subprocess.Popen[bytes], served: Any
+) -> None:
+    """No dashboard was ever open: the gateway still draws the analysed lead (and asks the
+    worker for its R peaks and beat letters), so the kept trace is the embedded engine's."""
+    frames = frames_of(signal(30), [int(FS)])
+    traces = []
+    for config in (ServeConfig(tokens=[TOKEN]),
+                   ServeConfig(tokens=[TOKEN], redis=redis_url, redis_shards=2)):  # fmt: skip
+        live = served(config)
+        session(live.ws, start("bed-9"), frames, stop_it=False)
+        url = f"{live.url}/v1/streams/bed-9/trace"
+        traces.append(httpx.get(url, params={"seconds": 120}, headers=AUTH).json())
+    want, got = traces
+    assert abs(len(want["samples"]) - 30 * 125) <= 130 and len(want["peaks"]) > 20
+    assert got == want

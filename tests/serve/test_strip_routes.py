@@ -238,7 +238,7 @@ def test_a_bed_is_timed_from_the_start_time_its_alarm_bed_keeps() -> None:
 def test_no_trace_kept_or_no_such_bed_is_404() -> None:
     client = _client(_fed_watch())
     quiet = client.get("/v1/streams/bed-quiet/strip.png")
-    assert quiet.status_code == 404 and "dashboard" in quiet.json()["detail"]
+    assert quiet.status_code == 404 and "no samples yet" in quiet.json()["detail"]
     assert client.get("/v1/streams/bed-9/strip.png").status_code == 404
     other = client.get("/v1/streams/bed-4/strip.png", headers={"X-Owner": "bob"})
     assert other.status_code == 404  # another token's bed is not there for it

@@ -334,10 +334,11 @@ def create_app(config: ServeConfig) -> FastAPI:
         seconds: Annotated[float, Query(gt=0, le=3600)] = 120.0,
     ) -> dict[str, Any]:
         """The last ``seconds`` of a live stream's drawn trace as the server keeps it (full
-        disclosure, while a dashboard of the token is open): cleaned samples of the analysed
-        lead in mV at ``fs`` (null for a gap) from stream time ``t0``, the R peaks and the
-        classified beats (``[time, letter]``). A beat-time stream has no samples: ``rr`` holds
-        its beats as ``[time, rr_ms, af]`` (empty for an ECG stream), for its tachogram."""
+        disclosure: its last ``disclosure_s``, whether or not a dashboard was open): cleaned
+        samples of the analysed lead in mV at ``fs`` (null for a gap) from stream time ``t0``,
+        the R peaks and the classified beats (``[time, letter]``). A beat-time stream has no
+        samples: ``rr`` holds its beats as ``[time, rr_ms, af]`` (empty for an ECG stream),
+        for its tachogram."""
         try:
             kept = state["watch"].trace(owner, stream_id, seconds)
             rr = state["watch"].beats(owner, stream_id, seconds)
@@ -481,16 +482,16 @@ async def _stream(
                 await ws.close(wire.CLOSE_BAD_DATA, _reason(exc))
                 break
             metrics.samples.inc(x.size)
-            watched = False
+            drawn = False
             for kind, _ in lines:
                 if kind == wire.WINDOW:
                     metrics.windows.inc()
                 elif kind in (wire.EVENT, wire.EVENT_OPEN):
                     metrics.events.inc()
                 elif kind == wire.DISPLAY:
-                    watched = True
+                    drawn = True
             watch.frame(owner, stream_id, lines)
-            if watched:  # display lines are for dashboards only
+            if drawn:  # display lines are for dashboards and the kept trace only
                 lines = [item for item in lines if item[0] != wire.DISPLAY]
             # One message per frame: its objects, one per line, the ack last (written directly:
             # exactly what json.dumps gives, without its cost on every frame).

@@ -3,7 +3,9 @@
 A reload, a second screen or a printed strip needs the trace from before it connected. The
 web process keeps, per stream, the analysed lead of the ``display`` lines (cleaned, 125 Hz,
 in mV, NaN for a gap) in a ring of ``seconds`` and the R peaks and beat letters of that
-span, so what it hands back is what the dashboards drew.
+span, so what it hands back is what the dashboards draw. The engine gives every stream's
+frames a display line while a trace is kept, watched or not, so the ring is whole when the
+first dashboard opens (after an alarm, say).
 """
 
 from __future__ import annotations
@@ -65,7 +67,9 @@ class Disclosure:
         if fs <= 0 or values is None:
             return
         t = float(line["t"])
-        x = np.array([np.nan if v is None else v for v in values], np.float32)
+        # numpy reads None as NaN in a float array: twice as fast as a comprehension, and this
+        # runs in the web loop for every frame of every stream.
+        x = np.array(values, np.float64).astype(np.float32)
         cap = round(self.seconds * fs)
         if fs != self.fs or self._buf.size != cap:
             self.fs, self._buf, self._n, self.t0 = fs, np.full(cap, np.nan, np.float32), 0, t

@@ -23,13 +23,15 @@ engine's streams are (:class:`~cardiostream.serve.ledger.Ledger`). Past that win
 stream is ended at its worker (an open AF episode closes there). ``max_streams`` counts the
 streams connected through the gateway, and turns new ones away as the embedded engine does.
 
-While a dashboard of the stream's owner is open, the gateway adds the frame's display line
-itself (:class:`_Display`: the samples drawn need no analysis); the frame's entry then asks
-its worker for the R peaks and beat letters (:func:`~cardiostream.serve.session.push_marks`),
-which come with its progress marker (a beat-time stream's: its beats' RR intervals and AF
-calls, for the tachogram). ``/v1/predict`` stays with the embedded engine. A beat-time
-stream's frames are checked against its last beat here, as the embedded engine checks
-them, so that nothing a worker would refuse is appended.
+The gateway adds the frame's display line itself (:class:`_Display`: the samples drawn need
+no analysis), as the embedded engine does: every lead while a dashboard of the stream's
+owner is open, else the analysed lead only, for the trace the web process keeps (none with
+``disclosure_s`` 0); the frame's entry then asks its worker for the R peaks and beat
+letters (:func:`~cardiostream.serve.session.push_marks`), which come with its progress
+marker (a beat-time stream's: its beats' RR intervals and AF calls, for the tachogram): one
+marker more per frame in the result stream. ``/v1/predict`` stays with the embedded
+engine. A beat-time stream's frames are checked against its last beat here, as the
+embedded engine checks them, so that nothing a worker would refuse is appended.
 
 Differences from the embedded mode
     A reply takes a round trip through Redis and a worker more. A reply that gave up waiting
@@ -97,17 +99,32 @@ class _Display:
     """
 
     def __init__(self, fs: float, leads: tuple[str, ...], lead: int, n0: int) -> None:
-        self.leads, self.lead, self.n0 = leads, lead, n0
-        self.filters = [DisplayFilter(fs) for _ in leads]
+        self.fs, self.leads, self.lead, self.n0 = fs, leads, lead, n0
+        self.filters: list[DisplayFilter | None] = [DisplayFilter(fs) for _ in leads]
 
-    def line(self, x: npt.NDArray[np.float64], marks: dict[str, Any] | None = None) -> str:
+    def line(
+        self,
+        x: npt.NDArray[np.float64],
+        marks: dict[str, Any] | None = None,
+        every_lead: bool = True,
+    ) -> str:
         """The display line of one frame (``[n, leads]`` samples), with the R peaks and beat
-        letters the worker found in it (``marks``; none if it has not said)."""
-        ys = [f.process(x[:, i]) for i, f in enumerate(self.filters)]
+        letters the worker found in it (``marks``; none if it has not said); ``every_lead``
+        False: the analysed lead only (no dashboard watches, the trace is kept)."""
+        ys: dict[int, npt.NDArray[np.float64]] = {}
+        for i in range(len(self.leads)):
+            if not every_lead and i != self.lead:
+                self.filters[i] = None  # it misses these samples: afresh when drawn again
+                continue
+            filt = self.filters[i]
+            if filt is None:
+                filt = self.filters[i] = DisplayFilter(self.fs)
+            ys[i] = filt.process(x[:, i])
         size = ys[self.lead].size
         offset = (-self.n0) % DISPLAY_STEP  # even indexes only: chunks join seamlessly
-        leads = {label: display_values(np.pad(y, (0, max(size - y.size, 0)))[:size], offset)
-                 for label, y in zip(self.leads, ys, strict=True)}  # fmt: skip
+        leads = {self.leads[i]: display_values(np.pad(y, (0, max(size - y.size, 0)))[:size],
+                                               offset)
+                 for i, y in ys.items()}  # fmt: skip
         t = (self.n0 + offset) / 250.0
         self.n0 += size
         marks = marks or {}
@@ -133,7 +150,7 @@ class _Stream:
     ended: bool = False  # a worker has ended it (all of its last lines are in)
     lines: Lines = field(default_factory=list)  # results not yet handed to a reply
     marks: dict[int, dict[str, Any]] = field(default_factory=dict)  # per entry end: marks
-    display: _Display | None = None  # while its owner is watched
+    display: _Display | None = None  # while it is drawn (watched, or its trace kept)
     connected: bool = True
     left_at: float = 0.0  # monotonic time of the last disconnect
     #: A reply (or ``stop``) waiting for the worker: its condition and the future to wake.
@@ -200,8 +217,12 @@ class RedisGateway:
         #: The Redis-routed streams' replies, for a resume (as the embedded engine keeps its
         #: own streams' in the batcher's ledger).
         self.ledger = Ledger()
-        #: Owners with a dashboard open: their Redis-routed streams' frames give display lines.
+        #: Owners with a dashboard open: their Redis-routed streams' display lines draw every
+        #: lead.
         self.watched: set[str] = set()
+        #: Whether every frame gives a display line, watched or not (see
+        #: :attr:`Hub.keeps_trace <cardiostream.serve.hub.Hub.keeps_trace>`).
+        self.keeps_trace = self.config.disclosure_s > 0
         self._task: asyncio.Task[None] | None = None
         self._expiry: asyncio.Task[None] | None = None
 
@@ -210,13 +231,14 @@ class RedisGateway:
         return getattr(self.embedded, name)
 
     async def watch(self, owner: str, on: bool) -> None:
-        """Start or stop the display lines of ``owner``'s streams."""
+        """Start or stop drawing every lead of ``owner``'s streams (their display lines, with
+        no trace kept)."""
         if on:
             self.watched.add(owner)
         else:
             self.watched.discard(owner)
             for stream in self.streams.values():
-                if stream.owner == owner:
+                if stream.owner == owner and not self.keeps_trace:
                     stream.display = None
         await self.embedded.watch(owner, on)
 
@@ -357,8 +379,9 @@ class RedisGateway:
                                  f"({stream.last_beat:g} s)")  # fmt: skip
             stream.last_beat = float(x[-1])
         watched = owner in self.watched
+        drawn = watched or self.keeps_trace
         await asyncio.to_thread(self.producer.append, sid, stream.epoch, stream.consumed,
-                                stream.fs, x, watched, stream.source,
+                                stream.fs, x, drawn, stream.source,
                                 stream.timing)  # fmt: skip
         n0, stream.consumed = stream.consumed, stream.consumed + x.size
         end = stream.consumed
@@ -366,15 +389,15 @@ class RedisGateway:
         lines, stream.lines = stream.lines, []
         marks = stream.marks.pop(end, None)
         stream.marks.clear()  # any older ones came too late for their frame's line
-        if watched and stream.source == "beats":
-            drawn = marks or {"times": [], "rr_ms": [], "af": []}
-            line = beats_display_json(drawn["times"], drawn["rr_ms"], drawn["af"])
+        if drawn and stream.source == "beats":
+            beats = marks or {"times": [], "rr_ms": [], "af": []}
+            line = beats_display_json(beats["times"], beats["rr_ms"], beats["af"])
             lines.append((wire.DISPLAY, line))
-        elif watched:
+        elif drawn:
             if stream.display is None:
                 stream.display = _Display(stream.fs, stream.leads, stream.lead,
                                           round(n0 * 250.0 / stream.fs))  # fmt: skip
-            lines.append((wire.DISPLAY, stream.display.line(rows, marks)))
+            lines.append((wire.DISPLAY, stream.display.line(rows, marks, watched)))
         return lines, stream.consumed
 
     async def close(self, owner: str, stream_id: str) -> tuple[Lines, int]:

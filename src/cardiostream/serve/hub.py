@@ -43,8 +43,13 @@ class Hub:
     def __init__(self, config: ServeConfig) -> None:
         self.config = config
         self.sessions: dict[Key, Session] = {}
-        #: Owners with a dashboard open: their streams' frames also give a display line.
+        #: Owners with a dashboard open: their streams' display lines draw every lead.
         self.watched: set[str] = set()
+        #: Whether every frame gives a display line, watched or not: the web process keeps
+        #: each stream's last minutes of trace (``disclosure_s``), which must be whole when a
+        #: dashboard opens on a bed after an alarm. Unwatched, the line has the analysed lead
+        #: only, all that is kept.
+        self.keeps_trace = config.disclosure_s > 0
         self._gone: list[Key] = []
         #: Long predictions between their parts: processor and when it was last used.
         self._predictions: dict[str, tuple[StreamProcessor, float]] = {}
@@ -67,7 +72,8 @@ class Hub:
         return sum(1 for s in self.sessions.values() if s.connected)
 
     def watch(self, owner: str, on: bool) -> None:
-        """Start or stop the display lines of ``owner``'s streams."""
+        """Start or stop drawing every lead of ``owner``'s streams (their display lines, with
+        no trace kept: see :attr:`keeps_trace`)."""
         if on:
             self.watched.add(owner)
         else:
@@ -136,13 +142,17 @@ class Hub:
         """Process one frame (float64 bytes): its output lines, the samples consumed, and a
         checkpoint every ``checkpoint_s`` of signal (and whenever a recording part ends)."""
         session = self.sessions[(owner, stream_id)]
-        lines, new_part = self._push(session, samples, display=owner in self.watched)
+        watched = owner in self.watched
+        lines, new_part = self._push(session, samples, display=watched or self.keeps_trace,
+                                     every_lead=watched)  # fmt: skip
         checkpoint = None
         if new_part or session.consumed - session.checkpoint_at >= self._checkpoint_n(session):
             checkpoint = self._checkpoint(session)
         return Pushed(lines, session.consumed, checkpoint)
 
-    def _push(self, session: Session, samples: bytes, display: bool) -> tuple[Lines, bool]:
+    def _push(
+        self, session: Session, samples: bytes, display: bool, every_lead: bool = True
+    ) -> tuple[Lines, bool]:
         x = np.frombuffer(samples, np.float64)
         if len(session.leads) > 1:
             x = x.reshape(-1, len(session.leads))  # the web process checked the size
@@ -150,7 +160,7 @@ class Hub:
         session.consumed += x.shape[0]
         lines = _lines(out)
         if display:
-            lines.append((wire.DISPLAY, session.display_line(x)))
+            lines.append((wire.DISPLAY, session.display_line(x, every_lead)))
         new_part = False
         if self._segments is not None and session.records:
             # On disk (the OS has it) before the frame is acknowledged: a crash loses nothing.

@@ -59,9 +59,10 @@ class Session:
         return Part(self.owner, self.stream_id, self.fs, self.leads, self.lead, self.part,
                     self.part_start, self.began)  # fmt: skip
 
-    def display_line(self, x: npt.NDArray[np.float64]) -> str:
+    def display_line(self, x: npt.NDArray[np.float64], every_lead: bool = True) -> str:
         """What dashboards draw of one frame: every lead cleaned at 125 Hz, the new R peaks and
-        the beats whose class was decided.
+        the beats whose class was decided (``every_lead`` False: the analysed lead only, all
+        the server keeps of a stream no dashboard watches).
 
         ``t`` is the stream time of the first sample; peaks are stream times in seconds;
         ``beats`` are ``[time, letter]`` pairs (AAMI N, S, V, F, Q) of beats that may have
@@ -76,16 +77,21 @@ class Session:
             return self.beats_line(proc)
         n0, _, _, _, raw = proc.last_push
         if self.shown is None or n0 != self.shown_next:
-            # Not watched meanwhile (or restarted): new filters, settled on the first sample.
+            # Not drawn meanwhile (or restarted): new filters, settled on the first sample.
             self.shown = DisplayCleaner()
             self.display.clear()
         self.shown_next = n0 + raw.size
         clean = self.shown.process(raw)
         offset = (-n0) % DISPLAY_STEP  # keep samples of even index: chunks join seamlessly
+        if not every_lead:
+            # The other leads' filters miss these samples: they start afresh when drawn again.
+            self.display.clear()
         leads: dict[str, list[float | None]] = {}
         for i, label in enumerate(self.leads):
             if i == self.lead:
                 y = clean
+            elif not every_lead:
+                continue
             else:
                 filt = self.display.get(i)
                 if filt is None:

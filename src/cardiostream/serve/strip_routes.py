@@ -6,10 +6,10 @@ local name, so the annotations must be live objects, as in :mod:`cardiostream.se
 
 A strip is one lead on ECG paper at 25 mm/s and 10 mm/mV, true to scale when printed at
 100 % (see :mod:`cardiostream.report.strip`), as a PNG, PDF or SVG: a span of a stored
-record, or the last seconds of a live bed from the server's full-disclosure ring (kept while
-a dashboard of the token is open). The header names the bed or record, the clock time of the
-strip's start and end with the time zone (stream or record seconds when there is no clock),
-the heart rate and the rhythm.
+record, or the last seconds of a live bed from the server's full-disclosure ring (its last
+``disclosure_s``, kept whether or not a dashboard is open). The header names the bed or
+record, the clock time of the strip's start and end with the time zone (stream or record
+seconds when there is no clock), the heart rate and the rhythm.
 """
 
 import math
@@ -263,9 +263,9 @@ def add_strip_routes(
     ) -> Response:
         """The last ``seconds`` of a live bed as a strip (PNG, PDF or SVG), 25 mm/s, 10 mm/mV.
 
-        Drawn from what the server keeps of the stream's drawn trace (its last 2 minutes,
-        kept while a dashboard of the token is open: 404 otherwise), so it is what the
-        dashboard showed: the analysed lead, cleaned, at 125 Hz. The header gives the bed,
+        Drawn from what the server keeps of the stream's drawn trace (its last 2 minutes by
+        default, ``disclosure_s``; 404 before any, or with none kept), so it is what the
+        dashboard shows: the analysed lead, cleaned, at 125 Hz. The header gives the bed,
         the clock time of the strip's start and end with the time zone (from the stream's
         start time, or when the server saw the stream start), the heart rate and rhythm of
         the stream's last window, and the scale; V, S, F and Q beats are lettered above
@@ -285,11 +285,10 @@ def add_strip_routes(
                 "tachogram is in the dashboard)",
             )
         if trace.samples.size == 0 or trace.fs <= 0:
-            raise HTTPException(
-                404,
-                f"no trace kept for {stream_id!r}: the server keeps a bed's trace only while "
-                "a dashboard of its token is open; open one, wait a few seconds, and try again",
-            )
+            why = ("the server keeps no trace (its disclosure is 0 s)"
+                   if watch.disclosure_s <= 0
+                   else "it has sent no samples yet")  # fmt: skip
+            raise HTTPException(404, f"no trace kept for {stream_id!r}: {why}")
         info = watch.streams.get((user, stream_id))
         window = _last_window(getattr(info, "window", None))
         started = _stream_start(watch, info, (user, stream_id))

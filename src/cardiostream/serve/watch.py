@@ -2,10 +2,13 @@
 
 The web process sees every frame's reply on its way to the streaming client; this module
 keeps, per stream, what a dashboard needs to start drawing (the last window, the last
-events, a trend of the recent windows) and forwards each frame's results to the dashboards
-of the stream's token. The engine adds a ``display`` line (cleaned samples at 125 Hz and the
-new R peaks) to a frame's reply only while a dashboard of that token is open, so a server
-nobody watches pays nothing for the feature.
+events, a trend of the recent windows, the last minutes of its drawn trace) and forwards
+each frame's results to the dashboards of the stream's token. The engine adds a ``display``
+line (cleaned samples at 125 Hz and the new R peaks) to every frame's reply while the server
+keeps a trace (``disclosure_s`` above 0, the default), so that the trace before an alarm is
+there when a dashboard opens on the bed; while no dashboard of the token is open the line
+has the analysed lead only, all that is kept. With ``disclosure_s`` 0 it comes only while a
+dashboard of the token is open. Display lines go to dashboards, never to the stream's client.
 
 Watching never slows a stream: each dashboard has a bounded queue, and a dashboard that
 falls behind loses display messages (counted, and told with a ``dropped`` message) rather
@@ -84,13 +87,13 @@ class LiveStream:
     history: History = field(default_factory=lambda: History())
     pending: list[str] = field(default_factory=list)  # control lines for the next reply
     mode: str | None = None  # the last mode asked for
-    #: The last minutes of the drawn trace (kept while the token has a dashboard open).
+    #: The last minutes of the drawn trace (watched or not).
     disclosure: Disclosure = field(default_factory=Disclosure)
     #: ``ecg`` (samples) or ``beats`` (beat times: the dashboards draw an RR tachogram).
     source: str = "ecg"
     #: How a beats stream's beats were timed: ``ecg`` (R peaks; every ECG stream) or ``pulse``.
     timing: str = "ecg"
-    #: A beats stream's last minutes of beats, ``[time, rr_ms, af]`` (while watched).
+    #: A beats stream's last minutes of beats, ``[time, rr_ms, af]`` (watched or not).
     rr: deque[tuple[float, float | None, bool]] = field(default_factory=deque)
 
     def keep_beats(self, display: dict[str, Any], seconds: float) -> None:
