@@ -155,7 +155,7 @@ async def run_demo(
     """Serve, start the patients, and run until SIGINT or SIGTERM."""
     announce(
         "starting the server and eight patients (the first run after an install also "
-        "compiles the signal kernels, once: up to a minute)"
+        "compiles the signal kernels, once: a minute or two)"
     )
     temporary = store is None
     store_dir = Path(tempfile.mkdtemp(prefix="cardiostream-demo-")) if store is None else store
