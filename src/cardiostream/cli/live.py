@@ -257,7 +257,7 @@ def serve(
         float,
         typer.Option(
             "--disclosure",
-            help="Seconds of each watched stream's trace kept for reloads and strips (0: none).",
+            help="Seconds of each stream's trace kept for reloads and strips (0: none).",
         ),
     ] = 120.0,
     metrics_token: Annotated[
