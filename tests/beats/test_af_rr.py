@@ -16,6 +16,7 @@ import cardiostream
 from cardiostream.beats.af_rr import (
     HISTORY,
     AFBeatDetector,
+    AFBeats,
     af_from_beats,
     beat_times_from_rr,
     load_rr_af_model,
@@ -57,6 +58,17 @@ def with_ectopy(rr: np.ndarray, seed: int, rate: float = 0.12) -> np.ndarray:
 
 def times(rr: np.ndarray) -> np.ndarray:
     return 100.0 + np.cumsum(rr)
+
+
+def pushed_in_chunks(det: AFBeatDetector, t: np.ndarray, sizes: list[int]) -> list[AFBeats]:
+    """The detector's answers to ``t`` pushed in chunks of ``sizes``, then the rest."""
+    parts = []
+    i = 0
+    for size in sizes:
+        parts.append(det.push(t[i : i + size]))
+        i += size
+    parts.append(det.push(t[i:]))
+    return parts
 
 
 def mixed(seed: int) -> np.ndarray:
@@ -112,12 +124,7 @@ def test_any_chunking_gives_the_same_answer_bit_for_bit(sizes: list[int], seed: 
     t = mixed(seed)
     whole = af_from_beats(t)
     det = AFBeatDetector()
-    parts = []
-    i = 0
-    for size in sizes:
-        parts.append(det.push(t[i : i + size]))
-        i += size
-    parts.append(det.push(t[i:]))
+    parts = pushed_in_chunks(det, t, sizes)
     parts.append(det.flush())
     p = np.concatenate([x.p_af for x in parts])
     af = np.concatenate([x.af for x in parts])
@@ -139,13 +146,7 @@ def with_gaps(t: np.ndarray) -> np.ndarray:
 def test_any_chunking_gives_the_same_answer_across_gaps(sizes: list[int], seed: int) -> None:
     t = with_gaps(mixed(seed))
     whole = af_from_beats(t)
-    det = AFBeatDetector()
-    parts = []
-    i = 0
-    for size in sizes:
-        parts.append(det.push(t[i : i + size]))
-        i += size
-    parts.append(det.push(t[i:]))
+    parts = pushed_in_chunks(AFBeatDetector(), t, sizes)
     assert np.array_equal(np.concatenate([x.p_af for x in parts]), whole.p_af)
 
 
