@@ -135,8 +135,15 @@ def test_cli_csv_table_json_summary_and_out(tmp_path: Path) -> None:
     written = (tmp_path / "o" / "mitdb-201-af.jsonl").read_text().splitlines()
     assert [json.loads(x) for x in written] == analyze(AF).lines
     assert (tmp_path / "o" / "mitdb-201-af.csv").read_text().startswith("record,t_start")
-    _ok("analyze", str(tmp_path / "o"), str(AF), "--summary", str(tmp_path / "s.json"))
-    assert json.loads((tmp_path / "s.json").read_text())[-1]["record"] == "total"
+    # The folder holds the outputs, not records: its CSV is passed over (exit 1), the
+    # record named after it is analysed, and the summary lists both.
+    result = runner.invoke(
+        app, ["analyze", str(tmp_path / "o"), str(AF), "--summary", str(tmp_path / "s.json")]
+    )
+    assert result.exit_code == 1, result.output
+    rows = json.loads((tmp_path / "s.json").read_text())
+    assert rows[-1]["record"] == "total" and rows[-1]["status"] == "partial"
+    assert [r["status"] for r in rows[:-1]].count("analysed") == 1
 
 
 def test_cli_stream_console_shows_lines_and_events() -> None:
