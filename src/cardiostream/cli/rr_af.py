@@ -10,7 +10,6 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import numpy as np
-import numpy.typing as npt
 import typer
 from rich.markup import escape
 
@@ -116,18 +115,6 @@ def _check_unit(path: Path, column: str, values: list[float]) -> None:
             )
 
 
-def _judged(t: npt.NDArray[np.float64]) -> npt.NDArray[np.bool_]:
-    """The beats the detector judged: those with ``MIN_RR`` intervals before them since the
-    start or the last gap (``MAX_RR_S``)."""
-    from cardiostream.beats._af_rr_kernel import MIN_RR
-    from cardiostream.beats.af_rr import MAX_RR_S
-
-    idx = np.arange(t.size)
-    starts = np.concatenate(([0], np.flatnonzero(np.diff(t) > MAX_RR_S) + 1))
-    since = idx - starts[np.searchsorted(starts, idx, side="right") - 1]
-    return np.asarray(since >= MIN_RR)
-
-
 def _is_number(text: str) -> bool:
     try:
         float(text.replace(",", "."))
@@ -187,7 +174,9 @@ def rr_af(
             _stdout("\n".join(lines) + "\n")
             return
         episodes = result.episodes()
-        judged = _judged(result.time_s)[start:]
+        # The detector gives p_af 0 exactly to the beats it could not judge yet (fewer than
+        # MIN_RR intervals since the start or a gap).
+        judged = result.p_af[start:] > 0
         # Without a beat that had its 16 intervals, "no AF" would be a verdict never made.
         burden = result.burden() if judged.any() else math.nan
         doc: dict[str, Any] = {
